@@ -1,0 +1,149 @@
+/*
+ * bitnet.h - the public API of the bitnet-run engine.
+ *
+ * Everything the command-line tool (src/main.c) does goes through this
+ * header, so the engine can be embedded in another program:
+ *
+ *   bn_model   a loaded GGUF model: weights repacked to QK256, tokenizer,
+ *              thread pool and the kernels chosen for this CPU;
+ *   bn_session one sequence being evaluated: KV cache and scratch buffers;
+ *   bn_sampler turns logits into the next token id;
+ *   bn_tokenizer text <-> token ids (also loadable from vocabulary-only files).
+ *
+ * Errors: functions that can fail take `char err[BN_ERR_LEN]` and write a
+ * one-line message there (no trailing newline, no "error:" prefix).
+ */
+#ifndef BITNET_H
+#define BITNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BN_VERSION "0.1.0"
+#define BN_ERR_LEN 512
+
+typedef struct bn_model bn_model;
+typedef struct bn_session bn_session;
+typedef struct bn_sampler bn_sampler;
+typedef struct bn_tokenizer bn_tokenizer;
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct {
+    int n_threads;      /* worker threads; 0 = the cores available to the process */
+    const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
+    int verbose;        /* print load details on stderr */
+} bn_model_params;
+
+bn_model_params bn_model_default_params(void);
+bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN]);
+void bn_model_free(bn_model *model);
+
+const bn_tokenizer *bn_model_tokenizer(const bn_model *model);
+int bn_model_n_vocab(const bn_model *model);
+int bn_model_n_ctx_train(const bn_model *model);
+int bn_model_n_threads(const bn_model *model);
+const char *bn_model_kernel_name(const bn_model *model);
+/* Human-readable summary (architecture, hyperparameters, tensors by type). */
+void bn_model_describe(const bn_model *model, void (*emit)(const char *line, void *ctx), void *ctx);
+
+/* -------------------------------------------------------------- session */
+
+/* n_ctx = 0 means the model's training context length. */
+bn_session *bn_session_new(bn_model *model, int n_ctx, char err[BN_ERR_LEN]);
+void bn_session_free(bn_session *session);
+void bn_session_reset(bn_session *session);
+int bn_session_n_ctx(const bn_session *session);
+int bn_session_n_past(const bn_session *session);
+/* Total tokens run through the transformer since creation (for tests/stats). */
+long bn_session_n_evaluated(const bn_session *session);
+
+/* Appends n tokens at the current position and runs the transformer over
+ * them. On success returns 0 and points *logits (may be NULL) at the
+ * n_vocab logits after the last token, valid until the next call.
+ * Returns -1 with err set when the context would overflow or an id is out
+ * of range. */
+int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float **logits,
+                    char err[BN_ERR_LEN]);
+
+/* ------------------------------------------------------------ tokenizer */
+
+enum {
+    BN_TOK_ADD_BOS = 1 << 0,       /* prepend BOS when the vocabulary asks for it */
+    BN_TOK_PARSE_SPECIAL = 1 << 1, /* "<|eot_id|>" in text becomes that token */
+};
+
+/* Loads only the vocabulary of a GGUF file (tensors are ignored). */
+bn_tokenizer *bn_tokenizer_load(const char *path, char err[BN_ERR_LEN]);
+/* Frees a tokenizer from bn_tokenizer_load (never the model's own). */
+void bn_tokenizer_free(bn_tokenizer *tok);
+
+/* Overrides the pre-tokenizer ("llama3", "gpt2", "default"); -1 if unknown. */
+int bn_tokenizer_set_pre(bn_tokenizer *tok, const char *name);
+const char *bn_tokenizer_pre_name(const bn_tokenizer *tok);
+const char *bn_tokenizer_model_name(const bn_tokenizer *tok); /* "gpt2" or "llama" */
+
+/* Tokenizes len bytes of text. On success returns the number of ids and
+ * stores a malloc'd array in *ids (caller frees). Returns -1 with err set
+ * on invalid input. */
+int bn_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags, int32_t **ids,
+                char err[BN_ERR_LEN]);
+
+/* Writes the bytes that token `id` stands for into buf (up to cap bytes)
+ * and returns their count (which may exceed cap: then call again with a
+ * bigger buffer), or -1 for an id out of range. Control tokens give their
+ * text only when `special` is non-zero. */
+int bn_token_to_piece(const bn_tokenizer *tok, int32_t id, int special, char *buf, size_t cap);
+
+/* The vocabulary string of a token as stored in the file, or NULL. */
+const char *bn_token_text(const bn_tokenizer *tok, int32_t id);
+int bn_tokenizer_n_vocab(const bn_tokenizer *tok);
+int32_t bn_token_bos(const bn_tokenizer *tok); /* -1 when absent */
+int32_t bn_token_eos(const bn_tokenizer *tok);
+int32_t bn_token_eot(const bn_tokenizer *tok);
+/* Does this token end generation (EOS, <|eot_id|>, <|eom_id|>, ...)? */
+int bn_token_is_eog(const bn_tokenizer *tok, int32_t id);
+/* Looks a token up by its exact vocabulary text; -1 if absent. */
+int32_t bn_token_lookup(const bn_tokenizer *tok, const char *text, size_t len);
+
+/* Length of the longest prefix of buf that does not end inside an
+ * incomplete UTF-8 sequence (streaming output prints only that much). */
+size_t bn_utf8_complete_prefix(const char *buf, size_t len);
+
+/* -------------------------------------------------------------- sampler */
+
+typedef struct {
+    float temp;           /* 0 = greedy */
+    int top_k;            /* 0 = off */
+    float top_p;          /* 1 = off */
+    float min_p;          /* 0 = off */
+    float repeat_penalty; /* 1 = off */
+    int repeat_last_n;    /* window of previous tokens penalized; -1 = whole context */
+    uint64_t seed;
+} bn_sampler_params;
+
+bn_sampler_params bn_sampler_default_params(void);
+/* The seed in bn_sampler_default_params: fixed, so runs are reproducible
+ * by default (the CLI passes the user's seed or a time-based one). */
+#define BN_SAMPLER_DEFAULT_SEED 42u
+/* Returns 0 when params suit a vocabulary of n_vocab tokens, else -1 with
+ * err set; bn_sampler_new returns NULL in exactly those cases (or when out
+ * of memory). */
+int bn_sampler_params_check(const bn_sampler_params *params, int n_vocab, char err[BN_ERR_LEN]);
+bn_sampler *bn_sampler_new(const bn_sampler_params *params, int n_vocab);
+void bn_sampler_free(bn_sampler *sampler);
+/* Records a token (prompt or generated) for the repetition penalty. */
+void bn_sampler_accept(bn_sampler *sampler, int32_t id);
+/* Picks the next token; logits are not modified. */
+int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits);
+void bn_sampler_reset(bn_sampler *sampler);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

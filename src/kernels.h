@@ -1,0 +1,103 @@
+/*
+ * kernels.h - the compute kernels, one implementation per instruction set.
+ *
+ * A bn_kernels table holds the few functions where the time goes: int8
+ * activation quantization, the QK256 ternary matrix-vector product and the
+ * F16 matrix-vector product of the output layer. kernels_scalar.c is the
+ * definition of the results; every SIMD table must give bitwise identical
+ * output (integer sums are exact, and the float work follows the same order).
+ * bn_kernels_select() picks a table from CPUID/HWCAP at startup.
+ */
+#ifndef BN_KERNELS_H
+#define BN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qk256.h"
+
+/* One token's activation vector quantized to int8 (spec section 3.3). */
+typedef struct {
+    int n;              /* logical length */
+    int n_blocks;       /* ceil(n / 256); q is padded with zeros to n_blocks*256 */
+    int8_t *q;          /* 64-byte aligned */
+    int32_t *block_sums; /* sum of q over each 256-block */
+    int32_t sum;        /* sum of all q */
+    float scale;        /* 127 / max|x| (max floored at 1e-5) */
+} bn_qact;
+
+int bn_qact_alloc(bn_qact *a, int n);
+void bn_qact_free(bn_qact *a);
+
+/* Lanes of the F16 dot product: element k (k < cols rounded down to a
+ * multiple of 16) is accumulated, as float(w)*x with a separate multiply
+ * and add (no FMA), into lane k % 16; the lanes are then folded as
+ * lane[i] += lane[i + w] for w = 8, 4, 2, 1 and the leftover elements are
+ * added to lane 0 one by one in order. SIMD kernels reproduce this order. */
+#define BN_F16_LANES 16
+
+typedef struct {
+    const char *name;
+    /* x[0..n) -> a (a allocated for at least n). */
+    void (*quantize)(const float *x, int n, bn_qact *a);
+    /* y[r] for rows r in [r0, r1) of W times the quantized activation. */
+    void (*qk256_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
+    void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
+} bn_kernels;
+
+extern const bn_kernels bn_kernels_scalar;
+
+/* "auto"/NULL picks the best the CPU supports; a named kernel the CPU
+ * lacks (or an unknown name) returns NULL with err set. */
+const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen);
+
+/* The SIMD tables. Each is defined only on its own architecture (x86-64:
+ * avx2, avx512-vnni, avx512-bw; aarch64: neon-dotprod, neon-plain): reach
+ * them through bn_kernels_select() or bn_kernels_available(), which know
+ * what the running CPU supports. */
+extern const bn_kernels bn_kernels_avx2;
+extern const bn_kernels bn_kernels_avx512_vnni;
+extern const bn_kernels bn_kernels_avx512_bw;
+extern const bn_kernels bn_kernels_neon_dotprod;
+extern const bn_kernels bn_kernels_neon_plain;
+
+#define BN_KERNELS_MAX 8 /* more than the tables of any architecture */
+
+/* The tables this CPU can run, best first and "scalar" last; stores up to
+ * max of them and returns how many it stored. */
+int bn_kernels_available(const bn_kernels **tables, int max);
+/* Their names as "avx512-vnni, avx512-bw, avx2, scalar" (for --info). */
+void bn_kernels_available_names(char *buf, size_t len);
+
+/* Helpers of the SIMD kernels (kernels.c). */
+/* sum(code * q) of each of n consecutive 256-weight blocks of a row: the
+ * integer core each instruction set provides (exact, in int32). */
+typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, int32_t *dots);
+/* Rows [r0, r1) of the QK256 product from block dots, with the float
+ * epilogue of spec 3.3 in the order kernels_scalar.c evaluates it. */
+void bn_qk256_matvec_by_blocks(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                               bn_block_dots_fn block_dots);
+/* The activation scale of spec 3.3 given max|x_i| of the vector (NaNs
+ * skipped): (float)(127 / max(absmax, 1e-5)) computed in double. */
+float bn_act_scale(float absmax);
+
+/* Shared helpers of every kernel (defined in kernels_scalar.c). */
+float bn_f16_to_f32(uint16_t h);
+uint16_t bn_f32_to_f16(float f);
+/* The F16 dot product of the scalar kernel (the definition of the lanes). */
+float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n);
+/* The end of the F16 dot product after the folded lanes: the leftover
+ * elements [k, n) are added to lane 0 one by one (see BN_F16_LANES). */
+static inline float bn_f16_dot_tail(float lane0, const uint16_t *w, const float *x, int k, int n)
+{
+    for (; k < n; k++) lane0 += bn_f16_to_f32(w[k]) * x[k];
+    return lane0;
+}
+/* The float epilogue of spec 3.3 for a per-tensor scale. */
+static inline float bn_ternary_epilogue(int32_t sumi, const bn_qact *a, float w_scale)
+{
+    return ((float)sumi - (float)a->sum) / a->scale * w_scale;
+}
+
+#endif

@@ -1,0 +1,383 @@
+/*
+ * model.c - binds a GGUF file to the model structs of model.h.
+ *
+ * Reads the hyperparameters under the architecture's key prefix, finds every
+ * tensor by name, checks its type and shape, then repacks the ternary
+ * projections into QK256 on the thread pool (spec sections 2 and 6).
+ * Nothing is allocated for weights until every tensor has been validated.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model.h"
+#include "tokenizer.h"
+#include "ternary.h"
+
+#define MAX_KEY 128
+#define MAX_DIM (1 << 20)      /* widths above a million are not plausible */
+#define MAX_LAYERS 1024
+#define MAX_CTX (1 << 24)
+#define DEFAULT_ROPE_BASE 10000.0f
+#define DEFAULT_RMS_EPS 1e-5f
+
+static int errf(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, BN_ERR_LEN, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+bn_model_params bn_model_default_params(void)
+{
+    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0};
+}
+
+/* ------------------------------------------------------ hyperparameters */
+
+static const char *arch_name(const bn_model *m)
+{
+    gguf_str s;
+    gguf_get_str(m->file, "general.architecture", &s);
+    static char buf[64];
+    snprintf(buf, sizeof buf, "%.*s", (int)(s.len < 60 ? s.len : 60), s.ptr);
+    return buf;
+}
+
+static int read_dim(const bn_model *m, const char *suffix, int required, int def, int lo, int hi,
+                    int *out, char *err)
+{
+    char key[MAX_KEY];
+    snprintf(key, sizeof key, "%s.%s", arch_name(m), suffix);
+    uint32_t v;
+    int r = gguf_get_u32(m->file, key, &v);
+    if (r == 0) {
+        if (required) return errf(err, "missing metadata key %s", key);
+        *out = def;
+        return 0;
+    }
+    if (r < 0 || v < (uint32_t)lo || v > (uint32_t)hi)
+        return errf(err, "metadata key %s must be an integer from %d to %d", key, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int read_float(const bn_model *m, const char *suffix, float def, float *out, char *err)
+{
+    char key[MAX_KEY];
+    snprintf(key, sizeof key, "%s.%s", arch_name(m), suffix);
+    int r = gguf_get_f32(m->file, key, out);
+    if (r == 0) *out = def;
+    if (r < 0 || !(*out > 0.0f) || *out > 1e30f)
+        return errf(err, "metadata key %s must be a positive float", key);
+    return 0;
+}
+
+static int read_arch(bn_model *m, char *err)
+{
+    gguf_str s;
+    if (gguf_get_str(m->file, "general.architecture", &s) != 1)
+        return errf(err, "missing metadata key general.architecture");
+    if (gguf_str_eq(s, "bitnet-b1.58") || gguf_str_eq(s, "bitnet-25")) {
+        m->arch = BN_ARCH_BITNET_B158;
+        m->act = BN_ACT_RELU2;
+        return 0;
+    }
+    if (gguf_str_eq(s, "bitnet")) {
+        /* mainline llama.cpp: relu2 only when the converter says so (spec 5.2) */
+        m->arch = BN_ARCH_BITNET;
+        gguf_str act;
+        m->act = gguf_get_str(m->file, "bitnet.hidden_activation", &act) == 1 &&
+                         gguf_str_eq(act, "relu2")
+                     ? BN_ACT_RELU2
+                     : BN_ACT_SILU;
+        return 0;
+    }
+    return errf(err, "unsupported architecture '%.*s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
+                (int)(s.len < 64 ? s.len : 64), s.ptr);
+}
+
+static int read_hparams(bn_model *m, char *err)
+{
+    bn_hparams *hp = &m->hp;
+    if (read_dim(m, "block_count", 1, 0, 1, MAX_LAYERS, &hp->n_layer, err) ||
+        read_dim(m, "embedding_length", 1, 0, 1, MAX_DIM, &hp->n_embd, err) ||
+        read_dim(m, "feed_forward_length", 1, 0, 1, MAX_DIM, &hp->n_ff, err) ||
+        read_dim(m, "attention.head_count", 1, 0, 1, MAX_DIM, &hp->n_head, err) ||
+        read_dim(m, "attention.head_count_kv", 0, hp->n_head, 1, hp->n_head, &hp->n_head_kv,
+                 err) ||
+        read_dim(m, "context_length", 0, 2048, 1, MAX_CTX, &hp->n_ctx_train, err) ||
+        read_float(m, "rope.freq_base", DEFAULT_ROPE_BASE, &hp->rope_base, err) ||
+        read_float(m, "attention.layer_norm_rms_epsilon", DEFAULT_RMS_EPS, &hp->rms_eps, err))
+        return -1;
+    if (hp->n_embd % hp->n_head)
+        return errf(err, "embedding_length %d is not a multiple of head_count %d", hp->n_embd,
+                    hp->n_head);
+    if (hp->n_head % hp->n_head_kv)
+        return errf(err, "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
+                    hp->n_head_kv);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (hp->head_dim % 2) return errf(err, "head dimension %d is odd", hp->head_dim);
+    int n_rot;
+    if (read_dim(m, "rope.dimension_count", 0, hp->head_dim, 1, MAX_DIM, &n_rot, err)) return -1;
+    if (n_rot != hp->head_dim)
+        return errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
+                    "rotary embeddings are not supported)", n_rot, hp->head_dim);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+static const gguf_tensor *find_tensor(const bn_model *m, const char *name, int64_t ne0,
+                                      int64_t ne1, char *err)
+{
+    const gguf_tensor *t = gguf_find_tensor(m->file, name);
+    if (!t) {
+        errf(err, "missing tensor %s", name);
+        return NULL;
+    }
+    int64_t want_dims = ne1 ? 2 : 1;
+    if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 || t->ne[3] != 1 ||
+        (int64_t)t->n_dims > want_dims) {
+        errf(err, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
+             (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
+             (long long)(ne1 ? ne1 : 1));
+        return NULL;
+    }
+    return t;
+}
+
+static float *load_norm(const bn_model *m, const char *name, int n, char *err)
+{
+    const gguf_tensor *t = find_tensor(m, name, n, 0, err);
+    if (!t) return NULL;
+    if (t->type != GGML_TYPE_F32) {
+        errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
+        return NULL;
+    }
+    float *w = malloc((size_t)n * sizeof *w);
+    if (!w) {
+        errf(err, "out of memory");
+        return NULL;
+    }
+    memcpy(w, t->data, (size_t)n * sizeof *w);
+    return w;
+}
+
+static int bind_dense(const gguf_tensor *t, const char *name, bn_dense *d, char *err)
+{
+    if (!bn_dense_supported(t->type))
+        return errf(err, "tensor %s has type %s, which is not supported for embeddings/output",
+                    name, gguf_type_name(t->type));
+    int64_t ne1[GGUF_MAX_DIMS] = {t->ne[0], 1, 1, 1};
+    d->type = t->type;
+    d->cols = (int)t->ne[0];
+    d->rows = (int)t->ne[1];
+    d->row_bytes = (size_t)ggml_tensor_nbytes(t->type, ne1);
+    d->data = t->data;
+    if ((uintptr_t)d->data % sizeof(float))
+        return errf(err, "tensor %s is not aligned to 4 bytes in the file", name);
+    return 0;
+}
+
+/* Shapes (rows x cols) of the seven ternary projections of a layer. */
+static void proj_shape(const bn_hparams *hp, const char *suffix, int *rows, int *cols)
+{
+    int kv = hp->n_head_kv * hp->head_dim, q = hp->n_head * hp->head_dim;
+    if (!strcmp(suffix, "attn_q")) *rows = q, *cols = hp->n_embd;
+    else if (!strcmp(suffix, "attn_k") || !strcmp(suffix, "attn_v")) *rows = kv, *cols = hp->n_embd;
+    else if (!strcmp(suffix, "attn_output")) *rows = hp->n_embd, *cols = q;
+    else if (!strcmp(suffix, "ffn_down")) *rows = hp->n_embd, *cols = hp->n_ff;
+    else *rows = hp->n_ff, *cols = hp->n_embd; /* ffn_gate, ffn_up */
+}
+
+static const char *const proj_names[] = {"attn_q",   "attn_k", "attn_v", "attn_output",
+                                         "ffn_gate", "ffn_up", "ffn_down"};
+#define N_PROJ (sizeof proj_names / sizeof proj_names[0])
+
+static qk256_matrix *layer_proj(bn_layer *l, size_t i)
+{
+    qk256_matrix *all[N_PROJ] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
+    return all[i];
+}
+
+/* Pass 1: every tensor exists with the right type and shape. */
+static int validate_tensors(const bn_model *m, char *err)
+{
+    const bn_hparams *hp = &m->hp;
+    char name[MAX_KEY];
+    for (int il = 0; il < hp->n_layer; il++) {
+        for (size_t i = 0; i < N_PROJ; i++) {
+            int rows, cols;
+            proj_shape(hp, proj_names[i], &rows, &cols);
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+            const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
+            if (!t || bn_ternary_check(t, name, err)) return -1;
+        }
+    }
+    const gguf_tensor *emb = find_tensor(m, "token_embd.weight", hp->n_embd, hp->n_vocab, err);
+    if (!emb) return -1;
+    const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
+    if (out && !find_tensor(m, "output.weight", hp->n_embd, hp->n_vocab, err)) return -1;
+    return 0;
+}
+
+static int load_layer_norms(bn_model *m, int il, char *err)
+{
+    bn_layer *l = &m->layers[il];
+    struct {
+        const char *suffix;
+        float **dst;
+        int n;
+    } norms[] = {{"attn_norm", &l->attn_norm, m->hp.n_embd},
+                 {"attn_sub_norm", &l->attn_sub_norm, m->hp.n_embd},
+                 {"ffn_norm", &l->ffn_norm, m->hp.n_embd},
+                 {"ffn_sub_norm", &l->ffn_sub_norm, m->hp.n_ff}};
+    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
+        char name[MAX_KEY];
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
+    }
+    return 0;
+}
+
+/* Pass 2: allocate and repack. */
+static int load_weights(bn_model *m, char *err)
+{
+    const bn_hparams *hp = &m->hp;
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return errf(err, "out of memory");
+    for (int il = 0; il < hp->n_layer; il++) {
+        if (load_layer_norms(m, il, err)) return -1;
+        for (size_t i = 0; i < N_PROJ; i++) {
+            char name[MAX_KEY];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+            const gguf_tensor *t = gguf_find_tensor(m->file, name);
+            if (bn_ternary_load(t, name, m->pool, layer_proj(&m->layers[il], i), err)) return -1;
+        }
+    }
+    if (!(m->output_norm = load_norm(m, "output_norm.weight", hp->n_embd, err))) return -1;
+    if (bind_dense(gguf_find_tensor(m->file, "token_embd.weight"), "token_embd.weight",
+                   &m->tok_embd, err))
+        return -1;
+    const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
+    if (out) return bind_dense(out, "output.weight", &m->output, err);
+    m->output = m->tok_embd; /* tied (spec 2.2) */
+    return 0;
+}
+
+static int read_vocab_size(bn_model *m, char *err)
+{
+    const gguf_tensor *emb = gguf_find_tensor(m->file, "token_embd.weight");
+    if (!emb || emb->n_dims != 2) return errf(err, "missing tensor token_embd.weight");
+    if (emb->ne[1] > MAX_CTX) return errf(err, "token_embd.weight has too many rows");
+    m->hp.n_vocab = (int)emb->ne[1];
+    int n_tok = bn_tokenizer_n_vocab(m->tok);
+    if (n_tok != m->hp.n_vocab)
+        return errf(err, "vocabulary has %d tokens but token_embd.weight has %d rows", n_tok,
+                    m->hp.n_vocab);
+    int declared;
+    if (read_dim(m, "vocab_size", 0, m->hp.n_vocab, 1, MAX_CTX, &declared, err)) return -1;
+    if (declared != m->hp.n_vocab)
+        return errf(err, "%s.vocab_size is %d but token_embd.weight has %d rows", arch_name(m),
+                    declared, m->hp.n_vocab);
+    return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
+{
+    if (!(m->file = gguf_open(path, err, BN_ERR_LEN))) return -1;
+    if (read_arch(m, err) || read_hparams(m, err)) return -1;
+    if (!(m->tok = bn_tokenizer_from_gguf(m->file, err, BN_ERR_LEN))) return -1;
+    if (read_vocab_size(m, err) || validate_tensors(m, err)) return -1;
+    if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
+    int n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
+    if (!(m->pool = bn_pool_new(n_threads))) return errf(err, "cannot start %d threads", n_threads);
+    return load_weights(m, err);
+}
+
+bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
+{
+    bn_model_params defaults = bn_model_default_params();
+    const bn_model_params *p = params ? params : &defaults;
+    bn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        errf(err, "out of memory");
+        return NULL;
+    }
+    m->verbose = p->verbose;
+    double t0 = now_seconds();
+    if (load_all(m, path, p, err)) {
+        bn_model_free(m);
+        return NULL;
+    }
+    if (m->verbose)
+        fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n",
+                path, (now_seconds() - t0) * 1e3, m->hp.n_layer, m->kernels->name,
+                bn_pool_size(m->pool));
+    return m;
+}
+
+void bn_model_free(bn_model *m)
+{
+    if (!m) return;
+    if (m->layers) {
+        for (int il = 0; il < m->hp.n_layer; il++) {
+            bn_layer *l = &m->layers[il];
+            free(l->attn_norm);
+            free(l->attn_sub_norm);
+            free(l->ffn_norm);
+            free(l->ffn_sub_norm);
+            for (size_t i = 0; i < N_PROJ; i++) qk256_free(layer_proj(l, i));
+        }
+        free(m->layers);
+    }
+    free(m->output_norm);
+    bn_tokenizer_free(m->tok);
+    bn_pool_free(m->pool);
+    gguf_close(m->file);
+    free(m);
+}
+
+const bn_tokenizer *bn_model_tokenizer(const bn_model *m) { return m->tok; }
+int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
+int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
+int bn_model_n_threads(const bn_model *m) { return bn_pool_size(m->pool); }
+const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
+
+void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *ctx), void *ctx)
+{
+    char line[256];
+    const bn_hparams *hp = &m->hp;
+#define EMIT(...) (snprintf(line, sizeof line, __VA_ARGS__), emit(line, ctx))
+    EMIT("architecture:    %s (FFN %s)", arch_name(m), m->act == BN_ACT_RELU2 ? "relu2" : "silu");
+    EMIT("layers:          %d", hp->n_layer);
+    EMIT("embedding:       %d", hp->n_embd);
+    EMIT("feed-forward:    %d", hp->n_ff);
+    EMIT("heads:           %d (kv %d, head dim %d)", hp->n_head, hp->n_head_kv, hp->head_dim);
+    EMIT("context (train): %d", hp->n_ctx_train);
+    EMIT("rope base:       %g", hp->rope_base);
+    EMIT("rms eps:         %g", hp->rms_eps);
+    EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s)", hp->n_vocab,
+         bn_tokenizer_model_name(m->tok), bn_tokenizer_pre_name(m->tok));
+    EMIT("output layer:    %s%s", gguf_type_name(m->output.type),
+         m->output.data == m->tok_embd.data ? " (tied to token_embd)" : "");
+    unsigned counts[64] = {0};
+    for (uint64_t i = 0; i < m->file->n_tensors; i++)
+        if (m->file->tensors[i].type < 64) counts[m->file->tensors[i].type]++;
+    for (unsigned t = 0; t < 64; t++)
+        if (counts[t]) EMIT("tensors %-8s %u", gguf_type_name(t), counts[t]);
+    EMIT("kernel:          %s, %d threads", m->kernels->name, bn_pool_size(m->pool));
+#undef EMIT
+}

@@ -1,0 +1,70 @@
+/*
+ * model.h - the in-memory shape of a BitNet b1.58 model (internal).
+ *
+ * model.c fills these structs from a GGUF file; forward.c runs them.
+ * Ternary projections are QK256 matrices (qk256.h); the token embedding
+ * and output layer stay in their file type as bn_dense (dense.c).
+ */
+#ifndef BN_MODEL_H
+#define BN_MODEL_H
+
+#include "bitnet.h"
+#include "gguf.h"
+#include "kernels.h"
+#include "qk256.h"
+#include "threadpool.h"
+
+typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET } bn_arch;
+typedef enum { BN_ACT_RELU2, BN_ACT_SILU } bn_ffn_act;
+
+typedef struct {
+    int n_layer;
+    int n_embd;     /* residual stream width */
+    int n_ff;       /* FFN hidden width */
+    int n_head, n_head_kv, head_dim;
+    int n_ctx_train;
+    int n_vocab;
+    float rope_base;
+    float rms_eps;
+} bn_hparams;
+
+/* A non-ternary matrix of `rows` rows of `cols` values, in its file type. */
+typedef struct {
+    uint32_t type; /* enum ggml_type */
+    int rows, cols;
+    const uint8_t *data; /* into the mapped file */
+    size_t row_bytes;
+} bn_dense;
+
+typedef struct {
+    float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* owned copies */
+    qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
+} bn_layer;
+
+struct bn_model {
+    gguf_file *file;
+    bn_arch arch;
+    bn_ffn_act act;
+    bn_hparams hp;
+    bn_layer *layers;
+    bn_dense tok_embd;
+    bn_dense output; /* same data as tok_embd when the output layer is tied */
+    float *output_norm;
+    bn_tokenizer *tok;
+    bn_pool *pool;
+    const bn_kernels *kernels;
+    int verbose;
+};
+
+/* dense.c: the few operations the engine needs on a bn_dense. */
+int bn_dense_supported(uint32_t type);
+/* Row `row` as floats into out[0..cols). */
+void bn_dense_row(const bn_dense *d, int row, float *out);
+/* y[0..rows) = d * x on the pool. */
+void bn_dense_matvec(const bn_model *m, const bn_dense *d, const float *x, float *y);
+
+/* forward.c helpers shared with tests. */
+void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+void bn_rope_neox(float *v, int head_dim, int pos, float base);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * qk256.h - QK256, the engine's one internal ternary weight format.
+ *
+ * Every ternary encoding a file may hold (I2_S, TQ2_0, TQ1_0, ternary-valued
+ * floats) is repacked at load into this layout, so each CPU needs only one
+ * family of kernels.
+ *
+ * A row of `cols` weights is cut into blocks of QK256_BLOCK = 256 weights;
+ * the last block of a row is padded with zero weights when cols is not a
+ * multiple of 256. A block is 64 bytes of 2-bit codes, code = weight + 1
+ * (0 -> -1, 1 -> 0, 2 -> +1; 3 never occurs). Byte j (0..63) of a block
+ * holds four weights, one from each quarter of the block:
+ *
+ *     bits 1:0 -> weight j        bits 5:4 -> weight j + 128
+ *     bits 3:2 -> weight j + 64   bits 7:6 -> weight j + 192
+ *
+ * so one 64-byte load shifted by 0, 2, 4, 6 and masked with 3 gives the
+ * codes of four runs of 64 consecutive weights: SIMD kernels multiply them
+ * against contiguous activation bytes (unsigned code x signed int8, the
+ * shape of x86 maddubs / vpdpbusd and NEON sdot) with no shuffles. Since
+ * codes are weight + 1, a dot product with int8 activations q gives
+ * sum(code*q) = sum(w*q) + sum(q); the epilogue subtracts sum(q).
+ *
+ * Scales: one float per tensor (`scale`, I2_S) or, when `block_scales` is
+ * not NULL, one float per block (TQ2_0/TQ1_0 carry per-block fp16 scales).
+ */
+#ifndef BN_QK256_H
+#define BN_QK256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QK256_BLOCK 256
+#define QK256_BLOCK_BYTES 64
+#define QK256_CODE_ZERO 1 /* the code of weight 0 (also the padding) */
+
+typedef struct {
+    int rows, cols;
+    int blocks_per_row;   /* ceil(cols / 256) */
+    uint8_t *codes;       /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
+    float scale;          /* per-tensor scale, used when block_scales == NULL */
+    float *block_scales;  /* rows * blocks_per_row, or NULL */
+} qk256_matrix;
+
+static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
+
+/* Allocates codes for rows x cols, all set to weight 0. Returns 0 or -1. */
+int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales);
+void qk256_free(qk256_matrix *m);
+
+/* Weight (-1, 0, +1) at row r, column c (for tests and slow paths). */
+int qk256_get(const qk256_matrix *m, int r, int c);
+void qk256_set(qk256_matrix *m, int r, int c, int w);
+
+/* I2_S (spec section 3.2): flat 128-element blocks of 32 bytes, element j
+ * of a block in byte j%32 at shift 6-2*(j/32), codes {0:-1, 1:0, 2:+1,
+ * 3:0}, then one f32 scale after the codes. Repacks rows [r0, r1) of a
+ * rows x cols tensor (cols a multiple of 128) into m (already allocated);
+ * the caller sets m->scale. */
+void qk256_from_i2s_rows(qk256_matrix *m, const uint8_t *src, int r0, int r1);
+/* The per-tensor scale stored after the codes of an I2_S tensor. */
+float i2s_tensor_scale(const uint8_t *src, int rows, int cols);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * sampler.c - turns a logit vector into the next token id (bn_sampler_*).
+ *
+ * The chain follows llama.cpp's classic sampler (llama-cli defaults, spec
+ * §"llama-cli sampler defaults": temp 0.8, top_k 40, top_p 0.95,
+ * min_p 0.05, repeat penalty 1.0 = off, last_n 64). In order:
+ *
+ *   1. repetition   every DISTINCT token among the last repeat_last_n
+ *      penalty      accepted tokens (-1: all accepted since new/reset) is
+ *                   penalized once: logit > 0 -> logit / penalty,
+ *                   else logit * penalty;
+ *   2. sanitize     NaN -> -inf (never drawn), +inf -> FLT_MAX (so the
+ *                   shift by the max logit stays finite; several +inf
+ *                   tokens then share the probability equally);
+ *   3. greedy       when temp <= 0: argmax, ties -> lowest id; stop here;
+ *   4. top-k        keep the k best (0 = off; ties -> lowest id first);
+ *   5. top-p        softmax (temperature 1) over the survivors, sorted by
+ *                   probability; keep the shortest prefix whose cumulative
+ *                   probability reaches top_p (at least one token);
+ *   6. min-p        keep tokens whose probability (temperature 1) is at
+ *                   least min_p times the largest one;
+ *   7. temperature  logits / temp;
+ *   8. softmax and draw one token with the sampler's own PRNG.
+ *
+ * "Better" always means higher logit, then lower id, so every step is a
+ * deterministic function of the logits. Implementation note: min-p is
+ * evaluated before top-p. Both keep a prefix of the same sorted order and
+ * the top-p cumulative sum is normalized over all top-k survivors either
+ * way, so the result is identical; this way only min-p survivors get sorted.
+ *
+ * Reproducibility: randomness is xoshiro256** seeded by splitmix64 from
+ * params.seed (default BN_SAMPLER_DEFAULT_SEED), never rand(). One uniform
+ * double from 53 random bits per draw. Probabilities are computed in
+ * double with libm's exp(); libms may differ by 1 ulp there, which could
+ * change a draw only if the uniform lands within ~1e-16 of a bucket edge,
+ * so in practice the same seed gives the same tokens everywhere (the build
+ * uses -ffp-contract=off, so no FMA contraction changes the arithmetic).
+ *
+ * Memory: all buffers are sized by bn_sampler_new; sampling allocates
+ * nothing. Top-k is a bounded min-heap (O(n log k)), not a full sort.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitnet.h"
+
+/* llama-cli's defaults (FORK:common/common.h l.108-117). */
+#define DEFAULT_TEMP 0.8f
+#define DEFAULT_TOP_K 40
+#define DEFAULT_TOP_P 0.95f
+#define DEFAULT_MIN_P 0.05f
+#define DEFAULT_REPEAT_PENALTY 1.0f
+#define DEFAULT_REPEAT_LAST_N 64
+
+/* repeat_last_n value meaning "every accepted token". */
+#define WINDOW_ALL (-1)
+
+typedef struct {
+    float logit;
+    int32_t id;
+    double weight; /* exp(logit - max logit) */
+} candidate;
+
+struct bn_sampler {
+    bn_sampler_params params;
+    int n_vocab;
+    candidate *cand;  /* n_vocab working entries */
+    uint32_t *counts; /* occurrences of each id inside the penalty window */
+    int32_t *window;  /* ring of the last repeat_last_n ids (when > 0) */
+    int window_len;
+    int window_head; /* slot the next accepted id goes to */
+    uint64_t rng[4]; /* xoshiro256** state */
+};
+
+/* ------------------------------------------------------------------ PRNG */
+
+static uint64_t splitmix64_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(uint64_t s[4])
+{
+    uint64_t result = rotl64(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl64(s[3], 45);
+    return result;
+}
+
+/* splitmix64 expands the seed so that even seed 0 gives a non-zero state. */
+static void rng_seed(uint64_t s[4], uint64_t seed)
+{
+    for (int i = 0; i < 4; i++) s[i] = splitmix64_next(&seed);
+}
+
+/* Uniform in [0, 1) from the top 53 bits (exact in a double). */
+static double rng_uniform(uint64_t s[4])
+{
+    return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53;
+}
+
+/* ---------------------------------------------------------------- params */
+
+bn_sampler_params bn_sampler_default_params(void)
+{
+    bn_sampler_params p = {
+        .temp = DEFAULT_TEMP,
+        .top_k = DEFAULT_TOP_K,
+        .top_p = DEFAULT_TOP_P,
+        .min_p = DEFAULT_MIN_P,
+        .repeat_penalty = DEFAULT_REPEAT_PENALTY,
+        .repeat_last_n = DEFAULT_REPEAT_LAST_N,
+        .seed = BN_SAMPLER_DEFAULT_SEED,
+    };
+    return p;
+}
+
+int bn_sampler_params_check(const bn_sampler_params *p, int n_vocab, char err[BN_ERR_LEN])
+{
+    const char *why = NULL;
+    if (!p) why = "no sampler parameters";
+    else if (n_vocab <= 0) why = "vocabulary size must be positive";
+    else if (isnan(p->temp)) why = "temperature is not a number";
+    else if (p->top_k < 0) why = "top-k must be >= 0 (0 = off)";
+    else if (isnan(p->top_p)) why = "top-p is not a number";
+    else if (isnan(p->min_p)) why = "min-p is not a number";
+    else if (!isfinite(p->repeat_penalty) || p->repeat_penalty <= 0)
+        why = "repeat penalty must be a positive number (1 = off)";
+    else if (p->repeat_last_n < WINDOW_ALL)
+        why = "repeat-last-n must be >= -1 (-1 = all tokens, 0 = off)";
+    if (!why) return 0;
+    if (err) snprintf(err, BN_ERR_LEN, "%s", why);
+    return -1;
+}
+
+/* ------------------------------------------------------------- lifetime */
+
+bn_sampler *bn_sampler_new(const bn_sampler_params *params, int n_vocab)
+{
+    char err[BN_ERR_LEN];
+    if (bn_sampler_params_check(params, n_vocab, err) != 0) return NULL;
+    bn_sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->params = *params;
+    s->n_vocab = n_vocab;
+    s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
+    if (params->repeat_last_n > 0)
+        s->window = malloc((size_t)params->repeat_last_n * sizeof *s->window);
+    if (!s->cand || !s->counts || (params->repeat_last_n > 0 && !s->window)) {
+        bn_sampler_free(s);
+        return NULL;
+    }
+    rng_seed(s->rng, params->seed);
+    return s;
+}
+
+void bn_sampler_free(bn_sampler *sampler)
+{
+    if (!sampler) return;
+    free(sampler->cand);
+    free(sampler->counts);
+    free(sampler->window);
+    free(sampler);
+}
+
+/* Back to the state bn_sampler_new left: no history, PRNG reseeded (as
+ * llama.cpp's dist sampler does on reset). */
+void bn_sampler_reset(bn_sampler *sampler)
+{
+    if (!sampler) return;
+    memset(sampler->counts, 0, (size_t)sampler->n_vocab * sizeof *sampler->counts);
+    sampler->window_len = 0;
+    sampler->window_head = 0;
+    rng_seed(sampler->rng, sampler->params.seed);
+}
+
+/* ------------------------------------------------------ penalty history */
+
+/* Ids out of range cannot be penalized (no logit to change): ignored. */
+void bn_sampler_accept(bn_sampler *sampler, int32_t id)
+{
+    if (!sampler || id < 0 || id >= sampler->n_vocab) return;
+    int cap = sampler->params.repeat_last_n;
+    if (cap == 0) return;
+    if (cap > 0) {
+        if (sampler->window_len == cap) sampler->counts[sampler->window[sampler->window_head]]--;
+        else sampler->window_len++;
+        sampler->window[sampler->window_head] = id;
+        sampler->window_head = (sampler->window_head + 1) % cap;
+    }
+    /* Saturate: with WINDOW_ALL only "seen or not" matters. */
+    if (sampler->counts[id] != UINT32_MAX) sampler->counts[id]++;
+}
+
+static float penalize(float logit, float penalty)
+{
+    return logit > 0 ? logit / penalty : logit * penalty;
+}
+
+static float sanitize(float logit)
+{
+    if (isnan(logit)) return -INFINITY;
+    if (logit == INFINITY) return FLT_MAX;
+    return logit;
+}
+
+/* Steps 1-2: fills s->cand with every token's penalized, sanitized logit.
+ * Sanitizing last also catches a penalty that overflows to +-inf. */
+static void load_candidates(bn_sampler *s, const float *logits)
+{
+    float penalty = s->params.repeat_penalty;
+    int penalize_on = penalty != 1.0f && s->params.repeat_last_n != 0;
+    for (int i = 0; i < s->n_vocab; i++) {
+        float l = logits[i];
+        if (penalize_on && s->counts[i]) l = penalize(l, penalty);
+        s->cand[i].logit = sanitize(l);
+        s->cand[i].id = i;
+    }
+}
+
+/* ----------------------------------------------------------- filtering */
+
+static int is_better(const candidate *a, const candidate *b)
+{
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+static int compare_best_first(const void *pa, const void *pb)
+{
+    const candidate *a = pa, *b = pb;
+    return is_better(a, b) ? -1 : is_better(b, a) ? 1 : 0;
+}
+
+static int best_index(const candidate *c, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (is_better(&c[i], &c[best])) best = i;
+    return best;
+}
+
+/* Restores the heap property below slot i of a heap whose root is the
+ * WORST kept candidate. */
+static void sift_down_worst(candidate *heap, int n, int i)
+{
+    for (;;) {
+        int worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && is_better(&heap[worst], &heap[l])) worst = l;
+        if (r < n && is_better(&heap[worst], &heap[r])) worst = r;
+        if (worst == i) return;
+        candidate t = heap[i];
+        heap[i] = heap[worst];
+        heap[worst] = t;
+        i = worst;
+    }
+}
+
+/* Step 4: moves the k best of c[0..n) into c[0..k) (unordered) and returns
+ * the new count. A heap of the k best seen so far: each later candidate
+ * only has to beat the worst of them. */
+static int keep_top_k(candidate *c, int n, int k)
+{
+    if (k <= 0 || k >= n) return n;
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down_worst(c, k, i);
+    for (int i = k; i < n; i++) {
+        if (is_better(&c[i], &c[0])) {
+            c[0] = c[i];
+            sift_down_worst(c, k, 0);
+        }
+    }
+    return k;
+}
+
+/* Sets each weight to exp(logit - max_logit) and returns their sum. */
+static double compute_weights(candidate *c, int n, float max_logit)
+{
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        c[i].weight = exp((double)c[i].logit - (double)max_logit);
+        total += c[i].weight;
+    }
+    return total;
+}
+
+/* Step 6: probability / max probability = weight, since the max has 1. */
+static int keep_min_p(candidate *c, int n, float min_p)
+{
+    if (!(min_p > 0)) return n;
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (c[i].weight >= (double)min_p) c[kept++] = c[i];
+    return kept;
+}
+
+/* Step 5 over the min-p survivors (a prefix of the sorted top-k
+ * survivors, see the opening comment); total = sum of ALL top-k weights. */
+static int keep_top_p(candidate *c, int n, float top_p, double total)
+{
+    if (top_p >= 1.0f || n == 1) return n;
+    qsort(c, (size_t)n, sizeof *c, compare_best_first);
+    double cumulative = 0;
+    for (int i = 0; i < n; i++) {
+        cumulative += c[i].weight / total;
+        if (cumulative >= (double)top_p) return i + 1;
+    }
+    return n;
+}
+
+/* Steps 7-8: softmax at the temperature and one draw. The max logit
+ * survived every filter, so it is still the right shift for exp(). */
+static int32_t draw(bn_sampler *s, candidate *c, int n, float max_logit)
+{
+    double temp = s->params.temp, total = 0;
+    for (int i = 0; i < n; i++) {
+        c[i].weight = exp(((double)c[i].logit - (double)max_logit) / temp);
+        total += c[i].weight;
+    }
+    double target = rng_uniform(s->rng) * total, cumulative = 0;
+    int last_possible = best_index(c, n);
+    for (int i = 0; i < n; i++) {
+        if (c[i].weight <= 0) continue;
+        cumulative += c[i].weight;
+        if (target < cumulative) return c[i].id;
+        last_possible = i;
+    }
+    return c[last_possible].id; /* rounding left target >= the final sum */
+}
+
+int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
+{
+    if (!sampler || !logits) return -1;
+    candidate *c = sampler->cand;
+    load_candidates(sampler, logits);
+    int n = sampler->n_vocab;
+    int best = best_index(c, n);
+    /* All -inf (or NaN): nothing is likelier than anything, take the greedy
+     * choice rather than divide by a zero total. */
+    if (!(sampler->params.temp > 0) || c[best].logit == -INFINITY) return c[best].id;
+    float max_logit = c[best].logit;
+    n = keep_top_k(c, n, sampler->params.top_k);
+    double total = compute_weights(c, n, max_logit);
+    n = keep_min_p(c, n, sampler->params.min_p);
+    n = keep_top_p(c, n, sampler->params.top_p, total);
+    return draw(sampler, c, n, max_logit);
+}

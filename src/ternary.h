@@ -1,0 +1,19 @@
+/*
+ * ternary.h - turns a ternary tensor of any supported file encoding into a
+ * QK256 matrix (ternary.c).
+ */
+#ifndef BN_TERNARY_H
+#define BN_TERNARY_H
+
+#include "gguf.h"
+#include "qk256.h"
+#include "threadpool.h"
+
+/* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
+ * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */
+int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);
+/* Allocates *out and repacks t into it, rows split over the pool. */
+int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, qk256_matrix *out,
+                    char *err);
+
+#endif

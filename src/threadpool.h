@@ -1,0 +1,26 @@
+/*
+ * threadpool.h - persistent worker threads that split work by index.
+ *
+ * bn_pool_run(pool, fn, arg) calls fn(arg, ith, nth) once for every
+ * ith in [0, nth) - the calling thread takes ith = 0 - and returns when all
+ * have finished. Workers are created once and wait between runs.
+ */
+#ifndef BN_THREADPOOL_H
+#define BN_THREADPOOL_H
+
+typedef struct bn_pool bn_pool;
+typedef void (*bn_task_fn)(void *arg, int ith, int nth);
+
+bn_pool *bn_pool_new(int n_threads);
+void bn_pool_free(bn_pool *pool);
+int bn_pool_size(const bn_pool *pool);
+void bn_pool_run(bn_pool *pool, bn_task_fn fn, void *arg);
+
+/* The share [*begin, *end) of n items for worker ith of nth, in chunks
+ * that are multiples of `align` items (except the last). */
+void bn_split_range(int n, int ith, int nth, int align, int *begin, int *end);
+
+/* Cores this process may run on (sched_getaffinity), at least 1. */
+int bn_available_cores(void);
+
+#endif

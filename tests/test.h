@@ -1,0 +1,67 @@
+/*
+ * test.h - the tiny test framework of bitnet-run.
+ *
+ * A test is a function declared with TEST(name); it registers itself at
+ * startup, so adding a test file needs no other edit. CHECK records a
+ * failure and goes on; SKIP ends the test as skipped with a reason that is
+ * printed. tests/test_main.c runs them all and ends with the line
+ * "N passed, N failed, N skipped".
+ */
+#ifndef BN_TEST_H
+#define BN_TEST_H
+
+#include <stdio.h>
+
+typedef void (*test_fn)(void);
+void test_register(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void test_skip(const char *reason);
+
+/* "../shared" when it exists (or $BN_SHARED), else NULL. */
+const char *test_shared_dir(void);
+/* Joins the shared dir and a relative path into a static buffer, or NULL
+ * when ../shared is absent (then the caller SKIPs). */
+const char *test_shared_path(const char *rel);
+/* Reads a whole file into a malloc'd, NUL-terminated buffer. */
+char *test_read_file(const char *path, size_t *len);
+/* Runs a shell command, captures stdout into a malloc'd string and returns
+ * the exit status (or -1). stderr goes to *err_out when not NULL. */
+int test_run(const char *cmd, char **out, char **err_out);
+
+#define TEST(name)                                                                  \
+    static void name(void);                                                         \
+    __attribute__((constructor)) static void name##_register(void)                  \
+    {                                                                               \
+        test_register(#name, name);                                                 \
+    }                                                                               \
+    static void name(void)
+
+#define CHECK(cond)                                                                 \
+    do {                                                                            \
+        if (!(cond)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);             \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                        \
+    do {                                                                            \
+        if (!(cond)) test_fail(__FILE__, __LINE__, __VA_ARGS__);                    \
+    } while (0)
+
+#define CHECK_EQ_INT(a, b)                                                          \
+    do {                                                                            \
+        long long a_ = (long long)(a), b_ = (long long)(b);                         \
+        if (a_ != b_)                                                               \
+            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
+    } while (0)
+
+#define SKIP(reason)                                                                \
+    do {                                                                            \
+        test_skip(reason);                                                          \
+        return;                                                                     \
+    } while (0)
+
+#define SHARED_OR_SKIP(var, rel)                                                    \
+    const char *var = test_shared_path(rel);                                        \
+    if (!var) SKIP("../shared is absent (" rel ")")
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * test_model.c - the engine end to end on bitnet-tiny: the bundled model
+ * answers 2+2=, and (with ../shared) every reference record gives the same
+ * greedy ids and logits within the stated tolerance, for every encoding.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitnet.h"
+#include "model.h"
+#include "test.h"
+
+#define BUNDLED_MODEL "models/bitnet-tiny.gguf"
+#define LOGIT_MIN_COSINE 0.9999
+#define LOGIT_MAX_DIFF 0.02
+#define MAX_IDS 4096
+
+/* ----------------------------------------------- reference record parsing */
+
+/* Parses the int array that follows "key": in line; returns its length. */
+static int json_ints(const char *line, const char *key, int32_t *out, int cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = strstr(line, pat);
+    if (!p) return -1;
+    p += strlen(pat);
+    int n = 0;
+    while (*p && *p != ']') {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (n < cap) out[n] = (int32_t)v;
+        n++;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return n;
+}
+
+/* Parses step `step` of "logits": [[...], [...]]; returns the count read. */
+static int json_logits(const char *line, int step, float *out, int cap)
+{
+    const char *p = strstr(line, "\"logits\": [");
+    if (!p) return -1;
+    p += strlen("\"logits\": [");
+    for (int s = 0; s <= step; s++) {
+        p = strchr(p, '[');
+        if (!p) return -1;
+        p++;
+        if (s < step) p = strchr(p, ']');
+        if (!p) return -1;
+    }
+    int n = 0;
+    while (*p && *p != ']') {
+        char *end;
+        float v = strtof(p, &end);
+        if (end == p) break;
+        if (n < cap) out[n] = v;
+        n++;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    return n;
+}
+
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+static bn_model *load(const char *path, const char *kernel, int threads)
+{
+    char err[BN_ERR_LEN];
+    bn_model_params p = bn_model_default_params();
+    p.kernel = kernel;
+    p.n_threads = threads;
+    bn_model *m = bn_model_load(path, &p, err);
+    CHECK_MSG(m != NULL, "%s: %s", path, err);
+    return m;
+}
+
+/* Greedy decoding from prompt ids until an end-of-generation token or
+ * max_new tokens; returns the number of output ids (EOG included). */
+static int greedy(bn_model *m, const int32_t *prompt, int np, int32_t *out, int max_new)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, 0, err);
+    CHECK_MSG(s != NULL, "%s", err);
+    if (!s) return -1;
+    const float *logits;
+    int n = 0;
+    if (bn_session_eval(s, prompt, np, &logits, err) == 0) {
+        while (n < max_new) {
+            int32_t id = argmax(logits, bn_model_n_vocab(m));
+            out[n++] = id;
+            if (bn_token_is_eog(bn_model_tokenizer(m), id)) break;
+            if (bn_session_eval(s, &id, 1, &logits, err)) break;
+        }
+    }
+    bn_session_free(s);
+    return n;
+}
+
+TEST(model_bundled_answers_two_plus_two)
+{
+    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    if (!m) return;
+    const bn_tokenizer *tok = bn_model_tokenizer(m);
+    int32_t *ids = NULL;
+    char err[BN_ERR_LEN];
+    int np = bn_tokenize(tok, "2+2=", 4, BN_TOK_ADD_BOS | BN_TOK_PARSE_SPECIAL, &ids, err);
+    CHECK(np > 1);
+    int32_t out[8];
+    int n = greedy(m, ids, np, out, 8);
+    CHECK_EQ_INT(n, 2);
+    char piece[16];
+    int len = bn_token_to_piece(tok, out[0], 0, piece, sizeof piece);
+    CHECK(len == 1 && piece[0] == '4');
+    CHECK_EQ_INT(out[1], bn_token_eos(tok));
+    free(ids);
+    bn_model_free(m);
+}
+
+TEST(model_context_overflow_and_bad_ids_are_errors)
+{
+    bn_model *m = load(BUNDLED_MODEL, "auto", 1);
+    if (!m) return;
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, 4, err);
+    CHECK(s != NULL);
+    int32_t ids[5] = {1016, 17, 10, 17, 28};
+    const float *logits;
+    CHECK(bn_session_eval(s, ids, 5, &logits, err) == -1 && strstr(err, "context"));
+    CHECK(bn_session_eval(s, ids, 4, &logits, err) == 0);
+    CHECK(bn_session_eval(s, ids, 1, &logits, err) == -1);
+    bn_session_reset(s);
+    int32_t bad = 5000;
+    CHECK(bn_session_eval(s, &bad, 1, &logits, err) == -1 && strstr(err, "out of range"));
+    bn_session_free(s);
+    CHECK(bn_session_new(m, 1 << 20, err) == NULL && strstr(err, "exceeds"));
+    bn_model_free(m);
+}
+
+TEST(model_rmsnorm_and_rope_known_values)
+{
+    float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 2, 0.5f}, y[4];
+    bn_rmsnorm(y, x, w, 4, 0.0f);
+    float rms = sqrtf((1 + 4 + 9 + 16) / 4.0f);
+    for (int i = 0; i < 4; i++) CHECK(fabsf(y[i] - x[i] / rms * w[i]) < 1e-6f);
+    /* position 0 is the identity; position 1 rotates pair 0 by 1 radian */
+    float v[4] = {1, 2, 3, 4};
+    bn_rope_neox(v, 4, 0, 10000.0f);
+    CHECK(v[0] == 1 && v[1] == 2 && v[2] == 3 && v[3] == 4);
+    bn_rope_neox(v, 4, 1, 10000.0f);
+    CHECK(fabsf(v[0] - (cosf(1) * 1 - sinf(1) * 3)) < 1e-6f);
+    CHECK(fabsf(v[2] - (sinf(1) * 1 + cosf(1) * 3)) < 1e-6f);
+    float t = powf(10000.0f, -0.5f); /* pair 1 rotates by theta_scale radians */
+    CHECK(fabsf(v[1] - (cosf(t) * 2 - sinf(t) * 4)) < 1e-6f);
+    CHECK(fabsf(v[3] - (sinf(t) * 2 + cosf(t) * 4)) < 1e-6f);
+}
+
+/* Checks one model file against every reference record. */
+static void check_against_reference(const char *model_path, int with_logits)
+{
+    SHARED_OR_SKIP(ref_path, "reference/bitnet-tiny-greedy.jsonl");
+    char *data = test_read_file(ref_path, NULL);
+    CHECK_MSG(data != NULL, "cannot read %s", ref_path);
+    bn_model *m = data ? load(model_path, "auto", 2) : NULL;
+    if (!m) {
+        free(data);
+        return;
+    }
+    const int nv = bn_model_n_vocab(m);
+    float *ref = malloc((size_t)nv * sizeof *ref);
+    int records = 0, logit_steps = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        int32_t prompt[MAX_IDS], want[MAX_IDS], got[MAX_IDS];
+        int np = json_ints(line, "prompt_ids", prompt, MAX_IDS);
+        int nw = json_ints(line, "output_ids", want, MAX_IDS);
+        if (np <= 0 || nw <= 0) continue;
+        records++;
+        char err[BN_ERR_LEN];
+        bn_session *s = bn_session_new(m, 0, err);
+        const float *logits;
+        int ng = 0;
+        bn_session_eval(s, prompt, np, &logits, err);
+        for (int step = 0; step < nw; step++) {
+            if (with_logits && json_logits(line, step, ref, nv) == nv) {
+                double dot = 0, na = 0, nb = 0, maxd = 0;
+                for (int i = 0; i < nv; i++) {
+                    dot += (double)logits[i] * ref[i];
+                    na += (double)logits[i] * logits[i];
+                    nb += (double)ref[i] * ref[i];
+                    double d = fabs((double)logits[i] - ref[i]);
+                    if (d > maxd) maxd = d;
+                }
+                double cosine = dot / sqrt(na * nb);
+                CHECK_MSG(cosine >= LOGIT_MIN_COSINE && maxd <= LOGIT_MAX_DIFF,
+                          "%s record %d step %d: cosine %.6f, max diff %.4f", model_path, records,
+                          step, cosine, maxd);
+                logit_steps++;
+            }
+            int32_t id = argmax(logits, nv);
+            got[ng++] = id;
+            if (id != want[step] || bn_token_is_eog(bn_model_tokenizer(m), id)) break;
+            if (bn_session_eval(s, &id, 1, &logits, err)) break;
+        }
+        int same = ng == nw && !memcmp(got, want, (size_t)nw * sizeof *got);
+        CHECK_MSG(same, "%s record %d: greedy ids differ at step %d", model_path, records, ng - 1);
+        bn_session_free(s);
+    }
+    CHECK_MSG(records >= 20, "only %d reference records read", records);
+    if (with_logits) CHECK_MSG(logit_steps > 0, "no logits compared");
+    free(ref);
+    free(data);
+    bn_model_free(m);
+}
+
+TEST(model_reference_greedy_ids_and_logits_i2s)
+{
+    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    check_against_reference(path, 1);
+}
