@@ -37,7 +37,10 @@ typedef struct {
     int n_threads;      /* worker threads; 0 = the cores available to the process */
     const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
     int verbose;        /* print load details on stderr */
+    int n_batch;        /* most prompt tokens run through the model at once; 0 = default */
 } bn_model_params;
+
+#define BN_DEFAULT_BATCH 256
 
 bn_model_params bn_model_default_params(void);
 bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN]);
@@ -70,6 +73,18 @@ long bn_session_n_evaluated(const bn_session *session);
 int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float **logits,
                     char err[BN_ERR_LEN]);
 
+/* Like bn_session_eval, but writes the logits after every one of the n
+ * tokens into logits[n * n_vocab] (for perplexity). */
+int bn_session_eval_all(bn_session *session, const int32_t *ids, int n, float *logits,
+                        char err[BN_ERR_LEN]);
+
+/* Batched decoding: appends ids[i] to sessions[i] (n distinct sessions of
+ * one model, each with room left) in one pass that reads every weight once,
+ * and writes each token's logits to logits[i * n_vocab]. A model runs one
+ * evaluation at a time: calls on sessions of the same model must not overlap. */
+int bn_batch_decode(bn_session *const *sessions, const int32_t *ids, int n, float *logits,
+                    char err[BN_ERR_LEN]);
+
 /* ------------------------------------------------------------ tokenizer */
 
 enum {
@@ -98,6 +113,13 @@ int bn_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags
  * bigger buffer), or -1 for an id out of range. Control tokens give their
  * text only when `special` is non-zero. */
 int bn_token_to_piece(const bn_tokenizer *tok, int32_t id, int special, char *buf, size_t cap);
+/* Decodes n ids into buf (up to cap bytes, like bn_token_to_piece) and
+ * returns the byte count, or -1 for an id out of range. As llama.cpp's
+ * llama_detokenize, the first piece loses one leading space when the
+ * vocabulary adds a dummy space prefix (SentencePiece), so decoding the
+ * ids of a text gives the text back. */
+int bn_detokenize(const bn_tokenizer *tok, const int32_t *ids, int n, int special, char *buf,
+                  size_t cap);
 
 /* The vocabulary string of a token as stored in the file, or NULL. */
 const char *bn_token_text(const bn_tokenizer *tok, int32_t id);

@@ -1,13 +1,18 @@
 /*
- * forward.c - a session (KV cache + scratch) and the transformer forward
- * pass of BitNet b1.58, one token at a time (spec section 6).
+ * forward.c - sessions (one sequence's KV cache) and the transformer
+ * forward pass of BitNet b1.58 over a batch of tokens (spec section 6).
  *
  * Per layer: attn_norm -> Q,K,V (ternary) -> NEOX RoPE -> grouped-query
  * attention over the F32 KV cache -> attn_sub_norm -> attn_output -> +residual;
  * ffn_norm -> gate,up (ternary) -> act(gate)*up -> ffn_sub_norm -> down ->
- * +residual. Then output_norm and the logits. Every matrix product runs on
- * the thread pool; an activation vector feeding several products (Q/K/V,
- * gate/up) is quantized once and the products share one pool dispatch.
+ * +residual. Then output_norm and the logits.
+ *
+ * A batch is a list of tokens, each with its own session and position: the
+ * tokens of one prompt (prefill, consecutive positions of one session) or
+ * the next token of several sessions (batched decoding). Every weight row is
+ * read once per batch and applied to all its tokens, so a prompt costs far
+ * less than one pass per token. Each activation vector is quantized once
+ * and the products that share it (Q/K/V, gate/up) share one pool run.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +21,7 @@
 
 #include "model.h"
 
-#define MATVEC_ROW_ALIGN 16 /* 16 floats of output = one cache line per chunk */
+#define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the batch */
 #define MAX_FUSED 3
 
 struct bn_session {
@@ -25,16 +30,34 @@ struct bn_session {
     int n_past;
     long n_evaluated;
     float *k_cache, *v_cache; /* [layer][position][n_head_kv * head_dim] */
-    float *x;                 /* residual stream, n_embd */
-    float *xn;                /* normed input of a block, n_embd */
-    float *q, *k, *v;         /* projections of the current token */
-    float *att;               /* attention output (all heads), n_head * head_dim */
-    float *scores;            /* n_head * n_ctx */
-    float *gate, *up;         /* n_ff each */
-    float *logits;            /* n_vocab */
-    bn_qact qa_embd;          /* quantized activations of width n_embd */
-    bn_qact qa_ff;            /* ... of width n_ff */
+    float *logits;            /* n_vocab: after the last evaluated token */
 };
+
+/* Scratch of one batch of up to `cap` tokens (owned by the model). */
+struct bn_batch_scratch {
+    int cap;
+    int n_threads;
+    int n_ctx;         /* positions the score buffers hold */
+    float *x;          /* [cap][n_embd] residual stream */
+    float *xn;         /* [cap][n_embd] normed block inputs / block outputs */
+    float *q;          /* [cap][q_dim] */
+    float *k, *v;      /* [cap][kv_dim], copied into the caches after RoPE */
+    float *att;        /* [cap][q_dim] */
+    float *gate, *up;  /* [cap][n_ff] */
+    float *scores;     /* [n_threads][n_ctx] */
+    bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
+    bn_qact *qa_ff;    /* [cap], width n_ff */
+};
+
+typedef struct {
+    int n;
+    const int32_t *ids;
+    bn_session *const *sess; /* per token */
+    const int *pos;          /* per token */
+    float *logits;           /* [n_logits][n_vocab] or NULL */
+    const int *logit_rows;   /* tokens whose logits are wanted */
+    int n_logits;
+} batch;
 
 /* ------------------------------------------------------------ elementwise */
 
@@ -81,148 +104,244 @@ static void ffn_activate(const bn_model *m, float *gate, const float *up, int n)
 
 typedef struct {
     const bn_kernels *k;
-    const bn_qact *a;
-    int n;
+    const bn_qact *a; /* [n_tok] */
+    int n_tok;
+    int n_mat;
     const qk256_matrix *w[MAX_FUSED];
-    float *y[MAX_FUSED];
-} matvec_job;
+    float *y[MAX_FUSED]; /* [n_tok][w->rows] */
+} matmul_job;
 
-static void matvec_task(void *arg, int ith, int nth)
+static void matmul_task(void *arg, int ith, int nth)
 {
-    const matvec_job *j = arg;
-    for (int i = 0; i < j->n; i++) {
+    const matmul_job *j = arg;
+    for (int i = 0; i < j->n_mat; i++) {
+        const qk256_matrix *w = j->w[i];
         int r0, r1;
-        bn_split_range(j->w[i]->rows, ith, nth, MATVEC_ROW_ALIGN, &r0, &r1);
-        if (r0 < r1) j->k->qk256_matvec(j->w[i], j->a, j->y[i], r0, r1);
+        bn_split_range(w->rows, ith, nth, ROW_CHUNK, &r0, &r1);
+        for (int c = r0; c < r1; c += ROW_CHUNK) {
+            int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+            for (int t = 0; t < j->n_tok; t++)
+                j->k->qk256_matvec(w, &j->a[t], j->y[i] + (size_t)t * w->rows, c, c1);
+        }
     }
 }
 
-/* Quantizes x once, then y[i] = w[i] * x for every i, in one pool run. */
-static void ternary_products(bn_session *s, bn_qact *qa, const float *x, int n,
-                             const qk256_matrix *const *w, float *const *y)
+/* Quantizes the n_tok rows of x (width n each) once, then
+ * y[i] = w[i] * x for every i, all in one pool run. */
+static void ternary_products(const bn_model *m, bn_qact *qa, const float *x, int n, int n_tok,
+                             int n_mat, const qk256_matrix *const *w, float *const *y)
 {
-    const bn_model *m = s->m;
-    m->kernels->quantize(x, qa->n, qa);
-    matvec_job j = {.k = m->kernels, .a = qa, .n = n};
-    for (int i = 0; i < n; i++) {
+    for (int t = 0; t < n_tok; t++) m->kernels->quantize(x + (size_t)t * n, n, &qa[t]);
+    matmul_job j = {.k = m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};
+    for (int i = 0; i < n_mat; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
     }
-    bn_pool_run(m->pool, matvec_task, &j);
+    bn_pool_run(m->pool, matmul_task, &j);
 }
 
 /* -------------------------------------------------------------- attention */
 
 typedef struct {
-    bn_session *s;
+    const bn_model *m;
+    struct bn_batch_scratch *sc;
+    const batch *b;
     int layer;
-    int pos;
 } attention_job;
 
-/* Causal attention of one query head over positions 0..pos (spec 6.1.6). */
-static void attend_head(bn_session *s, int layer, int pos, int h)
+/* Causal attention of query head h of token t over its session's
+ * positions 0..pos (spec 6.1.6). */
+static void attend(const attention_job *j, int t, int h, float *scores)
 {
-    const bn_hparams *hp = &s->m->hp;
-    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
+    const bn_hparams *hp = &j->m->hp;
+    const bn_session *s = j->b->sess[t];
+    const int pos = j->b->pos[t];
+    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
     const int kvh = h / (hp->n_head / hp->n_head_kv);
-    const float *q = s->q + h * hd;
-    const float *kc = s->k_cache + (size_t)layer * s->n_ctx * kv_dim + kvh * hd;
-    const float *vc = s->v_cache + (size_t)layer * s->n_ctx * kv_dim + kvh * hd;
-    float *sc = s->scores + (size_t)h * s->n_ctx;
+    const float *q = j->sc->q + (size_t)t * q_dim + h * hd;
+    const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + kvh * hd;
+    const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
     const float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
-    for (int t = 0; t <= pos; t++) {
-        const float *k = kc + (size_t)t * kv_dim;
+    for (int p = 0; p <= pos; p++) {
+        const float *k = kc + (size_t)p * kv_dim;
         float dot = 0.0f;
         for (int i = 0; i < hd; i++) dot += q[i] * k[i];
-        sc[t] = dot * scale;
-        if (sc[t] > max) max = sc[t];
+        scores[p] = dot * scale;
+        if (scores[p] > max) max = scores[p];
     }
     double sum = 0.0;
-    for (int t = 0; t <= pos; t++) {
-        sc[t] = expf(sc[t] - max);
-        sum += sc[t];
+    for (int p = 0; p <= pos; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += scores[p];
     }
     const float inv = (float)(1.0 / sum);
-    float *out = s->att + h * hd;
+    float *out = j->sc->att + (size_t)t * q_dim + h * hd;
     memset(out, 0, (size_t)hd * sizeof *out);
-    for (int t = 0; t <= pos; t++) {
-        const float *v = vc + (size_t)t * kv_dim;
-        const float p = sc[t] * inv;
-        for (int i = 0; i < hd; i++) out[i] += p * v[i];
+    for (int p = 0; p <= pos; p++) {
+        const float *v = vc + (size_t)p * kv_dim;
+        const float w = scores[p] * inv;
+        for (int i = 0; i < hd; i++) out[i] += w * v[i];
     }
 }
 
 static void attention_task(void *arg, int ith, int nth)
 {
-    attention_job *j = arg;
-    int h0, h1;
-    bn_split_range(j->s->m->hp.n_head, ith, nth, 1, &h0, &h1);
-    for (int h = h0; h < h1; h++) attend_head(j->s, j->layer, j->pos, h);
+    const attention_job *j = arg;
+    const int n_head = j->m->hp.n_head;
+    float *scores = j->sc->scores + (size_t)ith * j->sc->n_ctx;
+    int i0, i1;
+    bn_split_range(j->b->n * n_head, ith, nth, 1, &i0, &i1);
+    for (int i = i0; i < i1; i++) attend(j, i / n_head, i % n_head, scores);
 }
 
 /* ---------------------------------------------------------------- layers */
 
-static void attention_block(bn_session *s, int il, int pos)
+static void attention_block(const bn_model *m, struct bn_batch_scratch *sc, const batch *b, int il)
 {
-    const bn_model *m = s->m;
     const bn_hparams *hp = &m->hp;
     const bn_layer *l = &m->layers[il];
-    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
+    const int n = b->n, hd = hp->head_dim, ne = hp->n_embd;
+    const int kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
 
-    bn_rmsnorm(s->xn, s->x, l->attn_norm, hp->n_embd, hp->rms_eps);
-    float *kdst = s->k_cache + ((size_t)il * s->n_ctx + pos) * kv_dim;
-    float *vdst = s->v_cache + ((size_t)il * s->n_ctx + pos) * kv_dim;
+    for (int t = 0; t < n; t++)
+        bn_rmsnorm(sc->xn + (size_t)t * ne, sc->x + (size_t)t * ne, l->attn_norm, ne, hp->rms_eps);
     const qk256_matrix *w[] = {&l->wq, &l->wk, &l->wv};
-    float *const y[] = {s->q, kdst, vdst};
-    ternary_products(s, &s->qa_embd, s->xn, 3, w, y);
-    for (int h = 0; h < hp->n_head; h++) bn_rope_neox(s->q + h * hd, hd, pos, hp->rope_base);
-    for (int h = 0; h < hp->n_head_kv; h++) bn_rope_neox(kdst + h * hd, hd, pos, hp->rope_base);
+    float *const y[] = {sc->q, sc->k, sc->v};
+    ternary_products(m, sc->qa_embd, sc->xn, ne, n, 3, w, y);
+    for (int t = 0; t < n; t++) {
+        for (int h = 0; h < hp->n_head; h++)
+            bn_rope_neox(sc->q + (size_t)t * q_dim + h * hd, hd, b->pos[t], hp->rope_base);
+        for (int h = 0; h < hp->n_head_kv; h++)
+            bn_rope_neox(sc->k + (size_t)t * kv_dim + h * hd, hd, b->pos[t], hp->rope_base);
+        const bn_session *s = b->sess[t];
+        size_t off = ((size_t)il * s->n_ctx + b->pos[t]) * kv_dim;
+        memcpy(s->k_cache + off, sc->k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        memcpy(s->v_cache + off, sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+    }
 
-    attention_job aj = {s, il, pos};
+    attention_job aj = {m, sc, b, il};
     bn_pool_run(m->pool, attention_task, &aj);
 
-    bn_rmsnorm(s->att, s->att, l->attn_sub_norm, hp->n_head * hd, hp->rms_eps);
+    for (int t = 0; t < n; t++) {
+        float *a = sc->att + (size_t)t * q_dim;
+        bn_rmsnorm(a, a, l->attn_sub_norm, q_dim, hp->rms_eps);
+    }
     const qk256_matrix *wo[] = {&l->wo};
-    float *const yo[] = {s->xn};
-    ternary_products(s, &s->qa_embd, s->att, 1, wo, yo);
-    for (int i = 0; i < hp->n_embd; i++) s->x[i] += s->xn[i];
+    float *const yo[] = {sc->xn};
+    ternary_products(m, sc->qa_embd, sc->att, q_dim, n, 1, wo, yo);
+    for (size_t i = 0; i < (size_t)n * ne; i++) sc->x[i] += sc->xn[i];
 }
 
-static void ffn_block(bn_session *s, int il)
+static void ffn_block(const bn_model *m, struct bn_batch_scratch *sc, int n, int il)
 {
-    const bn_model *m = s->m;
     const bn_hparams *hp = &m->hp;
     const bn_layer *l = &m->layers[il];
+    const int ne = hp->n_embd, nf = hp->n_ff;
 
-    bn_rmsnorm(s->xn, s->x, l->ffn_norm, hp->n_embd, hp->rms_eps);
+    for (int t = 0; t < n; t++)
+        bn_rmsnorm(sc->xn + (size_t)t * ne, sc->x + (size_t)t * ne, l->ffn_norm, ne, hp->rms_eps);
     const qk256_matrix *w[] = {&l->wgate, &l->wup};
-    float *const y[] = {s->gate, s->up};
-    ternary_products(s, &s->qa_embd, s->xn, 2, w, y);
-    ffn_activate(m, s->gate, s->up, hp->n_ff);
-    bn_rmsnorm(s->gate, s->gate, l->ffn_sub_norm, hp->n_ff, hp->rms_eps);
+    float *const y[] = {sc->gate, sc->up};
+    ternary_products(m, sc->qa_embd, sc->xn, ne, n, 2, w, y);
+    for (int t = 0; t < n; t++) {
+        float *g = sc->gate + (size_t)t * nf;
+        ffn_activate(m, g, sc->up + (size_t)t * nf, nf);
+        bn_rmsnorm(g, g, l->ffn_sub_norm, nf, hp->rms_eps);
+    }
     const qk256_matrix *wd[] = {&l->wdown};
-    float *const yd[] = {s->xn};
-    ternary_products(s, &s->qa_ff, s->gate, 1, wd, yd);
-    for (int i = 0; i < hp->n_embd; i++) s->x[i] += s->xn[i];
+    float *const yd[] = {sc->xn};
+    ternary_products(m, sc->qa_ff, sc->gate, nf, n, 1, wd, yd);
+    for (size_t i = 0; i < (size_t)n * ne; i++) sc->x[i] += sc->xn[i];
 }
 
-static void forward_token(bn_session *s, int32_t id, int pos, int want_logits)
+static void forward_batch(const bn_model *m, struct bn_batch_scratch *sc, const batch *b)
 {
-    const bn_model *m = s->m;
-    bn_dense_row(&m->tok_embd, id, s->x);
+    const int ne = m->hp.n_embd;
+    for (int t = 0; t < b->n; t++) bn_dense_row(&m->tok_embd, b->ids[t], sc->x + (size_t)t * ne);
     for (int il = 0; il < m->hp.n_layer; il++) {
-        attention_block(s, il, pos);
-        ffn_block(s, il);
+        attention_block(m, sc, b, il);
+        ffn_block(m, sc, b->n, il);
     }
-    if (!want_logits) return;
-    bn_rmsnorm(s->xn, s->x, m->output_norm, m->hp.n_embd, m->hp.rms_eps);
-    bn_dense_matvec(m, &m->output, s->xn, s->logits);
+    for (int i = 0; i < b->n_logits; i++) {
+        const float *x = sc->x + (size_t)b->logit_rows[i] * ne;
+        bn_rmsnorm(sc->xn, x, m->output_norm, ne, m->hp.rms_eps);
+        bn_dense_matvec(m, &m->output, sc->xn, b->logits + (size_t)i * m->hp.n_vocab);
+    }
+}
+
+/* --------------------------------------------------------------- scratch */
+
+static void scratch_free(struct bn_batch_scratch *sc)
+{
+    if (!sc) return;
+    free(sc->x);
+    free(sc->xn);
+    free(sc->q);
+    free(sc->k);
+    free(sc->v);
+    free(sc->att);
+    free(sc->gate);
+    free(sc->up);
+    free(sc->scores);
+    for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
+    for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
+    free(sc->qa_embd);
+    free(sc->qa_ff);
+    free(sc);
+}
+
+void bn_model_free_scratch(bn_model *m)
+{
+    scratch_free(m->scratch);
+    m->scratch = NULL;
+}
+
+static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+/* The model's scratch, grown to hold `cap` tokens and `n_ctx` positions. */
+static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
+{
+    struct bn_batch_scratch *sc = m->scratch;
+    if (sc && sc->cap >= cap && sc->n_ctx >= n_ctx) return sc;
+    if (sc) {
+        cap = cap > sc->cap ? cap : sc->cap;
+        n_ctx = n_ctx > sc->n_ctx ? n_ctx : sc->n_ctx;
+        bn_model_free_scratch(m);
+    }
+    const bn_hparams *hp = &m->hp;
+    const size_t ne = (size_t)hp->n_embd, nf = (size_t)hp->n_ff;
+    const size_t q_dim = (size_t)hp->n_head * hp->head_dim;
+    const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
+    sc = calloc(1, sizeof *sc);
+    if (!sc) return NULL;
+    sc->cap = cap;
+    sc->n_ctx = n_ctx;
+    sc->n_threads = bn_pool_size(m->pool);
+    sc->x = alloc_floats(cap * ne);
+    sc->xn = alloc_floats(cap * ne);
+    sc->q = alloc_floats(cap * q_dim);
+    sc->k = alloc_floats(cap * kv_dim);
+    sc->v = alloc_floats(cap * kv_dim);
+    sc->att = alloc_floats(cap * q_dim);
+    sc->gate = alloc_floats(cap * nf);
+    sc->up = alloc_floats(cap * nf);
+    sc->scores = alloc_floats((size_t)sc->n_threads * n_ctx);
+    sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
+    sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
+    int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
+             sc->scores && sc->qa_embd && sc->qa_ff;
+    for (int t = 0; ok && t < cap; t++)
+        ok = !bn_qact_alloc(&sc->qa_embd[t], hp->n_embd) && !bn_qact_alloc(&sc->qa_ff[t], hp->n_ff);
+    if (!ok) {
+        scratch_free(sc);
+        return NULL;
+    }
+    m->scratch = sc;
+    return sc;
 }
 
 /* --------------------------------------------------------------- sessions */
-
-static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
 bn_session *bn_session_new(bn_model *m, int n_ctx, char err[BN_ERR_LEN])
 {
@@ -234,28 +353,16 @@ bn_session *bn_session_new(bn_model *m, int n_ctx, char err[BN_ERR_LEN])
         return NULL;
     }
     bn_session *s = calloc(1, sizeof *s);
-    if (!s) goto oom;
-    s->m = m;
-    s->n_ctx = n_ctx;
-    const size_t kv_dim = (size_t)hp->n_head_kv * hp->head_dim;
-    const size_t cache = (size_t)hp->n_layer * n_ctx * kv_dim;
-    const size_t q_dim = (size_t)hp->n_head * hp->head_dim;
-    s->k_cache = alloc_floats(cache);
-    s->v_cache = alloc_floats(cache);
-    s->x = alloc_floats(hp->n_embd);
-    s->xn = alloc_floats(hp->n_embd);
-    s->q = alloc_floats(q_dim);
-    s->att = alloc_floats(q_dim);
-    s->scores = alloc_floats((size_t)hp->n_head * n_ctx);
-    s->gate = alloc_floats(hp->n_ff);
-    s->up = alloc_floats(hp->n_ff);
-    s->logits = alloc_floats(hp->n_vocab);
-    if (!s->k_cache || !s->v_cache || !s->x || !s->xn || !s->q || !s->att || !s->scores ||
-        !s->gate || !s->up || !s->logits || bn_qact_alloc(&s->qa_embd, hp->n_embd) ||
-        bn_qact_alloc(&s->qa_ff, hp->n_ff))
-        goto oom;
-    return s;
-oom:
+    if (s) {
+        s->m = m;
+        s->n_ctx = n_ctx;
+        /* calloc'd caches cost no memory until positions are written */
+        const size_t cache = (size_t)hp->n_layer * n_ctx * hp->n_head_kv * hp->head_dim;
+        s->k_cache = alloc_floats(cache);
+        s->v_cache = alloc_floats(cache);
+        s->logits = alloc_floats((size_t)hp->n_vocab);
+        if (s->k_cache && s->v_cache && s->logits) return s;
+    }
     bn_session_free(s);
     snprintf(err, BN_ERR_LEN, "out of memory for a context of %d tokens", n_ctx);
     return NULL;
@@ -266,16 +373,7 @@ void bn_session_free(bn_session *s)
     if (!s) return;
     free(s->k_cache);
     free(s->v_cache);
-    free(s->x);
-    free(s->xn);
-    free(s->q);
-    free(s->att);
-    free(s->scores);
-    free(s->gate);
-    free(s->up);
     free(s->logits);
-    bn_qact_free(&s->qa_embd);
-    bn_qact_free(&s->qa_ff);
     free(s);
 }
 
@@ -284,9 +382,23 @@ int bn_session_n_ctx(const bn_session *s) { return s->n_ctx; }
 int bn_session_n_past(const bn_session *s) { return s->n_past; }
 long bn_session_n_evaluated(const bn_session *s) { return s->n_evaluated; }
 
-int bn_session_eval(bn_session *s, const int32_t *ids, int n, const float **logits,
-                    char err[BN_ERR_LEN])
+static int check_ids(const bn_model *m, const int32_t *ids, int n, char *err)
 {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->hp.n_vocab) {
+            snprintf(err, BN_ERR_LEN, "token id %d is out of range (vocabulary of %d)", ids[i],
+                     m->hp.n_vocab);
+            return -1;
+        }
+    return 0;
+}
+
+/* Runs n tokens of one session through the model in batches of n_batch;
+ * logits of every token into all_logits ([n][n_vocab]) when not NULL, else
+ * of the last token into s->logits. */
+static int session_eval(bn_session *s, const int32_t *ids, int n, float *all_logits, char *err)
+{
+    bn_model *m = s->m;
     if (n <= 0) {
         snprintf(err, BN_ERR_LEN, "nothing to evaluate");
         return -1;
@@ -296,17 +408,100 @@ int bn_session_eval(bn_session *s, const int32_t *ids, int n, const float **logi
                  s->n_past, s->n_ctx);
         return -1;
     }
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= s->m->hp.n_vocab) {
-            snprintf(err, BN_ERR_LEN, "token id %d is out of range (vocabulary of %d)", ids[i],
-                     s->m->hp.n_vocab);
+    if (check_ids(m, ids, n, err)) return -1;
+    const int cap = n < m->n_batch ? n : m->n_batch;
+    struct bn_batch_scratch *sc = get_scratch(m, cap, s->n_ctx);
+    int *pos = malloc((size_t)cap * sizeof *pos), *rows = malloc((size_t)cap * sizeof *rows);
+    bn_session **sess = malloc((size_t)cap * sizeof *sess);
+    int ok = sc && pos && rows && sess;
+    for (int done = 0; ok && done < n; done += cap) {
+        batch b = {.n = n - done < cap ? n - done : cap, .ids = ids + done, .sess = sess, .pos = pos};
+        for (int t = 0; t < b.n; t++) {
+            sess[t] = s;
+            pos[t] = s->n_past + t;
+            rows[t] = t;
+        }
+        b.logit_rows = rows;
+        if (all_logits) {
+            b.logits = all_logits + (size_t)done * m->hp.n_vocab;
+            b.n_logits = b.n;
+        } else if (done + b.n == n) {
+            rows[0] = b.n - 1;
+            b.logits = s->logits;
+            b.n_logits = 1;
+        }
+        forward_batch(m, sc, &b);
+        s->n_past += b.n;
+        s->n_evaluated += b.n;
+    }
+    free(pos);
+    free(rows);
+    free(sess);
+    if (!ok) snprintf(err, BN_ERR_LEN, "out of memory for a batch of %d tokens", cap);
+    return ok ? 0 : -1;
+}
+
+int bn_session_eval(bn_session *s, const int32_t *ids, int n, const float **logits,
+                    char err[BN_ERR_LEN])
+{
+    if (session_eval(s, ids, n, NULL, err)) return -1;
+    if (logits) *logits = s->logits;
+    return 0;
+}
+
+int bn_session_eval_all(bn_session *s, const int32_t *ids, int n, float *logits,
+                        char err[BN_ERR_LEN])
+{
+    return session_eval(s, ids, n, logits, err);
+}
+
+int bn_batch_decode(bn_session *const *sessions, const int32_t *ids, int n, float *logits,
+                    char err[BN_ERR_LEN])
+{
+    if (n <= 0) {
+        snprintf(err, BN_ERR_LEN, "nothing to evaluate");
+        return -1;
+    }
+    bn_model *m = sessions[0]->m;
+    int max_ctx = 0;
+    for (int i = 0; i < n; i++) {
+        if (sessions[i]->m != m) {
+            snprintf(err, BN_ERR_LEN, "sessions of different models in one batch");
             return -1;
         }
-    for (int i = 0; i < n; i++) {
-        forward_token(s, ids[i], s->n_past, i == n - 1);
-        s->n_past++;
-        s->n_evaluated++;
+        for (int j = 0; j < i; j++)
+            if (sessions[j] == sessions[i]) {
+                snprintf(err, BN_ERR_LEN, "a session appears twice in one batch");
+                return -1;
+            }
+        if (sessions[i]->n_past >= sessions[i]->n_ctx) {
+            snprintf(err, BN_ERR_LEN, "sequence %d has a full context (%d tokens)", i,
+                     sessions[i]->n_ctx);
+            return -1;
+        }
+        if (sessions[i]->n_ctx > max_ctx) max_ctx = sessions[i]->n_ctx;
     }
-    if (logits) *logits = s->logits;
+    if (check_ids(m, ids, n, err)) return -1;
+    struct bn_batch_scratch *sc = get_scratch(m, n, max_ctx);
+    int *pos = malloc((size_t)n * sizeof *pos), *rows = malloc((size_t)n * sizeof *rows);
+    if (!sc || !pos || !rows) {
+        free(pos);
+        free(rows);
+        snprintf(err, BN_ERR_LEN, "out of memory for a batch of %d sequences", n);
+        return -1;
+    }
+    for (int t = 0; t < n; t++) {
+        pos[t] = sessions[t]->n_past;
+        rows[t] = t;
+    }
+    batch b = {.n = n, .ids = ids, .sess = sessions, .pos = pos, .logits = logits,
+               .logit_rows = rows, .n_logits = n};
+    forward_batch(m, sc, &b);
+    for (int t = 0; t < n; t++) {
+        sessions[t]->n_past++;
+        sessions[t]->n_evaluated++;
+    }
+    free(pos);
+    free(rows);
     return 0;
 }

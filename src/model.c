@@ -34,7 +34,7 @@ static int errf(char *err, const char *fmt, ...)
 
 bn_model_params bn_model_default_params(void)
 {
-    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0};
+    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0, .n_batch = 0};
 }
 
 /* ------------------------------------------------------ hyperparameters */
@@ -317,6 +317,7 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
         return NULL;
     }
     m->verbose = p->verbose;
+    m->n_batch = p->n_batch > 0 ? p->n_batch : BN_DEFAULT_BATCH;
     double t0 = now_seconds();
     if (load_all(m, path, p, err)) {
         bn_model_free(m);
@@ -344,6 +345,7 @@ void bn_model_free(bn_model *m)
         free(m->layers);
     }
     free(m->output_norm);
+    bn_model_free_scratch(m);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
     gguf_close(m->file);

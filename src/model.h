@@ -54,7 +54,12 @@ struct bn_model {
     bn_pool *pool;
     const bn_kernels *kernels;
     int verbose;
+    int n_batch;                         /* most tokens evaluated in one batch */
+    struct bn_batch_scratch *scratch;    /* forward.c's buffers, grown on demand */
 };
+
+/* forward.c: frees the batch scratch (called by bn_model_free). */
+void bn_model_free_scratch(bn_model *m);
 
 /* dense.c: the few operations the engine needs on a bn_dense. */
 int bn_dense_supported(uint32_t type);

@@ -27,6 +27,7 @@ struct bn_pool {
     atomic_uint generation;
     atomic_int pending; /* workers still running the current generation */
     atomic_int stop;
+    int oversubscribed; /* more threads than cores: yield instead of spinning */
 };
 
 typedef struct {
@@ -43,12 +44,23 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* One polling step. A busy-waiting thread that shares its core would hold
+ * back the very thread it waits for, until the scheduler's time slice
+ * ends (milliseconds): then give the core away instead. */
+static void poll_pause(const bn_pool *p)
+{
+    if (p->oversubscribed)
+        sched_yield();
+    else
+        cpu_relax();
+}
+
 static unsigned wait_for_generation(bn_pool *p, unsigned seen)
 {
     for (int i = 0; i < SPIN_ITERATIONS; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop)) return g;
-        cpu_relax();
+        poll_pause(p);
     }
     pthread_mutex_lock(&p->lock);
     unsigned g;
@@ -84,6 +96,7 @@ bn_pool *bn_pool_new(int n_threads)
     bn_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->n_threads = n_threads;
+    p->oversubscribed = n_threads > bn_available_cores();
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -139,7 +152,7 @@ void bn_pool_run(bn_pool *p, bn_task_fn fn, void *arg)
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     fn(arg, 0, p->n_threads);
-    for (int i = 0; i < SPIN_ITERATIONS && atomic_load(&p->pending); i++) cpu_relax();
+    for (int i = 0; i < SPIN_ITERATIONS && atomic_load(&p->pending); i++) poll_pause(p);
     if (atomic_load(&p->pending)) {
         pthread_mutex_lock(&p->lock);
         while (atomic_load(&p->pending)) pthread_cond_wait(&p->done, &p->lock);

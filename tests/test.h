@@ -20,8 +20,8 @@ void test_skip(const char *reason);
 
 /* "../shared" when it exists (or $BN_SHARED), else NULL. */
 const char *test_shared_dir(void);
-/* Joins the shared dir and a relative path into a static buffer, or NULL
- * when ../shared is absent (then the caller SKIPs). */
+/* Joins the shared dir and a relative path into one of 8 rotating static
+ * buffers, or NULL when ../shared is absent (then the caller SKIPs). */
 const char *test_shared_path(const char *rel);
 /* Reads a whole file into a malloc'd, NUL-terminated buffer. */
 char *test_read_file(const char *path, size_t *len);

@@ -56,10 +56,13 @@ const char *test_shared_dir(void)
 
 const char *test_shared_path(const char *rel)
 {
-    static char buf[4096];
+    /* a few rotating buffers, so a test may hold several paths at once */
+    static char bufs[8][4096];
+    static int next;
     const char *dir = test_shared_dir();
     if (!dir) return NULL;
-    snprintf(buf, sizeof buf, "%s/%s", dir, rel);
+    char *buf = bufs[next++ % 8];
+    snprintf(buf, sizeof bufs[0], "%s/%s", dir, rel);
     return buf;
 }
 

@@ -226,3 +226,73 @@ TEST(model_reference_greedy_ids_and_logits_i2s)
     SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
     check_against_reference(path, 1);
 }
+
+/* Logits after prompt ids evaluated with batch size n_batch (0: one call
+ * per token) into out[n_vocab]. */
+static void prompt_logits(bn_model *m, const int32_t *ids, int n, int one_by_one, float *out)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, 64, err);
+    const float *logits = NULL;
+    if (one_by_one) {
+        for (int i = 0; i < n; i++) bn_session_eval(s, &ids[i], 1, &logits, err);
+    } else {
+        bn_session_eval(s, ids, n, &logits, err);
+    }
+    memcpy(out, logits, (size_t)bn_model_n_vocab(m) * sizeof *out);
+    bn_session_free(s);
+}
+
+TEST(model_batched_prompt_equals_token_by_token)
+{
+    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    if (!m) return;
+    const int nv = bn_model_n_vocab(m);
+    int32_t ids[12] = {1016, 672, 11, 434, 11, 17, 10, 17, 28, 19, 220, 21};
+    float *a = malloc((size_t)nv * sizeof *a), *b = malloc((size_t)nv * sizeof *b);
+    prompt_logits(m, ids, 12, 0, a);
+    prompt_logits(m, ids, 12, 1, b);
+    CHECK(memcmp(a, b, (size_t)nv * sizeof *a) == 0);
+    /* every-token logits: the last row equals the single-call result */
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, 64, err);
+    float *all = malloc((size_t)12 * nv * sizeof *all);
+    CHECK(bn_session_eval_all(s, ids, 12, all, err) == 0);
+    CHECK(memcmp(all + (size_t)11 * nv, a, (size_t)nv * sizeof *a) == 0);
+    prompt_logits(m, ids, 5, 0, b);
+    CHECK(memcmp(all + (size_t)4 * nv, b, (size_t)nv * sizeof *b) == 0);
+    free(all);
+    bn_session_free(s);
+    free(a);
+    free(b);
+    bn_model_free(m);
+}
+
+TEST(model_batch_decode_equals_separate_sessions)
+{
+    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    if (!m) return;
+    const int nv = bn_model_n_vocab(m);
+    char err[BN_ERR_LEN];
+    int32_t p0[5] = {1016, 17, 10, 17, 28}, p1[3] = {1016, 272, 796}, next[2] = {19, 258};
+    bn_session *s[2] = {bn_session_new(m, 32, err), bn_session_new(m, 32, err)};
+    bn_session_eval(s[0], p0, 5, NULL, err);
+    bn_session_eval(s[1], p1, 3, NULL, err);
+    float *batched = malloc((size_t)2 * nv * sizeof *batched);
+    float *single = malloc((size_t)nv * sizeof *single);
+    CHECK(bn_batch_decode(s, next, 2, batched, err) == 0);
+    CHECK_EQ_INT(bn_session_n_past(s[0]), 6);
+    CHECK_EQ_INT(bn_session_n_past(s[1]), 4);
+    int32_t seq0[6] = {1016, 17, 10, 17, 28, 19}, seq1[4] = {1016, 272, 796, 258};
+    prompt_logits(m, seq0, 6, 1, single);
+    CHECK(memcmp(batched, single, (size_t)nv * sizeof *single) == 0);
+    prompt_logits(m, seq1, 4, 1, single);
+    CHECK(memcmp(batched + nv, single, (size_t)nv * sizeof *single) == 0);
+    bn_session *twice[2] = {s[0], s[0]};
+    CHECK(bn_batch_decode(twice, next, 2, batched, err) == -1 && strstr(err, "twice"));
+    free(batched);
+    free(single);
+    bn_session_free(s[0]);
+    bn_session_free(s[1]);
+    bn_model_free(m);
+}

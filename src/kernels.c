@@ -1,0 +1,149 @@
+/*
+ * kernels.c - picks the kernel table for this CPU (kernels.h), and holds
+ * the parts every SIMD table shares: the float epilogue of the QK256
+ * product (so it is written once, in the scalar kernel's order) and the
+ * activation scale.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "kernels.h"
+
+#define ACT_MAX_FLOOR 1e-5 /* spec 3.3: the running max starts at 1e-5 */
+#define INT8_LIMIT 127.0
+#define DOTS_CHUNK 32      /* blocks whose dots are computed per call */
+
+#if defined(__x86_64__)
+#define X86_TABLE(t) (&(t))
+#else
+#define X86_TABLE(t) NULL
+#endif
+#if defined(__aarch64__)
+#define ARM_TABLE(t) (&(t))
+#else
+#define ARM_TABLE(t) NULL
+#endif
+
+typedef struct {
+    const char *name;         /* the table's own name */
+    const char *family;       /* a name that picks the best supported table of a family */
+    const bn_kernels *table;  /* NULL when not built for this architecture */
+    int (*supported)(const bn_cpu_features *f);
+} kernel_entry;
+
+static int has_avx512vnni(const bn_cpu_features *f) { return f->avx512vnni; }
+static int has_avx512bw(const bn_cpu_features *f) { return f->avx512bw; }
+static int has_avx2(const bn_cpu_features *f) { return f->avx2; }
+static int has_neon_dotprod(const bn_cpu_features *f) { return f->neon_dotprod; }
+static int has_neon(const bn_cpu_features *f) { return f->neon; }
+static int always(const bn_cpu_features *f) { return f != NULL; }
+
+/* Best first: "auto" takes the first one the CPU supports. */
+static const kernel_entry registry[] = {
+    {"avx512-vnni", "avx512", X86_TABLE(bn_kernels_avx512_vnni), has_avx512vnni},
+    {"avx512-bw", "avx512", X86_TABLE(bn_kernels_avx512_bw), has_avx512bw},
+    {"avx2", "avx2", X86_TABLE(bn_kernels_avx2), has_avx2},
+    {"neon-dotprod", "neon", ARM_TABLE(bn_kernels_neon_dotprod), has_neon_dotprod},
+    {"neon-plain", "neon", ARM_TABLE(bn_kernels_neon_plain), has_neon},
+    {"scalar", "scalar", &bn_kernels_scalar, always},
+};
+#define N_ENTRIES ((int)(sizeof registry / sizeof registry[0]))
+
+static int entry_usable(const kernel_entry *e, const bn_cpu_features *f)
+{
+    return e->table && e->supported(f);
+}
+
+int bn_kernels_available(const bn_kernels **tables, int max)
+{
+    const bn_cpu_features f = bn_cpu_detect();
+    int n = 0;
+    for (int i = 0; i < N_ENTRIES && n < max; i++)
+        if (entry_usable(&registry[i], &f)) tables[n++] = registry[i].table;
+    return n;
+}
+
+/* Appends ", name" (or just name to an empty buf), truncating safely. */
+static void append_name(char *buf, size_t len, const char *name)
+{
+    const size_t used = strlen(buf);
+    if (used + 1 < len) snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
+}
+
+void bn_kernels_available_names(char *buf, size_t len)
+{
+    const bn_kernels *tables[BN_KERNELS_MAX];
+    const int n = bn_kernels_available(tables, BN_KERNELS_MAX);
+    if (!len) return;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) append_name(buf, len, tables[i]->name);
+}
+
+/* "auto, avx512, avx512-vnni, ..." - every name bn_kernels_select() knows:
+ * each family name before the first of its tables, then the table names. */
+static void valid_names(char *buf, size_t len)
+{
+    buf[0] = 0;
+    append_name(buf, len, "auto");
+    for (int i = 0; i < N_ENTRIES; i++) {
+        const kernel_entry *e = &registry[i];
+        const int first_of_family = i == 0 || strcmp(registry[i - 1].family, e->family) != 0;
+        if (first_of_family && strcmp(e->family, e->name) != 0) append_name(buf, len, e->family);
+        append_name(buf, len, e->name);
+    }
+}
+
+const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
+{
+    if (!name || !strcmp(name, "auto")) name = "";
+    const bn_cpu_features f = bn_cpu_detect();
+    int known = 0;
+    for (int i = 0; i < N_ENTRIES; i++) {
+        const kernel_entry *e = &registry[i];
+        const int wanted = !*name || !strcmp(name, e->name) || !strcmp(name, e->family);
+        known |= wanted;
+        if (wanted && entry_usable(e, &f)) return e->table;
+    }
+    char list[256];
+    if (known) {
+        bn_kernels_available_names(list, sizeof list);
+        snprintf(err, errlen, "kernel '%s' is not supported by this CPU (available: %s)", name,
+                 list);
+    } else {
+        valid_names(list, sizeof list);
+        snprintf(err, errlen, "unknown kernel '%s' (valid: %s)", name, list);
+    }
+    return NULL;
+}
+
+void bn_qk256_matvec_by_blocks(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                               bn_block_dots_fn block_dots)
+{
+    const int nb = w->blocks_per_row;
+    int32_t dots[DOTS_CHUNK];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w->codes + (size_t)r * nb * QK256_BLOCK_BYTES;
+        const float *d = w->block_scales ? w->block_scales + (size_t)r * nb : NULL;
+        int32_t sumi = 0;
+        float acc = 0.0f;
+        for (int b0 = 0; b0 < nb; b0 += DOTS_CHUNK) {
+            const int n = nb - b0 < DOTS_CHUNK ? nb - b0 : DOTS_CHUNK;
+            block_dots(row + (size_t)b0 * QK256_BLOCK_BYTES, a->q + (size_t)b0 * QK256_BLOCK, n,
+                       dots);
+            for (int i = 0; i < n; i++) {
+                if (d) /* spec 3.3 per block: d * (sum(code*q) - sum(q)), in block order */
+                    acc += d[b0 + i] * (float)(dots[i] - a->block_sums[b0 + i]);
+                else
+                    sumi += dots[i];
+            }
+        }
+        y[r] = d ? acc / a->scale : bn_ternary_epilogue(sumi, a, w->scale);
+    }
+}
+
+float bn_act_scale(float absmax)
+{
+    const double max = absmax > ACT_MAX_FLOOR ? (double)absmax : ACT_MAX_FLOOR;
+    return (float)(INT8_LIMIT / max);
+}

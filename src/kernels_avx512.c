@@ -1,0 +1,174 @@
+/*
+ * kernels_avx512.c - the AVX-512 kernel tables: "avx512-vnni" (vpdpbusd
+ * multiplies unsigned codes by signed activations and adds groups of four
+ * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
+ * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize and F16
+ * kernels. Bitwise identical to kernels_scalar.c (kernels.h).
+ *
+ * Only these functions are compiled for AVX-512 (target attributes);
+ * kernels.c picks a table only when cpu.c reports the features and the OS
+ * support for ZMM state. Empty on other architectures.
+ */
+#include "kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include "kernels_x86.h"
+
+#define AVX512_FN __attribute__((target("avx2,f16c,avx512f,avx512bw")))
+#define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
+
+#define FLOATS_PER_VEC 16
+#define BYTES_PER_VEC 64
+
+/* Lanes [0, n) set, for n in [0, 16]. */
+static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
+
+/* ------------------------------------------------------------ quantize */
+
+/* max|x_i| with NaNs skipped like the scalar '>' test (vmaxps returns its
+ * second operand when the first is NaN); masked loads read the tail. */
+AVX512_FN static float absmax_avx512(const float *x, int n)
+{
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += FLOATS_PER_VEC) {
+        const int left = n - i < FLOATS_PER_VEC ? n - i : FLOATS_PER_VEC;
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(first_lanes(left), x + i)), m);
+    }
+    return _mm512_reduce_max_ps(m); /* no NaN left: any order is exact */
+}
+
+AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
+{
+    const float scale = bn_act_scale(absmax_avx512(x, n));
+    const __m512 s = _mm512_set1_ps(scale);
+    const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+    a->scale = scale;
+    a->sum = 0;
+    for (int b = 0; b < a->n_blocks; b++) {
+        const int start = b * QK256_BLOCK;
+        __m512i bsum = _mm512_setzero_si512();
+        for (int i = start; i < start + QK256_BLOCK; i += FLOATS_PER_VEC) {
+            /* lanes past n load as 0, which quantizes to 0 */
+            const int left = n - i < 0 ? 0 : n - i < FLOATS_PER_VEC ? n - i : FLOATS_PER_VEC;
+            const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(first_lanes(left), x + i), s);
+            /* round half to even (default rounding, as rintf), clamp */
+            const __m512i qi = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(v), hi), lo);
+            bsum = _mm512_add_epi32(bsum, qi);
+            _mm_storeu_si128((__m128i *)(a->q + i), _mm512_cvtepi32_epi8(qi));
+        }
+        a->block_sums[b] = _mm512_reduce_add_epi32(bsum);
+        a->sum += a->block_sums[b];
+    }
+}
+
+/* ------------------------------------------------------- QK256 matvec */
+
+/* Codes of quarter `shift`/2 of a block (bits shift+1:shift of each byte). */
+#define QUARTER(c, shift) _mm512_and_si512(_mm512_srli_epi16(c, shift), _mm512_set1_epi8(3))
+#define Q_AT(q, quarter) _mm512_loadu_si512((const void *)((q) + (quarter) * BYTES_PER_VEC))
+
+/* One block's sum(code*q) over 16 int32 lanes: each vpdpbusd lane adds
+ * four products exactly in int32. Two accumulators halve the latency. */
+VNNI_FN static __m512i block_dot_vnni(const uint8_t *codes, const int8_t *q)
+{
+    const __m512i c = _mm512_loadu_si512((const void *)codes);
+    __m512i acc0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), QUARTER(c, 0), Q_AT(q, 0));
+    __m512i acc1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), QUARTER(c, 2), Q_AT(q, 1));
+    acc0 = _mm512_dpbusd_epi32(acc0, QUARTER(c, 4), Q_AT(q, 2));
+    acc1 = _mm512_dpbusd_epi32(acc1, QUARTER(c, 6), Q_AT(q, 3));
+    return _mm512_add_epi32(acc0, acc1);
+}
+
+/* The same with vpmaddubsw: int16 pairs (|pair| <= 512), four quarters
+ * added in int16 (|sum| <= 2048, one block only: spec decision 4), then
+ * widened to int32 by vpmaddwd. */
+AVX512_FN static __m512i block_dot_bw(const uint8_t *codes, const int8_t *q)
+{
+    const __m512i c = _mm512_loadu_si512((const void *)codes);
+    const __m512i p01 = _mm512_add_epi16(_mm512_maddubs_epi16(QUARTER(c, 0), Q_AT(q, 0)),
+                                         _mm512_maddubs_epi16(QUARTER(c, 2), Q_AT(q, 1)));
+    const __m512i p23 = _mm512_add_epi16(_mm512_maddubs_epi16(QUARTER(c, 4), Q_AT(q, 2)),
+                                         _mm512_maddubs_epi16(QUARTER(c, 6), Q_AT(q, 3)));
+    return _mm512_madd_epi16(_mm512_add_epi16(p01, p23), _mm512_set1_epi16(1));
+}
+
+/* 16 lanes -> 8 lanes with the same total. */
+AVX512_FN static __m256i fold_epi32(__m512i v)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+}
+
+/* dots[i] for n blocks, with block_dot one of the two above (inlined). */
+#define BLOCK_DOTS_BODY(block_dot)                                                             \
+    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {                                      \
+        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;              \
+        __m256i v[BN_X86_REDUCE_LANES];                                                        \
+        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)                                          \
+            v[i] = i < m ? fold_epi32(block_dot(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,  \
+                                                q + (size_t)(b0 + i) * QK256_BLOCK))           \
+                         : _mm256_setzero_si256();                                             \
+        bn_x86_store_sums(v, m, dots + b0);                                                    \
+    }
+
+VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
+{
+    BLOCK_DOTS_BODY(block_dot_vnni)
+}
+
+AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
+{
+    BLOCK_DOTS_BODY(block_dot_bw)
+}
+
+VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                      int r1)
+{
+    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_vnni);
+}
+
+AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                      int r1)
+{
+    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_bw);
+}
+
+/* ---------------------------------------------------------- F16 matvec */
+
+/* The 16 lanes of kernels.h in one vector, separate multiply and add,
+ * folded 8 (upper half onto lower), 4, 2, 1, then the tail into lane 0. */
+AVX512_FN static float f16_dot_avx512(const uint16_t *w, const float *x, int n)
+{
+    __m512 acc = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + BN_F16_LANES <= n; k += BN_F16_LANES) {
+        const __m512 wf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + k)));
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(wf, _mm512_loadu_ps(x + k)));
+    }
+    const __m256 f8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+    return bn_f16_dot_tail(bn_x86_fold8(f8), w, x, k, n);
+}
+
+AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float *x, float *y,
+                                        int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) y[r] = f16_dot_avx512(w + (size_t)r * cols, x, cols);
+}
+
+const bn_kernels bn_kernels_avx512_vnni = {
+    .name = "avx512-vnni",
+    .quantize = quantize_avx512,
+    .qk256_matvec = qk256_matvec_vnni,
+    .f16_matvec = f16_matvec_avx512,
+};
+
+const bn_kernels bn_kernels_avx512_bw = {
+    .name = "avx512-bw",
+    .quantize = quantize_avx512,
+    .qk256_matvec = qk256_matvec_bw,
+    .f16_matvec = f16_matvec_avx512,
+};
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * kernels_neon.c - the aarch64 kernel tables: "neon-dotprod" (sdot adds
+ * groups of four int8 products straight into int32; ARMv8.2 dot product
+ * extension) and "neon-plain" (smull/smlal into int16, widened per block,
+ * for cores without it). Both share the NEON quantize and F16 kernels.
+ * Bitwise identical to kernels_scalar.c (kernels.h).
+ *
+ * Advanced SIMD is part of every aarch64 CPU we target; only the sdot
+ * functions are compiled for the extension (target attribute), and
+ * kernels.c picks that table only when HWCAP reports it. Empty on other
+ * architectures.
+ */
+#include "kernels.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__clang__)
+#define DOTPROD_FN __attribute__((target("dotprod")))
+#else
+#define DOTPROD_FN __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+
+#define FLOATS_PER_STEP 16 /* one int8x16 of quantized activations */
+#define BYTES_PER_VEC 16
+#define QUARTER_BYTES 64 /* activations per quarter of a block (qk256.h) */
+
+/* ------------------------------------------------------------ quantize */
+
+/* max|x_i| with NaNs skipped like the scalar '>' test: a lane is replaced
+ * only where |x| compares greater. The max of floats is exact. */
+static float absmax_neon(const float *x, int n)
+{
+    float32x4_t m = vdupq_n_f32(0.0f);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vabsq_f32(vld1q_f32(x + i));
+        m = vbslq_f32(vcgtq_f32(v, m), v, m);
+    }
+    float r = vmaxvq_f32(m);
+    for (; i < n; i++) {
+        const float v = fabsf(x[i]);
+        if (v > r) r = v;
+    }
+    return r;
+}
+
+/* round-half-even(x * s) (vcvtnq, as rintf) clamped to [-128, 127]. */
+static int32x4_t quantize4(const float *x, float32x4_t s)
+{
+    const int32x4_t v = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x), s));
+    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128));
+}
+
+/* 16 activations -> 16 int8 at q; adds them to the lanes of *sum. */
+static void quantize16(const float *x, float32x4_t s, int8_t *q, int32x4_t *sum)
+{
+    const int32x4_t a = quantize4(x, s), b = quantize4(x + 4, s);
+    const int32x4_t c = quantize4(x + 8, s), d = quantize4(x + 12, s);
+    *sum = vaddq_s32(*sum, vaddq_s32(vaddq_s32(a, b), vaddq_s32(c, d)));
+    /* already clamped: the narrowing moves are exact */
+    const int16x8_t ab = vcombine_s16(vmovn_s32(a), vmovn_s32(b));
+    const int16x8_t cd = vcombine_s16(vmovn_s32(c), vmovn_s32(d));
+    vst1q_s8(q, vcombine_s8(vmovn_s16(ab), vmovn_s16(cd)));
+}
+
+static void quantize_neon(const float *x, int n, bn_qact *a)
+{
+    const float scale = bn_act_scale(absmax_neon(x, n));
+    const float32x4_t s = vdupq_n_f32(scale);
+    a->scale = scale;
+    a->sum = 0;
+    for (int b = 0; b < a->n_blocks; b++) {
+        const int start = b * QK256_BLOCK;
+        const int valid = n - start < QK256_BLOCK ? n - start : QK256_BLOCK;
+        int32x4_t bsum = vdupq_n_s32(0);
+        for (int i = 0; i < QK256_BLOCK; i += FLOATS_PER_STEP) {
+            const float *src = x + start + i;
+            float pad[FLOATS_PER_STEP]; /* past n: zeros, which quantize to 0 */
+            if (i + FLOATS_PER_STEP > valid) {
+                memset(pad, 0, sizeof pad);
+                if (valid > i) memcpy(pad, src, (size_t)(valid - i) * sizeof(float));
+                src = pad;
+            }
+            quantize16(src, s, a->q + start + i, &bsum);
+        }
+        a->block_sums[b] = vaddvq_s32(bsum);
+        a->sum += a->block_sums[b];
+    }
+}
+
+/* ------------------------------------------------------- QK256 matvec */
+
+/* Codes of quarter shift/2 of 16 code bytes, as signed bytes 0..2 (an
+ * immediate shift must be 1..8, hence quarter 0 apart). */
+#define QUARTER0(c) vreinterpretq_s8_u8(vandq_u8(c, vdupq_n_u8(3)))
+#define QUARTER(c, shift) QUARTER0(vshrq_n_u8(c, shift))
+/* The 16 activations matching code bytes [16j, 16j+16) in that quarter. */
+#define Q_AT(q, shift, j) vld1q_s8((q) + (shift) / 2 * QUARTER_BYTES + (j) * BYTES_PER_VEC)
+
+#if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
+/* clang (14) declares vdotq_s32 only when the whole file is compiled for
+ * dotprod; the target attribute lets its assembler accept sdot. */
+DOTPROD_FN static inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+    __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
+    return acc;
+}
+#else
+#define sdot vdotq_s32
+#endif
+
+/* One block's sum(code*q): each sdot lane adds four products in int32;
+ * one accumulator per 16 code bytes keeps the chains short. */
+DOTPROD_FN static int32_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
+{
+    int32x4_t acc[QK256_BLOCK_BYTES / BYTES_PER_VEC];
+    for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
+        const uint8x16_t c = vld1q_u8(codes + j * BYTES_PER_VEC);
+        acc[j] = sdot(vdupq_n_s32(0), QUARTER0(c), Q_AT(q, 0, j));
+        acc[j] = sdot(acc[j], QUARTER(c, 2), Q_AT(q, 2, j));
+        acc[j] = sdot(acc[j], QUARTER(c, 4), Q_AT(q, 4, j));
+        acc[j] = sdot(acc[j], QUARTER(c, 6), Q_AT(q, 6, j));
+    }
+    return vaddvq_s32(vaddq_s32(vaddq_s32(acc[0], acc[1]), vaddq_s32(acc[2], acc[3])));
+}
+
+/* The same with widening multiplies: each int16 lane of lo/hi adds 16
+ * products of one block (|sum| <= 16*256 = 4096, exact; spec decision 4
+ * forbids int16 sums across blocks), widened to int32 at the end. */
+static int32_t block_dot_plain(const uint8_t *codes, const int8_t *q)
+{
+    int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
+    for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
+        const uint8x16_t c = vld1q_u8(codes + j * BYTES_PER_VEC);
+        const int8x16_t c0 = QUARTER0(c), c1 = QUARTER(c, 2), c2 = QUARTER(c, 4), c3 = QUARTER(c, 6);
+        const int8x16_t q0 = Q_AT(q, 0, j), q1 = Q_AT(q, 2, j), q2 = Q_AT(q, 4, j), q3 = Q_AT(q, 6, j);
+        lo = vmlal_s8(vmlal_s8(lo, vget_low_s8(c0), vget_low_s8(q0)), vget_low_s8(c1), vget_low_s8(q1));
+        lo = vmlal_s8(vmlal_s8(lo, vget_low_s8(c2), vget_low_s8(q2)), vget_low_s8(c3), vget_low_s8(q3));
+        hi = vmlal_high_s8(vmlal_high_s8(hi, c0, q0), c1, q1);
+        hi = vmlal_high_s8(vmlal_high_s8(hi, c2, q2), c3, q3);
+    }
+    return vaddlvq_s16(lo) + vaddlvq_s16(hi);
+}
+
+DOTPROD_FN static void block_dots_sdot(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
+{
+    for (int b = 0; b < n; b++)
+        dots[b] = block_dot_sdot(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK);
+}
+
+static void block_dots_plain(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
+{
+    for (int b = 0; b < n; b++)
+        dots[b] = block_dot_plain(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK);
+}
+
+DOTPROD_FN static void qk256_matvec_sdot(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                         int r1)
+{
+    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_sdot);
+}
+
+static void qk256_matvec_plain(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
+{
+    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_plain);
+}
+
+/* ---------------------------------------------------------- F16 matvec */
+
+/* The 16 lanes of kernels.h in four vectors (lanes 0-3, 4-7, 8-11,
+ * 12-15), separate multiply and add, folded 8, 4, 2, 1, then the tail. */
+static float f16_dot_neon(const uint16_t *w, const float *x, int n)
+{
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int k = 0;
+    for (; k + BN_F16_LANES <= n; k += BN_F16_LANES) {
+        const float16x8_t h0 = vreinterpretq_f16_u16(vld1q_u16(w + k));
+        const float16x8_t h1 = vreinterpretq_f16_u16(vld1q_u16(w + k + 8));
+        a0 = vaddq_f32(a0, vmulq_f32(vcvt_f32_f16(vget_low_f16(h0)), vld1q_f32(x + k)));
+        a1 = vaddq_f32(a1, vmulq_f32(vcvt_high_f32_f16(h0), vld1q_f32(x + k + 4)));
+        a2 = vaddq_f32(a2, vmulq_f32(vcvt_f32_f16(vget_low_f16(h1)), vld1q_f32(x + k + 8)));
+        a3 = vaddq_f32(a3, vmulq_f32(vcvt_high_f32_f16(h1), vld1q_f32(x + k + 12)));
+    }
+    const float32x4_t f4 = vaddq_f32(vaddq_f32(a0, a2), vaddq_f32(a1, a3)); /* folds 8 and 4 */
+    const float32x2_t f2 = vadd_f32(vget_low_f32(f4), vget_high_f32(f4));
+    const float f1 = vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1);
+    return bn_f16_dot_tail(f1, w, x, k, n);
+}
+
+static void f16_matvec_neon(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) y[r] = f16_dot_neon(w + (size_t)r * cols, x, cols);
+}
+
+const bn_kernels bn_kernels_neon_dotprod = {
+    .name = "neon-dotprod",
+    .quantize = quantize_neon,
+    .qk256_matvec = qk256_matvec_sdot,
+    .f16_matvec = f16_matvec_neon,
+};
+
+const bn_kernels bn_kernels_neon_plain = {
+    .name = "neon-plain",
+    .quantize = quantize_neon,
+    .qk256_matvec = qk256_matvec_plain,
+    .f16_matvec = f16_matvec_neon,
+};
+
+#endif

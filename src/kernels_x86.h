@@ -1,0 +1,54 @@
+/*
+ * kernels_x86.h - AVX2 helpers shared by the x86 kernel files
+ * (kernels_avx2.c, kernels_avx512.c): horizontal sums and the fold of the
+ * F16 dot product lanes. Include only under __x86_64__; the helpers are
+ * compiled for AVX2, so only AVX2 (or wider) functions may call them.
+ */
+#ifndef BN_KERNELS_X86_H
+#define BN_KERNELS_X86_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define BN_X86_AVX2_FN __attribute__((target("avx2,f16c")))
+#define BN_X86_REDUCE_LANES 8 /* vectors reduced together by bn_x86_reduce8 */
+
+/* Sum of the 8 int32 lanes of v. */
+BN_X86_AVX2_FN static inline int32_t bn_x86_hsum_epi32(__m256i v)
+{
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1, 0, 3, 2)));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* Lane i of the result = the sum of the 8 int32 lanes of v[i]. */
+BN_X86_AVX2_FN static inline __m256i bn_x86_reduce8(const __m256i v[BN_X86_REDUCE_LANES])
+{
+    const __m256i h01 = _mm256_hadd_epi32(v[0], v[1]), h23 = _mm256_hadd_epi32(v[2], v[3]);
+    const __m256i h45 = _mm256_hadd_epi32(v[4], v[5]), h67 = _mm256_hadd_epi32(v[6], v[7]);
+    const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                            _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+/* dots[i] = the sum of the lanes of v[i] for i < n (n <= 8). */
+BN_X86_AVX2_FN static inline void bn_x86_store_sums(const __m256i v[BN_X86_REDUCE_LANES], int n,
+                                                    int32_t *dots)
+{
+    int32_t sums[BN_X86_REDUCE_LANES];
+    _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(v));
+    for (int i = 0; i < n; i++) dots[i] = sums[i];
+}
+
+/* Folds F16 dot product lanes 0-7 (lane 8+i already added into lane i)
+ * as kernels.h defines: lane[i] += lane[i + w] for w = 4, 2, 1. */
+BN_X86_AVX2_FN static inline float bn_x86_fold8(__m256 f8)
+{
+    const __m128 f4 = _mm_add_ps(_mm256_castps256_ps128(f8), _mm256_extractf128_ps(f8, 1));
+    const __m128 f2 = _mm_add_ps(f4, _mm_movehl_ps(f4, f4));
+    const __m128 f1 = _mm_add_ss(f2, _mm_movehdup_ps(f2));
+    return _mm_cvtss_f32(f1);
+}
+
+#endif

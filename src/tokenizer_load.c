@@ -1,0 +1,380 @@
+/*
+ * tokenizer_load.c - builds a bn_tokenizer from the tokenizer.ggml.* keys
+ * of a GGUF file (spec 7.1, 7.5, 7.6; "Decisions" 2 for a missing
+ * tokenizer.ggml.pre). Everything needed is copied, so the file may be
+ * closed afterwards.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer.h"
+#include "tokenizer_impl.h"
+
+#define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
+#define MAX_TOKENS 0x7FFFFFF0u
+
+typedef struct {
+    const gguf_file *f;
+    bn_tokenizer *t;
+    char *err;
+    size_t errlen;
+} loader;
+
+static int fail(loader *ld, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(loader *ld, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ld->err, ld->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    bn_pre_type type;
+} PRE_NAMES[] = {
+    {"llama3", BN_PRE_LLAMA3}, {"llama-bpe", BN_PRE_LLAMA3}, {"llama-v3", BN_PRE_LLAMA3},
+    {"gpt2", BN_PRE_GPT2},     {"gpt-2", BN_PRE_GPT2},       {"default", BN_PRE_DEFAULT},
+};
+
+int bn_pre_from_name(const char *name, size_t len, bn_pre_type *out)
+{
+    for (size_t i = 0; i < sizeof PRE_NAMES / sizeof PRE_NAMES[0]; i++) {
+        if (strlen(PRE_NAMES[i].name) == len && !memcmp(PRE_NAMES[i].name, name, len)) {
+            *out = PRE_NAMES[i].type;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------- tokens */
+
+static int read_texts(loader *ld, const gguf_kv *kv)
+{
+    bn_tokenizer *t = ld->t;
+    uint64_t n = kv->v.arr.count;
+    if (n == 0 || n > MAX_TOKENS) return fail(ld, "tokenizer.ggml.tokens has %llu entries",
+                                              (unsigned long long)n);
+    gguf_str *s = malloc(n * sizeof *s);
+    if (!s) return fail(ld, "out of memory");
+    gguf_arr_strings(kv, s);
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (s[i].len > MAX_TOKEN_LEN) {
+            free(s);
+            return fail(ld, "token %llu is %llu bytes long", (unsigned long long)i,
+                        (unsigned long long)s[i].len);
+        }
+        total += s[i].len + 1;
+    }
+    t->n_vocab = (int32_t)n;
+    t->texts = total <= UINT32_MAX ? malloc(total) : NULL;
+    t->text_off = malloc(n * sizeof *t->text_off);
+    t->text_len = malloc(n * sizeof *t->text_len);
+    if (!t->texts || !t->text_off || !t->text_len) {
+        free(s);
+        return fail(ld, "out of memory for %llu bytes of token texts", (unsigned long long)total);
+    }
+    uint32_t off = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        t->text_off[i] = off;
+        t->text_len[i] = (uint32_t)s[i].len;
+        memcpy(t->texts + off, s[i].ptr, s[i].len);
+        t->texts[off + s[i].len] = 0;
+        off += (uint32_t)s[i].len + 1;
+    }
+    free(s);
+    return 0;
+}
+
+/* An optional per-token array: 1 found (count checked), 0 absent, -1 error. */
+static int per_token_array(loader *ld, const char *key, uint32_t type, const gguf_kv **kv)
+{
+    int r = gguf_get_arr(ld->f, key, type, kv);
+    if (r < 0) return fail(ld, "%s has the wrong type", key);
+    if (r > 0 && (*kv)->v.arr.count != (uint64_t)ld->t->n_vocab)
+        return fail(ld, "%s has %llu entries for %d tokens", key,
+                    (unsigned long long)(*kv)->v.arr.count, ld->t->n_vocab);
+    return r;
+}
+
+static int read_types_and_scores(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    size_t n = (size_t)t->n_vocab;
+    t->types = malloc(n);
+    t->scores = calloc(n, sizeof *t->scores);
+    if (!t->types || !t->scores) return fail(ld, "out of memory");
+    memset(t->types, BN_TT_NORMAL, n); /* absent types: every token is normal */
+    const gguf_kv *kv;
+    int r = per_token_array(ld, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, &kv);
+    if (r < 0) return -1;
+    for (size_t i = 0; r > 0 && i < n; i++) {
+        int32_t v;
+        memcpy(&v, kv->v.arr.data + i * sizeof v, sizeof v); /* unaligned little-endian */
+        if (v < BN_TT_UNDEFINED || v > BN_TT_BYTE)
+            return fail(ld, "token %zu has unknown token_type %d", i, (int)v);
+        t->types[i] = (uint8_t)v;
+    }
+    r = per_token_array(ld, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, &kv);
+    if (r < 0) return -1;
+    if (r > 0) memcpy(t->scores, kv->v.arr.data, n * sizeof *t->scores);
+    return 0;
+}
+
+/* ------------------------------------------------------------- merges */
+
+/* "left right", split at the first space after the first byte (a merge
+ * part never holds a space: the byte map turned spaces into "Ġ"). */
+static int add_merge(loader *ld, gguf_str m, int32_t rank, char **buf, size_t *cap)
+{
+    bn_tokenizer *t = ld->t;
+    const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
+    if (!sp) return fail(ld, "merge %d (\"%.*s\") has no space", (int)rank, (int)m.len, m.ptr);
+    size_t nl = (size_t)(sp - m.ptr), nr = m.len - nl - 1;
+    int32_t left = bn_str_map_find(&t->map, t, m.ptr, nl);
+    int32_t right = bn_str_map_find(&t->map, t, sp + 1, nr);
+    if (left < 0 || right < 0) return 0; /* parts that are not tokens never meet */
+    char *b = bn_grow(*buf, cap, nl + nr, 1);
+    if (!b) return fail(ld, "out of memory");
+    *buf = b;
+    memcpy(b, m.ptr, nl);
+    memcpy(b + nl, sp + 1, nr);
+    bn_merge_map_add(&t->merges, left, right, rank, bn_str_map_find(&t->map, t, b, nl + nr));
+    return 0;
+}
+
+static int read_merges(loader *ld)
+{
+    const gguf_kv *kv;
+    int r = gguf_get_arr(ld->f, "tokenizer.ggml.merges", GGUF_TYPE_STRING, &kv);
+    if (r == 0) return fail(ld, "tokenizer.ggml.merges is missing (needed by a gpt2 tokenizer)");
+    if (r < 0) return fail(ld, "tokenizer.ggml.merges has the wrong type");
+    uint64_t n = kv->v.arr.count;
+    if (n > MAX_TOKENS) return fail(ld, "tokenizer.ggml.merges has too many entries");
+    gguf_str *m = malloc((n ? n : 1) * sizeof *m);
+    if (!m || bn_merge_map_init(&ld->t->merges, n)) {
+        free(m);
+        return fail(ld, "out of memory for %llu merges", (unsigned long long)n);
+    }
+    gguf_arr_strings(kv, m);
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < n && !rc; i++) rc = add_merge(ld, m[i], (int32_t)i, &buf, &cap);
+    free(buf);
+    free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------- special ids */
+
+static int read_token_id(loader *ld, const char *key, int32_t *id)
+{
+    uint32_t v;
+    int r = gguf_get_u32(ld->f, key, &v);
+    if (r < 0) return fail(ld, "%s has the wrong type", key);
+    if (r > 0 && v >= (uint32_t)ld->t->n_vocab)
+        return fail(ld, "%s = %u is not below the vocabulary size %d", key, v, ld->t->n_vocab);
+    *id = r > 0 ? (int32_t)v : -1;
+    return 0;
+}
+
+static int read_flag(loader *ld, const char *key, int *flag)
+{
+    int v, r = gguf_get_bool(ld->f, key, &v);
+    if (r < 0) return fail(ld, "%s has the wrong type", key);
+    if (r > 0) *flag = v;
+    return 0;
+}
+
+/* A token with this exact text that is not an ordinary word piece (so a
+ * "</s>" that happens to be normal text in a BPE vocabulary is not one). */
+static int32_t find_special(const bn_tokenizer *t, const char *text)
+{
+    int32_t id = bn_str_map_find(&t->map, t, text, strlen(text));
+    return id >= 0 && t->types[id] != BN_TT_NORMAL ? id : -1;
+}
+
+/* End-of-generation texts (spec 7.1; llama.cpp's EOG detection). */
+static const char *const EOG_TEXTS[] = {"<|eot_id|>",  "<|eom_id|>", "<|end_of_text|>",
+                                        "<|im_end|>",  "</s>",       "<|endoftext|>"};
+#define N_EOG_TEXTS (sizeof EOG_TEXTS / sizeof EOG_TEXTS[0])
+
+static void add_eog(bn_tokenizer *t, int32_t id)
+{
+    if (id < 0) return;
+    for (int i = 0; i < t->n_eog; i++)
+        if (t->eog[i] == id) return;
+    t->eog[t->n_eog++] = id;
+}
+
+static int read_special_ids(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    if (read_token_id(ld, "tokenizer.ggml.bos_token_id", &t->bos) ||
+        read_token_id(ld, "tokenizer.ggml.eos_token_id", &t->eos) ||
+        read_token_id(ld, "tokenizer.ggml.unknown_token_id", &t->unk) ||
+        read_token_id(ld, "tokenizer.ggml.eot_token_id", &t->eot))
+        return -1;
+    if (t->eot < 0) t->eot = find_special(t, "<|eot_id|>");
+    t->eog = malloc((N_EOG_TEXTS + 2) * sizeof *t->eog);
+    if (!t->eog) return fail(ld, "out of memory");
+    add_eog(t, t->eos);
+    add_eog(t, t->eot);
+    for (size_t i = 0; i < N_EOG_TEXTS; i++) add_eog(t, find_special(t, EOG_TEXTS[i]));
+    return 0;
+}
+
+/* SentencePiece byte-fallback tokens <0x00>..<0xFF>. */
+static void find_byte_tokens(bn_tokenizer *t)
+{
+    for (unsigned b = 0; b < BN_BYTE_VALUES; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        int32_t id = bn_str_map_find(&t->map, t, name, strlen(name));
+        t->byte_token[b] = id; /* by text, as llama.cpp's llama_byte_to_token */
+    }
+}
+
+/* ------------------------------------------------------ special texts */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static unsigned char first_byte(const bn_tokenizer *t, int32_t id)
+{
+    return (unsigned char)bn_tok_text(t, id)[0];
+}
+
+/* Counting sort of the ranks by the first byte of their text (stable, so
+ * each group stays in rank order): the partition tries only the group of
+ * the byte at hand. */
+static int group_specials_by_byte(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    uint32_t *start = t->special_byte_start;
+    t->special_ranks_by_byte = malloc(((size_t)t->n_specials + 1) * sizeof(int32_t));
+    if (!t->special_ranks_by_byte) return fail(ld, "out of memory");
+    for (int r = 0; r < t->n_specials; r++) start[first_byte(t, t->specials[r]) + 1]++;
+    for (unsigned b = 0; b < BN_BYTE_VALUES; b++) start[b + 1] += start[b];
+    uint32_t fill[BN_BYTE_VALUES];
+    memcpy(fill, start, sizeof fill);
+    for (int r = 0; r < t->n_specials; r++)
+        t->special_ranks_by_byte[fill[first_byte(t, t->specials[r])]++] = r;
+    return 0;
+}
+
+/* Tokens whose text is cut out of the input before BPE/SPM (spec 7.5):
+ * control, user-defined and unknown ones with a non-empty text. */
+static int collect_specials(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    t->specials = malloc((size_t)t->n_vocab * sizeof *t->specials);
+    uint64_t *keys = malloc((size_t)t->n_vocab * sizeof *keys);
+    if (!t->specials || !keys) {
+        free(keys);
+        return fail(ld, "out of memory");
+    }
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        uint8_t type = t->types[id];
+        uint32_t len = t->text_len[id];
+        /* longest text first (llama.cpp's cache_special_tokens), then lower id */
+        if ((type == BN_TT_CONTROL || type == BN_TT_USER_DEFINED || type == BN_TT_UNKNOWN) && len)
+            keys[t->n_specials++] = (uint64_t)(MAX_TOKEN_LEN - len) << 32 | (uint32_t)id;
+    }
+    qsort(keys, (size_t)t->n_specials, sizeof *keys, cmp_u64);
+    for (int i = 0; i < t->n_specials; i++) t->specials[i] = (int32_t)(uint32_t)keys[i];
+    free(keys);
+    return group_specials_by_byte(ld);
+}
+
+/* ---------------------------------------------------------- the model */
+
+/* tokenizer.ggml.pre, or the split to use when it is absent: LLaMA-3's for
+ * the LLaMA-3 vocabulary, else GPT-2's (spec "Decisions" 2). */
+static int choose_pre(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    gguf_str pre;
+    int r = gguf_get_str(ld->f, "tokenizer.ggml.pre", &pre);
+    if (r < 0) return fail(ld, "tokenizer.ggml.pre has the wrong type");
+    if (r == 0) {
+        t->pre = find_special(t, "<|begin_of_text|>") >= 0 ? BN_PRE_LLAMA3 : BN_PRE_GPT2;
+        return 0;
+    }
+    if (bn_pre_from_name(pre.ptr, pre.len, &t->pre))
+        return fail(ld, "unsupported pre-tokenizer '%.*s' (known: llama-bpe, llama3, gpt-2, default)",
+                    (int)pre.len, pre.ptr);
+    return 0;
+}
+
+static int read_model(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    gguf_str model;
+    int r = gguf_get_str(ld->f, "tokenizer.ggml.model", &model);
+    if (r == 0) return fail(ld, "no tokenizer in the file (tokenizer.ggml.model is missing)");
+    if (r < 0) return fail(ld, "tokenizer.ggml.model has the wrong type");
+    if (gguf_str_eq(model, "gpt2")) t->kind = BN_VOCAB_BPE;
+    else if (gguf_str_eq(model, "llama")) t->kind = BN_VOCAB_SPM;
+    else
+        return fail(ld, "unsupported tokenizer model '%.*s' (known: gpt2, llama)",
+                    (int)model.len, model.ptr);
+    const gguf_kv *kv;
+    r = gguf_get_arr(ld->f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &kv);
+    if (r == 0) return fail(ld, "tokenizer.ggml.tokens is missing");
+    if (r < 0) return fail(ld, "tokenizer.ggml.tokens has the wrong type");
+    if (read_texts(ld, kv) || read_types_and_scores(ld)) return -1;
+    if (bn_str_map_build(&t->map, t)) return fail(ld, "out of memory");
+    return 0;
+}
+
+/* BOS defaults: SentencePiece and the LLaMA-3 split add it (llama.cpp),
+ * other BPE vocabularies do not; tokenizer.ggml.add_bos_token overrides. */
+static int read_options(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    int spm = t->kind == BN_VOCAB_SPM;
+    t->add_bos = spm || t->pre == BN_PRE_LLAMA3;
+    t->add_space_prefix = spm;
+    if (read_flag(ld, "tokenizer.ggml.add_bos_token", &t->add_bos)) return -1;
+    return spm ? read_flag(ld, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix) : 0;
+}
+
+static int load(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    if (read_model(ld)) return -1;
+    if (t->kind == BN_VOCAB_BPE) {
+        bn_bpe_init_byte_map(t);
+        if (read_merges(ld) || choose_pre(ld)) return -1;
+    } else {
+        find_byte_tokens(t);
+    }
+    return read_options(ld) || read_special_ids(ld) || collect_specials(ld) ? -1 : 0;
+}
+
+bn_tokenizer *bn_tokenizer_from_gguf(const gguf_file *f, char *err, size_t errlen)
+{
+    bn_tokenizer *t = calloc(1, sizeof *t);
+    loader ld = {f, t, err, errlen};
+    if (!t) {
+        fail(&ld, "out of memory");
+        return NULL;
+    }
+    t->bos = t->eos = t->eot = t->unk = -1;
+    for (unsigned b = 0; b < BN_BYTE_VALUES; b++) t->byte_token[b] = -1;
+    if (load(&ld)) {
+        bn_tokenizer_free(t);
+        return NULL;
+    }
+    return t;
+}

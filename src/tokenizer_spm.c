@@ -1,0 +1,97 @@
+/*
+ * tokenizer_spm.c - SentencePiece tokenization (tokenizer.ggml.model
+ * "llama") as llama.cpp's llm_tokenizer_spm does it (spec 7.6): optional
+ * dummy space prefix, " " -> "▁", then merge the adjacent pair whose
+ * concatenation is a token with the highest score (ties leftmost); what is
+ * left that is not a token falls back to <0xXX> byte tokens.
+ *
+ * Like SentencePiece itself, merges and lookups only consider pieces of
+ * type normal or user-defined (never control, unknown, byte or unused).
+ * Invalid UTF-8 bytes are single symbols and so become byte tokens: the
+ * input is kept exactly.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer_impl.h"
+
+static const char SPACE_MARK[] = "\xE2\x96\x81"; /* U+2581 "▁" */
+#define SPACE_MARK_LEN (sizeof SPACE_MARK - 1)
+
+static int piece_usable(const bn_tokenizer *t, int32_t id)
+{
+    if (id < 0) return 0;
+    uint8_t type = t->types[id];
+    return type == BN_TT_NORMAL || type == BN_TT_USER_DEFINED || type == BN_TT_UNDEFINED;
+}
+
+static int32_t find_piece(const bn_tokenizer *t, const char *s, size_t len)
+{
+    int32_t id = bn_str_map_find(&t->map, t, s, len);
+    return piece_usable(t, id) ? id : -1;
+}
+
+static int rate_pair(void *ctx, const char *word, const bn_symbol *l, const bn_symbol *r,
+                     double *key, int32_t *merged)
+{
+    const bn_tokenizer *t = ctx;
+    int32_t id = find_piece(t, word + l->off, l->len + r->len);
+    if (id < 0) return 0;
+    *key = -(double)t->scores[id]; /* highest score first */
+    *merged = id;
+    return 1;
+}
+
+/* Bytes of a symbol that is not a piece: <0xXX> tokens, else the unknown
+ * token, else nothing (a vocabulary without either cannot say more). */
+static int emit_bytes(const bn_tokenizer *t, const char *s, size_t len, bn_id_list *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        int32_t id = t->byte_token[(unsigned char)s[i]];
+        if (id < 0) id = t->unk;
+        if (id >= 0 && bn_ids_push(out, id)) return -1;
+    }
+    return 0;
+}
+
+/* The text with the optional dummy prefix and every " " as "▁". */
+static char *escape_spaces(const char *text, size_t len, int space_prefix, size_t *out_len)
+{
+    char *s = malloc((len + 1) * SPACE_MARK_LEN);
+    if (!s) return NULL;
+    size_t n = 0;
+    if (space_prefix) {
+        memcpy(s, SPACE_MARK, SPACE_MARK_LEN);
+        n = SPACE_MARK_LEN;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') {
+            memcpy(s + n, SPACE_MARK, SPACE_MARK_LEN);
+            n += SPACE_MARK_LEN;
+        } else {
+            s[n++] = text[i];
+        }
+    }
+    *out_len = n;
+    return s;
+}
+
+int bn_spm_tokenize(const bn_tokenizer *t, const char *text, size_t len, int space_prefix,
+                    bn_id_list *out)
+{
+    size_t n;
+    char *word = escape_spaces(text, len, space_prefix, &n);
+    if (!word) return -1;
+    bn_merger m;
+    memset(&m, 0, sizeof m);
+    int rc = 0;
+    if (n) rc = bn_merge_word(&m, t, word, n, rate_pair, (void *)t);
+    for (int32_t i = 0; n && !rc && i >= 0; i = m.sym[i].next) {
+        const bn_symbol *s = &m.sym[i];
+        int32_t id = piece_usable(t, s->id) ? s->id : -1;
+        rc = id >= 0 ? bn_ids_push(out, id) : emit_bytes(t, word + s->off, s->len, out);
+    }
+    bn_merger_free(&m);
+    free(word);
+    return rc;
+}

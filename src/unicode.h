@@ -1,0 +1,51 @@
+/*
+ * unicode.h - UTF-8 decoding/encoding and the code-point classes the
+ * pre-tokenizers need (spec 7.2). The class tables are generated into
+ * unicode_data.c by tools/gen_unicode.py.
+ */
+#ifndef BN_UNICODE_H
+#define BN_UNICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Code-point classes (regex terms of spec 7.2). */
+enum {
+    BN_CPT_LETTER = 1, /* \p{L} */
+    BN_CPT_NUMBER = 2, /* \p{N} */
+    BN_CPT_PUNCT = 4,  /* \p{P} */
+    BN_CPT_SPACE = 8,  /* \s: the White_Space property */
+};
+
+#define BN_UTF8_MAX 4                /* bytes of the longest UTF-8 sequence */
+#define BN_CPT_REPLACEMENT 0xFFFDu   /* U+FFFD, stands for an invalid byte */
+#define BN_CPT_MAX 0x10FFFFu
+
+typedef struct {
+    uint32_t first, last; /* inclusive */
+    uint8_t flags;
+} bn_unicode_range;
+
+/* Generated data (unicode_data.c). */
+extern const char bn_unicode_version[];
+extern const uint8_t bn_unicode_latin1_flags[256];
+extern const bn_unicode_range bn_unicode_ranges[];
+extern const size_t bn_unicode_n_ranges;
+
+/* The BN_CPT_* flags of a code point (0 for none of them). */
+unsigned bn_cpt_flags(uint32_t cp);
+
+/* Length of the UTF-8 sequence a lead byte starts (1..4), or 0 when the
+ * byte cannot start one (a continuation byte, 0xF8..0xFF). */
+size_t bn_utf8_seq_len(unsigned char lead);
+
+/* Decodes one strictly valid UTF-8 sequence at s (len > 0 bytes available):
+ * returns its length and stores the code point. Overlong forms, surrogates,
+ * values above U+10FFFF and truncated sequences are invalid: then it returns
+ * 0 and the caller treats the single byte s[0] as bad. */
+size_t bn_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+
+/* Writes the UTF-8 form of cp (<= U+10FFFF) to out; returns 1..4. */
+size_t bn_utf8_encode(uint32_t cp, char out[BN_UTF8_MAX]);
+
+#endif
