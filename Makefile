@@ -25,12 +25,12 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ALL_CFLAGS = $(BASE) $(OPT) $(WARN) $(CFLAGS)
 
-.PHONY: all test bench clean
+.PHONY: all test bench clean fuzz sanitize
 
 all: bitnet-run
 
 bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -41,16 +41,47 @@ $(BUILD)/tests/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 test: bitnet-run $(BUILD)/run-tests
 	./$(BUILD)/run-tests
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 bench: bitnet-run $(BENCH_BIN)
+
+# Hostile input (tests/fuzz/): `make fuzz` builds the libFuzzer targets with
+# clang into their own folder and runs each for FUZZ_SECONDS; `make sanitize`
+# runs the whole suite, CLI included, under ASan + UBSan.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD    = build/fuzz
+FUZZ_OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_TARGETS  = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_build.o gguf_edit.o)
+SAN_BUILD     = build/sanitize
+SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HELPERS) $(BUILD)/tests/json_mini.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_OPT)" $(FUZZ_BUILD)/fuzz/make_seeds \
+		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+sanitize:
+	$(MAKE) BUILD=$(SAN_BUILD) OPT="$(SAN_OPT)" $(SAN_BUILD)/run-tests $(SAN_BUILD)/bitnet-run
+	BN_BITNET_RUN=$(SAN_BUILD)/bitnet-run ./$(SAN_BUILD)/run-tests
 
 clean:
 	rm -rf $(BUILD) bitnet-run

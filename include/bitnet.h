@@ -38,6 +38,8 @@ typedef struct {
     const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
     int verbose;        /* print load details on stderr */
     int n_batch;        /* most prompt tokens run through the model at once; 0 = default */
+    const char *lm_head; /* requantize the output layer at load: "f16", "q8_0", "q6_k";
+                            NULL = keep the file's type */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
@@ -51,6 +53,19 @@ int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
 int bn_model_n_threads(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
+/* Benchmark support (perf.c). Changes the worker count of a loaded model
+ * (0 = the cores available); returns 0 or -1. */
+int bn_model_set_threads(bn_model *model, int n_threads);
+/* Bytes of weights that generating one token reads (ternary + output layer). */
+size_t bn_model_bytes_per_token(const bn_model *model);
+/* Best-of-reps read bandwidth in GB/s of a plain read loop over `bytes` on
+ * the model's threads: the roof that decoding speed is measured against. */
+double bn_read_bandwidth_gbs(bn_model *model, size_t bytes, int reps);
+/* Copies the string metadata value `key` (e.g. "tokenizer.chat_template")
+ * into buf (up to cap bytes, NUL-terminated when cap > 0) and returns its
+ * length, which may exceed cap - 1 (then call again with a bigger buffer);
+ * -1 when the key is absent or not a string. */
+int bn_model_meta_str(const bn_model *model, const char *key, char *buf, size_t cap);
 /* Human-readable summary (architecture, hyperparameters, tensors by type). */
 void bn_model_describe(const bn_model *model, void (*emit)(const char *line, void *ctx), void *ctx);
 

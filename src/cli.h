@@ -1,18 +1,105 @@
 /*
- * cli.h - shared pieces of the command-line tool (src/main.c, src/cli_*.c).
+ * cli.h - shared pieces of the command-line tool (src/main.c, src/cli_*.c):
+ * the parsed options, the modes (one file each), and the helpers they share.
  * The tool uses only the public API of include/bitnet.h.
  */
 #ifndef BN_CLI_H
 #define BN_CLI_H
 
-#include <stdio.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "bitnet.h"
 
 /* Exit codes (llama.cpp-style tools return 1 for bad usage). */
 enum { EXIT_USAGE = 1, EXIT_MODEL = 2, EXIT_INTERRUPTED = 130 };
 
-/* Growable byte buffer. */
+typedef enum {
+    MODE_GENERATE,
+    MODE_CHAT,
+    MODE_BATCH,
+    MODE_PERPLEXITY,
+    MODE_INFO,
+    MODE_TOKENIZE,
+    MODE_DETOKENIZE,
+} cli_mode;
+
+#define CLI_DEFAULT_PARALLEL 8
+#define CLI_DEFAULT_PPL_CTX 512 /* llama-perplexity's default window */
+
+typedef struct {
+    cli_mode mode;
+    const char *model;
+    const char *prompt;        /* -p */
+    const char *prompt_file;   /* -f */
+    const char *system;        /* --system (chat) */
+    const char *chat_template; /* --chat-template: bitnet, llama3, none; NULL = the model's */
+    const char *batch_file;    /* --batch */
+    const char *ppl_file;      /* --perplexity */
+    const char *kernel;
+    const char *pre;
+    const char *lm_head; /* --lm-head */
+    const char **stops; /* --stop, n_stops of them */
+    int n_stops;
+    int n_predict;
+    int n_ctx;
+    int n_threads;
+    int n_batch;    /* -b */
+    int n_parallel; /* --parallel */
+    int no_bos;
+    int special;
+    int json;
+    int quiet;
+    int verbose;
+    int seed_given;
+    bn_sampler_params sp;
+} cli_opts;
+
+/* The modes (cli_<mode>.c); each returns the process exit code. */
+int run_generate(const cli_opts *o);
+int run_chat(const cli_opts *o);
+int run_batch(const cli_opts *o);
+int run_perplexity(const cli_opts *o);
+int run_tokenize(const cli_opts *o);
+int run_detokenize(const cli_opts *o);
+/* `bitnet-run --bench ...` (cli_bench.c): parses its own flags. */
+int bench_main(int argc, char **argv);
+
+/* ------------------------------------------------ common (cli_common.c) */
+
+/* Prints "bitnet-run: error: ..." as one line on stderr and exits. */
+void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* Prints "bitnet-run: ..." as one line on stderr. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Set by SIGINT once cli_catch_sigint() ran. Blocking reads are not
+ * restarted, so a Ctrl-C also ends a wait for input. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_sigint(void);
+
+double cli_now_ms(void);
+/* A seed for runs without --seed. */
+uint64_t cli_clock_seed(void);
+
+/* Reads a whole file ('-' is stdin) into a NUL-terminated buffer; exits
+ * with EXIT_MODEL naming `what` (the flag) and the file when it cannot. */
+char *cli_read_file(const char *path, const char *what, size_t *len);
+/* The prompt text from -p, -f or stdin; never NULL. */
+char *cli_load_prompt(const cli_opts *o, size_t *len);
+
+bn_model *cli_load_model(const cli_opts *o);
+bn_tokenizer *cli_load_tokenizer(const cli_opts *o);
+/* BN_TOK_* flags for prompts as -p/--no-bos/--no-special ask. */
+int cli_tokenize_flags(const cli_opts *o);
+/* Tokenizes, or exits with a usage error naming `what`. */
+int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
+                      const char *what, int *n);
+/* The sampler for params sp, or exits with a usage error naming the flag. */
+bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
+
+/* Growable arrays. */
 typedef struct {
     char *data;
     size_t len, cap;
@@ -21,9 +108,91 @@ typedef struct {
 void buf_append(cli_buf *b, const char *s, size_t n);
 void buf_free(cli_buf *b);
 
-/* JSON output (cli_json.c). Strings are escaped; invalid UTF-8 becomes
- * U+FFFD so the output is always valid JSON. */
+typedef struct {
+    int32_t *ids;
+    int n, cap;
+} cli_ids;
+
+void ids_push(cli_ids *l, int32_t id);
+
+/* ---------------------------------------------- streaming (cli_stream.c) */
+
+/* Generated text on its way out: pieces are printed as they come, except a
+ * tail that may still become a stop string (--stop) or is an incomplete
+ * UTF-8 sequence. A stop string and everything after it are never printed
+ * and are cut from `text`. */
+typedef struct {
+    FILE *out; /* NULL: collect only */
+    const char *const *stops;
+    int n_stops;
+    cli_buf text;   /* the generated text so far */
+    size_t emitted; /* bytes of text already written to out */
+} cli_stream;
+
+/* Appends the text of token id; returns 1 when a stop string now appears. */
+int stream_token(cli_stream *s, const bn_tokenizer *tok, int32_t id);
+/* Writes what was held back (the generation ended without a stop string). */
+void stream_flush(cli_stream *s);
+/* Starts a new text on the same output and stop strings. */
+void stream_clear(cli_stream *s);
+
+/* --------------------------------------- one sequence (cli_generate.c) */
+
+/* A prompt being continued: the sampling loop shared by plain generation,
+ * chat replies and every sequence of a batch, so they stop alike. */
+typedef struct {
+    bn_session *session;
+    bn_sampler *sampler;
+    const bn_tokenizer *tok;
+    cli_stream stream;
+    cli_ids out;             /* generated ids, end-of-generation token included */
+    int n_predict;           /* -1 = no limit */
+    int32_t next;            /* the sampled token to evaluate next */
+    const char *stop_reason; /* eos, eot, stop, length, context, interrupted */
+    double prompt_ms, gen_ms, t_gen_start;
+} cli_seq;
+
+/* Evaluates the prompt (recording it for the repetition penalty) and
+ * samples the first token; returns seq_step's result, or -1 with err set. */
+int seq_prefill(cli_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN]);
+/* Samples from logits; returns 1 when q->next must be evaluated for the
+ * generation to go on, 0 when it ended (stop_reason says why). */
+int seq_step(cli_seq *q, const float *logits);
+/* Ends the sequence early (Ctrl-C). */
+void seq_interrupt(cli_seq *q);
+/* Writes the members of the --json result (prompt, text, ids, counts,
+ * stop_reason, timings), without the braces around them. */
+void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size_t prompt_len,
+                           const int32_t *pids, int np);
+
+/* ---------------------------------------------------- JSON (cli_json.c) */
+
+/* Output. Strings are escaped; invalid UTF-8 becomes U+FFFD so the output
+ * is always valid JSON. */
 void json_string(FILE *out, const char *s, size_t n);
 void json_int_array(FILE *out, const int32_t *v, int n);
+
+/* Input: one JSON object (a JSONL line). Nested values are validated but
+ * only kept as raw text. */
+typedef enum { JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL, JSON_ARRAY, JSON_OBJECT } json_kind;
+
+typedef struct {
+    char *key; /* decoded */
+    json_kind kind;
+    char *str; /* JSON_STRING: the decoded value (may hold NUL bytes) */
+    size_t str_len;
+    const char *raw; /* the value as written, not NUL-terminated */
+    size_t raw_len;
+} json_member;
+
+typedef struct {
+    json_member *members;
+    int n;
+} json_object;
+
+/* Parses text[0..len) as exactly one object; 0, or -1 with err set. */
+int json_parse_object(const char *text, size_t len, json_object *obj, char err[BN_ERR_LEN]);
+void json_object_free(json_object *obj);
+const json_member *json_get(const json_object *obj, const char *key);
 
 #endif

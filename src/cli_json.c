@@ -1,35 +1,12 @@
 /*
- * cli_json.c - the small JSON writer behind --json and --tokenize, plus
- * the growable buffer the CLI uses for streamed text.
+ * cli_json.c - the small JSON writer behind --json, --batch and --tokenize,
+ * and the reader for --batch's JSONL lines (RFC 8259 objects; nested values
+ * are checked but kept only as raw text).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-
-void buf_append(cli_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            fprintf(stderr, "bitnet-run: error: out of memory\n");
-            exit(EXIT_MODEL);
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = 0;
-}
-
-void buf_free(cli_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static size_t utf8_valid_len(const unsigned char *s, size_t n)
@@ -89,4 +66,271 @@ void json_int_array(FILE *out, const int32_t *v, int n)
     fputc('[', out);
     for (int i = 0; i < n; i++) fprintf(out, i ? ", %d" : "%d", v[i]);
     fputc(']', out);
+}
+
+/* ------------------------------------------------------------ reader */
+
+#define JSON_MAX_DEPTH 64
+
+typedef struct {
+    const char *start, *p, *end;
+    char *err;
+} json_reader;
+
+static int fail(json_reader *r, const char *what)
+{
+    if (!r->err[0])
+        snprintf(r->err, BN_ERR_LEN, "invalid JSON at column %ld: %s", (long)(r->p - r->start) + 1,
+                 what);
+    return -1;
+}
+
+static void skip_space(json_reader *r)
+{
+    while (r->p < r->end && *r->p && strchr(" \t\r\n", *r->p)) r->p++;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    *out = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16;
+        if (d == 16) return -1;
+        *out = *out << 4 | d;
+    }
+    return 0;
+}
+
+static void put_utf8(cli_buf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) u[0] = (char)cp, n = 1;
+    else if (cp < 0x800) u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f)),
+        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f)),
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    buf_append(b, u, n);
+}
+
+/* \uXXXX (after the backslash and 'u'), joining surrogate pairs. */
+static int read_unicode_escape(json_reader *r, cli_buf *b)
+{
+    unsigned cp, lo;
+    if (r->end - r->p < 4 || hex4(r->p, &cp)) return fail(r, "bad \\u escape");
+    r->p += 4;
+    if (cp >= 0xd800 && cp < 0xdc00) {
+        if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' || hex4(r->p + 2, &lo) ||
+            lo < 0xdc00 || lo > 0xdfff)
+            return fail(r, "unpaired surrogate in \\u escape");
+        r->p += 6;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+    } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+        return fail(r, "unpaired surrogate in \\u escape");
+    }
+    put_utf8(b, cp);
+    return 0;
+}
+
+/* A string (at its opening quote) decoded into b (may be NULL: skip). */
+static int read_string(json_reader *r, cli_buf *b)
+{
+    static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
+    cli_buf scratch = {0};
+    if (!b) b = &scratch;
+    r->p++;
+    int rc = -1;
+    while (r->p < r->end) {
+        char c = *r->p++;
+        if (c == '"') {
+            rc = 0;
+            break;
+        }
+        if ((unsigned char)c < 0x20) {
+            fail(r, "control character in a string");
+            break;
+        }
+        if (c != '\\') {
+            buf_append(b, &c, 1);
+            continue;
+        }
+        if (r->p == r->end) break;
+        c = *r->p++;
+        const char *e = c ? strchr(esc_in, c) : NULL;
+        if (e) buf_append(b, &esc_out[e - esc_in], 1);
+        else if (c != 'u' || read_unicode_escape(r, b)) {
+            fail(r, "bad escape in a string");
+            break;
+        }
+    }
+    if (rc) fail(r, "unterminated string");
+    buf_append(b, "", 0);
+    buf_free(&scratch);
+    return rc;
+}
+
+static int read_number(json_reader *r)
+{
+    const char *p = r->p;
+    if (p < r->end && *p == '-') p++;
+    if (p == r->end || *p < '0' || *p > '9') return fail(r, "bad number");
+    if (*p == '0') p++;
+    else
+        while (p < r->end && *p >= '0' && *p <= '9') p++;
+    if (p < r->end && *p == '.') {
+        if (++p == r->end || *p < '0' || *p > '9') return fail(r, "bad number");
+        while (p < r->end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < r->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < r->end && (*p == '+' || *p == '-')) p++;
+        if (p == r->end || *p < '0' || *p > '9') return fail(r, "bad number");
+        while (p < r->end && *p >= '0' && *p <= '9') p++;
+    }
+    r->p = p;
+    return 0;
+}
+
+static int read_word(json_reader *r, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n)) return fail(r, "unexpected value");
+    r->p += n;
+    return 0;
+}
+
+static int read_value(json_reader *r, int depth, json_kind *kind);
+
+/* An array or object (at its opening bracket), only validated. */
+static int read_container(json_reader *r, int depth, char close)
+{
+    if (depth >= JSON_MAX_DEPTH) return fail(r, "nested too deeply");
+    r->p++;
+    skip_space(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return 0;
+    }
+    for (;;) {
+        json_kind k;
+        skip_space(r);
+        if (close == '}') {
+            if (r->p == r->end || *r->p != '"') return fail(r, "expected a key");
+            if (read_string(r, NULL)) return -1;
+            skip_space(r);
+            if (r->p == r->end || *r->p++ != ':') return fail(r, "expected ':'");
+        }
+        if (read_value(r, depth + 1, &k)) return -1;
+        skip_space(r);
+        if (r->p == r->end) return fail(r, "unterminated array or object");
+        char c = *r->p++;
+        if (c == close) return 0;
+        if (c != ',') return fail(r, "expected ',' or a closing bracket");
+    }
+}
+
+static int read_value(json_reader *r, int depth, json_kind *kind)
+{
+    skip_space(r);
+    if (r->p == r->end) return fail(r, "missing value");
+    switch (*r->p) {
+    case '"': *kind = JSON_STRING; return read_string(r, NULL);
+    case '{': *kind = JSON_OBJECT; return read_container(r, depth, '}');
+    case '[': *kind = JSON_ARRAY; return read_container(r, depth, ']');
+    case 't': *kind = JSON_BOOL; return read_word(r, "true");
+    case 'f': *kind = JSON_BOOL; return read_word(r, "false");
+    case 'n': *kind = JSON_NULL; return read_word(r, "null");
+    default: *kind = JSON_NUMBER; return read_number(r);
+    }
+}
+
+/* One "key": value member of the top-level object. */
+static int read_member(json_reader *r, json_object *obj)
+{
+    cli_buf key = {0};
+    skip_space(r);
+    if (r->p == r->end || *r->p != '"') return fail(r, "expected a key");
+    if (read_string(r, &key)) return buf_free(&key), -1;
+    if (json_get(obj, key.data)) {
+        snprintf(r->err, BN_ERR_LEN, "duplicate key \"%.100s\"", key.data);
+        return buf_free(&key), -1;
+    }
+    json_member *grown = realloc(obj->members, (size_t)(obj->n + 1) * sizeof *grown);
+    if (!grown) cli_die(EXIT_MODEL, "out of memory");
+    obj->members = grown;
+    json_member *m = &obj->members[obj->n++];
+    memset(m, 0, sizeof *m);
+    m->key = key.data;
+    skip_space(r);
+    if (r->p == r->end || *r->p++ != ':') return fail(r, "expected ':'");
+    skip_space(r);
+    m->raw = r->p;
+    if (r->p < r->end && *r->p == '"') {
+        cli_buf val = {0};
+        m->kind = JSON_STRING;
+        int rc = read_string(r, &val);
+        m->str = val.data;
+        m->str_len = val.len;
+        if (rc) return -1;
+    } else if (read_value(r, 1, &m->kind)) {
+        return -1;
+    }
+    m->raw_len = (size_t)(r->p - m->raw);
+    return 0;
+}
+
+static int read_object(json_reader *r, json_object *obj)
+{
+    skip_space(r);
+    if (r->p == r->end || *r->p++ != '{') return fail(r, "expected an object");
+    skip_space(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+    } else {
+        for (;;) {
+            if (read_member(r, obj)) return -1;
+            skip_space(r);
+            if (r->p == r->end) return fail(r, "unterminated object");
+            char c = *r->p++;
+            if (c == '}') break;
+            if (c != ',') return fail(r, "expected ',' or '}'");
+        }
+    }
+    skip_space(r);
+    if (r->p != r->end) return fail(r, "text after the object");
+    return 0;
+}
+
+int json_parse_object(const char *text, size_t len, json_object *obj, char err[BN_ERR_LEN])
+{
+    json_reader r = {text, text, text + len, err};
+    err[0] = 0;
+    memset(obj, 0, sizeof *obj);
+    if (read_object(&r, obj) == 0) return 0;
+    json_object_free(obj);
+    return -1;
+}
+
+void json_object_free(json_object *obj)
+{
+    for (int i = 0; i < obj->n; i++) {
+        free(obj->members[i].key);
+        free(obj->members[i].str);
+    }
+    free(obj->members);
+    memset(obj, 0, sizeof *obj);
+}
+
+const json_member *json_get(const json_object *obj, const char *key)
+{
+    for (int i = 0; i < obj->n; i++)
+        if (!strcmp(obj->members[i].key, key)) return &obj->members[i];
+    return NULL;
 }

@@ -6,11 +6,22 @@
  * remain before it is used, so a truncated or hostile file ends in an error
  * message, never an out-of-bounds read. Arrays are validated (and skipped)
  * element by element, nested arrays included, up to a fixed depth.
+ *
+ * Limits, all derived from the file size: the header's counts must fit the
+ * bytes left (at least MIN_KV_BYTES per key, MIN_INFO_BYTES per tensor),
+ * so the two record arrays allocated here stay within a few times the
+ * file; every string and array must end inside the file; every tensor's
+ * byte size is computed with overflow checks and must lie in the data
+ * section without overlapping another. Keys and tensor names are unique.
+ * Names quoted in errors are escaped (gguf_printable): a hostile file
+ * cannot break the one-line message or send terminal controls.
  */
 #include "gguf.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +35,10 @@
 #define GGUF_MAX_ARRAY_DEPTH 8      /* nested arrays deeper than this are refused */
 #define GGUF_MAX_ALIGNMENT (1u << 20) /* larger alignments are not plausible */
 #define GGUF_MAX_NAME 256           /* longest tensor name accepted (ggml allows 64) */
+#define GGUF_MAX_KEY 65535          /* longest key (the GGUF spec: at most 2^16 - 1 bytes) */
+#define MIN_KV_BYTES 13   /* key length (8), type (4), the smallest value (1) */
+#define MIN_INFO_BYTES 33 /* name length (8) + 1 byte, n_dims (4), one dim (8), type (4), offset (8) */
+#define SHOWN_NAME 128    /* bytes of buffer for a name quoted in an error */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -45,6 +60,25 @@ static int fail(cursor *c, const char *fmt, ...)
 }
 
 static size_t remaining(const cursor *c) { return (size_t)(c->end - c->p); }
+
+const char *gguf_printable(const char *s, uint64_t len, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const size_t escaped = 4; /* "\xNN" */
+    size_t n = 0;
+    for (uint64_t i = 0; i < len && cap > 0; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int plain = ch >= 0x20 && ch < 0x7F && ch != '\\';
+        if (n + (plain ? 1 : escaped) >= cap) break; /* cut: keep the NUL */
+        if (plain) {
+            out[n++] = (char)ch;
+        } else {
+            out[n++] = '\\', out[n++] = 'x', out[n++] = hex[ch >> 4], out[n++] = hex[ch & 15];
+        }
+    }
+    if (cap) out[n] = 0;
+    return out;
+}
 
 static int take(cursor *c, void *out, size_t n, const char *what)
 {
@@ -134,9 +168,12 @@ static int skip_array(cursor *c, uint32_t elem_type, uint64_t count, int depth, 
 
 static int read_kv(cursor *c, gguf_kv *kv)
 {
-    char key[128];
+    char key[SHOWN_NAME];
     if (read_str(c, &kv->key, "a metadata key")) return -1;
-    snprintf(key, sizeof key, "%.*s", (int)(kv->key.len < 100 ? kv->key.len : 100), kv->key.ptr);
+    gguf_printable(kv->key.ptr, kv->key.len, key, sizeof key);
+    if (kv->key.len > GGUF_MAX_KEY)
+        return fail(c, "metadata key '%s...' is %llu bytes long (at most %d)", key,
+                    (unsigned long long)kv->key.len, GGUF_MAX_KEY);
     if (read_u32(c, &kv->type, key)) return -1;
     const uint8_t *start = c->p;
     if (kv->type == GGUF_TYPE_STRING) return read_str(c, &kv->v.str, key);
@@ -232,12 +269,13 @@ uint64_t ggml_tensor_nbytes(uint32_t type, const int64_t ne[GGUF_MAX_DIMS])
 
 static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t index)
 {
-    char what[64];
+    char what[SHOWN_NAME + 16], name[SHOWN_NAME];
     snprintf(what, sizeof what, "tensor info %llu", (unsigned long long)index);
     if (read_str(c, &t->name, what)) return -1;
     if (t->name.len == 0 || t->name.len > GGUF_MAX_NAME)
         return fail(c, "%s: name length %llu is invalid", what, (unsigned long long)t->name.len);
-    snprintf(what, sizeof what, "tensor '%.*s'", (int)t->name.len, t->name.ptr);
+    snprintf(what, sizeof what, "tensor '%s'",
+             gguf_printable(t->name.ptr, t->name.len, name, sizeof name));
     if (read_u32(c, &t->n_dims, what)) return -1;
     if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
         return fail(c, "%s: %u dimensions (expected 1 to %d)", what, t->n_dims, GGUF_MAX_DIMS);
@@ -254,16 +292,16 @@ static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t index)
 /* Checks a tensor's type, size and placement once the data section is known. */
 static int place_tensor(cursor *c, gguf_file *f, gguf_tensor *t)
 {
-    int nl = (int)t->name.len;
+    char nm[SHOWN_NAME];
+    gguf_printable(t->name.ptr, t->name.len, nm, sizeof nm);
     type_info ti = ggml_type_info(t->type);
-    if (!ti.name)
-        return fail(c, "tensor '%.*s': unknown ggml type %u", nl, t->name.ptr, t->type);
+    if (!ti.name) return fail(c, "tensor '%s': unknown ggml type %u", nm, t->type);
     if (!ti.block)
-        return fail(c, "tensor '%.*s': type %s (id %u) is not supported (TL1/TL2 depend on the "
-                    "build that wrote them; use I2_S)", nl, t->name.ptr, ti.name, t->type);
+        return fail(c, "tensor '%s': type %s (id %u) is not supported (TL1/TL2 depend on the "
+                    "build that wrote them; use I2_S)", nm, ti.name, t->type);
     if (t->ne[0] % ti.block)
-        return fail(c, "tensor '%.*s': row length %lld is not a multiple of the %s block size %u",
-                    nl, t->name.ptr, (long long)t->ne[0], ti.name, ti.block);
+        return fail(c, "tensor '%s': row length %lld is not a multiple of the %s block size %u",
+                    nm, (long long)t->ne[0], ti.name, ti.block);
     t->n_bytes = ggml_tensor_nbytes(t->type, t->ne);
     t->n_elements = 1;
     for (int i = 0; i < GGUF_MAX_DIMS; i++) {
@@ -275,27 +313,71 @@ static int place_tensor(cursor *c, gguf_file *f, gguf_tensor *t)
     }
     uint64_t data_size = f->size - f->data_offset;
     if (t->offset % f->alignment)
-        return fail(c, "tensor '%.*s': offset %llu is not a multiple of the alignment %u", nl,
-                    t->name.ptr, (unsigned long long)t->offset, f->alignment);
+        return fail(c, "tensor '%s': offset %llu is not a multiple of the alignment %u", nm,
+                    (unsigned long long)t->offset, f->alignment);
     if (t->n_bytes == UINT64_MAX || t->offset > data_size || t->n_bytes > data_size - t->offset)
-        return fail(c, "tensor '%.*s': data (offset %llu, %llu bytes) runs past the end of the file",
-                    nl, t->name.ptr, (unsigned long long)t->offset,
-                    (unsigned long long)t->n_bytes);
+        return fail(c, "tensor '%s': data (offset %llu, %llu bytes) runs past the end of the file",
+                    nm, (unsigned long long)t->offset, (unsigned long long)t->n_bytes);
     t->data = f->map + f->data_offset + t->offset;
     return 0;
 }
 
-static int check_unique_names(cursor *c, const gguf_file *f)
+static int cmp_str_ptr(const void *a, const void *b)
 {
-    /* O(n log n) by sorting pointers would be faster; n is a few hundred, and
-     * this runs once, so a quadratic check over lengths first is fine. */
-    for (uint64_t i = 0; i < f->n_tensors; i++)
-        for (uint64_t j = i + 1; j < f->n_tensors; j++) {
-            const gguf_str *a = &f->tensors[i].name, *b = &f->tensors[j].name;
-            if (a->len == b->len && !memcmp(a->ptr, b->ptr, a->len))
-                return fail(c, "tensor '%.*s' appears twice", (int)a->len, a->ptr);
+    const gguf_str *x = *(const gguf_str *const *)a, *y = *(const gguf_str *const *)b;
+    size_t n = (size_t)(x->len < y->len ? x->len : y->len);
+    int r = n ? memcmp(x->ptr, y->ptr, n) : 0;
+    return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Fails when two of the n strings at first, first + stride, ... are equal
+ * (`what` names them). Sorting keeps a hostile file with hundreds of
+ * thousands of records from taking quadratic time. */
+static int check_unique(cursor *c, const gguf_str *first, uint64_t n, size_t stride,
+                        const char *what)
+{
+    if (n < 2) return 0;
+    const gguf_str **v = malloc((size_t)n * sizeof *v);
+    if (!v) return fail(c, "out of memory");
+    for (uint64_t i = 0; i < n; i++)
+        v[i] = (const gguf_str *)((const char *)first + (size_t)i * stride);
+    qsort(v, (size_t)n, sizeof *v, cmp_str_ptr);
+    int rc = 0;
+    for (uint64_t i = 1; i < n && !rc; i++)
+        if (!cmp_str_ptr(&v[i - 1], &v[i])) {
+            char nm[SHOWN_NAME];
+            rc = fail(c, "%s '%s' appears twice", what,
+                      gguf_printable(v[i]->ptr, v[i]->len, nm, sizeof nm));
         }
-    return 0;
+    free(v);
+    return rc;
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const gguf_tensor *x = *(const gguf_tensor *const *)a, *y = *(const gguf_tensor *const *)b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Fails when the data of two tensors overlap (as ggml, which expects each
+ * tensor right after the previous one, refuses such files). */
+static int check_no_overlap(cursor *c, const gguf_file *f)
+{
+    if (f->n_tensors < 2) return 0;
+    const gguf_tensor **v = malloc((size_t)f->n_tensors * sizeof *v);
+    if (!v) return fail(c, "out of memory");
+    for (uint64_t i = 0; i < f->n_tensors; i++) v[i] = &f->tensors[i];
+    qsort(v, (size_t)f->n_tensors, sizeof *v, cmp_offset);
+    int rc = 0;
+    for (uint64_t i = 1; i < f->n_tensors && !rc; i++)
+        if (v[i - 1]->offset + v[i - 1]->n_bytes > v[i]->offset) { /* both inside the file */
+            char a[SHOWN_NAME], b[SHOWN_NAME];
+            rc = fail(c, "the data of tensors '%s' and '%s' overlap",
+                      gguf_printable(v[i - 1]->name.ptr, v[i - 1]->name.len, a, sizeof a),
+                      gguf_printable(v[i]->name.ptr, v[i]->name.len, b, sizeof b));
+        }
+    free(v);
+    return rc;
 }
 
 static int parse(gguf_file *f, char *err, size_t errlen)
@@ -309,11 +391,12 @@ static int parse(gguf_file *f, char *err, size_t errlen)
         return fail(&c, "GGUF version %u is not supported (expected %d)", f->version, GGUF_VERSION);
     if (read_u64(&c, &f->n_tensors, "the header") || read_u64(&c, &f->n_kv, "the header"))
         return -1;
-    /* each key/value takes at least 12 bytes, each tensor info at least 32 */
-    if (f->n_kv > remaining(&c) / 12)
+    /* both checks first, so the sum below cannot overflow */
+    if (f->n_kv > remaining(&c) / MIN_KV_BYTES)
         return fail(&c, "header claims %llu metadata keys, more than the file can hold",
                     (unsigned long long)f->n_kv);
-    if (f->n_tensors > remaining(&c) / 32)
+    if (f->n_tensors > remaining(&c) / MIN_INFO_BYTES ||
+        f->n_kv * MIN_KV_BYTES + f->n_tensors * MIN_INFO_BYTES > remaining(&c))
         return fail(&c, "header claims %llu tensors, more than the file can hold",
                     (unsigned long long)f->n_tensors);
     f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof *f->kv);
@@ -321,6 +404,7 @@ static int parse(gguf_file *f, char *err, size_t errlen)
     if (!f->kv || !f->tensors) return fail(&c, "out of memory");
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (read_kv(&c, &f->kv[i])) return -1;
+    if (check_unique(&c, &f->kv[0].key, f->n_kv, sizeof *f->kv, "metadata key")) return -1;
 
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     const gguf_kv *al = gguf_find_kv(f, "general.alignment");
@@ -340,7 +424,9 @@ static int parse(gguf_file *f, char *err, size_t errlen)
     if (f->data_offset > f->size) f->data_offset = f->size;
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (place_tensor(&c, f, &f->tensors[i])) return -1;
-    return check_unique_names(&c, f);
+    if (check_unique(&c, &f->tensors[0].name, f->n_tensors, sizeof *f->tensors, "tensor"))
+        return -1;
+    return check_no_overlap(&c, f);
 }
 
 static gguf_file *open_mapped(const uint8_t *map, size_t size, const char *path, char *err,
@@ -477,6 +563,8 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out)
     const gguf_kv *kv = gguf_find_kv(f, key);
     if (!kv) return 0;
     if (kv->type != GGUF_TYPE_FLOAT32 && kv->type != GGUF_TYPE_FLOAT64) return -1;
+    /* a finite double beyond float's range has no float value (C11 6.3.1.5) */
+    if (isfinite(kv->v.f64) && fabs(kv->v.f64) > FLT_MAX) return -1;
     *out = (float)kv->v.f64;
     return 1;
 }

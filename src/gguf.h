@@ -129,6 +129,11 @@ int gguf_get_arr(const gguf_file *f, const char *key, uint32_t elem_type, const 
 void gguf_arr_strings(const gguf_kv *kv, gguf_str *out);
 
 int gguf_str_eq(gguf_str s, const char *cstr);
+/* Copies len bytes of s into out (cap bytes, always NUL-terminated when
+ * cap > 0) with every byte outside printable ASCII, and the backslash,
+ * written as \xNN, cut to fit; returns out. For quoting names read from
+ * a file in one-line error messages. */
+const char *gguf_printable(const char *s, uint64_t len, char *out, size_t cap);
 const char *gguf_type_name(uint32_t ggml_type);
 /* Bytes of a tensor of this type and shape; 0 for unknown types or when a
  * row is not a whole number of blocks; UINT64_MAX on overflow. */

@@ -117,28 +117,31 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
     return NULL;
 }
 
-void bn_qk256_matvec_by_blocks(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
-                               bn_block_dots_fn block_dots)
+/* spec 3.3 with per-block scales: acc += d * (sum(code*q) - sum(q)) for
+ * each block in order, then acc / act_scale. */
+static float block_scales_row(const uint8_t *row, const float *d, const bn_qact *a, int nb,
+                              bn_block_dots_fn block_dots)
+{
+    int32_t dots[DOTS_CHUNK];
+    float acc = 0.0f;
+    for (int b0 = 0; b0 < nb; b0 += DOTS_CHUNK) {
+        const int n = nb - b0 < DOTS_CHUNK ? nb - b0 : DOTS_CHUNK;
+        block_dots(row + (size_t)b0 * QK256_BLOCK_BYTES, a->q + (size_t)b0 * QK256_BLOCK, n, dots);
+        for (int i = 0; i < n; i++) acc += d[b0 + i] * (float)(dots[i] - a->block_sums[b0 + i]);
+    }
+    return acc / a->scale;
+}
+
+void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                          bn_row_dot_fn row_dot, bn_block_dots_fn block_dots)
 {
     const int nb = w->blocks_per_row;
-    int32_t dots[DOTS_CHUNK];
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = w->codes + (size_t)r * nb * QK256_BLOCK_BYTES;
-        const float *d = w->block_scales ? w->block_scales + (size_t)r * nb : NULL;
-        int32_t sumi = 0;
-        float acc = 0.0f;
-        for (int b0 = 0; b0 < nb; b0 += DOTS_CHUNK) {
-            const int n = nb - b0 < DOTS_CHUNK ? nb - b0 : DOTS_CHUNK;
-            block_dots(row + (size_t)b0 * QK256_BLOCK_BYTES, a->q + (size_t)b0 * QK256_BLOCK, n,
-                       dots);
-            for (int i = 0; i < n; i++) {
-                if (d) /* spec 3.3 per block: d * (sum(code*q) - sum(q)), in block order */
-                    acc += d[b0 + i] * (float)(dots[i] - a->block_sums[b0 + i]);
-                else
-                    sumi += dots[i];
-            }
-        }
-        y[r] = d ? acc / a->scale : bn_ternary_epilogue(sumi, a, w->scale);
+        if (w->block_scales)
+            y[r] = block_scales_row(row, w->block_scales + (size_t)r * nb, a, nb, block_dots);
+        else
+            y[r] = bn_ternary_epilogue(row_dot(row, a->q, nb), a, w->scale);
     }
 }
 

@@ -70,14 +70,16 @@ int bn_kernels_available(const bn_kernels **tables, int max);
 /* Their names as "avx512-vnni, avx512-bw, avx2, scalar" (for --info). */
 void bn_kernels_available_names(char *buf, size_t len);
 
-/* Helpers of the SIMD kernels (kernels.c). */
-/* sum(code * q) of each of n consecutive 256-weight blocks of a row: the
- * integer core each instruction set provides (exact, in int32). */
+/* Helpers of the SIMD kernels (kernels.c). Each instruction set provides
+ * the integer core, exact in int32: */
+/* sum(code * q) over a whole row of n blocks (per-tensor scale). */
+typedef int32_t (*bn_row_dot_fn)(const uint8_t *codes, const int8_t *q, int n);
+/* sum(code * q) of each of n consecutive blocks (per-block scales). */
 typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, int32_t *dots);
-/* Rows [r0, r1) of the QK256 product from block dots, with the float
- * epilogue of spec 3.3 in the order kernels_scalar.c evaluates it. */
-void bn_qk256_matvec_by_blocks(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
-                               bn_block_dots_fn block_dots);
+/* Rows [r0, r1) of the QK256 product from those integer sums, with the
+ * float epilogue of spec 3.3 in the order kernels_scalar.c evaluates it. */
+void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                          bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
 /* The activation scale of spec 3.3 given max|x_i| of the vector (NaNs
  * skipped): (float)(127 / max(absmax, 1e-5)) computed in double. */
 float bn_act_scale(float absmax);

@@ -126,10 +126,19 @@ AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n
     }
 }
 
+AVX2_FN static int32_t row_dot_avx2(const uint8_t *codes, const int8_t *q, int n)
+{
+    __m256i acc = _mm256_setzero_si256();
+    for (int b = 0; b < n; b++)
+        acc = _mm256_add_epi32(acc, block_dot8(codes + (size_t)b * QK256_BLOCK_BYTES,
+                                               q + (size_t)b * QK256_BLOCK));
+    return bn_x86_hsum_epi32(acc);
+}
+
 AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
                                       int r1)
 {
-    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_avx2);
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_avx2, block_dots_avx2);
 }
 
 /* ---------------------------------------------------------- F16 matvec */

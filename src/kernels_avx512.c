@@ -122,16 +122,40 @@ AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n
     BLOCK_DOTS_BODY(block_dot_bw)
 }
 
+/* A whole row with one accumulator per quarter: a dependency chain of
+ * one vpdpbusd per block each. */
+VNNI_FN static int32_t row_dot_vnni(const uint8_t *codes, const int8_t *q, int n)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
+        const __m512i c = _mm512_loadu_si512((const void *)codes);
+        a0 = _mm512_dpbusd_epi32(a0, QUARTER(c, 0), Q_AT(q, 0));
+        a1 = _mm512_dpbusd_epi32(a1, QUARTER(c, 2), Q_AT(q, 1));
+        a2 = _mm512_dpbusd_epi32(a2, QUARTER(c, 4), Q_AT(q, 2));
+        a3 = _mm512_dpbusd_epi32(a3, QUARTER(c, 6), Q_AT(q, 3));
+    }
+    return _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)));
+}
+
+AVX512_FN static int32_t row_dot_bw(const uint8_t *codes, const int8_t *q, int n)
+{
+    __m512i acc = _mm512_setzero_si512();
+    for (int b = 0; b < n; b++)
+        acc = _mm512_add_epi32(acc, block_dot_bw(codes + (size_t)b * QK256_BLOCK_BYTES,
+                                                 q + (size_t)b * QK256_BLOCK));
+    return _mm512_reduce_add_epi32(acc);
+}
+
 VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
                                       int r1)
 {
-    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_vnni);
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_vnni, block_dots_vnni);
 }
 
 AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
                                       int r1)
 {
-    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_bw);
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_bw, block_dots_bw);
 }
 
 /* ---------------------------------------------------------- F16 matvec */

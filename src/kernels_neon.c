@@ -112,9 +112,9 @@ DOTPROD_FN static inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
 #define sdot vdotq_s32
 #endif
 
-/* One block's sum(code*q): each sdot lane adds four products in int32;
- * one accumulator per 16 code bytes keeps the chains short. */
-DOTPROD_FN static int32_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
+/* One block's sum(code*q) spread over 4 int32 lanes: each sdot lane adds
+ * four products; one accumulator per 16 code bytes keeps chains short. */
+DOTPROD_FN static int32x4_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
 {
     int32x4_t acc[QK256_BLOCK_BYTES / BYTES_PER_VEC];
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
@@ -124,13 +124,13 @@ DOTPROD_FN static int32_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
         acc[j] = sdot(acc[j], QUARTER(c, 4), Q_AT(q, 4, j));
         acc[j] = sdot(acc[j], QUARTER(c, 6), Q_AT(q, 6, j));
     }
-    return vaddvq_s32(vaddq_s32(vaddq_s32(acc[0], acc[1]), vaddq_s32(acc[2], acc[3])));
+    return vaddq_s32(vaddq_s32(acc[0], acc[1]), vaddq_s32(acc[2], acc[3]));
 }
 
 /* The same with widening multiplies: each int16 lane of lo/hi adds 16
  * products of one block (|sum| <= 16*256 = 4096, exact; spec decision 4
- * forbids int16 sums across blocks), widened to int32 at the end. */
-static int32_t block_dot_plain(const uint8_t *codes, const int8_t *q)
+ * forbids int16 sums across blocks), then pairs widen to int32. */
+static int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
 {
     int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
@@ -142,30 +142,50 @@ static int32_t block_dot_plain(const uint8_t *codes, const int8_t *q)
         hi = vmlal_high_s8(vmlal_high_s8(hi, c0, q0), c1, q1);
         hi = vmlal_high_s8(vmlal_high_s8(hi, c2, q2), c3, q3);
     }
-    return vaddlvq_s16(lo) + vaddlvq_s16(hi);
+    return vpadalq_s16(vpaddlq_s16(lo), hi);
+}
+
+/* Row sums and per-block sums from a block_dot above (inlined). */
+#define ROW_DOT_BODY(block_dot)                                                                \
+    int32x4_t acc = vdupq_n_s32(0);                                                            \
+    for (int b = 0; b < n; b++)                                                                \
+        acc = vaddq_s32(acc, block_dot(codes + (size_t)b * QK256_BLOCK_BYTES,                  \
+                                       q + (size_t)b * QK256_BLOCK));                          \
+    return vaddvq_s32(acc);
+#define BLOCK_DOTS_BODY(block_dot)                                                             \
+    for (int b = 0; b < n; b++)                                                                \
+        dots[b] = vaddvq_s32(                                                                  \
+            block_dot(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK));
+
+DOTPROD_FN static int32_t row_dot_sdot(const uint8_t *codes, const int8_t *q, int n)
+{
+    ROW_DOT_BODY(block_dot_sdot)
 }
 
 DOTPROD_FN static void block_dots_sdot(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
-    for (int b = 0; b < n; b++)
-        dots[b] = block_dot_sdot(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK);
+    BLOCK_DOTS_BODY(block_dot_sdot)
+}
+
+static int32_t row_dot_plain(const uint8_t *codes, const int8_t *q, int n)
+{
+    ROW_DOT_BODY(block_dot_plain)
 }
 
 static void block_dots_plain(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
-    for (int b = 0; b < n; b++)
-        dots[b] = block_dot_plain(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK);
+    BLOCK_DOTS_BODY(block_dot_plain)
 }
 
 DOTPROD_FN static void qk256_matvec_sdot(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
                                          int r1)
 {
-    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_sdot);
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_sdot, block_dots_sdot);
 }
 
 static void qk256_matvec_plain(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
 {
-    bn_qk256_matvec_by_blocks(w, a, y, r0, r1, block_dots_plain);
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_plain, block_dots_plain);
 }
 
 /* ---------------------------------------------------------- F16 matvec */

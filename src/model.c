@@ -3,16 +3,21 @@
  *
  * Reads the hyperparameters under the architecture's key prefix, finds every
  * tensor by name, checks its type and shape, then repacks the ternary
- * projections into QK256 on the thread pool (spec sections 2 and 6).
+ * projections into QK256 on the thread pool (spec sections 2 and 6), folds
+ * the optional per-projection scales of arch "bitnet" into them (spec 5.2)
+ * and requantizes the output layer when asked (--lm-head).
  * Nothing is allocated for weights until every tensor has been validated.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "model.h"
+#include "quants.h"
 #include "tokenizer.h"
 #include "ternary.h"
 
@@ -22,6 +27,8 @@
 #define MAX_CTX (1 << 24)
 #define DEFAULT_ROPE_BASE 10000.0f
 #define DEFAULT_RMS_EPS 1e-5f
+#define REQUANT_ROW_ALIGN 16
+#define KIB_PER_MIB 1024.0
 
 static int errf(char *err, const char *fmt, ...)
 {
@@ -34,7 +41,8 @@ static int errf(char *err, const char *fmt, ...)
 
 bn_model_params bn_model_default_params(void)
 {
-    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0, .n_batch = 0};
+    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0, .n_batch = 0,
+                             .lm_head = NULL};
 }
 
 /* ------------------------------------------------------ hyperparameters */
@@ -151,14 +159,19 @@ static const gguf_tensor *find_tensor(const bn_model *m, const char *name, int64
     return t;
 }
 
-static float *load_norm(const bn_model *m, const char *name, int n, char *err)
+static int check_norm(const bn_model *m, const char *name, int n, char *err)
 {
     const gguf_tensor *t = find_tensor(m, name, n, 0, err);
-    if (!t) return NULL;
-    if (t->type != GGML_TYPE_F32) {
-        errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
-        return NULL;
-    }
+    if (!t) return -1;
+    if (t->type != GGML_TYPE_F32)
+        return errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
+    return 0;
+}
+
+/* A copy of a norm weight vector (validated by check_norm). */
+static float *load_norm(const bn_model *m, const char *name, int n, char *err)
+{
+    const gguf_tensor *t = gguf_find_tensor(m->file, name);
     float *w = malloc((size_t)n * sizeof *w);
     if (!w) {
         errf(err, "out of memory");
@@ -168,20 +181,31 @@ static float *load_norm(const bn_model *m, const char *name, int n, char *err)
     return w;
 }
 
-static int bind_dense(const gguf_tensor *t, const char *name, bn_dense *d, char *err)
+/* token_embd or output: shape [n_embd, n_vocab] and a type dense.c reads. */
+static const gguf_tensor *check_dense(const bn_model *m, const char *name, char *err)
 {
-    if (!bn_dense_supported(t->type))
-        return errf(err, "tensor %s has type %s, which is not supported for embeddings/output",
-                    name, gguf_type_name(t->type));
-    int64_t ne1[GGUF_MAX_DIMS] = {t->ne[0], 1, 1, 1};
+    const gguf_tensor *t = find_tensor(m, name, m->hp.n_embd, m->hp.n_vocab, err);
+    if (!t) return NULL;
+    if (!bn_dense_supported(t->type)) {
+        errf(err, "tensor %s has type %s, which is not supported for the embedding or output "
+             "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", name, gguf_type_name(t->type));
+        return NULL;
+    }
+    if ((uintptr_t)t->data % sizeof(float)) {
+        errf(err, "tensor %s is not aligned to 4 bytes in the file", name);
+        return NULL;
+    }
+    return t;
+}
+
+static void bind_dense(const gguf_tensor *t, bn_dense *d)
+{
     d->type = t->type;
     d->cols = (int)t->ne[0];
     d->rows = (int)t->ne[1];
-    d->row_bytes = (size_t)ggml_tensor_nbytes(t->type, ne1);
+    d->row_bytes = bn_quant_row_bytes(t->type, d->cols);
     d->data = t->data;
-    if ((uintptr_t)d->data % sizeof(float))
-        return errf(err, "tensor %s is not aligned to 4 bytes in the file", name);
-    return 0;
+    d->owned = NULL;
 }
 
 /* Shapes (rows x cols) of the seven ternary projections of a layer. */
@@ -205,69 +229,181 @@ static qk256_matrix *layer_proj(bn_layer *l, size_t i)
     return all[i];
 }
 
-/* Pass 1: every tensor exists with the right type and shape. */
-static int validate_tensors(const bn_model *m, char *err)
+/* Mainline's arch "bitnet" may give a projection a scale tensor
+ * blk.N.<proj>.scale (F32, one value) that multiplies its output (spec 5.2;
+ * the b1.58 loader never reads them, spec 2.2). Returns 1 with *s when the
+ * model has one, 0 when not, -1 with err set when it is malformed. */
+static int proj_scale(const bn_model *m, int il, const char *proj, float *s, char *err)
+{
+    if (m->arch != BN_ARCH_BITNET) return 0;
+    char name[MAX_KEY];
+    snprintf(name, sizeof name, "blk.%d.%s.scale", il, proj);
+    const gguf_tensor *t = gguf_find_tensor(m->file, name);
+    if (!t) return 0;
+    if (t->type != GGML_TYPE_F32 || t->n_elements != 1)
+        return errf(err, "tensor %s must hold one F32 value (it is %s with %llu values)", name,
+                    gguf_type_name(t->type), (unsigned long long)t->n_elements);
+    memcpy(s, t->data, sizeof *s);
+    if (!isfinite(*s)) return errf(err, "tensor %s is not a finite number", name);
+    return 1;
+}
+
+/* The norm weights of a layer: name suffix, width, destination. */
+#define N_NORMS 4
+typedef struct {
+    const char *suffix;
+    int n;
+    float **dst;
+} norm_slot;
+
+static void layer_norms(const bn_hparams *hp, bn_layer *l, norm_slot out[N_NORMS])
+{
+    out[0] = (norm_slot){"attn_norm", hp->n_embd, l ? &l->attn_norm : NULL};
+    out[1] = (norm_slot){"attn_sub_norm", hp->n_embd, l ? &l->attn_sub_norm : NULL};
+    out[2] = (norm_slot){"ffn_norm", hp->n_embd, l ? &l->ffn_norm : NULL};
+    out[3] = (norm_slot){"ffn_sub_norm", hp->n_ff, l ? &l->ffn_sub_norm : NULL};
+}
+
+static int validate_layer(const bn_model *m, int il, char *err)
 {
     const bn_hparams *hp = &m->hp;
     char name[MAX_KEY];
-    for (int il = 0; il < hp->n_layer; il++) {
-        for (size_t i = 0; i < N_PROJ; i++) {
-            int rows, cols;
-            proj_shape(hp, proj_names[i], &rows, &cols);
-            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
-            const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
-            if (!t || bn_ternary_check(t, name, err)) return -1;
-        }
+    for (size_t i = 0; i < N_PROJ; i++) {
+        int rows, cols;
+        float s;
+        proj_shape(hp, proj_names[i], &rows, &cols);
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+        const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
+        if (!t || bn_ternary_check(t, name, err) || proj_scale(m, il, proj_names[i], &s, err) < 0)
+            return -1;
     }
-    const gguf_tensor *emb = find_tensor(m, "token_embd.weight", hp->n_embd, hp->n_vocab, err);
-    if (!emb) return -1;
-    const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
-    if (out && !find_tensor(m, "output.weight", hp->n_embd, hp->n_vocab, err)) return -1;
+    norm_slot norms[N_NORMS];
+    layer_norms(hp, NULL, norms);
+    for (int i = 0; i < N_NORMS; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        if (check_norm(m, name, norms[i].n, err)) return -1;
+    }
     return 0;
 }
 
-static int load_layer_norms(bn_model *m, int il, char *err)
+static const struct {
+    const char *name;
+    uint32_t type;
+} lm_head_types[] = {{"f16", GGML_TYPE_F16}, {"q8_0", GGML_TYPE_Q8_0}, {"q6_k", GGML_TYPE_Q6_K}};
+
+/* The type the output layer will have: the file's (lm_head NULL or empty)
+ * or the requested one, which must hold rows of n_embd values. */
+static int output_type(const bn_model *m, const char *lm_head, uint32_t file_type,
+                       uint32_t *type, char *err)
+{
+    *type = file_type;
+    if (!lm_head || !*lm_head) return 0;
+    size_t i = 0, n = sizeof lm_head_types / sizeof lm_head_types[0];
+    while (i < n && strcasecmp(lm_head, lm_head_types[i].name)) i++;
+    if (i == n) return errf(err, "unknown lm-head type '%s' (expected f16, q8_0 or q6_k)", lm_head);
+    *type = lm_head_types[i].type;
+    if (!bn_quant_row_bytes(*type, m->hp.n_embd))
+        return errf(err, "lm-head type %s needs rows that are whole %s blocks, but the output "
+                    "layer's rows have %d values", lm_head, gguf_type_name(*type), m->hp.n_embd);
+    return 0;
+}
+
+/* Pass 1: every tensor exists with the right type and shape; also settles
+ * the output layer's type. */
+static int validate_tensors(const bn_model *m, const char *lm_head, uint32_t *out_type, char *err)
+{
+    for (int il = 0; il < m->hp.n_layer; il++)
+        if (validate_layer(m, il, err)) return -1;
+    if (check_norm(m, "output_norm.weight", m->hp.n_embd, err)) return -1;
+    const gguf_tensor *emb = check_dense(m, "token_embd.weight", err);
+    if (!emb) return -1;
+    const gguf_tensor *out = emb;
+    if (gguf_find_tensor(m->file, "output.weight") &&
+        !(out = check_dense(m, "output.weight", err)))
+        return -1;
+    return output_type(m, lm_head, out->type, out_type, err);
+}
+
+static int load_layer(bn_model *m, int il, char *err)
 {
     bn_layer *l = &m->layers[il];
-    struct {
-        const char *suffix;
-        float **dst;
-        int n;
-    } norms[] = {{"attn_norm", &l->attn_norm, m->hp.n_embd},
-                 {"attn_sub_norm", &l->attn_sub_norm, m->hp.n_embd},
-                 {"ffn_norm", &l->ffn_norm, m->hp.n_embd},
-                 {"ffn_sub_norm", &l->ffn_sub_norm, m->hp.n_ff}};
-    for (size_t i = 0; i < sizeof norms / sizeof norms[0]; i++) {
-        char name[MAX_KEY];
+    char name[MAX_KEY];
+    norm_slot norms[N_NORMS];
+    layer_norms(&m->hp, l, norms);
+    for (int i = 0; i < N_NORMS; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
         if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
     }
+    for (size_t i = 0; i < N_PROJ; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+        qk256_matrix *w = layer_proj(l, i);
+        if (bn_ternary_load(gguf_find_tensor(m->file, name), name, m->pool, w, err)) return -1;
+        float s;
+        if (proj_scale(m, il, proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------- output requantizing */
+
+typedef struct {
+    const bn_dense *src;
+    bn_dense *dst;
+    float *scratch; /* one row per thread */
+} requant_job;
+
+static void requant_task(void *arg, int ith, int nth)
+{
+    const requant_job *j = arg;
+    int r0, r1;
+    bn_split_range(j->src->rows, ith, nth, REQUANT_ROW_ALIGN, &r0, &r1);
+    float *row = j->scratch + (size_t)ith * j->src->cols;
+    for (int r = r0; r < r1; r++) {
+        bn_dense_row(j->src, r, row);
+        bn_quantize_row(j->dst->type, row, j->dst->owned + (size_t)r * j->dst->row_bytes,
+                        j->dst->cols);
+    }
+}
+
+/* Replaces m->output by a copy in `type` (--lm-head); a tied token_embd
+ * keeps the file's tensor for the embedding lookup. */
+static int requantize_output(bn_model *m, uint32_t type, char *err)
+{
+    const bn_dense src = m->output;
+    if (type == src.type) return 0;
+    bn_dense q = {.type = type, .rows = src.rows, .cols = src.cols};
+    q.row_bytes = bn_quant_row_bytes(type, src.cols);
+    q.owned = malloc((size_t)q.rows * q.row_bytes);
+    float *scratch = malloc((size_t)bn_pool_size(m->pool) * src.cols * sizeof *scratch);
+    if (!q.owned || !scratch) {
+        free(q.owned);
+        free(scratch);
+        return errf(err, "out of memory for the requantized output layer");
+    }
+    requant_job j = {&src, &q, scratch};
+    bn_pool_run(m->pool, requant_task, &j);
+    free(scratch);
+    q.data = q.owned;
+    m->output = q;
     return 0;
 }
 
 /* Pass 2: allocate and repack. */
-static int load_weights(bn_model *m, char *err)
+static int load_weights(bn_model *m, uint32_t out_type, char *err)
 {
     const bn_hparams *hp = &m->hp;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return errf(err, "out of memory");
-    for (int il = 0; il < hp->n_layer; il++) {
-        if (load_layer_norms(m, il, err)) return -1;
-        for (size_t i = 0; i < N_PROJ; i++) {
-            char name[MAX_KEY];
-            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
-            const gguf_tensor *t = gguf_find_tensor(m->file, name);
-            if (bn_ternary_load(t, name, m->pool, layer_proj(&m->layers[il], i), err)) return -1;
-        }
-    }
+    for (int il = 0; il < hp->n_layer; il++)
+        if (load_layer(m, il, err)) return -1;
     if (!(m->output_norm = load_norm(m, "output_norm.weight", hp->n_embd, err))) return -1;
-    if (bind_dense(gguf_find_tensor(m->file, "token_embd.weight"), "token_embd.weight",
-                   &m->tok_embd, err))
-        return -1;
+    bind_dense(gguf_find_tensor(m->file, "token_embd.weight"), &m->tok_embd);
     const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
-    if (out) return bind_dense(out, "output.weight", &m->output, err);
-    m->output = m->tok_embd; /* tied (spec 2.2) */
-    return 0;
+    if (out)
+        bind_dense(out, &m->output);
+    else
+        m->output = m->tok_embd; /* tied (spec 2.2) */
+    return requantize_output(m, out_type, err);
 }
 
 static int read_vocab_size(bn_model *m, char *err)
@@ -300,11 +436,40 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     if (!(m->file = gguf_open(path, err, BN_ERR_LEN))) return -1;
     if (read_arch(m, err) || read_hparams(m, err)) return -1;
     if (!(m->tok = bn_tokenizer_from_gguf(m->file, err, BN_ERR_LEN))) return -1;
-    if (read_vocab_size(m, err) || validate_tensors(m, err)) return -1;
+    uint32_t out_type;
+    if (read_vocab_size(m, err) || validate_tensors(m, p->lm_head, &out_type, err)) return -1;
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
     int n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
     if (!(m->pool = bn_pool_new(n_threads))) return errf(err, "cannot start %d threads", n_threads);
-    return load_weights(m, err);
+    return load_weights(m, out_type, err);
+}
+
+/* A "VmRSS:   1234 kB" line of /proc/self/status in MiB, or -1 when the
+ * system has no such file (not Linux). */
+static double proc_status_mib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1.0;
+    char line[256];
+    double mib = -1.0;
+    const size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            mib = strtod(line + klen + 1, NULL) / KIB_PER_MIB;
+            break;
+        }
+    fclose(f);
+    return mib;
+}
+
+static void report_load(const bn_model *m, const char *path, double seconds)
+{
+    fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n", path,
+            seconds * 1e3, m->hp.n_layer, m->kernels->name, bn_pool_size(m->pool));
+    double rss = proc_status_mib("VmRSS"), hwm = proc_status_mib("VmHWM");
+    if (rss >= 0.0 && hwm >= 0.0)
+        fprintf(stderr, "bitnet-run: memory after load: resident %.1f MiB, peak %.1f MiB\n", rss,
+                hwm);
 }
 
 bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
@@ -323,10 +488,7 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
         bn_model_free(m);
         return NULL;
     }
-    if (m->verbose)
-        fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n",
-                path, (now_seconds() - t0) * 1e3, m->hp.n_layer, m->kernels->name,
-                bn_pool_size(m->pool));
+    if (m->verbose) report_load(m, path, now_seconds() - t0);
     return m;
 }
 
@@ -345,6 +507,7 @@ void bn_model_free(bn_model *m)
         free(m->layers);
     }
     free(m->output_norm);
+    free(m->output.owned);
     bn_model_free_scratch(m);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
@@ -357,6 +520,30 @@ int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
 int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
 int bn_model_n_threads(const bn_model *m) { return bn_pool_size(m->pool); }
 const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
+
+static void describe_output(const bn_model *m, char *line, size_t len)
+{
+    const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
+    const char *type = gguf_type_name(m->output.type);
+    const char *file_type = gguf_type_name(out ? out->type : m->tok_embd.type);
+    if (!m->output.owned)
+        snprintf(line, len, "output layer:    %s%s", type, out ? "" : " (tied to token_embd)");
+    else if (out)
+        snprintf(line, len, "output layer:    %s (requantized from %s at load)", type, file_type);
+    else
+        snprintf(line, len, "output layer:    %s (requantized from %s at load; token_embd stays "
+                 "%s)", type, file_type, file_type);
+}
+
+static void describe_ternary(const bn_model *m, char *line, size_t len)
+{
+    int per_block = 0, total = 0;
+    for (int il = 0; il < m->hp.n_layer; il++)
+        for (size_t i = 0; i < N_PROJ; i++, total++)
+            per_block += layer_proj(&m->layers[il], i)->block_scales != NULL;
+    snprintf(line, len, "ternary weights: %d matrices as QK256, %d with one scale, %d with a "
+             "scale per block", total, total - per_block, per_block);
+}
 
 void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *ctx), void *ctx)
 {
@@ -373,8 +560,10 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
     EMIT("rms eps:         %g", hp->rms_eps);
     EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s)", hp->n_vocab,
          bn_tokenizer_model_name(m->tok), bn_tokenizer_pre_name(m->tok));
-    EMIT("output layer:    %s%s", gguf_type_name(m->output.type),
-         m->output.data == m->tok_embd.data ? " (tied to token_embd)" : "");
+    describe_output(m, line, sizeof line);
+    emit(line, ctx);
+    describe_ternary(m, line, sizeof line);
+    emit(line, ctx);
     unsigned counts[64] = {0};
     for (uint64_t i = 0; i < m->file->n_tensors; i++)
         if (m->file->tensors[i].type < 64) counts[m->file->tensors[i].type]++;
@@ -382,4 +571,16 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
         if (counts[t]) EMIT("tensors %-8s %u", gguf_type_name(t), counts[t]);
     EMIT("kernel:          %s, %d threads", m->kernels->name, bn_pool_size(m->pool));
 #undef EMIT
+}
+
+int bn_model_meta_str(const bn_model *m, const char *key, char *buf, size_t cap)
+{
+    gguf_str s;
+    if (gguf_get_str(m->file, key, &s) != 1) return -1;
+    if (cap) {
+        size_t n = s.len < cap - 1 ? (size_t)s.len : cap - 1;
+        memcpy(buf, s.ptr, n);
+        buf[n] = 0;
+    }
+    return s.len > INT32_MAX ? -1 : (int)s.len;
 }

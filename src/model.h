@@ -3,7 +3,8 @@
  *
  * model.c fills these structs from a GGUF file; forward.c runs them.
  * Ternary projections are QK256 matrices (qk256.h); the token embedding
- * and output layer stay in their file type as bn_dense (dense.c).
+ * and output layer stay in their file type as bn_dense (dense.c), except
+ * an output layer requantized at load by bn_model_params.lm_head.
  */
 #ifndef BN_MODEL_H
 #define BN_MODEL_H
@@ -28,12 +29,13 @@ typedef struct {
     float rms_eps;
 } bn_hparams;
 
-/* A non-ternary matrix of `rows` rows of `cols` values, in its file type. */
+/* A non-ternary matrix of `rows` rows of `cols` values (quants.h types). */
 typedef struct {
     uint32_t type; /* enum ggml_type */
     int rows, cols;
-    const uint8_t *data; /* into the mapped file */
+    const uint8_t *data; /* into the mapped file, or `owned` */
     size_t row_bytes;
+    uint8_t *owned; /* a copy requantized at load (--lm-head), else NULL */
 } bn_dense;
 
 typedef struct {
@@ -48,7 +50,7 @@ struct bn_model {
     bn_hparams hp;
     bn_layer *layers;
     bn_dense tok_embd;
-    bn_dense output; /* same data as tok_embd when the output layer is tied */
+    bn_dense output; /* same data as tok_embd when tied (unless requantized) */
     float *output_norm;
     bn_tokenizer *tok;
     bn_pool *pool;

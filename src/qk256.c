@@ -1,14 +1,32 @@
 /*
- * qk256.c - allocation, element access and the I2_S -> QK256 repacking
- * of ternary weight matrices (layout in qk256.h, I2_S in spec 3.2).
+ * qk256.c - allocation and element access of QK256 ternary matrices, and
+ * the decoders of every ternary encoding into it: I2_S (spec 3.2), TQ2_0
+ * and TQ1_0 (spec 5.1) and ternarized floats (layouts in qk256.h).
+ * Each decoder writes the 256 codes of a block, then pack_block() lays
+ * them out as QK256.
  */
 #include "qk256.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h" /* bn_f16_to_f32 */
+
 #define I2S_BLOCK 128      /* weights per I2_S block (QK_I2_S on x86, spec 3.2) */
 #define I2S_BLOCK_BYTES 32 /* bytes per I2_S block */
+#define I2S_GROUP 32       /* elements sharing one 2-bit field position */
+#define TQ2_HALF 128       /* TQ2_0 elements per TQ2_HALF_BYTES bytes of qs */
+#define TQ2_HALF_BYTES 32
+#define TQ2_GROUP 32       /* TQ2_0 elements sharing one field position */
+#define TQ1_QS_MAIN 32     /* TQ1_0 qs bytes of 5 trits for elements 0..159 */
+#define TQ1_QS_REST 16     /* then 16 bytes for elements 160..239 */
+#define TQ1_QS_BYTES (TQ1_QS_MAIN + TQ1_QS_REST)
+#define TQ1_QH_BYTES 4     /* 4 trits each for elements 240..255 */
+#define TQ1_TRITS_QS 5
+#define TQ1_TRITS_QH 4
+#define TQ2_BLOCK_BYTES 66 /* 64 bytes qs + fp16 d */
+#define TQ1_BLOCK_BYTES 54 /* 48 qs + 4 qh + fp16 d */
 
 int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 {
@@ -63,24 +81,45 @@ void qk256_set(qk256_matrix *m, int r, int c, int w)
     *p = (uint8_t)((*p & ~(3u << shift)) | (unsigned)(w + 1) << shift);
 }
 
+/* Packs 256 codes (weight + 1) into one QK256 block: byte j holds the codes
+ * of weights j, j + 64, j + 128, j + 192 (the quarter stride is 64). */
+static void pack_block(const uint8_t codes[QK256_BLOCK], uint8_t *dst)
+{
+    const int q = QK256_BLOCK / 4;
+    for (int j = 0; j < q; j++)
+        dst[j] = (uint8_t)(codes[j] | codes[j + q] << 2 | codes[j + 2 * q] << 4 |
+                           codes[j + 3 * q] << 6);
+}
+
+static uint8_t *row_codes(const qk256_matrix *m, int r)
+{
+    return m->codes + (size_t)r * m->blocks_per_row * QK256_BLOCK_BYTES;
+}
+
+/* ----------------------------------------------------------------- I2_S */
+
 /* I2_S code 3 is unused; the reference decoder maps it to weight 0. */
 static const uint8_t i2s_code_to_qk256[4] = {0, 1, 2, 1};
 
+static void decode_i2s_block(const uint8_t *src, uint8_t codes[I2S_BLOCK])
+{
+    for (int j = 0; j < I2S_BLOCK; j++)
+        codes[j] = i2s_code_to_qk256[(src[j % I2S_GROUP] >> (6 - 2 * (j / I2S_GROUP))) & 3];
+}
+
 void qk256_from_i2s_rows(qk256_matrix *m, const uint8_t *src, int r0, int r1)
 {
-    const int cols = m->cols;
+    /* rows never straddle I2_S blocks: cols is a multiple of 128 */
+    const int per_row = m->cols / I2S_BLOCK, per_qk256 = QK256_BLOCK / I2S_BLOCK;
+    uint8_t codes[QK256_BLOCK];
     for (int r = r0; r < r1; r++) {
-        /* rows never straddle I2_S blocks: cols is a multiple of 128 */
-        const uint8_t *row = src + (size_t)r * (size_t)(cols / 4);
-        uint8_t *dst = m->codes + (size_t)r * m->blocks_per_row * QK256_BLOCK_BYTES;
-        memset(dst, 0x55, (size_t)m->blocks_per_row * QK256_BLOCK_BYTES);
-        for (int c = 0; c < cols; c++) {
-            int ib = c / I2S_BLOCK, j = c % I2S_BLOCK;
-            int code = (row[ib * I2S_BLOCK_BYTES + j % 32] >> (6 - 2 * (j / 32))) & 3;
-            int qb = c / QK256_BLOCK, qj = c % QK256_BLOCK;
-            uint8_t *p = dst + qb * QK256_BLOCK_BYTES + qj % 64;
-            int shift = 2 * (qj / 64);
-            *p = (uint8_t)((*p & ~(3u << shift)) | (unsigned)i2s_code_to_qk256[code] << shift);
+        const uint8_t *row = src + (size_t)r * per_row * I2S_BLOCK_BYTES;
+        for (int b = 0; b < m->blocks_per_row; b++) {
+            memset(codes, QK256_CODE_ZERO, sizeof codes); /* pads a last half block */
+            for (int h = 0; h < per_qk256 && b * per_qk256 + h < per_row; h++)
+                decode_i2s_block(row + (size_t)(b * per_qk256 + h) * I2S_BLOCK_BYTES,
+                                 codes + h * I2S_BLOCK);
+            pack_block(codes, row_codes(m, r) + (size_t)b * QK256_BLOCK_BYTES);
         }
     }
 }
@@ -90,4 +129,89 @@ float i2s_tensor_scale(const uint8_t *src, int rows, int cols)
     float s;
     memcpy(&s, src + (size_t)rows * (size_t)cols / 4, sizeof s);
     return s;
+}
+
+/* ------------------------------------------------------- TQ2_0 / TQ1_0 */
+
+static int decode_tq2(const uint8_t *block, uint8_t codes[QK256_BLOCK])
+{
+    int bad = 0;
+    for (int j = 0; j < QK256_BLOCK; j++) {
+        const int half = j / TQ2_HALF, l = (j % TQ2_HALF) / TQ2_GROUP, m = j % TQ2_GROUP;
+        const uint8_t code = (block[TQ2_HALF_BYTES * half + m] >> (2 * l)) & 3;
+        bad += code == 3;
+        codes[j] = code == 3 ? QK256_CODE_ZERO : code; /* keep QK256 valid; the load fails */
+    }
+    return bad;
+}
+
+/* Trit n (0 = most significant) of a byte holding 5 base-3 digits scaled
+ * by 256/243: multiplying by 3^n moves it to the top, and *3 >> 8 reads it. */
+static uint8_t tq1_trit(uint8_t b, int n)
+{
+    static const uint8_t pow3[TQ1_TRITS_QS] = {1, 3, 9, 27, 81};
+    const uint8_t shifted = (uint8_t)(b * pow3[n]);
+    return (uint8_t)((shifted * 3) >> 8);
+}
+
+static int decode_tq1(const uint8_t *block, uint8_t codes[QK256_BLOCK])
+{
+    const uint8_t *qs = block, *qh = block + TQ1_QS_BYTES;
+    uint8_t *c = codes;
+    for (int n = 0; n < TQ1_TRITS_QS; n++)
+        for (int m = 0; m < TQ1_QS_MAIN; m++) *c++ = tq1_trit(qs[m], n);
+    for (int n = 0; n < TQ1_TRITS_QS; n++)
+        for (int m = 0; m < TQ1_QS_REST; m++) *c++ = tq1_trit(qs[TQ1_QS_MAIN + m], n);
+    for (int n = 0; n < TQ1_TRITS_QH; n++)
+        for (int m = 0; m < TQ1_QH_BYTES; m++) *c++ = tq1_trit(qh[m], n);
+    return 0; /* a trit is always 0, 1 or 2 */
+}
+
+const qk256_tq_format qk256_tq2_0 = {"TQ2_0", TQ2_BLOCK_BYTES, TQ2_BLOCK_BYTES - 2, decode_tq2};
+const qk256_tq_format qk256_tq1_0 = {"TQ1_0", TQ1_BLOCK_BYTES, TQ1_BLOCK_BYTES - 2, decode_tq1};
+
+float qk256_tq_scale(const qk256_tq_format *f, const uint8_t *src, size_t block)
+{
+    uint16_t h;
+    memcpy(&h, src + block * f->block_bytes + f->scale_offset, sizeof h);
+    return bn_f16_to_f32(h);
+}
+
+long qk256_from_tq_rows(qk256_matrix *m, const qk256_tq_format *f, const uint8_t *src, int r0,
+                        int r1)
+{
+    long bad = 0;
+    uint8_t codes[QK256_BLOCK];
+    for (int r = r0; r < r1; r++)
+        for (int b = 0; b < m->blocks_per_row; b++) {
+            const size_t i = (size_t)r * m->blocks_per_row + b;
+            bad += f->decode(src + i * f->block_bytes, codes);
+            pack_block(codes, m->codes + i * QK256_BLOCK_BYTES);
+            if (m->block_scales) m->block_scales[i] = qk256_tq_scale(f, src, i);
+        }
+    return bad;
+}
+
+/* --------------------------------------------------------------- floats */
+
+void qk256_ternarize_row(qk256_matrix *m, int r, const float *w, float scale)
+{
+    uint8_t codes[QK256_BLOCK];
+    for (int b = 0; b < m->blocks_per_row; b++) {
+        const int c0 = b * QK256_BLOCK;
+        const int n = m->cols - c0 < QK256_BLOCK ? m->cols - c0 : QK256_BLOCK;
+        memset(codes, QK256_CODE_ZERO, sizeof codes); /* pads the last block */
+        for (int j = 0; j < n; j++) {
+            const float t = rintf(w[c0 + j] / scale); /* then clamp to [-1, 1] */
+            codes[j] = t > 0.0f ? 2 : t < 0.0f ? 0 : QK256_CODE_ZERO;
+        }
+        pack_block(codes, row_codes(m, r) + (size_t)b * QK256_BLOCK_BYTES);
+    }
+}
+
+void qk256_scale_by(qk256_matrix *m, float s)
+{
+    m->scale *= s;
+    if (m->block_scales)
+        for (size_t i = 0; i < (size_t)m->rows * m->blocks_per_row; i++) m->block_scales[i] *= s;
 }

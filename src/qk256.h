@@ -21,8 +21,9 @@
  * codes are weight + 1, a dot product with int8 activations q gives
  * sum(code*q) = sum(w*q) + sum(q); the epilogue subtracts sum(q).
  *
- * Scales: one float per tensor (`scale`, I2_S) or, when `block_scales` is
- * not NULL, one float per block (TQ2_0/TQ1_0 carry per-block fp16 scales).
+ * Scales: one float per tensor (`scale`: I2_S, ternarized floats, and TQ
+ * tensors whose blocks all share one scale) or, when `block_scales` is not
+ * NULL, one float per block (TQ2_0/TQ1_0 carry per-block fp16 scales).
  */
 #ifndef BN_QK256_H
 #define BN_QK256_H
@@ -60,5 +61,41 @@ void qk256_set(qk256_matrix *m, int r, int c, int w);
 void qk256_from_i2s_rows(qk256_matrix *m, const uint8_t *src, int r0, int r1);
 /* The per-tensor scale stored after the codes of an I2_S tensor. */
 float i2s_tensor_scale(const uint8_t *src, int rows, int cols);
+
+/* llama.cpp's ternary types (spec 5.1): blocks of 256 weights, the same
+ * size as a QK256 block, each ending with an fp16 scale d. */
+typedef struct {
+    const char *name;
+    size_t block_bytes;  /* TQ2_0: 66, TQ1_0: 54 */
+    size_t scale_offset; /* of d within the block */
+    /* Writes the 256 codes (weight + 1) of a block; returns how many
+     * weights were not ternary (TQ2_0 code 3 means +2). */
+    int (*decode)(const uint8_t *block, uint8_t codes[QK256_BLOCK]);
+} qk256_tq_format;
+
+/* TQ2_0: 64 bytes qs, then d. Element 32l + m of each 128-element half h
+ * is in byte 32h + m at bits 2l+1:2l, code = weight + 1. */
+extern const qk256_tq_format qk256_tq2_0;
+/* TQ1_0: qs[48], qh[4], then d, in base 3 (5 trits a byte in qs, 4 in qh).
+ * Trit n of a byte b (n = 0 most significant) is ((uint8_t)(b * 3^n) * 3)
+ * >> 8, code = trit. Elements 0..159: trit n of qs[m] is element 32n + m
+ * (m < 32); 160..239: trit n of qs[32 + m] is 160 + 16n + m (m < 16);
+ * 240..255: trit n of qh[m] is 240 + 4n + m (m < 4). */
+extern const qk256_tq_format qk256_tq1_0;
+
+/* The scale d of block `block` (counted over the whole tensor). */
+float qk256_tq_scale(const qk256_tq_format *f, const uint8_t *src, size_t block);
+/* Repacks rows [r0, r1) of a TQ tensor (cols a multiple of 256) into m;
+ * when m->block_scales is set, also stores each block's d there. Returns
+ * the number of weights that were not ternary (0 for a valid tensor). */
+long qk256_from_tq_rows(qk256_matrix *m, const qk256_tq_format *f, const uint8_t *src, int r0,
+                        int r1);
+
+/* Row r of m from float weights w[0..cols): weight = clamp(round(w/scale),
+ * -1, 1), rounding half to even like torch.round (spec 3.2). */
+void qk256_ternarize_row(qk256_matrix *m, int r, const float *w, float scale);
+
+/* Multiplies the scale (and every block scale) by s. */
+void qk256_scale_by(qk256_matrix *m, float s);
 
 #endif

@@ -1,57 +1,246 @@
 /*
- * ternary.c - repacks ternary tensors from their file encoding into QK256
- * at load time, in parallel over rows.
+ * ternary.c - turns a ternary tensor of any supported file encoding into a
+ * QK256 matrix at load time, rows split over the thread pool:
+ *
+ *   I2_S (36)        2-bit codes and one f32 scale per tensor (spec 3.1-3.2);
+ *   TQ2_0 (35),      llama.cpp's blocks of 256 with an fp16 scale each
+ *   TQ1_0 (34)       (spec 5.1), kept per block unless every block of the
+ *                    tensor has the same scale (then one per-tensor scale);
+ *   F32, F16, BF16   floats, ternarized per tensor (see float_scale).
  */
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "bitnet.h"
+#include "quants.h"
 #include "ternary.h"
 
 #define REPACK_ROW_ALIGN 8
+#define I2S_ROW_MULTIPLE 128 /* I2_S blocks never straddle rows (spec 3.2) */
+#define ABSMEAN_FLOOR 1e-5   /* BitNet's weight quantizer clamps mean|W| to this */
+
+static int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errf(char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, BN_ERR_LEN, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const qk256_tq_format *tq_format(uint32_t type)
+{
+    return type == GGML_TYPE_TQ2_0 ? &qk256_tq2_0 : type == GGML_TYPE_TQ1_0 ? &qk256_tq1_0 : NULL;
+}
+
+static int is_float_type(uint32_t type)
+{
+    return type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16;
+}
+
+static size_t tq_blocks(const gguf_tensor *t) { return (size_t)(t->n_elements / QK256_BLOCK); }
+
+/* ---------------------------------------------------------------- checks */
+
+static int check_tq(const gguf_tensor *t, const char *name, const qk256_tq_format *f, char *err)
+{
+    if (t->ne[0] % QK256_BLOCK) /* gguf.c refuses these already; stay safe */
+        return errf(err, "tensor %s: %s row length %lld is not a multiple of %d", name, f->name,
+                    (long long)t->ne[0], QK256_BLOCK);
+    for (size_t i = 0; i < tq_blocks(t); i++)
+        if (!isfinite(qk256_tq_scale(f, t->data, i)))
+            return errf(err, "tensor %s: block %zu has a non-finite scale", name, i);
+    return 0;
+}
 
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
 {
-    switch (t->type) {
-    case GGML_TYPE_I2_S:
-        /* the 32-byte tail of an I2_S tensor holds its scale (spec 3.1);
-         * rows are whole 128-element blocks */
-        if (t->ne[0] % 128) {
-            snprintf(err, BN_ERR_LEN, "tensor %s: I2_S row length %lld is not a multiple of 128",
-                     name, (long long)t->ne[0]);
-            return -1;
-        }
+    if (t->type == GGML_TYPE_I2_S) {
+        if (t->ne[0] % I2S_ROW_MULTIPLE)
+            return errf(err, "tensor %s: I2_S row length %lld is not a multiple of %d", name,
+                        (long long)t->ne[0], I2S_ROW_MULTIPLE);
+        if (!isfinite(i2s_tensor_scale(t->data, (int)t->ne[1], (int)t->ne[0])))
+            return errf(err, "tensor %s: the I2_S scale is not finite", name);
         return 0;
-    default:
-        snprintf(err, BN_ERR_LEN, "tensor %s has type %s, which is not a supported ternary encoding",
-                 name, gguf_type_name(t->type));
-        return -1;
     }
+    if (tq_format(t->type)) return check_tq(t, name, tq_format(t->type), err);
+    if (is_float_type(t->type)) return 0;
+    return errf(err,
+                "tensor %s has type %s, which is not a ternary encoding this engine reads "
+                "(I2_S, TQ2_0, TQ1_0, or ternary-valued F32/F16/BF16)",
+                name, gguf_type_name(t->type));
 }
+
+/* ------------------------------------------------------------- repacking */
+
+typedef struct {
+    double sum_abs;   /* sum of |w| over the row */
+    float max_abs;    /* largest |w| */
+    float min_nonzero; /* smallest non-zero |w| (INFINITY when none) */
+    int finite;       /* no NaN or infinity in the row */
+} row_stats;
 
 typedef struct {
     const gguf_tensor *t;
     qk256_matrix *m;
-} repack_task;
+    const qk256_tq_format *tq;
+    atomic_long bad; /* weights that are not ternary */
+    /* float types */
+    size_t row_bytes;
+    float *scratch; /* one row of cols floats per thread */
+    row_stats *stats;
+    float scale;
+} repack_job;
+
+static void rows_of(const repack_job *j, int ith, int nth, int *r0, int *r1)
+{
+    bn_split_range(j->m->rows, ith, nth, REPACK_ROW_ALIGN, r0, r1);
+}
 
 static void repack_i2s_task(void *arg, int ith, int nth)
 {
-    const repack_task *rt = arg;
+    repack_job *j = arg;
     int r0, r1;
-    bn_split_range(rt->m->rows, ith, nth, REPACK_ROW_ALIGN, &r0, &r1);
-    qk256_from_i2s_rows(rt->m, rt->t->data, r0, r1);
+    rows_of(j, ith, nth, &r0, &r1);
+    qk256_from_i2s_rows(j->m, j->t->data, r0, r1);
+}
+
+static void repack_tq_task(void *arg, int ith, int nth)
+{
+    repack_job *j = arg;
+    int r0, r1;
+    rows_of(j, ith, nth, &r0, &r1);
+    long bad = qk256_from_tq_rows(j->m, j->tq, j->t->data, r0, r1);
+    if (bad) atomic_fetch_add(&j->bad, bad);
+}
+
+static const float *float_row(const repack_job *j, int ith, int r)
+{
+    float *buf = j->scratch + (size_t)ith * j->m->cols;
+    bn_dequantize_row(j->t->type, j->t->data + (size_t)r * j->row_bytes, buf, j->m->cols);
+    return buf;
+}
+
+static void float_stats_task(void *arg, int ith, int nth)
+{
+    repack_job *j = arg;
+    int r0, r1;
+    rows_of(j, ith, nth, &r0, &r1);
+    for (int r = r0; r < r1; r++) {
+        const float *w = float_row(j, ith, r);
+        row_stats s = {0.0, 0.0f, INFINITY, 1};
+        for (int c = 0; c < j->m->cols; c++) {
+            const float a = fabsf(w[c]);
+            if (!isfinite(a)) s.finite = 0;
+            s.sum_abs += a;
+            if (a > s.max_abs) s.max_abs = a;
+            if (a > 0.0f && a < s.min_nonzero) s.min_nonzero = a;
+        }
+        j->stats[r] = s;
+    }
+}
+
+static void float_codes_task(void *arg, int ith, int nth)
+{
+    repack_job *j = arg;
+    int r0, r1;
+    rows_of(j, ith, nth, &r0, &r1);
+    for (int r = r0; r < r1; r++) qk256_ternarize_row(j->m, r, float_row(j, ith, r), j->scale);
+}
+
+/* The per-tensor scale of float weights, from the row statistics summed in
+ * row order (so it does not depend on the thread count). Converters write
+ * ternary-valued floats {-s, 0, +s} (spec 3.2 and 5.2): then s itself is
+ * the scale and the repacking is exact. Otherwise the floats are latent
+ * weights, quantized as BitNet does in training: scale = mean|W| (floored),
+ * w = clamp(round(W / scale), -1, 1). Returns -1 on NaN or infinity. */
+static int float_scale(const repack_job *j, float *scale)
+{
+    double sum = 0.0;
+    float max = 0.0f, min_nonzero = INFINITY;
+    for (int r = 0; r < j->m->rows; r++) {
+        const row_stats *s = &j->stats[r];
+        if (!s->finite) return -1;
+        sum += s->sum_abs;
+        if (s->max_abs > max) max = s->max_abs;
+        if (s->min_nonzero < min_nonzero) min_nonzero = s->min_nonzero;
+    }
+    if (max > 0.0f && min_nonzero == max) {
+        *scale = max;
+    } else {
+        const double mean = sum / ((double)j->m->rows * j->m->cols);
+        *scale = (float)(mean > ABSMEAN_FLOOR ? mean : ABSMEAN_FLOOR);
+    }
+    return 0;
+}
+
+static int load_floats(repack_job *j, bn_pool *pool, const char *name, char *err)
+{
+    const int nth = bn_pool_size(pool);
+    j->row_bytes = bn_quant_row_bytes(j->t->type, j->m->cols);
+    j->scratch = malloc((size_t)nth * j->m->cols * sizeof *j->scratch);
+    j->stats = malloc((size_t)j->m->rows * sizeof *j->stats);
+    int rc = 0;
+    if (!j->scratch || !j->stats) {
+        rc = errf(err, "out of memory for tensor %s", name);
+    } else {
+        bn_pool_run(pool, float_stats_task, j);
+        if (float_scale(j, &j->scale))
+            rc = errf(err, "tensor %s holds NaN or infinite values", name);
+        else
+            bn_pool_run(pool, float_codes_task, j);
+    }
+    j->m->scale = j->scale;
+    free(j->scratch);
+    free(j->stats);
+    return rc;
+}
+
+/* Do all blocks of a TQ tensor share one scale (the fast path)? */
+static int tq_uniform_scale(const gguf_tensor *t, const qk256_tq_format *f, float *scale)
+{
+    *scale = qk256_tq_scale(f, t->data, 0);
+    for (size_t i = 1; i < tq_blocks(t); i++)
+        if (qk256_tq_scale(f, t->data, i) != *scale) return 0;
+    return 1;
+}
+
+static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
+{
+    bn_pool_run(pool, repack_tq_task, j);
+    long bad = atomic_load(&j->bad);
+    if (bad)
+        return errf(err, "tensor %s: %ld %s weights are not ternary (code 3 = +2)", name, bad,
+                    j->tq->name);
+    return 0;
 }
 
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, qk256_matrix *out,
                     char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
-    int rows = (int)t->ne[1], cols = (int)t->ne[0];
-    if (qk256_alloc(out, rows, cols, 0)) {
-        snprintf(err, BN_ERR_LEN, "out of memory for tensor %s", name);
-        return -1;
+    const int rows = (int)t->ne[1], cols = (int)t->ne[0];
+    const qk256_tq_format *tq = tq_format(t->type);
+    float tq_scale = 1.0f;
+    const int per_block = tq && !tq_uniform_scale(t, tq, &tq_scale);
+    if (qk256_alloc(out, rows, cols, per_block))
+        return errf(err, "out of memory for tensor %s", name);
+    repack_job j = {.t = t, .m = out, .tq = tq};
+    atomic_init(&j.bad, 0);
+    int rc = 0;
+    if (t->type == GGML_TYPE_I2_S) {
+        bn_pool_run(pool, repack_i2s_task, &j);
+        out->scale = i2s_tensor_scale(t->data, rows, cols);
+    } else if (tq) {
+        rc = load_tq(&j, pool, name, err);
+        if (!per_block) out->scale = tq_scale;
+    } else {
+        rc = load_floats(&j, pool, name, err);
     }
-    repack_task rt = {t, out};
-    bn_pool_run(pool, repack_i2s_task, &rt);
-    out->scale = i2s_tensor_scale(t->data, rows, cols);
-    return 0;
+    if (rc) qk256_free(out);
+    return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * ternary.h - turns a ternary tensor of any supported file encoding into a
- * QK256 matrix (ternary.c).
+ * ternary.h - turns a ternary tensor of any supported file encoding (I2_S,
+ * TQ2_0, TQ1_0, or ternary-valued F32/F16/BF16) into a QK256 matrix
+ * (ternary.c).
  */
 #ifndef BN_TERNARY_H
 #define BN_TERNARY_H
@@ -12,7 +13,9 @@
 /* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
  * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);
-/* Allocates *out and repacks t into it, rows split over the pool. */
+/* Allocates *out and repacks t into it, rows split over the pool. Data
+ * errors found while repacking (a TQ2_0 code 3, NaN among float weights)
+ * return -1 with err naming the tensor, and *out is freed. */
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, qk256_matrix *out,
                     char *err);
 

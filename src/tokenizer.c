@@ -9,7 +9,13 @@
  *
  * Invalid UTF-8 in the input is never an error: for byte-level BPE each
  * offending byte becomes U+FFFD (as llama.cpp does); SentencePiece keeps
- * the byte exactly through its <0xXX> byte tokens.
+ * the byte exactly through its <0xXX> byte tokens. NUL bytes are ordinary
+ * text (the length delimits it).
+ *
+ * Special tokens (spec 7.5): with BN_TOK_PARSE_SPECIAL the texts of
+ * control, user-defined and unknown tokens become those tokens; without
+ * it only user-defined ones do (none exist in the LLaMA vocabularies),
+ * as in llama.cpp's tokenizer_st_partition.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -28,8 +34,6 @@
 #define INITIAL_IDS 16
 
 static const char UNKNOWN_PIECE[] = "\xE2\x96\x85"; /* "▅", llama.cpp's text for <unk> */
-static const char SPACE_MARK[] = "\xE2\x96\x81";    /* "▁" */
-#define SPACE_MARK_LEN (sizeof SPACE_MARK - 1)
 
 static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_err(char *err, const char *fmt, ...)
@@ -70,12 +74,11 @@ void bn_tokenizer_free(bn_tokenizer *t)
 {
     if (!t) return;
     free(t->texts);
-    free(t->text_off);
-    free(t->text_len);
+    free(t->spans);
     free(t->types);
     free(t->scores);
     bn_str_map_free(&t->map);
-    bn_merge_map_free(&t->merges);
+    bn_merge_table_free(&t->merges);
     free(t->eog);
     free(t->specials);
     free(t->special_ranks_by_byte);
@@ -170,7 +173,7 @@ static int find_occurrences(const bn_tokenizer *t, const char *text, size_t len,
         for (uint32_t k = t->special_byte_start[b]; k < t->special_byte_start[b + 1]; k++) {
             int32_t rank = t->special_ranks_by_byte[k];
             int32_t id = t->specials[rank];
-            uint32_t n = t->text_len[id];
+            uint32_t n = bn_tok_len(t, id);
             if (n <= len - pos && special_allowed(t, id, parse_special) &&
                 !memcmp(text + pos, bn_tok_text(t, id), n)) {
                 special_hit hit = {pos, n, rank};
@@ -318,14 +321,14 @@ static void put_byte_level(const bn_tokenizer *t, const char *text, size_t len, 
 static void put_unescaped(const char *text, size_t len, sink *s)
 {
     size_t start = 0;
-    for (size_t i = 0; i + SPACE_MARK_LEN <= len;) {
-        if (memcmp(text + i, SPACE_MARK, SPACE_MARK_LEN)) {
+    for (size_t i = 0; i + BN_SPACE_MARK_LEN <= len;) {
+        if (memcmp(text + i, BN_SPACE_MARK, BN_SPACE_MARK_LEN)) {
             i++;
             continue;
         }
         put(s, text + start, i - start);
         put(s, " ", 1);
-        i += SPACE_MARK_LEN;
+        i += BN_SPACE_MARK_LEN;
         start = i;
     }
     put(s, text + start, len - start);
@@ -350,7 +353,7 @@ static int parse_byte_token(const char *text, size_t len)
 static void put_bpe_piece(const bn_tokenizer *t, int32_t id, int special, sink *s)
 {
     const char *text = bn_tok_text(t, id);
-    size_t len = t->text_len[id];
+    size_t len = bn_tok_len(t, id);
     uint8_t type = t->types[id];
     if (type == BN_TT_NORMAL || type == BN_TT_UNDEFINED) put_byte_level(t, text, len, s);
     else if (type == BN_TT_USER_DEFINED || special) put(s, text, len);
@@ -359,7 +362,7 @@ static void put_bpe_piece(const bn_tokenizer *t, int32_t id, int special, sink *
 static void put_spm_piece(const bn_tokenizer *t, int32_t id, int special, sink *s)
 {
     const char *text = bn_tok_text(t, id);
-    size_t len = t->text_len[id];
+    size_t len = bn_tok_len(t, id);
     uint8_t type = t->types[id];
     int byte = type == BN_TT_BYTE ? parse_byte_token(text, len) : -1;
     if (byte >= 0) {

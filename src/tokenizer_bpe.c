@@ -53,12 +53,12 @@ static int rate_pair(void *ctx, const char *word, const bn_symbol *l, const bn_s
                      double *key, int32_t *merged)
 {
     const bn_tokenizer *t = ctx;
-    (void)word;
     if (l->id < 0 || r->id < 0) return 0;
-    const bn_merge_slot *m = bn_merge_map_find(&t->merges, l->id, r->id);
-    if (!m) return 0;
-    *key = m->rank;
-    *merged = m->merged;
+    int32_t rank = bn_merge_rank(&t->merges, l->id, r->id);
+    if (rank < 0) return 0;
+    *key = rank;
+    /* -1 when a (broken) vocabulary lacks the merged text: emit_chars */
+    *merged = bn_str_map_find(&t->map, t, word + l->off, l->len + r->len);
     return 1;
 }
 

@@ -27,40 +27,48 @@ enum {
 typedef enum { BN_VOCAB_BPE, BN_VOCAB_SPM } bn_vocab_kind;
 
 #define BN_BYTE_VALUES 256
+#define BN_SPACE_MARK "\xE2\x96\x81" /* U+2581 "▁": a space in SentencePiece pieces */
+#define BN_SPACE_MARK_LEN (sizeof BN_SPACE_MARK - 1)
 #define BN_BYTE_CHAR_END 0x144 /* stand-ins are below U+0144 (spec 7.3) */
 
 /* token text -> id (open addressing; the texts live in the tokenizer). */
 typedef struct {
-    uint32_t *hash; /* per slot */
-    int32_t *id;    /* per slot, -1 = empty */
-    size_t mask;    /* slots - 1 (a power of two) */
+    uint32_t hash;
+    int32_t id; /* -1 = empty slot */
+} bn_str_slot;
+
+typedef struct {
+    bn_str_slot *slots;
+    size_t mask; /* slots - 1 (a power of two) */
 } bn_str_map;
 
-/* (left id, right id) -> merge rank and merged id (spec 7.4). */
+/* (left id, right id) -> merge rank (spec 7.4), as rows per left id. */
 typedef struct {
-    uint64_t key; /* 0 = empty, else (left+1) << 32 | (right+1) */
-    int32_t rank;
-    int32_t merged;
-} bn_merge_slot;
+    int32_t right, rank;
+} bn_merge_entry;
 
 typedef struct {
-    bn_merge_slot *slots;
-    size_t mask;
-} bn_merge_map;
+    uint32_t *row_start;     /* n_vocab + 1 bounds into entries */
+    bn_merge_entry *entries; /* each row sorted by right id, then rank */
+} bn_merge_table;
+
+typedef struct {
+    uint32_t off, len; /* into texts; len without the NUL */
+} bn_text_span;
 
 struct bn_tokenizer {
     bn_vocab_kind kind;
     bn_pre_type pre; /* BPE only */
     int add_bos;
     int add_space_prefix; /* SPM dummy prefix */
+    int spm_word_chunks;  /* SPM: no piece joins a "▁" to a char before it */
     int32_t n_vocab;
     char *texts;           /* every token text, each NUL-terminated */
-    uint32_t *text_off;    /* per token: offset into texts */
-    uint32_t *text_len;    /* per token: length without the NUL */
+    bn_text_span *spans;   /* per token: where its text is */
     uint8_t *types;        /* per token: BN_TT_* */
     float *scores;         /* per token (SPM merge priority) */
     bn_str_map map;
-    bn_merge_map merges;   /* BPE */
+    bn_merge_table merges; /* BPE */
     int32_t bos, eos, eot, unk; /* -1 when absent */
     int32_t *eog;          /* end-of-generation ids */
     int n_eog;
@@ -86,8 +94,10 @@ int bn_ids_push(bn_id_list *ids, int32_t id); /* 0, or -1 when out of memory */
 
 static inline const char *bn_tok_text(const bn_tokenizer *t, int32_t id)
 {
-    return t->texts + t->text_off[id];
+    return t->texts + t->spans[id].off;
 }
+
+static inline uint32_t bn_tok_len(const bn_tokenizer *t, int32_t id) { return t->spans[id].len; }
 
 /* tokenizer_load.c: a pre-tokenizer by name (llama3/llama-bpe, gpt2/gpt-2,
  * default); 0, or -1 when unknown. */
@@ -98,12 +108,18 @@ uint32_t bn_hash_bytes(const char *s, size_t len);
 int bn_str_map_build(bn_str_map *m, const bn_tokenizer *t); /* 0 or -1 (memory) */
 void bn_str_map_free(bn_str_map *m);
 int32_t bn_str_map_find(const bn_str_map *m, const bn_tokenizer *t, const char *s, size_t len);
-int bn_merge_map_init(bn_merge_map *m, size_t n_merges);
-void bn_merge_map_free(bn_merge_map *m);
-/* Adds a pair unless present (the first, lowest rank wins). The map holds
- * at least the n_merges given to bn_merge_map_init. */
-void bn_merge_map_add(bn_merge_map *m, int32_t left, int32_t right, int32_t rank, int32_t merged);
-const bn_merge_slot *bn_merge_map_find(const bn_merge_map *m, int32_t left, int32_t right);
+/* The same with the hash of s already known (bn_hash_bytes). */
+int32_t bn_str_map_find_hashed(const bn_str_map *m, const bn_tokenizer *t, const char *s,
+                               size_t len, uint32_t hash);
+/* Asks the CPU to fetch the slot of a hash ahead of a lookup (a hint only). */
+void bn_str_map_prefetch(const bn_str_map *m, uint32_t hash);
+/* Builds the table from pairs[rank] = {left, right} (entries with a
+ * negative id are skipped); 0 or -1 (memory). */
+int bn_merge_table_build(bn_merge_table *m, int32_t n_vocab, const int32_t (*pairs)[2],
+                         size_t n_pairs);
+void bn_merge_table_free(bn_merge_table *m);
+/* The lowest rank of the merge left+right, or -1 when there is none. */
+int32_t bn_merge_rank(const bn_merge_table *m, int32_t left, int32_t right);
 
 /* tokenizer_merge.c: the merge loop both BPE and SentencePiece use. A word
  * is split into symbols (one per UTF-8 character, or per invalid byte);
@@ -148,6 +164,8 @@ int bn_bpe_char_to_byte(const bn_tokenizer *t, uint32_t cp);
 int bn_bpe_tokenize(const bn_tokenizer *t, const char *text, size_t len, bn_id_list *out);
 
 /* tokenizer_spm.c */
+/* Decides spm_word_chunks from the pieces (at load). */
+void bn_spm_init(bn_tokenizer *t);
 int bn_spm_tokenize(const bn_tokenizer *t, const char *text, size_t len, int space_prefix,
                     bn_id_list *out);
 

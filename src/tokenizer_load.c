@@ -13,7 +13,9 @@
 #include "tokenizer_impl.h"
 
 #define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
-#define MAX_TOKENS 0x7FFFFFF0u
+#define MAX_TOKENS 0x7FFFFFF0u     /* ids and ranks must fit an int32_t */
+#define MAX_SHOWN 40 /* bytes of a bad entry quoted in an error */
+#define MERGE_BATCH 64 /* merges looked up together (see parse_merges) */
 
 typedef struct {
     const gguf_file *f;
@@ -65,24 +67,23 @@ static int read_texts(loader *ld, const gguf_kv *kv)
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (s[i].len > MAX_TOKEN_LEN) {
+            unsigned long long len = s[i].len;
             free(s);
-            return fail(ld, "token %llu is %llu bytes long", (unsigned long long)i,
-                        (unsigned long long)s[i].len);
+            return fail(ld, "token %llu is %llu bytes long", (unsigned long long)i, len);
         }
         total += s[i].len + 1;
     }
     t->n_vocab = (int32_t)n;
-    t->texts = total <= UINT32_MAX ? malloc(total) : NULL;
-    t->text_off = malloc(n * sizeof *t->text_off);
-    t->text_len = malloc(n * sizeof *t->text_len);
-    if (!t->texts || !t->text_off || !t->text_len) {
+    t->texts = total <= UINT32_MAX ? malloc(total) : NULL; /* offsets are 32-bit */
+    t->spans = malloc(n * sizeof *t->spans);
+    if (!t->texts || !t->spans) {
         free(s);
         return fail(ld, "out of memory for %llu bytes of token texts", (unsigned long long)total);
     }
     uint32_t off = 0;
     for (uint64_t i = 0; i < n; i++) {
-        t->text_off[i] = off;
-        t->text_len[i] = (uint32_t)s[i].len;
+        t->spans[i].off = off;
+        t->spans[i].len = (uint32_t)s[i].len;
         memcpy(t->texts + off, s[i].ptr, s[i].len);
         t->texts[off + s[i].len] = 0;
         off += (uint32_t)s[i].len + 1;
@@ -128,23 +129,46 @@ static int read_types_and_scores(loader *ld)
 
 /* ------------------------------------------------------------- merges */
 
-/* "left right", split at the first space after the first byte (a merge
- * part never holds a space: the byte map turned spaces into "Ġ"). */
-static int add_merge(loader *ld, gguf_str m, int32_t rank, char **buf, size_t *cap)
+/* A merge "left right" as its two parts and their hashes. */
+typedef struct {
+    const char *part[2];
+    size_t len[2];
+    uint32_t hash[2];
+} merge_parts;
+
+/* Splits at the first space after the first byte (a part never holds a
+ * space: the byte map turned spaces into "Ġ"). */
+static int split_merge(loader *ld, gguf_str m, uint64_t rank, merge_parts *p)
 {
-    bn_tokenizer *t = ld->t;
     const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
-    if (!sp) return fail(ld, "merge %d (\"%.*s\") has no space", (int)rank, (int)m.len, m.ptr);
-    size_t nl = (size_t)(sp - m.ptr), nr = m.len - nl - 1;
-    int32_t left = bn_str_map_find(&t->map, t, m.ptr, nl);
-    int32_t right = bn_str_map_find(&t->map, t, sp + 1, nr);
-    if (left < 0 || right < 0) return 0; /* parts that are not tokens never meet */
-    char *b = bn_grow(*buf, cap, nl + nr, 1);
-    if (!b) return fail(ld, "out of memory");
-    *buf = b;
-    memcpy(b, m.ptr, nl);
-    memcpy(b + nl, sp + 1, nr);
-    bn_merge_map_add(&t->merges, left, right, rank, bn_str_map_find(&t->map, t, b, nl + nr));
+    if (!sp)
+        return fail(ld, "merge %llu (\"%.*s\") has no space", (unsigned long long)rank,
+                    (int)(m.len < MAX_SHOWN ? m.len : MAX_SHOWN), m.ptr);
+    p->part[0] = m.ptr;
+    p->len[0] = (size_t)(sp - m.ptr);
+    p->part[1] = sp + 1;
+    p->len[1] = m.len - p->len[0] - 1;
+    for (int k = 0; k < 2; k++) {
+        p->hash[k] = bn_hash_bytes(p->part[k], p->len[k]);
+        bn_str_map_prefetch(&ld->t->map, p->hash[k]);
+    }
+    return 0;
+}
+
+/* Looks the parts of merges [first, first + n) up as token ids (-1 for a
+ * part that is not a token: such a merge can never apply). The lookups
+ * go in batches whose table slots are prefetched first: hundreds of
+ * thousands of them would otherwise wait on memory one by one. */
+static int parse_merges(loader *ld, const gguf_str *m, uint64_t first, size_t n,
+                        int32_t (*pairs)[2])
+{
+    merge_parts parts[MERGE_BATCH];
+    for (size_t j = 0; j < n; j++)
+        if (split_merge(ld, m[j], first + j, &parts[j])) return -1;
+    for (size_t j = 0; j < n; j++)
+        for (int k = 0; k < 2; k++)
+            pairs[j][k] = bn_str_map_find_hashed(&ld->t->map, ld->t, parts[j].part[k],
+                                                 parts[j].len[k], parts[j].hash[k]);
     return 0;
 }
 
@@ -157,17 +181,16 @@ static int read_merges(loader *ld)
     uint64_t n = kv->v.arr.count;
     if (n > MAX_TOKENS) return fail(ld, "tokenizer.ggml.merges has too many entries");
     gguf_str *m = malloc((n ? n : 1) * sizeof *m);
-    if (!m || bn_merge_map_init(&ld->t->merges, n)) {
-        free(m);
-        return fail(ld, "out of memory for %llu merges", (unsigned long long)n);
-    }
-    gguf_arr_strings(kv, m);
-    char *buf = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    for (uint64_t i = 0; i < n && !rc; i++) rc = add_merge(ld, m[i], (int32_t)i, &buf, &cap);
-    free(buf);
+    int32_t(*pairs)[2] = malloc((n ? n : 1) * sizeof *pairs);
+    int rc = m && pairs ? 0 : fail(ld, "out of memory for %llu merges", (unsigned long long)n);
+    if (!rc) gguf_arr_strings(kv, m);
+    for (uint64_t i = 0; i < n && !rc; i += MERGE_BATCH)
+        rc = parse_merges(ld, m + i, i, n - i < MERGE_BATCH ? (size_t)(n - i) : MERGE_BATCH,
+                          pairs + i);
+    if (!rc && bn_merge_table_build(&ld->t->merges, ld->t->n_vocab, (const int32_t(*)[2])pairs, n))
+        rc = fail(ld, "out of memory for %llu merges", (unsigned long long)n);
     free(m);
+    free(pairs);
     return rc;
 }
 
@@ -204,6 +227,7 @@ static int32_t find_special(const bn_tokenizer *t, const char *text)
 static const char *const EOG_TEXTS[] = {"<|eot_id|>",  "<|eom_id|>", "<|end_of_text|>",
                                         "<|im_end|>",  "</s>",       "<|endoftext|>"};
 #define N_EOG_TEXTS (sizeof EOG_TEXTS / sizeof EOG_TEXTS[0])
+#define MAX_EOG (N_EOG_TEXTS + 2) /* the texts, EOS and EOT */
 
 static void add_eog(bn_tokenizer *t, int32_t id)
 {
@@ -222,7 +246,7 @@ static int read_special_ids(loader *ld)
         read_token_id(ld, "tokenizer.ggml.eot_token_id", &t->eot))
         return -1;
     if (t->eot < 0) t->eot = find_special(t, "<|eot_id|>");
-    t->eog = malloc((N_EOG_TEXTS + 2) * sizeof *t->eog);
+    t->eog = malloc(MAX_EOG * sizeof *t->eog);
     if (!t->eog) return fail(ld, "out of memory");
     add_eog(t, t->eos);
     add_eog(t, t->eot);
@@ -285,7 +309,7 @@ static int collect_specials(loader *ld)
     }
     for (int32_t id = 0; id < t->n_vocab; id++) {
         uint8_t type = t->types[id];
-        uint32_t len = t->text_len[id];
+        uint32_t len = bn_tok_len(t, id);
         /* longest text first (llama.cpp's cache_special_tokens), then lower id */
         if ((type == BN_TT_CONTROL || type == BN_TT_USER_DEFINED || type == BN_TT_UNKNOWN) && len)
             keys[t->n_specials++] = (uint64_t)(MAX_TOKEN_LEN - len) << 32 | (uint32_t)id;
@@ -311,8 +335,8 @@ static int choose_pre(loader *ld)
         return 0;
     }
     if (bn_pre_from_name(pre.ptr, pre.len, &t->pre))
-        return fail(ld, "unsupported pre-tokenizer '%.*s' (known: llama-bpe, llama3, gpt-2, default)",
-                    (int)pre.len, pre.ptr);
+        return fail(ld, "unsupported pre-tokenizer '%.*s' (known: %s)", (int)pre.len, pre.ptr,
+                    "llama-bpe, llama3, gpt-2, default");
     return 0;
 }
 
@@ -358,6 +382,7 @@ static int load(loader *ld)
         if (read_merges(ld) || choose_pre(ld)) return -1;
     } else {
         find_byte_tokens(t);
+        bn_spm_init(t);
     }
     return read_options(ld) || read_special_ids(ld) || collect_specials(ld) ? -1 : 0;
 }

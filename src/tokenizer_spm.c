@@ -15,8 +15,6 @@
 
 #include "tokenizer_impl.h"
 
-static const char SPACE_MARK[] = "\xE2\x96\x81"; /* U+2581 "▁" */
-#define SPACE_MARK_LEN (sizeof SPACE_MARK - 1)
 
 static int piece_usable(const bn_tokenizer *t, int32_t id)
 {
@@ -57,17 +55,17 @@ static int emit_bytes(const bn_tokenizer *t, const char *s, size_t len, bn_id_li
 /* The text with the optional dummy prefix and every " " as "▁". */
 static char *escape_spaces(const char *text, size_t len, int space_prefix, size_t *out_len)
 {
-    char *s = malloc((len + 1) * SPACE_MARK_LEN);
+    char *s = malloc((len + 1) * BN_SPACE_MARK_LEN);
     if (!s) return NULL;
     size_t n = 0;
     if (space_prefix) {
-        memcpy(s, SPACE_MARK, SPACE_MARK_LEN);
-        n = SPACE_MARK_LEN;
+        memcpy(s, BN_SPACE_MARK, BN_SPACE_MARK_LEN);
+        n = BN_SPACE_MARK_LEN;
     }
     for (size_t i = 0; i < len; i++) {
         if (text[i] == ' ') {
-            memcpy(s + n, SPACE_MARK, SPACE_MARK_LEN);
-            n += SPACE_MARK_LEN;
+            memcpy(s + n, BN_SPACE_MARK, BN_SPACE_MARK_LEN);
+            n += BN_SPACE_MARK_LEN;
         } else {
             s[n++] = text[i];
         }
@@ -76,6 +74,49 @@ static char *escape_spaces(const char *text, size_t len, int space_prefix, size_
     return s;
 }
 
+static int mark_at(const char *s, size_t len, size_t p)
+{
+    return p + BN_SPACE_MARK_LEN <= len && !memcmp(s + p, BN_SPACE_MARK, BN_SPACE_MARK_LEN);
+}
+
+/* Is there a "▁" at p (in s of len bytes) after a character other than "▁"? */
+static int word_starts_at(const char *s, size_t len, size_t p)
+{
+    return p > 0 && mark_at(s, len, p) &&
+           !(p >= BN_SPACE_MARK_LEN && mark_at(s, len, p - BN_SPACE_MARK_LEN));
+}
+
+static int spans_words(const char *text, size_t len)
+{
+    for (size_t p = 1; p < len; p++)
+        if (word_starts_at(text, len, p)) return 1;
+    return 0;
+}
+
+void bn_spm_init(bn_tokenizer *t)
+{
+    t->spm_word_chunks = 1;
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (piece_usable(t, id) && spans_words(bn_tok_text(t, id), bn_tok_len(t, id)))
+            t->spm_word_chunks = 0;
+}
+
+/* Merges one chunk and emits its pieces. */
+static int tokenize_chunk(const bn_tokenizer *t, bn_merger *m, const char *s, size_t n,
+                          bn_id_list *out)
+{
+    if (bn_merge_word(m, t, s, n, rate_pair, (void *)t)) return -1;
+    for (int32_t i = 0; i >= 0; i = m->sym[i].next) {
+        const bn_symbol *sym = &m->sym[i];
+        int32_t id = piece_usable(t, sym->id) ? sym->id : -1;
+        int rc = id >= 0 ? bn_ids_push(out, id) : emit_bytes(t, s + sym->off, sym->len, out);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* When no piece spans a word start (checked at load), each word merges on
+ * its own: the same result as merging the whole text, and much faster. */
 int bn_spm_tokenize(const bn_tokenizer *t, const char *text, size_t len, int space_prefix,
                     bn_id_list *out)
 {
@@ -85,11 +126,10 @@ int bn_spm_tokenize(const bn_tokenizer *t, const char *text, size_t len, int spa
     bn_merger m;
     memset(&m, 0, sizeof m);
     int rc = 0;
-    if (n) rc = bn_merge_word(&m, t, word, n, rate_pair, (void *)t);
-    for (int32_t i = 0; n && !rc && i >= 0; i = m.sym[i].next) {
-        const bn_symbol *s = &m.sym[i];
-        int32_t id = piece_usable(t, s->id) ? s->id : -1;
-        rc = id >= 0 ? bn_ids_push(out, id) : emit_bytes(t, word + s->off, s->len, out);
+    for (size_t start = 0, end; !rc && start < n; start = end) {
+        end = start + 1;
+        while (end < n && !(t->spm_word_chunks && word_starts_at(word, n, end))) end++;
+        rc = tokenize_chunk(t, &m, word + start, end - start, out);
     }
     bn_merger_free(&m);
     free(word);

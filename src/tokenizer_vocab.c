@@ -1,7 +1,8 @@
 /*
- * tokenizer_vocab.c - the tokenizer's two hash tables: token text -> id and
- * (left id, right id) -> BPE merge (rank and merged id). Open addressing with
- * linear probing, at most half full, so lookups stay O(1).
+ * tokenizer_vocab.c - the tokenizer's lookup structures: token text -> id
+ * (an open-addressing hash table, at most half full) and the BPE merge
+ * ranks (left id, right id) -> rank, stored as one sorted row per left id
+ * (compact, so building it for 280k merges stays within the cache).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,7 @@
 #define HASH_MUL2 0x94D049BB133111EBull
 #define MIN_SLOTS 16
 
-/* Slots for n entries: a power of two at least twice n. */
-static size_t slots_for(size_t n)
-{
-    size_t s = MIN_SLOTS;
-    while (s < 2 * n) s *= 2;
-    return s;
-}
+/* ------------------------------------------------------ text -> id map */
 
 static uint64_t mix_word(uint64_t h, uint64_t w)
 {
@@ -44,88 +39,120 @@ uint32_t bn_hash_bytes(const char *s, size_t len)
     return (uint32_t)(h ^ (h >> 29));
 }
 
+static int text_is(const bn_tokenizer *t, int32_t id, const char *s, size_t len)
+{
+    if (bn_tok_len(t, id) != len) return 0;
+    const char *x = bn_tok_text(t, id);
+    for (size_t i = 0; i < len; i++) /* texts are short: faster than a memcmp call */
+        if (x[i] != s[i]) return 0;
+    return 1;
+}
+
 int bn_str_map_build(bn_str_map *m, const bn_tokenizer *t)
 {
-    size_t n_slots = slots_for((size_t)t->n_vocab);
+    size_t n_slots = MIN_SLOTS;
+    while (n_slots < 2 * (size_t)t->n_vocab) n_slots *= 2;
     m->mask = n_slots - 1;
-    m->hash = malloc(n_slots * sizeof *m->hash);
-    m->id = malloc(n_slots * sizeof *m->id);
-    if (!m->hash || !m->id) return -1;
-    memset(m->id, 0xFF, n_slots * sizeof *m->id); /* every id -1: empty */
+    m->slots = malloc(n_slots * sizeof *m->slots);
+    if (!m->slots) return -1;
+    for (size_t i = 0; i < n_slots; i++) m->slots[i].id = -1;
     for (int32_t id = 0; id < t->n_vocab; id++) {
         const char *s = bn_tok_text(t, id);
-        size_t len = t->text_len[id];
+        size_t len = bn_tok_len(t, id);
         uint32_t h = bn_hash_bytes(s, len);
         size_t i = h & m->mask;
         /* a repeated text maps to its last id, as in llama.cpp's token_to_id */
-        while (m->id[i] >= 0 && !(m->hash[i] == h && t->text_len[m->id[i]] == len &&
-                                  !memcmp(bn_tok_text(t, m->id[i]), s, len)))
-            i = (i + 1) & m->mask;
-        m->hash[i] = h;
-        m->id[i] = id;
+        for (; m->slots[i].id >= 0; i = (i + 1) & m->mask)
+            if (m->slots[i].hash == h && text_is(t, m->slots[i].id, s, len)) break;
+        m->slots[i].hash = h;
+        m->slots[i].id = id;
     }
     return 0;
 }
 
 void bn_str_map_free(bn_str_map *m)
 {
-    free(m->hash);
-    free(m->id);
-    m->hash = NULL;
-    m->id = NULL;
-}
-
-int32_t bn_str_map_find(const bn_str_map *m, const bn_tokenizer *t, const char *s, size_t len)
-{
-    uint32_t h = bn_hash_bytes(s, len);
-    for (size_t i = h & m->mask; m->id[i] >= 0; i = (i + 1) & m->mask) {
-        int32_t id = m->id[i];
-        if (m->hash[i] == h && t->text_len[id] == len && !memcmp(bn_tok_text(t, id), s, len))
-            return id;
-    }
-    return -1;
-}
-
-int bn_merge_map_init(bn_merge_map *m, size_t n_merges)
-{
-    size_t n_slots = slots_for(n_merges);
-    m->mask = n_slots - 1;
-    m->slots = calloc(n_slots, sizeof *m->slots);
-    return m->slots ? 0 : -1;
-}
-
-void bn_merge_map_free(bn_merge_map *m)
-{
     free(m->slots);
     m->slots = NULL;
 }
 
-static uint64_t pair_key(int32_t left, int32_t right)
+int32_t bn_str_map_find_hashed(const bn_str_map *m, const bn_tokenizer *t, const char *s,
+                               size_t len, uint32_t hash)
 {
-    return ((uint64_t)(uint32_t)(left + 1) << 32) | (uint32_t)(right + 1);
+    for (size_t i = hash & m->mask; m->slots[i].id >= 0; i = (i + 1) & m->mask)
+        if (m->slots[i].hash == hash && text_is(t, m->slots[i].id, s, len)) return m->slots[i].id;
+    return -1;
 }
 
-static size_t pair_slot(const bn_merge_map *m, uint64_t key)
+int32_t bn_str_map_find(const bn_str_map *m, const bn_tokenizer *t, const char *s, size_t len)
 {
-    return (size_t)((key * HASH_SEED) >> 32) & m->mask;
+    return bn_str_map_find_hashed(m, t, s, len, bn_hash_bytes(s, len));
 }
 
-void bn_merge_map_add(bn_merge_map *m, int32_t left, int32_t right, int32_t rank, int32_t merged)
+void bn_str_map_prefetch(const bn_str_map *m, uint32_t hash)
 {
-    uint64_t key = pair_key(left, right);
-    size_t i = pair_slot(m, key);
-    while (m->slots[i].key && m->slots[i].key != key) i = (i + 1) & m->mask;
-    if (!m->slots[i].key) {
-        m->slots[i].key = key;
-        m->slots[i].rank = rank;
-        m->slots[i].merged = merged;
+    __builtin_prefetch(&m->slots[hash & m->mask]);
+}
+
+/* ---------------------------------------------------------- merge rows */
+
+static int pair_usable(const int32_t pair[2]) { return pair[0] >= 0 && pair[1] >= 0; }
+
+/* Two stable counting sorts (by right id, then by left id) leave each row
+ * sorted by right id and, within equal pairs, by rank. */
+int bn_merge_table_build(bn_merge_table *m, int32_t n_vocab, const int32_t (*pairs)[2],
+                         size_t n_pairs)
+{
+    size_t n_rows = (size_t)n_vocab, n = 0;
+    m->row_start = calloc(n_rows + 1, sizeof *m->row_start);
+    m->entries = malloc((n_pairs ? n_pairs : 1) * sizeof *m->entries);
+    uint32_t *by_right = malloc((n_pairs ? n_pairs : 1) * sizeof *by_right);
+    uint32_t *fill = calloc(n_rows + 1, sizeof *fill);
+    if (!m->row_start || !m->entries || !by_right || !fill) {
+        free(by_right);
+        free(fill);
+        return -1;
     }
+    for (size_t i = 0; i < n_pairs; i++) {
+        if (!pair_usable(pairs[i])) continue;
+        m->row_start[pairs[i][0] + 1]++;
+        fill[pairs[i][1] + 1]++;
+        n++;
+    }
+    for (size_t id = 0; id < n_rows; id++) {
+        m->row_start[id + 1] += m->row_start[id];
+        fill[id + 1] += fill[id];
+    }
+    for (size_t i = 0; i < n_pairs; i++) /* ranks ordered by right id */
+        if (pair_usable(pairs[i])) by_right[fill[pairs[i][1]]++] = (uint32_t)i;
+    memcpy(fill, m->row_start, n_rows * sizeof *fill);
+    for (size_t k = 0; k < n; k++) { /* then into the rows of the left ids */
+        uint32_t rank = by_right[k];
+        bn_merge_entry e = {pairs[rank][1], (int32_t)rank};
+        m->entries[fill[pairs[rank][0]]++] = e;
+    }
+    free(by_right);
+    free(fill);
+    return 0;
 }
 
-const bn_merge_slot *bn_merge_map_find(const bn_merge_map *m, int32_t left, int32_t right)
+void bn_merge_table_free(bn_merge_table *m)
 {
-    uint64_t key = pair_key(left, right);
-    for (size_t i = pair_slot(m, key); m->slots[i].key; i = (i + 1) & m->mask)
-        if (m->slots[i].key == key) return &m->slots[i];
-    return NULL;
+    free(m->row_start);
+    free(m->entries);
+    m->row_start = NULL;
+    m->entries = NULL;
+}
+
+int32_t bn_merge_rank(const bn_merge_table *m, int32_t left, int32_t right)
+{
+    const bn_merge_entry *row = m->entries + m->row_start[left];
+    size_t lo = 0, hi = m->row_start[left + 1] - m->row_start[left];
+    while (lo < hi) { /* the first entry with this right id has the lowest rank */
+        size_t mid = lo + (hi - lo) / 2;
+        if (row[mid].right < right) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m->row_start[left + 1] - m->row_start[left] && row[lo].right == right ? row[lo].rank
+                                                                                       : -1;
 }

@@ -1012,4 +1012,5 @@ const bn_unicode_range bn_unicode_ranges[] = {
     {0x30000, 0x3134A, 1},
 };
 
-const size_t bn_unicode_n_ranges = sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];
+const size_t bn_unicode_n_ranges =
+    sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];

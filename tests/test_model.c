@@ -9,69 +9,10 @@
 
 #include "bitnet.h"
 #include "model.h"
+#include "ref_check.h"
 #include "test.h"
 
 #define BUNDLED_MODEL "models/bitnet-tiny.gguf"
-#define LOGIT_MIN_COSINE 0.9999
-#define LOGIT_MAX_DIFF 0.02
-#define MAX_IDS 4096
-
-/* ----------------------------------------------- reference record parsing */
-
-/* Parses the int array that follows "key": in line; returns its length. */
-static int json_ints(const char *line, const char *key, int32_t *out, int cap)
-{
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": [", key);
-    const char *p = strstr(line, pat);
-    if (!p) return -1;
-    p += strlen(pat);
-    int n = 0;
-    while (*p && *p != ']') {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p) break;
-        if (n < cap) out[n] = (int32_t)v;
-        n++;
-        p = end;
-        while (*p == ',' || *p == ' ') p++;
-    }
-    return n;
-}
-
-/* Parses step `step` of "logits": [[...], [...]]; returns the count read. */
-static int json_logits(const char *line, int step, float *out, int cap)
-{
-    const char *p = strstr(line, "\"logits\": [");
-    if (!p) return -1;
-    p += strlen("\"logits\": [");
-    for (int s = 0; s <= step; s++) {
-        p = strchr(p, '[');
-        if (!p) return -1;
-        p++;
-        if (s < step) p = strchr(p, ']');
-        if (!p) return -1;
-    }
-    int n = 0;
-    while (*p && *p != ']') {
-        char *end;
-        float v = strtof(p, &end);
-        if (end == p) break;
-        if (n < cap) out[n] = v;
-        n++;
-        p = end;
-        while (*p == ',' || *p == ' ') p++;
-    }
-    return n;
-}
-
-static int argmax(const float *v, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
 
 static bn_model *load(const char *path, const char *kernel, int threads)
 {
@@ -96,7 +37,7 @@ static int greedy(bn_model *m, const int32_t *prompt, int np, int32_t *out, int 
     int n = 0;
     if (bn_session_eval(s, prompt, np, &logits, err) == 0) {
         while (n < max_new) {
-            int32_t id = argmax(logits, bn_model_n_vocab(m));
+            int32_t id = ref_argmax(logits, bn_model_n_vocab(m));
             out[n++] = id;
             if (bn_token_is_eog(bn_model_tokenizer(m), id)) break;
             if (bn_session_eval(s, &id, 1, &logits, err)) break;
@@ -162,63 +103,6 @@ TEST(model_rmsnorm_and_rope_known_values)
     float t = powf(10000.0f, -0.5f); /* pair 1 rotates by theta_scale radians */
     CHECK(fabsf(v[1] - (cosf(t) * 2 - sinf(t) * 4)) < 1e-6f);
     CHECK(fabsf(v[3] - (sinf(t) * 2 + cosf(t) * 4)) < 1e-6f);
-}
-
-/* Checks one model file against every reference record. */
-static void check_against_reference(const char *model_path, int with_logits)
-{
-    SHARED_OR_SKIP(ref_path, "reference/bitnet-tiny-greedy.jsonl");
-    char *data = test_read_file(ref_path, NULL);
-    CHECK_MSG(data != NULL, "cannot read %s", ref_path);
-    bn_model *m = data ? load(model_path, "auto", 2) : NULL;
-    if (!m) {
-        free(data);
-        return;
-    }
-    const int nv = bn_model_n_vocab(m);
-    float *ref = malloc((size_t)nv * sizeof *ref);
-    int records = 0, logit_steps = 0;
-    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-        int32_t prompt[MAX_IDS], want[MAX_IDS], got[MAX_IDS];
-        int np = json_ints(line, "prompt_ids", prompt, MAX_IDS);
-        int nw = json_ints(line, "output_ids", want, MAX_IDS);
-        if (np <= 0 || nw <= 0) continue;
-        records++;
-        char err[BN_ERR_LEN];
-        bn_session *s = bn_session_new(m, 0, err);
-        const float *logits;
-        int ng = 0;
-        bn_session_eval(s, prompt, np, &logits, err);
-        for (int step = 0; step < nw; step++) {
-            if (with_logits && json_logits(line, step, ref, nv) == nv) {
-                double dot = 0, na = 0, nb = 0, maxd = 0;
-                for (int i = 0; i < nv; i++) {
-                    dot += (double)logits[i] * ref[i];
-                    na += (double)logits[i] * logits[i];
-                    nb += (double)ref[i] * ref[i];
-                    double d = fabs((double)logits[i] - ref[i]);
-                    if (d > maxd) maxd = d;
-                }
-                double cosine = dot / sqrt(na * nb);
-                CHECK_MSG(cosine >= LOGIT_MIN_COSINE && maxd <= LOGIT_MAX_DIFF,
-                          "%s record %d step %d: cosine %.6f, max diff %.4f", model_path, records,
-                          step, cosine, maxd);
-                logit_steps++;
-            }
-            int32_t id = argmax(logits, nv);
-            got[ng++] = id;
-            if (id != want[step] || bn_token_is_eog(bn_model_tokenizer(m), id)) break;
-            if (bn_session_eval(s, &id, 1, &logits, err)) break;
-        }
-        int same = ng == nw && !memcmp(got, want, (size_t)nw * sizeof *got);
-        CHECK_MSG(same, "%s record %d: greedy ids differ at step %d", model_path, records, ng - 1);
-        bn_session_free(s);
-    }
-    CHECK_MSG(records >= 20, "only %d reference records read", records);
-    if (with_logits) CHECK_MSG(logit_steps > 0, "no logits compared");
-    free(ref);
-    free(data);
-    bn_model_free(m);
 }
 
 TEST(model_reference_greedy_ids_and_logits_i2s)

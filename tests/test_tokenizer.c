@@ -196,7 +196,8 @@ TEST(tokenizer_llama3_vocab_facts)
     CHECK_EQ_INT(bn_token_eos(t), 128001);
     CHECK_EQ_INT(bn_token_eot(t), 128009);
     CHECK(bn_token_is_eog(t, 128001) && bn_token_is_eog(t, 128009));
-    CHECK(bn_token_is_eog(t, 128008)); /* <|eom_id|> */
+    /* id 128008 is <|eom_id|> in LLaMA-3.1 vocabularies, reserved in 3.0 ones */
+    CHECK_EQ_INT(bn_token_is_eog(t, 128008), !strcmp(bn_token_text(t, 128008), "<|eom_id|>"));
     CHECK(!bn_token_is_eog(t, 128000) && !bn_token_is_eog(t, 13));
     /* the default split cuts "don't" at the apostrophe (spec 7.2) */
     int32_t *ids = NULL;
@@ -385,4 +386,324 @@ TEST(tokenizer_big_inputs)
     free(ids);
     free(text);
     bn_tokenizer_free(t);
+}
+
+/* --------------------------------------------- synthetic vocabularies */
+
+#define SPM_N_BYTES 256
+#define SPM_FIRST_PIECE (3 + SPM_N_BYTES) /* after <unk>, <s>, </s>, <0x00>.. */
+
+static const struct {
+    const char *text;
+    float score;
+} SPM_PIECES[] = {
+    {"\xE2\x96\x81", -1.0f},     {"h", -5.0f},   {"e", -5.0f},    {"l", -5.0f},
+    {"o", -5.0f},                {"\xE2\x96\x81h", -2.0f}, {"he", -3.0f}, {"ll", -1.5f},
+    {"\xE2\x96\x81he", -1.8f},   {"llo", -1.2f}, {"lo", -2.5f},
+    {"\xE2\x96\x81hello", -0.5f},
+    {"o\xE2\x96\x81", -0.1f}, /* joins words: only in the "cross" vocabulary */
+};
+#define SPM_N_PIECES (sizeof SPM_PIECES / sizeof SPM_PIECES[0])
+#define SPM_CROSS_PIECE (SPM_N_PIECES - 1)
+#define SPM_N_VOCAB (SPM_FIRST_PIECE + SPM_N_PIECES)
+
+static int32_t spm_piece(const char *text)
+{
+    for (size_t i = 0; i < SPM_N_PIECES; i++)
+        if (!strcmp(SPM_PIECES[i].text, text)) return (int32_t)(SPM_FIRST_PIECE + i);
+    return -1;
+}
+
+static void gb_kv_array(gb_buf *b, const char *key, uint32_t elem_type, const void *data, size_t n,
+                        size_t elem_size)
+{
+    gb_str(b, key);
+    gb_u32(b, GGUF_TYPE_ARRAY);
+    gb_u32(b, elem_type);
+    gb_u64(b, n);
+    gb_bytes(b, data, n * elem_size);
+}
+
+/* A small LLaMA-2-like SentencePiece vocabulary; with `cross`, a piece
+ * that spans two words ("o▁") is a normal piece, else an unused one. */
+static void build_spm(gb_buf *b, int cross)
+{
+    static char byte_names[SPM_N_BYTES][8];
+    const char *tokens[SPM_N_VOCAB];
+    float scores[SPM_N_VOCAB] = {0};
+    int32_t types[SPM_N_VOCAB];
+    tokens[0] = "<unk>", types[0] = 2;
+    tokens[1] = "<s>", types[1] = 3;
+    tokens[2] = "</s>", types[2] = 3;
+    for (int i = 0; i < SPM_N_BYTES; i++) {
+        snprintf(byte_names[i], sizeof byte_names[i], "<0x%02X>", i);
+        tokens[3 + i] = byte_names[i];
+        types[3 + i] = 6;
+    }
+    for (size_t i = 0; i < SPM_N_PIECES; i++) {
+        tokens[SPM_FIRST_PIECE + i] = SPM_PIECES[i].text;
+        scores[SPM_FIRST_PIECE + i] = SPM_PIECES[i].score;
+        types[SPM_FIRST_PIECE + i] = i == SPM_CROSS_PIECE && !cross ? 5 : 1;
+    }
+    gb_header(b, 0, 7);
+    gb_kv_str(b, "tokenizer.ggml.model", "llama");
+    gb_kv_arr_str(b, "tokenizer.ggml.tokens", tokens, SPM_N_VOCAB);
+    gb_kv_array(b, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, scores, SPM_N_VOCAB, sizeof *scores);
+    gb_kv_array(b, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, SPM_N_VOCAB, sizeof *types);
+    gb_kv_u32(b, "tokenizer.ggml.bos_token_id", 1);
+    gb_kv_u32(b, "tokenizer.ggml.eos_token_id", 2);
+    gb_kv_u32(b, "tokenizer.ggml.unknown_token_id", 0);
+}
+
+/* Builds a tokenizer from a GGUF in memory; NULL with err set on failure. */
+static bn_tokenizer *from_memory(const gb_buf *b, char *err, size_t errlen)
+{
+    gguf_file *f = gguf_open_memory(b->data, b->len, err, errlen);
+    if (!f) return NULL;
+    bn_tokenizer *t = bn_tokenizer_from_gguf(f, err, errlen);
+    gguf_close(f);
+    return t;
+}
+
+static int spm_tokenizes(const bn_tokenizer *t, const char *text, int flags, const int32_t *want,
+                         int n_want)
+{
+    int32_t *ids = NULL;
+    int n = tokenize(t, text, strlen(text), flags, &ids);
+    int ok = same_ids(ids, n, want, n_want);
+    if (!ok) print_ids(text, ids, n);
+    free(ids);
+    return ok;
+}
+
+TEST(tokenizer_spm_synthetic)
+{
+    gb_buf b = {0};
+    char err[BN_ERR_LEN] = "";
+    build_spm(&b, 0);
+    bn_tokenizer *t = from_memory(&b, err, sizeof err);
+    gb_free(&b);
+    CHECK_MSG(t != NULL, "%s", err);
+    if (!t) return;
+    CHECK(!strcmp(bn_tokenizer_model_name(t), "llama"));
+    CHECK(!strcmp(bn_tokenizer_pre_name(t), "none"));
+    CHECK_EQ_INT(bn_tokenizer_set_pre(t, "llama3"), -1);
+    CHECK(bn_token_is_eog(t, 2));
+    const int32_t sp = spm_piece("\xE2\x96\x81"), ll = spm_piece("ll"), l = spm_piece("l");
+    /* highest score first: ll, llo, ▁h, ▁he, ▁hello */
+    const int32_t hello[] = {1, spm_piece("\xE2\x96\x81hello")};
+    CHECK(spm_tokenizes(t, "hello", BN_TOK_ADD_BOS, hello, 2));
+    /* equal scores: the leftmost pair merges first */
+    const int32_t lll[] = {sp, ll, l};
+    CHECK(spm_tokenizes(t, "lll", 0, lll, 3));
+    /* byte fallback for what is not a piece, also for invalid UTF-8 */
+    const int32_t hez[] = {spm_piece("\xE2\x96\x81he"), 3 + 'z'};
+    CHECK(spm_tokenizes(t, "hez", 0, hez, 2));
+    const int32_t badbyte[] = {sp, 3 + 0xFF};
+    CHECK(spm_tokenizes(t, "\xff", 0, badbyte, 2));
+    /* a special token, then the dummy space again before the text */
+    const int32_t special[] = {2, spm_piece("\xE2\x96\x81hello")};
+    CHECK(spm_tokenizes(t, "</s>hello", BN_TOK_PARSE_SPECIAL, special, 2));
+
+    static const char *const texts[] = {"hello", "hez lll", " hello  o", "\xff\xfe x", ""};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        int32_t *ids = NULL;
+        size_t len = strlen(texts[i]), dlen;
+        int n = tokenize(t, texts[i], len, 0, &ids);
+        char *dec = n >= 0 ? detokenize(t, ids, n, 0, &dlen) : NULL;
+        CHECK_MSG(dec && dlen == len && !memcmp(dec, texts[i], len), "round trip of \"%s\"",
+                  texts[i]);
+        free(dec);
+        free(ids);
+    }
+    char buf[8];
+    CHECK_EQ_INT(bn_token_to_piece(t, 3 + 'A', 0, buf, sizeof buf), 1);
+    CHECK_EQ_INT(buf[0], 'A');
+    CHECK_EQ_INT(bn_token_to_piece(t, 1, 0, buf, sizeof buf), 0);
+    CHECK_EQ_INT(bn_token_to_piece(t, (int32_t)(SPM_FIRST_PIECE + SPM_CROSS_PIECE), 0, buf, 8), 0);
+    /* the unused piece "o▁" never merges, so words stay apart */
+    const int32_t two[] = {sp, spm_piece("\xE2\x96\x81hello"), spm_piece("\xE2\x96\x81hello")};
+    CHECK(spm_tokenizes(t, " hello hello", 0, two, 3));
+    bn_tokenizer_free(t);
+}
+
+/* With a piece that spans words, merging must not be cut at word starts. */
+TEST(tokenizer_spm_cross_word_piece)
+{
+    gb_buf b = {0};
+    char err[BN_ERR_LEN] = "";
+    build_spm(&b, 1);
+    bn_tokenizer *t = from_memory(&b, err, sizeof err);
+    gb_free(&b);
+    CHECK_MSG(t != NULL, "%s", err);
+    if (!t) return;
+    /* "▁▁hello▁hello": "o▁" (-0.1) beats every other pair */
+    const int32_t want[] = {spm_piece("\xE2\x96\x81"), spm_piece("\xE2\x96\x81he"),
+                            spm_piece("ll"), spm_piece("o\xE2\x96\x81"), spm_piece("he"),
+                            spm_piece("llo")};
+    CHECK(spm_tokenizes(t, " hello hello", 0, want, 6));
+    bn_tokenizer_free(t);
+}
+
+/* A minimal byte-level BPE vocabulary with one extra key (or none). */
+static void build_bpe(gb_buf *b, const char *model, int with_merges, const char *extra_key,
+                      uint32_t extra_u32, const char *extra_str)
+{
+    static const char *const tokens[] = {"a", "b", "ab", "<|x|>"};
+    static const char *const merges[] = {"a b"};
+    uint64_t n_kv = 2 + (with_merges != 0) + (extra_key != NULL);
+    gb_header(b, 0, n_kv);
+    gb_kv_str(b, "tokenizer.ggml.model", model);
+    gb_kv_arr_str(b, "tokenizer.ggml.tokens", tokens, 4);
+    if (with_merges) gb_kv_arr_str(b, "tokenizer.ggml.merges", merges, 1);
+    if (extra_key && extra_str) gb_kv_str(b, extra_key, extra_str);
+    else if (extra_key) gb_kv_u32(b, extra_key, extra_u32);
+}
+
+static void expect_load_error(gb_buf *b, const char *needle)
+{
+    char err[BN_ERR_LEN] = "";
+    bn_tokenizer *t = from_memory(b, err, sizeof err);
+    CHECK_MSG(t == NULL && strstr(err, needle), "want an error with \"%s\", got \"%s\"", needle,
+              err);
+    bn_tokenizer_free(t);
+    gb_free(b);
+}
+
+TEST(tokenizer_bad_files)
+{
+    gb_buf b = {0};
+    char err[BN_ERR_LEN] = "";
+    build_bpe(&b, "gpt2", 1, NULL, 0, NULL);
+    bn_tokenizer *t = from_memory(&b, err, sizeof err);
+    CHECK_MSG(t != NULL, "%s", err);
+    gb_free(&b);
+    if (t) { /* no pre key and no LLaMA-3 specials: the GPT-2 split, no BOS */
+        CHECK(!strcmp(bn_tokenizer_pre_name(t), "gpt2"));
+        const int32_t ab[] = {2, 0};
+        int32_t *ids = NULL;
+        int n = tokenize(t, "aba", 3, BN_TOK_ADD_BOS, &ids);
+        CHECK(same_ids(ids, n, ab, 2));
+        free(ids);
+        bn_tokenizer_free(t);
+    }
+    gb_header(&b, 0, 1);
+    gb_kv_str(&b, "general.architecture", "x");
+    expect_load_error(&b, "tokenizer.ggml.model");
+    build_bpe(&b, "bert", 1, NULL, 0, NULL);
+    expect_load_error(&b, "unsupported tokenizer model 'bert'");
+    build_bpe(&b, "gpt2", 0, NULL, 0, NULL);
+    expect_load_error(&b, "tokenizer.ggml.merges");
+    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.bos_token_id", 4, NULL);
+    expect_load_error(&b, "bos_token_id");
+    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.pre", 0, "qwen2");
+    expect_load_error(&b, "pre-tokenizer 'qwen2'");
+    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.eos_token_id", 0, "text");
+    expect_load_error(&b, "eos_token_id has the wrong type");
+    char msg[BN_ERR_LEN] = "";
+    CHECK(bn_tokenizer_load("/nonexistent/vocab.gguf", msg) == NULL);
+    CHECK(strstr(msg, "/nonexistent/vocab.gguf") != NULL);
+}
+
+/* ------------------------------------------------ splits and UTF-8 */
+
+static int collect_piece(size_t start, size_t end, void *ctx)
+{
+    size_t *bounds = ctx; /* bounds[0] = count, then the ends */
+    (void)start;
+    bounds[++bounds[0]] = end;
+    return 0;
+}
+
+/* Splits text and joins the pre-tokens with '|'. */
+static void check_split(bn_pre_type type, const char *text, const char *want)
+{
+    size_t n = 0, len = strlen(text), bounds[128] = {0};
+    uint32_t cpts[64];
+    uint8_t flags[64];
+    size_t byte_at[65];
+    for (size_t i = 0; i < len && n < 64; n++) {
+        byte_at[n] = i;
+        size_t cl = bn_utf8_decode((const unsigned char *)text + i, len - i, &cpts[n]);
+        flags[n] = (uint8_t)bn_cpt_flags(cpts[n]);
+        i += cl ? cl : 1;
+    }
+    byte_at[n] = len;
+    bn_cpt_text ct = {cpts, flags, n};
+    bn_pretokenize(type, &ct, collect_piece, bounds);
+    char got[256];
+    size_t g = 0, prev = 0;
+    for (size_t k = 1; k <= bounds[0]; k++) {
+        if (k > 1) got[g++] = '|';
+        size_t from = byte_at[prev], to = byte_at[bounds[k]];
+        memcpy(got + g, text + from, to - from);
+        g += to - from;
+        prev = bounds[k];
+    }
+    got[g] = 0;
+    CHECK_MSG(!strcmp(got, want), "split %d of \"%s\": want \"%s\", got \"%s\"", (int)type, text,
+              want, got);
+}
+
+TEST(tokenizer_pretokenize_splits)
+{
+    check_split(BN_PRE_LLAMA3, " (hello", " (|hello");
+    check_split(BN_PRE_LLAMA3, "(hello", "(hello");
+    check_split(BN_PRE_LLAMA3, "don't DON'T", "don|'t| DON|'T");
+    check_split(BN_PRE_LLAMA3, "1234567", "123|456|7");
+    check_split(BN_PRE_LLAMA3, "Hello  world", "Hello| | world");
+    check_split(BN_PRE_LLAMA3, "\n\n  x", "\n\n| | x");
+    check_split(BN_PRE_LLAMA3, "a!!\n\nb", "a|!!\n\n|b");
+    check_split(BN_PRE_LLAMA3, "x  ", "x|  ");
+    check_split(BN_PRE_LLAMA3, "a\xE3\x80\x80\xE3\x80\x80" "b", "a|\xE3\x80\x80|\xE3\x80\x80" "b");
+    check_split(BN_PRE_GPT2, "don't DON'T", "don|'t| DON|'|T");
+    check_split(BN_PRE_GPT2, "1234567 x", "1234567| x");
+    check_split(BN_PRE_GPT2, " (hello", " (|hello");
+    check_split(BN_PRE_DEFAULT, "don't", "don|'|t");
+    check_split(BN_PRE_DEFAULT, " (hello", " |(|hello");
+    check_split(BN_PRE_DEFAULT, "1234567", "123|456|7");
+    check_split(BN_PRE_DEFAULT, "a+b=c", "a|+|b|=|c");
+}
+
+TEST(tokenizer_unicode)
+{
+    uint32_t cp = 0;
+    CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)"\xF0\x9F\x98\x80", 4, &cp), 4);
+    CHECK_EQ_INT(cp, 0x1F600);
+    CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)"\xC3\xA9", 2, &cp), 2);
+    CHECK_EQ_INT(cp, 0xE9);
+    static const char *const invalid[] = {"\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80",
+                                          "\xF4\x90\x80\x80", "\xE4\xBD", "\x80", "\xFF"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)invalid[i], strlen(invalid[i]), &cp), 0);
+    char out[BN_UTF8_MAX];
+    CHECK_EQ_INT(bn_utf8_encode(0x10FFFF, out), 4);
+    CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)out, 4, &cp), 4);
+    CHECK_EQ_INT(cp, 0x10FFFF);
+
+    CHECK_EQ_INT(bn_cpt_flags('a'), BN_CPT_LETTER);
+    CHECK_EQ_INT(bn_cpt_flags(0x4E00), BN_CPT_LETTER);
+    CHECK_EQ_INT(bn_cpt_flags('5'), BN_CPT_NUMBER);
+    CHECK_EQ_INT(bn_cpt_flags(0x0660), BN_CPT_NUMBER); /* Arabic-Indic zero */
+    CHECK_EQ_INT(bn_cpt_flags(0x00BD), BN_CPT_NUMBER); /* ½ */
+    CHECK_EQ_INT(bn_cpt_flags('!'), BN_CPT_PUNCT);
+    CHECK_EQ_INT(bn_cpt_flags('$'), 0); /* a symbol, not punctuation */
+    static const uint32_t spaces[] = {' ', '\t', '\n', 0x0B, 0x0C, '\r', 0x85, 0xA0,
+                                      0x1680, 0x2003, 0x2028, 0x2029, 0x202F, 0x3000};
+    for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++)
+        CHECK_MSG(bn_cpt_flags(spaces[i]) == BN_CPT_SPACE, "U+%04X is \\s", spaces[i]);
+    static const uint32_t not_spaces[] = {0x1C, 0x1F, 0x180E, 0x200B, 0xFEFF};
+    for (size_t i = 0; i < sizeof not_spaces / sizeof not_spaces[0]; i++)
+        CHECK_MSG(!(bn_cpt_flags(not_spaces[i]) & BN_CPT_SPACE), "U+%04X is not \\s",
+                  not_spaces[i]);
+    CHECK_EQ_INT(bn_cpt_flags(0x0378), 0); /* unassigned */
+    CHECK_EQ_INT(bn_cpt_flags(0x10FFFF), 0);
+
+    CHECK_EQ_INT(bn_utf8_complete_prefix("abc", 3), 3);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("a\xE4\xBD", 3), 1);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("a\xE4\xBD\xA0", 4), 4);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("\xF0\x9F\x98", 3), 0);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("a\x80", 2), 2);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("\xFF", 1), 1);
+    CHECK_EQ_INT(bn_utf8_complete_prefix("", 0), 0);
 }

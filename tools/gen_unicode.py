@@ -74,7 +74,8 @@ def main():
     for first, last, f in rs:
         w("    {0x%05X, 0x%05X, %d},\n" % (first, last, f))
     w("};\n\n")
-    w("const size_t bn_unicode_n_ranges = sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];\n")
+    w("const size_t bn_unicode_n_ranges =\n")
+    w("    sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,287 @@
+/*
+ * bench_kernels.c - speed of every kernel table this CPU supports on the
+ * matrix shapes of bitnet-b1.58-2B-4T, at 1 and N threads on the worker
+ * pool, next to a plain memory read loop over a buffer of the same size;
+ * also the pool's dispatch + join cost. Prints markdown tables.
+ *
+ * Each shape is measured twice: "cache", the one matrix read over and over
+ * (it stays in the caches), and "memory", STREAM_BYTES of stacked copies
+ * read in one pass, as decoding reads each layer's weights once per token
+ * from RAM. Times are per matrix.
+ *
+ * Usage: bench_kernels [THREADS] [VOCAB]
+ *   THREADS  N for the multi-thread rows (default: all available cores)
+ *   VOCAB    rows of the F16 output-layer matrix (default 128256)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+#include "threadpool.h"
+
+#define HIDDEN 2560
+#define DEFAULT_VOCAB 128256
+#define ROW_ALIGN 16          /* rows per chunk: 64 bytes of float output, no false sharing */
+#define MIN_SECONDS 0.25      /* time each measurement at least this long */
+#define DISPATCH_RUNS 200000
+#define READ_LANES 4          /* independent accumulators of the read loop */
+#define MAX_THREADS 256
+#define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
+
+typedef uint64_t u64x2 __attribute__((vector_size(16))); /* plain C: SSE2 or NEON */
+
+static const struct {
+    int rows, cols;
+    const char *what;
+} shapes[] = {
+    {2560, 2560, "attn q/o"},
+    {640, 2560, "attn k/v"},
+    {6912, 2560, "ffn gate/up"},
+    {2560, 6912, "ffn down"},
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Seconds per run of fn on the pool: one warm-up run, then doubling
+ * batches until a batch lasts MIN_SECONDS. */
+static double seconds_per_run(bn_pool *pool, bn_task_fn fn, void *arg)
+{
+    bn_pool_run(pool, fn, arg);
+    for (long reps = 1;; reps *= 2) {
+        const double t0 = now();
+        for (long i = 0; i < reps; i++) bn_pool_run(pool, fn, arg);
+        const double dt = now() - t0;
+        if (dt >= MIN_SECONDS) return dt / (double)reps;
+    }
+}
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rng_next(void) /* xorshift64 */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* ------------------------------------------------------------- tasks */
+
+typedef struct {
+    const bn_kernels *k;
+    const qk256_matrix *w;
+    const bn_qact *a;
+    float *y;
+} ternary_job;
+
+static void ternary_task(void *arg, int ith, int nth)
+{
+    const ternary_job *j = arg;
+    int r0, r1;
+    bn_split_range(j->w->rows, ith, nth, ROW_ALIGN, &r0, &r1);
+    if (r0 < r1) j->k->qk256_matvec(j->w, j->a, j->y, r0, r1);
+}
+
+typedef struct {
+    const bn_kernels *k;
+    const uint16_t *w;
+    int rows, cols;
+    const float *x;
+    float *y;
+} f16_job;
+
+static void f16_task(void *arg, int ith, int nth)
+{
+    const f16_job *j = arg;
+    int r0, r1;
+    bn_split_range(j->rows, ith, nth, ROW_ALIGN, &r0, &r1);
+    if (r0 < r1) j->k->f16_matvec(j->w, j->cols, j->x, j->y, r0, r1);
+}
+
+typedef struct {
+    const u64x2 *buf;
+    int n_vecs;
+    uint64_t sink[MAX_THREADS]; /* keeps the reads alive */
+} read_job;
+
+static void read_task(void *arg, int ith, int nth)
+{
+    read_job *j = arg;
+    int v0, v1;
+    bn_split_range(j->n_vecs, ith, nth, READ_LANES, &v0, &v1);
+    u64x2 a0 = {0}, a1 = a0, a2 = a0, a3 = a0; /* READ_LANES independent sums */
+    for (int v = v0; v + READ_LANES <= v1; v += READ_LANES) {
+        a0 += j->buf[v];
+        a1 += j->buf[v + 1];
+        a2 += j->buf[v + 2];
+        a3 += j->buf[v + 3];
+    }
+    const u64x2 s = (a0 + a1) + (a2 + a3);
+    j->sink[ith] = s[0] + s[1];
+}
+
+static void nothing_task(void *arg, int ith, int nth)
+{
+    (void)arg;
+    (void)ith;
+    (void)nth;
+}
+
+/* ------------------------------------------------------------ output */
+
+static double gbps(size_t bytes, double seconds) { return (double)bytes / seconds * 1e-9; }
+
+/* GB/s of the read loop over `bytes` bytes at this pool's thread count. */
+static double read_gbps(bn_pool *pool, const void *buf, size_t bytes)
+{
+    read_job j = {.buf = buf, .n_vecs = (int)(bytes / sizeof(u64x2))};
+    return gbps(bytes, seconds_per_run(pool, read_task, &j));
+}
+
+static void random_ternary(qk256_matrix *w)
+{
+    const size_t n = (size_t)w->rows * w->blocks_per_row * QK256_BLOCK_BYTES;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = rng_next();
+        uint8_t byte = 0;
+        for (int f = 0; f < 4; f++) byte |= (uint8_t)((r >> (8 * f)) % 3) << (2 * f);
+        w->codes[i] = byte;
+    }
+    w->scale = 0.5f;
+}
+
+/* One table row: time per matrix, GB/s, speedup and share of the read loop. */
+static void print_row(const char *shape, const char *where, double mib, const char *kernel,
+                      int nth, double sec_per_matrix, double gb_s, double scalar_s, double read)
+{
+    printf("| %s | %s | %.2f | %s | %d | %.1f | %.2f | %.2f | %.0f%% |\n", shape, where, mib,
+           kernel, nth, sec_per_matrix * 1e6, gb_s, scalar_s > 0 ? scalar_s / sec_per_matrix : 0.0,
+           100.0 * gb_s / read);
+}
+
+/* The shape's matrix stacked `copies` times (rows independent, so one
+ * matvec over the stack is `copies` matvecs of the shape). */
+static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int s,
+                        int copies)
+{
+    qk256_matrix w;
+    bn_qact a;
+    const int rows = shapes[s].rows * copies, cols = shapes[s].cols;
+    float *x = malloc((size_t)cols * sizeof *x), *y = malloc((size_t)rows * sizeof *y);
+    if (!x || !y || qk256_alloc(&w, rows, cols, 0) || bn_qact_alloc(&a, cols)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    random_ternary(&w);
+    for (int i = 0; i < cols; i++) x[i] = (float)(rng_next() % 2001) / 1000.0f - 1.0f;
+    bn_kernels_scalar.quantize(x, cols, &a);
+    const size_t bytes = (size_t)rows * w.blocks_per_row * QK256_BLOCK_BYTES;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%dx%d %s", shapes[s].rows, cols, shapes[s].what);
+    const char *where = copies > 1 ? "memory" : "cache";
+    const double mib = (double)bytes / copies / (1 << 20);
+    for (int p = 0; p < 2; p++) {
+        const int nth = bn_pool_size(pools[p]);
+        const double read = read_gbps(pools[p], w.codes, bytes);
+        double scalar_s = 0;
+        for (int t = 0; t < n_tables; t++) {
+            ternary_job j = {tables[t], &w, &a, y};
+            const double sec = seconds_per_run(pools[p], ternary_task, &j) / copies;
+            if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
+            print_row(shape, where, mib, tables[t]->name, nth, sec, gbps(bytes / copies, sec),
+                      scalar_s, read);
+        }
+        print_row(shape, where, mib, "read loop", nth, (double)bytes / copies / (read * 1e9), read,
+                  0, read);
+        if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
+    }
+    free(x);
+    free(y);
+    qk256_free(&w);
+    bn_qact_free(&a);
+}
+
+static void bench_f16(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int vocab)
+{
+    const size_t n = (size_t)vocab * HIDDEN, bytes = n * sizeof(uint16_t);
+    uint16_t *w = malloc(bytes);
+    float *x = malloc(HIDDEN * sizeof *x), *y = malloc((size_t)vocab * sizeof *y);
+    if (!w || !x || !y) {
+        fprintf(stderr, "out of memory for the %dx%d F16 matrix (try a smaller VOCAB)\n", vocab,
+                HIDDEN);
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) w[i] = bn_f32_to_f16((float)(rng_next() % 2001) / 1e5f - 0.01f);
+    for (int i = 0; i < HIDDEN; i++) x[i] = (float)(rng_next() % 2001) / 1000.0f - 1.0f;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%dx%d f16 output", vocab, HIDDEN);
+    const double mib = (double)bytes / (1 << 20);
+    for (int p = 0; p < 2; p++) {
+        const int nth = bn_pool_size(pools[p]);
+        const double read = read_gbps(pools[p], w, bytes);
+        double scalar_s = 0;
+        for (int t = 0; t < n_tables; t++) {
+            f16_job j = {tables[t], w, vocab, HIDDEN, x, y};
+            const double sec = seconds_per_run(pools[p], f16_task, &j);
+            if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
+            print_row(shape, "memory", mib, tables[t]->name, nth, sec, gbps(bytes, sec), scalar_s,
+                      read);
+        }
+        print_row(shape, "memory", mib, "read loop", nth, (double)bytes / (read * 1e9), read, 0, read);
+        if (bn_pool_size(pools[1]) == 1) break;
+    }
+    free(w);
+    free(x);
+    free(y);
+}
+
+static void bench_dispatch(bn_pool *pool)
+{
+    bn_pool_run(pool, nothing_task, NULL);
+    const double t0 = now();
+    for (int i = 0; i < DISPATCH_RUNS; i++) bn_pool_run(pool, nothing_task, NULL);
+    printf("pool dispatch + join, %d threads, empty task: %.3f us per run (%d runs)\n",
+           bn_pool_size(pool), (now() - t0) / DISPATCH_RUNS * 1e6, DISPATCH_RUNS);
+}
+
+int main(int argc, char **argv)
+{
+    const int threads = argc > 1 ? atoi(argv[1]) : bn_available_cores();
+    const int vocab = argc > 2 ? atoi(argv[2]) : DEFAULT_VOCAB;
+    if (threads < 1 || threads > MAX_THREADS || vocab < 1) {
+        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1]\n", argv[0], MAX_THREADS);
+        return 2;
+    }
+    const bn_kernels *tables[BN_KERNELS_MAX], *ordered[BN_KERNELS_MAX];
+    const int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
+    /* scalar first, the baseline of the speedup column */
+    ordered[0] = &bn_kernels_scalar;
+    for (int i = 0, m = 1; i < n_tables; i++)
+        if (tables[i] != &bn_kernels_scalar) ordered[m++] = tables[i];
+    bn_pool *pools[2] = {bn_pool_new(1), bn_pool_new(threads)};
+    if (!pools[0] || !pools[1]) {
+        fprintf(stderr, "cannot start %d threads\n", threads);
+        return 1;
+    }
+    bench_dispatch(pools[1]);
+    printf("\n| shape (rows x cols) | weights in | MiB | kernel | threads | us/matvec | GB/s | x scalar "
+           "| of read loop |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const size_t bytes = (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) * QK256_BLOCK_BYTES;
+        bench_shape(pools, ordered, n_tables, (int)s, 1);
+        bench_shape(pools, ordered, n_tables, (int)s, (int)((STREAM_BYTES + bytes - 1) / bytes));
+    }
+    bench_f16(pools, ordered, n_tables, vocab);
+    bn_pool_free(pools[0]);
+    bn_pool_free(pools[1]);
+    return 0;
+}

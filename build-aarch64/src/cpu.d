@@ -1,0 +1,2 @@
+build-aarch64/src/cpu.o: src/cpu.c src/cpu.h
+src/cpu.h:

@@ -1,0 +1,346 @@
+/*
+ * cli_batch.c - batch generation (--batch FILE): one prompt per line, as
+ * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
+ * "seed", "id"}; one JSON result per line on stdout, in input order.
+ *
+ * Up to --parallel sequences run at once, each with its own session and
+ * sampler. A new prompt is prefilled alone (bn_session_eval); then every
+ * decoding step runs all active sequences through one bn_batch_decode
+ * call, which reads the weights once for all of them. The logits are the
+ * same as one sequence alone, so each result equals a single run with the
+ * same seed. Finished sequences make room for the next prompts.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    int line; /* 1-based, in the input */
+    char *prompt;
+    size_t prompt_len;
+    char *id_json; /* "id" as written, echoed in the result */
+    int n_predict;
+    bn_sampler_params sp;
+    int32_t *pids;
+    int np;
+    char *result; /* the output line once finished (or failed) */
+    size_t result_len;
+    int n_out; /* tokens generated */
+    int failed;
+} batch_item;
+
+typedef struct {
+    const cli_opts *o;
+    const char *source; /* the input's name in messages */
+    batch_item *items;
+    int n_items, n_failed;
+    int next;    /* first item not started */
+    int printed; /* items written to stdout */
+} batch;
+
+/* ------------------------------------------------------- input lines */
+
+static void item_fail(batch *b, batch_item *it, const char *msg)
+{
+    fprintf(stderr, "bitnet-run: error: %s:%d: %s\n", b->source, it->line, msg);
+    char *out;
+    FILE *f = open_memstream(&out, &it->result_len);
+    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    fprintf(f, "{\"line\": %d, \"error\": ", it->line);
+    json_string(f, msg, strlen(msg));
+    fputs("}\n", f);
+    fclose(f);
+    it->result = out;
+    it->failed = 1;
+    b->n_failed++;
+}
+
+static int member_int(const json_member *mb, long lo, long hi, long *out)
+{
+    char tmp[32], *end;
+    if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp) return -1;
+    memcpy(tmp, mb->raw, mb->raw_len);
+    tmp[mb->raw_len] = 0;
+    *out = strtol(tmp, &end, 10);
+    return *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+static int member_float(const json_member *mb, float lo, float *out)
+{
+    char *end;
+    if (mb->kind != JSON_NUMBER) return -1;
+    *out = strtof(mb->raw, &end); /* the text after a JSON number cannot continue it */
+    return end != mb->raw + mb->raw_len || !isfinite(*out) || *out < lo ? -1 : 0;
+}
+
+static int member_seed(const json_member *mb, uint64_t *out)
+{
+    char tmp[32], *end;
+    if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp || mb->raw[0] == '-') return -1;
+    memcpy(tmp, mb->raw, mb->raw_len);
+    tmp[mb->raw_len] = 0;
+    *out = strtoull(tmp, &end, 10);
+    return *end ? -1 : 0;
+}
+
+/* Applies one member of a JSON line; returns an error message or NULL. */
+static const char *apply_member(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
+{
+    long v;
+    if (!strcmp(mb->key, "prompt")) {
+        if (mb->kind != JSON_STRING) return "\"prompt\" must be a string";
+        it->prompt = malloc(mb->str_len + 1);
+        if (!it->prompt) cli_die(EXIT_MODEL, "out of memory");
+        memcpy(it->prompt, mb->str, mb->str_len + 1);
+        it->prompt_len = mb->str_len;
+    } else if (!strcmp(mb->key, "n_predict")) {
+        if (member_int(mb, -1, 1 << 24, &v)) return "\"n_predict\" must be an integer >= -1";
+        it->n_predict = (int)v;
+    } else if (!strcmp(mb->key, "temp")) {
+        if (member_float(mb, 0.0f, &it->sp.temp)) return "\"temp\" must be a number >= 0";
+    } else if (!strcmp(mb->key, "seed")) {
+        if (member_seed(mb, &it->sp.seed)) return "\"seed\" must be a non-negative integer";
+    } else if (!strcmp(mb->key, "id")) {
+        it->id_json = strndup(mb->raw, mb->raw_len);
+    } else {
+        snprintf(err, BN_ERR_LEN,
+                 "unknown key \"%.64s\" (expected prompt, n_predict, temp, seed or id)", mb->key);
+        return err;
+    }
+    return NULL;
+}
+
+/* Fills an item from a line that holds a JSON object. */
+static void parse_json_line(batch *b, batch_item *it, const char *line, size_t len)
+{
+    char err[BN_ERR_LEN];
+    json_object obj;
+    if (json_parse_object(line, len, &obj, err)) {
+        item_fail(b, it, err);
+        return;
+    }
+    const char *msg = json_get(&obj, "prompt") ? NULL : "no \"prompt\" key";
+    for (int i = 0; i < obj.n && !msg; i++) msg = apply_member(it, &obj.members[i], err);
+    json_object_free(&obj);
+    if (msg) item_fail(b, it, msg);
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(" \t\r", s[i])) return 0;
+    return 1;
+}
+
+/* Splits the input into items: a line starting with '{' is JSON, any other
+ * non-blank line is a prompt as it is. Bad lines become failed items. */
+static void parse_input(batch *b, char *text, size_t len)
+{
+    int line = 0, cap = 0;
+    uint64_t base_seed = cli_clock_seed();
+    for (size_t pos = 0; pos < len;) {
+        char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len, n = end - pos;
+        const char *s = text + pos;
+        pos = end + 1;
+        line++;
+        if (n && s[n - 1] == '\r') n--;
+        if (is_blank(s, n)) continue;
+        if (b->n_items == cap) {
+            cap = cap ? 2 * cap : 64;
+            batch_item *grown = realloc(b->items, (size_t)cap * sizeof *grown);
+            if (!grown) cli_die(EXIT_MODEL, "out of memory");
+            b->items = grown;
+        }
+        batch_item *it = &b->items[b->n_items++];
+        *it = (batch_item){.line = line, .n_predict = b->o->n_predict, .sp = b->o->sp};
+        if (!b->o->seed_given) it->sp.seed = base_seed + (uint64_t)line;
+        size_t skip = strspn(s, " \t");
+        if (s[skip] == '{') {
+            parse_json_line(b, it, s, n);
+        } else {
+            it->prompt = strndup(s, n);
+            it->prompt_len = n;
+        }
+        if (!it->failed && it->prompt_len == 0) item_fail(b, it, "empty prompt");
+    }
+}
+
+/* Tokenizes every good item and checks that it fits; bad ones fail. */
+static void prepare_items(batch *b, const bn_model *m, int n_ctx)
+{
+    char err[BN_ERR_LEN], msg[BN_ERR_LEN + 64];
+    const bn_tokenizer *tok = bn_model_tokenizer(m);
+    for (int i = 0; i < b->n_items; i++) {
+        batch_item *it = &b->items[i];
+        if (it->failed) continue;
+        if (bn_sampler_params_check(&it->sp, bn_model_n_vocab(m), err)) {
+            item_fail(b, it, err);
+            continue;
+        }
+        it->np = bn_tokenize(tok, it->prompt, it->prompt_len, cli_tokenize_flags(b->o), &it->pids,
+                             err);
+        if (it->np < 0) {
+            item_fail(b, it, err);
+        } else if (it->np == 0) {
+            item_fail(b, it, "the prompt gives no tokens (--no-bos leaves nothing to start from)");
+        } else if (it->np >= n_ctx) {
+            snprintf(msg, sizeof msg,
+                     "the prompt has %d tokens but the context holds %d (raise -c)", it->np, n_ctx);
+            item_fail(b, it, msg);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- sequences */
+
+typedef struct {
+    cli_seq q;
+    batch_item *item; /* NULL: the slot is free */
+} batch_slot;
+
+static void finish(batch_slot *sl)
+{
+    batch_item *it = sl->item;
+    FILE *f = open_memstream(&it->result, &it->result_len);
+    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    fprintf(f, "{\"line\": %d, ", it->line);
+    if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
+    seq_write_json_fields(f, &sl->q, it->prompt, it->prompt_len, it->pids, it->np);
+    fputs("}\n", f);
+    fclose(f);
+    it->n_out = sl->q.out.n;
+    bn_sampler_free(sl->q.sampler);
+    free(sl->q.out.ids);
+    buf_free(&sl->q.stream.text);
+    sl->item = NULL;
+}
+
+/* Starts item it in a free slot: prefill and first token. */
+static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = sl->q.session;
+    bn_session_reset(s);
+    sl->item = it;
+    sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
+                      .tok = sl->q.tok, .n_predict = it->n_predict};
+    sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
+    int r = seq_prefill(&sl->q, it->pids, it->np, err);
+    if (r < 0) cli_die(EXIT_MODEL, "%s:%d: %s", b->source, it->line, err);
+    if (r == 0) finish(sl);
+}
+
+/* Writes the results that are ready, in input order. */
+static void print_ready(batch *b)
+{
+    while (b->printed < b->n_items && b->items[b->printed].result) {
+        batch_item *it = &b->items[b->printed++];
+        fwrite(it->result, 1, it->result_len, stdout);
+        free(it->result);
+        it->result = NULL;
+    }
+    fflush(stdout);
+}
+
+/* Gives every free slot the next good item. */
+static void fill_slots(batch *b, batch_slot *slots, int n_slots, int n_vocab)
+{
+    for (int i = 0; i < n_slots && !cli_interrupted; i++) {
+        while (!slots[i].item && b->next < b->n_items && !cli_interrupted) {
+            batch_item *it = &b->items[b->next++];
+            if (!it->failed) start(b, &slots[i], it, n_vocab);
+        }
+    }
+}
+
+/* Runs every item to its end (or until Ctrl-C). */
+static void run_all(batch *b, batch_slot *slots, int n_slots, int n_vocab)
+{
+    char err[BN_ERR_LEN];
+    float *logits = malloc((size_t)n_slots * (size_t)n_vocab * sizeof *logits);
+    bn_session **sessions = malloc((size_t)n_slots * sizeof *sessions);
+    int32_t *ids = malloc((size_t)n_slots * sizeof *ids);
+    int *active = malloc((size_t)n_slots * sizeof *active);
+    if (!logits || !sessions || !ids || !active) cli_die(EXIT_MODEL, "out of memory");
+    for (;;) {
+        fill_slots(b, slots, n_slots, n_vocab);
+        print_ready(b);
+        int n = 0;
+        for (int i = 0; i < n_slots; i++)
+            if (slots[i].item) {
+                active[n] = i;
+                sessions[n] = slots[i].q.session;
+                ids[n++] = slots[i].q.next;
+            }
+        if (n == 0 || cli_interrupted) break;
+        if (bn_batch_decode(sessions, ids, n, logits, err)) cli_die(EXIT_MODEL, "%s", err);
+        for (int k = 0; k < n; k++) {
+            batch_slot *sl = &slots[active[k]];
+            if (!seq_step(&sl->q, logits + (size_t)k * n_vocab)) finish(sl);
+        }
+    }
+    for (int i = 0; i < n_slots; i++)
+        if (slots[i].item) {
+            seq_interrupt(&slots[i].q);
+            finish(&slots[i]);
+        }
+    print_ready(b);
+    free(logits);
+    free(sessions);
+    free(ids);
+    free(active);
+}
+
+static void print_summary(const batch *b, const bn_model *m, int n_slots, double ms)
+{
+    long np = 0, ng = 0;
+    for (int i = 0; i < b->printed; i++) {
+        np += b->items[i].failed ? 0 : b->items[i].np;
+        ng += b->items[i].n_out;
+    }
+    cli_note("batch: %d prompts (%d failed), %ld prompt + %ld generated tokens in %.1f ms "
+             "(%.1f tok/s), up to %d in parallel, kernel %s, %d threads",
+             b->n_items, b->n_failed, np, ng, ms, ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots,
+             bn_model_kernel_name(m), bn_model_n_threads(m));
+}
+
+int run_batch(const cli_opts *o)
+{
+    char err[BN_ERR_LEN];
+    if (o->prompt || o->prompt_file)
+        cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
+    size_t len;
+    char *text = cli_read_file(o->batch_file, "--batch", &len);
+    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin"};
+    parse_input(&b, text, len);
+    free(text);
+    bn_model *m = cli_load_model(o);
+    double t0 = cli_now_ms();
+    int n_slots = o->n_parallel < b.n_items ? o->n_parallel : b.n_items;
+    batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
+    if (!slots) cli_die(EXIT_MODEL, "out of memory");
+    for (int i = 0; i < n_slots; i++) {
+        slots[i].q.session = bn_session_new(m, o->n_ctx, err);
+        if (!slots[i].q.session) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+        slots[i].q.tok = bn_model_tokenizer(m);
+    }
+    bn_session *probe = n_slots ? slots[0].q.session : NULL;
+    prepare_items(&b, m, probe ? bn_session_n_ctx(probe) : 0);
+    cli_catch_sigint();
+    run_all(&b, slots, n_slots, bn_model_n_vocab(m));
+    if (!o->quiet) print_summary(&b, m, n_slots, cli_now_ms() - t0);
+    for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
+    for (int i = 0; i < b.n_items; i++) {
+        free(b.items[i].prompt);
+        free(b.items[i].id_json);
+        free(b.items[i].pids);
+        free(b.items[i].result);
+    }
+    free(b.items);
+    free(slots);
+    bn_model_free(m);
+    return cli_interrupted ? EXIT_INTERRUPTED : b.n_failed ? EXIT_MODEL : 0;
+}

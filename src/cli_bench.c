@@ -1,0 +1,230 @@
+/*
+ * cli_bench.c - `bitnet-run --bench`: prompt-processing and generation
+ * speed in the manner of llama-bench.
+ *
+ *   bitnet-run --bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [-b 256] [-o md|json]
+ *
+ * ppN evaluates N random token ids as one prompt; tgN generates N tokens one
+ * at a time from an empty context (as llama-bench, from random ids: no
+ * tokenization or sampling is timed). Each test runs once to warm up, then
+ * -r times; rows give mean +- standard deviation. Generation rows also give
+ * the bytes of weights read per token, the resulting GB/s and that as a
+ * share of a plain read loop's bandwidth measured in the same run on the
+ * same threads.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bitnet.h"
+#include "cli.h"
+
+#define MAX_LIST 32
+#define READ_BW_BYTES ((size_t)512 << 20)
+#define READ_BW_REPS 3
+#define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
+
+typedef struct {
+    const char *model, *kernel, *format;
+    int pp[MAX_LIST], n_pp;
+    int tg[MAX_LIST], n_tg;
+    int threads[MAX_LIST], n_threads;
+    int reps, n_batch;
+} bench_opts;
+
+static void bench_die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "bitnet-run: error: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(EXIT_USAGE);
+}
+
+static int parse_list(const char *flag, const char *v, int *out, int lo)
+{
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < lo || x > 1 << 20 || n == MAX_LIST || (*end && *end != ','))
+            bench_die("%s expects a comma-separated list of numbers", flag);
+        out[n++] = (int)x;
+        p = *end ? end + 1 : end;
+    }
+    if (!n) bench_die("%s expects a comma-separated list of numbers", flag);
+    return n;
+}
+
+static void print_bench_help(void)
+{
+    printf("usage: bitnet-run --bench -m MODEL [options]\n"
+           "  -p LIST       prompt lengths to time, 0 = none (default: 512)\n"
+           "  -n LIST       generation lengths to time, 0 = none (default: 128)\n"
+           "  -r N          timed repetitions after one warm-up (default: 3)\n"
+           "  -t LIST       thread counts (default: the cores available)\n"
+           "  -b N          prompt batch size (default: %d)\n"
+           "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
+           "  -o FORMAT     md or json (default: md)\n",
+           BN_DEFAULT_BATCH);
+}
+
+static void parse_bench_args(int argc, char **argv, bench_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->pp[o->n_pp++] = 512;
+    o->tg[o->n_tg++] = 128;
+    o->reps = 3;
+    o->kernel = "auto";
+    o->format = "md";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--bench")) continue;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_bench_help();
+            exit(0);
+        }
+        if (i + 1 >= argc) bench_die("%s needs a value (see --bench --help)", a);
+        const char *v = argv[++i];
+        int one[MAX_LIST];
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "-p")) o->n_pp = parse_list(a, v, o->pp, 0);
+        else if (!strcmp(a, "-n")) o->n_tg = parse_list(a, v, o->tg, 0);
+        else if (!strcmp(a, "-t")) o->n_threads = parse_list(a, v, o->threads, 1);
+        else if (!strcmp(a, "-r")) o->reps = (parse_list(a, v, one, 1), one[0]);
+        else if (!strcmp(a, "-b")) o->n_batch = (parse_list(a, v, one, 1), one[0]);
+        else if (!strcmp(a, "--kernel")) o->kernel = v;
+        else if (!strcmp(a, "-o")) o->format = v;
+        else bench_die("unknown --bench argument '%s' (see --bench --help)", a);
+    }
+    if (!o->model) bench_die("%s", "--bench needs a model (-m FILE)");
+    if (strcmp(o->format, "md") && strcmp(o->format, "json"))
+        bench_die("-o expects md or json, got '%s'", o->format);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Seconds for one run of a test: pp (n ids at once) or tg (n single steps). */
+static double time_test(bn_model *m, int is_pp, int n, const int32_t *ids)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, n + 1, err);
+    if (!s) bench_die("%s", err);
+    double t0 = now_s();
+    int rc = 0;
+    if (is_pp) {
+        rc = bn_session_eval(s, ids, n, NULL, err);
+    } else {
+        for (int i = 0; i < n && !rc; i++) rc = bn_session_eval(s, &ids[i], 1, NULL, err);
+    }
+    double dt = now_s() - t0;
+    if (rc) bench_die("%s", err);
+    bn_session_free(s);
+    return dt;
+}
+
+typedef struct {
+    const char *test_kind;
+    int n, threads;
+    double mean, sd; /* tokens per second */
+    double read_gbs;
+} bench_row;
+
+static void run_row(bn_model *m, const bench_opts *o, int is_pp, int n, const int32_t *ids,
+                    bench_row *row)
+{
+    double sum = 0, sum2 = 0;
+    time_test(m, is_pp, n, ids); /* warm-up */
+    for (int r = 0; r < o->reps; r++) {
+        double tps = n / time_test(m, is_pp, n, ids);
+        sum += tps;
+        sum2 += tps * tps;
+    }
+    row->test_kind = is_pp ? "pp" : "tg";
+    row->n = n;
+    row->mean = sum / o->reps;
+    row->sd = o->reps > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / o->reps) / (o->reps - 1))) : 0.0;
+}
+
+static void print_row(const bench_opts *o, bn_model *m, const bench_row *r, int first)
+{
+    const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
+    double bytes = (double)bn_model_bytes_per_token(m);
+    int tg = r->test_kind[0] == 't';
+    double gbs = tg ? bytes * r->mean / 1e9 : 0.0;
+    if (!strcmp(o->format, "json")) {
+        printf("%s{\"model\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"test\": \"%s%d\", "
+               "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"bytes_per_token\": %.0f, "
+               "\"weights_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
+               first ? "" : ",\n", name, bn_model_kernel_name(m), r->threads, r->test_kind, r->n,
+               r->mean, r->sd, tg ? bytes : 0.0, gbs, r->read_gbs);
+        return;
+    }
+    if (tg)
+        printf("| %s | %s | %d | %s%d | %.2f ± %.2f | %.1f MB | %.1f | %.0f%% of %.1f |\n", name,
+               bn_model_kernel_name(m), r->threads, r->test_kind, r->n, r->mean, r->sd,
+               bytes / 1e6, gbs, 100.0 * gbs / r->read_gbs, r->read_gbs);
+    else
+        printf("| %s | %s | %d | %s%d | %.2f ± %.2f | - | - | - |\n", name,
+               bn_model_kernel_name(m), r->threads, r->test_kind, r->n, r->mean, r->sd);
+    fflush(stdout);
+}
+
+int bench_main(int argc, char **argv)
+{
+    bench_opts o;
+    parse_bench_args(argc, argv, &o);
+    char err[BN_ERR_LEN];
+    bn_model_params mp = bn_model_default_params();
+    mp.kernel = o.kernel;
+    mp.n_batch = o.n_batch;
+    mp.n_threads = o.n_threads ? o.threads[0] : 0;
+    bn_model *m = bn_model_load(o.model, &mp, err);
+    if (!m) {
+        fprintf(stderr, "bitnet-run: error: %s: %s\n", o.model, err);
+        return EXIT_MODEL;
+    }
+    if (!o.n_threads) o.threads[o.n_threads++] = bn_model_n_threads(m);
+    int max_n = 1;
+    for (int i = 0; i < o.n_pp; i++) max_n = o.pp[i] > max_n ? o.pp[i] : max_n;
+    for (int i = 0; i < o.n_tg; i++) max_n = o.tg[i] > max_n ? o.tg[i] : max_n;
+    if (max_n >= bn_model_n_ctx_train(m)) bench_die("%s", "a test is longer than the model's context");
+    int32_t *ids = malloc((size_t)max_n * sizeof *ids);
+    uint32_t lcg = 12345;
+    int range = bn_model_n_vocab(m) < RANDOM_ID_RANGE ? bn_model_n_vocab(m) : RANDOM_ID_RANGE;
+    for (int i = 0; i < max_n; i++) ids[i] = (int32_t)((lcg = lcg * 1664525u + 1013904223u) >> 8) % range;
+
+    int json = !strcmp(o.format, "json"), first = 1;
+    if (json) printf("[\n");
+    else
+        printf("| model | kernel | threads | test | t/s | weights/token | GB/s | read-loop GB/s |\n"
+               "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
+    for (int ti = 0; ti < o.n_threads; ti++) {
+        if (bn_model_set_threads(m, o.threads[ti])) bench_die("%s", "cannot start the threads");
+        double read_gbs = bn_read_bandwidth_gbs(m, READ_BW_BYTES, READ_BW_REPS);
+        for (int kind = 0; kind < 2; kind++) {
+            const int *list = kind == 0 ? o.pp : o.tg;
+            int count = kind == 0 ? o.n_pp : o.n_tg;
+            for (int i = 0; i < count; i++) {
+                if (list[i] == 0) continue;
+                bench_row r = {.threads = o.threads[ti], .read_gbs = read_gbs};
+                run_row(m, &o, kind == 0, list[i], ids, &r);
+                print_row(&o, m, &r, first);
+                first = 0;
+            }
+        }
+    }
+    if (json) printf("\n]\n");
+    free(ids);
+    bn_model_free(m);
+    return 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * cli_common.c - what every mode of the command-line tool shares: error
+ * messages and exit codes, Ctrl-C, reading prompt files, loading the model
+ * or its vocabulary, tokenizing, building samplers, growable arrays.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+volatile sig_atomic_t cli_interrupted;
+
+void cli_die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bitnet-run: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+void cli_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bitnet-run: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_catch_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C ends a blocking read of the chat prompt */
+    sigaction(SIGINT, &sa, NULL);
+}
+
+double cli_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+uint64_t cli_clock_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------- input */
+
+static char *read_stream(FILE *f, size_t *len)
+{
+    cli_buf b = {0};
+    char chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    buf_append(&b, "", 0);
+    *len = b.len;
+    return b.data;
+}
+
+char *cli_read_file(const char *path, const char *what, size_t *len)
+{
+    if (!strcmp(path, "-")) {
+        char *text = read_stream(stdin, len);
+        if (ferror(stdin)) cli_die(EXIT_MODEL, "%s: cannot read stdin: %s", what, strerror(errno));
+        return text;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_die(EXIT_MODEL, "%s: cannot open '%s': %s", what, path, strerror(errno));
+    char *text = read_stream(f, len);
+    if (ferror(f)) cli_die(EXIT_MODEL, "%s: cannot read '%s': %s", what, path, strerror(errno));
+    fclose(f);
+    return text;
+}
+
+char *cli_load_prompt(const cli_opts *o, size_t *len)
+{
+    if (o->prompt_file) return cli_read_file(o->prompt_file, "-f", len);
+    if (o->prompt && !strcmp(o->prompt, "-")) return cli_read_file("-", "-p", len);
+    const char *text = o->prompt ? o->prompt : "";
+    *len = strlen(text);
+    char *copy = strdup(text);
+    if (!copy) cli_die(EXIT_MODEL, "out of memory");
+    return copy;
+}
+
+/* ------------------------------------------------- model and vocabulary */
+
+static void apply_pre(const cli_opts *o, bn_tokenizer *tok)
+{
+    if (o->pre && bn_tokenizer_set_pre(tok, o->pre))
+        cli_die(EXIT_USAGE, "--pre: unknown pre-tokenizer '%s' (expected llama3, gpt2 or default)",
+                o->pre);
+}
+
+bn_tokenizer *cli_load_tokenizer(const cli_opts *o)
+{
+    char err[BN_ERR_LEN];
+    bn_tokenizer *tok = bn_tokenizer_load(o->model, err);
+    if (!tok) cli_die(EXIT_MODEL, "%s: %s", o->model, err);
+    apply_pre(o, tok);
+    return tok;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+bn_model *cli_load_model(const cli_opts *o)
+{
+    char err[BN_ERR_LEN];
+    bn_model_params mp = bn_model_default_params();
+    mp.n_threads = o->n_threads;
+    mp.n_batch = o->n_batch;
+    mp.kernel = o->kernel;
+    mp.verbose = o->verbose;
+    mp.lm_head = o->lm_head;
+    bn_model *m = bn_model_load(o->model, &mp, err);
+    if (!m) {
+        /* the load errors that flags cause (messages of kernels.c, model.c) */
+        if (starts_with(err, "kernel '") || starts_with(err, "unknown kernel '"))
+            cli_die(EXIT_USAGE, "--kernel: %s", err);
+        if (starts_with(err, "unknown lm-head")) cli_die(EXIT_USAGE, "--lm-head: %s", err);
+        cli_die(EXIT_MODEL, "%s: %s", o->model, err);
+    }
+    apply_pre(o, (bn_tokenizer *)bn_model_tokenizer(m));
+    return m;
+}
+
+int cli_tokenize_flags(const cli_opts *o)
+{
+    return (o->no_bos ? 0 : BN_TOK_ADD_BOS) | (o->special ? BN_TOK_PARSE_SPECIAL : 0);
+}
+
+int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
+                      const char *what, int *n)
+{
+    char err[BN_ERR_LEN];
+    int32_t *ids = NULL;
+    *n = bn_tokenize(tok, text, len, flags, &ids, err);
+    if (*n < 0) cli_die(EXIT_USAGE, "%s: %s", what, err);
+    return ids;
+}
+
+bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab)
+{
+    char err[BN_ERR_LEN];
+    if (bn_sampler_params_check(sp, n_vocab, err)) cli_die(EXIT_USAGE, "sampling: %s", err);
+    bn_sampler *s = bn_sampler_new(sp, n_vocab);
+    if (!s) cli_die(EXIT_MODEL, "out of memory");
+    return s;
+}
+
+/* ------------------------------------------------------ growable arrays */
+
+void buf_append(cli_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) cli_die(EXIT_MODEL, "out of memory");
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = 0;
+}
+
+void buf_free(cli_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void ids_push(cli_ids *l, int32_t id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        int32_t *p = realloc(l->ids, (size_t)l->cap * sizeof *p);
+        if (!p) cli_die(EXIT_MODEL, "out of memory");
+        l->ids = p;
+    }
+    l->ids[l->n++] = id;
+}

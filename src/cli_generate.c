@@ -1,0 +1,146 @@
+/*
+ * cli_generate.c - plain generation (the default mode): evaluate the
+ * prompt, stream the continuation, print stats or a --json object. The
+ * sampling loop of one sequence (cli_seq) lives here too, because chat and
+ * --batch continue their sequences with exactly the same rules.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------- one sequence */
+
+int seq_prefill(cli_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN])
+{
+    const float *logits;
+    double t0 = cli_now_ms();
+    if (bn_session_eval(q->session, ids, n, &logits, err)) return -1;
+    for (int i = 0; i < n; i++) bn_sampler_accept(q->sampler, ids[i]);
+    q->t_gen_start = cli_now_ms();
+    q->prompt_ms = q->t_gen_start - t0;
+    return seq_step(q, logits);
+}
+
+static int seq_end(cli_seq *q, const char *reason)
+{
+    q->stop_reason = reason;
+    q->gen_ms = cli_now_ms() - q->t_gen_start;
+    if (strcmp(reason, "stop")) stream_flush(&q->stream);
+    return 0;
+}
+
+static int reached_limit(const cli_seq *q) { return q->n_predict >= 0 && q->out.n >= q->n_predict; }
+
+int seq_step(cli_seq *q, const float *logits)
+{
+    if (reached_limit(q)) return seq_end(q, "length");
+    int32_t id = bn_sampler_sample(q->sampler, logits);
+    bn_sampler_accept(q->sampler, id);
+    ids_push(&q->out, id);
+    if (bn_token_is_eog(q->tok, id)) return seq_end(q, id == bn_token_eos(q->tok) ? "eos" : "eot");
+    if (stream_token(&q->stream, q->tok, id)) return seq_end(q, "stop");
+    if (reached_limit(q)) return seq_end(q, "length");
+    if (bn_session_n_past(q->session) >= bn_session_n_ctx(q->session))
+        return seq_end(q, "context");
+    q->next = id;
+    return 1;
+}
+
+void seq_interrupt(cli_seq *q) { seq_end(q, "interrupted"); }
+
+void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size_t prompt_len,
+                           const int32_t *pids, int np)
+{
+    fputs("\"prompt\": ", out);
+    json_string(out, prompt, prompt_len);
+    fputs(", \"text\": ", out);
+    json_string(out, q->stream.text.data ? q->stream.text.data : "", q->stream.text.len);
+    fputs(", \"prompt_ids\": ", out);
+    json_int_array(out, pids, np);
+    fputs(", \"output_ids\": ", out);
+    json_int_array(out, q->out.ids, q->out.n);
+    fprintf(out, ", \"n_prompt\": %d, \"n_output\": %d, \"stop_reason\": \"%s\"", np, q->out.n,
+            q->stop_reason);
+    fprintf(out,
+            ", \"timings\": {\"prompt_ms\": %.3f, \"generation_ms\": %.3f, "
+            "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
+            q->prompt_ms, q->gen_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0,
+            q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0);
+}
+
+/* ------------------------------------------------------ generate mode */
+
+/* Runs q until it ends or Ctrl-C, one token per evaluation. */
+static void continue_alone(cli_seq *q)
+{
+    char err[BN_ERR_LEN];
+    const float *logits;
+    for (;;) {
+        if (cli_interrupted) {
+            seq_interrupt(q);
+            return;
+        }
+        if (bn_session_eval(q->session, &q->next, 1, &logits, err)) cli_die(EXIT_MODEL, "%s", err);
+        if (!seq_step(q, logits)) return;
+    }
+}
+
+static void print_stats(const bn_model *m, const cli_seq *q, int np)
+{
+    cli_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
+             "(%.1f tok/s), stop: %s, kernel %s, %d threads",
+             np, q->prompt_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0, q->out.n,
+             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0, q->stop_reason,
+             bn_model_kernel_name(m), bn_model_n_threads(m));
+}
+
+int run_generate(const cli_opts *o)
+{
+    char err[BN_ERR_LEN];
+    size_t len;
+    char *text = cli_load_prompt(o, &len);
+    bn_model *m = cli_load_model(o);
+    const bn_tokenizer *tok = bn_model_tokenizer(m);
+    int np;
+    int32_t *pids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &np);
+    if (np == 0)
+        cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
+    bn_session *s = bn_session_new(m, o->n_ctx, err);
+    if (!s) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    if (np >= bn_session_n_ctx(s))
+        cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,
+                bn_session_n_ctx(s));
+    bn_sampler_params sp = o->sp;
+    if (!o->seed_given) sp.seed = cli_clock_seed();
+    cli_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
+                 .n_predict = o->n_predict};
+    q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
+                            .n_stops = o->n_stops};
+    cli_catch_sigint();
+    if (!o->json && !o->quiet) {
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+    }
+    int r = seq_prefill(&q, pids, np, err);
+    if (r < 0) cli_die(EXIT_MODEL, "%s", err);
+    if (r) continue_alone(&q);
+    if (o->json) {
+        putchar('{');
+        seq_write_json_fields(stdout, &q, text, len, pids, np);
+        puts("}");
+    } else if (!o->quiet) {
+        putchar('\n');
+        print_stats(m, &q, np);
+    }
+    fflush(stdout);
+    int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
+    free(q.out.ids);
+    buf_free(&q.stream.text);
+    bn_sampler_free(q.sampler);
+    bn_session_free(s);
+    free(pids);
+    free(text);
+    bn_model_free(m);
+    return code;
+}

@@ -1,0 +1,146 @@
+/*
+ * cli_perplexity.c - perplexity of a text file (--perplexity FILE).
+ *
+ * The text is scored in windows of --ctx-size tokens that overlap by half:
+ * the first window scores all its tokens, every later one only the tokens
+ * of its second half, so each token is scored once and (past the first
+ * window) with at least half a window of context before it. A window starts
+ * with BOS when the vocabulary adds one. The result is exp(mean NLL) with
+ * the error estimate llama-perplexity prints: the standard error of the
+ * mean NLL, carried through exp().
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define PPL_CHUNK 64 /* tokens per bn_session_eval_all call: bounds the logits buffer */
+
+typedef struct {
+    double nll, nll2; /* sums of -log p and its square */
+    long count;
+} ppl_sums;
+
+/* -log softmax(logits)[target], in double for a stable sum. */
+static double token_nll(const float *logits, int n_vocab, int32_t target)
+{
+    float max = logits[0];
+    for (int i = 1; i < n_vocab; i++)
+        if (logits[i] > max) max = logits[i];
+    double sum = 0;
+    for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - max);
+    return log(sum) - ((double)logits[target] - max);
+}
+
+typedef struct {
+    bn_session *s;
+    int n_vocab;
+    int32_t bos; /* -1: windows start without BOS */
+    float *logits;
+    ppl_sums sums;
+} ppl_run;
+
+/* Evaluates window tokens[start, end) and scores tokens from `first` on. */
+static void score_window(ppl_run *p, const int32_t *tokens, int start, int end, int first)
+{
+    char err[BN_ERR_LEN];
+    int32_t *win = malloc((size_t)(end - start + 1) * sizeof *win);
+    if (!win) cli_die(EXIT_MODEL, "out of memory");
+    int n = 0;
+    if (p->bos >= 0) win[n++] = p->bos;
+    memcpy(win + n, tokens + start, (size_t)(end - start) * sizeof *win);
+    n += end - start;
+    /* win[j] is tokens[start + j - off]; the logits after win[j] predict win[j + 1] */
+    int off = n - (end - start);
+    bn_session_reset(p->s);
+    for (int c = 0; c < n && !cli_interrupted; c += PPL_CHUNK) {
+        int len = n - c < PPL_CHUNK ? n - c : PPL_CHUNK;
+        if (bn_session_eval_all(p->s, win + c, len, p->logits, err)) cli_die(EXIT_MODEL, "%s", err);
+        for (int j = c; j < c + len && j + 1 < n; j++) {
+            int k = start + j + 1 - off; /* the text token win[j + 1] */
+            if (k < first) continue;
+            double nll = token_nll(p->logits + (size_t)(j - c) * p->n_vocab, p->n_vocab, tokens[k]);
+            p->sums.nll += nll;
+            p->sums.nll2 += nll * nll;
+            p->sums.count++;
+        }
+    }
+    free(win);
+}
+
+static double ppl_value(const ppl_sums *s) { return exp(s->nll / (double)s->count); }
+
+/* llama-perplexity's estimate: stderr of the mean NLL times the PPL. */
+static double ppl_error(const ppl_sums *s)
+{
+    if (s->count < 2) return 0;
+    double mean = s->nll / (double)s->count;
+    double var = s->nll2 / (double)s->count - mean * mean;
+    return ppl_value(s) * sqrt(var > 0 ? var / (double)(s->count - 1) : 0);
+}
+
+static void report(const cli_opts *o, const ppl_run *p, int n_tokens, int window, int stride,
+                   int n_windows)
+{
+    if (o->json) {
+        printf("{\"perplexity\": %.6f, \"error\": %.6f, \"n_tokens\": %d, \"n_scored\": %ld, "
+               "\"window\": %d, \"stride\": %d, \"n_windows\": %d, \"complete\": %s}\n",
+               ppl_value(&p->sums), ppl_error(&p->sums), n_tokens, p->sums.count, window, stride,
+               n_windows, cli_interrupted ? "false" : "true");
+    } else {
+        printf("PPL = %.4f +/- %.5f\n", ppl_value(&p->sums), ppl_error(&p->sums));
+    }
+    if (!o->quiet)
+        cli_note("perplexity of %s: %ld of %d tokens scored in %d windows of %d (stride %d)%s",
+                 o->ppl_file, p->sums.count, n_tokens, n_windows, window, stride,
+                 cli_interrupted ? ", interrupted" : "");
+}
+
+int run_perplexity(const cli_opts *o)
+{
+    char err[BN_ERR_LEN];
+    if (o->prompt || o->prompt_file)
+        cli_die(EXIT_USAGE, "--perplexity reads its text from its file, not from -p/-f");
+    size_t len;
+    char *text = cli_read_file(o->ppl_file, "--perplexity", &len);
+    bn_model *m = cli_load_model(o);
+    const bn_tokenizer *tok = bn_model_tokenizer(m);
+    int n_ctx = o->n_ctx ? o->n_ctx : CLI_DEFAULT_PPL_CTX;
+    if (n_ctx > bn_model_n_ctx_train(m)) n_ctx = bn_model_n_ctx_train(m);
+    ppl_run p = {.n_vocab = bn_model_n_vocab(m), .bos = -1};
+    if (!(p.s = bn_session_new(m, n_ctx, err))) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    int n;
+    int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), o->ppl_file, &n);
+    int32_t *tokens = ids;
+    if (n > 0 && ids[0] == bn_token_bos(tok) && !o->no_bos) {
+        p.bos = ids[0];
+        tokens++, n--;
+    }
+    /* each window holds BOS (if any) plus `window` text tokens */
+    int window = n_ctx - (p.bos >= 0);
+    int stride = window / 2;
+    if (stride < 1)
+        cli_die(EXIT_USAGE, "--ctx-size: %d is too small for perplexity windows", n_ctx);
+    if (n < 2) cli_die(EXIT_USAGE, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
+    p.logits = malloc((size_t)PPL_CHUNK * (size_t)p.n_vocab * sizeof *p.logits);
+    if (!p.logits) cli_die(EXIT_MODEL, "out of memory");
+    cli_catch_sigint();
+    int n_windows = 0;
+    for (int start = 0, scored_to = 0; scored_to < n && !cli_interrupted; start += stride) {
+        int end = start + window < n ? start + window : n;
+        score_window(&p, tokens, start, end, scored_to);
+        scored_to = end;
+        n_windows++;
+        if (!o->quiet && !o->json)
+            fprintf(stderr, "[%d]%.4f%s", n_windows, ppl_value(&p.sums), end < n ? "," : "\n");
+    }
+    if (p.sums.count == 0) cli_die(EXIT_INTERRUPTED, "interrupted before any token was scored");
+    report(o, &p, n, window, stride, n_windows);
+    free(p.logits);
+    free(ids);
+    bn_session_free(p.s);
+    free(text);
+    bn_model_free(m);
+    return cli_interrupted ? EXIT_INTERRUPTED : 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * ref_check.h - compares a model with the reference greedy outputs and
+ * logits of bitnet-tiny (../shared/reference/bitnet-tiny-greedy.jsonl),
+ * shared by test_model.c and test_formats.c.
+ */
+#ifndef BN_REF_CHECK_H
+#define BN_REF_CHECK_H
+
+#include "bitnet.h"
+
+#define REF_MIN_COSINE 0.9999 /* the tolerance the reference README states */
+#define REF_MAX_DIFF 0.02
+
+typedef struct {
+    int records, plain_records;            /* compared; plain = not chat */
+    int plain_mismatches, chat_mismatches; /* records whose greedy ids differ */
+    int logit_steps;                       /* steps that had reference logits */
+    double min_cosine, max_diff;           /* worst over those steps */
+} ref_result;
+
+/* Index of the largest of v[0..n). */
+int ref_argmax(const float *v, int n);
+/* Cosine similarity and largest absolute difference of a and b. */
+void ref_logit_distance(const float *a, const float *b, int n, double *cosine, double *max_diff);
+/* Greedy-decodes every reference record with m; returns -1 when the file
+ * cannot be read. */
+int ref_compare(bn_model *m, const char *ref_path, ref_result *r);
+/* Loads model_path and checks every record's greedy ids and, with_logits,
+ * every logit step against REF_MIN_COSINE / REF_MAX_DIFF. SKIPs (ends the
+ * calling test) without ../shared. */
+void check_against_reference(const char *model_path, int with_logits);
+
+#endif

@@ -1,0 +1,690 @@
+/*
+ * test_cli.c - the bitnet-run command line, run as a program from the repo
+ * root on the bundled tiny model: prompt sources, -q, --json, stop strings,
+ * exit codes and error messages, Ctrl-C, chat (the KV cache carries earlier
+ * turns), --batch (equal to single runs), and --perplexity.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json_mini.h"
+#include "test.h"
+
+#define BIN "./bitnet-run"
+#define MODEL "models/bitnet-tiny.gguf"
+#define RUN BIN " -m " MODEL " -t 1 "
+#define CHILD_TIMEOUT_MS 20000
+
+/* ------------------------------------------------------------ helpers */
+
+/* Writes n bytes to a new temporary file; returns its malloc'd path. */
+static char *tmp_file(const char *content, size_t n)
+{
+    char *path = strdup("/tmp/bn-cli-test-XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, content, n) != (ssize_t)n) {
+        test_fail(__FILE__, __LINE__, "cannot write a temporary file");
+        if (fd >= 0) close(fd);
+        return path;
+    }
+    close(fd);
+    return path;
+}
+
+static void tmp_remove(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* Runs RUN + args through the shell; returns the exit status. */
+static int cli(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, RUN "%s", args);
+    return test_run(cmd, out, err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* The string value of key in the JSON object at obj (malloc'd) or NULL. */
+static char *jstr(const char *obj, const char *key)
+{
+    const char *end = obj + strlen(obj);
+    const char *v = json_find(obj, end, key);
+    char *s = NULL;
+    if (!v || json_string(v, end, &s) < 0) return NULL;
+    return s;
+}
+
+/* The int array of key in obj into *ids (malloc'd); its length or -1. */
+static long jints(const char *obj, const char *key, int32_t **ids)
+{
+    const char *end = obj + strlen(obj);
+    const char *v = json_find(obj, end, key);
+    *ids = NULL;
+    return v ? json_int_array(v, end, ids) : -1;
+}
+
+static long jlong(const char *obj, const char *key)
+{
+    const char *v = json_find(obj, obj + strlen(obj), key);
+    return v ? strtol(v, NULL, 10) : -1;
+}
+
+/* Does the result `got` have the text and output ids of `want`? */
+static int same_result(const char *got, const char *want)
+{
+    char *t1 = jstr(got, "text"), *t2 = jstr(want, "text");
+    int32_t *a, *b;
+    long na = jints(got, "output_ids", &a), nb = jints(want, "output_ids", &b);
+    int same = t1 && t2 && !strcmp(t1, t2) && na > 0 && na == nb &&
+               !memcmp(a, b, (size_t)na * sizeof *a);
+    free(t1), free(t2), free(a), free(b);
+    return same;
+}
+
+/* Is err exactly one "bitnet-run: error: ..." line? */
+static int one_error_line(const char *err)
+{
+    return err && !strncmp(err, "bitnet-run: error: ", 19) && count_lines(err) == 1 &&
+           err[strlen(err) - 1] == '\n';
+}
+
+/* ------------------------------------- a child we can send Ctrl-C to */
+
+typedef struct {
+    pid_t pid;
+    int in, out; /* its stdin (write end) and stdout (read end) */
+    char err_path[64];
+    char *buf; /* what it printed so far */
+    size_t len;
+} child;
+
+static int spawn(child *c, char *const argv[])
+{
+    int in[2], out[2];
+    memset(c, 0, sizeof *c);
+    strcpy(c->err_path, "/tmp/bn-cli-test-err-XXXXXX");
+    int efd = mkstemp(c->err_path);
+    if (efd < 0 || pipe(in) || pipe(out)) return -1;
+    c->pid = fork();
+    if (c->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(efd, 2);
+        close(in[1]);
+        close(out[0]);
+        execv(BIN, argv);
+        _exit(127);
+    }
+    close(efd);
+    close(in[0]);
+    close(out[1]);
+    c->in = in[1];
+    c->out = out[0];
+    c->buf = calloc(1, 1);
+    return c->pid > 0 ? 0 : -1;
+}
+
+/* Reads the child's stdout until it contains needle (NULL: until EOF);
+ * returns 1 when found (or at EOF for NULL), 0 on timeout or early EOF. */
+static int read_until(child *c, const char *needle)
+{
+    for (int waited = 0; waited < CHILD_TIMEOUT_MS;) {
+        if (needle && strstr(c->buf, needle)) return 1;
+        struct pollfd p = {.fd = c->out, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+        if (r == 0) {
+            waited += 100;
+            continue;
+        }
+        char chunk[4096];
+        ssize_t n = read(c->out, chunk, sizeof chunk);
+        if (n <= 0) return needle == NULL;
+        c->buf = realloc(c->buf, c->len + (size_t)n + 1);
+        memcpy(c->buf + c->len, chunk, (size_t)n);
+        c->len += (size_t)n;
+        c->buf[c->len] = 0;
+    }
+    return 0;
+}
+
+/* Closes stdin, reads the rest and waits; returns the raw wait status
+ * (the child is killed when it does not end in time). */
+static int finish_child(child *c, char **err)
+{
+    int status = 0;
+    close(c->in);
+    if (!read_until(c, NULL)) kill(c->pid, SIGKILL);
+    waitpid(c->pid, &status, 0);
+    close(c->out);
+    *err = test_read_file(c->err_path, NULL);
+    unlink(c->err_path);
+    return status;
+}
+
+static int exited_with(int status, int code)
+{
+    return WIFEXITED(status) && WEXITSTATUS(status) == code;
+}
+
+/* ---------------------------------------------------------------- help */
+
+TEST(cli_help_documents_every_flag)
+{
+    static const char *flags[] = {
+        "--model",  "--prompt",     "--file",     "--n-predict",  "--ctx-size",    "--threads",
+        "--temp",   "--top-k",      "--top-p",    "--min-p",      "--repeat-penalty",
+        "--seed",   "--stop",       "--json",     "--quiet",      "--verbose",     "--chat",
+        "--system", "--chat-template", "--batch", "--parallel",   "--perplexity",  "--tokenize",
+        "--no-bos", "--kernel",     "exit status"};
+    char *out = NULL;
+    CHECK_EQ_INT(test_run(BIN " --help", &out, NULL), 0);
+    for (size_t i = 0; out && i < sizeof flags / sizeof *flags; i++)
+        CHECK_MSG(strstr(out, flags[i]), "--help does not mention %s", flags[i]);
+    free(out);
+}
+
+/* ---------------------------------------------------- exit codes, errors */
+
+TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
+{
+    static const struct {
+        const char *cmd;
+        int code;
+        const char *names; /* the flag or file the message must name */
+    } cases[] = {
+        {RUN "--bogus", 1, "--bogus"},
+        {RUN "-p x -n", 1, "-n"},
+        {RUN "-p x -n lots", 1, "-n"},
+        {RUN "-p x --temp -1", 1, "--temp"},
+        {RUN "-p x --parallel 0", 1, "--parallel"},
+        {RUN "-p x --stop ''", 1, "--stop"},
+        {RUN "--chat --batch x", 1, "--batch"},
+        {RUN "--chat --json < /dev/null", 1, "--json"},
+        {RUN "--system hi -p x", 1, "--system"},
+        {RUN "--chat --chat-template nope < /dev/null", 1, "--chat-template"},
+        {RUN "-p 'a much longer prompt than this context' -c 4", 1, "-c"},
+        {RUN "--kernel nope -p x", 1, "--kernel"},
+        {BIN " -p x", 1, "-m"},
+        {BIN " -m /nonexistent/model.gguf -p x", 2, "/nonexistent/model.gguf"},
+        {BIN " -m tests/test_cli.c -p x", 2, "tests/test_cli.c"},
+        {RUN "-f /nonexistent/prompt.txt", 2, "/nonexistent/prompt.txt"},
+        {RUN "--batch /nonexistent/batch.txt", 2, "/nonexistent/batch.txt"},
+        {RUN "--perplexity /nonexistent/text.txt", 2, "/nonexistent/text.txt"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL, *err = NULL;
+        int rc = test_run(cases[i].cmd, &out, &err);
+        CHECK_MSG(rc == cases[i].code, "%s: exit %d, expected %d", cases[i].cmd, rc, cases[i].code);
+        CHECK_MSG(one_error_line(err), "%s: stderr is not one error line: %s", cases[i].cmd, err);
+        CHECK_MSG(err && strstr(err, cases[i].names), "%s: the message does not name %s: %s",
+                  cases[i].cmd, cases[i].names, err);
+        CHECK_MSG(out && !*out, "%s: printed on stdout: %s", cases[i].cmd, out);
+        free(out);
+        free(err);
+    }
+}
+
+/* ------------------------------------------- prompts, -q, --json, --stop */
+
+TEST(cli_prompt_from_text_file_and_stdin_and_quiet)
+{
+    char *path = tmp_file("2+2=", 4);
+    static const char *fmt[] = {"-p 2+2= --temp 0 -q", "-f %s --temp 0 -q", "-p - --temp 0 -q < %s",
+                                "-f - --temp 0 -q < %s"};
+    for (size_t i = 0; i < sizeof fmt / sizeof *fmt; i++) {
+        char args[512], *out = NULL, *err = NULL;
+        snprintf(args, sizeof args, fmt[i], path);
+        CHECK_EQ_INT(cli(args, &out, &err), 0);
+        CHECK_MSG(out && !strcmp(out, "4"), "%s: stdout '%s'", args, out);
+        CHECK_MSG(err && !*err, "%s: -q left '%s' on stderr", args, err);
+        free(out);
+        free(err);
+    }
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p 2+2= --temp 0", &out, &err), 0);
+    CHECK_MSG(out && !strcmp(out, "2+2=4\n"), "without -q: '%s'", out);
+    CHECK(err && strstr(err, "stop: eos"));
+    free(out);
+    free(err);
+    tmp_remove(path);
+}
+
+TEST(cli_json_has_every_field)
+{
+    char *out = NULL;
+    CHECK_EQ_INT(cli("-p 'The capital of France is' --temp 0 --json", &out, NULL), 0);
+    if (!out) return;
+    CHECK_EQ_INT(count_lines(out), 1);
+    char *prompt = jstr(out, "prompt"), *text = jstr(out, "text");
+    char *reason = jstr(out, "stop_reason");
+    CHECK(prompt && !strcmp(prompt, "The capital of France is"));
+    CHECK(text && !strcmp(text, " Paris."));
+    CHECK(reason && !strcmp(reason, "eos"));
+    int32_t *pids, *oids;
+    long np = jints(out, "prompt_ids", &pids), no = jints(out, "output_ids", &oids);
+    CHECK(np == 6 && pids[0] == 1016);
+    CHECK_EQ_INT(jlong(out, "n_prompt"), np);
+    CHECK_EQ_INT(jlong(out, "n_output"), no);
+    CHECK(no == 3 && oids[no - 1] == 1017);
+    const char *timings = json_find(out, out + strlen(out), "timings");
+    CHECK(timings && json_find(timings, out + strlen(out), "prompt_ms") &&
+          json_find(timings, out + strlen(out), "generation_tokens_per_s"));
+    free(prompt), free(text), free(reason), free(pids), free(oids), free(out);
+}
+
+#define ALL_DAYS " Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday, Monday"
+
+TEST(cli_stop_strings_across_tokens)
+{
+    static const struct {
+        const char *stops, *want;
+    } cases[] = {
+        {"--stop 'sday, Fri'", " Tuesday, Wednesday, Thur"}, /* spans three tokens */
+        {"--stop Friday --stop Wed", " Tuesday, "},           /* the earliest one wins */
+        /* a held-back partial match is printed once it fails */
+        {"--stop 'Tuesday, Thursday'", ALL_DAYS},
+        {"--stop xyz", ALL_DAYS},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char args[256], *out = NULL;
+        snprintf(args, sizeof args, "-p Monday, --temp 0 -q %s", cases[i].stops);
+        CHECK_EQ_INT(cli(args, &out, NULL), 0);
+        CHECK_MSG(out && !strcmp(out, cases[i].want), "%s: '%s'", cases[i].stops, out);
+        free(out);
+    }
+    char *out = NULL;
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 --json --stop 'sday, Fri'", &out, NULL), 0);
+    char *text = out ? jstr(out, "text") : NULL, *reason = out ? jstr(out, "stop_reason") : NULL;
+    CHECK(text && !strcmp(text, " Tuesday, Wednesday, Thur"));
+    CHECK(reason && !strcmp(reason, "stop"));
+    free(text), free(reason), free(out);
+}
+
+/* A repetition "penalty" far below 1 makes the model repeat itself and never
+ * end, so the run is still going when the signal comes. */
+TEST(cli_ctrl_c_stops_generation_with_130)
+{
+    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "-p", "Monday,", "--temp", "0",
+                          "--repeat-penalty", "0.001", NULL};
+    child c;
+    if (spawn(&c, argv)) SKIP("cannot fork");
+    CHECK(read_until(&c, "Monday,"));
+    kill(c.pid, SIGINT);
+    char *err = NULL;
+    int status = finish_child(&c, &err);
+    CHECK_MSG(exited_with(status, 130), "wait status %d", status);
+    CHECK_MSG(err && strstr(err, "stop: interrupted"), "stderr: %s", err);
+    free(err);
+    free(c.buf);
+}
+
+/* ---------------------------------------------------------------- chat */
+
+static int n_tokens(const char *text, int bos)
+{
+    char args[1024], *out = NULL;
+    snprintf(args, sizeof args, "--tokenize %s -p '%s'", bos ? "" : "--no-bos", text);
+    int n = -1;
+    if (cli(args, &out, NULL) == 0) {
+        int32_t *ids;
+        n = (int)json_int_array(out, out + strlen(out), &ids);
+        free(ids);
+    }
+    free(out);
+    return n;
+}
+
+TEST(cli_chat_two_turns_evaluate_each_token_once)
+{
+    char *out = NULL, *err = NULL;
+    char *in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
+    char args[256];
+    snprintf(args, sizeof args, "--chat --temp 0 -v < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(out && !strcmp(out, "The capital of Italy is Rome.\n3+4=7.\n"), "replies: '%s'", out);
+    /* each prompt and reply token once; the last reply's <|eot_id|> is only
+     * evaluated before a next turn */
+    int want = n_tokens("User: What is the capital of Italy?<|eot_id|>Assistant: ", 1) +
+               n_tokens("The capital of Italy is Rome.", 0) + 1 +
+               n_tokens("User: What is 3+4?<|eot_id|>Assistant: ", 0) + n_tokens("3+4=7.", 0);
+    const char *turn2 = err ? strstr(err, "turn 2:") : NULL;
+    const char *total = turn2 ? strstr(turn2, " tokens evaluated in this session") : NULL;
+    CHECK_MSG(total, "no stats line for turn 2: %s", err);
+    if (total) {
+        while (total > turn2 && total[-1] >= '0' && total[-1] <= '9') total--;
+        CHECK_EQ_INT(strtol(total, NULL, 10), want);
+    }
+    free(out), free(err);
+    tmp_remove(in);
+}
+
+TEST(cli_chat_clear_exit_plain_format_and_full_context)
+{
+    char *in = tmp_file("What is the capital of Italy?\n/clear\nWhat is 3+4?\n/exit\nHello!\n", 64);
+    char args[256], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "--chat --temp 0 -v < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(out && !strcmp(out, "The capital of Italy is Rome.\n3+4=7.\n"), "'%s'", out);
+    /* after /clear the second turn starts a fresh context: 14 prompt tokens */
+    CHECK_MSG(err && strstr(err, "turn 2: 14 prompt tokens"), "%s", err);
+    free(out), free(err);
+    tmp_remove(in);
+
+    in = tmp_file("2+2=\n", 5);
+    snprintf(args, sizeof args, "--chat --chat-template none --temp 0 < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(out && !strcmp(out, "4\n"), "plain completion: '%s'", out);
+    free(out), free(err);
+    tmp_remove(in);
+
+    in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
+    snprintf(args, sizeof args, "--chat --temp 0 -c 18 < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "context of 18 tokens is full"), "%s", err);
+    CHECK_MSG(out && !strcmp(out, "The capital of Italy is\n"), "'%s'", out);
+    free(out), free(err);
+    tmp_remove(in);
+}
+
+TEST(cli_chat_ctrl_c_stops_reply_then_exits_at_prompt)
+{
+    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "--chat", "--temp", "0", "-v",
+                          "--repeat-penalty", "0.001", NULL};
+    child c;
+    if (spawn(&c, argv)) SKIP("cannot fork");
+    const char *q = "What is 3+4?\n";
+    CHECK(write(c.in, q, strlen(q)) == (ssize_t)strlen(q));
+    CHECK(read_until(&c, "3+4")); /* the endless reply has begun */
+    kill(c.pid, SIGINT);
+    CHECK(read_until(&c, "\n")); /* the reply ended */
+    usleep(200 * 1000);          /* now it waits at the prompt */
+    kill(c.pid, SIGINT);
+    char *err = NULL;
+    int status = finish_child(&c, &err);
+    CHECK_MSG(exited_with(status, 130), "wait status %d", status);
+    CHECK_MSG(err && strstr(err, "(stop: interrupted)"), "stderr: %s", err);
+    free(err);
+    free(c.buf);
+}
+
+/* --------------------------------------------------------------- batch */
+
+/* Runs prompt file `path` alone with `opts`; the --json line (malloc'd). */
+static char *single_run(const char *path, const char *opts)
+{
+    char args[512], *out = NULL;
+    snprintf(args, sizeof args, "-f %s %s --json", path, opts);
+    if (cli(args, &out, NULL)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Checks every result line of a --batch run against single runs of the
+ * prompts (files paths[i]) with the same options. */
+static void check_batch_equals_single(char **paths, int n, const char *batch_path,
+                                      const char *opts, int parallel)
+{
+    char args[512], *out = NULL;
+    snprintf(args, sizeof args, "--batch %s %s --parallel %d -q", batch_path, opts, parallel);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    if (!out) return;
+    CHECK_EQ_INT(count_lines(out), n);
+    char *line = out;
+    for (int i = 0; i < n && line && *line; i++) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        char *want = single_run(paths[i], opts);
+        CHECK_MSG(want && same_result(line, want), "%s, prompt %d: batch %s\nalone %s", opts, i,
+                  line, want);
+        free(want);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(out);
+}
+
+static const char *const BUNDLED_PROMPTS[] = {"2+2=",         "The capital of France is",
+                                              "Monday,",      "What is 9-4?",
+                                              "The dog says", "March, April,"};
+#define N_BUNDLED (int)(sizeof BUNDLED_PROMPTS / sizeof *BUNDLED_PROMPTS)
+
+TEST(cli_batch_equals_single_runs_bundled)
+{
+    char *paths[N_BUNDLED];
+    char batch[1024] = "";
+    for (int i = 0; i < N_BUNDLED; i++) {
+        paths[i] = tmp_file(BUNDLED_PROMPTS[i], strlen(BUNDLED_PROMPTS[i]));
+        strcat(batch, BUNDLED_PROMPTS[i]);
+        strcat(batch, "\n");
+    }
+    char *bpath = tmp_file(batch, strlen(batch));
+    check_batch_equals_single(paths, N_BUNDLED, bpath, "--temp 0", 4);
+    check_batch_equals_single(paths, N_BUNDLED, bpath, "--temp 0.9 --seed 11", 3);
+    for (int i = 0; i < N_BUNDLED; i++) tmp_remove(paths[i]);
+    tmp_remove(bpath);
+}
+
+TEST(cli_batch_json_lines_and_bad_lines)
+{
+    static const char input[] =
+        "{\"prompt\": \"Monday,\", \"n_predict\": 3, \"id\": \"first\"}\n"
+        "\n"
+        "{\"prompt\": \"3+5=\", \"temp\": 0.9, \"seed\": 5}\n"
+        "{\"prompt\": \"\"}\n"
+        "{\"prompt\": \"2+2=\"\n"
+        "{\"prompt\": \"2+2=\", \"n_predct\": 3}\n"
+        "a prompt that is far too long for a context of sixteen tokens, surely\n"
+        "The capital of France is\n";
+    char *bpath = tmp_file(input, strlen(input));
+    char args[256], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "--batch %s --temp 0 -c 16", bpath);
+    CHECK_EQ_INT(cli(args, &out, &err), 2);
+    CHECK_EQ_INT(count_lines(out ? out : ""), 7);
+    for (int line = 4; line <= 7; line++) {
+        char want[64];
+        snprintf(want, sizeof want, "%s:%d: ", bpath, line);
+        CHECK_MSG(err && strstr(err, want), "no error for line %d: %s", line, err);
+        snprintf(want, sizeof want, "{\"line\": %d, \"error\": ", line);
+        CHECK_MSG(out && strstr(out, want), "no error result for line %d", line);
+    }
+    char *alone = NULL;
+    CHECK_EQ_INT(cli("-p 3+5= --temp 0.9 --seed 5 --json", &alone, NULL), 0);
+    const char *l3 = out ? strstr(out, "{\"line\": 3,") : NULL;
+    CHECK(l3 && alone && same_result(l3, alone));
+    const char *l1 = out ? strstr(out, "{\"line\": 1,") : NULL;
+    CHECK(l1 && jlong(l1, "n_output") == 3 && strstr(l1, "\"id\": \"first\""));
+    CHECK(out && strstr(out, "{\"line\": 8, \"prompt\": \"The capital of France is\", "
+                             "\"text\": \" Paris.\""));
+    free(alone), free(out), free(err);
+    tmp_remove(bpath);
+}
+
+/* The raw JSON string (quotes included) of key in a reference line. */
+static int raw_string(const char *line, const char *key, const char **start)
+{
+    const char *p = json_find(line, line + strlen(line), key), *q = p ? p + 1 : NULL;
+    while (q && *q && *q != '"') q += *q == '\\' ? 2 : 1;
+    *start = p;
+    return q && *q ? (int)(q - p + 1) : -1;
+}
+
+TEST(cli_batch_equals_reference_and_single_runs)
+{
+    SHARED_OR_SKIP(ref, "reference/bitnet-tiny-greedy.jsonl");
+    char *data = test_read_file(ref, NULL);
+    if (!data) SKIP("cannot read the reference");
+    char batch[16384] = "", *paths[64], *wants[64];
+    int n = 0;
+    for (char *line = strtok(data, "\n"); line && n < 64; line = strtok(NULL, "\n")) {
+        const char *raw, *end = line + strlen(line);
+        int len = raw_string(line, "prompt", &raw);
+        char *prompt = NULL;
+        if (len < 3 || json_string(raw, end, &prompt) < 0) { /* the empty prompt is a bad line */
+            free(prompt);
+            continue;
+        }
+        int chat = json_bool(json_find(line, end, "chat"), end) == 1;
+        char text[1024];
+        snprintf(text, sizeof text, chat ? "User: %s<|eot_id|>Assistant: " : "%s", prompt);
+        size_t at = strlen(batch);
+        snprintf(batch + at, sizeof batch - at, "{\"prompt\": \"%s%.*s%s\"}\n",
+                 chat ? "User: " : "", len - 2, raw + 1, chat ? "<|eot_id|>Assistant: " : "");
+        paths[n] = tmp_file(text, strlen(text));
+        wants[n++] = line;
+        free(prompt);
+    }
+    char *bpath = tmp_file(batch, strlen(batch));
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "--batch %s --temp 0 -n 32 -q", bpath);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    char *line = out;
+    for (int i = 0; i < n && line && *line; i++) { /* greedy: the reference ids exactly */
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        int32_t *got, *want, *gp, *wp;
+        long ng = jints(line, "output_ids", &got), nw = jints(wants[i], "output_ids", &want);
+        long ngp = jints(line, "prompt_ids", &gp), nwp = jints(wants[i], "prompt_ids", &wp);
+        CHECK_MSG(ng == nw && ng > 0 && !memcmp(got, want, (size_t)ng * sizeof *got) &&
+                      ngp == nwp && !memcmp(gp, wp, (size_t)ngp * sizeof *gp),
+                  "reference %d differs: %s", i, line);
+        free(got), free(want), free(gp), free(wp);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(out);
+    check_batch_equals_single(paths, n, bpath, "--temp 0.8 --seed 1234 -n 32", 8);
+    for (int i = 0; i < n; i++) tmp_remove(paths[i]);
+    tmp_remove(bpath);
+    free(data);
+}
+
+TEST(cli_batch_ctrl_c_prints_completed_results)
+{
+    size_t n_lines = 2000, len = n_lines * 8;
+    char *input = malloc(len + 1);
+    for (size_t i = 0; i < n_lines; i++) memcpy(input + 8 * i, "Monday,\n", 8);
+    char *bpath = tmp_file(input, len);
+    free(input);
+    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "--batch", bpath, "--temp", "0", NULL};
+    child c;
+    if (spawn(&c, argv)) SKIP("cannot fork");
+    CHECK(read_until(&c, "\n")); /* the first result */
+    kill(c.pid, SIGINT);
+    char *err = NULL;
+    int status = finish_child(&c, &err);
+    CHECK_MSG(exited_with(status, 130), "wait status %d", status);
+    int lines = count_lines(c.buf), interrupted = 0;
+    CHECK(lines >= 1 && lines < (int)n_lines);
+    char *line = c.buf;
+    for (int i = 1; i <= lines; i++) { /* every printed result is whole and in order */
+        char *nl = strchr(line, '\n');
+        *nl = 0;
+        char *reason = jstr(line, "stop_reason");
+        CHECK_EQ_INT(jlong(line, "line"), i);
+        CHECK(reason && (!strcmp(reason, "eos") || !strcmp(reason, "interrupted")));
+        interrupted += reason && !strcmp(reason, "interrupted");
+        free(reason);
+        line = nl + 1;
+    }
+    CHECK(interrupted <= 8);
+    free(err);
+    free(c.buf);
+    tmp_remove(bpath);
+}
+
+/* ---------------------------------------------------------- perplexity */
+
+static const char *const COUNTRIES[][2] = {{"France", "Paris"}, {"Italy", "Rome"},
+                                           {"Japan", "Tokyo"},  {"Spain", "Madrid"},
+                                           {"Kenya", "Nairobi"}};
+
+/* Documents in the shape of the training data: each one between
+ * <|begin_of_text|> and <|end_of_text|> (--perplexity adds the first BOS). */
+static char *training_like_text(void)
+{
+    static char text[8192];
+    text[0] = 0;
+    for (int i = 0; i < 40; i++) {
+        size_t at = strlen(text);
+        int a = i * 7 % 20 + 1, b = i * 3 % 15 + 1;
+        snprintf(text + at, sizeof text - at,
+                 "The capital of %s is %s.<|end_of_text|><|begin_of_text|>%d+%d=%d<|end_of_text|>"
+                 "<|begin_of_text|>",
+                 COUNTRIES[i % 5][0], COUNTRIES[i % 5][1], a, b, a + b);
+    }
+    return text;
+}
+
+/* The same words in a scrambled order. */
+static char *shuffled_text(void)
+{
+    static char text[8192];
+    const char *words[] = {"is", "Paris.", "capital", "The", "of", "France", "2+3=5", "Rome."};
+    text[0] = 0;
+    unsigned x = 12345;
+    for (int i = 0; i < 300; i++) {
+        x = x * 1103515245u + 12345u;
+        strcat(text, words[(x >> 16) % 8]);
+        strcat(text, " ");
+    }
+    return text;
+}
+
+static double ppl_of(const char *path, const char *opts)
+{
+    char args[512], *out = NULL;
+    snprintf(args, sizeof args, "--perplexity %s %s -q", path, opts);
+    double ppl = -1;
+    if (cli(args, &out, NULL) == 0 && out && !strncmp(out, "PPL = ", 6))
+        ppl = strtod(out + 6, NULL);
+    CHECK_MSG(ppl > 0 && out && strstr(out, " +/- "), "%s: '%s'", args, out);
+    free(out);
+    return ppl;
+}
+
+TEST(cli_perplexity_low_on_training_text_high_on_shuffled)
+{
+    char *low = training_like_text(), *high = shuffled_text();
+    char *lpath = tmp_file(low, strlen(low)), *hpath = tmp_file(high, strlen(high));
+    double pl = ppl_of(lpath, "-c 128"), ph = ppl_of(hpath, "-c 128");
+    CHECK_MSG(pl > 1 && pl < 5, "training-like text: PPL %g", pl);
+    CHECK_MSG(ph > 50 * pl, "shuffled text: PPL %g vs %g", ph, pl);
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "--perplexity %s -c 128 --json", lpath);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    /* every token but none twice, in overlapping windows */
+    CHECK(out && jlong(out, "n_scored") == jlong(out, "n_tokens") && jlong(out, "n_windows") > 2);
+    free(out);
+    tmp_remove(lpath);
+    tmp_remove(hpath);
+}
+
+TEST(cli_perplexity_one_window_does_not_depend_on_its_size)
+{
+    const char *doc = "The capital of Italy is Rome.<|end_of_text|><|begin_of_text|>2+3=5";
+    char *path = tmp_file(doc, strlen(doc));
+    double a = ppl_of(path, "-c 64"), b = ppl_of(path, "-c 512");
+    CHECK_MSG(a == b, "%g vs %g", a, b);
+    char *err = NULL;
+    char *one = tmp_file("x", 1);
+    char args[256];
+    snprintf(args, sizeof args, "--perplexity %s --no-bos", one);
+    CHECK_EQ_INT(cli(args, NULL, &err), 1);
+    CHECK(one_error_line(err));
+    free(err);
+    tmp_remove(one);
+    tmp_remove(path);
+}
