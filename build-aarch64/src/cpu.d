@@ -1,2 +1,0 @@
-build-aarch64/src/cpu.o: src/cpu.c src/cpu.h
-src/cpu.h:

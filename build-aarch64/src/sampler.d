@@ -1,2 +1,0 @@
-build-aarch64/src/sampler.o: src/sampler.c include/bitnet.h
-include/bitnet.h:

@@ -1,2 +1,0 @@
-build-aarch64/tests/test_main.o: tests/test_main.c tests/test.h
-tests/test.h:
