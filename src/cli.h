@@ -69,7 +69,9 @@ int bench_main(int argc, char **argv);
 
 /* ------------------------------------------------ common (cli_common.c) */
 
-/* Prints "bitnet-run: error: ..." as one line on stderr and exits. */
+/* Prints "bitnet-run: error: ..." as one line on stderr (control bytes
+ * escaped); cli_die then exits with code. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* Prints "bitnet-run: ..." as one line on stderr. */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,7 +98,7 @@ int cli_tokenize_flags(const cli_opts *o);
 /* Tokenizes, or exits with a usage error naming `what`. */
 int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
                       const char *what, int *n);
-/* The sampler for params sp, or exits with a usage error naming the flag. */
+/* The sampler for params sp, or exits with a usage error saying what is wrong. */
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
 
 /* Growable arrays. */

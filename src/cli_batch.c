@@ -44,7 +44,7 @@ typedef struct {
 
 static void item_fail(batch *b, batch_item *it, const char *msg)
 {
-    fprintf(stderr, "bitnet-run: error: %s:%d: %s\n", b->source, it->line, msg);
+    cli_error("%s:%d: %s", b->source, it->line, msg);
     char *out;
     FILE *f = open_memstream(&out, &it->result_len);
     if (!f) cli_die(EXIT_MODEL, "out of memory");

@@ -13,13 +13,35 @@
 
 volatile sig_atomic_t cli_interrupted;
 
+/* Writes prefix and the formatted message as one line on stderr. Control
+ * bytes (a newline or terminal escape inside a file's metadata or a JSON
+ * key) are shown as \xNN, so a message stays one harmless line. */
+static void message_line(const char *prefix, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+    fputs(prefix, stderr);
+    for (const unsigned char *p = (const unsigned char *)(msg ? msg : fmt); *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) fprintf(stderr, "\\x%02x", *p);
+        else fputc(*p, stderr);
+    }
+    fputc('\n', stderr);
+    free(msg);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    message_line("bitnet-run: error: ", fmt, ap);
+    va_end(ap);
+}
+
 void cli_die(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("bitnet-run: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message_line("bitnet-run: error: ", fmt, ap);
     va_end(ap);
     exit(code);
 }
@@ -28,9 +50,7 @@ void cli_note(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("bitnet-run: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    message_line("bitnet-run: ", fmt, ap);
     va_end(ap);
 }
 

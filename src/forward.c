@@ -263,11 +263,10 @@ static void forward_batch(const bn_model *m, struct bn_batch_scratch *sc, const 
         attention_block(m, sc, b, il);
         ffn_block(m, sc, b->n, il);
     }
-    for (int i = 0; i < b->n_logits; i++) {
-        const float *x = sc->x + (size_t)b->logit_rows[i] * ne;
-        bn_rmsnorm(sc->xn, x, m->output_norm, ne, m->hp.rms_eps);
-        bn_dense_matvec(m, &m->output, sc->xn, b->logits + (size_t)i * m->hp.n_vocab);
-    }
+    for (int i = 0; i < b->n_logits; i++)
+        bn_rmsnorm(sc->xn + (size_t)i * ne, sc->x + (size_t)b->logit_rows[i] * ne, m->output_norm,
+                   ne, m->hp.rms_eps);
+    if (b->n_logits) bn_dense_matmul(m, &m->output, sc->xn, b->n_logits, b->logits);
 }
 
 /* --------------------------------------------------------------- scratch */

@@ -304,13 +304,11 @@ static int place_tensor(cursor *c, gguf_file *f, gguf_tensor *t)
                     nm, (long long)t->ne[0], ti.name, ti.block);
     t->n_bytes = ggml_tensor_nbytes(t->type, t->ne);
     t->n_elements = 1;
-    for (int i = 0; i < GGUF_MAX_DIMS; i++) {
-        if ((uint64_t)t->ne[i] > UINT64_MAX / t->n_elements) {
+    for (int i = 0; i < GGUF_MAX_DIMS; i++)
+        if (__builtin_mul_overflow(t->n_elements, (uint64_t)t->ne[i], &t->n_elements)) {
             t->n_bytes = UINT64_MAX;
             break;
         }
-        t->n_elements *= (uint64_t)t->ne[i];
-    }
     uint64_t data_size = f->size - f->data_offset;
     if (t->offset % f->alignment)
         return fail(c, "tensor '%s': offset %llu is not a multiple of the alignment %u", nm,
@@ -337,11 +335,11 @@ static int check_unique(cursor *c, const gguf_str *first, uint64_t n, size_t str
                         const char *what)
 {
     if (n < 2) return 0;
-    const gguf_str **v = malloc((size_t)n * sizeof *v);
+    const gguf_str **v = malloc((size_t)n * sizeof(const gguf_str *));
     if (!v) return fail(c, "out of memory");
     for (uint64_t i = 0; i < n; i++)
         v[i] = (const gguf_str *)((const char *)first + (size_t)i * stride);
-    qsort(v, (size_t)n, sizeof *v, cmp_str_ptr);
+    qsort(v, (size_t)n, sizeof(const gguf_str *), cmp_str_ptr);
     int rc = 0;
     for (uint64_t i = 1; i < n && !rc; i++)
         if (!cmp_str_ptr(&v[i - 1], &v[i])) {
@@ -364,10 +362,10 @@ static int cmp_offset(const void *a, const void *b)
 static int check_no_overlap(cursor *c, const gguf_file *f)
 {
     if (f->n_tensors < 2) return 0;
-    const gguf_tensor **v = malloc((size_t)f->n_tensors * sizeof *v);
+    const gguf_tensor **v = malloc((size_t)f->n_tensors * sizeof(const gguf_tensor *));
     if (!v) return fail(c, "out of memory");
     for (uint64_t i = 0; i < f->n_tensors; i++) v[i] = &f->tensors[i];
-    qsort(v, (size_t)f->n_tensors, sizeof *v, cmp_offset);
+    qsort(v, (size_t)f->n_tensors, sizeof(const gguf_tensor *), cmp_offset);
     int rc = 0;
     for (uint64_t i = 1; i < f->n_tensors && !rc; i++)
         if (v[i - 1]->offset + v[i - 1]->n_bytes > v[i]->offset) { /* both inside the file */

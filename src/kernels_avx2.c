@@ -45,14 +45,14 @@ AVX2_FN static float absmax_avx2(const float *x, int n)
 
 /* round-half-even(x * s) (vcvtps2dq in the default rounding mode, as
  * rintf), clamped to [-128, 127] in int32. */
-AVX2_FN static __m256i quantize8(const float *x, __m256 s)
+AVX2_FN static inline __m256i quantize8(const float *x, __m256 s)
 {
     const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), s));
     return _mm256_max_epi32(_mm256_min_epi32(v, _mm256_set1_epi32(127)), _mm256_set1_epi32(-128));
 }
 
 /* 32 activations -> 32 int8 at q; adds them to the int32 lanes of *sum. */
-AVX2_FN static void quantize32(const float *x, __m256 s, int8_t *q, __m256i *sum)
+AVX2_FN static inline void quantize32(const float *x, __m256 s, int8_t *q, __m256i *sum)
 {
     const __m256i a = quantize8(x, s), b = quantize8(x + 8, s);
     const __m256i c = quantize8(x + 16, s), d = quantize8(x + 24, s);
@@ -102,7 +102,7 @@ AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
 /* One block's sum(code*q) spread over 8 int32 lanes. The 16 int16 lanes
  * each add 8 products pairs of a single block (|sum| <= 4096), then widen
  * to int32 (spec decision 4: no int16 accumulation across blocks). */
-AVX2_FN static __m256i block_dot8(const uint8_t *codes, const int8_t *q)
+AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
 {
     const __m256i mask = _mm256_set1_epi8(3);
     const __m256i lo = _mm256_loadu_si256((const __m256i *)codes);
@@ -129,9 +129,10 @@ AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n
 AVX2_FN static int32_t row_dot_avx2(const uint8_t *codes, const int8_t *q, int n)
 {
     __m256i acc = _mm256_setzero_si256();
-    for (int b = 0; b < n; b++)
-        acc = _mm256_add_epi32(acc, block_dot8(codes + (size_t)b * QK256_BLOCK_BYTES,
-                                               q + (size_t)b * QK256_BLOCK));
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
+        bn_x86_prefetch_ahead(codes);
+        acc = _mm256_add_epi32(acc, block_dot8(codes, q));
+    }
     return bn_x86_hsum_epi32(acc);
 }
 

@@ -48,14 +48,14 @@ static float absmax_neon(const float *x, int n)
 }
 
 /* round-half-even(x * s) (vcvtnq, as rintf) clamped to [-128, 127]. */
-static int32x4_t quantize4(const float *x, float32x4_t s)
+static inline int32x4_t quantize4(const float *x, float32x4_t s)
 {
     const int32x4_t v = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x), s));
     return vmaxq_s32(vminq_s32(v, vdupq_n_s32(127)), vdupq_n_s32(-128));
 }
 
 /* 16 activations -> 16 int8 at q; adds them to the lanes of *sum. */
-static void quantize16(const float *x, float32x4_t s, int8_t *q, int32x4_t *sum)
+static inline void quantize16(const float *x, float32x4_t s, int8_t *q, int32x4_t *sum)
 {
     const int32x4_t a = quantize4(x, s), b = quantize4(x + 4, s);
     const int32x4_t c = quantize4(x + 8, s), d = quantize4(x + 12, s);
@@ -114,7 +114,7 @@ DOTPROD_FN static inline int32x4_t sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
 
 /* One block's sum(code*q) spread over 4 int32 lanes: each sdot lane adds
  * four products; one accumulator per 16 code bytes keeps chains short. */
-DOTPROD_FN static int32x4_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
+DOTPROD_FN static inline int32x4_t block_dot_sdot(const uint8_t *codes, const int8_t *q)
 {
     int32x4_t acc[QK256_BLOCK_BYTES / BYTES_PER_VEC];
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
@@ -130,7 +130,7 @@ DOTPROD_FN static int32x4_t block_dot_sdot(const uint8_t *codes, const int8_t *q
 /* The same with widening multiplies: each int16 lane of lo/hi adds 16
  * products of one block (|sum| <= 16*256 = 4096, exact; spec decision 4
  * forbids int16 sums across blocks), then pairs widen to int32. */
-static int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
+static inline int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
 {
     int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {

@@ -67,8 +67,8 @@ void bn_model_free_scratch(bn_model *m);
 int bn_dense_supported(uint32_t type);
 /* Row `row` as floats into out[0..cols). */
 void bn_dense_row(const bn_dense *d, int row, float *out);
-/* y[0..rows) = d * x on the pool. */
-void bn_dense_matvec(const bn_model *m, const bn_dense *d, const float *x, float *y);
+/* y[i][0..rows) = d * x[i] for the n vectors x[i] (cols wide), on the pool. */
+void bn_dense_matmul(const bn_model *m, const bn_dense *d, const float *x, int n, float *y);
 
 /* forward.c helpers shared with tests. */
 void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps);

@@ -2,8 +2,8 @@
  * qk256.c - allocation and element access of QK256 ternary matrices, and
  * the decoders of every ternary encoding into it: I2_S (spec 3.2), TQ2_0
  * and TQ1_0 (spec 5.1) and ternarized floats (layouts in qk256.h).
- * Each decoder writes the 256 codes of a block, then pack_block() lays
- * them out as QK256.
+ * I2_S and TQ2_0 repack byte by byte (groups_to_qk256); TQ1_0 and floats
+ * decode the 256 codes of a block, then pack_block() lays them out.
  */
 #include "qk256.h"
 
@@ -13,12 +13,10 @@
 
 #include "kernels.h" /* bn_f16_to_f32 */
 
-#define I2S_BLOCK 128      /* weights per I2_S block (QK_I2_S on x86, spec 3.2) */
-#define I2S_BLOCK_BYTES 32 /* bytes per I2_S block */
-#define I2S_GROUP 32       /* elements sharing one 2-bit field position */
-#define TQ2_HALF 128       /* TQ2_0 elements per TQ2_HALF_BYTES bytes of qs */
-#define TQ2_HALF_BYTES 32
-#define TQ2_GROUP 32       /* TQ2_0 elements sharing one field position */
+#define GROUP 128          /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,
+                              spec 3.2), half a TQ2_0 block */
+#define GROUP_BYTES 32     /* bytes per group */
+#define ALL_ZERO_BYTE 0x55 /* code 1 (weight 0) in all four fields */
 #define TQ1_QS_MAIN 32     /* TQ1_0 qs bytes of 5 trits for elements 0..159 */
 #define TQ1_QS_REST 16     /* then 16 bytes for elements 160..239 */
 #define TQ1_QS_BYTES (TQ1_QS_MAIN + TQ1_QS_REST)
@@ -38,8 +36,8 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
     size_t bytes = n_blocks * QK256_BLOCK_BYTES;
     m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->codes) return -1;
-    /* 0x55 = code 1 in all four fields: every weight (and the padding) is 0 */
-    memset(m->codes, 0x55, bytes);
+    /* every weight (and the padding) is 0 */
+    memset(m->codes, ALL_ZERO_BYTE, bytes);
     m->scale = 1.0f;
     if (with_block_scales) {
         m->block_scales = calloc(n_blocks ? n_blocks : 1, sizeof(float));
@@ -96,30 +94,58 @@ static uint8_t *row_codes(const qk256_matrix *m, int r)
     return m->codes + (size_t)r * m->blocks_per_row * QK256_BLOCK_BYTES;
 }
 
-/* ----------------------------------------------------------------- I2_S */
+/* ------------------------------------------------- 2-bit field layouts */
 
-/* I2_S code 3 is unused; the reference decoder maps it to weight 0. */
-static const uint8_t i2s_code_to_qk256[4] = {0, 1, 2, 1};
+/* I2_S and TQ2_0 both cut weights into groups of 128 stored in 32 bytes,
+ * byte p holding the weights p, p + 32, p + 64, p + 96 in its fields
+ * f = 0..3, with the same codes as QK256 (spec 5.1). They differ in where
+ * field f sits: I2_S from the top (bits 7-2f:6-2f), TQ2_0 from the bottom
+ * (bits 2f+1:2f). So both repack byte by byte. */
+typedef enum { FIELDS_FROM_TOP, FIELDS_FROM_BOTTOM } field_order;
 
-static void decode_i2s_block(const uint8_t *src, uint8_t codes[I2S_BLOCK])
+static unsigned field(uint8_t b, int f, field_order o)
 {
-    for (int j = 0; j < I2S_BLOCK; j++)
-        codes[j] = i2s_code_to_qk256[(src[j % I2S_GROUP] >> (6 - 2 * (j / I2S_GROUP))) & 3];
+    return (b >> (o == FIELDS_FROM_TOP ? 6 - 2 * f : 2 * f)) & 3u;
 }
+
+/* The low bit of every field of b that holds code 3. */
+static uint8_t code3_fields(uint8_t b) { return b & (b >> 1) & 0x55; }
+
+/* b with code 3 turned into 1 (weight 0) in every field. */
+static uint8_t without_code3(uint8_t b) { return (uint8_t)(b & ~(code3_fields(b) << 1)); }
+
+/* One QK256 block from the groups a (weights 0..127) and b (128..255;
+ * NULL: all zero, a row that ends after a). QK256 byte m < 32 holds the
+ * weights m, m + 64, m + 128, m + 192 = fields 0 and 2 of a[m] and b[m];
+ * byte 32 + m the weights 32 + m, 96 + m, 160 + m, 224 + m = fields 1 and
+ * 3. Code 3 (unused) becomes weight 0. */
+static inline void groups_to_qk256(const uint8_t *a, const uint8_t *b, field_order o,
+                                   uint8_t *dst)
+{
+    for (int m = 0; m < GROUP_BYTES; m++) {
+        const uint8_t lo = without_code3(a[m]);
+        const uint8_t hi = b ? without_code3(b[m]) : ALL_ZERO_BYTE;
+        dst[m] = (uint8_t)(field(lo, 0, o) | field(lo, 2, o) << 2 | field(hi, 0, o) << 4 |
+                           field(hi, 2, o) << 6);
+        dst[GROUP_BYTES + m] = (uint8_t)(field(lo, 1, o) | field(lo, 3, o) << 2 |
+                                         field(hi, 1, o) << 4 | field(hi, 3, o) << 6);
+    }
+}
+
+/* ----------------------------------------------------------------- I2_S */
 
 void qk256_from_i2s_rows(qk256_matrix *m, const uint8_t *src, int r0, int r1)
 {
-    /* rows never straddle I2_S blocks: cols is a multiple of 128 */
-    const int per_row = m->cols / I2S_BLOCK, per_qk256 = QK256_BLOCK / I2S_BLOCK;
-    uint8_t codes[QK256_BLOCK];
+    /* rows never straddle I2_S blocks: cols is a multiple of 128; I2_S
+     * code 3 is unused and the reference decoder reads it as weight 0 */
+    const int per_row = m->cols / GROUP;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *row = src + (size_t)r * per_row * I2S_BLOCK_BYTES;
+        const uint8_t *row = src + (size_t)r * per_row * GROUP_BYTES;
         for (int b = 0; b < m->blocks_per_row; b++) {
-            memset(codes, QK256_CODE_ZERO, sizeof codes); /* pads a last half block */
-            for (int h = 0; h < per_qk256 && b * per_qk256 + h < per_row; h++)
-                decode_i2s_block(row + (size_t)(b * per_qk256 + h) * I2S_BLOCK_BYTES,
-                                 codes + h * I2S_BLOCK);
-            pack_block(codes, row_codes(m, r) + (size_t)b * QK256_BLOCK_BYTES);
+            const uint8_t *lo = row + (size_t)(2 * b) * GROUP_BYTES;
+            const uint8_t *hi = 2 * b + 1 < per_row ? lo + GROUP_BYTES : NULL;
+            groups_to_qk256(lo, hi, FIELDS_FROM_TOP,
+                            row_codes(m, r) + (size_t)b * QK256_BLOCK_BYTES);
         }
     }
 }
@@ -133,15 +159,16 @@ float i2s_tensor_scale(const uint8_t *src, int rows, int cols)
 
 /* ------------------------------------------------------- TQ2_0 / TQ1_0 */
 
-static int decode_tq2(const uint8_t *block, uint8_t codes[QK256_BLOCK])
+/* TQ2_0 code 3 would be +2 (not ternary): counted, and written as 0 so the
+ * matrix stays valid while the load reports the error. */
+static int decode_tq2(const uint8_t *block, uint8_t *dst)
 {
+    uint8_t any = 0;
+    for (int m = 0; m < 2 * GROUP_BYTES; m++) any |= code3_fields(block[m]);
     int bad = 0;
-    for (int j = 0; j < QK256_BLOCK; j++) {
-        const int half = j / TQ2_HALF, l = (j % TQ2_HALF) / TQ2_GROUP, m = j % TQ2_GROUP;
-        const uint8_t code = (block[TQ2_HALF_BYTES * half + m] >> (2 * l)) & 3;
-        bad += code == 3;
-        codes[j] = code == 3 ? QK256_CODE_ZERO : code; /* keep QK256 valid; the load fails */
-    }
+    for (int m = 0; any && m < 2 * GROUP_BYTES; m++) /* counted only when present */
+        for (uint8_t c = code3_fields(block[m]); c; c &= (uint8_t)(c - 1)) bad++;
+    groups_to_qk256(block, block + GROUP_BYTES, FIELDS_FROM_BOTTOM, dst);
     return bad;
 }
 
@@ -154,16 +181,17 @@ static uint8_t tq1_trit(uint8_t b, int n)
     return (uint8_t)((shifted * 3) >> 8);
 }
 
-static int decode_tq1(const uint8_t *block, uint8_t codes[QK256_BLOCK])
+static int decode_tq1(const uint8_t *block, uint8_t *dst)
 {
     const uint8_t *qs = block, *qh = block + TQ1_QS_BYTES;
-    uint8_t *c = codes;
+    uint8_t codes[QK256_BLOCK], *c = codes;
     for (int n = 0; n < TQ1_TRITS_QS; n++)
         for (int m = 0; m < TQ1_QS_MAIN; m++) *c++ = tq1_trit(qs[m], n);
     for (int n = 0; n < TQ1_TRITS_QS; n++)
         for (int m = 0; m < TQ1_QS_REST; m++) *c++ = tq1_trit(qs[TQ1_QS_MAIN + m], n);
     for (int n = 0; n < TQ1_TRITS_QH; n++)
         for (int m = 0; m < TQ1_QH_BYTES; m++) *c++ = tq1_trit(qh[m], n);
+    pack_block(codes, dst);
     return 0; /* a trit is always 0, 1 or 2 */
 }
 
@@ -181,12 +209,10 @@ long qk256_from_tq_rows(qk256_matrix *m, const qk256_tq_format *f, const uint8_t
                         int r1)
 {
     long bad = 0;
-    uint8_t codes[QK256_BLOCK];
     for (int r = r0; r < r1; r++)
         for (int b = 0; b < m->blocks_per_row; b++) {
             const size_t i = (size_t)r * m->blocks_per_row + b;
-            bad += f->decode(src + i * f->block_bytes, codes);
-            pack_block(codes, m->codes + i * QK256_BLOCK_BYTES);
+            bad += f->decode(src + i * f->block_bytes, m->codes + i * QK256_BLOCK_BYTES);
             if (m->block_scales) m->block_scales[i] = qk256_tq_scale(f, src, i);
         }
     return bad;

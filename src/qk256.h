@@ -68,9 +68,9 @@ typedef struct {
     const char *name;
     size_t block_bytes;  /* TQ2_0: 66, TQ1_0: 54 */
     size_t scale_offset; /* of d within the block */
-    /* Writes the 256 codes (weight + 1) of a block; returns how many
-     * weights were not ternary (TQ2_0 code 3 means +2). */
-    int (*decode)(const uint8_t *block, uint8_t codes[QK256_BLOCK]);
+    /* Writes a block as one QK256 block (64 bytes); returns how many
+     * weights were not ternary (TQ2_0 code 3 means +2; written as 0). */
+    int (*decode)(const uint8_t *block, uint8_t *qk256_block);
 } qk256_tq_format;
 
 /* TQ2_0: 64 bytes qs, then d. Element 32l + m of each 128-element half h

@@ -148,7 +148,8 @@ typedef struct {
     size_t heap_n, heap_cap;
 } bn_merger;
 
-/* Splits word (len > 0 bytes) into symbols and merges them; 0 or -1 (memory). */
+/* Splits word into symbols (an empty word: one empty symbol, id -1) and
+ * merges them; 0 or -1 (memory). */
 int bn_merge_word(bn_merger *m, const bn_tokenizer *t, const char *word, size_t len,
                   bn_pair_rater rate, void *ctx);
 void bn_merger_free(bn_merger *m);

@@ -14,7 +14,7 @@
 
 #define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
 #define MAX_TOKENS 0x7FFFFFF0u     /* ids and ranks must fit an int32_t */
-#define MAX_SHOWN 40 /* bytes of a bad entry quoted in an error */
+#define MAX_SHOWN 64 /* buffer for a bad entry quoted (escaped) in an error */
 #define MERGE_BATCH 64 /* merges looked up together (see parse_merges) */
 
 typedef struct {
@@ -141,9 +141,12 @@ typedef struct {
 static int split_merge(loader *ld, gguf_str m, uint64_t rank, merge_parts *p)
 {
     const char *sp = m.len > 1 ? memchr(m.ptr + 1, ' ', m.len - 1) : NULL;
-    if (!sp)
-        return fail(ld, "merge %llu (\"%.*s\") has no space", (unsigned long long)rank,
-                    (int)(m.len < MAX_SHOWN ? m.len : MAX_SHOWN), m.ptr);
+    char shown[MAX_SHOWN];
+    if (!sp) { /* (fail() always returns -1; the analyzer does not follow varargs) */
+        fail(ld, "merge %llu (\"%s\") has no space", (unsigned long long)rank,
+             gguf_printable(m.ptr, m.len, shown, sizeof shown));
+        return -1;
+    }
     p->part[0] = m.ptr;
     p->len[0] = (size_t)(sp - m.ptr);
     p->part[1] = sp + 1;
@@ -182,8 +185,13 @@ static int read_merges(loader *ld)
     if (n > MAX_TOKENS) return fail(ld, "tokenizer.ggml.merges has too many entries");
     gguf_str *m = malloc((n ? n : 1) * sizeof *m);
     int32_t(*pairs)[2] = malloc((n ? n : 1) * sizeof *pairs);
-    int rc = m && pairs ? 0 : fail(ld, "out of memory for %llu merges", (unsigned long long)n);
-    if (!rc) gguf_arr_strings(kv, m);
+    if (!m || !pairs) {
+        free(m);
+        free(pairs);
+        return fail(ld, "out of memory for %llu merges", (unsigned long long)n);
+    }
+    gguf_arr_strings(kv, m);
+    int rc = 0;
     for (uint64_t i = 0; i < n && !rc; i += MERGE_BATCH)
         rc = parse_merges(ld, m + i, i, n - i < MERGE_BATCH ? (size_t)(n - i) : MERGE_BATCH,
                           pairs + i);
@@ -248,6 +256,7 @@ static int read_special_ids(loader *ld)
     if (t->eot < 0) t->eot = find_special(t, "<|eot_id|>");
     t->eog = malloc(MAX_EOG * sizeof *t->eog);
     if (!t->eog) return fail(ld, "out of memory");
+    t->n_eog = 0;
     add_eog(t, t->eos);
     add_eog(t, t->eot);
     for (size_t i = 0; i < N_EOG_TEXTS; i++) add_eog(t, find_special(t, EOG_TEXTS[i]));
@@ -334,8 +343,10 @@ static int choose_pre(loader *ld)
         t->pre = find_special(t, "<|begin_of_text|>") >= 0 ? BN_PRE_LLAMA3 : BN_PRE_GPT2;
         return 0;
     }
+    char shown[MAX_SHOWN];
     if (bn_pre_from_name(pre.ptr, pre.len, &t->pre))
-        return fail(ld, "unsupported pre-tokenizer '%.*s' (known: %s)", (int)pre.len, pre.ptr,
+        return fail(ld, "unsupported pre-tokenizer '%s' (known: %s)",
+                    gguf_printable(pre.ptr, pre.len, shown, sizeof shown),
                     "llama-bpe, llama3, gpt-2, default");
     return 0;
 }
@@ -347,11 +358,12 @@ static int read_model(loader *ld)
     int r = gguf_get_str(ld->f, "tokenizer.ggml.model", &model);
     if (r == 0) return fail(ld, "no tokenizer in the file (tokenizer.ggml.model is missing)");
     if (r < 0) return fail(ld, "tokenizer.ggml.model has the wrong type");
+    char shown[MAX_SHOWN];
     if (gguf_str_eq(model, "gpt2")) t->kind = BN_VOCAB_BPE;
     else if (gguf_str_eq(model, "llama")) t->kind = BN_VOCAB_SPM;
     else
-        return fail(ld, "unsupported tokenizer model '%.*s' (known: gpt2, llama)",
-                    (int)model.len, model.ptr);
+        return fail(ld, "unsupported tokenizer model '%s' (known: gpt2, llama)",
+                    gguf_printable(model.ptr, model.len, shown, sizeof shown));
     const gguf_kv *kv;
     r = gguf_get_arr(ld->f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &kv);
     if (r == 0) return fail(ld, "tokenizer.ggml.tokens is missing");

@@ -74,12 +74,14 @@ static int queue_pair(const merge_job *j, int32_t left, int32_t right)
 }
 
 /* One symbol per UTF-8 character; a byte that starts no valid sequence is
- * a symbol of its own. */
+ * a symbol of its own. An empty word is one empty symbol that is no token,
+ * so the chain always starts at sym[0]. */
 static int split_symbols(bn_merger *m, const bn_tokenizer *t, const char *word, size_t len)
 {
-    bn_symbol *sym = bn_grow(m->sym, &m->sym_cap, len, sizeof *sym);
+    bn_symbol *sym = bn_grow(m->sym, &m->sym_cap, len ? len : 1, sizeof *sym);
     if (!sym) return -1;
     m->sym = sym;
+    sym[0] = (bn_symbol){0, 0, -1, -1, -1};
     size_t n = 0;
     for (size_t i = 0; i < len; n++) {
         uint32_t cp;

@@ -106,7 +106,9 @@ int bn_merge_table_build(bn_merge_table *m, int32_t n_vocab, const int32_t (*pai
     size_t n_rows = (size_t)n_vocab, n = 0;
     m->row_start = calloc(n_rows + 1, sizeof *m->row_start);
     m->entries = malloc((n_pairs ? n_pairs : 1) * sizeof *m->entries);
-    uint32_t *by_right = malloc((n_pairs ? n_pairs : 1) * sizeof *by_right);
+    /* zeroed although fully written before it is read: the static analyzer
+     * cannot follow that through pair_usable() */
+    uint32_t *by_right = calloc(n_pairs ? n_pairs : 1, sizeof *by_right);
     uint32_t *fill = calloc(n_rows + 1, sizeof *fill);
     if (!m->row_start || !m->entries || !by_right || !fill) {
         free(by_right);

@@ -94,41 +94,6 @@ void gb_pad(gb_buf *b, size_t align)
     while (b->len % align) gb_bytes(b, zero, 1);
 }
 
-/* The value of record i ends where the next record's key (or, for the
- * last one, the first tensor info's name) begins, minus its u64 length. */
-void gb_copy_kv(gb_buf *b, const gguf_file *f, uint64_t i, const char *new_key)
-{
-    const gguf_kv *kv = &f->kv[i];
-    const uint8_t *value = (const uint8_t *)kv->key.ptr + kv->key.len + sizeof(uint32_t);
-    const char *next = i + 1 < f->n_kv ? f->kv[i + 1].key.ptr
-                       : f->n_tensors ? f->tensors[0].name.ptr
-                                      : (const char *)f->map + f->data_offset + sizeof(uint64_t);
-    const uint8_t *end = (const uint8_t *)next - sizeof(uint64_t);
-    if (new_key) {
-        gb_str(b, new_key);
-    } else {
-        gb_u64(b, kv->key.len);
-        gb_bytes(b, kv->key.ptr, kv->key.len);
-    }
-    gb_u32(b, kv->type);
-    gb_bytes(b, value, (size_t)(end - value));
-}
-
-void gb_tensors(gb_buf *b, const gb_tensor *t, size_t n)
-{
-    uint64_t offset = 0;
-    for (size_t i = 0; i < n; i++) {
-        gb_tensor_info(b, t[i].name, t[i].n_dims, t[i].ne, t[i].type, offset);
-        offset += (t[i].n_bytes + GGUF_DEFAULT_ALIGNMENT - 1) / GGUF_DEFAULT_ALIGNMENT *
-                  GGUF_DEFAULT_ALIGNMENT;
-    }
-    gb_pad(b, GGUF_DEFAULT_ALIGNMENT);
-    for (size_t i = 0; i < n; i++) {
-        gb_bytes(b, t[i].data, t[i].n_bytes);
-        gb_pad(b, GGUF_DEFAULT_ALIGNMENT);
-    }
-}
-
 void gb_free(gb_buf *b)
 {
     free(b->data);

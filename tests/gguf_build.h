@@ -1,15 +1,12 @@
 /*
  * gguf_build.h - writes GGUF files byte by byte for tests: valid ones to
- * check the reader and the loader, broken ones to check their errors, and
- * edited copies of real models (gb_copy_kv, gb_tensors).
+ * check the reader and the loader, and broken ones to check their errors.
  */
 #ifndef BN_GGUF_BUILD_H
 #define BN_GGUF_BUILD_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "gguf.h"
 
 typedef struct {
     uint8_t *data;
@@ -29,23 +26,6 @@ void gb_kv_arr_str(gb_buf *b, const char *key, const char *const *v, size_t n);
 void gb_tensor_info(gb_buf *b, const char *name, uint32_t n_dims, const int64_t *ne, uint32_t type,
                     uint64_t offset);
 void gb_pad(gb_buf *b, size_t align);
-
-/* Appends key/value record i of an open file as it is (the value's bytes
- * copied raw), under new_key when that is not NULL. */
-void gb_copy_kv(gb_buf *b, const gguf_file *f, uint64_t i, const char *new_key);
-
-/* A tensor to write: its info record and its data. */
-typedef struct {
-    const char *name;
-    uint32_t n_dims;
-    int64_t ne[4];
-    uint32_t type;
-    const void *data;
-    size_t n_bytes;
-} gb_tensor;
-/* Appends the info records of n tensors, then the padded data section
- * (offsets in steps of GGUF_DEFAULT_ALIGNMENT). */
-void gb_tensors(gb_buf *b, const gb_tensor *t, size_t n);
 void gb_free(gb_buf *b);
 /* Writes the buffer to a fresh temporary file; returns its path (static). */
 const char *gb_write_temp(const gb_buf *b, const char *tag);

@@ -96,6 +96,25 @@ int ge_load(ge_file *e, const char *path)
     return 0;
 }
 
+void ge_copy(ge_file *dst, const ge_file *src)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->kv = xmalloc(src->n_kv * sizeof *dst->kv);
+    for (size_t i = 0; i < src->n_kv; i++) {
+        const ge_kv *kv = &src->kv[i];
+        ge_kv copy = {xstrndup(kv->key, strlen(kv->key)), kv->type, xdup(kv->value, kv->value_len),
+                      kv->value_len};
+        dst->kv[dst->n_kv++] = copy;
+    }
+    dst->t = xmalloc(src->n_t * sizeof *dst->t);
+    for (size_t i = 0; i < src->n_t; i++) {
+        ge_tensor *t = &dst->t[dst->n_t++];
+        *t = src->t[i];
+        t->name = xstrndup(src->t[i].name, strlen(src->t[i].name));
+        t->data = xdup(src->t[i].data, src->t[i].n_bytes);
+    }
+}
+
 void ge_free(ge_file *e)
 {
     for (size_t i = 0; i < e->n_kv; i++) {

@@ -52,6 +52,8 @@ typedef struct {
 void ge_from_gguf(ge_file *e, const gguf_file *f);
 /* The same from a path; 0, or -1 when it does not open. */
 int ge_load(ge_file *e, const char *path);
+/* A deep copy of src (each test case edits its own). */
+void ge_copy(ge_file *dst, const ge_file *src);
 void ge_free(ge_file *e);
 
 ge_kv *ge_find_kv(ge_file *e, const char *key);

@@ -28,6 +28,9 @@ char *test_read_file(const char *path, size_t *len);
 /* Runs a shell command, captures stdout into a malloc'd string and returns
  * the exit status (or -1). stderr goes to *err_out when not NULL. */
 int test_run(const char *cmd, char **out, char **err_out);
+/* The bitnet-run binary the CLI tests run: $BN_BITNET_RUN (`make sanitize`
+ * points it at its instrumented build), else ./bitnet-run. */
+const char *test_bitnet_run(void);
 
 #define TEST(name)                                                                  \
     static void name(void);                                                         \
@@ -60,8 +63,9 @@ int test_run(const char *cmd, char **out, char **err_out);
         return;                                                                     \
     } while (0)
 
+/* (rel must be a string literal: it is pasted into the message) */
 #define SHARED_OR_SKIP(var, rel)                                                    \
     const char *var = test_shared_path(rel);                                        \
-    if (!var) SKIP("../shared is absent (" rel ")")
+    if (!var) SKIP("../shared is absent (" rel ")") /* NOLINT(bugprone-macro-parentheses) */
 
 #endif

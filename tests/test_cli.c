@@ -15,9 +15,8 @@
 #include "json_mini.h"
 #include "test.h"
 
-#define BIN "./bitnet-run"
 #define MODEL "models/bitnet-tiny.gguf"
-#define RUN BIN " -m " MODEL " -t 1 "
+#define WITH_MODEL "-m " MODEL " -t 1 " /* the flags of most runs */
 #define CHILD_TIMEOUT_MS 20000
 
 /* ------------------------------------------------------------ helpers */
@@ -42,12 +41,20 @@ static void tmp_remove(char *path)
     free(path);
 }
 
-/* Runs RUN + args through the shell; returns the exit status. */
+/* Runs bitnet-run with args through the shell; returns the exit status. */
+static int cli_bare(const char *args, char **out, char **err)
+{
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "%s %s", test_bitnet_run(), args);
+    return test_run(cmd, out, err);
+}
+
+/* The same on the tiny model with one thread. */
 static int cli(const char *args, char **out, char **err)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, RUN "%s", args);
-    return test_run(cmd, out, err);
+    char with_model[8192];
+    snprintf(with_model, sizeof with_model, WITH_MODEL "%s", args);
+    return cli_bare(with_model, out, err);
 }
 
 static int count_lines(const char *s)
@@ -111,8 +118,10 @@ typedef struct {
     size_t len;
 } child;
 
-static int spawn(child *c, char *const argv[])
+/* Starts bitnet-run with argv (argv[0] is set to the binary). */
+static int spawn(child *c, const char **argv)
 {
+    argv[0] = test_bitnet_run();
     int in[2], out[2];
     memset(c, 0, sizeof *c);
     strcpy(c->err_path, "/tmp/bn-cli-test-err-XXXXXX");
@@ -125,7 +134,7 @@ static int spawn(child *c, char *const argv[])
         dup2(efd, 2);
         close(in[1]);
         close(out[0]);
-        execv(BIN, argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(efd);
@@ -190,7 +199,7 @@ TEST(cli_help_documents_every_flag)
         "--system", "--chat-template", "--batch", "--parallel",   "--perplexity",  "--tokenize",
         "--no-bos", "--kernel",     "exit status"};
     char *out = NULL;
-    CHECK_EQ_INT(test_run(BIN " --help", &out, NULL), 0);
+    CHECK_EQ_INT(cli_bare("--help", &out, NULL), 0);
     for (size_t i = 0; out && i < sizeof flags / sizeof *flags; i++)
         CHECK_MSG(strstr(out, flags[i]), "--help does not mention %s", flags[i]);
     free(out);
@@ -205,28 +214,28 @@ TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
         int code;
         const char *names; /* the flag or file the message must name */
     } cases[] = {
-        {RUN "--bogus", 1, "--bogus"},
-        {RUN "-p x -n", 1, "-n"},
-        {RUN "-p x -n lots", 1, "-n"},
-        {RUN "-p x --temp -1", 1, "--temp"},
-        {RUN "-p x --parallel 0", 1, "--parallel"},
-        {RUN "-p x --stop ''", 1, "--stop"},
-        {RUN "--chat --batch x", 1, "--batch"},
-        {RUN "--chat --json < /dev/null", 1, "--json"},
-        {RUN "--system hi -p x", 1, "--system"},
-        {RUN "--chat --chat-template nope < /dev/null", 1, "--chat-template"},
-        {RUN "-p 'a much longer prompt than this context' -c 4", 1, "-c"},
-        {RUN "--kernel nope -p x", 1, "--kernel"},
-        {BIN " -p x", 1, "-m"},
-        {BIN " -m /nonexistent/model.gguf -p x", 2, "/nonexistent/model.gguf"},
-        {BIN " -m tests/test_cli.c -p x", 2, "tests/test_cli.c"},
-        {RUN "-f /nonexistent/prompt.txt", 2, "/nonexistent/prompt.txt"},
-        {RUN "--batch /nonexistent/batch.txt", 2, "/nonexistent/batch.txt"},
-        {RUN "--perplexity /nonexistent/text.txt", 2, "/nonexistent/text.txt"},
+        {WITH_MODEL "--bogus", 1, "--bogus"},
+        {WITH_MODEL "-p x -n", 1, "-n"},
+        {WITH_MODEL "-p x -n lots", 1, "-n"},
+        {WITH_MODEL "-p x --temp -1", 1, "--temp"},
+        {WITH_MODEL "-p x --parallel 0", 1, "--parallel"},
+        {WITH_MODEL "-p x --stop ''", 1, "--stop"},
+        {WITH_MODEL "--chat --batch x", 1, "--batch"},
+        {WITH_MODEL "--chat --json < /dev/null", 1, "--json"},
+        {WITH_MODEL "--system hi -p x", 1, "--system"},
+        {WITH_MODEL "--chat --chat-template nope < /dev/null", 1, "--chat-template"},
+        {WITH_MODEL "-p 'a much longer prompt than this context' -c 4", 1, "-c"},
+        {WITH_MODEL "--kernel nope -p x", 1, "--kernel"},
+        {"-p x", 1, "-m"},
+        {"-m /nonexistent/model.gguf -p x", 2, "/nonexistent/model.gguf"},
+        {"-m tests/test_cli.c -p x", 2, "tests/test_cli.c"},
+        {WITH_MODEL "-f /nonexistent/prompt.txt", 2, "/nonexistent/prompt.txt"},
+        {WITH_MODEL "--batch /nonexistent/batch.txt", 2, "/nonexistent/batch.txt"},
+        {WITH_MODEL "--perplexity /nonexistent/text.txt", 2, "/nonexistent/text.txt"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *out = NULL, *err = NULL;
-        int rc = test_run(cases[i].cmd, &out, &err);
+        int rc = cli_bare(cases[i].cmd, &out, &err);
         CHECK_MSG(rc == cases[i].code, "%s: exit %d, expected %d", cases[i].cmd, rc, cases[i].code);
         CHECK_MSG(one_error_line(err), "%s: stderr is not one error line: %s", cases[i].cmd, err);
         CHECK_MSG(err && strstr(err, cases[i].names), "%s: the message does not name %s: %s",
@@ -317,7 +326,7 @@ TEST(cli_stop_strings_across_tokens)
  * end, so the run is still going when the signal comes. */
 TEST(cli_ctrl_c_stops_generation_with_130)
 {
-    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "-p", "Monday,", "--temp", "0",
+    const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "-p", "Monday,", "--temp", "0",
                           "--repeat-penalty", "0.001", NULL};
     child c;
     if (spawn(&c, argv)) SKIP("cannot fork");
@@ -401,7 +410,7 @@ TEST(cli_chat_clear_exit_plain_format_and_full_context)
 
 TEST(cli_chat_ctrl_c_stops_reply_then_exits_at_prompt)
 {
-    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "--chat", "--temp", "0", "-v",
+    const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "--chat", "--temp", "0", "-v",
                           "--repeat-penalty", "0.001", NULL};
     child c;
     if (spawn(&c, argv)) SKIP("cannot fork");
@@ -578,7 +587,7 @@ TEST(cli_batch_ctrl_c_prints_completed_results)
     for (size_t i = 0; i < n_lines; i++) memcpy(input + 8 * i, "Monday,\n", 8);
     char *bpath = tmp_file(input, len);
     free(input);
-    char *const argv[] = {BIN, "-m", MODEL, "-t", "1", "--batch", bpath, "--temp", "0", NULL};
+    const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "--batch", bpath, "--temp", "0", NULL};
     child c;
     if (spawn(&c, argv)) SKIP("cannot fork");
     CHECK(read_until(&c, "\n")); /* the first result */

@@ -13,6 +13,7 @@
 
 #include "bitnet.h"
 #include "gguf_build.h"
+#include "gguf_edit.h"
 #include "kernels.h"
 #include "model.h"
 #include "quant_ref.h"
@@ -21,149 +22,69 @@
 #include "test.h"
 
 #define BUNDLED_MODEL "models/bitnet-tiny.gguf"
-#define MAX_TENSORS 64
 #define MAX_NAME 96
 #define N_PROMPTS 3
 
 static const char *const prompts[N_PROMPTS] = {"2+2=", "The capital of France is",
                                                "Monday, Tuesday,"};
 
-/* ------------------------------------------------------ model rewriting */
+/* ------------------------------------------------------- model editing */
 
-typedef struct {
-    char name[MAX_NAME];
-    uint32_t n_dims, type;
-    int64_t ne[4];
-    uint8_t *data; /* owned */
-    size_t n_bytes;
-} mtensor;
-
-/* An editable copy of a GGUF model: the source's metadata, tensors to write. */
-typedef struct {
-    gguf_file *src;
-    mtensor t[MAX_TENSORS];
-    int n;
-} mfile;
-
-static void *copy_bytes(const void *p, size_t n)
+static int edit_open(ge_file *e, const char *path)
 {
-    void *q = malloc(n ? n : 1);
-    memcpy(q, p, n);
-    return q;
+    const int rc = ge_load(e, path);
+    CHECK_MSG(rc == 0, "cannot open %s", path);
+    return rc;
 }
 
-static int mfile_open(mfile *mf, const char *path)
+static ge_tensor *edit_tensor(ge_file *e, const char *name)
 {
-    char err[BN_ERR_LEN];
-    memset(mf, 0, sizeof *mf);
-    mf->src = gguf_open(path, err, sizeof err);
-    CHECK_MSG(mf->src != NULL, "%s: %s", path, err);
-    if (!mf->src) return -1;
-    for (uint64_t i = 0; i < mf->src->n_tensors && mf->n < MAX_TENSORS; i++) {
-        const gguf_tensor *s = &mf->src->tensors[i];
-        mtensor *t = &mf->t[mf->n++];
-        snprintf(t->name, sizeof t->name, "%.*s", (int)s->name.len, s->name.ptr);
-        t->n_dims = s->n_dims;
-        t->type = s->type;
-        memcpy(t->ne, s->ne, sizeof t->ne);
-        t->n_bytes = s->n_bytes;
-        t->data = copy_bytes(s->data, s->n_bytes);
-    }
-    return 0;
-}
-
-static void mfile_free(mfile *mf)
-{
-    for (int i = 0; i < mf->n; i++) free(mf->t[i].data);
-    gguf_close(mf->src);
-    memset(mf, 0, sizeof *mf);
-}
-
-static mtensor *mfile_get(mfile *mf, const char *name)
-{
-    for (int i = 0; i < mf->n; i++)
-        if (!strcmp(mf->t[i].name, name)) return &mf->t[i];
-    test_fail(__FILE__, __LINE__, "no tensor %s in the source model", name);
-    return NULL;
-}
-
-static void mfile_remove(mfile *mf, const char *name)
-{
-    mtensor *t = mfile_get(mf, name);
-    if (!t) return;
-    free(t->data);
-    *t = mf->t[--mf->n];
-}
-
-/* Adds a tensor (takes ownership of data). */
-static mtensor *mfile_add(mfile *mf, const char *name, uint32_t n_dims, int64_t ne0, int64_t ne1,
-                          uint32_t type, uint8_t *data, size_t n_bytes)
-{
-    mtensor *t = &mf->t[mf->n++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->n_dims = n_dims;
-    t->ne[0] = ne0;
-    t->ne[1] = ne1;
-    t->ne[2] = t->ne[3] = 1;
-    t->type = type;
-    t->data = data;
-    t->n_bytes = n_bytes;
+    ge_tensor *t = ge_find_tensor(e, name);
+    CHECK_MSG(t != NULL, "no tensor %s in the source model", name);
     return t;
 }
 
-/* Replaces the data and type of t (takes ownership of data). */
-static void mtensor_set(mtensor *t, uint32_t type, uint8_t *data, size_t n_bytes)
+/* Gives t a new type and a copy of data. */
+static void set_tensor(ge_tensor *t, uint32_t type, const void *data, size_t n_bytes)
 {
-    free(t->data);
     t->type = type;
-    t->data = data;
-    t->n_bytes = n_bytes;
+    ge_set_tensor_data(t, data, n_bytes);
 }
 
-/* Writes mf to a temporary file. arch (NULL: keep) renames the
- * architecture and its key prefix; act (NULL: none) adds
- * <arch>.hidden_activation. Returns the path (static) or NULL. */
-static const char *mfile_write(const mfile *mf, const char *arch, const char *act, const char *tag)
+static void add_scalar(ge_file *e, const char *name, float v)
 {
-    gguf_str old;
-    gguf_get_str(mf->src, "general.architecture", &old);
-    gb_buf b = {0};
-    gb_header(&b, (uint64_t)mf->n, mf->src->n_kv + (act ? 1 : 0));
-    for (uint64_t i = 0; i < mf->src->n_kv; i++) {
-        const gguf_str key = mf->src->kv[i].key;
-        char renamed[MAX_NAME];
-        if (arch && gguf_str_eq(key, "general.architecture")) {
-            gb_kv_str(&b, "general.architecture", arch);
-        } else if (arch && key.len > old.len && !memcmp(key.ptr, old.ptr, old.len) &&
-                   key.ptr[old.len] == '.') {
-            snprintf(renamed, sizeof renamed, "%s%.*s", arch, (int)(key.len - old.len),
-                     key.ptr + old.len);
-            gb_copy_kv(&b, mf->src, i, renamed);
-        } else {
-            gb_copy_kv(&b, mf->src, i, NULL);
+    const int64_t ne[1] = {1};
+    ge_add_tensor(e, name, 1, ne, GGML_TYPE_F32, &v, sizeof v);
+}
+
+/* Renames the architecture (and the prefix of its keys) to `arch` and sets
+ * <arch>.hidden_activation to act (NULL: drops it). */
+static void set_arch(ge_file *e, const char *arch, const char *act)
+{
+    const ge_kv *kv = ge_find_kv(e, "general.architecture");
+    uint64_t len;
+    memcpy(&len, kv->value, sizeof len);
+    char old[MAX_NAME], key[MAX_NAME];
+    snprintf(old, sizeof old, "%.*s.", (int)len, (const char *)kv->value + sizeof len);
+    for (size_t i = 0; i < e->n_kv; i++)
+        if (!strncmp(e->kv[i].key, old, strlen(old))) {
+            snprintf(key, sizeof key, "%s.%s", arch, e->kv[i].key + strlen(old));
+            free(e->kv[i].key);
+            e->kv[i].key = strdup(key);
         }
-    }
-    if (act) {
-        char key[MAX_NAME];
-        snprintf(key, sizeof key, "%s.hidden_activation", arch ? arch : "bitnet-b1.58");
-        gb_kv_str(&b, key, act);
-    }
-    gb_tensor list[MAX_TENSORS];
-    for (int i = 0; i < mf->n; i++)
-        list[i] = (gb_tensor){mf->t[i].name, mf->t[i].n_dims,
-                              {mf->t[i].ne[0], mf->t[i].ne[1], mf->t[i].ne[2], mf->t[i].ne[3]},
-                              mf->t[i].type, mf->t[i].data, mf->t[i].n_bytes};
-    gb_tensors(&b, list, (size_t)mf->n);
-    const char *path = gb_write_temp(&b, tag);
-    gb_free(&b);
-    return path;
+    ge_set_str(e, "general.architecture", arch);
+    snprintf(key, sizeof key, "%s.hidden_activation", arch);
+    if (act)
+        ge_set_str(e, key, act);
+    else
+        ge_drop_kv(e, key);
 }
 
 /* ---------------------------------------------------------- conversions */
 
 /* The weights of an I2_S tensor times its scale and mult, decoded here
  * from the layout of spec 3.2 (independently of qk256.c). */
-static float *i2s_values(const mtensor *t, float mult)
+static float *i2s_values(const ge_tensor *t, float mult)
 {
     const size_t n = (size_t)t->ne[0] * t->ne[1];
     float scale;
@@ -199,21 +120,22 @@ static uint8_t *encode_floats(const float *w, size_t n, uint32_t type, size_t *n
 }
 
 /* Every ternary projection of mf as ternary-valued floats of `type`. */
-static void projections_to_floats(mfile *mf, uint32_t type)
+static void projections_to_floats(ge_file *e, uint32_t type)
 {
-    for (int i = 0; i < mf->n; i++) {
-        mtensor *t = &mf->t[i];
+    for (size_t i = 0; i < e->n_t; i++) {
+        ge_tensor *t = &e->t[i];
         if (t->type != GGML_TYPE_I2_S) continue;
         float *w = i2s_values(t, 1.0f);
         size_t bytes;
         uint8_t *data = encode_floats(w, (size_t)t->ne[0] * t->ne[1], type, &bytes);
-        mtensor_set(t, type, data, bytes);
+        set_tensor(t, type, data, bytes);
+        free(data);
         free(w);
     }
 }
 
 /* The rows of a dense tensor (any decodable type) as floats. */
-static float *dense_values(const mtensor *t)
+static float *dense_values(const ge_tensor *t)
 {
     const int rows = (int)t->ne[1], cols = (int)t->ne[0];
     const size_t row_bytes = bn_quant_row_bytes(t->type, cols);
@@ -244,12 +166,13 @@ static uint8_t *quantize_matrix(const float *w, int rows, int cols, uint32_t typ
     return out;
 }
 
-static void requantize_tensor(mtensor *t, uint32_t type)
+static void requantize_tensor(ge_tensor *t, uint32_t type)
 {
     float *w = dense_values(t);
     size_t bytes;
     uint8_t *data = quantize_matrix(w, (int)t->ne[1], (int)t->ne[0], type, &bytes);
-    mtensor_set(t, type, data, bytes);
+    set_tensor(t, type, data, bytes);
+    free(data);
     free(w);
 }
 
@@ -271,11 +194,14 @@ static bn_model *load_ok(const char *path, const char *lm_head)
     return m;
 }
 
-/* Writes mf to a temporary file (see mfile_write), loads it and removes
- * the file (the model keeps its mapping). NULL with err set on failure. */
-static bn_model *mfile_load(const mfile *mf, const char *arch, const char *act, char *err)
+/* Writes e to a temporary file, loads it and removes the file (the model
+ * keeps its mapping). NULL with err set on failure. */
+static bn_model *edit_load(const ge_file *e, char *err)
 {
-    const char *path = mfile_write(mf, arch, act, "edited");
+    gb_buf b = {0};
+    ge_write(e, &b, NULL);
+    const char *path = gb_write_temp(&b, "edited");
+    gb_free(&b);
     if (!path) {
         snprintf(err, BN_ERR_LEN, "cannot write a temporary file");
         return NULL;
@@ -285,10 +211,10 @@ static bn_model *mfile_load(const mfile *mf, const char *arch, const char *act, 
     return m;
 }
 
-static bn_model *mfile_load_ok(const mfile *mf, const char *arch, const char *act)
+static bn_model *edit_load_ok(const ge_file *e)
 {
     char err[BN_ERR_LEN];
-    bn_model *m = mfile_load(mf, arch, act, err);
+    bn_model *m = edit_load(e, err);
     CHECK_MSG(m != NULL, "edited model: %s", err);
     return m;
 }
@@ -406,20 +332,22 @@ static const struct {
  * output.weight in `type` next to the F16 embedding. */
 static bn_model *load_quantized(uint32_t type, int untied)
 {
-    mfile mf;
-    if (mfile_open(&mf, BUNDLED_MODEL)) return NULL;
-    mtensor *emb = mfile_get(&mf, "token_embd.weight");
+    ge_file e;
+    if (edit_open(&e, BUNDLED_MODEL)) return NULL;
+    ge_tensor *emb = edit_tensor(&e, "token_embd.weight");
     if (untied) {
         float *w = dense_values(emb);
         size_t bytes;
         uint8_t *q = quantize_matrix(w, (int)emb->ne[1], (int)emb->ne[0], type, &bytes);
-        mfile_add(&mf, "output.weight", 2, emb->ne[0], emb->ne[1], type, q, bytes);
+        const int64_t ne[2] = {emb->ne[0], emb->ne[1]}; /* emb moves when e grows */
+        ge_add_tensor(&e, "output.weight", 2, ne, type, q, bytes);
+        free(q);
         free(w);
     } else {
         requantize_tensor(emb, type);
     }
-    bn_model *m = mfile_load_ok(&mf, NULL, NULL);
-    mfile_free(&mf);
+    bn_model *m = edit_load_ok(&e);
+    ge_free(&e);
     return m;
 }
 
@@ -453,11 +381,11 @@ TEST(formats_files_float_ternary_conversion)
     if (!orig) return;
     const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16};
     for (int k = 0; k < 3; k++) {
-        mfile mf;
-        if (mfile_open(&mf, BUNDLED_MODEL)) break;
-        projections_to_floats(&mf, types[k]);
-        bn_model *m = mfile_load_ok(&mf, NULL, NULL);
-        mfile_free(&mf);
+        ge_file e;
+        if (edit_open(&e, BUNDLED_MODEL)) break;
+        projections_to_floats(&e, types[k]);
+        bn_model *m = edit_load_ok(&e);
+        ge_free(&e);
         if (m) {
             /* F32 holds the I2_S weights exactly: same codes, same scale */
             if (types[k] == GGML_TYPE_F32) CHECK(same_logits(orig, m));
@@ -473,31 +401,33 @@ TEST(formats_files_float_ternary_conversion)
 TEST(formats_files_arch_bitnet_activation_and_scales)
 {
     bn_model *orig = load_ok(BUNDLED_MODEL, NULL);
-    mfile mf;
-    if (!orig || mfile_open(&mf, BUNDLED_MODEL)) {
+    ge_file e;
+    if (!orig || edit_open(&e, BUNDLED_MODEL)) {
         bn_model_free(orig);
         return;
     }
     /* the same model under mainline's name: identical with relu2, SiLU without */
-    bn_model *m = mfile_load_ok(&mf, "bitnet", "relu2");
+    set_arch(&e, "bitnet", "relu2");
+    bn_model *m = edit_load_ok(&e);
     if (m) {
         CHECK(m->arch == BN_ARCH_BITNET && m->act == BN_ACT_RELU2);
         CHECK(same_logits(orig, m));
         bn_model_free(m);
     }
-    if ((m = mfile_load_ok(&mf, "bitnet", NULL))) {
+    set_arch(&e, "bitnet", NULL);
+    if ((m = edit_load_ok(&e))) {
         CHECK(m->act == BN_ACT_SILU);
         bn_model_free(m);
     }
     /* float weights of attn_q doubled == the originals with attn_q.scale = 2 */
-    projections_to_floats(&mf, GGML_TYPE_F32);
-    const float two = 2.0f;
-    mfile_add(&mf, "blk.0.attn_q.scale", 1, 1, 1, GGML_TYPE_F32, copy_bytes(&two, 4), 4);
-    bn_model *with_scale = mfile_load_ok(&mf, "bitnet", "relu2");
-    mfile_remove(&mf, "blk.0.attn_q.scale");
-    mtensor *q = mfile_get(&mf, "blk.0.attn_q.weight");
+    set_arch(&e, "bitnet", "relu2");
+    projections_to_floats(&e, GGML_TYPE_F32);
+    add_scalar(&e, "blk.0.attn_q.scale", 2.0f);
+    bn_model *with_scale = edit_load_ok(&e);
+    ge_drop_tensor(&e, "blk.0.attn_q.scale");
+    ge_tensor *q = edit_tensor(&e, "blk.0.attn_q.weight");
     for (size_t i = 0; i < q->n_bytes / 4; i++) ((float *)q->data)[i] *= 2.0f;
-    bn_model *with_weights = mfile_load_ok(&mf, "bitnet", "relu2");
+    bn_model *with_weights = edit_load_ok(&e);
     if (with_scale && with_weights) {
         CHECK(with_scale->layers[0].wq.scale == 2.0f * orig->layers[0].wq.scale);
         CHECK(same_logits(with_scale, with_weights));
@@ -505,7 +435,7 @@ TEST(formats_files_arch_bitnet_activation_and_scales)
     }
     bn_model_free(with_scale);
     bn_model_free(with_weights);
-    mfile_free(&mf);
+    ge_free(&e);
     bn_model_free(orig);
 }
 
@@ -516,20 +446,20 @@ TEST(formats_files_tq2_per_block_scales)
 {
     SHARED_OR_SKIP(src, "models/bitnet-tiny-arch-bitnet-tq2_0.gguf");
     bn_model *orig = load_ok(src, NULL);
-    mfile mf;
-    if (!orig || mfile_open(&mf, src)) {
+    ge_file e;
+    if (!orig || edit_open(&e, src)) {
         bn_model_free(orig);
         return;
     }
     /* the next fp16 value as the scale of block 0 of blk.1.ffn_down */
-    mtensor *down = mfile_get(&mf, "blk.1.ffn_down.weight");
+    ge_tensor *down = edit_tensor(&e, "blk.1.ffn_down.weight");
     uint16_t h;
     memcpy(&h, down->data + 64, sizeof h);
     const float before = bn_f16_to_f32(h);
     h++;
     memcpy(down->data + 64, &h, sizeof h);
     const float nudged = bn_f16_to_f32(h);
-    bn_model *m = mfile_load_ok(&mf, NULL, NULL);
+    bn_model *m = edit_load_ok(&e);
     if (m) {
         const qk256_matrix *w = &m->layers[1].wdown;
         CHECK(w->block_scales && w->block_scales[0] == nudged && w->block_scales[1] == before);
@@ -540,15 +470,14 @@ TEST(formats_files_tq2_per_block_scales)
         CHECK(same_greedy(orig, m));
         bn_model_free(m);
     }
-    const float half = 0.5f;
-    mfile_add(&mf, "blk.1.ffn_down.scale", 1, 1, 1, GGML_TYPE_F32, copy_bytes(&half, 4), 4);
-    if ((m = mfile_load_ok(&mf, NULL, NULL))) {
+    add_scalar(&e, "blk.1.ffn_down.scale", 0.5f);
+    if ((m = edit_load_ok(&e))) {
         const qk256_matrix *w = &m->layers[1].wdown;
         CHECK(w->block_scales && w->block_scales[0] == nudged * 0.5f &&
               w->block_scales[1] == before * 0.5f);
         bn_model_free(m);
     }
-    mfile_free(&mf);
+    ge_free(&e);
     bn_model_free(orig);
 }
 
@@ -584,12 +513,11 @@ TEST(formats_files_lm_head_requantizes_the_output_only)
 
 /* ------------------------------------------------------------- errors */
 
-/* Expects loading mf to fail with an error naming `name`. */
-static void expect_load_error(const mfile *mf, const char *arch, const char *name,
-                              const char *also)
+/* Expects loading e to fail with an error naming `name`. */
+static void expect_load_error(const ge_file *e, const char *name, const char *also)
 {
     char err[BN_ERR_LEN] = "";
-    bn_model *m = mfile_load(mf, arch, arch ? "relu2" : NULL, err);
+    bn_model *m = edit_load(e, err);
     CHECK_MSG(m == NULL, "%s: loaded although broken", name);
     bn_model_free(m);
     CHECK_MSG(strstr(err, name) && strstr(err, also), "error for %s: '%s'", name, err);
@@ -597,13 +525,12 @@ static void expect_load_error(const mfile *mf, const char *arch, const char *nam
 
 TEST(formats_files_wrong_tensors_name_the_tensor)
 {
-    mfile mf;
-    if (mfile_open(&mf, BUNDLED_MODEL)) return;
-    static uint8_t zeros[1 << 20];
+    ge_file e;
+    if (edit_open(&e, BUNDLED_MODEL)) return;
     /* a missing tensor */
-    mfile_remove(&mf, "blk.2.ffn_up.weight");
-    expect_load_error(&mf, NULL, "blk.2.ffn_up.weight", "missing");
-    mfile_free(&mf);
+    ge_drop_tensor(&e, "blk.2.ffn_up.weight");
+    expect_load_error(&e, "blk.2.ffn_up.weight", "missing");
+    ge_free(&e);
     struct {
         const char *name;
         uint32_t type;
@@ -618,22 +545,24 @@ TEST(formats_files_wrong_tensors_name_the_tensor)
         {"token_embd.weight", GGML_TYPE_Q5_K, 512, 1024, "Q5_K"},      /* embedding type */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        if (mfile_open(&mf, BUNDLED_MODEL)) return;
-        mtensor *t = mfile_get(&mf, cases[k].name);
+        if (edit_open(&e, BUNDLED_MODEL)) return;
+        ge_tensor *t = edit_tensor(&e, cases[k].name);
         const int64_t ne[4] = {cases[k].ne0, cases[k].ne1, 1, 1};
         uint64_t bytes = ggml_tensor_nbytes(cases[k].type, ne);
         if (!bytes) bytes = (uint64_t)(cases[k].ne0 * cases[k].ne1); /* any: refused first */
         t->ne[0] = cases[k].ne0;
         t->ne[1] = cases[k].ne1;
-        mtensor_set(t, cases[k].type, copy_bytes(zeros, bytes), bytes);
-        expect_load_error(&mf, NULL, cases[k].name, cases[k].also);
-        mfile_free(&mf);
+        set_tensor(t, cases[k].type, NULL, bytes); /* NULL: zeros */
+        expect_load_error(&e, cases[k].name, cases[k].also);
+        ge_free(&e);
     }
     /* a malformed scale tensor of arch "bitnet" */
-    if (mfile_open(&mf, BUNDLED_MODEL)) return;
-    mfile_add(&mf, "blk.0.ffn_up.scale", 1, 2, 1, GGML_TYPE_F32, copy_bytes(zeros, 8), 8);
-    expect_load_error(&mf, "bitnet", "blk.0.ffn_up.scale", "one F32 value");
-    mfile_free(&mf);
+    if (edit_open(&e, BUNDLED_MODEL)) return;
+    set_arch(&e, "bitnet", "relu2");
+    const int64_t two[1] = {2};
+    ge_add_tensor(&e, "blk.0.ffn_up.scale", 1, two, GGML_TYPE_F32, NULL, 8);
+    expect_load_error(&e, "blk.0.ffn_up.scale", "one F32 value");
+    ge_free(&e);
 }
 
 /* -------------------------------------------------------- shared files */

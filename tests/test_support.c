@@ -32,26 +32,34 @@ const char *test_shared_path(const char *rel)
     return buf;
 }
 
+#define READ_CHUNK (1 << 16)
+#define CMD_MAX 8192
+
+/* Reads a stream to its end into a malloc'd, NUL-terminated buffer. */
+static char *read_stream(FILE *f, size_t *len)
+{
+    size_t cap = READ_CHUNK, n = 0, got;
+    char *buf = malloc(cap + 1);
+    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n < cap) continue;
+        char *grown = realloc(buf, 2 * cap + 1);
+        if (!grown) free(buf);
+        buf = grown;
+        cap *= 2;
+    }
+    if (!buf) return NULL;
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) free(buf);
-            buf = nb;
-            cap *= 2;
-        }
-    }
+    char *buf = read_stream(f, len);
     fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    if (len) *len = n;
     return buf;
 }
 
@@ -60,27 +68,22 @@ int test_run(const char *cmd, char **out, char **err_out)
     char errpath[] = "/tmp/bn-test-stderr-XXXXXX";
     int fd = mkstemp(errpath);
     if (fd < 0) return -1;
-    char full[8192];
+    close(fd);
+    char full[CMD_MAX];
     snprintf(full, sizeof full, "%s 2>%s", cmd, errpath);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, p)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-    }
-    buf[n] = 0;
-    int status = pclose(p);
+    FILE *p = popen(full, "r"); /* NOLINT(cert-env33-c): running a command is the point */
+    char *buf = p ? read_stream(p, NULL) : NULL;
+    int status = p ? pclose(p) : -1;
     if (out) *out = buf;
     else free(buf);
     if (err_out) *err_out = test_read_file(errpath, NULL);
     unlink(errpath);
-    close(fd);
     if (status == -1) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *test_bitnet_run(void)
+{
+    const char *env = getenv("BN_BITNET_RUN");
+    return env && *env ? env : "./bitnet-run";
 }

@@ -284,7 +284,7 @@ static void gguf_seeds(const char *dir)
 
 /* ------------------------------------------------------ tokenizer */
 
-#define TEXT(s) {s, sizeof s - 1}
+#define TEXT(s) {(s), sizeof(s) - 1}
 static const struct {
     const char *s;
     size_t len;
