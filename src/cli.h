@@ -49,6 +49,7 @@ typedef struct {
     int n_batch;    /* -b */
     int n_parallel; /* --parallel */
     int no_bos;
+    int ignore_eos; /* --ignore-eos */
     int special;
     int json;
     int quiet;
@@ -152,7 +153,14 @@ typedef struct {
     int32_t next;            /* the sampled token to evaluate next */
     const char *stop_reason; /* eos, eot, stop, length, context, interrupted */
     double prompt_ms, gen_ms, t_gen_start;
+    float *masked;           /* --ignore-eos: logits with the end tokens at -inf */
+    int32_t *banned;         /* the end-of-generation tokens (n_banned) */
+    int n_banned;
 } cli_seq;
+
+/* --ignore-eos: never sample an end-of-generation token in q. */
+void seq_ignore_eog(cli_seq *q, int n_vocab);
+void seq_free_mask(cli_seq *q);
 
 /* Evaluates the prompt (recording it for the repetition penalty) and
  * samples the first token; returns seq_step's result, or -1 with err set. */

@@ -214,6 +214,7 @@ static void finish(batch_slot *sl)
     it->n_out = sl->q.out.n;
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
+    seq_free_mask(&sl->q);
     buf_free(&sl->q.stream.text);
     sl->item = NULL;
 }
@@ -228,6 +229,7 @@ static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
                       .tok = sl->q.tok, .n_predict = it->n_predict};
     sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
+    if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
     int r = seq_prefill(&sl->q, it->pids, it->np, err);
     if (r < 0) cli_die(EXIT_MODEL, "%s:%d: %s", b->source, it->line, err);
     if (r == 0) finish(sl);

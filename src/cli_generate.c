@@ -4,6 +4,7 @@
  * sampling loop of one sequence (cli_seq) lives here too, because chat and
  * --batch continue their sequences with exactly the same rules.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +33,36 @@ static int seq_end(cli_seq *q, const char *reason)
 
 static int reached_limit(const cli_seq *q) { return q->n_predict >= 0 && q->out.n >= q->n_predict; }
 
+void seq_ignore_eog(cli_seq *q, int n_vocab)
+{
+    q->masked = malloc((size_t)n_vocab * sizeof *q->masked);
+    q->banned = malloc((size_t)n_vocab * sizeof *q->banned);
+    if (!q->masked || !q->banned) cli_die(EXIT_MODEL, "out of memory");
+    q->n_banned = 0;
+    for (int32_t id = 0; id < n_vocab; id++)
+        if (bn_token_is_eog(q->tok, id)) q->banned[q->n_banned++] = id;
+}
+
+void seq_free_mask(cli_seq *q)
+{
+    free(q->masked);
+    free(q->banned);
+    q->masked = NULL;
+    q->banned = NULL;
+}
+
+static const float *apply_mask(cli_seq *q, const float *logits)
+{
+    if (!q->masked) return logits;
+    memcpy(q->masked, logits, (size_t)bn_tokenizer_n_vocab(q->tok) * sizeof *logits);
+    for (int i = 0; i < q->n_banned; i++) q->masked[q->banned[i]] = -INFINITY;
+    return q->masked;
+}
+
 int seq_step(cli_seq *q, const float *logits)
 {
     if (reached_limit(q)) return seq_end(q, "length");
+    logits = apply_mask(q, logits);
     int32_t id = bn_sampler_sample(q->sampler, logits);
     bn_sampler_accept(q->sampler, id);
     ids_push(&q->out, id);
@@ -117,6 +145,7 @@ int run_generate(const cli_opts *o)
                  .n_predict = o->n_predict};
     q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
                             .n_stops = o->n_stops};
+    if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
@@ -136,6 +165,7 @@ int run_generate(const cli_opts *o)
     fflush(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
+    seq_free_mask(&q);
     buf_free(&q.stream.text);
     bn_sampler_free(q.sampler);
     bn_session_free(s);

@@ -46,6 +46,8 @@ static void print_help(void)
            "  -t, --threads N         worker threads (default: the cores available)\n"
            "  -b, --batch-size N      prompt tokens run through the model at once\n"
            "                          (default: %d)\n"
+           "      --ignore-eos        keep generating past end-of-text tokens (for\n"
+           "                          benchmarks; stops at -n or a full context)\n"
            "      --stop STR          end the generation where the text STR appears; STR\n"
            "                          and what follows are not printed (repeatable)\n"
            "      --kernel NAME       auto, scalar, avx2, avx512 or neon (default: auto)\n"
@@ -206,6 +208,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--repeat-last-n")) o->sp.repeat_last_n = (int)parse_int(a, VALUE(), -1, MAX_CTX);
         else if (is_flag(a, "-s", "--seed")) o->sp.seed = parse_seed(VALUE(), &o->seed_given);
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
+        else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--special")) o->special = 1;
         else if (!strcmp(a, "--no-special")) o->special = 0;
         else if (!strcmp(a, "--pre")) o->pre = VALUE();

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bitnet.h"
 #include "fuzz_drivers.h"
 #include "gguf_build.h"
 #include "gguf_edit.h"
@@ -579,4 +580,35 @@ TEST(hostile_fuzz_findings_stay_fixed)
     CHECK(fuzz_tokenizer_init() > 0);
     CHECK(replay_dir("tests/fuzz/regress/tokenizer", fuzz_tokenizer_input) > 0);
     fuzz_tokenizer_done();
+}
+
+/* ------------------------------------------------------- through the API */
+
+/* bitnet.h promises a one-line message; the CLI escapes control bytes
+ * itself, but other programs print err as it is. */
+TEST(hostile_api_errors_are_one_line)
+{
+    ge_file e;
+    if (ge_load(&e, MODEL)) {
+        CHECK_MSG(0, "cannot open " MODEL);
+        return;
+    }
+    void (*const edits[])(ge_file *) = {arch_with_newline, name_with_newline};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        ge_file copy;
+        gb_buf b = {0};
+        ge_copy(&copy, &e);
+        edits[i](&copy);
+        ge_write(&copy, &b, NULL);
+        const char *path = gb_write_temp(&b, "hostile-api");
+        char err[BN_ERR_LEN] = "";
+        bn_model *m = bn_model_load(path, NULL, err);
+        CHECK(m == NULL);
+        bn_model_free(m);
+        CHECK_MSG(err[0] && !strpbrk(err, "\n\r\033"), "error with control bytes: %s", err);
+        unlink(path);
+        gb_free(&b);
+        ge_free(&copy);
+    }
+    ge_free(&e);
 }
