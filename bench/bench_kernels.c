@@ -235,7 +235,8 @@ static void bench_f16(bn_pool *pools[2], const bn_kernels **tables, int n_tables
             print_row(shape, "memory", mib, tables[t]->name, nth, sec, gbps(bytes, sec), scalar_s,
                       read);
         }
-        print_row(shape, "memory", mib, "read loop", nth, (double)bytes / (read * 1e9), read, 0, read);
+        print_row(shape, "memory", mib, "read loop", nth, (double)bytes / (read * 1e9), read, 0,
+                  read);
         if (bn_pool_size(pools[1]) == 1) break;
     }
     free(w);
@@ -272,11 +273,12 @@ int main(int argc, char **argv)
         return 1;
     }
     bench_dispatch(pools[1]);
-    printf("\n| shape (rows x cols) | weights in | MiB | kernel | threads | us/matvec | GB/s | x scalar "
-           "| of read loop |\n");
+    printf("\n| shape (rows x cols) | weights in | MiB | kernel | threads | us/matvec | GB/s "
+           "| x scalar | of read loop |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const size_t bytes = (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) * QK256_BLOCK_BYTES;
+        const size_t bytes =
+            (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) * QK256_BLOCK_BYTES;
         bench_shape(pools, ordered, n_tables, (int)s, 1);
         bench_shape(pools, ordered, n_tables, (int)s, (int)((STREAM_BYTES + bytes - 1) / bytes));
     }

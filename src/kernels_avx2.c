@@ -107,7 +107,8 @@ AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
     const __m256i mask = _mm256_set1_epi8(3);
     const __m256i lo = _mm256_loadu_si256((const __m256i *)codes);
     const __m256i hi = _mm256_loadu_si256((const __m256i *)(codes + BYTES_PER_VEC));
-    const __m256i s01 = _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q), QUARTER_PAIRS(lo, hi, 2, q + 64));
+    const __m256i s01 =
+        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q), QUARTER_PAIRS(lo, hi, 2, q + 64));
     const __m256i s23 =
         _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 4, q + 128), QUARTER_PAIRS(lo, hi, 6, q + 192));
     return _mm256_madd_epi16(_mm256_add_epi16(s01, s23), _mm256_set1_epi16(1));

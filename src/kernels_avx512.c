@@ -50,9 +50,11 @@ AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
         const int start = b * QK256_BLOCK;
         __m512i bsum = _mm512_setzero_si512();
         for (int i = start; i < start + QK256_BLOCK; i += FLOATS_PER_VEC) {
-            /* lanes past n load as 0, which quantizes to 0 */
+            /* lanes past n load as 0, which quantizes to 0 (a vector wholly
+             * past n loads nothing, from x itself) */
             const int left = n - i < 0 ? 0 : n - i < FLOATS_PER_VEC ? n - i : FLOATS_PER_VEC;
-            const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(first_lanes(left), x + i), s);
+            const float *src = left ? x + i : x;
+            const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(first_lanes(left), src), s);
             /* round half to even (default rounding, as rintf), clamp */
             const __m512i qi = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(v), hi), lo);
             bsum = _mm512_add_epi32(bsum, qi);
@@ -67,7 +69,7 @@ AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
 
 /* Codes of quarter `shift`/2 of a block (bits shift+1:shift of each byte). */
 #define QUARTER(c, shift) _mm512_and_si512(_mm512_srli_epi16(c, shift), _mm512_set1_epi8(3))
-#define Q_AT(q, quarter) _mm512_loadu_si512((const void *)((q) + (quarter) * BYTES_PER_VEC))
+#define Q_AT(q, quarter) _mm512_loadu_si512((const void *)((q) + (size_t)(quarter) * BYTES_PER_VEC))
 
 /* One block's sum(code*q) over 16 int32 lanes: each vpdpbusd lane adds
  * four products exactly in int32. Two accumulators halve the latency. */
@@ -181,8 +183,8 @@ AVX512_FN static float f16_dot_avx512(const uint16_t *w, const float *x, int n)
         const __m512 wf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + k)));
         acc = _mm512_add_ps(acc, _mm512_mul_ps(wf, _mm512_loadu_ps(x + k)));
     }
-    const __m256 f8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+    const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    const __m256 f8 = _mm256_add_ps(_mm512_castps512_ps256(acc), upper);
     return bn_f16_dot_tail(bn_x86_fold8(f8), w, x, k, n);
 }
 

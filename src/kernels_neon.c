@@ -98,7 +98,8 @@ static void quantize_neon(const float *x, int n, bn_qact *a)
 #define QUARTER0(c) vreinterpretq_s8_u8(vandq_u8(c, vdupq_n_u8(3)))
 #define QUARTER(c, shift) QUARTER0(vshrq_n_u8(c, shift))
 /* The 16 activations matching code bytes [16j, 16j+16) in that quarter. */
-#define Q_AT(q, shift, j) vld1q_s8((q) + (shift) / 2 * QUARTER_BYTES + (j) * BYTES_PER_VEC)
+#define Q_AT(q, shift, j) \
+    vld1q_s8((q) + (size_t)(shift) / 2 * QUARTER_BYTES + (size_t)(j) * BYTES_PER_VEC)
 
 #if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
 /* clang (14) declares vdotq_s32 only when the whole file is compiled for
@@ -135,10 +136,14 @@ static inline int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
     int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
         const uint8x16_t c = vld1q_u8(codes + j * BYTES_PER_VEC);
-        const int8x16_t c0 = QUARTER0(c), c1 = QUARTER(c, 2), c2 = QUARTER(c, 4), c3 = QUARTER(c, 6);
-        const int8x16_t q0 = Q_AT(q, 0, j), q1 = Q_AT(q, 2, j), q2 = Q_AT(q, 4, j), q3 = Q_AT(q, 6, j);
-        lo = vmlal_s8(vmlal_s8(lo, vget_low_s8(c0), vget_low_s8(q0)), vget_low_s8(c1), vget_low_s8(q1));
-        lo = vmlal_s8(vmlal_s8(lo, vget_low_s8(c2), vget_low_s8(q2)), vget_low_s8(c3), vget_low_s8(q3));
+        const int8x16_t c0 = QUARTER0(c), c1 = QUARTER(c, 2);
+        const int8x16_t c2 = QUARTER(c, 4), c3 = QUARTER(c, 6);
+        const int8x16_t q0 = Q_AT(q, 0, j), q1 = Q_AT(q, 2, j);
+        const int8x16_t q2 = Q_AT(q, 4, j), q3 = Q_AT(q, 6, j);
+        lo = vmlal_s8(lo, vget_low_s8(c0), vget_low_s8(q0));
+        lo = vmlal_s8(lo, vget_low_s8(c1), vget_low_s8(q1));
+        lo = vmlal_s8(lo, vget_low_s8(c2), vget_low_s8(q2));
+        lo = vmlal_s8(lo, vget_low_s8(c3), vget_low_s8(q3));
         hi = vmlal_high_s8(vmlal_high_s8(hi, c0, q0), c1, q1);
         hi = vmlal_high_s8(vmlal_high_s8(hi, c2, q2), c3, q3);
     }

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "quants.h"
@@ -28,6 +30,7 @@
 #define DEFAULT_ROPE_BASE 10000.0f
 #define DEFAULT_RMS_EPS 1e-5f
 #define REQUANT_ROW_ALIGN 16
+#define REQUANT_RELEASE_ROWS 1024 /* rows requantized between page releases */
 #define KIB_PER_MIB 1024.0
 
 static int errf(char *err, const char *fmt, ...)
@@ -105,8 +108,9 @@ static int read_arch(bn_model *m, char *err)
                      : BN_ACT_SILU;
         return 0;
     }
-    return errf(err, "unsupported architecture '%.*s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
-                (int)(s.len < 64 ? s.len : 64), s.ptr);
+    char name[MAX_KEY];
+    return errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
+                gguf_printable(s.ptr, s.len, name, sizeof name));
 }
 
 static int read_hparams(bn_model *m, char *err)
@@ -324,6 +328,26 @@ static int validate_tensors(const bn_model *m, const char *lm_head, uint32_t *ou
     return output_type(m, lm_head, out->type, out_type, err);
 }
 
+/* Mapped file bytes [p, p + n) whose contents now live elsewhere
+ * (repacked to QK256, or requantized) leave the resident set: the kernel
+ * reads them again from the file should they be touched. Only the whole
+ * pages inside the range, and only for a file mapping: a caller's buffer
+ * (gguf_open_memory) would lose its contents. */
+static void release_pages(const bn_model *m, const uint8_t *p, size_t n)
+{
+    const long page = sysconf(_SC_PAGESIZE);
+    if (!m->file->path || page <= 0) return;
+    const uintptr_t size = (uintptr_t)page;
+    const uintptr_t lo = ((uintptr_t)p + size - 1) / size * size;
+    const uintptr_t hi = ((uintptr_t)p + n) / size * size;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: failure is harmless */
+}
+
+static void release_tensor_pages(const bn_model *m, const gguf_tensor *t)
+{
+    release_pages(m, t->data, (size_t)t->n_bytes);
+}
+
 static int load_layer(bn_model *m, int il, char *err)
 {
     bn_layer *l = &m->layers[il];
@@ -337,7 +361,9 @@ static int load_layer(bn_model *m, int il, char *err)
     for (size_t i = 0; i < N_PROJ; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
         qk256_matrix *w = layer_proj(l, i);
-        if (bn_ternary_load(gguf_find_tensor(m->file, name), name, m->pool, w, err)) return -1;
+        const gguf_tensor *t = gguf_find_tensor(m->file, name);
+        if (bn_ternary_load(t, name, m->pool, w, err)) return -1;
+        release_tensor_pages(m, t);
         float s;
         if (proj_scale(m, il, proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
     }
@@ -347,21 +373,31 @@ static int load_layer(bn_model *m, int il, char *err)
 /* ----------------------------------------------------- output requantizing */
 
 typedef struct {
+    const bn_model *m;
     const bn_dense *src;
     bn_dense *dst;
     float *scratch; /* one row per thread */
 } requant_job;
 
+/* Requantizes the rows of one worker a chunk at a time, releasing each
+ * chunk of the source once done, so the whole source is never resident at
+ * once next to the copy (a tied token_embd needs only the rows it looks
+ * up: they come back from the file one page at a time). */
 static void requant_task(void *arg, int ith, int nth)
 {
     const requant_job *j = arg;
     int r0, r1;
     bn_split_range(j->src->rows, ith, nth, REQUANT_ROW_ALIGN, &r0, &r1);
     float *row = j->scratch + (size_t)ith * j->src->cols;
-    for (int r = r0; r < r1; r++) {
-        bn_dense_row(j->src, r, row);
-        bn_quantize_row(j->dst->type, row, j->dst->owned + (size_t)r * j->dst->row_bytes,
-                        j->dst->cols);
+    for (int c0 = r0; c0 < r1; c0 += REQUANT_RELEASE_ROWS) {
+        const int c1 = c0 + REQUANT_RELEASE_ROWS < r1 ? c0 + REQUANT_RELEASE_ROWS : r1;
+        for (int r = c0; r < c1; r++) {
+            bn_dense_row(j->src, r, row);
+            bn_quantize_row(j->dst->type, row, j->dst->owned + (size_t)r * j->dst->row_bytes,
+                            j->dst->cols);
+        }
+        release_pages(j->m, j->src->data + (size_t)c0 * j->src->row_bytes,
+                      (size_t)(c1 - c0) * j->src->row_bytes);
     }
 }
 
@@ -380,7 +416,7 @@ static int requantize_output(bn_model *m, uint32_t type, char *err)
         free(scratch);
         return errf(err, "out of memory for the requantized output layer");
     }
-    requant_job j = {&src, &q, scratch};
+    requant_job j = {m, &src, &q, scratch};
     bn_pool_run(m->pool, requant_task, &j);
     free(scratch);
     q.data = q.owned;

@@ -1,9 +1,11 @@
 /*
  * threadpool.c - persistent worker threads (threadpool.h).
  *
- * Workers sleep on a condition variable between runs and spin briefly
+ * Workers sleep on a condition variable between runs and poll for a while
  * before sleeping, because a decode step issues a few hundred short runs
- * per token and waking a sleeping thread costs tens of microseconds.
+ * per token and waking a sleeping thread costs tens of microseconds: a
+ * dispatch + join to a polling worker costs well under a microsecond
+ * (bench/bench_kernels.c prints it).
  * A run is published by bumping a generation counter; each worker runs its
  * share and the last one to finish signals the caller.
  */
@@ -14,7 +16,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define SPIN_ITERATIONS 20000 /* ~tens of microseconds of polling before sleeping */
+#define SPIN_ITERATIONS 20000 /* polling steps before sleeping on the condition variable */
+#define PAUSE_SPINS 1000      /* of which busy-wait steps (~25 us on Zen 4) before yielding */
 
 struct bn_pool {
     int n_threads;
@@ -44,12 +47,15 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* One polling step. A busy-waiting thread that shares its core would hold
- * back the very thread it waits for, until the scheduler's time slice
- * ends (milliseconds): then give the core away instead. */
-static void poll_pause(const bn_pool *p)
+/* Polling step i. Spinning on `pause` is the fastest handoff while the
+ * thread we wait for runs on another core. When it shares our core (more
+ * threads than cores, or other busy processes), spinning would hold it
+ * back until the scheduler's time slice ends (milliseconds): so after a
+ * short spin, and from the start when the pool itself oversubscribes the
+ * cores, give the core away on every step instead. */
+static void poll_pause(const bn_pool *p, int i)
 {
-    if (p->oversubscribed)
+    if (p->oversubscribed || i >= PAUSE_SPINS)
         sched_yield();
     else
         cpu_relax();
@@ -60,7 +66,7 @@ static unsigned wait_for_generation(bn_pool *p, unsigned seen)
     for (int i = 0; i < SPIN_ITERATIONS; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen || atomic_load(&p->stop)) return g;
-        poll_pause(p);
+        poll_pause(p, i);
     }
     pthread_mutex_lock(&p->lock);
     unsigned g;
@@ -152,7 +158,7 @@ void bn_pool_run(bn_pool *p, bn_task_fn fn, void *arg)
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     fn(arg, 0, p->n_threads);
-    for (int i = 0; i < SPIN_ITERATIONS && atomic_load(&p->pending); i++) poll_pause(p);
+    for (int i = 0; i < SPIN_ITERATIONS && atomic_load(&p->pending); i++) poll_pause(p, i);
     if (atomic_load(&p->pending)) {
         pthread_mutex_lock(&p->lock);
         while (atomic_load(&p->pending)) pthread_cond_wait(&p->done, &p->lock);

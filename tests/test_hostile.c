@@ -612,3 +612,67 @@ TEST(hostile_api_errors_are_one_line)
     }
     ge_free(&e);
 }
+
+/* ------------------------------------------------------- batch input */
+
+/* A batch mixing good and hostile lines: each bad line is reported with
+ * its number, and every good one still gets its result, in input order. */
+typedef struct {
+    const char *line;
+    int ok; /* 1: a result with "text"; 0: an "error" */
+} batch_line;
+
+static const batch_line BATCH[] = {
+    {"2+2=", 1},
+    {"{\"prompt\": 5}", 0},
+    {"3+3=", 1},
+    {"{bad json", 0},
+    {"{\"prompt\": \"1+1=\", \"n_predict\": -7}", 0},
+    {"{\"prompt\": \"1+1=\", \"temp\": 1e999}", 0},
+    {"{\"prompt\": \"1+1=\", \"seed\": -3}", 0},
+    {"one two three four five six seven eight nine ten eleven twelve thirteen", 0}, /* > -c */
+    {"\xFF\xFE=\xC0\x80", 1}, /* invalid UTF-8 */
+    {"5+5=", 1},
+};
+
+static void write_batch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    for (size_t i = 0; i < sizeof BATCH / sizeof BATCH[0]; i++) fprintf(f, "%s\n", BATCH[i].line);
+    fclose(f);
+}
+
+TEST(hostile_batch_lines_lose_no_results)
+{
+    char path[] = "/tmp/bn-hostile-batch-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    write_batch(path);
+    char cmd[CMD_LEN], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s -m " MODEL " -t 1 -c 16 -n 4 --temp 0 --batch %s",
+             test_bitnet_run(), path);
+    int code = test_run(cmd, &out, &err);
+    CHECK_MSG(code == EXIT_FILE, "exit status %d, expected %d", code, EXIT_FILE);
+    const char *p = out ? out : "";
+    for (size_t i = 0; i < sizeof BATCH / sizeof BATCH[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "{\"line\": %zu, ", i + 1);
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        CHECK_MSG(!strncmp(p, want, strlen(want)), "result %zu does not start with %s: %.*s",
+                  i + 1, want, (int)n, p);
+        const char *field = BATCH[i].ok ? "\"text\":" : "\"error\":";
+        CHECK_MSG(memmem(p, n, field, strlen(field)) != NULL, "line %zu (%s): no %s in %.*s",
+                  i + 1, BATCH[i].line, field, (int)n, p);
+        snprintf(want, sizeof want, "%s:%zu: ", path, i + 1);
+        CHECK_MSG(BATCH[i].ok || (err && strstr(err, want)), "stderr does not name %s", want);
+        p += n + (eol != NULL);
+    }
+    CHECK_MSG(*p == 0, "more output than lines: %s", p);
+    free(out);
+    free(err);
+    unlink(path);
+}

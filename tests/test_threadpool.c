@@ -29,7 +29,8 @@ static void record_index(void *arg, int ith, int nth)
         return;
     }
     atomic_fetch_add(&rec->count[ith], 1);
-    if (ith == 0 && !pthread_equal(pthread_self(), rec->caller)) atomic_store(&rec->caller_ran_zero, 0);
+    if (ith == 0 && !pthread_equal(pthread_self(), rec->caller))
+        atomic_store(&rec->caller_ran_zero, 0);
 }
 
 /* Runs a pool of n threads `runs` times; after each run every index must
@@ -91,8 +92,10 @@ TEST(threadpool_split_range_covers_exactly)
                     bn_split_range(n, ith, nth, align, &b, &e);
                     /* contiguous and in order, aligned starts, aligned
                      * lengths except where the share ends at n */
-                    if (b != expect_begin || e < b || (b != n && b % align) || (e != n && e % align)) {
-                        CHECK_MSG(0, "n=%d nth=%d align=%d ith=%d: [%d, %d)", n, nth, align, ith, b, e);
+                    const int misaligned = (b != n && b % align) || (e != n && e % align);
+                    if (b != expect_begin || e < b || misaligned) {
+                        CHECK_MSG(0, "n=%d nth=%d align=%d ith=%d: [%d, %d)", n, nth, align, ith,
+                                  b, e);
                         return;
                     }
                     const int chunks = (e - b + align - 1) / align;
