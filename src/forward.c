@@ -149,6 +149,20 @@ typedef struct {
     int layer;
 } attention_job;
 
+#define DOT_LANES BN_HEAD_DIM_MULTIPLE /* partial sums the compiler keeps in one vector */
+
+/* Dot product over n floats in DOT_LANES interleaved partial sums (n is a
+ * multiple of DOT_LANES: head dimensions are). */
+static float dot_lanes(const float *a, const float *b, int n)
+{
+    float lane[DOT_LANES] = {0};
+    for (int i = 0; i < n; i += DOT_LANES)
+        for (int l = 0; l < DOT_LANES; l++) lane[l] += a[i + l] * b[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < DOT_LANES; l++) sum += lane[l];
+    return sum;
+}
+
 /* Causal attention of query head h of token t over its session's
  * positions 0..pos (spec 6.1.6). */
 static void attend(const attention_job *j, int t, int h, float *scores)
@@ -164,10 +178,7 @@ static void attend(const attention_job *j, int t, int h, float *scores)
     const float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
     for (int p = 0; p <= pos; p++) {
-        const float *k = kc + (size_t)p * kv_dim;
-        float dot = 0.0f;
-        for (int i = 0; i < hd; i++) dot += q[i] * k[i];
-        scores[p] = dot * scale;
+        scores[p] = dot_lanes(q, kc + (size_t)p * kv_dim, hd) * scale;
         if (scores[p] > max) max = scores[p];
     }
     double sum = 0.0;

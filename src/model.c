@@ -133,7 +133,9 @@ static int read_hparams(bn_model *m, char *err)
         return errf(err, "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
                     hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
-    if (hp->head_dim % 2) return errf(err, "head dimension %d is odd", hp->head_dim);
+    if (hp->head_dim % BN_HEAD_DIM_MULTIPLE)
+        return errf(err, "head dimension %d is not a multiple of %d", hp->head_dim,
+                    BN_HEAD_DIM_MULTIPLE);
     int n_rot;
     if (read_dim(m, "rope.dimension_count", 0, hp->head_dim, 1, MAX_DIM, &n_rot, err)) return -1;
     if (n_rot != hp->head_dim)
