@@ -120,6 +120,10 @@ static void matmul_task(void *arg, int ith, int nth)
         bn_split_range(w->rows, ith, nth, ROW_CHUNK, &r0, &r1);
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+            if (j->n_tok > 1 && j->k->qk256_matmat) {
+                j->k->qk256_matmat(w, j->a, j->n_tok, j->y[i], w->rows, c, c1);
+                continue;
+            }
             for (int t = 0; t < j->n_tok; t++)
                 j->k->qk256_matvec(w, &j->a[t], j->y[i] + (size_t)t * w->rows, c, c1);
         }

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,27 +329,26 @@ static int cmp_str_ptr(const void *a, const void *b)
     return r ? r : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Fails when two of the n strings at first, first + stride, ... are equal
- * (`what` names them). Sorting keeps a hostile file with hundreds of
- * thousands of records from taking quadratic time. */
-static int check_unique(cursor *c, const gguf_str *first, uint64_t n, size_t stride,
-                        const char *what)
+/* Sorts pointers to the n strings at first, first + stride, ... into a new
+ * *index (for binary-search lookups) and fails when two are equal (`what`
+ * names them). Sorting keeps a hostile file with hundreds of thousands of
+ * records from taking quadratic time to check or to query. */
+static int build_index(cursor *c, const gguf_str *first, uint64_t n, size_t stride,
+                       const char *what, const gguf_str ***index)
 {
-    if (n < 2) return 0;
-    const gguf_str **v = malloc((size_t)n * sizeof(const gguf_str *));
+    const gguf_str **v = malloc((size_t)(n ? n : 1) * sizeof(const gguf_str *));
     if (!v) return fail(c, "out of memory");
+    *index = v;
     for (uint64_t i = 0; i < n; i++)
         v[i] = (const gguf_str *)((const char *)first + (size_t)i * stride);
     qsort(v, (size_t)n, sizeof(const gguf_str *), cmp_str_ptr);
-    int rc = 0;
-    for (uint64_t i = 1; i < n && !rc; i++)
+    for (uint64_t i = 1; i < n; i++)
         if (!cmp_str_ptr(&v[i - 1], &v[i])) {
             char nm[SHOWN_NAME];
-            rc = fail(c, "%s '%s' appears twice", what,
-                      gguf_printable(v[i]->ptr, v[i]->len, nm, sizeof nm));
+            return fail(c, "%s '%s' appears twice", what,
+                        gguf_printable(v[i]->ptr, v[i]->len, nm, sizeof nm));
         }
-    free(v);
-    return rc;
+    return 0;
 }
 
 static int cmp_offset(const void *a, const void *b)
@@ -402,7 +402,8 @@ static int parse(gguf_file *f, char *err, size_t errlen)
     if (!f->kv || !f->tensors) return fail(&c, "out of memory");
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (read_kv(&c, &f->kv[i])) return -1;
-    if (check_unique(&c, &f->kv[0].key, f->n_kv, sizeof *f->kv, "metadata key")) return -1;
+    if (build_index(&c, &f->kv[0].key, f->n_kv, sizeof *f->kv, "metadata key", &f->kv_index))
+        return -1;
 
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     const gguf_kv *al = gguf_find_kv(f, "general.alignment");
@@ -422,7 +423,8 @@ static int parse(gguf_file *f, char *err, size_t errlen)
     if (f->data_offset > f->size) f->data_offset = f->size;
     for (uint64_t i = 0; i < f->n_tensors; i++)
         if (place_tensor(&c, f, &f->tensors[i])) return -1;
-    if (check_unique(&c, &f->tensors[0].name, f->n_tensors, sizeof *f->tensors, "tensor"))
+    if (build_index(&c, &f->tensors[0].name, f->n_tensors, sizeof *f->tensors, "tensor",
+                    &f->tensor_index))
         return -1;
     return check_no_overlap(&c, f);
 }
@@ -439,9 +441,8 @@ static gguf_file *open_mapped(const uint8_t *map, size_t size, const char *path,
     f->size = size;
     f->path = path;
     if (parse(f, err, errlen)) {
-        free(f->kv);
-        free(f->tensors);
-        free(f);
+        f->path = NULL; /* gguf_open unmaps the file itself */
+        gguf_close(f);
         return NULL;
     }
     return f;
@@ -487,6 +488,8 @@ void gguf_close(gguf_file *f)
     if (f->path) munmap((void *)f->map, f->size);
     free(f->kv);
     free(f->tensors);
+    free(f->kv_index);
+    free(f->tensor_index);
     free(f);
 }
 
@@ -498,18 +501,26 @@ int gguf_str_eq(gguf_str s, const char *cstr)
     return s.len == n && !memcmp(s.ptr, cstr, n);
 }
 
+/* The record whose name is `name` in a sorted index of n names, or NULL. */
+static const gguf_str *find_in_index(const gguf_str *const *index, uint64_t n, const char *name)
+{
+    if (!index) return NULL;
+    const gguf_str want = {name, strlen(name)}, *key = &want;
+    const gguf_str *const *hit =
+        bsearch(&key, index, (size_t)n, sizeof(const gguf_str *), cmp_str_ptr);
+    return hit ? *hit : NULL;
+}
+
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key)
 {
-    for (uint64_t i = 0; i < f->n_kv; i++)
-        if (gguf_str_eq(f->kv[i].key, key)) return &f->kv[i];
-    return NULL;
+    const gguf_str *s = find_in_index(f->kv_index, f->n_kv, key);
+    return s ? (const gguf_kv *)((const char *)s - offsetof(gguf_kv, key)) : NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name)
 {
-    for (uint64_t i = 0; i < f->n_tensors; i++)
-        if (gguf_str_eq(f->tensors[i].name, name)) return &f->tensors[i];
-    return NULL;
+    const gguf_str *s = find_in_index(f->tensor_index, f->n_tensors, name);
+    return s ? (const gguf_tensor *)((const char *)s - offsetof(gguf_tensor, name)) : NULL;
 }
 
 static int is_unsigned(uint32_t t)
@@ -561,7 +572,7 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out)
     const gguf_kv *kv = gguf_find_kv(f, key);
     if (!kv) return 0;
     if (kv->type != GGUF_TYPE_FLOAT32 && kv->type != GGUF_TYPE_FLOAT64) return -1;
-    /* a finite double beyond float's range has no float value (C11 6.3.1.5) */
+    /* a finite double beyond float's range is out of range, not infinity */
     if (isfinite(kv->v.f64) && fabs(kv->v.f64) > FLT_MAX) return -1;
     *out = (float)kv->v.f64;
     return 1;

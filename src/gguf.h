@@ -104,6 +104,8 @@ typedef struct {
     uint64_t n_tensors;
     gguf_tensor *tensors;
     uint64_t data_offset; /* start of the data section */
+    /* the keys and tensor names sorted, for lookups in O(log n) */
+    const gguf_str **kv_index, **tensor_index;
 } gguf_file;
 
 /* Opens and validates a file. On error returns NULL with err set to a

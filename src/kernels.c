@@ -37,7 +37,11 @@ static int has_avx512bw(const bn_cpu_features *f) { return f->avx512bw; }
 static int has_avx2(const bn_cpu_features *f) { return f->avx2; }
 static int has_neon_dotprod(const bn_cpu_features *f) { return f->neon_dotprod; }
 static int has_neon(const bn_cpu_features *f) { return f->neon; }
-static int always(const bn_cpu_features *f) { return f != NULL; }
+static int always(const bn_cpu_features *f)
+{
+    (void)f;
+    return 1;
+}
 
 /* Best first: "auto" takes the first one the CPU supports. */
 static const kernel_entry registry[] = {
@@ -142,6 +146,33 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
             y[r] = block_scales_row(row, w->block_scales + (size_t)r * nb, a, nb, block_dots);
         else
             y[r] = bn_ternary_epilogue(row_dot(row, a->q, nb), a, w->scale);
+    }
+}
+
+#define MAX_TILE 32      /* tokens */
+#define MAX_TILE_ROWS 4
+
+void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                           int r0, int r1, const bn_matmat_shape *shape)
+{
+    const int tile = shape->tile, rows = shape->rows;
+    const int r_tiled = w->block_scales ? r0 : r0 + (r1 - r0) / rows * rows;
+    for (int t = 0; t < n_tok && r_tiled < r1; t++)
+        shape->matvec(w, &a[t], y + (size_t)t * ldy, r_tiled, r1);
+    const int nb = w->blocks_per_row;
+    const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
+    const int8_t *q[MAX_TILE];
+    int32_t sums[MAX_TILE_ROWS * MAX_TILE];
+    for (int t0 = 0; t0 < n_tok; t0 += tile) {
+        const int nt = n_tok - t0 < tile ? n_tok - t0 : tile;
+        for (int t = 0; t < tile; t++) q[t] = a[t0 + (t < nt ? t : nt - 1)].q;
+        for (int r = r0; r < r_tiled; r += rows) {
+            shape->row_tile(w->codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
+            for (int i = 0; i < rows; i++)
+                for (int t = 0; t < nt; t++)
+                    y[(size_t)(t0 + t) * ldy + r + i] =
+                        bn_ternary_epilogue(sums[i * tile + t], &a[t0 + t], w->scale);
+        }
     }
 }
 

@@ -44,12 +44,21 @@ typedef struct {
     void (*qk256_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
     /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
     void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
+    /* The product for n_tok activations at once (prompt batches): for rows
+     * r in [r0, r1), y[t * ldy + r] = what qk256_matvec gives for a[t],
+     * bitwise, with each weight block decoded once for many tokens. NULL
+     * in tables without one: callers then use qk256_matvec per token. */
+    void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                         int r0, int r1);
 } bn_kernels;
 
 extern const bn_kernels bn_kernels_scalar;
 
-/* "auto"/NULL picks the best the CPU supports; a named kernel the CPU
- * lacks (or an unknown name) returns NULL with err set. */
+/* "auto"/NULL picks the best the CPU supports; "scalar", a family name
+ * ("avx2", "avx512", "neon": the best table of that family the CPU
+ * supports) or a table name ("avx512-vnni", "avx512-bw", "neon-dotprod",
+ * "neon-plain") asks for one. A kernel the CPU lacks, or an unknown name,
+ * returns NULL with a one-line message in err. */
 const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen);
 
 /* The SIMD tables. Each is defined only on its own architecture (x86-64:
@@ -78,6 +87,21 @@ typedef int32_t (*bn_row_dot_fn)(const uint8_t *codes, const int8_t *q, int n);
 typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, int32_t *dots);
 /* Rows [r0, r1) of the QK256 product from those integer sums, with the
  * float epilogue of spec 3.3 in the order kernels_scalar.c evaluates it. */
+/* sum(code * q[t]) over the nb blocks of `rows` consecutive rows (row_bytes
+ * apart) for a tile of tokens: sums[i * tile + t] for row i, token t. */
+typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
+                               int nb, int32_t *sums);
+/* qk256_matmat from a tile function covering `rows` rows x `tile` tokens:
+ * a short last token tile repeats its last token (the extra sums are
+ * dropped), rows left over at the end go through matvec, and so do
+ * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
+typedef struct {
+    int tile, rows;
+    bn_row_tile_fn row_tile;
+    void (*matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+} bn_matmat_shape;
+void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                           int r0, int r1, const bn_matmat_shape *shape);
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
 /* The activation scale of spec 3.3 given max|x_i| of the vector (NaNs

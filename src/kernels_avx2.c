@@ -143,6 +143,51 @@ AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_avx2, block_dots_avx2);
 }
 
+/* ------------------------------------------------------- QK256 matmat */
+
+#define MATMAT_TOKENS 8 /* tokens per tile: 8 accumulators + 4 decoded quarters */
+
+/* One row against a tile of 8 tokens. Each half block (32 code bytes) is
+ * split into its four quarters once, then for every token the four
+ * products are added as int16 (|sum| <= 4 * 512) and widened to int32. */
+AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
+                                  int nb, int32_t *sums)
+{
+    (void)row_bytes; /* one row per tile */
+    const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc[MATMAT_TOKENS];
+#pragma GCC unroll 8 /* the accumulators must live in registers */
+    for (int t = 0; t < MATMAT_TOKENS; t++) acc[t] = _mm256_setzero_si256();
+    for (int b = 0; b < nb; b++) {
+        for (int half = 0; half < 2; half++) {
+            const __m256i c = _mm256_loadu_si256(
+                (const __m256i *)(codes + (size_t)b * QK256_BLOCK_BYTES + half * BYTES_PER_VEC));
+            __m256i d[4];
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) d[k] = _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), mask);
+            const size_t off = (size_t)b * QK256_BLOCK + (size_t)half * BYTES_PER_VEC;
+#pragma GCC unroll 8
+            for (int t = 0; t < MATMAT_TOKENS; t++) {
+                const int8_t *x = q[t] + off;
+#define PAIRS(k) _mm256_maddubs_epi16(d[k], _mm256_loadu_si256((const __m256i *)(x + 64 * (k))))
+                const __m256i p = _mm256_add_epi16(_mm256_add_epi16(PAIRS(0), PAIRS(1)),
+                                                   _mm256_add_epi16(PAIRS(2), PAIRS(3)));
+#undef PAIRS
+                acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(p, ones));
+            }
+        }
+    }
+    _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(acc));
+}
+
+static const bn_matmat_shape matmat_avx2 = {MATMAT_TOKENS, 1, row_tile_avx2, qk256_matvec_avx2};
+
+AVX2_FN static void qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                      int ldy, int r0, int r1)
+{
+    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_avx2);
+}
+
 /* ---------------------------------------------------------- F16 matvec */
 
 /* The 16 lanes of kernels.h in two vectors (lanes 0-7, 8-15), separate
@@ -171,6 +216,7 @@ const bn_kernels bn_kernels_avx2 = {
     .quantize = quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
     .f16_matvec = f16_matvec_avx2,
+    .qk256_matmat = qk256_matmat_avx2,
 };
 
 #endif

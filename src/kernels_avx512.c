@@ -171,6 +171,72 @@ AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_bw, block_dots_bw);
 }
 
+/* ------------------------------------------------------- QK256 matmat */
+
+#define MATMAT_TOKENS 4 /* tokens per tile */
+#define MATMAT_ROWS 4   /* rows per tile: 2 x 8 accumulators, each activation load used twice */
+
+/* Lane t of the result = the sum of the 16 int32 lanes of v[t]: pairs are
+ * interleaved and added four times (dwords, qwords, 128-bit chunks twice),
+ * 15 adds for 16 sums. */
+AVX512_FN static __m512i reduce16_epi32(const __m512i v[16])
+{
+    __m512i x[8], y[4], z[2];
+    for (int i = 0; i < 8; i++)
+        x[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                                _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        y[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(x[2 * i], x[2 * i + 1]),
+                                _mm512_unpackhi_epi64(x[2 * i], x[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        z[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(y[2 * i], y[2 * i + 1], 0x88),
+                                _mm512_shuffle_i32x4(y[2 * i], y[2 * i + 1], 0xdd));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(z[0], z[1], 0x88),
+                            _mm512_shuffle_i32x4(z[0], z[1], 0xdd));
+}
+
+/* Two rows against a tile of 8 tokens. Quarter by quarter, each row's
+ * codes are split once and each token's 64 activation bytes are loaded
+ * once for both rows. The tile keeps its activations (8 x cols bytes) in
+ * L1 for typical widths, which is why it is not wider. */
+VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
+                                  int nb, int32_t *sums)
+{
+    __m512i acc[MATMAT_ROWS * MATMAT_TOKENS]; /* = 16, what reduce16_epi32 folds */
+#pragma GCC unroll 16 /* the accumulators must live in registers */
+    for (int i = 0; i < MATMAT_ROWS * MATMAT_TOKENS; i++) acc[i] = _mm512_setzero_si512();
+    for (int b = 0; b < nb; b++) {
+        __m512i c[MATMAT_ROWS];
+#pragma GCC unroll 4
+        for (int i = 0; i < MATMAT_ROWS; i++)
+            c[i] = _mm512_loadu_si512((const void *)(codes + i * row_bytes + (size_t)b * QK256_BLOCK_BYTES));
+        const size_t off = (size_t)b * QK256_BLOCK;
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            __m512i d[MATMAT_ROWS];
+#pragma GCC unroll 4
+            for (int i = 0; i < MATMAT_ROWS; i++) d[i] = QUARTER(c[i], 2 * k);
+#pragma GCC unroll 8
+            for (int t = 0; t < MATMAT_TOKENS; t++) {
+                const __m512i x = Q_AT(q[t] + off, k);
+#pragma GCC unroll 4
+                for (int i = 0; i < MATMAT_ROWS; i++)
+                    acc[i * MATMAT_TOKENS + t] = _mm512_dpbusd_epi32(acc[i * MATMAT_TOKENS + t], d[i], x);
+            }
+        }
+    }
+    _mm512_storeu_si512((void *)sums, reduce16_epi32(acc));
+}
+
+static const bn_matmat_shape matmat_vnni = {MATMAT_TOKENS, MATMAT_ROWS, row_tile_vnni,
+                                            qk256_matvec_vnni};
+
+VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                      int ldy, int r0, int r1)
+{
+    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_vnni);
+}
+
 /* ---------------------------------------------------------- F16 matvec */
 
 /* The 16 lanes of kernels.h in one vector, separate multiply and add,
@@ -199,6 +265,7 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .quantize = quantize_avx512,
     .qk256_matvec = qk256_matvec_vnni,
     .f16_matvec = f16_matvec_avx512,
+    .qk256_matmat = qk256_matmat_vnni,
 };
 
 const bn_kernels bn_kernels_avx512_bw = {

@@ -32,7 +32,7 @@ static const char SAMPLE_TEXT[] = "Hello w\xC3\xB6rld <|eot_id|> 12345 \xFF\xFE 
 static const char *check_message(const char *err, const char *what)
 {
     if (!err[0]) return what;
-    if (strpbrk(err, "\n\r")) return "an error message spans several lines";
+    if (strpbrk(err, "\n\r\033")) return "an error message holds control characters";
     return NULL;
 }
 
@@ -160,10 +160,7 @@ static const char *load_model(const uint8_t *data, size_t size)
     p.n_threads = 1;
     bn_model *m = bn_model_load(path, &p, err);
     close(fd);
-    /* only non-empty: model.c quotes the architecture name unescaped (see
-     * the hostile_api_errors_are_one_line test), and the fuzzer stops at
-     * its first finding */
-    if (!m) return err[0] ? NULL : "bn_model_load failed without a message";
+    if (!m) return check_message(err, "bn_model_load failed without a message");
     const char *bad = run_model(m);
     bn_model_free(m);
     return bad;

@@ -158,8 +158,9 @@ long json_int_array(const char *p, const char *end, int32_t **out)
     if (p >= end || *p != '[') return -1;
     size_t cap = 16, n = 0;
     int32_t *v = malloc(cap * sizeof *v);
+    if (!v) return -1;
     p = skip_ws(p + 1, end);
-    while (v && p < end && *p != ']') {
+    while (p < end && *p != ']') {
         char *num_end;
         long x = strtol(p, &num_end, 10);
         if (num_end == p) break;
@@ -172,7 +173,7 @@ long json_int_array(const char *p, const char *end, int32_t **out)
         p = skip_ws(num_end, end);
         if (p < end && *p == ',') p = skip_ws(p + 1, end);
     }
-    if (!v || p >= end || *p != ']') {
+    if (p >= end || *p != ']') {
         free(v);
         return -1;
     }

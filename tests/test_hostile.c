@@ -297,6 +297,16 @@ static void embedding_one_dim(ge_file *e)
     t->n_dims = 1;
 }
 
+/* Non-finite weights are numbers to the engine: the logits go NaN, and
+ * the sampler must still pick a valid token. */
+static void norm_weights_nan(ge_file *e)
+{
+    ge_tensor *t = tensor(e, "output_norm.weight");
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < t->n_bytes / sizeof(float); i++)
+        memcpy(t->data + i * sizeof(float), &bad[i % 3], sizeof(float));
+}
+
 static void i2s_scale_nan(ge_file *e)
 {
     ge_tensor *t = tensor(e, "blk.2.ffn_up.weight");
@@ -434,6 +444,7 @@ static const file_case FILE_CASES[] = {
     {"unknown pre-tokenizer", pre_unknown, NULL, EXIT_FILE, "unsupported pre-tokenizer 'qwen9'"},
     /* accepted: a merge of texts that are not tokens can never apply (llama.cpp) */
     {"merge naming unknown tokens", merge_unknown_tokens, NULL, EXIT_OK, ""},
+    {"NaN and infinite norm weights", norm_weights_nan, NULL, EXIT_OK, ""},
     {"the model unchanged", NULL, NULL, EXIT_OK, ""},
 };
 
@@ -675,4 +686,141 @@ TEST(hostile_batch_lines_lose_no_results)
     free(out);
     free(err);
     unlink(path);
+}
+
+/* ------------------------------------------------------ reader limits */
+
+/* Opens a buffer that must fail with an error holding want. */
+static void expect_reader_error(const gb_buf *b, const char *want)
+{
+    char err[BN_ERR_LEN] = "";
+    gguf_file *f = gguf_open_memory(b->data, b->len, err, sizeof err);
+    CHECK_MSG(f == NULL, "a file that should fail with '%s' was accepted", want);
+    gguf_close(f);
+    CHECK_MSG(strstr(err, want) != NULL, "error '%s' does not mention '%s'", err, want);
+}
+
+TEST(hostile_reader_limits)
+{
+    gb_buf b = {0};
+    /* a key longer than the GGUF spec's 65535 bytes */
+    const size_t long_key = 65536;
+    char *key = malloc(long_key + 1);
+    memset(key, 'k', long_key);
+    key[long_key] = 0;
+    gb_header(&b, 0, 1);
+    gb_kv_u32(&b, key, 1);
+    expect_reader_error(&b, "is 65536 bytes long");
+    free(key);
+    gb_free(&b);
+    /* more records than the bytes left could hold, counted together */
+    gb_header(&b, 3, 3);
+    gb_bytes(&b, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 64);
+    expect_reader_error(&b, "more than the file can hold");
+    gb_free(&b);
+    /* a finite double outside float's range is out of range, not infinity */
+    gb_header(&b, 0, 2);
+    double big = 1e300, inf = INFINITY;
+    gb_str(&b, "big"), gb_u32(&b, GGUF_TYPE_FLOAT64), gb_bytes(&b, &big, sizeof big);
+    gb_str(&b, "inf"), gb_u32(&b, GGUF_TYPE_FLOAT64), gb_bytes(&b, &inf, sizeof inf);
+    char err[BN_ERR_LEN];
+    gguf_file *f = gguf_open_memory(b.data, b.len, err, sizeof err);
+    CHECK_MSG(f != NULL, "open failed: %s", err);
+    float x = 0.0f;
+    CHECK(f && gguf_get_f32(f, "big", &x) == -1);
+    CHECK(f && gguf_get_f32(f, "inf", &x) == 1 && isinf(x));
+    gguf_close(f);
+    gb_free(&b);
+}
+
+TEST(hostile_names_are_escaped_in_messages)
+{
+    char out[16];
+    CHECK(!strcmp(gguf_printable("a\nb\\c", 5, out, sizeof out), "a\\x0ab\\x5cc"));
+    /* cut to fit, never inside an escape, always terminated */
+    CHECK(!strcmp(gguf_printable("abc\x1b", 4, out, 6), "abc"));
+    CHECK(!strcmp(gguf_printable("\xff\xfe", 2, out, 5), "\\xff"));
+    CHECK(!strcmp(gguf_printable("xyz", 3, out, 1), ""));
+}
+
+/* Tensor and key lookups stay right (and fast) with many records; a
+ * duplicate among 50000 names is found without a quadratic scan. */
+enum { MANY = 50000, MANY_ELEMS = 8, MANY_STEP = 997, SCRAMBLE = 7919 };
+
+/* MANY keys (out of order) and MANY one-row F32 tensors named t.MANY-1 ..
+ * t.0; with `duplicate` the last tensor is named like the first. Returns
+ * where the data section starts. */
+static size_t build_many(gb_buf *b, int duplicate)
+{
+    char name[32];
+    gb_header(b, MANY, MANY);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof name, "key.%d", (i * SCRAMBLE) % MANY);
+        gb_kv_u32(b, name, (uint32_t)i);
+    }
+    const int64_t ne[1] = {MANY_ELEMS};
+    const size_t bytes = MANY_ELEMS * sizeof(float);
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof name, "t.%d", duplicate && i == MANY - 1 ? MANY - 1 : MANY - 1 - i);
+        gb_tensor_info(b, name, 1, ne, GGML_TYPE_F32, (uint64_t)i * bytes);
+    }
+    gb_pad(b, GGUF_DEFAULT_ALIGNMENT);
+    size_t data_start = b->len;
+    uint8_t *zero = calloc(MANY, bytes);
+    gb_bytes(b, zero, (size_t)MANY * bytes);
+    free(zero);
+    return data_start;
+}
+
+TEST(hostile_many_records)
+{
+    gb_buf b = {0};
+    const size_t data_start = build_many(&b, 0), bytes = MANY_ELEMS * sizeof(float);
+    char err[BN_ERR_LEN], name[32];
+    gguf_file *f = gguf_open_memory(b.data, b.len, err, sizeof err);
+    CHECK_MSG(f != NULL, "open failed: %s", err);
+    for (int i = 0; f && i < MANY; i += MANY_STEP) {
+        uint32_t v;
+        snprintf(name, sizeof name, "key.%d", (i * SCRAMBLE) % MANY);
+        CHECK(gguf_get_u32(f, name, &v) == 1 && v == (uint32_t)i);
+        snprintf(name, sizeof name, "t.%d", MANY - 1 - i);
+        const gguf_tensor *t = gguf_find_tensor(f, name);
+        CHECK(t && t->data == f->map + data_start + (size_t)i * bytes);
+    }
+    CHECK(f && !gguf_find_tensor(f, "t.50000") && !gguf_find_kv(f, "key") && !gguf_find_kv(f, ""));
+    gguf_close(f);
+    gb_free(&b);
+    build_many(&b, 1);
+    expect_reader_error(&b, "tensor 't.49999' appears twice");
+    gb_free(&b);
+}
+
+/* Logits that are NaN, infinite or huge still give a token id in range,
+ * with every sampling setting (a model with broken weights produces them). */
+TEST(hostile_logits_give_valid_ids)
+{
+    enum { N_VOCAB = 100, N_DRAWS = 5 };
+    const float fills[] = {NAN, INFINITY, -INFINITY, 1e38f, -1e38f};
+    const float temps[] = {0.0f, 0.8f, INFINITY, 1e-30f};
+    float logits[N_VOCAB];
+    for (size_t f = 0; f < 2 * sizeof fills / sizeof fills[0]; f++) {
+        for (int i = 0; i < N_VOCAB; i++) /* all one value, or mixed with ordinary ones */
+            logits[i] = f >= 5 && i % 3 == 0 ? (float)i : fills[f % 5];
+        for (size_t t = 0; t < sizeof temps / sizeof temps[0]; t++) {
+            bn_sampler_params p = bn_sampler_default_params();
+            p.temp = temps[t];
+            p.top_k = t == 1 ? 40 : 0;
+            p.top_p = t == 2 ? 0.5f : 1.0f;
+            p.min_p = t == 3 ? 0.1f : 0.0f;
+            p.repeat_penalty = 1.3f;
+            bn_sampler *s = bn_sampler_new(&p, N_VOCAB);
+            CHECK(s != NULL);
+            for (int k = 0; s && k < N_DRAWS; k++) {
+                int32_t id = bn_sampler_sample(s, logits);
+                CHECK_MSG(id >= 0 && id < N_VOCAB, "fill %zu, temp %g: id %d", f, temps[t], id);
+                bn_sampler_accept(s, id);
+            }
+            bn_sampler_free(s);
+        }
+    }
 }

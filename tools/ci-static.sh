@@ -32,9 +32,12 @@ echo "== clang-tidy ($(clang-tidy --version | grep -o 'version [0-9.]*'))"
 printf '%s\n' "${files[@]}" |
     xargs -P "$jobs" -I{} sh -c 'clang-tidy --quiet "$1" -- -std=c11 "$@" 2>/dev/null | grep -v "^$" || true' \
         sh {} "${defs[@]}" >"$log/tidy"
-grep -E "(warning|error):" "$log/tidy" || true
+# a warning in a header is reported once per file including it
+grep -E "(warning|error):" "$log/tidy" | sed "s|^$PWD/||" | sort -u >"$log/tidy-unique" || true
+cat "$log/tidy-unique"
 
-n_cpp=$(grep -cE "(error|warning|style|portability|performance)" "$log/cppcheck" || true)
-n_tidy=$(grep -cE "(warning|error):" "$log/tidy" || true)
+n_cpp=$(grep -cE "^[^ ]+:[0-9]+:[0-9]+: (error|warning|style|portability|performance):" \
+    "$log/cppcheck" || true)
+n_tidy=$(wc -l <"$log/tidy-unique")
 echo "ci-static: cppcheck $n_cpp, clang-tidy $n_tidy finding(s) in ${#files[@]} files"
 [ "$n_cpp" -eq 0 ] && [ "$n_tidy" -eq 0 ]

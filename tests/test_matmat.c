@@ -1,0 +1,85 @@
+/*
+ * test_matmat.c - the prompt-batch kernels (qk256_matmat) of every table
+ * this CPU runs give bitwise the results of the scalar matrix-vector
+ * product applied token by token, over random shapes, token counts that
+ * leave short tiles, row ranges that leave rows outside whole row tiles,
+ * and per-block scales.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "test.h"
+
+#define N_CASES 120
+#define MAX_TOKENS 21
+
+static uint32_t rng = 2463534242u;
+
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
+{
+    qk256_alloc(w, rows, cols, block_scales);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) qk256_set(w, r, c, (int)(next_rand() % 3) - 1);
+    w->scale = 0.01f + (float)(next_rand() % 1000) / 1000.0f;
+    if (block_scales)
+        for (int i = 0; i < rows * w->blocks_per_row; i++)
+            w->block_scales[i] = (float)(next_rand() % 2000) / 1000.0f - 1.0f;
+}
+
+static void random_acts(bn_qact *a, int n_tok, int cols)
+{
+    float *x = malloc((size_t)cols * sizeof *x);
+    for (int t = 0; t < n_tok; t++) {
+        bn_qact_alloc(&a[t], cols);
+        int extreme = next_rand() % 4 == 0; /* all at +-max: every q at the clamp */
+        for (int i = 0; i < cols; i++)
+            x[i] = extreme ? (next_rand() & 1 ? 3.0f : -3.0f)
+                           : (float)((int)(next_rand() % 20001) - 10000) / 997.0f;
+        bn_kernels_scalar.quantize(x, cols, &a[t]);
+    }
+    free(x);
+}
+
+TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
+{
+    const bn_kernels *tables[BN_KERNELS_MAX];
+    int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
+    int compared = 0;
+    for (int c = 0; c < N_CASES; c++) {
+        const int rows = 1 + (int)(next_rand() % 40);
+        const int cols = 32 * (1 + (int)(next_rand() % 40)); /* padded last blocks too */
+        const int n_tok = 1 + (int)(next_rand() % MAX_TOKENS);
+        const int r0 = (int)(next_rand() % rows), r1 = r0 + 1 + (int)(next_rand() % (rows - r0));
+        qk256_matrix w;
+        random_matrix(&w, rows, cols, c % 5 == 0);
+        bn_qact a[MAX_TOKENS];
+        random_acts(a, n_tok, cols);
+        float *want = calloc((size_t)n_tok * rows, sizeof *want);
+        float *got = calloc((size_t)n_tok * rows, sizeof *got);
+        for (int t = 0; t < n_tok; t++)
+            bn_kernels_scalar.qk256_matvec(&w, &a[t], want + (size_t)t * rows, r0, r1);
+        for (int k = 0; k < n_tables; k++) {
+            if (!tables[k]->qk256_matmat) continue;
+            memset(got, 0, (size_t)n_tok * rows * sizeof *got);
+            tables[k]->qk256_matmat(&w, a, n_tok, got, rows, r0, r1);
+            CHECK_MSG(!memcmp(got, want, (size_t)n_tok * rows * sizeof *got),
+                      "%s: %dx%d, %d tokens, rows %d..%d differ from scalar", tables[k]->name,
+                      rows, cols, n_tok, r0, r1);
+            compared++;
+        }
+        for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);
+        qk256_free(&w);
+        free(want);
+        free(got);
+    }
+    if (!compared) SKIP("no kernel on this CPU has a matmat product");
+}
