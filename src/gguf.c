@@ -112,8 +112,7 @@ static int read_str(cursor *c, gguf_str *s, const char *what)
     return 0;
 }
 
-/* Byte size of a fixed-size value type, 0 for string/array/unknown. */
-static size_t scalar_size(uint32_t type)
+size_t gguf_value_size(uint32_t type)
 {
     switch (type) {
     case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
@@ -129,7 +128,7 @@ static int skip_array(cursor *c, uint32_t elem_type, uint64_t count, int depth, 
 /* Validates one value of `type` at the cursor and moves past it. */
 static int skip_value(cursor *c, uint32_t type, int depth, const char *key)
 {
-    size_t sz = scalar_size(type);
+    size_t sz = gguf_value_size(type);
     if (sz) return skip(c, sz, key);
     if (type == GGUF_TYPE_STRING) {
         gguf_str s;
@@ -148,7 +147,7 @@ static int skip_array(cursor *c, uint32_t elem_type, uint64_t count, int depth, 
 {
     if (depth > GGUF_MAX_ARRAY_DEPTH)
         return fail(c, "key '%s': arrays nested deeper than %d", key, GGUF_MAX_ARRAY_DEPTH);
-    size_t sz = scalar_size(elem_type);
+    size_t sz = gguf_value_size(elem_type);
     if (sz) {
         if (count > remaining(c) / sz)
             return fail(c, "key '%s': array of %llu elements runs past the end of the file", key,

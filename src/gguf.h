@@ -131,6 +131,9 @@ int gguf_get_arr(const gguf_file *f, const char *key, uint32_t elem_type, const 
 void gguf_arr_strings(const gguf_kv *kv, gguf_str *out);
 
 int gguf_str_eq(gguf_str s, const char *cstr);
+/* Bytes of one value of a fixed-size metadata type; 0 for string, array
+ * and unknown types. */
+size_t gguf_value_size(uint32_t value_type);
 /* Copies len bytes of s into out (cap bytes, always NUL-terminated when
  * cap > 0) with every byte outside printable ASCII, and the backslash,
  * written as \xNN, cut to fit; returns out. For quoting names read from

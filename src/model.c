@@ -9,7 +9,6 @@
  * Nothing is allocated for weights until every tensor has been validated.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "model.h"
 #include "quants.h"
 #include "tokenizer.h"
@@ -32,15 +32,6 @@
 #define REQUANT_ROW_ALIGN 16
 #define REQUANT_RELEASE_ROWS 1024 /* rows requantized between page releases */
 #define KIB_PER_MIB 1024.0
-
-static int errf(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, BN_ERR_LEN, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 bn_model_params bn_model_default_params(void)
 {
@@ -67,12 +58,12 @@ static int read_dim(const bn_model *m, const char *suffix, int required, int def
     uint32_t v;
     int r = gguf_get_u32(m->file, key, &v);
     if (r == 0) {
-        if (required) return errf(err, "missing metadata key %s", key);
+        if (required) return bn_errf(err, "missing metadata key %s", key);
         *out = def;
         return 0;
     }
     if (r < 0 || v < (uint32_t)lo || v > (uint32_t)hi)
-        return errf(err, "metadata key %s must be an integer from %d to %d", key, lo, hi);
+        return bn_errf(err, "metadata key %s must be an integer from %d to %d", key, lo, hi);
     *out = (int)v;
     return 0;
 }
@@ -84,7 +75,7 @@ static int read_float(const bn_model *m, const char *suffix, float def, float *o
     int r = gguf_get_f32(m->file, key, out);
     if (r == 0) *out = def;
     if (r < 0 || !(*out > 0.0f) || *out > 1e30f)
-        return errf(err, "metadata key %s must be a positive float", key);
+        return bn_errf(err, "metadata key %s must be a positive float", key);
     return 0;
 }
 
@@ -92,7 +83,7 @@ static int read_arch(bn_model *m, char *err)
 {
     gguf_str s;
     if (gguf_get_str(m->file, "general.architecture", &s) != 1)
-        return errf(err, "missing metadata key general.architecture");
+        return bn_errf(err, "missing metadata key general.architecture");
     if (gguf_str_eq(s, "bitnet-b1.58") || gguf_str_eq(s, "bitnet-25")) {
         m->arch = BN_ARCH_BITNET_B158;
         m->act = BN_ACT_RELU2;
@@ -109,7 +100,7 @@ static int read_arch(bn_model *m, char *err)
         return 0;
     }
     char name[MAX_KEY];
-    return errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
+    return bn_errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
                 gguf_printable(s.ptr, s.len, name, sizeof name));
 }
 
@@ -127,19 +118,19 @@ static int read_hparams(bn_model *m, char *err)
         read_float(m, "attention.layer_norm_rms_epsilon", DEFAULT_RMS_EPS, &hp->rms_eps, err))
         return -1;
     if (hp->n_embd % hp->n_head)
-        return errf(err, "embedding_length %d is not a multiple of head_count %d", hp->n_embd,
+        return bn_errf(err, "embedding_length %d is not a multiple of head_count %d", hp->n_embd,
                     hp->n_head);
     if (hp->n_head % hp->n_head_kv)
-        return errf(err, "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
+        return bn_errf(err, "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
                     hp->n_head_kv);
     hp->head_dim = hp->n_embd / hp->n_head;
     if (hp->head_dim % BN_HEAD_DIM_MULTIPLE)
-        return errf(err, "head dimension %d is not a multiple of %d", hp->head_dim,
+        return bn_errf(err, "head dimension %d is not a multiple of %d", hp->head_dim,
                     BN_HEAD_DIM_MULTIPLE);
     int n_rot;
     if (read_dim(m, "rope.dimension_count", 0, hp->head_dim, 1, MAX_DIM, &n_rot, err)) return -1;
     if (n_rot != hp->head_dim)
-        return errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
+        return bn_errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
                     "rotary embeddings are not supported)", n_rot, hp->head_dim);
     return 0;
 }
@@ -151,13 +142,13 @@ static const gguf_tensor *find_tensor(const bn_model *m, const char *name, int64
 {
     const gguf_tensor *t = gguf_find_tensor(m->file, name);
     if (!t) {
-        errf(err, "missing tensor %s", name);
+        bn_errf(err, "missing tensor %s", name);
         return NULL;
     }
     int64_t want_dims = ne1 ? 2 : 1;
     if (t->ne[0] != ne0 || t->ne[1] != (ne1 ? ne1 : 1) || t->ne[2] != 1 || t->ne[3] != 1 ||
         (int64_t)t->n_dims > want_dims) {
-        errf(err, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
+        bn_errf(err, "tensor %s has shape [%lld, %lld], expected [%lld, %lld]", name,
              (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
              (long long)(ne1 ? ne1 : 1));
         return NULL;
@@ -170,7 +161,7 @@ static int check_norm(const bn_model *m, const char *name, int n, char *err)
     const gguf_tensor *t = find_tensor(m, name, n, 0, err);
     if (!t) return -1;
     if (t->type != GGML_TYPE_F32)
-        return errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
+        return bn_errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
     return 0;
 }
 
@@ -180,7 +171,7 @@ static float *load_norm(const bn_model *m, const char *name, int n, char *err)
     const gguf_tensor *t = gguf_find_tensor(m->file, name);
     float *w = malloc((size_t)n * sizeof *w);
     if (!w) {
-        errf(err, "out of memory");
+        bn_errf(err, "out of memory");
         return NULL;
     }
     memcpy(w, t->data, (size_t)n * sizeof *w);
@@ -193,12 +184,12 @@ static const gguf_tensor *check_dense(const bn_model *m, const char *name, char 
     const gguf_tensor *t = find_tensor(m, name, m->hp.n_embd, m->hp.n_vocab, err);
     if (!t) return NULL;
     if (!bn_dense_supported(t->type)) {
-        errf(err, "tensor %s has type %s, which is not supported for the embedding or output "
+        bn_errf(err, "tensor %s has type %s, which is not supported for the embedding or output "
              "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", name, gguf_type_name(t->type));
         return NULL;
     }
     if ((uintptr_t)t->data % sizeof(float)) {
-        errf(err, "tensor %s is not aligned to 4 bytes in the file", name);
+        bn_errf(err, "tensor %s is not aligned to 4 bytes in the file", name);
         return NULL;
     }
     return t;
@@ -247,10 +238,10 @@ static int proj_scale(const bn_model *m, int il, const char *proj, float *s, cha
     const gguf_tensor *t = gguf_find_tensor(m->file, name);
     if (!t) return 0;
     if (t->type != GGML_TYPE_F32 || t->n_elements != 1)
-        return errf(err, "tensor %s must hold one F32 value (it is %s with %llu values)", name,
+        return bn_errf(err, "tensor %s must hold one F32 value (it is %s with %llu values)", name,
                     gguf_type_name(t->type), (unsigned long long)t->n_elements);
     memcpy(s, t->data, sizeof *s);
-    if (!isfinite(*s)) return errf(err, "tensor %s is not a finite number", name);
+    if (!isfinite(*s)) return bn_errf(err, "tensor %s is not a finite number", name);
     return 1;
 }
 
@@ -306,10 +297,10 @@ static int output_type(const bn_model *m, const char *lm_head, uint32_t file_typ
     if (!lm_head || !*lm_head) return 0;
     size_t i = 0, n = sizeof lm_head_types / sizeof lm_head_types[0];
     while (i < n && strcasecmp(lm_head, lm_head_types[i].name)) i++;
-    if (i == n) return errf(err, "unknown lm-head type '%s' (expected f16, q8_0 or q6_k)", lm_head);
+    if (i == n) return bn_errf(err, "unknown lm-head type '%s' (expected f16, q8_0 or q6_k)", lm_head);
     *type = lm_head_types[i].type;
     if (!bn_quant_row_bytes(*type, m->hp.n_embd))
-        return errf(err, "lm-head type %s needs rows that are whole %s blocks, but the output "
+        return bn_errf(err, "lm-head type %s needs rows that are whole %s blocks, but the output "
                     "layer's rows have %d values", lm_head, gguf_type_name(*type), m->hp.n_embd);
     return 0;
 }
@@ -416,7 +407,7 @@ static int requantize_output(bn_model *m, uint32_t type, char *err)
     if (!q.owned || !scratch) {
         free(q.owned);
         free(scratch);
-        return errf(err, "out of memory for the requantized output layer");
+        return bn_errf(err, "out of memory for the requantized output layer");
     }
     requant_job j = {m, &src, &q, scratch};
     bn_pool_run(m->pool, requant_task, &j);
@@ -431,7 +422,7 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
 {
     const bn_hparams *hp = &m->hp;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) return errf(err, "out of memory");
+    if (!m->layers) return bn_errf(err, "out of memory");
     for (int il = 0; il < hp->n_layer; il++)
         if (load_layer(m, il, err)) return -1;
     if (!(m->output_norm = load_norm(m, "output_norm.weight", hp->n_embd, err))) return -1;
@@ -447,17 +438,17 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
 static int read_vocab_size(bn_model *m, char *err)
 {
     const gguf_tensor *emb = gguf_find_tensor(m->file, "token_embd.weight");
-    if (!emb || emb->n_dims != 2) return errf(err, "missing tensor token_embd.weight");
-    if (emb->ne[1] > MAX_CTX) return errf(err, "token_embd.weight has too many rows");
+    if (!emb || emb->n_dims != 2) return bn_errf(err, "missing tensor token_embd.weight");
+    if (emb->ne[1] > MAX_CTX) return bn_errf(err, "token_embd.weight has too many rows");
     m->hp.n_vocab = (int)emb->ne[1];
     int n_tok = bn_tokenizer_n_vocab(m->tok);
     if (n_tok != m->hp.n_vocab)
-        return errf(err, "vocabulary has %d tokens but token_embd.weight has %d rows", n_tok,
+        return bn_errf(err, "vocabulary has %d tokens but token_embd.weight has %d rows", n_tok,
                     m->hp.n_vocab);
     int declared;
     if (read_dim(m, "vocab_size", 0, m->hp.n_vocab, 1, MAX_CTX, &declared, err)) return -1;
     if (declared != m->hp.n_vocab)
-        return errf(err, "%s.vocab_size is %d but token_embd.weight has %d rows", arch_name(m),
+        return bn_errf(err, "%s.vocab_size is %d but token_embd.weight has %d rows", arch_name(m),
                     declared, m->hp.n_vocab);
     return 0;
 }
@@ -478,7 +469,7 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     if (read_vocab_size(m, err) || validate_tensors(m, p->lm_head, &out_type, err)) return -1;
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
     int n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
-    if (!(m->pool = bn_pool_new(n_threads))) return errf(err, "cannot start %d threads", n_threads);
+    if (!(m->pool = bn_pool_new(n_threads))) return bn_errf(err, "cannot start %d threads", n_threads);
     return load_weights(m, out_type, err);
 }
 
@@ -516,7 +507,7 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
     const bn_model_params *p = params ? params : &defaults;
     bn_model *m = calloc(1, sizeof *m);
     if (!m) {
-        errf(err, "out of memory");
+        bn_errf(err, "out of memory");
         return NULL;
     }
     m->verbose = p->verbose;

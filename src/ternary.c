@@ -9,28 +9,18 @@
  *   F32, F16, BF16   floats, ternarized per tensor (see float_scale).
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bitnet.h"
 #include "quants.h"
+#include "errors.h"
 #include "ternary.h"
 
 #define REPACK_ROW_ALIGN 8
 #define I2S_ROW_MULTIPLE 128 /* I2_S blocks never straddle rows (spec 3.2) */
 #define ABSMEAN_FLOOR 1e-5   /* BitNet's weight quantizer clamps mean|W| to this */
-
-static int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int errf(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, BN_ERR_LEN, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static const qk256_tq_format *tq_format(uint32_t type)
 {
@@ -49,11 +39,11 @@ static size_t tq_blocks(const gguf_tensor *t) { return (size_t)(t->n_elements / 
 static int check_tq(const gguf_tensor *t, const char *name, const qk256_tq_format *f, char *err)
 {
     if (t->ne[0] % QK256_BLOCK) /* gguf.c refuses these already; stay safe */
-        return errf(err, "tensor %s: %s row length %lld is not a multiple of %d", name, f->name,
+        return bn_errf(err, "tensor %s: %s row length %lld is not a multiple of %d", name, f->name,
                     (long long)t->ne[0], QK256_BLOCK);
     for (size_t i = 0; i < tq_blocks(t); i++)
         if (!isfinite(qk256_tq_scale(f, t->data, i)))
-            return errf(err, "tensor %s: block %zu has a non-finite scale", name, i);
+            return bn_errf(err, "tensor %s: block %zu has a non-finite scale", name, i);
     return 0;
 }
 
@@ -61,15 +51,15 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
 {
     if (t->type == GGML_TYPE_I2_S) {
         if (t->ne[0] % I2S_ROW_MULTIPLE)
-            return errf(err, "tensor %s: I2_S row length %lld is not a multiple of %d", name,
+            return bn_errf(err, "tensor %s: I2_S row length %lld is not a multiple of %d", name,
                         (long long)t->ne[0], I2S_ROW_MULTIPLE);
         if (!isfinite(i2s_tensor_scale(t->data, (int)t->ne[1], (int)t->ne[0])))
-            return errf(err, "tensor %s: the I2_S scale is not finite", name);
+            return bn_errf(err, "tensor %s: the I2_S scale is not finite", name);
         return 0;
     }
     if (tq_format(t->type)) return check_tq(t, name, tq_format(t->type), err);
     if (is_float_type(t->type)) return 0;
-    return errf(err,
+    return bn_errf(err,
                 "tensor %s has type %s, which is not a ternary encoding this engine reads "
                 "(I2_S, TQ2_0, TQ1_0, or ternary-valued F32/F16/BF16)",
                 name, gguf_type_name(t->type));
@@ -186,11 +176,11 @@ static int load_floats(repack_job *j, bn_pool *pool, const char *name, char *err
     j->stats = malloc((size_t)j->m->rows * sizeof *j->stats);
     int rc = 0;
     if (!j->scratch || !j->stats) {
-        rc = errf(err, "out of memory for tensor %s", name);
+        rc = bn_errf(err, "out of memory for tensor %s", name);
     } else {
         bn_pool_run(pool, float_stats_task, j);
         if (float_scale(j, &j->scale))
-            rc = errf(err, "tensor %s holds NaN or infinite values", name);
+            rc = bn_errf(err, "tensor %s holds NaN or infinite values", name);
         else
             bn_pool_run(pool, float_codes_task, j);
     }
@@ -214,7 +204,7 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     bn_pool_run(pool, repack_tq_task, j);
     long bad = atomic_load(&j->bad);
     if (bad)
-        return errf(err, "tensor %s: %ld %s weights are not ternary (code 3 = +2)", name, bad,
+        return bn_errf(err, "tensor %s: %ld %s weights are not ternary (code 3 = +2)", name, bad,
                     j->tq->name);
     return 0;
 }
@@ -228,7 +218,7 @@ int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, qk256
     float tq_scale = 1.0f;
     const int per_block = tq && !tq_uniform_scale(t, tq, &tq_scale);
     if (qk256_alloc(out, rows, cols, per_block))
-        return errf(err, "out of memory for tensor %s", name);
+        return bn_errf(err, "out of memory for tensor %s", name);
     repack_job j = {.t = t, .m = out, .tq = tq};
     atomic_init(&j.bad, 0);
     int rc = 0;

@@ -30,21 +30,10 @@ static char *xstrndup(const char *s, size_t n)
     return q;
 }
 
-static size_t scalar_bytes(uint32_t type)
-{
-    switch (type) {
-    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
-    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
-    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
-    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* Bytes of a value at p in a file the reader has already validated. */
 static size_t value_bytes(const uint8_t *p, uint32_t type)
 {
-    size_t n = scalar_bytes(type);
+    size_t n = gguf_value_size(type);
     if (n) return n;
     uint64_t len;
     if (type == GGUF_TYPE_STRING) {
