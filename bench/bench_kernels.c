@@ -2,16 +2,19 @@
  * bench_kernels.c - speed of every kernel table this CPU supports on the
  * matrix shapes of bitnet-b1.58-2B-4T, at 1 and N threads on the worker
  * pool, next to a plain memory read loop over a buffer of the same size;
- * also the pool's dispatch + join cost. Prints markdown tables.
+ * also the pool's dispatch + join cost. Prints markdown tables. The output
+ * layer is measured in F16 and in the --lm-head types Q8_0 and Q6_K (their
+ * baseline, in the "x scalar" column, is the portable C of quants.c).
  *
  * Each shape is measured twice: "cache", the one matrix read over and over
  * (it stays in the caches), and "memory", STREAM_BYTES of stacked copies
  * read in one pass, as decoding reads each layer's weights once per token
  * from RAM. Times are per matrix.
  *
- * Usage: bench_kernels [THREADS] [VOCAB]
+ * Usage: bench_kernels [THREADS] [VOCAB] [output]
  *   THREADS  N for the multi-thread rows (default: all available cores)
- *   VOCAB    rows of the F16 output-layer matrix (default 128256)
+ *   VOCAB    rows of the output-layer matrices (default 128256)
+ *   output   measure only the output layer
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +22,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "gguf.h"
 #include "kernels.h"
+#include "quants.h"
 #include "threadpool.h"
 
 #define HIDDEN 2560
@@ -90,21 +95,34 @@ static void ternary_task(void *arg, int ith, int nth)
     if (r0 < r1) j->k->qk256_matvec(j->w, j->a, j->y, r0, r1);
 }
 
+typedef void (*q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                             int r1);
+
+/* The output layer: F16 on the float activation, or a Q8_0 / Q6_K product
+ * (q8_matvec) on the quantized activation. Decoding quantizes it once per
+ * token (dense.c): a few microseconds, left out of the timing here. */
 typedef struct {
     const bn_kernels *k;
-    const uint16_t *w;
+    const uint8_t *w;
     int rows, cols;
     const float *x;
+    q8_matvec_fn q8_matvec; /* NULL: F16 */
+    const bn_q8act *a;
     float *y;
-} f16_job;
+} output_job;
 
-static void f16_task(void *arg, int ith, int nth)
+static void output_task(void *arg, int ith, int nth)
 {
-    const f16_job *j = arg;
+    const output_job *j = arg;
     int r0, r1;
     bn_split_range(j->rows, ith, nth, ROW_ALIGN, &r0, &r1);
-    if (r0 < r1) j->k->f16_matvec(j->w, j->cols, j->x, j->y, r0, r1);
+    if (r0 >= r1) return;
+    if (j->q8_matvec)
+        j->q8_matvec(j->w, j->cols, j->a, j->y, r0, r1);
+    else
+        j->k->f16_matvec((const uint16_t *)j->w, j->cols, j->x, j->y, r0, r1);
 }
+
 
 typedef struct {
     const u64x2 *buf;
@@ -209,31 +227,67 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
     bn_qact_free(&a);
 }
 
-static void bench_f16(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int vocab)
+/* A random matrix of the output-layer type: F16 values in +-0.01, or
+ * random Q8_0 / Q6_K levels and sub-block scales with small block scales. */
+static void random_output(uint32_t type, uint8_t *w, size_t bytes, size_t block_bytes,
+                          size_t d_offset)
 {
-    const size_t n = (size_t)vocab * HIDDEN, bytes = n * sizeof(uint16_t);
-    uint16_t *w = malloc(bytes);
+    if (type == GGML_TYPE_F16) {
+        for (size_t i = 0; i < bytes / 2; i++) {
+            const uint16_t h = bn_f32_to_f16((float)(rng_next() % 2001) / 1e5f - 0.01f);
+            memcpy(w + 2 * i, &h, sizeof h);
+        }
+        return;
+    }
+    for (size_t i = 0; i < bytes; i += sizeof(uint64_t)) {
+        const uint64_t r = rng_next();
+        memcpy(w + i, &r, bytes - i < sizeof r ? bytes - i : sizeof r);
+    }
+    const uint16_t d = bn_f32_to_f16(1e-3f);
+    for (size_t b = 0; b < bytes / block_bytes; b++) memcpy(w + b * block_bytes + d_offset, &d, 2);
+}
+
+/* The product a table runs for the type: its own, else the portable C
+ * (for the scalar table); NULL when the table has none of its own. */
+static q8_matvec_fn output_kernel(const bn_kernels *k, uint32_t type)
+{
+    if (type == GGML_TYPE_Q8_0)
+        return k == &bn_kernels_scalar ? bn_q8_0_matvec_ref : k->q8_0_matvec;
+    return k == &bn_kernels_scalar ? bn_q6_k_matvec_ref : k->q6_k_matvec;
+}
+
+static void bench_output(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int vocab,
+                         uint32_t type)
+{
+    const size_t row_bytes = bn_quant_row_bytes(type, HIDDEN), bytes = (size_t)vocab * row_bytes;
+    uint8_t *w = malloc(bytes);
     float *x = malloc(HIDDEN * sizeof *x), *y = malloc((size_t)vocab * sizeof *y);
-    if (!w || !x || !y) {
-        fprintf(stderr, "out of memory for the %dx%d F16 matrix (try a smaller VOCAB)\n", vocab,
+    bn_q8act a;
+    if (!w || !x || !y || bn_q8act_alloc(&a, HIDDEN)) {
+        fprintf(stderr, "out of memory for the %dx%d output matrix (try a smaller VOCAB)\n", vocab,
                 HIDDEN);
         exit(1);
     }
-    for (size_t i = 0; i < n; i++) w[i] = bn_f32_to_f16((float)(rng_next() % 2001) / 1e5f - 0.01f);
+    random_output(type, w, bytes, type == GGML_TYPE_Q6_K ? BN_Q6_K_BYTES : BN_Q8_0_BYTES,
+                  type == GGML_TYPE_Q6_K ? BN_Q6_K_D : 0);
     for (int i = 0; i < HIDDEN; i++) x[i] = (float)(rng_next() % 2001) / 1000.0f - 1.0f;
+    bn_q8act_quantize_ref(x, HIDDEN, &a);
     char shape[64];
-    snprintf(shape, sizeof shape, "%dx%d f16 output", vocab, HIDDEN);
+    snprintf(shape, sizeof shape, "%dx%d %s output", vocab, HIDDEN, gguf_type_name(type));
     const double mib = (double)bytes / (1 << 20);
     for (int p = 0; p < 2; p++) {
         const int nth = bn_pool_size(pools[p]);
         const double read = read_gbps(pools[p], w, bytes);
         double scalar_s = 0;
         for (int t = 0; t < n_tables; t++) {
-            f16_job j = {tables[t], w, vocab, HIDDEN, x, y};
-            const double sec = seconds_per_run(pools[p], f16_task, &j);
+            output_job j = {tables[t], w, vocab, HIDDEN, x, NULL, &a, y};
+            if (type != GGML_TYPE_F16 && !(j.q8_matvec = output_kernel(tables[t], type))) continue;
+            const double sec = seconds_per_run(pools[p], output_task, &j);
             if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
-            print_row(shape, "memory", mib, tables[t]->name, nth, sec, gbps(bytes, sec), scalar_s,
-                      read);
+            print_row(shape, "memory", mib,
+                      tables[t] == &bn_kernels_scalar && type != GGML_TYPE_F16 ? "portable C"
+                                                                               : tables[t]->name,
+                      nth, sec, gbps(bytes, sec), scalar_s, read);
         }
         print_row(shape, "memory", mib, "read loop", nth, (double)bytes / (read * 1e9), read, 0,
                   read);
@@ -242,6 +296,7 @@ static void bench_f16(bn_pool *pools[2], const bn_kernels **tables, int n_tables
     free(w);
     free(x);
     free(y);
+    bn_q8act_free(&a);
 }
 
 static void bench_dispatch(bn_pool *pool)
@@ -257,8 +312,10 @@ int main(int argc, char **argv)
 {
     const int threads = argc > 1 ? atoi(argv[1]) : bn_available_cores();
     const int vocab = argc > 2 ? atoi(argv[2]) : DEFAULT_VOCAB;
-    if (threads < 1 || threads > MAX_THREADS || vocab < 1) {
-        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1]\n", argv[0], MAX_THREADS);
+    const int output_only = argc > 3 && !strcmp(argv[3], "output");
+    if (threads < 1 || threads > MAX_THREADS || vocab < 1 || (argc > 3 && !output_only)) {
+        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output]\n", argv[0],
+                MAX_THREADS);
         return 2;
     }
     const bn_kernels *tables[BN_KERNELS_MAX], *ordered[BN_KERNELS_MAX];
@@ -276,13 +333,14 @@ int main(int argc, char **argv)
     printf("\n| shape (rows x cols) | weights in | MiB | kernel | threads | us/matvec | GB/s "
            "| x scalar | of read loop |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    for (size_t s = 0; !output_only && s < sizeof shapes / sizeof shapes[0]; s++) {
         const size_t bytes =
             (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) * QK256_BLOCK_BYTES;
         bench_shape(pools, ordered, n_tables, (int)s, 1);
         bench_shape(pools, ordered, n_tables, (int)s, (int)((STREAM_BYTES + bytes - 1) / bytes));
     }
-    bench_f16(pools, ordered, n_tables, vocab);
+    const uint32_t output_types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q6_K};
+    for (int t = 0; t < 3; t++) bench_output(pools, ordered, n_tables, vocab, output_types[t]);
     bn_pool_free(pools[0]);
     bn_pool_free(pools[1]);
     return 0;

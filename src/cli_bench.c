@@ -3,6 +3,7 @@
  * speed in the manner of llama-bench.
  *
  *   bitnet-run --bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [-b 256] [-o md|json]
+ *                      [--kernel NAME] [--lm-head TYPE]
  *
  * ppN evaluates N random token ids as one prompt; tgN generates N tokens one
  * at a time from an empty context (as llama-bench, from random ids: no
@@ -28,7 +29,7 @@
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
 typedef struct {
-    const char *model, *kernel, *format;
+    const char *model, *kernel, *format, *lm_head;
     int pp[MAX_LIST], n_pp;
     int tg[MAX_LIST], n_tg;
     int threads[MAX_LIST], n_threads;
@@ -69,6 +70,7 @@ static void print_bench_help(void)
            "  -t LIST       thread counts (default: the cores available)\n"
            "  -b N          prompt batch size (default: %d)\n"
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
+           "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
            "  -o FORMAT     md or json (default: md)\n",
            BN_DEFAULT_BATCH);
 }
@@ -98,6 +100,7 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "-r")) o->reps = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "-b")) o->n_batch = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "--kernel")) o->kernel = v;
+        else if (!strcmp(a, "--lm-head")) o->lm_head = v;
         else if (!strcmp(a, "-o")) o->format = v;
         else bench_die("unknown --bench argument '%s' (see --bench --help)", a);
     }
@@ -186,6 +189,7 @@ int bench_main(int argc, char **argv)
     char err[BN_ERR_LEN];
     bn_model_params mp = bn_model_default_params();
     mp.kernel = o.kernel;
+    mp.lm_head = o.lm_head;
     mp.n_batch = o.n_batch;
     mp.n_threads = o.n_threads ? o.threads[0] : 0;
     bn_model *m = bn_model_load(o.model, &mp, err);

@@ -2,10 +2,14 @@
  * dense.c - the token embedding and the output layer: the only matrices
  * that are not ternary. An embedding lookup dequantizes one row; the output
  * layer multiplies one or more vectors, split over the thread pool by
- * rows, each chunk of rows read once for all the vectors. F16 (the
- * type of the official files) uses the kernel table; the other types take
- * the plain C dot products of quants.h.
+ * rows, each chunk of rows read once for all the vectors. F16 (the type of
+ * the official files) uses the kernel table's F16 product; Q8_0 and Q6_K
+ * (--lm-head) quantize each vector once to int8 groups (bn_q8act,
+ * kernels.h) for the integer products of the table, or of quants.c where
+ * the table has none; the other types take the float dot of quants.h.
  */
+#include <stdlib.h>
+
 #include "model.h"
 #include "quants.h"
 
@@ -16,39 +20,89 @@ void bn_dense_row(const bn_dense *d, int row, float *out)
     bn_dequantize_row(d->type, d->data + (size_t)row * d->row_bytes, out, d->cols);
 }
 
+typedef void (*q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                             int r1);
+
+/* The integer product of a Q8_0 or Q6_K matrix: the table's, else the
+ * portable reference. NULL for the other types. */
+static q8_matvec_fn q8_matvec_for(const bn_kernels *k, uint32_t type)
+{
+    if (type == GGML_TYPE_Q8_0) return k->q8_0_matvec ? k->q8_0_matvec : bn_q8_0_matvec_ref;
+    if (type == GGML_TYPE_Q6_K) return k->q6_k_matvec ? k->q6_k_matvec : bn_q6_k_matvec_ref;
+    return NULL;
+}
+
 typedef struct {
     const bn_model *m;
     const bn_dense *d;
     const float *x; /* [n][cols] */
     int n;
     float *y; /* [n][rows] */
+    q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
+    const bn_q8act *qx;     /* [n] */
 } matmul_task;
 
 #define OUTPUT_ROW_CHUNK 16 /* rows per chunk: they stay in cache across the n inputs */
 
+/* Rows [r0, r1) times input i. */
+static void dense_rows(const matmul_task *t, int i, int r0, int r1)
+{
+    const bn_dense *d = t->d;
+    float *y = t->y + (size_t)i * d->rows;
+    if (t->qx) {
+        t->q8_matvec(d->data, d->cols, &t->qx[i], y, r0, r1);
+        return;
+    }
+    const float *x = t->x + (size_t)i * d->cols;
+    if (d->type == GGML_TYPE_F16) {
+        t->m->kernels->f16_matvec((const uint16_t *)d->data, d->cols, x, y, r0, r1);
+        return;
+    }
+    for (int r = r0; r < r1; r++)
+        y[r] = bn_quant_dot(d->type, d->data + (size_t)r * d->row_bytes, x, d->cols);
+}
+
 static void dense_matmul_task(void *arg, int ith, int nth)
 {
     const matmul_task *t = arg;
-    const bn_dense *d = t->d;
     int r0, r1;
-    bn_split_range(d->rows, ith, nth, OUTPUT_ROW_CHUNK, &r0, &r1);
+    bn_split_range(t->d->rows, ith, nth, OUTPUT_ROW_CHUNK, &r0, &r1);
     for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
         const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
-        for (int i = 0; i < t->n; i++) {
-            const float *x = t->x + (size_t)i * d->cols;
-            float *y = t->y + (size_t)i * d->rows;
-            if (d->type == GGML_TYPE_F16) {
-                t->m->kernels->f16_matvec((const uint16_t *)d->data, d->cols, x, y, c0, c1);
-                continue;
-            }
-            for (int r = c0; r < c1; r++)
-                y[r] = bn_quant_dot(d->type, d->data + (size_t)r * d->row_bytes, x, d->cols);
-        }
+        for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
     }
+}
+
+static void free_inputs(bn_q8act *qx, int n)
+{
+    for (int i = 0; qx && i < n; i++) bn_q8act_free(&qx[i]);
+    free(qx);
+}
+
+/* The n inputs quantized for a Q8_0 or Q6_K product, or NULL out of memory. */
+static bn_q8act *quantize_inputs(const bn_kernels *k, const float *x, int n, int cols)
+{
+    bn_q8act *qx = calloc((size_t)n, sizeof *qx);
+    for (int i = 0; qx && i < n; i++) {
+        if (bn_q8act_alloc(&qx[i], cols)) {
+            free_inputs(qx, n);
+            return NULL;
+        }
+        (k->q8_quantize ? k->q8_quantize : bn_q8act_quantize_ref)(x + (size_t)i * cols, cols,
+                                                                  &qx[i]);
+    }
+    return qx;
 }
 
 void bn_dense_matmul(const bn_model *m, const bn_dense *d, const float *x, int n, float *y)
 {
-    matmul_task t = {m, d, x, n, y};
+    matmul_task t = {m, d, x, n, y, q8_matvec_for(m->kernels, d->type), NULL};
+    /* Out of memory for the quantized inputs (a few KB per vector), the
+     * float dot of quants.h still gives the product, though not the
+     * integer one bit for bit: better than failing a forward pass, which
+     * cannot report errors. */
+    bn_q8act *qx = t.q8_matvec ? quantize_inputs(m->kernels, x, n, d->cols) : NULL;
+    t.qx = qx;
     bn_pool_run(m->pool, dense_matmul_task, &t);
+    free_inputs(qx, n);
 }

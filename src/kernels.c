@@ -1,8 +1,8 @@
 /*
  * kernels.c - picks the kernel table for this CPU (kernels.h), and holds
- * the parts every SIMD table shares: the float epilogue of the QK256
- * product (so it is written once, in the scalar kernel's order) and the
- * activation scale.
+ * the parts every table shares, the scalar one included: the float
+ * epilogue of the QK256 product (written once, so its order is the same
+ * everywhere), the prompt-batch tiling and the activation scale.
  */
 #include <stdio.h>
 #include <string.h>

@@ -16,7 +16,8 @@
 
 #include "qk256.h"
 
-/* One token's activation vector quantized to int8 (spec section 3.3). */
+/* One token's activation vector quantized to int8 (spec section 3.3). A
+ * NaN activation gives q = 0 in every table (and is skipped by max|x|). */
 typedef struct {
     int n;              /* logical length */
     int n_blocks;       /* ceil(n / 256); q is padded with zeros to n_blocks*256 */
@@ -36,6 +37,37 @@ void bn_qact_free(bn_qact *a);
  * added to lane 0 one by one in order. SIMD kernels reproduce this order. */
 #define BN_F16_LANES 16
 
+/* An activation vector quantized for the Q8_0 / Q6_K output layer, once
+ * per token: groups of BN_Q8_GROUP values, each with its own float scale
+ * d = max|x| / 127 and q = round-half-even(x * 127 / max|x|) clamped to
+ * [-127, 127] (NaN -> -127; a group whose max|x| is below BN_Q8_TINY is
+ * all zeros). The products then take, for each group g of a row, the
+ * exact int32 sum isum_g of weight level * q over the group (times the
+ * int8 sub-block scales for Q6_K) and add (dw_g * d_g) * (float)isum_g,
+ * dw_g being the weight block's fp16 scale, separately multiplied and
+ * added, into lane g % BN_Q8_LANES; the lanes are folded as
+ * lane[i] += lane[i + w] for w = 8, 4, 2, 1 (quants.c is the definition). */
+#define BN_Q8_GROUP 32
+#define BN_Q8_LANES 16
+#define BN_Q8_LEVELS 127.0f
+#define BN_Q8_TINY 1e-30f /* 127 / BN_Q8_TINY is finite */
+#define BN_Q8_SUM_SPAN 16 /* values per entry of sums */
+typedef struct bn_q8act {
+    int n;          /* values: a multiple of BN_Q8_GROUP */
+    int8_t *q;      /* n levels */
+    float *d;       /* n / BN_Q8_GROUP group scales */
+    int16_t *sums;  /* n / BN_Q8_SUM_SPAN sums of 16 consecutive levels (for
+                     * kernels that multiply offset weight levels) */
+} bn_q8act;
+
+/* A group's scale from its max|x| (above): *d = amax / 127; returns the
+ * factor that maps x to levels before the rounding. */
+static inline float bn_q8_inverse(float amax, float *d)
+{
+    *d = amax / BN_Q8_LEVELS;
+    return amax >= BN_Q8_TINY ? BN_Q8_LEVELS / amax : 0.0f;
+}
+
 typedef struct {
     const char *name;
     /* x[0..n) -> a (a allocated for at least n). */
@@ -50,6 +82,15 @@ typedef struct {
      * in tables without one: callers then use qk256_matvec per token. */
     void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                          int r0, int r1);
+    /* The products of a Q8_0 or Q6_K output layer (--lm-head, see
+     * bn_q8act above): x[0..n) -> a, and y[r] for rows r in [r0, r1) of w
+     * (rows of `cols` values in the type's blocks) times a. NULL: dense.c
+     * uses the portable reference of quants.h, which defines the results. */
+    void (*q8_quantize)(const float *x, int n, bn_q8act *a);
+    void (*q8_0_matvec)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                        int r1);
+    void (*q6_k_matvec)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                        int r1);
 } bn_kernels;
 
 extern const bn_kernels bn_kernels_scalar;
@@ -79,8 +120,8 @@ int bn_kernels_available(const bn_kernels **tables, int max);
 /* Their names as "avx512-vnni, avx512-bw, avx2, scalar" (for --info). */
 void bn_kernels_available_names(char *buf, size_t len);
 
-/* Helpers of the SIMD kernels (kernels.c). Each instruction set provides
- * the integer core, exact in int32: */
+/* Helpers of the kernel tables, the scalar one included (kernels.c). Each
+ * instruction set provides the integer core, exact in int32: */
 /* sum(code * q) over a whole row of n blocks (per-tensor scale). */
 typedef int32_t (*bn_row_dot_fn)(const uint8_t *codes, const int8_t *q, int n);
 /* sum(code * q) of each of n consecutive blocks (per-block scales). */

@@ -47,8 +47,20 @@ AVX2_FN static float absmax_avx2(const float *x, int n)
  * rintf), clamped to [-128, 127] in int32. */
 AVX2_FN static inline __m256i quantize8(const float *x, __m256 s)
 {
-    const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), s));
-    return _mm256_max_epi32(_mm256_min_epi32(v, _mm256_set1_epi32(127)), _mm256_set1_epi32(-128));
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x), s);
+    /* NaN lanes -> +0, so they give 0 (kernels.h), not vcvtps2dq's INT_MIN */
+    const __m256 ordered = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    const __m256i q = _mm256_cvtps_epi32(ordered);
+    return _mm256_max_epi32(_mm256_min_epi32(q, _mm256_set1_epi32(127)), _mm256_set1_epi32(-128));
+}
+
+/* Stores 32 int32 lanes in [-128, 127] (a, b, c, d in order) as int8 at q. */
+AVX2_FN static inline void store_levels32(__m256i a, __m256i b, __m256i c, __m256i d, int8_t *q)
+{
+    /* the packs work per 128-bit lane; the permute restores element order */
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(packed, order));
 }
 
 /* 32 activations -> 32 int8 at q; adds them to the int32 lanes of *sum. */
@@ -57,10 +69,7 @@ AVX2_FN static inline void quantize32(const float *x, __m256 s, int8_t *q, __m25
     const __m256i a = quantize8(x, s), b = quantize8(x + 8, s);
     const __m256i c = quantize8(x + 16, s), d = quantize8(x + 24, s);
     *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, d)));
-    /* the packs work per 128-bit lane; the permute restores element order */
-    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(packed, order));
+    store_levels32(a, b, c, d, q);
 }
 
 AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
@@ -191,7 +200,8 @@ AVX2_FN static void qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, i
 /* ---------------------------------------------------------- F16 matvec */
 
 /* The 16 lanes of kernels.h in two vectors (lanes 0-7, 8-15), separate
- * multiply and add, folded 8, 4, 2, 1, then the tail into lane 0. */
+ * multiply and add, folded 8, 4, 2, 1, then the tail into lane 0. One row
+ * at a time (kernels_x86.h says why). */
 AVX2_FN static float f16_dot_avx2(const uint16_t *w, const float *x, int n)
 {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -211,12 +221,134 @@ AVX2_FN static void f16_matvec_avx2(const uint16_t *w, int cols, const float *x,
     for (int r = r0; r < r1; r++) y[r] = f16_dot_avx2(w + (size_t)r * cols, x, cols);
 }
 
+/* ---------------------------------------------------- lm-head products */
+
+/* One activation group (kernels.h): levels of x * inverse, clamped in
+ * float (vmaxps keeps its second operand for a NaN), rounded half to even. */
+AVX2_FN static inline __m256i q8_levels8(__m256 x, __m256 inverse)
+{
+    const __m256 v = _mm256_max_ps(_mm256_mul_ps(x, inverse), _mm256_set1_ps(-BN_Q8_LEVELS));
+    return _mm256_cvtps_epi32(_mm256_min_ps(v, _mm256_set1_ps(BN_Q8_LEVELS)));
+}
+
+AVX2_FN static void q8_quantize_avx2(const float *x, int n, bn_q8act *a)
+{
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    a->n = n;
+    for (int g = 0; g < n / BN_Q8_GROUP; g++, x += BN_Q8_GROUP) {
+        __m256 v[4], m = _mm256_setzero_ps(); /* 4 x 8 = BN_Q8_GROUP values */
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + FLOATS_PER_VEC * i);
+            m = _mm256_max_ps(_mm256_and_ps(v[i], abs_mask), m); /* NaN skipped */
+        }
+        const __m256 inv = _mm256_set1_ps(bn_q8_inverse(bn_x86_hmax8(m), &a->d[g]));
+        const __m256i l0 = q8_levels8(v[0], inv), l1 = q8_levels8(v[1], inv);
+        const __m256i l2 = q8_levels8(v[2], inv), l3 = q8_levels8(v[3], inv);
+        a->sums[2 * g] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l0, l1));
+        a->sums[2 * g + 1] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l2, l3));
+        store_levels32(l0, l1, l2, l3, a->q + (size_t)g * BN_Q8_GROUP);
+    }
+}
+
+/* BN_X86_Q8_PASS consecutive Q8_0 blocks (kernels_x86.h). The products go
+ * through vpmaddubsw as |w| times q with w's sign (|pair| <= 2*128*127). */
+AVX2_FN static inline __m256 q8_0_pass_avx2(const uint8_t *blocks, const int8_t *q, const float *d,
+                                            __m256 acc)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i v[BN_X86_Q8_PASS];
+#pragma GCC unroll 8
+    for (int i = 0; i < BN_X86_Q8_PASS; i++) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(blocks + BN_Q8_0_BYTES * i + 2));
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(q + BN_Q8_GROUP * i));
+        v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
+                                 ones);
+    }
+    return bn_x86_q8_lanes_add(acc, bn_x86_q8_0_scales(blocks), _mm256_loadu_ps(d),
+                               bn_x86_reduce8(v));
+}
+
+AVX2_FN static void q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,
+                                     int r0, int r1)
+{
+    bn_x86_q8_0_matvec(w, cols, a, y, r0, r1, q8_0_pass_avx2);
+}
+
+/* Q6_K: one block is 8 groups (a pass). Group 4h + k of half h has its low
+ * level bits in nibble k/2 of ql bytes [32 (k%2), +32) of the half and its
+ * high bits in bits 2k+1:2k of the half's 32 qh bytes (quants.c). The
+ * stored levels (0..63) go unsigned into vpmaddubsw (|pair| <= 2*63*127);
+ * the offset comes off per group as 32 * sum(scale * sum of 16 q), from
+ * the activation's sums. */
+#define Q6_K_GROUPS (BN_Q6_K_BLOCK / BN_Q8_GROUP)
+#define Q6_K_HALF_QL 64
+#define Q6_K_HALF_QH 32
+
+/* pshufb control taking int16 word 2k of each 128-bit lane's 8 scales to
+ * the low lane and word 2k + 1 to the high lane: group k's two sub-blocks. */
+AVX2_FN static inline __m256i q6_k_pick(int k)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)((4 * k + 2) | (4 * k + 3) << 8)),
+                            _mm_set1_epi16((short)((4 * k) | (4 * k + 1) << 8)));
+}
+
+/* Group sum before the offset: sum over its sub-blocks of scale * sum(level * q). */
+AVX2_FN static inline __m256i q6_k_group(__m256i level, const int8_t *q, __m256i scales)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(level, _mm256_loadu_si256((const __m256i *)q)),
+                             scales);
+}
+
+AVX2_FN static __m256 q6_k_block_avx2(const uint8_t *block, const bn_q8act *a, int b, __m256 acc)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
+    const int8_t *q = a->q + (size_t)b * BN_Q6_K_BLOCK;
+    __m256i v[Q6_K_GROUPS];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = block + Q6_K_HALF_QL * h, *qh = block + BN_Q6_K_QH + Q6_K_HALF_QH * h;
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+        /* the half's 8 scales in both 128-bit lanes */
+        const __m256i sch = _mm256_permute2x128_si256(sc, sc, h ? 0x11 : 0x00);
+        const int8_t *qg = q + Q6_K_GROUPS / 2 * BN_Q8_GROUP * h;
+        /* high bits to bits 5:4 by 16-bit shifts; the mask drops what
+         * crossed from the neighbour byte */
+        v[4 * h + 0] = q6_k_group(_mm256_or_si256(_mm256_and_si256(l0, m4),
+                                                  _mm256_and_si256(_mm256_slli_epi16(hb, 4), m30)),
+                                  qg, _mm256_shuffle_epi8(sch, q6_k_pick(0)));
+        v[4 * h + 1] = q6_k_group(_mm256_or_si256(_mm256_and_si256(l1, m4),
+                                                  _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30)),
+                                  qg + BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(1)));
+        v[4 * h + 2] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                                  _mm256_and_si256(hb, m30)),
+                                  qg + 2 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(2)));
+        v[4 * h + 3] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                                  _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30)),
+                                  qg + 3 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(3)));
+    }
+    const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), bn_x86_q6_k_offset(sc, a, b));
+    return bn_x86_q8_lanes_add(acc, bn_x86_q6_k_scale(block),
+                               _mm256_loadu_ps(a->d + Q6_K_GROUPS * b), isum);
+}
+
+AVX2_FN static void q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,
+                                     int r0, int r1)
+{
+    bn_x86_q6_k_matvec(w, cols, a, y, r0, r1, q6_k_block_avx2);
+}
+
 const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
     .quantize = quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
     .f16_matvec = f16_matvec_avx2,
     .qk256_matmat = qk256_matmat_avx2,
+    .q8_quantize = q8_quantize_avx2,
+    .q8_0_matvec = q8_0_matvec_avx2,
+    .q6_k_matvec = q6_k_matvec_avx2,
 };
 
 #endif

@@ -2,7 +2,8 @@
  * kernels_neon.c - the aarch64 kernel tables: "neon-dotprod" (sdot adds
  * groups of four int8 products straight into int32; ARMv8.2 dot product
  * extension) and "neon-plain" (smull/smlal into int16, widened per block,
- * for cores without it). Both share the NEON quantize and F16 kernels.
+ * for cores without it). Both share the NEON quantize and F16 kernels, and
+ * multiply prompt batches in tiles of rows x tokens (qk256_matmat).
  * Bitwise identical to kernels_scalar.c (kernels.h).
  *
  * Advanced SIMD is part of every aarch64 CPU we target; only the sdot
@@ -47,7 +48,8 @@ static float absmax_neon(const float *x, int n)
     return r;
 }
 
-/* round-half-even(x * s) (vcvtnq, as rintf) clamped to [-128, 127]. */
+/* round-half-even(x * s) (vcvtnq, as rintf) clamped to [-128, 127]; a
+ * NaN converts to 0, as kernels.h defines (Arm FPToFixed). */
 static inline int32x4_t quantize4(const float *x, float32x4_t s)
 {
     const int32x4_t v = vcvtnq_s32_f32(vmulq_f32(vld1q_f32(x), s));
@@ -119,7 +121,7 @@ DOTPROD_FN static inline int32x4_t block_dot_sdot(const uint8_t *codes, const in
 {
     int32x4_t acc[QK256_BLOCK_BYTES / BYTES_PER_VEC];
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
-        const uint8x16_t c = vld1q_u8(codes + j * BYTES_PER_VEC);
+        const uint8x16_t c = vld1q_u8(codes + (size_t)j * BYTES_PER_VEC);
         acc[j] = sdot(vdupq_n_s32(0), QUARTER0(c), Q_AT(q, 0, j));
         acc[j] = sdot(acc[j], QUARTER(c, 2), Q_AT(q, 2, j));
         acc[j] = sdot(acc[j], QUARTER(c, 4), Q_AT(q, 4, j));
@@ -135,7 +137,7 @@ static inline int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
 {
     int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
     for (int j = 0; j < QK256_BLOCK_BYTES / BYTES_PER_VEC; j++) {
-        const uint8x16_t c = vld1q_u8(codes + j * BYTES_PER_VEC);
+        const uint8x16_t c = vld1q_u8(codes + (size_t)j * BYTES_PER_VEC);
         const int8x16_t c0 = QUARTER0(c), c1 = QUARTER(c, 2);
         const int8x16_t c2 = QUARTER(c, 4), c3 = QUARTER(c, 6);
         const int8x16_t q0 = Q_AT(q, 0, j), q1 = Q_AT(q, 2, j);
@@ -193,6 +195,108 @@ static void qk256_matvec_plain(const qk256_matrix *w, const bn_qact *a, float *y
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_plain, block_dots_plain);
 }
 
+/* ------------------------------------------------------- QK256 matmat */
+
+/* Tiles of rows x tokens (bn_matmat_shape, kernels.h) sized so that the
+ * accumulators, the code vectors of the tile's rows (16 bytes each, plus
+ * their current quarter) and one activation vector fit the 32 registers. */
+#define TILE_TOKENS 4 /* both tables; store_sums4 folds a row's accumulators */
+#define SDOT_ROWS 4   /* 16 int32 accumulators + 8 code vectors + 1 */
+#define PLAIN_ROWS 2  /* 8 int16 + 8 int32 accumulators + 4 code vectors + 1 */
+#define CHUNKS (QK256_BLOCK_BYTES / BYTES_PER_VEC) /* code vectors per block of a row */
+#define QUARTERS (QK256_BLOCK / QUARTER_BYTES)
+
+/* Code bytes [16j, 16j+16) of block b of a row. */
+static inline uint8x16_t code_chunk(const uint8_t *row, int b, int j)
+{
+    return vld1q_u8(row + (size_t)b * QK256_BLOCK_BYTES + (size_t)j * BYTES_PER_VEC);
+}
+
+/* The codes in the low bits of *c (the next quarter) as signed bytes
+ * 0..2; *c moves on to the quarter after. */
+static inline int8x16_t next_quarter(uint8x16_t *c)
+{
+    const int8x16_t d = QUARTER0(*c);
+    *c = vshrq_n_u8(*c, 2);
+    return d;
+}
+
+/* sums[t] = the sum of the lanes of acc[t], for the 4 tokens of a tile. */
+static inline void store_sums4(const int32x4_t *acc, int32_t *sums)
+{
+    vst1q_s32(sums, vpaddq_s32(vpaddq_s32(acc[0], acc[1]), vpaddq_s32(acc[2], acc[3])));
+}
+
+/* The tiles keep their registers in small arrays: every loop over rows or
+ * tokens is unrolled so that the arrays are indexed by constants. */
+#define UNROLL _Pragma("GCC unroll 4")
+
+/* The products of block b for a tile of `rows` rows x TILE_TOKENS: each 16
+ * code bytes of a row are split quarter by quarter once for all tokens,
+ * and each activation vector is loaded once for all rows. MAC(i, t, d, x)
+ * adds the products of codes d (row i) and activations x (token t). */
+#define TILE_BLOCK(rows, b, MAC)                                                               \
+    for (int j = 0; j < CHUNKS; j++) {                                                         \
+        uint8x16_t c[rows];                                                                    \
+        UNROLL for (int i = 0; i < (rows); i++) c[i] = code_chunk(codes + i * row_bytes, b, j); \
+        for (int k = 0; k < QUARTERS; k++) {                                                   \
+            int8x16_t d[rows];                                                                 \
+            UNROLL for (int i = 0; i < (rows); i++) d[i] = next_quarter(&c[i]);                \
+            UNROLL for (int t = 0; t < TILE_TOKENS; t++) {                                     \
+                const int8x16_t x = Q_AT(q[t] + (size_t)(b) * QK256_BLOCK, 2 * k, j);          \
+                UNROLL for (int i = 0; i < (rows); i++) MAC(i, t, d[i], x);                    \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+/* Each sdot lane adds four products into int32. */
+#define SDOT_MAC(i, t, d, x) acc[i][t] = sdot(acc[i][t], d, x)
+/* Two widening multiply-adds cover the 16 products. */
+#define PLAIN_MAC(i, t, d, x) \
+    blk[i][t] = vmlal_high_s8(vmlal_s8(blk[i][t], vget_low_s8(d), vget_low_s8(x)), d, x)
+
+DOTPROD_FN static void row_tile_sdot(const uint8_t *codes, size_t row_bytes,
+                                     const int8_t *const *q, int nb, int32_t *sums)
+{
+    int32x4_t acc[SDOT_ROWS][TILE_TOKENS] = {0};
+    for (int b = 0; b < nb; b++) TILE_BLOCK(SDOT_ROWS, b, SDOT_MAC)
+    UNROLL for (int i = 0; i < SDOT_ROWS; i++) store_sums4(acc[i], sums + (size_t)i * TILE_TOKENS);
+}
+
+/* Each int16 lane of blk adds 32 products of one block (|sum| <= 32*256
+ * = 8192, exact; spec decision 4 forbids int16 sums across blocks), then
+ * its pairs widen into the int32 lanes of acc. */
+static void row_tile_plain(const uint8_t *codes, size_t row_bytes, const int8_t *const *q, int nb,
+                           int32_t *sums)
+{
+    int32x4_t acc[PLAIN_ROWS][TILE_TOKENS] = {0};
+    for (int b = 0; b < nb; b++) {
+        int16x8_t blk[PLAIN_ROWS][TILE_TOKENS] = {0};
+        TILE_BLOCK(PLAIN_ROWS, b, PLAIN_MAC)
+        UNROLL for (int i = 0; i < PLAIN_ROWS; i++)
+            UNROLL for (int t = 0; t < TILE_TOKENS; t++)
+                acc[i][t] = vpadalq_s16(acc[i][t], blk[i][t]);
+    }
+    UNROLL for (int i = 0; i < PLAIN_ROWS; i++) store_sums4(acc[i], sums + (size_t)i * TILE_TOKENS);
+}
+
+static const bn_matmat_shape matmat_sdot = {TILE_TOKENS, SDOT_ROWS, row_tile_sdot,
+                                            qk256_matvec_sdot};
+static const bn_matmat_shape matmat_plain = {TILE_TOKENS, PLAIN_ROWS, row_tile_plain,
+                                             qk256_matvec_plain};
+
+static void qk256_matmat_sdot(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                              int ldy, int r0, int r1)
+{
+    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_sdot);
+}
+
+static void qk256_matmat_plain(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                               int ldy, int r0, int r1)
+{
+    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_plain);
+}
+
 /* ---------------------------------------------------------- F16 matvec */
 
 /* The 16 lanes of kernels.h in four vectors (lanes 0-3, 4-7, 8-11,
@@ -225,6 +329,7 @@ const bn_kernels bn_kernels_neon_dotprod = {
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_sdot,
     .f16_matvec = f16_matvec_neon,
+    .qk256_matmat = qk256_matmat_sdot,
 };
 
 const bn_kernels bn_kernels_neon_plain = {
@@ -232,6 +337,7 @@ const bn_kernels bn_kernels_neon_plain = {
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_plain,
     .f16_matvec = f16_matvec_neon,
+    .qk256_matmat = qk256_matmat_plain,
 };
 
 #endif

@@ -1,16 +1,15 @@
 /*
  * kernels_scalar.c - the portable C kernels. They define the results every
- * SIMD kernel must reproduce bit for bit (kernels.h), and hold the helpers
- * all kernels share: activation buffers and F16 <-> F32 conversion.
+ * SIMD kernel must reproduce bit for bit (kernels.h): the quantization, the
+ * exact integer sums and, through the helpers of kernels.c that every table
+ * calls, the order of the float work. Also holds the helpers all kernels
+ * share: activation buffers and F16 <-> F32 conversion.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
-
-#define ACT_MAX_FLOOR 1e-5 /* spec 3.3: absmax starts at 1e-5 */
-#define INT8_LIMIT 127.0
 
 int bn_qact_alloc(bn_qact *a, int n)
 {
@@ -82,34 +81,44 @@ uint16_t bn_f32_to_f16(float f)
     return (uint16_t)(sign | h);
 }
 
-/* spec 3.3: absmax in double, scale = (float)(127/max), round half to even,
- * clamp to [-128, 127]. rintf rounds half to even in the default FP mode. */
+/* max|x_i| of the vector; a NaN never compares greater, so it is skipped. */
+static float absmax_scalar(const float *x, int n)
+{
+    float max = 0.0f;
+    for (int i = 0; i < n; i++)
+        if (fabsf(x[i]) > max) max = fabsf(x[i]);
+    return max;
+}
+
+/* One activation times the scale -> int8: round half to even (rintf, in
+ * the default FP mode), clamped to [-128, 127]; NaN gives 0 (kernels.h). */
+static int8_t quantize_one(float v)
+{
+    if (isnan(v)) return 0;
+    const float r = rintf(v);
+    return (int8_t)(r > (float)INT8_MAX ? INT8_MAX : r < (float)INT8_MIN ? INT8_MIN : (int)r);
+}
+
+/* spec 3.3: scale = 127 / max(max|x|, 1e-5) (bn_act_scale), then each
+ * q = quantize_one(x * scale); the padding past n quantizes zeros. */
 static void quantize_scalar(const float *x, int n, bn_qact *a)
 {
-    double max = ACT_MAX_FLOOR;
-    for (int i = 0; i < n; i++) {
-        double v = fabs((double)x[i]);
-        if (v > max) max = v;
-    }
-    const float s = (float)(INT8_LIMIT / max);
-    a->scale = s;
+    a->scale = bn_act_scale(absmax_scalar(x, n));
     a->sum = 0;
     for (int b = 0; b < a->n_blocks; b++) {
         int32_t bsum = 0;
-        int end = (b + 1) * QK256_BLOCK < n ? (b + 1) * QK256_BLOCK : n;
-        for (int i = b * QK256_BLOCK; i < end; i++) {
-            float r = rintf(x[i] * s);
-            int q = r > 127.0f ? 127 : r < -128.0f ? -128 : (int)r;
-            a->q[i] = (int8_t)q;
-            bsum += q;
+        for (int i = b * QK256_BLOCK; i < (b + 1) * QK256_BLOCK; i++) {
+            const float v = i < n ? x[i] : 0.0f;
+            a->q[i] = quantize_one(v * a->scale);
+            bsum += a->q[i];
         }
-        for (int i = end; i < (b + 1) * QK256_BLOCK; i++) a->q[i] = 0;
         a->block_sums[b] = bsum;
         a->sum += bsum;
     }
 }
 
-/* sum(code * q) over one 256-weight block. */
+/* sum(code * q) over one 256-weight block: byte j holds the codes of
+ * weights j, j + 64, j + 128 and j + 192 (qk256.h). */
 static int32_t block_dot_scalar(const uint8_t *codes, const int8_t *q)
 {
     int32_t sum = 0;
@@ -121,26 +130,30 @@ static int32_t block_dot_scalar(const uint8_t *codes, const int8_t *q)
     return sum;
 }
 
+/* sum(code * q) over a row of n blocks, exact in int32. */
+static int32_t row_dot_scalar(const uint8_t *codes, const int8_t *q, int n)
+{
+    int32_t sum = 0;
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK)
+        sum += block_dot_scalar(codes, q);
+    return sum;
+}
+
+static void block_dots_scalar(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
+{
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK)
+        dots[b] = block_dot_scalar(codes, q);
+}
+
+/* spec 3.3, from the exact integer sums above, with the float work in the
+ * order every kernel reproduces (kernels.c, shared by all tables):
+ *   per-tensor scale: y = ((float)sum(code*q) - (float)sum(q)) / act_scale
+ *                         * w_scale (bn_ternary_epilogue);
+ *   per-block scales: acc += d_b * (float)(sum_b(code*q) - sum_b(q)) block
+ *                     by block from 0, then y = acc / act_scale. */
 static void qk256_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
 {
-    const int nb = w->blocks_per_row;
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *row = w->codes + (size_t)r * nb * QK256_BLOCK_BYTES;
-        if (!w->block_scales) {
-            int32_t sumi = 0;
-            for (int b = 0; b < nb; b++)
-                sumi += block_dot_scalar(row + b * QK256_BLOCK_BYTES, a->q + b * QK256_BLOCK);
-            y[r] = bn_ternary_epilogue(sumi, a, w->scale);
-        } else {
-            const float *d = w->block_scales + (size_t)r * nb;
-            float acc = 0.0f;
-            for (int b = 0; b < nb; b++) {
-                int32_t s = block_dot_scalar(row + b * QK256_BLOCK_BYTES, a->q + b * QK256_BLOCK);
-                acc += d[b] * (float)(s - a->block_sums[b]);
-            }
-            y[r] = acc / a->scale;
-        }
-    }
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_scalar, block_dots_scalar);
 }
 
 float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n)

@@ -20,31 +20,32 @@
  *         bits 2k+1:2k of qh[l].
  *   F32, F16 and BF16 (the upper half of an f32) are one value per "block".
  *
- * Dot products are plain C written so the compiler can vectorize them
- * (independent partial sums, no reassociation needed): Q8_0 and Q6_K, the
- * --lm-head types, scale per-block partial sums; the others dequantize a
- * chunk and multiply.
+ * bn_quant_dot dequantizes a chunk and multiplies, in plain C written so
+ * the compiler can vectorize it (independent partial sums). The output
+ * layer in Q8_0 or Q6_K takes the integer products at the end of this
+ * file instead (the portable reference of kernels.h's lm-head kernels).
  */
 #include "quants.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gguf.h"
 #include "kernels.h"
 
-#define QK8_0 32
-#define Q8_0_BYTES 34
+#define QK8_0 BN_Q8_0_BLOCK
+#define Q8_0_BYTES BN_Q8_0_BYTES
 #define Q8_0_MAX 127 /* int8 codes span [-127, 127] */
 #define QK4_0 32
 #define Q4_0_BYTES 18
 #define Q4_0_OFFSET 8 /* nibble 8 is zero */
-#define QK_K 256
+#define QK_K BN_Q6_K_BLOCK
 #define Q4_K_BYTES 144
 #define Q4_K_SUB 32 /* values per Q4_K sub-block */
-#define Q6_K_BYTES 210
-#define Q6_K_SUB 16 /* values per Q6_K sub-block */
-#define Q6_K_OFFSET 32 /* q = 32 is zero; q - 32 spans [-32, 31] */
+#define Q6_K_BYTES BN_Q6_K_BYTES
+#define Q6_K_SUB BN_Q6_K_SUB
+#define Q6_K_OFFSET BN_Q6_K_OFFSET /* q - 32 spans [-32, 31] */
 #define Q6_K_SCALE_LO (-128) /* the int8 sub-block scales */
 #define Q6_K_SCALE_HI 127
 #define F16_BYTES 2
@@ -143,9 +144,9 @@ static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
 #define Q6_K_HALF 128    /* values per half block */
 #define Q6_K_RUN 32      /* values sharing one ql/qh byte range */
 #define Q6_K_QL_HALF 64  /* ql bytes per half */
-#define Q6_K_QH 128      /* offset of qh[64] in the block */
-#define Q6_K_SCALES 192  /* offset of scales[16] */
-#define Q6_K_D 208       /* offset of d */
+#define Q6_K_QH BN_Q6_K_QH
+#define Q6_K_SCALES BN_Q6_K_SCALES
+#define Q6_K_D BN_Q6_K_D
 
 /* Byte offsets of the 6-bit value i (0..255) of a Q6_K block (see top). */
 static void q6_k_place(int i, int *ql, int *ql_shift, int *qh, int *qh_shift)
@@ -322,45 +323,7 @@ static void add_products(float *restrict lane, const float *restrict w, const fl
     for (; k < n; k++) lane[0] += w[k] * x[k];
 }
 
-/* Q8_0 without the dequantized copy: per block, the int8 x float products
- * go into lanes that are scaled by d once. */
-static float dot_q8_0(const uint8_t *row, const float *restrict x, int n)
-{
-    float lane[DOT_LANES] = {0};
-    for (int b = 0; b < n / QK8_0; b++, row += Q8_0_BYTES, x += QK8_0) {
-        const int8_t *restrict q = (const int8_t *)(row + F16_BYTES);
-        float part[DOT_LANES];
-        for (int l = 0; l < DOT_LANES; l++) part[l] = (float)q[l] * x[l];
-        for (int k = DOT_LANES; k < QK8_0; k += DOT_LANES)
-            for (int l = 0; l < DOT_LANES; l++) part[l] += (float)q[k + l] * x[k + l];
-        const float d = load_f16(row);
-        for (int l = 0; l < DOT_LANES; l++) lane[l] += d * part[l];
-    }
-    for (int width = DOT_LANES / 2; width >= 1; width /= 2)
-        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
-    return lane[0];
-}
-
-static float dot_q6_k(const uint8_t *row, const float *restrict x, int n)
-{
-    float lane[Q6_K_SUB] = {0};
-    int8_t q[QK_K];
-    for (int b = 0; b < n / QK_K; b++, row += Q6_K_BYTES, x += QK_K) {
-        q6_k_levels(row, q);
-        const float d = load_f16(row + Q6_K_D);
-        const int8_t *sc = (const int8_t *)(row + Q6_K_SCALES);
-        for (int j = 0; j < QK_K / Q6_K_SUB; j++) {
-            const float ds = d * (float)sc[j];
-            for (int l = 0; l < Q6_K_SUB; l++)
-                lane[l] += ds * ((float)q[Q6_K_SUB * j + l] * x[Q6_K_SUB * j + l]);
-        }
-    }
-    for (int width = Q6_K_SUB / 2; width >= 1; width /= 2)
-        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
-    return lane[0];
-}
-
-/* The other types: dequantize a chunk, then multiply. */
+/* Dequantize a chunk, then multiply. */
 static float dot_by_chunks(uint32_t type, const uint8_t *row, const float *x, int n)
 {
     const codec *c = find_codec(type);
@@ -377,7 +340,116 @@ static float dot_by_chunks(uint32_t type, const uint8_t *row, const float *x, in
 
 float bn_quant_dot(uint32_t type, const uint8_t *row, const float *x, int n)
 {
-    if (type == GGML_TYPE_Q8_0) return dot_q8_0(row, x, n);
-    if (type == GGML_TYPE_Q6_K) return dot_q6_k(row, x, n);
     return dot_by_chunks(type, row, x, n);
+}
+
+/* ----------------------------------------------- lm-head products (kernels.h) */
+
+int bn_q8act_alloc(bn_q8act *a, int n)
+{
+    const int groups = n / BN_Q8_GROUP;
+    a->n = n;
+    a->q = malloc(n ? (size_t)n : 1);
+    a->d = malloc((size_t)(groups ? groups : 1) * sizeof *a->d);
+    a->sums = malloc((size_t)(n / BN_Q8_SUM_SPAN + 1) * sizeof *a->sums);
+    if (a->q && a->d && a->sums) return 0;
+    bn_q8act_free(a);
+    return -1;
+}
+
+void bn_q8act_free(bn_q8act *a)
+{
+    free(a->q);
+    free(a->d);
+    free(a->sums);
+    a->q = NULL;
+    a->d = NULL;
+    a->sums = NULL;
+}
+
+/* v rounded half to even after clamping to [-127, 127] in float, NaN to
+ * -127: the order of the SIMD max (keeps the bound when v is NaN), min
+ * and convert. */
+static int8_t q8_level(float v)
+{
+    v = v > -BN_Q8_LEVELS ? v : -BN_Q8_LEVELS;
+    v = v < BN_Q8_LEVELS ? v : BN_Q8_LEVELS;
+    return (int8_t)rintf(v);
+}
+
+void bn_q8act_quantize_ref(const float *x, int n, bn_q8act *a)
+{
+    a->n = n;
+    for (int g = 0; g < n / BN_Q8_GROUP; g++, x += BN_Q8_GROUP) {
+        const float inv = bn_q8_inverse(abs_max(x, BN_Q8_GROUP), &a->d[g]);
+        for (int i = 0; i < BN_Q8_GROUP; i++) a->q[g * BN_Q8_GROUP + i] = q8_level(x[i] * inv);
+    }
+    for (int s = 0; s < n / BN_Q8_SUM_SPAN; s++) {
+        int sum = 0;
+        for (int i = 0; i < BN_Q8_SUM_SPAN; i++) sum += a->q[s * BN_Q8_SUM_SPAN + i];
+        a->sums[s] = (int16_t)sum;
+    }
+}
+
+/* sum(w[i] * q[i]) for i < n, exact in int32. */
+static int32_t int8_dot(const int8_t *w, const int8_t *q, int n)
+{
+    int32_t sum = 0;
+    for (int i = 0; i < n; i++) sum += (int32_t)w[i] * q[i];
+    return sum;
+}
+
+/* Group g's share of a row (kernels.h): (dw * d_g) * isum into lane g % 16. */
+static void add_group(float *lane, int g, float dw, const bn_q8act *a, int32_t isum)
+{
+    lane[g % BN_Q8_LANES] += dw * a->d[g] * (float)isum;
+}
+
+static float fold_q8_lanes(float *lane)
+{
+    for (int width = BN_Q8_LANES / 2; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
+    return lane[0];
+}
+
+void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1)
+{
+    const int nb = cols / QK8_0;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *block = w + (size_t)r * nb * Q8_0_BYTES;
+        float lane[BN_Q8_LANES] = {0};
+        for (int g = 0; g < nb; g++, block += Q8_0_BYTES) {
+            const int32_t isum = int8_dot((const int8_t *)(block + F16_BYTES),
+                                          a->q + (size_t)g * QK8_0, QK8_0);
+            add_group(lane, g, load_f16(block), a, isum);
+        }
+        y[r] = fold_q8_lanes(lane);
+    }
+}
+
+#define Q6_K_GROUPS (QK_K / BN_Q8_GROUP)     /* activation groups per block */
+#define Q6_K_SUBS_PER_GROUP (BN_Q8_GROUP / Q6_K_SUB)
+
+void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1)
+{
+    const int nb = cols / QK_K;
+    int8_t level[QK_K];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *block = w + (size_t)r * nb * Q6_K_BYTES;
+        float lane[BN_Q8_LANES] = {0};
+        for (int b = 0; b < nb; b++, block += Q6_K_BYTES) {
+            q6_k_levels(block, level);
+            const int8_t *sc = (const int8_t *)(block + Q6_K_SCALES);
+            const float dw = load_f16(block + Q6_K_D);
+            for (int k = 0; k < Q6_K_GROUPS; k++) {
+                const int g = b * Q6_K_GROUPS + k;
+                int32_t isum = 0;
+                for (int s = k * Q6_K_SUBS_PER_GROUP; s < (k + 1) * Q6_K_SUBS_PER_GROUP; s++)
+                    isum += sc[s] * int8_dot(level + s * Q6_K_SUB,
+                                             a->q + (size_t)b * QK_K + s * Q6_K_SUB, Q6_K_SUB);
+                add_group(lane, g, dw, a, isum);
+            }
+        }
+        y[r] = fold_q8_lanes(lane);
+    }
 }

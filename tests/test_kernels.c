@@ -237,6 +237,47 @@ TEST(kernels_scalar_quantize_random_matches_reference)
     }
 }
 
+/* ----------------------------------------------------- NaN activations */
+
+#define NAN_CASE_COLS 301 /* a padded second block; tails after 4, 8 and 16 lanes */
+
+/* kernels.h: a NaN activation gives q = 0 and is skipped by max|x|, so
+ * every table must quantize x exactly as the reference quantizes x with
+ * zeros in place of its NaNs. */
+static void check_nan_quantized(const bn_kernels *k, const float *x, const float *zeroed)
+{
+    bn_qact a;
+    CHECK(bn_qact_alloc(&a, NAN_CASE_COLS) == 0);
+    memset(a.q, 0x7f, (size_t)a.n_blocks * QK256_BLOCK);
+    k->quantize(x, NAN_CASE_COLS, &a);
+    int nan_ok = 1;
+    for (int i = 0; i < NAN_CASE_COLS && nan_ok; i++)
+        if (isnan(x[i]) && a.q[i] != 0) {
+            CHECK_MSG(0, "%s: NaN at %d quantized to %d, not 0", k->name, i, a.q[i]);
+            nan_ok = 0;
+        }
+    if (nan_ok) check_quantized_ref(zeroed, NAN_CASE_COLS, &a);
+    bn_qact_free(&a);
+}
+
+TEST(kernels_every_table_quantizes_nan_to_zero)
+{
+    const bn_kernels *t[BN_KERNELS_MAX];
+    const int n_tables = bn_kernels_available(t, BN_KERNELS_MAX);
+    float x[NAN_CASE_COLS], zeroed[NAN_CASE_COLS];
+    rng_seed(16);
+    /* NaNs of both signs first, inside the vector loops and in the tails;
+     * then a vector of NaNs only (the scale of the 1e-5 floor, all q 0) */
+    for (int all_nan = 0; all_nan <= 1; all_nan++) {
+        for (int i = 0; i < NAN_CASE_COLS; i++) {
+            const int is_nan = all_nan || i % 37 == 0 || i == NAN_CASE_COLS - 1;
+            x[i] = is_nan ? (i % 2 ? NAN : -NAN) : rng_float(-4.0f, 4.0f);
+            zeroed[i] = is_nan ? 0.0f : x[i];
+        }
+        for (int k = 0; k < n_tables; k++) check_nan_quantized(t[k], x, zeroed);
+    }
+}
+
 /* ------------------------------------------------------ F16 conversion */
 
 /* Naive decode: sign * mantissa * 2^exponent, by the IEEE binary16 rules. */

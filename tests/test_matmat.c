@@ -49,6 +49,16 @@ static void random_acts(bn_qact *a, int n_tok, int cols)
     free(x);
 }
 
+/* The tables whose qk256_matmat the test compares, for the logs (under
+ * qemu, tools/ci-neon.sh: both neon tables). */
+static void print_compared(const bn_kernels *const *tables, int n)
+{
+    printf("    matmat kernels compared:");
+    for (int k = 0; k < n; k++)
+        if (tables[k]->qk256_matmat) printf(" %s", tables[k]->name);
+    printf("\n");
+}
+
 TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
 {
     const bn_kernels *tables[BN_KERNELS_MAX];
@@ -81,5 +91,6 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
         free(want);
         free(got);
     }
+    print_compared(tables, n_tables);
     if (!compared) SKIP("no kernel on this CPU has a matmat product");
 }

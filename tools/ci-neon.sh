@@ -38,7 +38,7 @@ echo "$out" | grep -q "kernels on this CPU: neon-dotprod, neon-plain, scalar" ||
 }
 
 echo "ci-neon: $QEMU -cpu cortex-a57 (no dotprod: neon-plain)"
-out=$("$QEMU" -cpu cortex-a57 "./$BUILD/run-tests" kernels) || { echo "$out"; exit 1; }
+out=$("$QEMU" -cpu cortex-a57 "./$BUILD/run-tests" kernel) || { echo "$out"; exit 1; }
 echo "$out"
 echo "$out" | grep -q "kernels on this CPU: neon-plain, scalar" || {
     echo "ci-neon: expected neon-plain (without dotprod) under -cpu cortex-a57" >&2
