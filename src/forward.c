@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "model.h"
 
 #define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the batch */
@@ -47,6 +48,8 @@ struct bn_batch_scratch {
     float *scores;     /* [n_threads][n_ctx] */
     bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
     bn_qact *qa_ff;    /* [cap], width n_ff */
+    int *pos, *rows;   /* [cap]: the batch's positions and logit rows */
+    bn_session **sess; /* [cap]: the session of each token */
 };
 
 typedef struct {
@@ -302,6 +305,9 @@ static void scratch_free(struct bn_batch_scratch *sc)
     for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
     free(sc->qa_embd);
     free(sc->qa_ff);
+    free(sc->pos);
+    free(sc->rows);
+    free(sc->sess);
     free(sc);
 }
 
@@ -343,8 +349,11 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
     sc->scores = alloc_floats((size_t)sc->n_threads * n_ctx);
     sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
+    sc->pos = calloc((size_t)cap, sizeof *sc->pos);
+    sc->rows = calloc((size_t)cap, sizeof *sc->rows);
+    sc->sess = calloc((size_t)cap, sizeof *sc->sess);
     int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
-             sc->scores && sc->qa_embd && sc->qa_ff;
+             sc->scores && sc->qa_embd && sc->qa_ff && sc->pos && sc->rows && sc->sess;
     for (int t = 0; ok && t < cap; t++)
         ok = !bn_qact_alloc(&sc->qa_embd[t], hp->n_embd) && !bn_qact_alloc(&sc->qa_ff[t], hp->n_ff);
     if (!ok) {
@@ -400,9 +409,8 @@ static int check_ids(const bn_model *m, const int32_t *ids, int n, char *err)
 {
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= m->hp.n_vocab) {
-            snprintf(err, BN_ERR_LEN, "token id %d is out of range (vocabulary of %d)", ids[i],
+            return bn_errf(err, "token id %d is out of range (vocabulary of %d)", ids[i],
                      m->hp.n_vocab);
-            return -1;
         }
     return 0;
 }
@@ -414,33 +422,29 @@ static int session_eval(bn_session *s, const int32_t *ids, int n, float *all_log
 {
     bn_model *m = s->m;
     if (n <= 0) {
-        snprintf(err, BN_ERR_LEN, "nothing to evaluate");
-        return -1;
+        return bn_errf(err, "nothing to evaluate");
     }
     if (n > s->n_ctx - s->n_past) {
-        snprintf(err, BN_ERR_LEN, "%d tokens do not fit in the context (%d of %d used)", n,
+        return bn_errf(err, "%d tokens do not fit in the context (%d of %d used)", n,
                  s->n_past, s->n_ctx);
-        return -1;
     }
     if (check_ids(m, ids, n, err)) return -1;
     const int cap = n < m->n_batch ? n : m->n_batch;
     struct bn_batch_scratch *sc = get_scratch(m, cap, s->n_ctx);
-    int *pos = malloc((size_t)cap * sizeof *pos), *rows = malloc((size_t)cap * sizeof *rows);
-    bn_session **sess = malloc((size_t)cap * sizeof *sess);
-    int ok = sc && pos && rows && sess;
-    for (int done = 0; ok && done < n; done += cap) {
-        batch b = {.n = n - done < cap ? n - done : cap, .ids = ids + done, .sess = sess, .pos = pos};
+    if (!sc) return bn_errf(err, "out of memory for a batch of %d tokens", cap);
+    for (int done = 0; done < n; done += cap) {
+        batch b = {.n = n - done < cap ? n - done : cap, .ids = ids + done, .sess = sc->sess,
+                   .pos = sc->pos, .logit_rows = sc->rows};
         for (int t = 0; t < b.n; t++) {
-            sess[t] = s;
-            pos[t] = s->n_past + t;
-            rows[t] = t;
+            sc->sess[t] = s;
+            sc->pos[t] = s->n_past + t;
+            sc->rows[t] = t;
         }
-        b.logit_rows = rows;
         if (all_logits) {
             b.logits = all_logits + (size_t)done * m->hp.n_vocab;
             b.n_logits = b.n;
         } else if (done + b.n == n) {
-            rows[0] = b.n - 1;
+            sc->rows[0] = b.n - 1;
             b.logits = s->logits;
             b.n_logits = 1;
         }
@@ -448,11 +452,7 @@ static int session_eval(bn_session *s, const int32_t *ids, int n, float *all_log
         s->n_past += b.n;
         s->n_evaluated += b.n;
     }
-    free(pos);
-    free(rows);
-    free(sess);
-    if (!ok) snprintf(err, BN_ERR_LEN, "out of memory for a batch of %d tokens", cap);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 int bn_session_eval(bn_session *s, const int32_t *ids, int n, const float **logits,
@@ -473,49 +473,37 @@ int bn_batch_decode(bn_session *const *sessions, const int32_t *ids, int n, floa
                     char err[BN_ERR_LEN])
 {
     if (n <= 0) {
-        snprintf(err, BN_ERR_LEN, "nothing to evaluate");
-        return -1;
+        return bn_errf(err, "nothing to evaluate");
     }
     bn_model *m = sessions[0]->m;
     int max_ctx = 0;
     for (int i = 0; i < n; i++) {
         if (sessions[i]->m != m) {
-            snprintf(err, BN_ERR_LEN, "sessions of different models in one batch");
-            return -1;
+            return bn_errf(err, "sessions of different models in one batch");
         }
         for (int j = 0; j < i; j++)
             if (sessions[j] == sessions[i]) {
-                snprintf(err, BN_ERR_LEN, "a session appears twice in one batch");
-                return -1;
+                return bn_errf(err, "a session appears twice in one batch");
             }
         if (sessions[i]->n_past >= sessions[i]->n_ctx) {
-            snprintf(err, BN_ERR_LEN, "sequence %d has a full context (%d tokens)", i,
+            return bn_errf(err, "sequence %d has a full context (%d tokens)", i,
                      sessions[i]->n_ctx);
-            return -1;
         }
         if (sessions[i]->n_ctx > max_ctx) max_ctx = sessions[i]->n_ctx;
     }
     if (check_ids(m, ids, n, err)) return -1;
     struct bn_batch_scratch *sc = get_scratch(m, n, max_ctx);
-    int *pos = malloc((size_t)n * sizeof *pos), *rows = malloc((size_t)n * sizeof *rows);
-    if (!sc || !pos || !rows) {
-        free(pos);
-        free(rows);
-        snprintf(err, BN_ERR_LEN, "out of memory for a batch of %d sequences", n);
-        return -1;
-    }
+    if (!sc) return bn_errf(err, "out of memory for a batch of %d sequences", n);
     for (int t = 0; t < n; t++) {
-        pos[t] = sessions[t]->n_past;
-        rows[t] = t;
+        sc->pos[t] = sessions[t]->n_past;
+        sc->rows[t] = t;
     }
-    batch b = {.n = n, .ids = ids, .sess = sessions, .pos = pos, .logits = logits,
-               .logit_rows = rows, .n_logits = n};
+    batch b = {.n = n, .ids = ids, .sess = sessions, .pos = sc->pos, .logits = logits,
+               .logit_rows = sc->rows, .n_logits = n};
     forward_batch(m, sc, &b);
     for (int t = 0; t < n; t++) {
         sessions[t]->n_past++;
         sessions[t]->n_evaluated++;
     }
-    free(pos);
-    free(rows);
     return 0;
 }
