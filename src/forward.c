@@ -133,12 +133,11 @@ static void matmul_task(void *arg, int ith, int nth)
     }
 }
 
-/* Quantizes the n_tok rows of x (width n each) once, then
- * y[i] = w[i] * x for every i, all in one pool run. */
-static void ternary_products(const bn_model *m, bn_qact *qa, const float *x, int n, int n_tok,
-                             int n_mat, const qk256_matrix *const *w, float *const *y)
+/* y[i] = w[i] * x for every i and every quantized token of qa, all in
+ * one pool run (the tokens were quantized once by a token stage). */
+static void ternary_products(const bn_model *m, const bn_qact *qa, int n_tok, int n_mat,
+                             const qk256_matrix *const *w, float *const *y)
 {
-    for (int t = 0; t < n_tok; t++) m->kernels->quantize(x + (size_t)t * n, n, &qa[t]);
     matmul_job j = {.k = m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = w[i];
@@ -208,69 +207,134 @@ static void attention_task(void *arg, int ith, int nth)
     const attention_job *j = arg;
     const int n_head = j->m->hp.n_head;
     float *scores = j->sc->scores + (size_t)ith * j->sc->n_ctx;
-    int i0, i1;
-    bn_split_range(j->b->n * n_head, ith, nth, 1, &i0, &i1);
-    for (int i = i0; i < i1; i++) attend(j, i / n_head, i % n_head, scores);
+    /* interleaved, not in ranges: later tokens of a prompt attend to more
+     * positions, so ranges would leave the last thread the most work */
+    for (int i = ith; i < j->b->n * n_head; i += nth) attend(j, i / n_head, i % n_head, scores);
 }
 
 /* ---------------------------------------------------------------- layers */
 
-static void attention_block(const bn_model *m, struct bn_batch_scratch *sc, const batch *b, int il)
+/* The per-token work between the matrix products, in the order a layer
+ * runs it. Tokens are independent here, so a prompt batch splits them over
+ * the pool (a single decoding token runs on the calling thread). */
+typedef enum {
+    ATTN_IN,  /* xn = attn_norm(x), quantized */
+    QKV_OUT,  /* RoPE on q and k; k and v into the session's cache */
+    ATTN_OUT, /* att = attn_sub_norm(att), quantized */
+    FFN_IN,   /* x += attention output; xn = ffn_norm(x), quantized */
+    FFN_MID,  /* gate = ffn_sub_norm(act(gate) * up), quantized */
+    FFN_OUT,  /* x += FFN output */
+} token_stage;
+
+typedef struct {
+    const bn_model *m;
+    struct bn_batch_scratch *sc;
+    const batch *b;
+    int layer;
+    token_stage stage;
+} stage_job;
+
+static void add_into(float *x, const float *y, int n)
 {
-    const bn_hparams *hp = &m->hp;
-    const bn_layer *l = &m->layers[il];
-    const int n = b->n, hd = hp->head_dim, ne = hp->n_embd;
-    const int kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
-
-    for (int t = 0; t < n; t++)
-        bn_rmsnorm(sc->xn + (size_t)t * ne, sc->x + (size_t)t * ne, l->attn_norm, ne, hp->rms_eps);
-    const qk256_matrix *w[] = {&l->wq, &l->wk, &l->wv};
-    float *const y[] = {sc->q, sc->k, sc->v};
-    ternary_products(m, sc->qa_embd, sc->xn, ne, n, 3, w, y);
-    for (int t = 0; t < n; t++) {
-        for (int h = 0; h < hp->n_head; h++)
-            bn_rope_neox(sc->q + (size_t)t * q_dim + h * hd, hd, b->pos[t], hp->rope_base);
-        for (int h = 0; h < hp->n_head_kv; h++)
-            bn_rope_neox(sc->k + (size_t)t * kv_dim + h * hd, hd, b->pos[t], hp->rope_base);
-        const bn_session *s = b->sess[t];
-        size_t off = ((size_t)il * s->n_ctx + b->pos[t]) * kv_dim;
-        memcpy(s->k_cache + off, sc->k + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
-        memcpy(s->v_cache + off, sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
-    }
-
-    attention_job aj = {m, sc, b, il};
-    bn_pool_run(m->pool, attention_task, &aj);
-
-    for (int t = 0; t < n; t++) {
-        float *a = sc->att + (size_t)t * q_dim;
-        bn_rmsnorm(a, a, l->attn_sub_norm, q_dim, hp->rms_eps);
-    }
-    const qk256_matrix *wo[] = {&l->wo};
-    float *const yo[] = {sc->xn};
-    ternary_products(m, sc->qa_embd, sc->att, q_dim, n, 1, wo, yo);
-    for (size_t i = 0; i < (size_t)n * ne; i++) sc->x[i] += sc->xn[i];
+    for (int i = 0; i < n; i++) x[i] += y[i];
 }
 
-static void ffn_block(const bn_model *m, struct bn_batch_scratch *sc, int n, int il)
+static void norm_and_quantize(const bn_model *m, float *out, const float *x, const float *w, int n,
+                              bn_qact *qa)
 {
-    const bn_hparams *hp = &m->hp;
-    const bn_layer *l = &m->layers[il];
-    const int ne = hp->n_embd, nf = hp->n_ff;
+    bn_rmsnorm(out, x, w, n, m->hp.rms_eps);
+    m->kernels->quantize(out, n, qa);
+}
 
-    for (int t = 0; t < n; t++)
-        bn_rmsnorm(sc->xn + (size_t)t * ne, sc->x + (size_t)t * ne, l->ffn_norm, ne, hp->rms_eps);
+static void run_stage(const stage_job *j, int t)
+{
+    const bn_model *m = j->m;
+    const bn_hparams *hp = &m->hp;
+    const bn_layer *l = &m->layers[j->layer];
+    struct bn_batch_scratch *sc = j->sc;
+    const int ne = hp->n_embd, nf = hp->n_ff, hd = hp->head_dim;
+    const int q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    float *x = sc->x + (size_t)t * ne, *xn = sc->xn + (size_t)t * ne;
+    float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
+    float *att = sc->att + (size_t)t * q_dim, *gate = sc->gate + (size_t)t * nf;
+    switch (j->stage) {
+    case ATTN_IN:
+        norm_and_quantize(m, xn, x, l->attn_norm, ne, &sc->qa_embd[t]);
+        break;
+    case QKV_OUT: {
+        const int pos = j->b->pos[t];
+        for (int h = 0; h < hp->n_head; h++) bn_rope_neox(q + h * hd, hd, pos, hp->rope_base);
+        for (int h = 0; h < hp->n_head_kv; h++) bn_rope_neox(k + h * hd, hd, pos, hp->rope_base);
+        const bn_session *s = j->b->sess[t];
+        const size_t off = ((size_t)j->layer * s->n_ctx + pos) * kv_dim;
+        memcpy(s->k_cache + off, k, (size_t)kv_dim * sizeof(float));
+        memcpy(s->v_cache + off, sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        break;
+    }
+    case ATTN_OUT:
+        norm_and_quantize(m, att, att, l->attn_sub_norm, q_dim, &sc->qa_embd[t]);
+        break;
+    case FFN_IN:
+        add_into(x, xn, ne);
+        norm_and_quantize(m, xn, x, l->ffn_norm, ne, &sc->qa_embd[t]);
+        break;
+    case FFN_MID:
+        ffn_activate(m, gate, sc->up + (size_t)t * nf, nf);
+        norm_and_quantize(m, gate, gate, l->ffn_sub_norm, nf, &sc->qa_ff[t]);
+        break;
+    case FFN_OUT:
+        add_into(x, xn, ne);
+        break;
+    }
+}
+
+static void stage_task(void *arg, int ith, int nth)
+{
+    const stage_job *j = arg;
+    int t0, t1;
+    bn_split_range(j->b->n, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++) run_stage(j, t);
+}
+
+static void run_tokens(const bn_model *m, struct bn_batch_scratch *sc, const batch *b, int layer,
+                       token_stage stage)
+{
+    stage_job j = {m, sc, b, layer, stage};
+    if (b->n == 1) {
+        run_stage(&j, 0);
+        return;
+    }
+    bn_pool_run(m->pool, stage_task, &j);
+}
+
+static void attention_block(const bn_model *m, struct bn_batch_scratch *sc, const batch *b, int il)
+{
+    const bn_layer *l = &m->layers[il];
+    run_tokens(m, sc, b, il, ATTN_IN);
+    const qk256_matrix *w[] = {&l->wq, &l->wk, &l->wv};
+    float *const y[] = {sc->q, sc->k, sc->v};
+    ternary_products(m, sc->qa_embd, b->n, 3, w, y);
+    run_tokens(m, sc, b, il, QKV_OUT);
+    attention_job aj = {m, sc, b, il};
+    bn_pool_run(m->pool, attention_task, &aj);
+    run_tokens(m, sc, b, il, ATTN_OUT);
+    const qk256_matrix *wo[] = {&l->wo};
+    float *const yo[] = {sc->xn};
+    ternary_products(m, sc->qa_embd, b->n, 1, wo, yo);
+}
+
+static void ffn_block(const bn_model *m, struct bn_batch_scratch *sc, const batch *b, int il)
+{
+    const bn_layer *l = &m->layers[il];
+    run_tokens(m, sc, b, il, FFN_IN);
     const qk256_matrix *w[] = {&l->wgate, &l->wup};
     float *const y[] = {sc->gate, sc->up};
-    ternary_products(m, sc->qa_embd, sc->xn, ne, n, 2, w, y);
-    for (int t = 0; t < n; t++) {
-        float *g = sc->gate + (size_t)t * nf;
-        ffn_activate(m, g, sc->up + (size_t)t * nf, nf);
-        bn_rmsnorm(g, g, l->ffn_sub_norm, nf, hp->rms_eps);
-    }
+    ternary_products(m, sc->qa_embd, b->n, 2, w, y);
+    run_tokens(m, sc, b, il, FFN_MID);
     const qk256_matrix *wd[] = {&l->wdown};
     float *const yd[] = {sc->xn};
-    ternary_products(m, sc->qa_ff, sc->gate, nf, n, 1, wd, yd);
-    for (size_t i = 0; i < (size_t)n * ne; i++) sc->x[i] += sc->xn[i];
+    ternary_products(m, sc->qa_ff, b->n, 1, wd, yd);
+    run_tokens(m, sc, b, il, FFN_OUT);
 }
 
 static void forward_batch(const bn_model *m, struct bn_batch_scratch *sc, const batch *b)
@@ -279,7 +343,7 @@ static void forward_batch(const bn_model *m, struct bn_batch_scratch *sc, const 
     for (int t = 0; t < b->n; t++) bn_dense_row(&m->tok_embd, b->ids[t], sc->x + (size_t)t * ne);
     for (int il = 0; il < m->hp.n_layer; il++) {
         attention_block(m, sc, b, il);
-        ffn_block(m, sc, b->n, il);
+        ffn_block(m, sc, b, il);
     }
     for (int i = 0; i < b->n_logits; i++)
         bn_rmsnorm(sc->xn + (size_t)i * ne, sc->x + (size_t)b->logit_rows[i] * ne, m->output_norm,
