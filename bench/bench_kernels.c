@@ -95,9 +95,6 @@ static void ternary_task(void *arg, int ith, int nth)
     if (r0 < r1) j->k->qk256_matvec(j->w, j->a, j->y, r0, r1);
 }
 
-typedef void (*q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
-                             int r1);
-
 /* The output layer: F16 on the float activation, or a Q8_0 / Q6_K product
  * (q8_matvec) on the quantized activation. Decoding quantizes it once per
  * token (dense.c): a few microseconds, left out of the timing here. */
@@ -106,7 +103,7 @@ typedef struct {
     const uint8_t *w;
     int rows, cols;
     const float *x;
-    q8_matvec_fn q8_matvec; /* NULL: F16 */
+    bn_q8_matvec_fn q8_matvec; /* NULL: F16 */
     const bn_q8act *a;
     float *y;
 } output_job;
@@ -249,7 +246,7 @@ static void random_output(uint32_t type, uint8_t *w, size_t bytes, size_t block_
 
 /* The product a table runs for the type: its own, else the portable C
  * (for the scalar table); NULL when the table has none of its own. */
-static q8_matvec_fn output_kernel(const bn_kernels *k, uint32_t type)
+static bn_q8_matvec_fn output_kernel(const bn_kernels *k, uint32_t type)
 {
     if (type == GGML_TYPE_Q8_0)
         return k == &bn_kernels_scalar ? bn_q8_0_matvec_ref : k->q8_0_matvec;

@@ -93,6 +93,10 @@ char *cli_read_file(const char *path, const char *what, size_t *len);
 char *cli_load_prompt(const cli_opts *o, size_t *len);
 
 bn_model *cli_load_model(const cli_opts *o);
+/* A session of n_ctx tokens (0: the model's context), or exits: a usage
+ * error about --ctx-size when -c was given, else a model error naming the
+ * file (the context the model claims does not fit). */
+bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx);
 bn_tokenizer *cli_load_tokenizer(const cli_opts *o);
 /* BN_TOK_* flags for prompts as -p/--no-bos/--no-special ask. */
 int cli_tokenize_flags(const cli_opts *o);

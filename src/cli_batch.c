@@ -262,10 +262,11 @@ static void fill_slots(batch *b, batch_slot *slots, int n_slots, int n_vocab)
 static void run_all(batch *b, batch_slot *slots, int n_slots, int n_vocab)
 {
     char err[BN_ERR_LEN];
-    float *logits = malloc((size_t)n_slots * (size_t)n_vocab * sizeof *logits);
-    bn_session **sessions = malloc((size_t)n_slots * sizeof *sessions);
-    int32_t *ids = malloc((size_t)n_slots * sizeof *ids);
-    int *active = malloc((size_t)n_slots * sizeof *active);
+    const size_t cap = n_slots > 0 ? (size_t)n_slots : 1; /* malloc(0) may return NULL */
+    float *logits = malloc(cap * (size_t)n_vocab * sizeof *logits);
+    bn_session **sessions = malloc(cap * sizeof(bn_session *));
+    int32_t *ids = malloc(cap * sizeof *ids);
+    int *active = malloc(cap * sizeof *active);
     if (!logits || !sessions || !ids || !active) cli_die(EXIT_MODEL, "out of memory");
     for (;;) {
         fill_slots(b, slots, n_slots, n_vocab);
@@ -311,7 +312,6 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, double
 
 int run_batch(const cli_opts *o)
 {
-    char err[BN_ERR_LEN];
     if (o->prompt || o->prompt_file)
         cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
     size_t len;
@@ -325,8 +325,7 @@ int run_batch(const cli_opts *o)
     batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
     if (!slots) cli_die(EXIT_MODEL, "out of memory");
     for (int i = 0; i < n_slots; i++) {
-        slots[i].q.session = bn_session_new(m, o->n_ctx, err);
-        if (!slots[i].q.session) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+        slots[i].q.session = cli_new_session(o, m, o->n_ctx);
         slots[i].q.tok = bn_model_tokenizer(m);
     }
     bn_session *probe = n_slots ? slots[0].q.session : NULL;

@@ -237,7 +237,6 @@ static int converse(chat *c)
 
 int run_chat(const cli_opts *o)
 {
-    char err[BN_ERR_LEN];
     if (o->system && (o->prompt || o->prompt_file))
         cli_die(EXIT_USAGE, "--chat takes the system prompt from --system or -p/-f, not both");
     const char *src = o->prompt_file ? o->prompt_file : o->prompt;
@@ -252,8 +251,7 @@ int run_chat(const cli_opts *o)
     bn_model *m = cli_load_model(o);
     chat c = {.o = o, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
     choose_format(&c, m);
-    bn_session *s = bn_session_new(m, o->n_ctx, err);
-    if (!s) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    bn_session *s = cli_new_session(o, m, o->n_ctx);
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
     c.q = (cli_seq){.session = s,

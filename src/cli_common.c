@@ -167,6 +167,15 @@ bn_model *cli_load_model(const cli_opts *o)
     return m;
 }
 
+bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = bn_session_new(m, n_ctx, err);
+    if (!s && o->n_ctx) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    if (!s) cli_die(EXIT_MODEL, "%s: %s (the model's context; -c sets a smaller one)", o->model, err);
+    return s;
+}
+
 int cli_tokenize_flags(const cli_opts *o)
 {
     return (o->no_bos ? 0 : BN_TOK_ADD_BOS) | (o->special ? BN_TOK_PARSE_SPECIAL : 0);

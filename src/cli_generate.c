@@ -134,8 +134,7 @@ int run_generate(const cli_opts *o)
     int32_t *pids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &np);
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
-    bn_session *s = bn_session_new(m, o->n_ctx, err);
-    if (!s) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    bn_session *s = cli_new_session(o, m, o->n_ctx);
     if (np >= bn_session_n_ctx(s))
         cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,
                 bn_session_n_ctx(s));

@@ -30,6 +30,8 @@ static double token_nll(const float *logits, int n_vocab, int32_t target)
         if (logits[i] > max) max = logits[i];
     double sum = 0;
     for (int i = 0; i < n_vocab; i++) sum += exp((double)logits[i] - max);
+    /* the max logit adds exp(0) = 1, so only NaN logits leave sum below 1 */
+    if (!(sum >= 1.0)) return NAN;
     return log(sum) - ((double)logits[target] - max);
 }
 
@@ -99,7 +101,6 @@ static void report(const cli_opts *o, const ppl_run *p, int n_tokens, int window
 
 int run_perplexity(const cli_opts *o)
 {
-    char err[BN_ERR_LEN];
     if (o->prompt || o->prompt_file)
         cli_die(EXIT_USAGE, "--perplexity reads its text from its file, not from -p/-f");
     size_t len;
@@ -109,7 +110,7 @@ int run_perplexity(const cli_opts *o)
     int n_ctx = o->n_ctx ? o->n_ctx : CLI_DEFAULT_PPL_CTX;
     if (n_ctx > bn_model_n_ctx_train(m)) n_ctx = bn_model_n_ctx_train(m);
     ppl_run p = {.n_vocab = bn_model_n_vocab(m), .bos = -1};
-    if (!(p.s = bn_session_new(m, n_ctx, err))) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
+    p.s = cli_new_session(o, m, n_ctx);
     int n;
     int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), o->ppl_file, &n);
     int32_t *tokens = ids;

@@ -20,12 +20,9 @@ void bn_dense_row(const bn_dense *d, int row, float *out)
     bn_dequantize_row(d->type, d->data + (size_t)row * d->row_bytes, out, d->cols);
 }
 
-typedef void (*q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
-                             int r1);
-
 /* The integer product of a Q8_0 or Q6_K matrix: the table's, else the
  * portable reference. NULL for the other types. */
-static q8_matvec_fn q8_matvec_for(const bn_kernels *k, uint32_t type)
+static bn_q8_matvec_fn q8_matvec_for(const bn_kernels *k, uint32_t type)
 {
     if (type == GGML_TYPE_Q8_0) return k->q8_0_matvec ? k->q8_0_matvec : bn_q8_0_matvec_ref;
     if (type == GGML_TYPE_Q6_K) return k->q6_k_matvec ? k->q6_k_matvec : bn_q6_k_matvec_ref;
@@ -38,7 +35,7 @@ typedef struct {
     const float *x; /* [n][cols] */
     int n;
     float *y; /* [n][rows] */
-    q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
+    bn_q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
     const bn_q8act *qx;     /* [n] */
 } matmul_task;
 

@@ -178,8 +178,8 @@ static void attend(const attention_job *j, int t, int h, float *scores)
     const int pos = j->b->pos[t];
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
     const int kvh = h / (hp->n_head / hp->n_head_kv);
-    const float *q = j->sc->q + (size_t)t * q_dim + h * hd;
-    const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + kvh * hd;
+    const float *q = j->sc->q + (size_t)t * q_dim + (size_t)h * hd;
+    const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)kvh * hd;
     const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
     const float scale = 1.0f / sqrtf((float)hd);
     float max = -INFINITY;
@@ -193,7 +193,7 @@ static void attend(const attention_job *j, int t, int h, float *scores)
         sum += scores[p];
     }
     const float inv = (float)(1.0 / sum);
-    float *out = j->sc->att + (size_t)t * q_dim + h * hd;
+    float *out = j->sc->att + (size_t)t * q_dim + (size_t)h * hd;
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int p = 0; p <= pos; p++) {
         const float *v = vc + (size_t)p * kv_dim;
@@ -263,8 +263,8 @@ static void run_stage(const stage_job *j, int t)
         break;
     case QKV_OUT: {
         const int pos = j->b->pos[t];
-        for (int h = 0; h < hp->n_head; h++) bn_rope_neox(q + h * hd, hd, pos, hp->rope_base);
-        for (int h = 0; h < hp->n_head_kv; h++) bn_rope_neox(k + h * hd, hd, pos, hp->rope_base);
+        for (int h = 0; h < hp->n_head; h++) bn_rope_neox(q + (size_t)h * hd, hd, pos, hp->rope_base);
+        for (int h = 0; h < hp->n_head_kv; h++) bn_rope_neox(k + (size_t)h * hd, hd, pos, hp->rope_base);
         const bn_session *s = j->b->sess[t];
         const size_t off = ((size_t)j->layer * s->n_ctx + pos) * kv_dim;
         memcpy(s->k_cache + off, k, (size_t)kv_dim * sizeof(float));
@@ -415,7 +415,7 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
     sc->pos = calloc((size_t)cap, sizeof *sc->pos);
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
-    sc->sess = calloc((size_t)cap, sizeof *sc->sess);
+    sc->sess = calloc((size_t)cap, sizeof(bn_session *));
     int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
              sc->scores && sc->qa_embd && sc->qa_ff && sc->pos && sc->rows && sc->sess;
     for (int t = 0; ok && t < cap; t++)

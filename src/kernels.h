@@ -68,6 +68,11 @@ static inline float bn_q8_inverse(float amax, float *d)
     return amax >= BN_Q8_TINY ? BN_Q8_LEVELS / amax : 0.0f;
 }
 
+/* y[r] for rows r in [r0, r1) of a Q8_0 or Q6_K matrix w (rows of `cols`
+ * values in the type's blocks) times a. */
+typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                                int r1);
+
 typedef struct {
     const char *name;
     /* x[0..n) -> a (a allocated for at least n). */
@@ -83,14 +88,11 @@ typedef struct {
     void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                          int r0, int r1);
     /* The products of a Q8_0 or Q6_K output layer (--lm-head, see
-     * bn_q8act above): x[0..n) -> a, and y[r] for rows r in [r0, r1) of w
-     * (rows of `cols` values in the type's blocks) times a. NULL: dense.c
+     * bn_q8act above): x[0..n) -> a, and the matrix products. NULL: dense.c
      * uses the portable reference of quants.h, which defines the results. */
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
-    void (*q8_0_matvec)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
-                        int r1);
-    void (*q6_k_matvec)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
-                        int r1);
+    bn_q8_matvec_fn q8_0_matvec;
+    bn_q8_matvec_fn q6_k_matvec;
 } bn_kernels;
 
 extern const bn_kernels bn_kernels_scalar;

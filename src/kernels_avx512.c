@@ -3,7 +3,9 @@
  * multiplies unsigned codes by signed activations and adds groups of four
  * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
  * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize and F16
- * kernels. Bitwise identical to kernels_scalar.c (kernels.h).
+ * kernels, and take the AVX2 products of a Q8_0 / Q6_K output layer
+ * (kernels_x86.h says why). Bitwise identical to kernels_scalar.c and, for
+ * the lm-head products, to quants.c (kernels.h).
  *
  * Only these functions are compiled for AVX-512 (target attributes);
  * kernels.c picks a table only when cpu.c reports the features and the OS
@@ -262,195 +264,15 @@ AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float
     for (int r = r0; r < r1; r++) y[r] = f16_dot_avx512(w + (size_t)r * cols, x, cols);
 }
 
-/* ---------------------------------------------------- lm-head products */
-
-/* max|x| of one group (NaN skipped: vmaxps keeps its second operand). */
-AVX512_FN static inline float group_absmax(__m512 v0, __m512 v1)
-{
-    const __m512 m = _mm512_max_ps(_mm512_abs_ps(v1), _mm512_max_ps(_mm512_abs_ps(v0),
-                                                                      _mm512_setzero_ps()));
-    return _mm512_reduce_max_ps(m); /* no NaN left: any order is exact */
-}
-
-/* Levels of x * inverse clamped in float (NaN -> -127), rounded half to
- * even (kernels.h). */
-AVX512_FN static inline __m512i q8_levels16(__m512 x, __m512 inverse)
-{
-    const __m512 v = _mm512_max_ps(_mm512_mul_ps(x, inverse), _mm512_set1_ps(-BN_Q8_LEVELS));
-    return _mm512_cvtps_epi32(_mm512_min_ps(v, _mm512_set1_ps(BN_Q8_LEVELS)));
-}
-
-AVX512_FN static void q8_quantize_avx512(const float *x, int n, bn_q8act *a)
-{
-    a->n = n;
-    for (int g = 0; g < n / BN_Q8_GROUP; g++, x += BN_Q8_GROUP) {
-        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + FLOATS_PER_VEC);
-        const __m512 inv = _mm512_set1_ps(bn_q8_inverse(group_absmax(v0, v1), &a->d[g]));
-        const __m512i l0 = q8_levels16(v0, inv), l1 = q8_levels16(v1, inv);
-        a->sums[2 * g] = (int16_t)_mm512_reduce_add_epi32(l0);
-        a->sums[2 * g + 1] = (int16_t)_mm512_reduce_add_epi32(l1);
-        int8_t *q = a->q + (size_t)g * BN_Q8_GROUP;
-        _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(l0));
-        _mm_storeu_si128((__m128i *)(q + FLOATS_PER_VEC), _mm512_cvtepi32_epi8(l1));
-    }
-}
-
-/* v[i] holds two groups' int32 lanes, group 2i in its lower 256 bits and
- * 2i + 1 in its upper 256: returns the 8 group sums in order. Dwords,
- * qwords, then 128-bit chunks are added pairwise; a permute undoes the
- * interleaving. */
-AVX512_FN static inline __m256i reduce_pairs8(const __m512i v[4])
-{
-    const __m512i x0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]),
-                                        _mm512_unpackhi_epi32(v[0], v[1]));
-    const __m512i x1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]),
-                                        _mm512_unpackhi_epi32(v[2], v[3]));
-    /* chunk c, lane i: the chunk-c part of v[i] */
-    const __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi64(x0, x1), _mm512_unpackhi_epi64(x0, x1));
-    /* chunks 0 + 1: groups 0, 2, 4, 6; chunks 2 + 3: groups 1, 3, 5, 7 */
-    const __m512i z = _mm512_add_epi32(y, _mm512_shuffle_i32x4(y, y, _MM_SHUFFLE(2, 3, 0, 1)));
-    const __m256i halves = _mm512_castsi512_si256(_mm512_shuffle_i32x4(z, z, _MM_SHUFFLE(2, 0, 2, 0)));
-    return _mm256_permutevar8x32_epi32(halves, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* The weights of Q8_0 blocks i and i + 1 (32 levels each) in one vector. */
-AVX512_FN static inline __m512i q8_0_pair(const uint8_t *blocks, int i)
-{
-    const uint8_t *levels = blocks + (size_t)BN_Q8_0_BYTES * i + 2;
-    return _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)levels)),
-        _mm256_loadu_si256((const __m256i *)(levels + BN_Q8_0_BYTES)), 1);
-}
-
-/* q with the sign of w (there is no vpsignb in AVX-512: negated where w <
- * 0; where w is 0, |w| zeroes the product anyway). */
-AVX512_FN static inline __m512i sign_of(__m512i q, __m512i w)
-{
-    return _mm512_mask_sub_epi8(q, _mm512_movepi8_mask(w), _mm512_setzero_si512(), q);
-}
-
-/* w * q of 64 int8 pairs in 16 int32 lanes (4 products each), as |w| times
- * q with w's sign: vpdpbusd, or vpmaddubsw (|pair| <= 2*128*127) widened
- * by vpmaddwd. */
-VNNI_FN static inline __m512i int8_dot_vnni(__m512i w, __m512i q)
-{
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sign_of(q, w));
-}
-
-AVX512_FN static inline __m512i int8_dot_bw(__m512i w, __m512i q)
-{
-    return _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_abs_epi8(w), sign_of(q, w)),
-                             _mm512_set1_epi16(1));
-}
-
-/* BN_X86_Q8_PASS Q8_0 blocks, two per vector (kernels_x86.h). */
-#define Q8_0_PASS_BODY(int8_dot)                                                               \
-    __m512i v[BN_X86_Q8_PASS / 2];                                                             \
-    for (int i = 0; i < BN_X86_Q8_PASS / 2; i++)                                               \
-        v[i] = int8_dot(q8_0_pair(blocks, 2 * i),                                              \
-                        _mm512_loadu_si512((const void *)(q + 2 * BN_Q8_GROUP * i)));         \
-    return bn_x86_q8_lanes_add(acc, bn_x86_q8_0_scales(blocks), _mm256_loadu_ps(d),            \
-                               reduce_pairs8(v));
-
-VNNI_FN static inline __m256 q8_0_pass_vnni(const uint8_t *blocks, const int8_t *q, const float *d,
-                                            __m256 acc)
-{
-    Q8_0_PASS_BODY(int8_dot_vnni)
-}
-
-AVX512_FN static inline __m256 q8_0_pass_bw(const uint8_t *blocks, const int8_t *q, const float *d,
-                                            __m256 acc)
-{
-    Q8_0_PASS_BODY(int8_dot_bw)
-}
-
-VNNI_FN static void q8_0_matvec_vnni(const uint8_t *w, int cols, const bn_q8act *a, float *y,
-                                     int r0, int r1)
-{
-    bn_x86_q8_0_matvec(w, cols, a, y, r0, r1, q8_0_pass_vnni);
-}
-
-AVX512_FN static void q8_0_matvec_bw(const uint8_t *w, int cols, const bn_q8act *a, float *y,
-                                     int r0, int r1)
-{
-    bn_x86_q8_0_matvec(w, cols, a, y, r0, r1, q8_0_pass_bw);
-}
-
-/* Q6_K, two groups per vector: the half h's 64 ql bytes hold the low bits
- * of groups 4h, 4h + 1 (low nibbles) and 4h + 2, 4h + 3 (high nibbles);
- * its 32 qh bytes, in both 256-bit halves, the high bits of each (bits
- * 2k+1:2k for group 4h + k), moved to bits 5:4 by per-half 16-bit shifts
- * (the mask drops what crossed from the neighbour byte). The stored levels
- * go unsigned into vpmaddubsw; the offset comes off per group
- * (bn_x86_q6_k_offset). */
-#define Q6_K_HALF_QL 64
-#define Q6_K_HALF_QH 32
-#define Q6_K_VECS 4 /* vectors of levels per block */
-
-/* int16 word index for vpermw: chunk c (8 words) of vector j takes the
- * scale of sub-block 4j + c. */
-AVX512_FN static inline __m512i q6_k_scale_index(int j)
-{
-#define W2(s) ((s) | (s) << 16) /* two words of index s */
-    const int s = 4 * j;
-    return _mm512_setr_epi32(W2(s), W2(s), W2(s), W2(s), W2(s + 1), W2(s + 1), W2(s + 1),
-                             W2(s + 1), W2(s + 2), W2(s + 2), W2(s + 2), W2(s + 2), W2(s + 3),
-                             W2(s + 3), W2(s + 3), W2(s + 3));
-#undef W2
-}
-
-AVX512_FN static inline __m512i q6_k_levels_dot(__m512i level, const int8_t *q, __m512i scales,
-                                                int j)
-{
-    const __m512i pairs = _mm512_maddubs_epi16(level, _mm512_loadu_si512((const void *)q));
-    return _mm512_madd_epi16(pairs, _mm512_permutexvar_epi16(q6_k_scale_index(j), scales));
-}
-
-AVX512_FN static __m256 q6_k_block_avx512(const uint8_t *block, const bn_q8act *a, int b,
-                                          __m256 acc)
-{
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    /* low half: group 4h (shift 4) or 4h + 2 (0); high half: 4h + 1 (2) or 4h + 3 (-2) */
-    const __m512i up = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
-    const __m512i down = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-    const __m256i sc16 =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
-    const __m512i scales = _mm512_castsi256_si512(sc16); /* vpermw reads words 0-15 only */
-    const int8_t *q = a->q + (size_t)b * BN_Q6_K_BLOCK;
-    __m512i v[Q6_K_VECS];
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++) {
-        const __m512i l = _mm512_loadu_si512((const void *)(block + Q6_K_HALF_QL * h));
-        const __m512i hb = _mm512_broadcast_i64x4(
-            _mm256_loadu_si256((const __m256i *)(block + BN_Q6_K_QH + Q6_K_HALF_QH * h)));
-        const __m512i lev01 = _mm512_or_si512(_mm512_and_si512(l, m4),
-                                              _mm512_and_si512(_mm512_sllv_epi16(hb, up), m30));
-        const __m512i lev23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
-                                              _mm512_and_si512(_mm512_srlv_epi16(hb, down), m30));
-        const int8_t *qh = q + 4 * BN_Q8_GROUP * h;
-        v[2 * h] = q6_k_levels_dot(lev01, qh, scales, 2 * h);
-        v[2 * h + 1] = q6_k_levels_dot(lev23, qh + 2 * BN_Q8_GROUP, scales, 2 * h + 1);
-    }
-    const __m256i isum = _mm256_sub_epi32(reduce_pairs8(v), bn_x86_q6_k_offset(sc16, a, b));
-    return bn_x86_q8_lanes_add(acc, bn_x86_q6_k_scale(block),
-                               _mm256_loadu_ps(a->d + BN_X86_Q8_PASS * b), isum);
-}
-
-AVX512_FN static void q6_k_matvec_avx512(const uint8_t *w, int cols, const bn_q8act *a, float *y,
-                                         int r0, int r1)
-{
-    bn_x86_q6_k_matvec(w, cols, a, y, r0, r1, q6_k_block_avx512);
-}
-
 const bn_kernels bn_kernels_avx512_vnni = {
     .name = "avx512-vnni",
     .quantize = quantize_avx512,
     .qk256_matvec = qk256_matvec_vnni,
     .f16_matvec = f16_matvec_avx512,
     .qk256_matmat = qk256_matmat_vnni,
-    .q8_quantize = q8_quantize_avx512,
-    .q8_0_matvec = q8_0_matvec_vnni,
-    .q6_k_matvec = q6_k_matvec_avx512,
+    .q8_quantize = bn_x86_q8_quantize_avx2,
+    .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
+    .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
 };
 
 const bn_kernels bn_kernels_avx512_bw = {
@@ -458,9 +280,9 @@ const bn_kernels bn_kernels_avx512_bw = {
     .quantize = quantize_avx512,
     .qk256_matvec = qk256_matvec_bw,
     .f16_matvec = f16_matvec_avx512,
-    .q8_quantize = q8_quantize_avx512,
-    .q8_0_matvec = q8_0_matvec_bw,
-    .q6_k_matvec = q6_k_matvec_avx512,
+    .q8_quantize = bn_x86_q8_quantize_avx2,
+    .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
+    .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
 };
 
 #endif

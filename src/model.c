@@ -127,7 +127,7 @@ static int read_hparams(bn_model *m, char *err)
     if (hp->head_dim % BN_HEAD_DIM_MULTIPLE)
         return bn_errf(err, "head dimension %d is not a multiple of %d", hp->head_dim,
                     BN_HEAD_DIM_MULTIPLE);
-    int n_rot;
+    int n_rot = 0;
     if (read_dim(m, "rope.dimension_count", 0, hp->head_dim, 1, MAX_DIM, &n_rot, err)) return -1;
     if (n_rot != hp->head_dim)
         return bn_errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
@@ -438,14 +438,16 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
 static int read_vocab_size(bn_model *m, char *err)
 {
     const gguf_tensor *emb = gguf_find_tensor(m->file, "token_embd.weight");
-    if (!emb || emb->n_dims != 2) return bn_errf(err, "missing tensor token_embd.weight");
+    if (!emb) return bn_errf(err, "missing tensor token_embd.weight");
+    if (emb->n_dims != 2)
+        return bn_errf(err, "token_embd.weight must have 2 dimensions (it has %u)", emb->n_dims);
     if (emb->ne[1] > MAX_CTX) return bn_errf(err, "token_embd.weight has too many rows");
     m->hp.n_vocab = (int)emb->ne[1];
     int n_tok = bn_tokenizer_n_vocab(m->tok);
     if (n_tok != m->hp.n_vocab)
         return bn_errf(err, "vocabulary has %d tokens but token_embd.weight has %d rows", n_tok,
                     m->hp.n_vocab);
-    int declared;
+    int declared = 0;
     if (read_dim(m, "vocab_size", 0, m->hp.n_vocab, 1, MAX_CTX, &declared, err)) return -1;
     if (declared != m->hp.n_vocab)
         return bn_errf(err, "%s.vocab_size is %d but token_embd.weight has %d rows", arch_name(m),

@@ -76,7 +76,7 @@ void qref_quantize_q4_k(const float *x, int n, uint8_t *dst)
         qref_put_f16(tmp, max_scale / 63.0f);
         qref_put_f16(tmp + 2, max_min / 63.0f);
         const float d = get_f16(tmp), dmin = get_f16(tmp + 2);
-        int sc[8], mn[8], q[256];
+        int sc[8], mn[8], q[256] = {0};
         for (int j = 0; j < 8; j++) {
             sc[j] = d > 0 ? clamp((int)ceilf(scale[j] / d), 0, 63) : 0;
             mn[j] = dmin > 0 ? clamp((int)rintf(min[j] / dmin), 0, 63) : 0;

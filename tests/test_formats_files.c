@@ -426,7 +426,12 @@ TEST(formats_files_arch_bitnet_activation_and_scales)
     bn_model *with_scale = edit_load_ok(&e);
     ge_drop_tensor(&e, "blk.0.attn_q.scale");
     ge_tensor *q = edit_tensor(&e, "blk.0.attn_q.weight");
-    for (size_t i = 0; i < q->n_bytes / 4; i++) ((float *)q->data)[i] *= 2.0f;
+    for (size_t i = 0; i + sizeof(float) <= q->n_bytes; i += sizeof(float)) { /* unaligned */
+        float w;
+        memcpy(&w, q->data + i, sizeof w);
+        w *= 2.0f;
+        memcpy(q->data + i, &w, sizeof w);
+    }
     bn_model *with_weights = edit_load_ok(&e);
     if (with_scale && with_weights) {
         CHECK(with_scale->layers[0].wq.scale == 2.0f * orig->layers[0].wq.scale);

@@ -178,7 +178,7 @@ TEST(lmhead_matvec_ref_matches_naive_product)
     const struct {
         uint32_t type;
         const uint8_t *rows;
-        void (*matvec)(const uint8_t *, int, const bn_q8act *, float *, int, int);
+        bn_q8_matvec_fn matvec;
     } cases[] = {{GGML_TYPE_Q8_0, w8, bn_q8_0_matvec_ref}, {GGML_TYPE_Q6_K, w6, bn_q6_k_matvec_ref}};
     for (int k = 0; k < 2; k++) {
         const size_t row_bytes = bn_quant_row_bytes(cases[k].type, COLS);
@@ -240,11 +240,10 @@ TEST(lmhead_simd_quantize_bit_exact)
     bn_q8act_free(&got);
 }
 
-typedef void (*matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1);
-
 /* One random case of a product: table kernel vs reference. */
-static void compare_matvec(const char *table, const char *what, matvec_fn ref, matvec_fn got_fn,
-                           const uint8_t *w, int rows, int cols, const bn_q8act *a, int case_no)
+static void compare_matvec(const char *table, const char *what, bn_q8_matvec_fn ref,
+                           bn_q8_matvec_fn got_fn, const uint8_t *w, int rows, int cols,
+                           const bn_q8act *a, int case_no)
 {
     float want[MAX_ROWS], got[MAX_ROWS];
     const int r0 = rng_int(0, rows - 1), r1 = rng_int(r0 + 1, rows);

@@ -56,7 +56,7 @@ TEST(model_bundled_answers_two_plus_two)
     char err[BN_ERR_LEN];
     int np = bn_tokenize(tok, "2+2=", 4, BN_TOK_ADD_BOS | BN_TOK_PARSE_SPECIAL, &ids, err);
     CHECK(np > 1);
-    int32_t out[8];
+    int32_t out[8] = {0};
     int n = greedy(m, ids, np, out, 8);
     CHECK_EQ_INT(n, 2);
     char piece[16];
