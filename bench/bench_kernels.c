@@ -305,10 +305,19 @@ static void bench_dispatch(bn_pool *pool)
            bn_pool_size(pool), (now() - t0) / DISPATCH_RUNS * 1e6, DISPATCH_RUNS);
 }
 
+/* argv[i] as a number, fallback when absent, -1 when not a number. */
+static int int_arg(int argc, char **argv, int i, int fallback)
+{
+    if (argc <= i) return fallback;
+    char *end;
+    const long v = strtol(argv[i], &end, 10);
+    return end == argv[i] || *end || v < 0 || v > INT32_MAX ? -1 : (int)v;
+}
+
 int main(int argc, char **argv)
 {
-    const int threads = argc > 1 ? atoi(argv[1]) : bn_available_cores();
-    const int vocab = argc > 2 ? atoi(argv[2]) : DEFAULT_VOCAB;
+    const int threads = int_arg(argc, argv, 1, bn_available_cores());
+    const int vocab = int_arg(argc, argv, 2, DEFAULT_VOCAB);
     const int output_only = argc > 3 && !strcmp(argv[3], "output");
     if (threads < 1 || threads > MAX_THREADS || vocab < 1 || (argc > 3 && !output_only)) {
         fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output]\n", argv[0],

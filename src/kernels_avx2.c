@@ -173,7 +173,7 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
     for (int b = 0; b < nb; b++) {
         for (int half = 0; half < 2; half++) {
             const __m256i c = _mm256_loadu_si256(
-                (const __m256i *)(codes + (size_t)b * QK256_BLOCK_BYTES + half * BYTES_PER_VEC));
+                (const __m256i *)(codes + (size_t)b * QK256_BLOCK_BYTES + (size_t)half * BYTES_PER_VEC));
             __m256i d[4];
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) d[k] = _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), mask);
@@ -181,7 +181,7 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
 #pragma GCC unroll 8
             for (int t = 0; t < MATMAT_TOKENS; t++) {
                 const int8_t *x = q[t] + off;
-#define PAIRS(k) _mm256_maddubs_epi16(d[k], _mm256_loadu_si256((const __m256i *)(x + 64 * (k))))
+#define PAIRS(k) _mm256_maddubs_epi16(d[k], _mm256_loadu_si256((const __m256i *)(x + 64 * (size_t)(k))))
                 const __m256i p = _mm256_add_epi16(_mm256_add_epi16(PAIRS(0), PAIRS(1)),
                                                    _mm256_add_epi16(PAIRS(2), PAIRS(3)));
 #undef PAIRS
@@ -241,14 +241,14 @@ AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
     for (int g = 0; g < n / BN_Q8_GROUP; g++, x += BN_Q8_GROUP) {
         __m256 v[4], m = _mm256_setzero_ps(); /* 4 x 8 = BN_Q8_GROUP values */
         for (int i = 0; i < 4; i++) {
-            v[i] = _mm256_loadu_ps(x + FLOATS_PER_VEC * i);
+            v[i] = _mm256_loadu_ps(x + FLOATS_PER_VEC * (size_t)i);
             m = _mm256_max_ps(_mm256_and_ps(v[i], abs_mask), m); /* NaN skipped */
         }
         const __m256 inv = _mm256_set1_ps(bn_q8_inverse(bn_x86_hmax8(m), &a->d[g]));
         const __m256i l0 = q8_levels8(v[0], inv), l1 = q8_levels8(v[1], inv);
         const __m256i l2 = q8_levels8(v[2], inv), l3 = q8_levels8(v[3], inv);
-        a->sums[2 * g] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l0, l1));
-        a->sums[2 * g + 1] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l2, l3));
+        a->sums[2 * (size_t)g] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l0, l1));
+        a->sums[2 * (size_t)g + 1] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l2, l3));
         store_levels32(l0, l1, l2, l3, a->q + (size_t)g * BN_Q8_GROUP);
     }
 }
@@ -287,7 +287,7 @@ AVX2_FN static inline __m256 q8_lanes_add(__m256 acc, __m256 dw, __m256 d, __m25
  * inserts: faster than a gather on Zen 4). */
 AVX2_FN static inline __m256 q8_0_scales(const uint8_t *blocks)
 {
-#define DW(i) (short)bn_x86_load_u16(blocks + BN_Q8_0_BYTES * (i))
+#define DW(i) (short)bn_x86_load_u16(blocks + BN_Q8_0_BYTES * (size_t)(i))
     return _mm256_cvtph_ps(_mm_setr_epi16(DW(0), DW(1), DW(2), DW(3), DW(4), DW(5), DW(6), DW(7)));
 #undef DW
 }
@@ -302,8 +302,9 @@ AVX2_FN ALWAYS_INLINE __m256 q8_0_pass(const uint8_t *blocks, const int8_t *q, c
     __m256i v[PASS];
 #pragma GCC unroll 8
     for (int i = 0; i < PASS; i++) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(blocks + BN_Q8_0_BYTES * i + 2));
-        const __m256i x = _mm256_loadu_si256((const __m256i *)(q + BN_Q8_GROUP * i));
+        const __m256i w =
+            _mm256_loadu_si256((const __m256i *)(blocks + BN_Q8_0_BYTES * (size_t)i + 2));
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(q + BN_Q8_GROUP * (size_t)i));
         v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
                                  ones);
     }
@@ -335,7 +336,7 @@ AVX2_FN static float q8_0_row(const uint8_t *row, const bn_q8act *a, const q8_ta
     __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* passes 0, 2, .. / 1, 3, .. */
     int g = 0;
     for (; g + 2 * PASS <= tail->start; g += 2 * PASS) {
-        prefetch_l2(row + (size_t)g * BN_Q8_0_BYTES, 2 * PASS * BN_Q8_0_BYTES);
+        prefetch_l2(row + (size_t)g * BN_Q8_0_BYTES, (size_t)2 * PASS * BN_Q8_0_BYTES);
         even = PASS_AT(g, even);
         odd = PASS_AT(g + PASS, odd);
     }
@@ -412,12 +413,13 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
     __m256i v[Q6_K_GROUPS];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-        const uint8_t *ql = block + Q6_K_HALF_QL * h, *qh = block + BN_Q6_K_QH + Q6_K_HALF_QH * h;
+        const uint8_t *ql = block + Q6_K_HALF_QL * (size_t)h;
+        const uint8_t *qh = block + BN_Q6_K_QH + Q6_K_HALF_QH * (size_t)h;
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
         const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
         const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
         const __m256i sch = half_scales[h];
-        const int8_t *qg = q + Q6_K_GROUPS / 2 * BN_Q8_GROUP * h;
+        const int8_t *qg = q + (size_t)h * Q6_K_GROUPS / 2 * BN_Q8_GROUP;
         /* high bits to bits 5:4 by 16-bit shifts; the mask drops what
          * crossed from the neighbour byte */
         v[4 * h + 0] = q6_k_group(_mm256_or_si256(_mm256_and_si256(l0, m4),
@@ -428,14 +430,14 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
                                   qg + BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(1)));
         v[4 * h + 2] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
                                                   _mm256_and_si256(hb, m30)),
-                                  qg + 2 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(2)));
+                                  qg + (size_t)2 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(2)));
         v[4 * h + 3] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                   _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30)),
-                                  qg + 3 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(3)));
+                                  qg + (size_t)3 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(3)));
     }
     const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), q6_k_offset(sc, a, b));
     const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)bn_x86_load_u16(block + BN_Q6_K_D)));
-    return q8_lanes_add(acc, dw, _mm256_loadu_ps(a->d + Q6_K_GROUPS * b), isum);
+    return q8_lanes_add(acc, dw, _mm256_loadu_ps(a->d + Q6_K_GROUPS * (size_t)b), isum);
 }
 
 AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,
@@ -447,7 +449,7 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
         __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* blocks 0, 2, .. / 1, 3, .. */
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            prefetch_l2(row + (size_t)b * BN_Q6_K_BYTES, 2 * BN_Q6_K_BYTES);
+            prefetch_l2(row + (size_t)b * BN_Q6_K_BYTES, (size_t)2 * BN_Q6_K_BYTES);
             even = q6_k_block(row + (size_t)b * BN_Q6_K_BYTES, a, b, even);
             odd = q6_k_block(row + (size_t)(b + 1) * BN_Q6_K_BYTES, a, b + 1, odd);
         }

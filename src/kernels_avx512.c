@@ -186,13 +186,13 @@ AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, f
 AVX512_FN static __m512i reduce16_epi32(const __m512i v[16])
 {
     __m512i x[8], y[4], z[2];
-    for (int i = 0; i < 8; i++)
+    for (size_t i = 0; i < 8; i++)
         x[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
                                 _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
-    for (int i = 0; i < 4; i++)
+    for (size_t i = 0; i < 4; i++)
         y[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(x[2 * i], x[2 * i + 1]),
                                 _mm512_unpackhi_epi64(x[2 * i], x[2 * i + 1]));
-    for (int i = 0; i < 2; i++)
+    for (size_t i = 0; i < 2; i++)
         z[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(y[2 * i], y[2 * i + 1], 0x88),
                                 _mm512_shuffle_i32x4(y[2 * i], y[2 * i + 1], 0xdd));
     return _mm512_add_epi32(_mm512_shuffle_i32x4(z[0], z[1], 0x88),

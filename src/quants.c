@@ -128,12 +128,12 @@ static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
 {
     for (int b = 0; b < n / QK_K; b++, src += Q4_K_BYTES, out += QK_K) {
         const float d = load_f16(src), dmin = load_f16(src + F16_BYTES);
-        const uint8_t *scales = src + 2 * F16_BYTES, *qs = scales + 12;
+        const uint8_t *scales = src + (size_t)2 * F16_BYTES, *qs = scales + 12;
         for (int sub = 0; sub < QK_K / Q4_K_SUB; sub++) {
             int sc, m;
             k4_scale_min(scales, sub, &sc, &m);
             const float ds = d * (float)sc, dm = dmin * (float)m;
-            const uint8_t *restrict q = qs + Q4_K_SUB * (sub / 2);
+            const uint8_t *restrict q = qs + Q4_K_SUB * (size_t)(sub / 2);
             const int shift = 4 * (sub % 2);
             for (int l = 0; l < Q4_K_SUB; l++)
                 out[Q4_K_SUB * sub + l] = ds * (float)((q[l] >> shift) & 0xF) - dm;
@@ -163,10 +163,10 @@ static void q6_k_levels(const uint8_t *restrict src, int8_t *restrict out)
 {
     for (int half = 0; half < QK_K / Q6_K_HALF; half++)
         for (int k = 0; k < Q6_K_HALF / Q6_K_RUN; k++) {
-            const uint8_t *restrict ql = src + Q6_K_QL_HALF * half + Q6_K_RUN * (k % 2);
-            const uint8_t *restrict qh = src + Q6_K_QH + Q6_K_RUN * half;
+            const uint8_t *restrict ql = src + Q6_K_QL_HALF * (size_t)half + Q6_K_RUN * (size_t)(k % 2);
+            const uint8_t *restrict qh = src + Q6_K_QH + Q6_K_RUN * (size_t)half;
             const int ql_shift = 4 * (k / 2), qh_shift = 2 * k;
-            int8_t *restrict o = out + Q6_K_HALF * half + Q6_K_RUN * k;
+            int8_t *restrict o = out + Q6_K_HALF * (size_t)half + Q6_K_RUN * (size_t)k;
             for (int l = 0; l < Q6_K_RUN; l++)
                 o[l] = (int8_t)((((ql[l] >> ql_shift) & 0xF) | ((qh[l] >> qh_shift) & 3) << 4) -
                                 Q6_K_OFFSET);
@@ -242,7 +242,7 @@ static void quant_q6_k_block(const float *x, uint8_t *dst)
     float sub[QK_K / Q6_K_SUB];
     float big = 0.0f;
     for (int j = 0; j < QK_K / Q6_K_SUB; j++) {
-        sub[j] = signed_max(x + Q6_K_SUB * j, Q6_K_SUB) / -(float)Q6_K_OFFSET;
+        sub[j] = signed_max(x + Q6_K_SUB * (size_t)j, Q6_K_SUB) / -(float)Q6_K_OFFSET;
         if (fabsf(sub[j]) > fabsf(big)) big = sub[j];
     }
     memset(dst, 0, Q6_K_BYTES);
@@ -254,7 +254,8 @@ static void quant_q6_k_block(const float *x, uint8_t *dst)
         sc[j] = (int8_t)clamp_int(r < 0.0f ? floorf(r) : ceilf(r), Q6_K_SCALE_LO, Q6_K_SCALE_HI);
     }
     for (int i = 0; i < QK_K; i++) {
-        const float ds = d * (float)sc[i / Q6_K_SUB];
+        const int sub_block = i / Q6_K_SUB;
+        const float ds = d * (float)sc[sub_block];
         const int q = quant_level(x[i], ds, -Q6_K_OFFSET, Q6_K_OFFSET - 1) + Q6_K_OFFSET;
         int ql, qls, qh, qhs;
         q6_k_place(i, &ql, &qls, &qh, &qhs);
@@ -265,7 +266,8 @@ static void quant_q6_k_block(const float *x, uint8_t *dst)
 
 static void quant_q6_k(const float *x, uint8_t *dst, int n)
 {
-    for (int b = 0; b < n / QK_K; b++) quant_q6_k_block(x + QK_K * b, dst + Q6_K_BYTES * b);
+    for (int b = 0; b < n / QK_K; b++)
+        quant_q6_k_block(x + QK_K * (size_t)b, dst + Q6_K_BYTES * (size_t)b);
 }
 
 /* ---------------------------------------------------------------- table */
@@ -349,9 +351,10 @@ int bn_q8act_alloc(bn_q8act *a, int n)
 {
     const int groups = n / BN_Q8_GROUP;
     a->n = n;
-    a->q = malloc(n ? (size_t)n : 1);
-    a->d = malloc((size_t)(groups ? groups : 1) * sizeof *a->d);
-    a->sums = malloc((size_t)(n / BN_Q8_SUM_SPAN + 1) * sizeof *a->sums);
+    /* + 1: never a zero-size allocation */
+    a->q = malloc((size_t)n + 1);
+    a->d = malloc(((size_t)groups + 1) * sizeof *a->d);
+    a->sums = malloc(((size_t)n / BN_Q8_SUM_SPAN + 1) * sizeof *a->sums);
     if (a->q && a->d && a->sums) return 0;
     bn_q8act_free(a);
     return -1;
@@ -445,8 +448,9 @@ void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                 const int g = b * Q6_K_GROUPS + k;
                 int32_t isum = 0;
                 for (int s = k * Q6_K_SUBS_PER_GROUP; s < (k + 1) * Q6_K_SUBS_PER_GROUP; s++)
-                    isum += sc[s] * int8_dot(level + s * Q6_K_SUB,
-                                             a->q + (size_t)b * QK_K + s * Q6_K_SUB, Q6_K_SUB);
+                    isum += sc[s] * int8_dot(level + (size_t)s * Q6_K_SUB,
+                                             a->q + (size_t)b * QK_K + (size_t)s * Q6_K_SUB,
+                                             Q6_K_SUB);
                 add_group(lane, g, dw, a, isum);
             }
         }

@@ -20,7 +20,7 @@
 #define MAX_ROWS 24
 #define MAX_Q8_0_BLOCKS 100 /* up to 3200 columns: several passes and a partial one */
 #define MAX_Q6_K_BLOCKS 11
-#define SENTINEL -12345.0f /* outputs outside [r0, r1) must keep it */
+#define SENTINEL (-12345.0f) /* outputs outside [r0, r1) must keep it */
 
 /* ------------------------------------------------------------- helpers */
 
@@ -111,6 +111,14 @@ static void random_levels(bn_q8act *a)
     }
 }
 
+/* a for n values; nonzero (with a failed check) out of memory. */
+static int alloc_act(bn_q8act *a, int n)
+{
+    const int failed = bn_q8act_alloc(a, n) != 0;
+    CHECK_MSG(!failed, "out of memory for %d activations", n);
+    return failed;
+}
+
 static int same_bytes(const void *a, const void *b, size_t n) { return memcmp(a, b, n) == 0; }
 
 /* ----------------------------------------------------- the reference */
@@ -127,7 +135,7 @@ TEST(lmhead_quantize_ref_definition)
     /* group 2: under BN_Q8_TINY: all zero; group 3 all zero */
     x[64] = 1e-31f, x[65] = -5e-32f;
     bn_q8act a;
-    CHECK(bn_q8act_alloc(&a, N) == 0);
+    if (alloc_act(&a, N)) return;
     bn_q8act_quantize_ref(x, N, &a);
     CHECK(a.d[0] == 1.0f && a.q[0] == 127 && a.q[1] == 2 && a.q[2] == 4 && a.q[3] == -2);
     CHECK(a.q[4] == 0 && a.q[5] == 1 && a.q[6] == 0);
@@ -145,9 +153,12 @@ TEST(lmhead_quantize_ref_round_trip)
     enum { N = 40 * BN_Q8_GROUP };
     float x[N];
     rng_state = 7;
-    for (int i = 0; i < N; i++) x[i] = rng_float(-4.0f, 4.0f) * (float)(1 + i / 64);
+    for (int i = 0; i < N; i++) {
+        const int magnitude = 1 + i / 64; /* groups of many sizes */
+        x[i] = rng_float(-4.0f, 4.0f) * (float)magnitude;
+    }
     bn_q8act a;
-    CHECK(bn_q8act_alloc(&a, N) == 0);
+    if (alloc_act(&a, N)) return;
     bn_q8act_quantize_ref(x, N, &a);
     int bad = 0;
     for (int i = 0; i < N; i++)
@@ -173,7 +184,7 @@ TEST(lmhead_matvec_ref_matches_naive_product)
     for (int b = 0; b < ROWS * COLS / BN_Q6_K_BLOCK; b++)
         put_f16(w6 + (size_t)b * BN_Q6_K_BYTES + BN_Q6_K_D, bn_f32_to_f16(0.001f));
     bn_q8act a;
-    CHECK(bn_q8act_alloc(&a, COLS) == 0);
+    if (alloc_act(&a, COLS)) return;
     bn_q8act_quantize_ref(x, COLS, &a);
     const struct {
         uint32_t type;
@@ -218,9 +229,9 @@ TEST(lmhead_simd_quantize_bit_exact)
     if (!n_tables) SKIP("no table with lm-head kernels on this CPU");
     enum { MAX_N = 64 * BN_Q8_GROUP };
     static float x[MAX_N];
-    bn_q8act want, got;
-    CHECK(bn_q8act_alloc(&want, MAX_N) == 0 && bn_q8act_alloc(&got, MAX_N) == 0);
-    for (int c = 0; c < PROPERTY_CASES; c++) {
+    bn_q8act want = {0}, got = {0};
+    const int ok = !alloc_act(&want, MAX_N) && !alloc_act(&got, MAX_N);
+    for (int c = 0; ok && c < PROPERTY_CASES; c++) {
         rng_state = 1000 + (uint64_t)c;
         const int n = BN_Q8_GROUP * rng_int(1, MAX_N / BN_Q8_GROUP);
         random_activations(x, n);
@@ -263,9 +274,10 @@ TEST(lmhead_simd_products_bit_exact)
     uint8_t *w8 = malloc((size_t)MAX_ROWS * MAX_Q8_0_BLOCKS * BN_Q8_0_BYTES);
     uint8_t *w6 = malloc((size_t)MAX_ROWS * MAX_Q6_K_BLOCKS * BN_Q6_K_BYTES);
     float *x = malloc((size_t)max_cols * sizeof *x);
-    bn_q8act a;
-    CHECK(w8 && w6 && x && bn_q8act_alloc(&a, max_cols) == 0);
-    for (int c = 0; w8 && w6 && x && c < PROPERTY_CASES; c++) {
+    bn_q8act a = {0};
+    CHECK(w8 && w6 && x);
+    const int ok = w8 && w6 && x && !alloc_act(&a, max_cols);
+    for (int c = 0; ok && c < PROPERTY_CASES; c++) {
         rng_state = 5000 + (uint64_t)c;
         const int rows = rng_int(1, MAX_ROWS);
         const int nb8 = rng_int(1, MAX_Q8_0_BLOCKS), nb6 = rng_int(1, MAX_Q6_K_BLOCKS);
