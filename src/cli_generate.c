@@ -159,6 +159,7 @@ int run_generate(const cli_opts *o)
         puts("}");
     } else if (!o->quiet) {
         putchar('\n');
+        fflush(stdout); /* the text ends before the stats line when both go to one pipe */
         print_stats(m, &q, np);
     }
     fflush(stdout);
