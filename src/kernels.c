@@ -176,6 +176,14 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
     }
 }
 
+const float *bn_act_chunk(const float *x, int valid, int i, int len, float *pad)
+{
+    if (i + len <= valid) return x + i;
+    memset(pad, 0, (size_t)len * sizeof *pad);
+    if (valid > i) memcpy(pad, x + i, (size_t)(valid - i) * sizeof *pad);
+    return pad;
+}
+
 float bn_act_scale(float absmax)
 {
     const double max = absmax > ACT_MAX_FLOOR ? (double)absmax : ACT_MAX_FLOOR;

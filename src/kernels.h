@@ -145,6 +145,9 @@ typedef struct {
 } bn_matmat_shape;
 void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                            int r0, int r1, const bn_matmat_shape *shape);
+/* x + i when the len floats from i are all below `valid`, else a copy of
+ * those that are in pad (len floats), zero-padded: padding quantizes to 0. */
+const float *bn_act_chunk(const float *x, int valid, int i, int len, float *pad);
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
 /* The activation scale of spec 3.3 given max|x_i| of the vector (NaNs

@@ -86,13 +86,8 @@ AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
         const int valid = n - start < QK256_BLOCK ? n - start : QK256_BLOCK;
         __m256i bsum = _mm256_setzero_si256();
         for (int i = 0; i < QK256_BLOCK; i += BYTES_PER_VEC) {
-            const float *src = x + start + i;
-            float pad[BYTES_PER_VEC]; /* past n: zeros, which quantize to 0 */
-            if (i + BYTES_PER_VEC > valid) {
-                memset(pad, 0, sizeof pad);
-                if (valid > i) memcpy(pad, src, (size_t)(valid - i) * sizeof(float));
-                src = pad;
-            }
+            float pad[BYTES_PER_VEC];
+            const float *src = bn_act_chunk(x + start, valid, i, BYTES_PER_VEC, pad);
             quantize32(src, s, a->q + start + i, &bsum);
         }
         a->block_sums[b] = bn_x86_hsum_epi32(bsum);

@@ -16,7 +16,6 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 #include <math.h>
-#include <string.h>
 
 #if defined(__clang__)
 #define DOTPROD_FN __attribute__((target("dotprod")))
@@ -79,13 +78,8 @@ static void quantize_neon(const float *x, int n, bn_qact *a)
         const int valid = n - start < QK256_BLOCK ? n - start : QK256_BLOCK;
         int32x4_t bsum = vdupq_n_s32(0);
         for (int i = 0; i < QK256_BLOCK; i += FLOATS_PER_STEP) {
-            const float *src = x + start + i;
-            float pad[FLOATS_PER_STEP]; /* past n: zeros, which quantize to 0 */
-            if (i + FLOATS_PER_STEP > valid) {
-                memset(pad, 0, sizeof pad);
-                if (valid > i) memcpy(pad, src, (size_t)(valid - i) * sizeof(float));
-                src = pad;
-            }
+            float pad[FLOATS_PER_STEP];
+            const float *src = bn_act_chunk(x + start, valid, i, FLOATS_PER_STEP, pad);
             quantize16(src, s, a->q + start + i, &bsum);
         }
         a->block_sums[b] = vaddvq_s32(bsum);
