@@ -1,0 +1,73 @@
+/*
+ * test_bench.c - the benchmarking surface: `--bench` rows in both output
+ * formats and its flag errors, and `--ignore-eos` generating past the end of
+ * text (what tg benchmarks rely on).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#define TINY "models/bitnet-tiny.gguf"
+
+static int run(const char *args, char **out, char **err)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s", test_bitnet_run(), args);
+    return test_run(cmd, out, err);
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+TEST(bench_markdown_has_a_row_per_test_and_thread_count)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(run("--bench -m " TINY " -p 16 -n 8 -r 1 -t 1,2", &out, &err), 0);
+    CHECK_MSG(out && count(out, "| bitnet-tiny.gguf |") == 4, "rows: %s", out ? out : "");
+    CHECK(out && strstr(out, "| pp16 |") && strstr(out, "| tg8 |"));
+    CHECK(out && strstr(out, "4.1 MB")); /* weights read per generated token */
+    free(out);
+    free(err);
+}
+
+TEST(bench_json_lists_every_field)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(run("--bench -m " TINY " -p 0 -n 4 -r 2 -t 1 -o json", &out, &err), 0);
+    const char *fields[] = {"\"kernel\"", "\"threads\": 1", "\"test\": \"tg4\"", "\"tokens_per_s\"",
+                            "\"sd\"", "\"bytes_per_token\"", "\"weights_gbs\"", "\"read_loop_gbs\""};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        CHECK_MSG(out && strstr(out, fields[i]), "missing %s in %s", fields[i], out ? out : "");
+    CHECK(out && out[0] == '[' && strstr(out, "]\n"));
+    free(out);
+    free(err);
+}
+
+TEST(bench_rejects_bad_flags)
+{
+    const char *bad[] = {"--bench -m " TINY " -p x", "--bench -m " TINY " -t 0",
+                         "--bench -m " TINY " -o xml", "--bench -p 8", "--bench -m " TINY " -q 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *err = NULL;
+        CHECK_MSG(run(bad[i], NULL, &err) == 1, "%s: expected exit 1", bad[i]);
+        CHECK_MSG(err && strstr(err, "bitnet-run: error: "), "%s: %s", bad[i], err ? err : "");
+        free(err);
+    }
+}
+
+TEST(ignore_eos_generates_past_the_end_of_text)
+{
+    char *out = NULL;
+    /* "2+2=" ends after one token; with --ignore-eos it runs to -n */
+    CHECK_EQ_INT(run("-m " TINY " -p 2+2= --temp 0 -n 6 --ignore-eos --json", &out, NULL), 0);
+    CHECK_MSG(out && strstr(out, "\"n_output\": 6") && strstr(out, "\"stop_reason\": \"length\""),
+              "%s", out ? out : "");
+    CHECK(out && !strstr(out, "1017")); /* <|end_of_text|> never sampled */
+    free(out);
+}
