@@ -10,6 +10,7 @@
 #ifndef BN_TEST_H
 #define BN_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 typedef void (*test_fn)(void);
@@ -31,6 +32,12 @@ int test_run(const char *cmd, char **out, char **err_out);
 /* The bitnet-run binary the CLI tests run: $BN_BITNET_RUN (`make sanitize`
  * points it at its instrumented build), else ./bitnet-run. */
 const char *test_bitnet_run(void);
+
+/* A seeded splitmix64 generator, so every random case is reproducible. */
+void rng_seed(uint64_t seed);
+uint64_t rng_next(void);
+int rng_int(int lo, int hi);             /* uniform in [lo, hi] */
+float rng_float(float lo, float hi);     /* uniform in [lo, hi) */
 
 #define TEST(name)                                                                  \
     static void name(void);                                                         \

@@ -22,26 +22,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t seed) { rng_state = seed; }
-
-/* splitmix64: a small, good generator so failures are reproducible */
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static int rng_int(int lo, int hi) { return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1)); }
-
-static float rng_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((double)(rng_next() >> 11) / 9007199254740992.0);
-}
-
 /* The tables this CPU can run besides the scalar one; returns the count. */
 static int simd_tables(const bn_kernels **out)
 {

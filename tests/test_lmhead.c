@@ -24,24 +24,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static uint64_t rng_state;
-
-/* splitmix64: failures are reproducible from the case number */
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static int rng_int(int lo, int hi) { return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1)); }
-
-static float rng_float(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((double)(rng_next() >> 11) / 9007199254740992.0);
-}
-
 static void put_f16(uint8_t *p, uint16_t h) { memcpy(p, &h, sizeof h); }
 
 /* A weight block scale: mostly ordinary, sometimes zero, subnormal, the
@@ -152,7 +134,7 @@ TEST(lmhead_quantize_ref_round_trip)
 {
     enum { N = 40 * BN_Q8_GROUP };
     float x[N];
-    rng_state = 7;
+    rng_seed(7);
     for (int i = 0; i < N; i++) {
         const int magnitude = 1 + i / 64; /* groups of many sizes */
         x[i] = rng_float(-4.0f, 4.0f) * (float)magnitude;
@@ -175,7 +157,7 @@ TEST(lmhead_matvec_ref_matches_naive_product)
     static uint8_t w8[ROWS * COLS / BN_Q8_0_BLOCK * BN_Q8_0_BYTES];
     static uint8_t w6[ROWS * COLS / BN_Q6_K_BLOCK * BN_Q6_K_BYTES];
     float x[COLS], w[COLS], y[ROWS];
-    rng_state = 11;
+    rng_seed(11);
     for (int i = 0; i < COLS; i++) x[i] = rng_float(-2.0f, 2.0f);
     for (size_t i = 0; i < sizeof w8; i++) w8[i] = (uint8_t)rng_next();
     for (size_t i = 0; i < sizeof w6; i++) w6[i] = (uint8_t)rng_next();
@@ -232,7 +214,7 @@ TEST(lmhead_simd_quantize_bit_exact)
     bn_q8act want = {0}, got = {0};
     const int ok = !alloc_act(&want, MAX_N) && !alloc_act(&got, MAX_N);
     for (int c = 0; ok && c < PROPERTY_CASES; c++) {
-        rng_state = 1000 + (uint64_t)c;
+        rng_seed(1000 + (uint64_t)c);
         const int n = BN_Q8_GROUP * rng_int(1, MAX_N / BN_Q8_GROUP);
         random_activations(x, n);
         bn_q8act_quantize_ref(x, n, &want);
@@ -278,7 +260,7 @@ TEST(lmhead_simd_products_bit_exact)
     CHECK(w8 && w6 && x);
     const int ok = w8 && w6 && x && !alloc_act(&a, max_cols);
     for (int c = 0; ok && c < PROPERTY_CASES; c++) {
-        rng_state = 5000 + (uint64_t)c;
+        rng_seed(5000 + (uint64_t)c);
         const int rows = rng_int(1, MAX_ROWS);
         const int nb8 = rng_int(1, MAX_Q8_0_BLOCKS), nb6 = rng_int(1, MAX_Q6_K_BLOCKS);
         random_q8_0_rows(w8, rows, nb8);

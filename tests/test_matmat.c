@@ -14,25 +14,15 @@
 #define N_CASES 120
 #define MAX_TOKENS 21
 
-static uint32_t rng = 2463534242u;
-
-static uint32_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
-
 static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
 {
     qk256_alloc(w, rows, cols, block_scales);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) qk256_set(w, r, c, (int)(next_rand() % 3) - 1);
-    w->scale = 0.01f + (float)(next_rand() % 1000) / 1000.0f;
+        for (int c = 0; c < cols; c++) qk256_set(w, r, c, (int)((uint32_t)rng_next() % 3) - 1);
+    w->scale = 0.01f + (float)((uint32_t)rng_next() % 1000) / 1000.0f;
     if (block_scales)
         for (int i = 0; i < rows * w->blocks_per_row; i++)
-            w->block_scales[i] = (float)(next_rand() % 2000) / 1000.0f - 1.0f;
+            w->block_scales[i] = (float)((uint32_t)rng_next() % 2000) / 1000.0f - 1.0f;
 }
 
 static void random_acts(bn_qact *a, int n_tok, int cols)
@@ -40,10 +30,10 @@ static void random_acts(bn_qact *a, int n_tok, int cols)
     float *x = malloc((size_t)cols * sizeof *x);
     for (int t = 0; t < n_tok; t++) {
         bn_qact_alloc(&a[t], cols);
-        int extreme = next_rand() % 4 == 0; /* all at +-max: every q at the clamp */
+        int extreme = (uint32_t)rng_next() % 4 == 0; /* all at +-max: every q at the clamp */
         for (int i = 0; i < cols; i++)
-            x[i] = extreme ? (next_rand() & 1 ? 3.0f : -3.0f)
-                           : (float)((int)(next_rand() % 20001) - 10000) / 997.0f;
+            x[i] = extreme ? ((uint32_t)rng_next() & 1 ? 3.0f : -3.0f)
+                           : (float)((int)((uint32_t)rng_next() % 20001) - 10000) / 997.0f;
         bn_kernels_scalar.quantize(x, cols, &a[t]);
     }
     free(x);
@@ -61,14 +51,15 @@ static void print_compared(const bn_kernels *const *tables, int n)
 
 TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
 {
+    rng_seed(2463534242u);
     const bn_kernels *tables[BN_KERNELS_MAX];
     int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
     int compared = 0;
     for (int c = 0; c < N_CASES; c++) {
-        const int rows = 1 + (int)(next_rand() % 40);
-        const int cols = 32 * (1 + (int)(next_rand() % 40)); /* padded last blocks too */
-        const int n_tok = 1 + (int)(next_rand() % MAX_TOKENS);
-        const int r0 = (int)(next_rand() % rows), r1 = r0 + 1 + (int)(next_rand() % (rows - r0));
+        const int rows = 1 + (int)((uint32_t)rng_next() % 40);
+        const int cols = 32 * (1 + (int)((uint32_t)rng_next() % 40)); /* padded last blocks too */
+        const int n_tok = 1 + (int)((uint32_t)rng_next() % MAX_TOKENS);
+        const int r0 = (int)((uint32_t)rng_next() % rows), r1 = r0 + 1 + (int)((uint32_t)rng_next() % (rows - r0));
         qk256_matrix w;
         random_matrix(&w, rows, cols, c % 5 == 0);
         bn_qact a[MAX_TOKENS];

@@ -87,3 +87,22 @@ const char *test_bitnet_run(void)
     const char *env = getenv("BN_BITNET_RUN");
     return env && *env ? env : "./bitnet-run";
 }
+
+static uint64_t rng_state;
+
+void rng_seed(uint64_t seed) { rng_state = seed; }
+
+uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+int rng_int(int lo, int hi) { return lo + (int)(rng_next() % (uint64_t)(hi - lo + 1)); }
+
+float rng_float(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((double)(rng_next() >> 11) / 9007199254740992.0);
+}
