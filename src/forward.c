@@ -45,8 +45,7 @@ struct bn_batch_scratch {
     float *k, *v;      /* [cap][kv_dim], copied into the caches after RoPE */
     float *att;        /* [cap][q_dim] */
     float *gate, *up;  /* [cap][n_ff] */
-    float *scores;     /* [n_threads][scores_per_thread] */
-    size_t scores_per_thread; /* query heads per kv head x n_ctx */
+    float *scores;     /* [n_threads][n_ctx] */
     bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
     bn_qact *qa_ff;    /* [cap], width n_ff */
     int *pos, *rows;   /* [cap]: the batch's positions and logit rows */
@@ -170,69 +169,47 @@ static float dot_lanes(const float *a, const float *b, int n)
     return sum;
 }
 
-/* The attention loops are plain C that the compiler vectorizes; on x86-64
- * they are also compiled for AVX2 and AVX-512 and picked at load time.
- * Every clone does the same operations per lane in the same order (no FMA:
- * -ffp-contract=off), so the results do not depend on the CPU. */
-#if defined(__x86_64__) && !defined(__clang__)
-#define ATTENTION_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ATTENTION_CLONES
-#endif
-
-/* Causal attention of token t over its session's positions 0..pos for the
- * query heads that share kv head g (spec 6.1.6). The heads of a group are
- * done together so each cached K and V row is read once for all of them;
- * per head the arithmetic is the plain one: scaled dot products, softmax
- * with the max subtracted and the sum in double, weighted sum of V. */
-ATTENTION_CLONES static void attend_group(const attention_job *j, int t, int g, float *scores)
+/* Causal attention of query head h of token t over its session's
+ * positions 0..pos (spec 6.1.6). */
+static void attend(const attention_job *j, int t, int h, float *scores)
 {
     const bn_hparams *hp = &j->m->hp;
     const bn_session *s = j->b->sess[t];
-    const int pos = j->b->pos[t], n_pos = pos + 1;
+    const int pos = j->b->pos[t];
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
-    const int group = hp->n_head / hp->n_head_kv;
-    const float *q = j->sc->q + (size_t)t * q_dim + (size_t)g * group * hd;
-    float *out = j->sc->att + (size_t)t * q_dim + (size_t)g * group * hd;
-    const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)g * hd;
+    const int kvh = h / (hp->n_head / hp->n_head_kv);
+    const float *q = j->sc->q + (size_t)t * q_dim + (size_t)h * hd;
+    const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)kvh * hd;
     const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int p = 0; p < n_pos; p++) {
-        const float *k = kc + (size_t)p * kv_dim;
-        for (int i = 0; i < group; i++)
-            scores[(size_t)i * n_pos + p] = dot_lanes(q + (size_t)i * hd, k, hd) * scale;
+    float max = -INFINITY;
+    for (int p = 0; p <= pos; p++) {
+        scores[p] = dot_lanes(q, kc + (size_t)p * kv_dim, hd) * scale;
+        if (scores[p] > max) max = scores[p];
     }
-    for (int i = 0; i < group; i++) {
-        float *sc = scores + (size_t)i * n_pos, max = -INFINITY;
-        for (int p = 0; p < n_pos; p++)
-            if (sc[p] > max) max = sc[p];
-        double sum = 0.0;
-        for (int p = 0; p < n_pos; p++) {
-            sc[p] = expf(sc[p] - max);
-            sum += sc[p];
-        }
-        const float inv = (float)(1.0 / sum);
-        for (int p = 0; p < n_pos; p++) sc[p] *= inv;
+    double sum = 0.0;
+    for (int p = 0; p <= pos; p++) {
+        scores[p] = expf(scores[p] - max);
+        sum += scores[p];
     }
-    memset(out, 0, (size_t)group * hd * sizeof *out);
-    for (int p = 0; p < n_pos; p++) {
+    const float inv = (float)(1.0 / sum);
+    float *out = j->sc->att + (size_t)t * q_dim + (size_t)h * hd;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int p = 0; p <= pos; p++) {
         const float *v = vc + (size_t)p * kv_dim;
-        for (int i = 0; i < group; i++) {
-            const float w = scores[(size_t)i * n_pos + p];
-            float *o = out + (size_t)i * hd;
-            for (int d = 0; d < hd; d++) o[d] += w * v[d];
-        }
+        const float w = scores[p] * inv;
+        for (int i = 0; i < hd; i++) out[i] += w * v[i];
     }
 }
 
 static void attention_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
-    const int n_kv = j->m->hp.n_head_kv;
-    float *scores = j->sc->scores + (size_t)ith * j->sc->scores_per_thread;
+    const int n_head = j->m->hp.n_head;
+    float *scores = j->sc->scores + (size_t)ith * j->sc->n_ctx;
     /* interleaved, not in ranges: later tokens of a prompt attend to more
      * positions, so ranges would leave the last thread the most work */
-    for (int i = ith; i < j->b->n * n_kv; i += nth) attend_group(j, i / n_kv, i % n_kv, scores);
+    for (int i = ith; i < j->b->n * n_head; i += nth) attend(j, i / n_head, i % n_head, scores);
 }
 
 /* ---------------------------------------------------------------- layers */
@@ -433,8 +410,7 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
     sc->att = alloc_floats(cap * q_dim);
     sc->gate = alloc_floats(cap * nf);
     sc->up = alloc_floats(cap * nf);
-    sc->scores_per_thread = (size_t)(hp->n_head / hp->n_head_kv) * n_ctx;
-    sc->scores = alloc_floats((size_t)sc->n_threads * sc->scores_per_thread);
+    sc->scores = alloc_floats((size_t)sc->n_threads * n_ctx);
     sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
     sc->pos = calloc((size_t)cap, sizeof *sc->pos);
