@@ -128,6 +128,7 @@ int run_generate(const cli_opts *o)
     char err[BN_ERR_LEN];
     size_t len;
     char *text = cli_load_prompt(o, &len);
+    const double t_start = cli_now_ms();
     bn_model *m = cli_load_model(o);
     const bn_tokenizer *tok = bn_model_tokenizer(m);
     int np;
@@ -152,6 +153,8 @@ int run_generate(const cli_opts *o)
     }
     int r = seq_prefill(&q, pids, np, err);
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
+    /* load, tokenization and prompt: what a user waits for */
+    const double ttft_ms = cli_now_ms() - t_start;
     if (r) continue_alone(&q);
     if (o->json) {
         putchar('{');
@@ -161,6 +164,7 @@ int run_generate(const cli_opts *o)
         putchar('\n');
         fflush(stdout); /* the text ends before the stats line when both go to one pipe */
         print_stats(m, &q, np);
+        if (o->verbose) cli_note("time to first token (load included): %.0f ms", ttft_ms);
     }
     fflush(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
