@@ -476,14 +476,22 @@ static int spm_tokenizes(const bn_tokenizer *t, const char *text, int flags, con
     return ok;
 }
 
-TEST(tokenizer_spm_synthetic)
+/* The synthetic SentencePiece vocabulary (cross: with a piece spanning
+ * words), loaded; NULL after recording the failure. */
+static bn_tokenizer *load_spm(int cross)
 {
     gb_buf b = {0};
     char err[BN_ERR_LEN] = "";
-    build_spm(&b, 0);
+    build_spm(&b, cross);
     bn_tokenizer *t = from_memory(&b, err, sizeof err);
     gb_free(&b);
     CHECK_MSG(t != NULL, "%s", err);
+    return t;
+}
+
+TEST(tokenizer_spm_synthetic)
+{
+    bn_tokenizer *t = load_spm(0);
     if (!t) return;
     CHECK(!strcmp(bn_tokenizer_model_name(t), "llama"));
     CHECK(!strcmp(bn_tokenizer_pre_name(t), "none"));
@@ -530,12 +538,7 @@ TEST(tokenizer_spm_synthetic)
 /* With a piece that spans words, merging must not be cut at word starts. */
 TEST(tokenizer_spm_cross_word_piece)
 {
-    gb_buf b = {0};
-    char err[BN_ERR_LEN] = "";
-    build_spm(&b, 1);
-    bn_tokenizer *t = from_memory(&b, err, sizeof err);
-    gb_free(&b);
-    CHECK_MSG(t != NULL, "%s", err);
+    bn_tokenizer *t = load_spm(1);
     if (!t) return;
     /* "▁▁hello▁hello": "o▁" (-0.1) beats every other pair */
     const int32_t want[] = {spm_piece("\xE2\x96\x81"), spm_piece("\xE2\x96\x81he"),
