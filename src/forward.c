@@ -155,61 +155,46 @@ typedef struct {
     int layer;
 } attention_job;
 
-#define DOT_LANES BN_HEAD_DIM_MULTIPLE /* partial sums the compiler keeps in one vector */
-
-/* Dot product over n floats in DOT_LANES interleaved partial sums (n is a
- * multiple of DOT_LANES: head dimensions are). */
-static float dot_lanes(const float *a, const float *b, int n)
-{
-    float lane[DOT_LANES] = {0};
-    for (int i = 0; i < n; i += DOT_LANES)
-        for (int l = 0; l < DOT_LANES; l++) lane[l] += a[i + l] * b[i + l];
-    float sum = 0.0f;
-    for (int l = 0; l < DOT_LANES; l++) sum += lane[l];
-    return sum;
-}
-
 /* Causal attention of query head h of token t over its session's
- * positions 0..pos (spec 6.1.6). */
+ * positions 0..pos (spec 6.1.6): the products run on the kernel table. */
 static void attend(const attention_job *j, int t, int h, float *scores)
 {
     const bn_hparams *hp = &j->m->hp;
+    const bn_kernels *k = j->m->kernels;
     const bn_session *s = j->b->sess[t];
-    const int pos = j->b->pos[t];
+    const int n = j->b->pos[t] + 1;
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
     const int kvh = h / (hp->n_head / hp->n_head_kv);
     const float *q = j->sc->q + (size_t)t * q_dim + (size_t)h * hd;
     const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)kvh * hd;
-    const float *kc = s->k_cache + layer_off, *vc = s->v_cache + layer_off;
-    const float scale = 1.0f / sqrtf((float)hd);
+    k->attn_scores(q, s->k_cache + layer_off, (size_t)kv_dim, n, hd, 1.0f / sqrtf((float)hd), scores);
     float max = -INFINITY;
-    for (int p = 0; p <= pos; p++) {
-        scores[p] = dot_lanes(q, kc + (size_t)p * kv_dim, hd) * scale;
+    for (int p = 0; p < n; p++)
         if (scores[p] > max) max = scores[p];
-    }
     double sum = 0.0;
-    for (int p = 0; p <= pos; p++) {
+    for (int p = 0; p < n; p++) {
         scores[p] = expf(scores[p] - max);
         sum += scores[p];
     }
     const float inv = (float)(1.0 / sum);
+    for (int p = 0; p < n; p++) scores[p] *= inv;
     float *out = j->sc->att + (size_t)t * q_dim + (size_t)h * hd;
-    memset(out, 0, (size_t)hd * sizeof *out);
-    for (int p = 0; p <= pos; p++) {
-        const float *v = vc + (size_t)p * kv_dim;
-        const float w = scores[p] * inv;
-        for (int i = 0; i < hd; i++) out[i] += w * v[i];
-    }
+    k->attn_values(scores, s->v_cache + layer_off, (size_t)kv_dim, n, hd, out);
 }
 
+/* Work items (kv head, token, query head of the group) in that order, dealt
+ * out in turn: the threads work on one kv head's cache rows at a time, which
+ * stay in their caches, and later tokens of a prompt (which attend to more
+ * positions) do not all land on the last thread. */
 static void attention_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
-    const int n_head = j->m->hp.n_head;
+    const int group = j->m->hp.n_head / j->m->hp.n_head_kv, n = j->b->n;
     float *scores = j->sc->scores + (size_t)ith * j->sc->n_ctx;
-    /* interleaved, not in ranges: later tokens of a prompt attend to more
-     * positions, so ranges would leave the last thread the most work */
-    for (int i = ith; i < j->b->n * n_head; i += nth) attend(j, i / n_head, i % n_head, scores);
+    for (int i = ith; i < n * j->m->hp.n_head; i += nth) {
+        const int kvh = i / (n * group), r = i % (n * group);
+        attend(j, r / group, kvh * group + r % group, scores);
+    }
 }
 
 /* ---------------------------------------------------------------- layers */

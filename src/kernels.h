@@ -93,7 +93,21 @@ typedef struct {
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
+    /* Attention over n rows of the F32 KV cache, `stride` floats apart
+     * (spec 6.1.6; BN_ATTN_LANES says the order): scores[p] = dot(q, k_p)
+     * * scale, and out[i] = sum over p of w[p] * v_p[i], for i < d. */
+    void (*attn_scores)(const float *q, const float *k, size_t stride, int n, int d, float scale,
+                        float *scores);
+    void (*attn_values)(const float *w, const float *v, size_t stride, int n, int d, float *out);
 } bn_kernels;
+
+/* Lanes of the attention dot product: element i of q * k_p (multiply, then
+ * add) goes into lane i % 16 in increasing i; the lanes are folded as for
+ * the F16 product (lane[i] += lane[i + w], w = 8, 4, 2, 1) and lane 0 is
+ * multiplied by the scale. A weighted sum of values adds w[p] * v_p[i]
+ * (multiply, then add) into out[i] from 0 in increasing p: its elements
+ * are independent, so any vector width gives the same bits. */
+#define BN_ATTN_LANES 16
 
 extern const bn_kernels bn_kernels_scalar;
 

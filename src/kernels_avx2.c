@@ -453,6 +453,65 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
     }
 }
 
+/* ----------------------------------------------------------- attention */
+
+#define ATTN_KEYS 4       /* keys scored together: independent add chains */
+#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+
+/* Lanes 0-7 and 8-15 of BN_ATTN_LANES in lo and hi; head dimensions are
+ * multiples of 8, so a last step of 8 elements updates lo only. */
+AVX2_FN static void attn_scores_avx2(const float *q, const float *k, size_t stride, int n, int d,
+                                     float scale, float *scores)
+{
+    int p = 0;
+    for (; p < n; p += ATTN_KEYS) {
+        const int keys = n - p < ATTN_KEYS ? n - p : ATTN_KEYS;
+        __m256 lo[ATTN_KEYS], hi[ATTN_KEYS];
+        for (int j = 0; j < ATTN_KEYS; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+        for (int i = 0; i < d; i += BN_ATTN_LANES) {
+            const __m256 q0 = _mm256_loadu_ps(q + i);
+            const __m256 q1 = i + FLOATS_PER_VEC < d ? _mm256_loadu_ps(q + i + FLOATS_PER_VEC)
+                                                     : _mm256_setzero_ps();
+#pragma GCC unroll 4
+            for (int j = 0; j < ATTN_KEYS; j++) {
+                if (j >= keys) break;
+                const float *row = k + (size_t)(p + j) * stride + i;
+                lo[j] = _mm256_add_ps(lo[j], _mm256_mul_ps(q0, _mm256_loadu_ps(row)));
+                if (i + FLOATS_PER_VEC < d)
+                    hi[j] = _mm256_add_ps(hi[j], _mm256_mul_ps(q1, _mm256_loadu_ps(row + FLOATS_PER_VEC)));
+            }
+        }
+        for (int j = 0; j < keys; j++) scores[p + j] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
+    }
+}
+
+/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
+ * keys; what is left of d (a multiple of 8) goes one vector at a time. */
+AVX2_FN static void attn_values_avx2(const float *w, const float *v, size_t stride, int n, int d,
+                                     float *out)
+{
+    int i = 0;
+    for (; i + ATTN_VALUE_VECS * FLOATS_PER_VEC <= d; i += ATTN_VALUE_VECS * FLOATS_PER_VEC) {
+        __m256 acc[ATTN_VALUE_VECS];
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = _mm256_setzero_ps();
+        for (int p = 0; p < n; p++) {
+            const __m256 wp = _mm256_set1_ps(w[p]);
+            const float *row = v + (size_t)p * stride + i;
+#pragma GCC unroll 8
+            for (int j = 0; j < ATTN_VALUE_VECS; j++)
+                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(wp, _mm256_loadu_ps(row + j * FLOATS_PER_VEC)));
+        }
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) _mm256_storeu_ps(out + i + j * FLOATS_PER_VEC, acc[j]);
+    }
+    for (; i < d; i += FLOATS_PER_VEC) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int p = 0; p < n; p++)
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[p]),
+                                                   _mm256_loadu_ps(v + (size_t)p * stride + i)));
+        _mm256_storeu_ps(out + i, acc);
+    }
+}
+
 const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
     .quantize = quantize_avx2,
@@ -462,6 +521,8 @@ const bn_kernels bn_kernels_avx2 = {
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
+    .attn_scores = attn_scores_avx2,
+    .attn_values = attn_values_avx2,
 };
 
 #endif

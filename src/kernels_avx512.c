@@ -264,6 +264,78 @@ AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float
     for (int r = r0; r < r1; r++) y[r] = f16_dot_avx512(w + (size_t)r * cols, x, cols);
 }
 
+/* ----------------------------------------------------------- attention */
+
+#define ATTN_KEYS 4     /* keys scored together: independent add chains */
+#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+
+/* The 16 lanes of v folded as BN_ATTN_LANES says. */
+AVX512_FN static inline float fold16_ps(__m512 v)
+{
+    const __m256 upper = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return bn_x86_fold8(_mm256_add_ps(_mm512_castps512_ps256(v), upper));
+}
+
+/* Lane i % 16 of a head dimension that is a multiple of 8, not of 16:
+ * the last vector's upper lanes are left as they are (mask add). */
+AVX512_FN static void attn_scores_avx512(const float *q, const float *k, size_t stride, int n,
+                                         int d, float scale, float *scores)
+{
+    int p = 0;
+    for (; p + ATTN_KEYS <= n; p += ATTN_KEYS) {
+        __m512 acc[ATTN_KEYS];
+        for (int j = 0; j < ATTN_KEYS; j++) acc[j] = _mm512_setzero_ps();
+        for (int i = 0; i < d; i += FLOATS_PER_VEC) {
+            const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
+            const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+#pragma GCC unroll 4
+            for (int j = 0; j < ATTN_KEYS; j++) {
+                const __m512 kv = _mm512_maskz_loadu_ps(m, k + (size_t)(p + j) * stride + i);
+                acc[j] = _mm512_mask_add_ps(acc[j], m, acc[j], _mm512_mul_ps(qv, kv));
+            }
+        }
+        for (int j = 0; j < ATTN_KEYS; j++) scores[p + j] = fold16_ps(acc[j]) * scale;
+    }
+    for (; p < n; p++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int i = 0; i < d; i += FLOATS_PER_VEC) {
+            const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
+            const __m512 prod = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q + i),
+                                              _mm512_maskz_loadu_ps(m, k + (size_t)p * stride + i));
+            acc = _mm512_mask_add_ps(acc, m, acc, prod);
+        }
+        scores[p] = fold16_ps(acc) * scale;
+    }
+}
+
+/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
+ * keys; what is left of d goes one (masked) vector at a time. */
+AVX512_FN static void attn_values_avx512(const float *w, const float *v, size_t stride, int n,
+                                         int d, float *out)
+{
+    int i = 0;
+    for (; i + ATTN_VALUE_VECS * FLOATS_PER_VEC <= d; i += ATTN_VALUE_VECS * FLOATS_PER_VEC) {
+        __m512 acc[ATTN_VALUE_VECS];
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = _mm512_setzero_ps();
+        for (int p = 0; p < n; p++) {
+            const __m512 wp = _mm512_set1_ps(w[p]);
+            const float *row = v + (size_t)p * stride + i;
+#pragma GCC unroll 8
+            for (int j = 0; j < ATTN_VALUE_VECS; j++)
+                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(wp, _mm512_loadu_ps(row + j * FLOATS_PER_VEC)));
+        }
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) _mm512_storeu_ps(out + i + j * FLOATS_PER_VEC, acc[j]);
+    }
+    for (; i < d; i += FLOATS_PER_VEC) {
+        const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
+        __m512 acc = _mm512_setzero_ps();
+        for (int p = 0; p < n; p++)
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[p]),
+                                                   _mm512_maskz_loadu_ps(m, v + (size_t)p * stride + i)));
+        _mm512_mask_storeu_ps(out + i, m, acc);
+    }
+}
+
 const bn_kernels bn_kernels_avx512_vnni = {
     .name = "avx512-vnni",
     .quantize = quantize_avx512,
@@ -273,6 +345,8 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
+    .attn_scores = attn_scores_avx512,
+    .attn_values = attn_values_avx512,
 };
 
 const bn_kernels bn_kernels_avx512_bw = {
@@ -283,6 +357,8 @@ const bn_kernels bn_kernels_avx512_bw = {
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
+    .attn_scores = attn_scores_avx512,
+    .attn_values = attn_values_avx512,
 };
 
 #endif

@@ -318,12 +318,64 @@ static void f16_matvec_neon(const uint16_t *w, int cols, const float *x, float *
     for (int r = r0; r < r1; r++) y[r] = f16_dot_neon(w + (size_t)r * cols, x, cols);
 }
 
+/* ----------------------------------------------------------- attention */
+
+#define ATTN_VECS 4       /* float32x4 vectors of BN_ATTN_LANES */
+#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+
+/* Lanes 0-3, 4-7, 8-11, 12-15 in four vectors, folded as f16_dot_neon
+ * does; head dimensions are multiples of 8, so a last step of 8 elements
+ * updates the first two vectors only. */
+static void attn_scores_neon(const float *q, const float *k, size_t stride, int n, int d,
+                             float scale, float *scores)
+{
+    for (int p = 0; p < n; p++, k += stride) {
+        float32x4_t a[ATTN_VECS];
+        for (int j = 0; j < ATTN_VECS; j++) a[j] = vdupq_n_f32(0.0f);
+        for (int i = 0; i < d; i += BN_ATTN_LANES) {
+            const int vecs = d - i < BN_ATTN_LANES ? (d - i) / 4 : ATTN_VECS;
+            for (int j = 0; j < vecs; j++)
+                a[j] = vaddq_f32(a[j], vmulq_f32(vld1q_f32(q + i + 4 * j), vld1q_f32(k + i + 4 * j)));
+        }
+        const float32x4_t f4 = vaddq_f32(vaddq_f32(a[0], a[2]), vaddq_f32(a[1], a[3]));
+        const float32x2_t f2 = vadd_f32(vget_low_f32(f4), vget_high_f32(f4));
+        scores[p] = (vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1)) * scale;
+    }
+}
+
+/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
+ * keys; what is left of d (a multiple of 8) goes one vector at a time. */
+static void attn_values_neon(const float *w, const float *v, size_t stride, int n, int d,
+                             float *out)
+{
+    int i = 0;
+    for (; i + ATTN_VALUE_VECS * 4 <= d; i += ATTN_VALUE_VECS * 4) {
+        float32x4_t acc[ATTN_VALUE_VECS];
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = vdupq_n_f32(0.0f);
+        for (int p = 0; p < n; p++) {
+            const float32x4_t wp = vdupq_n_f32(w[p]);
+            const float *row = v + (size_t)p * stride + i;
+            for (int j = 0; j < ATTN_VALUE_VECS; j++)
+                acc[j] = vaddq_f32(acc[j], vmulq_f32(wp, vld1q_f32(row + 4 * j)));
+        }
+        for (int j = 0; j < ATTN_VALUE_VECS; j++) vst1q_f32(out + i + 4 * j, acc[j]);
+    }
+    for (; i < d; i += 4) {
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (int p = 0; p < n; p++)
+            acc = vaddq_f32(acc, vmulq_f32(vdupq_n_f32(w[p]), vld1q_f32(v + (size_t)p * stride + i)));
+        vst1q_f32(out + i, acc);
+    }
+}
+
 const bn_kernels bn_kernels_neon_dotprod = {
     .name = "neon-dotprod",
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_sdot,
     .f16_matvec = f16_matvec_neon,
     .qk256_matmat = qk256_matmat_sdot,
+    .attn_scores = attn_scores_neon,
+    .attn_values = attn_values_neon,
 };
 
 const bn_kernels bn_kernels_neon_plain = {
@@ -332,6 +384,8 @@ const bn_kernels bn_kernels_neon_plain = {
     .qk256_matvec = qk256_matvec_plain,
     .f16_matvec = f16_matvec_neon,
     .qk256_matmat = qk256_matmat_plain,
+    .attn_scores = attn_scores_neon,
+    .attn_values = attn_values_neon,
 };
 
 #endif

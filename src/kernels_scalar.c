@@ -156,6 +156,16 @@ static void qk256_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_scalar, block_dots_scalar);
 }
 
+/* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1: the F16 and the
+ * attention dot products fold their lanes alike. */
+_Static_assert(BN_ATTN_LANES == BN_F16_LANES, "one fold for both dot products");
+static float fold16(float lane[BN_F16_LANES])
+{
+    for (int width = BN_F16_LANES / 2; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
+    return lane[0];
+}
+
 float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n)
 {
     float lane[BN_F16_LANES] = {0};
@@ -165,10 +175,7 @@ float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n)
             float p = bn_f16_to_f32(w[k + l]) * x[k + l];
             lane[l] = lane[l] + p;
         }
-    for (int width = BN_F16_LANES / 2; width >= 1; width /= 2)
-        for (int l = 0; l < width; l++) lane[l] += lane[l + width];
-    for (; k < n; k++) lane[0] += bn_f16_to_f32(w[k]) * x[k];
-    return lane[0];
+    return bn_f16_dot_tail(fold16(lane), w, x, k, n);
 }
 
 static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1)
@@ -176,9 +183,37 @@ static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float
     for (int r = r0; r < r1; r++) y[r] = bn_f16_dot_scalar(w + (size_t)r * cols, x, cols);
 }
 
+/* ------------------------------------------------------------ attention */
+
+static void attn_scores_scalar(const float *q, const float *k, size_t stride, int n, int d,
+                               float scale, float *scores)
+{
+    for (int p = 0; p < n; p++, k += stride) {
+        float lane[BN_ATTN_LANES] = {0};
+        for (int i = 0; i < d; i++) {
+            float prod = q[i] * k[i];
+            lane[i % BN_ATTN_LANES] = lane[i % BN_ATTN_LANES] + prod;
+        }
+        scores[p] = fold16(lane) * scale;
+    }
+}
+
+static void attn_values_scalar(const float *w, const float *v, size_t stride, int n, int d,
+                               float *out)
+{
+    memset(out, 0, (size_t)d * sizeof *out);
+    for (int p = 0; p < n; p++, v += stride)
+        for (int i = 0; i < d; i++) {
+            float prod = w[p] * v[i];
+            out[i] = out[i] + prod;
+        }
+}
+
 const bn_kernels bn_kernels_scalar = {
     .name = "scalar",
     .quantize = quantize_scalar,
     .qk256_matvec = qk256_matvec_scalar,
     .f16_matvec = f16_matvec_scalar,
+    .attn_scores = attn_scores_scalar,
+    .attn_values = attn_values_scalar,
 };
