@@ -90,17 +90,18 @@ void bn_rope_neox(float *v, int head_dim, int pos, float base)
     }
 }
 
+/* gate = act(gate) * up. The relu2 loop has no branch (max, then square),
+ * so it vectorizes and does not stall on the signs of the gate. */
 static void ffn_activate(const bn_model *m, float *gate, const float *up, int n)
 {
-    for (int i = 0; i < n; i++) {
-        float g = gate[i];
-        if (m->act == BN_ACT_RELU2) {
-            g = g > 0.0f ? g * g : 0.0f;
-        } else {
-            g = g / (1.0f + expf(-g));
+    if (m->act == BN_ACT_RELU2) {
+        for (int i = 0; i < n; i++) {
+            const float r = gate[i] > 0.0f ? gate[i] : 0.0f; /* NaN -> 0 */
+            gate[i] = r * r * up[i];
         }
-        gate[i] = g * up[i];
+        return;
     }
+    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 /* --------------------------------------------------------- matrix products */
