@@ -32,11 +32,9 @@
 #define ROW_ALIGN 16          /* rows per chunk: 64 bytes of float output, no false sharing */
 #define MIN_SECONDS 0.25      /* time each measurement at least this long */
 #define DISPATCH_RUNS 200000
-#define READ_LANES 4          /* independent accumulators of the read loop */
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 
-typedef uint64_t u64x2 __attribute__((vector_size(16))); /* plain C: SSE2 or NEON */
 
 static const struct {
     int rows, cols;
@@ -122,25 +120,17 @@ static void output_task(void *arg, int ith, int nth)
 
 
 typedef struct {
-    const u64x2 *buf;
-    int n_vecs;
+    const uint8_t *buf;
+    int n_chunks;
     uint64_t sink[MAX_THREADS]; /* keeps the reads alive */
 } read_job;
 
 static void read_task(void *arg, int ith, int nth)
 {
     read_job *j = arg;
-    int v0, v1;
-    bn_split_range(j->n_vecs, ith, nth, READ_LANES, &v0, &v1);
-    u64x2 a0 = {0}, a1 = a0, a2 = a0, a3 = a0; /* READ_LANES independent sums */
-    for (int v = v0; v + READ_LANES <= v1; v += READ_LANES) {
-        a0 += j->buf[v];
-        a1 += j->buf[v + 1];
-        a2 += j->buf[v + 2];
-        a3 += j->buf[v + 3];
-    }
-    const u64x2 s = (a0 + a1) + (a2 + a3);
-    j->sink[ith] = s[0] + s[1];
+    int c0, c1;
+    bn_split_range(j->n_chunks, ith, nth, 1, &c0, &c1);
+    j->sink[ith] = bn_read_sum(j->buf + (size_t)c0 * BN_READ_BYTES, (size_t)(c1 - c0) * BN_READ_BYTES);
 }
 
 static void nothing_task(void *arg, int ith, int nth)
@@ -157,7 +147,7 @@ static double gbps(size_t bytes, double seconds) { return (double)bytes / second
 /* GB/s of the read loop over `bytes` bytes at this pool's thread count. */
 static double read_gbps(bn_pool *pool, const void *buf, size_t bytes)
 {
-    read_job j = {.buf = buf, .n_vecs = (int)(bytes / sizeof(u64x2))};
+    read_job j = {.buf = buf, .n_chunks = (int)(bytes / BN_READ_BYTES)};
     return gbps(bytes, seconds_per_run(pool, read_task, &j));
 }
 

@@ -2,7 +2,8 @@
  * kernels.c - picks the kernel table for this CPU (kernels.h), and holds
  * the parts every table shares, the scalar one included: the float
  * epilogue of the QK256 product (written once, so its order is the same
- * everywhere), the prompt-batch tiling and the activation scale.
+ * everywhere), the prompt-batch tiling, the activation scale, and the plain
+ * read loop that bandwidth figures are measured with.
  */
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +183,23 @@ const float *bn_act_chunk(const float *x, int valid, int i, int len, float *pad)
     memset(pad, 0, (size_t)len * sizeof *pad);
     if (valid > i) memcpy(pad, x + i, (size_t)(valid - i) * sizeof *pad);
     return pad;
+}
+
+typedef uint64_t u64x2 __attribute__((vector_size(16))); /* plain C: SSE2 or NEON */
+_Static_assert(BN_READ_BYTES == 4 * sizeof(u64x2), "one vector per sum per step");
+
+uint64_t bn_read_sum(const void *buf, size_t bytes)
+{
+    const u64x2 *v = buf;
+    u64x2 a0 = {0}, a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < bytes / sizeof *v; i += BN_READ_BYTES / sizeof *v) {
+        a0 += v[i];
+        a1 += v[i + 1];
+        a2 += v[i + 2];
+        a3 += v[i + 3];
+    }
+    const u64x2 s = (a0 + a1) + (a2 + a3);
+    return s[0] + s[1];
 }
 
 float bn_act_scale(float absmax)

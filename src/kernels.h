@@ -168,6 +168,13 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
  * skipped): (float)(127 / max(absmax, 1e-5)) computed in double. */
 float bn_act_scale(float absmax);
 
+/* The plain read loop the kernels' bandwidth is measured against (--bench,
+ * bench/bench_kernels.c): the sum of `bytes` bytes (a multiple of
+ * BN_READ_BYTES, 16-byte aligned) read as 16-byte vectors into four
+ * independent sums, so that several loads are in flight as in the kernels. */
+#define BN_READ_BYTES 64
+uint64_t bn_read_sum(const void *buf, size_t bytes);
+
 /* Shared helpers of every kernel (defined in kernels_scalar.c). */
 float bn_f16_to_f32(uint16_t h);
 uint16_t bn_f32_to_f16(float f);

@@ -9,7 +9,6 @@
 
 #include "model.h"
 
-#define READ_LOOP_LANES 8 /* independent accumulators keep several loads in flight */
 
 int bn_model_set_threads(bn_model *m, int n_threads)
 {
@@ -41,23 +40,19 @@ size_t bn_model_bytes_per_token(const bn_model *m)
 }
 
 typedef struct {
-    const uint64_t *buf;
-    size_t n_words;
+    const uint8_t *buf;
+    size_t bytes;
     uint64_t *sums; /* one per thread, so the loop cannot be optimized away */
 } read_job;
+
+#define READ_CHUNK 4096 /* bytes per work unit: a page */
 
 static void read_task(void *arg, int ith, int nth)
 {
     read_job *j = arg;
     int c0, c1;
-    const int chunk = 4096; /* words per chunk: page-sized work units */
-    bn_split_range((int)(j->n_words / chunk), ith, nth, 1, &c0, &c1);
-    uint64_t acc[READ_LOOP_LANES] = {0};
-    for (size_t i = (size_t)c0 * chunk; i < (size_t)c1 * chunk; i += READ_LOOP_LANES)
-        for (int l = 0; l < READ_LOOP_LANES; l++) acc[l] += j->buf[i + l];
-    uint64_t s = 0;
-    for (int l = 0; l < READ_LOOP_LANES; l++) s += acc[l];
-    j->sums[ith] = s;
+    bn_split_range((int)(j->bytes / READ_CHUNK), ith, nth, 1, &c0, &c1);
+    j->sums[ith] = bn_read_sum(j->buf + (size_t)c0 * READ_CHUNK, (size_t)(c1 - c0) * READ_CHUNK);
 }
 
 static double seconds(void)
@@ -69,21 +64,21 @@ static double seconds(void)
 
 double bn_read_bandwidth_gbs(bn_model *m, size_t bytes, int reps)
 {
-    size_t n_words = bytes / sizeof(uint64_t);
-    uint64_t *buf = malloc(n_words * sizeof *buf);
+    bytes -= bytes % READ_CHUNK;
+    uint8_t *buf = aligned_alloc(READ_CHUNK, bytes ? bytes : READ_CHUNK);
     uint64_t *sums = calloc((size_t)bn_pool_size(m->pool), sizeof *sums);
     if (!buf || !sums) {
         free(buf);
         free(sums);
         return 0.0;
     }
-    for (size_t i = 0; i < n_words; i++) buf[i] = i; /* touch every page first */
-    read_job j = {buf, n_words, sums};
+    memset(buf, 1, bytes); /* touch every page first */
+    read_job j = {buf, bytes, sums};
     double best = 0.0;
     for (int r = 0; r < reps + 1; r++) { /* the first pass is a warm-up */
         double t0 = seconds();
         bn_pool_run(m->pool, read_task, &j);
-        double gbs = (double)(n_words * sizeof *buf) / (seconds() - t0) / 1e9;
+        double gbs = (double)bytes / (seconds() - t0) / 1e9;
         if (r > 0 && gbs > best) best = gbs;
     }
     free(buf);
