@@ -153,7 +153,7 @@ typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int
  * dropped), rows left over at the end go through matvec, and so do
  * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
 typedef struct {
-    int tile, rows;
+    int tile, rows; /* tile: a multiple of 4 (the epilogue's vectors), at most 32; rows <= 4 */
     bn_row_tile_fn row_tile;
     void (*matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
 } bn_matmat_shape;
