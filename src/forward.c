@@ -90,13 +90,24 @@ void bn_rope_neox(float *v, int head_dim, int pos, float base)
     }
 }
 
-/* gate = act(gate) * up. The relu2 loop has no branch (max, then square),
- * so it vectorizes and does not stall on the signs of the gate. */
+/* max(g, 0), NaN -> 0, without a branch: with a branch on the sign, which
+ * is random, the relu2 loop stalled prefill (GCC 12 keeps the branch for
+ * every plain-C spelling of max but this mask). */
+static inline float relu(float g)
+{
+    uint32_t bits;
+    memcpy(&bits, &g, sizeof bits);
+    bits &= -(uint32_t)(g > 0.0f);
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
+/* gate = act(gate) * up */
 static void ffn_activate(const bn_model *m, float *gate, const float *up, int n)
 {
     if (m->act == BN_ACT_RELU2) {
         for (int i = 0; i < n; i++) {
-            const float r = gate[i] > 0.0f ? gate[i] : 0.0f; /* NaN -> 0 */
+            const float r = relu(gate[i]);
             gate[i] = r * r * up[i];
         }
         return;
