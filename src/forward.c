@@ -24,6 +24,7 @@
 
 #define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the batch */
 #define MAX_FUSED 3
+#define ATTN_ITEMS_PER_THREAD 4 /* fewer attention items than this per thread: split the groups */
 
 struct bn_session {
     bn_model *m;
@@ -45,7 +46,7 @@ struct bn_batch_scratch {
     float *k, *v;      /* [cap][kv_dim], copied into the caches after RoPE */
     float *att;        /* [cap][q_dim] */
     float *gate, *up;  /* [cap][n_ff] */
-    float *scores;     /* [n_threads][n_ctx] */
+    float *scores;     /* [n_threads][n_head / n_head_kv][n_ctx] */
     bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
     bn_qact *qa_ff;    /* [cap], width n_ff */
     int *pos, *rows;   /* [cap]: the batch's positions and logit rows */
@@ -167,45 +168,59 @@ typedef struct {
     int layer;
 } attention_job;
 
-/* Causal attention of query head h of token t over its session's
- * positions 0..pos (spec 6.1.6): the products run on the kernel table. */
-static void attend(const attention_job *j, int t, int h, float *scores)
+/* Softmax in place over n scores (spec 6.1.6): max, exp(x - max) summed
+ * in double, times 1/sum. */
+static void softmax(float *x, int n)
+{
+    float max = -INFINITY;
+    for (int p = 0; p < n; p++)
+        if (x[p] > max) max = x[p];
+    double sum = 0.0;
+    for (int p = 0; p < n; p++) {
+        x[p] = expf(x[p] - max);
+        sum += x[p];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int p = 0; p < n; p++) x[p] *= inv;
+}
+
+/* Causal attention of query heads h0 .. h0 + n_q - 1 of token t, which
+ * share one kv head, over its session's positions 0..pos: each cached row
+ * is read once for all of them (the products run on the kernel table). */
+static void attend(const attention_job *j, int t, int h0, int n_q, float *scores)
 {
     const bn_hparams *hp = &j->m->hp;
     const bn_kernels *k = j->m->kernels;
     const bn_session *s = j->b->sess[t];
     const int n = j->b->pos[t] + 1;
     const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd, q_dim = hp->n_head * hd;
-    const int kvh = h / (hp->n_head / hp->n_head_kv);
-    const float *q = j->sc->q + (size_t)t * q_dim + (size_t)h * hd;
+    const int kvh = h0 / (hp->n_head / hp->n_head_kv);
+    const size_t ld = (size_t)j->sc->n_ctx;
+    const size_t head_off = (size_t)t * q_dim + (size_t)h0 * hd;
     const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)kvh * hd;
-    k->attn_scores(q, s->k_cache + layer_off, (size_t)kv_dim, n, hd, 1.0f / sqrtf((float)hd), scores);
-    float max = -INFINITY;
-    for (int p = 0; p < n; p++)
-        if (scores[p] > max) max = scores[p];
-    double sum = 0.0;
-    for (int p = 0; p < n; p++) {
-        scores[p] = expf(scores[p] - max);
-        sum += scores[p];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int p = 0; p < n; p++) scores[p] *= inv;
-    float *out = j->sc->att + (size_t)t * q_dim + (size_t)h * hd;
-    k->attn_values(scores, s->v_cache + layer_off, (size_t)kv_dim, n, hd, out);
+    k->attn_scores(j->sc->q + head_off, n_q, s->k_cache + layer_off, (size_t)kv_dim, n, hd,
+                   1.0f / sqrtf((float)hd), scores, ld);
+    for (int h = 0; h < n_q; h++) softmax(scores + (size_t)h * ld, n);
+    k->attn_values(scores, ld, n_q, s->v_cache + layer_off, (size_t)kv_dim, n, hd,
+                   j->sc->att + head_off);
 }
 
-/* Work items (kv head, token, query head of the group) in that order, dealt
- * out in turn: the threads work on one kv head's cache rows at a time, which
- * stay in their caches, and later tokens of a prompt (which attend to more
- * positions) do not all land on the last thread. */
+/* Work items (kv head, token, slice of the kv head's query heads) in that
+ * order, dealt out in turn: the threads work on one kv head's cache rows at
+ * a time, which stay in their caches, and later tokens of a prompt (which
+ * attend to more positions) do not all land on the last thread. An item
+ * takes the whole group of query heads unless that leaves too few items to
+ * keep the threads busy (decoding one token). */
 static void attention_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
     const int group = j->m->hp.n_head / j->m->hp.n_head_kv, n = j->b->n;
-    float *scores = j->sc->scores + (size_t)ith * j->sc->n_ctx;
-    for (int i = ith; i < n * j->m->hp.n_head; i += nth) {
-        const int kvh = i / (n * group), r = i % (n * group);
-        attend(j, r / group, kvh * group + r % group, scores);
+    const int per_item = n * j->m->hp.n_head_kv >= ATTN_ITEMS_PER_THREAD * nth ? group : 1;
+    const int slices = group / per_item;
+    float *scores = j->sc->scores + (size_t)ith * group * j->sc->n_ctx;
+    for (int i = ith; i < n * j->m->hp.n_head_kv * slices; i += nth) {
+        const int kvh = i / (n * slices), r = i % (n * slices);
+        attend(j, r / slices, kvh * group + (r % slices) * per_item, per_item, scores);
     }
 }
 
@@ -407,7 +422,7 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
     sc->att = alloc_floats(cap * q_dim);
     sc->gate = alloc_floats(cap * nf);
     sc->up = alloc_floats(cap * nf);
-    sc->scores = alloc_floats((size_t)sc->n_threads * n_ctx);
+    sc->scores = alloc_floats((size_t)sc->n_threads * (hp->n_head / hp->n_head_kv) * n_ctx);
     sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
     sc->pos = calloc((size_t)cap, sizeof *sc->pos);

@@ -93,12 +93,16 @@ typedef struct {
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
-    /* Attention over n rows of the F32 KV cache, `stride` floats apart
-     * (spec 6.1.6; BN_ATTN_LANES says the order): scores[p] = dot(q, k_p)
-     * * scale, and out[i] = sum over p of w[p] * v_p[i], for i < d. */
-    void (*attn_scores)(const float *q, const float *k, size_t stride, int n, int d, float scale,
-                        float *scores);
-    void (*attn_values)(const float *w, const float *v, size_t stride, int n, int d, float *out);
+    /* Attention of n_q query heads sharing one kv head over n rows of the
+     * F32 KV cache, `stride` floats apart (spec 6.1.6; BN_ATTN_LANES says
+     * the order). Query j is q + j*d and its scores are scores + j*ld:
+     * scores[j*ld + p] = dot(q_j, k_p) * scale. Its output is out + j*d:
+     * out[j*d + i] = sum over p of w[j*ld + p] * v_p[i], for i < d. Each
+     * cache row is read once for all n_q heads. */
+    void (*attn_scores)(const float *q, int n_q, const float *k, size_t stride, int n, int d,
+                        float scale, float *scores, size_t ld);
+    void (*attn_values)(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
+                        int d, float *out);
 } bn_kernels;
 
 /* Lanes of the attention dot product: element i of q * k_p (multiply, then

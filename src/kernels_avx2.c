@@ -248,19 +248,16 @@ AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
     }
 }
 
-/* For inner steps called from more than one place, inlined all the same. */
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-/* Rows stream from RAM: the lines L2_AHEAD bytes ahead of the `bytes`
- * about to be read are asked into L2. Measured on Zen 4: 4-7% faster from
- * 8 KB ahead; nearer (256 B - 4 KB) gains nothing. */
-#define L2_AHEAD 8192
+/* Rows stream from RAM: the lines BN_X86_PREFETCH_L2_BYTES ahead of the
+ * `bytes` about to be read are asked into L2. Measured on Zen 4 for these
+ * products: 4-7% faster from 8 KB ahead; nearer (256 B - 4 KB) gains
+ * nothing. */
 #define CACHE_LINE 64
 
 AVX2_FN static inline void prefetch_l2(const uint8_t *p, size_t bytes)
 {
     for (size_t at = 0; at < bytes; at += CACHE_LINE)
-        _mm_prefetch((const char *)p + L2_AHEAD + at, _MM_HINT_T1);
+        _mm_prefetch((const char *)p + BN_X86_PREFETCH_L2_BYTES + at, _MM_HINT_T1);
 }
 
 /* The groups of a row are summed 8 at a time (8 Q8_0 blocks, or a Q6_K
@@ -455,60 +452,78 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
 
 /* ----------------------------------------------------------- attention */
 
-#define ATTN_KEYS 4       /* keys scored together: independent add chains */
-#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+#define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
+#define ATTN_VECS 2    /* output vectors of each query per pass over the values */
 
-/* Lanes 0-7 and 8-15 of BN_ATTN_LANES in lo and hi; head dimensions are
- * multiples of 8, so a last step of 8 elements updates lo only. */
-AVX2_FN static void attn_scores_avx2(const float *q, const float *k, size_t stride, int n, int d,
-                                     float scale, float *scores)
+/* Scores of one key for nq <= 4 queries, lanes 0-7 and 8-15 of
+ * BN_ATTN_LANES in lo and hi; head dimensions are multiples of 8, so a
+ * last step of 8 elements updates lo only. The key row is loaded once
+ * for all the queries. */
+AVX2_FN static void score_key(const float *q, int nq, const float *k, int d, float scale,
+                              float *scores, size_t ld)
 {
-    int p = 0;
-    for (; p < n; p += ATTN_KEYS) {
-        const int keys = n - p < ATTN_KEYS ? n - p : ATTN_KEYS;
-        __m256 lo[ATTN_KEYS], hi[ATTN_KEYS];
-        for (int j = 0; j < ATTN_KEYS; j++) lo[j] = hi[j] = _mm256_setzero_ps();
-        for (int i = 0; i < d; i += BN_ATTN_LANES) {
-            const __m256 q0 = _mm256_loadu_ps(q + i);
-            const __m256 q1 = i + FLOATS_PER_VEC < d ? _mm256_loadu_ps(q + i + FLOATS_PER_VEC)
-                                                     : _mm256_setzero_ps();
+    __m256 lo[ATTN_QUERIES], hi[ATTN_QUERIES];
+    for (int j = 0; j < ATTN_QUERIES; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+    for (int i = 0; i < d; i += BN_ATTN_LANES) {
+        const int full = i + FLOATS_PER_VEC < d;
+        const __m256 k0 = _mm256_loadu_ps(k + i);
+        const __m256 k1 = full ? _mm256_loadu_ps(k + i + FLOATS_PER_VEC) : _mm256_setzero_ps();
 #pragma GCC unroll 4
-            for (int j = 0; j < ATTN_KEYS; j++) {
-                if (j >= keys) break;
-                const float *row = k + (size_t)(p + j) * stride + i;
-                lo[j] = _mm256_add_ps(lo[j], _mm256_mul_ps(q0, _mm256_loadu_ps(row)));
-                if (i + FLOATS_PER_VEC < d)
-                    hi[j] = _mm256_add_ps(hi[j], _mm256_mul_ps(q1, _mm256_loadu_ps(row + FLOATS_PER_VEC)));
-            }
+        for (int j = 0; j < ATTN_QUERIES; j++) {
+            if (j >= nq) break;
+            const float *qj = q + (size_t)j * d + i;
+            lo[j] = _mm256_add_ps(lo[j], _mm256_mul_ps(_mm256_loadu_ps(qj), k0));
+            if (full) hi[j] = _mm256_add_ps(hi[j], _mm256_mul_ps(_mm256_loadu_ps(qj + FLOATS_PER_VEC), k1));
         }
-        for (int j = 0; j < keys; j++) scores[p + j] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
+    }
+    for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
+}
+
+AVX2_FN static void attn_scores_avx2(const float *q, int n_q, const float *k, size_t stride, int n,
+                                     int d, float scale, float *scores, size_t ld)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        for (int p = 0; p < n; p++)
+            score_key(q + (size_t)j * d, nq, k + (size_t)p * stride, d, scale,
+                      scores + (size_t)j * ld + p, ld);
     }
 }
 
-/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
- * keys; what is left of d (a multiple of 8) goes one vector at a time. */
-AVX2_FN static void attn_values_avx2(const float *w, const float *v, size_t stride, int n, int d,
-                                     float *out)
+/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of
+ * nq <= 4 queries stay in registers over all n keys, each value row
+ * loaded once for all of them. */
+AVX2_FN static void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride,
+                                int n, int d, int i0, float *out)
 {
-    int i = 0;
-    for (; i + ATTN_VALUE_VECS * FLOATS_PER_VEC <= d; i += ATTN_VALUE_VECS * FLOATS_PER_VEC) {
-        __m256 acc[ATTN_VALUE_VECS];
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = _mm256_setzero_ps();
-        for (int p = 0; p < n; p++) {
-            const __m256 wp = _mm256_set1_ps(w[p]);
-            const float *row = v + (size_t)p * stride + i;
-#pragma GCC unroll 8
-            for (int j = 0; j < ATTN_VALUE_VECS; j++)
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(wp, _mm256_loadu_ps(row + j * FLOATS_PER_VEC)));
+    const int vecs = (d - i0) / FLOATS_PER_VEC < ATTN_VECS ? (d - i0) / FLOATS_PER_VEC : ATTN_VECS;
+    __m256 acc[ATTN_QUERIES][ATTN_VECS];
+    for (int j = 0; j < ATTN_QUERIES; j++)
+        for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const float *row = v + (size_t)p * stride + i0;
+        __m256 vv[ATTN_VECS];
+        for (int c = 0; c < ATTN_VECS; c++)
+            vv[c] = c < vecs ? _mm256_loadu_ps(row + c * FLOATS_PER_VEC) : _mm256_setzero_ps();
+#pragma GCC unroll 4
+        for (int j = 0; j < ATTN_QUERIES; j++) {
+            if (j >= nq) break;
+            const __m256 wp = _mm256_set1_ps(w[(size_t)j * ld + p]);
+            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_add_ps(acc[j][c], _mm256_mul_ps(wp, vv[c]));
         }
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) _mm256_storeu_ps(out + i + j * FLOATS_PER_VEC, acc[j]);
     }
-    for (; i < d; i += FLOATS_PER_VEC) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int p = 0; p < n; p++)
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(w[p]),
-                                                   _mm256_loadu_ps(v + (size_t)p * stride + i)));
-        _mm256_storeu_ps(out + i, acc);
+    for (int j = 0; j < nq; j++)
+        for (int c = 0; c < vecs; c++)
+            _mm256_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, acc[j][c]);
+}
+
+AVX2_FN static void attn_values_avx2(const float *w, size_t ld, int n_q, const float *v,
+                                     size_t stride, int n, int d, float *out)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC)
+            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 

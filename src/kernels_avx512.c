@@ -270,8 +270,9 @@ AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float
 
 /* ----------------------------------------------------------- attention */
 
-#define ATTN_KEYS 4     /* keys scored together: independent add chains */
-#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+#define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
+#define ATTN_KEYS 2    /* keys per step: 8 independent add chains */
+#define ATTN_VECS 4    /* output vectors of each query per pass over the values */
 
 /* The 16 lanes of v folded as BN_ATTN_LANES says. */
 AVX512_FN static inline float fold16_ps(__m512 v)
@@ -280,63 +281,86 @@ AVX512_FN static inline float fold16_ps(__m512 v)
     return bn_x86_fold8(_mm256_add_ps(_mm512_castps512_ps256(v), upper));
 }
 
-/* Lane i % 16 of a head dimension that is a multiple of 8, not of 16:
- * the last vector's upper lanes are left as they are (mask add). */
-AVX512_FN static void attn_scores_avx512(const float *q, const float *k, size_t stride, int n,
-                                         int d, float scale, float *scores)
+/* Lanes [i, min(i + 16, d)): head dimensions are multiples of 8, not
+ * always of 16; masked-off lanes load as 0 and are left alone. */
+AVX512_FN static inline __mmask16 lanes_from(int i, int d)
 {
-    int p = 0;
-    for (; p + ATTN_KEYS <= n; p += ATTN_KEYS) {
-        __m512 acc[ATTN_KEYS];
-        for (int j = 0; j < ATTN_KEYS; j++) acc[j] = _mm512_setzero_ps();
-        for (int i = 0; i < d; i += FLOATS_PER_VEC) {
-            const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
-            const __m512 qv = _mm512_maskz_loadu_ps(m, q + i);
+    return i >= d ? 0 : first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
+}
+
+/* Scores of `keys` keys from k (a compile-time 1 or 2) for nq <= 4
+ * queries: each cache row is loaded once for all of them. */
+ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const float *k, size_t stride,
+                                        int d, int keys, float scale, float *scores, size_t ld)
+{
+    __m512 acc[ATTN_KEYS][ATTN_QUERIES];
+    for (int c = 0; c < keys; c++)
+        for (int j = 0; j < ATTN_QUERIES; j++) acc[c][j] = _mm512_setzero_ps();
+    for (int i = 0; i < d; i += FLOATS_PER_VEC) {
+        const __mmask16 m = lanes_from(i, d);
+        __m512 kv[ATTN_KEYS];
+        for (int c = 0; c < keys; c++) kv[c] = _mm512_maskz_loadu_ps(m, k + (size_t)c * stride + i);
 #pragma GCC unroll 4
-            for (int j = 0; j < ATTN_KEYS; j++) {
-                const __m512 kv = _mm512_maskz_loadu_ps(m, k + (size_t)(p + j) * stride + i);
-                acc[j] = _mm512_mask_add_ps(acc[j], m, acc[j], _mm512_mul_ps(qv, kv));
-            }
+        for (int j = 0; j < ATTN_QUERIES; j++) {
+            if (j >= nq) break;
+            const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+            for (int c = 0; c < keys; c++)
+                acc[c][j] = _mm512_mask_add_ps(acc[c][j], m, acc[c][j], _mm512_mul_ps(qv, kv[c]));
         }
-        for (int j = 0; j < ATTN_KEYS; j++) scores[p + j] = fold16_ps(acc[j]) * scale;
     }
-    for (; p < n; p++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int i = 0; i < d; i += FLOATS_PER_VEC) {
-            const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
-            const __m512 prod = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, q + i),
-                                              _mm512_maskz_loadu_ps(m, k + (size_t)p * stride + i));
-            acc = _mm512_mask_add_ps(acc, m, acc, prod);
-        }
-        scores[p] = fold16_ps(acc) * scale;
+    for (int j = 0; j < nq; j++)
+        for (int c = 0; c < keys; c++) scores[(size_t)j * ld + c] = fold16_ps(acc[c][j]) * scale;
+}
+
+AVX512_FN static void attn_scores_avx512(const float *q, int n_q, const float *k, size_t stride,
+                                         int n, int d, float scale, float *scores, size_t ld)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        const float *qj = q + (size_t)j * d;
+        float *sj = scores + (size_t)j * ld;
+        int p = 0;
+        for (; p + ATTN_KEYS <= n; p += ATTN_KEYS)
+            score_keys(qj, nq, k + (size_t)p * stride, stride, d, ATTN_KEYS, scale, sj + p, ld);
+        for (; p < n; p++) score_keys(qj, nq, k + (size_t)p * stride, stride, d, 1, scale, sj + p, ld);
     }
 }
 
-/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
- * keys; what is left of d goes one (masked) vector at a time. */
-AVX512_FN static void attn_values_avx512(const float *w, const float *v, size_t stride, int n,
-                                         int d, float *out)
+/* ATTN_VECS output vectors of nq <= 4 queries stay in registers over all
+ * n keys, each value row loaded once for all of them. */
+AVX512_FN static void values_pass(const float *w, size_t ld, int nq, const float *v,
+                                  size_t stride, int n, int d, int i0, float *out)
 {
-    int i = 0;
-    for (; i + ATTN_VALUE_VECS * FLOATS_PER_VEC <= d; i += ATTN_VALUE_VECS * FLOATS_PER_VEC) {
-        __m512 acc[ATTN_VALUE_VECS];
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = _mm512_setzero_ps();
-        for (int p = 0; p < n; p++) {
-            const __m512 wp = _mm512_set1_ps(w[p]);
-            const float *row = v + (size_t)p * stride + i;
-#pragma GCC unroll 8
-            for (int j = 0; j < ATTN_VALUE_VECS; j++)
-                acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(wp, _mm512_loadu_ps(row + j * FLOATS_PER_VEC)));
+    __m512 acc[ATTN_QUERIES][ATTN_VECS];
+    __mmask16 m[ATTN_VECS];
+    for (int c = 0; c < ATTN_VECS; c++) m[c] = lanes_from(i0 + c * FLOATS_PER_VEC, d);
+    for (int j = 0; j < ATTN_QUERIES; j++)
+        for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_setzero_ps();
+    for (int p = 0; p < n; p++) {
+        const float *row = v + (size_t)p * stride + i0;
+        __m512 vv[ATTN_VECS];
+#pragma GCC unroll 4
+        for (int c = 0; c < ATTN_VECS; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], row + c * FLOATS_PER_VEC);
+#pragma GCC unroll 4
+        for (int j = 0; j < ATTN_QUERIES; j++) {
+            if (j >= nq) break;
+            const __m512 wp = _mm512_set1_ps(w[(size_t)j * ld + p]);
+#pragma GCC unroll 4
+            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_add_ps(acc[j][c], _mm512_mul_ps(wp, vv[c]));
         }
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) _mm512_storeu_ps(out + i + j * FLOATS_PER_VEC, acc[j]);
     }
-    for (; i < d; i += FLOATS_PER_VEC) {
-        const __mmask16 m = first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
-        __m512 acc = _mm512_setzero_ps();
-        for (int p = 0; p < n; p++)
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_set1_ps(w[p]),
-                                                   _mm512_maskz_loadu_ps(m, v + (size_t)p * stride + i)));
-        _mm512_mask_storeu_ps(out + i, m, acc);
+    for (int j = 0; j < nq; j++)
+        for (int c = 0; c < ATTN_VECS; c++)
+            _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, m[c], acc[j][c]);
+}
+
+AVX512_FN static void attn_values_avx512(const float *w, size_t ld, int n_q, const float *v,
+                                         size_t stride, int n, int d, float *out)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC)
+            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 

@@ -320,51 +320,78 @@ static void f16_matvec_neon(const uint16_t *w, int cols, const float *x, float *
 
 /* ----------------------------------------------------------- attention */
 
-#define ATTN_VECS 4       /* float32x4 vectors of BN_ATTN_LANES */
-#define ATTN_VALUE_VECS 8 /* output vectors kept in registers across all keys */
+#define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
+#define ATTN_VECS 4    /* float32x4 vectors of BN_ATTN_LANES; output vectors per value pass */
 
-/* Lanes 0-3, 4-7, 8-11, 12-15 in four vectors, folded as f16_dot_neon
- * does; head dimensions are multiples of 8, so a last step of 8 elements
- * updates the first two vectors only. */
-static void attn_scores_neon(const float *q, const float *k, size_t stride, int n, int d,
-                             float scale, float *scores)
+/* Lanes 0-3, 4-7, 8-11, 12-15 in four vectors, folded as f16_dot_neon does. */
+static float fold16_neon(const float32x4_t a[ATTN_VECS])
 {
-    for (int p = 0; p < n; p++, k += stride) {
-        float32x4_t a[ATTN_VECS];
-        for (int j = 0; j < ATTN_VECS; j++) a[j] = vdupq_n_f32(0.0f);
-        for (int i = 0; i < d; i += BN_ATTN_LANES) {
-            const int vecs = d - i < BN_ATTN_LANES ? (d - i) / 4 : ATTN_VECS;
-            for (int j = 0; j < vecs; j++)
-                a[j] = vaddq_f32(a[j], vmulq_f32(vld1q_f32(q + i + 4 * j), vld1q_f32(k + i + 4 * j)));
-        }
-        const float32x4_t f4 = vaddq_f32(vaddq_f32(a[0], a[2]), vaddq_f32(a[1], a[3]));
-        const float32x2_t f2 = vadd_f32(vget_low_f32(f4), vget_high_f32(f4));
-        scores[p] = (vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1)) * scale;
+    const float32x4_t f4 = vaddq_f32(vaddq_f32(a[0], a[2]), vaddq_f32(a[1], a[3]));
+    const float32x2_t f2 = vadd_f32(vget_low_f32(f4), vget_high_f32(f4));
+    return vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1);
+}
+
+/* Scores of one key for nq <= 4 queries, the key row loaded once for all
+ * of them; head dimensions are multiples of 8, so a last step of 8
+ * elements updates the first two vectors only. */
+static void score_key(const float *q, int nq, const float *k, int d, float scale, float *scores,
+                      size_t ld)
+{
+    float32x4_t a[ATTN_QUERIES][ATTN_VECS];
+    for (int j = 0; j < ATTN_QUERIES; j++)
+        for (int c = 0; c < ATTN_VECS; c++) a[j][c] = vdupq_n_f32(0.0f);
+    for (int i = 0; i < d; i += BN_ATTN_LANES) {
+        const int vecs = d - i < BN_ATTN_LANES ? (d - i) / 4 : ATTN_VECS;
+        float32x4_t kv[ATTN_VECS];
+        for (int c = 0; c < vecs; c++) kv[c] = vld1q_f32(k + i + 4 * c);
+        for (int j = 0; j < nq; j++)
+            for (int c = 0; c < vecs; c++)
+                a[j][c] = vaddq_f32(a[j][c], vmulq_f32(vld1q_f32(q + (size_t)j * d + i + 4 * c), kv[c]));
+    }
+    for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = fold16_neon(a[j]) * scale;
+}
+
+static void attn_scores_neon(const float *q, int n_q, const float *k, size_t stride, int n, int d,
+                             float scale, float *scores, size_t ld)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        for (int p = 0; p < n; p++)
+            score_key(q + (size_t)j * d, nq, k + (size_t)p * stride, d, scale,
+                      scores + (size_t)j * ld + p, ld);
     }
 }
 
-/* ATTN_VALUE_VECS output vectors at a time stay in registers over all n
- * keys; what is left of d (a multiple of 8) goes one vector at a time. */
-static void attn_values_neon(const float *w, const float *v, size_t stride, int n, int d,
-                             float *out)
+/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of
+ * nq <= 4 queries stay in registers over all n keys, each value row
+ * loaded once for all of them. */
+static void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride, int n,
+                        int d, int i0, float *out)
 {
-    int i = 0;
-    for (; i + ATTN_VALUE_VECS * 4 <= d; i += ATTN_VALUE_VECS * 4) {
-        float32x4_t acc[ATTN_VALUE_VECS];
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) acc[j] = vdupq_n_f32(0.0f);
-        for (int p = 0; p < n; p++) {
-            const float32x4_t wp = vdupq_n_f32(w[p]);
-            const float *row = v + (size_t)p * stride + i;
-            for (int j = 0; j < ATTN_VALUE_VECS; j++)
-                acc[j] = vaddq_f32(acc[j], vmulq_f32(wp, vld1q_f32(row + 4 * j)));
+    const int vecs = (d - i0) / 4 < ATTN_VECS ? (d - i0) / 4 : ATTN_VECS;
+    float32x4_t acc[ATTN_QUERIES][ATTN_VECS];
+    for (int j = 0; j < ATTN_QUERIES; j++)
+        for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = vdupq_n_f32(0.0f);
+    for (int p = 0; p < n; p++) {
+        const float *row = v + (size_t)p * stride + i0;
+        float32x4_t vv[ATTN_VECS];
+        for (int c = 0; c < vecs; c++) vv[c] = vld1q_f32(row + 4 * c);
+        for (int j = 0; j < nq; j++) {
+            const float32x4_t wp = vdupq_n_f32(w[(size_t)j * ld + p]);
+            for (int c = 0; c < vecs; c++) acc[j][c] = vaddq_f32(acc[j][c], vmulq_f32(wp, vv[c]));
         }
-        for (int j = 0; j < ATTN_VALUE_VECS; j++) vst1q_f32(out + i + 4 * j, acc[j]);
     }
-    for (; i < d; i += 4) {
-        float32x4_t acc = vdupq_n_f32(0.0f);
-        for (int p = 0; p < n; p++)
-            acc = vaddq_f32(acc, vmulq_f32(vdupq_n_f32(w[p]), vld1q_f32(v + (size_t)p * stride + i)));
-        vst1q_f32(out + i, acc);
+    for (int j = 0; j < nq; j++)
+        for (int c = 0; c < vecs; c++) vst1q_f32(out + (size_t)j * d + i0 + 4 * c, acc[j][c]);
+}
+
+static void attn_values_neon(const float *w, size_t ld, int n_q, const float *v, size_t stride,
+                             int n, int d, float *out)
+{
+    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
+        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * 4)
+            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 

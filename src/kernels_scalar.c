@@ -185,28 +185,31 @@ static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float
 
 /* ------------------------------------------------------------ attention */
 
-static void attn_scores_scalar(const float *q, const float *k, size_t stride, int n, int d,
-                               float scale, float *scores)
+static void attn_scores_scalar(const float *q, int n_q, const float *k, size_t stride, int n,
+                               int d, float scale, float *scores, size_t ld)
 {
-    for (int p = 0; p < n; p++, k += stride) {
-        float lane[BN_ATTN_LANES] = {0};
-        for (int i = 0; i < d; i++) {
-            float prod = q[i] * k[i];
-            lane[i % BN_ATTN_LANES] = lane[i % BN_ATTN_LANES] + prod;
+    for (int j = 0; j < n_q; j++, q += d, scores += ld)
+        for (int p = 0; p < n; p++) {
+            const float *kp = k + (size_t)p * stride;
+            float lane[BN_ATTN_LANES] = {0};
+            for (int i = 0; i < d; i++) {
+                float prod = q[i] * kp[i];
+                lane[i % BN_ATTN_LANES] = lane[i % BN_ATTN_LANES] + prod;
+            }
+            scores[p] = fold16(lane) * scale;
         }
-        scores[p] = fold16(lane) * scale;
-    }
 }
 
-static void attn_values_scalar(const float *w, const float *v, size_t stride, int n, int d,
-                               float *out)
+static void attn_values_scalar(const float *w, size_t ld, int n_q, const float *v, size_t stride,
+                               int n, int d, float *out)
 {
-    memset(out, 0, (size_t)d * sizeof *out);
-    for (int p = 0; p < n; p++, v += stride)
-        for (int i = 0; i < d; i++) {
-            float prod = w[p] * v[i];
-            out[i] = out[i] + prod;
-        }
+    memset(out, 0, (size_t)n_q * d * sizeof *out);
+    for (int j = 0; j < n_q; j++, w += ld, out += d)
+        for (int p = 0; p < n; p++)
+            for (int i = 0; i < d; i++) {
+                float prod = w[p] * v[(size_t)p * stride + i];
+                out[i] = out[i] + prod;
+            }
 }
 
 const bn_kernels bn_kernels_scalar = {

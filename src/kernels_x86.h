@@ -15,6 +15,9 @@
 #include "kernels.h"
 
 #define BN_X86_AVX2_FN __attribute__((target("avx2,f16c")))
+/* Inner steps called from more than one place (or with compile-time
+ * counts that must unroll), inlined all the same. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define BN_X86_REDUCE_LANES 8 /* vectors reduced together by bn_x86_reduce8 */
 /* Rows stream from RAM: ask for the weights this far ahead, into L1 and,
  * much further, into L2. Measured on Zen 4 (bench/bench_kernels.c,
