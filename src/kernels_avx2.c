@@ -455,75 +455,86 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
 #define ATTN_VECS 2    /* output vectors of each query per pass over the values */
 
-/* Scores of one key for nq <= 4 queries, lanes 0-7 and 8-15 of
- * BN_ATTN_LANES in lo and hi; head dimensions are multiples of 8, so a
- * last step of 8 elements updates lo only. The key row is loaded once
- * for all the queries. */
-AVX2_FN static void score_key(const float *q, int nq, const float *k, int d, float scale,
-                              float *scores, size_t ld)
+/* Scores of one key for nq queries (a compile-time constant, so the
+ * accumulators stay in registers), lanes 0-7 and 8-15 of BN_ATTN_LANES in
+ * lo and hi; head dimensions are multiples of 8, so a last step of 8
+ * elements updates lo only. The key row is loaded once for all queries. */
+ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const float *k, int d, float scale,
+                                     float *scores, size_t ld)
 {
     __m256 lo[ATTN_QUERIES], hi[ATTN_QUERIES];
-    for (int j = 0; j < ATTN_QUERIES; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++) lo[j] = hi[j] = _mm256_setzero_ps();
     for (int i = 0; i < d; i += BN_ATTN_LANES) {
         const int full = i + FLOATS_PER_VEC < d;
         const __m256 k0 = _mm256_loadu_ps(k + i);
         const __m256 k1 = full ? _mm256_loadu_ps(k + i + FLOATS_PER_VEC) : _mm256_setzero_ps();
 #pragma GCC unroll 4
-        for (int j = 0; j < ATTN_QUERIES; j++) {
-            if (j >= nq) break;
+        for (int j = 0; j < nq; j++) {
             const float *qj = q + (size_t)j * d + i;
             lo[j] = _mm256_add_ps(lo[j], _mm256_mul_ps(_mm256_loadu_ps(qj), k0));
             if (full) hi[j] = _mm256_add_ps(hi[j], _mm256_mul_ps(_mm256_loadu_ps(qj + FLOATS_PER_VEC), k1));
         }
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
 }
 
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 AVX2_FN static void attn_scores_avx2(const float *q, int n_q, const float *k, size_t stride, int n,
                                      int d, float scale, float *scores, size_t ld)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+    int j = 0;
+    for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, nq, k + (size_t)p * stride, d, scale,
+            score_key(q + (size_t)j * d, ATTN_QUERIES, k + (size_t)p * stride, d, scale,
                       scores + (size_t)j * ld + p, ld);
-    }
+    for (; j < n_q; j++)
+        for (int p = 0; p < n; p++)
+            score_key(q + (size_t)j * d, 1, k + (size_t)p * stride, d, scale, scores + (size_t)j * ld + p, ld);
 }
 
-/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of
- * nq <= 4 queries stay in registers over all n keys, each value row
- * loaded once for all of them. */
-AVX2_FN static void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride,
-                                int n, int d, int i0, float *out)
+/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of nq
+ * queries (a compile-time constant) stay in registers over all n keys,
+ * each value row loaded once for all of them. */
+ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const float *v,
+                                       size_t stride, int n, int d, int i0, float *out)
 {
     const int vecs = (d - i0) / FLOATS_PER_VEC < ATTN_VECS ? (d - i0) / FLOATS_PER_VEC : ATTN_VECS;
     __m256 acc[ATTN_QUERIES][ATTN_VECS];
-    for (int j = 0; j < ATTN_QUERIES; j++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_setzero_ps();
     for (int p = 0; p < n; p++) {
         const float *row = v + (size_t)p * stride + i0;
         __m256 vv[ATTN_VECS];
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
             vv[c] = c < vecs ? _mm256_loadu_ps(row + c * FLOATS_PER_VEC) : _mm256_setzero_ps();
 #pragma GCC unroll 4
-        for (int j = 0; j < ATTN_QUERIES; j++) {
-            if (j >= nq) break;
+        for (int j = 0; j < nq; j++) {
             const __m256 wp = _mm256_set1_ps(w[(size_t)j * ld + p]);
+#pragma GCC unroll 4
             for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_add_ps(acc[j][c], _mm256_mul_ps(wp, vv[c]));
         }
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
-        for (int c = 0; c < vecs; c++)
-            _mm256_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, acc[j][c]);
+#pragma GCC unroll 4
+        for (int c = 0; c < ATTN_VECS; c++)
+            if (c < vecs) _mm256_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, acc[j][c]);
 }
 
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 AVX2_FN static void attn_values_avx2(const float *w, size_t ld, int n_q, const float *v,
                                      size_t stride, int n, int d, float *out)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
-        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC)
-            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
+    for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC) {
+        int j = 0;
+        for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
+        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 

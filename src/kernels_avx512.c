@@ -288,53 +288,68 @@ AVX512_FN static inline __mmask16 lanes_from(int i, int d)
     return i >= d ? 0 : first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
 }
 
-/* Scores of `keys` keys from k (a compile-time 1 or 2) for nq <= 4
- * queries: each cache row is loaded once for all of them. */
+/* Scores of `keys` keys from k for nq queries (both compile-time
+ * constants, so the accumulators stay in registers): each cache row is
+ * loaded once for all the queries. */
 ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const float *k, size_t stride,
                                         int d, int keys, float scale, float *scores, size_t ld)
 {
     __m512 acc[ATTN_KEYS][ATTN_QUERIES];
+#pragma GCC unroll 4
     for (int c = 0; c < keys; c++)
-        for (int j = 0; j < ATTN_QUERIES; j++) acc[c][j] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+        for (int j = 0; j < nq; j++) acc[c][j] = _mm512_setzero_ps();
     for (int i = 0; i < d; i += FLOATS_PER_VEC) {
         const __mmask16 m = lanes_from(i, d);
         __m512 kv[ATTN_KEYS];
+#pragma GCC unroll 4
         for (int c = 0; c < keys; c++) kv[c] = _mm512_maskz_loadu_ps(m, k + (size_t)c * stride + i);
 #pragma GCC unroll 4
-        for (int j = 0; j < ATTN_QUERIES; j++) {
-            if (j >= nq) break;
+        for (int j = 0; j < nq; j++) {
             const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+#pragma GCC unroll 4
             for (int c = 0; c < keys; c++)
                 acc[c][j] = _mm512_mask_add_ps(acc[c][j], m, acc[c][j], _mm512_mul_ps(qv, kv[c]));
         }
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < keys; c++) scores[(size_t)j * ld + c] = fold16_ps(acc[c][j]) * scale;
 }
 
+/* All n keys for nq queries (a compile-time constant). */
+ALWAYS_INLINE AVX512_FN void score_all_keys(const float *q, int nq, const float *k, size_t stride,
+                                            int n, int d, float scale, float *scores, size_t ld)
+{
+    int p = 0;
+    for (; p + ATTN_KEYS <= n; p += ATTN_KEYS)
+        score_keys(q, nq, k + (size_t)p * stride, stride, d, ATTN_KEYS, scale, scores + p, ld);
+    for (; p < n; p++) score_keys(q, nq, k + (size_t)p * stride, stride, d, 1, scale, scores + p, ld);
+}
+
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 AVX512_FN static void attn_scores_avx512(const float *q, int n_q, const float *k, size_t stride,
                                          int n, int d, float scale, float *scores, size_t ld)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
-        const float *qj = q + (size_t)j * d;
-        float *sj = scores + (size_t)j * ld;
-        int p = 0;
-        for (; p + ATTN_KEYS <= n; p += ATTN_KEYS)
-            score_keys(qj, nq, k + (size_t)p * stride, stride, d, ATTN_KEYS, scale, sj + p, ld);
-        for (; p < n; p++) score_keys(qj, nq, k + (size_t)p * stride, stride, d, 1, scale, sj + p, ld);
-    }
+    int j = 0;
+    for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
+        score_all_keys(q + (size_t)j * d, ATTN_QUERIES, k, stride, n, d, scale, scores + (size_t)j * ld, ld);
+    for (; j < n_q; j++) score_all_keys(q + (size_t)j * d, 1, k, stride, n, d, scale, scores + (size_t)j * ld, ld);
 }
 
-/* ATTN_VECS output vectors of nq <= 4 queries stay in registers over all
- * n keys, each value row loaded once for all of them. */
-AVX512_FN static void values_pass(const float *w, size_t ld, int nq, const float *v,
-                                  size_t stride, int n, int d, int i0, float *out)
+/* ATTN_VECS output vectors of nq queries (a compile-time constant) stay
+ * in registers over all n keys, each value row loaded once for all of them. */
+ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, const float *v,
+                                         size_t stride, int n, int d, int i0, float *out)
 {
     __m512 acc[ATTN_QUERIES][ATTN_VECS];
     __mmask16 m[ATTN_VECS];
+#pragma GCC unroll 4
     for (int c = 0; c < ATTN_VECS; c++) m[c] = lanes_from(i0 + c * FLOATS_PER_VEC, d);
-    for (int j = 0; j < ATTN_QUERIES; j++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_setzero_ps();
     for (int p = 0; p < n; p++) {
         const float *row = v + (size_t)p * stride + i0;
@@ -342,25 +357,28 @@ AVX512_FN static void values_pass(const float *w, size_t ld, int nq, const float
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], row + c * FLOATS_PER_VEC);
 #pragma GCC unroll 4
-        for (int j = 0; j < ATTN_QUERIES; j++) {
-            if (j >= nq) break;
+        for (int j = 0; j < nq; j++) {
             const __m512 wp = _mm512_set1_ps(w[(size_t)j * ld + p]);
 #pragma GCC unroll 4
             for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_add_ps(acc[j][c], _mm512_mul_ps(wp, vv[c]));
         }
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
             _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, m[c], acc[j][c]);
 }
 
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 AVX512_FN static void attn_values_avx512(const float *w, size_t ld, int n_q, const float *v,
                                          size_t stride, int n, int d, float *out)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
-        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC)
-            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
+    for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC) {
+        int j = 0;
+        for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
+        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 

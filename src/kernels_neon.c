@@ -320,6 +320,7 @@ static void f16_matvec_neon(const uint16_t *w, int cols, const float *x, float *
 
 /* ----------------------------------------------------------- attention */
 
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
 #define ATTN_VECS 4    /* float32x4 vectors of BN_ATTN_LANES; output vectors per value pass */
 
@@ -331,67 +332,88 @@ static float fold16_neon(const float32x4_t a[ATTN_VECS])
     return vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1);
 }
 
-/* Scores of one key for nq <= 4 queries, the key row loaded once for all
- * of them; head dimensions are multiples of 8, so a last step of 8
- * elements updates the first two vectors only. */
-static void score_key(const float *q, int nq, const float *k, int d, float scale, float *scores,
-                      size_t ld)
+/* Scores of one key for nq queries (a compile-time constant, so the
+ * accumulators stay in registers), the key row loaded once for all of
+ * them; head dimensions are multiples of 8, so a last step of 8 elements
+ * updates the first two vectors only. */
+ALWAYS_INLINE void score_key(const float *q, int nq, const float *k, int d, float scale,
+                             float *scores, size_t ld)
 {
     float32x4_t a[ATTN_QUERIES][ATTN_VECS];
-    for (int j = 0; j < ATTN_QUERIES; j++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) a[j][c] = vdupq_n_f32(0.0f);
     for (int i = 0; i < d; i += BN_ATTN_LANES) {
         const int vecs = d - i < BN_ATTN_LANES ? (d - i) / 4 : ATTN_VECS;
         float32x4_t kv[ATTN_VECS];
-        for (int c = 0; c < vecs; c++) kv[c] = vld1q_f32(k + i + 4 * c);
+#pragma GCC unroll 4
+        for (int c = 0; c < ATTN_VECS; c++) kv[c] = c < vecs ? vld1q_f32(k + i + 4 * c) : vdupq_n_f32(0.0f);
+#pragma GCC unroll 4
         for (int j = 0; j < nq; j++)
-            for (int c = 0; c < vecs; c++)
-                a[j][c] = vaddq_f32(a[j][c], vmulq_f32(vld1q_f32(q + (size_t)j * d + i + 4 * c), kv[c]));
+#pragma GCC unroll 4
+            for (int c = 0; c < ATTN_VECS; c++)
+                if (c < vecs)
+                    a[j][c] = vaddq_f32(a[j][c], vmulq_f32(vld1q_f32(q + (size_t)j * d + i + 4 * c), kv[c]));
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = fold16_neon(a[j]) * scale;
 }
 
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 static void attn_scores_neon(const float *q, int n_q, const float *k, size_t stride, int n, int d,
                              float scale, float *scores, size_t ld)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
+    int j = 0;
+    for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, nq, k + (size_t)p * stride, d, scale,
+            score_key(q + (size_t)j * d, ATTN_QUERIES, k + (size_t)p * stride, d, scale,
                       scores + (size_t)j * ld + p, ld);
-    }
+    for (; j < n_q; j++)
+        for (int p = 0; p < n; p++)
+            score_key(q + (size_t)j * d, 1, k + (size_t)p * stride, d, scale, scores + (size_t)j * ld + p, ld);
 }
 
-/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of
- * nq <= 4 queries stay in registers over all n keys, each value row
- * loaded once for all of them. */
-static void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride, int n,
-                        int d, int i0, float *out)
+/* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of nq
+ * queries (a compile-time constant) stay in registers over all n keys,
+ * each value row loaded once for all of them. */
+ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride,
+                               int n, int d, int i0, float *out)
 {
     const int vecs = (d - i0) / 4 < ATTN_VECS ? (d - i0) / 4 : ATTN_VECS;
     float32x4_t acc[ATTN_QUERIES][ATTN_VECS];
-    for (int j = 0; j < ATTN_QUERIES; j++)
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++)
+#pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = vdupq_n_f32(0.0f);
     for (int p = 0; p < n; p++) {
         const float *row = v + (size_t)p * stride + i0;
         float32x4_t vv[ATTN_VECS];
-        for (int c = 0; c < vecs; c++) vv[c] = vld1q_f32(row + 4 * c);
+#pragma GCC unroll 4
+        for (int c = 0; c < ATTN_VECS; c++) vv[c] = c < vecs ? vld1q_f32(row + 4 * c) : vdupq_n_f32(0.0f);
+#pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const float32x4_t wp = vdupq_n_f32(w[(size_t)j * ld + p]);
-            for (int c = 0; c < vecs; c++) acc[j][c] = vaddq_f32(acc[j][c], vmulq_f32(wp, vv[c]));
+#pragma GCC unroll 4
+            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = vaddq_f32(acc[j][c], vmulq_f32(wp, vv[c]));
         }
     }
+#pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
-        for (int c = 0; c < vecs; c++) vst1q_f32(out + (size_t)j * d + i0 + 4 * c, acc[j][c]);
+#pragma GCC unroll 4
+        for (int c = 0; c < ATTN_VECS; c++)
+            if (c < vecs) vst1q_f32(out + (size_t)j * d + i0 + 4 * c, acc[j][c]);
 }
 
+/* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 static void attn_values_neon(const float *w, size_t ld, int n_q, const float *v, size_t stride,
                              int n, int d, float *out)
 {
-    for (int j = 0; j < n_q; j += ATTN_QUERIES) {
-        const int nq = n_q - j < ATTN_QUERIES ? n_q - j : ATTN_QUERIES;
-        for (int i0 = 0; i0 < d; i0 += ATTN_VECS * 4)
-            values_pass(w + (size_t)j * ld, ld, nq, v, stride, n, d, i0, out + (size_t)j * d);
+    for (int i0 = 0; i0 < d; i0 += ATTN_VECS * 4) {
+        int j = 0;
+        for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
+        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
     }
 }
 
