@@ -207,7 +207,7 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
         for (int r = r0; r < r_tiled; r += rows) {
             shape->row_tile(w->codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
             for (int i = 0; i < rows; i++)
-                tile_row_epilogue(sums + i * tile, &tt, nt, w->scale,
+                tile_row_epilogue(sums + (size_t)i * tile, &tt, nt, w->scale,
                                   y + (size_t)t0 * ldy + r + i, (size_t)ldy);
         }
     }

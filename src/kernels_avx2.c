@@ -511,7 +511,7 @@ ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const 
         __m256 vv[ATTN_VECS];
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            vv[c] = c < vecs ? _mm256_loadu_ps(row + c * FLOATS_PER_VEC) : _mm256_setzero_ps();
+            vv[c] = c < vecs ? _mm256_loadu_ps(row + (size_t)c * FLOATS_PER_VEC) : _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m256 wp = _mm256_set1_ps(w[(size_t)j * ld + p]);
@@ -523,7 +523,7 @@ ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const 
     for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            if (c < vecs) _mm256_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, acc[j][c]);
+            if (c < vecs) _mm256_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, acc[j][c]);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */

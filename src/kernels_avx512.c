@@ -355,7 +355,7 @@ ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, cons
         const float *row = v + (size_t)p * stride + i0;
         __m512 vv[ATTN_VECS];
 #pragma GCC unroll 4
-        for (int c = 0; c < ATTN_VECS; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], row + c * FLOATS_PER_VEC);
+        for (int c = 0; c < ATTN_VECS; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], row + (size_t)c * FLOATS_PER_VEC);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m512 wp = _mm512_set1_ps(w[(size_t)j * ld + p]);
@@ -367,7 +367,7 @@ ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, cons
     for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + c * FLOATS_PER_VEC, m[c], acc[j][c]);
+            _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, m[c], acc[j][c]);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */

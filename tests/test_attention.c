@@ -33,8 +33,8 @@ TEST(attention_scalar_scores_lane_order)
     float q[N_Q * D], k[N * STRIDE], got[N_Q * LD];
     const float scale = 0.3f;
     rng_seed(31);
-    fill(q, N_Q * D, 2.0f);
-    fill(k, N * STRIDE, 2.0f);
+    fill(q, (size_t)N_Q * D, 2.0f);
+    fill(k, (size_t)N * STRIDE, 2.0f);
     bn_kernels_scalar.attn_scores(q, N_Q, k, STRIDE, N, D, scale, got, LD);
     for (int j = 0; j < N_Q; j++)
         for (int p = 0; p < N; p++) {
@@ -52,8 +52,8 @@ TEST(attention_scalar_values_in_position_order)
     enum { D = 16, N = 9, STRIDE = 20, N_Q = 2, LD = N + 2 };
     float w[N_Q * LD], v[N * STRIDE], got[N_Q * D];
     rng_seed(32);
-    fill(w, N_Q * LD, 1.0f);
-    fill(v, N * STRIDE, 100.0f);
+    fill(w, (size_t)N_Q * LD, 1.0f);
+    fill(v, (size_t)N * STRIDE, 100.0f);
     bn_kernels_scalar.attn_values(w, LD, N_Q, v, STRIDE, N, D, got);
     for (int j = 0; j < N_Q; j++)
         for (int i = 0; i < D; i++) {
