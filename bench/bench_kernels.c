@@ -11,10 +11,17 @@
  * read in one pass, as decoding reads each layer's weights once per token
  * from RAM. Times are per matrix.
  *
- * Usage: bench_kernels [THREADS] [VOCAB] [output]
+ * The prompt-batch product (qk256_matmat) is measured apart, in GMAC/s
+ * (multiply-adds of weights by activations per second): the matrix of each
+ * shape times BATCH_TOKENS activation vectors, split over the pool in
+ * chunks of rows as the forward pass does; the scalar table, which has no
+ * matmat, runs its matrix-vector product token by token.
+ *
+ * Usage: bench_kernels [THREADS] [VOCAB] [output|batch]
  *   THREADS  N for the multi-thread rows (default: all available cores)
  *   VOCAB    rows of the output-layer matrices (default 128256)
  *   output   measure only the output layer
+ *   batch    measure only the prompt-batch product
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +41,8 @@
 #define DISPATCH_RUNS 200000
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
+#define BATCH_TOKENS 256          /* the default prompt batch (-b) */
+#define BATCH_ROW_CHUNK 16        /* rows per call, as forward.c's ROW_CHUNK */
 
 
 static const struct {
@@ -214,6 +223,78 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
     bn_qact_free(&a);
 }
 
+/* ------------------------------------------------------ prompt batches */
+
+typedef struct {
+    const bn_kernels *k;
+    const qk256_matrix *w;
+    const bn_qact *a; /* BATCH_TOKENS */
+    float *y;         /* [BATCH_TOKENS][rows] */
+} batch_job;
+
+static void batch_task(void *arg, int ith, int nth)
+{
+    const batch_job *j = arg;
+    int r0, r1;
+    bn_split_range(j->w->rows, ith, nth, BATCH_ROW_CHUNK, &r0, &r1);
+    for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
+        const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
+        if (j->k->qk256_matmat) {
+            j->k->qk256_matmat(j->w, j->a, BATCH_TOKENS, j->y, j->w->rows, c, c1);
+            continue;
+        }
+        for (int t = 0; t < BATCH_TOKENS; t++)
+            j->k->qk256_matvec(j->w, &j->a[t], j->y + (size_t)t * j->w->rows, c, c1);
+    }
+}
+
+static void bench_batch_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int s)
+{
+    const int rows = shapes[s].rows, cols = shapes[s].cols;
+    qk256_matrix w;
+    bn_qact *a = calloc(BATCH_TOKENS, sizeof *a);
+    float *x = malloc((size_t)cols * sizeof *x);
+    float *y = malloc((size_t)BATCH_TOKENS * rows * sizeof *y);
+    if (!a || !x || !y || qk256_alloc(&w, rows, cols, 0)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    random_ternary(&w);
+    for (int t = 0; t < BATCH_TOKENS; t++) {
+        for (int i = 0; i < cols; i++) x[i] = (float)(rng_next() % 2001) / 1000.0f - 1.0f;
+        if (bn_qact_alloc(&a[t], cols)) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        bn_kernels_scalar.quantize(x, cols, &a[t]);
+    }
+    const double macs = (double)rows * cols * BATCH_TOKENS;
+    for (int p = 0; p < 2; p++) {
+        double scalar_s = 0;
+        for (int t = 0; t < n_tables; t++) {
+            batch_job j = {tables[t], &w, a, y};
+            const double sec = seconds_per_run(pools[p], batch_task, &j);
+            if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
+            printf("| %dx%d %s | %d | %s | %d | %.1f | %.1f | %.2f |\n", rows, cols, shapes[s].what,
+                   BATCH_TOKENS, tables[t]->name, bn_pool_size(pools[p]), sec * 1e3, macs / sec * 1e-9,
+                   scalar_s > 0 ? scalar_s / sec : 0.0);
+        }
+        if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
+    }
+    for (int t = 0; t < BATCH_TOKENS; t++) bn_qact_free(&a[t]);
+    free(a);
+    free(x);
+    free(y);
+    qk256_free(&w);
+}
+
+static void bench_batches(bn_pool *pools[2], const bn_kernels **tables, int n_tables)
+{
+    printf("\n| prompt batch (rows x cols) | tokens | kernel | threads | ms/batch | GMAC/s | x scalar |\n");
+    printf("|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) bench_batch_shape(pools, tables, n_tables, (int)s);
+}
+
 /* A random matrix of the output-layer type: F16 values in +-0.01, or
  * random Q8_0 / Q6_K levels and sub-block scales with small block scales. */
 static void random_output(uint32_t type, uint8_t *w, size_t bytes, size_t block_bytes,
@@ -309,8 +390,9 @@ int main(int argc, char **argv)
     const int threads = int_arg(argc, argv, 1, bn_available_cores());
     const int vocab = int_arg(argc, argv, 2, DEFAULT_VOCAB);
     const int output_only = argc > 3 && !strcmp(argv[3], "output");
-    if (threads < 1 || threads > MAX_THREADS || vocab < 1 || (argc > 3 && !output_only)) {
-        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output]\n", argv[0],
+    const int batch_only = argc > 3 && !strcmp(argv[3], "batch");
+    if (threads < 1 || threads > MAX_THREADS || vocab < 1 || (argc > 3 && !output_only && !batch_only)) {
+        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output|batch]\n", argv[0],
                 MAX_THREADS);
         return 2;
     }
@@ -325,6 +407,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot start %d threads\n", threads);
         return 1;
     }
+    if (batch_only) {
+        bench_batches(pools, ordered, n_tables);
+        bn_pool_free(pools[0]);
+        bn_pool_free(pools[1]);
+        return 0;
+    }
     bench_dispatch(pools[1]);
     printf("\n| shape (rows x cols) | weights in | MiB | kernel | threads | us/matvec | GB/s "
            "| x scalar | of read loop |\n");
@@ -337,6 +425,7 @@ int main(int argc, char **argv)
     }
     const uint32_t output_types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q6_K};
     for (int t = 0; t < 3; t++) bench_output(pools, ordered, n_tables, vocab, output_types[t]);
+    if (!output_only) bench_batches(pools, ordered, n_tables);
     bn_pool_free(pools[0]);
     bn_pool_free(pools[1]);
     return 0;

@@ -189,7 +189,7 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
 
 static const bn_matmat_shape matmat_avx2 = {MATMAT_TOKENS, 1, row_tile_avx2, qk256_matvec_avx2};
 
-AVX2_FN static void qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)
 {
     bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_avx2);
@@ -543,7 +543,7 @@ const bn_kernels bn_kernels_avx2 = {
     .quantize = quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
     .f16_matvec = f16_matvec_avx2,
-    .qk256_matmat = qk256_matmat_avx2,
+    .qk256_matmat = bn_x86_qk256_matmat_avx2,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,

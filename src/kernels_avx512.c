@@ -2,9 +2,10 @@
  * kernels_avx512.c - the AVX-512 kernel tables: "avx512-vnni" (vpdpbusd
  * multiplies unsigned codes by signed activations and adds groups of four
  * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
- * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize and F16
- * kernels, and take the AVX2 products of a Q8_0 / Q6_K output layer
- * (kernels_x86.h says why). Bitwise identical to kernels_scalar.c and, for
+ * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize, F16 and
+ * attention kernels, and take the AVX2 products of a Q8_0 / Q6_K output
+ * layer; avx512-bw also takes the AVX2 prompt-batch product (kernels_x86.h
+ * says why). Bitwise identical to kernels_scalar.c and, for
  * the lm-head products, to quants.c (kernels.h).
  *
  * Only these functions are compiled for AVX-512 (target attributes);
@@ -400,6 +401,7 @@ const bn_kernels bn_kernels_avx512_bw = {
     .quantize = quantize_avx512,
     .qk256_matvec = qk256_matvec_bw,
     .f16_matvec = f16_matvec_avx512,
+    .qk256_matmat = bn_x86_qk256_matmat_avx2,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,

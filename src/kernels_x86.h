@@ -102,6 +102,11 @@ BN_X86_AVX2_FN static inline float bn_x86_fold8(__m256 f8)
  * --bench): Q8_0 was slower from caches (29-32 GB/s against 36-39) and no
  * faster from RAM; Q6_K was 15% faster from caches but 0-6% slower in
  * decoding, so neither was kept. */
+/* The AVX2 prompt-batch product, which avx512-bw (no VNNI) takes too:
+ * measured on Zen 4 (bench_kernels batch), 123 GMAC/s against 87 for its own
+ * matrix-vector product token by token. */
+void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                              int r0, int r1);
 void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a);
 void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
