@@ -25,7 +25,7 @@
 
 #define MAX_LIST 32
 #define READ_BW_BYTES ((size_t)512 << 20)
-#define READ_BW_REPS 3
+#define READ_BW_REPS 1 /* passes after a warm-up pass, before each repetition */
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
 typedef struct {
@@ -142,16 +142,22 @@ typedef struct {
     double read_gbs;
 } bench_row;
 
+/* A generation test reads the weights from memory, so its share of the read
+ * loop matters: the loop runs right before each repetition and the row
+ * shows their mean, the bandwidth the machine gave around the same time
+ * (on a shared machine it moves by 2x within minutes). */
 static void run_row(bn_model *m, const bench_opts *o, int is_pp, int n, const int32_t *ids,
                     bench_row *row)
 {
-    double sum = 0, sum2 = 0;
+    double sum = 0, sum2 = 0, read = 0;
     time_test(m, is_pp, n, ids); /* warm-up */
     for (int r = 0; r < o->reps; r++) {
+        if (!is_pp) read += bn_read_bandwidth_gbs(m, READ_BW_BYTES, READ_BW_REPS);
         double tps = n / time_test(m, is_pp, n, ids);
         sum += tps;
         sum2 += tps * tps;
     }
+    row->read_gbs = read / o->reps;
     row->test_kind = is_pp ? "pp" : "tg";
     row->n = n;
     row->mean = sum / o->reps;
@@ -214,13 +220,12 @@ int bench_main(int argc, char **argv)
                "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
     for (int ti = 0; ti < o.n_threads; ti++) {
         if (bn_model_set_threads(m, o.threads[ti])) bench_die("%s", "cannot start the threads");
-        double read_gbs = bn_read_bandwidth_gbs(m, READ_BW_BYTES, READ_BW_REPS);
         for (int kind = 0; kind < 2; kind++) {
             const int *list = kind == 0 ? o.pp : o.tg;
             int count = kind == 0 ? o.n_pp : o.n_tg;
             for (int i = 0; i < count; i++) {
                 if (list[i] == 0) continue;
-                bench_row r = {.threads = o.threads[ti], .read_gbs = read_gbs};
+                bench_row r = {.threads = o.threads[ti]};
                 run_row(m, &o, kind == 0, list[i], ids, &r);
                 print_row(&o, m, &r, first);
                 first = 0;
