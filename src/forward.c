@@ -46,6 +46,7 @@ struct bn_batch_scratch {
     float *k, *v;      /* [cap][kv_dim], copied into the caches after RoPE */
     float *att;        /* [cap][q_dim] */
     float *gate, *up;  /* [cap][n_ff] */
+    float *rope;       /* [cap][head_dim]: each token's RoPE cos and sin */
     float *scores;     /* [n_threads][n_head / n_head_kv][n_ctx] */
     bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
     bn_qact *qa_ff;    /* [cap], width n_ff */
@@ -75,19 +76,31 @@ void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
     for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
 }
 
-/* spec 6.3: NEOX pairs (i, i + d/2); theta advances by an iterative float
- * multiply, as the reference does, not by pow per element. */
-void bn_rope_neox(float *v, int head_dim, int pos, float base)
+/* spec 6.3: the rotation of position pos: cs[i] = cos(theta_i) and
+ * cs[half + i] = sin(theta_i) for the pairs i < head_dim / 2, theta
+ * advancing by an iterative float multiply, as the reference does, not by
+ * pow per element. The same for every head of a token. */
+void bn_rope_angles(float *cs, int head_dim, int pos, float base)
 {
     const int half = head_dim / 2;
     const float theta_scale = powf(base, -2.0f / (float)head_dim);
     float theta = (float)pos;
     for (int i = 0; i < half; i++) {
-        float c = cosf(theta), s = sinf(theta);
-        float x0 = v[i], x1 = v[i + half];
+        cs[i] = cosf(theta);
+        cs[half + i] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+/* spec 6.3: NEOX pairs (i, i + d/2) rotated by the angles of bn_rope_angles. */
+void bn_rope_apply(float *v, int head_dim, const float *cs)
+{
+    const int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        const float c = cs[i], s = cs[half + i];
+        const float x0 = v[i], x1 = v[i + half];
         v[i] = x0 * c - x1 * s;
         v[i + half] = x0 * s + x1 * c;
-        theta *= theta_scale;
     }
 }
 
@@ -275,8 +288,10 @@ static void run_stage(const stage_job *j, int t)
         break;
     case QKV_OUT: {
         const int pos = j->b->pos[t];
-        for (int h = 0; h < hp->n_head; h++) bn_rope_neox(q + (size_t)h * hd, hd, pos, hp->rope_base);
-        for (int h = 0; h < hp->n_head_kv; h++) bn_rope_neox(k + (size_t)h * hd, hd, pos, hp->rope_base);
+        float *cs = sc->rope + (size_t)t * hd; /* one sin/cos table for all the heads */
+        bn_rope_angles(cs, hd, pos, hp->rope_base);
+        for (int h = 0; h < hp->n_head; h++) bn_rope_apply(q + (size_t)h * hd, hd, cs);
+        for (int h = 0; h < hp->n_head_kv; h++) bn_rope_apply(k + (size_t)h * hd, hd, cs);
         const bn_session *s = j->b->sess[t];
         const size_t off = ((size_t)j->layer * s->n_ctx + pos) * kv_dim;
         memcpy(s->k_cache + off, k, (size_t)kv_dim * sizeof(float));
@@ -376,6 +391,7 @@ static void scratch_free(struct bn_batch_scratch *sc)
     free(sc->att);
     free(sc->gate);
     free(sc->up);
+    free(sc->rope);
     free(sc->scores);
     for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
     for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
@@ -422,13 +438,14 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
     sc->att = alloc_floats(cap * q_dim);
     sc->gate = alloc_floats(cap * nf);
     sc->up = alloc_floats(cap * nf);
+    sc->rope = alloc_floats(cap * (size_t)hp->head_dim);
     sc->scores = alloc_floats((size_t)sc->n_threads * (hp->n_head / hp->n_head_kv) * n_ctx);
     sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
     sc->pos = calloc((size_t)cap, sizeof *sc->pos);
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
     sc->sess = calloc((size_t)cap, sizeof(bn_session *));
-    int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
+    int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up && sc->rope &&
              sc->scores && sc->qa_embd && sc->qa_ff && sc->pos && sc->rows && sc->sess;
     for (int t = 0; ok && t < cap; t++)
         ok = !bn_qact_alloc(&sc->qa_embd[t], hp->n_embd) && !bn_qact_alloc(&sc->qa_ff[t], hp->n_ff);

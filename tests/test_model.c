@@ -94,10 +94,12 @@ TEST(model_rmsnorm_and_rope_known_values)
     float rms = sqrtf((1 + 4 + 9 + 16) / 4.0f);
     for (int i = 0; i < 4; i++) CHECK(fabsf(y[i] - x[i] / rms * w[i]) < 1e-6f);
     /* position 0 is the identity; position 1 rotates pair 0 by 1 radian */
-    float v[4] = {1, 2, 3, 4};
-    bn_rope_neox(v, 4, 0, 10000.0f);
+    float v[4] = {1, 2, 3, 4}, cs[4];
+    bn_rope_angles(cs, 4, 0, 10000.0f);
+    bn_rope_apply(v, 4, cs);
     CHECK(v[0] == 1 && v[1] == 2 && v[2] == 3 && v[3] == 4);
-    bn_rope_neox(v, 4, 1, 10000.0f);
+    bn_rope_angles(cs, 4, 1, 10000.0f);
+    bn_rope_apply(v, 4, cs);
     CHECK(fabsf(v[0] - (cosf(1) * 1 - sinf(1) * 3)) < 1e-6f);
     CHECK(fabsf(v[2] - (sinf(1) * 1 + cosf(1) * 3)) < 1e-6f);
     float t = powf(10000.0f, -0.5f); /* pair 1 rotates by theta_scale radians */
