@@ -136,51 +136,6 @@ AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n
  * Saves the three shifts per block of QUARTER. */
 #define FIELD(c, k) _mm512_and_si512(c, _mm512_set1_epi8((char)(3 << (2 * (k)))))
 
-/* A whole row with one accumulator per quarter: a dependency chain of
- * one vpdpbusd per block each. */
-VNNI_FN static int32_t row_dot_vnni(const uint8_t *codes, const int8_t *q, int n)
-{
-    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
-        bn_x86_prefetch_ahead(codes);
-        const __m512i c = _mm512_loadu_si512((const void *)codes);
-        a0 = _mm512_dpbusd_epi32(a0, FIELD(c, 0), Q_AT(q, 0));
-        a1 = _mm512_dpbusd_epi32(a1, FIELD(c, 1), Q_AT(q, 1));
-        a2 = _mm512_dpbusd_epi32(a2, FIELD(c, 2), Q_AT(q, 2));
-        a3 = _mm512_dpbusd_epi32(a3, FIELD(c, 3), Q_AT(q, 3));
-    }
-    const __m512i s01 = _mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2));
-    const __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6));
-    return _mm512_reduce_add_epi32(_mm512_add_epi32(s01, s23));
-}
-
-AVX512_FN static int32_t row_dot_bw(const uint8_t *codes, const int8_t *q, int n)
-{
-    __m512i acc = _mm512_setzero_si512();
-    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
-        bn_x86_prefetch_ahead(codes);
-        acc = _mm512_add_epi32(acc, block_dot_bw(codes, q));
-    }
-    return _mm512_reduce_add_epi32(acc);
-}
-
-VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
-                                      int r1)
-{
-    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_vnni, block_dots_vnni);
-}
-
-AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
-                                      int r1)
-{
-    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_bw, block_dots_bw);
-}
-
-/* ------------------------------------------------------- QK256 matmat */
-
-#define MATMAT_TOKENS 4 /* tokens per tile */
-#define MATMAT_ROWS 4   /* rows per tile: 2 x 8 accumulators, each activation load used twice */
-
 /* Lane t of the result = the sum of the 16 int32 lanes of v[t]: pairs are
  * interleaved and added four times (dwords, qwords, 128-bit chunks twice),
  * 15 adds for 16 sums. Unrolled so that v stays in registers: as loops, GCC
@@ -204,6 +159,72 @@ AVX512_FN static __m512i reduce16_epi32(const __m512i v[16])
     return _mm512_add_epi32(_mm512_shuffle_i32x4(z[0], z[1], 0x88),
                             _mm512_shuffle_i32x4(z[0], z[1], 0xdd));
 }
+
+/* A whole row with one accumulator per quarter: a dependency chain of
+ * one vpdpbusd per block each. */
+VNNI_FN static inline __m512i row_lanes_vnni(const uint8_t *codes, const int8_t *q, int n)
+{
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
+        bn_x86_prefetch_ahead(codes);
+        const __m512i c = _mm512_loadu_si512((const void *)codes);
+        a0 = _mm512_dpbusd_epi32(a0, FIELD(c, 0), Q_AT(q, 0));
+        a1 = _mm512_dpbusd_epi32(a1, FIELD(c, 1), Q_AT(q, 1));
+        a2 = _mm512_dpbusd_epi32(a2, FIELD(c, 2), Q_AT(q, 2));
+        a3 = _mm512_dpbusd_epi32(a3, FIELD(c, 3), Q_AT(q, 3));
+    }
+    const __m512i s01 = _mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2));
+    const __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6));
+    return _mm512_add_epi32(s01, s23);
+}
+
+VNNI_FN static int32_t row_dot_vnni(const uint8_t *codes, const int8_t *q, int n)
+{
+    return _mm512_reduce_add_epi32(row_lanes_vnni(codes, q, n));
+}
+
+#define REDUCE_ROWS 16 /* rows whose lanes reduce16_epi32 sums together */
+
+/* Per-tensor scale: 16 rows' lane sums folded by one transposing reduction
+ * instead of 16 horizontal ones (which cost as much as a 2560-wide row's
+ * loads); leftover rows and per-block scales go row by row. */
+VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                      int r1)
+{
+    const int nb = w->blocks_per_row;
+    const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
+    int r = r0;
+    for (; !w->block_scales && r + REDUCE_ROWS <= r1; r += REDUCE_ROWS) {
+        __m512i lanes[REDUCE_ROWS];
+        int32_t sums[REDUCE_ROWS];
+        for (int i = 0; i < REDUCE_ROWS; i++) lanes[i] = row_lanes_vnni(w->codes + (size_t)(r + i) * row_bytes, a->q, nb);
+        _mm512_storeu_si512((void *)sums, reduce16_epi32(lanes));
+        for (int i = 0; i < REDUCE_ROWS; i++) y[r + i] = bn_ternary_epilogue(sums[i], a, w->scale);
+    }
+    bn_qk256_matvec_rows(w, a, y, r, r1, row_dot_vnni, block_dots_vnni);
+}
+
+AVX512_FN static int32_t row_dot_bw(const uint8_t *codes, const int8_t *q, int n)
+{
+    __m512i acc = _mm512_setzero_si512();
+    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
+        bn_x86_prefetch_ahead(codes);
+        acc = _mm512_add_epi32(acc, block_dot_bw(codes, q));
+    }
+    return _mm512_reduce_add_epi32(acc);
+}
+
+
+AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                      int r1)
+{
+    bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_bw, block_dots_bw);
+}
+
+/* ------------------------------------------------------- QK256 matmat */
+
+#define MATMAT_TOKENS 4 /* tokens per tile */
+#define MATMAT_ROWS 4   /* rows per tile: 2 x 8 accumulators, each activation load used twice */
 
 /* Four rows against a tile of 4 tokens. Quarter by quarter, each row's
  * codes are split once and each token's 64 activation bytes are loaded
