@@ -37,6 +37,7 @@ typedef struct {
     float *y; /* [n][rows] */
     bn_q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
     const bn_q8act *qx;     /* [n] */
+    bn_chunks rows;
 } matmul_task;
 
 #define OUTPUT_ROW_CHUNK 16 /* rows per chunk: they stay in cache across the n inputs */
@@ -61,13 +62,15 @@ static void dense_rows(const matmul_task *t, int i, int r0, int r1)
 
 static void dense_matmul_task(void *arg, int ith, int nth)
 {
-    const matmul_task *t = arg;
+    matmul_task *t = arg;
+    (void)ith;
+    (void)nth;
     int r0, r1;
-    bn_split_range(t->d->rows, ith, nth, OUTPUT_ROW_CHUNK, &r0, &r1);
-    for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
-        const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
-        for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
-    }
+    while (bn_chunks_claim(&t->rows, &r0, &r1))
+        for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
+            const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
+            for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
+        }
 }
 
 static void free_inputs(bn_q8act *qx, int n)
@@ -93,7 +96,8 @@ static bn_q8act *quantize_inputs(const bn_kernels *k, const float *x, int n, int
 
 void bn_dense_matmul(const bn_model *m, const bn_dense *d, const float *x, int n, float *y)
 {
-    matmul_task t = {m, d, x, n, y, q8_matvec_for(m->kernels, d->type), NULL};
+    matmul_task t = {m, d, x, n, y, q8_matvec_for(m->kernels, d->type), NULL, {0}};
+    bn_chunks_init(&t.rows, d->rows, OUTPUT_ROW_CHUNK, bn_pool_size(m->pool));
     /* Out of memory for the quantized inputs (a few KB per vector), the
      * float dot of quants.h still gives the product, though not the
      * integer one bit for bit: better than failing a forward pass, which

@@ -138,24 +138,33 @@ typedef struct {
     int n_mat;
     const qk256_matrix *w[MAX_FUSED];
     float *y[MAX_FUSED]; /* [n_tok][w->rows] */
+    bn_chunks rows[MAX_FUSED];
 } matmul_job;
+
+/* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
+ * codes stay in L1 across the batch. */
+static void matmul_rows(const matmul_job *j, int i, int r0, int r1)
+{
+    const qk256_matrix *w = j->w[i];
+    for (int c = r0; c < r1; c += ROW_CHUNK) {
+        int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+        if (j->n_tok > 1 && j->k->qk256_matmat) {
+            j->k->qk256_matmat(w, j->a, j->n_tok, j->y[i], w->rows, c, c1);
+            continue;
+        }
+        for (int t = 0; t < j->n_tok; t++)
+            j->k->qk256_matvec(w, &j->a[t], j->y[i] + (size_t)t * w->rows, c, c1);
+    }
+}
 
 static void matmul_task(void *arg, int ith, int nth)
 {
-    const matmul_job *j = arg;
+    matmul_job *j = arg;
+    (void)ith;
+    (void)nth;
     for (int i = 0; i < j->n_mat; i++) {
-        const qk256_matrix *w = j->w[i];
         int r0, r1;
-        bn_split_range(w->rows, ith, nth, ROW_CHUNK, &r0, &r1);
-        for (int c = r0; c < r1; c += ROW_CHUNK) {
-            int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (j->n_tok > 1 && j->k->qk256_matmat) {
-                j->k->qk256_matmat(w, j->a, j->n_tok, j->y[i], w->rows, c, c1);
-                continue;
-            }
-            for (int t = 0; t < j->n_tok; t++)
-                j->k->qk256_matvec(w, &j->a[t], j->y[i] + (size_t)t * w->rows, c, c1);
-        }
+        while (bn_chunks_claim(&j->rows[i], &r0, &r1)) matmul_rows(j, i, r0, r1);
     }
 }
 
@@ -168,6 +177,7 @@ static void ternary_products(const bn_model *m, const bn_qact *qa, int n_tok, in
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
+        bn_chunks_init(&j.rows[i], w[i]->rows, ROW_CHUNK, bn_pool_size(m->pool));
     }
     bn_pool_run(m->pool, matmul_task, &j);
 }

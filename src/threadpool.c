@@ -177,6 +177,33 @@ void bn_split_range(int n, int ith, int nth, int align, int *begin, int *end)
     *end = c1 * align < n ? c1 * align : n;
 }
 
+void bn_chunks_init(bn_chunks *c, int n, int align, int nth)
+{
+    atomic_init(&c->next, 0);
+    c->n = n;
+    c->align = align < 1 ? 1 : align;
+    c->nth = nth < 1 ? 1 : nth;
+}
+
+int bn_chunks_claim(bn_chunks *c, int *begin, int *end)
+{
+    int cur = atomic_load_explicit(&c->next, memory_order_relaxed);
+    for (;;) {
+        if (cur >= c->n) return 0;
+        const int left = c->n - cur;
+        int size = left / (2 * c->nth);
+        size = (size + c->align - 1) / c->align * c->align;
+        if (size < c->align) size = c->align;
+        if (size > left) size = left;
+        if (atomic_compare_exchange_weak_explicit(&c->next, &cur, cur + size, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *begin = cur;
+            *end = cur + size;
+            return 1;
+        }
+    }
+}
+
 int bn_available_cores(void)
 {
     cpu_set_t set;

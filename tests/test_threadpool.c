@@ -1,8 +1,9 @@
 /*
  * test_threadpool.c - the worker pool (threadpool.h): every index runs
  * exactly once per run over many runs, the caller takes index 0, a pool
- * of one runs inline, and bn_split_range covers [0, n) exactly in aligned
- * chunks.
+ * of one runs inline, bn_split_range covers [0, n) exactly in aligned
+ * chunks, and bn_chunks hands out every item exactly once in aligned,
+ * shrinking chunks to threads claiming at the same time.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,4 +109,54 @@ TEST(threadpool_split_range_covers_exactly)
                 /* balanced: shares differ by at most one chunk */
                 CHECK_MSG(max_chunks - min_chunks <= 1, "n=%d nth=%d align=%d", n, nth, align);
             }
+}
+
+#define CHUNK_ITEMS 10007 /* not a multiple of the alignment: a short last chunk */
+#define CHUNK_ALIGN 16
+#define CHUNK_RUNS 200
+
+typedef struct {
+    bn_chunks chunks;
+    atomic_int claimed[CHUNK_ITEMS];
+    atomic_int misaligned, growing; /* chunks starting off alignment; a chunk after a smaller one */
+} chunk_record;
+
+static void claim_all(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    chunk_record *rec = arg;
+    int begin, end, last_size = CHUNK_ITEMS;
+    while (bn_chunks_claim(&rec->chunks, &begin, &end)) {
+        if (begin % CHUNK_ALIGN) atomic_fetch_add(&rec->misaligned, 1);
+        if (end - begin > last_size) atomic_fetch_add(&rec->growing, 1);
+        last_size = end - begin;
+        for (int i = begin; i < end; i++) atomic_fetch_add(&rec->claimed[i], 1);
+    }
+}
+
+TEST(threadpool_chunks_claim_every_item_once)
+{
+    static chunk_record rec;
+    for (int n = 1; n <= MAX_POOL; n++) {
+        bn_pool *pool = bn_pool_new(n);
+        CHECK(pool != NULL);
+        if (!pool) return;
+        for (int run = 0; run < CHUNK_RUNS; run++) {
+            memset(&rec, 0, sizeof rec);
+            bn_chunks_init(&rec.chunks, CHUNK_ITEMS, CHUNK_ALIGN, n);
+            bn_pool_run(pool, claim_all, &rec);
+            int wrong = 0;
+            for (int i = 0; i < CHUNK_ITEMS; i++) wrong += atomic_load(&rec.claimed[i]) != 1;
+            CHECK_MSG(!wrong, "%d threads, run %d: %d items not claimed exactly once", n, run, wrong);
+            CHECK_MSG(!atomic_load(&rec.misaligned), "%d threads: a chunk starts off alignment", n);
+            CHECK_MSG(!atomic_load(&rec.growing), "%d threads: a thread's chunks grew", n);
+            if (wrong) break;
+        }
+        bn_pool_free(pool);
+    }
+    bn_chunks c;
+    int begin, end;
+    bn_chunks_init(&c, 0, CHUNK_ALIGN, 2);
+    CHECK(!bn_chunks_claim(&c, &begin, &end)); /* nothing to hand out */
 }
