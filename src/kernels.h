@@ -2,8 +2,9 @@
  * kernels.h - the compute kernels, one implementation per instruction set.
  *
  * A bn_kernels table holds the few functions where the time goes: int8
- * activation quantization, the QK256 ternary matrix-vector product and the
- * F16 matrix-vector product of the output layer. kernels_scalar.c is the
+ * activation quantization, the QK256 ternary products (matrix-vector for
+ * decoding, matrix-matrix for prompt batches), the output layer's products
+ * (F16, Q8_0, Q6_K) and the two halves of attention. kernels_scalar.c is the
  * definition of the results; every SIMD table must give bitwise identical
  * output (integer sums are exact, and the float work follows the same order).
  * bn_kernels_select() picks a table from CPUID/HWCAP at startup.
