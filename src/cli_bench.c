@@ -10,8 +10,8 @@
  * tokenization or sampling is timed). Each test runs once to warm up, then
  * -r times; rows give mean +- standard deviation. Generation rows also give
  * the bytes of weights read per token, the resulting GB/s and that as a
- * share of a plain read loop's bandwidth measured in the same run on the
- * same threads.
+ * share of a plain read loop's bandwidth (bn_read_bandwidth_gbs) measured
+ * on the same threads right before each repetition (see run_row).
  */
 #include <errno.h>
 #include <math.h>
