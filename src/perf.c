@@ -9,7 +9,6 @@
 
 #include "model.h"
 
-
 int bn_model_set_threads(bn_model *m, int n_threads)
 {
     if (n_threads < 1) n_threads = bn_available_cores();
