@@ -71,7 +71,33 @@ void bn_model_describe(const bn_model *model, void (*emit)(const char *line, voi
 
 /* -------------------------------------------------------------- session */
 
-/* n_ctx = 0 means the model's training context length. */
+/* The element type of a session's KV cache. F32 is the default and the
+ * spec's reference arithmetic (its decision 1); F16 rounds each cached key
+ * and value to the nearest half (ties to even), halving the cache's memory,
+ * and attention then runs in f32 over those rounded values. */
+typedef enum {
+    BN_CACHE_F32 = 0,
+    BN_CACHE_F16 = 1,
+} bn_cache_type;
+
+/* "f32" or "f16" -> the type; -1 for any other name. */
+int bn_cache_type_from_name(const char *name);
+/* The name of a type ("f32", "f16"); NULL for a value outside the enum. */
+const char *bn_cache_type_name(bn_cache_type type);
+
+typedef struct {
+    int n_ctx;            /* context in tokens; 0 = the model's training context length */
+    bn_cache_type type_k; /* element type of the cached keys (default BN_CACHE_F32) */
+    bn_cache_type type_v; /* and of the cached values */
+} bn_session_params;
+
+/* n_ctx 0 and F32 keys and values (an all-zero struct means the same). */
+bn_session_params bn_session_default_params(void);
+/* A session as params ask; NULL with err set when the context does not fit
+ * the model, a cache type is unknown, or memory runs out. */
+bn_session *bn_session_new_ex(bn_model *model, const bn_session_params *params,
+                              char err[BN_ERR_LEN]);
+/* n_ctx = 0 means the model's training context length; F32 KV cache. */
 bn_session *bn_session_new(bn_model *model, int n_ctx, char err[BN_ERR_LEN]);
 void bn_session_free(bn_session *session);
 void bn_session_reset(bn_session *session);
@@ -79,6 +105,9 @@ int bn_session_n_ctx(const bn_session *session);
 int bn_session_n_past(const bn_session *session);
 /* Total tokens run through the transformer since creation (for tests/stats). */
 long bn_session_n_evaluated(const bn_session *session);
+/* Bytes of the KV cache once all n_ctx positions hold keys and values
+ * (the caches are allocated lazily: untouched positions cost no memory). */
+size_t bn_session_kv_bytes(const bn_session *session);
 
 /* Appends n tokens at the current position and runs the transformer over
  * them. On success returns 0 and points *logits (may be NULL) at the

@@ -48,6 +48,7 @@ typedef struct {
     int n_threads;
     int n_batch;    /* -b */
     int n_parallel; /* --parallel */
+    bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
     int no_bos;
     int ignore_eos; /* --ignore-eos */
     int special;
@@ -97,6 +98,12 @@ bn_model *cli_load_model(const cli_opts *o);
  * error about --ctx-size when -c was given, else a model error naming the
  * file (the context the model claims does not fit). */
 bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx);
+/* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a
+ * usage error. */
+bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
+/* With -v: the memory that n_sessions sessions like s take once their
+ * caches are full, and the cache types. */
+void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions);
 bn_tokenizer *cli_load_tokenizer(const cli_opts *o);
 /* BN_TOK_* flags for prompts as -p/--no-bos/--no-special ask. */
 int cli_tokenize_flags(const cli_opts *o);

@@ -329,6 +329,7 @@ int run_batch(const cli_opts *o)
         slots[i].q.tok = bn_model_tokenizer(m);
     }
     bn_session *probe = n_slots ? slots[0].q.session : NULL;
+    if (probe) cli_note_kv_cache(o, probe, n_slots);
     prepare_items(&b, m, probe ? bn_session_n_ctx(probe) : 0);
     cli_catch_sigint();
     run_all(&b, slots, n_slots, bn_model_n_vocab(m));

@@ -3,7 +3,7 @@
  * speed in the manner of llama-bench.
  *
  *   bitnet-run --bench -m MODEL [-p 512] [-n 128] [-r 3] [-t 1,2] [-b 256] [-o md|json]
- *                      [--kernel NAME] [--lm-head TYPE]
+ *                      [--kernel NAME] [--lm-head TYPE] [-ctk TYPE] [-ctv TYPE]
  *
  * ppN evaluates N random token ids as one prompt; tgN generates N tokens one
  * at a time from an empty context (as llama-bench, from random ids: no
@@ -34,6 +34,7 @@ typedef struct {
     int tg[MAX_LIST], n_tg;
     int threads[MAX_LIST], n_threads;
     int reps, n_batch;
+    bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
 } bench_opts;
 
 static void bench_die(const char *fmt, const char *arg)
@@ -71,6 +72,8 @@ static void print_bench_help(void)
            "  -b N          prompt batch size (default: %d)\n"
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
+           "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
+           "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
            "  -o FORMAT     md or json (default: md)\n",
            BN_DEFAULT_BATCH);
 }
@@ -101,6 +104,10 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "-b")) o->n_batch = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "--kernel")) o->kernel = v;
         else if (!strcmp(a, "--lm-head")) o->lm_head = v;
+        else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k"))
+            o->cache_k = cli_parse_cache_type(a, v);
+        else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v"))
+            o->cache_v = cli_parse_cache_type(a, v);
         else if (!strcmp(a, "-o")) o->format = v;
         else bench_die("unknown --bench argument '%s' (see --bench --help)", a);
     }
@@ -117,10 +124,11 @@ static double now_s(void)
 }
 
 /* Seconds for one run of a test: pp (n ids at once) or tg (n single steps). */
-static double time_test(bn_model *m, int is_pp, int n, const int32_t *ids)
+static double time_test(bn_model *m, const bench_opts *o, int is_pp, int n, const int32_t *ids)
 {
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, n + 1, err);
+    const bn_session_params p = {.n_ctx = n + 1, .type_k = o->cache_k, .type_v = o->cache_v};
+    bn_session *s = bn_session_new_ex(m, &p, err);
     if (!s) bench_die("%s", err);
     double t0 = now_s();
     int rc = 0;
@@ -150,10 +158,10 @@ static void run_row(bn_model *m, const bench_opts *o, int is_pp, int n, const in
                     bench_row *row)
 {
     double sum = 0, sum2 = 0, read = 0;
-    time_test(m, is_pp, n, ids); /* warm-up */
+    time_test(m, o, is_pp, n, ids); /* warm-up */
     for (int r = 0; r < o->reps; r++) {
         if (!is_pp) read += bn_read_bandwidth_gbs(m, READ_BW_BYTES, READ_BW_REPS);
-        double tps = n / time_test(m, is_pp, n, ids);
+        double tps = n / time_test(m, o, is_pp, n, ids);
         sum += tps;
         sum2 += tps * tps;
     }
@@ -167,24 +175,26 @@ static void run_row(bn_model *m, const bench_opts *o, int is_pp, int n, const in
 static void print_row(const bench_opts *o, bn_model *m, const bench_row *r, int first)
 {
     const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
+    const char *type_k = bn_cache_type_name(o->cache_k), *type_v = bn_cache_type_name(o->cache_v);
     double bytes = (double)bn_model_bytes_per_token(m);
     int tg = r->test_kind[0] == 't';
     double gbs = tg ? bytes * r->mean / 1e9 : 0.0;
     if (!strcmp(o->format, "json")) {
-        printf("%s{\"model\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"test\": \"%s%d\", "
-               "\"tokens_per_s\": %.3f, \"sd\": %.3f, \"bytes_per_token\": %.0f, "
-               "\"weights_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
-               first ? "" : ",\n", name, bn_model_kernel_name(m), r->threads, r->test_kind, r->n,
-               r->mean, r->sd, tg ? bytes : 0.0, gbs, r->read_gbs);
+        printf("%s{\"model\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"type_k\": \"%s\", "
+               "\"type_v\": \"%s\", \"test\": \"%s%d\", \"tokens_per_s\": %.3f, \"sd\": %.3f, "
+               "\"bytes_per_token\": %.0f, \"weights_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
+               first ? "" : ",\n", name, bn_model_kernel_name(m), r->threads, type_k, type_v,
+               r->test_kind, r->n, r->mean, r->sd, tg ? bytes : 0.0, gbs, r->read_gbs);
         return;
     }
     if (tg)
-        printf("| %s | %s | %d | %s%d | %.2f ± %.2f | %.1f MB | %.1f | %.0f%% of %.1f |\n", name,
-               bn_model_kernel_name(m), r->threads, r->test_kind, r->n, r->mean, r->sd,
-               bytes / 1e6, gbs, 100.0 * gbs / r->read_gbs, r->read_gbs);
+        printf("| %s | %s | %d | %s | %s | %s%d | %.2f ± %.2f | %.1f MB | %.1f | %.0f%% of "
+               "%.1f |\n", name, bn_model_kernel_name(m), r->threads, type_k, type_v, r->test_kind, r->n,
+               r->mean, r->sd, bytes / 1e6, gbs, 100.0 * gbs / r->read_gbs, r->read_gbs);
     else
-        printf("| %s | %s | %d | %s%d | %.2f ± %.2f | - | - | - |\n", name,
-               bn_model_kernel_name(m), r->threads, r->test_kind, r->n, r->mean, r->sd);
+        printf("| %s | %s | %d | %s | %s | %s%d | %.2f ± %.2f | - | - | - |\n", name,
+               bn_model_kernel_name(m), r->threads, type_k, type_v, r->test_kind, r->n, r->mean,
+               r->sd);
     fflush(stdout);
 }
 
@@ -216,8 +226,9 @@ int bench_main(int argc, char **argv)
     int json = !strcmp(o.format, "json"), first = 1;
     if (json) printf("[\n");
     else
-        printf("| model | kernel | threads | test | t/s | weights/token | GB/s | read-loop GB/s |\n"
-               "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
+        printf("| model | kernel | threads | type_k | type_v | test | t/s | weights/token | GB/s "
+               "| read-loop GB/s |\n"
+               "| --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (int ti = 0; ti < o.n_threads; ti++) {
         if (bn_model_set_threads(m, o.threads[ti])) bench_die("%s", "cannot start the threads");
         for (int kind = 0; kind < 2; kind++) {

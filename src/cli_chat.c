@@ -252,6 +252,7 @@ int run_chat(const cli_opts *o)
     chat c = {.o = o, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
     choose_format(&c, m);
     bn_session *s = cli_new_session(o, m, o->n_ctx);
+    cli_note_kv_cache(o, s, 1);
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
     c.q = (cli_seq){.session = s,

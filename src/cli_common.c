@@ -170,10 +170,29 @@ bn_model *cli_load_model(const cli_opts *o)
 bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx)
 {
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, n_ctx, err);
+    const bn_session_params p = {.n_ctx = n_ctx, .type_k = o->cache_k, .type_v = o->cache_v};
+    bn_session *s = bn_session_new_ex(m, &p, err);
     if (!s && o->n_ctx) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
     if (!s) cli_die(EXIT_MODEL, "%s: %s (the model's context; -c sets a smaller one)", o->model, err);
     return s;
+}
+
+bn_cache_type cli_parse_cache_type(const char *flag, const char *v)
+{
+    const int type = bn_cache_type_from_name(v);
+    if (type < 0) cli_die(EXIT_USAGE, "%s expects f32 or f16, got '%s'", flag, v);
+    return (bn_cache_type)type;
+}
+
+#define BYTES_PER_MIB (1024.0 * 1024.0)
+
+void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions)
+{
+    if (!o->verbose) return;
+    cli_note("KV cache: %.2f MiB for %d sequence%s of %d tokens (keys %s, values %s)",
+             (double)bn_session_kv_bytes(s) * n_sessions / BYTES_PER_MIB, n_sessions,
+             n_sessions == 1 ? "" : "s", bn_session_n_ctx(s), bn_cache_type_name(o->cache_k),
+             bn_cache_type_name(o->cache_v));
 }
 
 int cli_tokenize_flags(const cli_opts *o)

@@ -136,6 +136,7 @@ int run_generate(const cli_opts *o)
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
     bn_session *s = cli_new_session(o, m, o->n_ctx);
+    cli_note_kv_cache(o, s, 1);
     if (np >= bn_session_n_ctx(s))
         cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,
                 bn_session_n_ctx(s));

@@ -111,6 +111,7 @@ int run_perplexity(const cli_opts *o)
     if (n_ctx > bn_model_n_ctx_train(m)) n_ctx = bn_model_n_ctx_train(m);
     ppl_run p = {.n_vocab = bn_model_n_vocab(m), .bos = -1};
     p.s = cli_new_session(o, m, n_ctx);
+    cli_note_kv_cache(o, p.s, 1);
     int n;
     int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), o->ppl_file, &n);
     int32_t *tokens = ids;

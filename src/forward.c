@@ -3,7 +3,8 @@
  * forward pass of BitNet b1.58 over a batch of tokens (spec section 6).
  *
  * Per layer: attn_norm -> Q,K,V (ternary) -> NEOX RoPE -> grouped-query
- * attention over the F32 KV cache -> attn_sub_norm -> attn_output -> +residual;
+ * attention over the KV cache (F32 by default, F16 on request) ->
+ * attn_sub_norm -> attn_output -> +residual;
  * ffn_norm -> gate,up (ternary) -> act(gate)*up -> ffn_sub_norm -> down ->
  * +residual. Then output_norm and the logits.
  *
@@ -31,8 +32,9 @@ struct bn_session {
     int n_ctx;
     int n_past;
     long n_evaluated;
-    float *k_cache, *v_cache; /* [layer][position][n_head_kv * head_dim] */
-    float *logits;            /* n_vocab: after the last evaluated token */
+    bn_cache_type type_k, type_v; /* the element types of k_cache and v_cache */
+    void *k_cache, *v_cache;      /* [layer][position][n_head_kv * head_dim] */
+    float *logits;                /* n_vocab: after the last evaluated token */
 };
 
 /* Scratch of one batch of up to `cap` tokens (owned by the model). */
@@ -221,11 +223,22 @@ static void attend(const attention_job *j, int t, int h0, int n_q, float *scores
     const size_t ld = (size_t)j->sc->n_ctx;
     const size_t head_off = (size_t)t * q_dim + (size_t)h0 * hd;
     const size_t layer_off = (size_t)j->layer * s->n_ctx * kv_dim + (size_t)kvh * hd;
-    k->attn_scores(j->sc->q + head_off, n_q, s->k_cache + layer_off, (size_t)kv_dim, n, hd,
-                   1.0f / sqrtf((float)hd), scores, ld);
+    const float *q = j->sc->q + head_off;
+    const float scale = 1.0f / sqrtf((float)hd);
+    if (s->type_k == BN_CACHE_F16)
+        k->attn_scores_f16(q, n_q, (const uint16_t *)s->k_cache + layer_off, (size_t)kv_dim, n,
+                           hd, scale, scores, ld);
+    else
+        k->attn_scores(q, n_q, (const float *)s->k_cache + layer_off, (size_t)kv_dim, n, hd,
+                       scale, scores, ld);
     for (int h = 0; h < n_q; h++) softmax(scores + (size_t)h * ld, n);
-    k->attn_values(scores, ld, n_q, s->v_cache + layer_off, (size_t)kv_dim, n, hd,
-                   j->sc->att + head_off);
+    float *out = j->sc->att + head_off;
+    if (s->type_v == BN_CACHE_F16)
+        k->attn_values_f16(scores, ld, n_q, (const uint16_t *)s->v_cache + layer_off,
+                           (size_t)kv_dim, n, hd, out);
+    else
+        k->attn_values(scores, ld, n_q, (const float *)s->v_cache + layer_off, (size_t)kv_dim, n,
+                       hd, out);
 }
 
 /* Work items (kv head, token, slice of the kv head's query heads) in that
@@ -274,6 +287,18 @@ static void add_into(float *x, const float *y, int n)
     for (int i = 0; i < n; i++) x[i] += y[i];
 }
 
+/* n values into a cache of type t from element off: copied, or rounded to
+ * the nearest half, ties to even (an F16 cache, bn_session_params). */
+static void cache_store(void *cache, bn_cache_type t, size_t off, const float *x, int n)
+{
+    if (t == BN_CACHE_F16) {
+        uint16_t *h = (uint16_t *)cache + off;
+        for (int i = 0; i < n; i++) h[i] = bn_f32_to_f16(x[i]);
+        return;
+    }
+    memcpy((float *)cache + off, x, (size_t)n * sizeof(float));
+}
+
 static void norm_and_quantize(const bn_model *m, float *out, const float *x, const float *w, int n,
                               bn_qact *qa)
 {
@@ -304,8 +329,8 @@ static void run_stage(const stage_job *j, int t)
         for (int h = 0; h < hp->n_head_kv; h++) bn_rope_apply(k + (size_t)h * hd, hd, cs);
         const bn_session *s = j->b->sess[t];
         const size_t off = ((size_t)j->layer * s->n_ctx + pos) * kv_dim;
-        memcpy(s->k_cache + off, k, (size_t)kv_dim * sizeof(float));
-        memcpy(s->v_cache + off, sc->v + (size_t)t * kv_dim, (size_t)kv_dim * sizeof(float));
+        cache_store(s->k_cache, s->type_k, off, k, kv_dim);
+        cache_store(s->v_cache, s->type_v, off, sc->v + (size_t)t * kv_dim, kv_dim);
         break;
     }
     case ATTN_OUT:
@@ -469,29 +494,80 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
 
 /* --------------------------------------------------------------- sessions */
 
-bn_session *bn_session_new(bn_model *m, int n_ctx, char err[BN_ERR_LEN])
+static const char *const CACHE_TYPE_NAMES[] = {[BN_CACHE_F32] = "f32", [BN_CACHE_F16] = "f16"};
+#define N_CACHE_TYPES ((int)(sizeof CACHE_TYPE_NAMES / sizeof *CACHE_TYPE_NAMES))
+
+int bn_cache_type_from_name(const char *name)
+{
+    for (int t = 0; name && t < N_CACHE_TYPES; t++)
+        if (!strcmp(name, CACHE_TYPE_NAMES[t])) return t;
+    return -1;
+}
+
+const char *bn_cache_type_name(bn_cache_type type)
+{
+    return (int)type >= 0 && (int)type < N_CACHE_TYPES ? CACHE_TYPE_NAMES[type] : NULL;
+}
+
+static size_t cache_elem_bytes(bn_cache_type t)
+{
+    return t == BN_CACHE_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
+/* Elements of one of a session's caches: every layer's n_ctx positions. */
+static size_t cache_elems(const bn_hparams *hp, int n_ctx)
+{
+    return (size_t)hp->n_layer * n_ctx * hp->n_head_kv * hp->head_dim;
+}
+
+bn_session_params bn_session_default_params(void)
+{
+    return (bn_session_params){.n_ctx = 0, .type_k = BN_CACHE_F32, .type_v = BN_CACHE_F32};
+}
+
+bn_session *bn_session_new_ex(bn_model *m, const bn_session_params *p, char err[BN_ERR_LEN])
 {
     const bn_hparams *hp = &m->hp;
-    if (n_ctx <= 0) n_ctx = hp->n_ctx_train;
+    const int n_ctx = p->n_ctx <= 0 ? hp->n_ctx_train : p->n_ctx;
     if (n_ctx > hp->n_ctx_train) {
         snprintf(err, BN_ERR_LEN, "context size %d exceeds the model's context length %d", n_ctx,
                  hp->n_ctx_train);
+        return NULL;
+    }
+    if (!bn_cache_type_name(p->type_k) || !bn_cache_type_name(p->type_v)) {
+        snprintf(err, BN_ERR_LEN, "unknown KV cache type %d (expected f32 or f16)",
+                 bn_cache_type_name(p->type_k) ? (int)p->type_v : (int)p->type_k);
         return NULL;
     }
     bn_session *s = calloc(1, sizeof *s);
     if (s) {
         s->m = m;
         s->n_ctx = n_ctx;
+        s->type_k = p->type_k;
+        s->type_v = p->type_v;
         /* calloc'd caches cost no memory until positions are written */
-        const size_t cache = (size_t)hp->n_layer * n_ctx * hp->n_head_kv * hp->head_dim;
-        s->k_cache = alloc_floats(cache);
-        s->v_cache = alloc_floats(cache);
+        const size_t elems = cache_elems(hp, n_ctx);
+        s->k_cache = calloc(elems ? elems : 1, cache_elem_bytes(p->type_k));
+        s->v_cache = calloc(elems ? elems : 1, cache_elem_bytes(p->type_v));
         s->logits = alloc_floats((size_t)hp->n_vocab);
         if (s->k_cache && s->v_cache && s->logits) return s;
     }
     bn_session_free(s);
     snprintf(err, BN_ERR_LEN, "out of memory for a context of %d tokens", n_ctx);
     return NULL;
+}
+
+bn_session *bn_session_new(bn_model *m, int n_ctx, char err[BN_ERR_LEN])
+{
+    bn_session_params p = bn_session_default_params();
+    p.n_ctx = n_ctx;
+    return bn_session_new_ex(m, &p, err);
+}
+
+size_t bn_session_kv_bytes(const bn_session *s)
+{
+    return cache_elems(&s->m->hp, s->n_ctx) *
+           (cache_elem_bytes(s->type_k) + cache_elem_bytes(s->type_v));
 }
 
 void bn_session_free(bn_session *s)

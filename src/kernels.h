@@ -104,6 +104,13 @@ typedef struct {
                         float scale, float *scores, size_t ld);
     void (*attn_values)(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
                         int d, float *out);
+    /* The same over an F16 KV cache (rows of halves, `stride` halves
+     * apart): the results of attn_scores / attn_values, bit for bit, on
+     * the rows widened to f32 (bn_f16_to_f32, exact). */
+    void (*attn_scores_f16)(const float *q, int n_q, const uint16_t *k, size_t stride, int n,
+                            int d, float scale, float *scores, size_t ld);
+    void (*attn_values_f16)(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
+                            int n, int d, float *out);
 } bn_kernels;
 
 /* Lanes of the attention dot product: element i of q * k_p (multiply, then
@@ -113,6 +120,41 @@ typedef struct {
  * (multiply, then add) into out[i] from 0 in increasing p: its elements
  * are independent, so any vector width gives the same bits. */
 #define BN_ATTN_LANES 16
+
+/* Defines a table's four attention entries attn_scores_NAME,
+ * attn_values_NAME, attn_scores_f16_NAME and attn_values_f16_NAME (static,
+ * with the target attribute ATTR, which may be empty) from its two inline
+ * bodies
+ *   SCORES(q, n_q, const void *k, int f16, stride, n, d, scale, scores, ld)
+ *   VALUES(w, ld, n_q, const void *v, int f16, stride, n, d, out)
+ * which read rows of floats when f16 is 0 and of F16 halves when it is 1:
+ * a constant, so each entry compiles to one kind of row load and the two
+ * kinds share every other step. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): ATTR is an attribute, not an expression */
+#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES)                                             \
+    ATTR static void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride, \
+                                        int n, int d, float scale, float *scores, size_t ld)    \
+    {                                                                                           \
+        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld);                                  \
+    }                                                                                           \
+    ATTR static void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,     \
+                                        size_t stride, int n, int d, float *out)                \
+    {                                                                                           \
+        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                            \
+    }                                                                                           \
+    ATTR static void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,         \
+                                            size_t stride, int n, int d, float scale,           \
+                                            float *scores, size_t ld)                           \
+    {                                                                                           \
+        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld);                                  \
+    }                                                                                           \
+    ATTR static void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                 \
+                                            const uint16_t *v, size_t stride, int n, int d,     \
+                                            float *out)                                         \
+    {                                                                                           \
+        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                            \
+    }
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 extern const bn_kernels bn_kernels_scalar;
 

@@ -467,20 +467,31 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
 #define ATTN_VECS 2    /* output vectors of each query per pass over the values */
 
-/* Scores of one key for nq queries (a compile-time constant, so the
- * accumulators stay in registers), lanes 0-7 and 8-15 of BN_ATTN_LANES in
- * lo and hi; head dimensions are multiples of 8, so a last step of 8
- * elements updates lo only. The key row is loaded once for all queries. */
-ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const float *k, int d, float scale,
-                                     float *scores, size_t ld)
+/* 8 elements of KV cache rows from element idx: floats, or F16 halves
+ * widened by F16C (exact, as bn_f16_to_f32) when f16 is set (a constant:
+ * see BN_ATTN_ENTRIES). */
+ALWAYS_INLINE AVX2_FN __m256 cache_load8(const void *rows, size_t idx, int f16)
+{
+    return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)rows + idx)))
+               : _mm256_loadu_ps((const float *)rows + idx);
+}
+
+/* Scores of the key at element `row` of k for nq queries (a compile-time
+ * constant, so the accumulators stay in registers), lanes 0-7 and 8-15 of
+ * BN_ATTN_LANES in lo and hi; head dimensions are multiples of 8, so a
+ * last step of 8 elements updates lo only. The key row is loaded once for
+ * all queries. */
+ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const void *k, int f16, size_t row,
+                                     int d, float scale, float *scores, size_t ld)
 {
     __m256 lo[ATTN_QUERIES], hi[ATTN_QUERIES];
 #pragma GCC unroll 4
     for (int j = 0; j < nq; j++) lo[j] = hi[j] = _mm256_setzero_ps();
     for (int i = 0; i < d; i += BN_ATTN_LANES) {
         const int full = i + FLOATS_PER_VEC < d;
-        const __m256 k0 = _mm256_loadu_ps(k + i);
-        const __m256 k1 = full ? _mm256_loadu_ps(k + i + FLOATS_PER_VEC) : _mm256_setzero_ps();
+        const __m256 k0 = cache_load8(k, row + (size_t)i, f16);
+        const __m256 k1 =
+            full ? cache_load8(k, row + (size_t)i + FLOATS_PER_VEC, f16) : _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const float *qj = q + (size_t)j * d + i;
@@ -493,23 +504,25 @@ ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const float *k, int
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-AVX2_FN static void attn_scores_avx2(const float *q, int n_q, const float *k, size_t stride, int n,
-                                     int d, float scale, float *scores, size_t ld)
+ALWAYS_INLINE AVX2_FN void scores_rows(const float *q, int n_q, const void *k, int f16,
+                                       size_t stride, int n, int d, float scale, float *scores,
+                                       size_t ld)
 {
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, ATTN_QUERIES, k + (size_t)p * stride, d, scale,
+            score_key(q + (size_t)j * d, ATTN_QUERIES, k, f16, (size_t)p * stride, d, scale,
                       scores + (size_t)j * ld + p, ld);
     for (; j < n_q; j++)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, 1, k + (size_t)p * stride, d, scale, scores + (size_t)j * ld + p, ld);
+            score_key(q + (size_t)j * d, 1, k, f16, (size_t)p * stride, d, scale,
+                      scores + (size_t)j * ld + p, ld);
 }
 
 /* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of nq
  * queries (a compile-time constant) stay in registers over all n keys,
  * each value row loaded once for all of them. */
-ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const float *v,
+ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const void *v, int f16,
                                        size_t stride, int n, int d, int i0, float *out)
 {
     const int vecs = (d - i0) / FLOATS_PER_VEC < ATTN_VECS ? (d - i0) / FLOATS_PER_VEC : ATTN_VECS;
@@ -519,11 +532,11 @@ ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const 
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_setzero_ps();
     for (int p = 0; p < n; p++) {
-        const float *row = v + (size_t)p * stride + i0;
+        const size_t row = (size_t)p * stride + (size_t)i0;
         __m256 vv[ATTN_VECS];
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            vv[c] = c < vecs ? _mm256_loadu_ps(row + (size_t)c * FLOATS_PER_VEC) : _mm256_setzero_ps();
+            vv[c] = c < vecs ? cache_load8(v, row + (size_t)c * FLOATS_PER_VEC, f16) : _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m256 wp = _mm256_set1_ps(w[(size_t)j * ld + p]);
@@ -539,16 +552,20 @@ ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const 
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-AVX2_FN static void attn_values_avx2(const float *w, size_t ld, int n_q, const float *v,
-                                     size_t stride, int n, int d, float *out)
+ALWAYS_INLINE AVX2_FN void values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
+                                       size_t stride, int n, int d, float *out)
 {
     for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC) {
         int j = 0;
         for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
-            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
-        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, f16, stride, n, d, i0,
+                        out + (size_t)j * d);
+        for (; j < n_q; j++)
+            values_pass(w + (size_t)j * ld, ld, 1, v, f16, stride, n, d, i0, out + (size_t)j * d);
     }
 }
+
+BN_ATTN_ENTRIES(AVX2_FN, avx2, scores_rows, values_rows)
 
 const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
@@ -561,6 +578,8 @@ const bn_kernels bn_kernels_avx2 = {
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
     .attn_scores = attn_scores_avx2,
     .attn_values = attn_values_avx2,
+    .attn_scores_f16 = attn_scores_f16_avx2,
+    .attn_values_f16 = attn_values_f16_avx2,
 };
 
 #endif

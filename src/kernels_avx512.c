@@ -310,11 +310,24 @@ AVX512_FN static inline __mmask16 lanes_from(int i, int d)
     return i >= d ? 0 : first_lanes(d - i < FLOATS_PER_VEC ? d - i : FLOATS_PER_VEC);
 }
 
-/* Scores of `keys` keys from k for nq queries (both compile-time
- * constants, so the accumulators stay in registers): each cache row is
- * loaded once for all the queries. */
-ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const float *k, size_t stride,
-                                        int d, int keys, float scale, float *scores, size_t ld)
+/* The lanes m of KV cache rows from element idx, 0 in the others: floats,
+ * or F16 halves widened by vcvtph2ps (exact, as bn_f16_to_f32) when f16
+ * is set (a constant: see BN_ATTN_ENTRIES). The halves' masked load is
+ * AVX512BW's 32-lane one (no AVX512VL needed); lanes off the mask are not
+ * read. */
+ALWAYS_INLINE AVX512_FN __m512 cache_load16(__mmask16 m, const void *rows, size_t idx, int f16)
+{
+    if (!f16) return _mm512_maskz_loadu_ps(m, (const float *)rows + idx);
+    const __m512i h = _mm512_maskz_loadu_epi16((__mmask32)m, (const uint16_t *)rows + idx);
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+}
+
+/* Scores of `keys` keys from element `row` of k, `stride` apart, for nq
+ * queries (both compile-time constants, so the accumulators stay in
+ * registers): each cache row is loaded once for all the queries. */
+ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const void *k, int f16, size_t row,
+                                        size_t stride, int d, int keys, float scale, float *scores,
+                                        size_t ld)
 {
     __m512 acc[ATTN_KEYS][ATTN_QUERIES];
 #pragma GCC unroll 4
@@ -325,7 +338,8 @@ ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const float *k, 
         const __mmask16 m = lanes_from(i, d);
         __m512 kv[ATTN_KEYS];
 #pragma GCC unroll 4
-        for (int c = 0; c < keys; c++) kv[c] = _mm512_maskz_loadu_ps(m, k + (size_t)c * stride + i);
+        for (int c = 0; c < keys; c++)
+            kv[c] = cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
@@ -341,28 +355,32 @@ ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const float *k, 
 }
 
 /* All n keys for nq queries (a compile-time constant). */
-ALWAYS_INLINE AVX512_FN void score_all_keys(const float *q, int nq, const float *k, size_t stride,
-                                            int n, int d, float scale, float *scores, size_t ld)
+ALWAYS_INLINE AVX512_FN void score_all_keys(const float *q, int nq, const void *k, int f16,
+                                            size_t stride, int n, int d, float scale, float *scores,
+                                            size_t ld)
 {
     int p = 0;
     for (; p + ATTN_KEYS <= n; p += ATTN_KEYS)
-        score_keys(q, nq, k + (size_t)p * stride, stride, d, ATTN_KEYS, scale, scores + p, ld);
-    for (; p < n; p++) score_keys(q, nq, k + (size_t)p * stride, stride, d, 1, scale, scores + p, ld);
+        score_keys(q, nq, k, f16, (size_t)p * stride, stride, d, ATTN_KEYS, scale, scores + p, ld);
+    for (; p < n; p++) score_keys(q, nq, k, f16, (size_t)p * stride, stride, d, 1, scale, scores + p, ld);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-AVX512_FN static void attn_scores_avx512(const float *q, int n_q, const float *k, size_t stride,
-                                         int n, int d, float scale, float *scores, size_t ld)
+ALWAYS_INLINE AVX512_FN void scores_rows(const float *q, int n_q, const void *k, int f16,
+                                         size_t stride, int n, int d, float scale, float *scores,
+                                         size_t ld)
 {
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
-        score_all_keys(q + (size_t)j * d, ATTN_QUERIES, k, stride, n, d, scale, scores + (size_t)j * ld, ld);
-    for (; j < n_q; j++) score_all_keys(q + (size_t)j * d, 1, k, stride, n, d, scale, scores + (size_t)j * ld, ld);
+        score_all_keys(q + (size_t)j * d, ATTN_QUERIES, k, f16, stride, n, d, scale,
+                       scores + (size_t)j * ld, ld);
+    for (; j < n_q; j++)
+        score_all_keys(q + (size_t)j * d, 1, k, f16, stride, n, d, scale, scores + (size_t)j * ld, ld);
 }
 
 /* ATTN_VECS output vectors of nq queries (a compile-time constant) stay
  * in registers over all n keys, each value row loaded once for all of them. */
-ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, const float *v,
+ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, const void *v, int f16,
                                          size_t stride, int n, int d, int i0, float *out)
 {
     __m512 acc[ATTN_QUERIES][ATTN_VECS];
@@ -374,10 +392,11 @@ ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, cons
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_setzero_ps();
     for (int p = 0; p < n; p++) {
-        const float *row = v + (size_t)p * stride + i0;
+        const size_t row = (size_t)p * stride + (size_t)i0;
         __m512 vv[ATTN_VECS];
 #pragma GCC unroll 4
-        for (int c = 0; c < ATTN_VECS; c++) vv[c] = _mm512_maskz_loadu_ps(m[c], row + (size_t)c * FLOATS_PER_VEC);
+        for (int c = 0; c < ATTN_VECS; c++)
+            vv[c] = cache_load16(m[c], v, row + (size_t)c * FLOATS_PER_VEC, f16);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m512 wp = _mm512_set1_ps(w[(size_t)j * ld + p]);
@@ -393,16 +412,20 @@ ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, cons
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-AVX512_FN static void attn_values_avx512(const float *w, size_t ld, int n_q, const float *v,
+ALWAYS_INLINE AVX512_FN void values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
                                          size_t stride, int n, int d, float *out)
 {
     for (int i0 = 0; i0 < d; i0 += ATTN_VECS * FLOATS_PER_VEC) {
         int j = 0;
         for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
-            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
-        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, f16, stride, n, d, i0,
+                        out + (size_t)j * d);
+        for (; j < n_q; j++)
+            values_pass(w + (size_t)j * ld, ld, 1, v, f16, stride, n, d, i0, out + (size_t)j * d);
     }
 }
+
+BN_ATTN_ENTRIES(AVX512_FN, avx512, scores_rows, values_rows)
 
 const bn_kernels bn_kernels_avx512_vnni = {
     .name = "avx512-vnni",
@@ -415,6 +438,8 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
     .attn_scores = attn_scores_avx512,
     .attn_values = attn_values_avx512,
+    .attn_scores_f16 = attn_scores_f16_avx512,
+    .attn_values_f16 = attn_values_f16_avx512,
 };
 
 const bn_kernels bn_kernels_avx512_bw = {
@@ -428,6 +453,8 @@ const bn_kernels bn_kernels_avx512_bw = {
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
     .attn_scores = attn_scores_avx512,
     .attn_values = attn_values_avx512,
+    .attn_scores_f16 = attn_scores_f16_avx512,
+    .attn_values_f16 = attn_values_f16_avx512,
 };
 
 #endif

@@ -332,12 +332,21 @@ static float fold16_neon(const float32x4_t a[ATTN_VECS])
     return vget_lane_f32(f2, 0) + vget_lane_f32(f2, 1);
 }
 
-/* Scores of one key for nq queries (a compile-time constant, so the
- * accumulators stay in registers), the key row loaded once for all of
- * them; head dimensions are multiples of 8, so a last step of 8 elements
- * updates the first two vectors only. */
-ALWAYS_INLINE void score_key(const float *q, int nq, const float *k, int d, float scale,
-                             float *scores, size_t ld)
+/* 4 elements of KV cache rows from element idx: floats, or F16 halves
+ * widened by fcvtl (exact, as bn_f16_to_f32) when f16 is set (a constant:
+ * see BN_ATTN_ENTRIES). */
+ALWAYS_INLINE float32x4_t cache_load4(const void *rows, size_t idx, int f16)
+{
+    return f16 ? vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)rows + idx)))
+               : vld1q_f32((const float *)rows + idx);
+}
+
+/* Scores of the key at element `row` of k for nq queries (a compile-time
+ * constant, so the accumulators stay in registers), the key row loaded
+ * once for all of them; head dimensions are multiples of 8, so a last
+ * step of 8 elements updates the first two vectors only. */
+ALWAYS_INLINE void score_key(const float *q, int nq, const void *k, int f16, size_t row, int d,
+                             float scale, float *scores, size_t ld)
 {
     float32x4_t a[ATTN_QUERIES][ATTN_VECS];
 #pragma GCC unroll 4
@@ -348,7 +357,8 @@ ALWAYS_INLINE void score_key(const float *q, int nq, const float *k, int d, floa
         const int vecs = d - i < BN_ATTN_LANES ? (d - i) / 4 : ATTN_VECS;
         float32x4_t kv[ATTN_VECS];
 #pragma GCC unroll 4
-        for (int c = 0; c < ATTN_VECS; c++) kv[c] = c < vecs ? vld1q_f32(k + i + 4 * c) : vdupq_n_f32(0.0f);
+        for (int c = 0; c < ATTN_VECS; c++)
+            kv[c] = c < vecs ? cache_load4(k, row + (size_t)i + 4 * (size_t)c, f16) : vdupq_n_f32(0.0f);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
@@ -361,24 +371,25 @@ ALWAYS_INLINE void score_key(const float *q, int nq, const float *k, int d, floa
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-static void attn_scores_neon(const float *q, int n_q, const float *k, size_t stride, int n, int d,
-                             float scale, float *scores, size_t ld)
+ALWAYS_INLINE void scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
+                               int n, int d, float scale, float *scores, size_t ld)
 {
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, ATTN_QUERIES, k + (size_t)p * stride, d, scale,
+            score_key(q + (size_t)j * d, ATTN_QUERIES, k, f16, (size_t)p * stride, d, scale,
                       scores + (size_t)j * ld + p, ld);
     for (; j < n_q; j++)
         for (int p = 0; p < n; p++)
-            score_key(q + (size_t)j * d, 1, k + (size_t)p * stride, d, scale, scores + (size_t)j * ld + p, ld);
+            score_key(q + (size_t)j * d, 1, k, f16, (size_t)p * stride, d, scale,
+                      scores + (size_t)j * ld + p, ld);
 }
 
 /* ATTN_VECS output vectors (fewer at the end of d, a multiple of 8) of nq
  * queries (a compile-time constant) stay in registers over all n keys,
  * each value row loaded once for all of them. */
-ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const float *v, size_t stride,
-                               int n, int d, int i0, float *out)
+ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const void *v, int f16,
+                               size_t stride, int n, int d, int i0, float *out)
 {
     const int vecs = (d - i0) / 4 < ATTN_VECS ? (d - i0) / 4 : ATTN_VECS;
     float32x4_t acc[ATTN_QUERIES][ATTN_VECS];
@@ -387,10 +398,11 @@ ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const float *v
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = vdupq_n_f32(0.0f);
     for (int p = 0; p < n; p++) {
-        const float *row = v + (size_t)p * stride + i0;
+        const size_t row = (size_t)p * stride + (size_t)i0;
         float32x4_t vv[ATTN_VECS];
 #pragma GCC unroll 4
-        for (int c = 0; c < ATTN_VECS; c++) vv[c] = c < vecs ? vld1q_f32(row + 4 * c) : vdupq_n_f32(0.0f);
+        for (int c = 0; c < ATTN_VECS; c++)
+            vv[c] = c < vecs ? cache_load4(v, row + 4 * (size_t)c, f16) : vdupq_n_f32(0.0f);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const float32x4_t wp = vdupq_n_f32(w[(size_t)j * ld + p]);
@@ -406,16 +418,20 @@ ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const float *v
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
-static void attn_values_neon(const float *w, size_t ld, int n_q, const float *v, size_t stride,
-                             int n, int d, float *out)
+ALWAYS_INLINE void values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
+                               size_t stride, int n, int d, float *out)
 {
     for (int i0 = 0; i0 < d; i0 += ATTN_VECS * 4) {
         int j = 0;
         for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
-            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, stride, n, d, i0, out + (size_t)j * d);
-        for (; j < n_q; j++) values_pass(w + (size_t)j * ld, ld, 1, v, stride, n, d, i0, out + (size_t)j * d);
+            values_pass(w + (size_t)j * ld, ld, ATTN_QUERIES, v, f16, stride, n, d, i0,
+                        out + (size_t)j * d);
+        for (; j < n_q; j++)
+            values_pass(w + (size_t)j * ld, ld, 1, v, f16, stride, n, d, i0, out + (size_t)j * d);
     }
 }
+
+BN_ATTN_ENTRIES(, neon, scores_rows, values_rows)
 
 const bn_kernels bn_kernels_neon_dotprod = {
     .name = "neon-dotprod",
@@ -425,6 +441,8 @@ const bn_kernels bn_kernels_neon_dotprod = {
     .qk256_matmat = qk256_matmat_sdot,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
+    .attn_scores_f16 = attn_scores_f16_neon,
+    .attn_values_f16 = attn_values_f16_neon,
 };
 
 const bn_kernels bn_kernels_neon_plain = {
@@ -435,6 +453,8 @@ const bn_kernels bn_kernels_neon_plain = {
     .qk256_matmat = qk256_matmat_plain,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
+    .attn_scores_f16 = attn_scores_f16_neon,
+    .attn_values_f16 = attn_values_f16_neon,
 };
 
 #endif

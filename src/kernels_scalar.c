@@ -185,32 +185,43 @@ static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float
 
 /* ------------------------------------------------------------ attention */
 
-static void attn_scores_scalar(const float *q, int n_q, const float *k, size_t stride, int n,
-                               int d, float scale, float *scores, size_t ld)
+/* Element idx of KV cache rows: floats, or F16 halves widened (exactly)
+ * to floats when f16 is set. The attention bodies below take f16 as a
+ * constant, so each table entry reads one kind of row; everything else is
+ * the same for both. */
+static inline float cache_at(const void *rows, size_t idx, int f16)
+{
+    return f16 ? bn_f16_to_f32(((const uint16_t *)rows)[idx]) : ((const float *)rows)[idx];
+}
+
+static inline void attn_scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
+                                    int n, int d, float scale, float *scores, size_t ld)
 {
     for (int j = 0; j < n_q; j++, q += d, scores += ld)
         for (int p = 0; p < n; p++) {
-            const float *kp = k + (size_t)p * stride;
+            const size_t row = (size_t)p * stride;
             float lane[BN_ATTN_LANES] = {0};
             for (int i = 0; i < d; i++) {
-                float prod = q[i] * kp[i];
+                float prod = q[i] * cache_at(k, row + (size_t)i, f16);
                 lane[i % BN_ATTN_LANES] = lane[i % BN_ATTN_LANES] + prod;
             }
             scores[p] = fold16(lane) * scale;
         }
 }
 
-static void attn_values_scalar(const float *w, size_t ld, int n_q, const float *v, size_t stride,
-                               int n, int d, float *out)
+static inline void attn_values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
+                                    size_t stride, int n, int d, float *out)
 {
     memset(out, 0, (size_t)n_q * d * sizeof *out);
     for (int j = 0; j < n_q; j++, w += ld, out += d)
         for (int p = 0; p < n; p++)
             for (int i = 0; i < d; i++) {
-                float prod = w[p] * v[(size_t)p * stride + i];
+                float prod = w[p] * cache_at(v, (size_t)p * stride + i, f16);
                 out[i] = out[i] + prod;
             }
 }
+
+BN_ATTN_ENTRIES(, scalar, attn_scores_rows, attn_values_rows)
 
 const bn_kernels bn_kernels_scalar = {
     .name = "scalar",
@@ -219,4 +230,6 @@ const bn_kernels bn_kernels_scalar = {
     .f16_matvec = f16_matvec_scalar,
     .attn_scores = attn_scores_scalar,
     .attn_values = attn_values_scalar,
+    .attn_scores_f16 = attn_scores_f16_scalar,
+    .attn_values_f16 = attn_values_f16_scalar,
 };

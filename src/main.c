@@ -46,6 +46,10 @@ static void print_help(void)
            "  -t, --threads N         worker threads (default: the cores available)\n"
            "  -b, --batch-size N      prompt tokens run through the model at once\n"
            "                          (default: %d)\n"
+           "  -ctk, --cache-type-k TYPE  element type of the cached keys: f32 or f16\n"
+           "                          (f16 halves their memory; default: f32, the\n"
+           "                          reference arithmetic)\n"
+           "  -ctv, --cache-type-v TYPE  the same for the cached values (default: f32)\n"
            "      --ignore-eos        keep generating past end-of-text tokens (for\n"
            "                          benchmarks; stops at -n or a full context)\n"
            "      --stop STR          end the generation where the text STR appears; STR\n"
@@ -69,8 +73,8 @@ static void print_help(void)
            "      --json              print one JSON object (text, ids, stop reason, timings;\n"
            "                          with --perplexity the score and its error)\n"
            "  -q, --quiet             print only the generated text (no prompt echo, no stats)\n"
-           "  -v, --verbose           load time, memory and time to first token\n"
-           "                          on stderr\n"
+           "  -v, --verbose           load time, memory, KV cache size and time to\n"
+           "                          first token on stderr\n"
            "\n"
            "chat:\n"
            "  -cnv, --chat            conversation: each line on stdin is a user turn, the\n"
@@ -201,6 +205,8 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (is_flag(a, "-c", "--ctx-size")) o->n_ctx = (int)parse_int(a, VALUE(), 0, MAX_CTX);
         else if (is_flag(a, "-t", "--threads")) o->n_threads = (int)parse_int(a, VALUE(), 1, MAX_THREADS);
         else if (is_flag(a, "-b", "--batch-size")) o->n_batch = (int)parse_int(a, VALUE(), 1, MAX_CTX);
+        else if (is_flag(a, "-ctk", "--cache-type-k")) o->cache_k = cli_parse_cache_type(a, VALUE());
+        else if (is_flag(a, "-ctv", "--cache-type-v")) o->cache_v = cli_parse_cache_type(a, VALUE());
         else if (!strcmp(a, "--temp")) o->sp.temp = parse_float(a, VALUE(), 0.0f, 1e6f);
         else if (!strcmp(a, "--top-k")) o->sp.top_k = (int)parse_int(a, VALUE(), 0, MAX_CTX);
         else if (!strcmp(a, "--top-p")) o->sp.top_p = parse_float(a, VALUE(), 0.0f, 1.0f);

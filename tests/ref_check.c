@@ -64,12 +64,13 @@ static int json_logits(const char *line, int step, float *out, int cap)
 
 /* One record: greedy ids until a mismatch or the end; folds logit
  * distances into r. Returns 1 when the ids agree. */
-static int compare_record(bn_model *m, const char *line, const int32_t *prompt, long np,
-                          const int32_t *want, long nw, float *ref, ref_result *r)
+static int compare_record(bn_model *m, const bn_session_params *sp, const char *line,
+                          const int32_t *prompt, long np, const int32_t *want, long nw, float *ref,
+                          ref_result *r)
 {
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, 0, err);
+    bn_session *s = bn_session_new_ex(m, sp, err);
     const float *logits;
     int same = s && bn_session_eval(s, prompt, (int)np, &logits, err) == 0;
     for (long step = 0; same && step < nw; step++) {
@@ -94,6 +95,13 @@ static int compare_record(bn_model *m, const char *line, const int32_t *prompt, 
 
 int ref_compare(bn_model *m, const char *ref_path, ref_result *r)
 {
+    const bn_session_params sp = bn_session_default_params();
+    return ref_compare_sessions(m, &sp, ref_path, r);
+}
+
+int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *ref_path,
+                         ref_result *r)
+{
     memset(r, 0, sizeof *r);
     r->min_cosine = 1.0;
     size_t len;
@@ -114,7 +122,7 @@ int ref_compare(bn_model *m, const char *ref_path, ref_result *r)
             const int chat = cv && json_bool(cv, end) == 1;
             r->records++;
             r->plain_records += !chat;
-            if (!compare_record(m, line, prompt, np, want, nw, ref, r))
+            if (!compare_record(m, sp, line, prompt, np, want, nw, ref, r))
                 *(chat ? &r->chat_mismatches : &r->plain_mismatches) += 1;
         }
         free(prompt);

@@ -25,6 +25,10 @@ void ref_logit_distance(const float *a, const float *b, int n, double *cosine, d
 /* Greedy-decodes every reference record with m; returns -1 when the file
  * cannot be read. */
 int ref_compare(bn_model *m, const char *ref_path, ref_result *r);
+/* The same in sessions made with sp (KV cache types; n_ctx 0 gives the
+ * model's context, which holds every record). */
+int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *ref_path,
+                         ref_result *r);
 /* Loads model_path and checks every record's greedy ids and, with_logits,
  * every logit step against REF_MIN_COSINE / REF_MAX_DIFF. SKIPs (ends the
  * calling test) without ../shared. */

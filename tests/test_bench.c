@@ -52,13 +52,32 @@ TEST(bench_json_lists_every_field)
 TEST(bench_rejects_bad_flags)
 {
     const char *bad[] = {"--bench -m " TINY " -p x", "--bench -m " TINY " -t 0",
-                         "--bench -m " TINY " -o xml", "--bench -p 8", "--bench -m " TINY " -q 1"};
+                         "--bench -m " TINY " -o xml", "--bench -p 8", "--bench -m " TINY " -q 1",
+                         "--bench -m " TINY " -ctk q8_0", "--bench -m " TINY " --cache-type-v"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *err = NULL;
         CHECK_MSG(run(bad[i], NULL, &err) == 1, "%s: expected exit 1", bad[i]);
         CHECK_MSG(err && strstr(err, "bitnet-run: error: "), "%s: %s", bad[i], err ? err : "");
         free(err);
     }
+}
+
+TEST(bench_rows_name_the_kv_cache_types)
+{
+    char *out = NULL;
+    CHECK_EQ_INT(run("--bench -m " TINY " -p 8 -n 0 -r 1 -t 1", &out, NULL), 0);
+    CHECK_MSG(out && strstr(out, "| type_k | type_v |") && strstr(out, "| f32 | f32 | pp8 |"),
+              "%s", out ? out : "");
+    free(out);
+    out = NULL;
+    CHECK_EQ_INT(run("--bench -m " TINY " -p 8 -n 4 -r 1 -t 1 -ctk f16", &out, NULL), 0);
+    CHECK_MSG(out && count(out, "| f16 | f32 |") == 2, "%s", out ? out : "");
+    free(out);
+    out = NULL;
+    CHECK_EQ_INT(run("--bench -m " TINY " -p 0 -n 4 -r 1 -t 1 -o json --cache-type-v f16", &out, NULL),
+                 0);
+    CHECK_MSG(out && strstr(out, "\"type_k\": \"f32\", \"type_v\": \"f16\""), "%s", out ? out : "");
+    free(out);
 }
 
 TEST(ignore_eos_generates_past_the_end_of_text)

@@ -2,9 +2,11 @@
  * test_cli.c - the bitnet-run command line, run as a program from the repo
  * root on the bundled tiny model: prompt sources, -q, --json, stop strings,
  * exit codes and error messages, Ctrl-C, chat (the KV cache carries earlier
- * turns), --batch (equal to single runs), and --perplexity.
+ * turns), --batch (equal to single runs), --perplexity, and the KV cache
+ * types of -ctk/-ctv in every mode.
  */
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -203,7 +205,7 @@ TEST(cli_help_documents_every_flag)
         "--temp",   "--top-k",      "--top-p",    "--min-p",      "--repeat-penalty",
         "--seed",   "--stop",       "--json",     "--quiet",      "--verbose",     "--chat",
         "--system", "--chat-template", "--batch", "--parallel",   "--perplexity",  "--tokenize",
-        "--no-bos", "--kernel",     "exit status"};
+        "--no-bos", "--kernel",     "--cache-type-k", "--cache-type-v", "exit status"};
     char *out = NULL;
     CHECK_EQ_INT(cli_bare("--help", &out, NULL), 0);
     for (size_t i = 0; out && i < sizeof flags / sizeof *flags; i++)
@@ -232,6 +234,9 @@ TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
         {WITH_MODEL "--chat --chat-template nope < /dev/null", 1, "--chat-template"},
         {WITH_MODEL "-p 'a much longer prompt than this context' -c 4", 1, "-c"},
         {WITH_MODEL "--kernel nope -p x", 1, "--kernel"},
+        {WITH_MODEL "-p x -ctk q8_0", 1, "-ctk"},
+        {WITH_MODEL "-p x --cache-type-v F16", 1, "--cache-type-v"},
+        {WITH_MODEL "-p x -ctv", 1, "-ctv"},
         {"-p x", 1, "-m"},
         {"-m /nonexistent/model.gguf -p x", 2, "/nonexistent/model.gguf"},
         {"-m tests/test_cli.c -p x", 2, "tests/test_cli.c"},
@@ -477,16 +482,23 @@ static const char *const BUNDLED_PROMPTS[] = {"2+2=",         "The capital of Fr
                                               "The dog says", "March, April,"};
 #define N_BUNDLED (int)(sizeof BUNDLED_PROMPTS / sizeof *BUNDLED_PROMPTS)
 
-TEST(cli_batch_equals_single_runs_bundled)
+/* Writes each bundled prompt to a file of its own (paths) and all of them,
+ * one a line, to a batch file, whose path it returns. */
+static char *bundled_prompt_files(char *paths[N_BUNDLED])
 {
-    char *paths[N_BUNDLED];
     char batch[1024] = "";
     for (int i = 0; i < N_BUNDLED; i++) {
         paths[i] = tmp_file(BUNDLED_PROMPTS[i], strlen(BUNDLED_PROMPTS[i]));
         size_t at = strlen(batch);
         snprintf(batch + at, sizeof batch - at, "%s\n", BUNDLED_PROMPTS[i]);
     }
-    char *bpath = tmp_file(batch, strlen(batch));
+    return tmp_file(batch, strlen(batch));
+}
+
+TEST(cli_batch_equals_single_runs_bundled)
+{
+    char *paths[N_BUNDLED];
+    char *bpath = bundled_prompt_files(paths);
     check_batch_equals_single(paths, N_BUNDLED, bpath, "--temp 0", 4);
     check_batch_equals_single(paths, N_BUNDLED, bpath, "--temp 0.9 --seed 11", 3);
     for (int i = 0; i < N_BUNDLED; i++) tmp_remove(paths[i]);
@@ -703,4 +715,87 @@ TEST(cli_perplexity_one_window_does_not_depend_on_its_size)
     free(err);
     tmp_remove(one);
     tmp_remove(path);
+}
+
+/* ------------------------------------------------------ KV cache types */
+
+#define PPL_F16_TOLERANCE 0.01 /* relative; measured 2e-4 on training-like text */
+/* The tiny model's F32 KV cache in its 1024-token context: 4 layers x 1024
+ * positions x 128 (one kv head) x 4 bytes, for keys and for values. */
+#define TINY_KV_F32_MIB 4.0
+#define TINY_CTX 1024
+
+/* The MiB of the -v line "KV cache: X MiB for ..." in err when that line
+ * names `types` ("keys f16, values f32"), else -1. */
+static double kv_note_mib(const char *err, const char *types)
+{
+    const char *p = err ? strstr(err, "KV cache: ") : NULL;
+    const char *nl = p ? strchr(p, '\n') : NULL, *named = p ? strstr(p, types) : NULL;
+    if (!named || (nl && named > nl)) return -1;
+    return strtod(p + strlen("KV cache: "), NULL);
+}
+
+TEST(cli_kv_cache_f32_by_default_f16_halves_and_answers)
+{
+    char *def = NULL, *f32 = NULL, *f16 = NULL, *err_def = NULL, *err_f16 = NULL;
+    CHECK_EQ_INT(cli("-p 2+2= --temp 0 --json -v", &def, &err_def), 0);
+    CHECK_EQ_INT(cli("-p 2+2= --temp 0 --json -ctk f32 --cache-type-v f32", &f32, NULL), 0);
+    CHECK_EQ_INT(cli("-p 2+2= --temp 0 --json -v --cache-type-k f16 -ctv f16", &f16, &err_f16), 0);
+    CHECK(def && f32 && same_result(f32, def));
+    char *text = f16 ? jstr(f16, "text") : NULL;
+    CHECK_MSG(text && !strcmp(text, "4"), "f16 cache: %s", f16);
+    const double mib32 = kv_note_mib(err_def, "keys f32, values f32");
+    const double mib16 = kv_note_mib(err_f16, "keys f16, values f16");
+    CHECK_MSG(mib32 == TINY_KV_F32_MIB && mib16 * 2 == mib32, "KV cache: %g MiB in f32, %g in f16",
+              mib32, mib16);
+    free(text), free(def), free(f32), free(f16), free(err_def), free(err_f16);
+}
+
+TEST(cli_kv_cache_types_in_chat_batch_and_perplexity)
+{
+    char *in = tmp_file("2+2=\n", 5), *err = NULL, *out = NULL, args[512];
+    snprintf(args, sizeof args, "--chat --temp 0 -v -ctk f16 < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(kv_note_mib(err, "keys f16, values f32") == TINY_KV_F32_MIB * 3 / 4, "chat: %s", err);
+    free(out), free(err);
+
+    /* the bundled prompts: f16 keys and values in a batch of 2 sequences
+     * give what single runs give, and here also the F32 cache's answers */
+    char *paths[N_BUNDLED];
+    char *bpath = bundled_prompt_files(paths);
+    check_batch_equals_single(paths, N_BUNDLED, bpath, "--temp 0 -ctk f16 -ctv f16", 2);
+    char *out32 = NULL, *out16 = NULL;
+    snprintf(args, sizeof args, "--batch %s --temp 0 --parallel 2 -v -ctv f16", bpath);
+    CHECK_EQ_INT(cli(args, &out16, &err), 0);
+    CHECK_MSG(strstr(err ? err : "", "for 2 sequences") &&
+                  kv_note_mib(err, "keys f32, values f16") == 2 * TINY_KV_F32_MIB * 3 / 4,
+              "batch: %s", err);
+    snprintf(args, sizeof args, "--batch %s --temp 0 --parallel 2", bpath);
+    CHECK_EQ_INT(cli(args, &out32, NULL), 0);
+    char *l16 = out16, *l32 = out32;
+    for (int i = 0; i < N_BUNDLED && l16 && l32; i++) {
+        char *n16 = strchr(l16, '\n'), *n32 = strchr(l32, '\n');
+        if (n16) *n16 = 0;
+        if (n32) *n32 = 0;
+        CHECK_MSG(same_result(l16, l32), "prompt %d: f16 values %s\nf32 %s", i, l16, l32);
+        l16 = n16 ? n16 + 1 : NULL;
+        l32 = n32 ? n32 + 1 : NULL;
+    }
+    for (int i = 0; i < N_BUNDLED; i++) tmp_remove(paths[i]);
+    tmp_remove(bpath);
+    free(out16), free(out32), free(err);
+
+    char *text = training_like_text(), *tpath = tmp_file(text, strlen(text));
+    const double p32 = ppl_of(tpath, "-c 128");
+    err = NULL;
+    snprintf(args, sizeof args, "--perplexity %s -c 128 -v -ctk f16 -ctv f16", tpath);
+    CHECK_EQ_INT(cli(args, NULL, &err), 0);
+    CHECK_MSG(kv_note_mib(err, "keys f16, values f16") == TINY_KV_F32_MIB / 2 * 128 / TINY_CTX,
+              "perplexity: %s", err);
+    const double p16 = ppl_of(tpath, "-c 128 -ctk f16 -ctv f16");
+    CHECK_MSG(fabs(p16 / p32 - 1) < PPL_F16_TOLERANCE, "PPL %g with an f16 cache, %g with f32", p16,
+              p32);
+    free(err);
+    tmp_remove(tpath);
+    tmp_remove(in);
 }
