@@ -211,8 +211,8 @@ TEST(model_batch_decode_equals_separate_sessions)
 
 /* Decoding splits attention over positions and head elements (forward.c)
  * where a prompt batch works a whole kv head at a time: the logits must be
- * bitwise the same, past several position chunks and on an odd thread
- * count. */
+ * bitwise the same, past several position chunks, on an odd thread count,
+ * with either cache type. */
 TEST(model_decode_attention_split_equals_prompt_rows)
 {
     enum { N = 150, THREADS = 3 };
@@ -223,16 +223,22 @@ TEST(model_decode_attention_split_equals_prompt_rows)
     int32_t ids[N];
     for (int i = 0; i < N; i++) ids[i] = (int32_t)((i * 7919 + 13) % 900 + 100);
     float *all = malloc((size_t)N * nv * sizeof *all);
-    bn_session *s = bn_session_new(m, N + 1, err);
-    CHECK_MSG(bn_session_eval_all(s, ids, N, all, err) == 0, "%s", err);
-    bn_session_reset(s);
-    const float *logits = NULL;
-    int same = 1;
-    for (int i = 0; i < N && !bn_session_eval(s, &ids[i], 1, &logits, err); i++)
-        if (i >= N - 10) same &= memcmp(logits, all + (size_t)i * nv, (size_t)nv * sizeof *all) == 0;
-    CHECK_EQ_INT(bn_session_n_past(s), N);
-    CHECK(same);
-    bn_session_free(s);
+    const bn_cache_type types[] = {BN_CACHE_F32, BN_CACHE_F16};
+    for (size_t c = 0; c < sizeof types / sizeof types[0]; c++) {
+        bn_session_params sp = bn_session_default_params();
+        sp.n_ctx = N + 1;
+        sp.type_k = sp.type_v = types[c];
+        bn_session *s = bn_session_new_ex(m, &sp, err);
+        CHECK_MSG(bn_session_eval_all(s, ids, N, all, err) == 0, "%s", err);
+        bn_session_reset(s);
+        const float *logits = NULL;
+        int same = 1;
+        for (int i = 0; i < N && !bn_session_eval(s, &ids[i], 1, &logits, err); i++)
+            if (i >= N - 10) same &= memcmp(logits, all + (size_t)i * nv, (size_t)nv * sizeof *all) == 0;
+        CHECK_EQ_INT(bn_session_n_past(s), N);
+        CHECK_MSG(same, "cache type %s", bn_cache_type_name(types[c]));
+        bn_session_free(s);
+    }
     free(all);
     bn_model_free(m);
 }
