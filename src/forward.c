@@ -27,7 +27,8 @@
 #define MAX_FUSED 3
 #define ATTN_ITEMS_PER_THREAD 4 /* fewer (kv head, token) items per thread: split positions */
 #define ATTN_POS_CHUNK 64       /* positions per item of the split scores */
-#define ATTN_DIM_SLICE 64       /* elements per item of the split weighted sums */
+#define ATTN_DIM_SLICE 64       /* elements per item of the split weighted sums, at most */
+#define ATTN_MIN_DIM_SLICE 16   /* and at least */
 #define ATTN_MAX_GROUP 16       /* query heads per call of the split weighted sums */
 
 struct bn_session {
@@ -307,14 +308,15 @@ static void attention_task(void *arg, int ith, int nth)
  * once per head; attention then runs instead in three passes whose items
  * split the positions and the head's width, each cached row read once in
  * all: the scores of ATTN_POS_CHUNK positions of a kv head for its whole
- * group; the softmax of each query head; the weighted sums of
- * ATTN_DIM_SLICE elements of a kv head's values for its whole group.
+ * group; the softmax of each query head; the weighted sums of a slice
+ * of a kv head's values for its whole group (value_slice).
  * Every number is computed as in attend(), so results do not depend on
  * the threads. Scores live in sc->scores as [token][query head][n_ctx].
  * Measured on the 2B-4T shape at 2048 positions, 2 threads of the 2-core
  * EPYC: 16-18.5 tokens/s against 13.4-14.7 splitting the heads; slices of
- * 16 elements were slower than whole 64-float passes of the AVX-512
- * kernel. */
+ * 16 elements were slower there than whole 64-float passes of the AVX-512
+ * kernel (13 tokens/s), so they are used only when threads outnumber the
+ * items (not measured on a many-core machine yet). */
 static float *split_scores(const attention_job *j, int t, int h)
 {
     return j->sc->scores + ((size_t)t * j->m->hp.n_head + (size_t)h) * j->sc->n_ctx;
@@ -351,15 +353,26 @@ static void split_softmax_task(void *arg, int ith, int nth)
         softmax(split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
 }
 
+/* Elements per item of the weighted sums: ATTN_DIM_SLICE, halved (down to
+ * ATTN_MIN_DIM_SLICE) while that leaves fewer items than threads, so that
+ * many threads all get one (2B-4T has 10 items of 64 for a token). */
+static int value_slice(const attention_job *j, int nth)
+{
+    const int hd = j->m->hp.head_dim, kv_items = j->b->n * j->m->hp.n_head_kv;
+    int slice = ATTN_DIM_SLICE;
+    while (slice > ATTN_MIN_DIM_SLICE && kv_items * ((hd + slice - 1) / slice) < nth) slice /= 2;
+    return slice;
+}
+
 static void split_values_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
     const int n_kv = j->m->hp.n_head_kv, group = j->m->hp.n_head / n_kv, hd = j->m->hp.head_dim;
-    const int slices = (hd + ATTN_DIM_SLICE - 1) / ATTN_DIM_SLICE;
+    const int slice = value_slice(j, nth), slices = (hd + slice - 1) / slice;
     float part[ATTN_MAX_GROUP * ATTN_DIM_SLICE];
     for (int i = ith; i < j->b->n * n_kv * slices; i += nth) {
-        const int t = i / (n_kv * slices), kvh = i / slices % n_kv, i0 = i % slices * ATTN_DIM_SLICE;
-        const int width = hd - i0 < ATTN_DIM_SLICE ? hd - i0 : ATTN_DIM_SLICE;
+        const int t = i / (n_kv * slices), kvh = i / slices % n_kv, i0 = i % slices * slice;
+        const int width = hd - i0 < slice ? hd - i0 : slice;
         const attn_site a = attn_site_of(j, t, kvh);
         for (int h0 = 0; h0 < group; h0 += ATTN_MAX_GROUP) {
             const int n_q = group - h0 < ATTN_MAX_GROUP ? group - h0 : ATTN_MAX_GROUP;

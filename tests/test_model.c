@@ -211,12 +211,13 @@ TEST(model_batch_decode_equals_separate_sessions)
 
 /* Decoding splits attention over positions and head elements (forward.c)
  * where a prompt batch works a whole kv head at a time: the logits must be
- * bitwise the same, past several position chunks, on an odd thread count,
- * with either cache type. */
-TEST(model_decode_attention_split_equals_prompt_rows)
+ * bitwise the same, past several position chunks, with either cache type,
+ * on thread counts that give the tiny model's head (128 wide) value slices
+ * of 64, 32 and 16 elements. */
+static void check_split_equals_rows(int threads)
 {
-    enum { N = 150, THREADS = 3 };
-    bn_model *m = load(BUNDLED_MODEL, "auto", THREADS);
+    enum { N = 150 };
+    bn_model *m = load(BUNDLED_MODEL, "auto", threads);
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
@@ -236,11 +237,17 @@ TEST(model_decode_attention_split_equals_prompt_rows)
         for (int i = 0; i < N && !bn_session_eval(s, &ids[i], 1, &logits, err); i++)
             if (i >= N - 10) same &= memcmp(logits, all + (size_t)i * nv, (size_t)nv * sizeof *all) == 0;
         CHECK_EQ_INT(bn_session_n_past(s), N);
-        CHECK_MSG(same, "cache type %s", bn_cache_type_name(types[c]));
+        CHECK_MSG(same, "%d threads, cache type %s", threads, bn_cache_type_name(types[c]));
         bn_session_free(s);
     }
     free(all);
     bn_model_free(m);
+}
+
+TEST(model_decode_attention_split_equals_prompt_rows)
+{
+    const int threads[] = {2, 3, 5}; /* slices of 64, 32, 16 */
+    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) check_split_equals_rows(threads[i]);
 }
 
 /* ----------------------------------------------------- KV cache types */
