@@ -27,9 +27,9 @@
 #define MAX_FUSED 3
 #define ATTN_ITEMS_PER_THREAD 4 /* fewer (kv head, token) items per thread: split positions */
 #define ATTN_POS_CHUNK 64       /* positions per item of the split scores */
-#define ATTN_DIM_SLICE 64       /* elements per item of the split weighted sums, at most */
-#define ATTN_MIN_DIM_SLICE 16   /* and at least */
-#define ATTN_MAX_GROUP 16       /* query heads per call of the split weighted sums */
+#define ATTN_VALUE_CHUNK 128    /* positions per partial weighted sum (value_chunks) */
+#define ATTN_OUT_SLICE 64       /* elements per item of the split partial-sum reduction */
+#define SUM_LANES 4             /* interleaved double partial sums (sum_lanes) */
 
 struct bn_session {
     bn_model *m;
@@ -55,6 +55,8 @@ struct bn_batch_scratch {
     float *rope;       /* [cap][head_dim]: each token's RoPE cos and sin */
     float *scores;     /* [n_threads][n_head / n_head_kv][n_ctx], or [token][n_head][n_ctx]
                         * when attention splits positions (fewer tokens then) */
+    float *partial;    /* [n_threads][n_head / n_head_kv][head_dim], or [token][value chunk]
+                        * [q_dim] when attention splits positions */
     bn_qact *qa_embd;  /* [cap], width n_embd (q_dim == n_embd) */
     bn_qact *qa_ff;    /* [cap], width n_ff */
     int *pos, *rows;   /* [cap]: the batch's positions and logit rows */
@@ -73,11 +75,33 @@ typedef struct {
 
 /* ------------------------------------------------------------ elementwise */
 
-/* spec 6.2: squares summed in double, scale in float, then times the weight. */
-void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+static void add_into(float *x, const float *y, int n)
+{
+    for (int i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* The long sums in double (the RMSNorm's squares, the softmax's exps) run
+ * in SUM_LANES partial sums, element i into lane i % SUM_LANES, added in
+ * lane order at the end: one running sum waited on each add's latency,
+ * which made these sums a large share of the work that a decoding step
+ * cannot split over threads. */
+static double sum_lanes(const double *lane)
 {
     double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    for (int l = 0; l < SUM_LANES; l++) sum += lane[l];
+    return sum;
+}
+
+/* spec 6.2: squares summed in double (sum_lanes), scale in float, then
+ * times the weight. */
+void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
+{
+    double lane[SUM_LANES] = {0};
+    int i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int l = 0; l < SUM_LANES; l++) lane[l] += (double)(x[i + l] * x[i + l]);
+    for (int l = 0; i < n; i++, l++) lane[l] += (double)(x[i] * x[i]);
+    const double sum = sum_lanes(lane);
     float mean = (float)(sum / n);
     float scale = 1.0f / sqrtf(mean + eps);
     for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
@@ -209,19 +233,32 @@ typedef struct {
 } attention_job;
 
 /* Softmax in place over n scores (spec 6.1.6): max, exp(x - max) summed
- * in double, times 1/sum. */
-static void softmax(float *x, int n)
+ * in double (sum_lanes), times 1/sum. */
+/* Not inlined: inside softmax gcc kept the running max on the stack across
+ * the expf calls below, a store-to-load wait per score. */
+__attribute__((noinline)) static float max_of(const float *x, int n)
 {
     float max = -INFINITY;
-    for (int p = 0; p < n; p++)
-        if (x[p] > max) max = x[p];
-    double sum = 0.0;
-    for (int p = 0; p < n; p++) {
+    for (int p = 0; p < n; p++) max = x[p] > max ? x[p] : max;
+    return max;
+}
+
+static void softmax(float *x, int n)
+{
+    const float max = max_of(x, n);
+    double lane[SUM_LANES] = {0};
+    int p = 0;
+    for (; p + SUM_LANES <= n; p += SUM_LANES)
+        for (int l = 0; l < SUM_LANES; l++) {
+            x[p + l] = expf(x[p + l] - max);
+            lane[l] += x[p + l];
+        }
+    for (int l = 0; p < n; p++, l++) {
         x[p] = expf(x[p] - max);
-        sum += x[p];
+        lane[l] += x[p];
     }
-    const float inv = (float)(1.0 / sum);
-    for (int p = 0; p < n; p++) x[p] *= inv;
+    const float inv = (float)(1.0 / sum_lanes(lane));
+    for (p = 0; p < n; p++) x[p] *= inv;
 }
 
 /* Where token t's attention reads and writes: its session, the positions
@@ -265,30 +302,50 @@ static void attn_scores_at(const attention_job *j, const attn_site *a, const flo
                        scores + p0, ld);
 }
 
-/* Elements [i0, i0 + width) of the weighted sums of the site's values for
- * n_q heads of weights w (ld apart), into out (width apart per head). */
+/* The weighted sums of the site's values at positions [p0, p0 + n) for
+ * n_q heads of weights w (ld apart per head, indexed by position), into
+ * out (head_dim apart per head). */
 static void attn_values_at(const attention_job *j, const attn_site *a, const float *w, size_t ld,
-                           int n_q, int i0, int width, float *out)
+                           int n_q, int p0, int n, float *out)
 {
     const bn_kernels *k = j->m->kernels;
-    const size_t hd = (size_t)j->m->hp.head_dim, off = a->cache_off + (size_t)i0;
+    const int hd = j->m->hp.head_dim;
+    const size_t off = a->cache_off + (size_t)p0 * hd;
     if (a->s->type_v == BN_CACHE_F16)
-        k->attn_values_f16(w, ld, n_q, (const uint16_t *)a->s->v_cache + off, hd, a->n, width, out);
+        k->attn_values_f16(w + p0, ld, n_q, (const uint16_t *)a->s->v_cache + off, (size_t)hd, n, hd,
+                           out);
     else
-        k->attn_values(w, ld, n_q, (const float *)a->s->v_cache + off, hd, a->n, width, out);
+        k->attn_values(w + p0, ld, n_q, (const float *)a->s->v_cache + off, (size_t)hd, n, hd, out);
+}
+
+/* A weighted sum over n positions is summed in chunks of ATTN_VALUE_CHUNK
+ * positions, each from 0, and the chunks' sums are added in order: so the
+ * split passes below can give the chunks to different threads and still
+ * get every bit of the sum attend() makes on one. */
+static int value_chunks(int n) { return (n + ATTN_VALUE_CHUNK - 1) / ATTN_VALUE_CHUNK; }
+
+static int value_chunk_len(int n, int c)
+{
+    const int left = n - c * ATTN_VALUE_CHUNK;
+    return left < ATTN_VALUE_CHUNK ? left : ATTN_VALUE_CHUNK;
 }
 
 /* Causal attention of all the query heads of kv head kvh for token t over
  * its session's positions 0..pos: each cached row is read once for all of
- * them (the products run on the kernel table). */
-static void attend(const attention_job *j, int t, int kvh, float *scores)
+ * them (the products run on the kernel table). part holds one chunk's
+ * weighted sums of the group. */
+static void attend(const attention_job *j, int t, int kvh, float *scores, float *part)
 {
     const int group = j->m->hp.n_head / j->m->hp.n_head_kv, hd = j->m->hp.head_dim;
     const attn_site a = attn_site_of(j, t, kvh);
     const size_t ld = (size_t)j->sc->n_ctx;
     attn_scores_at(j, &a, a.q, group, 0, a.n, scores, ld);
     for (int h = 0; h < group; h++) softmax(scores + (size_t)h * ld, a.n);
-    attn_values_at(j, &a, scores, ld, group, 0, hd, a.out);
+    attn_values_at(j, &a, scores, ld, group, 0, value_chunk_len(a.n, 0), a.out);
+    for (int c = 1; c < value_chunks(a.n); c++) {
+        attn_values_at(j, &a, scores, ld, group, c * ATTN_VALUE_CHUNK, value_chunk_len(a.n, c), part);
+        add_into(a.out, part, group * hd);
+    }
 }
 
 /* Work items (kv head, token) in that order, dealt out in turn: the
@@ -300,26 +357,35 @@ static void attention_task(void *arg, int ith, int nth)
     const attention_job *j = arg;
     const int group = j->m->hp.n_head / j->m->hp.n_head_kv, n = j->b->n;
     float *scores = j->sc->scores + (size_t)ith * group * j->sc->n_ctx;
-    for (int i = ith; i < n * j->m->hp.n_head_kv; i += nth) attend(j, i % n, i / n, scores);
+    float *part = j->sc->partial + (size_t)ith * group * j->m->hp.head_dim;
+    for (int i = ith; i < n * j->m->hp.n_head_kv; i += nth) attend(j, i % n, i / n, scores, part);
 }
 
 /* Decoding a token or a few has fewer (kv head, token) items than threads
- * want. Splitting a group's query heads over threads read each cached row
- * once per head; attention then runs instead in three passes whose items
- * split the positions and the head's width, each cached row read once in
- * all: the scores of ATTN_POS_CHUNK positions of a kv head for its whole
- * group; the softmax of each query head; the weighted sums of a slice
- * of a kv head's values for its whole group (value_slice).
- * Every number is computed as in attend(), so results do not depend on
- * the threads. Scores live in sc->scores as [token][query head][n_ctx].
+ * want. Attention then runs in passes whose items split the positions,
+ * each cached row read once in all: the scores of ATTN_POS_CHUNK positions
+ * of a kv head for its whole group; the softmax of each query head; the
+ * weighted sums of one value chunk of a kv head for its whole group (the
+ * first into the output, the others into sc->partial); the sum of the
+ * chunks, over slices of the output. Every number is computed as in
+ * attend(), so results do not depend on the threads. Each thread takes a
+ * contiguous run of items, so it streams one stretch of the cache.
+ * Scores live in sc->scores as [token][query head][n_ctx].
  * Measured on the 2B-4T shape at 2048 positions, 2 threads of the 2-core
- * EPYC: 16-18.5 tokens/s against 13.4-14.7 splitting the heads; slices of
- * 16 elements were slower there than whole 64-float passes of the AVX-512
- * kernel (13 tokens/s), so they are used only when threads outnumber the
- * items (not measured on a many-core machine yet). */
+ * EPYC: splitting the heads over threads read each row once per head
+ * (13.4-14.7 tokens/s); splitting the values' head elements instead of
+ * their positions left the threads reading interleaved halves of each row
+ * (16-18.5), and too few items for 16 threads. */
 static float *split_scores(const attention_job *j, int t, int h)
 {
     return j->sc->scores + ((size_t)t * j->m->hp.n_head + (size_t)h) * j->sc->n_ctx;
+}
+
+/* Token t's weighted sums of value chunk c >= 1, [q_dim]. */
+static float *split_partial(const attention_job *j, int t, int c)
+{
+    const size_t q_dim = (size_t)j->m->hp.n_head * j->m->hp.head_dim;
+    return j->sc->partial + ((size_t)t * (value_chunks(j->sc->n_ctx) - 1) + (size_t)(c - 1)) * q_dim;
 }
 
 static int max_positions(const batch *b)
@@ -334,8 +400,9 @@ static void split_scores_task(void *arg, int ith, int nth)
     const attention_job *j = arg;
     const int n = j->b->n, n_kv = j->m->hp.n_head_kv, group = j->m->hp.n_head / n_kv;
     const int chunks = (max_positions(j->b) + ATTN_POS_CHUNK - 1) / ATTN_POS_CHUNK;
-    if (chunks == 0) return; /* an empty batch */
-    for (int i = ith; i < n * n_kv * chunks; i += nth) {
+    int i0, i1;
+    bn_split_range(n * n_kv * chunks, ith, nth, 1, &i0, &i1);
+    for (int i = i0; i < i1; i++) {
         const int t = i / (n_kv * chunks), kvh = i / chunks % n_kv, p0 = i % chunks * ATTN_POS_CHUNK;
         const attn_site a = attn_site_of(j, t, kvh);
         if (p0 >= a.n) continue;
@@ -353,35 +420,34 @@ static void split_softmax_task(void *arg, int ith, int nth)
         softmax(split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
 }
 
-/* Elements per item of the weighted sums: ATTN_DIM_SLICE, halved (down to
- * ATTN_MIN_DIM_SLICE) while that leaves fewer items than threads, so that
- * many threads all get one (2B-4T has 10 items of 64 for a token). */
-static int value_slice(const attention_job *j, int nth)
-{
-    const int hd = j->m->hp.head_dim, kv_items = j->b->n * j->m->hp.n_head_kv;
-    int slice = ATTN_DIM_SLICE;
-    while (slice > ATTN_MIN_DIM_SLICE && kv_items * ((hd + slice - 1) / slice) < nth) slice /= 2;
-    return slice;
-}
-
 static void split_values_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
     const int n_kv = j->m->hp.n_head_kv, group = j->m->hp.n_head / n_kv, hd = j->m->hp.head_dim;
-    const int slice = value_slice(j, nth), slices = (hd + slice - 1) / slice;
-    float part[ATTN_MAX_GROUP * ATTN_DIM_SLICE];
-    for (int i = ith; i < j->b->n * n_kv * slices; i += nth) {
-        const int t = i / (n_kv * slices), kvh = i / slices % n_kv, i0 = i % slices * slice;
-        const int width = hd - i0 < slice ? hd - i0 : slice;
+    const int chunks = value_chunks(max_positions(j->b));
+    int i0, i1;
+    bn_split_range(j->b->n * n_kv * chunks, ith, nth, 1, &i0, &i1);
+    for (int i = i0; i < i1; i++) {
+        const int t = i / (n_kv * chunks), kvh = i / chunks % n_kv, c = i % chunks;
         const attn_site a = attn_site_of(j, t, kvh);
-        for (int h0 = 0; h0 < group; h0 += ATTN_MAX_GROUP) {
-            const int n_q = group - h0 < ATTN_MAX_GROUP ? group - h0 : ATTN_MAX_GROUP;
-            attn_values_at(j, &a, split_scores(j, t, kvh * group + h0), (size_t)j->sc->n_ctx, n_q,
-                           i0, width, part);
-            for (int h = 0; h < n_q; h++)
-                memcpy(a.out + (size_t)(h0 + h) * hd + i0, part + (size_t)h * width,
-                       (size_t)width * sizeof *part);
-        }
+        if (c >= value_chunks(a.n)) continue;
+        float *out = c ? split_partial(j, t, c) + (size_t)kvh * group * hd : a.out;
+        attn_values_at(j, &a, split_scores(j, t, kvh * group), (size_t)j->sc->n_ctx, group,
+                       c * ATTN_VALUE_CHUNK, value_chunk_len(a.n, c), out);
+    }
+}
+
+static void split_sum_task(void *arg, int ith, int nth)
+{
+    const attention_job *j = arg;
+    const int q_dim = j->m->hp.n_head * j->m->hp.head_dim;
+    const int slices = (q_dim + ATTN_OUT_SLICE - 1) / ATTN_OUT_SLICE;
+    for (int i = ith; i < j->b->n * slices; i += nth) {
+        const int t = i / slices, e0 = i % slices * ATTN_OUT_SLICE;
+        const int width = q_dim - e0 < ATTN_OUT_SLICE ? q_dim - e0 : ATTN_OUT_SLICE;
+        float *out = j->sc->att + (size_t)t * q_dim + e0;
+        for (int c = 1; c < value_chunks(j->b->pos[t] + 1); c++)
+            add_into(out, split_partial(j, t, c) + e0, width);
     }
 }
 
@@ -396,6 +462,7 @@ static void attention(const bn_model *m, struct bn_batch_scratch *sc, const batc
     bn_pool_run(m->pool, split_scores_task, &aj);
     bn_pool_run(m->pool, split_softmax_task, &aj);
     bn_pool_run(m->pool, split_values_task, &aj);
+    if (value_chunks(max_positions(b)) > 1) bn_pool_run(m->pool, split_sum_task, &aj);
 }
 
 /* ---------------------------------------------------------------- layers */
@@ -404,6 +471,7 @@ static void attention(const bn_model *m, struct bn_batch_scratch *sc, const batc
  * runs it. Tokens are independent here, so a prompt batch splits them over
  * the pool (a single decoding token runs on the calling thread). */
 typedef enum {
+    TOKEN_IN, /* x = the token's embedding; the RoPE angles of its position */
     ATTN_IN,  /* xn = attn_norm(x), quantized */
     QKV_OUT,  /* RoPE on q and k; k and v into the session's cache */
     ATTN_OUT, /* att = attn_sub_norm(att), quantized */
@@ -419,11 +487,6 @@ typedef struct {
     int layer;
     token_stage stage;
 } stage_job;
-
-static void add_into(float *x, const float *y, int n)
-{
-    for (int i = 0; i < n; i++) x[i] += y[i];
-}
 
 /* n values into a cache of type t from element off: copied, or rounded to
  * the nearest half, ties to even (an F16 cache, bn_session_params). */
@@ -456,13 +519,16 @@ static void run_stage(const stage_job *j, int t)
     float *q = sc->q + (size_t)t * q_dim, *k = sc->k + (size_t)t * kv_dim;
     float *att = sc->att + (size_t)t * q_dim, *gate = sc->gate + (size_t)t * nf;
     switch (j->stage) {
+    case TOKEN_IN: /* once per batch: every layer rotates by the same angles */
+        bn_dense_row(&m->tok_embd, j->b->ids[t], x);
+        bn_rope_angles(sc->rope + (size_t)t * hd, hd, j->b->pos[t], hp->rope_base);
+        break;
     case ATTN_IN:
         norm_and_quantize(m, xn, x, l->attn_norm, ne, &sc->qa_embd[t]);
         break;
     case QKV_OUT: {
         const int pos = j->b->pos[t];
-        float *cs = sc->rope + (size_t)t * hd; /* one sin/cos table for all the heads */
-        bn_rope_angles(cs, hd, pos, hp->rope_base);
+        const float *cs = sc->rope + (size_t)t * hd; /* one sin/cos table for all the heads */
         for (int h = 0; h < hp->n_head; h++) bn_rope_apply(q + (size_t)h * hd, hd, cs);
         for (int h = 0; h < hp->n_head_kv; h++) bn_rope_apply(k + (size_t)h * hd, hd, cs);
         const bn_session *s = j->b->sess[t];
@@ -541,7 +607,7 @@ static void ffn_block(const bn_model *m, struct bn_batch_scratch *sc, const batc
 static void forward_batch(const bn_model *m, struct bn_batch_scratch *sc, const batch *b)
 {
     const int ne = m->hp.n_embd;
-    for (int t = 0; t < b->n; t++) bn_dense_row(&m->tok_embd, b->ids[t], sc->x + (size_t)t * ne);
+    run_tokens(m, sc, b, 0, TOKEN_IN);
     for (int il = 0; il < m->hp.n_layer; il++) {
         attention_block(m, sc, b, il);
         ffn_block(m, sc, b, il);
@@ -567,6 +633,7 @@ static void scratch_free(struct bn_batch_scratch *sc)
     free(sc->up);
     free(sc->rope);
     free(sc->scores);
+    free(sc->partial);
     for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
     for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
     free(sc->qa_embd);
@@ -617,13 +684,16 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
      * token) items, so on fewer than that many tokens' query heads */
     sc->scores = alloc_floats((size_t)ATTN_ITEMS_PER_THREAD * sc->n_threads *
                               (hp->n_head / hp->n_head_kv) * n_ctx);
+    const int chunks = value_chunks(n_ctx) > 1 ? value_chunks(n_ctx) - 1 : 1;
+    sc->partial = alloc_floats((size_t)ATTN_ITEMS_PER_THREAD * sc->n_threads * hp->n_head / hp->n_head_kv *
+                               hp->head_dim * chunks);
     sc->qa_embd = calloc((size_t)cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)cap, sizeof *sc->qa_ff);
     sc->pos = calloc((size_t)cap, sizeof *sc->pos);
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
     sc->sess = calloc((size_t)cap, sizeof(bn_session *));
     int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up && sc->rope &&
-             sc->scores && sc->qa_embd && sc->qa_ff && sc->pos && sc->rows && sc->sess;
+             sc->scores && sc->partial && sc->qa_embd && sc->qa_ff && sc->pos && sc->rows && sc->sess;
     for (int t = 0; ok && t < cap; t++)
         ok = !bn_qact_alloc(&sc->qa_embd[t], hp->n_embd) && !bn_qact_alloc(&sc->qa_ff[t], hp->n_ff);
     if (!ok) {
