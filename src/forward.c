@@ -24,6 +24,7 @@
 #include "model.h"
 
 #define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the batch */
+#define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: 64 x 6912 int8 = 442 KB */
 #define MAX_FUSED 3
 #define ATTN_ITEMS_PER_THREAD 4 /* fewer (kv head, token) items per thread: split positions */
 #define ATTN_POS_CHUNK 64       /* positions per item of the split scores */
@@ -173,18 +174,23 @@ typedef struct {
 } matmul_job;
 
 /* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
- * codes stay in L1 across the batch. */
+ * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
+ * time, so that their activations stay in L2 across the rows. */
 static void matmul_rows(const matmul_job *j, int i, int r0, int r1)
 {
     const qk256_matrix *w = j->w[i];
-    for (int c = r0; c < r1; c += ROW_CHUNK) {
-        int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-        if (j->n_tok > 1 && j->k->qk256_matmat) {
-            j->k->qk256_matmat(w, j->a, j->n_tok, j->y[i], w->rows, c, c1);
-            continue;
+    for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
+        const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
+        const bn_qact *a = j->a + t0;
+        float *y = j->y[i] + (size_t)t0 * w->rows;
+        for (int c = r0; c < r1; c += ROW_CHUNK) {
+            const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+            if (nt > 1 && j->k->qk256_matmat) {
+                j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
+                continue;
+            }
+            for (int t = 0; t < nt; t++) j->k->qk256_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
         }
-        for (int t = 0; t < j->n_tok; t++)
-            j->k->qk256_matvec(w, &j->a[t], j->y[i] + (size_t)t * w->rows, c, c1);
     }
 }
 
