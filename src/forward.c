@@ -238,10 +238,9 @@ typedef struct {
     int layer;
 } attention_job;
 
-/* Softmax in place over n scores (spec 6.1.6): max, exp(x - max) summed
- * in double (sum_lanes), times 1/sum. */
-/* Not inlined: inside softmax gcc kept the running max on the stack across
- * the expf calls below, a store-to-load wait per score. */
+/* The largest of n scores. Not inlined: inside softmax() gcc kept the
+ * running max on the stack across the expf calls, a store-to-load wait
+ * per score. */
 __attribute__((noinline)) static float max_of(const float *x, int n)
 {
     float max = -INFINITY;
@@ -249,6 +248,8 @@ __attribute__((noinline)) static float max_of(const float *x, int n)
     return max;
 }
 
+/* Softmax in place over n scores (spec 6.1.6): max, exp(x - max) summed
+ * in double (sum_lanes), times 1/sum. */
 static void softmax(float *x, int n)
 {
     const float max = max_of(x, n);
@@ -691,6 +692,8 @@ static struct bn_batch_scratch *get_scratch(bn_model *m, int cap, int n_ctx)
      * token) items, so on fewer than that many tokens' query heads */
     sc->scores = alloc_floats((size_t)ATTN_ITEMS_PER_THREAD * sc->n_threads *
                               (hp->n_head / hp->n_head_kv) * n_ctx);
+    /* as many tokens' value chunks after the first, or one chunk's sums of a
+     * group per thread on the whole-head path */
     const int chunks = value_chunks(n_ctx) > 1 ? value_chunks(n_ctx) - 1 : 1;
     sc->partial = alloc_floats((size_t)ATTN_ITEMS_PER_THREAD * sc->n_threads * hp->n_head / hp->n_head_kv *
                                hp->head_dim * chunks);
