@@ -248,18 +248,6 @@ AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
     }
 }
 
-/* Rows stream from RAM: the lines BN_X86_PREFETCH_L2_BYTES ahead of the
- * `bytes` about to be read are asked into L2. Measured on Zen 4 for these
- * products: 4-7% faster from 8 KB ahead; nearer (256 B - 4 KB) gains
- * nothing. */
-#define CACHE_LINE 64
-
-AVX2_FN static inline void prefetch_l2(const uint8_t *p, size_t bytes)
-{
-    for (size_t at = 0; at < bytes; at += CACHE_LINE)
-        _mm_prefetch((const char *)p + BN_X86_PREFETCH_L2_BYTES + at, _MM_HINT_T1);
-}
-
 /* The Q8_0 rows also into L1, Q8_L1_AHEAD bytes ahead: on Zen 4 one thread
  * went from 76-77% to 82-90% of the read loop (bench_kernels, output layer;
  * 256 B ahead gave 83-87%). */
@@ -267,7 +255,7 @@ AVX2_FN static inline void prefetch_l2(const uint8_t *p, size_t bytes)
 
 AVX2_FN static inline void prefetch_l1(const uint8_t *p, size_t bytes)
 {
-    for (size_t at = 0; at < bytes; at += CACHE_LINE)
+    for (size_t at = 0; at < bytes; at += BN_X86_CACHE_LINE)
         _mm_prefetch((const char *)p + Q8_L1_AHEAD + at, _MM_HINT_T0);
 }
 
@@ -339,7 +327,7 @@ AVX2_FN static float q8_0_row(const uint8_t *row, const bn_q8act *a, const q8_ta
     __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* passes 0, 2, .. / 1, 3, .. */
     int g = 0;
     for (; g + 2 * PASS <= tail->start; g += 2 * PASS) {
-        prefetch_l2(row + (size_t)g * BN_Q8_0_BYTES, (size_t)2 * PASS * BN_Q8_0_BYTES);
+        bn_x86_prefetch_l2(row + (size_t)g * BN_Q8_0_BYTES, (size_t)2 * PASS * BN_Q8_0_BYTES);
         prefetch_l1(row + (size_t)g * BN_Q8_0_BYTES, (size_t)2 * PASS * BN_Q8_0_BYTES);
         even = PASS_AT(g, even);
         odd = PASS_AT(g + PASS, odd);
@@ -453,7 +441,7 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
         __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* blocks 0, 2, .. / 1, 3, .. */
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
-            prefetch_l2(row + (size_t)b * BN_Q6_K_BYTES, (size_t)2 * BN_Q6_K_BYTES);
+            bn_x86_prefetch_l2(row + (size_t)b * BN_Q6_K_BYTES, (size_t)2 * BN_Q6_K_BYTES);
             even = q6_k_block(row + (size_t)b * BN_Q6_K_BYTES, a, b, even);
             odd = q6_k_block(row + (size_t)(b + 1) * BN_Q6_K_BYTES, a, b + 1, odd);
         }
