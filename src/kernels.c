@@ -206,9 +206,13 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
         tile_tokens_load(&tt, a + t0, tile, nt);
         for (int r = r0; r < r_tiled; r += rows) {
             shape->row_tile(w->codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
+            float *yt = y + (size_t)t0 * ldy + r;
+            if (shape->epilogue) {
+                shape->epilogue(sums, (const float *)tt.sum, (const float *)tt.scale, nt, w->scale, yt, (size_t)ldy);
+                continue;
+            }
             for (int i = 0; i < rows; i++)
-                tile_row_epilogue(sums + (size_t)i * tile, &tt, nt, w->scale,
-                                  y + (size_t)t0 * ldy + r + i, (size_t)ldy);
+                tile_row_epilogue(sums + (size_t)i * tile, &tt, nt, w->scale, yt + i, (size_t)ldy);
         }
     }
 }

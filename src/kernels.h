@@ -199,10 +199,17 @@ typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int
  * a short last token tile repeats its last token (the extra sums are
  * dropped), rows left over at the end go through matvec, and so do
  * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
+/* A tile's epilogue in one go, for a shape that has its own: sums as the
+ * tile function left them, tok_sum / tok_scale the tile's tokens' (float)
+ * sum and scale; y[t * ldy + i] for row i and token t < nt only. */
+typedef void (*bn_tile_epilogue_fn)(const int32_t *sums, const float *tok_sum,
+                                    const float *tok_scale, int nt, float w_scale, float *y,
+                                    size_t ldy);
 typedef struct {
     int tile, rows; /* tile: a multiple of 4 (the epilogue's vectors), at most 32; rows <= 4 */
     bn_row_tile_fn row_tile;
     void (*matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    bn_tile_epilogue_fn epilogue; /* NULL: the portable one, row by row */
 } bn_matmat_shape;
 void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                            int r0, int r1, const bn_matmat_shape *shape);

@@ -187,7 +187,7 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
     _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(acc));
 }
 
-static const bn_matmat_shape matmat_avx2 = {MATMAT_TOKENS, 1, row_tile_avx2, qk256_matvec_avx2};
+static const bn_matmat_shape matmat_avx2 = {MATMAT_TOKENS, 1, row_tile_avx2, qk256_matvec_avx2, NULL};
 
 AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)

@@ -259,8 +259,29 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
     _mm512_storeu_si512((void *)sums, reduce16_epi32(acc));
 }
 
+/* bn_ternary_epilogue for a whole tile in one vector (the same IEEE
+ * operations lane by lane, so bitwise the same as the portable epilogue):
+ * lane i * 4 + t of the sums is row i, token t; transposed so that each
+ * token's four rows go out in one 16-byte store. */
+VNNI_FN static void tile_epilogue_vnni(const int32_t *sums, const float *tok_sum,
+                                       const float *tok_scale, int nt, float w_scale, float *y,
+                                       size_t ldy)
+{
+    const __m512 s = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)sums));
+    const __m512 v = _mm512_mul_ps(_mm512_div_ps(_mm512_sub_ps(s, _mm512_broadcast_f32x4(_mm_loadu_ps(tok_sum))),
+                                                 _mm512_broadcast_f32x4(_mm_loadu_ps(tok_scale))),
+                                   _mm512_set1_ps(w_scale));
+    const __m512 by_token = _mm512_permutexvar_ps(
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), v);
+    _mm_storeu_ps(y, _mm512_castps512_ps128(by_token));
+    if (nt > 1) _mm_storeu_ps(y + ldy, _mm512_extractf32x4_ps(by_token, 1));
+    if (nt > 2) _mm_storeu_ps(y + 2 * ldy, _mm512_extractf32x4_ps(by_token, 2));
+    if (nt > 3) _mm_storeu_ps(y + 3 * ldy, _mm512_extractf32x4_ps(by_token, 3));
+}
+_Static_assert(MATMAT_TOKENS == 4 && MATMAT_ROWS == 4, "tile_epilogue_vnni's 4 x 4 lanes");
+
 static const bn_matmat_shape matmat_vnni = {MATMAT_TOKENS, MATMAT_ROWS, row_tile_vnni,
-                                            qk256_matvec_vnni};
+                                            qk256_matvec_vnni, tile_epilogue_vnni};
 
 VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)

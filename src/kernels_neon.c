@@ -275,9 +275,9 @@ static void row_tile_plain(const uint8_t *codes, size_t row_bytes, const int8_t 
 }
 
 static const bn_matmat_shape matmat_sdot = {TILE_TOKENS, SDOT_ROWS, row_tile_sdot,
-                                            qk256_matvec_sdot};
+                                            qk256_matvec_sdot, NULL};
 static const bn_matmat_shape matmat_plain = {TILE_TOKENS, PLAIN_ROWS, row_tile_plain,
-                                             qk256_matvec_plain};
+                                             qk256_matvec_plain, NULL};
 
 static void qk256_matmat_sdot(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                               int ldy, int r0, int r1)
