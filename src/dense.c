@@ -66,11 +66,18 @@ static void dense_matmul_task(void *arg, int ith, int nth)
     (void)ith;
     (void)nth;
     int r0, r1;
-    while (bn_chunks_claim(&t->rows, &r0, &r1))
+    while (bn_chunks_claim(&t->rows, &r0, &r1)) {
+        /* one input reuses nothing: the kernel gets the whole claim (the
+         * F16 one pairs rows far apart in it) */
+        if (t->n == 1) {
+            dense_rows(t, 0, r0, r1);
+            continue;
+        }
         for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
             const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
             for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
         }
+    }
 }
 
 static void free_inputs(bn_q8act *qx, int n)

@@ -586,6 +586,42 @@ TEST(kernels_simd_f16_bit_exact)
     }
 }
 
+/* Output-layer sized ranges, whose halves lie megabytes apart: kernels
+ * may take two far rows at a time there (kernels_avx512.c pairs them from
+ * 1 MiB apart), each still bit for bit the scalar row. An odd count leaves
+ * one row unpaired; 1000 columns leave a tail past the 16 lanes. */
+TEST(kernels_simd_f16_long_ranges_bit_exact)
+{
+    const bn_kernels *t[BN_KERNELS_MAX];
+    const int n = simd_tables(t);
+    if (!n) SKIP("this CPU has no SIMD kernel");
+    enum { ROWS = 2101, COLS = 1000 };
+    uint16_t *w = malloc((size_t)ROWS * COLS * sizeof *w);
+    float *x = malloc(COLS * sizeof *x);
+    float *want = malloc(ROWS * sizeof *want), *got = malloc(ROWS * sizeof *got);
+    CHECK(w && x && want && got);
+    rng_seed(77);
+    for (size_t i = 0; w && i < (size_t)ROWS * COLS; i++) w[i] = random_finite_f16();
+    for (int i = 0; x && i < COLS; i++) x[i] = rng_float(-1.0f, 1.0f);
+    const int ranges[][2] = {{0, ROWS}, {0, ROWS - 1}, {7, ROWS - 500}};
+    for (size_t c = 0; w && x && want && got && c < sizeof ranges / sizeof ranges[0]; c++) {
+        const int r0 = ranges[c][0], r1 = ranges[c][1];
+        bn_kernels_scalar.f16_matvec(w, COLS, x, want, r0, r1);
+        for (int i = 0; i < n; i++) {
+            for (int r = 0; r < ROWS; r++) got[r] = SENTINEL;
+            t[i]->f16_matvec(w, COLS, x, got, r0, r1);
+            CHECK_MSG(same_floats(want + r0, got + r0, r1 - r0) &&
+                          (r0 == 0 || same_floats(got, (const float[]){SENTINEL}, 1)) &&
+                          (r1 == ROWS || same_floats(got + r1, (const float[]){SENTINEL}, 1)),
+                      "%s f16_matvec rows %d..%d", t[i]->name, r0, r1);
+        }
+    }
+    free(w);
+    free(x);
+    free(want);
+    free(got);
+}
+
 TEST(kernels_simd_extreme_dot_products)
 {
     /* every weight +1 (code 2) against all-127 or all -127 activations: the
