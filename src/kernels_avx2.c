@@ -198,25 +198,51 @@ AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, i
 /* ---------------------------------------------------------- F16 matvec */
 
 /* The 16 lanes of kernels.h in two vectors (lanes 0-7, 8-15), separate
- * multiply and add, folded 8, 4, 2, 1, then the tail into lane 0. One row
- * at a time (kernels_x86.h says why). */
+ * multiply and add, folded 8, 4, 2, 1, then the tail into lane 0. */
+typedef struct {
+    __m256 lo, hi;
+} f16_lanes;
+
+ALWAYS_INLINE AVX2_FN f16_lanes f16_step(f16_lanes a, const uint16_t *w, const float *x, int k)
+{
+    const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k)));
+    const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k + 8)));
+    a.lo = _mm256_add_ps(a.lo, _mm256_mul_ps(w0, _mm256_loadu_ps(x + k)));
+    a.hi = _mm256_add_ps(a.hi, _mm256_mul_ps(w1, _mm256_loadu_ps(x + k + 8)));
+    return a;
+}
+
+ALWAYS_INLINE AVX2_FN float f16_fold(f16_lanes a, const uint16_t *w, const float *x, int k, int n)
+{
+    return bn_f16_dot_tail(bn_x86_fold8(_mm256_add_ps(a.lo, a.hi)), w, x, k, n);
+}
+
 AVX2_FN static float f16_dot_avx2(const uint16_t *w, const float *x, int n)
 {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    f16_lanes a = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    int k = 0;
+    for (; k + BN_F16_LANES <= n; k += BN_F16_LANES) a = f16_step(a, w, x, k);
+    return f16_fold(a, w, x, k, n);
+}
+
+/* Two rows at once, each exactly as f16_dot_avx2 (kernels_x86.h says why). */
+AVX2_FN static void f16_dot2_avx2(const uint16_t *w0, const uint16_t *w1, const float *x, int n,
+                                  float *y0, float *y1)
+{
+    f16_lanes a0 = {_mm256_setzero_ps(), _mm256_setzero_ps()}, a1 = a0;
     int k = 0;
     for (; k + BN_F16_LANES <= n; k += BN_F16_LANES) {
-        const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k)));
-        const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k + 8)));
-        acc0 = _mm256_add_ps(acc0, _mm256_mul_ps(w0, _mm256_loadu_ps(x + k)));
-        acc1 = _mm256_add_ps(acc1, _mm256_mul_ps(w1, _mm256_loadu_ps(x + k + 8)));
+        a0 = f16_step(a0, w0, x, k);
+        a1 = f16_step(a1, w1, x, k);
     }
-    return bn_f16_dot_tail(bn_x86_fold8(_mm256_add_ps(acc0, acc1)), w, x, k, n);
+    *y0 = f16_fold(a0, w0, x, k, n);
+    *y1 = f16_fold(a1, w1, x, k, n);
 }
 
 AVX2_FN static void f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y, int r0,
                                     int r1)
 {
-    for (int r = r0; r < r1; r++) y[r] = f16_dot_avx2(w + (size_t)r * cols, x, cols);
+    bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx2, f16_dot2_avx2);
 }
 
 /* ---------------------------------------------------- lm-head products */

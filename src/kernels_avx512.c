@@ -405,14 +405,7 @@ AVX512_FN static float f16_dot_avx512(const uint16_t *w, const float *x, int n)
     return f16_fold(acc, w, x, k, n);
 }
 
-/* Two rows at once, each in its own lanes exactly as f16_dot_avx512: two
- * add chains instead of one, whose latency bounds a single row (36-38 GB/s
- * from L2 on Zen 4, 57-59 for two). But the hardware prefetcher streams
- * two rows well only when they are far apart: on one thread from RAM,
- * rows 40 KB apart read at 80% of one row's speed, 640 KB apart at 103%,
- * 2.5 MB apart at 108% (bench: pairs of 2560-wide F16 rows). */
-#define F16_PAIR_APART_BYTES (1u << 20)
-
+/* Two rows at once, each exactly as f16_dot_avx512 (kernels_x86.h says why). */
 AVX512_FN static void f16_dot2_avx512(const uint16_t *w0, const uint16_t *w1, const float *x, int n,
                                       float *y0, float *y1)
 {
@@ -426,20 +419,10 @@ AVX512_FN static void f16_dot2_avx512(const uint16_t *w0, const uint16_t *w1, co
     *y1 = f16_fold(a1, w1, x, k, n);
 }
 
-/* Row r0 + i paired with row r0 + half + i when the halves of the range
- * lie far enough apart, else row by row. */
 AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float *x, float *y,
                                         int r0, int r1)
 {
-    const int half = (r1 - r0) / 2;
-    int r = r0;
-    if ((size_t)half * (size_t)cols * sizeof *w >= F16_PAIR_APART_BYTES) {
-        for (int i = 0; i < half; i++)
-            f16_dot2_avx512(w + (size_t)(r0 + i) * cols, w + (size_t)(r0 + half + i) * cols, x, cols,
-                            &y[r0 + i], &y[r0 + half + i]);
-        r = r0 + 2 * half;
-    }
-    for (; r < r1; r++) y[r] = f16_dot_avx512(w + (size_t)r * cols, x, cols);
+    bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx512, f16_dot2_avx512);
 }
 
 /* ----------------------------------------------------------- attention */

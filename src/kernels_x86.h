@@ -30,10 +30,17 @@
  * line); L1 prefetches further ahead than ~2 blocks are slower. */
 #define BN_X86_PREFETCH_BYTES 128
 #define BN_X86_PREFETCH_L2_BYTES 8192
-/* The F16 products of both files go one row at a time: interleaving
- * 2 or 4 rows, each with its own lanes and sharing the activation loads,
- * halved the bandwidth on Zen 4 (bench/bench_kernels.c, output layer in
- * memory), while one row reaches the read loop. */
+/* The F16 products of both files take two rows at a time, each in its
+ * own lanes exactly as one row alone: two add chains instead of one, whose
+ * latency bounds a single row (36-38 GB/s from L2 on Zen 4 with AVX-512,
+ * 57-59 for two). But the hardware prefetcher streams two rows well only
+ * when they lie far apart. On one thread from RAM (pairs of 2560-wide
+ * rows), rows next to each other read at half a single row's speed, 40 KB
+ * apart at 80%, 640 KB apart at 103%, 2.5 MB apart at 108%. So row r0 + i
+ * of a range goes with row r0 + half + i when the halves are at least
+ * BN_X86_F16_PAIR_APART bytes apart, and ranges shorter than that go row
+ * by row. */
+#define BN_X86_F16_PAIR_APART (1u << 20)
 
 ALWAYS_INLINE BN_X86_AVX2_FN void bn_x86_prefetch_ahead(const uint8_t *codes)
 {
@@ -105,6 +112,29 @@ BN_X86_AVX2_FN static inline float bn_x86_fold8(__m256 f8)
     const __m128 f2 = _mm_add_ps(f4, _mm_movehl_ps(f4, f4));
     const __m128 f1 = _mm_add_ss(f2, _mm_movehdup_ps(f2));
     return _mm_cvtss_f32(f1);
+}
+
+/* ------------------------------------------------------- F16 products */
+
+typedef float (*bn_x86_f16_dot_fn)(const uint16_t *w, const float *x, int n);
+typedef void (*bn_x86_f16_dot2_fn)(const uint16_t *w0, const uint16_t *w1, const float *x, int n,
+                                   float *y0, float *y1);
+
+/* Rows [r0, r1) of an F16 product from a table's one-row and two-row dot
+ * products, paired as said above. */
+ALWAYS_INLINE void bn_x86_f16_matvec_rows(const uint16_t *w, int cols, const float *x, float *y,
+                                          int r0, int r1, bn_x86_f16_dot_fn dot,
+                                          bn_x86_f16_dot2_fn dot2)
+{
+    const int half = (r1 - r0) / 2;
+    int r = r0;
+    if ((size_t)half * (size_t)cols * sizeof *w >= BN_X86_F16_PAIR_APART) {
+        for (int i = 0; i < half; i++)
+            dot2(w + (size_t)(r0 + i) * cols, w + (size_t)(r0 + half + i) * cols, x, cols,
+                 &y[r0 + i], &y[r0 + half + i]);
+        r = r0 + 2 * half;
+    }
+    for (; r < r1; r++) y[r] = dot(w + (size_t)r * cols, x, cols);
 }
 
 /* ------------------------------------------------- lm-head products */
