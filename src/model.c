@@ -355,7 +355,7 @@ static int load_layer(bn_model *m, int il, char *err)
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
         qk256_matrix *w = layer_proj(l, i);
         const gguf_tensor *t = gguf_find_tensor(m->file, name);
-        if (bn_ternary_load(t, name, m->pool, w, err)) return -1;
+        if (bn_ternary_load(t, name, m->pool, &m->weights, w, err)) return -1;
         release_tensor_pages(m, t);
         float s;
         if (proj_scale(m, il, proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
@@ -417,12 +417,27 @@ static int requantize_output(bn_model *m, uint32_t type, char *err)
     return 0;
 }
 
+/* The bytes of every layer's repacked projections (pass 1 checked them). */
+static size_t ternary_bytes(const bn_model *m)
+{
+    char name[MAX_KEY];
+    size_t total = 0;
+    for (int il = 0; il < m->hp.n_layer; il++)
+        for (size_t i = 0; i < N_PROJ; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+            total += bn_ternary_qk256_bytes(gguf_find_tensor(m->file, name));
+        }
+    return total;
+}
+
 /* Pass 2: allocate and repack. */
 static int load_weights(bn_model *m, uint32_t out_type, char *err)
 {
     const bn_hparams *hp = &m->hp;
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return bn_errf(err, "out of memory");
+    /* without the mapping each matrix goes on the heap: slower, not wrong */
+    (void)bn_arena_init(&m->weights, ternary_bytes(m));
     for (int il = 0; il < hp->n_layer; il++)
         if (load_layer(m, il, err)) return -1;
     if (!(m->output_norm = load_norm(m, "output_norm.weight", hp->n_embd, err))) return -1;
@@ -537,6 +552,7 @@ void bn_model_free(bn_model *m)
         }
         free(m->layers);
     }
+    bn_arena_free(&m->weights);
     free(m->output_norm);
     free(m->output.owned);
     bn_model_free_scratch(m);

@@ -53,6 +53,7 @@ struct bn_model {
     bn_ffn_act act;
     bn_hparams hp;
     bn_layer *layers;
+    bn_arena weights; /* the layers' repacked ternary codes (arena.h) */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
     float *output_norm;

@@ -26,7 +26,7 @@
 #define TQ2_BLOCK_BYTES 66 /* 64 bytes qs + fp16 d */
 #define TQ1_BLOCK_BYTES 54 /* 48 qs + 4 qh + fp16 d */
 
-int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
+int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena)
 {
     memset(m, 0, sizeof *m);
     m->rows = rows;
@@ -34,7 +34,9 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
     m->blocks_per_row = qk256_blocks(cols);
     size_t n_blocks = (size_t)rows * (size_t)m->blocks_per_row;
     size_t bytes = n_blocks * QK256_BLOCK_BYTES;
-    m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
+    m->codes = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
+    m->codes_in_arena = m->codes != NULL;
+    if (!m->codes) m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->codes) return -1;
     /* every weight (and the padding) is 0 */
     memset(m->codes, ALL_ZERO_BYTE, bytes);
@@ -51,7 +53,7 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 
 void qk256_free(qk256_matrix *m)
 {
-    free(m->codes);
+    if (!m->codes_in_arena) free(m->codes);
     free(m->block_scales);
     m->codes = NULL;
     m->block_scales = NULL;

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
+
 #define QK256_BLOCK 256
 #define QK256_BLOCK_BYTES 64
 #define QK256_CODE_ZERO 1 /* the code of weight 0 (also the padding) */
@@ -41,12 +43,18 @@ typedef struct {
     uint8_t *codes;       /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
     float scale;          /* per-tensor scale, used when block_scales == NULL */
     float *block_scales;  /* rows * blocks_per_row, or NULL */
+    int codes_in_arena;   /* codes belong to an arena (arena.h), which frees them */
 } qk256_matrix;
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
 
-/* Allocates codes for rows x cols, all set to weight 0. Returns 0 or -1. */
-int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales);
+/* Allocates codes for rows x cols, all set to weight 0: in `arena` when it
+ * is not NULL and has room, else on the heap. Returns 0 or -1. */
+int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena);
+static inline int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
+{
+    return qk256_alloc_in(m, rows, cols, with_block_scales, NULL);
+}
 void qk256_free(qk256_matrix *m);
 
 /* Weight (-1, 0, +1) at row r, column c (for tests and slow paths). */

@@ -209,15 +209,20 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     return 0;
 }
 
-int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, qk256_matrix *out,
-                    char *err)
+size_t bn_ternary_qk256_bytes(const gguf_tensor *t)
+{
+    return (size_t)t->ne[1] * (size_t)qk256_blocks((int)t->ne[0]) * QK256_BLOCK_BYTES;
+}
+
+int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
+                    qk256_matrix *out, char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
     const int rows = (int)t->ne[1], cols = (int)t->ne[0];
     const qk256_tq_format *tq = tq_format(t->type);
     float tq_scale = 1.0f;
     const int per_block = tq && !tq_uniform_scale(t, tq, &tq_scale);
-    if (qk256_alloc(out, rows, cols, per_block))
+    if (qk256_alloc_in(out, rows, cols, per_block, arena))
         return bn_errf(err, "out of memory for tensor %s", name);
     repack_job j = {.t = t, .m = out, .tq = tq};
     atomic_init(&j.bad, 0);

@@ -296,7 +296,7 @@ TEST(formats_tq_equal_block_scales_become_one_scale)
         uint8_t *data = tq2_tensor(2, k ? mixed : same, want);
         gguf_tensor t = fake_tensor(GGML_TYPE_TQ2_0, 512, 2, data);
         qk256_matrix m;
-        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &m, err) == 0, "%s", err);
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
         CHECK_EQ_INT(count_wrong(&m, want), 0);
         if (k == 0) {
             CHECK(m.block_scales == NULL && m.scale == 0.75f);
@@ -307,6 +307,44 @@ TEST(formats_tq_equal_block_scales_become_one_scale)
         qk256_free(&m);
         free(data);
     }
+}
+
+/* Matrices loaded into an arena (the model's huge-page mapping) decode the
+ * same, sit 64-byte aligned one after another, and go on the heap once it
+ * is full; freeing them and the arena frees each block once (sanitizers). */
+TEST(formats_ternary_load_into_an_arena)
+{
+    int8_t want[2 * 256];
+    const float d[2] = {0.5f, 0.5f};
+    char err[BN_ERR_LEN];
+    uint8_t *data = tq2_tensor(1, d, want);
+    gguf_tensor t = fake_tensor(GGML_TYPE_TQ2_0, 512, 1, data);
+    const size_t bytes = bn_ternary_qk256_bytes(&t);
+    CHECK_EQ_INT((long)bytes, 2 * QK256_BLOCK_BYTES);
+    bn_arena arena, none;
+    CHECK(bn_arena_init(&arena, 2 * bytes + 1) == 0 && bn_arena_init(&none, 0) == 0);
+    CHECK(bn_arena_alloc(&none, 1, 1) == NULL);
+    qk256_matrix m[4];
+    for (int i = 0; i < 4; i++) {
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &arena, &m[i], err) == 0, "%s", err);
+        CHECK_EQ_INT(count_wrong(&m[i], want), 0);
+        CHECK((uintptr_t)m[i].codes % QK256_BLOCK_BYTES == 0);
+    }
+    /* the arena rounds up to whole huge pages: the first matrices fill it
+     * in order; any that did not fit are on the heap */
+    CHECK(m[0].codes_in_arena && m[1].codes_in_arena && m[1].codes == m[0].codes + bytes);
+    while (arena.size - arena.used >= bytes) {
+        qk256_matrix more;
+        CHECK(qk256_alloc_in(&more, 1, 512, 0, &arena) == 0 && more.codes_in_arena);
+        qk256_free(&more);
+    }
+    qk256_matrix heap;
+    CHECK(qk256_alloc_in(&heap, 1, 512, 0, &arena) == 0 && !heap.codes_in_arena);
+    qk256_free(&heap);
+    for (int i = 0; i < 4; i++) qk256_free(&m[i]);
+    bn_arena_free(&arena);
+    bn_arena_free(&none);
+    free(data);
 }
 
 TEST(formats_float_ternary_values_keep_their_scale)
@@ -336,7 +374,7 @@ TEST(formats_float_ternary_values_keep_their_scale)
     for (int k = 0; k < 3; k++) {
         gguf_tensor t = fake_tensor(cases[k].type, COLS, ROWS, cases[k].data);
         qk256_matrix m;
-        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &m, err) == 0, "%s", err);
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
         CHECK_EQ_INT(count_wrong(&m, want), 0);
         CHECK(m.block_scales == NULL);
         if (cases[k].scale > 0.0f) CHECK(m.scale == cases[k].scale);
@@ -364,7 +402,7 @@ TEST(formats_float_latent_weights_use_absmean)
     gguf_tensor t = fake_tensor(GGML_TYPE_F32, COLS, ROWS, w);
     qk256_matrix m;
     char err[BN_ERR_LEN];
-    CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &m, err) == 0, "%s", err);
+    CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
     CHECK(m.scale == scale);
     CHECK_EQ_INT(count_wrong(&m, want), 0);
     qk256_free(&m);
@@ -378,7 +416,7 @@ TEST(formats_ternary_load_errors_name_the_tensor)
     static float w[2 * 256];
     w[300] = NAN;
     gguf_tensor t = fake_tensor(GGML_TYPE_F32, 256, 2, w);
-    CHECK(bn_ternary_load(&t, "blk.0.attn_q.weight", test_pool(), &m, err) == -1);
+    CHECK(bn_ternary_load(&t, "blk.0.attn_q.weight", test_pool(), NULL, &m, err) == -1);
     CHECK_MSG(strstr(err, "blk.0.attn_q.weight") && strstr(err, "NaN"), "%s", err);
     /* a TQ2_0 weight of code 3 (+2) */
     int8_t want[512];
@@ -386,7 +424,7 @@ TEST(formats_ternary_load_errors_name_the_tensor)
     uint8_t *data = tq2_tensor(1, d, want);
     data[TQ2_BYTES + 3] |= 3;
     t = fake_tensor(GGML_TYPE_TQ2_0, 512, 1, data);
-    CHECK(bn_ternary_load(&t, "blk.1.ffn_up.weight", test_pool(), &m, err) == -1);
+    CHECK(bn_ternary_load(&t, "blk.1.ffn_up.weight", test_pool(), NULL, &m, err) == -1);
     CHECK_MSG(strstr(err, "blk.1.ffn_up.weight") && strstr(err, "not ternary"), "%s", err);
     /* a non-finite block scale */
     data[TQ2_BYTES + 3] &= (uint8_t)~3;

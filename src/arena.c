@@ -1,0 +1,55 @@
+/*
+ * arena.c - one anonymous mapping for the model's repacked ternary weights,
+ * handed out in aligned pieces and unmapped all at once.
+ *
+ * Why: decoding streams these weights (0.5 GB for 2B-4T) once per token. In
+ * 4 KB pages that is a TLB miss every 4 KB, each a page walk (a two-level
+ * one in a VM); one mapping advised for transparent huge pages
+ * (MADV_HUGEPAGE, which Linux honours in its default "madvise" mode) needs
+ * one TLB entry per 2 MB. Measured on Zen 4 in a KVM guest, one thread
+ * running the 6912 x 2560 ternary product from RAM: 21-24 GB/s in 4 KB
+ * pages, 25-28 in huge pages. Separate allocations would each round up to
+ * a whole huge page; one arena wastes at most one.
+ */
+#include "arena.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE ((size_t)2 << 20) /* x86-64 and arm64 with 4 KB base pages */
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+int bn_arena_init(bn_arena *a, size_t bytes)
+{
+    memset(a, 0, sizeof *a);
+    if (!bytes || bytes > SIZE_MAX - 2 * HUGE_PAGE) return bytes ? -1 : 0;
+    const size_t size = round_up(bytes, HUGE_PAGE);
+    /* one huge page more, so that base can start on a huge-page boundary */
+    void *map = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (map == MAP_FAILED) return -1;
+    a->map = map;
+    a->map_bytes = size + HUGE_PAGE;
+    a->base = (uint8_t *)round_up((uintptr_t)map, HUGE_PAGE);
+    a->size = size;
+#ifdef MADV_HUGEPAGE
+    madvise(a->base, a->size, MADV_HUGEPAGE); /* advice: 4 KB pages work too */
+#endif
+    return 0;
+}
+
+void *bn_arena_alloc(bn_arena *a, size_t bytes, size_t align)
+{
+    if (!a || !a->base) return NULL;
+    const size_t at = round_up(a->used, align);
+    if (at > a->size || bytes > a->size - at) return NULL;
+    a->used = at + bytes;
+    return a->base + at;
+}
+
+void bn_arena_free(bn_arena *a)
+{
+    if (a->map) munmap(a->map, a->map_bytes);
+    memset(a, 0, sizeof *a);
+}
