@@ -203,6 +203,7 @@ static void bind_dense(const gguf_tensor *t, bn_dense *d)
     d->row_bytes = bn_quant_row_bytes(t->type, d->cols);
     d->data = t->data;
     d->owned = NULL;
+    d->owned_in_arena = 0;
 }
 
 /* Shapes (rows x cols) of the seven ternary projections of a layer. */
@@ -402,10 +403,13 @@ static int requantize_output(bn_model *m, uint32_t type, char *err)
     if (type == src.type) return 0;
     bn_dense q = {.type = type, .rows = src.rows, .cols = src.cols};
     q.row_bytes = bn_quant_row_bytes(type, src.cols);
-    q.owned = malloc((size_t)q.rows * q.row_bytes);
+    const size_t bytes = (size_t)q.rows * q.row_bytes;
+    q.owned = bn_arena_alloc(&m->weights, bytes, QK256_BLOCK_BYTES);
+    q.owned_in_arena = q.owned != NULL;
+    if (!q.owned) q.owned = malloc(bytes);
     float *scratch = malloc((size_t)bn_pool_size(m->pool) * src.cols * sizeof *scratch);
     if (!q.owned || !scratch) {
-        free(q.owned);
+        if (!q.owned_in_arena) free(q.owned);
         free(scratch);
         return bn_errf(err, "out of memory for the requantized output layer");
     }
@@ -430,6 +434,17 @@ static size_t ternary_bytes(const bn_model *m)
     return total;
 }
 
+/* The bytes of the output layer requantized to `type` (--lm-head), 0 when
+ * it keeps the file's type; rounded up to a whole block for the arena. */
+static size_t requantized_bytes(const bn_model *m, uint32_t type)
+{
+    const gguf_tensor *t = gguf_find_tensor(m->file, "output.weight");
+    if (!t) t = gguf_find_tensor(m->file, "token_embd.weight");
+    if (!t || t->type == type) return 0;
+    const size_t bytes = (size_t)t->ne[1] * bn_quant_row_bytes(type, (int)t->ne[0]);
+    return (bytes + QK256_BLOCK_BYTES - 1) / QK256_BLOCK_BYTES * QK256_BLOCK_BYTES;
+}
+
 /* Pass 2: allocate and repack. */
 static int load_weights(bn_model *m, uint32_t out_type, char *err)
 {
@@ -437,7 +452,7 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return bn_errf(err, "out of memory");
     /* without the mapping each matrix goes on the heap: slower, not wrong */
-    (void)bn_arena_init(&m->weights, ternary_bytes(m));
+    (void)bn_arena_init(&m->weights, ternary_bytes(m) + requantized_bytes(m, out_type));
     for (int il = 0; il < hp->n_layer; il++)
         if (load_layer(m, il, err)) return -1;
     if (!(m->output_norm = load_norm(m, "output_norm.weight", hp->n_embd, err))) return -1;
@@ -554,7 +569,7 @@ void bn_model_free(bn_model *m)
     }
     bn_arena_free(&m->weights);
     free(m->output_norm);
-    free(m->output.owned);
+    if (!m->output.owned_in_arena) free(m->output.owned);
     bn_model_free_scratch(m);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);

@@ -40,6 +40,7 @@ typedef struct {
     const uint8_t *data; /* into the mapped file, or `owned` */
     size_t row_bytes;
     uint8_t *owned; /* a copy requantized at load (--lm-head), else NULL */
+    int owned_in_arena; /* owned lies in the model's weights arena */
 } bn_dense;
 
 typedef struct {
@@ -53,7 +54,7 @@ struct bn_model {
     bn_ffn_act act;
     bn_hparams hp;
     bn_layer *layers;
-    bn_arena weights; /* the layers' repacked ternary codes (arena.h) */
+    bn_arena weights; /* the layers' ternary codes and a requantized output layer */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
     float *output_norm;
