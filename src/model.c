@@ -256,10 +256,10 @@ typedef struct {
 
 static void layer_norms(const bn_hparams *hp, bn_layer *l, norm_slot out[N_NORMS])
 {
-    out[0] = (norm_slot){"attn_norm", hp->n_embd, l ? &l->attn_norm : NULL};
-    out[1] = (norm_slot){"attn_sub_norm", hp->n_embd, l ? &l->attn_sub_norm : NULL};
-    out[2] = (norm_slot){"ffn_norm", hp->n_embd, l ? &l->ffn_norm : NULL};
-    out[3] = (norm_slot){"ffn_sub_norm", hp->n_ff, l ? &l->ffn_sub_norm : NULL};
+    out[0] = (norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
+    out[1] = (norm_slot){"attn_sub_norm", hp->n_embd, &l->attn_sub_norm};
+    out[2] = (norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
+    out[3] = (norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
 }
 
 static int validate_layer(const bn_model *m, int il, char *err)
@@ -276,7 +276,8 @@ static int validate_layer(const bn_model *m, int il, char *err)
             return -1;
     }
     norm_slot norms[N_NORMS];
-    layer_norms(hp, NULL, norms);
+    bn_layer unused; /* only the names and sizes are wanted here */
+    layer_norms(hp, &unused, norms);
     for (int i = 0; i < N_NORMS; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
         if (check_norm(m, name, norms[i].n, err)) return -1;

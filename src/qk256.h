@@ -42,8 +42,8 @@ typedef struct {
     int blocks_per_row;   /* ceil(cols / 256) */
     uint8_t *codes;       /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
     float scale;          /* per-tensor scale, used when block_scales == NULL */
-    float *block_scales;  /* rows * blocks_per_row, or NULL */
     int codes_in_arena;   /* codes belong to an arena (arena.h), which frees them */
+    float *block_scales;  /* rows * blocks_per_row, or NULL */
 } qk256_matrix;
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
