@@ -26,6 +26,10 @@
 #define FLOATS_PER_VEC 16
 #define BYTES_PER_VEC 64
 
+/* vpermd indices that transpose 16 lanes as a 4 x 4 matrix: lane 4i + j
+ * of the result is lane 4j + i of the source. */
+#define TRANSPOSE_4X4 _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
+
 /* Lanes [0, n) set, for n in [0, 16]. */
 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
 
@@ -271,8 +275,7 @@ VNNI_FN static void tile_epilogue_vnni(const int32_t *sums, const float *tok_sum
     const __m512 v = _mm512_mul_ps(_mm512_div_ps(_mm512_sub_ps(s, _mm512_broadcast_f32x4(_mm_loadu_ps(tok_sum))),
                                                  _mm512_broadcast_f32x4(_mm_loadu_ps(tok_scale))),
                                    _mm512_set1_ps(w_scale));
-    const __m512 by_token = _mm512_permutexvar_ps(
-        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), v);
+    const __m512 by_token = _mm512_permutexvar_ps(TRANSPOSE_4X4, v);
     _mm_storeu_ps(y, _mm512_castps512_ps128(by_token));
     if (nt > 1) _mm_storeu_ps(y + ldy, _mm512_extractf32x4_ps(by_token, 1));
     if (nt > 2) _mm_storeu_ps(y + 2 * ldy, _mm512_extractf32x4_ps(by_token, 2));
@@ -342,8 +345,7 @@ ALWAYS_INLINE VNNI_FN __m256i q6_k_group_sums(const uint8_t *block, const bn_q8a
     const __m512i e01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]), _mm512_unpackhi_epi32(d[0], d[1]));
     const __m512i e23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]), _mm512_unpackhi_epi32(d[2], d[3]));
     const __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(e01, e23), _mm512_unpackhi_epi64(e01, e23));
-    const __m512i subs = _mm512_permutexvar_epi32(
-        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), f);
+    const __m512i subs = _mm512_permutexvar_epi32(TRANSPOSE_4X4, f);
     const __m512i sums = _mm512_cvtepi16_epi32(
         _mm256_loadu_si256((const __m256i *)(a->sums + (size_t)b * Q6_K_SUBS)));
     const __m512i scales = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
