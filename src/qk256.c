@@ -26,7 +26,7 @@
 #define TQ2_BLOCK_BYTES 66 /* 64 bytes qs + fp16 d */
 #define TQ1_BLOCK_BYTES 54 /* 48 qs + 4 qh + fp16 d */
 
-int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena)
+int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena)
 {
     memset(m, 0, sizeof *m);
     m->rows = rows;
@@ -38,8 +38,6 @@ int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, b
     m->codes_in_arena = m->codes != NULL;
     if (!m->codes) m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->codes) return -1;
-    /* every weight (and the padding) is 0 */
-    memset(m->codes, ALL_ZERO_BYTE, bytes);
     m->scale = 1.0f;
     if (with_block_scales) {
         m->block_scales = calloc(n_blocks ? n_blocks : 1, sizeof(float));
@@ -48,6 +46,14 @@ int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, b
             return -1;
         }
     }
+    return 0;
+}
+
+int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
+{
+    if (qk256_alloc_unset(m, rows, cols, with_block_scales, NULL)) return -1;
+    /* every weight (and the padding) is 0 */
+    memset(m->codes, ALL_ZERO_BYTE, (size_t)rows * (size_t)m->blocks_per_row * QK256_BLOCK_BYTES);
     return 0;
 }
 

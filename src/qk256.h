@@ -48,13 +48,14 @@ typedef struct {
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
 
-/* Allocates codes for rows x cols, all set to weight 0: in `arena` when it
- * is not NULL and has room, else on the heap. Returns 0 or -1. */
-int qk256_alloc_in(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena);
-static inline int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
-{
-    return qk256_alloc_in(m, rows, cols, with_block_scales, NULL);
-}
+/* Allocates codes for rows x cols, all set to weight 0. Returns 0 or -1. */
+int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales);
+/* The same in `arena` when it is not NULL and has room (else on the heap),
+ * with the codes left unset: for a caller that writes every block, as the
+ * decoders below do. Writing them first from the threads that decode the
+ * rows shares out the kernel's zeroing of fresh pages, which a memset
+ * here would leave to the loading thread alone. */
+int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales, bn_arena *arena);
 void qk256_free(qk256_matrix *m);
 
 /* Weight (-1, 0, +1) at row r, column c (for tests and slow paths). */

@@ -222,7 +222,7 @@ int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_ar
     const qk256_tq_format *tq = tq_format(t->type);
     float tq_scale = 1.0f;
     const int per_block = tq && !tq_uniform_scale(t, tq, &tq_scale);
-    if (qk256_alloc_in(out, rows, cols, per_block, arena))
+    if (qk256_alloc_unset(out, rows, cols, per_block, arena)) /* the repack writes every block */
         return bn_errf(err, "out of memory for tensor %s", name);
     repack_job j = {.t = t, .m = out, .tq = tq};
     atomic_init(&j.bad, 0);

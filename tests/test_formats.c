@@ -335,11 +335,11 @@ TEST(formats_ternary_load_into_an_arena)
     CHECK(m[0].codes_in_arena && m[1].codes_in_arena && m[1].codes == m[0].codes + bytes);
     while (arena.size - arena.used >= bytes) {
         qk256_matrix more;
-        CHECK(qk256_alloc_in(&more, 1, 512, 0, &arena) == 0 && more.codes_in_arena);
+        CHECK(qk256_alloc_unset(&more, 1, 512, 0, &arena) == 0 && more.codes_in_arena);
         qk256_free(&more);
     }
     qk256_matrix heap;
-    CHECK(qk256_alloc_in(&heap, 1, 512, 0, &arena) == 0 && !heap.codes_in_arena);
+    CHECK(qk256_alloc_unset(&heap, 1, 512, 0, &arena) == 0 && !heap.codes_in_arena);
     qk256_free(&heap);
     for (int i = 0; i < 4; i++) qk256_free(&m[i]);
     bn_arena_free(&arena);
