@@ -208,7 +208,8 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
             shape->row_tile(w->codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
             float *yt = y + (size_t)t0 * ldy + r;
             if (shape->epilogue) {
-                shape->epilogue(sums, (const float *)tt.sum, (const float *)tt.scale, nt, w->scale, yt, (size_t)ldy);
+                shape->epilogue(sums, (const float *)tt.sum, (const float *)tt.scale, nt, w->scale,
+                                yt, (size_t)ldy);
                 continue;
             }
             for (int i = 0; i < rows; i++)

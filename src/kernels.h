@@ -195,16 +195,16 @@ typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, i
  * apart) for a tile of tokens: sums[i * tile + t] for row i, token t. */
 typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
                                int nb, int32_t *sums);
-/* qk256_matmat from a tile function covering `rows` rows x `tile` tokens:
- * a short last token tile repeats its last token (the extra sums are
- * dropped), rows left over at the end go through matvec, and so do
- * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
 /* A tile's epilogue in one go, for a shape that has its own: sums as the
  * tile function left them, tok_sum / tok_scale the tile's tokens' (float)
  * sum and scale; y[t * ldy + i] for row i and token t < nt only. */
 typedef void (*bn_tile_epilogue_fn)(const int32_t *sums, const float *tok_sum,
                                     const float *tok_scale, int nt, float w_scale, float *y,
                                     size_t ldy);
+/* qk256_matmat from a tile function covering `rows` rows x `tile` tokens:
+ * a short last token tile repeats its last token (the extra sums are
+ * dropped), rows left over at the end go through matvec, and so do
+ * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
 typedef struct {
     int tile, rows; /* tile: a multiple of 4 (the epilogue's vectors), at most 32; rows <= 4 */
     bn_row_tile_fn row_tile;

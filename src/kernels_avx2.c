@@ -387,9 +387,6 @@ AVX2_FN void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
  * stored levels (0..63) go unsigned into vpmaddubsw (|pair| <= 2*63*127);
  * the offset comes off per group as 32 * sum(scale * sum of 16 q), from
  * the activation's sums. */
-#define Q6_K_GROUPS (BN_Q6_K_BLOCK / BN_Q8_GROUP)
-#define Q6_K_HALF_QL 64
-#define Q6_K_HALF_QH 32
 
 /* pshufb control taking int16 word 2k of each 128-bit lane's 8 scales to
  * the low lane and word 2k + 1 to the high lane: group k's two sub-blocks. */
@@ -406,7 +403,6 @@ AVX2_FN static inline __m256i q6_k_group(__m256i level, const int8_t *q, __m256i
                              scales);
 }
 
-#define Q6_K_OFFSET_SHIFT 5 /* x 32 = BN_Q6_K_OFFSET */
 
 /* The levels' offset in the block's 8 group sums: lane k is 32 * (scale[2k]
  * * sums[2k] + scale[2k + 1] * sums[2k + 1]), from block b's 16 scales as
@@ -415,7 +411,7 @@ AVX2_FN static inline __m256i q6_k_offset(__m256i scales16, const bn_q8act *a, i
 {
     const __m256i sums = _mm256_loadu_si256(
         (const __m256i *)(a->sums + (size_t)b * BN_Q6_K_BLOCK / BN_Q8_SUM_SPAN));
-    return _mm256_slli_epi32(_mm256_madd_epi16(scales16, sums), Q6_K_OFFSET_SHIFT);
+    return _mm256_slli_epi32(_mm256_madd_epi16(scales16, sums), BN_X86_Q6_K_OFFSET_SHIFT);
 }
 
 /* Block b of a row (8 groups) added into acc. */
@@ -428,16 +424,16 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
     const __m256i half_scales[2] = {_mm256_permute2x128_si256(sc, sc, 0x00),
                                     _mm256_permute2x128_si256(sc, sc, 0x11)};
     const int8_t *q = a->q + (size_t)b * BN_Q6_K_BLOCK;
-    __m256i v[Q6_K_GROUPS];
+    __m256i v[BN_Q6_K_GROUPS];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-        const uint8_t *ql = block + Q6_K_HALF_QL * (size_t)h;
-        const uint8_t *qh = block + BN_Q6_K_QH + Q6_K_HALF_QH * (size_t)h;
+        const uint8_t *ql = block + BN_Q6_K_HALF_QL * (size_t)h;
+        const uint8_t *qh = block + BN_Q6_K_QH + BN_Q6_K_HALF_QH * (size_t)h;
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
         const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
         const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
         const __m256i sch = half_scales[h];
-        const int8_t *qg = q + (size_t)h * Q6_K_GROUPS / 2 * BN_Q8_GROUP;
+        const int8_t *qg = q + (size_t)h * BN_Q6_K_GROUPS / 2 * BN_Q8_GROUP;
         /* high bits to bits 5:4 by 16-bit shifts; the mask drops what
          * crossed from the neighbour byte */
         v[4 * h + 0] = q6_k_group(_mm256_or_si256(_mm256_and_si256(l0, m4),
@@ -455,7 +451,7 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
     }
     const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), q6_k_offset(sc, a, b));
     const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)bn_x86_load_u16(block + BN_Q6_K_D)));
-    return q8_lanes_add(acc, dw, _mm256_loadu_ps(a->d + Q6_K_GROUPS * (size_t)b), isum);
+    return q8_lanes_add(acc, dw, _mm256_loadu_ps(a->d + BN_Q6_K_GROUPS * (size_t)b), isum);
 }
 
 AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,

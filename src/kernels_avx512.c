@@ -306,12 +306,7 @@ VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, i
  * the offset (32 times the activation's sums of 16 levels) and the int8
  * scales in one multiply. On Zen 4 (bench_kernels, output layer from RAM)
  * 1.2-1.3x the AVX2 kernel on one thread and on two. */
-#define Q6_K_HALF_QL 64 /* ql bytes per half */
-#define Q6_K_HALF_QH 32 /* qh bytes per half */
-#define Q6_K_HALF 128   /* values per half */
 #define Q6_K_SUBS (BN_Q6_K_BLOCK / BN_Q6_K_SUB)
-#define Q6_K_GROUPS (BN_Q6_K_BLOCK / BN_Q8_GROUP)
-#define Q6_K_OFFSET_SHIFT 5 /* x 32 = BN_Q6_K_OFFSET */
 #define TERNLOG_A_OR_B_AND_C 0xF8
 
 /* The 64 levels of quarter `upper` (values 64 upper .. +63) of a half. */
@@ -334,13 +329,13 @@ ALWAYS_INLINE VNNI_FN __m256i q6_k_group_sums(const uint8_t *block, const bn_q8a
     __m512i d[4]; /* d[2h + u]: levels 64u.. of half h times q, 4 values per lane */
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-        const __m512i ql = _mm512_loadu_si512((const void *)(block + Q6_K_HALF_QL * (size_t)h));
+        const __m512i ql = _mm512_loadu_si512((const void *)(block + BN_Q6_K_HALF_QL * (size_t)h));
         const __m512i qh2 = _mm512_broadcast_i64x4(_mm256_loadu_si256(
-            (const __m256i *)(block + BN_Q6_K_QH + Q6_K_HALF_QH * (size_t)h)));
+            (const __m256i *)(block + BN_Q6_K_QH + BN_Q6_K_HALF_QH * (size_t)h)));
 #pragma GCC unroll 2
         for (int u = 0; u < 2; u++)
             d[2 * h + u] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q6_k_levels64(ql, qh2, u),
-                                               Q_AT(q + Q6_K_HALF * (size_t)h, u));
+                                               Q_AT(q + BN_Q6_K_HALF * (size_t)h, u));
     }
     /* f[4c + m] = the sum of 128-bit lane c of d[m] = sub-block 4m + c */
     const __m512i e01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]), _mm512_unpackhi_epi32(d[0], d[1]));
@@ -350,8 +345,8 @@ ALWAYS_INLINE VNNI_FN __m256i q6_k_group_sums(const uint8_t *block, const bn_q8a
     const __m512i sums = _mm512_cvtepi16_epi32(
         _mm256_loadu_si256((const __m256i *)(a->sums + (size_t)b * Q6_K_SUBS)));
     const __m512i scales = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
-    const __m512i scaled =
-        _mm512_mullo_epi32(_mm512_sub_epi32(subs, _mm512_slli_epi32(sums, Q6_K_OFFSET_SHIFT)), scales);
+    const __m512i offsets = _mm512_slli_epi32(sums, BN_X86_Q6_K_OFFSET_SHIFT);
+    const __m512i scaled = _mm512_mullo_epi32(_mm512_sub_epi32(subs, offsets), scales);
     /* group k = sub-blocks 2k and 2k + 1: pairs added, the even lanes kept */
     return _mm512_cvtepi64_epi32(_mm512_add_epi32(scaled, _mm512_shuffle_epi32(scaled, _MM_PERM_CDAB)));
 }
@@ -362,7 +357,7 @@ ALWAYS_INLINE VNNI_FN __m256 q6_k_block_vnni(const uint8_t *block, const bn_q8ac
     bn_x86_prefetch_l2(block, BN_Q6_K_BYTES);
     const __m256i isum = q6_k_group_sums(block, a, b);
     const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)bn_x86_load_u16(block + BN_Q6_K_D)));
-    const __m256 d = _mm256_loadu_ps(a->d + Q6_K_GROUPS * (size_t)b);
+    const __m256 d = _mm256_loadu_ps(a->d + BN_Q6_K_GROUPS * (size_t)b);
     return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(dw, d), _mm256_cvtepi32_ps(isum)));
 }
 

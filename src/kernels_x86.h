@@ -21,6 +21,7 @@
  * free of side effects and dropped the call, prefetches and all. */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define BN_X86_REDUCE_LANES 8 /* vectors reduced together by bn_x86_reduce8 */
+#define BN_X86_Q6_K_OFFSET_SHIFT 5 /* x 32 = BN_Q6_K_OFFSET, the Q6_K level offset */
 /* Rows stream from RAM: ask for the weights this far ahead, into L1 and,
  * much further, into L2. Measured on Zen 4 (bench/bench_kernels.c,
  * "memory" rows, one thread): without prefetch the ternary products read

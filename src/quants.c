@@ -141,9 +141,7 @@ static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
     }
 }
 
-#define Q6_K_HALF 128    /* values per half block */
 #define Q6_K_RUN 32      /* values sharing one ql/qh byte range */
-#define Q6_K_QL_HALF 64  /* ql bytes per half */
 #define Q6_K_QH BN_Q6_K_QH
 #define Q6_K_SCALES BN_Q6_K_SCALES
 #define Q6_K_D BN_Q6_K_D
@@ -151,8 +149,8 @@ static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
 /* Byte offsets of the 6-bit value i (0..255) of a Q6_K block (see top). */
 static void q6_k_place(int i, int *ql, int *ql_shift, int *qh, int *qh_shift)
 {
-    const int half = i / Q6_K_HALF, k = (i % Q6_K_HALF) / Q6_K_RUN, l = i % Q6_K_RUN;
-    *ql = Q6_K_QL_HALF * half + l + Q6_K_RUN * (k % 2);
+    const int half = i / BN_Q6_K_HALF, k = (i % BN_Q6_K_HALF) / Q6_K_RUN, l = i % Q6_K_RUN;
+    *ql = BN_Q6_K_HALF_QL * half + l + Q6_K_RUN * (k % 2);
     *ql_shift = 4 * (k / 2);
     *qh = Q6_K_QH + Q6_K_RUN * half + l;
     *qh_shift = 2 * k;
@@ -161,12 +159,13 @@ static void q6_k_place(int i, int *ql, int *ql_shift, int *qh, int *qh_shift)
 /* The 256 levels q - 32 of a Q6_K block. */
 static void q6_k_levels(const uint8_t *restrict src, int8_t *restrict out)
 {
-    for (int half = 0; half < QK_K / Q6_K_HALF; half++)
-        for (int k = 0; k < Q6_K_HALF / Q6_K_RUN; k++) {
-            const uint8_t *restrict ql = src + Q6_K_QL_HALF * (size_t)half + Q6_K_RUN * (size_t)(k % 2);
+    for (int half = 0; half < QK_K / BN_Q6_K_HALF; half++)
+        for (int k = 0; k < BN_Q6_K_HALF / Q6_K_RUN; k++) {
+            const uint8_t *restrict ql =
+                src + BN_Q6_K_HALF_QL * (size_t)half + Q6_K_RUN * (size_t)(k % 2);
             const uint8_t *restrict qh = src + Q6_K_QH + Q6_K_RUN * (size_t)half;
             const int ql_shift = 4 * (k / 2), qh_shift = 2 * k;
-            int8_t *restrict o = out + Q6_K_HALF * (size_t)half + Q6_K_RUN * (size_t)k;
+            int8_t *restrict o = out + BN_Q6_K_HALF * (size_t)half + Q6_K_RUN * (size_t)k;
             for (int l = 0; l < Q6_K_RUN; l++)
                 o[l] = (int8_t)((((ql[l] >> ql_shift) & 0xF) | ((qh[l] >> qh_shift) & 3) << 4) -
                                 Q6_K_OFFSET);
@@ -430,7 +429,6 @@ void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
     }
 }
 
-#define Q6_K_GROUPS (QK_K / BN_Q8_GROUP)     /* activation groups per block */
 #define Q6_K_SUBS_PER_GROUP (BN_Q8_GROUP / Q6_K_SUB)
 
 void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1)
@@ -444,8 +442,8 @@ void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
             q6_k_levels(block, level);
             const int8_t *sc = (const int8_t *)(block + Q6_K_SCALES);
             const float dw = load_f16(block + Q6_K_D);
-            for (int k = 0; k < Q6_K_GROUPS; k++) {
-                const int g = b * Q6_K_GROUPS + k;
+            for (int k = 0; k < BN_Q6_K_GROUPS; k++) {
+                const int g = b * BN_Q6_K_GROUPS + k;
                 int32_t isum = 0;
                 for (int s = k * Q6_K_SUBS_PER_GROUP; s < (k + 1) * Q6_K_SUBS_PER_GROUP; s++)
                     isum += sc[s] * int8_dot(level + (size_t)s * Q6_K_SUB,

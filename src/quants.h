@@ -26,6 +26,10 @@
 #define BN_Q6_K_D 208      /* offset of the fp16 d */
 #define BN_Q6_K_SUB 16     /* values per sub-block scale */
 #define BN_Q6_K_OFFSET 32  /* stored level 32 is zero */
+#define BN_Q6_K_HALF 128   /* values per half block, which has its own ql and qh bytes: */
+#define BN_Q6_K_HALF_QL 64 /* ql bytes per half */
+#define BN_Q6_K_HALF_QH 32 /* qh bytes per half */
+#define BN_Q6_K_GROUPS (BN_Q6_K_BLOCK / BN_Q8_GROUP) /* activation groups per block */
 
 /* Can the engine dequantize this type? */
 int bn_quant_can_dequantize(uint32_t type);
