@@ -23,7 +23,8 @@ static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 int bn_arena_init(bn_arena *a, size_t bytes)
 {
     memset(a, 0, sizeof *a);
-    if (!bytes || bytes > SIZE_MAX - 2 * HUGE_PAGE) return bytes ? -1 : 0;
+    if (!bytes) return 0;
+    if (bytes > SIZE_MAX - 2 * HUGE_PAGE) return -1;
     const size_t size = round_up(bytes, HUGE_PAGE);
     /* one huge page more, so that base can start on a huge-page boundary */
     void *map = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

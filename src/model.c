@@ -430,20 +430,21 @@ static size_t ternary_bytes(const bn_model *m)
     for (int il = 0; il < m->hp.n_layer; il++)
         for (size_t i = 0; i < N_PROJ; i++) {
             snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
-            total += bn_ternary_qk256_bytes(gguf_find_tensor(m->file, name));
+            const gguf_tensor *t = gguf_find_tensor(m->file, name);
+            total += qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
         }
     return total;
 }
 
 /* The bytes of the output layer requantized to `type` (--lm-head), 0 when
- * it keeps the file's type; rounded up to a whole block for the arena. */
+ * it keeps the file's type. It goes after the codes, whose bytes are whole
+ * blocks, so it starts block-aligned with no padding. */
 static size_t requantized_bytes(const bn_model *m, uint32_t type)
 {
     const gguf_tensor *t = gguf_find_tensor(m->file, "output.weight");
     if (!t) t = gguf_find_tensor(m->file, "token_embd.weight");
     if (!t || t->type == type) return 0;
-    const size_t bytes = (size_t)t->ne[1] * bn_quant_row_bytes(type, (int)t->ne[0]);
-    return (bytes + QK256_BLOCK_BYTES - 1) / QK256_BLOCK_BYTES * QK256_BLOCK_BYTES;
+    return (size_t)t->ne[1] * bn_quant_row_bytes(type, (int)t->ne[0]);
 }
 
 /* Pass 2: allocate and repack. */

@@ -32,8 +32,8 @@ int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales
     m->rows = rows;
     m->cols = cols;
     m->blocks_per_row = qk256_blocks(cols);
-    size_t n_blocks = (size_t)rows * (size_t)m->blocks_per_row;
-    size_t bytes = n_blocks * QK256_BLOCK_BYTES;
+    const size_t n_blocks = (size_t)rows * (size_t)m->blocks_per_row;
+    const size_t bytes = qk256_codes_bytes(rows, cols);
     m->codes = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
     m->codes_in_arena = m->codes != NULL;
     if (!m->codes) m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
@@ -53,7 +53,7 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 {
     if (qk256_alloc_unset(m, rows, cols, with_block_scales, NULL)) return -1;
     /* every weight (and the padding) is 0 */
-    memset(m->codes, ALL_ZERO_BYTE, (size_t)rows * (size_t)m->blocks_per_row * QK256_BLOCK_BYTES);
+    memset(m->codes, ALL_ZERO_BYTE, qk256_codes_bytes(rows, cols));
     return 0;
 }
 

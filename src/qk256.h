@@ -47,6 +47,11 @@ typedef struct {
 } qk256_matrix;
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
+/* Bytes of the codes of a rows x cols matrix. */
+static inline size_t qk256_codes_bytes(int rows, int cols)
+{
+    return (size_t)rows * (size_t)qk256_blocks(cols) * QK256_BLOCK_BYTES;
+}
 
 /* Allocates codes for rows x cols, all set to weight 0. Returns 0 or -1. */
 int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales);

@@ -209,11 +209,6 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     return 0;
 }
 
-size_t bn_ternary_qk256_bytes(const gguf_tensor *t)
-{
-    return (size_t)t->ne[1] * (size_t)qk256_blocks((int)t->ne[0]) * QK256_BLOCK_BYTES;
-}
-
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
                     qk256_matrix *out, char *err)
 {

@@ -13,8 +13,6 @@
 /* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
  * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);
-/* The bytes of t repacked to QK256 (t passed bn_ternary_check). */
-size_t bn_ternary_qk256_bytes(const gguf_tensor *t);
 /* Allocates *out (in arena when not NULL and it has room) and repacks t
  * into it, rows split over the pool. Data errors found while repacking (a
  * TQ2_0 code 3, NaN among float weights) return -1 with err naming the

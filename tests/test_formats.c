@@ -319,7 +319,7 @@ TEST(formats_ternary_load_into_an_arena)
     char err[BN_ERR_LEN];
     uint8_t *data = tq2_tensor(1, d, want);
     gguf_tensor t = fake_tensor(GGML_TYPE_TQ2_0, 512, 1, data);
-    const size_t bytes = bn_ternary_qk256_bytes(&t);
+    const size_t bytes = qk256_codes_bytes(1, 512);
     CHECK_EQ_INT((long)bytes, 2 * QK256_BLOCK_BYTES);
     bn_arena arena, none;
     CHECK(bn_arena_init(&arena, 2 * bytes + 1) == 0 && bn_arena_init(&none, 0) == 0);
