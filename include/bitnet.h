@@ -61,6 +61,10 @@ size_t bn_model_bytes_per_token(const bn_model *model);
 /* Best-of-reps read bandwidth in GB/s of a plain read loop over `bytes` on
  * the model's threads: the roof that decoding speed is measured against. */
 double bn_read_bandwidth_gbs(bn_model *model, size_t bytes, int reps);
+/* The process's resident memory now and its peak so far, in MiB (Linux's
+ * VmRSS and VmHWM); -1 where the system does not report them. */
+double bn_resident_mib(void);
+double bn_peak_resident_mib(void);
 /* Copies the string metadata value `key` (e.g. "tokenizer.chat_template")
  * into buf (up to cap bytes, NUL-terminated when cap > 0) and returns its
  * length, which may exceed cap - 1 (then call again with a bigger buffer);

@@ -104,6 +104,9 @@ bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
 /* With -v: the memory that n_sessions sessions like s take once their
  * caches are full, and the cache types. */
 void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions);
+/* With -v: the process's peak resident memory, at the end of a run (the
+ * mapped output layer and the touched KV cache have joined it by then). */
+void cli_note_peak_memory(const cli_opts *o);
 bn_tokenizer *cli_load_tokenizer(const cli_opts *o);
 /* BN_TOK_* flags for prompts as -p/--no-bos/--no-special ask. */
 int cli_tokenize_flags(const cli_opts *o);

@@ -334,6 +334,7 @@ int run_batch(const cli_opts *o)
     cli_catch_sigint();
     run_all(&b, slots, n_slots, bn_model_n_vocab(m));
     if (!o->quiet) print_summary(&b, m, n_slots, cli_now_ms() - t0);
+    cli_note_peak_memory(o);
     for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
     for (int i = 0; i < b.n_items; i++) {
         free(b.items[i].prompt);

@@ -262,6 +262,7 @@ int run_chat(const cli_opts *o)
     c.q.stream = (cli_stream){.out = stdout, .stops = o->stops, .n_stops = o->n_stops};
     cli_catch_sigint();
     int code = converse(&c);
+    cli_note_peak_memory(o);
     free(c.pending.ids);
     free(c.q.out.ids);
     buf_free(&c.q.stream.text);

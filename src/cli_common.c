@@ -195,6 +195,12 @@ void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions)
              bn_cache_type_name(o->cache_v));
 }
 
+void cli_note_peak_memory(const cli_opts *o)
+{
+    const double peak = bn_peak_resident_mib();
+    if (o->verbose && peak >= 0.0) cli_note("peak resident memory: %.1f MiB", peak);
+}
+
 int cli_tokenize_flags(const cli_opts *o)
 {
     return (o->no_bos ? 0 : BN_TOK_ADD_BOS) | (o->special ? BN_TOK_PARSE_SPECIAL : 0);

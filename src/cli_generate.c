@@ -167,6 +167,7 @@ int run_generate(const cli_opts *o)
         print_stats(m, &q, np);
         if (o->verbose) cli_note("time to first token (load included): %.0f ms", ttft_ms);
     }
+    cli_note_peak_memory(o);
     fflush(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);

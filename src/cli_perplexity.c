@@ -139,6 +139,7 @@ int run_perplexity(const cli_opts *o)
     }
     if (p.sums.count == 0) cli_die(EXIT_INTERRUPTED, "interrupted before any token was scored");
     report(o, &p, n, window, stride, n_windows);
+    cli_note_peak_memory(o);
     free(p.logits);
     free(ids);
     bn_session_free(p.s);

@@ -31,7 +31,6 @@
 #define DEFAULT_RMS_EPS 1e-5f
 #define REQUANT_ROW_ALIGN 16
 #define REQUANT_RELEASE_ROWS 1024 /* rows requantized between page releases */
-#define KIB_PER_MIB 1024.0
 
 bn_model_params bn_model_default_params(void)
 {
@@ -507,29 +506,11 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     return load_weights(m, out_type, err);
 }
 
-/* A "VmRSS:   1234 kB" line of /proc/self/status in MiB, or -1 when the
- * system has no such file (not Linux). */
-static double proc_status_mib(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1.0;
-    char line[256];
-    double mib = -1.0;
-    const size_t klen = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, klen) && line[klen] == ':') {
-            mib = strtod(line + klen + 1, NULL) / KIB_PER_MIB;
-            break;
-        }
-    fclose(f);
-    return mib;
-}
-
 static void report_load(const bn_model *m, const char *path, double seconds)
 {
     fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n", path,
             seconds * 1e3, m->hp.n_layer, m->kernels->name, bn_pool_size(m->pool));
-    double rss = proc_status_mib("VmRSS"), hwm = proc_status_mib("VmHWM");
+    double rss = bn_resident_mib(), hwm = bn_peak_resident_mib();
     if (rss >= 0.0 && hwm >= 0.0)
         fprintf(stderr, "bitnet-run: memory after load: resident %.1f MiB, peak %.1f MiB\n", rss,
                 hwm);

@@ -1,13 +1,17 @@
 /*
  * perf.c - what benchmarks need from the engine: changing the thread count
  * of a loaded model, the bytes of weights one generated token reads, and
- * the machine's plain memory read bandwidth measured on the same pool.
+ * the machine's plain memory read bandwidth measured on the same pool, and
+ * the process's resident memory.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "model.h"
+
+#define KIB_PER_MIB 1024.0
 
 int bn_model_set_threads(bn_model *m, int n_threads)
 {
@@ -84,3 +88,25 @@ double bn_read_bandwidth_gbs(bn_model *m, size_t bytes, int reps)
     free(sums);
     return best;
 }
+
+/* A "VmRSS:   1234 kB" line of /proc/self/status in MiB, or -1 when the
+ * system has no such file (not Linux). */
+static double proc_status_mib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1.0;
+    char line[256];
+    double mib = -1.0;
+    const size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen) && line[klen] == ':') {
+            mib = strtod(line + klen + 1, NULL) / KIB_PER_MIB;
+            break;
+        }
+    fclose(f);
+    return mib;
+}
+
+double bn_resident_mib(void) { return proc_status_mib("VmRSS"); }
+
+double bn_peak_resident_mib(void) { return proc_status_mib("VmHWM"); }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -749,6 +750,36 @@ TEST(cli_kv_cache_f32_by_default_f16_halves_and_answers)
     CHECK_MSG(mib32 == TINY_KV_F32_MIB && mib16 * 2 == mib32, "KV cache: %g MiB in f32, %g in f16",
               mib32, mib16);
     free(text), free(def), free(f32), free(f16), free(err_def), free(err_f16);
+}
+
+/* The number after `label` in err, or -1 when err has no such text. */
+static double note_value(const char *err, const char *label)
+{
+    const char *p = err ? strstr(err, label) : NULL;
+    return p ? strtod(p + strlen(label), NULL) : -1;
+}
+
+/* Where /proc/self/status reports VmHWM, -v ends with the run's peak
+ * resident memory: no less than the peak after loading, and within the
+ * issue's bound of the model file plus the KV cache (plus the process's
+ * own code and libc). */
+#define PROCESS_MIB 16.0
+TEST(cli_verbose_reports_peak_memory_at_the_end)
+{
+    if (access("/proc/self/status", R_OK) != 0) SKIP("no /proc/self/status on this system");
+    char *err = NULL;
+    CHECK_EQ_INT(cli("-p 2+2= --temp 0 -v", NULL, &err), 0);
+    const double after_load = note_value(err, "memory after load: resident ");
+    const char *peak_at_load = err ? strstr(err, ", peak ") : NULL;
+    const double load_peak = peak_at_load ? strtod(peak_at_load + strlen(", peak "), NULL) : -1;
+    const double peak = note_value(err, "peak resident memory: ");
+    struct stat st;
+    CHECK_EQ_INT(stat(MODEL, &st), 0);
+    const double bound = 1.1 * (double)st.st_size / (1024.0 * 1024.0) + TINY_KV_F32_MIB + PROCESS_MIB;
+    CHECK_MSG(after_load > 0 && load_peak >= after_load && peak >= load_peak && peak < bound,
+              "after load %g, peak then %g, peak at the end %g (bound %g): %s", after_load,
+              load_peak, peak, bound, err);
+    free(err);
 }
 
 TEST(cli_kv_cache_types_in_chat_batch_and_perplexity)
