@@ -426,12 +426,6 @@ AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float
 /* ----------------------------------------------------------- attention */
 
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
-/* Keys per step. Two (8 add chains) score 15% faster from L2, but one
- * reads the cache from RAM faster, as decoding deep into a context does:
- * 7 -> 13 GB/s in a one-thread loop over 2048 keys, and decoding at 1024
- * positions of the 2B-4T shape on one thread 8-10% faster (2-core EPYC);
- * prompts were unchanged. */
-#define ATTN_KEYS 1
 #define ATTN_VECS 4    /* output vectors of each query per pass over the values */
 
 /* The 16 lanes of v folded as BN_ATTN_LANES says. */
@@ -460,47 +454,100 @@ ALWAYS_INLINE AVX512_FN __m512 cache_load16(__mmask16 m, const void *rows, size_
     return _mm512_cvtph_ps(_mm512_castsi512_si256(h));
 }
 
-/* Scores of `keys` keys from element `row` of k, `stride` apart, for nq
- * queries (both compile-time constants, so the accumulators stay in
- * registers): each cache row is loaded once for all the queries. */
-ALWAYS_INLINE AVX512_FN void score_keys(const float *q, int nq, const void *k, int f16, size_t row,
-                                        size_t stride, int d, int keys, float scale, float *scores,
-                                        size_t ld)
+/* 16 folds at once, each in fold16_ps's order (lane i + lane i+8, then
+ * i + i+4, i + i+2, i + i+1), so bitwise the same: lane 4i + j of the
+ * result is the fold of v[4j + i]. Each step adds two vectors' chunks
+ * that the fold pairs, halving the vectors: 30 shuffles and 15 adds for
+ * 16 folds, where one fold alone costs 7 operations. */
+ALWAYS_INLINE AVX512_FN __m512 fold16x16_ps(const __m512 v[16])
 {
-    __m512 acc[ATTN_KEYS][ATTN_QUERIES];
+    __m512 h[8], q[4], e[2];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < 8; i++) /* chunks 0,1 + chunks 2,3 */
+        h[i] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * i], v[2 * i + 1], 0xee));
 #pragma GCC unroll 4
+    for (size_t i = 0; i < 4; i++) /* chunk 0 + chunk 1 of each half */
+        q[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(h[2 * i], h[2 * i + 1], 0xdd));
+#pragma GCC unroll 2
+    for (size_t i = 0; i < 2; i++) /* lanes 0,1 + lanes 2,3 of each chunk */
+        e[i] = _mm512_add_ps(_mm512_shuffle_ps(q[2 * i], q[2 * i + 1], 0x44),
+                             _mm512_shuffle_ps(q[2 * i], q[2 * i + 1], 0xee));
+    return _mm512_add_ps(_mm512_shuffle_ps(e[0], e[1], 0x88), /* lane 0 + lane 1 */
+                         _mm512_shuffle_ps(e[0], e[1], 0xdd));
+}
+
+/* The fold16x16_ps input that lands in result lane x (the 4 x 4 transpose
+ * is its own inverse). */
+#define FOLD_INPUT(x) ((x) % 4 * 4 + (x) / 4)
+
+/* Scores of 16 / nq keys from element `row` of k, `stride` apart, for nq
+ * queries (1 or 4, a compile-time constant). The keys are read one after
+ * another, as one key at a time would (reading several rows together
+ * slowed decoding from RAM 6-11%), but their lanes are folded together:
+ * query j's key c lands in lane j * keys + c. */
+ALWAYS_INLINE AVX512_FN void score_block(const float *q, int nq, const void *k, int f16, size_t row,
+                                         size_t stride, int d, float scale, float *scores,
+                                         size_t ld)
+{
+    const int keys = FLOATS_PER_VEC / nq;
+    __m512 acc[FLOATS_PER_VEC];
+#pragma GCC unroll 16
+    for (int i = 0; i < FLOATS_PER_VEC; i++) acc[i] = _mm512_setzero_ps();
+#pragma GCC unroll 16
     for (int c = 0; c < keys; c++)
+        for (int i = 0; i < d; i += FLOATS_PER_VEC) {
+            const __mmask16 m = lanes_from(i, d);
+            const __m512 kv = cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16);
 #pragma GCC unroll 4
-        for (int j = 0; j < nq; j++) acc[c][j] = _mm512_setzero_ps();
+            for (int j = 0; j < nq; j++) {
+                const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+                __m512 *a = &acc[FOLD_INPUT(j * keys + c)];
+                *a = _mm512_mask_add_ps(*a, m, *a, _mm512_mul_ps(qv, kv));
+            }
+        }
+    const __m512 s = _mm512_mul_ps(fold16x16_ps(acc), _mm512_set1_ps(scale));
+    if (nq == 1) {
+        _mm512_storeu_ps(scores, s);
+        return;
+    }
+    _mm_storeu_ps(scores, _mm512_castps512_ps128(s));
+    _mm_storeu_ps(scores + ld, _mm512_extractf32x4_ps(s, 1));
+    _mm_storeu_ps(scores + 2 * ld, _mm512_extractf32x4_ps(s, 2));
+    _mm_storeu_ps(scores + 3 * ld, _mm512_extractf32x4_ps(s, 3));
+}
+
+/* Scores of one key for nq queries. */
+ALWAYS_INLINE AVX512_FN void score_key(const float *q, int nq, const void *k, int f16, size_t row,
+                                       int d, float scale, float *scores, size_t ld)
+{
+    __m512 acc[ATTN_QUERIES];
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++) acc[j] = _mm512_setzero_ps();
     for (int i = 0; i < d; i += FLOATS_PER_VEC) {
         const __mmask16 m = lanes_from(i, d);
-        __m512 kv[ATTN_KEYS];
-#pragma GCC unroll 4
-        for (int c = 0; c < keys; c++)
-            kv[c] = cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16);
+        const __m512 kv = cache_load16(m, k, row + (size_t)i, f16);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
-#pragma GCC unroll 4
-            for (int c = 0; c < keys; c++)
-                acc[c][j] = _mm512_mask_add_ps(acc[c][j], m, acc[c][j], _mm512_mul_ps(qv, kv[c]));
+            acc[j] = _mm512_mask_add_ps(acc[j], m, acc[j], _mm512_mul_ps(qv, kv));
         }
     }
 #pragma GCC unroll 4
-    for (int j = 0; j < nq; j++)
-#pragma GCC unroll 4
-        for (int c = 0; c < keys; c++) scores[(size_t)j * ld + c] = fold16_ps(acc[c][j]) * scale;
+    for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = fold16_ps(acc[j]) * scale;
 }
 
-/* All n keys for nq queries (a compile-time constant). */
+/* All n keys for nq queries (1 or 4, a compile-time constant). */
 ALWAYS_INLINE AVX512_FN void score_all_keys(const float *q, int nq, const void *k, int f16,
                                             size_t stride, int n, int d, float scale, float *scores,
                                             size_t ld)
 {
+    const int keys = FLOATS_PER_VEC / nq;
     int p = 0;
-    for (; p + ATTN_KEYS <= n; p += ATTN_KEYS)
-        score_keys(q, nq, k, f16, (size_t)p * stride, stride, d, ATTN_KEYS, scale, scores + p, ld);
-    for (; p < n; p++) score_keys(q, nq, k, f16, (size_t)p * stride, stride, d, 1, scale, scores + p, ld);
+    for (; p + keys <= n; p += keys)
+        score_block(q, nq, k, f16, (size_t)p * stride, stride, d, scale, scores + p, ld);
+    for (; p < n; p++) score_key(q, nq, k, f16, (size_t)p * stride, d, scale, scores + p, ld);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
