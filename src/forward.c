@@ -292,9 +292,10 @@ static attn_site attn_site_of(const attention_job *j, int t, int kvh)
 }
 
 /* Scores of n_q query heads from q (head_dim apart) against positions
- * [p0, p0 + n) of the site's keys, into scores + p0 (ld apart per head). */
+ * [p0, p0 + n) of the site's keys, into scores + p0 (ld apart per head);
+ * hot: the rows were just read (kernels.h). */
 static void attn_scores_at(const attention_job *j, const attn_site *a, const float *q, int n_q,
-                           int p0, int n, float *scores, size_t ld)
+                           int p0, int n, float *scores, size_t ld, int hot)
 {
     const bn_hparams *hp = &j->m->hp;
     const bn_kernels *k = j->m->kernels;
@@ -303,10 +304,10 @@ static void attn_scores_at(const attention_job *j, const attn_site *a, const flo
     const float scale = 1.0f / sqrtf((float)hd);
     if (a->s->type_k == BN_CACHE_F16)
         k->attn_scores_f16(q, n_q, (const uint16_t *)a->s->k_cache + off, (size_t)hd, n, hd,
-                           scale, scores + p0, ld);
+                           scale, scores + p0, ld, hot);
     else
         k->attn_scores(q, n_q, (const float *)a->s->k_cache + off, (size_t)hd, n, hd, scale,
-                       scores + p0, ld);
+                       scores + p0, ld, hot);
 }
 
 /* The weighted sums of the site's values at positions [p0, p0 + n) for
@@ -340,13 +341,16 @@ static int value_chunk_len(int n, int c)
 /* Causal attention of all the query heads of kv head kvh for token t over
  * its session's positions 0..pos: each cached row is read once for all of
  * them (the products run on the kernel table). part holds one chunk's
- * weighted sums of the group. */
+ * weighted sums of the group. A prompt's tokens come in turn to the
+ * threads (attention_task), so a token of the same session as the one
+ * before it finds the rows it reads in the caches. */
 static void attend(const attention_job *j, int t, int kvh, float *scores, float *part)
 {
     const int group = j->m->hp.n_head / j->m->hp.n_head_kv, hd = j->m->hp.head_dim;
     const attn_site a = attn_site_of(j, t, kvh);
     const size_t ld = (size_t)j->sc->n_ctx;
-    attn_scores_at(j, &a, a.q, group, 0, a.n, scores, ld);
+    const int hot = t > 0 && j->b->sess[t - 1] == j->b->sess[t];
+    attn_scores_at(j, &a, a.q, group, 0, a.n, scores, ld, hot);
     for (int h = 0; h < group; h++) softmax(scores + (size_t)h * ld, a.n);
     attn_values_at(j, &a, scores, ld, group, 0, value_chunk_len(a.n, 0), a.out);
     for (int c = 1; c < value_chunks(a.n); c++) {
@@ -416,7 +420,7 @@ static void split_scores_task(void *arg, int ith, int nth)
         if (p0 >= a.n) continue;
         const int len = a.n - p0 < ATTN_POS_CHUNK ? a.n - p0 : ATTN_POS_CHUNK;
         attn_scores_at(j, &a, a.q, group, p0, len, split_scores(j, t, kvh * group),
-                       (size_t)j->sc->n_ctx);
+                       (size_t)j->sc->n_ctx, 0);
     }
 }
 

@@ -99,16 +99,20 @@ typedef struct {
      * the order). Query j is q + j*d and its scores are scores + j*ld:
      * scores[j*ld + p] = dot(q_j, k_p) * scale. Its output is out + j*d:
      * out[j*d + i] = sum over p of w[j*ld + p] * v_p[i], for i < d. Each
-     * cache row is read once for all n_q heads. */
+     * cache row is read once for all n_q heads. hot says that the rows
+     * were read just before (a prompt's tokens each read the rows of the
+     * ones before them), so a kernel may read several side by side; cold
+     * rows (decoding) come from RAM in one pass, which reading rows one
+     * after another streams fastest. The results do not depend on it. */
     void (*attn_scores)(const float *q, int n_q, const float *k, size_t stride, int n, int d,
-                        float scale, float *scores, size_t ld);
+                        float scale, float *scores, size_t ld, int hot);
     void (*attn_values)(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
                         int d, float *out);
     /* The same over an F16 KV cache (rows of halves, `stride` halves
      * apart): the results of attn_scores / attn_values, bit for bit, on
      * the rows widened to f32 (bn_f16_to_f32, exact). */
     void (*attn_scores_f16)(const float *q, int n_q, const uint16_t *k, size_t stride, int n,
-                            int d, float scale, float *scores, size_t ld);
+                            int d, float scale, float *scores, size_t ld, int hot);
     void (*attn_values_f16)(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
                             int n, int d, float *out);
 } bn_kernels;
@@ -125,7 +129,7 @@ typedef struct {
  * attn_values_NAME, attn_scores_f16_NAME and attn_values_f16_NAME (static,
  * with the target attribute ATTR, which may be empty) from its two inline
  * bodies
- *   SCORES(q, n_q, const void *k, int f16, stride, n, d, scale, scores, ld)
+ *   SCORES(q, n_q, const void *k, int f16, stride, n, d, scale, scores, ld, hot)
  *   VALUES(w, ld, n_q, const void *v, int f16, stride, n, d, out)
  * which read rows of floats when f16 is 0 and of F16 halves when it is 1:
  * a constant, so each entry compiles to one kind of row load and the two
@@ -133,9 +137,10 @@ typedef struct {
 /* NOLINTBEGIN(bugprone-macro-parentheses): ATTR is an attribute, not an expression */
 #define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES)                                             \
     ATTR static void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride, \
-                                        int n, int d, float scale, float *scores, size_t ld)    \
+                                        int n, int d, float scale, float *scores, size_t ld,    \
+                                        int hot)                                                \
     {                                                                                           \
-        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld);                                  \
+        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                             \
     }                                                                                           \
     ATTR static void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,     \
                                         size_t stride, int n, int d, float *out)                \
@@ -144,9 +149,9 @@ typedef struct {
     }                                                                                           \
     ATTR static void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,         \
                                             size_t stride, int n, int d, float scale,           \
-                                            float *scores, size_t ld)                           \
+                                            float *scores, size_t ld, int hot)                  \
     {                                                                                           \
-        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld);                                  \
+        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                             \
     }                                                                                           \
     ATTR static void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                 \
                                             const uint16_t *v, size_t stride, int n, int d,     \

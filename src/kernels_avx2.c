@@ -516,8 +516,9 @@ ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const void *k, int 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 ALWAYS_INLINE AVX2_FN void scores_rows(const float *q, int n_q, const void *k, int f16,
                                        size_t stride, int n, int d, float scale, float *scores,
-                                       size_t ld)
+                                       size_t ld, int hot)
 {
+    (void)hot; /* one row at a time either way */
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)

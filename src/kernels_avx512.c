@@ -482,31 +482,54 @@ ALWAYS_INLINE AVX512_FN __m512 fold16x16_ps(const __m512 v[16])
  * is its own inverse). */
 #define FOLD_INPUT(x) ((x) % 4 * 4 + (x) / 4)
 
+/* acc[...] += q_j * key c over lanes m, for each of nq queries. */
+ALWAYS_INLINE AVX512_FN void score_step(__m512 *acc, const __m512 *qv, int nq, __m512 kv,
+                                        __mmask16 m, int c, int keys)
+{
+#pragma GCC unroll 4
+    for (int j = 0; j < nq; j++) {
+        __m512 *a = &acc[FOLD_INPUT(j * keys + c)];
+        *a = _mm512_mask_add_ps(*a, m, *a, _mm512_mul_ps(qv[j], kv));
+    }
+}
+
 /* Scores of 16 / nq keys from element `row` of k, `stride` apart, for nq
- * queries (1 or 4, a compile-time constant). The keys are read one after
- * another, as one key at a time would (reading several rows together
- * slowed decoding from RAM 6-11%), but their lanes are folded together:
- * query j's key c lands in lane j * keys + c. */
+ * queries (1 or 4) with their lanes folded together: query j's key c lands
+ * in lane j * keys + c. nq and hot are compile-time constants. Cold rows
+ * (decoding: one pass over the cache, from RAM) are read one after another,
+ * each query's slice loaded again for every key: reading the rows side by
+ * side slowed decoding at 2048 positions 6-9% on one thread. Hot rows (a
+ * prompt's tokens each read the rows before them) are read side by side so
+ * that each query slice is loaded once for all the keys, which the loads,
+ * not the arithmetic, limited: prompts +2-3%. */
 ALWAYS_INLINE AVX512_FN void score_block(const float *q, int nq, const void *k, int f16, size_t row,
                                          size_t stride, int d, float scale, float *scores,
-                                         size_t ld)
+                                         size_t ld, int hot)
 {
     const int keys = FLOATS_PER_VEC / nq;
-    __m512 acc[FLOATS_PER_VEC];
+    __m512 acc[FLOATS_PER_VEC], qv[ATTN_QUERIES];
 #pragma GCC unroll 16
     for (int i = 0; i < FLOATS_PER_VEC; i++) acc[i] = _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int c = 0; c < keys; c++)
+    if (hot)
         for (int i = 0; i < d; i += FLOATS_PER_VEC) {
             const __mmask16 m = lanes_from(i, d);
-            const __m512 kv = cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16);
 #pragma GCC unroll 4
-            for (int j = 0; j < nq; j++) {
-                const __m512 qv = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
-                __m512 *a = &acc[FOLD_INPUT(j * keys + c)];
-                *a = _mm512_mask_add_ps(*a, m, *a, _mm512_mul_ps(qv, kv));
-            }
+            for (int j = 0; j < nq; j++) qv[j] = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+#pragma GCC unroll 16
+            for (int c = 0; c < keys; c++)
+                score_step(acc, qv, nq, cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16),
+                           m, c, keys);
         }
+    else
+#pragma GCC unroll 16
+        for (int c = 0; c < keys; c++)
+            for (int i = 0; i < d; i += FLOATS_PER_VEC) {
+                const __mmask16 m = lanes_from(i, d);
+#pragma GCC unroll 4
+                for (int j = 0; j < nq; j++) qv[j] = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+                score_step(acc, qv, nq, cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16),
+                           m, c, keys);
+            }
     const __m512 s = _mm512_mul_ps(fold16x16_ps(acc), _mm512_set1_ps(scale));
     if (nq == 1) {
         _mm512_storeu_ps(scores, s);
@@ -541,26 +564,31 @@ ALWAYS_INLINE AVX512_FN void score_key(const float *q, int nq, const void *k, in
 /* All n keys for nq queries (1 or 4, a compile-time constant). */
 ALWAYS_INLINE AVX512_FN void score_all_keys(const float *q, int nq, const void *k, int f16,
                                             size_t stride, int n, int d, float scale, float *scores,
-                                            size_t ld)
+                                            size_t ld, int hot)
 {
     const int keys = FLOATS_PER_VEC / nq;
     int p = 0;
-    for (; p + keys <= n; p += keys)
-        score_block(q, nq, k, f16, (size_t)p * stride, stride, d, scale, scores + p, ld);
+    if (hot)
+        for (; p + keys <= n; p += keys)
+            score_block(q, nq, k, f16, (size_t)p * stride, stride, d, scale, scores + p, ld, 1);
+    else
+        for (; p + keys <= n; p += keys)
+            score_block(q, nq, k, f16, (size_t)p * stride, stride, d, scale, scores + p, ld, 0);
     for (; p < n; p++) score_key(q, nq, k, f16, (size_t)p * stride, d, scale, scores + p, ld);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 ALWAYS_INLINE AVX512_FN void scores_rows(const float *q, int n_q, const void *k, int f16,
                                          size_t stride, int n, int d, float scale, float *scores,
-                                         size_t ld)
+                                         size_t ld, int hot)
 {
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         score_all_keys(q + (size_t)j * d, ATTN_QUERIES, k, f16, stride, n, d, scale,
-                       scores + (size_t)j * ld, ld);
+                       scores + (size_t)j * ld, ld, hot);
     for (; j < n_q; j++)
-        score_all_keys(q + (size_t)j * d, 1, k, f16, stride, n, d, scale, scores + (size_t)j * ld, ld);
+        score_all_keys(q + (size_t)j * d, 1, k, f16, stride, n, d, scale, scores + (size_t)j * ld,
+                       ld, hot);
 }
 
 /* ATTN_VECS output vectors of nq queries (a compile-time constant) stay

@@ -372,8 +372,9 @@ ALWAYS_INLINE void score_key(const float *q, int nq, const void *k, int f16, siz
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
 ALWAYS_INLINE void scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
-                               int n, int d, float scale, float *scores, size_t ld)
+                               int n, int d, float scale, float *scores, size_t ld, int hot)
 {
+    (void)hot; /* one row at a time either way */
     int j = 0;
     for (; j + ATTN_QUERIES <= n_q; j += ATTN_QUERIES)
         for (int p = 0; p < n; p++)

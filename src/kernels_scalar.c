@@ -195,8 +195,9 @@ static inline float cache_at(const void *rows, size_t idx, int f16)
 }
 
 static inline void attn_scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
-                                    int n, int d, float scale, float *scores, size_t ld)
+                                    int n, int d, float scale, float *scores, size_t ld, int hot)
 {
+    (void)hot; /* the order of the reads does not matter here */
     for (int j = 0; j < n_q; j++, q += d, scores += ld)
         for (int p = 0; p < n; p++) {
             const size_t row = (size_t)p * stride;

@@ -38,7 +38,7 @@ TEST(attention_scalar_scores_lane_order)
     rng_seed(31);
     fill(q, (size_t)N_Q * D, 2.0f);
     fill(k, (size_t)N * STRIDE, 2.0f);
-    bn_kernels_scalar.attn_scores(q, N_Q, k, STRIDE, N, D, scale, got, LD);
+    bn_kernels_scalar.attn_scores(q, N_Q, k, STRIDE, N, D, scale, got, LD, 0);
     for (int j = 0; j < N_Q; j++)
         for (int p = 0; p < N; p++) {
             float lane[16] = {0};
@@ -126,15 +126,18 @@ static int case_new(attn_case *c, int i)
 }
 
 /* Scores (gaps past n hold SENTINEL) and outputs of table t on case c,
- * over its float cache or (f16) its halves. */
-static void run_case(const bn_kernels *t, const attn_case *c, int f16, float *scores, float *out)
+ * over its float cache or (f16) its halves, with the rows said to be hot
+ * (just read) or not (kernels.h). */
+static void run_case(const bn_kernels *t, const attn_case *c, int f16, int hot, float *scores,
+                     float *out)
 {
     for (size_t i = 0; i < c->n_scores; i++) scores[i] = SENTINEL;
     if (f16) {
-        t->attn_scores_f16(c->q, c->n_q, c->kv16, c->stride, c->n, c->d, c->scale, scores, c->ld);
+        t->attn_scores_f16(c->q, c->n_q, c->kv16, c->stride, c->n, c->d, c->scale, scores, c->ld,
+                           hot);
         t->attn_values_f16(c->w, c->ld, c->n_q, c->kv16, c->stride, c->n, c->d, out);
     } else {
-        t->attn_scores(c->q, c->n_q, c->kv, c->stride, c->n, c->d, c->scale, scores, c->ld);
+        t->attn_scores(c->q, c->n_q, c->kv, c->stride, c->n, c->d, c->scale, scores, c->ld, hot);
         t->attn_values(c->w, c->ld, c->n_q, c->kv, c->stride, c->n, c->d, out);
     }
 }
@@ -170,7 +173,8 @@ static void check_same(const attn_case *c, const attn_result *got, const attn_re
               c->n_q, c->d, c->n, c->stride, c->ld);
 }
 
-/* Case i for every table, over both kinds of cache, against scalar. */
+/* Case i for every table, over both kinds of cache, hot and cold, against
+ * scalar. */
 static void compare_case(const bn_kernels *const *tables, int n_tables, int i)
 {
     attn_case c;
@@ -178,14 +182,15 @@ static void compare_case(const bn_kernels *const *tables, int n_tables, int i)
     attn_result want, got;
     const int failed = result_new(&want, &c) | result_new(&got, &c); /* both allocate */
     for (int f16 = 0; !failed && f16 <= 1; f16++) {
-        run_case(&bn_kernels_scalar, &c, f16, want.scores, want.out);
-        for (int t = 0; t < n_tables; t++) {
-            char what[64];
-            snprintf(what, sizeof what, "%s attn%s against scalar", tables[t]->name,
-                     f16 ? " (F16 cache)" : "");
-            run_case(tables[t], &c, f16, got.scores, got.out);
-            check_same(&c, &got, &want, what);
-        }
+        run_case(&bn_kernels_scalar, &c, f16, 0, want.scores, want.out);
+        for (int t = 0; t < n_tables; t++)
+            for (int hot = 0; hot <= 1; hot++) {
+                char what[80];
+                snprintf(what, sizeof what, "%s attn%s%s against scalar", tables[t]->name,
+                         f16 ? " (F16 cache)" : "", hot ? " (hot rows)" : "");
+                run_case(tables[t], &c, f16, hot, got.scores, got.out);
+                check_same(&c, &got, &want, what);
+            }
     }
     result_free(&want);
     result_free(&got);
@@ -219,10 +224,10 @@ TEST(attention_f16_scalar_is_f32_over_the_rounded_cache)
         if (case_new(&c, i)) return;
         attn_result from_halves, from_floats;
         if (!(result_new(&from_halves, &c) | result_new(&from_floats, &c))) { /* both allocate */
-            run_case(&bn_kernels_scalar, &c, 1, from_halves.scores, from_halves.out);
+            run_case(&bn_kernels_scalar, &c, 1, 0, from_halves.scores, from_halves.out);
             attn_case wide = c; /* the same case over the widened halves as floats */
             wide.kv = c.kv16_wide;
-            run_case(&bn_kernels_scalar, &wide, 0, from_floats.scores, from_floats.out);
+            run_case(&bn_kernels_scalar, &wide, 0, 0, from_floats.scores, from_floats.out);
             check_same(&c, &from_halves, &from_floats, "scalar F16 against F32 on the halves");
         }
         result_free(&from_halves);
