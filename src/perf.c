@@ -27,8 +27,8 @@ int bn_model_set_threads(bn_model *m, int n_threads)
 
 static size_t qk256_bytes(const qk256_matrix *w)
 {
-    size_t blocks = (size_t)w->rows * w->blocks_per_row;
-    return blocks * QK256_BLOCK_BYTES + (w->block_scales ? blocks * sizeof(float) : 0);
+    const size_t blocks = (size_t)w->rows * w->blocks_per_row;
+    return qk256_codes_bytes(w->rows, w->cols) + (w->block_scales ? blocks * sizeof(float) : 0);
 }
 
 size_t bn_model_bytes_per_token(const bn_model *m)

@@ -726,6 +726,13 @@ TEST(cli_perplexity_one_window_does_not_depend_on_its_size)
 #define TINY_KV_F32_MIB 4.0
 #define TINY_CTX 1024
 
+/* The number after `label` in err, or -1 when err has no such text. */
+static double note_value(const char *err, const char *label)
+{
+    const char *p = err ? strstr(err, label) : NULL;
+    return p ? strtod(p + strlen(label), NULL) : -1;
+}
+
 /* The MiB of the -v line "KV cache: X MiB for ..." in err when that line
  * names `types` ("keys f16, values f32"), else -1. */
 static double kv_note_mib(const char *err, const char *types)
@@ -733,7 +740,7 @@ static double kv_note_mib(const char *err, const char *types)
     const char *p = err ? strstr(err, "KV cache: ") : NULL;
     const char *nl = p ? strchr(p, '\n') : NULL, *named = p ? strstr(p, types) : NULL;
     if (!named || (nl && named > nl)) return -1;
-    return strtod(p + strlen("KV cache: "), NULL);
+    return note_value(p, "KV cache: ");
 }
 
 TEST(cli_kv_cache_f32_by_default_f16_halves_and_answers)
@@ -752,30 +759,23 @@ TEST(cli_kv_cache_f32_by_default_f16_halves_and_answers)
     free(text), free(def), free(f32), free(f16), free(err_def), free(err_f16);
 }
 
-/* The number after `label` in err, or -1 when err has no such text. */
-static double note_value(const char *err, const char *label)
-{
-    const char *p = err ? strstr(err, label) : NULL;
-    return p ? strtod(p + strlen(label), NULL) : -1;
-}
-
 /* Where /proc/self/status reports VmHWM, -v ends with the run's peak
  * resident memory: no less than the peak after loading, and within the
  * issue's bound of the model file plus the KV cache (plus the process's
  * own code and libc). */
 #define PROCESS_MIB 16.0
+#define BYTES_PER_MIB (1024.0 * 1024.0)
 TEST(cli_verbose_reports_peak_memory_at_the_end)
 {
     if (access("/proc/self/status", R_OK) != 0) SKIP("no /proc/self/status on this system");
     char *err = NULL;
     CHECK_EQ_INT(cli("-p 2+2= --temp 0 -v", NULL, &err), 0);
     const double after_load = note_value(err, "memory after load: resident ");
-    const char *peak_at_load = err ? strstr(err, ", peak ") : NULL;
-    const double load_peak = peak_at_load ? strtod(peak_at_load + strlen(", peak "), NULL) : -1;
+    const double load_peak = note_value(err, "MiB, peak ");
     const double peak = note_value(err, "peak resident memory: ");
     struct stat st;
     CHECK_EQ_INT(stat(MODEL, &st), 0);
-    const double bound = 1.1 * (double)st.st_size / (1024.0 * 1024.0) + TINY_KV_F32_MIB + PROCESS_MIB;
+    const double bound = 1.1 * (double)st.st_size / BYTES_PER_MIB + TINY_KV_F32_MIB + PROCESS_MIB;
     CHECK_MSG(after_load > 0 && load_peak >= after_load && peak >= load_peak && peak < bound,
               "after load %g, peak then %g, peak at the end %g (bound %g): %s", after_load,
               load_peak, peak, bound, err);
