@@ -3,20 +3,22 @@
 # C11, warnings are errors, only libc, libm and pthreads. Per-ISA kernels
 # are compiled with function target attributes, so a plain build runs on
 # any CPU of its architecture and picks its kernels at startup.
-# src/main.c and src/cli_*.c make the command-line tool; every other src/*.c
-# is the engine (include/bitnet.h), linked into the tool, tests and benches.
+# src/cli/ makes the command-line tool and sees only include/ and its own
+# folder; every other folder of src/ is the engine (include/bitnet.h),
+# linked into the tool, tests and benches (docs/ARCHITECTURE.md).
 
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?=
 WARN     = -Wall -Wextra -Werror
-BASE     = -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread -Iinclude -Isrc -MMD -MP
+BASE     = -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread -Iinclude -MMD -MP
 LDLIBS   = -lm -pthread
 BUILD   ?= build
 
-CLI_SRC   = src/main.c $(wildcard src/cli_*.c)
+LAYERS    = gguf runtime kernels model tokenizer engine
+CLI_SRC   = $(wildcard src/cli/*.c)
 CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
-LIB_SRC   = $(filter-out $(CLI_SRC),$(wildcard src/*.c))
+LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 TEST_SRC  = $(wildcard tests/*.c)
 TEST_OBJ  = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
@@ -32,18 +34,24 @@ all: bitnet-run
 bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
+# The CLI is compiled against the public header and its own folder only,
+# so the compiler holds it to include/bitnet.h.
+$(BUILD)/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc/cli -c -o $@ $<
+
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
 # forward.c's per-token loops (norms, activation, residual adds) run on one
 # thread while a token decodes; GCC vectorizes them only from -O3 (one
 # decoding step's serial work: 1.03 -> 0.73 ms on the 2B-4T shape).
-$(BUILD)/src/forward.o: OPT := $(OPT:-O2=-O3)
+$(BUILD)/src/engine/forward.o: OPT := $(OPT:-O2=-O3)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
@@ -53,7 +61,7 @@ test: bitnet-run $(BUILD)/run-tests
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 bench: bitnet-run $(BENCH_BIN)
 
@@ -70,11 +78,11 @@ SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HELPERS) $(BUILD)/tests/json_mini.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Isrc -Itests -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

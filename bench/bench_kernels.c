@@ -29,10 +29,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "gguf.h"
-#include "kernels.h"
-#include "quants.h"
-#include "threadpool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
+#include "runtime/threadpool.h"
 
 #define HIDDEN 2560
 #define DEFAULT_VOCAB 128256

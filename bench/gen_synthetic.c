@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "kernels.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
 
 #define N_LAYER 30
 #define N_EMBD 2560

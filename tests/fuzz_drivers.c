@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "bitnet.h"
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "test.h"
-#include "tokenizer.h"
-#include "tokenizer_impl.h"
-#include "unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/impl.h"
+#include "tokenizer/unicode.h"
 
 #define ERR_LEN BN_ERR_LEN
 #define FUZZ_MODEL "models/bitnet-tiny.gguf"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 void gb_bytes(gb_buf *b, const void *p, size_t n)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "unicode.h"
+#include "tokenizer/unicode.h"
 
 #define MAX_DEPTH 64
 

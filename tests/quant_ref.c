@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 void qref_put_f16(uint8_t *p, float v)
 {

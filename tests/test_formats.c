@@ -10,14 +10,14 @@
 #include <string.h>
 
 #include "bitnet.h"
-#include "gguf.h"
-#include "kernels.h"
-#include "qk256.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/qk256.h"
 #include "quant_ref.h"
-#include "quants.h"
-#include "ternary.h"
+#include "kernels/quants.h"
+#include "model/ternary.h"
 #include "test.h"
-#include "threadpool.h"
+#include "runtime/threadpool.h"
 
 #define TQ2_BYTES 66
 #define TQ1_BYTES 54

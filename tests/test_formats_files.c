@@ -14,10 +14,10 @@
 #include "bitnet.h"
 #include "gguf_build.h"
 #include "gguf_edit.h"
-#include "kernels.h"
-#include "model.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
 #include "quant_ref.h"
-#include "quants.h"
+#include "kernels/quants.h"
 #include "ref_check.h"
 #include "test.h"
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
-#include "kernels.h"
-#include "quants.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/quants.h"
 #include "test.h"
 
 #define PROPERTY_CASES 200

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "bitnet.h"
-#include "model.h"
+#include "model/model.h"
 #include "ref_check.h"
 #include "test.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "test.h"
-#include "threadpool.h"
+#include "runtime/threadpool.h"
 
 #define MAX_POOL 6
 #define MANY_RUNS 10000

@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "bitnet.h"
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "gguf_build.h"
 #include "json_mini.h"
-#include "pretokenize.h"
+#include "tokenizer/pretokenize.h"
 #include "test.h"
-#include "tokenizer.h"
-#include "unicode.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 #define TINY_MODEL "models/bitnet-tiny.gguf"
 #define TINY_BOS 1016

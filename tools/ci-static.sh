@@ -14,8 +14,8 @@ need() { # need TOOL PACKAGE
 need cppcheck cppcheck
 need clang-tidy clang-tidy
 
-if [ $# -gt 0 ]; then files=("$@"); else files=(src/*.c tests/*.c tests/fuzz/*.c); fi
-defs=(-D_GNU_SOURCE -Iinclude -Isrc -Itests)
+if [ $# -gt 0 ]; then files=("$@"); else files=(src/*/*.c tests/*.c tests/fuzz/*.c); fi
+defs=(-D_GNU_SOURCE -Iinclude -Isrc -Isrc/cli -Itests)
 jobs=$(nproc 2>/dev/null || echo 2)
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT

@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "runtime/arena.h"
 
 #define QK256_BLOCK 256
 #define QK256_BLOCK_BYTES 64

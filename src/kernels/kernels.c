@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "runtime/cpu.h"
 #include "kernels.h"
 
 #define ACT_MAX_FLOOR 1e-5 /* spec 3.3: the running max starts at 1e-5 */

@@ -10,10 +10,10 @@
 #define BN_MODEL_H
 
 #include "bitnet.h"
-#include "gguf.h"
-#include "kernels.h"
-#include "qk256.h"
-#include "threadpool.h"
+#include "gguf/gguf.h"
+#include "kernels/kernels.h"
+#include "kernels/qk256.h"
+#include "runtime/threadpool.h"
 
 typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET } bn_arch;
 

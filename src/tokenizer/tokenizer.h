@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "bitnet.h"
-#include "gguf.h"
+#include "gguf/gguf.h"
 
 /* Builds a tokenizer from the tokenizer.ggml.* keys of an open file. The
  * tokenizer copies what it needs, so the file may be closed afterwards.

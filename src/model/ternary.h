@@ -6,9 +6,9 @@
 #ifndef BN_TERNARY_H
 #define BN_TERNARY_H
 
-#include "gguf.h"
-#include "qk256.h"
-#include "threadpool.h"
+#include "gguf/gguf.h"
+#include "kernels/qk256.h"
+#include "runtime/threadpool.h"
 
 /* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
  * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */

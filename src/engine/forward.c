@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
-#include "model.h"
+#include "runtime/errors.h"
+#include "model/model.h"
 
 #define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the batch */
 #define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: 64 x 6912 int8 = 442 KB */

@@ -10,8 +10,8 @@
  */
 #include <stdlib.h>
 
-#include "model.h"
-#include "quants.h"
+#include "model/model.h"
+#include "kernels/quants.h"
 
 int bn_dense_supported(uint32_t type) { return bn_quant_can_dequantize(type); }
 

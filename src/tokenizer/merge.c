@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "tokenizer_impl.h"
+#include "impl.h"
 #include "unicode.h"
 
 #define MIN_GROW 64

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 
 #include "bitnet.h"
-#include "quants.h"
-#include "errors.h"
+#include "kernels/quants.h"
+#include "runtime/errors.h"
 #include "ternary.h"
 
 #define REPACK_ROW_ALIGN 8

@@ -17,7 +17,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include "kernels_x86.h"
+#include "x86.h"
 #include "quants.h"
 
 #define AVX512_FN __attribute__((target("avx2,f16c,avx512f,avx512bw")))

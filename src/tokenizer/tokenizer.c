@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "tokenizer.h"
-#include "tokenizer_impl.h"
+#include "impl.h"
 #include "unicode.h"
 
 /* Longest input bn_tokenize takes: each byte gives at most a few ids

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tokenizer.h"
-#include "tokenizer_impl.h"
+#include "impl.h"
 
 #define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
 #define MAX_TOKENS 0x7FFFFFF0u     /* ids and ranks must fit an int32_t */

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels_x86.h"
+#include "x86.h"
 #include "quants.h"
 
 #define AVX2_FN BN_X86_AVX2_FN

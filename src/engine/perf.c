@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "model.h"
+#include "model/model.h"
 
 #define KIB_PER_MIB 1024.0
 

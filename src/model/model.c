@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "errors.h"
+#include "runtime/errors.h"
 #include "model.h"
-#include "quants.h"
-#include "tokenizer.h"
+#include "kernels/quants.h"
+#include "tokenizer/tokenizer.h"
 #include "ternary.h"
 
 #define MAX_KEY 128

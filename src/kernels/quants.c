@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "gguf/gguf.h"
 #include "kernels.h"
 
 #define QK8_0 BN_Q8_0_BLOCK

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer_impl.h"
+#include "impl.h"
 
 
 static int piece_usable(const bn_tokenizer *t, int32_t id)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer_impl.h"
+#include "impl.h"
 #include "unicode.h"
 
 #define FIRST_STAND_IN 0x100u /* unprintable bytes map to U+0100, U+0101, ... */
