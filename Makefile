@@ -63,6 +63,9 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
+# gen_synthetic writes its model with the tests' GGUF writer.
+$(BUILD)/bench/gen_synthetic: $(BUILD)/tests/gguf_build.o
+
 bench: bitnet-run $(BENCH_BIN)
 
 # Hostile input (tests/fuzz/): `make fuzz` builds the libFuzzer targets with

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/gguf_build.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 
@@ -46,33 +47,16 @@ static uint64_t rng_next(void) /* xorshift64* */
     return rng_state * 2685821657736338717ull;
 }
 
-static FILE *out;
-static uint64_t written;
+static gb_buf out; /* straight to the output file (gguf_build.h) */
 
-static void put(const void *p, size_t n)
+/* Stops at the first write that failed (the writer keeps going past one). */
+static void check_written(void)
 {
-    if (fwrite(p, 1, n, out) != n) {
+    if (out.failed) {
         perror("gen_synthetic: write");
         exit(1);
     }
-    written += n;
 }
-
-static void put_u32(uint32_t v) { put(&v, 4); }
-static void put_u64(uint64_t v) { put(&v, 8); }
-static void put_str(const char *s)
-{
-    put_u64(strlen(s));
-    put(s, strlen(s));
-}
-static void kv(const char *key, uint32_t type)
-{
-    put_str(key);
-    put_u32(type);
-}
-static void kv_u32(const char *key, uint32_t v) { kv(key, GGUF_TYPE_UINT32), put_u32(v); }
-static void kv_f32(const char *key, float v) { kv(key, GGUF_TYPE_FLOAT32), put(&v, 4); }
-static void kv_str(const char *key, const char *v) { kv(key, GGUF_TYPE_STRING), put_str(v); }
 
 typedef struct {
     char name[64];
@@ -125,9 +109,8 @@ static void plan_tensors(uint32_t ternary_type)
 
 static void write_vocab(void)
 {
-    kv("tokenizer.ggml.tokens", GGUF_TYPE_ARRAY);
-    put_u32(GGUF_TYPE_STRING);
-    put_u64(N_VOCAB);
+    gb_kv_head(&out, "tokenizer.ggml.tokens", GGUF_TYPE_ARRAY);
+    gb_arr_head(&out, GGUF_TYPE_STRING, N_VOCAB);
     for (int i = 0; i < N_VOCAB; i++) {
         char s[48];
         if (i == FIRST_SPECIAL) snprintf(s, sizeof s, "<|begin_of_text|>");
@@ -135,65 +118,49 @@ static void write_vocab(void)
         else if (i == FIRST_SPECIAL + 9) snprintf(s, sizeof s, "<|eot_id|>");
         else if (i >= FIRST_SPECIAL) snprintf(s, sizeof s, "<|reserved_special_token_%d|>", i);
         else snprintf(s, sizeof s, "tok%d", i);
-        put_str(s);
+        gb_str(&out, s);
     }
-    kv("tokenizer.ggml.scores", GGUF_TYPE_ARRAY);
-    put_u32(GGUF_TYPE_FLOAT32);
-    put_u64(N_VOCAB);
-    for (int i = 0; i < N_VOCAB; i++) put_u32(0);
-    kv("tokenizer.ggml.token_type", GGUF_TYPE_ARRAY);
-    put_u32(GGUF_TYPE_INT32);
-    put_u64(N_VOCAB);
-    for (int i = 0; i < N_VOCAB; i++) put_u32(i >= FIRST_SPECIAL ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL);
-    kv("tokenizer.ggml.merges", GGUF_TYPE_ARRAY);
-    put_u32(GGUF_TYPE_STRING);
-    put_u64(0);
+    gb_kv_head(&out, "tokenizer.ggml.scores", GGUF_TYPE_ARRAY);
+    gb_arr_head(&out, GGUF_TYPE_FLOAT32, N_VOCAB);
+    for (int i = 0; i < N_VOCAB; i++) gb_u32(&out, 0);
+    gb_kv_head(&out, "tokenizer.ggml.token_type", GGUF_TYPE_ARRAY);
+    gb_arr_head(&out, GGUF_TYPE_INT32, N_VOCAB);
+    for (int i = 0; i < N_VOCAB; i++)
+        gb_u32(&out, i >= FIRST_SPECIAL ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL);
+    gb_kv_arr_str(&out, "tokenizer.ggml.merges", NULL, 0);
 }
 
 /* Metadata in the official file's order (spec 2.1). */
 static void write_metadata(uint32_t ftype)
 {
-    put("GGUF", 4);
-    put_u32(3);
-    put_u64((uint64_t)n_specs);
-    put_u64(24);
-    kv_str("general.architecture", "bitnet-b1.58");
-    kv_str("general.name", "bitnet2b-synthetic");
-    kv_u32("bitnet-b1.58.vocab_size", N_VOCAB);
-    kv_u32("bitnet-b1.58.context_length", N_CTX);
-    kv_u32("bitnet-b1.58.embedding_length", N_EMBD);
-    kv_u32("bitnet-b1.58.block_count", N_LAYER);
-    kv_u32("bitnet-b1.58.feed_forward_length", N_FF);
-    kv_u32("bitnet-b1.58.rope.dimension_count", HEAD_DIM);
-    kv_u32("bitnet-b1.58.attention.head_count", N_HEAD);
-    kv_u32("bitnet-b1.58.attention.head_count_kv", N_HEAD_KV);
-    kv("tokenizer.ggml.add_bos_token", GGUF_TYPE_BOOL);
-    put("\1", 1);
-    kv_f32("bitnet-b1.58.attention.layer_norm_rms_epsilon", 1e-5f);
-    kv_f32("bitnet-b1.58.rope.freq_base", 500000.0f);
-    kv_u32("general.file_type", ftype);
-    kv_str("tokenizer.ggml.model", "gpt2");
+    gb_header(&out, (uint64_t)n_specs, 24);
+    gb_kv_str(&out, "general.architecture", "bitnet-b1.58");
+    gb_kv_str(&out, "general.name", "bitnet2b-synthetic");
+    gb_kv_u32(&out, "bitnet-b1.58.vocab_size", N_VOCAB);
+    gb_kv_u32(&out, "bitnet-b1.58.context_length", N_CTX);
+    gb_kv_u32(&out, "bitnet-b1.58.embedding_length", N_EMBD);
+    gb_kv_u32(&out, "bitnet-b1.58.block_count", N_LAYER);
+    gb_kv_u32(&out, "bitnet-b1.58.feed_forward_length", N_FF);
+    gb_kv_u32(&out, "bitnet-b1.58.rope.dimension_count", HEAD_DIM);
+    gb_kv_u32(&out, "bitnet-b1.58.attention.head_count", N_HEAD);
+    gb_kv_u32(&out, "bitnet-b1.58.attention.head_count_kv", N_HEAD_KV);
+    gb_kv_bool(&out, "tokenizer.ggml.add_bos_token", 1);
+    gb_kv_f32(&out, "bitnet-b1.58.attention.layer_norm_rms_epsilon", 1e-5f);
+    gb_kv_f32(&out, "bitnet-b1.58.rope.freq_base", 500000.0f);
+    gb_kv_u32(&out, "general.file_type", ftype);
+    gb_kv_str(&out, "tokenizer.ggml.model", "gpt2");
     write_vocab();
-    kv_u32("tokenizer.ggml.bos_token_id", FIRST_SPECIAL);
-    kv_u32("tokenizer.ggml.eos_token_id", FIRST_SPECIAL + 1);
-    kv_u32("tokenizer.ggml.padding_token_id", FIRST_SPECIAL + 1);
-    kv_str("tokenizer.chat_template",
+    gb_kv_u32(&out, "tokenizer.ggml.bos_token_id", FIRST_SPECIAL);
+    gb_kv_u32(&out, "tokenizer.ggml.eos_token_id", FIRST_SPECIAL + 1);
+    gb_kv_u32(&out, "tokenizer.ggml.padding_token_id", FIRST_SPECIAL + 1);
+    gb_kv_str(&out, "tokenizer.chat_template",
            "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}");
-    kv_u32("general.quantization_version", 2);
+    gb_kv_u32(&out, "general.quantization_version", 2);
     for (int i = 0; i < n_specs; i++) {
-        put_str(specs[i].name);
-        put_u32(specs[i].ne1 ? 2 : 1);
-        put_u64((uint64_t)specs[i].ne0);
-        if (specs[i].ne1) put_u64((uint64_t)specs[i].ne1);
-        put_u32(specs[i].type);
-        put_u64(specs[i].offset);
+        const tensor_spec *t = &specs[i];
+        const int64_t ne[2] = {t->ne0, t->ne1};
+        gb_tensor_info(&out, t->name, t->ne1 ? 2 : 1, ne, t->type, t->offset);
     }
-}
-
-static void pad_to(uint64_t align)
-{
-    static const uint8_t zero[ALIGN];
-    while (written % align) put(zero, 1);
 }
 
 /* Bytes whose four 2-bit fields are all valid codes (0, 1, 2): 81 of them. */
@@ -231,9 +198,10 @@ static void write_tensor_data(const tensor_spec *t)
             memcpy(buf + b * TQ2_BLOCK_BYTES + TQ2_BLOCK_BYTES - 2, &d, 2);
         }
     }
-    put(buf, t->bytes);
+    gb_bytes(&out, buf, t->bytes);
     free(buf);
-    pad_to(ALIGN);
+    gb_pad(&out, ALIGN);
+    check_written();
 }
 
 int main(int argc, char **argv)
@@ -254,18 +222,20 @@ int main(int argc, char **argv)
         if ((b & 3) != 3 && (b >> 2 & 3) != 3 && (b >> 4 & 3) != 3 && (b >> 6) != 3)
             valid_bytes[nv++] = (uint8_t)b;
     plan_tensors(tq2 ? GGML_TYPE_TQ2_0 : GGML_TYPE_I2_S);
-    out = fopen(argv[1], "wb");
-    if (!out) {
+    FILE *f = fopen(argv[1], "wb");
+    if (!f) {
         perror(argv[1]);
         return 1;
     }
+    out = gb_to_file(f);
     write_metadata(tq2 ? FTYPE_TQ2_0 : FTYPE_I2_S);
-    pad_to(ALIGN);
+    gb_pad(&out, ALIGN);
+    check_written();
     for (int i = 0; i < n_specs; i++) write_tensor_data(&specs[i]);
-    if (fclose(out)) {
+    if (fclose(f)) {
         perror(argv[1]);
         return 1;
     }
-    printf("wrote %s: %d tensors, %.1f MB\n", argv[1], n_specs, written / 1e6);
+    printf("wrote %s: %d tensors, %.1f MB\n", argv[1], n_specs, out.len / 1e6);
     return 0;
 }

@@ -85,16 +85,27 @@ int ge_load(ge_file *e, const char *path)
     return 0;
 }
 
+static ge_kv kv_dup(const ge_kv *kv)
+{
+    ge_kv copy = {xstrndup(kv->key, strlen(kv->key)), kv->type, xdup(kv->value, kv->value_len),
+                  kv->value_len};
+    return copy;
+}
+
+/* Room for one more record at the end (uninitialized). */
+static ge_kv *kv_append(ge_file *e)
+{
+    ge_kv *grown = realloc(e->kv, (e->n_kv + 1) * sizeof *e->kv);
+    if (!grown) abort();
+    e->kv = grown;
+    return &e->kv[e->n_kv++];
+}
+
 void ge_copy(ge_file *dst, const ge_file *src)
 {
     memset(dst, 0, sizeof *dst);
     dst->kv = xmalloc(src->n_kv * sizeof *dst->kv);
-    for (size_t i = 0; i < src->n_kv; i++) {
-        const ge_kv *kv = &src->kv[i];
-        ge_kv copy = {xstrndup(kv->key, strlen(kv->key)), kv->type, xdup(kv->value, kv->value_len),
-                      kv->value_len};
-        dst->kv[dst->n_kv++] = copy;
-    }
+    for (size_t i = 0; i < src->n_kv; i++) dst->kv[dst->n_kv++] = kv_dup(&src->kv[i]);
     dst->t = xmalloc(src->n_t * sizeof *dst->t);
     for (size_t i = 0; i < src->n_t; i++) {
         ge_tensor *t = &dst->t[dst->n_t++];
@@ -132,10 +143,7 @@ void ge_set_raw(ge_file *e, const char *key, uint32_t type, const void *value, s
 {
     ge_kv *kv = ge_find_kv(e, key);
     if (!kv) {
-        ge_kv *grown = realloc(e->kv, (e->n_kv + 1) * sizeof *e->kv);
-        if (!grown) abort();
-        e->kv = grown;
-        kv = &e->kv[e->n_kv++];
+        kv = kv_append(e);
         kv->key = xstrndup(key, strlen(key));
         kv->value = NULL;
     }
@@ -172,8 +180,7 @@ void ge_set_array(ge_file *e, const char *key, uint32_t elem_type, const void *e
                   size_t elem_size)
 {
     gb_buf b = {0};
-    gb_u32(&b, elem_type);
-    gb_u64(&b, n);
+    gb_arr_head(&b, elem_type, n);
     if (n) gb_bytes(&b, elems, n * elem_size);
     ge_set_raw(e, key, GGUF_TYPE_ARRAY, b.data, b.len);
     gb_free(&b);
@@ -183,8 +190,7 @@ void ge_set_str_array(ge_file *e, const char *key, const char *const *s, const s
                       size_t n)
 {
     gb_buf b = {0};
-    gb_u32(&b, GGUF_TYPE_STRING);
-    gb_u64(&b, n);
+    gb_arr_head(&b, GGUF_TYPE_STRING, n);
     for (size_t i = 0; i < n; i++) {
         size_t len = lens ? lens[i] : strlen(s[i]);
         gb_u64(&b, len);
@@ -234,15 +240,11 @@ void ge_drop_kv(ge_file *e, const char *key)
 
 void ge_append_copy(ge_file *e, const char *key)
 {
-    ge_kv *kv = ge_find_kv(e, key);
+    const ge_kv *kv = ge_find_kv(e, key);
     if (!kv) return;
-    ge_kv *grown = realloc(e->kv, (e->n_kv + 1) * sizeof *e->kv);
-    if (!grown) abort();
-    e->kv = grown;
-    kv = ge_find_kv(e, key);
-    ge_kv copy = {xstrndup(kv->key, strlen(kv->key)), kv->type, xdup(kv->value, kv->value_len),
-                  kv->value_len};
-    e->kv[e->n_kv++] = copy;
+    const size_t i = (size_t)(kv - e->kv);
+    ge_kv *last = kv_append(e); /* may move e->kv */
+    *last = kv_dup(&e->kv[i]);
 }
 
 /* ------------------------------------------------------------ tensors */
@@ -325,8 +327,7 @@ void ge_write(const ge_file *e, gb_buf *out, ge_layout *layout)
     l.header_end = out->len;
     l.first_kv_end = out->len;
     for (size_t i = 0; i < e->n_kv; i++) {
-        gb_str(out, e->kv[i].key);
-        gb_u32(out, e->kv[i].type);
+        gb_kv_head(out, e->kv[i].key, e->kv[i].type);
         gb_bytes(out, e->kv[i].value, e->kv[i].value_len);
         if (i == 0) l.first_kv_end = out->len;
     }

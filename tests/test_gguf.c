@@ -22,21 +22,16 @@ static void build_valid(gb_buf *b)
     const char *words[] = {"a", "bc", ""};
     gb_kv_arr_str(b, "test.words", words, 3);
     /* an array of two arrays of int16 */
-    gb_str(b, "test.nested");
-    gb_u32(b, GGUF_TYPE_ARRAY);
-    gb_u32(b, GGUF_TYPE_ARRAY);
-    gb_u64(b, 2);
+    gb_kv_head(b, "test.nested", GGUF_TYPE_ARRAY);
+    gb_arr_head(b, GGUF_TYPE_ARRAY, 2);
     for (int i = 0; i < 2; i++) {
-        gb_u32(b, GGUF_TYPE_INT16);
-        gb_u64(b, 3);
+        gb_arr_head(b, GGUF_TYPE_INT16, 3);
         int16_t v[3] = {1, -2, 3};
         gb_bytes(b, v, sizeof v);
     }
-    gb_str(b, "test.i64");
-    gb_u32(b, GGUF_TYPE_INT64);
+    gb_kv_head(b, "test.i64", GGUF_TYPE_INT64);
     gb_u64(b, (uint64_t)-5);
-    gb_str(b, "test.f64");
-    gb_u32(b, GGUF_TYPE_FLOAT64);
+    gb_kv_head(b, "test.f64", GGUF_TYPE_FLOAT64);
     double d = 1.5;
     gb_bytes(b, &d, 8);
     int64_t ne_a[2] = {4, 2}, ne_b[1] = {256};

@@ -163,8 +163,7 @@ static void array_elem_type_unknown(ge_file *e)
 static void array_count_huge(ge_file *e)
 {
     gb_buf b = {0};
-    gb_u32(&b, GGUF_TYPE_UINT32);
-    gb_u64(&b, (uint64_t)1 << 60);
+    gb_arr_head(&b, GGUF_TYPE_UINT32, (uint64_t)1 << 60);
     ge_set_raw(e, "general.extra", GGUF_TYPE_ARRAY, b.data, b.len);
     gb_free(&b);
 }
@@ -173,8 +172,8 @@ static void arrays_nested_deep(ge_file *e)
 {
     gb_buf b = {0};
     const int depth = 12;
-    for (int i = 0; i < depth; i++) gb_u32(&b, GGUF_TYPE_ARRAY), gb_u64(&b, 1);
-    gb_u32(&b, GGUF_TYPE_UINT8), gb_u64(&b, 0);
+    for (int i = 0; i < depth; i++) gb_arr_head(&b, GGUF_TYPE_ARRAY, 1);
+    gb_arr_head(&b, GGUF_TYPE_UINT8, 0);
     ge_set_raw(e, "general.extra", GGUF_TYPE_ARRAY, b.data, b.len);
     gb_free(&b);
 }
@@ -721,8 +720,8 @@ TEST(hostile_reader_limits)
     /* a finite double outside float's range is out of range, not infinity */
     gb_header(&b, 0, 2);
     double big = 1e300, inf = INFINITY;
-    gb_str(&b, "big"), gb_u32(&b, GGUF_TYPE_FLOAT64), gb_bytes(&b, &big, sizeof big);
-    gb_str(&b, "inf"), gb_u32(&b, GGUF_TYPE_FLOAT64), gb_bytes(&b, &inf, sizeof inf);
+    gb_kv_head(&b, "big", GGUF_TYPE_FLOAT64), gb_bytes(&b, &big, sizeof big);
+    gb_kv_head(&b, "inf", GGUF_TYPE_FLOAT64), gb_bytes(&b, &inf, sizeof inf);
     char err[BN_ERR_LEN];
     gguf_file *f = gguf_open_memory(b.data, b.len, err, sizeof err);
     CHECK_MSG(f != NULL, "open failed: %s", err);

@@ -414,16 +414,6 @@ static int32_t spm_piece(const char *text)
     return -1;
 }
 
-static void gb_kv_array(gb_buf *b, const char *key, uint32_t elem_type, const void *data, size_t n,
-                        size_t elem_size)
-{
-    gb_str(b, key);
-    gb_u32(b, GGUF_TYPE_ARRAY);
-    gb_u32(b, elem_type);
-    gb_u64(b, n);
-    gb_bytes(b, data, n * elem_size);
-}
-
 /* A small LLaMA-2-like SentencePiece vocabulary; with `cross`, a piece
  * that spans two words ("o▁") is a normal piece, else an unused one. */
 static void build_spm(gb_buf *b, int cross)
