@@ -1,8 +1,9 @@
 /*
  * gen_synthetic.c - writes a synthetic model with the exact metadata, tensor
  * names, shapes and types of microsoft/bitnet-b1.58-2B-4T's
- * ggml-model-i2_s.gguf (spec section 2), filled with random ternary weights
- * from a seed, for benchmarks on a machine that does not have the real file.
+ * ggml-model-i2_s.gguf (docs/FORMAT.md, The official 2B-4T file), filled
+ * with random ternary weights from a seed, for benchmarks on a machine that
+ * does not have the real file.
  *
  *   build/bench/gen_synthetic OUT.gguf [i2_s|tq2_0] [SEED]
  *
@@ -130,7 +131,7 @@ static void write_vocab(void)
     gb_kv_arr_str(&out, "tokenizer.ggml.merges", NULL, 0);
 }
 
-/* Metadata in the official file's order (spec 2.1). */
+/* Metadata in the official file's order. */
 static void write_metadata(uint32_t ftype)
 {
     gb_header(&out, (uint64_t)n_specs, 24);

@@ -62,7 +62,7 @@ static int count_wrong(const qk256_matrix *m, const int8_t *want)
 
 /* ------------------------------------------------------------ encoders */
 
-/* I2_S (spec 3.2): element j of a flat 128-block in byte j%32 at shift
+/* I2_S (docs/FORMAT.md, I2_S): element j of a flat 128-block in byte j%32 at shift
  * 6-2*(j/32); raw[] holds codes 0..3 (3 = unused, decoded as 0). */
 static uint8_t *encode_i2s(const uint8_t *raw, int rows, int cols, float scale)
 {
@@ -76,7 +76,8 @@ static uint8_t *encode_i2s(const uint8_t *raw, int rows, int cols, float scale)
     return out;
 }
 
-/* TQ2_0 (spec 5.1): element 32l + m of 128-chunk h in byte 32h + m, bits 2l. */
+/* TQ2_0 (docs/FORMAT.md, TQ2_0): element 32l + m of 128-chunk h in byte
+ * 32h + m, bits 2l. */
 static void encode_tq2_block(const uint8_t *codes, float d, uint8_t *blk)
 {
     memset(blk, 0, TQ2_BYTES);
@@ -88,7 +89,7 @@ static void encode_tq2_block(const uint8_t *codes, float d, uint8_t *blk)
 }
 
 /* A byte of base-3 digits: first digit most significant, scaled by 256/243
- * and rounded up (spec 5.1). */
+ * and rounded up (docs/FORMAT.md, TQ1_0). */
 static uint8_t tq1_byte(const uint8_t *trits, int n_trits)
 {
     int v = 0;

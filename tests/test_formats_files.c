@@ -83,7 +83,7 @@ static void set_arch(ge_file *e, const char *arch, const char *act)
 /* ---------------------------------------------------------- conversions */
 
 /* The weights of an I2_S tensor times its scale and mult, decoded here
- * from the layout of spec 3.2 (independently of qk256.c). */
+ * from the layout of docs/FORMAT.md, I2_S (independently of qk256.c). */
 static float *i2s_values(const ge_tensor *t, float mult)
 {
     const size_t n = (size_t)t->ne[0] * t->ne[1];

@@ -78,7 +78,7 @@ TEST(gguf_parses_every_value_type)
     float last = 0.0f;
     if (ta) memcpy(&last, ta->data + 7 * sizeof last, sizeof last);
     CHECK(last == 7.0f);
-    CHECK(tb && tb->n_bytes == 256 / 4 + 32); /* the I2_S size rule (spec 3.1) */
+    CHECK(tb && tb->n_bytes == 256 / 4 + 32); /* I2_S size: docs/FORMAT.md */
     CHECK(gguf_find_tensor(f, "c") == NULL);
     gguf_close(f);
     gb_free(&b);

@@ -310,7 +310,7 @@ static void i2s_scale_nan(ge_file *e)
 {
     ge_tensor *t = tensor(e, "blk.2.ffn_up.weight");
     float nan = NAN;
-    memcpy(t->data + (size_t)(t->ne[0] * t->ne[1] / 4), &nan, sizeof nan); /* spec 3.1 */
+    memcpy(t->data + (size_t)(t->ne[0] * t->ne[1] / 4), &nan, sizeof nan); /* I2_S scale */
 }
 
 /* ------------------------------------------------ written-file patches */
@@ -363,7 +363,7 @@ typedef struct {
 } file_case;
 
 static const file_case FILE_CASES[] = {
-    /* truncation at every section boundary (spec 1) */
+    /* truncation at every section boundary (docs/FORMAT.md, GGUF container) */
     {"cut in the magic", NULL, cut_in_magic, EXIT_FILE, "truncated while reading the header"},
     {"cut in the header", NULL, cut_in_header, EXIT_FILE, "truncated while reading the header"},
     {"cut after the header", NULL, cut_after_header, EXIT_FILE, "metadata keys, more than the file can hold"},
@@ -523,7 +523,8 @@ static const arg_case ARG_CASES[] = {
     /* a prompt longer than the context */
     {"-c 8 -p 'one two three four five six seven eight nine ten'", EXIT_USAGE,
      "but the context holds 8"},
-    /* invalid UTF-8 is text like any other (U+FFFD per bad byte, spec 7.3) */
+    /* invalid UTF-8 is text like any other (U+FFFD per bad byte:
+     * docs/TOKENIZERS.md, Byte-level BPE) */
     {"-p \"$(printf '\\377\\376\\300\\200')\" -n 2 --temp 0", EXIT_OK, ""},
     {"--tokenize -p \"$(printf 'a\\355\\240\\200b')\"", EXIT_OK, ""},
 };
@@ -702,7 +703,7 @@ static void expect_reader_error(const gb_buf *b, const char *want)
 TEST(hostile_reader_limits)
 {
     gb_buf b = {0};
-    /* a key longer than the GGUF spec's 65535 bytes */
+    /* a key longer than the 65535 bytes GGUF allows */
     const size_t long_key = 65536;
     char *key = malloc(long_key + 1);
     memset(key, 'k', long_key);

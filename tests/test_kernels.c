@@ -33,8 +33,9 @@ static int simd_tables(const bn_kernels **out)
     return m;
 }
 
-/* The spec 3.3 reference rounding (nearest_int): adding 1.5 * 2^23 leaves
- * round-half-even(v) in the low mantissa bits. Valid for |v| < 2^22. */
+/* The reference rounding (docs/FORWARD.md, Activation quantization):
+ * adding 1.5 * 2^23 leaves round-half-even(v) in the low mantissa bits.
+ * Valid for |v| < 2^22. */
 static int nearest_int_ref(float v)
 {
     float f = v + 12582912.0f;
@@ -116,7 +117,8 @@ TEST(kernels_select_by_name_or_family)
 
 /* ------------------------------------------------- scalar quantization */
 
-/* Checks a against the naive definition of spec 3.3 for x[0..n). */
+/* Checks a against the naive definition (docs/FORWARD.md, Activation
+ * quantization) for x[0..n). */
 static void check_quantized_ref(const float *x, int n, const bn_qact *a)
 {
     double max = 1e-5;
@@ -320,7 +322,7 @@ TEST(kernels_f32_to_f16_rounds_half_to_even)
 
 /* --------------------------------------------------------- I2_S decode */
 
-/* Stores the I2_S code of element c of row r (spec 3.2: 128-element
+/* Stores the I2_S code of element c of row r (docs/FORMAT.md, I2_S: 128-element
  * blocks of 32 bytes, element j in byte j%32 at shift 6 - 2*(j/32)). */
 static void i2s_put(uint8_t *src, int cols, int r, int c, int code)
 {

@@ -199,7 +199,8 @@ TEST(tokenizer_llama3_vocab_facts)
     /* id 128008 is <|eom_id|> in LLaMA-3.1 vocabularies, reserved in 3.0 ones */
     CHECK_EQ_INT(bn_token_is_eog(t, 128008), !strcmp(bn_token_text(t, 128008), "<|eom_id|>"));
     CHECK(!bn_token_is_eog(t, 128000) && !bn_token_is_eog(t, 13));
-    /* the default split cuts "don't" at the apostrophe (spec 7.2) */
+    /* the default split cuts "don't" at the apostrophe (docs/TOKENIZERS.md,
+     * Pre-tokenizers) */
     int32_t *ids = NULL;
     CHECK_EQ_INT(bn_tokenizer_set_pre(t, "default"), 0);
     int n = tokenize(t, "don't", 5, 0, &ids);
@@ -299,7 +300,7 @@ TEST(tokenizer_tiny_reference_prompts)
         size_t cap = (size_t)plen + 64;
         char *text = malloc(cap);
         int n;
-        if (chat) { /* the 2B-4T chat format (spec "Decisions" 3), BOS written out */
+        if (chat) { /* the 2B-4T chat format (docs/CHAT.md, bitnet), BOS written out */
             int tl = snprintf(text, cap, "<|begin_of_text|>User: %s<|eot_id|>Assistant: ", prompt);
             n = tokenize(t, text, (size_t)tl, BN_TOK_PARSE_SPECIAL, &got);
         } else {

@@ -1,5 +1,5 @@
 /*
- * gguf.c - GGUF v3 reader (spec section 1).
+ * gguf.c - GGUF v3 reader (docs/FORMAT.md, GGUF container).
  *
  * The whole file is mapped read-only and parsed once with a bounds-checked
  * cursor: every count, length and offset is checked against the bytes that
@@ -36,7 +36,7 @@
 #define GGUF_MAX_ARRAY_DEPTH 8      /* nested arrays deeper than this are refused */
 #define GGUF_MAX_ALIGNMENT (1u << 20) /* larger alignments are not plausible */
 #define GGUF_MAX_NAME 256           /* longest tensor name accepted (ggml allows 64) */
-#define GGUF_MAX_KEY 65535          /* longest key (the GGUF spec: at most 2^16 - 1 bytes) */
+#define GGUF_MAX_KEY 65535          /* longest key GGUF allows (2^16 - 1 bytes) */
 #define MIN_KV_BYTES 13   /* key length (8), type (4), the smallest value (1) */
 #define MIN_INFO_BYTES 33 /* name length (8) + 1 byte, n_dims (4), one dim (8), type (4), offset (8) */
 #define SHOWN_NAME 128    /* bytes of buffer for a name quoted in an error */
@@ -234,7 +234,7 @@ static type_info ggml_type_info(uint32_t type)
     case GGML_TYPE_BF16: return (type_info){"BF16", 1, 2};
     case GGML_TYPE_TQ1_0: return (type_info){"TQ1_0", 256, 54};
     case GGML_TYPE_TQ2_0: return (type_info){"TQ2_0", 256, 66};
-    case GGML_TYPE_I2_S: return (type_info){"I2_S", 4, 1}; /* plus 32 bytes, spec 3.1 */
+    case GGML_TYPE_I2_S: return (type_info){"I2_S", 4, 1}; /* + 32: docs/FORMAT.md, I2_S */
     case GGML_TYPE_TL1: return (type_info){"TL1", 0, 0};
     case GGML_TYPE_TL2: return (type_info){"TL2", 0, 0};
     default: return (type_info){NULL, 0, 0};

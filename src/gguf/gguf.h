@@ -1,5 +1,5 @@
 /*
- * gguf.h - reader for GGUF v3 files (spec section 1).
+ * gguf.h - reader for GGUF v3 files (docs/FORMAT.md, GGUF container).
  *
  * The file is mmap'd read-only; every key, value and tensor record is
  * validated against the file size while parsing, so the accessors below
@@ -32,7 +32,7 @@ enum gguf_value_type {
     GGUF_TYPE_COUNT
 };
 
-/* ggml tensor types this project knows by id (spec section 1). */
+/* ggml tensor types this project knows by id (docs/FORMAT.md, Type ids). */
 enum ggml_type {
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,

@@ -108,7 +108,8 @@ AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
 
 /* One block's sum(code*q) spread over 8 int32 lanes. The 16 int16 lanes
  * each add 8 products pairs of a single block (|sum| <= 4096), then widen
- * to int32 (spec decision 4: no int16 accumulation across blocks). */
+ * to int32 (docs/FORWARD.md, Ternary products: no int16 accumulation across
+ * blocks). */
 AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
 {
     const __m256i mask = _mm256_set1_epi8(3);

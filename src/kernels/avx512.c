@@ -94,7 +94,8 @@ VNNI_FN static inline __m512i block_dot_vnni(const uint8_t *codes, const int8_t 
 }
 
 /* The same with vpmaddubsw: int16 pairs (|pair| <= 512), four quarters
- * added in int16 (|sum| <= 2048, one block only: spec decision 4), then
+ * added in int16 (|sum| <= 2048, one block only: docs/FORWARD.md, Ternary
+ * products), then
  * widened to int32 by vpmaddwd. */
 AVX512_FN static inline __m512i block_dot_bw(const uint8_t *codes, const int8_t *q)
 {

@@ -11,7 +11,8 @@
 #include "runtime/cpu.h"
 #include "kernels.h"
 
-#define ACT_MAX_FLOOR 1e-5 /* spec 3.3: the running max starts at 1e-5 */
+/* The running max starts at 1e-5 (docs/FORWARD.md, Activation quantization). */
+#define ACT_MAX_FLOOR 1e-5
 #define INT8_LIMIT 127.0
 #define DOTS_CHUNK 32      /* blocks whose dots are computed per call */
 
@@ -122,8 +123,9 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
     return NULL;
 }
 
-/* spec 3.3 with per-block scales: acc += d * (sum(code*q) - sum(q)) for
- * each block in order, then acc / act_scale. */
+/* docs/FORWARD.md, Ternary products, with per-block scales:
+ * acc += d * (sum(code*q) - sum(q)) for each block in order, then
+ * acc / act_scale. */
 static float block_scales_row(const uint8_t *row, const float *d, const bn_qact *a, int nb,
                               bn_block_dots_fn block_dots)
 {

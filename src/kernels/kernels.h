@@ -17,8 +17,9 @@
 
 #include "qk256.h"
 
-/* One token's activation vector quantized to int8 (spec section 3.3). A
- * NaN activation gives q = 0 in every table (and is skipped by max|x|). */
+/* One token's activation vector quantized to int8 (docs/FORWARD.md,
+ * Activation quantization). A NaN activation gives q = 0 in every table
+ * (and is skipped by max|x|). */
 typedef struct {
     int n;              /* logical length */
     int n_blocks;       /* ceil(n / 256); q is padded with zeros to n_blocks*256 */
@@ -95,15 +96,16 @@ typedef struct {
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
     /* Attention of n_q query heads sharing one kv head over n rows of the
-     * F32 KV cache, `stride` floats apart (spec 6.1.6; BN_ATTN_LANES says
-     * the order). Query j is q + j*d and its scores are scores + j*ld:
-     * scores[j*ld + p] = dot(q_j, k_p) * scale. Its output is out + j*d:
-     * out[j*d + i] = sum over p of w[j*ld + p] * v_p[i], for i < d. Each
-     * cache row is read once for all n_q heads. hot says that the rows
-     * were read just before (a prompt's tokens each read the rows of the
-     * ones before them), so a kernel may read several side by side; cold
-     * rows (decoding) come from RAM in one pass, which reading rows one
-     * after another streams fastest. The results do not depend on it. */
+     * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
+     * BN_ATTN_LANES says the order). Query j is q + j*d and its scores
+     * are scores + j*ld: scores[j*ld + p] = dot(q_j, k_p) * scale. Its
+     * output is out + j*d: out[j*d + i] = sum over p of w[j*ld + p] *
+     * v_p[i], for i < d. Each cache row is read once for all n_q heads.
+     * hot says that the rows were read just before (a prompt's tokens each
+     * read the rows of the ones before them), so a kernel may read several
+     * side by side; cold rows (decoding) come from RAM in one pass, which
+     * reading rows one after another streams fastest. The results do not
+     * depend on it. */
     void (*attn_scores)(const float *q, int n_q, const float *k, size_t stride, int n, int d,
                         float scale, float *scores, size_t ld, int hot);
     void (*attn_values)(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
@@ -195,7 +197,8 @@ typedef int32_t (*bn_row_dot_fn)(const uint8_t *codes, const int8_t *q, int n);
 /* sum(code * q) of each of n consecutive blocks (per-block scales). */
 typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, int32_t *dots);
 /* Rows [r0, r1) of the QK256 product from those integer sums, with the
- * float epilogue of spec 3.3 in the order kernels_scalar.c evaluates it. */
+ * float epilogue (docs/FORWARD.md, Ternary products) in the order scalar.c
+ * evaluates it. */
 /* sum(code * q[t]) over the nb blocks of `rows` consecutive rows (row_bytes
  * apart) for a tile of tokens: sums[i * tile + t] for row i, token t. */
 typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
@@ -223,8 +226,9 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
 const float *bn_act_chunk(const float *x, int valid, int i, int len, float *pad);
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
-/* The activation scale of spec 3.3 given max|x_i| of the vector (NaNs
- * skipped): (float)(127 / max(absmax, 1e-5)) computed in double. */
+/* The activation scale given max|x_i| of the vector (NaNs skipped):
+ * (float)(127 / max(absmax, 1e-5)) computed in double (docs/FORWARD.md,
+ * Activation quantization). */
 float bn_act_scale(float absmax);
 
 /* The plain read loop the kernels' bandwidth is measured against (--bench,
@@ -246,7 +250,8 @@ static inline float bn_f16_dot_tail(float lane0, const uint16_t *w, const float 
     for (; k < n; k++) lane0 += bn_f16_to_f32(w[k]) * x[k];
     return lane0;
 }
-/* The float epilogue of spec 3.3 for a per-tensor scale. */
+/* The float epilogue (docs/FORWARD.md, Ternary products) for a
+ * per-tensor scale. */
 static inline float bn_ternary_epilogue(int32_t sumi, const bn_qact *a, float w_scale)
 {
     return ((float)sumi - (float)a->sum) / a->scale * w_scale;

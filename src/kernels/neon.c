@@ -125,8 +125,9 @@ DOTPROD_FN static inline int32x4_t block_dot_sdot(const uint8_t *codes, const in
 }
 
 /* The same with widening multiplies: each int16 lane of lo/hi adds 16
- * products of one block (|sum| <= 16*256 = 4096, exact; spec decision 4
- * forbids int16 sums across blocks), then pairs widen to int32. */
+ * products of one block (|sum| <= 16*256 = 4096, exact; int16 sums never
+ * span blocks: docs/FORWARD.md, Ternary products), then pairs widen to
+ * int32. */
 static inline int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
 {
     int16x8_t lo = vdupq_n_s16(0), hi = vdupq_n_s16(0);
@@ -258,8 +259,8 @@ DOTPROD_FN static void row_tile_sdot(const uint8_t *codes, size_t row_bytes,
 }
 
 /* Each int16 lane of blk adds 32 products of one block (|sum| <= 32*256
- * = 8192, exact; spec decision 4 forbids int16 sums across blocks), then
- * its pairs widen into the int32 lanes of acc. */
+ * = 8192, exact; int16 sums never span blocks: docs/FORWARD.md, Ternary
+ * products), then its pairs widen into the int32 lanes of acc. */
 static void row_tile_plain(const uint8_t *codes, size_t row_bytes, const int8_t *const *q, int nb,
                            int32_t *sums)
 {

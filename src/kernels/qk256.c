@@ -1,7 +1,7 @@
 /*
  * qk256.c - allocation and element access of QK256 ternary matrices, and
- * the decoders of every ternary encoding into it: I2_S (spec 3.2), TQ2_0
- * and TQ1_0 (spec 5.1) and ternarized floats (layouts in qk256.h).
+ * the decoders of every ternary encoding into it: I2_S, TQ2_0 and TQ1_0
+ * (docs/FORMAT.md, I2_S / TQ2_0 / TQ1_0) and ternarized floats (layouts in qk256.h).
  * I2_S and TQ2_0 repack byte by byte (groups_to_qk256); TQ1_0 and floats
  * decode the 256 codes of a block, then pack_block() lays them out.
  */
@@ -14,7 +14,7 @@
 #include "kernels.h" /* bn_f16_to_f32 */
 
 #define GROUP 128          /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,
-                              spec 3.2), half a TQ2_0 block */
+                              docs/FORMAT.md, I2_S), half a TQ2_0 block */
 #define GROUP_BYTES 32     /* bytes per group */
 #define ALL_ZERO_BYTE 0x55 /* code 1 (weight 0) in all four fields */
 #define TQ1_QS_MAIN 32     /* TQ1_0 qs bytes of 5 trits for elements 0..159 */
@@ -106,7 +106,7 @@ static uint8_t *row_codes(const qk256_matrix *m, int r)
 
 /* I2_S and TQ2_0 both cut weights into groups of 128 stored in 32 bytes,
  * byte p holding the weights p, p + 32, p + 64, p + 96 in its fields
- * f = 0..3, with the same codes as QK256 (spec 5.1). They differ in where
+ * f = 0..3, with the same codes as QK256 (docs/FORMAT.md, TQ2_0). They differ in where
  * field f sits: I2_S from the top (bits 7-2f:6-2f), TQ2_0 from the bottom
  * (bits 2f+1:2f). So both repack byte by byte. */
 typedef enum { FIELDS_FROM_TOP, FIELDS_FROM_BOTTOM } field_order;

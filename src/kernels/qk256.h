@@ -67,7 +67,7 @@ void qk256_free(qk256_matrix *m);
 int qk256_get(const qk256_matrix *m, int r, int c);
 void qk256_set(qk256_matrix *m, int r, int c, int w);
 
-/* I2_S (spec section 3.2): flat 128-element blocks of 32 bytes, element j
+/* I2_S (docs/FORMAT.md, I2_S): flat 128-element blocks of 32 bytes, element j
  * of a block in byte j%32 at shift 6-2*(j/32), codes {0:-1, 1:0, 2:+1,
  * 3:0}, then one f32 scale after the codes. Repacks rows [r0, r1) of a
  * rows x cols tensor (cols a multiple of 128) into m (already allocated);
@@ -76,8 +76,9 @@ void qk256_from_i2s_rows(qk256_matrix *m, const uint8_t *src, int r0, int r1);
 /* The per-tensor scale stored after the codes of an I2_S tensor. */
 float i2s_tensor_scale(const uint8_t *src, int rows, int cols);
 
-/* llama.cpp's ternary types (spec 5.1): blocks of 256 weights, the same
- * size as a QK256 block, each ending with an fp16 scale d. */
+/* llama.cpp's ternary types (docs/FORMAT.md, TQ2_0 and TQ1_0): blocks of
+ * 256 weights, the same size as a QK256 block, each ending with an fp16
+ * scale d. */
 typedef struct {
     const char *name;
     size_t block_bytes;  /* TQ2_0: 66, TQ1_0: 54 */
@@ -106,7 +107,8 @@ long qk256_from_tq_rows(qk256_matrix *m, const qk256_tq_format *f, const uint8_t
                         int r1);
 
 /* Row r of m from float weights w[0..cols): weight = clamp(round(w/scale),
- * -1, 1), rounding half to even like torch.round (spec 3.2). */
+ * -1, 1), rounding half to even like torch.round (docs/FORMAT.md,
+ * Ternary-valued floats). */
 void qk256_ternarize_row(qk256_matrix *m, int r, const float *w, float scale);
 
 /* Multiplies the scale (and every block scale) by s. */

@@ -99,8 +99,9 @@ static int8_t quantize_one(float v)
     return (int8_t)(r > (float)INT8_MAX ? INT8_MAX : r < (float)INT8_MIN ? INT8_MIN : (int)r);
 }
 
-/* spec 3.3: scale = 127 / max(max|x|, 1e-5) (bn_act_scale), then each
- * q = quantize_one(x * scale); the padding past n quantizes zeros. */
+/* docs/FORWARD.md, Activation quantization: scale = 127 / max(max|x|,
+ * 1e-5) (bn_act_scale), then each q = quantize_one(x * scale); the padding
+ * past n quantizes zeros. */
 static void quantize_scalar(const float *x, int n, bn_qact *a)
 {
     a->scale = bn_act_scale(absmax_scalar(x, n));
@@ -145,8 +146,9 @@ static void block_dots_scalar(const uint8_t *codes, const int8_t *q, int n, int3
         dots[b] = block_dot_scalar(codes, q);
 }
 
-/* spec 3.3, from the exact integer sums above, with the float work in the
- * order every kernel reproduces (kernels.c, shared by all tables):
+/* docs/FORWARD.md, Ternary products, from the exact integer sums above,
+ * with the float work in the order every kernel reproduces (kernels.c,
+ * shared by all tables):
  *   per-tensor scale: y = ((float)sum(code*q) - (float)sum(q)) / act_scale
  *                         * w_scale (bn_ternary_epilogue);
  *   per-block scales: acc += d_b * (float)(sum_b(code*q) - sum_b(q)) block

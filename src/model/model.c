@@ -3,8 +3,9 @@
  *
  * Reads the hyperparameters under the architecture's key prefix, finds every
  * tensor by name, checks its type and shape, then repacks the ternary
- * projections into QK256 on the thread pool (spec sections 2 and 6), folds
- * the optional per-projection scales of arch "bitnet" into them (spec 5.2)
+ * projections into QK256 on the thread pool (docs/FORMAT.md, Tensor names
+ * and shapes), folds the optional per-projection scales of arch "bitnet"
+ * into them (docs/FORWARD.md, Architectures)
  * and requantizes the output layer when asked (--lm-head).
  * Nothing is allocated for weights until every tensor has been validated.
  */
@@ -89,7 +90,8 @@ static int read_arch(bn_model *m, char *err)
         return 0;
     }
     if (gguf_str_eq(s, "bitnet")) {
-        /* mainline llama.cpp: relu2 only when the converter says so (spec 5.2) */
+        /* mainline llama.cpp: relu2 only when the converter says so
+         * (docs/FORWARD.md, Architectures) */
         m->arch = BN_ARCH_BITNET;
         gguf_str act;
         m->act = gguf_get_str(m->file, "bitnet.hidden_activation", &act) == 1 &&
@@ -227,9 +229,10 @@ static qk256_matrix *layer_proj(bn_layer *l, size_t i)
 }
 
 /* Mainline's arch "bitnet" may give a projection a scale tensor
- * blk.N.<proj>.scale (F32, one value) that multiplies its output (spec 5.2;
- * the b1.58 loader never reads them, spec 2.2). Returns 1 with *s when the
- * model has one, 0 when not, -1 with err set when it is malformed. */
+ * blk.N.<proj>.scale (F32, one value) that multiplies its output
+ * (docs/FORMAT.md, Tensor names and shapes; arch bitnet-b1.58 has none).
+ * Returns 1 with *s when the model has one, 0 when not, -1 with err set
+ * when it is malformed. */
 static int proj_scale(const bn_model *m, int il, const char *proj, float *s, char *err)
 {
     if (m->arch != BN_ARCH_BITNET) return 0;
@@ -462,7 +465,7 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
     if (out)
         bind_dense(out, &m->output);
     else
-        m->output = m->tok_embd; /* tied (spec 2.2) */
+        m->output = m->tok_embd; /* tied (docs/FORMAT.md, Tensor names and shapes) */
     return requantize_output(m, out_type, err);
 }
 

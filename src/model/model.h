@@ -78,7 +78,7 @@ void bn_dense_matmul(const bn_model *m, const bn_dense *d, const float *x, int n
 
 /* forward.c helpers shared with tests. */
 void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-/* RoPE (spec 6.3): the cos/sin table of a position (head_dim floats), then
+/* RoPE (docs/FORWARD.md, RoPE): the cos/sin table of a position (head_dim floats), then
  * the rotation of one head's vector by it. */
 void bn_rope_angles(float *cs, int head_dim, int pos, float base);
 void bn_rope_apply(float *v, int head_dim, const float *cs);

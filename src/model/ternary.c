@@ -2,10 +2,11 @@
  * ternary.c - turns a ternary tensor of any supported file encoding into a
  * QK256 matrix at load time, rows split over the thread pool:
  *
- *   I2_S (36)        2-bit codes and one f32 scale per tensor (spec 3.1-3.2);
+ *   I2_S (36)        2-bit codes and one f32 scale per tensor (docs/FORMAT.md, I2_S);
  *   TQ2_0 (35),      llama.cpp's blocks of 256 with an fp16 scale each
- *   TQ1_0 (34)       (spec 5.1), kept per block unless every block of the
- *                    tensor has the same scale (then one per-tensor scale);
+ *   TQ1_0 (34)       (docs/FORMAT.md, TQ2_0 and TQ1_0), kept per block
+ *                    unless every block of the tensor has the same scale
+ *                    (then one per-tensor scale);
  *   F32, F16, BF16   floats, ternarized per tensor (see float_scale).
  */
 #include <math.h>
@@ -19,7 +20,7 @@
 #include "ternary.h"
 
 #define REPACK_ROW_ALIGN 8
-#define I2S_ROW_MULTIPLE 128 /* I2_S blocks never straddle rows (spec 3.2) */
+#define I2S_ROW_MULTIPLE 128 /* I2_S blocks never straddle rows (docs/FORMAT.md, I2_S) */
 #define ABSMEAN_FLOOR 1e-5   /* BitNet's weight quantizer clamps mean|W| to this */
 
 static const qk256_tq_format *tq_format(uint32_t type)
@@ -144,7 +145,8 @@ static void float_codes_task(void *arg, int ith, int nth)
 
 /* The per-tensor scale of float weights, from the row statistics summed in
  * row order (so it does not depend on the thread count). Converters write
- * ternary-valued floats {-s, 0, +s} (spec 3.2 and 5.2): then s itself is
+ * ternary-valued floats {-s, 0, +s} (docs/FORMAT.md, Ternary-valued
+ * floats): then s itself is
  * the scale and the repacking is exact. Otherwise the floats are latent
  * weights, quantized as BitNet does in training: scale = mean|W| (floored),
  * w = clamp(round(W / scale), -1, 1). Returns -1 on NaN or infinity. */

@@ -1,7 +1,8 @@
 /*
- * tokenizer_bpe.c - byte-level BPE (tokenizer.ggml.model "gpt2"): the
- * byte-to-unicode map (spec 7.3), pre-tokenization of a fragment
- * (pretokenize.c) and merges by rank (spec 7.4, tokenizer_merge.c).
+ * bpe.c - byte-level BPE (tokenizer.ggml.model "gpt2"): the byte-to-unicode
+ * map (docs/TOKENIZERS.md, Byte-to-character map), pre-tokenization of a
+ * fragment (pretokenize.c) and merges by rank (docs/TOKENIZERS.md, BPE
+ * merges; merge.c).
  *
  * Invalid UTF-8: each byte that does not start a valid sequence becomes
  * U+FFFD before pre-tokenization, as llama.cpp's unicode_cpts_from_utf8 does.

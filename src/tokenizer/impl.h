@@ -1,8 +1,9 @@
 /*
  * tokenizer_impl.h - the tokenizer's internal data and the functions its
  * source files share: tokenizer.c (loading, public API, special tokens,
- * decoding), tokenizer_vocab.c (hash tables), tokenizer_bpe.c (byte-level
- * BPE, spec 7.3-7.4), tokenizer_spm.c (SentencePiece, spec 7.6).
+ * decoding), tokenizer_vocab.c (hash tables), bpe.c (byte-level BPE,
+ * docs/TOKENIZERS.md, Byte-level BPE), spm.c (docs/TOKENIZERS.md,
+ * SentencePiece).
  */
 #ifndef BN_TOKENIZER_IMPL_H
 #define BN_TOKENIZER_IMPL_H
@@ -13,7 +14,7 @@
 #include "bitnet.h"
 #include "pretokenize.h"
 
-/* tokenizer.ggml.token_type values (spec 7.6). */
+/* tokenizer.ggml.token_type values (docs/TOKENIZERS.md, Token types). */
 enum {
     BN_TT_UNDEFINED = 0,
     BN_TT_NORMAL = 1,
@@ -29,7 +30,8 @@ typedef enum { BN_VOCAB_BPE, BN_VOCAB_SPM } bn_vocab_kind;
 #define BN_BYTE_VALUES 256
 #define BN_SPACE_MARK "\xE2\x96\x81" /* U+2581 "▁": a space in SentencePiece pieces */
 #define BN_SPACE_MARK_LEN (sizeof BN_SPACE_MARK - 1)
-#define BN_BYTE_CHAR_END 0x144 /* stand-ins are below U+0144 (spec 7.3) */
+/* Stand-ins are below U+0144 (docs/TOKENIZERS.md, Byte-to-character map). */
+#define BN_BYTE_CHAR_END 0x144
 
 /* token text -> id (open addressing; the texts live in the tokenizer). */
 typedef struct {
@@ -42,7 +44,8 @@ typedef struct {
     size_t mask; /* slots - 1 (a power of two) */
 } bn_str_map;
 
-/* (left id, right id) -> merge rank (spec 7.4), as rows per left id. */
+/* (left id, right id) -> merge rank (docs/TOKENIZERS.md, BPE merges), as
+ * rows per left id. */
 typedef struct {
     int32_t right, rank;
 } bn_merge_entry;
@@ -77,8 +80,9 @@ struct bn_tokenizer {
     int32_t *special_ranks_by_byte; /* ranks grouped by first byte, in rank order */
     uint32_t special_byte_start[BN_BYTE_VALUES + 1]; /* group bounds in the above */
     int32_t byte_token[BN_BYTE_VALUES]; /* SPM <0xXX> ids, -1 when absent */
-    /* byte-level BPE map (spec 7.3): byte -> UTF-8 of its stand-in char,
-     * and back from the stand-in code point */
+    /* byte-level BPE map (docs/TOKENIZERS.md, Byte-to-character map):
+     * byte -> UTF-8 of its stand-in char, and back from the stand-in code
+     * point */
     char byte_char[BN_BYTE_VALUES][2];
     uint8_t byte_char_len[BN_BYTE_VALUES];
     int16_t char_byte[BN_BYTE_CHAR_END]; /* -1: not a stand-in */

@@ -1,8 +1,8 @@
 /*
- * tokenizer_load.c - builds a bn_tokenizer from the tokenizer.ggml.* keys
- * of a GGUF file (spec 7.1, 7.5, 7.6; "Decisions" 2 for a missing
- * tokenizer.ggml.pre). Everything needed is copied, so the file may be
- * closed afterwards.
+ * load.c - builds a bn_tokenizer from the tokenizer.ggml.* keys of a GGUF
+ * file (docs/TOKENIZERS.md: Vocabulary keys, Special tokens, and Choosing a
+ * pre-tokenizer for a missing tokenizer.ggml.pre). Everything needed is
+ * copied, so the file may be closed afterwards.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,7 +231,8 @@ static int32_t find_special(const bn_tokenizer *t, const char *text)
     return id >= 0 && t->types[id] != BN_TT_NORMAL ? id : -1;
 }
 
-/* End-of-generation texts (spec 7.1; llama.cpp's EOG detection). */
+/* End-of-generation texts (docs/TOKENIZERS.md, Special tokens;
+ * llama.cpp's EOG detection). */
 static const char *const EOG_TEXTS[] = {"<|eot_id|>",  "<|eom_id|>", "<|end_of_text|>",
                                         "<|im_end|>",  "</s>",       "<|endoftext|>"};
 #define N_EOG_TEXTS (sizeof EOG_TEXTS / sizeof EOG_TEXTS[0])
@@ -305,7 +306,8 @@ static int group_specials_by_byte(loader *ld)
     return 0;
 }
 
-/* Tokens whose text is cut out of the input before BPE/SPM (spec 7.5):
+/* Tokens whose text is cut out of the input before BPE/SPM (docs/TOKENIZERS.md,
+ * Special tokens):
  * control, user-defined and unknown ones with a non-empty text. */
 static int collect_specials(loader *ld)
 {
@@ -332,7 +334,8 @@ static int collect_specials(loader *ld)
 /* ---------------------------------------------------------- the model */
 
 /* tokenizer.ggml.pre, or the split to use when it is absent: LLaMA-3's for
- * the LLaMA-3 vocabulary, else GPT-2's (spec "Decisions" 2). */
+ * the LLaMA-3 vocabulary, else GPT-2's (docs/TOKENIZERS.md, Choosing a
+ * pre-tokenizer). */
 static int choose_pre(loader *ld)
 {
     bn_tokenizer *t = ld->t;

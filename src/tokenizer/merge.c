@@ -1,8 +1,9 @@
 /*
- * tokenizer_merge.c - the pair-merging loop shared by byte-level BPE
- * (lowest merge rank first, spec 7.4) and SentencePiece (highest score
- * first, spec 7.6): a symbol chain plus a binary heap of candidate pairs.
- * Ties go to the leftmost pair in both, as in llama.cpp's comparators.
+ * merge.c - the pair-merging loop shared by byte-level BPE (lowest merge
+ * rank first, docs/TOKENIZERS.md, BPE merges) and SentencePiece (highest
+ * score first, docs/TOKENIZERS.md, SentencePiece): a symbol chain plus a
+ * binary heap of candidate pairs. Ties go to the leftmost pair in both, as
+ * in llama.cpp's comparators.
  */
 #include <stdlib.h>
 

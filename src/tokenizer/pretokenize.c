@@ -1,7 +1,8 @@
 /*
- * pretokenize.c - hand-written matchers for the pre-tokenizer regexes of
- * spec 7.2 (no regex library). Each matcher answers "how long is the match
- * of this regex starting exactly at pos?" following the regex's
+ * pretokenize.c - hand-written matchers for the pre-tokenizer regexes
+ * (docs/TOKENIZERS.md, Pre-tokenizers), with no regex library. Each
+ * matcher answers "how long is the match of this regex starting exactly at
+ * pos?" following the regex's
  * leftmost-first alternation and greedy quantifiers; a split scans the text
  * with it like a regex search, keeping the gaps between matches.
  *

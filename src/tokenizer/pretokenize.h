@@ -1,5 +1,6 @@
 /*
- * pretokenize.h - the regex splits of byte-level BPE (spec 7.2), written as
+ * pretokenize.h - the regex splits of byte-level BPE (docs/TOKENIZERS.md,
+ * Pre-tokenizers), written as
  * hand-made matchers with the exact leftmost-first semantics of the regexes.
  */
 #ifndef BN_PRETOKENIZE_H

@@ -1,9 +1,10 @@
 /*
- * tokenizer_spm.c - SentencePiece tokenization (tokenizer.ggml.model
- * "llama") as llama.cpp's llm_tokenizer_spm does it (spec 7.6): optional
- * dummy space prefix, " " -> "▁", then merge the adjacent pair whose
- * concatenation is a token with the highest score (ties leftmost); what is
- * left that is not a token falls back to <0xXX> byte tokens.
+ * spm.c - SentencePiece tokenization (tokenizer.ggml.model "llama") as
+ * llama.cpp's llm_tokenizer_spm does it (docs/TOKENIZERS.md,
+ * SentencePiece): optional dummy space prefix, " " -> "▁", then merge the
+ * adjacent pair whose concatenation is a token with the highest score (ties
+ * leftmost); what is left that is not a token falls back to <0xXX> byte
+ * tokens.
  *
  * Like SentencePiece itself, merges and lookups only consider pieces of
  * type normal or user-defined (never control, unknown, byte or unused).

@@ -1,7 +1,7 @@
 /*
  * tokenizer.c - the public tokenizer API (include/bitnet.h): loading a
- * vocabulary file, tokenizing with special-token partition and BOS (spec
- * 7.5), decoding ids back to bytes, and the queries.
+ * vocabulary file, tokenizing with special-token partition and BOS
+ * (docs/TOKENIZERS.md, Special tokens), decoding ids back to bytes, and the queries.
  *
  * The work itself lives in tokenizer_load.c (GGUF keys), tokenizer_bpe.c
  * and tokenizer_spm.c (the two algorithms), tokenizer_merge.c (their shared
@@ -12,10 +12,11 @@
  * the byte exactly through its <0xXX> byte tokens. NUL bytes are ordinary
  * text (the length delimits it).
  *
- * Special tokens (spec 7.5): with BN_TOK_PARSE_SPECIAL the texts of
- * control, user-defined and unknown tokens become those tokens; without
- * it only user-defined ones do (none exist in the LLaMA vocabularies),
- * as in llama.cpp's tokenizer_st_partition.
+ * Special tokens (docs/TOKENIZERS.md, Special tokens): with
+ * BN_TOK_PARSE_SPECIAL the texts of control, user-defined and unknown
+ * tokens become those tokens; without it only user-defined ones do (none
+ * exist in the LLaMA vocabularies), as in llama.cpp's
+ * tokenizer_st_partition.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -299,7 +300,8 @@ static void put(sink *s, const char *p, size_t len)
     s->n += len;
 }
 
-/* Byte-level BPE: every char of the text stands for one byte (spec 7.3). */
+/* Byte-level BPE: every char of the text stands for one byte (docs/TOKENIZERS.md,
+ * Byte-to-character map). */
 static void put_byte_level(const bn_tokenizer *t, const char *text, size_t len, sink *s)
 {
     for (size_t i = 0; i < len;) {

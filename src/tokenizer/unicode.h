@@ -1,7 +1,7 @@
 /*
  * unicode.h - UTF-8 decoding/encoding and the code-point classes the
- * pre-tokenizers need (spec 7.2). The class tables are generated into
- * unicode_data.c by tools/gen_unicode.py.
+ * pre-tokenizers need (docs/TOKENIZERS.md, Pre-tokenizers). The class
+ * tables are generated into unicode_data.c by tools/gen_unicode.py.
  */
 #ifndef BN_UNICODE_H
 #define BN_UNICODE_H
@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Code-point classes (regex terms of spec 7.2). */
+/* Code-point classes (regex terms of docs/TOKENIZERS.md, Pre-tokenizers). */
 enum {
     BN_CPT_LETTER = 1, /* \p{L} */
     BN_CPT_NUMBER = 2, /* \p{N} */

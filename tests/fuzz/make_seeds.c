@@ -27,7 +27,7 @@
 #define MINI_EMBD 128 /* the smallest width I2_S rows allow */
 #define MINI_CTX 64
 #define TQ_EMBD 256   /* TQ2_0 rows are whole 256-value blocks */
-#define I2S_TAIL 32   /* f32 scale + filler after the codes (spec 3.1) */
+#define I2S_TAIL 32   /* f32 scale + filler after the codes (docs/FORMAT.md, I2_S) */
 #define I2S_ZERO_CODES 0x55 /* four weights of code 1 = 0 */
 #define Q4_0_BLOCK 32
 #define Q4_0_BLOCK_BYTES 18
@@ -78,7 +78,7 @@ static void add_i2s(ge_file *e, const char *name, int cols, int rows)
     uint8_t *d = calloc(codes + I2S_TAIL, 1);
     if (!d) die("out of memory");
     memset(d, I2S_ZERO_CODES, codes);
-    for (int r = 0; r < rows && r < cols; r++) { /* element r*cols+r: spec 3.2 */
+    for (int r = 0; r < rows && r < cols; r++) { /* element r*cols+r (I2_S layout) */
         size_t j = (size_t)r * cols + r, block = j / 128, in = j % 128;
         uint8_t *byte = d + block * 32 + in % 32;
         int shift = 6 - 2 * (int)(in / 32);
@@ -130,7 +130,8 @@ static const char *const PROJ[] = {"attn_q",   "attn_k", "attn_v", "attn_output"
 
 /* One layer of width n_embd (= n_ff = head_dim, one head) replacing every
  * tensor; tq2 picks TQ2_0 projections instead of I2_S; scales adds the
- * per-projection scale tensors of arch "bitnet" (spec 5.2). */
+ * per-projection scale tensors of arch "bitnet" (docs/FORMAT.md, Tensor
+ * names and shapes). */
 static void one_layer(ge_file *e, const char *arch, int n_embd, int n_vocab, int tq2, int scales)
 {
     char key[128];
