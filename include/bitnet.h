@@ -1,12 +1,14 @@
 /*
  * bitnet.h - the public API of the bitnet-run engine.
  *
- * Everything the command-line tool (src/main.c) does goes through this
- * header, so the engine can be embedded in another program:
+ * Everything the command-line tool (src/cli/) does goes through this
+ * header and bitnet-perf.h, so the engine can be embedded in another
+ * program (docs/EMBEDDING.md):
  *
- *   bn_model   a loaded GGUF model: weights repacked to QK256, tokenizer,
- *              thread pool and the kernels chosen for this CPU;
- *   bn_session one sequence being evaluated: KV cache and scratch buffers;
+ *   bn_model   a loaded GGUF model: weights repacked to QK256, tokenizer
+ *              and the kernels chosen for this CPU (read-only once loaded);
+ *   bn_context what runs evaluations: worker threads and scratch buffers;
+ *   bn_session one sequence: its KV cache and position;
  *   bn_sampler turns logits into the next token id;
  *   bn_tokenizer text <-> token ids (also loadable from vocabulary-only files).
  *
@@ -25,6 +27,8 @@ extern "C" {
 
 #define BN_VERSION "0.1.0"
 #define BN_ERR_LEN 512
+/* The most tokens of a context, vocabulary or flag value the engine accepts. */
+#define BN_MAX_CTX (1 << 24)
 
 typedef struct bn_model bn_model;
 typedef struct bn_session bn_session;
@@ -34,10 +38,11 @@ typedef struct bn_tokenizer bn_tokenizer;
 /* ---------------------------------------------------------------- model */
 
 typedef struct {
-    int n_threads;      /* worker threads; 0 = the cores available to the process */
+    int n_threads;      /* threads that load the model, and its contexts' default;
+                           0 = the cores available to the process */
     const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
     int verbose;        /* print load details on stderr */
-    int n_batch;        /* most prompt tokens run through the model at once; 0 = default */
+    int n_batch;        /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
     const char *lm_head; /* requantize the output layer at load: "f16", "q8_0", "q6_k";
                             NULL = keep the file's type */
 } bn_model_params;
@@ -53,18 +58,6 @@ int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
 int bn_model_n_threads(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
-/* Benchmark support (perf.c). Changes the worker count of a loaded model
- * (0 = the cores available); returns 0 or -1. */
-int bn_model_set_threads(bn_model *model, int n_threads);
-/* Bytes of weights that generating one token reads (ternary + output layer). */
-size_t bn_model_bytes_per_token(const bn_model *model);
-/* Best-of-reps read bandwidth in GB/s of a plain read loop over `bytes` on
- * the model's threads: the roof that decoding speed is measured against. */
-double bn_read_bandwidth_gbs(bn_model *model, size_t bytes, int reps);
-/* The process's resident memory now and its peak so far, in MiB (Linux's
- * VmRSS and VmHWM); -1 where the system does not report them. */
-double bn_resident_mib(void);
-double bn_peak_resident_mib(void);
 /* Copies the string metadata value `key` (e.g. "tokenizer.chat_template")
  * into buf (up to cap bytes, NUL-terminated when cap > 0) and returns its
  * length, which may exceed cap - 1 (then call again with a bigger buffer);
@@ -73,11 +66,35 @@ int bn_model_meta_str(const bn_model *model, const char *key, char *buf, size_t 
 /* Human-readable summary (architecture, hyperparameters, tensors by type). */
 void bn_model_describe(const bn_model *model, void (*emit)(const char *line, void *ctx), void *ctx);
 
+/* -------------------------------------------------------------- context */
+
+/* A context runs evaluations: it owns worker threads and the scratch
+ * buffers of a pass. Contexts share their model's weights, so two threads
+ * may each evaluate through their own context at once (llama.cpp's
+ * contexts over one model). One context runs one evaluation at a time. */
+typedef struct bn_context bn_context;
+
+/* Called between layers; a non-zero return stops the evaluation, which
+ * then returns BN_ABORTED (Ctrl-C, a dropped client). */
+typedef int (*bn_abort_fn)(void *data);
+
+typedef struct {
+    int n_threads; /* workers; 0 = the model's (bn_model_params.n_threads) */
+    int n_batch;   /* most tokens per pass; 0 = the model's */
+} bn_context_params;
+
+bn_context_params bn_context_default_params(void);
+bn_context *bn_context_new(bn_model *model, const bn_context_params *params, char err[BN_ERR_LEN]);
+void bn_context_free(bn_context *ctx);
+int bn_context_n_threads(const bn_context *ctx);
+/* fn(data) is asked between layers whether to stop; NULL removes it. */
+void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
+
 /* -------------------------------------------------------------- session */
 
 /* The element type of a session's KV cache. F32 is the default and the
- * spec's reference arithmetic (its decision 1); F16 rounds each cached key
- * and value to the nearest half (ties to even), halving the cache's memory,
+ * reference arithmetic (docs/FORWARD.md); F16 rounds each cached key and
+ * value to the nearest half (ties to even), halving the cache's memory,
  * and attention then runs in f32 over those rounded values. */
 typedef enum {
     BN_CACHE_F32 = 0,
@@ -93,18 +110,24 @@ typedef struct {
     int n_ctx;            /* context in tokens; 0 = the model's training context length */
     bn_cache_type type_k; /* element type of the cached keys (default BN_CACHE_F32) */
     bn_cache_type type_v; /* and of the cached values */
+    bn_context *context;  /* runs bn_session_eval; NULL = a context of the session's own */
 } bn_session_params;
 
-/* n_ctx 0 and F32 keys and values (an all-zero struct means the same). */
+/* n_ctx 0, F32 keys and values, a context of its own (an all-zero struct
+ * means the same). */
 bn_session_params bn_session_default_params(void);
-/* A session as params ask; NULL with err set when the context does not fit
- * the model, a cache type is unknown, or memory runs out. */
-bn_session *bn_session_new_ex(bn_model *model, const bn_session_params *params,
-                              char err[BN_ERR_LEN]);
-/* n_ctx = 0 means the model's training context length; F32 KV cache. */
-bn_session *bn_session_new(bn_model *model, int n_ctx, char err[BN_ERR_LEN]);
+/* One sequence: its KV cache and its position. params NULL = the defaults.
+ * NULL with err set when the context does not fit the model, a cache type
+ * is unknown, or memory runs out. */
+bn_session *bn_session_new(bn_model *model, const bn_session_params *params,
+                           char err[BN_ERR_LEN]);
 void bn_session_free(bn_session *session);
 void bn_session_reset(bn_session *session);
+/* Forgets the positions from n_past on (0 <= n_past <= bn_session_n_past),
+ * so the next token goes to position n_past; returns 0, or -1 out of range. */
+int bn_session_truncate(bn_session *session, int n_past);
+/* The context that runs this session's bn_session_eval calls. */
+bn_context *bn_session_context(bn_session *session);
 int bn_session_n_ctx(const bn_session *session);
 int bn_session_n_past(const bn_session *session);
 /* Total tokens run through the transformer since creation (for tests/stats). */
@@ -113,11 +136,34 @@ long bn_session_n_evaluated(const bn_session *session);
  * (the caches are allocated lazily: untouched positions cost no memory). */
 size_t bn_session_kv_bytes(const bn_session *session);
 
-/* Appends n tokens at the current position and runs the transformer over
- * them. On success returns 0 and points *logits (may be NULL) at the
- * n_vocab logits after the last token, valid until the next call.
- * Returns -1 with err set when the context would overflow or an id is out
- * of range. */
+/* ----------------------------------------------------------- evaluation */
+
+/* What an evaluation returns besides 0 and -1: the abort callback stopped
+ * it. Passes that finished before (n_batch tokens each) are kept. */
+#define BN_ABORTED 1
+
+/* One token of a batch: appended to `session` at `pos`, which must be the
+ * session's next position (its n_past plus the entries of the same
+ * session before it in the batch). */
+typedef struct {
+    bn_session *session;
+    int32_t token;
+    int pos;
+    int logits; /* non-zero: write the logits after this token */
+} bn_batch_entry;
+
+/* Runs a batch that may mix the prompt tokens of one sequence with the
+ * next tokens of others: every weight is read once per pass of up to
+ * n_batch tokens. The logits of the k-th entry that asks for them go to
+ * logits[k * n_vocab]. Returns 0, BN_ABORTED, or -1 with err set (a
+ * position out of order, a full context, an id out of range, sessions of
+ * another model, out of memory). */
+int bn_eval(bn_context *ctx, const bn_batch_entry *batch, int n, float *logits,
+            char err[BN_ERR_LEN]);
+
+/* Appends n tokens to a session on its context and points *logits (may be
+ * NULL) at the n_vocab logits after the last one, valid until the next
+ * call. Returns as bn_eval. */
 int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float **logits,
                     char err[BN_ERR_LEN]);
 
@@ -125,13 +171,6 @@ int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float 
  * tokens into logits[n * n_vocab] (for perplexity). */
 int bn_session_eval_all(bn_session *session, const int32_t *ids, int n, float *logits,
                         char err[BN_ERR_LEN]);
-
-/* Batched decoding: appends ids[i] to sessions[i] (n distinct sessions of
- * one model, each with room left) in one pass that reads every weight once,
- * and writes each token's logits to logits[i * n_vocab]. A model runs one
- * evaluation at a time: calls on sessions of the same model must not overlap. */
-int bn_batch_decode(bn_session *const *sessions, const int32_t *ids, int n, float *logits,
-                    char err[BN_ERR_LEN]);
 
 /* ------------------------------------------------------------ tokenizer */
 

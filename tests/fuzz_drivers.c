@@ -137,7 +137,7 @@ static const char *run_model(bn_model *m)
 {
     char err[ERR_LEN] = "";
     int n_ctx = bn_model_n_ctx_train(m) < FUZZ_CTX ? bn_model_n_ctx_train(m) : FUZZ_CTX;
-    bn_session *s = bn_session_new(m, n_ctx, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = n_ctx}, err);
     if (!s) return check_message(err, "bn_session_new failed without a message");
     const int32_t ids[2] = {0, (int32_t)(bn_model_n_vocab(m) - 1)};
     const float *logits = NULL;

@@ -70,7 +70,7 @@ static int compare_record(bn_model *m, const bn_session_params *sp, const char *
 {
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new_ex(m, sp, err);
+    bn_session *s = bn_session_new(m, sp, err);
     const float *logits;
     int same = s && bn_session_eval(s, prompt, (int)np, &logits, err) == 0;
     for (long step = 0; same && step < nw; step++) {

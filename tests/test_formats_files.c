@@ -226,7 +226,7 @@ static void prompt_logits(bn_model *m, int k, float *out)
     int32_t *ids = NULL;
     int n = bn_tokenize(bn_model_tokenizer(m), prompts[k], strlen(prompts[k]),
                         BN_TOK_ADD_BOS | BN_TOK_PARSE_SPECIAL, &ids, err);
-    bn_session *s = bn_session_new(m, 64, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = 64}, err);
     const float *logits = NULL;
     CHECK(n > 0 && s && bn_session_eval(s, ids, n, &logits, err) == 0);
     if (logits) memcpy(out, logits, (size_t)bn_model_n_vocab(m) * sizeof *out);
@@ -241,7 +241,7 @@ static int greedy_ids(bn_model *m, int k, int32_t *out, int cap)
     int32_t *ids = NULL;
     int n = bn_tokenize(bn_model_tokenizer(m), prompts[k], strlen(prompts[k]),
                         BN_TOK_ADD_BOS | BN_TOK_PARSE_SPECIAL, &ids, err);
-    bn_session *s = bn_session_new(m, 64, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = 64}, err);
     const float *logits;
     int got = 0;
     if (n > 0 && s && bn_session_eval(s, ids, n, &logits, err) == 0)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bitnet.h"
+#include "engine/ops.h"
 #include "model/model.h"
 #include "ref_check.h"
 #include "test.h"
@@ -38,7 +39,7 @@ static int greedy(bn_model *m, const bn_session_params *sp, const int32_t *promp
                   int32_t *out, int max_new)
 {
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new_ex(m, sp, err);
+    bn_session *s = bn_session_new(m, sp, err);
     CHECK_MSG(s != NULL, "%s", err);
     if (!s) return -1;
     const float *logits;
@@ -87,7 +88,7 @@ TEST(model_context_overflow_and_bad_ids_are_errors)
     bn_model *m = load(BUNDLED_MODEL, "auto", 1);
     if (!m) return;
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, 4, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = 4}, err);
     CHECK(s != NULL);
     int32_t ids[5] = {1016, 17, 10, 17, 28};
     const float *logits;
@@ -98,7 +99,7 @@ TEST(model_context_overflow_and_bad_ids_are_errors)
     int32_t bad = 5000;
     CHECK(bn_session_eval(s, &bad, 1, &logits, err) == -1 && strstr(err, "out of range"));
     bn_session_free(s);
-    CHECK(bn_session_new(m, 1 << 20, err) == NULL && strstr(err, "exceeds"));
+    CHECK(bn_session_new(m, &(bn_session_params){.n_ctx = 1 << 20}, err) == NULL && strstr(err, "exceeds"));
     bn_model_free(m);
 }
 
@@ -134,7 +135,7 @@ static void session_logits(bn_model *m, const bn_session_params *sp, const int32
                            int one_by_one, float *out)
 {
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new_ex(m, sp, err);
+    bn_session *s = bn_session_new(m, sp, err);
     CHECK_MSG(s != NULL, "%s", err);
     if (!s) return;
     const float *logits = NULL;
@@ -167,7 +168,7 @@ TEST(model_batched_prompt_equals_token_by_token)
     CHECK(memcmp(a, b, (size_t)nv * sizeof *a) == 0);
     /* every-token logits: the last row equals the single-call result */
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, 64, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = 64}, err);
     float *all = malloc((size_t)12 * nv * sizeof *all);
     CHECK(bn_session_eval_all(s, ids, 12, all, err) == 0);
     CHECK(memcmp(all + (size_t)11 * nv, a, (size_t)nv * sizeof *a) == 0);
@@ -180,6 +181,16 @@ TEST(model_batched_prompt_equals_token_by_token)
     bn_model_free(m);
 }
 
+/* The next token of each of n sessions in one bn_eval, on the first
+ * session's context; logits[i * n_vocab] after ids[i]. */
+static int decode_together(bn_session *const *s, const int32_t *ids, int n, float *logits,
+                           char *err)
+{
+    bn_batch_entry e[2];
+    for (int i = 0; i < n; i++) e[i] = (bn_batch_entry){s[i], ids[i], bn_session_n_past(s[i]), 1};
+    return bn_eval(bn_session_context(s[0]), e, n, logits, err);
+}
+
 TEST(model_batch_decode_equals_separate_sessions)
 {
     bn_model *m = load(BUNDLED_MODEL, "auto", 2);
@@ -187,12 +198,13 @@ TEST(model_batch_decode_equals_separate_sessions)
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
     int32_t p0[5] = {1016, 17, 10, 17, 28}, p1[3] = {1016, 272, 796}, next[2] = {19, 258};
-    bn_session *s[2] = {bn_session_new(m, 32, err), bn_session_new(m, 32, err)};
+    const bn_session_params sp = {.n_ctx = 32};
+    bn_session *s[2] = {bn_session_new(m, &sp, err), bn_session_new(m, &sp, err)};
     bn_session_eval(s[0], p0, 5, NULL, err);
     bn_session_eval(s[1], p1, 3, NULL, err);
     float *batched = malloc((size_t)2 * nv * sizeof *batched);
     float *single = malloc((size_t)nv * sizeof *single);
-    CHECK(bn_batch_decode(s, next, 2, batched, err) == 0);
+    CHECK(decode_together(s, next, 2, batched, err) == 0);
     CHECK_EQ_INT(bn_session_n_past(s[0]), 6);
     CHECK_EQ_INT(bn_session_n_past(s[1]), 4);
     int32_t seq0[6] = {1016, 17, 10, 17, 28, 19}, seq1[4] = {1016, 272, 796, 258};
@@ -200,8 +212,8 @@ TEST(model_batch_decode_equals_separate_sessions)
     CHECK(memcmp(batched, single, (size_t)nv * sizeof *single) == 0);
     prompt_logits(m, seq1, 4, 1, single);
     CHECK(memcmp(batched + nv, single, (size_t)nv * sizeof *single) == 0);
-    bn_session *twice[2] = {s[0], s[0]};
-    CHECK(bn_batch_decode(twice, next, 2, batched, err) == -1 && strstr(err, "twice"));
+    bn_session *twice[2] = {s[0], s[0]}; /* both at the same position */
+    CHECK(decode_together(twice, next, 2, batched, err) == -1 && strstr(err, "position"));
     free(batched);
     free(single);
     bn_session_free(s[0]);
@@ -229,7 +241,7 @@ static void check_split_equals_rows(int threads)
         bn_session_params sp = bn_session_default_params();
         sp.n_ctx = N + 1;
         sp.type_k = sp.type_v = types[c];
-        bn_session *s = bn_session_new_ex(m, &sp, err);
+        bn_session *s = bn_session_new(m, &sp, err);
         CHECK_MSG(bn_session_eval_all(s, ids, N, all, err) == 0, "%s", err);
         bn_session_reset(s);
         const float *logits = NULL;
@@ -269,14 +281,14 @@ TEST(model_default_kv_cache_is_f32_and_unchanged)
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     float *plain = malloc((size_t)nv * sizeof *plain), *other = malloc((size_t)nv * sizeof *other);
-    prompt_logits(m, PROMPT12, 12, 0, plain); /* bn_session_new_ex with the defaults */
+    prompt_logits(m, PROMPT12, 12, 0, plain); /* bn_session_new with the defaults */
     const bn_session_params zeroed = {.n_ctx = SESSION_CTX};
     const bn_session_params f32 = cache_params(BN_CACHE_F32, BN_CACHE_F32);
     CHECK(f32.type_k == zeroed.type_k && f32.type_v == zeroed.type_v);
     session_logits(m, &zeroed, PROMPT12, 12, 0, other);
     CHECK(memcmp(plain, other, (size_t)nv * sizeof *plain) == 0);
     char err[BN_ERR_LEN];
-    bn_session *s = bn_session_new(m, SESSION_CTX, err);
+    bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = SESSION_CTX}, err);
     const float *logits = NULL;
     CHECK(s && bn_session_eval(s, PROMPT12, 12, &logits, err) == 0);
     CHECK(logits && memcmp(plain, logits, (size_t)nv * sizeof *plain) == 0);
@@ -303,7 +315,7 @@ TEST(model_f16_kv_cache_halves_memory_and_still_answers)
     float *logits[4];
     size_t bytes[4];
     for (int i = 0; i < 4; i++) {
-        bn_session *s = bn_session_new_ex(m, &sp[i], err);
+        bn_session *s = bn_session_new(m, &sp[i], err);
         CHECK_MSG(s != NULL, "%s", err);
         bytes[i] = s ? bn_session_kv_bytes(s) : 0;
         bn_session_free(s);
@@ -337,7 +349,7 @@ TEST(model_batch_decode_mixes_kv_cache_types)
     char err[BN_ERR_LEN];
     const bn_session_params sp[2] = {cache_params(BN_CACHE_F16, BN_CACHE_F16),
                                      cache_params(BN_CACHE_F32, BN_CACHE_F32)};
-    bn_session *s[2] = {bn_session_new_ex(m, &sp[0], err), bn_session_new_ex(m, &sp[1], err)};
+    bn_session *s[2] = {bn_session_new(m, &sp[0], err), bn_session_new(m, &sp[1], err)};
     CHECK(s[0] && s[1]);
     if (!s[0] || !s[1]) {
         bn_session_free(s[0]);
@@ -350,7 +362,7 @@ TEST(model_batch_decode_mixes_kv_cache_types)
     bn_session_eval(s[1], PROMPT12, 9, NULL, err);
     float *batched = malloc((size_t)2 * nv * sizeof *batched);
     float *single = malloc((size_t)nv * sizeof *single);
-    CHECK(bn_batch_decode(s, next, 2, batched, err) == 0);
+    CHECK(decode_together(s, next, 2, batched, err) == 0);
     for (int i = 0; i < 2; i++) { /* PROMPT12[9] is the token 19 decoded here */
         session_logits(m, &sp[i], PROMPT12, 10, 1, single);
         CHECK_MSG(memcmp(batched + (size_t)i * nv, single, (size_t)nv * sizeof *single) == 0,
@@ -381,9 +393,9 @@ TEST(model_kv_cache_type_names_and_bad_types)
     if (!m) return;
     char err[BN_ERR_LEN] = "";
     bn_session_params sp = cache_params(BN_CACHE_F32, (bn_cache_type)7);
-    CHECK(bn_session_new_ex(m, &sp, err) == NULL && strstr(err, "cache type 7"));
+    CHECK(bn_session_new(m, &sp, err) == NULL && strstr(err, "cache type 7"));
     sp = cache_params((bn_cache_type)-1, BN_CACHE_F16);
-    CHECK(bn_session_new_ex(m, &sp, err) == NULL && strstr(err, "cache type -1"));
+    CHECK(bn_session_new(m, &sp, err) == NULL && strstr(err, "cache type -1"));
     bn_model_free(m);
 }
 

@@ -1,12 +1,12 @@
 /*
- * cli_batch.c - batch generation (--batch FILE): one prompt per line, as
+ * batch.c - batch generation (--batch FILE): one prompt per line, as
  * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
  * "seed", "id"}; one JSON result per line on stdout, in input order.
  *
  * Up to --parallel sequences run at once, each with its own session and
- * sampler. A new prompt is prefilled alone (bn_session_eval); then every
- * decoding step runs all active sequences through one bn_batch_decode
- * call, which reads the weights once for all of them. The logits are the
+ * sampler, on one context. Every step is one bn_eval: the next token of
+ * each decoding sequence and the prompt tokens of new ones (up to -b of
+ * them a step), so the weights are read once for all. The logits are the
  * same as one sequence alone, so each result equals a single run with the
  * same seed. Finished sequences make room for the next prompts.
  */
@@ -199,6 +199,8 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
 typedef struct {
     cli_seq q;
     batch_item *item; /* NULL: the slot is free */
+    int fed;          /* prompt tokens evaluated so far */
+    double t0;        /* when its prompt started (cli_now_ms) */
 } batch_slot;
 
 static void finish(batch_slot *sl)
@@ -219,20 +221,18 @@ static void finish(batch_slot *sl)
     sl->item = NULL;
 }
 
-/* Starts item it in a free slot: prefill and first token. */
+/* Starts item it in a free slot; its prompt joins the next passes. */
 static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
 {
-    char err[BN_ERR_LEN];
     bn_session *s = sl->q.session;
     bn_session_reset(s);
     sl->item = it;
+    sl->fed = 0;
+    sl->t0 = cli_now_ms();
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
                       .tok = sl->q.tok, .n_predict = it->n_predict};
     sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
-    int r = seq_prefill(&sl->q, it->pids, it->np, err);
-    if (r < 0) cli_die(EXIT_MODEL, "%s:%d: %s", b->source, it->line, err);
-    if (r == 0) finish(sl);
 }
 
 /* Writes the results that are ready, in input order. */
@@ -258,46 +258,82 @@ static void fill_slots(batch *b, batch_slot *slots, int n_slots, int n_vocab)
     }
 }
 
-/* Runs every item to its end (or until Ctrl-C). */
-static void run_all(batch *b, batch_slot *slots, int n_slots, int n_vocab)
+/* One step's batch: every decoding sequence's next token, and up to
+ * `budget` prompt tokens of the sequences still reading their prompts
+ * (so a long prompt does not stall the others). Returns the entry count. */
+static int gather(batch_slot *slots, int n_slots, int budget, bn_batch_entry *e)
+{
+    int n = 0;
+    for (int i = 0; i < n_slots; i++) {
+        batch_slot *sl = &slots[i];
+        if (!sl->item) continue;
+        bn_session *s = sl->q.session;
+        if (sl->fed == sl->item->np) {
+            e[n] = (bn_batch_entry){s, sl->q.next, bn_session_n_past(s), 1};
+            n++;
+            continue;
+        }
+        const int take = sl->item->np - sl->fed < budget ? sl->item->np - sl->fed : budget;
+        for (int j = 0; j < take; j++, n++)
+            e[n] = (bn_batch_entry){s, sl->item->pids[sl->fed + j], bn_session_n_past(s) + j,
+                                    sl->fed + j == sl->item->np - 1};
+        budget -= take;
+    }
+    return n;
+}
+
+/* Samples for every sequence whose last token of the step had logits (in
+ * slot order, as gather added them), and finishes those that ended. */
+static void advance(batch_slot *slots, int n_slots, const float *logits, int n_vocab)
+{
+    int k = 0;
+    for (int i = 0; i < n_slots; i++) {
+        batch_slot *sl = &slots[i];
+        if (!sl->item) continue;
+        const int np = sl->item->np;
+        if (sl->fed < np) {
+            sl->fed = bn_session_n_past(sl->q.session);
+            if (sl->fed < np) continue; /* more of the prompt next step */
+            const float *row = logits + (size_t)k++ * n_vocab;
+            if (!seq_prompt_done(&sl->q, sl->item->pids, np, row, sl->t0)) finish(sl);
+            continue;
+        }
+        if (!seq_step(&sl->q, logits + (size_t)k++ * n_vocab)) finish(sl);
+    }
+}
+
+/* Runs every item to its end (or until Ctrl-C), all active sequences in
+ * one bn_eval per step. */
+static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, int n_vocab)
 {
     char err[BN_ERR_LEN];
+    const int budget = b->o->n_batch ? b->o->n_batch : BN_DEFAULT_BATCH;
     const size_t cap = n_slots > 0 ? (size_t)n_slots : 1; /* malloc(0) may return NULL */
     float *logits = malloc(cap * (size_t)n_vocab * sizeof *logits);
-    bn_session **sessions = malloc(cap * sizeof(bn_session *));
-    int32_t *ids = malloc(cap * sizeof *ids);
-    int *active = malloc(cap * sizeof *active);
-    if (!logits || !sessions || !ids || !active) cli_die(EXIT_MODEL, "out of memory");
+    bn_batch_entry *e = malloc((cap + (size_t)budget) * sizeof *e);
+    if (!logits || !e) cli_die(EXIT_MODEL, "out of memory");
     for (;;) {
         fill_slots(b, slots, n_slots, n_vocab);
         print_ready(b);
-        int n = 0;
-        for (int i = 0; i < n_slots; i++)
-            if (slots[i].item) {
-                active[n] = i;
-                sessions[n] = slots[i].q.session;
-                ids[n++] = slots[i].q.next;
-            }
+        const int n = gather(slots, n_slots, budget, e);
         if (n == 0 || cli_interrupted) break;
-        if (bn_batch_decode(sessions, ids, n, logits, err)) cli_die(EXIT_MODEL, "%s", err);
-        for (int k = 0; k < n; k++) {
-            batch_slot *sl = &slots[active[k]];
-            if (!seq_step(&sl->q, logits + (size_t)k * n_vocab)) finish(sl);
-        }
+        const int rc = bn_eval(ctx, e, n, logits, err);
+        if (rc < 0) cli_die(EXIT_MODEL, "%s", err);
+        if (rc == BN_ABORTED) break;
+        advance(slots, n_slots, logits, n_vocab);
     }
     for (int i = 0; i < n_slots; i++)
         if (slots[i].item) {
+            if (slots[i].fed < slots[i].item->np) slots[i].q.t_gen_start = cli_now_ms();
             seq_interrupt(&slots[i].q);
             finish(&slots[i]);
         }
     print_ready(b);
     free(logits);
-    free(sessions);
-    free(ids);
-    free(active);
+    free(e);
 }
 
-static void print_summary(const batch *b, const bn_model *m, int n_slots, double ms)
+static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_threads, double ms)
 {
     long np = 0, ng = 0;
     for (int i = 0; i < b->printed; i++) {
@@ -307,7 +343,7 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, double
     cli_note("batch: %d prompts (%d failed), %ld prompt + %ld generated tokens in %.1f ms "
              "(%.1f tok/s), up to %d in parallel, kernel %s, %d threads",
              b->n_items, b->n_failed, np, ng, ms, ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots,
-             bn_model_kernel_name(m), bn_model_n_threads(m));
+             bn_model_kernel_name(m), n_threads);
 }
 
 int run_batch(const cli_opts *o)
@@ -324,18 +360,20 @@ int run_batch(const cli_opts *o)
     int n_slots = o->n_parallel < b.n_items ? o->n_parallel : b.n_items;
     batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
     if (!slots) cli_die(EXIT_MODEL, "out of memory");
+    bn_context *ctx = cli_new_context(m);
     for (int i = 0; i < n_slots; i++) {
-        slots[i].q.session = cli_new_session(o, m, o->n_ctx);
+        slots[i].q.session = cli_new_session(o, m, ctx, o->n_ctx);
         slots[i].q.tok = bn_model_tokenizer(m);
     }
     bn_session *probe = n_slots ? slots[0].q.session : NULL;
     if (probe) cli_note_kv_cache(o, probe, n_slots);
     prepare_items(&b, m, probe ? bn_session_n_ctx(probe) : 0);
     cli_catch_sigint();
-    run_all(&b, slots, n_slots, bn_model_n_vocab(m));
-    if (!o->quiet) print_summary(&b, m, n_slots, cli_now_ms() - t0);
+    run_all(&b, ctx, slots, n_slots, bn_model_n_vocab(m));
+    if (!o->quiet) print_summary(&b, m, n_slots, bn_context_n_threads(ctx), cli_now_ms() - t0);
     cli_note_peak_memory(o);
     for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
+    bn_context_free(ctx);
     for (int i = 0; i < b.n_items; i++) {
         free(b.items[i].prompt);
         free(b.items[i].id_json);

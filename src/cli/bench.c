@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bitnet-perf.h"
 #include "bitnet.h"
 #include "cli.h"
 
@@ -123,13 +123,6 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         bench_die("-o expects md or json, got '%s'", o->format);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct {
     const char *test_kind;
     int n, depth, threads;
@@ -140,25 +133,26 @@ typedef struct {
 
 /* Seconds for one run of a test after `depth` untimed tokens: pp (n ids at
  * once) or tg (n single steps). */
-static double time_test(bn_model *m, const bench_opts *o, bench_row *row, const int32_t *ids)
+static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench_row *row,
+                        const int32_t *ids)
 {
     char err[BN_ERR_LEN];
     const int is_pp = row->test_kind[0] == 'p', n = row->n, depth = row->depth;
     const bn_session_params p = {
-        .n_ctx = depth + n + 1, .type_k = o->cache_k, .type_v = o->cache_v};
-    bn_session *s = bn_session_new_ex(m, &p, err);
+        .n_ctx = depth + n + 1, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
+    bn_session *s = bn_session_new(m, &p, err);
     if (!s) bench_die("%s", err);
     row->kv_bytes_per_pos = (double)bn_session_kv_bytes(s) / bn_session_n_ctx(s);
     int rc = depth ? bn_session_eval(s, ids, depth, NULL, err) : 0;
     if (rc) bench_die("%s", err);
     ids += depth;
-    double t0 = now_s();
+    double t0 = bn_seconds();
     if (is_pp) {
         rc = bn_session_eval(s, ids, n, NULL, err);
     } else {
         for (int i = 0; i < n && !rc; i++) rc = bn_session_eval(s, &ids[i], 1, NULL, err);
     }
-    double dt = now_s() - t0;
+    double dt = bn_seconds() - t0;
     if (rc) bench_die("%s", err);
     bn_session_free(s);
     return dt;
@@ -168,14 +162,15 @@ static double time_test(bn_model *m, const bench_opts *o, bench_row *row, const 
  * loop matters: the loop runs right before each repetition and the row
  * shows their mean, the bandwidth the machine gave around the same time
  * (on a shared machine it moves by 2x within minutes). */
-static void run_row(bn_model *m, const bench_opts *o, const int32_t *ids, bench_row *row)
+static void run_row(bn_model *m, bn_context *ctx, const bench_opts *o, const int32_t *ids,
+                    bench_row *row)
 {
     double sum = 0, sum2 = 0, read = 0;
     const int is_pp = row->test_kind[0] == 'p', n = row->n;
-    time_test(m, o, row, ids); /* warm-up */
+    time_test(m, ctx, o, row, ids); /* warm-up */
     for (int r = 0; r < o->reps; r++) {
-        if (!is_pp) read += bn_read_bandwidth_gbs(m, READ_BW_BYTES, READ_BW_REPS);
-        double tps = n / time_test(m, o, row, ids);
+        if (!is_pp) read += bn_read_bandwidth_gbs(ctx, READ_BW_BYTES, READ_BW_REPS);
+        double tps = n / time_test(m, ctx, o, row, ids);
         sum += tps;
         sum2 += tps * tps;
     }
@@ -238,6 +233,8 @@ int bench_main(int argc, char **argv)
         return EXIT_MODEL;
     }
     if (!o.n_threads) o.threads[o.n_threads++] = bn_model_n_threads(m);
+    bn_context *ctx = bn_context_new(m, NULL, err);
+    if (!ctx) bench_die("%s", err);
     int max_n = 1, max_depth = 0;
     for (int i = 0; i < o.n_pp; i++) max_n = o.pp[i] > max_n ? o.pp[i] : max_n;
     for (int i = 0; i < o.n_tg; i++) max_n = o.tg[i] > max_n ? o.tg[i] : max_n;
@@ -258,7 +255,7 @@ int bench_main(int argc, char **argv)
                "| read-loop GB/s |\n"
                "| --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
     for (int ti = 0; ti < o.n_threads; ti++) {
-        if (bn_model_set_threads(m, o.threads[ti])) bench_die("%s", "cannot start the threads");
+        if (bn_context_set_threads(ctx, o.threads[ti])) bench_die("%s", "cannot start the threads");
         for (int di = 0; di < o.n_depth; di++)
             for (int kind = 0; kind < 2; kind++) {
                 const int *list = kind == 0 ? o.pp : o.tg;
@@ -267,7 +264,7 @@ int bench_main(int argc, char **argv)
                     if (list[i] == 0) continue;
                     bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
                                    .depth = o.depth[di], .threads = o.threads[ti]};
-                    run_row(m, &o, ids, &r);
+                    run_row(m, ctx, &o, ids, &r);
                     print_row(&o, m, &r, first);
                     first = 0;
                 }
@@ -275,6 +272,7 @@ int bench_main(int argc, char **argv)
     }
     if (json) printf("\n]\n");
     free(ids);
+    bn_context_free(ctx);
     bn_model_free(m);
     return 0;
 }

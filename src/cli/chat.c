@@ -124,8 +124,8 @@ static void context_full(const chat *c)
 static int reply(chat *c, const int32_t *ids, int n)
 {
     char err[BN_ERR_LEN];
-    const float *logits;
     cli_seq *q = &c->q;
+    const int n_past0 = bn_session_n_past(q->session);
     q->out.n = 0;
     stream_clear(&q->stream);
     int r = seq_prefill(q, ids, n, err);
@@ -134,13 +134,17 @@ static int reply(chat *c, const int32_t *ids, int n)
             seq_interrupt(q);
             break;
         }
-        if (bn_session_eval(q->session, &q->next, 1, &logits, err)) cli_die(EXIT_MODEL, "%s", err);
-        r = seq_step(q, logits);
+        r = seq_continue(q, err);
     }
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
     cli_interrupted = 0; /* a Ctrl-C during the reply ends only the reply */
     fputc('\n', stdout);
     fflush(stdout);
+    if (q->out.n == 0 && !strcmp(q->stop_reason, "interrupted")) {
+        /* stopped inside the prompt: forget the turn, as if never typed */
+        bn_session_truncate(q->session, n_past0);
+        return 0;
+    }
     /* The reply's last token is not evaluated yet. A reply that did not end
      * with an end-of-generation token is closed with <|eot_id|>, so the next
      * turn follows a well-formed one. */
@@ -251,7 +255,7 @@ int run_chat(const cli_opts *o)
     bn_model *m = cli_load_model(o);
     chat c = {.o = o, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
     choose_format(&c, m);
-    bn_session *s = cli_new_session(o, m, o->n_ctx);
+    bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();

@@ -94,10 +94,13 @@ char *cli_read_file(const char *path, const char *what, size_t *len);
 char *cli_load_prompt(const cli_opts *o, size_t *len);
 
 bn_model *cli_load_model(const cli_opts *o);
-/* A session of n_ctx tokens (0: the model's context), or exits: a usage
+/* A session of n_ctx tokens (0: the model's context) evaluated on ctx
+ * (NULL: a context of its own that a Ctrl-C stops), or exits: a usage
  * error about --ctx-size when -c was given, else a model error naming the
  * file (the context the model claims does not fit). */
-bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx);
+bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
+/* A context for several sessions, stopped by Ctrl-C like cli_new_session's. */
+bn_context *cli_new_context(bn_model *m);
 /* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a
  * usage error. */
 bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
@@ -177,8 +180,14 @@ void seq_ignore_eog(cli_seq *q, int n_vocab);
 void seq_free_mask(cli_seq *q);
 
 /* Evaluates the prompt (recording it for the repetition penalty) and
- * samples the first token; returns seq_step's result, or -1 with err set. */
+ * samples the first token; returns seq_step's result (0 with stop_reason
+ * "interrupted" after a Ctrl-C), or -1 with err set. */
 int seq_prefill(cli_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN]);
+/* The rest of seq_prefill once the prompt, started at t0 (cli_now_ms), is
+ * evaluated and logits follow its last token. */
+int seq_prompt_done(cli_seq *q, const int32_t *ids, int n, const float *logits, double t0);
+/* Evaluates q->next and samples from it, as seq_prefill returns. */
+int seq_continue(cli_seq *q, char err[BN_ERR_LEN]);
 /* Samples from logits; returns 1 when q->next must be evaluated for the
  * generation to go on, 0 when it ended (stop_reason says why). */
 int seq_step(cli_seq *q, const float *logits);

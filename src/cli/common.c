@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bitnet-perf.h"
 #include "cli.h"
 
 volatile sig_atomic_t cli_interrupted;
@@ -70,12 +71,7 @@ void cli_catch_sigint(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-double cli_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
+double cli_now_ms(void) { return bn_seconds() * 1e3; }
 
 uint64_t cli_clock_seed(void)
 {
@@ -167,13 +163,32 @@ bn_model *cli_load_model(const cli_opts *o)
     return m;
 }
 
-bn_session *cli_new_session(const cli_opts *o, bn_model *m, int n_ctx)
+/* The engine asks between layers whether to stop: a Ctrl-C ends a long
+ * prompt within one layer's time. */
+static int interrupt_requested(void *data)
+{
+    (void)data;
+    return cli_interrupted;
+}
+
+bn_context *cli_new_context(bn_model *m)
 {
     char err[BN_ERR_LEN];
-    const bn_session_params p = {.n_ctx = n_ctx, .type_k = o->cache_k, .type_v = o->cache_v};
-    bn_session *s = bn_session_new_ex(m, &p, err);
+    bn_context *ctx = bn_context_new(m, NULL, err);
+    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
+    bn_context_set_abort(ctx, interrupt_requested, NULL);
+    return ctx;
+}
+
+bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
+{
+    char err[BN_ERR_LEN];
+    const bn_session_params p = {
+        .n_ctx = n_ctx, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
+    bn_session *s = bn_session_new(m, &p, err);
     if (!s && o->n_ctx) cli_die(EXIT_USAGE, "--ctx-size: %s", err);
     if (!s) cli_die(EXIT_MODEL, "%s: %s (the model's context; -c sets a smaller one)", o->model, err);
+    if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
     return s;
 }
 

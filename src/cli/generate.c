@@ -15,11 +15,34 @@
 int seq_prefill(cli_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN])
 {
     const float *logits;
-    double t0 = cli_now_ms();
-    if (bn_session_eval(q->session, ids, n, &logits, err)) return -1;
+    const double t0 = cli_now_ms();
+    const int rc = bn_session_eval(q->session, ids, n, &logits, err);
+    if (rc < 0) return -1;
+    if (rc == BN_ABORTED) {
+        q->t_gen_start = cli_now_ms();
+        seq_interrupt(q);
+        return 0;
+    }
+    return seq_prompt_done(q, ids, n, logits, t0);
+}
+
+int seq_prompt_done(cli_seq *q, const int32_t *ids, int n, const float *logits, double t0)
+{
     for (int i = 0; i < n; i++) bn_sampler_accept(q->sampler, ids[i]);
     q->t_gen_start = cli_now_ms();
     q->prompt_ms = q->t_gen_start - t0;
+    return seq_step(q, logits);
+}
+
+int seq_continue(cli_seq *q, char err[BN_ERR_LEN])
+{
+    const float *logits;
+    const int rc = bn_session_eval(q->session, &q->next, 1, &logits, err);
+    if (rc < 0) return -1;
+    if (rc == BN_ABORTED) {
+        seq_interrupt(q);
+        return 0;
+    }
     return seq_step(q, logits);
 }
 
@@ -103,15 +126,14 @@ void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size
 static void continue_alone(cli_seq *q)
 {
     char err[BN_ERR_LEN];
-    const float *logits;
-    for (;;) {
+    int r;
+    do {
         if (cli_interrupted) {
             seq_interrupt(q);
             return;
         }
-        if (bn_session_eval(q->session, &q->next, 1, &logits, err)) cli_die(EXIT_MODEL, "%s", err);
-        if (!seq_step(q, logits)) return;
-    }
+        if ((r = seq_continue(q, err)) < 0) cli_die(EXIT_MODEL, "%s", err);
+    } while (r);
 }
 
 static void print_stats(const bn_model *m, const cli_seq *q, int np)
@@ -120,7 +142,7 @@ static void print_stats(const bn_model *m, const cli_seq *q, int np)
              "(%.1f tok/s), stop: %s, kernel %s, %d threads",
              np, q->prompt_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0, q->out.n,
              q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0, q->stop_reason,
-             bn_model_kernel_name(m), bn_model_n_threads(m));
+             bn_model_kernel_name(m), bn_context_n_threads(bn_session_context(q->session)));
 }
 
 int run_generate(const cli_opts *o)
@@ -135,7 +157,7 @@ int run_generate(const cli_opts *o)
     int32_t *pids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &np);
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
-    bn_session *s = cli_new_session(o, m, o->n_ctx);
+    bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
     if (np >= bn_session_n_ctx(s))
         cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,

@@ -14,7 +14,6 @@
 #include "cli.h"
 
 #define MAX_THREADS 1024
-#define MAX_CTX (1 << 24)
 #define MAX_PARALLEL 256
 
 static void print_help(void)
@@ -201,18 +200,18 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         } else if (is_flag(a, "-m", "--model")) o->model = VALUE();
         else if (is_flag(a, "-p", "--prompt")) o->prompt = VALUE();
         else if (is_flag(a, "-f", "--file")) o->prompt_file = VALUE();
-        else if (is_flag(a, "-n", "--n-predict")) o->n_predict = (int)parse_int(a, VALUE(), -1, MAX_CTX);
-        else if (is_flag(a, "-c", "--ctx-size")) o->n_ctx = (int)parse_int(a, VALUE(), 0, MAX_CTX);
+        else if (is_flag(a, "-n", "--n-predict")) o->n_predict = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
+        else if (is_flag(a, "-c", "--ctx-size")) o->n_ctx = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
         else if (is_flag(a, "-t", "--threads")) o->n_threads = (int)parse_int(a, VALUE(), 1, MAX_THREADS);
-        else if (is_flag(a, "-b", "--batch-size")) o->n_batch = (int)parse_int(a, VALUE(), 1, MAX_CTX);
+        else if (is_flag(a, "-b", "--batch-size")) o->n_batch = (int)parse_int(a, VALUE(), 1, BN_MAX_CTX);
         else if (is_flag(a, "-ctk", "--cache-type-k")) o->cache_k = cli_parse_cache_type(a, VALUE());
         else if (is_flag(a, "-ctv", "--cache-type-v")) o->cache_v = cli_parse_cache_type(a, VALUE());
         else if (!strcmp(a, "--temp")) o->sp.temp = parse_float(a, VALUE(), 0.0f, 1e6f);
-        else if (!strcmp(a, "--top-k")) o->sp.top_k = (int)parse_int(a, VALUE(), 0, MAX_CTX);
+        else if (!strcmp(a, "--top-k")) o->sp.top_k = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
         else if (!strcmp(a, "--top-p")) o->sp.top_p = parse_float(a, VALUE(), 0.0f, 1.0f);
         else if (!strcmp(a, "--min-p")) o->sp.min_p = parse_float(a, VALUE(), 0.0f, 1.0f);
         else if (!strcmp(a, "--repeat-penalty")) o->sp.repeat_penalty = parse_float(a, VALUE(), 1e-3f, 1e3f);
-        else if (!strcmp(a, "--repeat-last-n")) o->sp.repeat_last_n = (int)parse_int(a, VALUE(), -1, MAX_CTX);
+        else if (!strcmp(a, "--repeat-last-n")) o->sp.repeat_last_n = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
         else if (is_flag(a, "-s", "--seed")) o->sp.seed = parse_seed(VALUE(), &o->seed_given);
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;

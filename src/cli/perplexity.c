@@ -58,7 +58,9 @@ static void score_window(ppl_run *p, const int32_t *tokens, int start, int end, 
     bn_session_reset(p->s);
     for (int c = 0; c < n && !cli_interrupted; c += PPL_CHUNK) {
         int len = n - c < PPL_CHUNK ? n - c : PPL_CHUNK;
-        if (bn_session_eval_all(p->s, win + c, len, p->logits, err)) cli_die(EXIT_MODEL, "%s", err);
+        const int rc = bn_session_eval_all(p->s, win + c, len, p->logits, err);
+        if (rc < 0) cli_die(EXIT_MODEL, "%s", err);
+        if (rc == BN_ABORTED) break; /* Ctrl-C: cli_interrupted is set */
         for (int j = c; j < c + len && j + 1 < n; j++) {
             int k = start + j + 1 - off; /* the text token win[j + 1] */
             if (k < first) continue;
@@ -110,7 +112,7 @@ int run_perplexity(const cli_opts *o)
     int n_ctx = o->n_ctx ? o->n_ctx : CLI_DEFAULT_PPL_CTX;
     if (n_ctx > bn_model_n_ctx_train(m)) n_ctx = bn_model_n_ctx_train(m);
     ppl_run p = {.n_vocab = bn_model_n_vocab(m), .bos = -1};
-    p.s = cli_new_session(o, m, n_ctx);
+    p.s = cli_new_session(o, m, NULL, n_ctx);
     cli_note_kv_cache(o, p.s, 1);
     int n;
     int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), o->ppl_file, &n);

@@ -1,29 +1,17 @@
 /*
- * perf.c - what benchmarks need from the engine: changing the thread count
- * of a loaded model, the bytes of weights one generated token reads, and
- * the machine's plain memory read bandwidth measured on the same pool, and
- * the process's resident memory.
+ * perf.c - what benchmarks need from the engine (bitnet-perf.h): the bytes
+ * of weights one generated token reads, the machine's plain memory read
+ * bandwidth measured on a context's pool (the clock and the resident
+ * memory are runtime's: clock.c, memory.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "model/model.h"
+#include "bitnet-perf.h"
+#include "engine.h"
+#include "runtime/clock.h"
 
-#define KIB_PER_MIB 1024.0
-
-int bn_model_set_threads(bn_model *m, int n_threads)
-{
-    if (n_threads < 1) n_threads = bn_available_cores();
-    if (n_threads == bn_pool_size(m->pool)) return 0;
-    bn_pool *p = bn_pool_new(n_threads);
-    if (!p) return -1;
-    bn_pool_free(m->pool);
-    m->pool = p;
-    bn_model_free_scratch(m); /* its per-thread buffers follow the pool size */
-    return 0;
-}
 
 static size_t qk256_bytes(const qk256_matrix *w)
 {
@@ -58,18 +46,11 @@ static void read_task(void *arg, int ith, int nth)
     j->sums[ith] = bn_read_sum(j->buf + (size_t)c0 * READ_CHUNK, (size_t)(c1 - c0) * READ_CHUNK);
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-double bn_read_bandwidth_gbs(bn_model *m, size_t bytes, int reps)
+double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps)
 {
     bytes -= bytes % READ_CHUNK;
     uint8_t *buf = aligned_alloc(READ_CHUNK, bytes ? bytes : READ_CHUNK);
-    uint64_t *sums = calloc((size_t)bn_pool_size(m->pool), sizeof *sums);
+    uint64_t *sums = calloc((size_t)bn_pool_size(ctx->pool), sizeof *sums);
     if (!buf || !sums) {
         free(buf);
         free(sums);
@@ -79,34 +60,12 @@ double bn_read_bandwidth_gbs(bn_model *m, size_t bytes, int reps)
     read_job j = {buf, bytes, sums};
     double best = 0.0;
     for (int r = 0; r < reps + 1; r++) { /* the first pass is a warm-up */
-        double t0 = seconds();
-        bn_pool_run(m->pool, read_task, &j);
-        double gbs = (double)bytes / (seconds() - t0) / 1e9;
+        double t0 = bn_seconds();
+        bn_pool_run(ctx->pool, read_task, &j);
+        double gbs = (double)bytes / (bn_seconds() - t0) / 1e9;
         if (r > 0 && gbs > best) best = gbs;
     }
     free(buf);
     free(sums);
     return best;
 }
-
-/* A "VmRSS:   1234 kB" line of /proc/self/status in MiB, or -1 when the
- * system has no such file (not Linux). */
-static double proc_status_mib(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1.0;
-    char line[256];
-    double mib = -1.0;
-    const size_t klen = strlen(key);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, klen) && line[klen] == ':') {
-            mib = strtod(line + klen + 1, NULL) / KIB_PER_MIB;
-            break;
-        }
-    fclose(f);
-    return mib;
-}
-
-double bn_resident_mib(void) { return proc_status_mib("VmRSS"); }
-
-double bn_peak_resident_mib(void) { return proc_status_mib("VmHWM"); }

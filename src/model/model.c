@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/clock.h"
 #include "runtime/errors.h"
+#include "runtime/memory.h"
 #include "model.h"
 #include "kernels/quants.h"
 #include "tokenizer/tokenizer.h"
@@ -27,7 +29,6 @@
 #define MAX_KEY 128
 #define MAX_DIM (1 << 20)      /* widths above a million are not plausible */
 #define MAX_LAYERS 1024
-#define MAX_CTX (1 << 24)
 #define DEFAULT_ROPE_BASE 10000.0f
 #define DEFAULT_RMS_EPS 1e-5f
 #define REQUANT_ROW_ALIGN 16
@@ -114,7 +115,7 @@ static int read_hparams(bn_model *m, char *err)
         read_dim(m, "attention.head_count", 1, 0, 1, MAX_DIM, &hp->n_head, err) ||
         read_dim(m, "attention.head_count_kv", 0, hp->n_head, 1, hp->n_head, &hp->n_head_kv,
                  err) ||
-        read_dim(m, "context_length", 0, 2048, 1, MAX_CTX, &hp->n_ctx_train, err) ||
+        read_dim(m, "context_length", 0, 2048, 1, BN_MAX_CTX, &hp->n_ctx_train, err) ||
         read_float(m, "rope.freq_base", DEFAULT_ROPE_BASE, &hp->rope_base, err) ||
         read_float(m, "attention.layer_norm_rms_epsilon", DEFAULT_RMS_EPS, &hp->rms_eps, err))
         return -1;
@@ -475,25 +476,18 @@ static int read_vocab_size(bn_model *m, char *err)
     if (!emb) return bn_errf(err, "missing tensor token_embd.weight");
     if (emb->n_dims != 2)
         return bn_errf(err, "token_embd.weight must have 2 dimensions (it has %u)", emb->n_dims);
-    if (emb->ne[1] > MAX_CTX) return bn_errf(err, "token_embd.weight has too many rows");
+    if (emb->ne[1] > BN_MAX_CTX) return bn_errf(err, "token_embd.weight has too many rows");
     m->hp.n_vocab = (int)emb->ne[1];
     int n_tok = bn_tokenizer_n_vocab(m->tok);
     if (n_tok != m->hp.n_vocab)
         return bn_errf(err, "vocabulary has %d tokens but token_embd.weight has %d rows", n_tok,
                     m->hp.n_vocab);
     int declared = 0;
-    if (read_dim(m, "vocab_size", 0, m->hp.n_vocab, 1, MAX_CTX, &declared, err)) return -1;
+    if (read_dim(m, "vocab_size", 0, m->hp.n_vocab, 1, BN_MAX_CTX, &declared, err)) return -1;
     if (declared != m->hp.n_vocab)
         return bn_errf(err, "%s.vocab_size is %d but token_embd.weight has %d rows", arch_name(m),
                     declared, m->hp.n_vocab);
     return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
@@ -506,13 +500,17 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
     int n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
     if (!(m->pool = bn_pool_new(n_threads))) return bn_errf(err, "cannot start %d threads", n_threads);
-    return load_weights(m, out_type, err);
+    m->n_threads = n_threads;
+    const int rc = load_weights(m, out_type, err);
+    bn_pool_free(m->pool); /* contexts bring their own threads */
+    m->pool = NULL;
+    return rc;
 }
 
 static void report_load(const bn_model *m, const char *path, double seconds)
 {
     fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n", path,
-            seconds * 1e3, m->hp.n_layer, m->kernels->name, bn_pool_size(m->pool));
+            seconds * 1e3, m->hp.n_layer, m->kernels->name, m->n_threads);
     double rss = bn_resident_mib(), hwm = bn_peak_resident_mib();
     if (rss >= 0.0 && hwm >= 0.0)
         fprintf(stderr, "bitnet-run: memory after load: resident %.1f MiB, peak %.1f MiB\n", rss,
@@ -530,12 +528,12 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
     }
     m->verbose = p->verbose;
     m->n_batch = p->n_batch > 0 ? p->n_batch : BN_DEFAULT_BATCH;
-    double t0 = now_seconds();
+    double t0 = bn_seconds();
     if (load_all(m, path, p, err)) {
         bn_model_free(m);
         return NULL;
     }
-    if (m->verbose) report_load(m, path, now_seconds() - t0);
+    if (m->verbose) report_load(m, path, bn_seconds() - t0);
     return m;
 }
 
@@ -556,7 +554,6 @@ void bn_model_free(bn_model *m)
     bn_arena_free(&m->weights);
     free(m->output_norm);
     if (!m->output.owned_in_arena) free(m->output.owned);
-    bn_model_free_scratch(m);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
     gguf_close(m->file);
@@ -566,7 +563,7 @@ void bn_model_free(bn_model *m)
 const bn_tokenizer *bn_model_tokenizer(const bn_model *m) { return m->tok; }
 int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
 int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
-int bn_model_n_threads(const bn_model *m) { return bn_pool_size(m->pool); }
+int bn_model_n_threads(const bn_model *m) { return m->n_threads; }
 const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
 
 static void describe_output(const bn_model *m, char *line, size_t len)
@@ -617,7 +614,7 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
         if (m->file->tensors[i].type < 64) counts[m->file->tensors[i].type]++;
     for (unsigned t = 0; t < 64; t++)
         if (counts[t]) EMIT("tensors %-8s %u", gguf_type_name(t), counts[t]);
-    EMIT("kernel:          %s, %d threads", m->kernels->name, bn_pool_size(m->pool));
+    EMIT("kernel:          %s, %d threads", m->kernels->name, m->n_threads);
 #undef EMIT
 }
 

@@ -1,7 +1,8 @@
 /*
  * model.h - the in-memory shape of a BitNet b1.58 model (internal).
  *
- * model.c fills these structs from a GGUF file; forward.c runs them.
+ * model.c fills these structs from a GGUF file; the engine (src/engine/)
+ * runs them and only reads them.
  * Ternary projections are QK256 matrices (qk256.h); the token embedding
  * and output layer stay in their file type as bn_dense (dense.c), except
  * an output layer requantized at load by bn_model_params.lm_head.
@@ -59,28 +60,15 @@ struct bn_model {
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
     float *output_norm;
     bn_tokenizer *tok;
-    bn_pool *pool;
+    bn_pool *pool; /* the threads that load the model; NULL once loaded */
     const bn_kernels *kernels;
     int verbose;
-    int n_batch;                         /* most tokens evaluated in one batch */
-    struct bn_batch_scratch *scratch;    /* forward.c's buffers, grown on demand */
+    int n_threads; /* its contexts' default thread count */
+    int n_batch;   /* and most tokens per pass */
 };
 
-/* forward.c: frees the batch scratch (called by bn_model_free). */
-void bn_model_free_scratch(bn_model *m);
-
-/* dense.c: the few operations the engine needs on a bn_dense. */
+/* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
 /* Row `row` as floats into out[0..cols). */
 void bn_dense_row(const bn_dense *d, int row, float *out);
-/* y[i][0..rows) = d * x[i] for the n vectors x[i] (cols wide), on the pool. */
-void bn_dense_matmul(const bn_model *m, const bn_dense *d, const float *x, int n, float *y);
-
-/* forward.c helpers shared with tests. */
-void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
-/* RoPE (docs/FORWARD.md, RoPE): the cos/sin table of a position (head_dim floats), then
- * the rotation of one head's vector by it. */
-void bn_rope_angles(float *cs, int head_dim, int pos, float base);
-void bn_rope_apply(float *v, int head_dim, const float *cs);
-
 #endif

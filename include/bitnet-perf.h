@@ -1,0 +1,36 @@
+/*
+ * bitnet-perf.h - what benchmarks need from the engine, beside bitnet.h:
+ * the weights one token reads, the machine's plain read bandwidth (the
+ * roof decoding is measured against), resident memory and a clock.
+ */
+#ifndef BITNET_PERF_H
+#define BITNET_PERF_H
+
+#include <stddef.h>
+
+#include "bitnet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Changes the worker count of a context (0 = the cores available);
+ * returns 0 or -1. */
+int bn_context_set_threads(bn_context *ctx, int n_threads);
+/* Bytes of weights that generating one token reads (ternary + output layer). */
+size_t bn_model_bytes_per_token(const bn_model *model);
+/* Best-of-reps read bandwidth in GB/s of a plain read loop over `bytes` on
+ * the context's threads. */
+double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps);
+/* The process's resident memory now and its peak so far, in MiB (Linux's
+ * VmRSS and VmHWM); -1 where the system does not report them. */
+double bn_resident_mib(void);
+double bn_peak_resident_mib(void);
+/* Seconds on a monotonic clock (for timing; not wall time). */
+double bn_seconds(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * engine.h - what the engine's files share (internal): a context (worker
+ * threads and the scratch of a pass), a session (one sequence's KV cache)
+ * and a batch as a pass sees it.
+ *
+ * eval.c checks and splits a bn_eval batch into passes; forward.c runs a
+ * pass through the layers; attention.c, products.c, dense_matmul.c and
+ * ops.c are the steps a layer takes; session.c and context.c own the
+ * memory.
+ */
+#ifndef BN_ENGINE_H
+#define BN_ENGINE_H
+
+#include "bitnet.h"
+#include "kernels/kernels.h"
+#include "model/model.h"
+#include "runtime/threadpool.h"
+
+/* Buffers of one pass of up to `cap` tokens over sessions of up to n_ctx
+ * positions (context.c sizes them). */
+typedef struct {
+    int cap;
+    int n_ctx;          /* positions the score buffers hold */
+    float *x;           /* [cap][n_embd] residual stream */
+    float *xn;          /* [cap][n_embd] normed block inputs / block outputs */
+    float *q;           /* [cap][q_dim] */
+    float *k, *v;       /* [cap][kv_dim], copied into the caches after RoPE */
+    float *att;         /* [cap][q_dim] */
+    float *gate, *up;   /* [cap][n_ff] */
+    float *rope;        /* [cap][head_dim]: each token's RoPE cos and sin */
+    float *scores;      /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
+    float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
+    bn_qact *qa_embd;   /* [cap], width n_embd (q_dim == n_embd) */
+    bn_qact *qa_ff;     /* [cap], width n_ff */
+    bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
+    int32_t *ids;       /* [cap]: the pass's tokens, */
+    int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
+    bn_session **sess;  /* [cap]: the session of each token */
+} bn_scratch;
+
+struct bn_context {
+    const bn_model *m;
+    bn_pool *pool;
+    int n_batch;
+    bn_abort_fn abort;
+    void *abort_data;
+    bn_scratch *sc; /* grown on demand (bn_context_scratch) */
+};
+
+struct bn_session {
+    bn_model *m;
+    bn_context *ctx;  /* runs bn_session_eval */
+    int owns_ctx;     /* ctx was made for this session and goes with it */
+    int n_ctx;
+    int n_past;
+    int n_pending;    /* eval.c: tokens of this session ahead in the batch being checked */
+    long n_evaluated;
+    bn_cache_type type_k, type_v; /* the element types of k_cache and v_cache */
+    void *k_cache, *v_cache;      /* [layer][kv head][position][head_dim] (bn_kv_row) */
+    float *logits;                /* n_vocab: after the last evaluated token */
+};
+
+/* One pass: n tokens, each with its session and position; the logits of
+ * the tokens logit_rows[0..n_logits) go to logits[i * n_vocab]. */
+typedef struct {
+    int n;
+    const int32_t *ids;
+    bn_session *const *sess;
+    const int *pos;
+    float *logits;
+    const int *logit_rows;
+    int n_logits;
+} bn_pass;
+
+/* context.c: the scratch for `cap` tokens and `n_ctx` positions, or NULL
+ * out of memory. */
+bn_scratch *bn_context_scratch(bn_context *ctx, int cap, int n_ctx);
+
+/* forward.c: the pass through every layer and the output; 0 or BN_ABORTED. */
+int bn_forward(bn_context *ctx, const bn_pass *p);
+
+/* attention.c: causal attention of layer il for every token of the pass,
+ * from sc->q into sc->att, over the sessions' caches. */
+void bn_attention(bn_context *ctx, const bn_pass *p, int il);
+/* The element offset of kv head h's row at position pos of a layer in
+ * either cache. */
+size_t bn_kv_row(const bn_hparams *hp, int n_ctx, int layer, int h, int pos);
+/* The scratch sizes attention needs for n_threads and n_ctx positions. */
+size_t bn_attention_scores_floats(const bn_hparams *hp, int n_threads, int n_ctx);
+size_t bn_attention_partial_floats(const bn_hparams *hp, int n_threads, int n_ctx);
+
+/* products.c: y[i] = w[i] * qa for every i < n_mat and each of the n_tok
+ * quantized tokens, in one pool run. */
+void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
+                         const qk256_matrix *const *w, float *const *y);
+
+/* dense_matmul.c: y[i][0..rows) = d * x[i] for the n vectors x[i], on the
+ * pool; qx holds n quantized inputs when bn_dense_needs_q8act(d). */
+int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d);
+void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, bn_q8act *qx,
+                     float *y);
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * products.c - the ternary matrix products of a pass on the context's
+ * pool. Every weight row is read once per pass and applied to all its
+ * tokens; the products that share an input (Q/K/V, gate/up) share one
+ * pool run, their rows handed out in shrinking chunks (bn_chunks).
+ */
+#include "engine.h"
+
+#define ROW_CHUNK 16   /* rows per inner chunk: their codes stay in L1 across the tokens */
+#define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
+#define MAX_FUSED 3    /* most products in one run (Q, K, V) */
+
+typedef struct {
+    const bn_kernels *k;
+    const bn_qact *a; /* [n_tok] */
+    int n_tok;
+    int n_mat;
+    const qk256_matrix *w[MAX_FUSED];
+    float *y[MAX_FUSED]; /* [n_tok][w->rows] */
+    bn_chunks rows[MAX_FUSED];
+} products_job;
+
+/* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
+ * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
+ * time, so that their activations stay in L2 across the rows. */
+static void product_rows(const products_job *j, int i, int r0, int r1)
+{
+    const qk256_matrix *w = j->w[i];
+    for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
+        const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
+        const bn_qact *a = j->a + t0;
+        float *y = j->y[i] + (size_t)t0 * w->rows;
+        for (int c = r0; c < r1; c += ROW_CHUNK) {
+            const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+            if (nt > 1 && j->k->qk256_matmat) {
+                j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
+                continue;
+            }
+            for (int t = 0; t < nt; t++) j->k->qk256_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
+        }
+    }
+}
+
+static void products_task(void *arg, int ith, int nth)
+{
+    products_job *j = arg;
+    (void)ith;
+    (void)nth;
+    for (int i = 0; i < j->n_mat; i++) {
+        int r0, r1;
+        while (bn_chunks_claim(&j->rows[i], &r0, &r1)) product_rows(j, i, r0, r1);
+    }
+}
+
+void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
+                         const qk256_matrix *const *w, float *const *y)
+{
+    products_job j = {.k = ctx->m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};
+    for (int i = 0; i < n_mat; i++) {
+        j.w[i] = w[i];
+        j.y[i] = y[i];
+        bn_chunks_init(&j.rows[i], w[i]->rows, ROW_CHUNK, bn_pool_size(ctx->pool));
+    }
+    bn_pool_run(ctx->pool, products_task, &j);
+}
