@@ -22,6 +22,7 @@
 #include "runtime/errors.h"
 #include "runtime/memory.h"
 #include "model.h"
+#include "names.h"
 #include "kernels/quants.h"
 #include "tokenizer/tokenizer.h"
 #include "ternary.h"
@@ -219,13 +220,10 @@ static void proj_shape(const bn_hparams *hp, const char *suffix, int *rows, int 
     else *rows = hp->n_ff, *cols = hp->n_embd; /* ffn_gate, ffn_up */
 }
 
-static const char *const proj_names[] = {"attn_q",   "attn_k", "attn_v", "attn_output",
-                                         "ffn_gate", "ffn_up", "ffn_down"};
-#define N_PROJ (sizeof proj_names / sizeof proj_names[0])
 
 static qk256_matrix *layer_proj(bn_layer *l, size_t i)
 {
-    qk256_matrix *all[N_PROJ] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
+    qk256_matrix *all[BN_N_PROJ] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
     return all[i];
 }
 
@@ -269,13 +267,13 @@ static int validate_layer(const bn_model *m, int il, char *err)
 {
     const bn_hparams *hp = &m->hp;
     char name[MAX_KEY];
-    for (size_t i = 0; i < N_PROJ; i++) {
+    for (size_t i = 0; i < BN_N_PROJ; i++) {
         int rows, cols;
         float s;
-        proj_shape(hp, proj_names[i], &rows, &cols);
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+        proj_shape(hp, bn_proj_names[i], &rows, &cols);
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
-        if (!t || bn_ternary_check(t, name, err) || proj_scale(m, il, proj_names[i], &s, err) < 0)
+        if (!t || bn_ternary_check(t, name, err) || proj_scale(m, il, bn_proj_names[i], &s, err) < 0)
             return -1;
     }
     norm_slot norms[N_NORMS];
@@ -356,14 +354,14 @@ static int load_layer(bn_model *m, int il, char *err)
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
         if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
     }
-    for (size_t i = 0; i < N_PROJ; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+    for (size_t i = 0; i < BN_N_PROJ; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         qk256_matrix *w = layer_proj(l, i);
         const gguf_tensor *t = gguf_find_tensor(m->file, name);
         if (bn_ternary_load(t, name, m->pool, &m->weights, w, err)) return -1;
         release_tensor_pages(m, t);
         float s;
-        if (proj_scale(m, il, proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
+        if (proj_scale(m, il, bn_proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
     }
     return 0;
 }
@@ -431,8 +429,8 @@ static size_t ternary_bytes(const bn_model *m)
     char name[MAX_KEY];
     size_t total = 0;
     for (int il = 0; il < m->hp.n_layer; il++)
-        for (size_t i = 0; i < N_PROJ; i++) {
-            snprintf(name, sizeof name, "blk.%d.%s.weight", il, proj_names[i]);
+        for (size_t i = 0; i < BN_N_PROJ; i++) {
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
             const gguf_tensor *t = gguf_find_tensor(m->file, name);
             total += qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
         }
@@ -547,7 +545,7 @@ void bn_model_free(bn_model *m)
             free(l->attn_sub_norm);
             free(l->ffn_norm);
             free(l->ffn_sub_norm);
-            for (size_t i = 0; i < N_PROJ; i++) qk256_free(layer_proj(l, i));
+            for (size_t i = 0; i < BN_N_PROJ; i++) qk256_free(layer_proj(l, i));
         }
         free(m->layers);
     }
@@ -584,7 +582,7 @@ static void describe_ternary(const bn_model *m, char *line, size_t len)
 {
     int per_block = 0, total = 0;
     for (int il = 0; il < m->hp.n_layer; il++)
-        for (size_t i = 0; i < N_PROJ; i++, total++)
+        for (size_t i = 0; i < BN_N_PROJ; i++, total++)
             per_block += layer_proj(&m->layers[il], i)->block_scales != NULL;
     snprintf(line, len, "ternary weights: %d matrices as QK256, %d with one scale, %d with a "
              "scale per block", total, total - per_block, per_block);

@@ -20,6 +20,7 @@
 #include "gguf_build.h"
 #include "gguf_edit.h"
 #include "json_mini.h"
+#include "model/names.h"
 #include "test.h"
 
 #define TINY_MODEL "models/bitnet-tiny.gguf"
@@ -125,9 +126,6 @@ static void add_embedding(ge_file *e, int cols, int rows)
     free(d);
 }
 
-static const char *const PROJ[] = {"attn_q",   "attn_k", "attn_v", "attn_output",
-                                   "ffn_gate", "ffn_up", "ffn_down"};
-
 /* One layer of width n_embd (= n_ff = head_dim, one head) replacing every
  * tensor; tq2 picks TQ2_0 projections instead of I2_S; scales adds the
  * per-projection scale tensors of arch "bitnet" (docs/FORMAT.md, Tensor
@@ -153,12 +151,12 @@ static void one_layer(ge_file *e, const char *arch, int n_embd, int n_vocab, int
         snprintf(key, sizeof key, "blk.0.%s.weight", norms[i]);
         add_norm(e, key, n_embd);
     }
-    for (size_t i = 0; i < sizeof PROJ / sizeof PROJ[0]; i++) {
-        snprintf(key, sizeof key, "blk.0.%s.weight", PROJ[i]);
+    for (size_t i = 0; i < BN_N_PROJ; i++) {
+        snprintf(key, sizeof key, "blk.0.%s.weight", bn_proj_names[i]);
         if (tq2) add_tq2(e, key, n_embd, n_embd);
         else add_i2s(e, key, n_embd, n_embd);
         if (scales) {
-            snprintf(key, sizeof key, "blk.0.%s.scale", PROJ[i]);
+            snprintf(key, sizeof key, "blk.0.%s.scale", bn_proj_names[i]);
             float half = 0.5f;
             int64_t ne[1] = {1};
             ge_add_tensor(e, key, 1, ne, GGML_TYPE_F32, &half, sizeof half);
