@@ -275,9 +275,9 @@ AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
     }
 }
 
-/* The Q8_0 rows also into L1, Q8_L1_AHEAD bytes ahead: on Zen 4 one thread
- * went from 76-77% to 82-90% of the read loop (bench_kernels, output layer;
- * 256 B ahead gave 83-87%). */
+/* The Q8_0 rows also into L1, Q8_L1_AHEAD bytes ahead: with the L2
+ * prefetch alone the output layer fell short of the read loop
+ * (bench_kernels output; docs/PERFORMANCE.md). */
 #define Q8_L1_AHEAD 1024
 
 AVX2_FN static inline void prefetch_l1(const uint8_t *p, size_t bytes)
@@ -302,7 +302,7 @@ AVX2_FN static inline __m256 q8_lanes_add(__m256 acc, __m256 dw, __m256 d, __m25
 #define PASS 8 /* Q8_0 blocks */
 
 /* The fp16 scales of PASS consecutive Q8_0 blocks as floats (word
- * inserts: faster than a gather on Zen 4). */
+ * inserts: faster than a gather). */
 AVX2_FN static inline __m256 q8_0_scales(const uint8_t *blocks)
 {
 #define DW(i) (short)bn_x86_load_u16(blocks + BN_Q8_0_BYTES * (size_t)(i))

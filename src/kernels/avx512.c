@@ -146,8 +146,7 @@ AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n
  * interleaved and added four times (dwords, qwords, 128-bit chunks twice),
  * 15 adds for 16 sums. Unrolled and always inlined so that v stays in
  * registers: as loops, or as a call, the tile's accumulators went through
- * a stack array once per tile (inlining the call: pp512 +4-5% on 1 and 2
- * threads of the 2-core EPYC). */
+ * a stack array once per tile. */
 ALWAYS_INLINE AVX512_FN __m512i reduce16_epi32(const __m512i v[16])
 {
     __m512i x[8], y[4], z[2];
@@ -305,8 +304,7 @@ VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, i
  * spill-over from the neighbour byte the 0x30 mask drops. One vpdpbusd
  * per 64 levels, a transposing reduction to the 16 sub-block sums, then
  * the offset (32 times the activation's sums of 16 levels) and the int8
- * scales in one multiply. On Zen 4 (bench_kernels, output layer from RAM)
- * 1.2-1.3x the AVX2 kernel on one thread and on two. */
+ * scales in one multiply: faster than the AVX2 kernel (docs/PERFORMANCE.md). */
 #define Q6_K_SUBS (BN_Q6_K_BLOCK / BN_Q6_K_SUB)
 #define TERNLOG_A_OR_B_AND_C 0xF8
 
@@ -499,10 +497,9 @@ ALWAYS_INLINE AVX512_FN void score_step(__m512 *acc, const __m512 *qv, int nq, _
  * in lane j * keys + c. nq and hot are compile-time constants. Cold rows
  * (decoding: one pass over the cache, from RAM) are read one after another,
  * each query's slice loaded again for every key: reading the rows side by
- * side slowed decoding at 2048 positions 6-9% on one thread. Hot rows (a
- * prompt's tokens each read the rows before them) are read side by side so
- * that each query slice is loaded once for all the keys, which the loads,
- * not the arithmetic, limited: prompts +2-3%. */
+ * side slowed decoding. Hot rows (a prompt's tokens each read the rows
+ * before them) are read side by side so that each query slice is loaded
+ * once for all the keys, since loads, not arithmetic, limit them. */
 ALWAYS_INLINE AVX512_FN void score_block(const float *q, int nq, const void *k, int f16, size_t row,
                                          size_t stride, int d, float scale, float *scores,
                                          size_t ld, int hot)

@@ -23,22 +23,18 @@
 #define BN_X86_REDUCE_LANES 8 /* vectors reduced together by bn_x86_reduce8 */
 #define BN_X86_Q6_K_OFFSET_SHIFT 5 /* x 32 = BN_Q6_K_OFFSET, the Q6_K level offset */
 /* Rows stream from RAM: ask for the weights this far ahead, into L1 and,
- * much further, into L2. Measured on Zen 4 (bench/bench_kernels.c,
- * "memory" rows, one thread): without prefetch the ternary products read
- * at 36-50% of the read loop; 2 blocks ahead into L1 gives 65-75%, and
- * 8 KB ahead into L2 on top of it 83-94% (the hardware prefetcher alone
- * does not run far enough ahead of a loop that does this much work per
- * line); L1 prefetches further ahead than ~2 blocks are slower. */
+ * much further, into L2. The hardware prefetcher alone does not run far
+ * enough ahead of a loop that does this much work per line; L1 prefetches
+ * further ahead than about 2 blocks are slower (bench_kernels "memory"
+ * rows; docs/PERFORMANCE.md). */
 #define BN_X86_PREFETCH_BYTES 128
 #define BN_X86_PREFETCH_L2_BYTES 8192
 /* The F16 products of both files take two rows at a time, each in its
  * own lanes exactly as one row alone: two add chains instead of one, whose
- * latency bounds a single row (36-38 GB/s from L2 on Zen 4 with AVX-512,
- * 57-59 for two). But the hardware prefetcher streams two rows well only
- * when they lie far apart. On one thread from RAM (pairs of 2560-wide
- * rows), rows next to each other read at half a single row's speed, 40 KB
- * apart at 80%, 640 KB apart at 103%, 2.5 MB apart at 108%. So row r0 + i
- * of a range goes with row r0 + half + i when the halves are at least
+ * latency bounds a single row. But the hardware prefetcher streams two
+ * rows well only when they lie far apart (neighbouring rows read slower
+ * than one row alone; docs/PERFORMANCE.md). So row r0 + i of a range goes
+ * with row r0 + half + i when the halves are at least
  * BN_X86_F16_PAIR_APART bytes apart, and ranges shorter than that go row
  * by row. */
 #define BN_X86_F16_PAIR_APART (1u << 20)
@@ -50,9 +46,8 @@ ALWAYS_INLINE BN_X86_AVX2_FN void bn_x86_prefetch_ahead(const uint8_t *codes)
 }
 
 /* The lm-head rows stream from RAM too: the lines BN_X86_PREFETCH_L2_BYTES
- * ahead of the `bytes` about to be read are asked into L2. Measured on
- * Zen 4 for the Q8_0 / Q6_K products: 4-7% faster from 8 KB ahead; nearer
- * (256 B - 4 KB) gains nothing. */
+ * ahead of the `bytes` about to be read are asked into L2 (nearer, 256 B
+ * to 4 KB, gains nothing). */
 #define BN_X86_CACHE_LINE 64
 
 ALWAYS_INLINE BN_X86_AVX2_FN void bn_x86_prefetch_l2(const uint8_t *p, size_t bytes)
@@ -141,14 +136,11 @@ ALWAYS_INLINE void bn_x86_f16_matvec_rows(const uint16_t *w, int cols, const flo
 /* ------------------------------------------------- lm-head products */
 
 /* The products of a Q8_0 / Q6_K output layer and their activation
- * quantizer, defined in kernels_avx2.c, for every x86 table but
- * avx512-vnni's Q6_K (kernels_avx512.c). AVX-512 Q8_0 versions (two groups
- * per vector; vpmaddubsw, or vpdpbusd on w + 128) were measured on Zen 4
- * (bench/bench_kernels.c and bitnet-run --bench): slower from caches
- * (29-32 GB/s against 36-39) and no faster from RAM, so not kept. */
-/* The AVX2 prompt-batch product, which avx512-bw (no VNNI) takes too:
- * measured on Zen 4 (bench_kernels batch), 123 GMAC/s against 87 for its own
- * matrix-vector product token by token. */
+ * quantizer, defined in avx2.c, for every x86 table but avx512-vnni's
+ * Q6_K (avx512.c). AVX-512 Q8_0 versions were slower from caches and no
+ * faster from RAM (docs/PERFORMANCE.md, Designs measured and dropped). */
+/* The AVX2 prompt-batch product, which avx512-bw (no VNNI) takes too: it
+ * beats that table's own matrix-vector product run token by token. */
 void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                               int r0, int r1);
 void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a);

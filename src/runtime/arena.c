@@ -6,10 +6,9 @@
  * 4 KB pages that is a TLB miss every 4 KB, each a page walk (a two-level
  * one in a VM); one mapping advised for transparent huge pages
  * (MADV_HUGEPAGE, which Linux honours in its default "madvise" mode) needs
- * one TLB entry per 2 MB. Measured on Zen 4 in a KVM guest, one thread
- * running the 6912 x 2560 ternary product from RAM: 21-24 GB/s in 4 KB
- * pages, 25-28 in huge pages. Separate allocations would each round up to
- * a whole huge page; one arena wastes at most one.
+ * one TLB entry per 2 MB, which makes the ternary products from RAM
+ * measurably faster (docs/PERFORMANCE.md). Separate allocations would each
+ * round up to a whole huge page; one arena wastes at most one.
  */
 #include "arena.h"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 
 #define SPIN_ITERATIONS 20000 /* polling steps before sleeping on the condition variable */
-#define PAUSE_SPINS 1000      /* of which busy-wait steps (~25 us on Zen 4) before yielding */
+#define PAUSE_SPINS 1000      /* of which busy-wait steps (tens of us) before yielding */
 
 struct bn_pool {
     int n_threads;
