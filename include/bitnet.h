@@ -222,6 +222,12 @@ int32_t bn_token_lookup(const bn_tokenizer *tok, const char *text, size_t len);
 /* Length of the longest prefix of buf that does not end inside an
  * incomplete UTF-8 sequence (streaming output prints only that much). */
 size_t bn_utf8_complete_prefix(const char *buf, size_t len);
+/* Decodes one strictly valid UTF-8 sequence at s (len > 0 bytes): returns
+ * its length (1..4) and stores the code point, or returns 0 for an
+ * overlong form, a surrogate, a value past U+10FFFF or a cut sequence. */
+size_t bn_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+/* Writes the UTF-8 form of cp (<= U+10FFFF) to out; returns 1..4. */
+size_t bn_utf8_encode(uint32_t cp, char out[4]);
 
 /* -------------------------------------------------------------- sampler */
 

@@ -1,5 +1,5 @@
 /*
- * cli_json.c - the small JSON writer behind --json, --batch and --tokenize,
+ * json.c - the small JSON writer behind --json, --batch and --tokenize,
  * and the reader for --batch's JSONL lines (RFC 8259 objects; nested values
  * are checked but kept only as raw text).
  */
@@ -7,27 +7,6 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_valid_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80) return 1;
-    if ((c & 0xe0) == 0xc0) len = 2, min = 0x80;
-    else if ((c & 0xf0) == 0xe0) len = 3, min = 0x800;
-    else if ((c & 0xf8) == 0xf0) len = 4, min = 0x10000;
-    else return 0;
-    if (len > n) return 0;
-    unsigned cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return len;
-}
 
 void json_string(FILE *out, const char *s, size_t n)
 {
@@ -48,7 +27,8 @@ void json_string(FILE *out, const char *s, size_t n)
         } else if (c < 0x20 || c == 0x7f) {
             fprintf(out, "\\u%04x", c), i++;
         } else {
-            size_t len = utf8_valid_len(p + i, n - i);
+            uint32_t cp;
+            size_t len = bn_utf8_decode(p + i, n - i, &cp);
             if (len) {
                 fwrite(p + i, 1, len, out);
                 i += len;
@@ -105,21 +85,6 @@ static int hex4(const char *p, unsigned *out)
     return 0;
 }
 
-static void put_utf8(cli_buf *b, unsigned cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) u[0] = (char)cp, n = 1;
-    else if (cp < 0x800) u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 0x3f)),
-        u[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
-    else
-        u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 0x3f)),
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
-    buf_append(b, u, n);
-}
-
 /* \uXXXX (after the backslash and 'u'), joining surrogate pairs. */
 static int read_unicode_escape(json_reader *r, cli_buf *b)
 {
@@ -135,7 +100,8 @@ static int read_unicode_escape(json_reader *r, cli_buf *b)
     } else if (cp >= 0xdc00 && cp <= 0xdfff) {
         return fail(r, "unpaired surrogate in \\u escape");
     }
-    put_utf8(b, cp);
+    char u[4];
+    buf_append(b, u, bn_utf8_encode(cp, u));
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bitnet.h"
+
 /* Code-point classes (regex terms of docs/TOKENIZERS.md, Pre-tokenizers). */
 enum {
     BN_CPT_LETTER = 1, /* \p{L} */
@@ -39,13 +41,7 @@ unsigned bn_cpt_flags(uint32_t cp);
  * byte cannot start one (a continuation byte, 0xF8..0xFF). */
 size_t bn_utf8_seq_len(unsigned char lead);
 
-/* Decodes one strictly valid UTF-8 sequence at s (len > 0 bytes available):
- * returns its length and stores the code point. Overlong forms, surrogates,
- * values above U+10FFFF and truncated sequences are invalid: then it returns
- * 0 and the caller treats the single byte s[0] as bad. */
-size_t bn_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
-
-/* Writes the UTF-8 form of cp (<= U+10FFFF) to out; returns 1..4. */
-size_t bn_utf8_encode(uint32_t cp, char out[BN_UTF8_MAX]);
+/* bn_utf8_decode and bn_utf8_encode are public (bitnet.h): the CLI's
+ * JSON reads and writes UTF-8 with them too. */
 
 #endif
