@@ -1,5 +1,5 @@
 /*
- * cli_bench.c - `bitnet-run --bench`: prompt-processing and generation
+ * bench.c - `bitnet-run --bench`: prompt-processing and generation
  * speed in the manner of llama-bench.
  *
  *   bitnet-run --bench -m MODEL [-p 512] [-n 128] [-d 0] [-r 3] [-t 1,2] [-b 256]

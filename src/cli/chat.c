@@ -1,5 +1,5 @@
 /*
- * cli_chat.c - conversation mode (-cnv/--chat). Each line read from stdin
+ * chat.c - conversation mode (-cnv/--chat). Each line read from stdin
  * is one user turn, wrapped in the model's chat format (spec section 8 and
  * "Decisions" 3) and appended to one session: earlier turns stay in the KV
  * cache and are never evaluated again. A reply ends at an end-of-generation

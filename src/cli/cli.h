@@ -1,5 +1,5 @@
 /*
- * cli.h - shared pieces of the command-line tool (src/main.c, src/cli_*.c):
+ * cli.h - shared pieces of the command-line tool (src/cli/):
  * the parsed options, the modes (one file each), and the helpers they share.
  * The tool uses only the public API of include/bitnet.h.
  */
@@ -59,17 +59,17 @@ typedef struct {
     bn_sampler_params sp;
 } cli_opts;
 
-/* The modes (cli_<mode>.c); each returns the process exit code. */
+/* The modes (<mode>.c); each returns the process exit code. */
 int run_generate(const cli_opts *o);
 int run_chat(const cli_opts *o);
 int run_batch(const cli_opts *o);
 int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
 int run_detokenize(const cli_opts *o);
-/* `bitnet-run --bench ...` (cli_bench.c): parses its own flags. */
+/* `bitnet-run --bench ...` (bench.c): parses its own flags. */
 int bench_main(int argc, char **argv);
 
-/* ------------------------------------------------ common (cli_common.c) */
+/* ------------------------------------------------ common (common.c) */
 
 /* Prints "bitnet-run: error: ..." as one line on stderr (control bytes
  * escaped); cli_die then exits with code. */
@@ -135,7 +135,7 @@ typedef struct {
 
 void ids_push(cli_ids *l, int32_t id);
 
-/* ---------------------------------------------- streaming (cli_stream.c) */
+/* ---------------------------------------------- streaming (stream.c) */
 
 /* Generated text on its way out: pieces are printed as they come, except a
  * tail that may still become a stop string (--stop) or is an incomplete
@@ -156,7 +156,7 @@ void stream_flush(cli_stream *s);
 /* Starts a new text on the same output and stop strings. */
 void stream_clear(cli_stream *s);
 
-/* --------------------------------------- one sequence (cli_generate.c) */
+/* --------------------------------------- one sequence (generate.c) */
 
 /* A prompt being continued: the sampling loop shared by plain generation,
  * chat replies and every sequence of a batch, so they stop alike. */
@@ -198,7 +198,7 @@ void seq_interrupt(cli_seq *q);
 void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size_t prompt_len,
                            const int32_t *pids, int np);
 
-/* ---------------------------------------------------- JSON (cli_json.c) */
+/* ---------------------------------------------------- JSON (json.c) */
 
 /* Output. Strings are escaped; invalid UTF-8 becomes U+FFFD so the output
  * is always valid JSON. */

@@ -1,5 +1,5 @@
 /*
- * cli_common.c - what every mode of the command-line tool shares: error
+ * common.c - what every mode of the command-line tool shares: error
  * messages and exit codes, Ctrl-C, reading prompt files, loading the model
  * or its vocabulary, tokenizing, building samplers, growable arrays.
  */

@@ -1,5 +1,5 @@
 /*
- * cli_generate.c - plain generation (the default mode): evaluate the
+ * generate.c - plain generation (the default mode): evaluate the
  * prompt, stream the continuation, print stats or a --json object. The
  * sampling loop of one sequence (cli_seq) lives here too, because chat and
  * --batch continue their sequences with exactly the same rules.

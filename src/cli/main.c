@@ -1,6 +1,6 @@
 /*
  * main.c - the bitnet-run command line: --help, flag parsing, --info, and
- * the dispatch to the modes in src/cli_*.c (generate, chat, batch,
+ * the dispatch to the modes, one file each (generate, chat, batch,
  * perplexity, tokenize, bench). It uses only the public API of
  * include/bitnet.h. Flags follow llama-cli's names where they exist.
  */

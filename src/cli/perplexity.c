@@ -1,5 +1,5 @@
 /*
- * cli_perplexity.c - perplexity of a text file (--perplexity FILE).
+ * perplexity.c - perplexity of a text file (--perplexity FILE).
  *
  * The text is scored in windows of --ctx-size tokens that overlap by half:
  * the first window scores all its tokens, every later one only the tokens

@@ -1,5 +1,5 @@
 /*
- * cli_stream.c - printing generated text as it comes, with stop strings
+ * stream.c - printing generated text as it comes, with stop strings
  * (--stop). A stop string may span several tokens, so the stream holds back
  * the longest tail of the text that could still grow into one, and prints
  * it only once it cannot; the stop string itself and anything after it are

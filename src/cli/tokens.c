@@ -1,5 +1,5 @@
 /*
- * cli_tokens.c - the vocabulary-only modes: --tokenize prints the prompt's
+ * tokens.c - the vocabulary-only modes: --tokenize prints the prompt's
  * ids as a JSON array, --detokenize prints the text of a list of ids. Both
  * load only the tokenizer, not the weights.
  */
