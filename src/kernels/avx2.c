@@ -1,8 +1,8 @@
 /*
- * kernels_avx2.c - the "avx2" kernel table: AVX2 integer dot products
+ * avx2.c - the "avx2" kernel table: AVX2 integer dot products
  * (vpmaddubsw on unsigned codes x signed activations) and F16C for the F16
  * output layer; also the products of a Q8_0 / Q6_K output layer, which the
- * AVX-512 tables share. Bitwise identical to kernels_scalar.c and, for the
+ * AVX-512 tables share. Bitwise identical to scalar.c and, for the
  * lm-head products, to quants.c (kernels.h).
  *
  * Only the functions below are compiled for AVX2 (target attribute), so the

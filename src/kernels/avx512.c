@@ -1,12 +1,12 @@
 /*
- * kernels_avx512.c - the AVX-512 kernel tables: "avx512-vnni" (vpdpbusd
+ * avx512.c - the AVX-512 kernel tables: "avx512-vnni" (vpdpbusd
  * multiplies unsigned codes by signed activations and adds groups of four
  * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
  * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize, F16 and
  * attention kernels and take the AVX2 Q8_0 output-layer product;
  * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K and
  * prompt-batch products (kernels_x86.h says why). Bitwise identical to
- * kernels_scalar.c and, for the lm-head products, to quants.c (kernels.h).
+ * scalar.c and, for the lm-head products, to quants.c (kernels.h).
  *
  * Only these functions are compiled for AVX-512 (target attributes);
  * kernels.c picks a table only when cpu.c reports the features and the OS

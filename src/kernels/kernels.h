@@ -4,7 +4,7 @@
  * A bn_kernels table holds the few functions where the time goes: int8
  * activation quantization, the QK256 ternary products (matrix-vector for
  * decoding, matrix-matrix for prompt batches), the output layer's products
- * (F16, Q8_0, Q6_K) and the two halves of attention. kernels_scalar.c is the
+ * (F16, Q8_0, Q6_K) and the two halves of attention. scalar.c is the
  * definition of the results; every SIMD table must give bitwise identical
  * output (integer sums are exact, and the float work follows the same order).
  * bn_kernels_select() picks a table from CPUID/HWCAP at startup.
@@ -238,7 +238,7 @@ float bn_act_scale(float absmax);
 #define BN_READ_BYTES 64
 uint64_t bn_read_sum(const void *buf, size_t bytes);
 
-/* Shared helpers of every kernel (defined in kernels_scalar.c). */
+/* Shared helpers of every kernel (defined in scalar.c). */
 float bn_f16_to_f32(uint16_t h);
 uint16_t bn_f32_to_f16(float f);
 /* The F16 dot product of the scalar kernel (the definition of the lanes). */

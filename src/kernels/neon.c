@@ -1,10 +1,10 @@
 /*
- * kernels_neon.c - the aarch64 kernel tables: "neon-dotprod" (sdot adds
+ * neon.c - the aarch64 kernel tables: "neon-dotprod" (sdot adds
  * groups of four int8 products straight into int32; ARMv8.2 dot product
  * extension) and "neon-plain" (smull/smlal into int16, widened per block,
  * for cores without it). Both share the NEON quantize and F16 kernels, and
  * multiply prompt batches in tiles of rows x tokens (qk256_matmat).
- * Bitwise identical to kernels_scalar.c (kernels.h).
+ * Bitwise identical to scalar.c (kernels.h).
  *
  * Advanced SIMD is part of every aarch64 CPU we target; only the sdot
  * functions are compiled for the extension (target attribute), and

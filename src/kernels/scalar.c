@@ -1,5 +1,5 @@
 /*
- * kernels_scalar.c - the portable C kernels. They define the results every
+ * scalar.c - the portable C kernels. They define the results every
  * SIMD kernel must reproduce bit for bit (kernels.h): the quantization, the
  * exact integer sums and, through the helpers of kernels.c that every table
  * calls, the order of the float work. Also holds the helpers all kernels

@@ -1,8 +1,8 @@
 /*
  * kernels_x86.h - AVX2 helpers shared by the x86 kernel files
- * (kernels_avx2.c, kernels_avx512.c): horizontal sums and maxima, the
+ * (avx2.c, avx512.c): horizontal sums and maxima, the
  * fold of the F16 dot product lanes, and the products every x86 table
- * takes from kernels_avx2.c. Include only under __x86_64__; the helpers
+ * takes from avx2.c. Include only under __x86_64__; the helpers
  * are compiled for AVX2, so only AVX2 (or wider) functions may call them.
  */
 #ifndef BN_KERNELS_X86_H

@@ -1,7 +1,7 @@
 /*
- * tokenizer_impl.h - the tokenizer's internal data and the functions its
+ * impl.h - the tokenizer's internal data and the functions its
  * source files share: tokenizer.c (loading, public API, special tokens,
- * decoding), tokenizer_vocab.c (hash tables), bpe.c (byte-level BPE,
+ * decoding), vocab.c (hash tables), bpe.c (byte-level BPE,
  * docs/TOKENIZERS.md, Byte-level BPE), spm.c (docs/TOKENIZERS.md,
  * SentencePiece).
  */
@@ -103,11 +103,11 @@ static inline const char *bn_tok_text(const bn_tokenizer *t, int32_t id)
 
 static inline uint32_t bn_tok_len(const bn_tokenizer *t, int32_t id) { return t->spans[id].len; }
 
-/* tokenizer_load.c: a pre-tokenizer by name (llama3/llama-bpe, gpt2/gpt-2,
+/* load.c: a pre-tokenizer by name (llama3/llama-bpe, gpt2/gpt-2,
  * default); 0, or -1 when unknown. */
 int bn_pre_from_name(const char *name, size_t len, bn_pre_type *out);
 
-/* tokenizer_vocab.c */
+/* vocab.c */
 uint32_t bn_hash_bytes(const char *s, size_t len);
 int bn_str_map_build(bn_str_map *m, const bn_tokenizer *t); /* 0 or -1 (memory) */
 void bn_str_map_free(bn_str_map *m);
@@ -125,7 +125,7 @@ void bn_merge_table_free(bn_merge_table *m);
 /* The lowest rank of the merge left+right, or -1 when there is none. */
 int32_t bn_merge_rank(const bn_merge_table *m, int32_t left, int32_t right);
 
-/* tokenizer_merge.c: the merge loop both BPE and SentencePiece use. A word
+/* merge.c: the merge loop both BPE and SentencePiece use. A word
  * is split into symbols (one per UTF-8 character, or per invalid byte);
  * adjacent pairs that a rater accepts are queued by key, the lowest key
  * first and ties to the leftmost pair, and merged until none is left. */
@@ -161,14 +161,14 @@ void bn_merger_free(bn_merger *m);
  * copy (updating *cap), or NULL when out of memory (buf is then untouched). */
 void *bn_grow(void *buf, size_t *cap, size_t n, size_t elem);
 
-/* tokenizer_bpe.c */
+/* bpe.c */
 void bn_bpe_init_byte_map(bn_tokenizer *t);
 /* Byte value of a code point of the byte-level alphabet, or -1. */
 int bn_bpe_char_to_byte(const bn_tokenizer *t, uint32_t cp);
 /* Tokenizes one fragment of raw text (no special tokens inside). */
 int bn_bpe_tokenize(const bn_tokenizer *t, const char *text, size_t len, bn_id_list *out);
 
-/* tokenizer_spm.c */
+/* spm.c */
 /* Decides spm_word_chunks from the pieces (at load). */
 void bn_spm_init(bn_tokenizer *t);
 int bn_spm_tokenize(const bn_tokenizer *t, const char *text, size_t len, int space_prefix,

@@ -3,9 +3,9 @@
  * vocabulary file, tokenizing with special-token partition and BOS
  * (docs/TOKENIZERS.md, Special tokens), decoding ids back to bytes, and the queries.
  *
- * The work itself lives in tokenizer_load.c (GGUF keys), tokenizer_bpe.c
- * and tokenizer_spm.c (the two algorithms), tokenizer_merge.c (their shared
- * merge loop), tokenizer_vocab.c (hash tables) and pretokenize.c (splits).
+ * The work itself lives in load.c (GGUF keys), bpe.c
+ * and spm.c (the two algorithms), merge.c (their shared
+ * merge loop), vocab.c (hash tables) and pretokenize.c (splits).
  *
  * Invalid UTF-8 in the input is never an error: for byte-level BPE each
  * offending byte becomes U+FFFD (as llama.cpp does); SentencePiece keeps

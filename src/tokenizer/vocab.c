@@ -1,5 +1,5 @@
 /*
- * tokenizer_vocab.c - the tokenizer's lookup structures: token text -> id
+ * vocab.c - the tokenizer's lookup structures: token text -> id
  * (an open-addressing hash table, at most half full) and the BPE merge
  * ranks (left id, right id) -> rank, stored as one sorted row per left id
  * (compact, so building it for 280k merges stays within the cache).
