@@ -93,7 +93,7 @@ void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
 /* -------------------------------------------------------------- session */
 
 /* The element type of a session's KV cache. F32 is the default and the
- * reference arithmetic (docs/FORWARD.md); F16 rounds each cached key and
+ * reference arithmetic (docs/FORWARD.md, Reference arithmetic); F16 rounds each cached key and
  * value to the nearest half (ties to even), halving the cache's memory,
  * and attention then runs in f32 over those rounded values. */
 typedef enum {

@@ -1,11 +1,12 @@
 /*
  * chat.c - conversation mode (-cnv/--chat). Each line read from stdin
- * is one user turn, wrapped in the model's chat format (spec section 8 and
- * "Decisions" 3) and appended to one session: earlier turns stay in the KV
- * cache and are never evaluated again. A reply ends at an end-of-generation
- * token, which is evaluated together with the next user text, as llama-cli
- * does. /clear starts over, /exit quits; Ctrl-C stops a reply, and a Ctrl-C
- * at the prompt (or end of input) ends the chat.
+ * is one user turn, wrapped in the model's chat format (docs/CHAT.md) and
+ * appended to one session: earlier turns stay in the KV cache and are never
+ * evaluated again. A reply ends at an end-of-generation token, which is
+ * evaluated together with the next user text, as llama-cli does. /clear
+ * starts over, /exit quits; Ctrl-C stops a reply (or its prompt, which is
+ * then forgotten), and a Ctrl-C at the prompt (or end of input) ends the
+ * chat.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ typedef struct {
 } chat_format;
 
 static const chat_format FORMATS[] = {
-    /* microsoft/bitnet-b1.58-2B-4T as HF defines it (spec "Decisions" 3) */
+    /* microsoft/bitnet-b1.58-2B-4T as HF defines it (docs/CHAT.md, bitnet) */
     {"bitnet", "System: ", "<|eot_id|>", "User: ", "<|eot_id|>Assistant: ", 1},
     /* LLaMA-3 instruct headers */
     {"llama3", "<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>",
@@ -57,8 +58,9 @@ static const chat_format *format_by_name(const char *name)
             name);
 }
 
-/* The format the GGUF's template stands for. The reference never renders
- * the Jinja text; it recognises templates by substring (spec section 8). */
+/* The format the GGUF's template stands for. Like llama.cpp, it never
+ * renders the Jinja text but recognises templates by substring
+ * (docs/CHAT.md, Recognising the template). */
 static const chat_format *format_of_model(const bn_model *m)
 {
     char probe[1];

@@ -1,6 +1,6 @@
 /*
  * attention.c - causal grouped-query attention of a layer over the
- * sessions' KV caches (docs/FORWARD.md, attention): scores, softmax and
+ * sessions' KV caches (docs/FORWARD.md, Attention): scores, softmax and
  * the weighted sum of values, on the kernel table and the context's pool.
  *
  * Many (kv head, token) items - a prompt - go to the threads in turn, each

@@ -1,9 +1,9 @@
 /*
  * sampler.c - turns a logit vector into the next token id (bn_sampler_*).
  *
- * The chain follows llama.cpp's classic sampler (llama-cli defaults, spec
- * §"llama-cli sampler defaults": temp 0.8, top_k 40, top_p 0.95,
- * min_p 0.05, repeat penalty 1.0 = off, last_n 64). In order:
+ * The chain follows llama.cpp's classic sampler (llama-cli defaults,
+ * docs/FORWARD.md, Sampling: temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
+ * repeat penalty 1.0 = off, last_n 64). In order:
  *
  *   1. repetition   every DISTINCT token among the last repeat_last_n
  *      penalty      accepted tokens (-1: all accepted since new/reset) is

@@ -18,7 +18,7 @@
 
 typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET } bn_arch;
 
-/* forward.c's attention sums head dimensions in lanes of 8 (every released
+/* attention.c sums head dimensions in lanes of 8 (every released
  * model has 64 or 128). */
 #define BN_HEAD_DIM_MULTIPLE 8
 typedef enum { BN_ACT_RELU2, BN_ACT_SILU } bn_ffn_act;
