@@ -93,9 +93,9 @@ void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
 /* -------------------------------------------------------------- session */
 
 /* The element type of a session's KV cache. F32 is the default and the
- * reference arithmetic (docs/FORWARD.md, Reference arithmetic); F16 rounds each cached key and
- * value to the nearest half (ties to even), halving the cache's memory,
- * and attention then runs in f32 over those rounded values. */
+ * reference arithmetic (docs/FORWARD.md, Reference arithmetic); F16 rounds
+ * each cached key and value to the nearest half (ties to even), halving the
+ * cache's memory, and attention then runs in f32 over those values. */
 typedef enum {
     BN_CACHE_F32 = 0,
     BN_CACHE_F16 = 1,
