@@ -19,7 +19,7 @@
 
 #include "../tests/gguf_build.h"
 #include "gguf/gguf.h"
-#include "kernels/kernels.h"
+#include "kernels/f16.h"
 
 #define N_LAYER 30
 #define N_EMBD 2560

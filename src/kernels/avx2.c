@@ -9,7 +9,8 @@
  * program still runs on older x86-64 CPUs; kernels.c picks this table only
  * when cpu.c reports AVX2 and F16C. Empty on other architectures.
  */
-#include "kernels.h"
+#include "products.h"
+#include "table.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -12,7 +12,8 @@
  * kernels.c picks a table only when cpu.c reports the features and the OS
  * support for ZMM state. Empty on other architectures.
  */
-#include "kernels.h"
+#include "products.h"
+#include "table.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

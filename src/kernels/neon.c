@@ -11,7 +11,8 @@
  * kernels.c picks that table only when HWCAP reports it. Empty on other
  * architectures.
  */
-#include "kernels.h"
+#include "products.h"
+#include "table.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h" /* bn_f16_to_f32 */
+#include "f16.h"
 
 #define GROUP 128          /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,
                               docs/FORMAT.md, I2_S), half a TQ2_0 block */

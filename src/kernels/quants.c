@@ -32,7 +32,8 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
-#include "kernels.h"
+#include "f16.h"
+#include "table.h"
 
 #define QK8_0 BN_Q8_0_BLOCK
 #define Q8_0_BYTES BN_Q8_0_BYTES

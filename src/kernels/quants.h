@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels.h"
+#include "table.h"
 
 /* The block layouts of the --lm-head types (quants.c describes them),
  * shared with the SIMD kernels of their products. */

@@ -1,85 +1,15 @@
 /*
- * scalar.c - the portable C kernels. They define the results every
- * SIMD kernel must reproduce bit for bit (kernels.h): the quantization, the
- * exact integer sums and, through the helpers of kernels.c that every table
- * calls, the order of the float work. Also holds the helpers all kernels
- * share: activation buffers and F16 <-> F32 conversion.
+ * scalar.c - the portable C kernel table. It defines the results every
+ * SIMD table must reproduce bit for bit (table.h): the quantization, the
+ * exact integer sums and, through the products of products.c that every
+ * table calls, the order of the float work.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-
-int bn_qact_alloc(bn_qact *a, int n)
-{
-    memset(a, 0, sizeof *a);
-    a->n = n;
-    a->n_blocks = qk256_blocks(n);
-    size_t len = (size_t)(a->n_blocks ? a->n_blocks : 1) * QK256_BLOCK;
-    a->q = aligned_alloc(QK256_BLOCK_BYTES, len);
-    a->block_sums = calloc((size_t)(a->n_blocks ? a->n_blocks : 1), sizeof(int32_t));
-    if (!a->q || !a->block_sums) {
-        bn_qact_free(a);
-        return -1;
-    }
-    memset(a->q, 0, len);
-    return 0;
-}
-
-void bn_qact_free(bn_qact *a)
-{
-    free(a->q);
-    free(a->block_sums);
-    a->q = NULL;
-    a->block_sums = NULL;
-}
-
-float bn_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13); /* inf / nan */
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    } else if (mant == 0) {
-        bits = sign;
-    } else { /* subnormal: normalize */
-        int e = -1;
-        do {
-            e++;
-            mant <<= 1;
-        } while (!(mant & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-uint16_t bn_f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
-    uint32_t sign = (x >> 16) & 0x8000, absx = x & 0x7fffffffu;
-    if (absx >= 0x7f800000u) /* inf or nan */
-        return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0));
-    if (absx >= 0x477ff000u) /* rounds to >= 65536: overflow to inf */
-        return (uint16_t)(sign | 0x7c00);
-    if (absx < 0x38800000u) { /* result is subnormal or zero */
-        float v;
-        uint32_t ax = absx;
-        memcpy(&v, &ax, sizeof v);
-        /* 2^-24 is the f16 subnormal step; rintf rounds half to even */
-        return (uint16_t)(sign | (uint32_t)rintf(v * 16777216.0f));
-    }
-    uint32_t mant = absx & 0x7fffff, exp = (absx >> 23) - 112;
-    uint32_t h = (exp << 10) | (mant >> 13);
-    uint32_t rest = mant & 0x1fff; /* round half to even on the dropped bits */
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
-    return (uint16_t)(sign | h);
-}
+#include "products.h"
+#include "table.h"
 
 /* max|x_i| of the vector; a NaN never compares greater, so it is skipped. */
 static float absmax_scalar(const float *x, int n)
@@ -168,7 +98,8 @@ static float fold16(float lane[BN_F16_LANES])
     return lane[0];
 }
 
-float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n)
+/* The F16 dot product (the definition of its lanes, BN_F16_LANES). */
+static float f16_dot_scalar(const uint16_t *w, const float *x, int n)
 {
     float lane[BN_F16_LANES] = {0};
     int k = 0;
@@ -182,7 +113,7 @@ float bn_f16_dot_scalar(const uint16_t *w, const float *x, int n)
 
 static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1)
 {
-    for (int r = r0; r < r1; r++) y[r] = bn_f16_dot_scalar(w + (size_t)r * cols, x, cols);
+    for (int r = r0; r < r1; r++) y[r] = f16_dot_scalar(w + (size_t)r * cols, x, cols);
 }
 
 /* ------------------------------------------------------------ attention */

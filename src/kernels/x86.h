@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "kernels.h"
+#include "table.h"
 
 #define BN_X86_AVX2_FN __attribute__((target("avx2,f16c")))
 /* Inner steps called from more than one place (or with compile-time

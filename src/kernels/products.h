@@ -1,0 +1,56 @@
+/*
+ * products.h - the QK256 ternary products every kernel table, the scalar
+ * one included, builds from its own integer core (products.c): the row
+ * loop with the float epilogue (written once, so its order is the same
+ * everywhere) and the prompt-batch tiling.
+ */
+#ifndef BN_PRODUCTS_H
+#define BN_PRODUCTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "act.h"
+#include "qk256.h"
+
+/* The float epilogue (docs/FORWARD.md, Ternary products) for a
+ * per-tensor scale. */
+static inline float bn_ternary_epilogue(int32_t sumi, const bn_qact *a, float w_scale)
+{
+    return ((float)sumi - (float)a->sum) / a->scale * w_scale;
+}
+
+/* Each instruction set provides the integer core, exact in int32: */
+/* sum(code * q) over a whole row of n blocks (per-tensor scale). */
+typedef int32_t (*bn_row_dot_fn)(const uint8_t *codes, const int8_t *q, int n);
+/* sum(code * q) of each of n consecutive blocks (per-block scales). */
+typedef void (*bn_block_dots_fn)(const uint8_t *codes, const int8_t *q, int n, int32_t *dots);
+/* sum(code * q[t]) over the nb blocks of `rows` consecutive rows (row_bytes
+ * apart) for a tile of tokens: sums[i * tile + t] for row i, token t. */
+typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
+                               int nb, int32_t *sums);
+/* A tile's epilogue in one go, for a shape that has its own: sums as the
+ * tile function left them, tok_sum / tok_scale the tile's tokens' (float)
+ * sum and scale; y[t * ldy + i] for row i and token t < nt only. */
+typedef void (*bn_tile_epilogue_fn)(const int32_t *sums, const float *tok_sum,
+                                    const float *tok_scale, int nt, float w_scale, float *y,
+                                    size_t ldy);
+/* qk256_matmat from a tile function covering `rows` rows x `tile` tokens:
+ * a short last token tile repeats its last token (the extra sums are
+ * dropped), rows left over at the end go through matvec, and so do
+ * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
+typedef struct {
+    int tile, rows; /* tile: a multiple of 4 (the epilogue's vectors), at most 32; rows <= 4 */
+    bn_row_tile_fn row_tile;
+    void (*matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    bn_tile_epilogue_fn epilogue; /* NULL: the portable one, row by row */
+} bn_matmat_shape;
+void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                           int r0, int r1, const bn_matmat_shape *shape);
+/* Rows [r0, r1) of the QK256 product from those integer sums, with the
+ * float epilogue (docs/FORWARD.md, Ternary products) in the order scalar.c
+ * evaluates it. */
+void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                          bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
+
+#endif

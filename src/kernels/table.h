@@ -1,0 +1,173 @@
+/*
+ * table.h - the compute kernels' table, one per instruction set.
+ *
+ * A bn_kernels table holds the few functions where the time goes: int8
+ * activation quantization, the QK256 ternary products (matrix-vector for
+ * decoding, matrix-matrix for prompt batches), the output layer's products
+ * (F16, Q8_0, Q6_K) and the two halves of attention. scalar.c is the
+ * definition of the results; every SIMD table must give bitwise identical
+ * output (integer sums are exact, and the float work follows the same order).
+ * Each table's file includes this; kernels.h picks one for the CPU.
+ */
+#ifndef BN_TABLE_H
+#define BN_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "act.h"
+#include "f16.h"
+#include "qk256.h"
+
+/* Lanes of the F16 dot product: element k (k < cols rounded down to a
+ * multiple of 16) is accumulated, as float(w)*x with a separate multiply
+ * and add (no FMA), into lane k % 16; the lanes are then folded as
+ * lane[i] += lane[i + w] for w = 8, 4, 2, 1 and the leftover elements are
+ * added to lane 0 one by one in order. SIMD kernels reproduce this order. */
+#define BN_F16_LANES 16
+
+/* An activation vector quantized for the Q8_0 / Q6_K output layer, once
+ * per token: groups of BN_Q8_GROUP values, each with its own float scale
+ * d = max|x| / 127 and q = round-half-even(x * 127 / max|x|) clamped to
+ * [-127, 127] (NaN -> -127; a group whose max|x| is below BN_Q8_TINY is
+ * all zeros). The products then take, for each group g of a row, the
+ * exact int32 sum isum_g of weight level * q over the group (times the
+ * int8 sub-block scales for Q6_K) and add (dw_g * d_g) * (float)isum_g,
+ * dw_g being the weight block's fp16 scale, separately multiplied and
+ * added, into lane g % BN_Q8_LANES; the lanes are folded as
+ * lane[i] += lane[i + w] for w = 8, 4, 2, 1 (quants.c is the definition). */
+#define BN_Q8_GROUP 32
+#define BN_Q8_LANES 16
+#define BN_Q8_LEVELS 127.0f
+#define BN_Q8_TINY 1e-30f /* 127 / BN_Q8_TINY is finite */
+#define BN_Q8_SUM_SPAN 16 /* values per entry of sums */
+typedef struct bn_q8act {
+    int n;          /* values: a multiple of BN_Q8_GROUP */
+    int8_t *q;      /* n levels */
+    float *d;       /* n / BN_Q8_GROUP group scales */
+    int16_t *sums;  /* n / BN_Q8_SUM_SPAN sums of 16 consecutive levels (for
+                     * kernels that multiply offset weight levels) */
+} bn_q8act;
+
+/* A group's scale from its max|x| (above): *d = amax / 127; returns the
+ * factor that maps x to levels before the rounding. */
+static inline float bn_q8_inverse(float amax, float *d)
+{
+    *d = amax / BN_Q8_LEVELS;
+    return amax >= BN_Q8_TINY ? BN_Q8_LEVELS / amax : 0.0f;
+}
+
+/* y[r] for rows r in [r0, r1) of a Q8_0 or Q6_K matrix w (rows of `cols`
+ * values in the type's blocks) times a. */
+typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
+                                int r1);
+
+typedef struct {
+    const char *name;
+    /* x[0..n) -> a (a allocated for at least n). */
+    void (*quantize)(const float *x, int n, bn_qact *a);
+    /* y[r] for rows r in [r0, r1) of W times the quantized activation. */
+    void (*qk256_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
+    void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
+    /* The product for n_tok activations at once (prompt batches): for rows
+     * r in [r0, r1), y[t * ldy + r] = what qk256_matvec gives for a[t],
+     * bitwise, with each weight block decoded once for many tokens. NULL
+     * in tables without one: callers then use qk256_matvec per token. */
+    void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                         int r0, int r1);
+    /* The products of a Q8_0 or Q6_K output layer (--lm-head, see
+     * bn_q8act above): x[0..n) -> a, and the matrix products. NULL: dense.c
+     * uses the portable reference of quants.h, which defines the results. */
+    void (*q8_quantize)(const float *x, int n, bn_q8act *a);
+    bn_q8_matvec_fn q8_0_matvec;
+    bn_q8_matvec_fn q6_k_matvec;
+    /* Attention of n_q query heads sharing one kv head over n rows of the
+     * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
+     * BN_ATTN_LANES says the order). Query j is q + j*d and its scores
+     * are scores + j*ld: scores[j*ld + p] = dot(q_j, k_p) * scale. Its
+     * output is out + j*d: out[j*d + i] = sum over p of w[j*ld + p] *
+     * v_p[i], for i < d. Each cache row is read once for all n_q heads.
+     * hot says that the rows were read just before (a prompt's tokens each
+     * read the rows of the ones before them), so a kernel may read several
+     * side by side; cold rows (decoding) come from RAM in one pass, which
+     * reading rows one after another streams fastest. The results do not
+     * depend on it. */
+    void (*attn_scores)(const float *q, int n_q, const float *k, size_t stride, int n, int d,
+                        float scale, float *scores, size_t ld, int hot);
+    void (*attn_values)(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
+                        int d, float *out);
+    /* The same over an F16 KV cache (rows of halves, `stride` halves
+     * apart): the results of attn_scores / attn_values, bit for bit, on
+     * the rows widened to f32 (bn_f16_to_f32, exact). */
+    void (*attn_scores_f16)(const float *q, int n_q, const uint16_t *k, size_t stride, int n,
+                            int d, float scale, float *scores, size_t ld, int hot);
+    void (*attn_values_f16)(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
+                            int n, int d, float *out);
+} bn_kernels;
+
+/* Lanes of the attention dot product: element i of q * k_p (multiply, then
+ * add) goes into lane i % 16 in increasing i; the lanes are folded as for
+ * the F16 product (lane[i] += lane[i + w], w = 8, 4, 2, 1) and lane 0 is
+ * multiplied by the scale. A weighted sum of values adds w[p] * v_p[i]
+ * (multiply, then add) into out[i] from 0 in increasing p: its elements
+ * are independent, so any vector width gives the same bits. */
+#define BN_ATTN_LANES 16
+
+/* Defines a table's four attention entries attn_scores_NAME,
+ * attn_values_NAME, attn_scores_f16_NAME and attn_values_f16_NAME (static,
+ * with the target attribute ATTR, which may be empty) from its two inline
+ * bodies
+ *   SCORES(q, n_q, const void *k, int f16, stride, n, d, scale, scores, ld, hot)
+ *   VALUES(w, ld, n_q, const void *v, int f16, stride, n, d, out)
+ * which read rows of floats when f16 is 0 and of F16 halves when it is 1:
+ * a constant, so each entry compiles to one kind of row load and the two
+ * kinds share every other step. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): ATTR is an attribute, not an expression */
+#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES)                                             \
+    ATTR static void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride, \
+                                        int n, int d, float scale, float *scores, size_t ld,    \
+                                        int hot)                                                \
+    {                                                                                           \
+        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                             \
+    }                                                                                           \
+    ATTR static void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,     \
+                                        size_t stride, int n, int d, float *out)                \
+    {                                                                                           \
+        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                            \
+    }                                                                                           \
+    ATTR static void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,         \
+                                            size_t stride, int n, int d, float scale,           \
+                                            float *scores, size_t ld, int hot)                  \
+    {                                                                                           \
+        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                             \
+    }                                                                                           \
+    ATTR static void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                 \
+                                            const uint16_t *v, size_t stride, int n, int d,     \
+                                            float *out)                                         \
+    {                                                                                           \
+        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                            \
+    }
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+/* The F16 dot product's end after the folded lanes: the leftover
+ * elements [k, n) are added to lane 0 one by one (see BN_F16_LANES). */
+static inline float bn_f16_dot_tail(float lane0, const uint16_t *w, const float *x, int k, int n)
+{
+    for (; k < n; k++) lane0 += bn_f16_to_f32(w[k]) * x[k];
+    return lane0;
+}
+
+/* The tables: scalar.c's everywhere; each SIMD one is defined only on its
+ * own architecture (x86-64: avx2, avx512-vnni, avx512-bw; aarch64:
+ * neon-dotprod, neon-plain): reach them through bn_kernels_select() or
+ * bn_kernels_available() (kernels.h), which know what the running CPU
+ * supports. */
+extern const bn_kernels bn_kernels_scalar;
+extern const bn_kernels bn_kernels_avx2;
+extern const bn_kernels bn_kernels_avx512_vnni;
+extern const bn_kernels bn_kernels_avx512_bw;
+extern const bn_kernels bn_kernels_neon_dotprod;
+extern const bn_kernels bn_kernels_neon_plain;
+
+#endif
