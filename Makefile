@@ -8,6 +8,7 @@
 # linked into the tool, tests and benches (docs/ARCHITECTURE.md).
 
 CC      ?= cc
+AR      ?= ar
 OPT     ?= -O2
 CFLAGS  ?=
 WARN     = -Wall -Wextra -Werror
@@ -15,11 +16,22 @@ BASE     = -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread -Iinclude -MMD -MP
 LDLIBS   = -lm -pthread
 BUILD   ?= build
 
+# `make install` (tools/install.sh does the copying; DESTDIR is honoured).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+VERSION    := $(shell sed -n 's/.*define BN_VERSION "\(.*\)"/\1/p' include/bitnet.h)
+SOMAJOR     = $(firstword $(subst ., ,$(VERSION)))
+
 LAYERS    = gguf runtime kernels model tokenizer engine
 CLI_SRC   = $(wildcard src/cli/*.c)
 CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
+PIC_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/pic/src/%.o)
+LIB_A     = $(BUILD)/libbitnet.a
+LIB_SO    = $(BUILD)/libbitnet.so
 TEST_SRC  = $(wildcard tests/*.c)
 TEST_OBJ  = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 BENCH_SRC = $(wildcard bench/*.c)
@@ -27,39 +39,93 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ALL_CFLAGS = $(BASE) $(OPT) $(WARN) $(CFLAGS)
 
-.PHONY: all test bench clean fuzz sanitize
+.PHONY: all lib test bench clean fuzz sanitize install uninstall format FORCE
 
 all: bitnet-run
 
-bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
+# $(BUILD)/.flags holds the compiler and flags the objects of $(BUILD) were
+# built with. It is rewritten (and so everything rebuilt) only when they
+# change: `make CC=clang` after a gcc build, or another OPT or CFLAGS. A dry
+# run (-n, -q) leaves it alone and shows the rebuild a change would cause.
+FLAGS_STAMP = $(BUILD)/.flags
+FLAGS_NOW   = $(CC) $(ALL_CFLAGS) | $(LDFLAGS) $(LDLIBS) | $(AR)
+FLAGS_Q     = '$(subst ','\'',$(strip $(FLAGS_NOW)))'
+ifneq ($(strip $(FLAGS_NOW)),$(strip $(shell cat $(FLAGS_STAMP) 2>/dev/null)))
+ifneq (,$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))))
+$(FLAGS_STAMP): FORCE
+	printf '%s\n' $(FLAGS_Q) >$@
+else
+$(shell mkdir -p $(BUILD) && printf '%s\n' $(FLAGS_Q) >$(FLAGS_STAMP))
+endif
+endif
+
+bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 # The CLI is compiled against the public header and its own folder only,
 # so the compiler holds it to include/bitnet.h.
-$(BUILD)/src/cli/%.o: src/cli/%.c
+$(BUILD)/src/cli/%.o: src/cli/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/cli -c -o $@ $<
 
-$(BUILD)/src/%.o: src/%.c
+$(BUILD)/src/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
+
+# The engine again as position-independent code, for the shared library
+# (the tool, tests and static library keep the objects above).
+$(BUILD)/pic/src/%.o: src/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -Isrc -c -o $@ $<
 
 # forward.c's per-token loops (norms, activation, residual adds) run on one
 # thread while a token decodes; GCC vectorizes them only from -O3 (one
 # decoding step's serial work: 1.03 -> 0.73 ms on the 2B-4T shape).
-$(BUILD)/src/engine/forward.o: OPT := $(OPT:-O2=-O3)
+$(BUILD)/src/engine/forward.o $(BUILD)/pic/src/engine/forward.o: OPT := $(OPT:-O2=-O3)
 
-$(BUILD)/tests/%.o: tests/%.c
+# The engine as a library for other programs (docs/EMBEDDING.md): static,
+# and shared with the soname libbitnet.so.$(SOMAJOR).
+lib: $(LIB_A) $(LIB_SO)
+
+$(LIB_A): $(LIB_OBJ) $(FLAGS_STAMP)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(LIB_SO): $(PIC_OBJ) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libbitnet.so.$(SOMAJOR) -o $@.$(VERSION) \
+		$(PIC_OBJ) $(LDFLAGS) $(LDLIBS)
+	ln -sf libbitnet.so.$(VERSION) $@.$(SOMAJOR)
+	ln -sf libbitnet.so.$(SOMAJOR) $@
+
+$(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
-$(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ)
+$(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-test: bitnet-run $(BUILD)/run-tests
+# tests/test_install.c installs the libraries built here into a temporary
+# prefix (tools/check-install.sh) and builds examples/embed.c against them.
+test: bitnet-run $(BUILD)/run-tests lib
 	./$(BUILD)/run-tests
 
-$(BUILD)/bench/%: bench/%.c $(LIB_OBJ)
+install: bitnet-run lib
+	BUILD='$(BUILD)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' \
+	LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' VERSION='$(VERSION)' \
+	LIBS_PRIVATE='$(LDLIBS)' tools/install.sh
+
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' LIBDIR='$(LIBDIR)' \
+	INCLUDEDIR='$(INCLUDEDIR)' tools/install.sh --uninstall
+
+# Reformats the C files in place with .clang-format (not the generated
+# Unicode tables of tools/gen_unicode.py).
+FORMAT_SRC = $(filter-out src/tokenizer/unicode_data.c,$(wildcard src/*/*.c src/*/*.h \
+	include/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h bench/*.c bench/*.h examples/*.c))
+format:
+	clang-format -i $(FORMAT_SRC)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
@@ -79,15 +145,16 @@ FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_b
 SAN_BUILD     = build/sanitize
 SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HELPERS) $(BUILD)/tests/json_mini.o $(LIB_OBJ)
+$(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HELPERS) $(BUILD)/tests/json_mini.o $(LIB_OBJ) \
+		$(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ)
+$(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 fuzz:
