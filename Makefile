@@ -78,10 +78,11 @@ $(BUILD)/pic/src/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -Isrc -c -o $@ $<
 
-# forward.c's per-token loops (norms, activation, residual adds) run on one
-# thread while a token decodes; GCC vectorizes them only from -O3 (one
-# decoding step's serial work: 1.03 -> 0.73 ms on the 2B-4T shape).
-$(BUILD)/src/engine/forward.o $(BUILD)/pic/src/engine/forward.o: OPT := $(OPT:-O2=-O3)
+# The per-token loops of a layer (ops.c, forward.c: norms, activation,
+# residual adds) run on one thread while a token decodes; GCC vectorizes
+# them only from -O3.
+ENGINE_O3 = ops forward attention
+$(ENGINE_O3:%=$(BUILD)/src/engine/%.o) $(ENGINE_O3:%=$(BUILD)/pic/src/engine/%.o): OPT := $(OPT:-O2=-O3)
 
 # The engine as a library for other programs (docs/EMBEDDING.md): static,
 # and shared with the soname libbitnet.so.$(SOMAJOR).

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
     int n_predict = argc > 3 ? atoi(argv[3]) : 32;
     char err[BN_ERR_LEN];
 
-    /* the weights, the tokenizer and a worker thread per core */
+    /* the weights and the tokenizer, loaded by a thread per core */
     bn_model_params mp = bn_model_default_params();
     bn_model *model = bn_model_load(argv[1], &mp, err);
     if (!model) return fail(err);
@@ -39,8 +39,9 @@ int main(int argc, char **argv)
                         err);
     if (n <= 0) return fail(n < 0 ? err : "the prompt gives no token");
 
-    /* one sequence: its KV cache spans the model's training context */
-    bn_session *session = bn_session_new(model, 0, err);
+    /* one sequence: its KV cache spans the model's training context, and it
+     * is evaluated by worker threads of its own (a bn_context) */
+    bn_session *session = bn_session_new(model, NULL, err);
     if (!session) return fail(err);
     bn_sampler_params sp = bn_sampler_default_params();
     sp.temp = 0; /* greedy: always the most likely token */
