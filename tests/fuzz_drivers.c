@@ -13,7 +13,7 @@
 #include "bitnet.h"
 #include "gguf/gguf.h"
 #include "test.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/load.h"
 #include "tokenizer/impl.h"
 #include "tokenizer/unicode.h"
 

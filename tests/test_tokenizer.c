@@ -14,7 +14,7 @@
 #include "json_mini.h"
 #include "tokenizer/pretokenize.h"
 #include "test.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/load.h"
 #include "tokenizer/unicode.h"
 
 #define TINY_MODEL "models/bitnet-tiny.gguf"

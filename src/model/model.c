@@ -24,7 +24,7 @@
 #include "model.h"
 #include "names.h"
 #include "kernels/quants.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/load.h"
 #include "ternary.h"
 
 #define MAX_KEY 128

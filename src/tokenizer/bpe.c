@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "impl.h"
+#include "bpe.h"
+#include "grow.h"
+#include "merge.h"
+#include "pretokenize.h"
 #include "unicode.h"
+#include "vocab.h"
 
 #define FIRST_STAND_IN 0x100u /* unprintable bytes map to U+0100, U+0101, ... */
 #define MAPPED_PER_CPT ((size_t)BN_UTF8_MAX * 2) /* each UTF-8 byte maps to <= 2 bytes */

@@ -1,16 +1,19 @@
 /*
  * load.c - builds a bn_tokenizer from the tokenizer.ggml.* keys of a GGUF
  * file (docs/TOKENIZERS.md: Vocabulary keys, Special tokens, and Choosing a
- * pre-tokenizer for a missing tokenizer.ggml.pre). Everything needed is
- * copied, so the file may be closed afterwards.
+ * pre-tokenizer for a missing tokenizer.ggml.pre), and frees one.
+ * Everything needed is copied, so the file may be closed afterwards.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer.h"
+#include "load.h"
+#include "bpe.h"
 #include "impl.h"
+#include "spm.h"
+#include "vocab.h"
 
 #define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
 #define MAX_TOKENS 0x7FFFFFF0u     /* ids and ranks must fit an int32_t */
@@ -417,4 +420,19 @@ bn_tokenizer *bn_tokenizer_from_gguf(const gguf_file *f, char *err, size_t errle
         return NULL;
     }
     return t;
+}
+
+void bn_tokenizer_free(bn_tokenizer *t)
+{
+    if (!t) return;
+    free(t->texts);
+    free(t->spans);
+    free(t->types);
+    free(t->scores);
+    bn_str_map_free(&t->map);
+    bn_merge_table_free(&t->merges);
+    free(t->eog);
+    free(t->specials);
+    free(t->special_ranks_by_byte);
+    free(t);
 }

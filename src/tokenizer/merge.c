@@ -7,20 +7,10 @@
  */
 #include <stdlib.h>
 
-#include "impl.h"
+#include "merge.h"
+#include "grow.h"
 #include "unicode.h"
-
-#define MIN_GROW 64
-
-void *bn_grow(void *buf, size_t *cap, size_t n, size_t elem)
-{
-    if (n <= *cap && buf) return buf;
-    size_t c = *cap ? *cap : MIN_GROW;
-    while (c < n) c *= 2;
-    void *p = realloc(buf, c * elem);
-    if (p) *cap = c;
-    return p;
-}
+#include "vocab.h"
 
 static int pair_before(const bn_pair *a, const bn_pair *b)
 {

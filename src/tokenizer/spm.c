@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "impl.h"
+#include "spm.h"
+#include "grow.h"
+#include "merge.h"
+#include "vocab.h"
 
 
 static int piece_usable(const bn_tokenizer *t, int32_t id)

@@ -3,9 +3,10 @@
  * vocabulary file, tokenizing with special-token partition and BOS
  * (docs/TOKENIZERS.md, Special tokens), decoding ids back to bytes, and the queries.
  *
- * The work itself lives in load.c (GGUF keys), bpe.c
- * and spm.c (the two algorithms), merge.c (their shared
- * merge loop), vocab.c (hash tables) and pretokenize.c (splits).
+ * The work itself lives in load.c (GGUF keys; building and freeing a
+ * tokenizer), bpe.c and spm.c (the two algorithms), merge.c (their shared
+ * merge loop), vocab.c (hash tables), pretokenize.c (splits) and grow.c
+ * (growable arrays).
  *
  * Invalid UTF-8 in the input is never an error: for byte-level BPE each
  * offending byte becomes U+FFFD (as llama.cpp does); SentencePiece keeps
@@ -25,9 +26,13 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
-#include "tokenizer.h"
+#include "bpe.h"
+#include "grow.h"
 #include "impl.h"
+#include "load.h"
+#include "spm.h"
 #include "unicode.h"
+#include "vocab.h"
 
 /* Longest input bn_tokenize takes: each byte gives at most a few ids
  * (U+FFFD or byte fallback), and the count must fit an int. */
@@ -46,15 +51,6 @@ static void set_err(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
-int bn_ids_push(bn_id_list *ids, int32_t id)
-{
-    int32_t *v = bn_grow(ids->v, &ids->cap, ids->n + 1, sizeof *v);
-    if (!v) return -1;
-    ids->v = v;
-    v[ids->n++] = id;
-    return 0;
-}
-
 /* ------------------------------------------------------------ loading */
 
 bn_tokenizer *bn_tokenizer_load(const char *path, char err[BN_ERR_LEN])
@@ -69,21 +65,6 @@ bn_tokenizer *bn_tokenizer_load(const char *path, char err[BN_ERR_LEN])
     if (!t) set_err(err, "%s: %s", path, msg);
     gguf_close(f);
     return t;
-}
-
-void bn_tokenizer_free(bn_tokenizer *t)
-{
-    if (!t) return;
-    free(t->texts);
-    free(t->spans);
-    free(t->types);
-    free(t->scores);
-    bn_str_map_free(&t->map);
-    bn_merge_table_free(&t->merges);
-    free(t->eog);
-    free(t->specials);
-    free(t->special_ranks_by_byte);
-    free(t);
 }
 
 /* ------------------------------------------------------------ queries */

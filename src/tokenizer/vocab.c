@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "impl.h"
+#include "vocab.h"
 
 #define HASH_SEED 0x9E3779B97F4A7C15ull
 #define HASH_MUL1 0xBF58476D1CE4E5B9ull
