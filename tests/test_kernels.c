@@ -528,17 +528,22 @@ static int compare_ternary_case(const bn_kernels *k, int case_no)
     return ok;
 }
 
-TEST(kernels_simd_ternary_bit_exact)
+/* Runs PROPERTY_CASES random cases of one comparison on each SIMD table the
+ * CPU has (the generator seeded with seed + the table's index); a table's
+ * cases stop at its first failure. */
+static void each_simd_table(int (*compare_case)(const bn_kernels *k, int case_no), uint64_t seed)
 {
     const bn_kernels *t[BN_KERNELS_MAX];
     const int n = simd_tables(t);
     if (!n) SKIP("this CPU has no SIMD kernel");
     for (int i = 0; i < n; i++) {
-        rng_seed(100 + (uint64_t)i);
+        rng_seed(seed + (uint64_t)i);
         for (int c = 0; c < PROPERTY_CASES; c++)
-            if (!compare_ternary_case(t[i], c)) break;
+            if (!compare_case(t[i], c)) break;
     }
 }
+
+TEST(kernels_simd_ternary_bit_exact) { each_simd_table(compare_ternary_case, 100); }
 
 /* Random finite halves with every exponent, subnormals included. */
 static uint16_t random_finite_f16(void)
@@ -576,17 +581,7 @@ static int compare_f16_case(const bn_kernels *k, int case_no)
     return ok;
 }
 
-TEST(kernels_simd_f16_bit_exact)
-{
-    const bn_kernels *t[BN_KERNELS_MAX];
-    const int n = simd_tables(t);
-    if (!n) SKIP("this CPU has no SIMD kernel");
-    for (int i = 0; i < n; i++) {
-        rng_seed(200 + (uint64_t)i);
-        for (int c = 0; c < PROPERTY_CASES; c++)
-            if (!compare_f16_case(t[i], c)) break;
-    }
-}
+TEST(kernels_simd_f16_bit_exact) { each_simd_table(compare_f16_case, 200); }
 
 /* Output-layer sized ranges, whose halves lie megabytes apart: kernels
  * may take two far rows at a time there (kernels_avx512.c pairs them from

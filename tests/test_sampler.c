@@ -113,6 +113,17 @@ TEST(sampler_same_seed_same_sequence)
     bn_sampler_free(c);
 }
 
+/* A sampler with p picks `want` from logits in each of 200 draws. */
+static void check_always_picks(const bn_sampler_params *p, const float *logits, int n_vocab,
+                               int32_t want)
+{
+    bn_sampler *s = bn_sampler_new(p, n_vocab);
+    CHECK(s != NULL);
+    if (!s) return;
+    for (int i = 0; i < 200; i++) CHECK_EQ_INT(bn_sampler_sample(s, logits), want);
+    bn_sampler_free(s);
+}
+
 TEST(sampler_top_k_1_is_greedy_at_any_temp)
 {
     const float logits[5] = {1.0f, 2.5f, 2.5f, 2.4f, -3.0f};
@@ -121,11 +132,7 @@ TEST(sampler_top_k_1_is_greedy_at_any_temp)
         bn_sampler_params p = plain_params(7);
         p.temp = temps[t];
         p.top_k = 1;
-        bn_sampler *s = bn_sampler_new(&p, 5);
-        CHECK(s != NULL);
-        if (!s) return;
-        for (int i = 0; i < 200; i++) CHECK_EQ_INT(bn_sampler_sample(s, logits), 1);
-        bn_sampler_free(s);
+        check_always_picks(&p, logits, 5, 1);
     }
 }
 
@@ -135,11 +142,7 @@ TEST(sampler_tiny_top_p_is_greedy)
     bn_sampler_params p = plain_params(9);
     p.temp = 5.0f;
     p.top_p = 1e-6f;
-    bn_sampler *s = bn_sampler_new(&p, 5);
-    CHECK(s != NULL);
-    if (!s) return;
-    for (int i = 0; i < 200; i++) CHECK_EQ_INT(bn_sampler_sample(s, logits), 1);
-    bn_sampler_free(s);
+    check_always_picks(&p, logits, 5, 1);
 }
 
 TEST(sampler_top_k_keeps_best_and_renormalizes)
