@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_batch.sh - throughput of `bitnet-run --batch` with N sequences
-# decoded together (one bn_batch_decode per step) against one at a time.
+# decoded together (one bn_eval per step) against one at a time.
 #
 #   [MODEL=...] [PROMPTS=64] [THREADS=...] [PARALLEL="1 8"] [EXTRA="-n 32"] \
 #       bench/bench_batch.sh

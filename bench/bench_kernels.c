@@ -27,11 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
+#include "runtime/clock.h"
 #include "runtime/threadpool.h"
 
 #define HIDDEN 2560
@@ -42,7 +42,7 @@
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 #define BATCH_TOKENS 256          /* the default prompt batch (-b) */
-#define BATCH_ROW_CHUNK 16        /* rows per call, as forward.c's ROW_CHUNK */
+#define BATCH_ROW_CHUNK 16        /* rows per call, as engine/products.c's ROW_CHUNK */
 
 
 static const struct {
@@ -55,22 +55,15 @@ static const struct {
     {2560, 6912, "ffn down"},
 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* Seconds per run of fn on the pool: one warm-up run, then doubling
  * batches until a batch lasts MIN_SECONDS. */
 static double seconds_per_run(bn_pool *pool, bn_task_fn fn, void *arg)
 {
     bn_pool_run(pool, fn, arg);
     for (long reps = 1;; reps *= 2) {
-        const double t0 = now();
+        const double t0 = bn_seconds();
         for (long i = 0; i < reps; i++) bn_pool_run(pool, fn, arg);
-        const double dt = now() - t0;
+        const double dt = bn_seconds() - t0;
         if (dt >= MIN_SECONDS) return dt / (double)reps;
     }
 }
@@ -370,10 +363,10 @@ static void bench_output(bn_pool *pools[2], const bn_kernels **tables, int n_tab
 static void bench_dispatch(bn_pool *pool)
 {
     bn_pool_run(pool, nothing_task, NULL);
-    const double t0 = now();
+    const double t0 = bn_seconds();
     for (int i = 0; i < DISPATCH_RUNS; i++) bn_pool_run(pool, nothing_task, NULL);
     printf("pool dispatch + join, %d threads, empty task: %.3f us per run (%d runs)\n",
-           bn_pool_size(pool), (now() - t0) / DISPATCH_RUNS * 1e6, DISPATCH_RUNS);
+           bn_pool_size(pool), (bn_seconds() - t0) / DISPATCH_RUNS * 1e6, DISPATCH_RUNS);
 }
 
 /* argv[i] as a number, fallback when absent, -1 when not a number. */

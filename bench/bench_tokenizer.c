@@ -11,21 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bitnet-perf.h"
 #include "bitnet.h"
 
 #define DEFAULT_VOCAB "../shared/tokenizer/llama3-vocab.gguf"
 #define TEXT_BYTES (1u << 20)
 #define LOAD_RUNS 5
 #define TOKENIZE_RUNS 3
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Sentences of common words, numbers, punctuation and paragraphs. */
 static char *generate_text(size_t *len)
@@ -82,9 +75,9 @@ static int bench_load(const char *vocab)
     double best = 1e9, total = 0;
     for (int r = 0; r < LOAD_RUNS; r++) {
         char err[BN_ERR_LEN];
-        double t0 = now();
+        double t0 = bn_seconds();
         bn_tokenizer *t = bn_tokenizer_load(vocab, err);
-        double dt = now() - t0;
+        double dt = bn_seconds() - t0;
         if (!t) {
             fprintf(stderr, "bench_tokenizer: %s\n", err);
             return -1;
@@ -106,9 +99,9 @@ static int bench_tokenize(const bn_tokenizer *t, const char *text, size_t len, i
     for (int r = 0; r < TOKENIZE_RUNS; r++) {
         char err[BN_ERR_LEN];
         int32_t *ids = NULL;
-        double t0 = now();
+        double t0 = bn_seconds();
         n = bn_tokenize(t, text, len, flags, &ids, err);
-        double dt = now() - t0;
+        double dt = bn_seconds() - t0;
         free(ids);
         if (n < 0) {
             fprintf(stderr, "bench_tokenizer: %s\n", err);
