@@ -15,12 +15,12 @@
 #include "cli.h"
 
 /* The text around the system prompt and each user turn. */
-typedef struct {
+struct chat_format {
     const char *name;
     const char *system_prefix, *system_suffix;
     const char *user_prefix, *user_suffix;
     int closes_with_eot; /* turns end with <|eot_id|> */
-} chat_format;
+};
 
 static const chat_format FORMATS[] = {
     /* microsoft/bitnet-b1.58-2B-4T as HF defines it (docs/CHAT.md, bitnet) */
@@ -84,16 +84,35 @@ static const chat_format *format_of_model(const bn_model *m)
     return f;
 }
 
+const chat_format *chat_format_choose(const cli_opts *o, const bn_model *m)
+{
+    const chat_format *f = o->chat_template ? format_by_name(o->chat_template) : format_of_model(m);
+    if (f->closes_with_eot && bn_token_lookup(bn_model_tokenizer(m), EOT_TEXT, strlen(EOT_TEXT)) < 0) {
+        cli_note("the vocabulary has no %s token: plain completion of each line", EOT_TEXT);
+        return &FORMATS[FORMAT_NONE];
+    }
+    return f;
+}
+
+int chat_format_message(const chat_format *f, cli_buf *b, const char *role, const char *text,
+                        size_t len)
+{
+    const int system = !strcmp(role, "system"), user = !strcmp(role, "user");
+    if (!system && !user && strcmp(role, "assistant")) return -1;
+    const char *prefix = system ? f->system_prefix : user ? f->user_prefix : "";
+    const char *suffix = system ? f->system_suffix
+                         : user ? f->user_suffix
+                                : (f->closes_with_eot ? EOT_TEXT : "");
+    buf_append(b, prefix, strlen(prefix));
+    buf_append(b, text, len);
+    buf_append(b, suffix, strlen(suffix));
+    return 0;
+}
+
 static void choose_format(chat *c, const bn_model *m)
 {
-    c->fmt = c->o->chat_template ? format_by_name(c->o->chat_template) : format_of_model(m);
-    c->eot = -1;
-    if (!c->fmt->closes_with_eot) return;
-    c->eot = bn_token_lookup(c->tok, EOT_TEXT, strlen(EOT_TEXT));
-    if (c->eot < 0) {
-        cli_note("the vocabulary has no %s token: plain completion of each line", EOT_TEXT);
-        c->fmt = &FORMATS[FORMAT_NONE];
-    }
+    c->fmt = chat_format_choose(c->o, m);
+    c->eot = c->fmt->closes_with_eot ? bn_token_lookup(c->tok, EOT_TEXT, strlen(EOT_TEXT)) : -1;
 }
 
 /* The text of one user turn; the first turn of a session also carries the
@@ -101,15 +120,8 @@ static void choose_format(chat *c, const bn_model *m)
 static char *format_turn(const chat *c, const char *line, int first)
 {
     cli_buf b = {0};
-    const chat_format *f = c->fmt;
-    if (first && c->system) {
-        buf_append(&b, f->system_prefix, strlen(f->system_prefix));
-        buf_append(&b, c->system, strlen(c->system));
-        buf_append(&b, f->system_suffix, strlen(f->system_suffix));
-    }
-    buf_append(&b, f->user_prefix, strlen(f->user_prefix));
-    buf_append(&b, line, strlen(line));
-    buf_append(&b, f->user_suffix, strlen(f->user_suffix));
+    if (first && c->system) chat_format_message(c->fmt, &b, "system", c->system, strlen(c->system));
+    chat_format_message(c->fmt, &b, "user", line, strlen(line));
     return b.data;
 }
 

@@ -198,6 +198,18 @@ void seq_interrupt(cli_seq *q);
 void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size_t prompt_len,
                            const int32_t *pids, int np);
 
+/* -------------------------------------------- chat formats (chat.c) */
+
+typedef struct chat_format chat_format;
+/* The format --chat-template names, else the model's (docs/CHAT.md);
+ * plain completion when the vocabulary lacks a token the format needs. */
+const chat_format *chat_format_choose(const cli_opts *o, const bn_model *m);
+/* Appends one message of a conversation as the format writes it: role
+ * "system", "user" (followed by the reply's cue) or "assistant" (a past
+ * reply); -1 for another role. */
+int chat_format_message(const chat_format *f, cli_buf *b, const char *role, const char *text,
+                        size_t len);
+
 /* ---------------------------------------------------- JSON (json.c) */
 
 /* Output. Strings are escaped; invalid UTF-8 becomes U+FFFD so the output
@@ -225,6 +237,10 @@ typedef struct {
 
 /* Parses text[0..len) as exactly one object; 0, or -1 with err set. */
 int json_parse_object(const char *text, size_t len, json_object *obj, char err[BN_ERR_LEN]);
+/* Parses text[0..len) as exactly one array; its elements become members
+ * with empty keys (the raw text of an object element parses again with
+ * json_parse_object). 0, or -1 with err set. */
+int json_parse_array(const char *text, size_t len, json_object *items, char err[BN_ERR_LEN]);
 void json_object_free(json_object *obj);
 const json_member *json_get(const json_object *obj, const char *key);
 

@@ -1,7 +1,8 @@
 /*
  * json.c - the small JSON writer behind --json, --batch and --tokenize,
- * and the reader for --batch's JSONL lines (RFC 8259 objects; nested values
- * are checked but kept only as raw text).
+ * and the reader for --batch's JSONL lines and the server's requests
+ * (RFC 8259 objects and arrays; nested values are checked but kept only as
+ * raw text, which the caller parses again when it needs them).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,8 @@ static int read_value(json_reader *r, int depth, json_kind *kind)
     }
 }
 
+static int read_member_value(json_reader *r, json_member *m);
+
 /* One "key": value member of the top-level object. */
 static int read_member(json_reader *r, json_object *obj)
 {
@@ -236,6 +239,13 @@ static int read_member(json_reader *r, json_object *obj)
     m->key = key.data;
     skip_space(r);
     if (r->p == r->end || *r->p++ != ':') return fail(r, "expected ':'");
+    return read_member_value(r, m);
+}
+
+/* The value of a member (or an array element) at r->p: strings decoded,
+ * other values kept raw. */
+static int read_member_value(json_reader *r, json_member *m)
+{
     skip_space(r);
     m->raw = r->p;
     if (r->p < r->end && *r->p == '"') {
@@ -272,6 +282,47 @@ static int read_object(json_reader *r, json_object *obj)
     skip_space(r);
     if (r->p != r->end) return fail(r, "text after the object");
     return 0;
+}
+
+/* The elements of a top-level array, as members with empty keys. */
+static int read_array(json_reader *r, json_object *items)
+{
+    skip_space(r);
+    if (r->p == r->end || *r->p++ != '[') return fail(r, "expected an array");
+    skip_space(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return 0;
+    }
+    for (;;) {
+        json_member *grown = realloc(items->members, (size_t)(items->n + 1) * sizeof *grown);
+        if (!grown) cli_die(EXIT_MODEL, "out of memory");
+        items->members = grown;
+        json_member *m = &items->members[items->n++];
+        memset(m, 0, sizeof *m);
+        m->key = strdup("");
+        if (!m->key) cli_die(EXIT_MODEL, "out of memory");
+        if (read_member_value(r, m)) return -1;
+        skip_space(r);
+        if (r->p == r->end) return fail(r, "unterminated array");
+        char c = *r->p++;
+        if (c == ']') return 0;
+        if (c != ',') return fail(r, "expected ',' or ']'");
+    }
+}
+
+int json_parse_array(const char *text, size_t len, json_object *items, char err[BN_ERR_LEN])
+{
+    json_reader r = {text, text, text + len, err};
+    err[0] = 0;
+    memset(items, 0, sizeof *items);
+    if (read_array(&r, items) == 0) {
+        skip_space(&r);
+        if (r.p == r.end) return 0;
+        fail(&r, "text after the array");
+    }
+    json_object_free(items);
+    return -1;
 }
 
 int json_parse_object(const char *text, size_t len, json_object *obj, char err[BN_ERR_LEN])
