@@ -24,10 +24,15 @@ typedef enum {
     MODE_INFO,
     MODE_TOKENIZE,
     MODE_DETOKENIZE,
+    MODE_SERVER,
 } cli_mode;
 
 #define CLI_DEFAULT_PARALLEL 8
 #define CLI_DEFAULT_PPL_CTX 512 /* llama-perplexity's default window */
+#define CLI_DEFAULT_HOST "127.0.0.1"
+#define CLI_DEFAULT_PORT 8080
+#define CLI_DEFAULT_TIMEOUT 600        /* llama-server's -to */
+#define CLI_DEFAULT_MAX_BODY (1 << 20) /* bytes */
 
 typedef struct {
     cli_mode mode;
@@ -57,6 +62,13 @@ typedef struct {
     int verbose;
     int seed_given;
     bn_sampler_params sp;
+    /* --server */
+    const char *host;      /* --host */
+    int port;              /* --port (0: any free port) */
+    const char *api_key;   /* --api-key */
+    int server_timeout;    /* -to, --timeout: seconds to read a request or write a reply */
+    long server_max_body;  /* --max-body: bytes */
+    int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
 } cli_opts;
 
 /* The modes (<mode>.c); each returns the process exit code. */
@@ -66,6 +78,7 @@ int run_batch(const cli_opts *o);
 int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
 int run_detokenize(const cli_opts *o);
+int run_server(const cli_opts *o);
 /* `bitnet-run --bench ...` (bench.c): parses its own flags. */
 int bench_main(int argc, char **argv);
 

@@ -15,6 +15,9 @@
 
 #define MAX_THREADS 1024
 #define MAX_PARALLEL 256
+#define MAX_PORT 65535
+#define MAX_TIMEOUT 86400      /* a day, in seconds */
+#define MAX_BODY (1L << 30)    /* bytes */
 
 static void print_help(void)
 {
@@ -23,6 +26,7 @@ static void print_help(void)
            "       bitnet-run -m MODEL.gguf --chat [--system TEXT] [options]\n"
            "       bitnet-run -m MODEL.gguf --batch FILE [--parallel N] [options]\n"
            "       bitnet-run -m MODEL.gguf --perplexity FILE [-c N] [options]\n"
+           "       bitnet-run -m MODEL.gguf --server [--host H] [--port N] [options]\n"
            "\n"
            "Runs a BitNet b1.58 GGUF model on the CPU and streams the continuation.\n"
            "\n"
@@ -97,6 +101,18 @@ static void print_help(void)
            "                          -c tokens that overlap by half; prints\n"
            "                          \"PPL = x +/- error\"\n"
            "\n"
+           "server (OpenAI-compatible HTTP API, README.md#server):\n"
+           "      --server            serve /v1/completions, /v1/chat/completions, /tokenize,\n"
+           "                          /detokenize, /v1/models, /health and /metrics;\n"
+           "                          --parallel requests decode together (-c per request)\n"
+           "      --host HOST         address to listen on (default: %s)\n"
+           "      --port N            port to listen on, 0 = any free one (default: %d)\n"
+           "      --api-key KEY       require \"Authorization: Bearer KEY\"\n"
+           "  -to, --timeout N        seconds to read a request or write a reply (default: %d)\n"
+           "      --max-body N        largest request body in bytes (default: %d)\n"
+           "      --max-tokens N      most tokens one request may generate, 0 = no limit\n"
+           "                          (default: 0)\n"
+           "\n"
            "other modes:\n"
            "      --bench             measure prompt and generation speed (see\n"
            "                          --bench --help)\n"
@@ -109,7 +125,8 @@ static void print_help(void)
            "\n"
            "exit status: 0 success, 1 usage error, 2 model or file error, 130 interrupted\n",
            CLI_DEFAULT_PPL_CTX, BN_DEFAULT_BATCH, d.temp, d.top_k, d.top_p, d.min_p,
-           d.repeat_penalty, d.repeat_last_n, CLI_DEFAULT_PARALLEL);
+           d.repeat_penalty, d.repeat_last_n, CLI_DEFAULT_PARALLEL, CLI_DEFAULT_HOST,
+           CLI_DEFAULT_PORT, CLI_DEFAULT_TIMEOUT, CLI_DEFAULT_MAX_BODY);
 }
 
 /* ---------------------------------------------------------- flag parsing */
@@ -173,8 +190,10 @@ static void check_combination(const cli_opts *o)
     if (o->prompt && o->prompt_file) cli_die(EXIT_USAGE, "give the prompt with -p or -f, not both");
     if (o->json && o->mode == MODE_CHAT) cli_die(EXIT_USAGE, "--json does not apply to --chat");
     if (o->system && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--system needs --chat");
-    if (o->chat_template && o->mode != MODE_CHAT)
-        cli_die(EXIT_USAGE, "--chat-template needs --chat");
+    if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
+        cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
+    if (o->mode != MODE_SERVER && (o->host || o->port != CLI_DEFAULT_PORT || o->api_key))
+        cli_die(EXIT_USAGE, "--host, --port and --api-key need --server");
 }
 
 static void parse_args(int argc, char **argv, cli_opts *o)
@@ -188,6 +207,9 @@ static void parse_args(int argc, char **argv, cli_opts *o)
     o->special = 1;
     o->kernel = "auto";
     o->sp = bn_sampler_default_params();
+    o->port = CLI_DEFAULT_PORT;
+    o->server_timeout = CLI_DEFAULT_TIMEOUT;
+    o->server_max_body = CLI_DEFAULT_MAX_BODY;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define VALUE() (i + 1 < argc ? argv[++i] : (cli_die(EXIT_USAGE, "%s needs a value", a), ""))
@@ -230,6 +252,13 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (is_flag(a, "-cnv", "--chat")) set_mode(o, MODE_CHAT, a, &mode_flag);
         else if (!strcmp(a, "--batch")) set_mode(o, MODE_BATCH, a, &mode_flag), o->batch_file = VALUE();
         else if (!strcmp(a, "--perplexity")) set_mode(o, MODE_PERPLEXITY, a, &mode_flag), o->ppl_file = VALUE();
+        else if (!strcmp(a, "--server")) set_mode(o, MODE_SERVER, a, &mode_flag);
+        else if (!strcmp(a, "--host")) o->host = VALUE();
+        else if (!strcmp(a, "--port")) o->port = (int)parse_int(a, VALUE(), 0, MAX_PORT);
+        else if (!strcmp(a, "--api-key")) o->api_key = VALUE();
+        else if (is_flag(a, "-to", "--timeout")) o->server_timeout = (int)parse_int(a, VALUE(), 1, MAX_TIMEOUT);
+        else if (!strcmp(a, "--max-body")) o->server_max_body = parse_int(a, VALUE(), 1, MAX_BODY);
+        else if (!strcmp(a, "--max-tokens")) o->server_max_tokens = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
         else if (!strcmp(a, "--info")) set_mode(o, MODE_INFO, a, &mode_flag);
         else if (!strcmp(a, "--tokenize")) set_mode(o, MODE_TOKENIZE, a, &mode_flag);
         else if (!strcmp(a, "--detokenize")) set_mode(o, MODE_DETOKENIZE, a, &mode_flag);
@@ -262,6 +291,7 @@ static int run_mode(const cli_opts *o)
     case MODE_INFO: return run_info(o);
     case MODE_TOKENIZE: return run_tokenize(o);
     case MODE_DETOKENIZE: return run_detokenize(o);
+    case MODE_SERVER: return run_server(o);
     default: return run_generate(o);
     }
 }

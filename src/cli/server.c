@@ -1,0 +1,526 @@
+/*
+ * server.c - `bitnet-run --server`: an OpenAI-compatible HTTP server
+ * (README, Server). The main thread accepts connections; each connection
+ * gets a thread that reads requests (http.c), answers the light endpoints
+ * itself and hands generations to the engine thread (server_engine.c),
+ * then streams what it publishes. A request holds a slot only once it is
+ * read whole, so a slow client cannot block the engine; a client that
+ * leaves cancels its generation. SIGINT/SIGTERM stop accepting, give the
+ * running requests a grace period, cancel the rest and exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "server.h"
+
+#define POLL_SLICE_MS 50       /* how often waits look at the stop flags */
+#define GRACE_MS 3000          /* running requests may finish this long after a signal */
+#define MAX_CONNECTIONS 256    /* beyond: 503 at once */
+#define CONN_STACK (256 << 10) /* a connection thread's stack */
+#define LISTEN_BACKLOG 128
+#define HEAD_CAP 512
+#define IPV4_LOOPBACK_NET 127
+
+static server *the_server;
+static int wake_pipe[2] = {-1, -1};
+static atomic_long next_id;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&the_server->stopping, 1);
+    const char byte = 1;
+    if (write(wake_pipe[1], &byte, 1) < 0) { /* the flag alone still stops the loop */
+    }
+}
+
+/* ------------------------------------------------------- socket I/O */
+
+typedef struct {
+    server *srv;
+    int fd;
+    char *buf;
+    size_t len, cap;
+} conn;
+
+static int deadline_left_ms(double deadline)
+{
+    const double left = deadline - cli_now_ms();
+    return left <= 0 ? 0 : left < POLL_SLICE_MS ? (int)left + 1 : POLL_SLICE_MS;
+}
+
+/* Sends all n bytes within the timeout; -1 when the client is gone, too
+ * slow, or the server cancels everything. */
+static int send_all(conn *c, const char *p, size_t n)
+{
+    const double deadline = cli_now_ms() + c->srv->o->server_timeout * 1e3;
+    while (n) {
+        if (atomic_load(&c->srv->cancel_all)) return -1;
+        const int wait = deadline_left_ms(deadline);
+        if (!wait) return -1;
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        if (poll(&pfd, 1, wait) < 0 && errno != EINTR) return -1;
+        if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) continue;
+        const ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int respond(conn *c, int status, const char *type, const char *body, size_t len,
+                   int keep_alive)
+{
+    char head[HEAD_CAP];
+    const size_t hl = http_response_head(head, sizeof head, status, type, (long)len, keep_alive,
+                                         NULL);
+    pthread_mutex_lock(&c->srv->mu);
+    c->srv->stats.requests++;
+    c->srv->stats.errors += status >= 400;
+    pthread_mutex_unlock(&c->srv->mu);
+    return send_all(c, head, hl) || send_all(c, body, len) ? -1 : 0;
+}
+
+static int respond_json(conn *c, int status, char *body, size_t len, int keep_alive)
+{
+    const int rc = respond(c, status, "application/json", body, len, keep_alive);
+    free(body);
+    return rc;
+}
+
+static int respond_error(conn *c, int status, const char *msg, int keep_alive)
+{
+    size_t len;
+    char *body = api_error_body(status, msg, &len);
+    return respond_json(c, status, body, len, keep_alive);
+}
+
+/* Has the client closed its side (or reset) the connection? */
+static int client_gone(const conn *c)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&pfd, 1, 0) <= 0) return 0;
+    if (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)) return 1;
+    char b;
+    return (pfd.revents & POLLIN) && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Reads until buf holds a whole request. 0 with req filled; -1 to close
+ * the connection (the client left, stayed silent, or was answered with an
+ * error). */
+static int read_request(conn *c, http_request *req)
+{
+    server *srv = c->srv;
+    const size_t max_body = (size_t)srv->o->server_max_body;
+    const double deadline = cli_now_ms() + srv->o->server_timeout * 1e3;
+    int sent_continue = 0;
+    for (;;) {
+        const char *why;
+        const int rc = c->len ? http_parse_request(c->buf, c->len, max_body, req, &why)
+                              : HTTP_NEED_MORE;
+        if (rc == 0) return 0;
+        if (rc > 0) return respond_error(c, rc, why, 0), -1;
+        if (req->head_len && req->expect_continue && !sent_continue) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (send_all(c, cont, sizeof cont - 1)) return -1;
+            sent_continue = 1;
+        }
+        if (atomic_load(&srv->stopping) && c->len == 0) return -1;
+        const int wait = deadline_left_ms(deadline);
+        if (!wait) return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
+                                   -1 : -1;
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pfd, 1, wait) <= 0) continue;
+        if (c->len == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : HTTP_MAX_HEAD;
+            char *grown = realloc(c->buf, c->cap);
+            if (!grown) cli_die(EXIT_MODEL, "out of memory");
+            c->buf = grown;
+        }
+        const ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        c->len += (size_t)n;
+    }
+}
+
+/* ----------------------------------------------------- generations */
+
+/* Sends one stream event; frees it. */
+static int send_event(conn *c, char *ev, size_t len)
+{
+    const int rc = send_all(c, ev, len);
+    free(ev);
+    return rc;
+}
+
+/* Waits for the job to end, streaming its text as events when asked;
+ * cancels it when the client leaves. Returns -1 once the client is gone. */
+static int follow_job(conn *c, const srv_request *req, srv_job *job, const char *id)
+{
+    server *srv = c->srv;
+    int gone = 0;
+    pthread_mutex_lock(&srv->mu);
+    while (!job->done) {
+        if (req->stream && job->text.len && !gone) {
+            size_t len;
+            char *ev = api_stream_event(srv, req, job, id, job->text.data, job->text.len, 0, &len);
+            job->text.len = 0;
+            pthread_mutex_unlock(&srv->mu);
+            gone = send_event(c, ev, len);
+            if (gone) engine_cancel(srv, job);
+            pthread_mutex_lock(&srv->mu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POLL_SLICE_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&job->cv, &srv->mu, &ts);
+        if (gone || job->done) continue;
+        pthread_mutex_unlock(&srv->mu);
+        gone = client_gone(c);
+        if (gone) engine_cancel(srv, job);
+        pthread_mutex_lock(&srv->mu);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return gone ? -1 : 0;
+}
+
+static int finish_stream(conn *c, const srv_request *req, const srv_job *job, const char *id)
+{
+    size_t len;
+    if (!job->finish_reason) { /* cancelled or failed: say so, without [DONE] */
+        char *body = api_error_body(503, job->error[0] ? job->error : "the request was cancelled",
+                                    &len);
+        char *ev = malloc(len + 16);
+        if (!ev) cli_die(EXIT_MODEL, "out of memory");
+        len = (size_t)sprintf(ev, "data: %s\n", body);
+        free(body);
+        return send_event(c, ev, len);
+    }
+    if (job->text.len) { /* the text that came with the end */
+        char *ev = api_stream_event(c->srv, req, job, id, job->text.data, job->text.len, 0, &len);
+        if (send_event(c, ev, len)) return -1;
+    }
+    char *ev = api_stream_event(c->srv, req, job, id, "", 0, 1, &len);
+    if (send_event(c, ev, len)) return -1;
+    static const char done[] = "data: [DONE]\n\n";
+    return send_all(c, done, sizeof done - 1);
+}
+
+static int handle_generation(conn *c, const http_request *hr, int chat)
+{
+    server *srv = c->srv;
+    char msg[BN_ERR_LEN], id[48];
+    srv_request req;
+    srv_job job;
+    memset(&job, 0, sizeof job);
+    int status = api_parse_generation(srv, hr->body, hr->content_length, chat, &req, &job, msg);
+    if (status) {
+        api_request_free(&req, &job);
+        return respond_error(c, status, msg, hr->keep_alive);
+    }
+    snprintf(id, sizeof id, "%s-%ld", chat ? "chatcmpl" : "cmpl", atomic_fetch_add(&next_id, 1));
+    pthread_cond_init(&job.cv, NULL);
+    int rc = 0;
+    if (req.stream) {
+        char head[HEAD_CAP];
+        const size_t hl = http_response_head(head, sizeof head, 200, "text/event-stream", -1, 0,
+                                             "Cache-Control: no-cache\r\n");
+        if (!send_all(c, head, hl)) {
+            engine_submit(srv, &job);
+            if (!follow_job(c, &req, &job, id)) finish_stream(c, &req, &job, id);
+        }
+        pthread_mutex_lock(&srv->mu);
+        srv->stats.requests++;
+        pthread_mutex_unlock(&srv->mu);
+        rc = -1; /* a stream ends with the connection */
+    } else {
+        engine_submit(srv, &job);
+        rc = follow_job(c, &req, &job, id);
+        size_t len;
+        if (!rc && job.finish_reason) {
+            char *body = api_completion_body(srv, &req, &job, id, job.text.data, job.text.len,
+                                             &len);
+            rc = respond_json(c, 200, body, len, hr->keep_alive);
+        } else if (!rc) {
+            rc = respond_error(c, 503, job.error[0] ? job.error : "the request was cancelled", 0);
+        }
+    }
+    pthread_cond_destroy(&job.cv);
+    api_request_free(&req, &job);
+    return rc;
+}
+
+/* --------------------------------------------------------- routing */
+
+static int path_is(const http_request *r, const char *p)
+{
+    return r->path_len == strlen(p) && !memcmp(r->path, p, r->path_len);
+}
+
+/* "Bearer KEY", compared in time that does not depend on where it differs. */
+static int authorized(const server *srv, const http_request *r)
+{
+    const char *key = srv->o->api_key;
+    if (!key) return 1;
+    static const char bearer[] = "Bearer ";
+    const size_t kl = strlen(key), bl = sizeof bearer - 1;
+    if (!r->auth || r->auth_len != bl + kl) return 0;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < bl + kl; i++)
+        diff |= (unsigned char)(r->auth[i] ^ (i < bl ? bearer[i] : key[i - bl]));
+    return diff == 0;
+}
+
+typedef enum { EP_HEALTH, EP_MODELS, EP_COMPLETIONS, EP_CHAT, EP_TOKENIZE, EP_DETOKENIZE, EP_METRICS } endpoint;
+
+static const struct {
+    const char *path, *alias, *method;
+    endpoint ep;
+} ROUTES[] = {
+    {"/health", NULL, "GET", EP_HEALTH},
+    {"/v1/models", "/models", "GET", EP_MODELS},
+    {"/v1/completions", "/completions", "POST", EP_COMPLETIONS},
+    {"/v1/chat/completions", "/chat/completions", "POST", EP_CHAT},
+    {"/tokenize", NULL, "POST", EP_TOKENIZE},
+    {"/detokenize", NULL, "POST", EP_DETOKENIZE},
+    {"/metrics", NULL, "GET", EP_METRICS},
+};
+
+static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
+{
+    char msg[BN_ERR_LEN], *body = NULL;
+    size_t len = 0;
+    int status = 200;
+    switch (ep) {
+    case EP_HEALTH: {
+        static const char ok[] = "{\"status\": \"ok\"}\n";
+        return respond(c, 200, "application/json", ok, sizeof ok - 1, r->keep_alive);
+    }
+    case EP_MODELS: body = api_models_body(c->srv, &len); break;
+    case EP_COMPLETIONS: return handle_generation(c, r, 0);
+    case EP_CHAT: return handle_generation(c, r, 1);
+    case EP_TOKENIZE:
+        status = api_tokenize(c->srv, r->body, r->content_length, &body, &len, msg);
+        break;
+    case EP_DETOKENIZE:
+        status = api_detokenize(c->srv, r->body, r->content_length, &body, &len, msg);
+        break;
+    case EP_METRICS:
+        body = api_metrics_body(c->srv, &len);
+        status = respond(c, 200, "text/plain; version=0.0.4", body, len, r->keep_alive);
+        free(body);
+        return status;
+    }
+    if (status != 200) return respond_error(c, status, msg, r->keep_alive);
+    return respond_json(c, 200, body, len, r->keep_alive);
+}
+
+static int route(conn *c, const http_request *r)
+{
+    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++) {
+        if (!path_is(r, ROUTES[i].path) && !(ROUTES[i].alias && path_is(r, ROUTES[i].alias)))
+            continue;
+        if (strcmp(r->method, ROUTES[i].method))
+            return respond_error(c, 405, "method not allowed on this path", r->keep_alive);
+        if (ROUTES[i].ep != EP_HEALTH && !authorized(c->srv, r))
+            return respond_error(c, 401, "invalid or missing API key (Authorization: Bearer KEY)",
+                                 r->keep_alive);
+        return serve_endpoint(c, r, ROUTES[i].ep);
+    }
+    return respond_error(c, 404, "no such endpoint", r->keep_alive);
+}
+
+static void *connection_main(void *arg)
+{
+    conn *c = arg;
+    server *srv = c->srv;
+    http_request req;
+    while (!read_request(c, &req)) {
+        const size_t used = req.head_len + req.content_length;
+        const int keep = req.keep_alive && !atomic_load(&srv->stopping);
+        if (route(c, &req) || !keep) break;
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+    }
+    close(c->fd);
+    free(c->buf);
+    free(c);
+    pthread_mutex_lock(&srv->mu);
+    srv->connections--;
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------- listening */
+
+static int is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
+               IPV4_LOOPBACK_NET;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return 0;
+}
+
+/* Binds host:port; prints where it listens, and warns when it is reachable
+ * from other machines without an API key. */
+static int listen_on(const cli_opts *o)
+{
+    const char *host = o->host ? o->host : CLI_DEFAULT_HOST;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res;
+    const int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai) cli_die(EXIT_USAGE, "--host %s: %s", host, gai_strerror(gai));
+    int fd = -1, loopback = 1, err = 0;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        const int one = 1;
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (fd >= 0 && (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, LISTEN_BACKLOG))) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+        if (fd >= 0) loopback = is_loopback(a->ai_addr);
+    }
+    freeaddrinfo(res);
+    if (fd < 0) cli_die(EXIT_USAGE, "cannot listen on %s:%d: %s", host, o->port, strerror(err));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    const int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    if (!loopback && !o->api_key)
+        cli_note("warning: listening on %s, reachable from other machines, without --api-key",
+                 host);
+    cli_note("listening on http://%s:%d", host, bound);
+    return fd;
+}
+
+static void start_connection(server *srv, int fd)
+{
+    pthread_mutex_lock(&srv->mu);
+    const int full = srv->connections >= MAX_CONNECTIONS;
+    if (!full) srv->connections++;
+    pthread_mutex_unlock(&srv->mu);
+    conn *c = calloc(1, sizeof *c);
+    if (!c) cli_die(EXIT_MODEL, "out of memory");
+    *c = (conn){.srv = srv, .fd = fd};
+    if (full) {
+        respond_error(c, 503, "too many connections", 0);
+        close(fd);
+        free(c);
+        return;
+    }
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, CONN_STACK);
+    if (pthread_create(&t, &attr, connection_main, c)) {
+        close(fd);
+        free(c);
+        pthread_mutex_lock(&srv->mu);
+        srv->connections--;
+        pthread_mutex_unlock(&srv->mu);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void accept_loop(server *srv, int lfd)
+{
+    struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN}, {.fd = wake_pipe[0], .events = POLLIN}};
+    while (!atomic_load(&srv->stopping)) {
+        if (poll(pfd, 2, -1) < 0) continue; /* EINTR: the flag says why */
+        if (!(pfd[0].revents & POLLIN)) continue;
+        const int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) start_connection(srv, fd);
+    }
+}
+
+static int connections_left(server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    const int n = srv->connections;
+    pthread_mutex_unlock(&srv->mu);
+    return n;
+}
+
+/* After a signal: the running requests get GRACE_MS to finish, then
+ * everything is cancelled. */
+static void drain(server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    pthread_cond_broadcast(&srv->wake);
+    pthread_mutex_unlock(&srv->mu);
+    const double until = cli_now_ms() + GRACE_MS;
+    while (connections_left(srv) && cli_now_ms() < until) usleep(POLL_SLICE_MS * 1000);
+    atomic_store(&srv->cancel_all, 1);
+    engine_join(srv);
+    while (connections_left(srv)) usleep(POLL_SLICE_MS * 1000);
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static char *model_name_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *name = strdup(slash ? slash + 1 : path);
+    if (!name) cli_die(EXIT_MODEL, "out of memory");
+    return name;
+}
+
+int run_server(const cli_opts *o)
+{
+    if (o->prompt || o->prompt_file) cli_die(EXIT_USAGE, "--server takes its prompts over HTTP");
+    server srv = {.o = o, .model_name = model_name_of(o->model)};
+    pthread_mutex_init(&srv.mu, NULL);
+    pthread_cond_init(&srv.wake, NULL);
+    the_server = &srv;
+    if (pipe2(wake_pipe, O_CLOEXEC)) cli_die(EXIT_MODEL, "pipe: %s", strerror(errno));
+    catch_signals();
+    srv.m = cli_load_model(o);
+    srv.tok = bn_model_tokenizer(srv.m);
+    srv.fmt = chat_format_choose(o, srv.m);
+    engine_start(&srv);
+    const int lfd = listen_on(o);
+    accept_loop(&srv, lfd);
+    close(lfd);
+    cli_note("stopping: %d connection(s) open", connections_left(&srv));
+    drain(&srv);
+    cli_note_peak_memory(o);
+    bn_model_free(srv.m);
+    free(srv.model_name);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    pthread_cond_destroy(&srv.wake);
+    pthread_mutex_destroy(&srv.mu);
+    return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * server.h - the pieces of the server mode (--server) shared by its files:
+ * server.c (sockets, connections, routing), server_api.c (the OpenAI
+ * request fields and response bodies) and server_engine.c (the queue and
+ * the continuous-batching loop on one engine thread).
+ */
+#ifndef BN_CLI_SERVER_H
+#define BN_CLI_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cli.h"
+
+/* One generation request: filled by its connection, run by the engine
+ * thread. The connection owns it and frees it once `done` is set; the
+ * fields below `mu` are shared and guarded by the server's mutex. */
+typedef struct srv_job {
+    int32_t *pids; /* the prompt's tokens */
+    int np;
+    int n_predict; /* -1: until the end of the context */
+    bn_sampler_params sp;
+    char **stops;
+    int n_stops;
+    pthread_cond_t cv; /* signalled when text arrives or the job ends */
+    struct srv_job *next; /* in the queue */
+    cli_buf text;         /* generated text not yet sent */
+    int done;
+    int cancelled; /* the client went away (or the server stops) */
+    int in_slot;
+    const char *finish_reason; /* "stop", "length"; NULL: cancelled or failed */
+    int n_out;                 /* tokens generated */
+    char error[BN_ERR_LEN];    /* when the engine failed it */
+} srv_job;
+
+typedef struct {
+    long requests, errors, prompt_tokens, generated_tokens;
+    double busy_s; /* engine time spent evaluating */
+} srv_stats;
+
+typedef struct srv_engine srv_engine;
+
+typedef struct {
+    const cli_opts *o;
+    bn_model *m;
+    const bn_tokenizer *tok;
+    const chat_format *fmt;
+    char *model_name;
+    int n_ctx; /* per slot */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* the engine: work arrived, or stop */
+    srv_job *queue_head, *queue_tail;
+    int queued, active, connections;
+    srv_stats stats;
+    atomic_int stopping; /* no new requests; running ones finish */
+    atomic_int cancel_all; /* the grace period is over: stop everything */
+    atomic_int abort_eval; /* stop the pass in progress (a client left) */
+    srv_engine *engine;
+} server;
+
+/* ----------------------------------------------- the engine (server_engine.c) */
+
+/* Creates the slots and starts the engine thread; exits on failure. */
+void engine_start(server *srv);
+/* Waits for the engine thread to end (after stopping is set) and frees it. */
+void engine_join(server *srv);
+/* Queues a job (under no lock); the engine thread picks it up. */
+void engine_submit(server *srv, srv_job *job);
+/* Marks the job cancelled (its client left); it is done soon after. */
+void engine_cancel(server *srv, srv_job *job);
+
+/* ---------------------------------------------------- the API (server_api.c) */
+
+/* What a request asked for, once its body is parsed. */
+typedef struct {
+    int chat;   /* /v1/chat/completions */
+    int stream; /* server-sent events */
+    int include_usage; /* stream_options.include_usage */
+    char *prompt; /* the rendered prompt text */
+    size_t prompt_len;
+} srv_request;
+
+/* Parses a completion (chat = 0) or chat request body into req and job
+ * (tokenized, sampler and limits checked). 0, or an HTTP status with msg
+ * set (400: the request is wrong). */
+int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
+                         srv_job *job, char msg[BN_ERR_LEN]);
+void api_request_free(srv_request *req, srv_job *job);
+/* The whole response of a non-streamed request (malloc'd JSON). */
+char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
+                          const char *id, const char *text, size_t len, size_t *out_len);
+/* One event of a stream: a text delta, or (final) the finish reason and
+ * usage (malloc'd "data: {...}\n\n"). */
+char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
+                       const char *id, const char *text, size_t len, int final, size_t *out_len);
+/* {"error": {"message", "type"}} for a status (malloc'd). */
+char *api_error_body(int status, const char *msg, size_t *out_len);
+/* /tokenize, /detokenize, /v1/models, /metrics bodies; status 200 or 4xx. */
+int api_tokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
+                 char msg[BN_ERR_LEN]);
+int api_detokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
+                   char msg[BN_ERR_LEN]);
+char *api_models_body(const server *srv, size_t *out_len);
+char *api_metrics_body(server *srv, size_t *out_len);
+
+#endif
