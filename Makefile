@@ -102,7 +102,11 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
-$(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
+# The server's HTTP parser depends on libc only; the tests and the fuzz
+# target link it on its own.
+TEST_CLI_OBJ = $(BUILD)/src/cli/http.o
+
+$(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 # tests/test_install.c installs the libraries built here into a temporary
@@ -142,7 +146,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build/fuzz
 FUZZ_OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS  = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_build.o gguf_edit.o)
+FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_build.o gguf_edit.o) \
+	$(TEST_CLI_OBJ)
 SAN_BUILD     = build/sanitize
 SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bitnet.h"
+#include "cli/http.h"
 #include "gguf/gguf.h"
 #include "test.h"
 #include "tokenizer/load.h"
@@ -286,4 +287,41 @@ const char *fuzz_tokenizer_input(const uint8_t *data, size_t size)
     if (!bad && id >= 0 && memcmp(bn_token_text(t, id), text, len)) bad = "lookup found another text";
     free(ids);
     return bad;
+}
+
+/* ------------------------------------------------------------- HTTP */
+
+#define FUZZ_SMALL_BODY 16
+#define FUZZ_LARGE_BODY (1 << 20)
+#define HTTP_FIRST_ERROR 400
+#define HTTP_LAST_ERROR 599
+
+static const char *check_http(const char *buf, size_t len, size_t max_body)
+{
+    http_request r;
+    const char *why;
+    const int rc = http_parse_request(buf, len, max_body, &r, &why);
+    if (rc == HTTP_NEED_MORE) return NULL;
+    if (rc > 0) {
+        if (rc < HTTP_FIRST_ERROR || rc > HTTP_LAST_ERROR) return "a rejection outside 4xx/5xx";
+        return why && *why ? NULL : "a rejection without a reason";
+    }
+    if (rc != 0) return "an unknown return value";
+    if (r.head_len + r.content_length > len) return "a complete request beyond its bytes";
+    if (r.content_length > max_body) return "a body above the limit accepted";
+    if (r.body != buf + r.head_len) return "the body does not follow the head";
+    if (r.path < buf || r.path + r.path_len > buf + r.head_len || r.path[0] != '/')
+        return "a path outside the head";
+    if (!r.method[0]) return "an empty method";
+    /* the same request cut one byte short is incomplete (or rejected) */
+    const size_t whole = r.head_len + r.content_length;
+    const int cut = http_parse_request(buf, whole - 1, max_body, &r, &why);
+    return cut == 0 ? "a request complete without its last byte" : NULL;
+}
+
+const char *fuzz_http_input(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data;
+    const char *bad = check_http(buf, size, FUZZ_SMALL_BODY);
+    return bad ? bad : check_http(buf, size, FUZZ_LARGE_BODY);
 }

@@ -10,6 +10,8 @@
  *   make_seeds tokenizer DIR  the texts of ../shared/tokenizer/cases.jsonl
  *                             (when present) and a few hostile ones, each
  *                             after a byte choosing vocabulary and flags
+ *   make_seeds http DIR       requests as curl and the openai packages send
+ *                             them, pipelined ones and a few malformed ones
  *
  * (The bundled model itself is 4 MB: too large for a fuzzer to mutate.)
  */
@@ -335,11 +337,33 @@ static void tokenizer_seeds(const char *dir)
     case_texts(dir, n);
 }
 
+static const char *const HTTP_SEEDS[] = {
+    "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    "Content-Length: 27\r\n\r\n{\"prompt\": \"hi\", \"n\": 1}",
+    "POST /v1/chat/completions?x=1 HTTP/1.1\r\nAuthorization: Bearer k\r\nConnection: close\r\n"
+    "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+    "GET /metrics HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /health HTTP/1.1\r\n\r\n",
+    "\r\nGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "GET / HTTP/2.0\r\n folded: line\r\n\r\n",
+};
+
+static void http_seeds(const char *dir)
+{
+    for (size_t i = 0; i < sizeof HTTP_SEEDS / sizeof HTTP_SEEDS[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed-%zu", i);
+        save(dir, name, HTTP_SEEDS[i], strlen(HTTP_SEEDS[i]));
+    }
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) die("usage: make_seeds gguf|tokenizer DIR");
+    if (argc != 3) die("usage: make_seeds gguf|tokenizer|http DIR");
     if (!strcmp(argv[1], "gguf")) gguf_seeds(argv[2]);
     else if (!strcmp(argv[1], "tokenizer")) tokenizer_seeds(argv[2]);
-    else die("unknown corpus (gguf or tokenizer)");
+    else if (!strcmp(argv[1], "http")) http_seeds(argv[2]);
+    else die("unknown corpus (gguf, tokenizer or http)");
     return 0;
 }
