@@ -13,6 +13,7 @@
 #include "http.h"
 
 #define BAD_REQUEST 400
+#define LENGTH_REQUIRED 411
 #define PAYLOAD_TOO_LARGE 413
 #define HEADERS_TOO_LARGE 431
 #define EXPECTATION_FAILED 417
@@ -126,7 +127,7 @@ static int parse_field(head_state *h, const char *s, size_t n, size_t max_body)
     http_request *r = h->req;
     if (field_is(name, nlen, "Content-Length")) return parse_content_length(h, v, vlen, max_body);
     if (field_is(name, nlen, "Transfer-Encoding"))
-        return bad(h, NOT_IMPLEMENTED, "Transfer-Encoding is not supported (send Content-Length)");
+        return bad(h, LENGTH_REQUIRED, "Transfer-Encoding is not supported (send Content-Length)");
     if (field_is(name, nlen, "Authorization")) {
         r->auth = v;
         r->auth_len = vlen;
@@ -200,6 +201,7 @@ const char *http_reason(int status)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";

@@ -30,7 +30,7 @@ typedef struct {
 /* Parses the request at the start of buf[0..len). Returns 0 once it is
  * complete (it takes head_len + content_length bytes), HTTP_NEED_MORE
  * while the head or the body is cut short (head_len is set once the head
- * is complete), or the status of a bad request (400, 413, 431, 501, 505)
+ * is complete), or the status of a bad request (400, 411, 413, 417, 431, 501, 505)
  * with *why saying what is wrong. */
 int http_parse_request(const char *buf, size_t len, size_t max_body, http_request *req,
                        const char **why);

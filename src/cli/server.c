@@ -26,6 +26,7 @@
 #define MAX_CONNECTIONS 256    /* beyond: 503 at once */
 #define CONN_STACK (256 << 10) /* a connection thread's stack */
 #define LISTEN_BACKLOG 128
+#define LINGER_MS 1000         /* reading a closing client's leftovers */
 #define HEAD_CAP 512
 #define IPV4_LOOPBACK_NET 127
 
@@ -344,6 +345,21 @@ static int route(conn *c, const http_request *r)
     return respond_error(c, 404, "no such endpoint", r->keep_alive);
 }
 
+/* Closes after reading what the client still sends (briefly): closing
+ * with unread input would reset the connection and could destroy the
+ * response before the client reads it (an early 413 or 431). */
+static void linger_close(int fd)
+{
+    char sink[4096];
+    shutdown(fd, SHUT_WR);
+    const double until = cli_now_ms() + LINGER_MS;
+    for (int wait; (wait = deadline_left_ms(until));) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, wait) > 0 && recv(fd, sink, sizeof sink, 0) <= 0) break;
+    }
+    close(fd);
+}
+
 static void *connection_main(void *arg)
 {
     conn *c = arg;
@@ -356,7 +372,7 @@ static void *connection_main(void *arg)
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
     }
-    close(c->fd);
+    linger_close(c->fd);
     free(c->buf);
     free(c);
     pthread_mutex_lock(&srv->mu);

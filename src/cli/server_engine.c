@@ -71,6 +71,7 @@ static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&job->sp, en->n_vocab),
                       .tok = srv->tok, .n_predict = job->n_predict};
     sl->q.stream = (cli_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
+    if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
     job->in_slot = 1;
     srv->active++;
 }

@@ -1,0 +1,706 @@
+/*
+ * test_server.c - `bitnet-run --server` as a program on loopback, on the
+ * bundled tiny model: every endpoint; greedy results equal the CLI's;
+ * streamed and whole answers agree; 32 concurrent clients (streaming,
+ * chatting, leaving early) get the CLI's text; resident memory stays flat
+ * over 500 requests; every class of bad input gets its 4xx JSON error; a
+ * slow client times out without blocking others; --api-key; SIGTERM during
+ * a stream; curl and the official openai npm package as clients. The HTTP
+ * parser (src/cli/http.c) is also tested directly.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/http.h"
+#include "json_mini.h"
+#include "test.h"
+
+#define MODEL "models/bitnet-tiny.gguf"
+#define SERVER_ARGS "-m " MODEL " -t 1 -c 256 --server --port 0 "
+#define START_TIMEOUT_MS 15000
+#define IO_TIMEOUT_MS 20000
+#define EXIT_TIMEOUT_MS 8000
+#define N_TOKENS 12
+#define N_CLIENTS 32
+#define N_RSS_REQUESTS 500
+#define RSS_WARMUP 100
+#define RSS_SLACK_KIB 4096
+#define CMD_LEN 4096
+
+static const char *const PROMPTS[] = {"Once upon a time", "The capital of France is",
+                                      "Hello, my name is", "1, 2, 3, 4,"};
+#define N_PROMPTS ((int)(sizeof PROMPTS / sizeof PROMPTS[0]))
+
+/* ------------------------------------------------------- the server */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char err[64]; /* its stderr */
+} server;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Starts bitnet-run --server with args; 0 once it listens. */
+static int server_start(server *s, const char *args)
+{
+    snprintf(s->err, sizeof s->err, "/tmp/bn-server-test-XXXXXX");
+    int fd = mkstemp(s->err);
+    if (fd < 0) return -1;
+    close(fd);
+    char cmd[CMD_LEN];
+    snprintf(cmd, sizeof cmd, "exec %s " SERVER_ARGS "%s 2>%s", test_bitnet_run(), args, s->err);
+    s->pid = fork();
+    if (s->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (double t0 = now_ms(); now_ms() - t0 < START_TIMEOUT_MS; usleep(20000)) {
+        char *log = test_read_file(s->err, NULL);
+        const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+        s->port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
+        free(log);
+        if (s->port) return 0;
+        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;
+    }
+    test_fail(__FILE__, __LINE__, "the server did not start (%s)", args);
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    unlink(s->err);
+    return -1;
+}
+
+/* Waits up to ms for the server to exit; its exit status, or -1. */
+static int server_wait(server *s, double ms)
+{
+    int status;
+    for (double t0 = now_ms(); now_ms() - t0 < ms; usleep(20000))
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            unlink(s->err);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    unlink(s->err);
+    return -1;
+}
+
+/* SIGTERM; the exit status (0 expected). */
+static int server_stop(server *s)
+{
+    kill(s->pid, SIGTERM);
+    return server_wait(s, EXIT_TIMEOUT_MS);
+}
+
+/* -------------------------------------------------------- a client */
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_raw(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Reads until the server closes (or IO_TIMEOUT_MS); malloc'd, NUL-ended. */
+static char *read_all(int fd)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    for (double t0 = now_ms(); now_ms() - t0 < IO_TIMEOUT_MS;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0) continue;
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+/* Sends raw bytes on a new connection and reads the whole response;
+ * returns its status (-1: none) and the body in *body (malloc'd). */
+static int exchange(int port, const char *raw, size_t n, char **body)
+{
+    int fd = connect_to(port);
+    if (body) *body = NULL;
+    if (fd < 0) return -1;
+    send_raw(fd, raw, n);
+    char *resp = read_all(fd);
+    close(fd);
+    int status = -1;
+    if (!strncmp(resp, "HTTP/1.1 ", 9)) status = atoi(resp + 9);
+    const char *b = strstr(resp, "\r\n\r\n");
+    if (body) *body = strdup(b ? b + 4 : "");
+    free(resp);
+    return status;
+}
+
+static int request(int port, const char *method, const char *path, const char *headers,
+                   const char *json, char **body)
+{
+    char *raw;
+    const int n = asprintf(&raw,
+                           "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s"
+                           "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                           method, path, headers ? headers : "", json ? strlen(json) : 0,
+                           json ? json : "");
+    const int status = exchange(port, raw, (size_t)n, body);
+    free(raw);
+    return status;
+}
+
+static int post(int port, const char *path, const char *json, char **body)
+{
+    return request(port, "POST", path, NULL, json, body);
+}
+
+/* The string after the first "key": in s (a nested field), malloc'd. */
+static char *field(const char *s, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *at = s ? strstr(s, pat) : NULL;
+    char *out = NULL;
+    if (!at || json_string(at + strlen(pat), s + strlen(s), &out) < 0) return NULL;
+    return out;
+}
+
+/* Is body an error object {"error": {"message": "...", "type": "..."}}? */
+static int is_error_body(const char *body)
+{
+    char *msg = field(body, "message"), *type = field(body, "type");
+    int ok = body && !strncmp(body, "{\"error\": {", 11) && msg && *msg && type && *type;
+    free(msg);
+    free(type);
+    return ok;
+}
+
+/* Joins the text ("text" or "content") of the events of an SSE body and
+ * checks that it ends in data: [DONE]; *finish gets the finish_reason. */
+static char *stream_text(const char *sse, const char *key, int *done, char **finish)
+{
+    size_t len = 0;
+    char *all = calloc(1, 1);
+    *done = 0;
+    if (finish) *finish = NULL;
+    for (const char *p = sse; p && (p = strstr(p, "data: "));) {
+        p += 6;
+        const char *eol = strchr(p, '\n');
+        char *ev = strndup(p, eol ? (size_t)(eol - p) : strlen(p));
+        *done = !strcmp(ev, "[DONE]");
+        char *t = field(ev, key), *f = field(ev, "finish_reason");
+        if (t) {
+            all = realloc(all, len + strlen(t) + 1);
+            memcpy(all + len, t, strlen(t) + 1);
+            len += strlen(t);
+        }
+        if (f && finish) {
+            free(*finish);
+            *finish = f;
+        } else {
+            free(f);
+        }
+        free(t);
+        free(ev);
+        p = eol;
+    }
+    return all;
+}
+
+/* ------------------------------------------------- the CLI's answers */
+
+static char *expected[N_PROMPTS];
+
+/* What `bitnet-run -p PROMPT --temp 0 -n N_TOKENS -q` prints. */
+static const char *cli_greedy(int i)
+{
+    if (expected[i]) return expected[i];
+    char cmd[CMD_LEN];
+    snprintf(cmd, sizeof cmd, "%s -m " MODEL " -t 1 -c 256 -q --temp 0 -n %d -p '%s'",
+             test_bitnet_run(), N_TOKENS, PROMPTS[i]);
+    if (test_run(cmd, &expected[i], NULL) != 0) test_fail(__FILE__, __LINE__, "%s failed", cmd);
+    return expected[i] ? expected[i] : "";
+}
+
+static char *completion_json(int i, int stream)
+{
+    char *json;
+    if (asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
+                        "\"stream\": %s}",
+                 PROMPTS[i], N_TOKENS, stream ? "true" : "false") < 0)
+        return NULL;
+    return json;
+}
+
+/* ------------------------------------------------------------ tests */
+
+TEST(http_parser_requests)
+{
+    http_request r;
+    const char *why;
+    static const char ok[] = "POST /v1/completions?x=1 HTTP/1.1\r\nHost: a\r\n"
+                             "Authorization: Bearer k\r\nContent-Length: 2\r\n\r\n{}GET";
+    const size_t whole = sizeof ok - 1 - 3; /* the GET that follows is the next request */
+    CHECK_EQ_INT(http_parse_request(ok, sizeof ok - 1, 16, &r, &why), 0);
+    CHECK(!strcmp(r.method, "POST") && r.path_len == 15 && !memcmp(r.path, "/v1/completions", 15));
+    CHECK(r.keep_alive && r.content_length == 2 && r.head_len + 2 == whole);
+    CHECK(r.auth_len == 8 && !memcmp(r.auth, "Bearer k", 8));
+    for (size_t cut = 0; cut < whole; cut++)
+        CHECK_EQ_INT(http_parse_request(ok, cut, 16, &r, &why), HTTP_NEED_MORE);
+    static const struct {
+        const char *req;
+        int status;
+    } bad[] = {
+        {"GET /\r\n\r\n", 400},
+        {"GET x HTTP/1.1\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\n\r\n", 505},
+        {"GET / HTTP/1.1\nHost: a\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n folded\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nContent-Length: 17\r\n\r\n", 413},
+        {"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413},
+        {"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+        {"GET / HTTP/1.1\r\nExpect: x\r\n\r\n", 417},
+        {"GET / HTTP/1.1\r\nX: a\x01\r\n\r\n", 400},
+        {"VERYLONGMETHOD / HTTP/1.1\r\n\r\n", 501},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int rc = http_parse_request(bad[i].req, strlen(bad[i].req), 16, &r, &why);
+        CHECK_MSG(rc == bad[i].status && why, "case %zu: %d, expected %d", i, rc, bad[i].status);
+    }
+    char *huge = malloc(HTTP_MAX_HEAD + 64);
+    memset(huge, 'a', HTTP_MAX_HEAD + 64);
+    memcpy(huge, "GET / HTTP/1.1\r\nX: ", 19);
+    CHECK_EQ_INT(http_parse_request(huge, HTTP_MAX_HEAD + 64, 16, &r, &why), 431);
+    free(huge);
+    CHECK_EQ_INT(http_parse_request("GET / HTTP/1.0\r\n\r\n", 18, 16, &r, &why), 0);
+    CHECK(!r.keep_alive);
+}
+
+TEST(server_endpoints)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    char *body;
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, &body), 200);
+    CHECK(body && strstr(body, "\"ok\""));
+    free(body);
+    CHECK_EQ_INT(request(s.port, "GET", "/v1/models", NULL, NULL, &body), 200);
+    char *id = field(body, "id");
+    CHECK(id && !strcmp(id, "bitnet-tiny.gguf"));
+    free(id);
+    free(body);
+    CHECK_EQ_INT(post(s.port, "/tokenize", "{\"content\": \"hello world\"}", &body), 200);
+    int32_t *ids = NULL;
+    const char *arr = body ? strstr(body, "[") : NULL;
+    long n = arr ? json_int_array(arr, arr + strlen(arr), &ids) : -1;
+    CHECK(n > 0);
+    char req[512] = "{\"tokens\": [";
+    for (long i = 0; i < n; i++)
+        snprintf(req + strlen(req), sizeof req - strlen(req), i ? ", %d" : "%d", ids[i]);
+    strcat(req, "]}");
+    free(ids);
+    free(body);
+    CHECK_EQ_INT(post(s.port, "/detokenize", req, &body), 200);
+    char *content = field(body, "content");
+    CHECK_MSG(content && !strcmp(content, "hello world"), "detokenized: %s", body);
+    free(content);
+    free(body);
+    char *json = completion_json(0, 0);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+    free(json);
+    CHECK(body && strstr(body, "\"completion_tokens\": ") && strstr(body, "\"finish_reason\": "));
+    free(body);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
+                      "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+                      "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi\"}]}], "
+                      "\"max_tokens\": 4, \"stop\": [\"\\n\"]}",
+                      &body),
+                 200);
+    CHECK(body && strstr(body, "\"chat.completion\"") && strstr(body, "\"role\": \"assistant\""));
+    free(body);
+    CHECK_EQ_INT(request(s.port, "GET", "/metrics", NULL, NULL, &body), 200);
+    CHECK(body && strstr(body, "bitnet_requests_total ") && strstr(body, "bitnet_queue_depth 0") &&
+          strstr(body, "bitnet_active_slots 0") && strstr(body, "bitnet_generated_tokens_total "));
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_greedy_equals_cli_and_streams_agree)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    for (int i = 0; i < N_PROMPTS; i++) {
+        char *json = completion_json(i, 0), *body, *sse;
+        CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+        free(json);
+        char *text = field(body, "text");
+        CHECK_MSG(text && !strcmp(text, cli_greedy(i)), "prompt %d: server '%s', CLI '%s'", i,
+                  text ? text : "(none)", cli_greedy(i));
+        json = completion_json(i, 1);
+        CHECK_EQ_INT(post(s.port, "/v1/completions", json, &sse), 200);
+        free(json);
+        int done;
+        char *finish, *streamed = stream_text(sse, "text", &done, &finish);
+        char *whole_finish = field(body, "finish_reason");
+        CHECK_MSG(text && !strcmp(streamed, text), "prompt %d: streamed '%s'", i, streamed);
+        CHECK(done && finish && whole_finish && !strcmp(finish, whole_finish));
+        free(whole_finish);
+        free(finish);
+        free(streamed);
+        free(sse);
+        free(text);
+        free(body);
+    }
+    /* chat: the same answer whole and streamed */
+    static const char chat[] = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], "
+                               "\"max_tokens\": 10, \"temperature\": 0, \"stream\": %s}";
+    char json[256], *body, *sse;
+    snprintf(json, sizeof json, chat, "false");
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+    snprintf(json, sizeof json, chat, "true");
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &sse), 200);
+    int done;
+    char *whole = field(body, "content"), *streamed = stream_text(sse, "content", &done, NULL);
+    CHECK_MSG(whole && !strcmp(whole, streamed) && done, "chat: '%s' vs '%s'", whole, streamed);
+    free(whole);
+    free(streamed);
+    free(body);
+    free(sse);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+typedef struct {
+    int port, index;
+    int ok; /* its result was correct (or it left on purpose) */
+    char detail[160];
+} client_job;
+
+/* One of N_CLIENTS: plain, streaming, or leaving after the first bytes. */
+static void *client_main(void *arg)
+{
+    client_job *c = arg;
+    const int p = c->index % N_PROMPTS, kind = c->index % 3;
+    char *json = completion_json(p, kind != 0);
+    if (kind == 2) { /* leaves once the stream has begun */
+        int fd = connect_to(c->port);
+        char *raw;
+        const int n = asprintf(&raw, "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                               strlen(json), json);
+        char b[64];
+        c->ok = fd >= 0 && !send_raw(fd, raw, (size_t)n) && recv(fd, b, sizeof b, 0) > 0;
+        if (fd >= 0) close(fd);
+        free(raw);
+        free(json);
+        return NULL;
+    }
+    char *body;
+    const int status = post(c->port, "/v1/completions", json, &body);
+    int done = 1;
+    char *text = kind == 0 ? field(body, "text") : stream_text(body, "text", &done, NULL);
+    c->ok = status == 200 && text && done && !strcmp(text, expected[p]);
+    snprintf(c->detail, sizeof c->detail, "status %d, text '%.100s'", status, text ? text : "");
+    free(text);
+    free(body);
+    free(json);
+    return NULL;
+}
+
+static char *metrics(int port)
+{
+    char *body;
+    request(port, "GET", "/metrics", NULL, NULL, &body);
+    return body ? body : strdup("");
+}
+
+TEST(server_concurrent_clients)
+{
+    for (int i = 0; i < N_PROMPTS; i++) cli_greedy(i);
+    server s;
+    if (server_start(&s, "--parallel 4")) return;
+    pthread_t t[N_CLIENTS];
+    client_job c[N_CLIENTS];
+    for (int i = 0; i < N_CLIENTS; i++) {
+        c[i] = (client_job){.port = s.port, .index = i};
+        pthread_create(&t[i], NULL, client_main, &c[i]);
+    }
+    for (int i = 0; i < N_CLIENTS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_MSG(c[i].ok, "client %d: %s", i, c[i].detail);
+    }
+    /* the clients that left free their slots */
+    int idle = 0;
+    for (double t0 = now_ms(); !idle && now_ms() - t0 < IO_TIMEOUT_MS; usleep(50000)) {
+        char *m = metrics(s.port);
+        idle = strstr(m, "bitnet_active_slots 0") && strstr(m, "bitnet_queue_depth 0");
+        free(m);
+    }
+    CHECK_MSG(idle, "slots still busy after every client ended");
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], *status;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    status = test_read_file(path, NULL);
+    const char *at = status ? strstr(status, "VmRSS:") : NULL;
+    long kib = at ? atol(at + 6) : -1;
+    free(status);
+    return kib;
+}
+
+TEST(server_memory_flat_over_500_requests)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    static const char json[] = "{\"prompt\": \"Hello\", \"max_tokens\": 2}";
+    long before = -1;
+    int failed = 0;
+    for (int i = 0; i < N_RSS_REQUESTS; i++) {
+        if (i == RSS_WARMUP) before = rss_kib(s.pid);
+        failed += post(s.port, i % 2 ? "/v1/completions" : "/tokenize",
+                       i % 2 ? json : "{\"content\": \"abc\"}", NULL) != 200;
+    }
+    const long after = rss_kib(s.pid);
+    CHECK_EQ_INT(failed, 0);
+    CHECK_MSG(before > 0 && after - before < RSS_SLACK_KIB, "RSS %ld KiB -> %ld KiB", before,
+              after);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_rejects_bad_input)
+{
+    server s;
+    if (server_start(&s, "--parallel 1 --max-body 4096 --max-tokens 64 --timeout 1")) return;
+    static const struct {
+        const char *path, *json;
+        int status;
+    } bad[] = {
+        {"/v1/completions", "{", 400},
+        {"/v1/completions", "[1]", 400},
+        {"/v1/completions", "{\"prompt\": \"\xff\"}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"bogus\": 1}", 400},
+        {"/v1/completions", "{\"max_tokens\": 4}", 400},
+        {"/v1/completions", "{\"prompt\": 5}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": -5}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 100000}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 1.5}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"temperature\": 1e9}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"temperature\": -1}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"top_p\": 2}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"top_k\": -1}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"min_p\": \"x\"}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"seed\": -7}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"n\": 2}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"stop\": [1]}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"stop\": \"\"}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"stream\": \"yes\"}", 400},
+        {"/v1/chat/completions", "{\"messages\": []}", 400},
+        {"/v1/chat/completions", "{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}",
+         400},
+        {"/v1/chat/completions", "{\"messages\": [{\"role\": \"user\"}]}", 400},
+        {"/v1/chat/completions", "{\"prompt\": \"a\"}", 400},
+        {"/tokenize", "{}", 400},
+        {"/detokenize", "{\"tokens\": [1, 99999999]}", 400},
+        {"/detokenize", "{\"tokens\": [-1]}", 400},
+    };
+    char *body;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, bad[i].path, bad[i].json, &body);
+        CHECK_MSG(status == bad[i].status && is_error_body(body), "case %zu (%s): %d %s", i,
+                  bad[i].json, status, body ? body : "");
+        free(body);
+    }
+    /* a prompt longer than a slot's context */
+    char *longp = malloc(8192);
+    strcpy(longp, "{\"prompt\": \"");
+    for (int i = 0; i < 600; i++) strcat(longp, "ab ");
+    strcat(longp, "\"}");
+    CHECK_EQ_INT(post(s.port, "/v1/completions", longp, &body), 400);
+    CHECK(is_error_body(body));
+    free(body);
+    free(longp);
+    static const struct {
+        const char *raw;
+        int status;
+    } raw[] = {
+        {"GARBAGE\r\n\r\n", 400},
+        {"GET /health HTTP/3.0\r\n\r\n", 505},
+        {"POST /v1/completions HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413},
+        {"POST /v1/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+        {"GET /v1/completions HTTP/1.1\r\n\r\n", 405},
+        {"GET /nowhere HTTP/1.1\r\n\r\n", 404},
+    };
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+        const int status = exchange(s.port, raw[i].raw, strlen(raw[i].raw), &body);
+        CHECK_MSG(status == raw[i].status && is_error_body(body), "raw case %zu: %d", i, status);
+        free(body);
+    }
+    char *huge = malloc(HTTP_MAX_HEAD * 2);
+    memset(huge, 'a', HTTP_MAX_HEAD * 2);
+    memcpy(huge, "GET /health HTTP/1.1\r\nX: ", 25);
+    CHECK_EQ_INT(exchange(s.port, huge, HTTP_MAX_HEAD * 2, NULL), 431);
+    free(huge);
+    /* a slow client is cut off after --timeout, and others are served meanwhile */
+    int slow = connect_to(s.port);
+    send_raw(slow, "POST /v1/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{", 55);
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    const double t0 = now_ms();
+    char *resp = read_all(slow);
+    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408", 12) && now_ms() - t0 < 5000, "slow client: %s",
+              resp);
+    free(resp);
+    close(slow);
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_api_key)
+{
+    server s;
+    if (server_start(&s, "--api-key s3cret")) return;
+    static const char json[] = "{\"prompt\": \"Hi\", \"max_tokens\": 2}";
+    char *body;
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 401);
+    CHECK(is_error_body(body));
+    free(body);
+    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cres\r\n",
+                         json, NULL),
+                 401);
+    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret!\r\n",
+                         json, NULL),
+                 401);
+    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret\r\n",
+                         json, NULL),
+                 200);
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_sigterm_during_stream)
+{
+    server s;
+    if (server_start(&s, "--ignore-eos -c 1024")) return;
+    static const char json[] = "{\"prompt\": \"Once\", \"max_tokens\": 1000, \"stream\": true}";
+    char *raw;
+    const int n = asprintf(&raw, "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                           strlen(json), json);
+    int fd = connect_to(s.port);
+    send_raw(fd, raw, (size_t)n);
+    free(raw);
+    char first[256];
+    CHECK(recv(fd, first, sizeof first, 0) > 0); /* the stream has begun */
+    const double t0 = now_ms();
+    kill(s.pid, SIGTERM);
+    char *rest = read_all(fd); /* ends when the server closes the stream */
+    close(fd);
+    free(rest);
+    CHECK_EQ_INT(server_wait(&s, EXIT_TIMEOUT_MS), 0);
+    CHECK_MSG(now_ms() - t0 < EXIT_TIMEOUT_MS, "exit took %.0f ms", now_ms() - t0);
+}
+
+TEST(server_flag_errors)
+{
+    char *err = NULL;
+    char cmd[CMD_LEN];
+    snprintf(cmd, sizeof cmd, "%s -m " MODEL " --port 80", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, NULL, &err), 1);
+    CHECK(err && strstr(err, "need --server"));
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s -m " MODEL " --server --port 70000", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, NULL, &err), 1);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s -m " MODEL " --server -p hi", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, NULL, &err), 1);
+    free(err);
+}
+
+/* ---------------------------------------------------- real clients */
+
+TEST(server_curl_client)
+{
+    if (test_run("curl --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("curl is not installed");
+    server s;
+    if (server_start(&s, "")) return;
+    char cmd[CMD_LEN], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "curl -sS --max-time 20 http://127.0.0.1:%d/v1/completions -H 'Content-Type: "
+             "application/json' -d '{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0}'",
+             s.port, PROMPTS[1], N_TOKENS);
+    CHECK_EQ_INT(test_run(cmd, &out, NULL), 0);
+    char *text = field(out, "text");
+    CHECK_MSG(text && !strcmp(text, cli_greedy(1)), "curl got %s", out);
+    free(text);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "curl -sS -N --max-time 20 http://127.0.0.1:%d/v1/chat/completions -d "
+             "'{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"max_tokens\": 6, "
+             "\"stream\": true}'",
+             s.port);
+    CHECK_EQ_INT(test_run(cmd, &out, NULL), 0);
+    int done;
+    char *streamed = stream_text(out, "content", &done, NULL);
+    CHECK_MSG(done, "curl stream: %s", out);
+    free(streamed);
+    free(out);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_openai_npm_client)
+{
+    if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
+    if (access("tests/server/node_modules/openai/package.json", R_OK))
+        SKIP("the openai npm package is absent (npm install --prefix tests/server, as .ci/run does)");
+    server s;
+    if (server_start(&s, "")) return;
+    char cmd[CMD_LEN], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "node tests/server/openai_client.mjs http://127.0.0.1:%d/v1 '%s' %d",
+             s.port, PROMPTS[0], N_TOKENS);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    const char *end = out ? out + strlen(out) : NULL;
+    char *completion = NULL, *chat = NULL;
+    const char *v = out ? json_find(out, end, "completion") : NULL;
+    if (v) json_string(v, end, &completion);
+    v = out ? json_find(out, end, "chat") : NULL;
+    if (v) json_string(v, end, &chat);
+    CHECK_MSG(completion && !strcmp(completion, cli_greedy(0)), "openai: %s %s", out, err);
+    CHECK_MSG(chat && *chat, "openai streamed chat: %s %s", out, err);
+    free(completion);
+    free(chat);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
