@@ -50,7 +50,7 @@ static long one_request(const client *c)
             len += (size_t)k;
         resp[len] = 0;
         const char *u = strstr(resp, "\"completion_tokens\": ");
-        if (!strncmp(resp, "HTTP/1.1 200", 12) && u) tokens = atol(u + 21);
+        if (!strncmp(resp, "HTTP/1.1 200", 12) && u) tokens = strtol(u + 21, NULL, 10);
     }
     if (fd >= 0) close(fd);
     free(resp);
@@ -88,15 +88,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_server PORT CLIENTS REQUESTS MAX_TOKENS [PROMPT]\n");
         return 1;
     }
-    const int port = atoi(argv[1]), n_clients = atoi(argv[2]), reqs = atoi(argv[3]);
+    const int port = (int)strtol(argv[1], NULL, 10), n_clients = (int)strtol(argv[2], NULL, 10);
+    const int reqs = (int)strtol(argv[3], NULL, 10), max_tokens = (int)strtol(argv[4], NULL, 10);
     if (n_clients < 1 || reqs < 1) return fprintf(stderr, "bench_server: bad counts\n"), 1;
     client *c = calloc((size_t)n_clients, sizeof *c);
     double *lat = calloc((size_t)n_clients * (size_t)reqs, sizeof *lat);
     pthread_t *t = calloc((size_t)n_clients, sizeof *t);
-    if (!c || !lat || !t) return 1;
+    if (!c || !lat || !t) {
+        free(c);
+        free(lat);
+        free(t);
+        return fprintf(stderr, "bench_server: out of memory\n"), 1;
+    }
     const double t0 = bn_seconds();
     for (int i = 0; i < n_clients; i++) {
-        c[i] = (client){port, reqs, atoi(argv[4]), argc > 5 ? argv[5] : "Once upon a time",
+        c[i] = (client){port, reqs, max_tokens, argc > 5 ? argv[5] : "Once upon a time",
                         lat + (size_t)i * reqs, 0, 0};
         pthread_create(&t[i], NULL, client_main, &c[i]);
     }

@@ -71,7 +71,7 @@ static int server_start(server *s, const char *args)
     for (double t0 = now_ms(); now_ms() - t0 < START_TIMEOUT_MS; usleep(20000)) {
         char *log = test_read_file(s->err, NULL);
         const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
-        s->port = at ? atoi(at + strlen("listening on http://127.0.0.1:")) : 0;
+        s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), NULL, 10) : 0;
         free(log);
         if (s->port) return 0;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;
@@ -138,7 +138,11 @@ static char *read_all(int fd)
     for (double t0 = now_ms(); now_ms() - t0 < IO_TIMEOUT_MS;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0) continue;
-        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (len + 1 == cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) break;
+            buf = grown;
+        }
         ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
         if (k <= 0) break;
         len += (size_t)k;
@@ -158,7 +162,7 @@ static int exchange(int port, const char *raw, size_t n, char **body)
     char *resp = read_all(fd);
     close(fd);
     int status = -1;
-    if (!strncmp(resp, "HTTP/1.1 ", 9)) status = atoi(resp + 9);
+    if (!strncmp(resp, "HTTP/1.1 ", 9)) status = (int)strtol(resp + 9, NULL, 10);
     const char *b = strstr(resp, "\r\n\r\n");
     if (body) *body = strdup(b ? b + 4 : "");
     free(resp);
@@ -219,8 +223,9 @@ static char *stream_text(const char *sse, const char *key, int *done, char **fin
         char *ev = strndup(p, eol ? (size_t)(eol - p) : strlen(p));
         *done = !strcmp(ev, "[DONE]");
         char *t = field(ev, key), *f = field(ev, "finish_reason");
-        if (t) {
-            all = realloc(all, len + strlen(t) + 1);
+        char *grown = t ? realloc(all, len + strlen(t) + 1) : NULL;
+        if (grown) {
+            all = grown;
             memcpy(all + len, t, strlen(t) + 1);
             len += strlen(t);
         }
@@ -299,10 +304,11 @@ TEST(http_parser_requests)
         const int rc = http_parse_request(bad[i].req, strlen(bad[i].req), 16, &r, &why);
         CHECK_MSG(rc == bad[i].status && why, "case %zu: %d, expected %d", i, rc, bad[i].status);
     }
-    char *huge = malloc(HTTP_MAX_HEAD + 64);
-    memset(huge, 'a', HTTP_MAX_HEAD + 64);
-    memcpy(huge, "GET / HTTP/1.1\r\nX: ", 19);
-    CHECK_EQ_INT(http_parse_request(huge, HTTP_MAX_HEAD + 64, 16, &r, &why), 431);
+    const size_t huge_len = (size_t)HTTP_MAX_HEAD + 64;
+    char *huge = malloc(huge_len);
+    memset(huge, 'a', huge_len);
+    huge[snprintf(huge, huge_len, "GET / HTTP/1.1\r\nX: ")] = 'a';
+    CHECK_EQ_INT(http_parse_request(huge, huge_len, 16, &r, &why), 431);
     free(huge);
     CHECK_EQ_INT(http_parse_request("GET / HTTP/1.0\r\n\r\n", 18, 16, &r, &why), 0);
     CHECK(!r.keep_alive);
@@ -326,10 +332,11 @@ TEST(server_endpoints)
     const char *arr = body ? strstr(body, "[") : NULL;
     long n = arr ? json_int_array(arr, arr + strlen(arr), &ids) : -1;
     CHECK(n > 0);
-    char req[512] = "{\"tokens\": [";
-    for (long i = 0; i < n; i++)
-        snprintf(req + strlen(req), sizeof req - strlen(req), i ? ", %d" : "%d", ids[i]);
-    strcat(req, "]}");
+    char req[512];
+    size_t rl = (size_t)snprintf(req, sizeof req, "{\"tokens\": [");
+    for (long i = 0; i < n && rl < sizeof req; i++)
+        rl += (size_t)snprintf(req + rl, sizeof req - rl, i ? ", %d" : "%d", ids[i]);
+    if (rl < sizeof req) snprintf(req + rl, sizeof req - rl, "]}");
     free(ids);
     free(body);
     CHECK_EQ_INT(post(s.port, "/detokenize", req, &body), 200);
@@ -477,7 +484,7 @@ static long rss_kib(pid_t pid)
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     status = test_read_file(path, NULL);
     const char *at = status ? strstr(status, "VmRSS:") : NULL;
-    long kib = at ? atol(at + 6) : -1;
+    long kib = at ? strtol(at + 6, NULL, 10) : -1;
     free(status);
     return kib;
 }
@@ -545,10 +552,11 @@ TEST(server_rejects_bad_input)
         free(body);
     }
     /* a prompt longer than a slot's context */
-    char *longp = malloc(8192);
-    strcpy(longp, "{\"prompt\": \"");
-    for (int i = 0; i < 600; i++) strcat(longp, "ab ");
-    strcat(longp, "\"}");
+    enum { LONG_WORDS = 600 };
+    char *longp = malloc(LONG_WORDS * 3 + 32);
+    size_t ll = (size_t)sprintf(longp, "{\"prompt\": \"");
+    for (int i = 0; i < LONG_WORDS; i++) ll += (size_t)sprintf(longp + ll, "ab ");
+    sprintf(longp + ll, "\"}");
     CHECK_EQ_INT(post(s.port, "/v1/completions", longp, &body), 400);
     CHECK(is_error_body(body));
     free(body);
@@ -569,10 +577,11 @@ TEST(server_rejects_bad_input)
         CHECK_MSG(status == raw[i].status && is_error_body(body), "raw case %zu: %d", i, status);
         free(body);
     }
-    char *huge = malloc(HTTP_MAX_HEAD * 2);
-    memset(huge, 'a', HTTP_MAX_HEAD * 2);
-    memcpy(huge, "GET /health HTTP/1.1\r\nX: ", 25);
-    CHECK_EQ_INT(exchange(s.port, huge, HTTP_MAX_HEAD * 2, NULL), 431);
+    const size_t huge_len = (size_t)HTTP_MAX_HEAD * 2;
+    char *huge = malloc(huge_len);
+    memset(huge, 'a', huge_len);
+    huge[snprintf(huge, huge_len, "GET /health HTTP/1.1\r\nX: ")] = 'a';
+    CHECK_EQ_INT(exchange(s.port, huge, huge_len, NULL), 431);
     free(huge);
     /* a slow client is cut off after --timeout, and others are served meanwhile */
     int slow = connect_to(s.port);

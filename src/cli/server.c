@@ -125,6 +125,7 @@ static int read_request(conn *c, http_request *req)
     const size_t max_body = (size_t)srv->o->server_max_body;
     const double deadline = cli_now_ms() + srv->o->server_timeout * 1e3;
     int sent_continue = 0;
+    memset(req, 0, sizeof *req);
     for (;;) {
         const char *why;
         const int rc = c->len ? http_parse_request(c->buf, c->len, max_body, req, &why)
@@ -421,7 +422,9 @@ static int listen_on(const cli_opts *o)
     if (fd < 0) cli_die(EXIT_USAGE, "cannot listen on %s:%d: %s", host, o->port, strerror(err));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl))
+        cli_die(EXIT_MODEL, "getsockname: %s", strerror(errno));
     const int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                      : ((struct sockaddr_in *)&ss)->sin_port);
     if (!loopback && !o->api_key)

@@ -434,11 +434,18 @@ int api_tokenize(const server *srv, const char *body, size_t len, char **out, si
     const json_member *content = NULL;
     for (int i = 0; i < obj.n && !rc; i++) {
         const json_member *mb = &obj.members[i];
-        if (!strcmp(mb->key, "content") && mb->kind == JSON_STRING) content = mb;
-        else if (!strcmp(mb->key, "add_special") && !member_bool(mb, &add_special)) continue;
-        else if (!strcmp(mb->key, "parse_special") && !member_bool(mb, &parse_special)) continue;
-        else rc = bad(msg, "unknown or malformed field \"%.64s\" (expected content, add_special, "
-                           "parse_special)", mb->key);
+        int wrong = 1;
+        if (!strcmp(mb->key, "content")) {
+            content = mb;
+            wrong = mb->kind != JSON_STRING;
+        } else if (!strcmp(mb->key, "add_special")) {
+            wrong = member_bool(mb, &add_special);
+        } else if (!strcmp(mb->key, "parse_special")) {
+            wrong = member_bool(mb, &parse_special);
+        }
+        if (wrong)
+            rc = bad(msg, "unknown or malformed field \"%.64s\" (expected content, add_special, "
+                          "parse_special)", mb->key);
     }
     if (!rc && !content) rc = bad(msg, "\"%s\" (a string) is missing", "content");
     int32_t *ids = NULL;
