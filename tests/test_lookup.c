@@ -83,7 +83,7 @@ static char *check_same_ids(const char *args, const char *const *lookups, int n_
         err = NULL;
         CHECK_EQ_INT(run(with, &out, &err), 0);
         long ng = all_output_ids(out ? out : "", &got);
-        CHECK_MSG(ng == nw && !memcmp(got, want, (size_t)nw * sizeof *got),
+        CHECK_MSG(ng == nw && got && want && !memcmp(got, want, (size_t)nw * sizeof *got),
                   "%s differs from plain decoding with %s", lookups[i], args);
         free(got);
         free(out);
