@@ -255,6 +255,20 @@ void bn_sampler_free(bn_sampler *sampler);
 void bn_sampler_accept(bn_sampler *sampler, int32_t id);
 /* Picks the next token; logits are not modified. */
 int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits);
+/* Picks the next token when a deterministic draft (prompt lookup, a
+ * speculative decoder) proposed `draft`: keeps it with its probability
+ * p(draft) under the chain, else draws from the chain's distribution with
+ * the draft removed and renormalized. Each token then comes out with the
+ * same probability as from bn_sampler_sample (not the same draws for a
+ * seed); greedy sampling returns the same token. */
+int32_t bn_sampler_sample_draft(bn_sampler *sampler, const float *logits, int32_t draft);
+/* The distribution bn_sampler_sample draws from after its whole chain
+ * (repetition penalty, top-k, min-p, top-p, temperature): writes the ids
+ * it keeps and their probabilities (summing to 1) into ids and probs (room
+ * for n_vocab each, in no particular order) and returns their count; -1 on
+ * NULL arguments. Greedy sampling gives the argmax with probability 1. Uses
+ * no randomness. */
+int bn_sampler_probs(bn_sampler *sampler, const float *logits, int32_t *ids, double *probs);
 void bn_sampler_reset(bn_sampler *sampler);
 
 #ifdef __cplusplus

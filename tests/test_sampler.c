@@ -416,3 +416,92 @@ TEST(sampler_rejects_bad_params)
     bn_sampler_free(s);
     bn_sampler_free(NULL);
 }
+
+/* bn_sampler_probs as an array indexed by id (0 for the tokens cut). */
+static int probs_by_id(bn_sampler *s, const float *logits, int n_vocab, double *by_id)
+{
+    int32_t ids[16];
+    double probs[16];
+    int n = bn_sampler_probs(s, logits, ids, probs);
+    for (int i = 0; i < n_vocab; i++) by_id[i] = 0;
+    for (int i = 0; i < n; i++) by_id[ids[i]] = probs[i];
+    return n;
+}
+
+TEST(sampler_probs_follow_the_chain)
+{
+    enum { VOCAB = 5 };
+    const float logits[VOCAB] = {1.0f, 2.0f, 0.5f, -1.0f, 1.5f};
+    double expect[VOCAB], got[VOCAB], sum = 0;
+    bn_sampler_params p = plain_params(3);
+    bn_sampler *s = bn_sampler_new(&p, VOCAB);
+    CHECK_EQ_INT(probs_by_id(s, logits, VOCAB, got), VOCAB);
+    softmax(logits, VOCAB, 1.0, expect);
+    for (int i = 0; i < VOCAB; i++) {
+        CHECK_MSG(fabs(got[i] - expect[i]) < 1e-12, "id %d: %g != %g", i, got[i], expect[i]);
+        sum += got[i];
+    }
+    CHECK(fabs(sum - 1.0) < 1e-12);
+    bn_sampler_free(s);
+
+    p.top_k = 2; /* ids 1 and 4 survive, renormalized */
+    s = bn_sampler_new(&p, VOCAB);
+    CHECK_EQ_INT(probs_by_id(s, logits, VOCAB, got), 2);
+    CHECK(fabs(got[1] - 1.0 / (1.0 + exp(-0.5))) < 1e-12);
+    CHECK_EQ_INT(got[0] == 0 && got[2] == 0 && got[3] == 0, 1);
+    bn_sampler_free(s);
+
+    p.temp = 0.0f; /* greedy: the argmax, certain */
+    s = bn_sampler_new(&p, VOCAB);
+    CHECK_EQ_INT(probs_by_id(s, logits, VOCAB, got), 1);
+    CHECK(got[1] == 1.0);
+    CHECK_EQ_INT(bn_sampler_probs(s, NULL, NULL, NULL), -1);
+    bn_sampler_free(s);
+}
+
+/* Draws n tokens with bn_sampler_sample_draft(draft) and checks every
+ * frequency against bn_sampler_probs within tol (about 5 standard
+ * deviations): the speculative rule must not change the distribution,
+ * whether the draft is likely, unlikely or cut by the filters. */
+static void check_draft_distribution(const bn_sampler_params *p, const float *logits, int n_vocab,
+                                     int32_t draft, int n, double tol)
+{
+    bn_sampler *s = bn_sampler_new(p, n_vocab);
+    double probs[16];
+    int counts[16] = {0};
+    probs_by_id(s, logits, n_vocab, probs);
+    for (int i = 0; i < n; i++) {
+        int32_t id = bn_sampler_sample_draft(s, logits, draft);
+        CHECK(id >= 0 && id < n_vocab);
+        if (id >= 0 && id < n_vocab) counts[id]++;
+    }
+    for (int i = 0; i < n_vocab; i++) {
+        double freq = (double)counts[i] / n;
+        CHECK_MSG(fabs(freq - probs[i]) < tol, "draft %d, token %d: frequency %.4f, expected %.4f",
+                  draft, i, freq, probs[i]);
+    }
+    bn_sampler_free(s);
+}
+
+TEST(sampler_draft_keeps_the_distribution)
+{
+    enum { VOCAB = 6, DRAWS = 20000 };
+    const float logits[VOCAB] = {1.0f, 2.5f, 0.5f, -1.0f, 2.0f, 0.0f};
+    bn_sampler_params p = plain_params(31);
+    for (int32_t d = 0; d < VOCAB; d++) check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
+    p = bn_sampler_default_params(); /* top-k, top-p, min-p and temperature 0.8 */
+    p.top_k = 4;
+    p.seed = 37;
+    for (int32_t d = 0; d < VOCAB; d++) check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
+}
+
+TEST(sampler_draft_greedy_is_the_argmax)
+{
+    const float logits[4] = {0.5f, 3.0f, 3.0f, -2.0f};
+    bn_sampler_params p = bn_sampler_default_params();
+    p.temp = 0.0f;
+    bn_sampler *s = bn_sampler_new(&p, 4);
+    for (int32_t d = -1; d < 4; d++) CHECK_EQ_INT(bn_sampler_sample_draft(s, logits, d), 1);
+    CHECK_EQ_INT(bn_sampler_sample_draft(s, NULL, 0), -1);
+    bn_sampler_free(s);
+}

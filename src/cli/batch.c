@@ -217,6 +217,7 @@ static void finish(batch_slot *sl)
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
+    lookup_free(&sl->q);
     buf_free(&sl->q.stream.text);
     sl->item = NULL;
 }
@@ -233,6 +234,7 @@ static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
                       .tok = sl->q.tok, .n_predict = it->n_predict};
     sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
+    lookup_init(&sl->q, b->o);
 }
 
 /* Writes the results that are ready, in input order. */
@@ -258,7 +260,8 @@ static void fill_slots(batch *b, batch_slot *slots, int n_slots, int n_vocab)
     }
 }
 
-/* One step's batch: every decoding sequence's next token, and up to
+/* One step's batch: every decoding sequence's next token (and its
+ * --lookup draft), and up to
  * `budget` prompt tokens of the sequences still reading their prompts
  * (so a long prompt does not stall the others). Returns the entry count. */
 static int gather(batch_slot *slots, int n_slots, int budget, bn_batch_entry *e)
@@ -269,8 +272,8 @@ static int gather(batch_slot *slots, int n_slots, int budget, bn_batch_entry *e)
         if (!sl->item) continue;
         bn_session *s = sl->q.session;
         if (sl->fed == sl->item->np) {
-            e[n] = (bn_batch_entry){s, sl->q.next, bn_session_n_past(s), 1};
-            n++;
+            lookup_draft(&sl->q);
+            n += lookup_entries(&sl->q, e + n);
             continue;
         }
         const int take = sl->item->np - sl->fed < budget ? sl->item->np - sl->fed : budget;
@@ -298,7 +301,9 @@ static void advance(batch_slot *slots, int n_slots, const float *logits, int n_v
             if (!seq_prompt_done(&sl->q, sl->item->pids, np, row, sl->t0)) finish(sl);
             continue;
         }
-        if (!seq_step(&sl->q, logits + (size_t)k++ * n_vocab)) finish(sl);
+        const float *row = logits + (size_t)k * n_vocab;
+        k += sl->q.lk.n + 1;
+        if (!lookup_verify(&sl->q, row, n_vocab)) finish(sl);
     }
 }
 
@@ -308,7 +313,8 @@ static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, i
 {
     char err[BN_ERR_LEN];
     const int budget = b->o->n_batch ? b->o->n_batch : BN_DEFAULT_BATCH;
-    const size_t cap = n_slots > 0 ? (size_t)n_slots : 1; /* malloc(0) may return NULL */
+    /* rows: each sequence's next token and draft; malloc(0) may return NULL */
+    const size_t cap = (n_slots > 0 ? (size_t)n_slots : 1) * ((size_t)b->o->lookup + 1);
     float *logits = malloc(cap * (size_t)n_vocab * sizeof *logits);
     bn_batch_entry *e = malloc((cap + (size_t)budget) * sizeof *e);
     if (!logits || !e) cli_die(EXIT_MODEL, "out of memory");

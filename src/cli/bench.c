@@ -15,6 +15,11 @@
  * at the run's mean position), the resulting GB/s and that as a share of a
  * plain read loop's bandwidth (bn_read_bandwidth_gbs) measured on the same
  * threads right before each repetition (see run_row).
+ *
+ * -s K makes each generation step a verify pass of K tokens of the one
+ * sequence (logits after each, as --lookup's passes), after which the
+ * session is rolled back to one new token: the row "tgN s=K" gives passes
+ * per second, to compare with tgN (K = 1) for what a pass of K costs.
  */
 #include <errno.h>
 #include <math.h>
@@ -37,6 +42,7 @@ typedef struct {
     int tg[MAX_LIST], n_tg;
     int depth[MAX_LIST], n_depth;
     int threads[MAX_LIST], n_threads;
+    int spec[MAX_LIST], n_spec; /* -s: tokens per generation pass */
     int reps, n_batch;
     bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
 } bench_opts;
@@ -74,6 +80,8 @@ static void print_bench_help(void)
            "  -d LIST       tokens already in the context when a test starts (default: 0)\n"
            "  -r N          timed repetitions after one warm-up (default: 3)\n"
            "  -t LIST       thread counts (default: the cores available)\n"
+           "  -s LIST       tokens per generation pass, as a --lookup verify pass;\n"
+           "                t/s is then passes/s (default: 1)\n"
            "  -b N          prompt batch size (default: %d)\n"
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
@@ -89,6 +97,7 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
     o->pp[o->n_pp++] = 512;
     o->tg[o->n_tg++] = 128;
     o->depth[o->n_depth++] = 0;
+    o->spec[o->n_spec++] = 1;
     o->reps = 3;
     o->kernel = "auto";
     o->format = "md";
@@ -107,6 +116,7 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "-n")) o->n_tg = parse_list(a, v, o->tg, 0);
         else if (!strcmp(a, "-d")) o->n_depth = parse_list(a, v, o->depth, 0);
         else if (!strcmp(a, "-t")) o->n_threads = parse_list(a, v, o->threads, 1);
+        else if (!strcmp(a, "-s")) o->n_spec = parse_list(a, v, o->spec, 1);
         else if (!strcmp(a, "-r")) o->reps = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "-b")) o->n_batch = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "--kernel")) o->kernel = v;
@@ -126,10 +136,28 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
 typedef struct {
     const char *test_kind;
     int n, depth, threads;
+    int spec; /* tokens per generation pass */
     double mean, sd; /* tokens per second */
     double read_gbs;
     double kv_bytes_per_pos; /* KV cache bytes of one position, keys and values */
 } bench_row;
+
+/* n verify passes of row->spec tokens, each rolled back to one new token. */
+static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const bench_row *row,
+                       char err[BN_ERR_LEN])
+{
+    const size_t rows = (size_t)row->spec * (size_t)bn_model_n_vocab(m);
+    float *logits = malloc(rows * sizeof *logits);
+    if (!logits) bench_die("%s", "out of memory for the logits of a pass");
+    int rc = 0;
+    for (int i = 0; i < row->n && !rc; i++) {
+        const int n_past = bn_session_n_past(s);
+        rc = bn_session_eval_all(s, &ids[i], row->spec, logits, err);
+        if (!rc) bn_session_truncate(s, n_past + 1);
+    }
+    free(logits);
+    return rc;
+}
 
 /* Seconds for one run of a test after `depth` untimed tokens: pp (n ids at
  * once) or tg (n single steps). */
@@ -139,7 +167,7 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
     char err[BN_ERR_LEN];
     const int is_pp = row->test_kind[0] == 'p', n = row->n, depth = row->depth;
     const bn_session_params p = {
-        .n_ctx = depth + n + 1, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
+        .n_ctx = depth + n + row->spec, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
     bn_session *s = bn_session_new(m, &p, err);
     if (!s) bench_die("%s", err);
     row->kv_bytes_per_pos = (double)bn_session_kv_bytes(s) / bn_session_n_ctx(s);
@@ -149,8 +177,10 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
     double t0 = bn_seconds();
     if (is_pp) {
         rc = bn_session_eval(s, ids, n, NULL, err);
-    } else {
+    } else if (row->spec == 1) {
         for (int i = 0; i < n && !rc; i++) rc = bn_session_eval(s, &ids[i], 1, NULL, err);
+    } else {
+        rc = time_passes(m, s, ids, row, err);
     }
     double dt = bn_seconds() - t0;
     if (rc) bench_die("%s", err);
@@ -197,14 +227,16 @@ static void print_row(const bench_opts *o, bn_model *m, const bench_row *r, int 
     double gbs = bytes * r->mean / 1e9;
     char test[64];
     int len = snprintf(test, sizeof test, "%s%d", r->test_kind, r->n);
+    if (r->spec > 1) len += snprintf(test + len, sizeof test - (size_t)len, " s=%d", r->spec);
     if (r->depth) snprintf(test + len, sizeof test - (size_t)len, " @ d%d", r->depth);
     if (!strcmp(o->format, "json")) {
         printf("%s{\"model\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"type_k\": \"%s\", "
-               "\"type_v\": \"%s\", \"test\": \"%s%d\", \"depth\": %d, \"tokens_per_s\": %.3f, "
+               "\"type_v\": \"%s\", \"test\": \"%s%d\", \"depth\": %d, \"tokens_per_pass\": %d, "
+               "\"tokens_per_s\": %.3f, "
                "\"sd\": %.3f, \"bytes_per_token\": %.0f, \"read_gbs\": %.3f, "
                "\"read_loop_gbs\": %.3f}",
                first ? "" : ",\n", name, bn_model_kernel_name(m), r->threads, type_k, type_v,
-               r->test_kind, r->n, r->depth, r->mean, r->sd, bytes, gbs, r->read_gbs);
+               r->test_kind, r->n, r->depth, r->spec, r->mean, r->sd, bytes, gbs, r->read_gbs);
         return;
     }
     if (tg)
@@ -239,9 +271,11 @@ int bench_main(int argc, char **argv)
     for (int i = 0; i < o.n_pp; i++) max_n = o.pp[i] > max_n ? o.pp[i] : max_n;
     for (int i = 0; i < o.n_tg; i++) max_n = o.tg[i] > max_n ? o.tg[i] : max_n;
     for (int i = 0; i < o.n_depth; i++) max_depth = o.depth[i] > max_depth ? o.depth[i] : max_depth;
-    if (max_depth + max_n >= bn_model_n_ctx_train(m))
+    int max_spec = 1;
+    for (int i = 0; i < o.n_spec; i++) max_spec = o.spec[i] > max_spec ? o.spec[i] : max_spec;
+    if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
         bench_die("%s", "a test (with its -d depth) is longer than the model's context");
-    const int n_ids = max_depth + max_n;
+    const int n_ids = max_depth + max_n + max_spec;
     int32_t *ids = malloc((size_t)n_ids * sizeof *ids);
     if (!ids) bench_die("%s", "out of memory for the test's token ids");
     uint32_t lcg = 12345;
@@ -260,14 +294,16 @@ int bench_main(int argc, char **argv)
             for (int kind = 0; kind < 2; kind++) {
                 const int *list = kind == 0 ? o.pp : o.tg;
                 int count = kind == 0 ? o.n_pp : o.n_tg;
-                for (int i = 0; i < count; i++) {
-                    if (list[i] == 0) continue;
-                    bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                   .depth = o.depth[di], .threads = o.threads[ti]};
-                    run_row(m, ctx, &o, ids, &r);
-                    print_row(&o, m, &r, first);
-                    first = 0;
-                }
+                for (int i = 0; i < count; i++)
+                    for (int si = 0; si < (kind == 0 ? 1 : o.n_spec); si++) {
+                        if (list[i] == 0) continue;
+                        bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
+                                       .depth = o.depth[di], .threads = o.threads[ti],
+                                       .spec = kind == 0 ? 1 : o.spec[si]};
+                        run_row(m, ctx, &o, ids, &r);
+                        print_row(&o, m, &r, first);
+                        first = 0;
+                    }
             }
     }
     if (json) printf("\n]\n");

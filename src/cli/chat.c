@@ -278,9 +278,12 @@ int run_chat(const cli_opts *o)
                     .tok = c.tok,
                     .n_predict = o->n_predict};
     c.q.stream = (cli_stream){.out = stdout, .stops = o->stops, .n_stops = o->n_stops};
+    lookup_init(&c.q, o);
     cli_catch_sigint();
     int code = converse(&c);
+    if (o->verbose) lookup_note(&c.q);
     cli_note_peak_memory(o);
+    lookup_free(&c.q);
     free(c.pending.ids);
     free(c.q.out.ids);
     buf_free(&c.q.stream.text);

@@ -61,6 +61,8 @@ typedef struct {
     int quiet;
     int verbose;
     int seed_given;
+    int lookup;       /* --lookup N: most draft tokens per pass, 0 = off */
+    int lookup_ngram; /* --lookup-ngram M: shortest match that drafts */
     bn_sampler_params sp;
     /* --server */
     const char *host;      /* --host */
@@ -169,6 +171,26 @@ void stream_flush(cli_stream *s);
 /* Starts a new text on the same output and stop strings. */
 void stream_clear(cli_stream *s);
 
+/* ------------------------------------ prompt lookup (lookup.c) */
+
+/* Prompt-lookup speculation of one sequence: drafts come from the tokens
+ * that followed an earlier occurrence of the context's last tokens. */
+typedef struct {
+    int max;        /* most draft tokens per pass, 0 = off */
+    int ngram;      /* shortest match that gives a draft */
+    cli_ids hist;   /* the session's tokens, then the sampled one not yet evaluated */
+    int32_t *pass;  /* this pass: q->next, then the draft (n tokens) */
+    int n;
+    float *logits;  /* (max + 1) rows for a pass of one sequence */
+    long drafted, accepted, passes; /* totals: draft tokens, kept ones, passes with a draft */
+} cli_lookup;
+
+#define CLI_DEFAULT_LOOKUP_NGRAM 2
+/* The longest match measured (and the largest --lookup-ngram): longer ones
+ * hardly pick a better draft, and the cap bounds the search on repetitive
+ * text. */
+#define CLI_LOOKUP_MATCH_CAP 32
+
 /* --------------------------------------- one sequence (generate.c) */
 
 /* A prompt being continued: the sampling loop shared by plain generation,
@@ -186,6 +208,7 @@ typedef struct {
     float *masked;           /* --ignore-eos: logits with the end tokens at -inf */
     int32_t *banned;         /* the end-of-generation tokens (n_banned) */
     int n_banned;
+    cli_lookup lk;           /* --lookup */
 } cli_seq;
 
 /* --ignore-eos: never sample an end-of-generation token in q. */
@@ -204,6 +227,9 @@ int seq_continue(cli_seq *q, char err[BN_ERR_LEN]);
 /* Samples from logits; returns 1 when q->next must be evaluated for the
  * generation to go on, 0 when it ended (stop_reason says why). */
 int seq_step(cli_seq *q, const float *logits);
+/* seq_step for a pass that evaluated drafts: samples with `draft` as the
+ * proposal (-1: none), as if the session held n_past tokens. */
+int seq_step_draft(cli_seq *q, const float *logits, int32_t draft, int n_past);
 /* Ends the sequence early (Ctrl-C). */
 void seq_interrupt(cli_seq *q);
 /* Writes the members of the --json result (prompt, text, ids, counts,
@@ -222,6 +248,28 @@ const chat_format *chat_format_choose(const cli_opts *o, const bn_model *m);
  * reply); -1 for another role. */
 int chat_format_message(const chat_format *f, cli_buf *b, const char *role, const char *text,
                         size_t len);
+/* Sets q up for --lookup (nothing when o->lookup is 0); lookup_free undoes it. */
+void lookup_init(cli_seq *q, const cli_opts *o);
+void lookup_free(cli_seq *q);
+/* Records the prompt just evaluated (the session now ends with ids[0..n)). */
+void lookup_prompt(cli_seq *q, const int32_t *ids, int n);
+/* Records a sampled token. */
+void lookup_push(cli_seq *q, int32_t id);
+/* Finds this pass's draft (q->lk.pass, q->lk.n, 0 when none or off),
+ * never past the context or -n; returns q->lk.n. */
+int lookup_draft(cli_seq *q);
+/* The batch entries of this pass (q->next and the draft, all with logits)
+ * into e; returns their count, q->lk.n + 1. */
+int lookup_entries(cli_seq *q, bn_batch_entry *e);
+/* seq_continue with the draft: evaluates q->next and the draft in one pass. */
+int lookup_continue(cli_seq *q, char err[BN_ERR_LEN]);
+/* Samples from the logits after q->next and each draft token (n_vocab
+ * apart), keeping the drafts the model agrees with, and rolls the session
+ * back past the rest; returns as seq_step (which it is without a draft). */
+int lookup_verify(cli_seq *q, const float *logits, int n_vocab);
+/* With -v or --json: the counts (", \"lookup\": {...}" in JSON). */
+void lookup_note(const cli_seq *q);
+void lookup_write_json(FILE *out, const cli_seq *q);
 
 /* ---------------------------------------------------- JSON (json.c) */
 

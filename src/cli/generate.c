@@ -29,6 +29,7 @@ int seq_prefill(cli_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN])
 int seq_prompt_done(cli_seq *q, const int32_t *ids, int n, const float *logits, double t0)
 {
     for (int i = 0; i < n; i++) bn_sampler_accept(q->sampler, ids[i]);
+    lookup_prompt(q, ids, n);
     q->t_gen_start = cli_now_ms();
     q->prompt_ms = q->t_gen_start - t0;
     return seq_step(q, logits);
@@ -36,6 +37,7 @@ int seq_prompt_done(cli_seq *q, const int32_t *ids, int n, const float *logits, 
 
 int seq_continue(cli_seq *q, char err[BN_ERR_LEN])
 {
+    if (lookup_draft(q)) return lookup_continue(q, err);
     const float *logits;
     const int rc = bn_session_eval(q->session, &q->next, 1, &logits, err);
     if (rc < 0) return -1;
@@ -82,20 +84,26 @@ static const float *apply_mask(cli_seq *q, const float *logits)
     return q->masked;
 }
 
-int seq_step(cli_seq *q, const float *logits)
+int seq_step_draft(cli_seq *q, const float *logits, int32_t draft, int n_past)
 {
     if (reached_limit(q)) return seq_end(q, "length");
     logits = apply_mask(q, logits);
-    int32_t id = bn_sampler_sample(q->sampler, logits);
+    int32_t id = draft < 0 ? bn_sampler_sample(q->sampler, logits)
+                           : bn_sampler_sample_draft(q->sampler, logits, draft);
     bn_sampler_accept(q->sampler, id);
     ids_push(&q->out, id);
+    lookup_push(q, id);
     if (bn_token_is_eog(q->tok, id)) return seq_end(q, id == bn_token_eos(q->tok) ? "eos" : "eot");
     if (stream_token(&q->stream, q->tok, id)) return seq_end(q, "stop");
     if (reached_limit(q)) return seq_end(q, "length");
-    if (bn_session_n_past(q->session) >= bn_session_n_ctx(q->session))
-        return seq_end(q, "context");
+    if (n_past >= bn_session_n_ctx(q->session)) return seq_end(q, "context");
     q->next = id;
     return 1;
+}
+
+int seq_step(cli_seq *q, const float *logits)
+{
+    return seq_step_draft(q, logits, -1, bn_session_n_past(q->session));
 }
 
 void seq_interrupt(cli_seq *q) { seq_end(q, "interrupted"); }
@@ -118,6 +126,7 @@ void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
             q->prompt_ms, q->gen_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0,
             q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0);
+    lookup_write_json(out, q);
 }
 
 /* ------------------------------------------------------ generate mode */
@@ -169,6 +178,7 @@ int run_generate(const cli_opts *o)
     q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
+    lookup_init(&q, o);
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
@@ -189,11 +199,13 @@ int run_generate(const cli_opts *o)
         print_stats(m, &q, np);
         if (o->verbose) cli_note("time to first token (load included): %.0f ms", ttft_ms);
     }
+    if (o->verbose) lookup_note(&q);
     cli_note_peak_memory(o);
     fflush(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
     seq_free_mask(&q);
+    lookup_free(&q);
     buf_free(&q.stream.text);
     bn_sampler_free(q.sampler);
     bn_session_free(s);

@@ -18,6 +18,7 @@
 #define MAX_PORT 65535
 #define MAX_TIMEOUT 86400      /* a day, in seconds */
 #define MAX_BODY (1L << 30)    /* bytes */
+#define MAX_LOOKUP 64       /* draft tokens a pass may check */
 
 static void print_help(void)
 {
@@ -57,6 +58,11 @@ static void print_help(void)
            "                          benchmarks; stops at -n or a full context)\n"
            "      --stop STR          end the generation where the text STR appears; STR\n"
            "                          and what follows are not printed (repeatable)\n"
+           "      --lookup N          prompt-lookup speculation: check up to N tokens that\n"
+           "                          followed the same tokens earlier in the context in\n"
+           "                          one pass; the same output, faster where the text\n"
+           "                          repeats its context (default: 0 = off)\n"
+           "      --lookup-ngram M    tokens that must match to draft (default: %d)\n"
            "      --kernel NAME       auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "      --lm-head TYPE      requantize the output layer at load: f16, q8_0 or\n"
            "                          q6_k (default: keep the file's type)\n"
@@ -124,9 +130,9 @@ static void print_help(void)
            "      --version           show the version\n"
            "\n"
            "exit status: 0 success, 1 usage error, 2 model or file error, 130 interrupted\n",
-           CLI_DEFAULT_PPL_CTX, BN_DEFAULT_BATCH, d.temp, d.top_k, d.top_p, d.min_p,
-           d.repeat_penalty, d.repeat_last_n, CLI_DEFAULT_PARALLEL, CLI_DEFAULT_HOST,
-           CLI_DEFAULT_PORT, CLI_DEFAULT_TIMEOUT, CLI_DEFAULT_MAX_BODY);
+           CLI_DEFAULT_PPL_CTX, BN_DEFAULT_BATCH, CLI_DEFAULT_LOOKUP_NGRAM, d.temp, d.top_k,
+           d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, CLI_DEFAULT_PARALLEL,
+           CLI_DEFAULT_HOST, CLI_DEFAULT_PORT, CLI_DEFAULT_TIMEOUT, CLI_DEFAULT_MAX_BODY);
 }
 
 /* ---------------------------------------------------------- flag parsing */
@@ -210,6 +216,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
     o->port = CLI_DEFAULT_PORT;
     o->server_timeout = CLI_DEFAULT_TIMEOUT;
     o->server_max_body = CLI_DEFAULT_MAX_BODY;
+    o->lookup_ngram = CLI_DEFAULT_LOOKUP_NGRAM;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define VALUE() (i + 1 < argc ? argv[++i] : (cli_die(EXIT_USAGE, "%s needs a value", a), ""))
@@ -237,6 +244,8 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (is_flag(a, "-s", "--seed")) o->sp.seed = parse_seed(VALUE(), &o->seed_given);
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
+        else if (!strcmp(a, "--lookup")) o->lookup = (int)parse_int(a, VALUE(), 0, MAX_LOOKUP);
+        else if (!strcmp(a, "--lookup-ngram")) o->lookup_ngram = (int)parse_int(a, VALUE(), 1, CLI_LOOKUP_MATCH_CAP);
         else if (!strcmp(a, "--special")) o->special = 1;
         else if (!strcmp(a, "--no-special")) o->special = 0;
         else if (!strcmp(a, "--pre")) o->pre = VALUE();

@@ -9,6 +9,10 @@
 #define ROW_CHUNK 16   /* rows per inner chunk: their codes stay in L1 across the tokens */
 #define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
 #define MAX_FUSED 3    /* most products in one run (Q, K, V) */
+/* Up to this many tokens, each takes the one-token product over a chunk of
+ * rows that stays in L1: the tile kernels pad a pass to their full width,
+ * which would make a short verify pass (--lookup) cost a full tile. */
+#define MATVEC_MAX_TOKENS 4
 
 typedef struct {
     const bn_kernels *k;
@@ -32,7 +36,7 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
         float *y = j->y[i] + (size_t)t0 * w->rows;
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (nt > 1 && j->k->qk256_matmat) {
+            if (nt > MATVEC_MAX_TOKENS && j->k->qk256_matmat) {
                 j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
                 continue;
             }

@@ -22,6 +22,9 @@
  *   7. temperature  logits / temp;
  *   8. softmax and draw one token with the sampler's own PRNG.
  *
+ * bn_sampler_probs returns the distribution of step 8; bn_sampler_sample_draft
+ * draws from the same distribution given a speculative draft token.
+ *
  * "Better" always means higher logit, then lower id, so every step is a
  * deterministic function of the logits. Implementation note: min-p is
  * evaluated before top-p. Both keep a prefix of the same sorted order and
@@ -320,40 +323,100 @@ static int keep_top_p(candidate *c, int n, float top_p, double total)
     return n;
 }
 
-/* Steps 7-8: softmax at the temperature and one draw. The max logit
- * survived every filter, so it is still the right shift for exp(). */
-static int32_t draw(bn_sampler *s, candidate *c, int n, float max_logit)
+/* Step 7: each survivor's weight becomes exp((logit - max) / temp), their
+ * softmax numerator; returns the sum. The max logit survived every filter,
+ * so it is still the right shift for exp(). */
+static double temper(const bn_sampler *s, candidate *c, int n, float max_logit)
 {
     double temp = s->params.temp, total = 0;
     for (int i = 0; i < n; i++) {
         c[i].weight = exp(((double)c[i].logit - (double)max_logit) / temp);
         total += c[i].weight;
     }
+    return total;
+}
+
+/* Steps 1-7: leaves the tokens the chain keeps in s->cand[0..n) with their
+ * weights, stores their sum in *total and returns n. Greedy (temp <= 0, or
+ * every logit -inf: nothing is likelier than anything, so the greedy choice
+ * rather than a division by a zero total) keeps the argmax alone, weight 1,
+ * and sets *decided: no random draw is made then. */
+static int run_chain(bn_sampler *s, const float *logits, double *total, int *decided)
+{
+    candidate *c = s->cand;
+    load_candidates(s, logits);
+    int n = s->n_vocab;
+    int best = best_index(c, n);
+    *decided = !(s->params.temp > 0) || c[best].logit == -INFINITY;
+    if (*decided) {
+        c[0] = c[best];
+        c[0].weight = *total = 1.0;
+        return 1;
+    }
+    float max_logit = c[best].logit;
+    n = keep_top_k(c, n, s->params.top_k);
+    double top_k_total = compute_weights(c, n, max_logit);
+    n = keep_min_p(c, n, s->params.min_p);
+    n = keep_top_p(c, n, s->params.top_p, top_k_total);
+    *total = temper(s, c, n, max_logit);
+    return n;
+}
+
+/* Step 8: one draw from c[0..n) in proportion to the weights, leaving out
+ * token `skip` (-1: none) whose weights sum to total without it. */
+static int32_t draw(bn_sampler *s, const candidate *c, int n, double total, int32_t skip)
+{
     double target = rng_uniform(s->rng) * total, cumulative = 0;
-    int last_possible = best_index(c, n);
+    int last_possible = -1;
     for (int i = 0; i < n; i++) {
-        if (c[i].weight <= 0) continue;
+        if (c[i].weight <= 0 || c[i].id == skip) continue;
         cumulative += c[i].weight;
         if (target < cumulative) return c[i].id;
         last_possible = i;
     }
-    return c[last_possible].id; /* rounding left target >= the final sum */
+    /* rounding left target >= the final sum */
+    return last_possible >= 0 ? c[last_possible].id : c[best_index(c, n)].id;
 }
 
 int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
 {
     if (!sampler || !logits) return -1;
-    candidate *c = sampler->cand;
-    load_candidates(sampler, logits);
-    int n = sampler->n_vocab;
-    int best = best_index(c, n);
-    /* All -inf (or NaN): nothing is likelier than anything, take the greedy
-     * choice rather than divide by a zero total. */
-    if (!(sampler->params.temp > 0) || c[best].logit == -INFINITY) return c[best].id;
-    float max_logit = c[best].logit;
-    n = keep_top_k(c, n, sampler->params.top_k);
-    double total = compute_weights(c, n, max_logit);
-    n = keep_min_p(c, n, sampler->params.min_p);
-    n = keep_top_p(c, n, sampler->params.top_p, total);
-    return draw(sampler, c, n, max_logit);
+    double total;
+    int decided;
+    const int n = run_chain(sampler, logits, &total, &decided);
+    if (decided) return sampler->cand[0].id;
+    return draw(sampler, sampler->cand, n, total, -1);
+}
+
+/* The speculative rule for a draft that was certain to be proposed: keep it
+ * with probability p(draft); otherwise draw from p with the draft left out
+ * (the normalized residual max(p - q, 0) when q puts all its mass on the
+ * draft). A token y != draft then comes out with probability
+ * (1 - p(draft)) * p(y) / (1 - p(draft)) = p(y). */
+int32_t bn_sampler_sample_draft(bn_sampler *sampler, const float *logits, int32_t draft)
+{
+    if (!sampler || !logits) return -1;
+    double total;
+    int decided;
+    const int n = run_chain(sampler, logits, &total, &decided);
+    const candidate *c = sampler->cand;
+    if (decided) return c[0].id;
+    double w_draft = 0;
+    for (int i = 0; i < n; i++)
+        if (c[i].id == draft) w_draft = c[i].weight;
+    if (w_draft > 0 && rng_uniform(sampler->rng) * total < w_draft) return draft;
+    return draw(sampler, c, n, total - w_draft, draft);
+}
+
+int bn_sampler_probs(bn_sampler *sampler, const float *logits, int32_t *ids, double *probs)
+{
+    if (!sampler || !logits || !ids || !probs) return -1;
+    double total;
+    int decided;
+    const int n = run_chain(sampler, logits, &total, &decided);
+    for (int i = 0; i < n; i++) {
+        ids[i] = sampler->cand[i].id;
+        probs[i] = sampler->cand[i].weight / total;
+    }
+    return n;
 }
