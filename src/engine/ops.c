@@ -67,6 +67,17 @@ void bn_rope_apply(float *v, int head_dim, const float *cs)
     }
 }
 
+void bn_rope_apply_norm(float *v, int head_dim, const float *cs)
+{
+    const int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        const float c = cs[i], s = cs[half + i];
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c - x1 * s;
+        v[2 * i + 1] = x0 * s + x1 * c;
+    }
+}
+
 /* max(g, 0), NaN -> 0, without a branch: a branch on the sign, which is
  * random, stalls the loop (GCC keeps one for every plain-C max but this). */
 static inline float relu(float g)
