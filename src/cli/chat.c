@@ -14,27 +14,37 @@
 
 #include "cli.h"
 
+/* How a reply that did not end by itself is closed before the next turn. */
+typedef enum { CLOSE_NONE, CLOSE_TEXT, CLOSE_EOS } chat_close;
+
 /* The text around the system prompt and each user turn. */
 typedef struct {
     const char *name;
     const char *system_prefix, *system_suffix;
     const char *user_prefix, *user_suffix;
-    int closes_with_eot; /* turns end with <|eot_id|> */
+    const char *after_reply; /* between a reply's end token and the next user turn */
+    chat_close close;
+    const char *eot_text; /* CLOSE_TEXT: the end-of-turn token's text */
 } chat_format;
 
 static const chat_format FORMATS[] = {
     /* microsoft/bitnet-b1.58-2B-4T as HF defines it (docs/CHAT.md, bitnet) */
-    {"bitnet", "System: ", "<|eot_id|>", "User: ", "<|eot_id|>Assistant: ", 1},
-    /* LLaMA-3 instruct headers */
+    {"bitnet", "System: ", "<|eot_id|>", "User: ", "<|eot_id|>Assistant: ", "", CLOSE_TEXT,
+     "<|eot_id|>"},
+    /* LLaMA-3 instruct headers (Llama3-8B-1.58) */
     {"llama3", "<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>",
      "<|start_header_id|>user<|end_header_id|>\n\n",
-     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", 1},
+     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", "", CLOSE_TEXT, "<|eot_id|>"},
+    /* Falcon3-Instruct: a reply ends with EOS, then a newline */
+    {"falcon3", "<|system|>\n", "\n", "<|user|>\n", "\n<|assistant|>\n", "\n", CLOSE_EOS, NULL},
+    /* ChatML (Falcon-E) */
+    {"chatml", "<|im_start|>system\n", "<|im_end|>\n", "<|im_start|>user\n",
+     "<|im_end|>\n<|im_start|>assistant\n", "\n", CLOSE_TEXT, "<|im_end|>"},
     /* plain completion: the lines are appended as they are */
-    {"none", "", "", "", "", 0},
+    {"none", "", "", "", "", "", CLOSE_NONE, NULL},
 };
-enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_NONE, N_FORMATS };
+enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_FALCON3, FORMAT_CHATML, FORMAT_NONE, N_FORMATS };
 
-#define EOT_TEXT "<|eot_id|>"
 #define TEMPLATE_KEY "tokenizer.chat_template"
 
 typedef struct {
@@ -54,44 +64,63 @@ static const chat_format *format_by_name(const char *name)
 {
     for (int i = 0; i < N_FORMATS; i++)
         if (!strcmp(FORMATS[i].name, name)) return &FORMATS[i];
-    cli_die(EXIT_USAGE, "--chat-template: unknown format '%s' (expected bitnet, llama3 or none)",
-            name);
+    cli_die(EXIT_USAGE, "--chat-template: unknown format '%s' (expected bitnet, llama3, falcon3, "
+            "chatml or none)", name);
 }
 
-/* The format the GGUF's template stands for. Like llama.cpp, it never
- * renders the Jinja text but recognises templates by substring
- * (docs/CHAT.md, Recognising the template). */
-static const chat_format *format_of_model(const bn_model *m)
+/* The format a template stands for, NULL when none. Like llama.cpp, it
+ * never renders the Jinja text but recognises templates by substring, in
+ * llama.cpp's order (docs/CHAT.md, Recognising the template). */
+static const chat_format *format_of_template(const char *tpl)
+{
+    if (strstr(tpl, "BITNET")) return &FORMATS[FORMAT_BITNET];
+    if (strstr(tpl, "<|im_start|>")) return &FORMATS[FORMAT_CHATML];
+    if (strstr(tpl, "<|assistant|>") && strstr(tpl, "<|user|>") && !strstr(tpl, "<|end|>"))
+        return &FORMATS[FORMAT_FALCON3];
+    if (strstr(tpl, "<|start_header_id|>")) return &FORMATS[FORMAT_LLAMA3];
+    return NULL;
+}
+
+/* The model's format; *why says what happened when there is none. */
+static const chat_format *format_of_model(const bn_model *m, const char **why)
 {
     char probe[1];
     int len = bn_model_meta_str(m, TEMPLATE_KEY, probe, sizeof probe);
-    if (len < 0) {
-        cli_note("the model has no chat template: plain completion of each line");
-        return &FORMATS[FORMAT_NONE];
-    }
+    *why = "the model has no chat template";
+    if (len < 0) return &FORMATS[FORMAT_NONE];
     char *tpl = malloc((size_t)len + 1);
     if (!tpl) cli_die(EXIT_MODEL, "out of memory");
     bn_model_meta_str(m, TEMPLATE_KEY, tpl, (size_t)len + 1);
-    const chat_format *f = strstr(tpl, "BITNET")                 ? &FORMATS[FORMAT_BITNET]
-                           : strstr(tpl, "<|start_header_id|>") ? &FORMATS[FORMAT_LLAMA3]
-                                                                 : NULL;
+    const chat_format *f = format_of_template(tpl);
     free(tpl);
-    if (!f) {
-        cli_note("the model's chat template is not one this tool knows: plain completion of each "
-                 "line (see --chat-template)");
-        return &FORMATS[FORMAT_NONE];
-    }
-    return f;
+    *why = "the model's chat template is not one this tool knows";
+    return f ? f : &FORMATS[FORMAT_NONE];
+}
+
+const char *cli_chat_format_name(const bn_model *m)
+{
+    const char *why;
+    return format_of_model(m, &why)->name;
+}
+
+/* The token that closes a reply in format f, -1 for none. */
+static int32_t closing_token(const chat_format *f, const bn_tokenizer *tok)
+{
+    if (f->close == CLOSE_EOS) return bn_token_eos(tok);
+    if (f->close == CLOSE_TEXT) return bn_token_lookup(tok, f->eot_text, strlen(f->eot_text));
+    return -1;
 }
 
 static void choose_format(chat *c, const bn_model *m)
 {
-    c->fmt = c->o->chat_template ? format_by_name(c->o->chat_template) : format_of_model(m);
-    c->eot = -1;
-    if (!c->fmt->closes_with_eot) return;
-    c->eot = bn_token_lookup(c->tok, EOT_TEXT, strlen(EOT_TEXT));
-    if (c->eot < 0) {
-        cli_note("the vocabulary has no %s token: plain completion of each line", EOT_TEXT);
+    const char *why = NULL;
+    c->fmt = c->o->chat_template ? format_by_name(c->o->chat_template) : format_of_model(m, &why);
+    if (c->fmt == &FORMATS[FORMAT_NONE] && why)
+        cli_note("%s: plain completion of each line (see --chat-template)", why);
+    c->eot = closing_token(c->fmt, c->tok);
+    if (c->fmt->close != CLOSE_NONE && c->eot < 0) {
+        cli_note("the vocabulary has no %s token: plain completion of each line",
+                 c->fmt->close == CLOSE_EOS ? "end-of-text" : c->fmt->eot_text);
         c->fmt = &FORMATS[FORMAT_NONE];
     }
 }
@@ -102,6 +131,7 @@ static char *format_turn(const chat *c, const char *line, int first)
 {
     cli_buf b = {0};
     const chat_format *f = c->fmt;
+    if (!first) buf_append(&b, f->after_reply, strlen(f->after_reply));
     if (first && c->system) {
         buf_append(&b, f->system_prefix, strlen(f->system_prefix));
         buf_append(&b, c->system, strlen(c->system));
@@ -148,8 +178,8 @@ static int reply(chat *c, const int32_t *ids, int n)
         return 0;
     }
     /* The reply's last token is not evaluated yet. A reply that did not end
-     * with an end-of-generation token is closed with <|eot_id|>, so the next
-     * turn follows a well-formed one. */
+     * with an end-of-generation token is closed with the format's
+     * end-of-turn token, so the next turn follows a well-formed one. */
     c->pending.n = 0;
     int32_t last = q->out.n ? q->out.ids[q->out.n - 1] : -1;
     if (last >= 0) ids_push(&c->pending, last);
@@ -167,11 +197,12 @@ static int user_turn(chat *c, const char *line)
     int flags = BN_TOK_PARSE_SPECIAL | (first && !c->o->no_bos ? BN_TOK_ADD_BOS : 0);
     int n;
     int32_t *ids = cli_tokenize(c->tok, text, strlen(text), flags, "chat input", &n);
-    free(text);
     cli_ids all = {0};
     for (int i = 0; i < c->pending.n; i++) ids_push(&all, c->pending.ids[i]);
     for (int i = 0; i < n; i++) ids_push(&all, ids[i]);
     free(ids);
+    if (c->o->verbose_prompt) cli_print_prompt(c->tok, text, strlen(text), all.ids, all.n);
+    free(text);
     int rc = -1; /* the turn does not fit */
     if (bn_session_n_past(s) + all.n < bn_session_n_ctx(s)) {
         long before = bn_session_n_evaluated(s);

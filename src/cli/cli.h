@@ -35,7 +35,8 @@ typedef struct {
     const char *prompt;        /* -p */
     const char *prompt_file;   /* -f */
     const char *system;        /* --system (chat) */
-    const char *chat_template; /* --chat-template: bitnet, llama3, none; NULL = the model's */
+    const char *chat_template; /* --chat-template: bitnet, llama3, falcon3, chatml, none;
+                                  NULL = the model's */
     const char *batch_file;    /* --batch */
     const char *ppl_file;      /* --perplexity */
     const char *kernel;
@@ -55,6 +56,7 @@ typedef struct {
     int json;
     int quiet;
     int verbose;
+    int verbose_prompt; /* --verbose-prompt */
     int seed_given;
     bn_sampler_params sp;
 } cli_opts;
@@ -62,6 +64,12 @@ typedef struct {
 /* The modes (<mode>.c); each returns the process exit code. */
 int run_generate(const cli_opts *o);
 int run_chat(const cli_opts *o);
+/* The chat format the model's template stands for (chat.c; "none"). */
+const char *cli_chat_format_name(const bn_model *m);
+/* --verbose-prompt: the rendered prompt and its ids, one per line with its
+ * text, on stderr (llama-cli's layout; prompt_echo.c). */
+void cli_print_prompt(const bn_tokenizer *tok, const char *text, size_t len, const int32_t *ids,
+                      int n);
 int run_batch(const cli_opts *o);
 int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
