@@ -219,3 +219,19 @@ TEST(llama_graph_follows_the_file)
     bn_model_free(plain);
     ge_free(&base);
 }
+
+TEST(llama_info_names_the_variant)
+{
+    SHARED_OR_SKIP(path, LLAMA_I2S);
+    char cmd[512], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s -m %s --info", test_bitnet_run(), path);
+    CHECK(test_run(cmd, &out, NULL) == 0);
+    static const char *want[] = {
+        "architecture:    llama (FFN silu)\n",
+        "graph:           no sub-norms, RoPE norm, separate output layer\n",
+        "parameters:      13.11 M\n", "pre-tokenizer llama-bpe: llama3 split",
+        "chat format:     llama3\n"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK_MSG(out && strstr(out, want[i]), "--info lacks '%s'", want[i]);
+    free(out);
+}

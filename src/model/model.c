@@ -645,12 +645,25 @@ static void describe_ternary(const bn_model *m, char *line, size_t len)
              "scale per block", total, total - per_block, per_block);
 }
 
+/* Weights in the file's tensors, as llama.cpp counts them (a tied output
+ * layer once). */
+static uint64_t parameter_count(const bn_model *m)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) n += m->file->tensors[i].n_elements;
+    return n;
+}
+
 void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *ctx), void *ctx)
 {
     char line[256];
     const bn_hparams *hp = &m->hp;
 #define EMIT(...) (snprintf(line, sizeof line, __VA_ARGS__), emit(line, ctx))
     EMIT("architecture:    %s (FFN %s)", arch_name(m), m->act == BN_ACT_RELU2 ? "relu2" : "silu");
+    EMIT("graph:           %s, RoPE %s, %s output layer",
+         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->rope == BN_ROPE_NORM ? "norm" : "neox",
+         gguf_find_tensor(m->file, "output.weight") ? "separate" : "tied");
+    EMIT("parameters:      %.2f M", (double)parameter_count(m) / 1e6);
     EMIT("layers:          %d", hp->n_layer);
     EMIT("embedding:       %d", hp->n_embd);
     EMIT("feed-forward:    %d", hp->n_ff);
@@ -658,8 +671,10 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
     EMIT("context (train): %d", hp->n_ctx_train);
     EMIT("rope base:       %g", hp->rope_base);
     EMIT("rms eps:         %g", hp->rms_eps);
-    EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s)", hp->n_vocab,
-         bn_tokenizer_model_name(m->tok), bn_tokenizer_pre_name(m->tok));
+    char pre[MAX_KEY];
+    if (bn_model_meta_str(m, "tokenizer.ggml.pre", pre, sizeof pre) < 0) snprintf(pre, sizeof pre, "absent");
+    EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s: %s split)", hp->n_vocab,
+         bn_tokenizer_model_name(m->tok), pre, bn_tokenizer_pre_name(m->tok));
     describe_output(m, line, sizeof line);
     emit(line, ctx);
     describe_ternary(m, line, sizeof line);
