@@ -12,7 +12,7 @@
  *
  *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0] [SEED]
  *
- * 1.2 GB (2b-4t) to 4.6 GB (falcon3-10b); never commit the output. Each
+ * 1.2 GB (2b-4t) to 4.0 GB (falcon3-10b); never commit the output. Each
  * weight tensor gets a scale of 1/sqrt(2/3 * fan_in), the standard
  * deviation that keeps a random ternary product (two thirds of the weights
  * non-zero) at unit scale, so activations stay in a sane range through
@@ -274,8 +274,8 @@ static void write_tensor_data(const tensor_spec *t)
     }
     const float scale = 1.0f / sqrtf(2.0f / 3.0f * (float)t->ne0);
     if (t->type == GGML_TYPE_F32) {
-        float *f = (float *)buf;
-        for (int64_t i = 0; i < t->ne0; i++) f[i] = 1.0f;
+        const float one = 1.0f;
+        for (int64_t i = 0; i < t->ne0; i++) memcpy(buf + i * (int64_t)sizeof one, &one, sizeof one);
     } else if (t->type == GGML_TYPE_F16) {
         uint16_t *h = (uint16_t *)buf;
         for (uint64_t i = 0; i < t->bytes / 2; i++) /* uniform in [-1, 1) */

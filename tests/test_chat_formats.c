@@ -155,7 +155,7 @@ static void check_format(const format_case *c, const char *path, const char *fla
     snprintf(cmd, sizeof cmd, "printf 'Hi there\\nYo\\n' | %s -m %s -t 1 -cnv --temp 0 -n 2 "
              "--system '" SYSTEM "' --verbose-prompt %s", test_bitnet_run(), path, flag);
     CHECK_MSG(test_run(cmd, &out, &log) == 0, "%s: %s", c->name, log ? log : "");
-    int32_t want[MAX_IDS], got[MAX_IDS];
+    int32_t want[MAX_IDS] = {0}, got[MAX_IDS] = {0};
     int n_want = expand(tok, c->first, want, 0);
     int n_got = log ? printed_ids(log, 0, got) : -1;
     CHECK_MSG(n_got == n_want && !memcmp(got, want, (size_t)n_want * sizeof *want),

@@ -144,13 +144,15 @@ TEST(tokenizer_falcon_names_tokenize_and_bos)
         bn_tokenizer *t = edited_tokenizer(set_pre, names[i]);
         int32_t *ids = NULL;
         const int n = t ? tokenize_ids(t, text, flags, &ids) : -1;
-        CHECK_MSG(n == n_want && !memcmp(ids, want, (size_t)n * sizeof *ids), "%s", names[i]);
+        CHECK_MSG(n == n_want && ids && want && !memcmp(ids, want, (size_t)n * sizeof *ids), "%s",
+                  names[i]);
         free(ids);
         bn_tokenizer_free(t);
         t = edited_tokenizer(set_pre_no_bos, names[i]);
         ids = NULL;
         const int n_no_bos = t ? tokenize_ids(t, text, flags, &ids) : -1;
-        CHECK_MSG(n_no_bos == n_want - 1 && !memcmp(ids, want + 1, (size_t)n_no_bos * sizeof *ids),
+        CHECK_MSG(n_no_bos == n_want - 1 && ids && want &&
+                      !memcmp(ids, want + 1, (size_t)n_no_bos * sizeof *ids),
                   "%s without BOS", names[i]);
         free(ids);
         bn_tokenizer_free(t);
@@ -169,9 +171,9 @@ static void prefix_specials(ge_file *e, const void *prefix)
     for (size_t i = 0; i < n; i++) {
         const size_t len = strlen(s[i]);
         const int special = len > 4 && !strncmp(s[i], "<|", 2) && !strcmp(s[i] + len - 2, "|>");
-        texts[i] = malloc(strlen(prefix) + len + 1);
-        strcpy(texts[i], special ? prefix : "");
-        strcat(texts[i], s[i]);
+        const size_t cap = strlen(prefix) + len + 1;
+        texts[i] = malloc(cap);
+        snprintf(texts[i], cap, "%s%s", special ? (const char *)prefix : "", s[i]);
     }
     ge_set_str_array(e, "tokenizer.ggml.tokens", (const char *const *)texts, NULL, n);
     ge_free_strings(texts, n);

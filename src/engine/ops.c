@@ -6,6 +6,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -72,9 +73,10 @@ void bn_rope_apply_norm(float *v, int head_dim, const float *cs)
     const int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
         const float c = cs[i], s = cs[half + i];
-        const float x0 = v[2 * i], x1 = v[2 * i + 1];
-        v[2 * i] = x0 * c - x1 * s;
-        v[2 * i + 1] = x0 * s + x1 * c;
+        const size_t j = 2 * (size_t)i;
+        const float x0 = v[j], x1 = v[j + 1];
+        v[j] = x0 * c - x1 * s;
+        v[j + 1] = x0 * s + x1 * c;
     }
 }
 

@@ -417,7 +417,7 @@ static int load_layer(bn_model *m, int il, char *err)
         const gguf_tensor *t = gguf_find_tensor(m->file, name);
         if (bn_ternary_load(t, name, m->pool, &m->weights, w, err)) return -1;
         release_tensor_pages(m, t);
-        float s;
+        float s = 1.0f;
         if (proj_scale(m, il, bn_proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
     }
     return 0;
@@ -669,7 +669,7 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
     EMIT("feed-forward:    %d", hp->n_ff);
     EMIT("heads:           %d (kv %d, head dim %d)", hp->n_head, hp->n_head_kv, hp->head_dim);
     EMIT("context (train): %d", hp->n_ctx_train);
-    EMIT("rope base:       %g", hp->rope_base);
+    EMIT("rope base:       %.10g", hp->rope_base);
     EMIT("rms eps:         %g", hp->rms_eps);
     char pre[MAX_KEY];
     if (bn_model_meta_str(m, "tokenizer.ggml.pre", pre, sizeof pre) < 0) snprintf(pre, sizeof pre, "absent");

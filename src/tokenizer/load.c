@@ -355,7 +355,7 @@ static int text_starts_with(const bn_tokenizer *t, int32_t id, const char *p, ui
 static int unprefix_specials(loader *ld)
 {
     bn_tokenizer *t = ld->t;
-    int32_t bos;
+    int32_t bos = -1;
     if (read_token_id(ld, "tokenizer.ggml.bos_token_id", &bos)) return -1;
     if (bos < 0) return 0;
     const uint32_t n = bn_tok_len(t, bos) / 2;
