@@ -1,7 +1,7 @@
 /*
  * test_tokenizer_families.c - the tokenizer settings of the ternary Llama
  * families: the falcon3 / falcon_e / llama-bpe pre-tokenizer names and
- * the LLaMA-3 split they stand for (on hand-written strings), BOS as
+ * the LLaMA-3 split they stand for, BOS as
  * add_bos_token says, and special tokens whose text a converter prefixed
  * with the BOS text (docs/TOKENIZERS.md).
  */
@@ -13,57 +13,14 @@
 #include "test.h"
 #include "tokenizer/load.h"
 #include "tokenizer/pretokenize.h"
-#include "tokenizer/unicode.h"
 
 #define TINY_MODEL "models/bitnet-tiny.gguf"
 #define TINY_BOS 1016
 #define TINY_EOT 1023
 #define BOS_TEXT "<|begin_of_text|>"
-#define MAX_PIECES 64
-
-typedef struct {
-    size_t n, ends[MAX_PIECES];
-} piece_ends;
-
-static int record_end(size_t start, size_t end, void *ctx)
-{
-    piece_ends *p = ctx;
-    (void)start;
-    if (p->n < MAX_PIECES) p->ends[p->n++] = end;
-    return 0;
-}
-
-/* The pre-tokens of text joined with '|', into out. */
-static void split_joined(bn_pre_type type, const char *text, char *out, size_t cap)
-{
-    uint32_t cpts[MAX_PIECES];
-    uint8_t flags[MAX_PIECES];
-    size_t byte_at[MAX_PIECES + 1], n = 0, len = strlen(text);
-    for (size_t i = 0; i < len && n < MAX_PIECES; n++) {
-        byte_at[n] = i;
-        size_t cl = bn_utf8_decode((const unsigned char *)text + i, len - i, &cpts[n]);
-        flags[n] = (uint8_t)bn_cpt_flags(cpts[n]);
-        i += cl ? cl : 1;
-    }
-    byte_at[n] = len;
-    piece_ends p = {0};
-    bn_pretokenize(type, &(bn_cpt_text){cpts, flags, n}, record_end, &p);
-    size_t o = 0, prev = 0;
-    for (size_t k = 0; k < p.n && o + 1 < cap; k++) {
-        if (k) out[o++] = '|';
-        const size_t from = byte_at[prev], to = byte_at[p.ends[k]];
-        if (o + (to - from) >= cap) break;
-        memcpy(out + o, text + from, to - from);
-        o += to - from;
-        prev = p.ends[k];
-    }
-    out[o] = 0;
-}
 
 /* The Falcon names select the LLaMA-3 split (mainline llama.cpp's mapping),
- * as do llama-bpe and llama3; the split itself, by hand: digits in threes,
- * a space before a letter run kept, one before digits or a lone space
- * standing alone, punctuation runs, non-ASCII letters and digits. */
+ * as do llama-bpe and llama3 (the split itself: test_tokenizer.c). */
 TEST(tokenizer_falcon_names_use_the_llama3_split)
 {
     static const char *names[] = {"falcon3", "falcon_e", "llama-bpe", "llama3"};
@@ -71,22 +28,6 @@ TEST(tokenizer_falcon_names_use_the_llama3_split)
         bn_pre_type pre = BN_PRE_GPT2;
         CHECK_MSG(bn_pre_from_name(names[i], strlen(names[i]), &pre) == 0 && pre == BN_PRE_LLAMA3,
                   "%s", names[i]);
-    }
-    static const struct {
-        const char *text, *want;
-    } cases[] = {
-        {"12345 apples, 3.14!", "123|45| apples|,| |3|.|14|!"},
-        {"I'M here--really?!\n\nOk", "I|'M| here|--|really|?!\n\n|Ok"},
-        {"a   b\tc", "a|  | b|\tc"},
-        {"\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4",
-         "\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9| \xE6\x9D\xB1\xE4\xBA\xAC| |\xD9\xA1\xD9\xA2\xD9\xA3|\xD9\xA4"},
-        {"$100+200=300", "$|100|+|200|=|300"},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char got[256];
-        split_joined(BN_PRE_LLAMA3, cases[i].text, got, sizeof got);
-        CHECK_MSG(!strcmp(got, cases[i].want), "\"%s\": want \"%s\", got \"%s\"", cases[i].text,
-                  cases[i].want, got);
     }
 }
 
