@@ -1,16 +1,22 @@
 /*
- * gen_synthetic.c - writes a synthetic model with the exact metadata, tensor
- * names, shapes and types of microsoft/bitnet-b1.58-2B-4T's
- * ggml-model-i2_s.gguf (docs/FORMAT.md, The official 2B-4T file), filled
- * with random ternary weights from a seed, for benchmarks on a machine that
- * does not have the real file.
+ * gen_synthetic.c - writes a synthetic model with the exact metadata keys,
+ * tensor names, shapes and types of a released ternary model, filled with
+ * random ternary weights from a seed, for benchmarks on a machine that
+ * does not have the real file. Shapes:
  *
- *   build/bench/gen_synthetic OUT.gguf [i2_s|tq2_0] [SEED]
+ *   2b-4t         microsoft/bitnet-b1.58-2B-4T's ggml-model-i2_s.gguf
+ *                 (docs/FORMAT.md, The official 2B-4T file), the default;
+ *   falcon3-1b, falcon3-3b, falcon3-7b, falcon3-10b, llama3-8b
+ *                 arch llama as bitnet.cpp's converter writes Falcon3-1.58bit
+ *                 and Llama3-8B-1.58 (no sub-norms, F16 output layer).
  *
- * About 1.2 GB; never commit the output. Each weight tensor gets a scale of
- * 1/sqrt(2/3 * fan_in), the standard deviation that keeps a random ternary
- * product (two thirds of the weights non-zero) at unit scale, so activations
- * stay in a sane range through all 30 layers.
+ *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0] [SEED]
+ *
+ * 1.2 GB (2b-4t) to 4.0 GB (falcon3-10b); never commit the output. Each
+ * weight tensor gets a scale of 1/sqrt(2/3 * fan_in), the standard
+ * deviation that keeps a random ternary product (two thirds of the weights
+ * non-zero) at unit scale, so activations stay in a sane range through
+ * all the layers.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,15 +27,11 @@
 #include "gguf/gguf.h"
 #include "kernels/f16.h"
 
-#define N_LAYER 30
-#define N_EMBD 2560
-#define N_FF 6912
-#define N_HEAD 20
-#define N_HEAD_KV 5
-#define HEAD_DIM 128
-#define N_VOCAB 128256
-#define N_CTX 4096
-#define FIRST_SPECIAL 128000
+#define LLAMA3_VOCAB 128256
+#define LLAMA3_FIRST_SPECIAL 128000
+#define FALCON3_VOCAB 131072
+#define FALCON3_SPECIALS 2024 /* ids 0..2023 are added tokens */
+#define FALCON3_EOS 11
 #define TOKEN_TYPE_NORMAL 1
 #define TOKEN_TYPE_CONTROL 3
 #define FTYPE_I2_S 40
@@ -37,6 +39,44 @@
 #define ALIGN GGUF_DEFAULT_ALIGNMENT
 #define TQ2_BLOCK 256
 #define TQ2_BLOCK_BYTES 66
+#define MAX_LAYER 64
+#define TENSORS_PER_LAYER 11
+
+typedef enum { VOCAB_LLAMA3, VOCAB_FALCON3 } vocab_kind;
+
+/* A released model's shape and the keys its file carries. */
+typedef struct {
+    const char *name, *general_name;
+    const char *arch; /* general.architecture, also the key prefix */
+    int n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_ctx;
+    float rope_base, rms_eps;
+    int bitnet_graph; /* sub-norms and a tied output (2B-4T), else plain llama */
+    vocab_kind vocab;
+    const char *pre; /* tokenizer.ggml.pre, NULL: absent */
+    const char *chat_template;
+} model_shape;
+
+#define LLAMA3_TEMPLATE "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+#define FALCON3_TEMPLATE "{{ '<|user|>\\n' + message['content'] + '\\n<|assistant|>\\n' }}"
+
+static const model_shape SHAPES[] = {
+    {"2b-4t", "bitnet2b-synthetic", "bitnet-b1.58", 30, 2560, 6912, 20, 5, 128, 4096, 500000.0f, 1e-5f, 1, VOCAB_LLAMA3,
+     NULL, "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}"},
+    {"falcon3-1b", "falcon3-1b-synthetic", "llama", 18, 2048, 8192, 8, 4, 256, 8192, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+     "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-3b", "falcon3-3b-synthetic", "llama", 22, 3072, 9216, 12, 4, 256, 4096, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+     "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-7b", "falcon3-7b-synthetic", "llama", 28, 3072, 23040, 12, 4, 256, 8192, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+     "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-10b", "falcon3-10b-synthetic", "llama", 40, 3072, 23040, 12, 4, 256, 32768, 1000042.0f, 1e-6f, 0,
+     VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
+    {"llama3-8b", "llama3-8b-synthetic", "llama", 32, 4096, 14336, 32, 8, 128, 8192, 500000.0f, 1e-5f, 0, VOCAB_LLAMA3,
+     "llama-bpe", LLAMA3_TEMPLATE},
+};
+
+static const model_shape *shape;
+
+static int n_vocab(void) { return shape->vocab == VOCAB_FALCON3 ? FALCON3_VOCAB : LLAMA3_VOCAB; }
 
 static uint64_t rng_state;
 
@@ -66,7 +106,7 @@ typedef struct {
     uint64_t bytes, offset;
 } tensor_spec;
 
-static tensor_spec specs[1 + N_LAYER * 11 + 1];
+static tensor_spec specs[2 + MAX_LAYER * TENSORS_PER_LAYER + 1];
 static int n_specs;
 
 static void add_tensor(const char *name, int64_t ne0, int64_t ne1, uint32_t type)
@@ -80,27 +120,51 @@ static void add_tensor(const char *name, int64_t ne0, int64_t ne1, uint32_t type
     t->bytes = ggml_tensor_nbytes(type, ne);
 }
 
+/* 2B-4T's tensors, in its file's order. */
+static void plan_bitnet_layer(int il, uint32_t tt)
+{
+    const model_shape *m = shape;
+    const int kv_dim = m->n_head_kv * m->head_dim, q_dim = m->n_head * m->head_dim;
+    char n[64];
+#define T(suffix, ne0, ne1, type) (snprintf(n, sizeof n, "blk.%d." suffix ".weight", il), add_tensor(n, ne0, ne1, type))
+    T("attn_norm", m->n_embd, 0, GGML_TYPE_F32);
+    T("attn_q", m->n_embd, q_dim, tt);
+    T("attn_k", m->n_embd, kv_dim, tt);
+    T("attn_v", m->n_embd, kv_dim, tt);
+    T("attn_sub_norm", q_dim, 0, GGML_TYPE_F32);
+    T("attn_output", q_dim, m->n_embd, tt);
+    T("ffn_norm", m->n_embd, 0, GGML_TYPE_F32);
+    T("ffn_gate", m->n_embd, m->n_ff, tt);
+    T("ffn_up", m->n_embd, m->n_ff, tt);
+    T("ffn_sub_norm", m->n_ff, 0, GGML_TYPE_F32);
+    T("ffn_down", m->n_ff, m->n_embd, tt);
+}
+
+/* A ternary llama's, in bitnet.cpp's converter's order (no sub-norms). */
+static void plan_llama_layer(int il, uint32_t tt)
+{
+    const model_shape *m = shape;
+    const int kv_dim = m->n_head_kv * m->head_dim, q_dim = m->n_head * m->head_dim;
+    char n[64];
+    T("attn_norm", m->n_embd, 0, GGML_TYPE_F32);
+    T("ffn_down", m->n_ff, m->n_embd, tt);
+    T("ffn_gate", m->n_embd, m->n_ff, tt);
+    T("ffn_up", m->n_embd, m->n_ff, tt);
+    T("ffn_norm", m->n_embd, 0, GGML_TYPE_F32);
+    T("attn_k", m->n_embd, kv_dim, tt);
+    T("attn_output", q_dim, m->n_embd, tt);
+    T("attn_q", m->n_embd, q_dim, tt);
+    T("attn_v", m->n_embd, kv_dim, tt);
+#undef T
+}
+
 static void plan_tensors(uint32_t ternary_type)
 {
-    add_tensor("token_embd.weight", N_EMBD, N_VOCAB, GGML_TYPE_F16);
-    const int kv_dim = N_HEAD_KV * HEAD_DIM;
-    for (int il = 0; il < N_LAYER; il++) {
-        char n[64];
-#define T(suffix, ne0, ne1, type) (snprintf(n, sizeof n, "blk.%d." suffix ".weight", il), add_tensor(n, ne0, ne1, type))
-        T("attn_norm", N_EMBD, 0, GGML_TYPE_F32);
-        T("attn_q", N_EMBD, N_EMBD, ternary_type);
-        T("attn_k", N_EMBD, kv_dim, ternary_type);
-        T("attn_v", N_EMBD, kv_dim, ternary_type);
-        T("attn_sub_norm", N_EMBD, 0, GGML_TYPE_F32);
-        T("attn_output", N_EMBD, N_EMBD, ternary_type);
-        T("ffn_norm", N_EMBD, 0, GGML_TYPE_F32);
-        T("ffn_gate", N_EMBD, N_FF, ternary_type);
-        T("ffn_up", N_EMBD, N_FF, ternary_type);
-        T("ffn_sub_norm", N_FF, 0, GGML_TYPE_F32);
-        T("ffn_down", N_FF, N_EMBD, ternary_type);
-#undef T
-    }
-    add_tensor("output_norm.weight", N_EMBD, 0, GGML_TYPE_F32);
+    add_tensor("token_embd.weight", shape->n_embd, n_vocab(), GGML_TYPE_F16);
+    for (int il = 0; il < shape->n_layer; il++)
+        (shape->bitnet_graph ? plan_bitnet_layer : plan_llama_layer)(il, ternary_type);
+    add_tensor("output_norm.weight", shape->n_embd, 0, GGML_TYPE_F32);
+    if (!shape->bitnet_graph) add_tensor("output.weight", shape->n_embd, n_vocab(), GGML_TYPE_F16);
     uint64_t off = 0;
     for (int i = 0; i < n_specs; i++) {
         specs[i].offset = off;
@@ -108,54 +172,83 @@ static void plan_tensors(uint32_t ternary_type)
     }
 }
 
+/* The text of token i and whether it is a control token. */
+static int token_text(int i, char *s, size_t cap)
+{
+    if (shape->vocab == VOCAB_FALCON3) {
+        if (i == FALCON3_EOS) snprintf(s, cap, "<|endoftext|>");
+        else if (i < FALCON3_SPECIALS) snprintf(s, cap, ">>UNUSED_%d<<", i);
+        else snprintf(s, cap, "tok%d", i);
+        return i < FALCON3_SPECIALS;
+    }
+    const int k = i - LLAMA3_FIRST_SPECIAL;
+    if (k == 0) snprintf(s, cap, "<|begin_of_text|>");
+    else if (k == 1) snprintf(s, cap, "<|end_of_text|>");
+    else if (k == 9) snprintf(s, cap, "<|eot_id|>");
+    else if (k >= 0) snprintf(s, cap, "<|reserved_special_token_%d|>", i);
+    else snprintf(s, cap, "tok%d", i);
+    return k >= 0;
+}
+
 static void write_vocab(void)
 {
+    const int nv = n_vocab();
+    char s[48];
     gb_kv_head(&out, "tokenizer.ggml.tokens", GGUF_TYPE_ARRAY);
-    gb_arr_head(&out, GGUF_TYPE_STRING, N_VOCAB);
-    for (int i = 0; i < N_VOCAB; i++) {
-        char s[48];
-        if (i == FIRST_SPECIAL) snprintf(s, sizeof s, "<|begin_of_text|>");
-        else if (i == FIRST_SPECIAL + 1) snprintf(s, sizeof s, "<|end_of_text|>");
-        else if (i == FIRST_SPECIAL + 9) snprintf(s, sizeof s, "<|eot_id|>");
-        else if (i >= FIRST_SPECIAL) snprintf(s, sizeof s, "<|reserved_special_token_%d|>", i);
-        else snprintf(s, sizeof s, "tok%d", i);
+    gb_arr_head(&out, GGUF_TYPE_STRING, (uint64_t)nv);
+    for (int i = 0; i < nv; i++) {
+        token_text(i, s, sizeof s);
         gb_str(&out, s);
     }
     gb_kv_head(&out, "tokenizer.ggml.scores", GGUF_TYPE_ARRAY);
-    gb_arr_head(&out, GGUF_TYPE_FLOAT32, N_VOCAB);
-    for (int i = 0; i < N_VOCAB; i++) gb_u32(&out, 0);
+    gb_arr_head(&out, GGUF_TYPE_FLOAT32, (uint64_t)nv);
+    for (int i = 0; i < nv; i++) gb_u32(&out, 0);
     gb_kv_head(&out, "tokenizer.ggml.token_type", GGUF_TYPE_ARRAY);
-    gb_arr_head(&out, GGUF_TYPE_INT32, N_VOCAB);
-    for (int i = 0; i < N_VOCAB; i++)
-        gb_u32(&out, i >= FIRST_SPECIAL ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL);
+    gb_arr_head(&out, GGUF_TYPE_INT32, (uint64_t)nv);
+    for (int i = 0; i < nv; i++)
+        gb_u32(&out, token_text(i, s, sizeof s) ? TOKEN_TYPE_CONTROL : TOKEN_TYPE_NORMAL);
     gb_kv_arr_str(&out, "tokenizer.ggml.merges", NULL, 0);
 }
 
-/* Metadata in the official file's order. */
+/* <arch>.<suffix> */
+static const char *key(const char *suffix)
+{
+    static char k[96];
+    snprintf(k, sizeof k, "%s.%s", shape->arch, suffix);
+    return k;
+}
+
+static int n_metadata(void) { return 23 + (shape->pre != NULL) + shape->bitnet_graph; }
+
+/* Metadata in the official file's order (bitnet.cpp's converter's for
+ * llama: the same keys). */
 static void write_metadata(uint32_t ftype)
 {
-    gb_header(&out, (uint64_t)n_specs, 24);
-    gb_kv_str(&out, "general.architecture", "bitnet-b1.58");
-    gb_kv_str(&out, "general.name", "bitnet2b-synthetic");
-    gb_kv_u32(&out, "bitnet-b1.58.vocab_size", N_VOCAB);
-    gb_kv_u32(&out, "bitnet-b1.58.context_length", N_CTX);
-    gb_kv_u32(&out, "bitnet-b1.58.embedding_length", N_EMBD);
-    gb_kv_u32(&out, "bitnet-b1.58.block_count", N_LAYER);
-    gb_kv_u32(&out, "bitnet-b1.58.feed_forward_length", N_FF);
-    gb_kv_u32(&out, "bitnet-b1.58.rope.dimension_count", HEAD_DIM);
-    gb_kv_u32(&out, "bitnet-b1.58.attention.head_count", N_HEAD);
-    gb_kv_u32(&out, "bitnet-b1.58.attention.head_count_kv", N_HEAD_KV);
-    gb_kv_bool(&out, "tokenizer.ggml.add_bos_token", 1);
-    gb_kv_f32(&out, "bitnet-b1.58.attention.layer_norm_rms_epsilon", 1e-5f);
-    gb_kv_f32(&out, "bitnet-b1.58.rope.freq_base", 500000.0f);
+    const model_shape *m = shape;
+    const int llama3 = m->vocab == VOCAB_LLAMA3;
+    gb_header(&out, (uint64_t)n_specs, (uint64_t)n_metadata());
+    gb_kv_str(&out, "general.architecture", m->arch);
+    gb_kv_str(&out, "general.name", m->general_name);
+    gb_kv_u32(&out, key("vocab_size"), (uint32_t)n_vocab());
+    gb_kv_u32(&out, key("context_length"), (uint32_t)m->n_ctx);
+    gb_kv_u32(&out, key("embedding_length"), (uint32_t)m->n_embd);
+    gb_kv_u32(&out, key("block_count"), (uint32_t)m->n_layer);
+    gb_kv_u32(&out, key("feed_forward_length"), (uint32_t)m->n_ff);
+    gb_kv_u32(&out, key("rope.dimension_count"), (uint32_t)m->head_dim);
+    gb_kv_u32(&out, key("attention.head_count"), (uint32_t)m->n_head);
+    gb_kv_u32(&out, key("attention.head_count_kv"), (uint32_t)m->n_head_kv);
+    if (m->bitnet_graph) gb_kv_bool(&out, "tokenizer.ggml.add_bos_token", 1);
+    gb_kv_f32(&out, key("attention.layer_norm_rms_epsilon"), m->rms_eps);
+    gb_kv_f32(&out, key("rope.freq_base"), m->rope_base);
     gb_kv_u32(&out, "general.file_type", ftype);
     gb_kv_str(&out, "tokenizer.ggml.model", "gpt2");
+    if (m->pre) gb_kv_str(&out, "tokenizer.ggml.pre", m->pre);
     write_vocab();
-    gb_kv_u32(&out, "tokenizer.ggml.bos_token_id", FIRST_SPECIAL);
-    gb_kv_u32(&out, "tokenizer.ggml.eos_token_id", FIRST_SPECIAL + 1);
-    gb_kv_u32(&out, "tokenizer.ggml.padding_token_id", FIRST_SPECIAL + 1);
-    gb_kv_str(&out, "tokenizer.chat_template",
-           "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}");
+    gb_kv_u32(&out, "tokenizer.ggml.bos_token_id", llama3 ? LLAMA3_FIRST_SPECIAL : FALCON3_EOS);
+    gb_kv_u32(&out, "tokenizer.ggml.eos_token_id",
+              llama3 ? LLAMA3_FIRST_SPECIAL + (m->bitnet_graph ? 1 : 9) : FALCON3_EOS);
+    gb_kv_u32(&out, "tokenizer.ggml.padding_token_id", llama3 ? LLAMA3_FIRST_SPECIAL + 1 : FALCON3_EOS);
+    gb_kv_str(&out, "tokenizer.chat_template", m->chat_template);
     gb_kv_u32(&out, "general.quantization_version", 2);
     for (int i = 0; i < n_specs; i++) {
         const tensor_spec *t = &specs[i];
@@ -181,8 +274,8 @@ static void write_tensor_data(const tensor_spec *t)
     }
     const float scale = 1.0f / sqrtf(2.0f / 3.0f * (float)t->ne0);
     if (t->type == GGML_TYPE_F32) {
-        float *f = (float *)buf;
-        for (int64_t i = 0; i < t->ne0; i++) f[i] = 1.0f;
+        const float one = 1.0f;
+        for (int64_t i = 0; i < t->ne0; i++) memcpy(buf + i * (int64_t)sizeof one, &one, sizeof one);
     } else if (t->type == GGML_TYPE_F16) {
         uint16_t *h = (uint16_t *)buf;
         for (uint64_t i = 0; i < t->bytes / 2; i++) /* uniform in [-1, 1) */
@@ -205,19 +298,37 @@ static void write_tensor_data(const tensor_spec *t)
     check_written();
 }
 
+static const model_shape *shape_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+        if (!strcmp(SHAPES[i].name, name)) return &SHAPES[i];
+    return NULL;
+}
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s OUT.gguf [SHAPE] [i2_s|tq2_0] [SEED]\nshapes:", argv0);
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
+        fprintf(stderr, " %s", SHAPES[i].name);
+    fprintf(stderr, " (default %s)\n", SHAPES[0].name);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: %s OUT.gguf [i2_s|tq2_0] [SEED]\n", argv[0]);
-        return 1;
-    }
-    const char *kind = argc > 2 ? argv[2] : "i2_s";
+    if (argc < 2 || argc > 5) return usage(argv[0]);
+    int a = 2; /* the shape is optional, so the old argument list still works */
+    shape = argc > a ? shape_named(argv[a]) : NULL;
+    if (shape) a++;
+    else shape = &SHAPES[0];
+    if (argc > a + 2) return usage(argv[0]);
+    const char *kind = argc > a ? argv[a] : "i2_s";
     int tq2 = !strcmp(kind, "tq2_0");
     if (!tq2 && strcmp(kind, "i2_s")) {
-        fprintf(stderr, "gen_synthetic: unknown encoding '%s' (i2_s or tq2_0)\n", kind);
-        return 1;
+        fprintf(stderr, "gen_synthetic: unknown shape or encoding '%s'\n", kind);
+        return usage(argv[0]);
     }
-    rng_state = argc > 3 ? strtoull(argv[3], NULL, 10) * 0x9e3779b97f4a7c15ull + 1 : 0x5eed;
+    rng_state = argc > a + 1 ? strtoull(argv[a + 1], NULL, 10) * 0x9e3779b97f4a7c15ull + 1 : 0x5eed;
     int nv = 0;
     for (int b = 0; b < 256; b++)
         if ((b & 3) != 3 && (b >> 2 & 3) != 3 && (b >> 4 & 3) != 3 && (b >> 6) != 3)

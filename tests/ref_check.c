@@ -1,6 +1,6 @@
 /*
- * ref_check.c - greedy decoding of the bitnet-tiny reference records and
- * comparison with their ids and logits (ref_check.h).
+ * ref_check.c - greedy decoding of the reference records (bitnet-tiny's,
+ * tiny-llama's) and comparison with their ids and logits (ref_check.h).
  */
 #include "ref_check.h"
 
@@ -137,6 +137,11 @@ int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *r
 void check_against_reference(const char *model_path, int with_logits)
 {
     SHARED_OR_SKIP(ref_path, REF_FILE);
+    check_against_reference_file(model_path, ref_path, with_logits);
+}
+
+void check_against_reference_file(const char *model_path, const char *ref_path, int with_logits)
+{
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
     p.n_threads = 2;

@@ -1,7 +1,8 @@
 /*
  * ref_check.h - compares a model with the reference greedy outputs and
- * logits of bitnet-tiny (../shared/reference/bitnet-tiny-greedy.jsonl),
- * shared by test_model.c and test_formats.c.
+ * logits of bitnet-tiny (../shared/reference/bitnet-tiny-greedy.jsonl) or
+ * of another reference file in its format (tiny-llama-greedy.jsonl),
+ * shared by test_model.c, test_formats.c and test_llama.c.
  */
 #ifndef BN_REF_CHECK_H
 #define BN_REF_CHECK_H
@@ -33,5 +34,7 @@ int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *r
  * every logit step against REF_MIN_COSINE / REF_MAX_DIFF. SKIPs (ends the
  * calling test) without ../shared. */
 void check_against_reference(const char *model_path, int with_logits);
+/* The same against the records of ref_path (tiny-llama's, say). */
+void check_against_reference_file(const char *model_path, const char *ref_path, int with_logits);
 
 #endif

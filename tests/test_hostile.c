@@ -115,7 +115,7 @@ static ge_tensor *tensor(ge_file *e, const char *name)
 }
 
 /* One edit per function: the name says what is broken. */
-static void arch_llama(ge_file *e) { ge_set_str(e, "general.architecture", "llama"); }
+static void arch_qwen2(ge_file *e) { ge_set_str(e, "general.architecture", "qwen2"); }
 static void arch_missing(ge_file *e) { ge_drop_kv(e, "general.architecture"); }
 static void arch_with_newline(ge_file *e) { ge_set_str(e, "general.architecture", "x\ny\033[2J"); }
 static void blocks_missing(ge_file *e) { ge_drop_kv(e, ARCH ".block_count"); }
@@ -390,7 +390,7 @@ static const file_case FILE_CASES[] = {
     {"alignment 48", alignment_48, NULL, EXIT_FILE, "general.alignment must be a power of two"},
     {"alignment as a string", alignment_string, NULL, EXIT_FILE, "general.alignment must be a power of two"},
     /* hyperparameters */
-    {"unknown architecture", arch_llama, NULL, EXIT_FILE, "unsupported architecture 'llama'"},
+    {"unknown architecture", arch_qwen2, NULL, EXIT_FILE, "unsupported architecture 'qwen2'"},
     {"architecture with controls", arch_with_newline, NULL, EXIT_FILE, "unsupported architecture"},
     {"no architecture", arch_missing, NULL, EXIT_FILE, "missing metadata key general.architecture"},
     {"no block_count", blocks_missing, NULL, EXIT_FILE, "missing metadata key " ARCH ".block_count"},

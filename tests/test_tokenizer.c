@@ -659,6 +659,26 @@ TEST(tokenizer_pretokenize_splits)
     check_split(BN_PRE_DEFAULT, "a+b=c", "a|+|b|=|c");
 }
 
+/* The LLaMA-3 split, which falcon3 and falcon_e select too, on hand-written
+ * strings: digits in threes, a space before a letter run kept, one before
+ * digits or a lone space standing alone, punctuation runs, non-ASCII
+ * letters and digits. */
+TEST(tokenizer_llama3_split_digits_punctuation_non_ascii)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"12345 apples, 3.14!", "123|45| apples|,| |3|.|14|!"},
+        {"I'M here--really?!\n\nOk", "I|'M| here|--|really|?!\n\n|Ok"},
+        {"a   b\tc", "a|  | b|\tc"},
+        {"\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4",
+         "\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9| \xE6\x9D\xB1\xE4\xBA\xAC| |\xD9\xA1\xD9\xA2\xD9\xA3|\xD9\xA4"},
+        {"$100+200=300", "$|100|+|200|=|300"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_split(BN_PRE_LLAMA3, cases[i].text, cases[i].want);
+}
+
 TEST(tokenizer_unicode)
 {
     uint32_t cp = 0;

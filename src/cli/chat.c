@@ -14,27 +14,37 @@
 
 #include "cli.h"
 
+/* How a reply that did not end by itself is closed before the next turn. */
+typedef enum { CLOSE_NONE, CLOSE_TEXT, CLOSE_EOS } chat_close;
+
 /* The text around the system prompt and each user turn. */
 struct chat_format {
     const char *name;
     const char *system_prefix, *system_suffix;
     const char *user_prefix, *user_suffix;
-    int closes_with_eot; /* turns end with <|eot_id|> */
+    const char *after_reply; /* between a reply's end token and the next user turn */
+    chat_close close;
+    const char *eot_text; /* CLOSE_TEXT: the end-of-turn token's text */
 };
 
 static const chat_format FORMATS[] = {
     /* microsoft/bitnet-b1.58-2B-4T as HF defines it (docs/CHAT.md, bitnet) */
-    {"bitnet", "System: ", "<|eot_id|>", "User: ", "<|eot_id|>Assistant: ", 1},
-    /* LLaMA-3 instruct headers */
+    {"bitnet", "System: ", "<|eot_id|>", "User: ", "<|eot_id|>Assistant: ", "", CLOSE_TEXT,
+     "<|eot_id|>"},
+    /* LLaMA-3 instruct headers (Llama3-8B-1.58) */
     {"llama3", "<|start_header_id|>system<|end_header_id|>\n\n", "<|eot_id|>",
      "<|start_header_id|>user<|end_header_id|>\n\n",
-     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", 1},
+     "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", "", CLOSE_TEXT, "<|eot_id|>"},
+    /* Falcon3-Instruct: a reply ends with EOS, then a newline */
+    {"falcon3", "<|system|>\n", "\n", "<|user|>\n", "\n<|assistant|>\n", "\n", CLOSE_EOS, NULL},
+    /* ChatML (Falcon-E) */
+    {"chatml", "<|im_start|>system\n", "<|im_end|>\n", "<|im_start|>user\n",
+     "<|im_end|>\n<|im_start|>assistant\n", "\n", CLOSE_TEXT, "<|im_end|>"},
     /* plain completion: the lines are appended as they are */
-    {"none", "", "", "", "", 0},
+    {"none", "", "", "", "", "", CLOSE_NONE, NULL},
 };
-enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_NONE, N_FORMATS };
+enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_FALCON3, FORMAT_CHATML, FORMAT_NONE, N_FORMATS };
 
-#define EOT_TEXT "<|eot_id|>"
 #define TEMPLATE_KEY "tokenizer.chat_template"
 
 typedef struct {
@@ -54,74 +64,104 @@ static const chat_format *format_by_name(const char *name)
 {
     for (int i = 0; i < N_FORMATS; i++)
         if (!strcmp(FORMATS[i].name, name)) return &FORMATS[i];
-    cli_die(EXIT_USAGE, "--chat-template: unknown format '%s' (expected bitnet, llama3 or none)",
-            name);
+    cli_die(EXIT_USAGE, "--chat-template: unknown format '%s' (expected bitnet, llama3, falcon3, "
+            "chatml or none)", name);
 }
 
-/* The format the GGUF's template stands for. Like llama.cpp, it never
- * renders the Jinja text but recognises templates by substring
- * (docs/CHAT.md, Recognising the template). */
-static const chat_format *format_of_model(const bn_model *m)
+/* The format a template stands for, NULL when none. Like llama.cpp, it
+ * never renders the Jinja text but recognises templates by substring, in
+ * llama.cpp's order (docs/CHAT.md, Recognising the template). */
+static const chat_format *format_of_template(const char *tpl)
+{
+    if (strstr(tpl, "BITNET")) return &FORMATS[FORMAT_BITNET];
+    if (strstr(tpl, "<|im_start|>")) return &FORMATS[FORMAT_CHATML];
+    if (strstr(tpl, "<|assistant|>") && strstr(tpl, "<|user|>") && !strstr(tpl, "<|end|>"))
+        return &FORMATS[FORMAT_FALCON3];
+    if (strstr(tpl, "<|start_header_id|>")) return &FORMATS[FORMAT_LLAMA3];
+    return NULL;
+}
+
+/* The model's format; *why says what happened when there is none. */
+static const chat_format *format_of_model(const bn_model *m, const char **why)
 {
     char probe[1];
     int len = bn_model_meta_str(m, TEMPLATE_KEY, probe, sizeof probe);
-    if (len < 0) {
-        cli_note("the model has no chat template: plain completion of each line");
-        return &FORMATS[FORMAT_NONE];
-    }
+    *why = "the model has no chat template";
+    if (len < 0) return &FORMATS[FORMAT_NONE];
     char *tpl = malloc((size_t)len + 1);
     if (!tpl) cli_die(EXIT_MODEL, "out of memory");
     bn_model_meta_str(m, TEMPLATE_KEY, tpl, (size_t)len + 1);
-    const chat_format *f = strstr(tpl, "BITNET")                 ? &FORMATS[FORMAT_BITNET]
-                           : strstr(tpl, "<|start_header_id|>") ? &FORMATS[FORMAT_LLAMA3]
-                                                                 : NULL;
+    const chat_format *f = format_of_template(tpl);
     free(tpl);
-    if (!f) {
-        cli_note("the model's chat template is not one this tool knows: plain completion of each "
-                 "line (see --chat-template)");
-        return &FORMATS[FORMAT_NONE];
-    }
-    return f;
+    *why = "the model's chat template is not one this tool knows";
+    return f ? f : &FORMATS[FORMAT_NONE];
+}
+
+const char *cli_chat_format_name(const bn_model *m)
+{
+    const char *why;
+    return format_of_model(m, &why)->name;
+}
+
+/* The token that closes a reply in format f, -1 for none. */
+static int32_t closing_token(const chat_format *f, const bn_tokenizer *tok)
+{
+    if (f->close == CLOSE_EOS) return bn_token_eos(tok);
+    if (f->close == CLOSE_TEXT) return bn_token_lookup(tok, f->eot_text, strlen(f->eot_text));
+    return -1;
 }
 
 const chat_format *chat_format_choose(const cli_opts *o, const bn_model *m)
 {
-    const chat_format *f = o->chat_template ? format_by_name(o->chat_template) : format_of_model(m);
-    if (f->closes_with_eot && bn_token_lookup(bn_model_tokenizer(m), EOT_TEXT, strlen(EOT_TEXT)) < 0) {
-        cli_note("the vocabulary has no %s token: plain completion of each line", EOT_TEXT);
+    const char *why = NULL;
+    const chat_format *f = o->chat_template ? format_by_name(o->chat_template)
+                                            : format_of_model(m, &why);
+    if (f == &FORMATS[FORMAT_NONE] && why)
+        cli_note("%s: plain completion of each line (see --chat-template)", why);
+    if (f->close != CLOSE_NONE && closing_token(f, bn_model_tokenizer(m)) < 0) {
+        cli_note("the vocabulary has no %s token: plain completion of each line",
+                 f->close == CLOSE_EOS ? "end-of-text" : f->eot_text);
         return &FORMATS[FORMAT_NONE];
     }
     return f;
 }
 
-int chat_format_message(const chat_format *f, cli_buf *b, const char *role, const char *text,
-                        size_t len)
+int chat_format_message(const chat_format *f, const bn_tokenizer *tok, cli_buf *b,
+                        const char *role, const char *text, size_t len)
 {
     const int system = !strcmp(role, "system"), user = !strcmp(role, "user");
     if (!system && !user && strcmp(role, "assistant")) return -1;
     const char *prefix = system ? f->system_prefix : user ? f->user_prefix : "";
-    const char *suffix = system ? f->system_suffix
-                         : user ? f->user_suffix
-                                : (f->closes_with_eot ? EOT_TEXT : "");
     buf_append(b, prefix, strlen(prefix));
     buf_append(b, text, len);
-    buf_append(b, suffix, strlen(suffix));
+    if (system || user) {
+        const char *suffix = system ? f->system_suffix : f->user_suffix;
+        buf_append(b, suffix, strlen(suffix));
+        return 0;
+    }
+    /* a past reply: its closing token's text, then what follows a reply */
+    const int32_t close = closing_token(f, tok);
+    const char *close_text = close >= 0 ? bn_token_text(tok, close) : NULL;
+    if (close_text) buf_append(b, close_text, strlen(close_text));
+    buf_append(b, f->after_reply, strlen(f->after_reply));
     return 0;
 }
 
 static void choose_format(chat *c, const bn_model *m)
 {
     c->fmt = chat_format_choose(c->o, m);
-    c->eot = c->fmt->closes_with_eot ? bn_token_lookup(c->tok, EOT_TEXT, strlen(EOT_TEXT)) : -1;
+    c->eot = closing_token(c->fmt, c->tok);
 }
 
 /* The text of one user turn; the first turn of a session also carries the
- * system prompt. */
+ * system prompt, the others follow the end of the last reply. */
 static char *format_turn(const chat *c, const char *line, int first)
 {
     cli_buf b = {0};
-    if (first && c->system) chat_format_message(c->fmt, &b, "system", c->system, strlen(c->system));
-    chat_format_message(c->fmt, &b, "user", line, strlen(line));
+    if (!first) buf_append(&b, c->fmt->after_reply, strlen(c->fmt->after_reply));
+    if (first && c->system)
+        chat_format_message(c->fmt, c->tok, &b, "system", c->system, strlen(c->system));
+    chat_format_message(c->fmt, c->tok, &b, "user", line, strlen(line));
     return b.data;
 }
 
@@ -160,8 +200,8 @@ static int reply(chat *c, const int32_t *ids, int n)
         return 0;
     }
     /* The reply's last token is not evaluated yet. A reply that did not end
-     * with an end-of-generation token is closed with <|eot_id|>, so the next
-     * turn follows a well-formed one. */
+     * with an end-of-generation token is closed with the format's
+     * end-of-turn token, so the next turn follows a well-formed one. */
     c->pending.n = 0;
     int32_t last = q->out.n ? q->out.ids[q->out.n - 1] : -1;
     if (last >= 0) ids_push(&c->pending, last);
@@ -179,11 +219,12 @@ static int user_turn(chat *c, const char *line)
     int flags = BN_TOK_PARSE_SPECIAL | (first && !c->o->no_bos ? BN_TOK_ADD_BOS : 0);
     int n;
     int32_t *ids = cli_tokenize(c->tok, text, strlen(text), flags, "chat input", &n);
-    free(text);
     cli_ids all = {0};
     for (int i = 0; i < c->pending.n; i++) ids_push(&all, c->pending.ids[i]);
     for (int i = 0; i < n; i++) ids_push(&all, ids[i]);
     free(ids);
+    if (c->o->verbose_prompt) cli_print_prompt(c->tok, text, strlen(text), all.ids, all.n);
+    free(text);
     int rc = -1; /* the turn does not fit */
     if (bn_session_n_past(s) + all.n < bn_session_n_ctx(s)) {
         long before = bn_session_n_evaluated(s);

@@ -40,7 +40,8 @@ typedef struct {
     const char *prompt;        /* -p */
     const char *prompt_file;   /* -f */
     const char *system;        /* --system (chat) */
-    const char *chat_template; /* --chat-template: bitnet, llama3, none; NULL = the model's */
+    const char *chat_template; /* --chat-template: bitnet, llama3, falcon3, chatml, none;
+                                  NULL = the model's */
     const char *batch_file;    /* --batch */
     const char *ppl_file;      /* --perplexity */
     const char *kernel;
@@ -60,6 +61,7 @@ typedef struct {
     int json;
     int quiet;
     int verbose;
+    int verbose_prompt; /* --verbose-prompt */
     int seed_given;
     int lookup;       /* --lookup N: most draft tokens per pass, 0 = off */
     int lookup_ngram; /* --lookup-ngram M: shortest match that drafts */
@@ -76,6 +78,12 @@ typedef struct {
 /* The modes (<mode>.c); each returns the process exit code. */
 int run_generate(const cli_opts *o);
 int run_chat(const cli_opts *o);
+/* The chat format the model's template stands for (chat.c; "none"). */
+const char *cli_chat_format_name(const bn_model *m);
+/* --verbose-prompt: the rendered prompt and its ids, one per line with its
+ * text, on stderr (llama-cli's layout; prompt_echo.c). */
+void cli_print_prompt(const bn_tokenizer *tok, const char *text, size_t len, const int32_t *ids,
+                      int n);
 int run_batch(const cli_opts *o);
 int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
@@ -246,8 +254,11 @@ const chat_format *chat_format_choose(const cli_opts *o, const bn_model *m);
 /* Appends one message of a conversation as the format writes it: role
  * "system", "user" (followed by the reply's cue) or "assistant" (a past
  * reply); -1 for another role. */
-int chat_format_message(const chat_format *f, cli_buf *b, const char *role, const char *text,
-                        size_t len);
+int chat_format_message(const chat_format *f, const bn_tokenizer *tok, cli_buf *b,
+                        const char *role, const char *text, size_t len);
+
+/* ---------------------------------- prompt-lookup speculation (lookup.c) */
+
 /* Sets q up for --lookup (nothing when o->lookup is 0); lookup_free undoes it. */
 void lookup_init(cli_seq *q, const cli_opts *o);
 void lookup_free(cli_seq *q);

@@ -166,6 +166,7 @@ int run_generate(const cli_opts *o)
     int32_t *pids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &np);
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
+    if (o->verbose_prompt) cli_print_prompt(tok, text, len, pids, np);
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
     if (np >= bn_session_n_ctx(s))

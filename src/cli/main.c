@@ -84,15 +84,17 @@ static void print_help(void)
            "  -q, --quiet             print only the generated text (no prompt echo, no stats)\n"
            "  -v, --verbose           load time, memory, KV cache size, time to first\n"
            "                          token and peak memory on stderr\n"
+           "      --verbose-prompt    print the prompt as rendered (each chat turn in its\n"
+           "                          format) and its token ids on stderr before generating\n"
            "\n"
            "chat:\n"
            "  -cnv, --chat            conversation: each line on stdin is a user turn, the\n"
            "                          reply streams; /clear starts over, /exit quits, Ctrl-C\n"
            "                          stops a reply; -p/-f give the system prompt\n"
            "      --system TEXT       system prompt (default: none)\n"
-           "      --chat-template NAME  bitnet, llama3 or none (default: recognised from\n"
-           "                          the model's tokenizer.chat_template; none = plain\n"
-           "                          completion of each line)\n"
+           "      --chat-template NAME  bitnet, llama3, falcon3, chatml or none (default:\n"
+           "                          recognised from the model's tokenizer.chat_template;\n"
+           "                          none = plain completion of each line)\n"
            "\n"
            "batch:\n"
            "      --batch FILE        one prompt per line ('-' is stdin): plain text, or a\n"
@@ -254,6 +256,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (is_flag(a, "-q", "--quiet")) o->quiet = 1;
         else if (is_flag(a, "-v", "--verbose")) o->verbose = 1;
+        else if (!strcmp(a, "--verbose-prompt")) o->verbose_prompt = 1;
         else if (!strcmp(a, "--stop")) add_stop(o, VALUE());
         else if (!strcmp(a, "--system")) o->system = VALUE();
         else if (!strcmp(a, "--chat-template")) o->chat_template = VALUE();
@@ -287,6 +290,7 @@ static int run_info(const cli_opts *o)
 {
     bn_model *m = cli_load_model(o);
     bn_model_describe(m, print_line, NULL);
+    printf("chat format:     %s\n", cli_chat_format_name(m));
     bn_model_free(m);
     return 0;
 }

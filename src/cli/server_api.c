@@ -164,7 +164,8 @@ static int render_message(gen_parse *g, const json_member *el, cli_buf *b)
     if (!rc && !content) rc = bad(g->msg, "a message needs \"%s\"", "content");
     if (!rc) rc = append_content(g, content, &text);
     buf_append(&text, "", 0);
-    if (!rc && chat_format_message(g->srv->fmt, b, role->str, text.data, text.len))
+    if (!rc && chat_format_message(g->srv->fmt, bn_model_tokenizer(g->srv->m), b, role->str,
+                                   text.data, text.len))
         rc = bad(g->msg, "unknown role \"%.64s\" (expected system, user or assistant)", role->str);
     buf_free(&text);
     json_object_free(&msg);

@@ -101,8 +101,11 @@ static int alloc_inputs(const bn_model *m, bn_scratch *sc)
     sc->qa_embd = calloc((size_t)sc->cap, sizeof *sc->qa_embd);
     sc->qa_ff = calloc((size_t)sc->cap, sizeof *sc->qa_ff);
     if (!sc->qa_embd || !sc->qa_ff) return -1;
+    /* qa_embd also holds the attention output, n_head * head_dim wide */
+    const int q_dim = m->hp.n_head * m->hp.head_dim;
+    const int embd = q_dim > m->hp.n_embd ? q_dim : m->hp.n_embd;
     for (int t = 0; t < sc->cap; t++)
-        if (bn_qact_alloc(&sc->qa_embd[t], m->hp.n_embd) || bn_qact_alloc(&sc->qa_ff[t], m->hp.n_ff))
+        if (bn_qact_alloc(&sc->qa_embd[t], embd) || bn_qact_alloc(&sc->qa_ff[t], m->hp.n_ff))
             return -1;
     if (!bn_dense_needs_q8act(m, &m->output)) return 0;
     if (!(sc->qa_out = calloc((size_t)sc->cap, sizeof *sc->qa_out))) return -1;

@@ -30,7 +30,7 @@ typedef struct {
     float *rope;        /* [cap][head_dim]: each token's RoPE cos and sin */
     float *scores;      /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
     float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
-    bn_qact *qa_embd;   /* [cap], width n_embd (q_dim == n_embd) */
+    bn_qact *qa_embd;   /* [cap], width max(n_embd, q_dim) */
     bn_qact *qa_ff;     /* [cap], width n_ff */
     bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
     int32_t *ids;       /* [cap]: the pass's tokens, */

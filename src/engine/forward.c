@@ -3,9 +3,13 @@
  * (docs/FORWARD.md). A layer reads top to bottom:
  *
  *   attn_norm -> Q, K, V (ternary) -> RoPE -> attention over the KV cache
- *   -> attn_sub_norm -> attn_output -> + residual;
- *   ffn_norm -> gate, up (ternary) -> act(gate) * up -> ffn_sub_norm
+ *   -> [attn_sub_norm] -> attn_output -> + residual;
+ *   ffn_norm -> gate, up (ternary) -> act(gate) * up -> [ffn_sub_norm]
  *   -> down -> + residual.
+ *
+ * The sub-norms are there in bitnet-b1.58 and bitnet, not in the ternary
+ * Llamas (Falcon3, Falcon-E, Llama3-8B-1.58); RoPE pairs and the
+ * activation come from the model too (model.h).
  *
  * Then output_norm and the logits. Between the matrix products, the
  * per-token steps (the functions named *_step) run over the tokens split
@@ -98,8 +102,10 @@ static void rope_and_cache_step(const step_ctx *c, int t)
     const float *cs = row(c->sc->rope, t, hd);
     float *q = row(c->sc->q, t, hp->n_head * hd), *k = row(c->sc->k, t, kv_dim);
     const float *v = row(c->sc->v, t, kv_dim);
-    for (int h = 0; h < hp->n_head; h++) bn_rope_apply(q + (size_t)h * hd, hd, cs);
-    for (int h = 0; h < hp->n_head_kv; h++) bn_rope_apply(k + (size_t)h * hd, hd, cs);
+    void (*rope)(float *, int, const float *) =
+        c->m->rope == BN_ROPE_NORM ? bn_rope_apply_norm : bn_rope_apply;
+    for (int h = 0; h < hp->n_head; h++) rope(q + (size_t)h * hd, hd, cs);
+    for (int h = 0; h < hp->n_head_kv; h++) rope(k + (size_t)h * hd, hd, cs);
     const bn_session *s = c->b->sess[t];
     for (int h = 0; h < hp->n_head_kv; h++) {
         const size_t off = bn_kv_row(hp, s->n_ctx, c->layer, h, c->b->pos[t]);
@@ -114,6 +120,13 @@ static void attn_sub_norm_step(const step_ctx *c, int t)
     const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
     float *att = row(c->sc->att, t, q_dim);
     norm_and_quantize(c->m, att, att, c->l->attn_sub_norm, q_dim, &c->sc->qa_embd[t]);
+}
+
+/* att quantized as it is (no sub-norm) */
+static void attn_quantize_step(const step_ctx *c, int t)
+{
+    const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
+    c->m->kernels->quantize(row(c->sc->att, t, q_dim), q_dim, &c->sc->qa_embd[t]);
 }
 
 /* x += the attention output; xn = ffn_norm(x), quantized */
@@ -132,6 +145,15 @@ static void ffn_act_step(const step_ctx *c, int t)
     float *gate = row(c->sc->gate, t, nf);
     bn_ffn_activate(c->m->act, gate, row(c->sc->up, t, nf), nf);
     norm_and_quantize(c->m, gate, gate, c->l->ffn_sub_norm, nf, &c->sc->qa_ff[t]);
+}
+
+/* gate = act(gate) * up, quantized (no sub-norm) */
+static void ffn_act_quantize_step(const step_ctx *c, int t)
+{
+    const int nf = c->m->hp.n_ff;
+    float *gate = row(c->sc->gate, t, nf);
+    bn_ffn_activate(c->m->act, gate, row(c->sc->up, t, nf), nf);
+    c->m->kernels->quantize(gate, nf, &c->sc->qa_ff[t]);
 }
 
 /* x += the FFN output */
@@ -153,14 +175,15 @@ static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
                         (float *[]){sc->q, sc->k, sc->v});
     for_each_token(ctx, &c, rope_and_cache_step);
     bn_attention(ctx, b, il);
-    for_each_token(ctx, &c, attn_sub_norm_step);
+    const int sub_norms = ctx->m->has_sub_norms;
+    for_each_token(ctx, &c, sub_norms ? attn_sub_norm_step : attn_quantize_step);
     bn_ternary_products(ctx, sc->qa_embd, n, 1, (const qk256_matrix *[]){&l->wo},
                         (float *[]){sc->xn});
 
     for_each_token(ctx, &c, ffn_norm_step);
     bn_ternary_products(ctx, sc->qa_embd, n, 2, (const qk256_matrix *[]){&l->wgate, &l->wup},
                         (float *[]){sc->gate, sc->up});
-    for_each_token(ctx, &c, ffn_act_step);
+    for_each_token(ctx, &c, sub_norms ? ffn_act_step : ffn_act_quantize_step);
     bn_ternary_products(ctx, sc->qa_ff, n, 1, (const qk256_matrix *[]){&l->wdown},
                         (float *[]){sc->xn});
     for_each_token(ctx, &c, residual_step);

@@ -6,6 +6,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -64,6 +65,18 @@ void bn_rope_apply(float *v, int head_dim, const float *cs)
         const float x0 = v[i], x1 = v[i + half];
         v[i] = x0 * c - x1 * s;
         v[i + half] = x0 * s + x1 * c;
+    }
+}
+
+void bn_rope_apply_norm(float *v, int head_dim, const float *cs)
+{
+    const int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        const float c = cs[i], s = cs[half + i];
+        const size_t j = 2 * (size_t)i;
+        const float x0 = v[j], x1 = v[j + 1];
+        v[j] = x0 * c - x1 * s;
+        v[j + 1] = x0 * s + x1 * c;
     }
 }
 

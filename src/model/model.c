@@ -81,30 +81,66 @@ static int read_float(const bn_model *m, const char *suffix, float def, float *o
     return 0;
 }
 
+/* relu2 only where the file says so (mainline's bitnet.hidden_activation,
+ * docs/FORWARD.md, Architectures); every other ternary Llama uses SiLU. */
+static bn_ffn_act stated_activation(const bn_model *m)
+{
+    char key[MAX_KEY];
+    snprintf(key, sizeof key, "%s.hidden_activation", arch_name(m));
+    gguf_str act;
+    return gguf_get_str(m->file, key, &act) == 1 && gguf_str_eq(act, "relu2") ? BN_ACT_RELU2
+                                                                             : BN_ACT_SILU;
+}
+
 static int read_arch(bn_model *m, char *err)
 {
     gguf_str s;
     if (gguf_get_str(m->file, "general.architecture", &s) != 1)
         return bn_errf(err, "missing metadata key general.architecture");
+    m->rope = BN_ROPE_NEOX;
     if (gguf_str_eq(s, "bitnet-b1.58") || gguf_str_eq(s, "bitnet-25")) {
         m->arch = BN_ARCH_BITNET_B158;
         m->act = BN_ACT_RELU2;
         return 0;
     }
     if (gguf_str_eq(s, "bitnet")) {
-        /* mainline llama.cpp: relu2 only when the converter says so
-         * (docs/FORWARD.md, Architectures) */
         m->arch = BN_ARCH_BITNET;
-        gguf_str act;
-        m->act = gguf_get_str(m->file, "bitnet.hidden_activation", &act) == 1 &&
-                         gguf_str_eq(act, "relu2")
-                     ? BN_ACT_RELU2
-                     : BN_ACT_SILU;
+        m->act = stated_activation(m);
+        return 0;
+    }
+    if (gguf_str_eq(s, "llama")) {
+        /* q and k rows were permuted at conversion for adjacent-pair RoPE */
+        m->arch = BN_ARCH_LLAMA;
+        m->act = stated_activation(m);
+        m->rope = BN_ROPE_NORM;
         return 0;
     }
     char name[MAX_KEY];
-    return bn_errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25 or bitnet)",
-                gguf_printable(s.ptr, s.len, name, sizeof name));
+    return bn_errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25, bitnet "
+                "or llama)", gguf_printable(s.ptr, s.len, name, sizeof name));
+}
+
+/* attention.key_length when the file has it (Falcon3: 256 with n_embd
+ * 3072 and 12 heads is also n_embd / n_head, but need not be), else
+ * n_embd / n_head; attention.value_length, when present, must agree. */
+static int read_head_dim(bn_model *m, char *err)
+{
+    bn_hparams *hp = &m->hp;
+    int key_len = 0, value_len = 0; /* 0: absent */
+    if (read_dim(m, "attention.key_length", 0, 0, 1, MAX_DIM, &key_len, err) ||
+        read_dim(m, "attention.value_length", 0, 0, 1, MAX_DIM, &value_len, err))
+        return -1;
+    if (!key_len && hp->n_embd % hp->n_head)
+        return bn_errf(err, "embedding_length %d is not a multiple of head_count %d (and the "
+                    "file has no attention.key_length)", hp->n_embd, hp->n_head);
+    if ((int64_t)key_len * hp->n_head > MAX_DIM)
+        return bn_errf(err, "attention.key_length %d times head_count %d is implausibly wide",
+                    key_len, hp->n_head);
+    hp->head_dim = key_len ? key_len : hp->n_embd / hp->n_head;
+    if (value_len && value_len != hp->head_dim)
+        return bn_errf(err, "attention.value_length %d differs from the head dimension %d",
+                    value_len, hp->head_dim);
+    return 0;
 }
 
 static int read_hparams(bn_model *m, char *err)
@@ -120,13 +156,10 @@ static int read_hparams(bn_model *m, char *err)
         read_float(m, "rope.freq_base", DEFAULT_ROPE_BASE, &hp->rope_base, err) ||
         read_float(m, "attention.layer_norm_rms_epsilon", DEFAULT_RMS_EPS, &hp->rms_eps, err))
         return -1;
-    if (hp->n_embd % hp->n_head)
-        return bn_errf(err, "embedding_length %d is not a multiple of head_count %d", hp->n_embd,
-                    hp->n_head);
     if (hp->n_head % hp->n_head_kv)
         return bn_errf(err, "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
                     hp->n_head_kv);
-    hp->head_dim = hp->n_embd / hp->n_head;
+    if (read_head_dim(m, err)) return -1;
     if (hp->head_dim % BN_HEAD_DIM_MULTIPLE)
         return bn_errf(err, "head dimension %d is not a multiple of %d", hp->head_dim,
                     BN_HEAD_DIM_MULTIPLE);
@@ -255,12 +288,33 @@ typedef struct {
     float **dst;
 } norm_slot;
 
-static void layer_norms(const bn_hparams *hp, bn_layer *l, norm_slot out[N_NORMS])
+/* A layer's norms; returns how many the model has (the sub-norms last). */
+static int layer_norms(const bn_model *m, bn_layer *l, norm_slot out[N_NORMS])
 {
+    const bn_hparams *hp = &m->hp;
     out[0] = (norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
-    out[1] = (norm_slot){"attn_sub_norm", hp->n_embd, &l->attn_sub_norm};
-    out[2] = (norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
+    out[1] = (norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
+    out[2] = (norm_slot){"attn_sub_norm", hp->n_head * hp->head_dim, &l->attn_sub_norm};
     out[3] = (norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
+    return m->has_sub_norms ? N_NORMS : N_NORMS - 2;
+}
+
+/* bitnet-b1.58 and bitnet always have the sub-norms; a llama file has them
+ * in every layer or in none, as its first layer shows (Falcon3, Falcon-E
+ * and Llama3-8B-1.58 have none). */
+static void detect_sub_norms(bn_model *m)
+{
+    m->has_sub_norms = m->arch != BN_ARCH_LLAMA ||
+                       gguf_find_tensor(m->file, "blk.0.attn_sub_norm.weight") != NULL;
+}
+
+/* An ordinary Llama file: say why it is refused. */
+static int not_bitnet(char *err)
+{
+    char why[BN_ERR_LEN];
+    snprintf(why, sizeof why, "%s", err);
+    return bn_errf(err, "%s: this llama file is not a BitNet b1.58 model (bitnet-run needs "
+                "ternary projections)", why);
 }
 
 static int validate_layer(const bn_model *m, int il, char *err)
@@ -273,13 +327,15 @@ static int validate_layer(const bn_model *m, int il, char *err)
         proj_shape(hp, bn_proj_names[i], &rows, &cols);
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
-        if (!t || bn_ternary_check(t, name, err) || proj_scale(m, il, bn_proj_names[i], &s, err) < 0)
-            return -1;
+        if (!t || proj_scale(m, il, bn_proj_names[i], &s, err) < 0) return -1;
+        if (m->arch == BN_ARCH_LLAMA ? bn_ternary_check_strict(t, name, err)
+                                     : bn_ternary_check(t, name, err))
+            return m->arch == BN_ARCH_LLAMA ? not_bitnet(err) : -1;
     }
     norm_slot norms[N_NORMS];
     bn_layer unused; /* only the names and sizes are wanted here */
-    layer_norms(hp, &unused, norms);
-    for (int i = 0; i < N_NORMS; i++) {
+    const int n_norms = layer_norms(m, &unused, norms);
+    for (int i = 0; i < n_norms; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
         if (check_norm(m, name, norms[i].n, err)) return -1;
     }
@@ -310,8 +366,9 @@ static int output_type(const bn_model *m, const char *lm_head, uint32_t file_typ
 
 /* Pass 1: every tensor exists with the right type and shape; also settles
  * the output layer's type. */
-static int validate_tensors(const bn_model *m, const char *lm_head, uint32_t *out_type, char *err)
+static int validate_tensors(bn_model *m, const char *lm_head, uint32_t *out_type, char *err)
 {
+    detect_sub_norms(m);
     for (int il = 0; il < m->hp.n_layer; il++)
         if (validate_layer(m, il, err)) return -1;
     if (check_norm(m, "output_norm.weight", m->hp.n_embd, err)) return -1;
@@ -349,8 +406,8 @@ static int load_layer(bn_model *m, int il, char *err)
     bn_layer *l = &m->layers[il];
     char name[MAX_KEY];
     norm_slot norms[N_NORMS];
-    layer_norms(&m->hp, l, norms);
-    for (int i = 0; i < N_NORMS; i++) {
+    const int n_norms = layer_norms(m, l, norms);
+    for (int i = 0; i < n_norms; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
         if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
     }
@@ -360,7 +417,7 @@ static int load_layer(bn_model *m, int il, char *err)
         const gguf_tensor *t = gguf_find_tensor(m->file, name);
         if (bn_ternary_load(t, name, m->pool, &m->weights, w, err)) return -1;
         release_tensor_pages(m, t);
-        float s;
+        float s = 1.0f;
         if (proj_scale(m, il, bn_proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
     }
     return 0;
@@ -588,21 +645,36 @@ static void describe_ternary(const bn_model *m, char *line, size_t len)
              "scale per block", total, total - per_block, per_block);
 }
 
+/* Weights in the file's tensors, as llama.cpp counts them (a tied output
+ * layer once). */
+static uint64_t parameter_count(const bn_model *m)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) n += m->file->tensors[i].n_elements;
+    return n;
+}
+
 void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *ctx), void *ctx)
 {
     char line[256];
     const bn_hparams *hp = &m->hp;
 #define EMIT(...) (snprintf(line, sizeof line, __VA_ARGS__), emit(line, ctx))
     EMIT("architecture:    %s (FFN %s)", arch_name(m), m->act == BN_ACT_RELU2 ? "relu2" : "silu");
+    EMIT("graph:           %s, RoPE %s, %s output layer",
+         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->rope == BN_ROPE_NORM ? "norm" : "neox",
+         gguf_find_tensor(m->file, "output.weight") ? "separate" : "tied");
+    EMIT("parameters:      %.2f M", (double)parameter_count(m) / 1e6);
     EMIT("layers:          %d", hp->n_layer);
     EMIT("embedding:       %d", hp->n_embd);
     EMIT("feed-forward:    %d", hp->n_ff);
     EMIT("heads:           %d (kv %d, head dim %d)", hp->n_head, hp->n_head_kv, hp->head_dim);
     EMIT("context (train): %d", hp->n_ctx_train);
-    EMIT("rope base:       %g", hp->rope_base);
+    EMIT("rope base:       %.10g", hp->rope_base);
     EMIT("rms eps:         %g", hp->rms_eps);
-    EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s)", hp->n_vocab,
-         bn_tokenizer_model_name(m->tok), bn_tokenizer_pre_name(m->tok));
+    char pre[MAX_KEY];
+    if (bn_model_meta_str(m, "tokenizer.ggml.pre", pre, sizeof pre) < 0) snprintf(pre, sizeof pre, "absent");
+    EMIT("vocabulary:      %d tokens (%s, pre-tokenizer %s: %s split)", hp->n_vocab,
+         bn_tokenizer_model_name(m->tok), pre, bn_tokenizer_pre_name(m->tok));
     describe_output(m, line, sizeof line);
     emit(line, ctx);
     describe_ternary(m, line, sizeof line);

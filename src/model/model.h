@@ -16,18 +16,23 @@
 #include "kernels/qk256.h"
 #include "runtime/threadpool.h"
 
-typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET } bn_arch;
+/* bitnet-b1.58 (and its old name bitnet-25), mainline's bitnet, and
+ * llama: Falcon3-1.58bit, Falcon-E, Llama3-8B-1.58 (docs/FORWARD.md,
+ * Architectures). */
+typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET, BN_ARCH_LLAMA } bn_arch;
 
 /* attention.c sums head dimensions in lanes of 8 (every released
- * model has 64 or 128). */
+ * model has 64, 128 or 256). */
 #define BN_HEAD_DIM_MULTIPLE 8
 typedef enum { BN_ACT_RELU2, BN_ACT_SILU } bn_ffn_act;
+/* RoPE pairs: NEOX rotates (i, i + head_dim/2), NORM (2i, 2i + 1). */
+typedef enum { BN_ROPE_NEOX, BN_ROPE_NORM } bn_rope_type;
 
 typedef struct {
     int n_layer;
     int n_embd;     /* residual stream width */
     int n_ff;       /* FFN hidden width */
-    int n_head, n_head_kv, head_dim;
+    int n_head, n_head_kv, head_dim; /* head_dim: attention.key_length, else n_embd / n_head */
     int n_ctx_train;
     int n_vocab;
     float rope_base;
@@ -45,7 +50,8 @@ typedef struct {
 } bn_dense;
 
 typedef struct {
-    float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm; /* owned copies */
+    /* owned copies; the sub-norms are NULL in a model without them */
+    float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
     qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
 } bn_layer;
 
@@ -53,6 +59,8 @@ struct bn_model {
     gguf_file *file;
     bn_arch arch;
     bn_ffn_act act;
+    bn_rope_type rope;
+    int has_sub_norms; /* attn_sub_norm and ffn_sub_norm in every layer */
     bn_hparams hp;
     bn_layer *layers;
     bn_arena weights; /* the layers' ternary codes and a requantized output layer */

@@ -66,6 +66,39 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
                 name, gguf_type_name(t->type));
 }
 
+/* Float weights all of one magnitude s or zero: {-s, 0, +s}. */
+static int floats_are_ternary(const gguf_tensor *t)
+{
+    const int rows = (int)t->ne[1], cols = (int)t->ne[0];
+    const size_t row_bytes = bn_quant_row_bytes(t->type, cols);
+    float *w = malloc((size_t)cols * sizeof *w);
+    if (!w) return -1;
+    float s = 0.0f;
+    int ok = 1;
+    for (int r = 0; r < rows && ok; r++) {
+        bn_dequantize_row(t->type, t->data + (size_t)r * row_bytes, w, cols);
+        for (int c = 0; c < cols && ok; c++) {
+            const float a = fabsf(w[c]);
+            if (a != 0.0f && s == 0.0f) s = a;
+            ok = a == 0.0f || a == s;
+        }
+    }
+    free(w);
+    return ok;
+}
+
+int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err)
+{
+    if (bn_ternary_check(t, name, err)) return -1;
+    if (!is_float_type(t->type)) return 0;
+    const int ok = floats_are_ternary(t);
+    if (ok < 0) return bn_errf(err, "out of memory checking tensor %s", name);
+    if (!ok)
+        return bn_errf(err, "tensor %s holds %s values that are not ternary ({-s, 0, +s})", name,
+                    gguf_type_name(t->type));
+    return 0;
+}
+
 /* ------------------------------------------------------------- repacking */
 
 typedef struct {

@@ -13,6 +13,10 @@
 /* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
  * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);
+/* The same, and float weights must already be ternary-valued rather than
+ * latent weights to quantize (scans them: arch llama, where floats that
+ * are not ternary mean an ordinary, non-BitNet Llama). */
+int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err);
 /* Allocates *out (in arena when not NULL and it has room) and repacks t
  * into it, rows split over the pool. Data errors found while repacking (a
  * TQ2_0 code 3, NaN among float weights) return -1 with err naming the

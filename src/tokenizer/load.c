@@ -42,6 +42,10 @@ static const struct {
     bn_pre_type type;
 } PRE_NAMES[] = {
     {"llama3", BN_PRE_LLAMA3}, {"llama-bpe", BN_PRE_LLAMA3}, {"llama-v3", BN_PRE_LLAMA3},
+    /* Falcon3 and Falcon-E (Falcon-H1's tokenizer): mainline llama.cpp's
+     * mapping, written by the models' authors, is the LLaMA-3 split
+     * (docs/TOKENIZERS.md, Falcon) */
+    {"falcon3", BN_PRE_LLAMA3}, {"falcon_e", BN_PRE_LLAMA3}, {"falcon-h1", BN_PRE_LLAMA3},
     {"gpt2", BN_PRE_GPT2},     {"gpt-2", BN_PRE_GPT2},       {"default", BN_PRE_DEFAULT},
 };
 
@@ -336,6 +340,40 @@ static int collect_specials(loader *ld)
 
 /* ---------------------------------------------------------- the model */
 
+/* The first n bytes of token id's text equal p[0..n). */
+static int text_starts_with(const bn_tokenizer *t, int32_t id, const char *p, uint32_t n)
+{
+    return bn_tok_len(t, id) >= n && !memcmp(bn_tok_text(t, id), p, n);
+}
+
+/* Converters of late 2024 to mid 2026 stored each added token as
+ * decode(encode(text)), which puts the BOS text in front of it when the
+ * tokenizer adds one: "<|begin_of_text|><|eot_id|>", and the BOS itself
+ * twice. Such a BOS is the sign: every control or user-defined token
+ * loses the prefix again, so prompts and end-of-turn detection find them
+ * by their real text (docs/TOKENIZERS.md, Special tokens). */
+static int unprefix_specials(loader *ld)
+{
+    bn_tokenizer *t = ld->t;
+    int32_t bos = -1;
+    if (read_token_id(ld, "tokenizer.ggml.bos_token_id", &bos)) return -1;
+    if (bos < 0) return 0;
+    const uint32_t n = bn_tok_len(t, bos) / 2;
+    const char *text = bn_tok_text(t, bos);
+    if (!n || bn_tok_len(t, bos) != 2 * n || memcmp(text, text + n, n)) return 0;
+    char *prefix = malloc(n);
+    if (!prefix) return fail(ld, "out of memory");
+    memcpy(prefix, text, n);
+    for (int32_t id = 0; id < t->n_vocab; id++)
+        if (t->types[id] != BN_TT_NORMAL && bn_tok_len(t, id) > n &&
+            text_starts_with(t, id, prefix, n)) {
+            t->spans[id].off += n;
+            t->spans[id].len -= n;
+        }
+    free(prefix);
+    return 0;
+}
+
 /* tokenizer.ggml.pre, or the split to use when it is absent: LLaMA-3's for
  * the LLaMA-3 vocabulary, else GPT-2's (docs/TOKENIZERS.md, Choosing a
  * pre-tokenizer). */
@@ -353,7 +391,7 @@ static int choose_pre(loader *ld)
     if (bn_pre_from_name(pre.ptr, pre.len, &t->pre))
         return fail(ld, "unsupported pre-tokenizer '%s' (known: %s)",
                     gguf_printable(pre.ptr, pre.len, shown, sizeof shown),
-                    "llama-bpe, llama3, gpt-2, default");
+                    "llama-bpe, llama3, falcon3, falcon_e, gpt-2, default");
     return 0;
 }
 
@@ -374,7 +412,7 @@ static int read_model(loader *ld)
     r = gguf_get_arr(ld->f, "tokenizer.ggml.tokens", GGUF_TYPE_STRING, &kv);
     if (r == 0) return fail(ld, "tokenizer.ggml.tokens is missing");
     if (r < 0) return fail(ld, "tokenizer.ggml.tokens has the wrong type");
-    if (read_texts(ld, kv) || read_types_and_scores(ld)) return -1;
+    if (read_texts(ld, kv) || read_types_and_scores(ld) || unprefix_specials(ld)) return -1;
     if (bn_str_map_build(&t->map, t)) return fail(ld, "out of memory");
     return 0;
 }
