@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bitnet-perf.h"
 #include "cli.h"
@@ -55,9 +56,12 @@ void cli_note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The first Ctrl-C asks the run to stop where it is; a second one before
+ * the first was handled exits at once, as llama-cli does. */
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (cli_interrupted) _exit(EXIT_INTERRUPTED);
     cli_interrupted = 1;
 }
 
