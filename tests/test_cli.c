@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,6 +258,52 @@ TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
         free(out);
         free(err);
     }
+}
+
+/* A FIFO, a socket, a directory or a device as the model fails at once
+ * with a message naming what it is; a FIFO used to block in open(). */
+TEST(cli_model_that_is_not_a_regular_file_fails_without_blocking)
+{
+    char dir[] = "/tmp/bn-cli-special-XXXXXX";
+    if (!mkdtemp(dir)) SKIP("cannot make a temporary directory");
+    char fifo[64], sock[64];
+    snprintf(fifo, sizeof fifo, "%s/model.fifo", dir);
+    snprintf(sock, sizeof sock, "%s/model.sock", dir);
+    if (mkfifo(fifo, 0600)) SKIP("cannot make a FIFO");
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock);
+    CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    const struct {
+        const char *path, *kind;
+    } cases[] = {{fifo, "FIFO"}, {sock, "socket"}, {dir, "directory"}, {"/dev/null", "device"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[] = {NULL, "-m", cases[i].path, "-p", "hi", NULL};
+        child c;
+        if (spawn(&c, argv)) SKIP("cannot fork");
+        char *err = NULL;
+        const int status = finish_child(&c, &err); /* killed if it blocks */
+        CHECK_MSG(exited_with(status, 2), "%s: wait status %d", cases[i].kind, status);
+        CHECK_MSG(one_error_line(err) && strstr(err, cases[i].kind) && strstr(err, cases[i].path),
+                  "%s: %s", cases[i].kind, err);
+        free(err);
+        free(c.buf);
+    }
+    char *out = NULL, *err = NULL; /* text inputs: a directory or a socket is no text */
+    char args[512];
+    static const char *const text_flags[] = {"-f", "--batch", "--perplexity"};
+    for (size_t i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            snprintf(args, sizeof args, "%s %s", text_flags[i], j ? sock : dir);
+            CHECK_MSG(cli(args, &out, &err) == 2 && one_error_line(err) &&
+                          strstr(err, j ? "socket" : "directory"),
+                      "%s: %s", args, err);
+            free(out), free(err);
+        }
+    if (sfd >= 0) close(sfd);
+    unlink(sock);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 /* ------------------------------------------- prompts, -q, --json, --stop */

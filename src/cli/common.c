@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +105,12 @@ char *cli_read_file(const char *path, const char *what, size_t *len)
         if (ferror(stdin)) cli_die(EXIT_MODEL, "%s: cannot read stdin: %s", what, strerror(errno));
         return text;
     }
+    /* A FIFO is read like a pipe (`-f <(cmd)` is one); what cannot be read
+     * as text gets a message naming it rather than open()'s errno. */
+    struct stat st;
+    if (stat(path, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)))
+        cli_die(EXIT_MODEL, "%s: '%s' is a %s, not a file", what, path,
+                S_ISDIR(st.st_mode) ? "directory" : "socket");
     FILE *f = fopen(path, "rb");
     if (!f) cli_die(EXIT_MODEL, "%s: cannot open '%s': %s", what, path, strerror(errno));
     char *text = read_stream(f, len);
