@@ -306,6 +306,46 @@ TEST(cli_model_that_is_not_a_regular_file_fails_without_blocking)
     rmdir(dir);
 }
 
+/* Output that cannot be written is an error in every mode; a reader that
+ * goes away (a closed pipe) still ends the run quietly. */
+TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
+{
+    if (access("/dev/full", W_OK)) SKIP("no /dev/full");
+    char *bpath = tmp_file("2+2=\nMonday,\n", 14);
+    char batch[128], ppl[128], chat[128];
+    snprintf(batch, sizeof batch, "--batch %s", bpath);
+    snprintf(chat, sizeof chat, "--chat -n 4 < %s", bpath);
+    snprintf(ppl, sizeof ppl, "--perplexity %s", "README.md -c 64");
+    const char *const modes[] = {"-p hi -n 4",         "-p hi -n 4 --json", "-p hi -n 4 -q",
+                                 "--tokenize -p hi",   "--detokenize -p 1,2", "--info",
+                                 "--help",            chat,                batch,
+                                 ppl,                  "--bench -p 4 -n 2 -r 1"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        char args[256], *err = NULL;
+        snprintf(args, sizeof args, "%s > /dev/full", modes[i]);
+        const int rc = cli(args, NULL, &err);
+        CHECK_MSG(rc == 2 && err && strstr(err, "bitnet-run: error: writing output: No space left "
+                                                "on device\n"),
+                  "%s: exit %d, stderr %s", modes[i], rc, err);
+        free(err);
+    }
+    char status_path[] = "/tmp/bn-cli-status-XXXXXX";
+    const int fd = mkstemp(status_path);
+    if (fd >= 0) close(fd);
+    char cmd[1024], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd,
+             "{ %s " WITH_MODEL "-p hi -n 400 --ignore-eos -q; echo $? > %s; } 2>&1 | head -c 2",
+             test_bitnet_run(), status_path);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    char *status = test_read_file(status_path, NULL);
+    /* killed by SIGPIPE (141 in the shell) without a word, as before */
+    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status && atoi(status) == 141,
+              "out '%s', status %s", out, status);
+    free(out), free(err), free(status);
+    unlink(status_path);
+    tmp_remove(bpath);
+}
+
 /* ------------------------------------------- prompts, -q, --json, --stop */
 
 TEST(cli_prompt_from_text_file_and_stdin_and_quiet)

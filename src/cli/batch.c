@@ -244,7 +244,7 @@ static void print_ready(batch *b)
         free(it->result);
         it->result = NULL;
     }
-    fflush(stdout);
+    cli_check_output(stdout);
 }
 
 /* Gives every free slot the next good item. */

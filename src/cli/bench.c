@@ -214,7 +214,7 @@ static void print_row(const bench_opts *o, bn_model *m, const bench_row *r, int 
     else
         printf("| %s | %s | %d | %s | %s | %s | %.2f ± %.2f | - | - | - |\n", name,
                bn_model_kernel_name(m), r->threads, type_k, type_v, test, r->mean, r->sd);
-    fflush(stdout);
+    cli_check_output(stdout);
 }
 
 int bench_main(int argc, char **argv)

@@ -141,7 +141,7 @@ static int reply(chat *c, const int32_t *ids, int n)
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
     cli_interrupted = 0; /* a Ctrl-C during the reply ends only the reply */
     fputc('\n', stdout);
-    fflush(stdout);
+    cli_check_output(stdout);
     if (q->out.n == 0 && !strcmp(q->stop_reason, "interrupted")) {
         /* stopped inside the prompt: forget the turn, as if never typed */
         bn_session_truncate(q->session, n_past0);
@@ -218,7 +218,7 @@ static int converse(chat *c)
         }
         if (show_prompt) {
             fputs("> ", stdout);
-            fflush(stdout);
+            cli_check_output(stdout);
         }
         if (getline(&line, &cap, stdin) < 0) {
             code = cli_interrupted ? EXIT_INTERRUPTED : 0;

@@ -83,6 +83,14 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_sigint(void);
 
+/* Flushes f; a failed write ends the run: "writing output: <reason>" and
+ * EXIT_MODEL, or quietly by SIGPIPE for a closed pipe. The streams call it
+ * as they go, so a full disk stops a generation at once. */
+void cli_check_output(FILE *f);
+/* Registers the same check of stdout for the end of the process (every
+ * exit path: --help, errors, each mode). */
+void cli_check_output_at_exit(void);
+
 double cli_now_ms(void);
 /* A seed for runs without --seed. */
 uint64_t cli_clock_seed(void);

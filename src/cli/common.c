@@ -76,6 +76,39 @@ void cli_catch_sigint(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* ------------------------------------------------------------ output */
+
+/* A closed pipe ends the run as it always did (SIGPIPE, even where the
+ * parent ignored it); any other failed write is an error. */
+static void die_writing(int err)
+{
+    if (err == EPIPE) {
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
+    cli_error("writing output: %s", strerror(err));
+    _exit(EXIT_MODEL);
+}
+
+void cli_check_output(FILE *f)
+{
+    /* A write that failed inside printf left its reason in errno, and a
+     * later fflush may find nothing left to write: keep that reason. */
+    const int earlier = errno;
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f)) {
+        errno = earlier;
+        return;
+    }
+    die_writing(errno ? errno : earlier ? earlier : EIO);
+}
+
+/* At exit, output still buffered is written and checked: a run whose
+ * output was lost (a full disk) must not end with status 0. */
+static void check_stdout_at_exit(void) { cli_check_output(stdout); }
+
+void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
+
 double cli_now_ms(void) { return bn_seconds() * 1e3; }
 
 uint64_t cli_clock_seed(void)

@@ -172,7 +172,7 @@ int run_generate(const cli_opts *o)
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
-        fflush(stdout);
+        cli_check_output(stdout);
     }
     int r = seq_prefill(&q, pids, np, err);
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
@@ -185,12 +185,12 @@ int run_generate(const cli_opts *o)
         puts("}");
     } else if (!o->quiet) {
         putchar('\n');
-        fflush(stdout); /* the text ends before the stats line when both go to one pipe */
+        cli_check_output(stdout); /* the text ends before the stats line when both go to one pipe */
         print_stats(m, &q, np);
         if (o->verbose) cli_note("time to first token (load included): %.0f ms", ttft_ms);
     }
     cli_note_peak_memory(o);
-    fflush(stdout);
+    cli_check_output(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
     seq_free_mask(&q);

@@ -268,6 +268,7 @@ static int run_mode(const cli_opts *o)
 
 int main(int argc, char **argv)
 {
+    cli_check_output_at_exit();
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--bench")) return bench_main(argc, argv);
     cli_opts o;
