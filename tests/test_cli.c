@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gguf_edit.h"
 #include "json_mini.h"
 #include "test.h"
 
@@ -344,6 +345,46 @@ TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
     free(out), free(err), free(status);
     unlink(status_path);
     tmp_remove(bpath);
+}
+
+/* Messages that used to mislead: each says what is wrong and what to do. */
+TEST(cli_messages_say_what_is_wrong)
+{
+    ge_file e; /* a model cut short: its name appears once in the error */
+    CHECK(ge_load(&e, MODEL) == 0);
+    gb_buf b = {0};
+    ge_write(&e, &b, NULL);
+    b.len /= 2;
+    const char *cut = gb_write_temp(&b, "cut");
+    char args[512], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "-m %s --tokenize -p hi", cut);
+    CHECK_EQ_INT(cli_bare(args, NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, cut) && !strstr(strstr(err, cut) + 1, cut), "%s", err);
+    free(err), unlink(cut), gb_free(&b), ge_free(&e);
+    char *empty = tmp_file("", 0);
+    static const struct {
+        const char *args;
+        int code;
+        const char *want;
+    } cases[] = {
+        {"--detokenize -p '[1, 99999]'", 1, "'99999' is not a token id"},
+        {"-c 1024 -p \"$(printf 'Monday, %.0s' $(seq 600))\"", 1, "(the model's whole context)"},
+        {"-c 512 -p \"$(printf 'Monday, %.0s' $(seq 300))\"", 1, "(raise -c, up to 1024)"},
+        {"--perplexity EMPTY", 2, "too few to score"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *at = strstr(cases[i].args, "EMPTY");
+        snprintf(args, sizeof args, "%.*s%s", at ? (int)(at - cases[i].args) : 511, cases[i].args,
+                 at ? empty : "");
+        err = NULL;
+        CHECK_EQ_INT(cli(args, NULL, &err), cases[i].code);
+        CHECK_MSG(err && strstr(err, cases[i].want), "%s: %s", args, err);
+        free(err);
+    }
+    tmp_remove(empty);
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 --stop Wed", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "stop: stop string") && strstr(err, ", 1 thread\n"), "%s", err);
+    free(out), free(err);
 }
 
 /* ------------------------------------------- prompts, -q, --json, --stop */
@@ -799,7 +840,7 @@ TEST(cli_perplexity_one_window_does_not_depend_on_its_size)
     char *one = tmp_file("x", 1);
     char args[256];
     snprintf(args, sizeof args, "--perplexity %s --no-bos", one);
-    CHECK_EQ_INT(cli(args, NULL, &err), 1);
+    CHECK_EQ_INT(cli(args, NULL, &err), 2); /* the file, not a flag, is at fault */
     CHECK(one_error_line(err));
     free(err);
     tmp_remove(one);

@@ -39,6 +39,7 @@ enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_NONE, N_FORMATS };
 
 typedef struct {
     const cli_opts *o;
+    const bn_model *model;
     const bn_tokenizer *tok;
     const chat_format *fmt;
     const char *system;
@@ -117,8 +118,11 @@ static char *format_turn(const chat *c, const char *line, int first)
 
 static void context_full(const chat *c)
 {
-    cli_note("the context of %d tokens is full: the chat ends here (raise -c for longer chats)",
-             bn_session_n_ctx(c->q.session));
+    const bn_model *m = c->model;
+    char hint[64];
+    const int n_ctx = bn_session_n_ctx(c->q.session);
+    cli_note("the context of %d tokens is full: the chat ends here (%s)", n_ctx,
+             cli_context_hint(m, n_ctx, hint, sizeof hint));
 }
 
 /* Generates the reply to the evaluated prompt, streaming it; returns 0,
@@ -180,7 +184,7 @@ static int user_turn(chat *c, const char *line)
         if (c->o->verbose)
             cli_note("turn %d: %d prompt tokens, %d reply tokens (stop: %s), %ld evaluated this "
                      "turn, %ld tokens evaluated in this session, context %d/%d",
-                     c->turn, all.n, c->q.out.n, c->q.stop_reason,
+                     c->turn, all.n, c->q.out.n, cli_stop_words(c->q.stop_reason),
                      bn_session_n_evaluated(s) - before, bn_session_n_evaluated(s),
                      bn_session_n_past(s), bn_session_n_ctx(s));
     }
@@ -255,7 +259,7 @@ int run_chat(const cli_opts *o)
                    : o->prompt || o->prompt_file ? cli_load_prompt(o, &len)
                                                  : NULL;
     bn_model *m = cli_load_model(o);
-    chat c = {.o = o, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
+    chat c = {.o = o, .model = m, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
     choose_format(&c, m);
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);

@@ -66,6 +66,9 @@ int run_batch(const cli_opts *o);
 int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
 int run_detokenize(const cli_opts *o);
+/* version.c: the commit this build came from, and --version's lines. */
+const char *cli_build_commit(void);
+void cli_print_version(void);
 /* `bitnet-run --bench ...` (bench.c): parses its own flags. */
 int bench_main(int argc, char **argv);
 
@@ -91,6 +94,11 @@ void cli_check_output(FILE *f);
  * exit path: --help, errors, each mode). */
 void cli_check_output_at_exit(void);
 
+/* "1 thread", "2 threads": count and noun into buf. */
+const char *cli_plural(long count, const char *noun, char *buf, size_t cap);
+/* A stop reason as the stats lines say it ("stop" is "stop string"). */
+const char *cli_stop_words(const char *stop_reason);
+
 double cli_now_ms(void);
 /* A seed for runs without --seed. */
 uint64_t cli_clock_seed(void);
@@ -107,6 +115,9 @@ bn_model *cli_load_model(const cli_opts *o);
  * error about --ctx-size when -c was given, else a model error naming the
  * file (the context the model claims does not fit). */
 bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
+/* What a user can do about a context of n_ctx tokens that is too small:
+ * raise -c up to the model's, or nothing when it is the model's already. */
+const char *cli_context_hint(const bn_model *m, int n_ctx, char *buf, size_t cap);
 /* A context for several sessions, stopped by Ctrl-C like cli_new_session's. */
 bn_context *cli_new_context(bn_model *m);
 /* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a

@@ -109,6 +109,17 @@ static void check_stdout_at_exit(void) { cli_check_output(stdout); }
 
 void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
 
+const char *cli_plural(long count, const char *noun, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%ld %s%s", count, noun, count == 1 ? "" : "s");
+    return buf;
+}
+
+const char *cli_stop_words(const char *stop_reason)
+{
+    return strcmp(stop_reason, "stop") ? stop_reason : "stop string";
+}
+
 double cli_now_ms(void) { return bn_seconds() * 1e3; }
 
 uint64_t cli_clock_seed(void)
@@ -176,7 +187,7 @@ bn_tokenizer *cli_load_tokenizer(const cli_opts *o)
 {
     char err[BN_ERR_LEN];
     bn_tokenizer *tok = bn_tokenizer_load(o->model, err);
-    if (!tok) cli_die(EXIT_MODEL, "%s: %s", o->model, err);
+    if (!tok) cli_die(EXIT_MODEL, "%s", err); /* the message starts with the file's name */
     apply_pre(o, tok);
     return tok;
 }
@@ -234,6 +245,14 @@ bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int
     if (!s) cli_die(EXIT_MODEL, "%s: %s (the model's context; -c sets a smaller one)", o->model, err);
     if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
     return s;
+}
+
+const char *cli_context_hint(const bn_model *m, int n_ctx, char *buf, size_t cap)
+{
+    const int most = bn_model_n_ctx_train(m);
+    if (n_ctx < most) snprintf(buf, cap, "raise -c, up to %d", most);
+    else snprintf(buf, cap, "the model's whole context");
+    return buf;
 }
 
 bn_cache_type cli_parse_cache_type(const char *flag, const char *v)

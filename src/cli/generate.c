@@ -138,11 +138,14 @@ static void continue_alone(cli_seq *q)
 
 static void print_stats(const bn_model *m, const cli_seq *q, int np)
 {
+    char threads[32];
     cli_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
-             "(%.1f tok/s), stop: %s, kernel %s, %d threads",
+             "(%.1f tok/s), stop: %s, kernel %s, %s",
              np, q->prompt_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0, q->out.n,
-             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0, q->stop_reason,
-             bn_model_kernel_name(m), bn_context_n_threads(bn_session_context(q->session)));
+             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0,
+             cli_stop_words(q->stop_reason), bn_model_kernel_name(m),
+             cli_plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads,
+                        sizeof threads));
 }
 
 int run_generate(const cli_opts *o)
@@ -159,9 +162,10 @@ int run_generate(const cli_opts *o)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
+    char hint[64];
     if (np >= bn_session_n_ctx(s))
-        cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,
-                bn_session_n_ctx(s));
+        cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (%s)", np,
+                bn_session_n_ctx(s), cli_context_hint(m, bn_session_n_ctx(s), hint, sizeof hint));
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
     cli_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,

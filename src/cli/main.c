@@ -195,7 +195,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
             print_help();
             exit(0);
         } else if (!strcmp(a, "--version")) {
-            printf("bitnet-run %s\n", BN_VERSION);
+            cli_print_version();
             exit(0);
         } else if (is_flag(a, "-m", "--model")) o->model = VALUE();
         else if (is_flag(a, "-p", "--prompt")) o->prompt = VALUE();

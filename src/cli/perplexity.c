@@ -126,7 +126,7 @@ int run_perplexity(const cli_opts *o)
     int stride = window / 2;
     if (stride < 1)
         cli_die(EXIT_USAGE, "--ctx-size: %d is too small for perplexity windows", n_ctx);
-    if (n < 2) cli_die(EXIT_USAGE, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
+    if (n < 2) cli_die(EXIT_MODEL, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
     p.logits = malloc((size_t)PPL_CHUNK * (size_t)p.n_vocab * sizeof *p.logits);
     if (!p.logits) cli_die(EXIT_MODEL, "out of memory");
     cli_catch_sigint();
