@@ -59,7 +59,7 @@ static void check_result(const char *obj, int is_tg, int reps)
     const char *end = obj + strlen(obj);
     for (size_t i = 0; i < N_FIELDS; i++) {
         const char *v = json_find(obj, end, FIELDS[i].key);
-        char kind = FIELDS[i].kind == 'g' ? (is_tg ? 'n' : 'z') : FIELDS[i].kind;
+        const int kind = FIELDS[i].kind == 'g' ? (is_tg ? 'n' : 'z') : FIELDS[i].kind;
         int ok = v && (kind == 's'   ? *v == '"'
                        : kind == 'a' ? *v == '['
                        : kind == 'z' ? !strncmp(v, "null", 4)
@@ -71,7 +71,8 @@ static void check_result(const char *obj, int is_tg, int reps)
     CHECK_MSG(ns && json_int_array(ns, end, &ids) == reps, "samples_ns of %d: %s", reps, obj);
     if (ns) free(ids);
     const char *gen = json_find(obj, end, "n_gen"), *prompt = json_find(obj, end, "n_prompt");
-    CHECK(gen && prompt && atoi(is_tg ? gen : prompt) == 4 && atoi(is_tg ? prompt : gen) == 0);
+    CHECK(gen && prompt && strtol(is_tg ? gen : prompt, NULL, 10) == 4 &&
+          strtol(is_tg ? prompt : gen, NULL, 10) == 0);
 }
 
 TEST(bench_json_has_llama_bench_fields)

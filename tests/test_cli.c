@@ -340,7 +340,7 @@ TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
     CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
     char *status = test_read_file(status_path, NULL);
     /* killed by SIGPIPE (141 in the shell) without a word, as before */
-    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status && atoi(status) == 141,
+    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status && strtol(status, NULL, 10) == 141,
               "out '%s', status %s", out, status);
     free(out), free(err), free(status);
     unlink(status_path);
@@ -479,6 +479,88 @@ TEST(cli_ctrl_c_stops_generation_with_130)
     CHECK_MSG(err && strstr(err, "stop: interrupted"), "stderr: %s", err);
     free(err);
     free(c.buf);
+}
+
+/* ------------------------------------------------ llama.cpp habits */
+
+/* The seed a run used is printed (-v) and in the results, and repeats it. */
+TEST(cli_seed_is_reported_and_repeats_the_run)
+{
+    char *out = NULL, *err = NULL, args[256];
+    CHECK_EQ_INT(cli("-p Monday, -n 8 --temp 1.5 --json -v", &out, &err), 0);
+    const long seed = out ? jlong(out, "seed") : -1;
+    char said[64];
+    snprintf(said, sizeof said, "seed: %ld", seed);
+    CHECK_MSG(seed >= 0 && err && strstr(err, said), "%s / %s", out, err);
+    snprintf(args, sizeof args, "-p Monday, -n 8 --temp 1.5 --json --seed %ld", seed);
+    char *again = NULL;
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(again && out && same_result(again, out), "%s\nvs %s", out, again);
+    free(out), free(err), free(again);
+    char *bpath = tmp_file("Monday,\n", 8);
+    snprintf(args, sizeof args, "--batch %s -n 8 --temp 1.5 -q", bpath);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    const long bseed = out ? jlong(out, "seed") : -1;
+    snprintf(args, sizeof args, "-p Monday, -n 8 --temp 1.5 --json --seed %ld", bseed);
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(bseed >= 0 && again && out && same_result(again, out), "%s\nvs %s", out, again);
+    free(out), free(again);
+    tmp_remove(bpath);
+}
+
+/* -p, --stop (and --system) are unescaped as llama-cli does, unless
+ * --no-escape. */
+TEST(cli_escapes_in_prompt_and_stop)
+{
+    char *escaped = NULL, *literal = NULL, *plain = NULL;
+    CHECK_EQ_INT(cli("--tokenize -p 'a\\nb\\x21'", &escaped, NULL), 0);
+    CHECK_EQ_INT(cli("--tokenize -p \"$(printf 'a\\nb!')\"", &literal, NULL), 0);
+    CHECK_EQ_INT(cli("--tokenize --no-escape -p 'a\\nb\\x21'", &plain, NULL), 0);
+    CHECK_MSG(escaped && literal && plain && !strcmp(escaped, literal) && strcmp(plain, literal),
+              "%s %s %s", escaped, literal, plain);
+    free(escaped), free(literal), free(plain);
+    char *out = NULL, *text = NULL;
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 --json --stop '\\x2c'", &out, NULL), 0);
+    text = out ? jstr(out, "text") : NULL;
+    CHECK_MSG(text && !strcmp(text, " Tuesday"), "%s", out);
+    free(out), free(text);
+}
+
+TEST(cli_empty_prompt_warns_and_perplexity_counts_windows)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p '' -n 2", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "warning: the prompt is empty: generation starts from BOS"), "%s",
+              err);
+    free(out), free(err);
+    err = NULL;
+    CHECK_EQ_INT(cli("-p hi -n 2", NULL, &err), 0);
+    CHECK(err && !strstr(err, "warning"));
+    free(err);
+    char *text = tmp_file("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday.", 62);
+    char args[256];
+    snprintf(args, sizeof args, "--perplexity %s -c 8", text);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(out && !strncmp(out, "Final estimate: PPL = ", 22) && strstr(out, " +/- "), "%s", out);
+    /* running values: [k/total]; the last one is [total/total] */
+    const char *last = err ? strrchr(err, '[') : NULL;
+    char *slash = NULL;
+    const long k = last ? strtol(last + 1, &slash, 10) : 0;
+    const long total = slash && *slash == '/' ? strtol(slash + 1, NULL, 10) : -1;
+    CHECK_MSG(err && strstr(err, "[1/") && k == total && total > 2, "%s", err);
+    free(out), free(err);
+    tmp_remove(text);
+}
+
+TEST(cli_version_names_commit_compiler_and_kernels)
+{
+    char *out = NULL;
+    CHECK_EQ_INT(cli_bare("--version", &out, NULL), 0);
+    CHECK_MSG(out && !strncmp(out, "bitnet-run ", 11) && strstr(out, "(commit ") &&
+                  strstr(out, "built with ") && strstr(out, "kernels for this CPU: ") &&
+                  strstr(out, "scalar"),
+              "%s", out);
+    free(out);
 }
 
 /* ---------------------------------------------------------------- chat */
@@ -806,8 +888,9 @@ static double ppl_of(const char *path, const char *opts)
     char args[512], *out = NULL;
     snprintf(args, sizeof args, "--perplexity %s %s -q", path, opts);
     double ppl = -1;
-    if (cli(args, &out, NULL) == 0 && out && !strncmp(out, "PPL = ", 6))
-        ppl = strtod(out + 6, NULL);
+    static const char line[] = "Final estimate: PPL = "; /* llama-perplexity's */
+    if (cli(args, &out, NULL) == 0 && out && !strncmp(out, line, sizeof line - 1))
+        ppl = strtod(out + sizeof line - 1, NULL);
     CHECK_MSG(ppl > 0 && out && strstr(out, " +/- "), "%s: '%s'", args, out);
     free(out);
     return ppl;

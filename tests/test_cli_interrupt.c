@@ -23,7 +23,6 @@
 #define SLOW_CTX_ARG "2048"
 #define PROMPT_REPEATS 400 /* "Monday, Tuesday, " is 4 tokens: about 1600 */
 #define SIGNAL_DELAY_MS 300
-#define SECOND_SIGNAL_MS 20 /* well within one layer of the long prompt */
 /* The run must end this long after the signal at most: the issue's one
  * second, with room for a machine that other jobs share. */
 #define MAX_AFTER_SIGNAL_S 1.5
@@ -90,12 +89,12 @@ static char *write_prompt(char *path, const char *tail)
 
 /* Runs argv with stdout and stderr to /dev/null and stdin from in_path
  * (NULL: /dev/null); with delay_ms >= 0 sends SIGINT that long after the
- * start (n_signals times, SECOND_SIGNAL_MS apart). Returns the wait
- * status; *after_s is the time from the signal (or the start) to the end. */
-static int timed_run(const char **argv, const char *in_path, int delay_ms, int n_signals,
-                     double *after_s)
+ * start. Returns the wait status; *after_s is the time from the signal (or
+ * the start) to the end. */
+static int timed_run(const char **argv, const char *in_path, int delay_ms, double *after_s)
 {
     const double t0 = now_s();
+    *after_s = 0;
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen(in_path ? in_path : "/dev/null", "r", stdin) ||
@@ -109,10 +108,7 @@ static int timed_run(const char **argv, const char *in_path, int delay_ms, int n
     if (delay_ms >= 0) {
         usleep((useconds_t)delay_ms * 1000);
         t_signal = now_s();
-        for (int i = 0; i < n_signals; i++) {
-            if (i) usleep(SECOND_SIGNAL_MS * 1000);
-            kill(pid, SIGINT);
-        }
+        kill(pid, SIGINT);
     }
     int status = 0;
     for (;;) {
@@ -129,31 +125,27 @@ static int timed_run(const char **argv, const char *in_path, int delay_ms, int n
 }
 
 /* Sends SIGINT SIGNAL_DELAY_MS into the prompt of argv; the run must end
- * within MAX_AFTER_SIGNAL_S with one of the exit codes given (the chat
- * forgets the interrupted turn and then reads the end of its input). */
-static void check_mode_stops(const char *mode, const char **argv, const char *in_path,
-                             int code, int other_code)
+ * within MAX_AFTER_SIGNAL_S with exit status 130. */
+static void check_mode_stops(const char *mode, const char **argv)
 {
     double after_s;
-    const int status = timed_run(argv, in_path, SIGNAL_DELAY_MS, 1, &after_s);
-    CHECK_MSG(WIFEXITED(status) &&
-                  (WEXITSTATUS(status) == code || WEXITSTATUS(status) == other_code),
-              "%s: status %d", mode, status);
+    const int status = timed_run(argv, NULL, SIGNAL_DELAY_MS, &after_s);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "%s: status %d", mode, status);
     CHECK_MSG(after_s < MAX_AFTER_SIGNAL_S, "%s: ended %.2f s after SIGINT", mode, after_s);
 }
 
-/* One Ctrl-C stops a chat turn and the chat goes on with the next line; a
- * second one before the first is handled exits at once, as in llama-cli. */
-static void check_second_ctrl_c_exits(const char **chat_argv)
+/* A Ctrl-C in a chat turn's prompt forgets the turn and the chat goes on
+ * with the next line. (A second Ctrl-C while the first is handled exits
+ * at once, as in llama-cli; when it lands depends on the scheduler, so it
+ * is not timed here.) */
+static void check_chat_goes_on(const char **chat_argv)
 {
     char path[] = "/tmp/bn-interrupt-chat-XXXXXX";
     if (!write_prompt(path, "\nhi\n")) return;
     double after_s;
-    int status = timed_run(chat_argv, path, SIGNAL_DELAY_MS, 2, &after_s);
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "two Ctrl-C: status %d", status);
-    CHECK_MSG(after_s < MAX_AFTER_SIGNAL_S, "two Ctrl-C: ended %.2f s after SIGINT", after_s);
-    status = timed_run(chat_argv, path, SIGNAL_DELAY_MS, 1, &after_s);
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "one Ctrl-C: status %d", status);
+    const int status = timed_run(chat_argv, path, SIGNAL_DELAY_MS, &after_s);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "chat: status %d", status);
+    CHECK_MSG(after_s < MAX_AFTER_SIGNAL_S, "chat: ended %.2f s after SIGINT", after_s);
     unlink(path);
 }
 
@@ -173,18 +165,17 @@ TEST(cli_sigint_during_a_long_prompt_ends_within_a_second)
                          NULL};
     const char *chat[] = {bin, "-m", model, "-t", "1", "--chat", "-n", "1", NULL};
     double full_s;
-    int status = timed_run(gen, NULL, -1, 0, &full_s);
+    int status = timed_run(gen, NULL, -1, &full_s);
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "uninterrupted: status %d", status);
     if (full_s < MIN_FULL_S) {
         printf("    (the prompt takes only %.2f s here: too fast to interrupt)\n", full_s);
     } else {
-        check_mode_stops("generate", gen, NULL, 130, 130);
-        check_mode_stops("--json", json, NULL, 130, 130);
+        check_mode_stops("generate", gen);
+        check_mode_stops("--json", json);
         /* one long line: --batch's prompt and the chat's user turn */
-        check_mode_stops("--batch", batch, NULL, 130, 130);
-        check_mode_stops("--perplexity", ppl, NULL, 130, 130);
-        check_mode_stops("--chat", chat, prompt, 0, 130);
-        check_second_ctrl_c_exits(chat);
+        check_mode_stops("--batch", batch);
+        check_mode_stops("--perplexity", ppl);
+        check_chat_goes_on(chat);
     }
     unlink(model);
     unlink(prompt);

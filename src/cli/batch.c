@@ -231,7 +231,7 @@ static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     sl->fed = 0;
     sl->t0 = cli_now_ms();
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
-                      .tok = sl->q.tok, .n_predict = it->n_predict};
+                      .tok = sl->q.tok, .n_predict = it->n_predict, .seed = it->sp.seed};
     sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
 }

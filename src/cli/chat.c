@@ -265,10 +265,12 @@ int run_chat(const cli_opts *o)
     cli_note_kv_cache(o, s, 1);
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
+    cli_note_seed(o, sp.seed);
     c.q = (cli_seq){.session = s,
                     .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)),
                     .tok = c.tok,
-                    .n_predict = o->n_predict};
+                    .n_predict = o->n_predict,
+                    .seed = sp.seed};
     c.q.stream = (cli_stream){.out = stdout, .stops = o->stops, .n_stops = o->n_stops};
     cli_catch_sigint();
     int code = converse(&c);

@@ -56,6 +56,7 @@ typedef struct {
     int quiet;
     int verbose;
     int seed_given;
+    int escape; /* -e/--escape (default), --no-escape */
     bn_sampler_params sp;
 } cli_opts;
 
@@ -126,6 +127,8 @@ bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
 /* With -v: the memory that n_sessions sessions like s take once their
  * caches are full, and the cache types. */
 void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions);
+/* With -v: the seed of the sampler, to repeat a run with --seed. */
+void cli_note_seed(const cli_opts *o, uint64_t seed);
 /* With -v: the process's peak resident memory, at the end of a run (the
  * mapped output layer and the touched KV cache have joined it by then). */
 void cli_note_peak_memory(const cli_opts *o);
@@ -191,6 +194,7 @@ typedef struct {
     double prompt_ms, gen_ms, t_gen_start;
     float *masked;           /* --ignore-eos: logits with the end tokens at -inf */
     int32_t *banned;         /* the end-of-generation tokens (n_banned) */
+    uint64_t seed;           /* the sampler's seed, reported so a run can be repeated */
     int n_banned;
 } cli_seq;
 

@@ -273,6 +273,12 @@ void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions)
              bn_cache_type_name(o->cache_v));
 }
 
+void cli_note_seed(const cli_opts *o, uint64_t seed)
+{
+    if (o->verbose) cli_note("seed: %llu (--seed %llu repeats this run)", (unsigned long long)seed,
+                             (unsigned long long)seed);
+}
+
 void cli_note_peak_memory(const cli_opts *o)
 {
     const double peak = bn_peak_resident_mib();

@@ -111,8 +111,8 @@ void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size
     json_int_array(out, pids, np);
     fputs(", \"output_ids\": ", out);
     json_int_array(out, q->out.ids, q->out.n);
-    fprintf(out, ", \"n_prompt\": %d, \"n_output\": %d, \"stop_reason\": \"%s\"", np, q->out.n,
-            q->stop_reason);
+    fprintf(out, ", \"n_prompt\": %d, \"n_output\": %d, \"stop_reason\": \"%s\", \"seed\": %llu", np,
+            q->out.n, q->stop_reason, (unsigned long long)q->seed);
     fprintf(out,
             ", \"timings\": {\"prompt_ms\": %.3f, \"generation_ms\": %.3f, "
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
@@ -160,6 +160,7 @@ int run_generate(const cli_opts *o)
     int32_t *pids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &np);
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
+    if (len == 0) cli_note("warning: the prompt is empty: generation starts from BOS alone");
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
     char hint[64];
@@ -168,8 +169,9 @@ int run_generate(const cli_opts *o)
                 bn_session_n_ctx(s), cli_context_hint(m, bn_session_n_ctx(s), hint, sizeof hint));
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
+    cli_note_seed(o, sp.seed);
     cli_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
-                 .n_predict = o->n_predict};
+                 .n_predict = o->n_predict, .seed = sp.seed};
     q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
