@@ -39,6 +39,17 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ALL_CFLAGS = $(BASE) $(OPT) $(WARN) $(CFLAGS)
 
+# The commit a build came from (--version, --bench's build_commit). Like
+# the flags, it is stamped in a file that changes only when the commit
+# does, and version.o is rebuilt then.
+COMMIT_STAMP = $(BUILD)/.commit
+COMMIT_NOW  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ifneq ($(COMMIT_NOW),$(shell cat $(COMMIT_STAMP) 2>/dev/null))
+$(shell mkdir -p $(BUILD) && echo $(COMMIT_NOW) >$(COMMIT_STAMP))
+endif
+$(BUILD)/src/cli/version.o: $(COMMIT_STAMP)
+$(BUILD)/src/cli/version.o: ALL_CFLAGS += -DBN_BUILD_COMMIT='"$(COMMIT_NOW)"'
+
 .PHONY: all lib test bench clean fuzz sanitize install uninstall format FORCE
 
 all: bitnet-run

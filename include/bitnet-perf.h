@@ -26,6 +26,12 @@ double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps);
  * VmRSS and VmHWM); -1 where the system does not report them. */
 double bn_resident_mib(void);
 double bn_peak_resident_mib(void);
+/* The kernels this build can run on this CPU, as "scalar, avx2, ...". */
+void bn_kernel_names(char *buf, size_t len);
+/* Parameters (elements of every tensor) and bytes of tensor data of the
+ * model's file, as llama-bench reports a model's size. */
+unsigned long long bn_model_n_params(const bn_model *model);
+unsigned long long bn_model_tensor_bytes(const bn_model *model);
 /* Seconds on a monotonic clock (for timing; not wall time). */
 double bn_seconds(void);
 

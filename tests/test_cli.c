@@ -11,10 +11,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gguf_edit.h"
 #include "json_mini.h"
 #include "test.h"
 
@@ -258,6 +261,132 @@ TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
     }
 }
 
+/* A FIFO, a socket, a directory or a device as the model fails at once
+ * with a message naming what it is; a FIFO used to block in open(). */
+TEST(cli_model_that_is_not_a_regular_file_fails_without_blocking)
+{
+    char dir[] = "/tmp/bn-cli-special-XXXXXX";
+    if (!mkdtemp(dir)) SKIP("cannot make a temporary directory");
+    char fifo[64], sock[64];
+    snprintf(fifo, sizeof fifo, "%s/model.fifo", dir);
+    snprintf(sock, sizeof sock, "%s/model.sock", dir);
+    if (mkfifo(fifo, 0600)) SKIP("cannot make a FIFO");
+    int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", sock);
+    CHECK(sfd >= 0 && bind(sfd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    const struct {
+        const char *path, *kind;
+    } cases[] = {{fifo, "FIFO"}, {sock, "socket"}, {dir, "directory"}, {"/dev/null", "device"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[] = {NULL, "-m", cases[i].path, "-p", "hi", NULL};
+        child c;
+        if (spawn(&c, argv)) SKIP("cannot fork");
+        char *err = NULL;
+        const int status = finish_child(&c, &err); /* killed if it blocks */
+        CHECK_MSG(exited_with(status, 2), "%s: wait status %d", cases[i].kind, status);
+        CHECK_MSG(one_error_line(err) && strstr(err, cases[i].kind) && strstr(err, cases[i].path),
+                  "%s: %s", cases[i].kind, err);
+        free(err);
+        free(c.buf);
+    }
+    char *out = NULL, *err = NULL; /* text inputs: a directory or a socket is no text */
+    char args[512];
+    static const char *const text_flags[] = {"-f", "--batch", "--perplexity"};
+    for (size_t i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            snprintf(args, sizeof args, "%s %s", text_flags[i], j ? sock : dir);
+            CHECK_MSG(cli(args, &out, &err) == 2 && one_error_line(err) &&
+                          strstr(err, j ? "socket" : "directory"),
+                      "%s: %s", args, err);
+            free(out), free(err);
+        }
+    if (sfd >= 0) close(sfd);
+    unlink(sock);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* Output that cannot be written is an error in every mode; a reader that
+ * goes away (a closed pipe) still ends the run quietly. */
+TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
+{
+    if (access("/dev/full", W_OK)) SKIP("no /dev/full");
+    char *bpath = tmp_file("2+2=\nMonday,\n", 14);
+    char batch[128], ppl[128], chat[128];
+    snprintf(batch, sizeof batch, "--batch %s", bpath);
+    snprintf(chat, sizeof chat, "--chat -n 4 < %s", bpath);
+    snprintf(ppl, sizeof ppl, "--perplexity %s", "README.md -c 64");
+    const char *const modes[] = {"-p hi -n 4",         "-p hi -n 4 --json", "-p hi -n 4 -q",
+                                 "--tokenize -p hi",   "--detokenize -p 1,2", "--info",
+                                 "--help",            chat,                batch,
+                                 ppl,                  "--bench -p 4 -n 2 -r 1"};
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        char args[256], *err = NULL;
+        snprintf(args, sizeof args, "%s > /dev/full", modes[i]);
+        const int rc = cli(args, NULL, &err);
+        CHECK_MSG(rc == 2 && err && strstr(err, "bitnet-run: error: writing output: No space left "
+                                                "on device\n"),
+                  "%s: exit %d, stderr %s", modes[i], rc, err);
+        free(err);
+    }
+    char status_path[] = "/tmp/bn-cli-status-XXXXXX";
+    const int fd = mkstemp(status_path);
+    if (fd >= 0) close(fd);
+    char cmd[1024], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd,
+             "{ %s " WITH_MODEL "-p hi -n 400 --ignore-eos -q; echo $? > %s; } 2>&1 | head -c 2",
+             test_bitnet_run(), status_path);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    char *status = test_read_file(status_path, NULL);
+    /* killed by SIGPIPE (141 in the shell) without a word, as before */
+    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status && strtol(status, NULL, 10) == 141,
+              "out '%s', status %s", out, status);
+    free(out), free(err), free(status);
+    unlink(status_path);
+    tmp_remove(bpath);
+}
+
+/* Messages that used to mislead: each says what is wrong and what to do. */
+TEST(cli_messages_say_what_is_wrong)
+{
+    ge_file e; /* a model cut short: its name appears once in the error */
+    CHECK(ge_load(&e, MODEL) == 0);
+    gb_buf b = {0};
+    ge_write(&e, &b, NULL);
+    b.len /= 2;
+    const char *cut = gb_write_temp(&b, "cut");
+    char args[512], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "-m %s --tokenize -p hi", cut);
+    CHECK_EQ_INT(cli_bare(args, NULL, &err), 2);
+    CHECK_MSG(err && strstr(err, cut) && !strstr(strstr(err, cut) + 1, cut), "%s", err);
+    free(err), unlink(cut), gb_free(&b), ge_free(&e);
+    char *empty = tmp_file("", 0);
+    static const struct {
+        const char *args;
+        int code;
+        const char *want;
+    } cases[] = {
+        {"--detokenize -p '[1, 99999]'", 1, "'99999' is not a token id"},
+        {"-c 1024 -p \"$(printf 'Monday, %.0s' $(seq 600))\"", 1, "(the model's whole context)"},
+        {"-c 512 -p \"$(printf 'Monday, %.0s' $(seq 300))\"", 1, "(raise -c, up to 1024)"},
+        {"--perplexity EMPTY", 2, "too few to score"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *at = strstr(cases[i].args, "EMPTY");
+        snprintf(args, sizeof args, "%.*s%s", at ? (int)(at - cases[i].args) : 511, cases[i].args,
+                 at ? empty : "");
+        err = NULL;
+        CHECK_EQ_INT(cli(args, NULL, &err), cases[i].code);
+        CHECK_MSG(err && strstr(err, cases[i].want), "%s: %s", args, err);
+        free(err);
+    }
+    tmp_remove(empty);
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 --stop Wed", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "stop: stop string") && strstr(err, ", 1 thread\n"), "%s", err);
+    free(out), free(err);
+}
+
 /* ------------------------------------------- prompts, -q, --json, --stop */
 
 TEST(cli_prompt_from_text_file_and_stdin_and_quiet)
@@ -350,6 +479,88 @@ TEST(cli_ctrl_c_stops_generation_with_130)
     CHECK_MSG(err && strstr(err, "stop: interrupted"), "stderr: %s", err);
     free(err);
     free(c.buf);
+}
+
+/* ------------------------------------------------ llama.cpp habits */
+
+/* The seed a run used is printed (-v) and in the results, and repeats it. */
+TEST(cli_seed_is_reported_and_repeats_the_run)
+{
+    char *out = NULL, *err = NULL, args[256];
+    CHECK_EQ_INT(cli("-p Monday, -n 8 --temp 1.5 --json -v", &out, &err), 0);
+    const long seed = out ? jlong(out, "seed") : -1;
+    char said[64];
+    snprintf(said, sizeof said, "seed: %ld", seed);
+    CHECK_MSG(seed >= 0 && err && strstr(err, said), "%s / %s", out, err);
+    snprintf(args, sizeof args, "-p Monday, -n 8 --temp 1.5 --json --seed %ld", seed);
+    char *again = NULL;
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(again && out && same_result(again, out), "%s\nvs %s", out, again);
+    free(out), free(err), free(again);
+    char *bpath = tmp_file("Monday,\n", 8);
+    snprintf(args, sizeof args, "--batch %s -n 8 --temp 1.5 -q", bpath);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    const long bseed = out ? jlong(out, "seed") : -1;
+    snprintf(args, sizeof args, "-p Monday, -n 8 --temp 1.5 --json --seed %ld", bseed);
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(bseed >= 0 && again && out && same_result(again, out), "%s\nvs %s", out, again);
+    free(out), free(again);
+    tmp_remove(bpath);
+}
+
+/* -p, --stop (and --system) are unescaped as llama-cli does, unless
+ * --no-escape. */
+TEST(cli_escapes_in_prompt_and_stop)
+{
+    char *escaped = NULL, *literal = NULL, *plain = NULL;
+    CHECK_EQ_INT(cli("--tokenize -p 'a\\nb\\x21'", &escaped, NULL), 0);
+    CHECK_EQ_INT(cli("--tokenize -p \"$(printf 'a\\nb!')\"", &literal, NULL), 0);
+    CHECK_EQ_INT(cli("--tokenize --no-escape -p 'a\\nb\\x21'", &plain, NULL), 0);
+    CHECK_MSG(escaped && literal && plain && !strcmp(escaped, literal) && strcmp(plain, literal),
+              "%s %s %s", escaped, literal, plain);
+    free(escaped), free(literal), free(plain);
+    char *out = NULL, *text = NULL;
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 --json --stop '\\x2c'", &out, NULL), 0);
+    text = out ? jstr(out, "text") : NULL;
+    CHECK_MSG(text && !strcmp(text, " Tuesday"), "%s", out);
+    free(out), free(text);
+}
+
+TEST(cli_empty_prompt_warns_and_perplexity_counts_windows)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p '' -n 2", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "warning: the prompt is empty: generation starts from BOS"), "%s",
+              err);
+    free(out), free(err);
+    err = NULL;
+    CHECK_EQ_INT(cli("-p hi -n 2", NULL, &err), 0);
+    CHECK(err && !strstr(err, "warning"));
+    free(err);
+    char *text = tmp_file("Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday.", 62);
+    char args[256];
+    snprintf(args, sizeof args, "--perplexity %s -c 8", text);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(out && !strncmp(out, "Final estimate: PPL = ", 22) && strstr(out, " +/- "), "%s", out);
+    /* running values: [k/total]; the last one is [total/total] */
+    const char *last = err ? strrchr(err, '[') : NULL;
+    char *slash = NULL;
+    const long k = last ? strtol(last + 1, &slash, 10) : 0;
+    const long total = slash && *slash == '/' ? strtol(slash + 1, NULL, 10) : -1;
+    CHECK_MSG(err && strstr(err, "[1/") && k == total && total > 2, "%s", err);
+    free(out), free(err);
+    tmp_remove(text);
+}
+
+TEST(cli_version_names_commit_compiler_and_kernels)
+{
+    char *out = NULL;
+    CHECK_EQ_INT(cli_bare("--version", &out, NULL), 0);
+    CHECK_MSG(out && !strncmp(out, "bitnet-run ", 11) && strstr(out, "(commit ") &&
+                  strstr(out, "built with ") && strstr(out, "kernels for this CPU: ") &&
+                  strstr(out, "scalar"),
+              "%s", out);
+    free(out);
 }
 
 /* ---------------------------------------------------------------- chat */
@@ -677,8 +888,9 @@ static double ppl_of(const char *path, const char *opts)
     char args[512], *out = NULL;
     snprintf(args, sizeof args, "--perplexity %s %s -q", path, opts);
     double ppl = -1;
-    if (cli(args, &out, NULL) == 0 && out && !strncmp(out, "PPL = ", 6))
-        ppl = strtod(out + 6, NULL);
+    static const char line[] = "Final estimate: PPL = "; /* llama-perplexity's */
+    if (cli(args, &out, NULL) == 0 && out && !strncmp(out, line, sizeof line - 1))
+        ppl = strtod(out + sizeof line - 1, NULL);
     CHECK_MSG(ppl > 0 && out && strstr(out, " +/- "), "%s: '%s'", args, out);
     free(out);
     return ppl;
@@ -711,7 +923,7 @@ TEST(cli_perplexity_one_window_does_not_depend_on_its_size)
     char *one = tmp_file("x", 1);
     char args[256];
     snprintf(args, sizeof args, "--perplexity %s --no-bos", one);
-    CHECK_EQ_INT(cli(args, NULL, &err), 1);
+    CHECK_EQ_INT(cli(args, NULL, &err), 2); /* the file, not a flag, is at fault */
     CHECK(one_error_line(err));
     free(err);
     tmp_remove(one);

@@ -171,7 +171,7 @@ static void parse_input(batch *b, char *text, size_t len)
 /* Tokenizes every good item and checks that it fits; bad ones fail. */
 static void prepare_items(batch *b, const bn_model *m, int n_ctx)
 {
-    char err[BN_ERR_LEN], msg[BN_ERR_LEN + 64];
+    char err[BN_ERR_LEN], msg[BN_ERR_LEN + 64], hint[64];
     const bn_tokenizer *tok = bn_model_tokenizer(m);
     for (int i = 0; i < b->n_items; i++) {
         batch_item *it = &b->items[i];
@@ -188,7 +188,8 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
             item_fail(b, it, "the prompt gives no tokens (--no-bos leaves nothing to start from)");
         } else if (it->np >= n_ctx) {
             snprintf(msg, sizeof msg,
-                     "the prompt has %d tokens but the context holds %d (raise -c)", it->np, n_ctx);
+                     "the prompt has %d tokens but the context holds %d (%s)", it->np, n_ctx,
+                     cli_context_hint(m, n_ctx, hint, sizeof hint));
             item_fail(b, it, msg);
         }
     }
@@ -231,7 +232,7 @@ static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     sl->fed = 0;
     sl->t0 = cli_now_ms();
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
-                      .tok = sl->q.tok, .n_predict = it->n_predict};
+                      .tok = sl->q.tok, .n_predict = it->n_predict, .seed = it->sp.seed};
     sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
     lookup_init(&sl->q, b->o);
@@ -246,7 +247,7 @@ static void print_ready(batch *b)
         free(it->result);
         it->result = NULL;
     }
-    fflush(stdout);
+    cli_check_output(stdout);
 }
 
 /* Gives every free slot the next good item. */
@@ -342,14 +343,15 @@ static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, i
 static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_threads, double ms)
 {
     long np = 0, ng = 0;
+    char threads[32];
     for (int i = 0; i < b->printed; i++) {
         np += b->items[i].failed ? 0 : b->items[i].np;
         ng += b->items[i].n_out;
     }
     cli_note("batch: %d prompts (%d failed), %ld prompt + %ld generated tokens in %.1f ms "
-             "(%.1f tok/s), up to %d in parallel, kernel %s, %d threads",
+             "(%.1f tok/s), up to %d in parallel, kernel %s, %s",
              b->n_items, b->n_failed, np, ng, ms, ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots,
-             bn_model_kernel_name(m), n_threads);
+             bn_model_kernel_name(m), cli_plural(n_threads, "thread", threads, sizeof threads));
 }
 
 int run_batch(const cli_opts *o)

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bitnet-perf.h"
 #include "bitnet.h"
@@ -34,16 +35,20 @@
 #define MAX_LIST 32
 #define READ_BW_BYTES ((size_t)512 << 20)
 #define READ_BW_REPS 1 /* passes after a warm-up pass, before each repetition */
+#define DEFAULT_REPS 5 /* llama-bench's -r */
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
 typedef struct {
-    const char *model, *kernel, *format, *lm_head;
+    const char *models[MAX_LIST];
+    int n_models;
+    const char *kernel, *format, *lm_head;
     int pp[MAX_LIST], n_pp;
     int tg[MAX_LIST], n_tg;
     int depth[MAX_LIST], n_depth;
     int threads[MAX_LIST], n_threads;
-    int spec[MAX_LIST], n_spec; /* -s: tokens per generation pass */
-    int reps, n_batch;
+    int batches[MAX_LIST], n_batches; /* -b */
+    int spec[MAX_LIST], n_spec;       /* -s: tokens per generation pass */
+    int reps;
     bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
 } bench_opts;
 
@@ -55,6 +60,10 @@ static void bench_die(const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
+#define MAX_VALUE (1 << 20)
+
+/* A comma-separated list of integers from lo to MAX_VALUE; each kind of
+ * mistake gets its own message. */
 static int parse_list(const char *flag, const char *v, int *out, int lo)
 {
     int n = 0;
@@ -63,13 +72,41 @@ static int parse_list(const char *flag, const char *v, int *out, int lo)
         char *end;
         errno = 0;
         long x = strtol(p, &end, 10);
-        if (end == p || errno || x < lo || x > 1 << 20 || n == MAX_LIST || (*end && *end != ','))
-            bench_die("%s expects a comma-separated list of numbers", flag);
+        if (end == p || (*end && *end != ','))
+            cli_die(EXIT_USAGE, "%s expects a comma-separated list of integers, got '%s'", flag, v);
+        if (errno || x < lo || x > MAX_VALUE)
+            cli_die(EXIT_USAGE, "%s: %.*s is out of range (%d to %d)", flag, (int)(end - p), p, lo,
+                    MAX_VALUE);
+        if (n == MAX_LIST) cli_die(EXIT_USAGE, "%s: at most %d values", flag, MAX_LIST);
         out[n++] = (int)x;
         p = *end ? end + 1 : end;
     }
-    if (!n) bench_die("%s expects a comma-separated list of numbers", flag);
+    if (!n) cli_die(EXIT_USAGE, "%s expects a comma-separated list of integers, got '%s'", flag, v);
     return n;
+}
+
+/* One integer of 1 or more (-r): llama-bench takes no list there. */
+static int parse_count(const char *flag, const char *v)
+{
+    int one[MAX_LIST];
+    if (strchr(v, ',')) cli_die(EXIT_USAGE, "%s takes one number, not a list: '%s'", flag, v);
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end) cli_die(EXIT_USAGE, "%s expects an integer, got '%s'", flag, v);
+    parse_list(flag, v, one, 1); /* the range check */
+    return (int)x;
+}
+
+/* The flags of --bench that take a value. */
+static int takes_value(const char *a)
+{
+    static const char *const flags[] = {"-m", "--model", "-p", "-n", "-d", "-t", "-r", "-b", "-s",
+                                        "--kernel", "--lm-head", "-ctk", "--cache-type-k",
+                                        "-ctv", "--cache-type-v", "-o"};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(a, flags[i])) return 1;
+    return 0;
 }
 
 static void print_bench_help(void)
@@ -78,17 +115,25 @@ static void print_bench_help(void)
            "  -p LIST       prompt lengths to time, 0 = none (default: 512)\n"
            "  -n LIST       generation lengths to time, 0 = none (default: 128)\n"
            "  -d LIST       tokens already in the context when a test starts (default: 0)\n"
-           "  -r N          timed repetitions after one warm-up (default: 3)\n"
+           "  -m FILE       model; repeat -m to benchmark several in turn\n"
+           "  -r N          timed repetitions after one warm-up (default: %d)\n"
            "  -t LIST       thread counts (default: the cores available)\n"
+           "  -b LIST       prompt batch sizes (default: %d)\n"
            "  -s LIST       tokens per generation pass, as a --lookup verify pass;\n"
            "                t/s is then passes/s (default: 1)\n"
-           "  -b N          prompt batch size (default: %d)\n"
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
            "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
            "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
-           "  -o FORMAT     md or json (default: md)\n",
-           BN_DEFAULT_BATCH);
+           "  -o FORMAT     md, json, jsonl or csv (default: md); the fields of json,\n"
+           "                jsonl and csv are llama-bench's, plus bitnet-run's own\n",
+           DEFAULT_REPS, BN_DEFAULT_BATCH);
+}
+
+static void add_model(bench_opts *o, const char *path)
+{
+    if (o->n_models == MAX_LIST) cli_die(EXIT_USAGE, "-m: at most %d models", MAX_LIST);
+    o->models[o->n_models++] = path;
 }
 
 static void parse_bench_args(int argc, char **argv, bench_opts *o)
@@ -97,8 +142,9 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
     o->pp[o->n_pp++] = 512;
     o->tg[o->n_tg++] = 128;
     o->depth[o->n_depth++] = 0;
+    o->reps = DEFAULT_REPS;
+    o->batches[o->n_batches++] = BN_DEFAULT_BATCH;
     o->spec[o->n_spec++] = 1;
-    o->reps = 3;
     o->kernel = "auto";
     o->format = "md";
     for (int i = 1; i < argc; i++) {
@@ -108,39 +154,51 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
             print_bench_help();
             exit(0);
         }
+        if (!takes_value(a)) bench_die("unknown --bench argument '%s' (see --bench --help)", a);
         if (i + 1 >= argc) bench_die("%s needs a value (see --bench --help)", a);
         const char *v = argv[++i];
-        int one[MAX_LIST];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) add_model(o, v);
         else if (!strcmp(a, "-p")) o->n_pp = parse_list(a, v, o->pp, 0);
         else if (!strcmp(a, "-n")) o->n_tg = parse_list(a, v, o->tg, 0);
         else if (!strcmp(a, "-d")) o->n_depth = parse_list(a, v, o->depth, 0);
         else if (!strcmp(a, "-t")) o->n_threads = parse_list(a, v, o->threads, 1);
+        else if (!strcmp(a, "-r")) o->reps = parse_count(a, v);
+        else if (!strcmp(a, "-b")) o->n_batches = parse_list(a, v, o->batches, 1);
         else if (!strcmp(a, "-s")) o->n_spec = parse_list(a, v, o->spec, 1);
-        else if (!strcmp(a, "-r")) o->reps = (parse_list(a, v, one, 1), one[0]);
-        else if (!strcmp(a, "-b")) o->n_batch = (parse_list(a, v, one, 1), one[0]);
         else if (!strcmp(a, "--kernel")) o->kernel = v;
         else if (!strcmp(a, "--lm-head")) o->lm_head = v;
         else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k"))
             o->cache_k = cli_parse_cache_type(a, v);
         else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v"))
             o->cache_v = cli_parse_cache_type(a, v);
-        else if (!strcmp(a, "-o")) o->format = v;
-        else bench_die("unknown --bench argument '%s' (see --bench --help)", a);
+        else o->format = v; /* -o */
     }
-    if (!o->model) bench_die("%s", "--bench needs a model (-m FILE)");
-    if (strcmp(o->format, "md") && strcmp(o->format, "json"))
-        bench_die("-o expects md or json, got '%s'", o->format);
+    if (!o->n_models) bench_die("%s", "--bench needs a model (-m FILE)");
+    if (strcmp(o->format, "md") && strcmp(o->format, "json") && strcmp(o->format, "jsonl") &&
+        strcmp(o->format, "csv"))
+        bench_die("-o expects md, json, jsonl or csv, got '%s'", o->format);
 }
 
 typedef struct {
     const char *test_kind;
-    int n, depth, threads;
-    int spec; /* tokens per generation pass */
-    double mean, sd; /* tokens per second */
-    double read_gbs;
+    int n, depth, threads, n_batch;
+    int spec;                /* tokens per generation pass */
+    double *seconds;         /* one per repetition */
+    double mean, sd;         /* tokens per second */
+    double mean_ns, sd_ns;   /* nanoseconds per run */
+    double read_gbs;         /* the read loop's bandwidth around the runs */
     double kv_bytes_per_pos; /* KV cache bytes of one position, keys and values */
+    char test_time[32];      /* when the row started, ISO 8601 UTC */
 } bench_row;
+
+/* What every row of one model shares (llama-bench's model and build fields). */
+typedef struct {
+    const char *path;
+    bn_model *m;
+    char type[96];
+    unsigned long long size, n_params;
+    char cpu[128];
+} bench_model;
 
 /* n verify passes of row->spec tokens, each rolled back to one new token. */
 static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const bench_row *row,
@@ -160,7 +218,7 @@ static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const ben
 }
 
 /* Seconds for one run of a test after `depth` untimed tokens: pp (n ids at
- * once) or tg (n single steps). */
+ * once) or tg (n single steps, or passes of -s tokens). */
 static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench_row *row,
                         const int32_t *ids)
 {
@@ -188,6 +246,14 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
     return dt;
 }
 
+static void mean_sd(const double *v, int n, double *mean, double *sd)
+{
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < n; i++) sum += v[i], sum2 += v[i] * v[i];
+    *mean = sum / n;
+    *sd = n > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / n) / (n - 1))) : 0.0;
+}
+
 /* A generation test reads the weights from memory, so its share of the read
  * loop matters: the loop runs right before each repetition and the row
  * shows their mean, the bandwidth the machine gave around the same time
@@ -195,18 +261,25 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
 static void run_row(bn_model *m, bn_context *ctx, const bench_opts *o, const int32_t *ids,
                     bench_row *row)
 {
-    double sum = 0, sum2 = 0, read = 0;
+    double read = 0;
     const int is_pp = row->test_kind[0] == 'p', n = row->n;
+    const time_t now = time(NULL);
+    strftime(row->test_time, sizeof row->test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    double *tps = malloc((size_t)o->reps * sizeof *tps), *ns = malloc((size_t)o->reps * sizeof *ns);
+    row->seconds = malloc((size_t)o->reps * sizeof *row->seconds);
+    if (!tps || !ns || !row->seconds) cli_die(EXIT_MODEL, "out of memory");
     time_test(m, ctx, o, row, ids); /* warm-up */
     for (int r = 0; r < o->reps; r++) {
         if (!is_pp) read += bn_read_bandwidth_gbs(ctx, READ_BW_BYTES, READ_BW_REPS);
-        double tps = n / time_test(m, ctx, o, row, ids);
-        sum += tps;
-        sum2 += tps * tps;
+        row->seconds[r] = time_test(m, ctx, o, row, ids);
+        tps[r] = n / row->seconds[r];
+        ns[r] = row->seconds[r] * 1e9;
     }
     row->read_gbs = read / o->reps;
-    row->mean = sum / o->reps;
-    row->sd = o->reps > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / o->reps) / (o->reps - 1))) : 0.0;
+    mean_sd(tps, o->reps, &row->mean, &row->sd);
+    mean_sd(ns, o->reps, &row->mean_ns, &row->sd_ns);
+    free(tps);
+    free(ns);
 }
 
 /* Bytes a generated token reads: the weights, and the KV cache rows of
@@ -218,97 +291,245 @@ static double bytes_per_token(bn_model *m, const bench_row *r)
     return (double)bn_model_bytes_per_token(m) + mean_rows * r->kv_bytes_per_pos;
 }
 
-static void print_row(const bench_opts *o, bn_model *m, const bench_row *r, int first)
+/* ---------------------------------------------------------- output */
+
+#define MIB (1024.0 * 1024.0)
+#define GIB (MIB * 1024.0)
+
+/* The CPU's name as /proc/cpuinfo gives it (llama-bench's cpu_info). */
+static void read_cpu_name(char *buf, size_t cap)
 {
-    const char *name = strrchr(o->model, '/') ? strrchr(o->model, '/') + 1 : o->model;
-    const char *type_k = bn_cache_type_name(o->cache_k), *type_v = bn_cache_type_name(o->cache_v);
-    int tg = r->test_kind[0] == 't';
-    double bytes = tg ? bytes_per_token(m, r) : 0.0;
-    double gbs = bytes * r->mean / 1e9;
+    snprintf(buf, cap, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        const char *colon = strchr(line, ':');
+        if (!colon || strncmp(line, "model name", 10)) continue;
+        colon += strspn(colon + 1, " \t") + 1;
+        snprintf(buf, cap, "%.*s", (int)strcspn(colon, "\n"), colon);
+        break;
+    }
+    fclose(f);
+}
+
+static void describe_model(bench_model *bm)
+{
+    char arch[64] = "unknown";
+    bn_model_meta_str(bm->m, "general.architecture", arch, sizeof arch);
+    bm->size = bn_model_tensor_bytes(bm->m);
+    bm->n_params = bn_model_n_params(bm->m);
+    const double p = (double)bm->n_params;
+    if (p >= 1e9) snprintf(bm->type, sizeof bm->type, "%s %.1fB", arch, p / 1e9);
+    else snprintf(bm->type, sizeof bm->type, "%s %.1fM", arch, p / 1e6);
+    read_cpu_name(bm->cpu, sizeof bm->cpu);
+}
+
+static void json_samples(const bench_row *r, int reps, int per_second)
+{
+    for (int i = 0; i < reps; i++) {
+        const double v = per_second ? r->n / r->seconds[i] : r->seconds[i] * 1e9;
+        printf(per_second ? "%s%.6f" : "%s%.0f", i ? ", " : "", v);
+    }
+}
+
+/* One result as llama-bench's JSON object, then bitnet-run's own fields
+ * (null where they do not apply: a prompt test reads no bytes per token). */
+static void print_json(const bench_opts *o, const bench_model *bm, const bench_row *r)
+{
+    const int tg = r->test_kind[0] == 't';
+    printf("{\"build_commit\": \"%s\", \"cpu_info\": ", cli_build_commit());
+    json_string(stdout, bm->cpu, strlen(bm->cpu));
+    fputs(", \"backends\": \"CPU\", \"model_filename\": ", stdout);
+    json_string(stdout, bm->path, strlen(bm->path));
+    printf(", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %llu, "
+           "\"n_batch\": %d, \"n_threads\": %d, \"type_k\": \"%s\", \"type_v\": \"%s\", "
+           "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"test_time\": \"%s\", "
+           "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
+           "\"samples_ns\": [",
+           bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
+           bn_cache_type_name(o->cache_k), bn_cache_type_name(o->cache_v), tg ? 0 : r->n,
+           tg ? r->n : 0, r->depth, r->test_time, r->mean_ns, r->sd_ns, r->mean, r->sd);
+    json_samples(r, o->reps, 0);
+    fputs("], \"samples_ts\": [", stdout);
+    json_samples(r, o->reps, 1);
+    printf("], \"kernel\": \"%s\", \"tokens_per_pass\": %d, ", bn_model_kernel_name(bm->m),
+           r->spec);
+    if (tg) {
+        const double bytes = bytes_per_token(bm->m, r);
+        printf("\"bytes_per_token\": %.0f, \"read_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
+               bytes, bytes * r->mean / 1e9, r->read_gbs);
+    } else {
+        fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null}", stdout);
+    }
+}
+
+static const char CSV_HEADER[] =
+    "build_commit,cpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
+    "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
+    "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs\n";
+
+/* A CSV field in quotes, quotes doubled (RFC 4180). */
+static void csv_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_csv(const bench_opts *o, const bench_model *bm, const bench_row *r)
+{
+    const int tg = r->test_kind[0] == 't';
+    printf("\"%s\",", cli_build_commit());
+    csv_string(bm->cpu);
+    fputs(",\"CPU\",", stdout);
+    csv_string(bm->path);
+    printf(",\"%s\",%llu,%llu,%d,%d,\"%s\",\"%s\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f,\"%s\",%d,",
+           bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
+           bn_cache_type_name(o->cache_k), bn_cache_type_name(o->cache_v), tg ? 0 : r->n,
+           tg ? r->n : 0, r->depth, r->test_time, r->mean_ns, r->sd_ns, r->mean, r->sd,
+           bn_model_kernel_name(bm->m), r->spec);
+    if (tg) {
+        const double bytes = bytes_per_token(bm->m, r);
+        printf("%.0f,%.3f,%.3f\n", bytes, bytes * r->mean / 1e9, r->read_gbs);
+    } else {
+        fputs(",,\n", stdout);
+    }
+}
+
+static void print_md_header(void)
+{
+    printf("| model | size | params | backend | kernel | threads | n_batch | type_k | type_v "
+           "| test | t/s | read/token | GB/s | read-loop GB/s |\n"
+           "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: "
+           "| ---: | ---: |\n");
+}
+
+static void print_md(const bench_opts *o, const bench_model *bm, const bench_row *r)
+{
+    const char *name = strrchr(bm->path, '/') ? strrchr(bm->path, '/') + 1 : bm->path;
+    const double size = (double)bm->size, params = (double)bm->n_params;
     char test[64];
     int len = snprintf(test, sizeof test, "%s%d", r->test_kind, r->n);
     if (r->spec > 1) len += snprintf(test + len, sizeof test - (size_t)len, " s=%d", r->spec);
     if (r->depth) snprintf(test + len, sizeof test - (size_t)len, " @ d%d", r->depth);
-    if (!strcmp(o->format, "json")) {
-        printf("%s{\"model\": \"%s\", \"kernel\": \"%s\", \"threads\": %d, \"type_k\": \"%s\", "
-               "\"type_v\": \"%s\", \"test\": \"%s%d\", \"depth\": %d, \"tokens_per_pass\": %d, "
-               "\"tokens_per_s\": %.3f, "
-               "\"sd\": %.3f, \"bytes_per_token\": %.0f, \"read_gbs\": %.3f, "
-               "\"read_loop_gbs\": %.3f}",
-               first ? "" : ",\n", name, bn_model_kernel_name(m), r->threads, type_k, type_v,
-               r->test_kind, r->n, r->depth, r->spec, r->mean, r->sd, bytes, gbs, r->read_gbs);
-        return;
+    printf("| %s | %.2f %s | %.2f %s | CPU | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
+           size >= GIB ? size / GIB : size / MIB, size >= GIB ? "GiB" : "MiB",
+           params >= 1e9 ? params / 1e9 : params / 1e6, params >= 1e9 ? "B" : "M",
+           bn_model_kernel_name(bm->m), r->threads, r->n_batch, bn_cache_type_name(o->cache_k),
+           bn_cache_type_name(o->cache_v), test, r->mean, r->sd);
+    if (r->test_kind[0] == 't') {
+        const double bytes = bytes_per_token(bm->m, r), gbs = bytes * r->mean / 1e9;
+        printf("| %.1f MB | %.1f | %.0f%% of %.1f |\n", bytes / 1e6, gbs,
+               100.0 * gbs / r->read_gbs, r->read_gbs);
+    } else {
+        printf("| - | - | - |\n");
     }
-    if (tg)
-        printf("| %s | %s | %d | %s | %s | %s | %.2f ± %.2f | %.1f MB | %.1f | %.0f%% of "
-               "%.1f |\n", name, bn_model_kernel_name(m), r->threads, type_k, type_v, test,
-               r->mean, r->sd, bytes / 1e6, gbs, 100.0 * gbs / r->read_gbs, r->read_gbs);
-    else
-        printf("| %s | %s | %d | %s | %s | %s | %.2f ± %.2f | - | - | - |\n", name,
-               bn_model_kernel_name(m), r->threads, type_k, type_v, test, r->mean, r->sd);
-    fflush(stdout);
+}
+
+static void print_row(const bench_opts *o, const bench_model *bm, const bench_row *r, int first)
+{
+    if (!strcmp(o->format, "json")) {
+        fputs(first ? "  " : ",\n  ", stdout);
+        print_json(o, bm, r);
+    } else if (!strcmp(o->format, "jsonl")) {
+        print_json(o, bm, r);
+        putchar('\n');
+    } else if (!strcmp(o->format, "csv")) {
+        print_csv(o, bm, r);
+    } else {
+        print_md(o, bm, r);
+    }
+    cli_check_output(stdout);
+}
+
+/* ---------------------------------------------------------- the runs */
+
+/* Random ids for the longest test with its depth, or exits naming the
+ * numbers when it does not fit the model's context. */
+static int32_t *test_ids(const bench_opts *o, bn_model *m)
+{
+    int max_n = 1, max_depth = 0, max_spec = 1;
+    for (int i = 0; i < o->n_spec; i++) max_spec = o->spec[i] > max_spec ? o->spec[i] : max_spec;
+    for (int i = 0; i < o->n_pp; i++) max_n = o->pp[i] > max_n ? o->pp[i] : max_n;
+    for (int i = 0; i < o->n_tg; i++) max_n = o->tg[i] > max_n ? o->tg[i] : max_n;
+    for (int i = 0; i < o->n_depth; i++) max_depth = o->depth[i] > max_depth ? o->depth[i] : max_depth;
+    if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
+        cli_die(EXIT_USAGE,
+                "a test of %d tokens at depth -d %d needs %d positions, but the model's context "
+                "holds %d",
+                max_n, max_depth, max_depth + max_n + max_spec, bn_model_n_ctx_train(m));
+    const int n_ids = max_depth + max_n + max_spec;
+    int32_t *ids = malloc((size_t)n_ids * sizeof *ids);
+    if (!ids) cli_die(EXIT_MODEL, "out of memory for the test's token ids");
+    uint32_t lcg = 12345;
+    int range = bn_model_n_vocab(m) < RANDOM_ID_RANGE ? bn_model_n_vocab(m) : RANDOM_ID_RANGE;
+    for (int i = 0; i < n_ids; i++) ids[i] = (int32_t)((lcg = lcg * 1664525u + 1013904223u) >> 8) % range;
+    return ids;
+}
+
+/* Every test of one model on one context: threads, depths, pp then tg. */
+static void run_context(const bench_opts *o, const bench_model *bm, bn_context *ctx, int n_batch,
+                        const int32_t *ids, int *first)
+{
+    for (int ti = 0; ti < o->n_threads; ti++) {
+        if (bn_context_set_threads(ctx, o->threads[ti])) bench_die("%s", "cannot start the threads");
+        for (int di = 0; di < o->n_depth; di++)
+            for (int kind = 0; kind < 2; kind++) {
+                const int *list = kind == 0 ? o->pp : o->tg;
+                int count = kind == 0 ? o->n_pp : o->n_tg;
+                for (int i = 0; i < count; i++)
+                    for (int si = 0; si < (kind == 0 ? 1 : o->n_spec); si++) {
+                        if (list[i] == 0) continue;
+                        bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
+                                       .depth = o->depth[di], .threads = o->threads[ti],
+                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : o->spec[si]};
+                        run_row(bm->m, ctx, o, ids, &r);
+                        print_row(o, bm, &r, *first);
+                        free(r.seconds);
+                        *first = 0;
+                    }
+            }
+    }
+}
+
+static void run_model(bench_opts *o, const char *path, int *first)
+{
+    char err[BN_ERR_LEN];
+    bn_model_params mp = bn_model_default_params();
+    mp.kernel = o->kernel;
+    mp.lm_head = o->lm_head;
+    mp.n_threads = o->n_threads ? o->threads[0] : 0;
+    bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
+    if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);
+    describe_model(&bm);
+    const int default_threads = !o->n_threads;
+    if (default_threads) o->threads[o->n_threads++] = bn_model_n_threads(bm.m);
+    int32_t *ids = test_ids(o, bm.m);
+    for (int bi = 0; bi < o->n_batches; bi++) {
+        const bn_context_params cp = {.n_threads = o->threads[0], .n_batch = o->batches[bi]};
+        bn_context *ctx = bn_context_new(bm.m, &cp, err);
+        if (!ctx) bench_die("%s", err);
+        run_context(o, &bm, ctx, o->batches[bi], ids, first);
+        bn_context_free(ctx);
+    }
+    if (default_threads) o->n_threads = 0;
+    free(ids);
+    bn_model_free(bm.m);
 }
 
 int bench_main(int argc, char **argv)
 {
     bench_opts o;
     parse_bench_args(argc, argv, &o);
-    char err[BN_ERR_LEN];
-    bn_model_params mp = bn_model_default_params();
-    mp.kernel = o.kernel;
-    mp.lm_head = o.lm_head;
-    mp.n_batch = o.n_batch;
-    mp.n_threads = o.n_threads ? o.threads[0] : 0;
-    bn_model *m = bn_model_load(o.model, &mp, err);
-    if (!m) {
-        fprintf(stderr, "bitnet-run: error: %s: %s\n", o.model, err);
-        return EXIT_MODEL;
-    }
-    if (!o.n_threads) o.threads[o.n_threads++] = bn_model_n_threads(m);
-    bn_context *ctx = bn_context_new(m, NULL, err);
-    if (!ctx) bench_die("%s", err);
-    int max_n = 1, max_depth = 0;
-    for (int i = 0; i < o.n_pp; i++) max_n = o.pp[i] > max_n ? o.pp[i] : max_n;
-    for (int i = 0; i < o.n_tg; i++) max_n = o.tg[i] > max_n ? o.tg[i] : max_n;
-    for (int i = 0; i < o.n_depth; i++) max_depth = o.depth[i] > max_depth ? o.depth[i] : max_depth;
-    int max_spec = 1;
-    for (int i = 0; i < o.n_spec; i++) max_spec = o.spec[i] > max_spec ? o.spec[i] : max_spec;
-    if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
-        bench_die("%s", "a test (with its -d depth) is longer than the model's context");
-    const int n_ids = max_depth + max_n + max_spec;
-    int32_t *ids = malloc((size_t)n_ids * sizeof *ids);
-    if (!ids) bench_die("%s", "out of memory for the test's token ids");
-    uint32_t lcg = 12345;
-    int range = bn_model_n_vocab(m) < RANDOM_ID_RANGE ? bn_model_n_vocab(m) : RANDOM_ID_RANGE;
-    for (int i = 0; i < n_ids; i++) ids[i] = (int32_t)((lcg = lcg * 1664525u + 1013904223u) >> 8) % range;
-
-    int json = !strcmp(o.format, "json"), first = 1;
-    if (json) printf("[\n");
-    else
-        printf("| model | kernel | threads | type_k | type_v | test | t/s | read/token | GB/s "
-               "| read-loop GB/s |\n"
-               "| --- | --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: |\n");
-    for (int ti = 0; ti < o.n_threads; ti++) {
-        if (bn_context_set_threads(ctx, o.threads[ti])) bench_die("%s", "cannot start the threads");
-        for (int di = 0; di < o.n_depth; di++)
-            for (int kind = 0; kind < 2; kind++) {
-                const int *list = kind == 0 ? o.pp : o.tg;
-                int count = kind == 0 ? o.n_pp : o.n_tg;
-                for (int i = 0; i < count; i++)
-                    for (int si = 0; si < (kind == 0 ? 1 : o.n_spec); si++) {
-                        if (list[i] == 0) continue;
-                        bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                       .depth = o.depth[di], .threads = o.threads[ti],
-                                       .spec = kind == 0 ? 1 : o.spec[si]};
-                        run_row(m, ctx, &o, ids, &r);
-                        print_row(&o, m, &r, first);
-                        first = 0;
-                    }
-            }
-    }
-    if (json) printf("\n]\n");
-    free(ids);
-    bn_context_free(ctx);
-    bn_model_free(m);
+    int first = 1;
+    if (!strcmp(o.format, "json")) puts("[");
+    else if (!strcmp(o.format, "csv")) fputs(CSV_HEADER, stdout);
+    else if (!strcmp(o.format, "md")) print_md_header();
+    for (int i = 0; i < o.n_models; i++) run_model(&o, o.models[i], &first);
+    if (!strcmp(o.format, "json")) puts("\n]");
     return 0;
 }

@@ -49,6 +49,7 @@ enum { FORMAT_BITNET, FORMAT_LLAMA3, FORMAT_FALCON3, FORMAT_CHATML, FORMAT_NONE,
 
 typedef struct {
     const cli_opts *o;
+    const bn_model *model;
     const bn_tokenizer *tok;
     const chat_format *fmt;
     const char *system;
@@ -169,8 +170,11 @@ static char *format_turn(const chat *c, const char *line, int first)
 
 static void context_full(const chat *c)
 {
-    cli_note("the context of %d tokens is full: the chat ends here (raise -c for longer chats)",
-             bn_session_n_ctx(c->q.session));
+    const bn_model *m = c->model;
+    char hint[64];
+    const int n_ctx = bn_session_n_ctx(c->q.session);
+    cli_note("the context of %d tokens is full: the chat ends here (%s)", n_ctx,
+             cli_context_hint(m, n_ctx, hint, sizeof hint));
 }
 
 /* Generates the reply to the evaluated prompt, streaming it; returns 0,
@@ -193,7 +197,7 @@ static int reply(chat *c, const int32_t *ids, int n)
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
     cli_interrupted = 0; /* a Ctrl-C during the reply ends only the reply */
     fputc('\n', stdout);
-    fflush(stdout);
+    cli_check_output(stdout);
     if (q->out.n == 0 && !strcmp(q->stop_reason, "interrupted")) {
         /* stopped inside the prompt: forget the turn, as if never typed */
         bn_session_truncate(q->session, n_past0);
@@ -233,7 +237,7 @@ static int user_turn(chat *c, const char *line)
         if (c->o->verbose)
             cli_note("turn %d: %d prompt tokens, %d reply tokens (stop: %s), %ld evaluated this "
                      "turn, %ld tokens evaluated in this session, context %d/%d",
-                     c->turn, all.n, c->q.out.n, c->q.stop_reason,
+                     c->turn, all.n, c->q.out.n, cli_stop_words(c->q.stop_reason),
                      bn_session_n_evaluated(s) - before, bn_session_n_evaluated(s),
                      bn_session_n_past(s), bn_session_n_ctx(s));
     }
@@ -271,7 +275,7 @@ static int converse(chat *c)
         }
         if (show_prompt) {
             fputs("> ", stdout);
-            fflush(stdout);
+            cli_check_output(stdout);
         }
         if (getline(&line, &cap, stdin) < 0) {
             code = cli_interrupted ? EXIT_INTERRUPTED : 0;
@@ -308,16 +312,18 @@ int run_chat(const cli_opts *o)
                    : o->prompt || o->prompt_file ? cli_load_prompt(o, &len)
                                                  : NULL;
     bn_model *m = cli_load_model(o);
-    chat c = {.o = o, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
+    chat c = {.o = o, .model = m, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
     choose_format(&c, m);
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
+    cli_note_seed(o, sp.seed);
     c.q = (cli_seq){.session = s,
                     .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)),
                     .tok = c.tok,
-                    .n_predict = o->n_predict};
+                    .n_predict = o->n_predict,
+                    .seed = sp.seed};
     c.q.stream = (cli_stream){.out = stdout, .stops = o->stops, .n_stops = o->n_stops};
     lookup_init(&c.q, o);
     cli_catch_sigint();

@@ -65,6 +65,7 @@ typedef struct {
     int seed_given;
     int lookup;       /* --lookup N: most draft tokens per pass, 0 = off */
     int lookup_ngram; /* --lookup-ngram M: shortest match that drafts */
+    int escape; /* -e/--escape (default), --no-escape */
     bn_sampler_params sp;
     /* --server */
     const char *host;      /* --host */
@@ -89,6 +90,9 @@ int run_perplexity(const cli_opts *o);
 int run_tokenize(const cli_opts *o);
 int run_detokenize(const cli_opts *o);
 int run_server(const cli_opts *o);
+/* version.c: the commit this build came from, and --version's lines. */
+const char *cli_build_commit(void);
+void cli_print_version(void);
 /* `bitnet-run --bench ...` (bench.c): parses its own flags. */
 int bench_main(int argc, char **argv);
 
@@ -106,6 +110,19 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern volatile sig_atomic_t cli_interrupted;
 void cli_catch_sigint(void);
 
+/* Flushes f; a failed write ends the run: "writing output: <reason>" and
+ * EXIT_MODEL, or quietly by SIGPIPE for a closed pipe. The streams call it
+ * as they go, so a full disk stops a generation at once. */
+void cli_check_output(FILE *f);
+/* Registers the same check of stdout for the end of the process (every
+ * exit path: --help, errors, each mode). */
+void cli_check_output_at_exit(void);
+
+/* "1 thread", "2 threads": count and noun into buf. */
+const char *cli_plural(long count, const char *noun, char *buf, size_t cap);
+/* A stop reason as the stats lines say it ("stop" is "stop string"). */
+const char *cli_stop_words(const char *stop_reason);
+
 double cli_now_ms(void);
 /* A seed for runs without --seed. */
 uint64_t cli_clock_seed(void);
@@ -122,6 +139,9 @@ bn_model *cli_load_model(const cli_opts *o);
  * error about --ctx-size when -c was given, else a model error naming the
  * file (the context the model claims does not fit). */
 bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
+/* What a user can do about a context of n_ctx tokens that is too small:
+ * raise -c up to the model's, or nothing when it is the model's already. */
+const char *cli_context_hint(const bn_model *m, int n_ctx, char *buf, size_t cap);
 /* A context for several sessions, stopped by Ctrl-C like cli_new_session's. */
 bn_context *cli_new_context(bn_model *m);
 /* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a
@@ -130,6 +150,8 @@ bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
 /* With -v: the memory that n_sessions sessions like s take once their
  * caches are full, and the cache types. */
 void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions);
+/* With -v: the seed of the sampler, to repeat a run with --seed. */
+void cli_note_seed(const cli_opts *o, uint64_t seed);
 /* With -v: the process's peak resident memory, at the end of a run (the
  * mapped output layer and the touched KV cache have joined it by then). */
 void cli_note_peak_memory(const cli_opts *o);
@@ -215,6 +237,7 @@ typedef struct {
     double prompt_ms, gen_ms, t_gen_start;
     float *masked;           /* --ignore-eos: logits with the end tokens at -inf */
     int32_t *banned;         /* the end-of-generation tokens (n_banned) */
+    uint64_t seed;           /* the sampler's seed, reported so a run can be repeated */
     int n_banned;
     cli_lookup lk;           /* --lookup */
 } cli_seq;

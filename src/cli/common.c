@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bitnet-perf.h"
 #include "cli.h"
@@ -55,9 +57,12 @@ void cli_note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The first Ctrl-C asks the run to stop where it is; a second one before
+ * the first was handled exits at once, as llama-cli does. */
 static void on_sigint(int sig)
 {
     (void)sig;
+    if (cli_interrupted) _exit(EXIT_INTERRUPTED);
     cli_interrupted = 1;
 }
 
@@ -69,6 +74,50 @@ void cli_catch_sigint(void)
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C ends a blocking read of the chat prompt */
     sigaction(SIGINT, &sa, NULL);
+}
+
+/* ------------------------------------------------------------ output */
+
+/* A closed pipe ends the run as it always did (SIGPIPE, even where the
+ * parent ignored it); any other failed write is an error. */
+static void die_writing(int err)
+{
+    if (err == EPIPE) {
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
+    cli_error("writing output: %s", strerror(err));
+    _exit(EXIT_MODEL);
+}
+
+void cli_check_output(FILE *f)
+{
+    /* A write that failed inside printf left its reason in errno, and a
+     * later fflush may find nothing left to write: keep that reason. */
+    const int earlier = errno;
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f)) {
+        errno = earlier;
+        return;
+    }
+    die_writing(errno ? errno : earlier ? earlier : EIO);
+}
+
+/* At exit, output still buffered is written and checked: a run whose
+ * output was lost (a full disk) must not end with status 0. */
+static void check_stdout_at_exit(void) { cli_check_output(stdout); }
+
+void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
+
+const char *cli_plural(long count, const char *noun, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%ld %s%s", count, noun, count == 1 ? "" : "s");
+    return buf;
+}
+
+const char *cli_stop_words(const char *stop_reason)
+{
+    return strcmp(stop_reason, "stop") ? stop_reason : "stop string";
 }
 
 double cli_now_ms(void) { return bn_seconds() * 1e3; }
@@ -100,6 +149,12 @@ char *cli_read_file(const char *path, const char *what, size_t *len)
         if (ferror(stdin)) cli_die(EXIT_MODEL, "%s: cannot read stdin: %s", what, strerror(errno));
         return text;
     }
+    /* A FIFO is read like a pipe (`-f <(cmd)` is one); what cannot be read
+     * as text gets a message naming it rather than open()'s errno. */
+    struct stat st;
+    if (stat(path, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)))
+        cli_die(EXIT_MODEL, "%s: '%s' is a %s, not a file", what, path,
+                S_ISDIR(st.st_mode) ? "directory" : "socket");
     FILE *f = fopen(path, "rb");
     if (!f) cli_die(EXIT_MODEL, "%s: cannot open '%s': %s", what, path, strerror(errno));
     char *text = read_stream(f, len);
@@ -132,7 +187,7 @@ bn_tokenizer *cli_load_tokenizer(const cli_opts *o)
 {
     char err[BN_ERR_LEN];
     bn_tokenizer *tok = bn_tokenizer_load(o->model, err);
-    if (!tok) cli_die(EXIT_MODEL, "%s: %s", o->model, err);
+    if (!tok) cli_die(EXIT_MODEL, "%s", err); /* the message starts with the file's name */
     apply_pre(o, tok);
     return tok;
 }
@@ -192,6 +247,14 @@ bn_session *cli_new_session(const cli_opts *o, bn_model *m, bn_context *ctx, int
     return s;
 }
 
+const char *cli_context_hint(const bn_model *m, int n_ctx, char *buf, size_t cap)
+{
+    const int most = bn_model_n_ctx_train(m);
+    if (n_ctx < most) snprintf(buf, cap, "raise -c, up to %d", most);
+    else snprintf(buf, cap, "the model's whole context");
+    return buf;
+}
+
 bn_cache_type cli_parse_cache_type(const char *flag, const char *v)
 {
     const int type = bn_cache_type_from_name(v);
@@ -208,6 +271,12 @@ void cli_note_kv_cache(const cli_opts *o, const bn_session *s, int n_sessions)
              (double)bn_session_kv_bytes(s) * n_sessions / BYTES_PER_MIB, n_sessions,
              n_sessions == 1 ? "" : "s", bn_session_n_ctx(s), bn_cache_type_name(o->cache_k),
              bn_cache_type_name(o->cache_v));
+}
+
+void cli_note_seed(const cli_opts *o, uint64_t seed)
+{
+    if (o->verbose) cli_note("seed: %llu (--seed %llu repeats this run)", (unsigned long long)seed,
+                             (unsigned long long)seed);
 }
 
 void cli_note_peak_memory(const cli_opts *o)

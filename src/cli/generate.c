@@ -119,8 +119,8 @@ void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size
     json_int_array(out, pids, np);
     fputs(", \"output_ids\": ", out);
     json_int_array(out, q->out.ids, q->out.n);
-    fprintf(out, ", \"n_prompt\": %d, \"n_output\": %d, \"stop_reason\": \"%s\"", np, q->out.n,
-            q->stop_reason);
+    fprintf(out, ", \"n_prompt\": %d, \"n_output\": %d, \"stop_reason\": \"%s\", \"seed\": %llu", np,
+            q->out.n, q->stop_reason, (unsigned long long)q->seed);
     fprintf(out,
             ", \"timings\": {\"prompt_ms\": %.3f, \"generation_ms\": %.3f, "
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
@@ -147,11 +147,14 @@ static void continue_alone(cli_seq *q)
 
 static void print_stats(const bn_model *m, const cli_seq *q, int np)
 {
+    char threads[32];
     cli_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
-             "(%.1f tok/s), stop: %s, kernel %s, %d threads",
+             "(%.1f tok/s), stop: %s, kernel %s, %s",
              np, q->prompt_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0, q->out.n,
-             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0, q->stop_reason,
-             bn_model_kernel_name(m), bn_context_n_threads(bn_session_context(q->session)));
+             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0,
+             cli_stop_words(q->stop_reason), bn_model_kernel_name(m),
+             cli_plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads,
+                        sizeof threads));
 }
 
 int run_generate(const cli_opts *o)
@@ -167,15 +170,18 @@ int run_generate(const cli_opts *o)
     if (np == 0)
         cli_die(EXIT_USAGE, "the prompt is empty and --no-bos leaves no token to start from");
     if (o->verbose_prompt) cli_print_prompt(tok, text, len, pids, np);
+    if (len == 0) cli_note("warning: the prompt is empty: generation starts from BOS alone");
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     cli_note_kv_cache(o, s, 1);
+    char hint[64];
     if (np >= bn_session_n_ctx(s))
-        cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (raise -c)", np,
-                bn_session_n_ctx(s));
+        cli_die(EXIT_USAGE, "the prompt has %d tokens but the context holds %d (%s)", np,
+                bn_session_n_ctx(s), cli_context_hint(m, bn_session_n_ctx(s), hint, sizeof hint));
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = cli_clock_seed();
+    cli_note_seed(o, sp.seed);
     cli_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
-                 .n_predict = o->n_predict};
+                 .n_predict = o->n_predict, .seed = sp.seed};
     q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
@@ -183,7 +189,7 @@ int run_generate(const cli_opts *o)
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
-        fflush(stdout);
+        cli_check_output(stdout);
     }
     int r = seq_prefill(&q, pids, np, err);
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
@@ -196,13 +202,13 @@ int run_generate(const cli_opts *o)
         puts("}");
     } else if (!o->quiet) {
         putchar('\n');
-        fflush(stdout); /* the text ends before the stats line when both go to one pipe */
+        cli_check_output(stdout); /* the text ends before the stats line when both go to one pipe */
         print_stats(m, &q, np);
         if (o->verbose) cli_note("time to first token (load included): %.0f ms", ttft_ms);
     }
     if (o->verbose) lookup_note(&q);
     cli_note_peak_memory(o);
-    fflush(stdout);
+    cli_check_output(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
     seq_free_mask(&q);

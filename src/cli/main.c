@@ -4,6 +4,7 @@
  * perplexity, tokenize, bench). It uses only the public API of
  * include/bitnet.h. Flags follow llama-cli's names where they exist.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@ static void print_help(void)
            "  -m, --model FILE        GGUF model file (required)\n"
            "  -p, --prompt TEXT       prompt text; '-' reads it from stdin (default: empty)\n"
            "  -f, --file FILE         read the prompt from FILE; '-' is stdin\n"
+           "  -e, --escape            process \\n, \\t, \\xNN... in -p, --system and --stop\n"
+           "                          (default)\n"
+           "      --no-escape         take them literally\n"
            "      --no-bos            do not prepend the BOS token\n"
            "      --special           parse special-token text such as <|eot_id|> in the\n"
            "                          prompt (default)\n"
@@ -191,6 +195,39 @@ static void add_stop(cli_opts *o, const char *s)
     o->stops[o->n_stops++] = s;
 }
 
+/* Replaces the escapes llama-cli knows (\n \r \t \\ \' \" \xNN) in place; an
+ * unknown escape is kept as written. */
+static void unescape(char *s)
+{
+    if (!s) return;
+    static const char from[] = "nrt\\'\"", to[] = "\n\r\t\\'\"";
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        const char *k = r[0] == '\\' && r[1] ? strchr(from, r[1]) : NULL;
+        if (k) {
+            *w++ = to[k - from];
+            r++;
+        } else if (r[0] == '\\' && r[1] == 'x' && isxdigit((unsigned char)r[2]) &&
+                   isxdigit((unsigned char)r[3])) {
+            const char hex[3] = {r[2], r[3], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
+/* -p, --system and --stop are unescaped (-e, the default); they point
+ * into argv, which a program may change. */
+static void unescape_text_flags(cli_opts *o)
+{
+    if (o->prompt && strcmp(o->prompt, "-")) unescape((char *)o->prompt);
+    if (o->system) unescape((char *)o->system);
+    for (int i = 0; i < o->n_stops; i++) unescape((char *)o->stops[i]);
+}
+
 /* Checks that the flags given make sense together. */
 static void check_combination(const cli_opts *o)
 {
@@ -208,11 +245,12 @@ static void parse_args(int argc, char **argv, cli_opts *o)
 {
     const char *mode_flag = NULL;
     memset(o, 0, sizeof *o);
-    o->stops = malloc((size_t)argc * sizeof *o->stops);
+    o->stops = calloc((size_t)argc, sizeof *o->stops);
     if (!o->stops) cli_die(EXIT_MODEL, "out of memory");
     o->n_parallel = CLI_DEFAULT_PARALLEL;
     o->n_predict = -1;
     o->special = 1;
+    o->escape = 1;
     o->kernel = "auto";
     o->sp = bn_sampler_default_params();
     o->port = CLI_DEFAULT_PORT;
@@ -226,7 +264,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
             print_help();
             exit(0);
         } else if (!strcmp(a, "--version")) {
-            printf("bitnet-run %s\n", BN_VERSION);
+            cli_print_version();
             exit(0);
         } else if (is_flag(a, "-m", "--model")) o->model = VALUE();
         else if (is_flag(a, "-p", "--prompt")) o->prompt = VALUE();
@@ -244,6 +282,8 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--repeat-penalty")) o->sp.repeat_penalty = parse_float(a, VALUE(), 1e-3f, 1e3f);
         else if (!strcmp(a, "--repeat-last-n")) o->sp.repeat_last_n = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
         else if (is_flag(a, "-s", "--seed")) o->sp.seed = parse_seed(VALUE(), &o->seed_given);
+        else if (is_flag(a, "-e", "--escape")) o->escape = 1;
+        else if (!strcmp(a, "--no-escape")) o->escape = 0;
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--lookup")) o->lookup = (int)parse_int(a, VALUE(), 0, MAX_LOOKUP);
@@ -278,6 +318,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
 #undef VALUE
     }
     check_combination(o);
+    if (o->escape) unescape_text_flags(o);
 }
 
 static void print_line(const char *line, void *ctx)
@@ -311,6 +352,7 @@ static int run_mode(const cli_opts *o)
 
 int main(int argc, char **argv)
 {
+    cli_check_output_at_exit();
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--bench")) return bench_main(argc, argv);
     cli_opts o;

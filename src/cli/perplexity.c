@@ -93,7 +93,7 @@ static void report(const cli_opts *o, const ppl_run *p, int n_tokens, int window
                ppl_value(&p->sums), ppl_error(&p->sums), n_tokens, p->sums.count, window, stride,
                n_windows, cli_interrupted ? "false" : "true");
     } else {
-        printf("PPL = %.4f +/- %.5f\n", ppl_value(&p->sums), ppl_error(&p->sums));
+        printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl_value(&p->sums), ppl_error(&p->sums));
     }
     if (!o->quiet)
         cli_note("perplexity of %s: %ld of %d tokens scored in %d windows of %d (stride %d)%s",
@@ -126,10 +126,12 @@ int run_perplexity(const cli_opts *o)
     int stride = window / 2;
     if (stride < 1)
         cli_die(EXIT_USAGE, "--ctx-size: %d is too small for perplexity windows", n_ctx);
-    if (n < 2) cli_die(EXIT_USAGE, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
+    if (n < 2) cli_die(EXIT_MODEL, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
     p.logits = malloc((size_t)PPL_CHUNK * (size_t)p.n_vocab * sizeof *p.logits);
     if (!p.logits) cli_die(EXIT_MODEL, "out of memory");
     cli_catch_sigint();
+    /* the first window, then one per stride until the text is scored */
+    const int total = n <= window ? 1 : 1 + (n - window + stride - 1) / stride;
     int n_windows = 0;
     for (int start = 0, scored_to = 0; scored_to < n && !cli_interrupted; start += stride) {
         int end = start + window < n ? start + window : n;
@@ -137,7 +139,8 @@ int run_perplexity(const cli_opts *o)
         scored_to = end;
         n_windows++;
         if (!o->quiet && !o->json)
-            fprintf(stderr, "[%d]%.4f%s", n_windows, ppl_value(&p.sums), end < n ? "," : "\n");
+            fprintf(stderr, "[%d/%d]%.4f%s", n_windows, total, ppl_value(&p.sums),
+                    end < n ? "," : "\n");
     }
     if (p.sums.count == 0) cli_die(EXIT_INTERRUPTED, "interrupted before any token was scored");
     report(o, &p, n, window, stride, n_windows);

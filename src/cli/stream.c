@@ -45,7 +45,7 @@ static void emit_to(cli_stream *s, size_t end)
 {
     if (s->out && end > s->emitted) {
         fwrite(s->text.data + s->emitted, 1, end - s->emitted, s->out);
-        fflush(s->out);
+        cli_check_output(s->out);
     }
     if (end > s->emitted) s->emitted = end;
 }

@@ -9,6 +9,9 @@
 
 #include "cli.h"
 
+#define SEPARATORS "[], \t\r\n" /* between the ids of --detokenize */
+#define MAX_SHOWN 20               /* bytes of a bad id an error message repeats */
+
 int run_tokenize(const cli_opts *o)
 {
     bn_tokenizer *tok = cli_load_tokenizer(o);
@@ -47,15 +50,18 @@ int run_detokenize(const cli_opts *o)
     char *text = cli_load_prompt(o, &len);
     cli_buf out = {0};
     for (char *p = text; *p;) {
-        if (strchr("[], \t\r\n", *p)) {
+        if (strchr(SEPARATORS, *p)) {
             p++;
             continue;
         }
         char *end;
         errno = 0;
         long id = strtol(p, &end, 10);
-        if (end == p || errno || id < 0 || id >= bn_tokenizer_n_vocab(tok))
-            cli_die(EXIT_USAGE, "--detokenize: '%.20s' is not a token id of this vocabulary", p);
+        if (end == p || errno || id < 0 || id >= bn_tokenizer_n_vocab(tok)) {
+            const size_t len = strcspn(p, SEPARATORS);
+            cli_die(EXIT_USAGE, "--detokenize: '%.*s' is not a token id of this vocabulary",
+                    (int)(len < MAX_SHOWN ? len : MAX_SHOWN), p);
+        }
         append_piece(&out, tok, (int32_t)id, o->special);
         p = end;
     }

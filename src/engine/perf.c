@@ -13,6 +13,22 @@
 #include "runtime/clock.h"
 
 
+void bn_kernel_names(char *buf, size_t len) { bn_kernels_available_names(buf, len); }
+
+unsigned long long bn_model_n_params(const bn_model *m)
+{
+    unsigned long long n = 0;
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) n += m->file->tensors[i].n_elements;
+    return n;
+}
+
+unsigned long long bn_model_tensor_bytes(const bn_model *m)
+{
+    unsigned long long n = 0;
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) n += m->file->tensors[i].n_bytes;
+    return n;
+}
+
 static size_t qk256_bytes(const qk256_matrix *w)
 {
     const size_t blocks = (size_t)w->rows * w->blocks_per_row;

@@ -452,16 +452,39 @@ gguf_file *gguf_open_memory(const void *data, size_t size, char *err, size_t err
     return open_mapped(data, size, NULL, err, errlen);
 }
 
+/* Says what a file that is not a regular one is; 0 for a regular file. */
+static int not_regular(const struct stat *st, char *err, size_t errlen)
+{
+    const mode_t m = st->st_mode;
+    if (S_ISREG(m)) return 0;
+    snprintf(err, errlen, "%s",
+             S_ISDIR(m)    ? "is a directory, not a regular file"
+             : S_ISFIFO(m) ? "is a FIFO, not a regular file"
+             : S_ISSOCK(m) ? "is a socket, not a regular file"
+             : S_ISCHR(m)  ? "is a character device, not a regular file"
+             : S_ISBLK(m)  ? "is a block device, not a regular file"
+                           : "is not a regular file");
+    return 1;
+}
+
 gguf_file *gguf_open(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY);
+    /* A FIFO blocks in open() until a writer comes and a socket does not
+     * open at all, so the kind of file is checked first; O_NONBLOCK keeps
+     * one swapped in between from blocking, and fstat checks again. */
+    struct stat st;
+    if (stat(path, &st) == 0 && not_regular(&st, err, errlen)) return NULL;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "cannot stat: %s", strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (not_regular(&st, err, errlen)) {
         close(fd);
         return NULL;
     }

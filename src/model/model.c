@@ -564,8 +564,9 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
 
 static void report_load(const bn_model *m, const char *path, double seconds)
 {
-    fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d threads)\n", path,
-            seconds * 1e3, m->hp.n_layer, m->kernels->name, m->n_threads);
+    fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d thread%s)\n", path,
+            seconds * 1e3, m->hp.n_layer, m->kernels->name, m->n_threads,
+            m->n_threads == 1 ? "" : "s");
     double rss = bn_resident_mib(), hwm = bn_peak_resident_mib();
     if (rss >= 0.0 && hwm >= 0.0)
         fprintf(stderr, "bitnet-run: memory after load: resident %.1f MiB, peak %.1f MiB\n", rss,
@@ -684,7 +685,8 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
         if (m->file->tensors[i].type < 64) counts[m->file->tensors[i].type]++;
     for (unsigned t = 0; t < 64; t++)
         if (counts[t]) EMIT("tensors %-8s %u", gguf_type_name(t), counts[t]);
-    EMIT("kernel:          %s, %d threads", m->kernels->name, m->n_threads);
+    EMIT("kernel:          %s, %d thread%s", m->kernels->name, m->n_threads,
+         m->n_threads == 1 ? "" : "s");
 #undef EMIT
 }
 

@@ -1,0 +1,31 @@
+/*
+ * version.c - what a build is: --version's lines and the commit that
+ * --bench's results name (build_commit). The Makefile passes the commit
+ * as BN_BUILD_COMMIT and rebuilds this file when it changes.
+ */
+#include <stdio.h>
+
+#include "bitnet-perf.h"
+#include "cli.h"
+
+#ifndef BN_BUILD_COMMIT
+#define BN_BUILD_COMMIT "unknown"
+#endif
+
+#ifdef __VERSION__
+#define COMPILER __VERSION__
+#else
+#define COMPILER "unknown"
+#endif
+
+const char *cli_build_commit(void) { return BN_BUILD_COMMIT; }
+
+void cli_print_version(void)
+{
+    char kernels[256];
+    bn_kernel_names(kernels, sizeof kernels);
+    printf("bitnet-run %s (commit %s)\n"
+           "built with %s\n"
+           "kernels for this CPU: %s\n",
+           BN_VERSION, cli_build_commit(), COMPILER, kernels);
+}
