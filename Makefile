@@ -39,6 +39,9 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 ALL_CFLAGS = $(BASE) $(OPT) $(WARN) $(CFLAGS)
 
+# A plain `make` builds the tool, whatever rules come first below.
+.DEFAULT_GOAL := all
+
 # The commit a build came from (--version, --bench's build_commit). Like
 # the flags, it is stamped in a file that changes only when the commit
 # does, and version.o is rebuilt then.
