@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # check-nginx.sh - two `bitnet-run --server` replicas behind nginx as one
-# endpoint, on loopback (README.md, HTTP server): both replicas answer
+# endpoint, on loopback (docs/SERVER.md): both replicas answer
 # requests that go through nginx, a streamed answer comes through, and once
 # one replica is killed the requests are routed to the other. Skips (exit 0)
 # when nginx or curl is absent. Usage: tools/check-nginx.sh [MODEL]
