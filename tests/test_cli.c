@@ -826,22 +826,81 @@ TEST(cli_batch_ctrl_c_prints_completed_results)
     char *err = NULL;
     int status = finish_child(&c, &err);
     CHECK_MSG(exited_with(status, 130), "wait status %d", status);
-    int lines = count_lines(c.buf), interrupted = 0;
-    CHECK(lines >= 1 && lines < (int)n_lines);
+    /* every line has a result, whole and in order: those that ran, then
+     * the "interrupted" ones, of which all but a few never started */
+    int lines = count_lines(c.buf), interrupted = 0, ran = 0;
+    CHECK_EQ_INT(lines, (int)n_lines);
     char *line = c.buf;
-    for (int i = 1; i <= lines; i++) { /* every printed result is whole and in order */
+    for (int i = 1; i <= lines; i++) {
         char *nl = strchr(line, '\n');
         *nl = 0;
-        char *reason = jstr(line, "stop_reason");
+        char *reason = jstr(line, "stop_reason"), *text = jstr(line, "text");
         CHECK_EQ_INT(jlong(line, "line"), i);
         CHECK(reason && (!strcmp(reason, "eos") || !strcmp(reason, "interrupted")));
         interrupted += reason && !strcmp(reason, "interrupted");
-        free(reason);
+        ran += text != NULL; /* a prompt that never started has no text */
+        CHECK_MSG(text || jlong(line, "n_output") == 0, "line %d: %s", i, line);
+        free(reason), free(text);
         line = nl + 1;
     }
-    CHECK(interrupted <= 8);
+    CHECK(ran >= 1 && ran < (int)n_lines && interrupted >= lines - ran);
+    CHECK(lines - interrupted <= ran && ran - (lines - interrupted) <= 8);
+    char want[96];
+    snprintf(want, sizeof want, "batch: %d prompts: %d run, 0 failed, %d not started (interrupted)",
+             lines, ran, lines - ran);
+    CHECK_MSG(err && strstr(err, want), "want '%s' in %s", want, err);
     free(err);
     free(c.buf);
+    tmp_remove(bpath);
+}
+
+/* Lines set stop strings (one or a list), the sampling chain and a clock
+ * seed; an error result keeps the line's id. */
+TEST(cli_batch_line_sampling_stop_and_ids)
+{
+    static const char input[] =
+        "{\"prompt\": \"Monday,\", \"stop\": \"Wednesday\", \"id\": 1}\n"
+        "{\"prompt\": \"Monday,\", \"stop\": [\"Friday\", \"Thursday\"]}\n"
+        "{\"prompt\": \"Monday,\", \"temp\": 1.5, \"top_k\": 1}\n"
+        "{\"prompt\": \"The dog says\", \"temp\": 1, \"seed\": -1, \"top_p\": 0.9, "
+        "\"min_p\": 0.1, \"repeat_penalty\": 1.3, \"n_predict\": 12}\n"
+        "{\"prompt\": \"The dog says\", \"temp\": 1, \"top_p\": 0.9, \"min_p\": 0.1, "
+        "\"repeat_penalty\": 1.3, \"n_predict\": 12}\n"
+        "{\"prompt\": \"2+2=\", \"top_p\": 2, \"id\": \"bad-top-p\"}\n"
+        "{\"id\": [1, 2], \"prompt\": \"2+2=\", \"stop\": [\"\"]}\n";
+    char *bpath = tmp_file(input, strlen(input));
+    char args[256], *out = NULL, *err = NULL, *lines[8] = {0};
+    snprintf(args, sizeof args, "--batch %s --temp 0 --seed 5 -n 16", bpath);
+    CHECK_EQ_INT(cli(args, &out, &err), 2);
+    int n = 0;
+    for (char *l = out ? strtok(out, "\n") : NULL; l && n < 8; l = strtok(NULL, "\n")) lines[n++] = l;
+    CHECK_EQ_INT(n, 7);
+    if (n != 7) goto done;
+    char *t1 = jstr(lines[0], "text"), *t2 = jstr(lines[1], "text"), *t3 = jstr(lines[2], "text");
+    CHECK_MSG(t1 && !strcmp(t1, " Tuesday, "), "%s", lines[0]);
+    CHECK_MSG(t2 && !strcmp(t2, " Tuesday, Wednesday, "), "%s", lines[1]);
+    /* top_k 1 is greedy whatever the temperature */
+    char *greedy = NULL;
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 -n 16 --json", &greedy, NULL), 0);
+    CHECK_MSG(greedy && same_result(lines[2], greedy), "%s\n%s", lines[2], greedy);
+    free(t1), free(t2), free(t3), free(greedy);
+    /* seed -1: a seed of the clock, not --seed's, which the line's result
+     * reports and a single run with the same settings repeats */
+    const char *seed_at = json_find(lines[3], lines[3] + strlen(lines[3]), "seed");
+    const unsigned long long clock_seed = seed_at ? strtoull(seed_at, NULL, 10) : 0;
+    CHECK_MSG(clock_seed > 0 && clock_seed != 5 && jlong(lines[4], "seed") == 5, "%s", out);
+    char *again = NULL;
+    snprintf(args, sizeof args, "-p 'The dog says' --temp 1 --top-p 0.9 --min-p 0.1 "
+             "--repeat-penalty 1.3 -n 12 --json --seed %llu", clock_seed);
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(again && same_result(lines[3], again), "%s\n%s", lines[3], again);
+    free(again);
+    CHECK(strstr(lines[5], "\"id\": \"bad-top-p\", \"error\": \"\\\"top_p\\\" must be"));
+    CHECK(strstr(lines[6], "\"id\": [1, 2], \"error\": "));
+    CHECK(err && strstr(err, ":6: \"top_p\"") && strstr(err, ":7: \"stop\""));
+    CHECK(err && strstr(err, "batch: 7 prompts: 5 run, 2 failed;"));
+done:
+    free(out), free(err);
     tmp_remove(bpath);
 }
 
