@@ -622,13 +622,71 @@ TEST(cli_chat_clear_exit_plain_format_and_full_context)
     free(out), free(err);
     tmp_remove(in);
 
+    /* a turn longer than the whole context ends the chat */
     in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
-    snprintf(args, sizeof args, "--chat --temp 0 -c 18 < %s", in);
+    snprintf(args, sizeof args, "--chat --temp 0 -c 12 < %s", in);
     CHECK_EQ_INT(cli(args, &out, &err), 0);
-    CHECK_MSG(err && strstr(err, "context of 18 tokens is full"), "%s", err);
-    CHECK_MSG(out && !strcmp(out, "The capital of Italy is\n"), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "context of 12 tokens is full: the chat ends here"), "%s", err);
+    CHECK_MSG(out && !strcmp(out, ""), "'%s'", out);
     free(out), free(err);
     tmp_remove(in);
+}
+
+/* The lines of a chat of `turns` (a file) with `opts`: stdout and stderr. */
+static int chat_run(const char *turns, const char *opts, char **out, char **err)
+{
+    char args[512];
+    snprintf(args, sizeof args, "--chat --temp 0 -v %s < %s", opts, turns);
+    return cli(args, out, err);
+}
+
+TEST(cli_chat_context_shift_keeps_the_system_prompt_and_goes_on)
+{
+    static const char turns[] = "What is the capital of Italy?\nWhat is 3+4?\n"
+                                "What is the capital of France?\nWhat is 2+2?\n"
+                                "What is the capital of Spain?\n";
+    char *in = tmp_file(turns, strlen(turns)), *out = NULL, *err = NULL, *roomy = NULL;
+    const char *sys = "--system 'You are a helpful assistant.'";
+    char opts[256];
+    /* a chat that fits is never shifted */
+    CHECK_EQ_INT(chat_run(in, sys, &roomy, &err), 0);
+    CHECK_MSG(err && !strstr(err, "context shift"), "%s", err);
+    free(err);
+    /* in 64 tokens the turns overflow: the oldest are dropped, the system
+     * prompt stays, and every turn is answered */
+    snprintf(opts, sizeof opts, "%s -c 64", sys);
+    CHECK_EQ_INT(chat_run(in, opts, &out, &err), 0);
+    const int keep = n_tokens("System: You are a helpful assistant.<|eot_id|>", 1);
+    char want[128];
+    snprintf(want, sizeof want, "context shift: the context of 64 tokens is full: keeping the "
+             "first %d, dropping ", keep);
+    CHECK_MSG(err && strstr(err, want), "no '%s' in %s", want, err);
+    CHECK_MSG(err && !strstr(err, "the chat ends here"), "%s", err);
+    CHECK_EQ_INT(count_lines(out ? out : ""), 5);
+    /* before the first shift the replies are those of the roomy chat */
+    CHECK_MSG(out && roomy && !strncmp(out, roomy, strlen("The capital of Italy is Rome.\n3+4=7.\n")),
+              "'%s' vs '%s'", out, roomy);
+    CHECK_MSG(out && strstr(out, "Paris") && strstr(out, "Madrid"), "'%s'", out);
+    free(out), free(err), free(roomy);
+    /* --keep N keeps more than the system prompt */
+    snprintf(opts, sizeof opts, "%s -c 64 --keep %d", sys, keep + 5);
+    CHECK_EQ_INT(chat_run(in, opts, &out, &err), 0);
+    snprintf(want, sizeof want, "keeping the first %d, dropping ", keep + 5);
+    CHECK_MSG(err && strstr(err, want), "no '%s' in %s", want, err);
+    free(out), free(err);
+    tmp_remove(in);
+
+    /* a reply longer than the context goes on past a shift */
+    in = tmp_file("Monday, Tuesday,\n", 17);
+    CHECK_EQ_INT(chat_run(in, "--chat-template none -c 10 -n 40", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "40 reply tokens (stop: length)") && strstr(err, "context shift"),
+              "%s", err);
+    CHECK_MSG(out && strstr(out, " Wednesday, Thursday,"), "'%s'", out);
+    free(out), free(err);
+    tmp_remove(in);
+    CHECK_EQ_INT(cli("-p x --keep 4", NULL, &err), 1);
+    CHECK_MSG(err && strstr(err, "--keep needs --chat"), "%s", err);
+    free(err);
 }
 
 TEST(cli_chat_ctrl_c_stops_reply_then_exits_at_prompt)

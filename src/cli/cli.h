@@ -66,6 +66,7 @@ typedef struct {
     int lookup;       /* --lookup N: most draft tokens per pass, 0 = off */
     int lookup_ngram; /* --lookup-ngram M: shortest match that drafts */
     int escape; /* -e/--escape (default), --no-escape */
+    int n_keep;  /* --keep: tokens a chat's context shift keeps (-1: the system prompt) */
     int mlock;   /* --mlock */
     int no_mmap; /* --no-mmap */
     bn_sampler_params sp;

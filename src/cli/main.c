@@ -101,6 +101,9 @@ static void print_help(void)
            "                          reply streams; /clear starts over, /exit quits, Ctrl-C\n"
            "                          stops a reply; -p/-f give the system prompt\n"
            "      --system TEXT       system prompt (default: none)\n"
+           "      --keep N            when the context fills, the oldest half of the chat\n"
+           "                          after the system prompt is dropped; keep at least the\n"
+           "                          first N tokens (default: 0 = the system prompt)\n"
            "      --chat-template NAME  bitnet, llama3, falcon3, chatml or none (default:\n"
            "                          recognised from the model's tokenizer.chat_template;\n"
            "                          none = plain completion of each line)\n"
@@ -274,6 +277,7 @@ static void check_combination(const cli_opts *o)
     if (o->prompt && o->prompt_file) cli_die(EXIT_USAGE, "give the prompt with -p or -f, not both");
     if (o->json && o->mode == MODE_CHAT) cli_die(EXIT_USAGE, "--json does not apply to --chat");
     if (o->system && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--system needs --chat");
+    if (o->n_keep && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--keep needs --chat");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
     if (o->mode != MODE_SERVER && (o->host || o->port != CLI_DEFAULT_PORT || o->api_key))
@@ -332,6 +336,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--pre")) o->pre = VALUE();
         else if (!strcmp(a, "--kernel")) o->kernel = VALUE();
         else if (!strcmp(a, "--lm-head")) o->lm_head = VALUE();
+        else if (!strcmp(a, "--keep")) o->n_keep = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
         else if (!strcmp(a, "--mlock")) o->mlock = 1;
         else if (!strcmp(a, "--no-mmap")) o->no_mmap = 1;
         else if (skip_gpu_flag(argc, argv, &i, &gpu_flag)) continue;
