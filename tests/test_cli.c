@@ -689,6 +689,30 @@ TEST(cli_chat_context_shift_keeps_the_system_prompt_and_goes_on)
     free(err);
 }
 
+TEST(cli_chat_commands_hint_and_continued_lines)
+{
+    static const char turns[] = "What is the capital \\\nof Italy?\n/help\n/foo bar\n/clear\n"
+                                "What is 3+4?\n";
+    char *in = tmp_file(turns, strlen(turns)), *out = NULL, *err = NULL;
+    char args[256];
+    snprintf(args, sizeof args, "--chat --temp 0 --verbose-prompt < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    /* /foo is not sent to the model: two replies only */
+    CHECK_MSG(out && !strcmp(out, "The capital of Italy is Rome.\n3+4=7.\n"), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "bitnet-run: chat: ") && strstr(err, "/help lists the commands"),
+              "no hint: %s", err);
+    CHECK_MSG(err && strstr(err, "prompt: 'User: What is the capital \\x0aof Italy?"), "%s", err);
+    CHECK_MSG(err && strstr(err, "  /clear  forget the conversation"), "%s", err);
+    CHECK_MSG(err && strstr(err, "bitnet-run: error: unknown command '/foo bar'"), "%s", err);
+    CHECK_MSG(err && strstr(err, "bitnet-run: chat cleared"), "%s", err);
+    free(out), free(err);
+    snprintf(args, sizeof args, "--chat --temp 0 -q < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(err && !strstr(err, "bitnet-run: chat"), "-q keeps the hint quiet: %s", err);
+    free(out), free(err);
+    tmp_remove(in);
+}
+
 TEST(cli_chat_ctrl_c_stops_reply_then_exits_at_prompt)
 {
     const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "--chat", "--temp", "0", "-v",

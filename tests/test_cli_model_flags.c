@@ -59,8 +59,8 @@ TEST(cli_info_shows_name_size_tokens_and_format)
     snprintf(want, sizeof want, "file size:       %.2f MiB\n", (double)st.st_size / BYTES_PER_MIB);
     static const char *const lines[] = {
         "name:            bitnet-tiny\n",
-        "special tokens:  BOS 1016 '<|begin_of_text|>', EOS 1017 '<|end_of_text|>', EOT 1023 "
-        "'<|eot_id|>'\n",
+        ("special tokens:  BOS 1016 '<|begin_of_text|>', EOS 1017 '<|end_of_text|>', EOT 1023 "
+         "'<|eot_id|>'\n"),
         "chat format:     bitnet\n", "ternary weights: 28 matrices, repacked to QK256 at load\n"};
     CHECK_MSG(out && strstr(out, want), "no '%s' in %s", want, out);
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)

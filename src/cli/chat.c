@@ -339,14 +339,78 @@ static void strip_newline(char *line)
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
 }
 
-/* Reads and answers lines until /exit, end of input, a Ctrl-C at the
+static const char CHAT_HINT[] =
+    "chat: type a message and press Enter (end a line with \\ to go on on the next); "
+    "/help lists the commands, Ctrl-C stops a reply, Ctrl-D or /exit quits";
+
+static void print_help(void)
+{
+    fputs("  /help   this list\n"
+          "  /clear  forget the conversation and start over\n"
+          "  /exit   quit (Ctrl-D too)\n"
+          "  a line ending in \\ goes on on the next line; Ctrl-C stops a reply, and a\n"
+          "  Ctrl-C at the prompt quits\n",
+          stderr);
+}
+
+/* Reads one message: a line, with the lines after it while it ends in a
+ * backslash (which becomes a newline). 0, or -1 at end of input. */
+static int read_message(cli_buf *msg, int show_prompt)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    msg->len = 0;
+    buf_append(msg, "", 0);
+    for (;;) {
+        if (getline(&line, &cap, stdin) < 0) {
+            /* a continued message cut by Ctrl-D is still sent, not by Ctrl-C */
+            rc = msg->len && !cli_interrupted ? 0 : -1;
+            break;
+        }
+        strip_newline(line);
+        const size_t n = strlen(line);
+        if (!n || line[n - 1] != '\\') {
+            buf_append(msg, line, n);
+            break;
+        }
+        buf_append(msg, line, n - 1);
+        buf_append(msg, "\n", 1);
+        if (show_prompt) fputs(". ", stdout), cli_check_output(stdout);
+    }
+    free(line);
+    return rc;
+}
+
+/* A line that starts with '/' and a letter is a command, never a message.
+ * Returns 1 to quit, 0 when handled. */
+static int command(chat *c, const char *line)
+{
+    if (!strcmp(line, "/exit")) return 1;
+    if (!strcmp(line, "/help")) {
+        print_help();
+    } else if (!strcmp(line, "/clear")) {
+        clear(c);
+        if (!c->o->quiet) cli_note("chat cleared: the next message starts a new conversation");
+    } else {
+        cli_error("unknown command '%s' (/help lists the commands)", line);
+    }
+    return 0;
+}
+
+static int is_command(const char *line)
+{
+    return line[0] == '/' && ((line[1] >= 'a' && line[1] <= 'z') || (line[1] >= 'A' && line[1] <= 'Z'));
+}
+
+/* Reads and answers messages until /exit, end of input, a Ctrl-C at the
  * prompt or a full context; returns the exit code. */
 static int converse(chat *c)
 {
     int show_prompt = isatty(STDIN_FILENO) && !c->o->quiet;
-    char *line = NULL;
-    size_t cap = 0;
+    cli_buf msg = {0};
     int code = 0;
+    if (!c->o->quiet) cli_note("%s", CHAT_HINT);
     for (;;) {
         if (cli_interrupted) { /* Ctrl-C at the prompt, before the read began */
             code = EXIT_INTERRUPTED;
@@ -356,24 +420,22 @@ static int converse(chat *c)
             fputs("> ", stdout);
             cli_check_output(stdout);
         }
-        if (getline(&line, &cap, stdin) < 0) {
+        if (read_message(&msg, show_prompt) < 0) {
             code = cli_interrupted ? EXIT_INTERRUPTED : 0;
             if (show_prompt) fputc('\n', stdout);
             break;
         }
-        strip_newline(line);
-        if (!line[0]) continue;
-        if (!strcmp(line, "/exit")) break;
-        if (!strcmp(line, "/clear")) {
-            clear(c);
+        if (!msg.data[0]) continue;
+        if (is_command(msg.data)) {
+            if (command(c, msg.data)) break;
             continue;
         }
-        if (user_turn(c, line)) {
+        if (user_turn(c, msg.data)) {
             context_full(c);
             break;
         }
     }
-    free(line);
+    buf_free(&msg);
     return code;
 }
 
