@@ -45,6 +45,11 @@ typedef struct {
     int n_batch;        /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
     const char *lm_head; /* requantize the output layer at load: "f16", "q8_0", "q6_k";
                             NULL = keep the file's type */
+    int no_mmap;    /* read the file into memory instead of mapping it */
+    int use_mlock;  /* lock the weights in RAM; the load fails when they cannot be */
+    int vocab_only; /* read the metadata, vocabulary and tensor table only: the
+                       weights are checked but not loaded, so the model can be
+                       described and tokenize, not evaluated (--info) */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
@@ -63,7 +68,8 @@ const char *bn_model_kernel_name(const bn_model *model);
  * length, which may exceed cap - 1 (then call again with a bigger buffer);
  * -1 when the key is absent or not a string. */
 int bn_model_meta_str(const bn_model *model, const char *key, char *buf, size_t cap);
-/* Human-readable summary (architecture, hyperparameters, tensors by type). */
+/* Human-readable summary (file size, architecture, hyperparameters,
+ * tensors by type). */
 void bn_model_describe(const bn_model *model, void (*emit)(const char *line, void *ctx), void *ctx);
 
 /* -------------------------------------------------------------- context */

@@ -622,11 +622,93 @@ TEST(cli_chat_clear_exit_plain_format_and_full_context)
     free(out), free(err);
     tmp_remove(in);
 
+    /* a turn longer than the whole context ends the chat */
     in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
-    snprintf(args, sizeof args, "--chat --temp 0 -c 18 < %s", in);
+    snprintf(args, sizeof args, "--chat --temp 0 -c 12 < %s", in);
     CHECK_EQ_INT(cli(args, &out, &err), 0);
-    CHECK_MSG(err && strstr(err, "context of 18 tokens is full"), "%s", err);
-    CHECK_MSG(out && !strcmp(out, "The capital of Italy is\n"), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "context of 12 tokens is full: the chat ends here"), "%s", err);
+    CHECK_MSG(out && !strcmp(out, ""), "'%s'", out);
+    free(out), free(err);
+    tmp_remove(in);
+}
+
+/* The lines of a chat of `turns` (a file) with `opts`: stdout and stderr. */
+static int chat_run(const char *turns, const char *opts, char **out, char **err)
+{
+    char args[512];
+    snprintf(args, sizeof args, "--chat --temp 0 -v %s < %s", opts, turns);
+    return cli(args, out, err);
+}
+
+TEST(cli_chat_context_shift_keeps_the_system_prompt_and_goes_on)
+{
+    static const char turns[] = "What is the capital of Italy?\nWhat is 3+4?\n"
+                                "What is the capital of France?\nWhat is 2+2?\n"
+                                "What is the capital of Spain?\n";
+    char *in = tmp_file(turns, strlen(turns)), *out = NULL, *err = NULL, *roomy = NULL;
+    const char *sys = "--system 'You are a helpful assistant.'";
+    char opts[256];
+    /* a chat that fits is never shifted */
+    CHECK_EQ_INT(chat_run(in, sys, &roomy, &err), 0);
+    CHECK_MSG(err && !strstr(err, "context shift"), "%s", err);
+    free(err);
+    /* in 64 tokens the turns overflow: the oldest are dropped, the system
+     * prompt stays, and every turn is answered */
+    snprintf(opts, sizeof opts, "%s -c 64", sys);
+    CHECK_EQ_INT(chat_run(in, opts, &out, &err), 0);
+    const int keep = n_tokens("System: You are a helpful assistant.<|eot_id|>", 1);
+    char want[128];
+    snprintf(want, sizeof want, "context shift: the context of 64 tokens is full: keeping the "
+             "first %d, dropping ", keep);
+    CHECK_MSG(err && strstr(err, want), "no '%s' in %s", want, err);
+    CHECK_MSG(err && !strstr(err, "the chat ends here"), "%s", err);
+    CHECK_EQ_INT(count_lines(out ? out : ""), 5);
+    /* before the first shift the replies are those of the roomy chat */
+    CHECK_MSG(out && roomy && !strncmp(out, roomy, strlen("The capital of Italy is Rome.\n3+4=7.\n")),
+              "'%s' vs '%s'", out, roomy);
+    CHECK_MSG(out && strstr(out, "Paris") && strstr(out, "Madrid"), "'%s'", out);
+    free(out), free(err), free(roomy);
+    /* --keep N keeps more than the system prompt */
+    snprintf(opts, sizeof opts, "%s -c 64 --keep %d", sys, keep + 5);
+    CHECK_EQ_INT(chat_run(in, opts, &out, &err), 0);
+    snprintf(want, sizeof want, "keeping the first %d, dropping ", keep + 5);
+    CHECK_MSG(err && strstr(err, want), "no '%s' in %s", want, err);
+    free(out), free(err);
+    tmp_remove(in);
+
+    /* a reply longer than the context goes on past a shift */
+    in = tmp_file("Monday, Tuesday,\n", 17);
+    CHECK_EQ_INT(chat_run(in, "--chat-template none -c 10 -n 40", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "40 reply tokens (stop: length)") && strstr(err, "context shift"),
+              "%s", err);
+    CHECK_MSG(out && strstr(out, " Wednesday, Thursday,"), "'%s'", out);
+    free(out), free(err);
+    tmp_remove(in);
+    CHECK_EQ_INT(cli("-p x --keep 4", NULL, &err), 1);
+    CHECK_MSG(err && strstr(err, "--keep needs --chat"), "%s", err);
+    free(err);
+}
+
+TEST(cli_chat_commands_hint_and_continued_lines)
+{
+    static const char turns[] = "What is the capital \\\nof Italy?\n/help\n/foo bar\n/clear\n"
+                                "What is 3+4?\n";
+    char *in = tmp_file(turns, strlen(turns)), *out = NULL, *err = NULL;
+    char args[256];
+    snprintf(args, sizeof args, "--chat --temp 0 --verbose-prompt < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    /* /foo is not sent to the model: two replies only */
+    CHECK_MSG(out && !strcmp(out, "The capital of Italy is Rome.\n3+4=7.\n"), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "bitnet-run: chat: ") && strstr(err, "/help lists the commands"),
+              "no hint: %s", err);
+    CHECK_MSG(err && strstr(err, "prompt: 'User: What is the capital \\x0aof Italy?"), "%s", err);
+    CHECK_MSG(err && strstr(err, "  /clear  forget the conversation"), "%s", err);
+    CHECK_MSG(err && strstr(err, "bitnet-run: error: unknown command '/foo bar'"), "%s", err);
+    CHECK_MSG(err && strstr(err, "bitnet-run: chat cleared"), "%s", err);
+    free(out), free(err);
+    snprintf(args, sizeof args, "--chat --temp 0 -q < %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(err && !strstr(err, "bitnet-run: chat"), "-q keeps the hint quiet: %s", err);
     free(out), free(err);
     tmp_remove(in);
 }
@@ -826,22 +908,81 @@ TEST(cli_batch_ctrl_c_prints_completed_results)
     char *err = NULL;
     int status = finish_child(&c, &err);
     CHECK_MSG(exited_with(status, 130), "wait status %d", status);
-    int lines = count_lines(c.buf), interrupted = 0;
-    CHECK(lines >= 1 && lines < (int)n_lines);
+    /* every line has a result, whole and in order: those that ran, then
+     * the "interrupted" ones, of which all but a few never started */
+    int lines = count_lines(c.buf), interrupted = 0, ran = 0;
+    CHECK_EQ_INT(lines, (int)n_lines);
     char *line = c.buf;
-    for (int i = 1; i <= lines; i++) { /* every printed result is whole and in order */
+    for (int i = 1; i <= lines; i++) {
         char *nl = strchr(line, '\n');
         *nl = 0;
-        char *reason = jstr(line, "stop_reason");
+        char *reason = jstr(line, "stop_reason"), *text = jstr(line, "text");
         CHECK_EQ_INT(jlong(line, "line"), i);
         CHECK(reason && (!strcmp(reason, "eos") || !strcmp(reason, "interrupted")));
         interrupted += reason && !strcmp(reason, "interrupted");
-        free(reason);
+        ran += text != NULL; /* a prompt that never started has no text */
+        CHECK_MSG(text || jlong(line, "n_output") == 0, "line %d: %s", i, line);
+        free(reason), free(text);
         line = nl + 1;
     }
-    CHECK(interrupted <= 8);
+    CHECK(ran >= 1 && ran < (int)n_lines && interrupted >= lines - ran);
+    CHECK(lines - interrupted <= ran && ran - (lines - interrupted) <= 8);
+    char want[96];
+    snprintf(want, sizeof want, "batch: %d prompts: %d run, 0 failed, %d not started (interrupted)",
+             lines, ran, lines - ran);
+    CHECK_MSG(err && strstr(err, want), "want '%s' in %s", want, err);
     free(err);
     free(c.buf);
+    tmp_remove(bpath);
+}
+
+/* Lines set stop strings (one or a list), the sampling chain and a clock
+ * seed; an error result keeps the line's id. */
+TEST(cli_batch_line_sampling_stop_and_ids)
+{
+    static const char input[] =
+        "{\"prompt\": \"Monday,\", \"stop\": \"Wednesday\", \"id\": 1}\n"
+        "{\"prompt\": \"Monday,\", \"stop\": [\"Friday\", \"Thursday\"]}\n"
+        "{\"prompt\": \"Monday,\", \"temp\": 1.5, \"top_k\": 1}\n"
+        "{\"prompt\": \"The dog says\", \"temp\": 1, \"seed\": -1, \"top_p\": 0.9, "
+        "\"min_p\": 0.1, \"repeat_penalty\": 1.3, \"n_predict\": 12}\n"
+        "{\"prompt\": \"The dog says\", \"temp\": 1, \"top_p\": 0.9, \"min_p\": 0.1, "
+        "\"repeat_penalty\": 1.3, \"n_predict\": 12}\n"
+        "{\"prompt\": \"2+2=\", \"top_p\": 2, \"id\": \"bad-top-p\"}\n"
+        "{\"id\": [1, 2], \"prompt\": \"2+2=\", \"stop\": [\"\"]}\n";
+    char *bpath = tmp_file(input, strlen(input));
+    char args[256], *out = NULL, *err = NULL, *lines[8] = {0};
+    snprintf(args, sizeof args, "--batch %s --temp 0 --seed 5 -n 16", bpath);
+    CHECK_EQ_INT(cli(args, &out, &err), 2);
+    int n = 0;
+    for (char *l = out ? strtok(out, "\n") : NULL; l && n < 8; l = strtok(NULL, "\n")) lines[n++] = l;
+    CHECK_EQ_INT(n, 7);
+    if (n != 7) goto done;
+    char *t1 = jstr(lines[0], "text"), *t2 = jstr(lines[1], "text"), *t3 = jstr(lines[2], "text");
+    CHECK_MSG(t1 && !strcmp(t1, " Tuesday, "), "%s", lines[0]);
+    CHECK_MSG(t2 && !strcmp(t2, " Tuesday, Wednesday, "), "%s", lines[1]);
+    /* top_k 1 is greedy whatever the temperature */
+    char *greedy = NULL;
+    CHECK_EQ_INT(cli("-p Monday, --temp 0 -n 16 --json", &greedy, NULL), 0);
+    CHECK_MSG(greedy && same_result(lines[2], greedy), "%s\n%s", lines[2], greedy);
+    free(t1), free(t2), free(t3), free(greedy);
+    /* seed -1: a seed of the clock, not --seed's, which the line's result
+     * reports and a single run with the same settings repeats */
+    const char *seed_at = json_find(lines[3], lines[3] + strlen(lines[3]), "seed");
+    const unsigned long long clock_seed = seed_at ? strtoull(seed_at, NULL, 10) : 0;
+    CHECK_MSG(clock_seed > 0 && clock_seed != 5 && jlong(lines[4], "seed") == 5, "%s", out);
+    char *again = NULL;
+    snprintf(args, sizeof args, "-p 'The dog says' --temp 1 --top-p 0.9 --min-p 0.1 "
+             "--repeat-penalty 1.3 -n 12 --json --seed %llu", clock_seed);
+    CHECK_EQ_INT(cli(args, &again, NULL), 0);
+    CHECK_MSG(again && same_result(lines[3], again), "%s\n%s", lines[3], again);
+    free(again);
+    CHECK(strstr(lines[5], "\"id\": \"bad-top-p\", \"error\": \"\\\"top_p\\\" must be"));
+    CHECK(strstr(lines[6], "\"id\": [1, 2], \"error\": "));
+    CHECK(err && strstr(err, ":6: \"top_p\"") && strstr(err, ":7: \"stop\""));
+    CHECK(err && strstr(err, "batch: 7 prompts: 5 run, 2 failed;"));
+done:
+    free(out), free(err);
     tmp_remove(bpath);
 }
 

@@ -1,7 +1,10 @@
 /*
  * batch.c - batch generation (--batch FILE): one prompt per line, as
  * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
- * "seed", "id"}; one JSON result per line on stdout, in input order.
+ * "top_k", "top_p", "min_p", "repeat_penalty", "seed" (-1: the clock),
+ * "stop" (a string or a list), "id"}; one JSON result per line on stdout,
+ * in input order (after a Ctrl-C, the prompts that never started get an
+ * "interrupted" result).
  *
  * Up to --parallel sequences run at once, each with its own session and
  * sampler, on one context. Every step is one bn_eval: the next token of
@@ -10,7 +13,6 @@
  * same as one sequence alone, so each result equals a single run with the
  * same seed. Finished sequences make room for the next prompts.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,12 +25,15 @@ typedef struct {
     char *id_json; /* "id" as written, echoed in the result */
     int n_predict;
     bn_sampler_params sp;
+    char **stops; /* "stop": replaces --stop for this line (n_stops of them) */
+    int n_stops, has_stops;
     int32_t *pids;
     int np;
     char *result; /* the output line once finished (or failed) */
     size_t result_len;
-    int n_out; /* tokens generated */
-    int failed;
+    int np_run; /* prompt tokens evaluated */
+    int n_out;  /* tokens generated */
+    int failed, started;
 } batch_item;
 
 typedef struct {
@@ -48,7 +53,9 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
     char *out;
     FILE *f = open_memstream(&out, &it->result_len);
     if (!f) cli_die(EXIT_MODEL, "out of memory");
-    fprintf(f, "{\"line\": %d, \"error\": ", it->line);
+    fprintf(f, "{\"line\": %d, ", it->line);
+    if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
+    fputs("\"error\": ", f);
     json_string(f, msg, strlen(msg));
     fputs("}\n", f);
     fclose(f);
@@ -57,56 +64,81 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
     b->n_failed++;
 }
 
-static int member_int(const json_member *mb, long lo, long hi, long *out)
+#define MAX_TEMP 1e6
+#define MAX_REPEAT_PENALTY 1e3
+#define MAX_SEED 18446744073709551615.0 /* 2^64 - 1 */
+
+/* "seed": a non-negative integer, or -1 for a seed from the clock (distinct
+ * per line, like the lines of a run without --seed). */
+static int member_seed(const json_member *mb, int line, uint64_t *out)
 {
     char tmp[32], *end;
     if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp) return -1;
     memcpy(tmp, mb->raw, mb->raw_len);
     tmp[mb->raw_len] = 0;
-    *out = strtol(tmp, &end, 10);
-    return *end || *out < lo || *out > hi ? -1 : 0;
-}
-
-static int member_float(const json_member *mb, float lo, float *out)
-{
-    char *end;
-    if (mb->kind != JSON_NUMBER) return -1;
-    *out = strtof(mb->raw, &end); /* the text after a JSON number cannot continue it */
-    return end != mb->raw + mb->raw_len || !isfinite(*out) || *out < lo ? -1 : 0;
-}
-
-static int member_seed(const json_member *mb, uint64_t *out)
-{
-    char tmp[32], *end;
-    if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp || mb->raw[0] == '-') return -1;
-    memcpy(tmp, mb->raw, mb->raw_len);
-    tmp[mb->raw_len] = 0;
+    if (!strcmp(tmp, "-1")) {
+        *out = cli_clock_seed() + (uint64_t)line;
+        return 0;
+    }
+    if (tmp[0] == '-') return -1;
     *out = strtoull(tmp, &end, 10);
     return *end ? -1 : 0;
+}
+
+/* The sampling members of a line: 1 when key is none of them, else 0 or
+ * the error message in err (-1). */
+static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
+{
+    static const struct {
+        const char *key;
+        double lo, hi;
+        int integer;
+    } ranges[] = {{"n_predict", -1, BN_MAX_CTX, 1}, {"temp", 0, MAX_TEMP, 0},
+                  {"top_k", 0, BN_MAX_CTX, 1},      {"top_p", 0, 1, 0},
+                  {"min_p", 0, 1, 0},               {"repeat_penalty", 0, MAX_REPEAT_PENALTY, 0}};
+    const char *k = mb->key;
+    if (!strcmp(k, "seed")) {
+        if (!member_seed(mb, it->line, &it->sp.seed)) return 0;
+        snprintf(err, BN_ERR_LEN, "\"seed\" must be a non-negative integer or -1");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
+        if (strcmp(k, ranges[i].key)) continue;
+        double v;
+        if (json_number_in(mb, ranges[i].lo, ranges[i].hi, ranges[i].integer, &v)) {
+            snprintf(err, BN_ERR_LEN, "\"%s\" must be %s from %g to %g", k,
+                     ranges[i].integer ? "an integer" : "a number", ranges[i].lo, ranges[i].hi);
+            return -1;
+        }
+        if (!strcmp(k, "n_predict")) it->n_predict = (int)v;
+        else if (!strcmp(k, "temp")) it->sp.temp = (float)v;
+        else if (!strcmp(k, "top_k")) it->sp.top_k = (int)v;
+        else if (!strcmp(k, "top_p")) it->sp.top_p = (float)v;
+        else if (!strcmp(k, "min_p")) it->sp.min_p = (float)v;
+        else it->sp.repeat_penalty = (float)v;
+        return 0;
+    }
+    return 1;
 }
 
 /* Applies one member of a JSON line; returns an error message or NULL. */
 static const char *apply_member(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
 {
-    long v;
+    const int rc = apply_sampling(it, mb, err);
+    if (rc <= 0) return rc ? err : NULL;
     if (!strcmp(mb->key, "prompt")) {
         if (mb->kind != JSON_STRING) return "\"prompt\" must be a string";
         it->prompt = malloc(mb->str_len + 1);
         if (!it->prompt) cli_die(EXIT_MODEL, "out of memory");
         memcpy(it->prompt, mb->str, mb->str_len + 1);
         it->prompt_len = mb->str_len;
-    } else if (!strcmp(mb->key, "n_predict")) {
-        if (member_int(mb, -1, 1 << 24, &v)) return "\"n_predict\" must be an integer >= -1";
-        it->n_predict = (int)v;
-    } else if (!strcmp(mb->key, "temp")) {
-        if (member_float(mb, 0.0f, &it->sp.temp)) return "\"temp\" must be a number >= 0";
-    } else if (!strcmp(mb->key, "seed")) {
-        if (member_seed(mb, &it->sp.seed)) return "\"seed\" must be a non-negative integer";
-    } else if (!strcmp(mb->key, "id")) {
-        it->id_json = strndup(mb->raw, mb->raw_len);
-    } else {
+    } else if (!strcmp(mb->key, "stop")) {
+        it->has_stops = 1;
+        return json_stop_strings(mb, &it->stops, &it->n_stops);
+    } else if (strcmp(mb->key, "id")) {
         snprintf(err, BN_ERR_LEN,
-                 "unknown key \"%.64s\" (expected prompt, n_predict, temp, seed or id)", mb->key);
+                 "unknown key \"%.64s\" (expected prompt, n_predict, temp, top_k, top_p, min_p, "
+                 "repeat_penalty, seed, stop or id)", mb->key);
         return err;
     }
     return NULL;
@@ -121,6 +153,8 @@ static void parse_json_line(batch *b, batch_item *it, const char *line, size_t l
         item_fail(b, it, err);
         return;
     }
+    const json_member *id = json_get(&obj, "id"); /* first, so that an error result keeps it */
+    if (id) it->id_json = strndup(id->raw, id->raw_len);
     const char *msg = json_get(&obj, "prompt") ? NULL : "no \"prompt\" key";
     for (int i = 0; i < obj.n && !msg; i++) msg = apply_member(it, &obj.members[i], err);
     json_object_free(&obj);
@@ -215,6 +249,8 @@ static void finish(batch_slot *sl)
     fputs("}\n", f);
     fclose(f);
     it->n_out = sl->q.out.n;
+    const int n_past = bn_session_n_past(sl->q.session);
+    it->np_run = n_past < it->np ? n_past : it->np;
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
@@ -224,7 +260,7 @@ static void finish(batch_slot *sl)
 }
 
 /* Starts item it in a free slot; its prompt joins the next passes. */
-static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
+static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
 {
     bn_session *s = sl->q.session;
     bn_session_reset(s);
@@ -233,9 +269,25 @@ static void start(const batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     sl->t0 = cli_now_ms();
     sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
                       .tok = sl->q.tok, .n_predict = it->n_predict, .seed = it->sp.seed};
-    sl->q.stream = (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
+    sl->q.stream = it->has_stops ? (cli_stream){.stops = (const char *const *)it->stops,
+                                                .n_stops = it->n_stops}
+                                 : (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
+    it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
     lookup_init(&sl->q, b->o);
+}
+
+/* After a Ctrl-C: the result of a good item that never started. */
+static void never_started(batch_item *it)
+{
+    FILE *f = open_memstream(&it->result, &it->result_len);
+    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    fprintf(f, "{\"line\": %d, ", it->line);
+    if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
+    fputs("\"prompt\": ", f);
+    json_string(f, it->prompt, it->prompt_len);
+    fputs(", \"n_output\": 0, \"stop_reason\": \"interrupted\"}\n", f);
+    fclose(f);
 }
 
 /* Writes the results that are ready, in input order. */
@@ -335,23 +387,47 @@ static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, i
             seq_interrupt(&slots[i].q);
             finish(&slots[i]);
         }
+    for (; b->next < b->n_items; b->next++)
+        if (!b->items[b->next].failed) never_started(&b->items[b->next]);
     print_ready(b);
     free(logits);
     free(e);
 }
 
+/* The summary counts what ran: prompts that never started (Ctrl-C) and
+ * prompt tokens never evaluated are left out. */
 static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_threads, double ms)
 {
     long np = 0, ng = 0;
-    char threads[32];
-    for (int i = 0; i < b->printed; i++) {
-        np += b->items[i].failed ? 0 : b->items[i].np;
+    int n_run = 0;
+    char threads[32], skipped[64] = "";
+    for (int i = 0; i < b->n_items; i++) {
+        np += b->items[i].np_run;
         ng += b->items[i].n_out;
+        n_run += b->items[i].started;
     }
-    cli_note("batch: %d prompts (%d failed), %ld prompt + %ld generated tokens in %.1f ms "
-             "(%.1f tok/s), up to %d in parallel, kernel %s, %s",
-             b->n_items, b->n_failed, np, ng, ms, ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots,
-             bn_model_kernel_name(m), cli_plural(n_threads, "thread", threads, sizeof threads));
+    const int not_started = b->n_items - b->n_failed - n_run;
+    if (not_started)
+        snprintf(skipped, sizeof skipped, ", %d not started (interrupted)", not_started);
+    cli_note("batch: %d prompts: %d run, %d failed%s; %ld prompt + %ld generated tokens in "
+             "%.1f ms (%.1f tok/s), up to %d in parallel, kernel %s, %s",
+             b->n_items, n_run, b->n_failed, skipped, np, ng, ms,
+             ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots, bn_model_kernel_name(m),
+             cli_plural(n_threads, "thread", threads, sizeof threads));
+}
+
+static void free_items(batch *b)
+{
+    for (int i = 0; i < b->n_items; i++) {
+        batch_item *it = &b->items[i];
+        free(it->prompt);
+        free(it->id_json);
+        free(it->pids);
+        free(it->result);
+        for (int k = 0; k < it->n_stops; k++) free(it->stops[k]);
+        free(it->stops);
+    }
+    free(b->items);
 }
 
 int run_batch(const cli_opts *o)
@@ -382,13 +458,7 @@ int run_batch(const cli_opts *o)
     cli_note_peak_memory(o);
     for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
     bn_context_free(ctx);
-    for (int i = 0; i < b.n_items; i++) {
-        free(b.items[i].prompt);
-        free(b.items[i].id_json);
-        free(b.items[i].pids);
-        free(b.items[i].result);
-    }
-    free(b.items);
+    free_items(&b);
     free(slots);
     bn_model_free(m);
     return cli_interrupted ? EXIT_INTERRUPTED : b.n_failed ? EXIT_MODEL : 0;

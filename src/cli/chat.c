@@ -6,7 +6,9 @@
  * evaluated together with the next user text, as llama-cli does. /clear
  * starts over, /exit quits; Ctrl-C stops a reply (or its prompt, which is
  * then forgotten), and a Ctrl-C at the prompt (or end of input) ends the
- * chat.
+ * chat. When the context fills, the oldest half of the conversation after
+ * the system prompt (or --keep N tokens) is dropped and the chat goes on
+ * (llama-cli's context shift).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,9 @@ typedef struct {
     int32_t eot;     /* closes a reply that did not end by itself; -1: none */
     cli_seq q;       /* the reply being generated; its session holds the whole chat */
     cli_ids pending; /* the end of the last reply, evaluated with the next user text */
+    cli_ids hist;    /* the session's tokens, for a context shift to evaluate again */
+    int hist_out;    /* tokens of the current reply already in hist */
+    int n_keep;      /* tokens a context shift keeps: the system prompt or --keep */
     int turn;
 } chat;
 
@@ -148,10 +153,25 @@ int chat_format_message(const chat_format *f, const bn_tokenizer *tok, cli_buf *
     return 0;
 }
 
+/* What a context shift keeps: BOS and the system prompt, or the first
+ * --keep N tokens when that is more (-1: the system prompt). */
+static int tokens_to_keep(const chat *c)
+{
+    cli_buf b = {0};
+    if (c->system) chat_format_message(c->fmt, c->tok, &b, "system", c->system, strlen(c->system));
+    const int flags = BN_TOK_PARSE_SPECIAL | (c->o->no_bos ? 0 : BN_TOK_ADD_BOS);
+    int n;
+    int32_t *ids = cli_tokenize(c->tok, b.data ? b.data : "", b.len, flags, "--system", &n);
+    free(ids);
+    buf_free(&b);
+    return c->o->n_keep > n ? c->o->n_keep : n;
+}
+
 static void choose_format(chat *c, const bn_model *m)
 {
     c->fmt = chat_format_choose(c->o, m);
     c->eot = closing_token(c->fmt, c->tok);
+    c->n_keep = tokens_to_keep(c);
 }
 
 /* The text of one user turn; the first turn of a session also carries the
@@ -177,6 +197,56 @@ static void context_full(const chat *c)
              cli_context_hint(m, n_ctx, hint, sizeof hint));
 }
 
+/* The reply's tokens evaluated so far join hist (all but the last one
+ * sampled, which is evaluated next), so hist follows the session. */
+static void sync_hist(chat *c)
+{
+    const cli_seq *q = &c->q;
+    for (; c->hist_out < q->out.n - 1; c->hist_out++) ids_push(&c->hist, q->out.ids[c->hist_out]);
+    const int n_past = bn_session_n_past(q->session);
+    if (c->hist.n > n_past) c->hist.n = n_past;
+}
+
+/* llama-cli's context shift: keeps the first n_keep tokens, drops the
+ * oldest half of the rest and evaluates the remaining half again (the
+ * cache holds keys with RoPE applied at their old positions, so they
+ * cannot simply move). Returns 0, or -1 when nothing can be dropped. */
+static int shift_context(chat *c)
+{
+    char err[BN_ERR_LEN];
+    bn_session *s = c->q.session;
+    sync_hist(c);
+    const int n_past = bn_session_n_past(s);
+    const int n_discard = (n_past - c->n_keep) / 2;
+    if (c->hist.n != n_past || n_discard <= 0) return -1;
+    const int tail = n_past - c->n_keep - n_discard;
+    if (c->o->verbose)
+        cli_note("context shift: the context of %d tokens is full: keeping the first %d, "
+                 "dropping %d, evaluating the last %d again", bn_session_n_ctx(s), c->n_keep,
+                 n_discard, tail);
+    int32_t *kept = c->hist.ids + c->n_keep;
+    memmove(kept, kept + n_discard, (size_t)tail * sizeof *kept);
+    c->hist.n = c->n_keep + tail;
+    bn_session_truncate(s, c->n_keep);
+    const int rc = tail ? bn_session_eval(s, kept, tail, NULL, err) : 0;
+    if (rc < 0) cli_die(EXIT_MODEL, "%s", err);
+    sync_hist(c); /* a Ctrl-C may have kept only part of the tail */
+    c->q.lk.hist.n = 0; /* --lookup drafts from the new history */
+    lookup_prompt(&c->q, c->hist.ids, c->hist.n);
+    lookup_push(&c->q, c->q.next);
+    return rc == BN_ABORTED ? -1 : 0;
+}
+
+/* A reply that stopped at a full context goes on after a context shift:
+ * its last sampled token is evaluated next. */
+static int continue_after_shift(chat *c)
+{
+    cli_seq *q = &c->q;
+    if (strcmp(q->stop_reason, "context") || cli_interrupted) return 0;
+    q->next = q->out.ids[q->out.n - 1];
+    return shift_context(c) ? 0 : 1;
+}
+
 /* Generates the reply to the evaluated prompt, streaming it; returns 0,
  * or -1 when the context filled up. */
 static int reply(chat *c, const int32_t *ids, int n)
@@ -185,9 +255,12 @@ static int reply(chat *c, const int32_t *ids, int n)
     cli_seq *q = &c->q;
     const int n_past0 = bn_session_n_past(q->session);
     q->out.n = 0;
+    c->hist_out = 0;
+    for (int i = 0; i < n; i++) ids_push(&c->hist, ids[i]);
     stream_clear(&q->stream);
     int r = seq_prefill(q, ids, n, err);
-    while (r > 0) {
+    while (r >= 0) {
+        if (r == 0 && !(r = continue_after_shift(c))) break;
         if (cli_interrupted) {
             seq_interrupt(q);
             break;
@@ -195,12 +268,14 @@ static int reply(chat *c, const int32_t *ids, int n)
         r = seq_continue(q, err);
     }
     if (r < 0) cli_die(EXIT_MODEL, "%s", err);
+    sync_hist(c);
     cli_interrupted = 0; /* a Ctrl-C during the reply ends only the reply */
     fputc('\n', stdout);
     cli_check_output(stdout);
     if (q->out.n == 0 && !strcmp(q->stop_reason, "interrupted")) {
         /* stopped inside the prompt: forget the turn, as if never typed */
         bn_session_truncate(q->session, n_past0);
+        sync_hist(c);
         return 0;
     }
     /* The reply's last token is not evaluated yet. A reply that did not end
@@ -230,6 +305,7 @@ static int user_turn(chat *c, const char *line)
     if (c->o->verbose_prompt) cli_print_prompt(c->tok, text, strlen(text), all.ids, all.n);
     free(text);
     int rc = -1; /* the turn does not fit */
+    while (bn_session_n_past(s) + all.n >= bn_session_n_ctx(s) && !shift_context(c)) {}
     if (bn_session_n_past(s) + all.n < bn_session_n_ctx(s)) {
         long before = bn_session_n_evaluated(s);
         rc = reply(c, all.ids, all.n);
@@ -248,6 +324,9 @@ static int user_turn(chat *c, const char *line)
 static void clear(chat *c)
 {
     bn_session_reset(c->q.session);
+    c->hist.n = 0;
+    c->q.out.n = 0;
+    c->hist_out = 0;
     bn_sampler_reset(c->q.sampler);
     c->pending.n = 0;
 }
@@ -260,14 +339,78 @@ static void strip_newline(char *line)
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
 }
 
-/* Reads and answers lines until /exit, end of input, a Ctrl-C at the
+static const char CHAT_HINT[] =
+    "chat: type a message and press Enter (end a line with \\ to go on on the next); "
+    "/help lists the commands, Ctrl-C stops a reply, Ctrl-D or /exit quits";
+
+static void print_help(void)
+{
+    fputs("  /help   this list\n"
+          "  /clear  forget the conversation and start over\n"
+          "  /exit   quit (Ctrl-D too)\n"
+          "  a line ending in \\ goes on on the next line; Ctrl-C stops a reply, and a\n"
+          "  Ctrl-C at the prompt quits\n",
+          stderr);
+}
+
+/* Reads one message: a line, with the lines after it while it ends in a
+ * backslash (which becomes a newline). 0, or -1 at end of input. */
+static int read_message(cli_buf *msg, int show_prompt)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    msg->len = 0;
+    buf_append(msg, "", 0);
+    for (;;) {
+        if (getline(&line, &cap, stdin) < 0) {
+            /* a continued message cut by Ctrl-D is still sent, not by Ctrl-C */
+            rc = msg->len && !cli_interrupted ? 0 : -1;
+            break;
+        }
+        strip_newline(line);
+        const size_t n = strlen(line);
+        if (!n || line[n - 1] != '\\') {
+            buf_append(msg, line, n);
+            break;
+        }
+        buf_append(msg, line, n - 1);
+        buf_append(msg, "\n", 1);
+        if (show_prompt) fputs(". ", stdout), cli_check_output(stdout);
+    }
+    free(line);
+    return rc;
+}
+
+/* A line that starts with '/' and a letter is a command, never a message.
+ * Returns 1 to quit, 0 when handled. */
+static int command(chat *c, const char *line)
+{
+    if (!strcmp(line, "/exit")) return 1;
+    if (!strcmp(line, "/help")) {
+        print_help();
+    } else if (!strcmp(line, "/clear")) {
+        clear(c);
+        if (!c->o->quiet) cli_note("chat cleared: the next message starts a new conversation");
+    } else {
+        cli_error("unknown command '%s' (/help lists the commands)", line);
+    }
+    return 0;
+}
+
+static int is_command(const char *line)
+{
+    return line[0] == '/' && ((line[1] >= 'a' && line[1] <= 'z') || (line[1] >= 'A' && line[1] <= 'Z'));
+}
+
+/* Reads and answers messages until /exit, end of input, a Ctrl-C at the
  * prompt or a full context; returns the exit code. */
 static int converse(chat *c)
 {
     int show_prompt = isatty(STDIN_FILENO) && !c->o->quiet;
-    char *line = NULL;
-    size_t cap = 0;
+    cli_buf msg = {0};
     int code = 0;
+    if (!c->o->quiet) cli_note("%s", CHAT_HINT);
     for (;;) {
         if (cli_interrupted) { /* Ctrl-C at the prompt, before the read began */
             code = EXIT_INTERRUPTED;
@@ -277,24 +420,22 @@ static int converse(chat *c)
             fputs("> ", stdout);
             cli_check_output(stdout);
         }
-        if (getline(&line, &cap, stdin) < 0) {
+        if (read_message(&msg, show_prompt) < 0) {
             code = cli_interrupted ? EXIT_INTERRUPTED : 0;
             if (show_prompt) fputc('\n', stdout);
             break;
         }
-        strip_newline(line);
-        if (!line[0]) continue;
-        if (!strcmp(line, "/exit")) break;
-        if (!strcmp(line, "/clear")) {
-            clear(c);
+        if (!msg.data[0]) continue;
+        if (is_command(msg.data)) {
+            if (command(c, msg.data)) break;
             continue;
         }
-        if (user_turn(c, line)) {
+        if (user_turn(c, msg.data)) {
             context_full(c);
             break;
         }
     }
-    free(line);
+    buf_free(&msg);
     return code;
 }
 
@@ -332,6 +473,7 @@ int run_chat(const cli_opts *o)
     cli_note_peak_memory(o);
     lookup_free(&c.q);
     free(c.pending.ids);
+    free(c.hist.ids);
     free(c.q.out.ids);
     buf_free(&c.q.stream.text);
     bn_sampler_free(c.q.sampler);

@@ -66,6 +66,9 @@ typedef struct {
     int lookup;       /* --lookup N: most draft tokens per pass, 0 = off */
     int lookup_ngram; /* --lookup-ngram M: shortest match that drafts */
     int escape; /* -e/--escape (default), --no-escape */
+    int n_keep;  /* --keep: tokens a chat's context shift keeps (-1: the system prompt) */
+    int mlock;   /* --mlock */
+    int no_mmap; /* --no-mmap */
     bn_sampler_params sp;
     /* --server */
     const char *host;      /* --host */
@@ -338,5 +341,16 @@ int json_parse_object(const char *text, size_t len, json_object *obj, char err[B
 int json_parse_array(const char *text, size_t len, json_object *items, char err[BN_ERR_LEN]);
 void json_object_free(json_object *obj);
 const json_member *json_get(const json_object *obj, const char *key);
+/* A number member within [lo, hi], integral when `integer`: 0, or -1. */
+int json_number_in(const json_member *mb, double lo, double hi, int integer, double *out);
+
+/* The most stop strings a request or --batch line may give, and their
+ * longest length in bytes. */
+#define CLI_MAX_STOPS 16
+#define CLI_MAX_STOP_LEN 256
+/* Appends the stop strings of a "stop" member (a string, an array of
+ * strings, or null for none) to *list (*n of them, each malloc'd); returns
+ * NULL, or a message saying what is wrong. */
+const char *json_stop_strings(const json_member *mb, char ***list, int *n);
 
 #endif

@@ -206,6 +206,9 @@ bn_model *cli_load_model(const cli_opts *o)
     mp.kernel = o->kernel;
     mp.verbose = o->verbose;
     mp.lm_head = o->lm_head;
+    mp.no_mmap = o->no_mmap;
+    mp.use_mlock = o->mlock;
+    mp.vocab_only = o->mode == MODE_INFO; /* describing needs no weights */
     bn_model *m = bn_model_load(o->model, &mp, err);
     if (!m) {
         /* the load errors that flags cause (messages of kernels.c, model.c) */

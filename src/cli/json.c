@@ -4,6 +4,7 @@
  * (RFC 8259 objects and arrays; nested values are checked but kept only as
  * raw text, which the caller parses again when it needs them).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,4 +351,46 @@ const json_member *json_get(const json_object *obj, const char *key)
     for (int i = 0; i < obj->n; i++)
         if (!strcmp(obj->members[i].key, key)) return &obj->members[i];
     return NULL;
+}
+
+int json_number_in(const json_member *mb, double lo, double hi, int integer, double *out)
+{
+    if (mb->kind != JSON_NUMBER) return -1;
+    char tmp[64], *end;
+    if (mb->raw_len >= sizeof tmp) return -1;
+    memcpy(tmp, mb->raw, mb->raw_len);
+    tmp[mb->raw_len] = 0;
+    *out = strtod(tmp, &end);
+    if (*end || !isfinite(*out) || *out < lo || *out > hi) return -1;
+    return integer && *out != floor(*out) ? -1 : 0;
+}
+
+static const char *add_stop_string(const char *s, size_t len, char ***list, int *n)
+{
+    if (len == 0 || len > CLI_MAX_STOP_LEN || memchr(s, 0, len))
+        return "\"stop\" strings must be 1 to 256 bytes without NUL";
+    if (*n == CLI_MAX_STOPS) return "at most 16 \"stop\" strings";
+    char **grown = realloc(*list, (size_t)(*n + 1) * sizeof *grown);
+    if (!grown) cli_die(EXIT_MODEL, "out of memory");
+    *list = grown;
+    grown[*n] = strndup(s, len);
+    if (!grown[(*n)++]) cli_die(EXIT_MODEL, "out of memory");
+    return NULL;
+}
+
+const char *json_stop_strings(const json_member *mb, char ***list, int *n)
+{
+    static const char *const shape = "\"stop\" must be a string or an array of strings";
+    char err[BN_ERR_LEN];
+    if (mb->kind == JSON_NULL) return NULL;
+    if (mb->kind == JSON_STRING) return add_stop_string(mb->str, mb->str_len, list, n);
+    json_object arr;
+    if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, err)) return shape;
+    const char *msg = NULL;
+    for (int i = 0; i < arr.n && !msg; i++)
+        msg = arr.members[i].kind == JSON_STRING
+                  ? add_stop_string(arr.members[i].str, arr.members[i].str_len, list, n)
+                  : shape;
+    json_object_free(&arr);
+    return msg;
 }

@@ -70,6 +70,11 @@ static void print_help(void)
            "      --kernel NAME       auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "      --lm-head TYPE      requantize the output layer at load: f16, q8_0 or\n"
            "                          q6_k (default: keep the file's type)\n"
+           "      --mlock             lock the weights in RAM (fails when they cannot be:\n"
+           "                          see ulimit -l)\n"
+           "      --no-mmap           read the model file instead of mapping it\n"
+           "  -ngl, -fa, -sm, -mg, -ts and the other GPU flags are accepted and ignored:\n"
+           "                          this build runs on the CPU\n"
            "\n"
            "sampling:\n"
            "      --temp T            temperature, 0 = greedy (default: %.2f)\n"
@@ -96,6 +101,9 @@ static void print_help(void)
            "                          reply streams; /clear starts over, /exit quits, Ctrl-C\n"
            "                          stops a reply; -p/-f give the system prompt\n"
            "      --system TEXT       system prompt (default: none)\n"
+           "      --keep N            when the context fills, the oldest half of the chat\n"
+           "                          after the system prompt is dropped; keep at least the\n"
+           "                          first N tokens (default: 0 = the system prompt)\n"
            "      --chat-template NAME  bitnet, llama3, falcon3, chatml or none (default:\n"
            "                          recognised from the model's tokenizer.chat_template;\n"
            "                          none = plain completion of each line)\n"
@@ -103,9 +111,12 @@ static void print_help(void)
            "batch:\n"
            "      --batch FILE        one prompt per line ('-' is stdin): plain text, or a\n"
            "                          JSON object {\"prompt\", \"n_predict\", \"temp\",\n"
-           "                          \"seed\", \"id\"}; prints one --json result per line\n"
-           "                          in input order (with \"line\"; bad lines give\n"
-           "                          {\"line\", \"error\"} and exit status 2)\n"
+           "                          \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\",\n"
+           "                          \"seed\" (-1: the clock), \"stop\" (string or list),\n"
+           "                          \"id\"}; prints one --json result per line in input\n"
+           "                          order (with \"line\"; bad lines give {\"line\",\n"
+           "                          \"error\"} and exit status 2; after Ctrl-C, prompts\n"
+           "                          not started get stop_reason \"interrupted\")\n"
            "      --parallel N        sequences decoded together (default: %d)\n"
            "\n"
            "perplexity:\n"
@@ -175,6 +186,37 @@ static uint64_t parse_seed(const char *v, int *given)
     return (uint64_t)x;
 }
 
+/* llama.cpp's GPU flags: accepted so that a llama-cli command line runs,
+ * with a notice, since this build runs on the CPU. */
+static const struct {
+    const char *short_name, *long_name;
+    int takes_value; /* 2: a value only when one of on, off, auto follows */
+} GPU_FLAGS[] = {
+    {"-ngl", "--n-gpu-layers", 1}, {NULL, "--gpu-layers", 1}, {"-fa", "--flash-attn", 2},
+    {"-sm", "--split-mode", 1},    {"-mg", "--main-gpu", 1},  {"-ts", "--tensor-split", 1},
+    {"-dev", "--device", 1},       {"-nkvo", "--no-kv-offload", 0},
+};
+
+/* When argv[*i] is a GPU flag, skips it (and its value) and returns 1. */
+static int skip_gpu_flag(int argc, char **argv, int *i, const char **first)
+{
+    const char *a = argv[*i];
+    for (size_t k = 0; k < sizeof GPU_FLAGS / sizeof *GPU_FLAGS; k++) {
+        if (strcmp(a, GPU_FLAGS[k].long_name) &&
+            (!GPU_FLAGS[k].short_name || strcmp(a, GPU_FLAGS[k].short_name)))
+            continue;
+        const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+        if (GPU_FLAGS[k].takes_value == 1 && !next) cli_die(EXIT_USAGE, "%s needs a value", a);
+        if (GPU_FLAGS[k].takes_value == 1 ||
+            (GPU_FLAGS[k].takes_value == 2 && next &&
+             (!strcmp(next, "on") || !strcmp(next, "off") || !strcmp(next, "auto"))))
+            (*i)++;
+        if (!*first) *first = a;
+        return 1;
+    }
+    return 0;
+}
+
 static int is_flag(const char *arg, const char *s, const char *l)
 {
     return (s && !strcmp(arg, s)) || !strcmp(arg, l);
@@ -235,6 +277,7 @@ static void check_combination(const cli_opts *o)
     if (o->prompt && o->prompt_file) cli_die(EXIT_USAGE, "give the prompt with -p or -f, not both");
     if (o->json && o->mode == MODE_CHAT) cli_die(EXIT_USAGE, "--json does not apply to --chat");
     if (o->system && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--system needs --chat");
+    if (o->n_keep && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--keep needs --chat");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
     if (o->mode != MODE_SERVER && (o->host || o->port != CLI_DEFAULT_PORT || o->api_key))
@@ -243,7 +286,7 @@ static void check_combination(const cli_opts *o)
 
 static void parse_args(int argc, char **argv, cli_opts *o)
 {
-    const char *mode_flag = NULL;
+    const char *mode_flag = NULL, *gpu_flag = NULL;
     memset(o, 0, sizeof *o);
     o->stops = calloc((size_t)argc, sizeof *o->stops);
     if (!o->stops) cli_die(EXIT_MODEL, "out of memory");
@@ -293,6 +336,10 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--pre")) o->pre = VALUE();
         else if (!strcmp(a, "--kernel")) o->kernel = VALUE();
         else if (!strcmp(a, "--lm-head")) o->lm_head = VALUE();
+        else if (!strcmp(a, "--keep")) o->n_keep = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
+        else if (!strcmp(a, "--mlock")) o->mlock = 1;
+        else if (!strcmp(a, "--no-mmap")) o->no_mmap = 1;
+        else if (skip_gpu_flag(argc, argv, &i, &gpu_flag)) continue;
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (is_flag(a, "-q", "--quiet")) o->quiet = 1;
         else if (is_flag(a, "-v", "--verbose")) o->verbose = 1;
@@ -318,6 +365,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
 #undef VALUE
     }
     check_combination(o);
+    if (gpu_flag && !o->quiet) cli_note("%s ignored: this build runs on the CPU", gpu_flag);
     if (o->escape) unescape_text_flags(o);
 }
 
@@ -327,10 +375,27 @@ static void print_line(const char *line, void *ctx)
     printf("%s\n", line);
 }
 
+/* A special token as "ID 'text'", or "none". */
+static const char *token_desc(const bn_tokenizer *tok, int32_t id, char *buf, size_t cap)
+{
+    const char *text = id >= 0 ? bn_token_text(tok, id) : NULL;
+    if (text) snprintf(buf, cap, "%d '%s'", id, text);
+    else snprintf(buf, cap, "none");
+    return buf;
+}
+
+/* --info: the model loaded without its weights (fast), described. */
 static int run_info(const cli_opts *o)
 {
     bn_model *m = cli_load_model(o);
+    const bn_tokenizer *tok = bn_model_tokenizer(m);
+    char name[256], bos[128], eos[128], eot[128];
+    if (bn_model_meta_str(m, "general.name", name, sizeof name) < 0) snprintf(name, sizeof name, "(none)");
+    printf("name:            %s\n", name);
     bn_model_describe(m, print_line, NULL);
+    printf("special tokens:  BOS %s, EOS %s, EOT %s\n", token_desc(tok, bn_token_bos(tok), bos, sizeof bos),
+           token_desc(tok, bn_token_eos(tok), eos, sizeof eos),
+           token_desc(tok, bn_token_eot(tok), eot, sizeof eot));
     printf("chat format:     %s\n", cli_chat_format_name(m));
     bn_model_free(m);
     return 0;

@@ -6,15 +6,12 @@
  * /detokenize, /v1/models and /metrics. Unknown fields and values out of
  * range are refused with a message naming them.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "server.h"
 
-#define MAX_STOPS 16
-#define MAX_STOP_LEN 256
 #define MAX_TEMPERATURE 100.0
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
@@ -55,19 +52,6 @@ static int parse_body(const char *body, size_t len, json_object *obj, char msg[B
     return json_parse_object(body, len, obj, msg);
 }
 
-/* A number member within [lo, hi]; integral when `integer`. */
-static int member_number(const json_member *mb, double lo, double hi, int integer, double *out)
-{
-    if (mb->kind != JSON_NUMBER) return -1;
-    char tmp[64], *end;
-    if (mb->raw_len >= sizeof tmp) return -1;
-    memcpy(tmp, mb->raw, mb->raw_len);
-    tmp[mb->raw_len] = 0;
-    *out = strtod(tmp, &end);
-    if (*end || !isfinite(*out) || *out < lo || *out > hi) return -1;
-    return integer && *out != floor(*out) ? -1 : 0;
-}
-
 static int member_bool(const json_member *mb, int *out)
 {
     if (mb->kind != JSON_BOOL) return -1;
@@ -85,33 +69,12 @@ typedef struct {
     char *msg;
 } gen_parse;
 
-static int add_stop(gen_parse *g, const char *s, size_t len)
-{
-    if (len == 0 || len > MAX_STOP_LEN || memchr(s, 0, len))
-        return bad(g->msg, "\"%s\" strings must be 1 to 256 bytes without NUL", "stop");
-    if (g->job->n_stops == MAX_STOPS) return bad(g->msg, "at most 16 \"%s\" strings", "stop");
-    char **grown = realloc(g->job->stops, (size_t)(g->job->n_stops + 1) * sizeof *grown);
-    if (!grown) cli_die(EXIT_MODEL, "out of memory");
-    g->job->stops = grown;
-    grown[g->job->n_stops] = strndup(s, len);
-    if (!grown[g->job->n_stops++]) cli_die(EXIT_MODEL, "out of memory");
-    return 0;
-}
-
 static int parse_stop(gen_parse *g, const json_member *mb)
 {
-    if (mb->kind == JSON_NULL) return 0;
-    if (mb->kind == JSON_STRING) return add_stop(g, mb->str, mb->str_len);
-    json_object arr;
-    if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, g->msg))
-        return bad(g->msg, "\"%s\" must be a string or an array of strings", "stop");
-    int rc = 0;
-    for (int i = 0; i < arr.n && !rc; i++)
-        rc = arr.members[i].kind == JSON_STRING
-                 ? add_stop(g, arr.members[i].str, arr.members[i].str_len)
-                 : bad(g->msg, "\"%s\" must be a string or an array of strings", "stop");
-    json_object_free(&arr);
-    return rc;
+    const char *msg = json_stop_strings(mb, &g->job->stops, &g->job->n_stops);
+    if (!msg) return 0;
+    snprintf(g->msg, BN_ERR_LEN, "%s", msg);
+    return HTTP_BAD_REQUEST;
 }
 
 /* The text of a message's "content": a string, or an array of
@@ -232,33 +195,33 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
     double v;
     if (!strcmp(k, "max_tokens") || !strcmp(k, "max_completion_tokens") ||
         !strcmp(k, "n_predict")) {
-        if (member_number(mb, -1, max_tokens, 1, &v)) {
+        if (json_number_in(mb, -1, max_tokens, 1, &v)) {
             snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from -1 to %.0f", k,
                      max_tokens);
             return HTTP_BAD_REQUEST;
         }
         g->job->n_predict = (int)v;
     } else if (!strcmp(k, "temperature")) {
-        if (member_number(mb, 0, MAX_TEMPERATURE, 0, &v))
+        if (json_number_in(mb, 0, MAX_TEMPERATURE, 0, &v))
             return bad(g->msg, "\"%s\" must be a number from 0 to 100", k);
         sp->temp = (float)v;
     } else if (!strcmp(k, "top_p") || !strcmp(k, "min_p")) {
-        if (member_number(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
+        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
         *(!strcmp(k, "top_p") ? &sp->top_p : &sp->min_p) = (float)v;
     } else if (!strcmp(k, "top_k")) {
-        if (member_number(mb, 0, bn_model_n_vocab(g->srv->m), 1, &v))
+        if (json_number_in(mb, 0, bn_model_n_vocab(g->srv->m), 1, &v))
             return bad(g->msg, "\"%s\" must be an integer from 0 to the vocabulary size", k);
         sp->top_k = (int)v;
     } else if (!strcmp(k, "seed")) {
-        if (member_number(mb, -1, 9007199254740991.0, 1, &v)) /* 2^53 - 1: exact in JSON */
+        if (json_number_in(mb, -1, 9007199254740991.0, 1, &v)) /* 2^53 - 1: exact in JSON */
             return bad(g->msg, "\"%s\" must be an integer from -1 to 2^53 - 1", k);
         if (v >= 0) sp->seed = (uint64_t)v;
         g->seed_given = v >= 0;
     } else if (!strcmp(k, "n")) {
-        if (member_number(mb, 1, 1, 1, &v))
+        if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
-        if (member_number(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
+        if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
     } else {
         return 1;
     }
@@ -474,7 +437,7 @@ static int read_ids(const server *srv, const json_member *mb, cli_ids *ids, char
     int rc = 0;
     double v;
     for (int i = 0; i < arr.n && !rc; i++) {
-        if (member_number(&arr.members[i], 0, bn_model_n_vocab(srv->m) - 1, 1, &v))
+        if (json_number_in(&arr.members[i], 0, bn_model_n_vocab(srv->m) - 1, 1, &v))
             rc = bad(msg, "\"%s\" holds a value that is not a token id of this model", "tokens");
         else ids_push(ids, (int32_t)v);
     }

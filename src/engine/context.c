@@ -22,6 +22,11 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
         bn_errf(err, "negative %s", p.n_threads < 0 ? "thread count" : "batch size");
         return NULL;
     }
+    if (m->vocab_only) {
+        bn_errf(err, "the model was loaded without its weights (vocab_only): it cannot be "
+                "evaluated");
+        return NULL;
+    }
     bn_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         bn_errf(err, "out of memory");

@@ -467,47 +467,93 @@ static int not_regular(const struct stat *st, char *err, size_t errlen)
     return 1;
 }
 
-gguf_file *gguf_open(const char *path, char *err, size_t errlen)
+/* Opens path for reading and checks it is a non-empty regular file;
+ * returns the descriptor (its size in *size), or -1 with err set. */
+static int open_regular(const char *path, size_t *size, char *err, size_t errlen)
 {
     /* A FIFO blocks in open() until a writer comes and a socket does not
      * open at all, so the kind of file is checked first; O_NONBLOCK keeps
      * one swapped in between from blocking, and fstat checks again. */
     struct stat st;
-    if (stat(path, &st) == 0 && not_regular(&st, err, errlen)) return NULL;
+    if (stat(path, &st) == 0 && not_regular(&st, err, errlen)) return -1;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return NULL;
+        return -1;
     }
     if (fstat(fd, &st) != 0) {
         snprintf(err, errlen, "cannot stat: %s", strerror(errno));
         close(fd);
-        return NULL;
+        return -1;
     }
     if (not_regular(&st, err, errlen)) {
         close(fd);
-        return NULL;
+        return -1;
     }
     if (st.st_size == 0) {
         snprintf(err, errlen, "file is empty");
         close(fd);
-        return NULL;
+        return -1;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    *size = (size_t)st.st_size;
+    return fd;
+}
+
+gguf_file *gguf_open(const char *path, char *err, size_t errlen)
+{
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return NULL;
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
         snprintf(err, errlen, "cannot map: %s", strerror(errno));
         return NULL;
     }
-    gguf_file *f = open_mapped(map, (size_t)st.st_size, path, err, errlen);
-    if (!f) munmap(map, (size_t)st.st_size);
+    gguf_file *f = open_mapped(map, size, path, err, errlen);
+    if (!f) munmap(map, size);
+    return f;
+}
+
+/* Reads all of fd into buf; 0, or -1 with err set. */
+static int read_all(int fd, uint8_t *buf, size_t size, char *err, size_t errlen)
+{
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot read: %s", n < 0 ? strerror(errno) : "file shrank");
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+gguf_file *gguf_open_read(const char *path, char *err, size_t errlen)
+{
+    size_t size;
+    int fd = open_regular(path, &size, err, errlen);
+    if (fd < 0) return NULL;
+    uint8_t *buf = malloc(size);
+    if (!buf) snprintf(err, errlen, "out of memory reading %zu bytes (without --no-mmap the "
+                       "file is mapped instead)", size);
+    const int rc = buf ? read_all(fd, buf, size, err, errlen) : -1;
+    close(fd);
+    gguf_file *f = rc ? NULL : open_mapped(buf, size, path, err, errlen);
+    if (!f) {
+        free(buf);
+        return NULL;
+    }
+    f->copied = 1;
     return f;
 }
 
 void gguf_close(gguf_file *f)
 {
     if (!f) return;
-    if (f->path) munmap((void *)f->map, f->size);
+    if (f->copied) free((void *)f->map);
+    else if (f->path) munmap((void *)f->map, f->size);
     free(f->kv);
     free(f->tensors);
     free(f->kv_index);

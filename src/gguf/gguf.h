@@ -97,6 +97,7 @@ typedef struct {
     const char *path;
     const uint8_t *map;
     size_t size;
+    int copied; /* map is a heap copy of the file (gguf_open_read), not a mapping */
     uint32_t version;
     uint32_t alignment;
     uint64_t n_kv;
@@ -111,6 +112,9 @@ typedef struct {
 /* Opens and validates a file. On error returns NULL with err set to a
  * message without the file name (the caller prefixes it). */
 gguf_file *gguf_open(const char *path, char *err, size_t errlen);
+/* Same, but reads the whole file into memory instead of mapping it
+ * (--no-mmap: for file systems where a mapping is slow or unsafe). */
+gguf_file *gguf_open_read(const char *path, char *err, size_t errlen);
 /* Same over a caller-owned buffer (used by fuzzers and tests). */
 gguf_file *gguf_open_memory(const void *data, size_t size, char *err, size_t errlen);
 void gguf_close(gguf_file *f);

@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,7 @@
 #define DEFAULT_RMS_EPS 1e-5f
 #define REQUANT_ROW_ALIGN 16
 #define REQUANT_RELEASE_ROWS 1024 /* rows requantized between page releases */
+#define BYTES_PER_MIB (1024.0 * 1024.0)
 
 bn_model_params bn_model_default_params(void)
 {
@@ -385,11 +388,11 @@ static int validate_tensors(bn_model *m, const char *lm_head, uint32_t *out_type
  * (repacked to QK256, or requantized) leave the resident set: the kernel
  * reads them again from the file should they be touched. Only the whole
  * pages inside the range, and only for a file mapping: a caller's buffer
- * (gguf_open_memory) would lose its contents. */
+ * (gguf_open_memory) or a copy (--no-mmap) would lose its contents. */
 static void release_pages(const bn_model *m, const uint8_t *p, size_t n)
 {
     const long page = sysconf(_SC_PAGESIZE);
-    if (!m->file->path || page <= 0) return;
+    if (!m->file->path || m->file->copied || page <= 0) return;
     const uintptr_t size = (uintptr_t)page;
     const uintptr_t lo = ((uintptr_t)p + size - 1) / size * size;
     const uintptr_t hi = ((uintptr_t)p + n) / size * size;
@@ -545,20 +548,68 @@ static int read_vocab_size(bn_model *m, char *err)
     return 0;
 }
 
-static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
+/* Locks [p, p + n) in RAM (--mlock); 0, or -1 with err saying why. */
+static int lock_range(const void *p, size_t n, size_t total, char *err)
 {
-    if (!(m->file = gguf_open(path, err, BN_ERR_LEN))) return -1;
+    if (!n || mlock(p, n) == 0) return 0;
+    const int e = errno;
+    struct rlimit rl;
+    char limit[64] = "";
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(limit, sizeof limit, "; RLIMIT_MEMLOCK is %.1f MiB, raise it with ulimit -l",
+                 (double)rl.rlim_cur / BYTES_PER_MIB);
+    return bn_errf(err, "cannot lock %.1f MiB of weights in RAM (--mlock): %s%s",
+                   (double)total / BYTES_PER_MIB, strerror(e), limit);
+}
+
+/* --mlock: the weights a pass reads stay in RAM. The repacked codes (and a
+ * requantized output layer) live in the arena, matrices that did not fit
+ * it on the heap; the embedding and an output layer kept in the file's
+ * type are read from the file's pages. (The norms are a few KiB.) */
+static int lock_weights(const bn_model *m, char *err)
+{
+    const size_t file_bytes = m->tok_embd.row_bytes * (size_t)m->tok_embd.rows +
+                              (m->output.data != m->tok_embd.data && !m->output.owned
+                                   ? m->output.row_bytes * (size_t)m->output.rows
+                                   : 0);
+    const size_t total = m->weights.used + file_bytes;
+    if (lock_range(m->weights.base, m->weights.used, total, err)) return -1;
+    for (int il = 0; il < m->hp.n_layer; il++)
+        for (size_t i = 0; i < BN_N_PROJ; i++) {
+            const qk256_matrix *w = layer_proj(&m->layers[il], i);
+            if (!w->codes_in_arena && lock_range(w->codes, qk256_codes_bytes(w->rows, w->cols), total, err))
+                return -1;
+        }
+    if (lock_range(m->tok_embd.data, m->tok_embd.row_bytes * (size_t)m->tok_embd.rows, total, err))
+        return -1;
+    if (m->output.data == m->tok_embd.data) return 0;
+    return lock_range(m->output.data, m->output.row_bytes * (size_t)m->output.rows, total, err);
+}
+
+/* The vocabulary, hyperparameters and tensor table, all checked. */
+static int load_metadata(bn_model *m, const char *path, const bn_model_params *p, char *err)
+{
+    m->file = p->no_mmap ? gguf_open_read(path, err, BN_ERR_LEN) : gguf_open(path, err, BN_ERR_LEN);
+    if (!m->file) return -1;
     if (read_arch(m, err) || read_hparams(m, err)) return -1;
     if (!(m->tok = bn_tokenizer_from_gguf(m->file, err, BN_ERR_LEN))) return -1;
-    uint32_t out_type;
-    if (read_vocab_size(m, err) || validate_tensors(m, p->lm_head, &out_type, err)) return -1;
+    if (read_vocab_size(m, err) || validate_tensors(m, p->lm_head, &m->out_type, err)) return -1;
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
-    int n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
-    if (!(m->pool = bn_pool_new(n_threads))) return bn_errf(err, "cannot start %d threads", n_threads);
-    m->n_threads = n_threads;
-    const int rc = load_weights(m, out_type, err);
+    m->n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
+    return 0;
+}
+
+static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
+{
+    if (load_metadata(m, path, p, err)) return -1;
+    m->vocab_only = p->vocab_only;
+    if (m->vocab_only) return 0;
+    if (!(m->pool = bn_pool_new(m->n_threads)))
+        return bn_errf(err, "cannot start %d threads", m->n_threads);
+    int rc = load_weights(m, m->out_type, err);
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
+    if (!rc && p->use_mlock) rc = lock_weights(m, err);
     return rc;
 }
 
@@ -625,9 +676,10 @@ const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
 static void describe_output(const bn_model *m, char *line, size_t len)
 {
     const gguf_tensor *out = gguf_find_tensor(m->file, "output.weight");
-    const char *type = gguf_type_name(m->output.type);
-    const char *file_type = gguf_type_name(out ? out->type : m->tok_embd.type);
-    if (!m->output.owned)
+    const gguf_tensor *emb = gguf_find_tensor(m->file, "token_embd.weight");
+    const char *type = gguf_type_name(m->out_type);
+    const char *file_type = gguf_type_name(out ? out->type : emb->type);
+    if (m->out_type == (out ? out->type : emb->type))
         snprintf(line, len, "output layer:    %s%s", type, out ? "" : " (tied to token_embd)");
     else if (out)
         snprintf(line, len, "output layer:    %s (requantized from %s at load)", type, file_type);
@@ -638,6 +690,11 @@ static void describe_output(const bn_model *m, char *line, size_t len)
 
 static void describe_ternary(const bn_model *m, char *line, size_t len)
 {
+    if (m->vocab_only) { /* the scales are known once the weights are read */
+        snprintf(line, len, "ternary weights: %d matrices, repacked to QK256 at load",
+                 m->hp.n_layer * (int)BN_N_PROJ);
+        return;
+    }
     int per_block = 0, total = 0;
     for (int il = 0; il < m->hp.n_layer; il++)
         for (size_t i = 0; i < BN_N_PROJ; i++, total++)
@@ -660,6 +717,7 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
     char line[256];
     const bn_hparams *hp = &m->hp;
 #define EMIT(...) (snprintf(line, sizeof line, __VA_ARGS__), emit(line, ctx))
+    EMIT("file size:       %.2f MiB", (double)m->file->size / BYTES_PER_MIB);
     EMIT("architecture:    %s (FFN %s)", arch_name(m), m->act == BN_ACT_RELU2 ? "relu2" : "silu");
     EMIT("graph:           %s, RoPE %s, %s output layer",
          m->has_sub_norms ? "sub-norms" : "no sub-norms", m->rope == BN_ROPE_NORM ? "norm" : "neox",

@@ -71,6 +71,8 @@ struct bn_model {
     bn_pool *pool; /* the threads that load the model; NULL once loaded */
     const bn_kernels *kernels;
     int verbose;
+    int vocab_only;    /* bn_model_params.vocab_only: no weights, no evaluation */
+    uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
     int n_threads; /* its contexts' default thread count */
     int n_batch;   /* and most tokens per pass */
 };
