@@ -8,7 +8,8 @@
  * then forgotten), and a Ctrl-C at the prompt (or end of input) ends the
  * chat. When the context fills, the oldest half of the conversation after
  * the system prompt (or --keep N tokens) is dropped and the chat goes on
- * (llama-cli's context shift).
+ * (llama-cli's context shift). On a terminal the lines are read with the
+ * line editor of lineedit.c (editing and history).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -353,32 +354,51 @@ static void print_help(void)
           stderr);
 }
 
+/* Where the lines come from: the line editor on a terminal, else getline
+ * as any stream is read. */
+typedef struct {
+    int show_prompt; /* stdin is a terminal and not -q: "> " and ". " */
+    int editing;     /* stdin and stdout are a terminal */
+    cli_history history;
+    char *raw; /* getline's buffer */
+    size_t raw_cap;
+} chat_input;
+
+/* One line without its newline; 0, or -1 at end of input. */
+static int read_line(chat_input *in, const char *prompt, cli_buf *line)
+{
+    if (in->editing) return cli_line_read(&in->history, in->show_prompt ? prompt : "", line);
+    if (in->show_prompt) fputs(prompt, stdout), cli_check_output(stdout);
+    if (getline(&in->raw, &in->raw_cap, stdin) < 0) return -1;
+    strip_newline(in->raw);
+    line->len = 0;
+    buf_append(line, in->raw, strlen(in->raw));
+    return 0;
+}
+
 /* Reads one message: a line, with the lines after it while it ends in a
  * backslash (which becomes a newline). 0, or -1 at end of input. */
-static int read_message(cli_buf *msg, int show_prompt)
+static int read_message(chat_input *in, cli_buf *msg)
 {
-    char *line = NULL;
-    size_t cap = 0;
+    cli_buf line = {0};
     int rc = 0;
     msg->len = 0;
     buf_append(msg, "", 0);
-    for (;;) {
-        if (getline(&line, &cap, stdin) < 0) {
+    for (const char *prompt = "> ";; prompt = ". ") {
+        if (read_line(in, prompt, &line) < 0) {
             /* a continued message cut by Ctrl-D is still sent, not by Ctrl-C */
             rc = msg->len && !cli_interrupted ? 0 : -1;
             break;
         }
-        strip_newline(line);
-        const size_t n = strlen(line);
-        if (!n || line[n - 1] != '\\') {
-            buf_append(msg, line, n);
+        const size_t n = line.len;
+        if (!n || line.data[n - 1] != '\\') {
+            buf_append(msg, line.data, n);
             break;
         }
-        buf_append(msg, line, n - 1);
+        buf_append(msg, line.data, n - 1);
         buf_append(msg, "\n", 1);
-        if (show_prompt) fputs(". ", stdout), cli_check_output(stdout);
     }
-    free(line);
+    buf_free(&line);
     return rc;
 }
 
@@ -407,7 +427,8 @@ static int is_command(const char *line)
  * prompt or a full context; returns the exit code. */
 static int converse(chat *c)
 {
-    int show_prompt = isatty(STDIN_FILENO) && !c->o->quiet;
+    chat_input in = {.show_prompt = isatty(STDIN_FILENO) && !c->o->quiet,
+                     .editing = cli_line_editing()};
     cli_buf msg = {0};
     int code = 0;
     if (!c->o->quiet) cli_note("%s", CHAT_HINT);
@@ -416,13 +437,9 @@ static int converse(chat *c)
             code = EXIT_INTERRUPTED;
             break;
         }
-        if (show_prompt) {
-            fputs("> ", stdout);
-            cli_check_output(stdout);
-        }
-        if (read_message(&msg, show_prompt) < 0) {
+        if (read_message(&in, &msg) < 0) {
             code = cli_interrupted ? EXIT_INTERRUPTED : 0;
-            if (show_prompt) fputc('\n', stdout);
+            if (in.show_prompt) fputc('\n', stdout);
             break;
         }
         if (!msg.data[0]) continue;
@@ -436,6 +453,8 @@ static int converse(chat *c)
         }
     }
     buf_free(&msg);
+    cli_history_free(&in.history);
+    free(in.raw);
     return code;
 }
 

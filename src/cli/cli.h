@@ -176,6 +176,25 @@ typedef struct {
 void buf_append(cli_buf *b, const char *s, size_t n);
 void buf_free(cli_buf *b);
 
+/* ----------------------------------------- line editor (lineedit.c) */
+
+/* The lines typed in one chat, oldest first. */
+typedef struct {
+    char **lines;
+    int n;
+} cli_history;
+
+/* Whether stdin and stdout are a terminal the editor can drive. */
+int cli_line_editing(void);
+/* Reads one line (no newline) with editing and history after prompt;
+ * 0, or -1 at end of input (Ctrl-D on an empty line, Ctrl-C, a read
+ * error). The terminal is in raw mode only inside this call. */
+int cli_line_read(cli_history *h, const char *prompt, cli_buf *line);
+void cli_history_free(cli_history *h);
+/* Puts the terminal back as it was before raw mode; does nothing outside
+ * it. Async-signal-safe. */
+void cli_terminal_restore(void);
+
 typedef struct {
     int32_t *ids;
     int n, cap;

@@ -62,7 +62,10 @@ void cli_note(const char *fmt, ...)
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (cli_interrupted) _exit(EXIT_INTERRUPTED);
+    if (cli_interrupted) {
+        cli_terminal_restore(); /* _exit skips atexit */
+        _exit(EXIT_INTERRUPTED);
+    }
     cli_interrupted = 1;
 }
 

@@ -1,0 +1,337 @@
+/*
+ * lineedit.c - the chat's line editor, used when stdin and stdout are a
+ * terminal: left/right, home/end (Ctrl-A/Ctrl-E), backspace/delete,
+ * Ctrl-U/Ctrl-K, and up/down through the lines typed in this session. The
+ * terminal is in raw mode (no ICANON, no ECHO) only while a line is read,
+ * and goes back to how it was on every way out: Enter, Ctrl-D, Ctrl-C, an
+ * error, exit() (atexit) and SIGTERM/SIGHUP/SIGQUIT. ISIG stays on, so
+ * Ctrl-C still raises SIGINT and ends the read as it does with getline.
+ * The line is redrawn with plain ANSI sequences; it scrolls sideways when
+ * it is wider than the terminal, counting one column per character.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define KEY_CTRL(c) ((c) & 0x1f)
+#define ESC 0x1b
+#define DEL 0x7f
+#define DEFAULT_COLUMNS 80
+#define HISTORY_MAX 1000 /* oldest lines are dropped past this */
+#define MAX_SEQ_PARAM 16 /* digits of an escape sequence's parameter kept */
+
+/* Keys that arrive as escape sequences, numbered past the byte values. */
+enum { KEY_LEFT = 256, KEY_RIGHT, KEY_UP, KEY_DOWN, KEY_HOME, KEY_END, KEY_DELETE, KEY_OTHER };
+
+static struct termios saved_mode;
+static volatile sig_atomic_t raw_active;
+
+void cli_terminal_restore(void)
+{
+    if (!raw_active) return;
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved_mode);
+    raw_active = 0;
+}
+
+/* A signal that ends the process puts the terminal back first; the
+ * handler resets itself, so the signal raised again kills as before. */
+static void on_fatal_signal(int sig)
+{
+    cli_terminal_restore();
+    raise(sig);
+}
+
+static void restore_on_every_exit(void)
+{
+    static int done;
+    static const int SIGNALS[] = {SIGTERM, SIGHUP, SIGQUIT};
+    if (done) return;
+    done = 1;
+    atexit(cli_terminal_restore);
+    for (size_t i = 0; i < sizeof SIGNALS / sizeof *SIGNALS; i++) {
+        struct sigaction old, sa;
+        sigaction(SIGNALS[i], NULL, &old);
+        if (old.sa_handler != SIG_DFL) continue; /* ignored or caught by the parent's wish */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESETHAND;
+        sigaction(SIGNALS[i], &sa, NULL);
+    }
+}
+
+static void enter_raw_mode(void)
+{
+    if (tcgetattr(STDIN_FILENO, &saved_mode)) cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
+    restore_on_every_exit();
+    struct termios raw = saved_mode;
+    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    raw_active = 1; /* before the switch, so a signal in between restores */
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &raw)) {
+        raw_active = 0;
+        cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
+    }
+}
+
+int cli_line_editing(void)
+{
+    struct termios t;
+    return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && tcgetattr(STDIN_FILENO, &t) == 0;
+}
+
+/* ------------------------------------------------------------ UTF-8 */
+
+/* Bytes of the character at pos; a byte that starts no valid sequence
+ * counts as one character, so the cursor never gets stuck. */
+static size_t char_len(const cli_buf *b, size_t pos)
+{
+    uint32_t cp;
+    const size_t n = bn_utf8_decode((const unsigned char *)b->data + pos, b->len - pos, &cp);
+    return n ? n : 1;
+}
+
+/* Where the character before pos starts. */
+static size_t char_before(const cli_buf *b, size_t pos)
+{
+    size_t p = pos - 1;
+    while (p > 0 && pos - p < 4 && ((unsigned char)b->data[p] & 0xC0) == 0x80) p--;
+    return char_len(b, p) == pos - p ? p : pos - 1;
+}
+
+static int columns(const cli_buf *b, size_t from, size_t to)
+{
+    int n = 0;
+    for (size_t p = from; p < to; p += char_len(b, p)) n++;
+    return n;
+}
+
+/* ------------------------------------------------------------ editing */
+
+typedef struct {
+    cli_buf *line;
+    size_t pos;      /* the cursor: a byte offset at a character's start */
+    cli_buf prompt;
+    cli_history *h;
+    int at;          /* the history line shown; h->n: the line being typed */
+    cli_buf draft;   /* the line being typed, kept while browsing history */
+    cli_buf out;     /* one redraw's bytes */
+} editor;
+
+static void write_all(const char *s, size_t n)
+{
+    while (n) {
+        const ssize_t w = write(STDOUT_FILENO, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            const int err = w < 0 ? errno : EIO;
+            cli_terminal_restore();
+            cli_die(EXIT_MODEL, "writing output: %s", strerror(err));
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static int terminal_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    return DEFAULT_COLUMNS;
+}
+
+/* Draws the prompt and the part of the line around the cursor that fits,
+ * clears the rest of the row and puts the cursor in place. */
+static void redraw(editor *e)
+{
+    const cli_buf *b = e->line;
+    const int prompt_cols = columns(&e->prompt, 0, e->prompt.len);
+    int room = terminal_columns() - prompt_cols - 1;
+    if (room < 1) room = 1;
+    size_t from = 0;
+    int cursor = columns(b, 0, e->pos);
+    for (; cursor >= room; cursor--) from += char_len(b, from);
+    size_t to = from;
+    for (int shown = 0; to < b->len && shown < room; shown++) to += char_len(b, to);
+    char move[32];
+    const int n_move = snprintf(move, sizeof move, "\r\x1b[%dC", prompt_cols + cursor);
+    e->out.len = 0;
+    buf_append(&e->out, "\r", 1);
+    buf_append(&e->out, e->prompt.data, e->prompt.len);
+    buf_append(&e->out, b->data + from, to - from);
+    buf_append(&e->out, "\x1b[K", 3);
+    if (prompt_cols + cursor > 0) buf_append(&e->out, move, (size_t)n_move);
+    write_all(e->out.data, e->out.len);
+}
+
+static void erase(editor *e, size_t at, size_t n)
+{
+    cli_buf *b = e->line;
+    memmove(b->data + at, b->data + at + n, b->len - at - n + 1);
+    b->len -= n;
+}
+
+static void insert(editor *e, char c)
+{
+    cli_buf *b = e->line;
+    buf_append(b, &c, 1); /* grows the buffer; the byte moves into place below */
+    memmove(b->data + e->pos + 1, b->data + e->pos, b->len - 1 - e->pos);
+    b->data[e->pos++] = c;
+}
+
+static void set_line(editor *e, const char *s)
+{
+    e->line->len = 0;
+    buf_append(e->line, s, strlen(s));
+    e->pos = e->line->len;
+}
+
+static void history_move(editor *e, int step)
+{
+    const int to = e->at + step;
+    if (to < 0 || to > e->h->n) return;
+    if (e->at == e->h->n) {
+        e->draft.len = 0;
+        buf_append(&e->draft, e->line->data, e->line->len);
+    }
+    e->at = to;
+    set_line(e, to == e->h->n ? e->draft.data : e->h->lines[to]);
+}
+
+static void history_add(cli_history *h, const char *line)
+{
+    if (!*line || (h->n && !strcmp(h->lines[h->n - 1], line))) return;
+    if (h->n == HISTORY_MAX) {
+        free(h->lines[0]);
+        memmove(h->lines, h->lines + 1, (size_t)(h->n - 1) * sizeof *h->lines);
+        h->n--;
+    }
+    char **lines = realloc(h->lines, (size_t)(h->n + 1) * sizeof *lines);
+    char *copy = strdup(line);
+    if (!lines || !copy) cli_die(EXIT_MODEL, "out of memory");
+    h->lines = lines;
+    h->lines[h->n++] = copy;
+}
+
+void cli_history_free(cli_history *h)
+{
+    for (int i = 0; i < h->n; i++) free(h->lines[i]);
+    free(h->lines);
+    *h = (cli_history){0};
+}
+
+/* Applies one key; bytes that are neither a known control key nor text
+ * are ignored. */
+static void edit_key(editor *e, int key)
+{
+    cli_buf *b = e->line;
+    if ((key == KEY_LEFT || key == KEY_CTRL('B')) && e->pos > 0) e->pos = char_before(b, e->pos);
+    else if ((key == KEY_RIGHT || key == KEY_CTRL('F')) && e->pos < b->len) e->pos += char_len(b, e->pos);
+    else if (key == KEY_HOME || key == KEY_CTRL('A')) e->pos = 0;
+    else if (key == KEY_END || key == KEY_CTRL('E')) e->pos = b->len;
+    else if ((key == DEL || key == KEY_CTRL('H')) && e->pos > 0) {
+        const size_t p = char_before(b, e->pos);
+        erase(e, p, e->pos - p);
+        e->pos = p;
+    } else if ((key == KEY_DELETE || key == KEY_CTRL('D')) && e->pos < b->len)
+        erase(e, e->pos, char_len(b, e->pos));
+    else if (key == KEY_CTRL('U')) {
+        erase(e, 0, e->pos);
+        e->pos = 0;
+    } else if (key == KEY_CTRL('K')) erase(e, e->pos, b->len - e->pos);
+    else if (key == KEY_UP || key == KEY_CTRL('P')) history_move(e, -1);
+    else if (key == KEY_DOWN || key == KEY_CTRL('N')) history_move(e, 1);
+    else if (key >= ' ' && key != DEL && key < KEY_LEFT) insert(e, (char)key); /* text, UTF-8 too */
+}
+
+/* ------------------------------------------------------------ input */
+
+/* One byte of input, or -1 at end of input, on an error or a Ctrl-C
+ * (SIGINT ends the blocking read: cli_catch_sigint has no SA_RESTART). */
+static int read_byte(void)
+{
+    for (;;) {
+        if (cli_interrupted) return -1;
+        unsigned char c;
+        const ssize_t r = read(STDIN_FILENO, &c, 1);
+        if (r == 1) return c;
+        if (r < 0 && errno == EINTR) continue;
+        return -1;
+    }
+}
+
+/* The key an escape sequence after ESC stands for: CSI (ESC [) and SS3
+ * (ESC O) forms of the arrows, home, end and delete. */
+static int read_escape(void)
+{
+    const int intro = read_byte();
+    if (intro != '[' && intro != 'O') return intro < 0 ? -1 : KEY_OTHER;
+    int param = 0, c, digits = 0;
+    while ((c = read_byte()) >= '0' && c <= '9')
+        if (digits++ < MAX_SEQ_PARAM) param = param * 10 + (c - '0');
+    while (c >= 0 && (c < '@' || c > '~')) c = read_byte(); /* ";5" modifiers and such */
+    switch (c) {
+    case 'A': return KEY_UP;
+    case 'B': return KEY_DOWN;
+    case 'C': return KEY_RIGHT;
+    case 'D': return KEY_LEFT;
+    case 'H': return KEY_HOME;
+    case 'F': return KEY_END;
+    case '~':
+        return param == 1 || param == 7 ? KEY_HOME
+               : param == 4 || param == 8 ? KEY_END
+               : param == 3               ? KEY_DELETE
+                                          : KEY_OTHER;
+    default: return c < 0 ? -1 : KEY_OTHER;
+    }
+}
+
+static int read_key(void)
+{
+    const int c = read_byte();
+    return c == ESC ? read_escape() : c;
+}
+
+/* Edits until Enter (0) or the end of input: Ctrl-D on an empty line,
+ * Ctrl-C or a read error (-1). */
+static int edit_line(editor *e)
+{
+    redraw(e);
+    for (;;) {
+        const int key = read_key();
+        if (key < 0 || (key == KEY_CTRL('D') && e->line->len == 0)) return -1;
+        if (key == '\r' || key == '\n') return 0;
+        edit_key(e, key);
+        /* the bytes of a character are drawn once it is whole */
+        if (bn_utf8_complete_prefix(e->line->data, e->pos) == e->pos) redraw(e);
+    }
+}
+
+int cli_line_read(cli_history *h, const char *prompt, cli_buf *line)
+{
+    line->len = 0;
+    buf_append(line, "", 0);
+    cli_check_output(stdout); /* what was printed comes before the prompt */
+    editor e = {.line = line, .h = h, .at = h->n};
+    buf_append(&e.prompt, prompt, strlen(prompt));
+    enter_raw_mode();
+    const int rc = edit_line(&e);
+    if (rc == 0) {
+        e.pos = line->len;
+        redraw(&e);
+        write_all("\n", 1);
+        history_add(h, line->data);
+    }
+    cli_terminal_restore();
+    buf_free(&e.prompt);
+    buf_free(&e.draft);
+    buf_free(&e.out);
+    return rc;
+}
