@@ -10,7 +10,8 @@
 #define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
 #define MAX_FUSED 3    /* most products in one run (Q, K, V) */
 /* Up to this many tokens, each takes the one-token product over a chunk of
- * rows that stays in L1: the tile kernels pad a pass to their full width,
+ * rows that stays in L1, unless the table's matmat pads no tile
+ * (matmat_from_2): the other tile kernels pad a pass to their full width,
  * which would make a short verify pass (--lookup) cost a full tile. */
 #define MATVEC_MAX_TOKENS 4
 
@@ -36,7 +37,7 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
         float *y = j->y[i] + (size_t)t0 * w->rows;
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (nt > MATVEC_MAX_TOKENS && j->k->qk256_matmat) {
+            if (j->k->qk256_matmat && nt > (j->k->matmat_from_2 ? 1 : MATVEC_MAX_TOKENS)) {
                 j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
                 continue;
             }

@@ -660,6 +660,7 @@ const bn_kernels bn_kernels_avx512_bw = {
     .qk256_matvec = qk256_matvec_bw,
     .f16_matvec = f16_matvec_avx512,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
+    .matmat_from_2 = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,

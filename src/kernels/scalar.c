@@ -116,6 +116,37 @@ static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float
     for (int r = r0; r < r1; r++) y[r] = f16_dot_scalar(w + (size_t)r * cols, x, cols);
 }
 
+/* Up to BN_F16_INPUTS inputs over rows [r0, r1): each 16 weights widened
+ * once, then added into every input's lanes exactly as f16_dot_scalar. */
+static void f16_rows_inputs(const uint16_t *w, int cols, const float *x, int n, float *y,
+                            size_t ldy, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *wr = w + (size_t)r * cols;
+        float lane[BN_F16_INPUTS][BN_F16_LANES] = {{0}};
+        int k = 0;
+        for (; k + BN_F16_LANES <= cols; k += BN_F16_LANES) {
+            float wf[BN_F16_LANES];
+            for (int l = 0; l < BN_F16_LANES; l++) wf[l] = bn_f16_to_f32(wr[k + l]);
+            for (int i = 0; i < n; i++)
+                for (int l = 0; l < BN_F16_LANES; l++) {
+                    float p = wf[l] * x[(size_t)i * cols + k + l];
+                    lane[i][l] = lane[i][l] + p;
+                }
+        }
+        for (int i = 0; i < n; i++)
+            y[(size_t)i * ldy + r] = bn_f16_dot_tail(fold16(lane[i]), wr, x + (size_t)i * cols, k, cols);
+    }
+}
+
+static void f16_matmat_scalar(const uint16_t *w, int cols, const float *x, int n, float *y,
+                              size_t ldy, int r0, int r1)
+{
+    for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS)
+        f16_rows_inputs(w, cols, x + (size_t)i0 * cols, n - i0 < BN_F16_INPUTS ? n - i0 : BN_F16_INPUTS,
+                        y + (size_t)i0 * ldy, ldy, r0, r1);
+}
+
 /* ------------------------------------------------------------ attention */
 
 /* Element idx of KV cache rows: floats, or F16 halves widened (exactly)
@@ -162,6 +193,7 @@ const bn_kernels bn_kernels_scalar = {
     .quantize = quantize_scalar,
     .qk256_matvec = qk256_matvec_scalar,
     .f16_matvec = f16_matvec_scalar,
+    .f16_matmat = f16_matmat_scalar,
     .attn_scores = attn_scores_scalar,
     .attn_values = attn_values_scalar,
     .attn_scores_f16 = attn_scores_f16_scalar,
