@@ -45,6 +45,10 @@ typedef struct {
     int n_batch;        /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
     const char *lm_head; /* requantize the output layer at load: "f16", "q8_0", "q6_k";
                             NULL = keep the file's type */
+    const char *weights; /* the ternary weights' layout in memory: "q2" (NULL too: 2 bits a
+                            weight) or "q16" (1.6 bits, 5 a byte: 20% fewer bytes read per
+                            token, more work to unpack; matrices with a scale per block
+                            stay at 2 bits); results are bitwise the same */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256

@@ -70,6 +70,8 @@ static void print_help(void)
            "      --kernel NAME       auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "      --lm-head TYPE      requantize the output layer at load: f16, q8_0 or\n"
            "                          q6_k (default: keep the file's type)\n"
+           "      --weights LAYOUT    ternary weights in memory: q2 (2 bits) or q16 (1.6\n"
+           "                          bits: fewer bytes per token, more unpacking)\n"
            "\n"
            "sampling:\n"
            "      --temp T            temperature, 0 = greedy (default: %.2f)\n"
@@ -293,6 +295,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--pre")) o->pre = VALUE();
         else if (!strcmp(a, "--kernel")) o->kernel = VALUE();
         else if (!strcmp(a, "--lm-head")) o->lm_head = VALUE();
+        else if (!strcmp(a, "--weights")) o->weights = VALUE();
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (is_flag(a, "-q", "--quiet")) o->quiet = 1;
         else if (is_flag(a, "-v", "--verbose")) o->verbose = 1;

@@ -17,8 +17,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "x86.h"
+#include "q16.h"
 #include "quants.h"
+#include "x86.h"
 
 #define AVX2_FN BN_X86_AVX2_FN
 
@@ -150,6 +151,49 @@ AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, f
                                       int r1)
 {
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_avx2, block_dots_avx2);
+}
+
+/* --------------------------------------------------------- Q16 matvec */
+
+/* sum(code * q) over one Q16 group of `trits` codes a byte (q16.h): the
+ * codes from two signed compares, each next byte value 3 * s by two byte
+ * adds; int16 pairs (|sum| <= 5 * 512) widened to int32 once a group. */
+ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, int trits)
+{
+    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s = _mm256_loadu_si256((const __m256i *)bytes), p = zero;
+#pragma GCC unroll 5
+    for (int n = 0; n < trits; n++) {
+        const __m256i code =
+            _mm256_sub_epi8(zero, _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
+        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
+                                    code, _mm256_loadu_si256((const __m256i *)(q + BYTES_PER_VEC * n))));
+        s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
+    }
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+AVX2_FN static int32_t q16_row_dot_avx2(const uint8_t *row, const int8_t *q, int nb)
+{
+    const int weights = nb * QK256_BLOCK, whole = weights / Q16_GROUP;
+    __m256i acc = _mm256_setzero_si256();
+    int g = 0;
+    for (; g < whole; g++) {
+        bn_x86_prefetch_ahead(row + (size_t)g * Q16_GROUP_BYTES);
+        acc = _mm256_add_epi32(acc, q16_group(row + (size_t)g * Q16_GROUP_BYTES,
+                                              q + (size_t)g * Q16_GROUP, Q16_TRITS));
+    }
+    if (g < q16_groups(nb))
+        acc = _mm256_add_epi32(acc, q16_group(row + (size_t)g * Q16_GROUP_BYTES,
+                                              q + (size_t)g * Q16_GROUP, q16_group_trits(weights, g)));
+    return bn_x86_hsum_epi32(acc);
+}
+
+AVX2_FN void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                    int r1)
+{
+    bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_avx2);
 }
 
 /* ------------------------------------------------------- QK256 matmat */
@@ -661,6 +705,7 @@ const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
     .quantize = quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
+    .q16_matvec = bn_x86_q16_matvec_avx2,
     .f16_matvec = f16_matvec_avx2,
     .f16_matmat = f16_matmat_avx2,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,

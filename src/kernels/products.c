@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "q16.h"
+
 #define DOTS_CHUNK 32      /* blocks whose dots are computed per call */
 
 /* docs/FORWARD.md, Ternary products, with per-block scales:
@@ -35,6 +37,15 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
         else
             y[r] = bn_ternary_epilogue(row_dot(row, a->q, nb), a, w->scale);
     }
+}
+
+void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                        bn_row_dot_fn row_dot)
+{
+    const size_t row_bytes = q16_row_bytes(w->blocks_per_row);
+    for (int r = r0; r < r1; r++)
+        y[r] = bn_ternary_epilogue(row_dot(w->q16 + (size_t)r * row_bytes, a->q, w->blocks_per_row),
+                                   a, w->scale);
 }
 
 #define MAX_TILE 32      /* tokens */

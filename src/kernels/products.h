@@ -52,5 +52,9 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
  * evaluates it. */
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
+/* Rows [r0, r1) of a Q16 matrix (per-tensor scale) from a row_dot over its
+ * Q16 rows, with the same epilogue. */
+void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                        bn_row_dot_fn row_dot);
 
 #endif

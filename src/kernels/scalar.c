@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "products.h"
+#include "q16.h"
 #include "table.h"
 
 /* max|x_i| of the vector; a NaN never compares greater, so it is skipped. */
@@ -86,6 +87,11 @@ static void block_dots_scalar(const uint8_t *codes, const int8_t *q, int n, int3
 static void qk256_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
 {
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_scalar, block_dots_scalar);
+}
+
+static void q16_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
+{
+    bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_ref);
 }
 
 /* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1: the F16 and the
@@ -192,6 +198,7 @@ const bn_kernels bn_kernels_scalar = {
     .name = "scalar",
     .quantize = quantize_scalar,
     .qk256_matvec = qk256_matvec_scalar,
+    .q16_matvec = q16_matvec_scalar,
     .f16_matvec = f16_matvec_scalar,
     .f16_matmat = f16_matmat_scalar,
     .attn_scores = attn_scores_scalar,
