@@ -168,7 +168,7 @@ ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, i
         const __m256i code =
             _mm256_sub_epi8(zero, _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
         p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
-                                    code, _mm256_loadu_si256((const __m256i *)(q + BYTES_PER_VEC * n))));
+                                    code, _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
         s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
     }
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
