@@ -50,6 +50,10 @@ typedef struct {
     int vocab_only; /* read the metadata, vocabulary and tensor table only: the
                        weights are checked but not loaded, so the model can be
                        described and tokenize, not evaluated (--info) */
+    const char *weights; /* the ternary weights' layout in memory: "q2" (NULL too: 2 bits a
+                            weight) or "q16" (1.6 bits, 5 a byte: 20% fewer bytes read per
+                            token, more work to unpack; matrices with a scale per block
+                            stay at 2 bits); results are bitwise the same */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256

@@ -297,7 +297,7 @@ TEST(formats_tq_equal_block_scales_become_one_scale)
         uint8_t *data = tq2_tensor(2, k ? mixed : same, want);
         gguf_tensor t = fake_tensor(GGML_TYPE_TQ2_0, 512, 2, data);
         qk256_matrix m;
-        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, 0, &m, err) == 0, "%s", err);
         CHECK_EQ_INT(count_wrong(&m, want), 0);
         if (k == 0) {
             CHECK(m.block_scales == NULL && m.scale == 0.75f);
@@ -327,7 +327,7 @@ TEST(formats_ternary_load_into_an_arena)
     CHECK(bn_arena_alloc(&none, 1, 1) == NULL);
     qk256_matrix m[4];
     for (int i = 0; i < 4; i++) {
-        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &arena, &m[i], err) == 0, "%s", err);
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), &arena, 0, &m[i], err) == 0, "%s", err);
         CHECK_EQ_INT(count_wrong(&m[i], want), 0);
         CHECK((uintptr_t)m[i].codes % QK256_BLOCK_BYTES == 0);
     }
@@ -375,7 +375,7 @@ TEST(formats_float_ternary_values_keep_their_scale)
     for (int k = 0; k < 3; k++) {
         gguf_tensor t = fake_tensor(cases[k].type, COLS, ROWS, cases[k].data);
         qk256_matrix m;
-        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
+        CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, 0, &m, err) == 0, "%s", err);
         CHECK_EQ_INT(count_wrong(&m, want), 0);
         CHECK(m.block_scales == NULL);
         if (cases[k].scale > 0.0f) CHECK(m.scale == cases[k].scale);
@@ -403,7 +403,7 @@ TEST(formats_float_latent_weights_use_absmean)
     gguf_tensor t = fake_tensor(GGML_TYPE_F32, COLS, ROWS, w);
     qk256_matrix m;
     char err[BN_ERR_LEN];
-    CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, &m, err) == 0, "%s", err);
+    CHECK_MSG(bn_ternary_load(&t, "w", test_pool(), NULL, 0, &m, err) == 0, "%s", err);
     CHECK(m.scale == scale);
     CHECK_EQ_INT(count_wrong(&m, want), 0);
     qk256_free(&m);
@@ -417,7 +417,7 @@ TEST(formats_ternary_load_errors_name_the_tensor)
     static float w[2 * 256];
     w[300] = NAN;
     gguf_tensor t = fake_tensor(GGML_TYPE_F32, 256, 2, w);
-    CHECK(bn_ternary_load(&t, "blk.0.attn_q.weight", test_pool(), NULL, &m, err) == -1);
+    CHECK(bn_ternary_load(&t, "blk.0.attn_q.weight", test_pool(), NULL, 0, &m, err) == -1);
     CHECK_MSG(strstr(err, "blk.0.attn_q.weight") && strstr(err, "NaN"), "%s", err);
     /* a TQ2_0 weight of code 3 (+2) */
     int8_t want[512];
@@ -425,7 +425,7 @@ TEST(formats_ternary_load_errors_name_the_tensor)
     uint8_t *data = tq2_tensor(1, d, want);
     data[TQ2_BYTES + 3] |= 3;
     t = fake_tensor(GGML_TYPE_TQ2_0, 512, 1, data);
-    CHECK(bn_ternary_load(&t, "blk.1.ffn_up.weight", test_pool(), NULL, &m, err) == -1);
+    CHECK(bn_ternary_load(&t, "blk.1.ffn_up.weight", test_pool(), NULL, 0, &m, err) == -1);
     CHECK_MSG(strstr(err, "blk.1.ffn_up.weight") && strstr(err, "not ternary"), "%s", err);
     /* a non-finite block scale */
     data[TQ2_BYTES + 3] &= (uint8_t)~3;

@@ -619,6 +619,49 @@ TEST(kernels_simd_f16_long_ranges_bit_exact)
     free(got);
 }
 
+/* f16_matmat of every table, scalar included: each of n inputs gives
+ * bitwise scalar f16_matvec's result for it alone, whatever n (groups of
+ * BN_F16_INPUTS and a shorter last group), rows outside [r0, r1) untouched. */
+static int compare_f16_matmat_case(const bn_kernels *k, int case_no)
+{
+    enum { MAX_ROWS = 12, MAX_INPUTS = 2 * BN_F16_INPUTS + 1 };
+    const int rows = rng_int(1, MAX_ROWS), n = 1 + case_no % MAX_INPUTS;
+    const int cols = case_no % 4 == 0 ? BN_F16_LANES * rng_int(1, 40) : rng_int(1, 700);
+    uint16_t *w = malloc((size_t)rows * cols * sizeof *w);
+    float *x = malloc((size_t)n * cols * sizeof *x);
+    float want[MAX_INPUTS * MAX_ROWS], got[MAX_INPUTS * MAX_ROWS];
+    CHECK(w && x);
+    int ok = w && x;
+    for (int i = 0; ok && i < rows * cols; i++) w[i] = random_finite_f16();
+    for (int i = 0; ok && i < n * cols; i++) x[i] = rng_float(-10.0f, 10.0f);
+    const int r0 = rng_int(0, rows - 1), r1 = rng_int(r0 + 1, rows);
+    for (int i = 0; i < n * rows; i++) want[i] = got[i] = SENTINEL;
+    for (int i = 0; ok && i < n; i++)
+        bn_kernels_scalar.f16_matvec(w, cols, x + (size_t)i * cols, want + (size_t)i * rows, r0, r1);
+    if (ok) k->f16_matmat(w, cols, x, n, got, (size_t)rows, r0, r1);
+    ok = ok && same_floats(want, got, n * rows);
+    CHECK_MSG(ok, "%s f16_matmat, case %d (%dx%d, %d inputs, rows %d..%d)", k->name, case_no, rows,
+              cols, n, r0, r1);
+    free(w);
+    free(x);
+    return ok;
+}
+
+TEST(kernels_f16_matmat_matches_matvec_per_input)
+{
+    const bn_kernels *t[BN_KERNELS_MAX];
+    const int n = bn_kernels_available(t, BN_KERNELS_MAX);
+    int compared = 0;
+    for (int i = 0; i < n; i++) {
+        if (!t[i]->f16_matmat) continue;
+        rng_seed(300 + (uint64_t)i);
+        compared++;
+        for (int c = 0; c < PROPERTY_CASES; c++)
+            if (!compare_f16_matmat_case(t[i], c)) break;
+    }
+    CHECK(compared > 0); /* scalar has one */
+}
+
 TEST(kernels_simd_extreme_dot_products)
 {
     /* every weight +1 (code 2) against all-127 or all -127 activations: the

@@ -41,7 +41,7 @@
 typedef struct {
     const char *models[MAX_LIST];
     int n_models;
-    const char *kernel, *format, *lm_head;
+    const char *kernel, *format, *lm_head, *weights;
     int pp[MAX_LIST], n_pp;
     int tg[MAX_LIST], n_tg;
     int depth[MAX_LIST], n_depth;
@@ -102,7 +102,7 @@ static int parse_count(const char *flag, const char *v)
 static int takes_value(const char *a)
 {
     static const char *const flags[] = {"-m", "--model", "-p", "-n", "-d", "-t", "-r", "-b", "-s",
-                                        "--kernel", "--lm-head", "-ctk", "--cache-type-k",
+                                        "--kernel", "--lm-head", "--weights", "-ctk", "--cache-type-k",
                                         "-ctv", "--cache-type-v", "-o"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         if (!strcmp(a, flags[i])) return 1;
@@ -123,6 +123,7 @@ static void print_bench_help(void)
            "                t/s is then passes/s (default: 1)\n"
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
+           "  --weights L   ternary weights in memory: q2 (2 bits) or q16 (1.6 bits) (default: q2)\n"
            "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
            "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
            "  -o FORMAT     md, json, jsonl or csv (default: md); the fields of json,\n"
@@ -167,6 +168,7 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "-s")) o->n_spec = parse_list(a, v, o->spec, 1);
         else if (!strcmp(a, "--kernel")) o->kernel = v;
         else if (!strcmp(a, "--lm-head")) o->lm_head = v;
+        else if (!strcmp(a, "--weights")) o->weights = v;
         else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k"))
             o->cache_k = cli_parse_cache_type(a, v);
         else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v"))
@@ -415,6 +417,8 @@ static void print_md(const bench_opts *o, const bench_model *bm, const bench_row
     char test[64];
     int len = snprintf(test, sizeof test, "%s%d", r->test_kind, r->n);
     if (r->spec > 1) len += snprintf(test + len, sizeof test - (size_t)len, " s=%d", r->spec);
+    if (o->weights && *o->weights)
+        len += snprintf(test + len, sizeof test - (size_t)len, " %s", o->weights);
     if (r->depth) snprintf(test + len, sizeof test - (size_t)len, " @ d%d", r->depth);
     printf("| %s | %.2f %s | %.2f %s | CPU | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
            size >= GIB ? size / GIB : size / MIB, size >= GIB ? "GiB" : "MiB",
@@ -502,6 +506,7 @@ static void run_model(bench_opts *o, const char *path, int *first)
     bn_model_params mp = bn_model_default_params();
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
+    mp.weights = o->weights;
     mp.n_threads = o->n_threads ? o->threads[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);

@@ -47,6 +47,7 @@ typedef struct {
     const char *kernel;
     const char *pre;
     const char *lm_head; /* --lm-head */
+    const char *weights; /* --weights */
     const char **stops; /* --stop, n_stops of them */
     int n_stops;
     int n_predict;

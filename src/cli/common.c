@@ -212,12 +212,14 @@ bn_model *cli_load_model(const cli_opts *o)
     mp.no_mmap = o->no_mmap;
     mp.use_mlock = o->mlock;
     mp.vocab_only = o->mode == MODE_INFO; /* describing needs no weights */
+    mp.weights = o->weights;
     bn_model *m = bn_model_load(o->model, &mp, err);
     if (!m) {
         /* the load errors that flags cause (messages of kernels.c, model.c) */
         if (starts_with(err, "kernel '") || starts_with(err, "unknown kernel '"))
             cli_die(EXIT_USAGE, "--kernel: %s", err);
         if (starts_with(err, "unknown lm-head")) cli_die(EXIT_USAGE, "--lm-head: %s", err);
+        if (starts_with(err, "unknown weights")) cli_die(EXIT_USAGE, "--weights: %s", err);
         cli_die(EXIT_MODEL, "%s: %s", o->model, err);
     }
     apply_pre(o, (bn_tokenizer *)bn_model_tokenizer(m));

@@ -75,6 +75,8 @@ static void print_help(void)
            "      --no-mmap           read the model file instead of mapping it\n"
            "  -ngl, -fa, -sm, -mg, -ts and the other GPU flags are accepted and ignored:\n"
            "                          this build runs on the CPU\n"
+           "      --weights LAYOUT    ternary weights in memory: q2 (2 bits) or q16 (1.6\n"
+           "                          bits: fewer bytes per token, more unpacking)\n"
            "\n"
            "sampling:\n"
            "      --temp T            temperature, 0 = greedy (default: %.2f)\n"
@@ -340,6 +342,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--mlock")) o->mlock = 1;
         else if (!strcmp(a, "--no-mmap")) o->no_mmap = 1;
         else if (skip_gpu_flag(argc, argv, &i, &gpu_flag)) continue;
+        else if (!strcmp(a, "--weights")) o->weights = VALUE();
         else if (!strcmp(a, "--json")) o->json = 1;
         else if (is_flag(a, "-q", "--quiet")) o->quiet = 1;
         else if (is_flag(a, "-v", "--verbose")) o->verbose = 1;

@@ -50,6 +50,12 @@ static void dense_rows(const matmul_task *t, int i, int r0, int r1)
         y[r] = bn_quant_dot(d->type, d->data + (size_t)r * d->row_bytes, x, d->cols);
 }
 
+/* An F16 matrix whose rows the table converts once for several inputs. */
+static int f16_inputs_at_once(const matmul_task *t)
+{
+    return t->d->type == GGML_TYPE_F16 && t->k->f16_matmat;
+}
+
 static void dense_matmul_task(void *arg, int ith, int nth)
 {
     matmul_task *t = arg;
@@ -65,6 +71,11 @@ static void dense_matmul_task(void *arg, int ith, int nth)
         }
         for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
             const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
+            if (f16_inputs_at_once(t)) {
+                t->k->f16_matmat((const uint16_t *)t->d->data, t->d->cols, t->x, t->n, t->y,
+                                 (size_t)t->d->rows, c0, c1);
+                continue;
+            }
             for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
         }
     }

@@ -10,6 +10,7 @@
 
 #include "bitnet-perf.h"
 #include "engine.h"
+#include "kernels/q16.h"
 #include "runtime/clock.h"
 
 
@@ -31,6 +32,7 @@ unsigned long long bn_model_tensor_bytes(const bn_model *m)
 
 static size_t qk256_bytes(const qk256_matrix *w)
 {
+    if (w->q16) return (size_t)w->rows * q16_row_bytes(w->blocks_per_row);
     const size_t blocks = (size_t)w->rows * w->blocks_per_row;
     return qk256_codes_bytes(w->rows, w->cols) + (w->block_scales ? blocks * sizeof(float) : 0);
 }

@@ -6,16 +6,20 @@
  */
 #include "engine.h"
 
+typedef void (*bn_matvec_fn)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+
 #define ROW_CHUNK 16   /* rows per inner chunk: their codes stay in L1 across the tokens */
 #define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
 #define MAX_FUSED 3    /* most products in one run (Q, K, V) */
 /* Up to this many tokens, each takes the one-token product over a chunk of
- * rows that stays in L1: the tile kernels pad a pass to their full width,
+ * rows that stays in L1, unless the table's matmat pads no tile
+ * (matmat_from_2): the other tile kernels pad a pass to their full width,
  * which would make a short verify pass (--lookup) cost a full tile. */
 #define MATVEC_MAX_TOKENS 4
 
 typedef struct {
     const bn_kernels *k;
+    bn_matvec_fn q16_matvec; /* the table's, else the scalar one */
     const bn_qact *a; /* [n_tok] */
     int n_tok;
     int n_mat;
@@ -36,7 +40,11 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
         float *y = j->y[i] + (size_t)t0 * w->rows;
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (nt > MATVEC_MAX_TOKENS && j->k->qk256_matmat) {
+            if (w->q16) { /* no multi-token Q16 kernel: one token at a time */
+                for (int t = 0; t < nt; t++) j->q16_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
+                continue;
+            }
+            if (j->k->qk256_matmat && nt > (j->k->matmat_from_2 ? 1 : MATVEC_MAX_TOKENS)) {
                 j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
                 continue;
             }
@@ -59,7 +67,9 @@ static void products_task(void *arg, int ith, int nth)
 void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
                          const qk256_matrix *const *w, float *const *y)
 {
-    products_job j = {.k = ctx->m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};
+    const bn_kernels *k = ctx->m->kernels;
+    products_job j = {.k = k, .q16_matvec = k->q16_matvec ? k->q16_matvec : bn_kernels_scalar.q16_matvec,
+                      .a = qa, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];

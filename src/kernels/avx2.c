@@ -17,8 +17,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "x86.h"
+#include "q16.h"
 #include "quants.h"
+#include "x86.h"
 
 #define AVX2_FN BN_X86_AVX2_FN
 
@@ -152,22 +153,66 @@ AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_avx2, block_dots_avx2);
 }
 
+/* --------------------------------------------------------- Q16 matvec */
+
+/* sum(code * q) over one Q16 group of `trits` codes a byte (q16.h): the
+ * codes from two signed compares, each next byte value 3 * s by two byte
+ * adds; int16 pairs (|sum| <= 5 * 512) widened to int32 once a group. */
+ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, int trits)
+{
+    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i s = _mm256_loadu_si256((const __m256i *)bytes), p = zero;
+#pragma GCC unroll 5
+    for (int n = 0; n < trits; n++) {
+        const __m256i code =
+            _mm256_sub_epi8(zero, _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
+        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
+                                    code, _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
+        s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
+    }
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+AVX2_FN static int32_t q16_row_dot_avx2(const uint8_t *row, const int8_t *q, int nb)
+{
+    const int weights = nb * QK256_BLOCK, whole = weights / Q16_GROUP;
+    __m256i acc = _mm256_setzero_si256();
+    int g = 0;
+    for (; g < whole; g++) {
+        bn_x86_prefetch_ahead(row + (size_t)g * Q16_GROUP_BYTES);
+        acc = _mm256_add_epi32(acc, q16_group(row + (size_t)g * Q16_GROUP_BYTES,
+                                              q + (size_t)g * Q16_GROUP, Q16_TRITS));
+    }
+    if (g < q16_groups(nb))
+        acc = _mm256_add_epi32(acc, q16_group(row + (size_t)g * Q16_GROUP_BYTES,
+                                              q + (size_t)g * Q16_GROUP, q16_group_trits(weights, g)));
+    return bn_x86_hsum_epi32(acc);
+}
+
+AVX2_FN void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                    int r1)
+{
+    bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_avx2);
+}
+
 /* ------------------------------------------------------- QK256 matmat */
 
-#define MATMAT_TOKENS 8 /* tokens per tile: 8 accumulators + 4 decoded quarters */
+#define MATMAT_TOKENS 8 /* most tokens per tile: 8 accumulators + 4 decoded quarters */
 
-/* One row against a tile of 8 tokens. Each half block (32 code bytes) is
+/* One row against a tile of `tile` tokens (a compile-time constant, so
+ * the accumulators live in registers). Each half block (32 code bytes) is
  * split into its four quarters once, then for every token the four
  * products are added as int16 (|sum| <= 4 * 512) and widened to int32. */
-AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
-                                  int nb, int32_t *sums)
+ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *const *q, int nb,
+                                         int32_t *sums, int tile)
 {
-    (void)row_bytes; /* one row per tile */
     const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     __m256i acc[MATMAT_TOKENS];
-#pragma GCC unroll 8 /* the accumulators must live in registers */
+#pragma GCC unroll 8
     for (int t = 0; t < MATMAT_TOKENS; t++) acc[t] = _mm256_setzero_si256();
     for (int b = 0; b < nb; b++) {
+        bn_x86_prefetch_ahead(codes + (size_t)b * QK256_BLOCK_BYTES);
         for (int half = 0; half < 2; half++) {
             const __m256i c = _mm256_loadu_si256(
                 (const __m256i *)(codes + (size_t)b * QK256_BLOCK_BYTES + (size_t)half * BYTES_PER_VEC));
@@ -176,7 +221,7 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
             for (int k = 0; k < 4; k++) d[k] = _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), mask);
             const size_t off = (size_t)b * QK256_BLOCK + (size_t)half * BYTES_PER_VEC;
 #pragma GCC unroll 8
-            for (int t = 0; t < MATMAT_TOKENS; t++) {
+            for (int t = 0; t < tile; t++) {
                 const int8_t *x = q[t] + off;
 #define PAIRS(k) _mm256_maddubs_epi16(d[k], _mm256_loadu_si256((const __m256i *)(x + 64 * (size_t)(k))))
                 const __m256i p = _mm256_add_epi16(_mm256_add_epi16(PAIRS(0), PAIRS(1)),
@@ -189,12 +234,42 @@ AVX2_FN static void row_tile_avx2(const uint8_t *codes, size_t row_bytes, const 
     _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(acc));
 }
 
-static const bn_matmat_shape matmat_avx2 = {MATMAT_TOKENS, 1, row_tile_avx2, qk256_matvec_avx2, NULL};
+/* A tile function and a shape for each tile width from 2 to 8: a short
+ * pass (a --lookup verify pass, the end of a prompt) does the work of its
+ * own tokens only, where one 8-token tile would repeat its last token. */
+#define ROW_TILE(T)                                                                               \
+    AVX2_FN static void row_tile##T(const uint8_t *codes, size_t row_bytes,                      \
+                                    const int8_t *const *q, int nb, int32_t *sums)               \
+    {                                                                                             \
+        (void)row_bytes; /* one row per tile */                                                   \
+        row_tile_body(codes, q, nb, sums, T);                                                     \
+    }
+ROW_TILE(2)
+ROW_TILE(3)
+ROW_TILE(4)
+ROW_TILE(5)
+ROW_TILE(6)
+ROW_TILE(7)
+ROW_TILE(8)
+#undef ROW_TILE
 
+static const bn_matmat_shape matmat_avx2[MATMAT_TOKENS + 1] = {
+    [2] = {2, 1, row_tile2, qk256_matvec_avx2, NULL}, [3] = {3, 1, row_tile3, qk256_matvec_avx2, NULL},
+    [4] = {4, 1, row_tile4, qk256_matvec_avx2, NULL}, [5] = {5, 1, row_tile5, qk256_matvec_avx2, NULL},
+    [6] = {6, 1, row_tile6, qk256_matvec_avx2, NULL}, [7] = {7, 1, row_tile7, qk256_matvec_avx2, NULL},
+    [8] = {8, 1, row_tile8, qk256_matvec_avx2, NULL},
+};
+
+/* Whole 8-token tiles, then the rest in one tile of its own width (one
+ * token left: the matrix-vector product). */
 AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)
 {
-    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_avx2);
+    const int whole = n_tok / MATMAT_TOKENS * MATMAT_TOKENS, rest = n_tok - whole;
+    if (whole) bn_qk256_matmat_tiles(w, a, whole, y, ldy, r0, r1, &matmat_avx2[MATMAT_TOKENS]);
+    float *y_rest = y + (size_t)whole * (size_t)ldy;
+    if (rest == 1) qk256_matvec_avx2(w, &a[whole], y_rest, r0, r1);
+    if (rest > 1) bn_qk256_matmat_tiles(w, a + whole, rest, y_rest, ldy, r0, r1, &matmat_avx2[rest]);
 }
 
 /* ---------------------------------------------------------- F16 matvec */
@@ -245,6 +320,52 @@ AVX2_FN static void f16_matvec_avx2(const uint16_t *w, int cols, const float *x,
                                     int r1)
 {
     bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx2, f16_dot2_avx2);
+}
+
+/* Rows [r0, r1) for n inputs (a compile-time constant up to
+ * BN_F16_INPUTS): each 16 weights converted once, then stepped into every
+ * input's lanes exactly as f16_step. One row at a time: the work per
+ * weight is n times a single input's, so the prefetch into L2 keeps one
+ * stream ahead. */
+ALWAYS_INLINE AVX2_FN void f16_rows_inputs(const uint16_t *w, int cols, const float *x, int n,
+                                           float *y, size_t ldy, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *wr = w + (size_t)r * cols;
+        f16_lanes a[BN_F16_INPUTS];
+#pragma GCC unroll 4
+        for (int i = 0; i < n; i++) a[i].lo = a[i].hi = _mm256_setzero_ps();
+        int k = 0;
+        for (; k + BN_F16_LANES <= cols; k += BN_F16_LANES) {
+            bn_x86_prefetch_l2((const uint8_t *)(wr + k), BN_F16_LANES * sizeof *wr);
+            const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr + k)));
+            const __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr + k + 8)));
+#pragma GCC unroll 4
+            for (int i = 0; i < n; i++) {
+                const float *xi = x + (size_t)i * cols + k;
+                a[i].lo = _mm256_add_ps(a[i].lo, _mm256_mul_ps(w0, _mm256_loadu_ps(xi)));
+                a[i].hi = _mm256_add_ps(a[i].hi, _mm256_mul_ps(w1, _mm256_loadu_ps(xi + 8)));
+            }
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < n; i++)
+            y[(size_t)i * ldy + r] = f16_fold(a[i], wr, x + (size_t)i * cols, k, cols);
+    }
+}
+
+AVX2_FN static void f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n, float *y,
+                                    size_t ldy, int r0, int r1)
+{
+    for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS) {
+        const float *xi = x + (size_t)i0 * cols;
+        float *yi = y + (size_t)i0 * ldy;
+        switch (n - i0) {
+        case 1: f16_rows_inputs(w, cols, xi, 1, yi, ldy, r0, r1); break;
+        case 2: f16_rows_inputs(w, cols, xi, 2, yi, ldy, r0, r1); break;
+        case 3: f16_rows_inputs(w, cols, xi, 3, yi, ldy, r0, r1); break;
+        default: f16_rows_inputs(w, cols, xi, BN_F16_INPUTS, yi, ldy, r0, r1); break;
+        }
+    }
 }
 
 /* ---------------------------------------------------- lm-head products */
@@ -584,8 +705,11 @@ const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
     .quantize = quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
+    .q16_matvec = bn_x86_q16_matvec_avx2,
     .f16_matvec = f16_matvec_avx2,
+    .f16_matmat = f16_matmat_avx2,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
+    .matmat_from_2 = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "q16.h"
+
 #define DOTS_CHUNK 32      /* blocks whose dots are computed per call */
 
 /* docs/FORWARD.md, Ternary products, with per-block scales:
@@ -37,6 +39,15 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
     }
 }
 
+void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                        bn_row_dot_fn row_dot)
+{
+    const size_t row_bytes = q16_row_bytes(w->blocks_per_row);
+    for (int r = r0; r < r1; r++)
+        y[r] = bn_ternary_epilogue(row_dot(w->q16 + (size_t)r * row_bytes, a->q, w->blocks_per_row),
+                                   a, w->scale);
+}
+
 #define MAX_TILE 32      /* tokens */
 #define MAX_TILE_ROWS 4
 #define EPI_LANES 4      /* tokens per vector of the tile epilogue; every tile is a multiple */
@@ -46,14 +57,16 @@ typedef float f32x4 __attribute__((vector_size(EPI_LANES * sizeof(float))));
 typedef int32_t i32x4 __attribute__((vector_size(EPI_LANES * sizeof(int32_t))));
 
 /* The token side of bn_ternary_epilogue for a tile, EPI_LANES tokens a
- * vector: (float)sum and scale, the last token repeated past nt. */
+ * vector: (float)sum and scale, the last token repeated past nt up to a
+ * whole vector. */
 typedef struct {
     f32x4 sum[MAX_TILE / EPI_LANES], scale[MAX_TILE / EPI_LANES];
 } tile_tokens;
 
 static void tile_tokens_load(tile_tokens *tt, const bn_qact *a, int tile, int nt)
 {
-    for (int t = 0; t < tile; t++) {
+    const int lanes = (tile + EPI_LANES - 1) / EPI_LANES * EPI_LANES;
+    for (int t = 0; t < lanes; t++) {
         const bn_qact *at = &a[t < nt ? t : nt - 1];
         tt->sum[t / EPI_LANES][t % EPI_LANES] = (float)at->sum;
         tt->scale[t / EPI_LANES][t % EPI_LANES] = at->scale;
@@ -85,7 +98,9 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
     const int nb = w->blocks_per_row;
     const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
     const int8_t *q[MAX_TILE];
-    int32_t sums[MAX_TILE_ROWS * MAX_TILE];
+    /* zeroed: a tile narrower than a vector of the epilogue leaves lanes
+     * that it reads and drops */
+    int32_t sums[MAX_TILE_ROWS * MAX_TILE + EPI_LANES] = {0};
     tile_tokens tt;
     for (int t0 = 0; t0 < n_tok; t0 += tile) {
         const int nt = n_tok - t0 < tile ? n_tok - t0 : tile;

@@ -40,7 +40,7 @@ typedef void (*bn_tile_epilogue_fn)(const int32_t *sums, const float *tok_sum,
  * dropped), rows left over at the end go through matvec, and so do
  * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */
 typedef struct {
-    int tile, rows; /* tile: a multiple of 4 (the epilogue's vectors), at most 32; rows <= 4 */
+    int tile, rows; /* tile: at most 32 tokens; rows <= 4 */
     bn_row_tile_fn row_tile;
     void (*matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
     bn_tile_epilogue_fn epilogue; /* NULL: the portable one, row by row */
@@ -52,5 +52,9 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
  * evaluates it. */
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots);
+/* Rows [r0, r1) of a Q16 matrix (per-tensor scale) from a row_dot over its
+ * Q16 rows, with the same epilogue. */
+void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
+                        bn_row_dot_fn row_dot);
 
 #endif

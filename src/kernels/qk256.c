@@ -60,6 +60,8 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 void qk256_free(qk256_matrix *m)
 {
     if (!m->codes_in_arena) free(m->codes);
+    if (!m->q16_in_arena) free(m->q16);
+    m->q16 = NULL;
     free(m->block_scales);
     m->codes = NULL;
     m->block_scales = NULL;

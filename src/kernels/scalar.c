@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "products.h"
+#include "q16.h"
 #include "table.h"
 
 /* max|x_i| of the vector; a NaN never compares greater, so it is skipped. */
@@ -88,6 +89,11 @@ static void qk256_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_scalar, block_dots_scalar);
 }
 
+static void q16_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1)
+{
+    bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_ref);
+}
+
 /* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1: the F16 and the
  * attention dot products fold their lanes alike. */
 _Static_assert(BN_ATTN_LANES == BN_F16_LANES, "one fold for both dot products");
@@ -114,6 +120,37 @@ static float f16_dot_scalar(const uint16_t *w, const float *x, int n)
 static void f16_matvec_scalar(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1)
 {
     for (int r = r0; r < r1; r++) y[r] = f16_dot_scalar(w + (size_t)r * cols, x, cols);
+}
+
+/* Up to BN_F16_INPUTS inputs over rows [r0, r1): each 16 weights widened
+ * once, then added into every input's lanes exactly as f16_dot_scalar. */
+static void f16_rows_inputs(const uint16_t *w, int cols, const float *x, int n, float *y,
+                            size_t ldy, int r0, int r1)
+{
+    for (int r = r0; r < r1; r++) {
+        const uint16_t *wr = w + (size_t)r * cols;
+        float lane[BN_F16_INPUTS][BN_F16_LANES] = {{0}};
+        int k = 0;
+        for (; k + BN_F16_LANES <= cols; k += BN_F16_LANES) {
+            float wf[BN_F16_LANES];
+            for (int l = 0; l < BN_F16_LANES; l++) wf[l] = bn_f16_to_f32(wr[k + l]);
+            for (int i = 0; i < n; i++)
+                for (int l = 0; l < BN_F16_LANES; l++) {
+                    float p = wf[l] * x[(size_t)i * cols + k + l];
+                    lane[i][l] = lane[i][l] + p;
+                }
+        }
+        for (int i = 0; i < n; i++)
+            y[(size_t)i * ldy + r] = bn_f16_dot_tail(fold16(lane[i]), wr, x + (size_t)i * cols, k, cols);
+    }
+}
+
+static void f16_matmat_scalar(const uint16_t *w, int cols, const float *x, int n, float *y,
+                              size_t ldy, int r0, int r1)
+{
+    for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS)
+        f16_rows_inputs(w, cols, x + (size_t)i0 * cols, n - i0 < BN_F16_INPUTS ? n - i0 : BN_F16_INPUTS,
+                        y + (size_t)i0 * ldy, ldy, r0, r1);
 }
 
 /* ------------------------------------------------------------ attention */
@@ -161,7 +198,9 @@ const bn_kernels bn_kernels_scalar = {
     .name = "scalar",
     .quantize = quantize_scalar,
     .qk256_matvec = qk256_matvec_scalar,
+    .q16_matvec = q16_matvec_scalar,
     .f16_matvec = f16_matvec_scalar,
+    .f16_matmat = f16_matmat_scalar,
     .attn_scores = attn_scores_scalar,
     .attn_values = attn_values_scalar,
     .attn_scores_f16 = attn_scores_f16_scalar,

@@ -25,6 +25,7 @@
  * lane[i] += lane[i + w] for w = 8, 4, 2, 1 and the leftover elements are
  * added to lane 0 one by one in order. SIMD kernels reproduce this order. */
 #define BN_F16_LANES 16
+#define BN_F16_INPUTS 4 /* inputs per pass over a row of f16_matmat */
 
 /* An activation vector quantized for the Q8_0 / Q6_K output layer, once
  * per token: groups of BN_Q8_GROUP values, each with its own float scale
@@ -68,14 +69,28 @@ typedef struct {
     void (*quantize)(const float *x, int n, bn_qact *a);
     /* y[r] for rows r in [r0, r1) of W times the quantized activation. */
     void (*qk256_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    /* The same for a matrix held as Q16 (w->q16, q16.h), bitwise. NULL:
+     * the scalar table's. */
+    void (*q16_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
     /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
     void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
+    /* The same for n inputs x + i * cols at once (a verify pass, logits of
+     * several tokens): y[i * ldy + r] = what f16_matvec gives for input i,
+     * bitwise, with each row converted once for BN_F16_INPUTS inputs. NULL:
+     * callers use f16_matvec per input. */
+    void (*f16_matmat)(const uint16_t *w, int cols, const float *x, int n, float *y, size_t ldy,
+                       int r0, int r1);
     /* The product for n_tok activations at once (prompt batches): for rows
      * r in [r0, r1), y[t * ldy + r] = what qk256_matvec gives for a[t],
      * bitwise, with each weight block decoded once for many tokens. NULL
      * in tables without one: callers then use qk256_matvec per token. */
     void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                          int r0, int r1);
+    /* Set when qk256_matmat does only the work of its own tokens for any
+     * count (no tile padded with repeated tokens): then it beats
+     * qk256_matvec per token from 2 tokens on, which is what a short pass
+     * (a --lookup verify pass) takes otherwise. */
+    int matmat_from_2;
     /* The products of a Q8_0 or Q6_K output layer (--lm-head, see
      * bn_q8act above): x[0..n) -> a, and the matrix products. NULL: dense.c
      * uses the portable reference of quants.h, which defines the results. */

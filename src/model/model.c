@@ -41,7 +41,7 @@
 bn_model_params bn_model_default_params(void)
 {
     return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0, .n_batch = 0,
-                             .lm_head = NULL};
+                             .lm_head = NULL, .weights = NULL};
 }
 
 /* ------------------------------------------------------ hyperparameters */
@@ -418,7 +418,7 @@ static int load_layer(bn_model *m, int il, char *err)
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         qk256_matrix *w = layer_proj(l, i);
         const gguf_tensor *t = gguf_find_tensor(m->file, name);
-        if (bn_ternary_load(t, name, m->pool, &m->weights, w, err)) return -1;
+        if (bn_ternary_load(t, name, m->pool, &m->weights, m->q16, w, err)) return -1;
         release_tensor_pages(m, t);
         float s = 1.0f;
         if (proj_scale(m, il, bn_proj_names[i], &s, err) == 1) qk256_scale_by(w, s);
@@ -586,9 +586,19 @@ static int lock_weights(const bn_model *m, char *err)
     return lock_range(m->output.data, m->output.row_bytes * (size_t)m->output.rows, total, err);
 }
 
+/* bn_model_params.weights: the 2-bit layout (NULL, "", "q2") or "q16". */
+static int weights_layout(bn_model *m, const char *weights, char *err)
+{
+    m->q16 = weights && !strcasecmp(weights, "q16");
+    if (weights && *weights && !m->q16 && strcasecmp(weights, "q2"))
+        return bn_errf(err, "unknown weights layout '%s' (expected q2 or q16)", weights);
+    return 0;
+}
+
 /* The vocabulary, hyperparameters and tensor table, all checked. */
 static int load_metadata(bn_model *m, const char *path, const bn_model_params *p, char *err)
 {
+    if (weights_layout(m, p->weights, err)) return -1;
     m->file = p->no_mmap ? gguf_open_read(path, err, BN_ERR_LEN) : gguf_open(path, err, BN_ERR_LEN);
     if (!m->file) return -1;
     if (read_arch(m, err) || read_hparams(m, err)) return -1;

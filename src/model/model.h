@@ -64,6 +64,7 @@ struct bn_model {
     bn_hparams hp;
     bn_layer *layers;
     bn_arena weights; /* the layers' ternary codes and a requantized output layer */
+    int q16;          /* the ternary matrices in the 1.6-bit layout (bn_model_params.weights) */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
     float *output_norm;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "bitnet.h"
+#include "kernels/q16.h"
 #include "kernels/quants.h"
 #include "runtime/errors.h"
 #include "ternary.h"
@@ -244,15 +245,41 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     return 0;
 }
 
+static void pack_q16_task(void *arg, int ith, int nth)
+{
+    repack_job *j = arg;
+    int r0, r1;
+    rows_of(j, ith, nth, &r0, &r1);
+    q16_pack_rows(j->m, j->m->q16, r0, r1);
+}
+
+/* The 2-bit codes of m into the Q16 layout (in arena when it has room),
+ * then freed. */
+static int to_q16(qk256_matrix *m, bn_pool *pool, bn_arena *arena)
+{
+    const size_t bytes = (size_t)m->rows * q16_row_bytes(m->blocks_per_row);
+    m->q16 = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
+    m->q16_in_arena = m->q16 != NULL;
+    if (!m->q16) m->q16 = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
+    if (!m->q16) return -1;
+    repack_job j = {.m = m};
+    bn_pool_run(pool, pack_q16_task, &j);
+    free(m->codes); /* on the heap (bn_ternary_load) */
+    m->codes = NULL;
+    return 0;
+}
+
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
-                    qk256_matrix *out, char *err)
+                    int q16, qk256_matrix *out, char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
     const int rows = (int)t->ne[1], cols = (int)t->ne[0];
     const qk256_tq_format *tq = tq_format(t->type);
     float tq_scale = 1.0f;
     const int per_block = tq && !tq_uniform_scale(t, tq, &tq_scale);
-    if (qk256_alloc_unset(out, rows, cols, per_block, arena)) /* the repack writes every block */
+    const int to_16 = q16 && !per_block;
+    /* the repack writes every block; codes bound for Q16 are temporary */
+    if (qk256_alloc_unset(out, rows, cols, per_block, to_16 ? NULL : arena))
         return bn_errf(err, "out of memory for tensor %s", name);
     repack_job j = {.t = t, .m = out, .tq = tq};
     atomic_init(&j.bad, 0);
@@ -266,6 +293,7 @@ int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_ar
     } else {
         rc = load_floats(&j, pool, name, err);
     }
+    if (!rc && to_16 && to_q16(out, pool, arena)) rc = bn_errf(err, "out of memory for tensor %s", name);
     if (rc) qk256_free(out);
     return rc;
 }

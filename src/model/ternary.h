@@ -18,10 +18,12 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);
  * are not ternary mean an ordinary, non-BitNet Llama). */
 int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err);
 /* Allocates *out (in arena when not NULL and it has room) and repacks t
- * into it, rows split over the pool. Data errors found while repacking (a
- * TQ2_0 code 3, NaN among float weights) return -1 with err naming the
- * tensor, and *out is freed. */
+ * into it, rows split over the pool; with q16 set, a matrix with a
+ * per-tensor scale then goes into the 1.6-bit layout (q16.h) instead of
+ * the 2-bit codes. Data errors found while repacking (a TQ2_0 code 3, NaN
+ * among float weights) return -1 with err naming the tensor, and *out is
+ * freed. */
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
-                    qk256_matrix *out, char *err);
+                    int q16, qk256_matrix *out, char *err);
 
 #endif
