@@ -7,7 +7,8 @@
 # grows by more than 5%. After an intended change, refresh the baseline in
 # the same commit:  tools/ci-callgrind.sh --update
 #
-#   load    = instructions of `--info` (load only)
+#   load    = instructions of `--bench -p 0 -n 0` (a full load, no test;
+#             --info reads only the metadata)
 #   prefill = (prompt of PROMPT_TOKENS tokens, 1 generated) - load
 #   decode  = (same prompt, 1 + DECODE_TOKENS generated) - prefill - load
 #
@@ -33,7 +34,7 @@ count() { # instructions of one run of bitnet-run with the given arguments
     rm -f "$out"
 }
 
-load=$(count --info)
+load=$(count --bench -p 0 -n 0)
 one=$(count -p "$PROMPT" --temp 0 -n 1 -q)
 many=$(count -p "$PROMPT" --temp 0 -n $((DECODE_TOKENS + 1)) --ignore-eos -q)
 prefill=$((one - load))
