@@ -153,6 +153,11 @@ static void check_chat_goes_on(const char **chat_argv)
  * the signal could land would show nothing. */
 TEST(cli_sigint_during_a_long_prompt_ends_within_a_second)
 {
+#ifdef __SANITIZE_ADDRESS__
+    /* an instrumented load outlasts the signal's delay, and its layers the
+     * bound after it: the timing this test asserts holds in the plain build */
+    SKIP("timed against an uninstrumented build; the plain build runs this test");
+#endif
     const char *model = write_slow_model();
     char prompt_path[] = "/tmp/bn-interrupt-prompt-XXXXXX";
     const char *prompt = write_prompt(prompt_path, "");
