@@ -40,6 +40,7 @@
 typedef struct {
     int rows, cols;
     int blocks_per_row;   /* ceil(cols / 256) */
+    int q16_in_arena;     /* q16 belongs to an arena, which frees it */
     uint8_t *codes;       /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
     float scale;          /* per-tensor scale, used when block_scales == NULL */
     int codes_in_arena;   /* codes belong to an arena (arena.h), which frees them */
@@ -47,7 +48,6 @@ typedef struct {
     /* The codes in the 1.6-bit layout of q16.h (--weights q16), rows of
      * q16_row_bytes; then codes is NULL. Only with a per-tensor scale. */
     uint8_t *q16;
-    int q16_in_arena;
 } qk256_matrix;
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }
