@@ -3,8 +3,10 @@
  * this CPU runs give bitwise the results of the scalar matrix-vector
  * product applied token by token, over random shapes, token counts that
  * leave short tiles, row ranges that leave rows outside whole row tiles,
- * and per-block scales.
+ * and per-block scales; and long rows of the largest products, where
+ * kernels that sum in int16 for a while must widen in time.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,8 @@
 
 #define N_CASES 120
 #define MAX_TOKENS 21
+#define LONG_ROW_BLOCKS 24 /* blocks of a long row: past any int16 span */
+#define EXTREME_X 3.0f      /* an activation value; every one alike quantizes to +-127 */
 
 static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
 {
@@ -57,7 +61,9 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
     int compared = 0;
     for (int c = 0; c < N_CASES; c++) {
         const int rows = 1 + (int)((uint32_t)rng_next() % 40);
-        const int cols = 32 * (1 + (int)((uint32_t)rng_next() % 40)); /* padded last blocks too */
+        /* padded last blocks too; every fourth case rows of many blocks */
+        const int cols = c % 4 == 3 ? QK256_BLOCK * (1 + (int)((uint32_t)rng_next() % LONG_ROW_BLOCKS))
+                                    : 32 * (1 + (int)((uint32_t)rng_next() % 40));
         const int n_tok = 1 + (int)((uint32_t)rng_next() % MAX_TOKENS);
         const int r0 = (int)((uint32_t)rng_next() % rows), r1 = r0 + 1 + (int)((uint32_t)rng_next() % (rows - r0));
         qk256_matrix w;
@@ -84,4 +90,42 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
     }
     print_compared(tables, n_tables);
     if (!compared) SKIP("no kernel on this CPU has a matmat product");
+}
+
+/* Every weight +1 and every activation at +-max: each product pair is the
+ * largest an int16 lane can be given, over LONG_ROW_BLOCKS blocks. */
+TEST(matmat_long_rows_of_extreme_products_match_scalar)
+{
+    const int rows = 9, cols = QK256_BLOCK * LONG_ROW_BLOCKS, n_tok = 11;
+    const bn_kernels *tables[BN_KERNELS_MAX];
+    const int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
+    qk256_matrix w;
+    CHECK(!qk256_alloc(&w, rows, cols, 0));
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) qk256_set(&w, r, c, 1);
+    w.scale = 1.0f;
+    float *x = malloc((size_t)cols * sizeof *x);
+    bn_qact a[MAX_TOKENS];
+    for (int t = 0; t < n_tok; t++) {
+        for (int i = 0; i < cols; i++) x[i] = t % 2 ? -EXTREME_X : EXTREME_X;
+        bn_qact_alloc(&a[t], cols);
+        bn_kernels_scalar.quantize(x, cols, &a[t]);
+    }
+    float *want = calloc((size_t)n_tok * rows, sizeof *want);
+    float *got = calloc((size_t)n_tok * rows, sizeof *got);
+    for (int t = 0; t < n_tok; t++) bn_kernels_scalar.qk256_matvec(&w, &a[t], want + (size_t)t * rows, 0, rows);
+    CHECK_MSG(fabsf(want[0] / (EXTREME_X * (float)cols) - 1.0f) < 1e-5f,
+              "scalar gives %g for a row of %d products of 1 x %g", want[0], cols, EXTREME_X);
+    for (int k = 0; k < n_tables; k++) {
+        if (!tables[k]->qk256_matmat) continue;
+        memset(got, 0, (size_t)n_tok * rows * sizeof *got);
+        tables[k]->qk256_matmat(&w, a, n_tok, got, rows, 0, rows);
+        CHECK_MSG(!memcmp(got, want, (size_t)n_tok * rows * sizeof *got),
+                  "%s: long rows of extreme products differ from scalar", tables[k]->name);
+    }
+    for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);
+    qk256_free(&w);
+    free(x);
+    free(want);
+    free(got);
 }

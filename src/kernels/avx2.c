@@ -110,8 +110,7 @@ AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
 
 /* One block's sum(code*q) spread over 8 int32 lanes. The 16 int16 lanes
  * each add 8 products pairs of a single block (|sum| <= 4096), then widen
- * to int32 (docs/FORWARD.md, Ternary products: no int16 accumulation across
- * blocks). */
+ * to int32 (docs/FORWARD.md, Integer accumulation). */
 AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
 {
     const __m256i mask = _mm256_set1_epi8(3);
@@ -199,50 +198,97 @@ AVX2_FN void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, flo
 /* ------------------------------------------------------- QK256 matmat */
 
 #define MATMAT_TOKENS 8 /* most tokens per tile: 8 accumulators + 4 decoded quarters */
+/* A tile's int16 lanes each add 8 product pairs of a block, |pair| <= 2 *
+ * 2 * 128: so up to WIDEN_BLOCKS blocks sum in int16 without overflow
+ * before they are widened to int32 (docs/FORWARD.md, Integer
+ * accumulation; test_matmat.c's long rows of extreme products). */
+#define PAIR_BOUND (2 * 2 * 128)
+#define PAIRS_PER_BLOCK 8
+#define WIDEN_BLOCKS (INT16_MAX / (PAIR_BOUND * PAIRS_PER_BLOCK))
+
+/* acc + the products of one token's 4 quarters (x, x + 64, x + 128,
+ * x + 192) with the decoded codes d, each added as int16. One asm block
+ * per token: compiled from intrinsics, GCC starts the products of every
+ * token of the tile ahead of their adds, runs out of the 16 ymm registers
+ * and keeps the accumulators on the stack. */
+ALWAYS_INLINE AVX2_FN __m256i token_quarters(__m256i acc, const __m256i d[4], const int8_t *x)
+{
+    const __m256i *v = (const __m256i *)x;
+    __m256i p;
+    __asm__("vpmaddubsw %[x0], %[d0], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]\n\t"
+            "vpmaddubsw %[x1], %[d1], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]\n\t"
+            "vpmaddubsw %[x2], %[d2], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]\n\t"
+            "vpmaddubsw %[x3], %[d3], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]"
+            : [acc] "+x"(acc), [p] "=&x"(p)
+            : [d0] "x"(d[0]), [d1] "x"(d[1]), [d2] "x"(d[2]), [d3] "x"(d[3]), [x0] "m"(v[0]),
+              [x1] "m"(v[2]), [x2] "m"(v[4]), [x3] "m"(v[6]));
+    return acc;
+}
+
+/* Adds sum(code * q) of one half block (32 code bytes, decoded into its
+ * four quarters d) for each token of a tile into its int16 lanes. */
+ALWAYS_INLINE AVX2_FN void half_block_tile(const __m256i d[4], const int8_t *const *q, size_t off,
+                                           __m256i *acc, int tile)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < tile; t++) acc[t] = token_quarters(acc[t], d, q[t] + off);
+}
 
 /* One row against a tile of `tile` tokens (a compile-time constant, so
- * the accumulators live in registers). Each half block (32 code bytes) is
- * split into its four quarters once, then for every token the four
- * products are added as int16 (|sum| <= 4 * 512) and widened to int32. */
+ * the accumulators live in registers). Each half block is split into its
+ * four quarters once for all the tile's tokens; each token's products add
+ * up in int16 for WIDEN_BLOCKS blocks, then widen into int32 sums. The
+ * next half's codes are loaded one half ahead: with the products queued
+ * behind the multiplier, a load issued when its half starts would stall
+ * every half by its latency. */
 ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *const *q, int nb,
                                          int32_t *sums, int tile)
 {
     const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    __m256i acc[MATMAT_TOKENS];
+    const int halves = 2 * nb;
+    __m256i wide[MATMAT_TOKENS];
 #pragma GCC unroll 8
-    for (int t = 0; t < MATMAT_TOKENS; t++) acc[t] = _mm256_setzero_si256();
-    for (int b = 0; b < nb; b++) {
-        bn_x86_prefetch_ahead(codes + (size_t)b * QK256_BLOCK_BYTES);
-        for (int half = 0; half < 2; half++) {
-            const __m256i c = _mm256_loadu_si256(
-                (const __m256i *)(codes + (size_t)b * QK256_BLOCK_BYTES + (size_t)half * BYTES_PER_VEC));
+    for (int t = 0; t < MATMAT_TOKENS; t++) wide[t] = _mm256_setzero_si256();
+    __m256i c = _mm256_loadu_si256((const __m256i *)codes);
+    for (int h0 = 0; h0 < halves; h0 += 2 * WIDEN_BLOCKS) {
+        const int h1 = halves - h0 < 2 * WIDEN_BLOCKS ? halves : h0 + 2 * WIDEN_BLOCKS;
+        __m256i acc[MATMAT_TOKENS];
+#pragma GCC unroll 8
+        for (int t = 0; t < tile; t++) acc[t] = _mm256_setzero_si256();
+        for (int h = h0; h < h1; h++) {
+            const uint8_t *half = codes + (size_t)h * BYTES_PER_VEC;
+            bn_x86_prefetch_ahead(half);
+            const __m256i next = _mm256_loadu_si256((const __m256i *)(h + 1 < halves ? half + BYTES_PER_VEC : half));
             __m256i d[4];
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) d[k] = _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), mask);
-            const size_t off = (size_t)b * QK256_BLOCK + (size_t)half * BYTES_PER_VEC;
-#pragma GCC unroll 8
-            for (int t = 0; t < tile; t++) {
-                const int8_t *x = q[t] + off;
-#define PAIRS(k) _mm256_maddubs_epi16(d[k], _mm256_loadu_si256((const __m256i *)(x + 64 * (size_t)(k))))
-                const __m256i p = _mm256_add_epi16(_mm256_add_epi16(PAIRS(0), PAIRS(1)),
-                                                   _mm256_add_epi16(PAIRS(2), PAIRS(3)));
-#undef PAIRS
-                acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(p, ones));
-            }
+            half_block_tile(d, q, (size_t)(h / 2) * QK256_BLOCK + (size_t)(h % 2) * BYTES_PER_VEC, acc, tile);
+            c = next;
         }
+#pragma GCC unroll 8
+        for (int t = 0; t < tile; t++) wide[t] = _mm256_add_epi32(wide[t], _mm256_madd_epi16(acc[t], ones));
     }
-    _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(acc));
+    _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(wide));
 }
 
 /* A tile function and a shape for each tile width from 2 to 8: a short
  * pass (a --lookup verify pass, the end of a prompt) does the work of its
- * own tokens only, where one 8-token tile would repeat its last token. */
-#define ROW_TILE(T)                                                                               \
-    AVX2_FN static void row_tile##T(const uint8_t *codes, size_t row_bytes,                      \
-                                    const int8_t *const *q, int nb, int32_t *sums)               \
-    {                                                                                             \
-        (void)row_bytes; /* one row per tile */                                                   \
-        row_tile_body(codes, q, nb, sums, T);                                                     \
+ * own tokens only, where one 8-token tile would repeat its last token.
+ * MATMAT_ROWS rows a tile: the float epilogue waits on a row's last
+ * products, and waiting once for several rows stalls the pipeline less.
+ * Each row stores 8 sums; a narrower tile's extra ones are overwritten by
+ * the next row's or never read. */
+#define MATMAT_ROWS 4
+#define ROW_TILE(T)                                                                   \
+    AVX2_FN static void row_tile##T(const uint8_t *codes, size_t row_bytes,          \
+                                    const int8_t *const *q, int nb, int32_t *sums)   \
+    {                                                                                 \
+        for (int i = 0; i < MATMAT_ROWS; i++)                                         \
+            row_tile_body(codes + (size_t)i * row_bytes, q, nb, sums + (size_t)i * T, T); \
     }
 ROW_TILE(2)
 ROW_TILE(3)
@@ -253,12 +299,12 @@ ROW_TILE(7)
 ROW_TILE(8)
 #undef ROW_TILE
 
+#define SHAPE(T) {T, MATMAT_ROWS, row_tile##T, qk256_matvec_avx2, NULL}
 static const bn_matmat_shape matmat_avx2[MATMAT_TOKENS + 1] = {
-    [2] = {2, 1, row_tile2, qk256_matvec_avx2, NULL}, [3] = {3, 1, row_tile3, qk256_matvec_avx2, NULL},
-    [4] = {4, 1, row_tile4, qk256_matvec_avx2, NULL}, [5] = {5, 1, row_tile5, qk256_matvec_avx2, NULL},
-    [6] = {6, 1, row_tile6, qk256_matvec_avx2, NULL}, [7] = {7, 1, row_tile7, qk256_matvec_avx2, NULL},
-    [8] = {8, 1, row_tile8, qk256_matvec_avx2, NULL},
+    [2] = SHAPE(2), [3] = SHAPE(3), [4] = SHAPE(4), [5] = SHAPE(5),
+    [6] = SHAPE(6), [7] = SHAPE(7), [8] = SHAPE(8),
 };
+#undef SHAPE
 
 /* Whole 8-token tiles, then the rest in one tile of its own width (one
  * token left: the matrix-vector product). */
