@@ -56,6 +56,8 @@ static void slot_release(server *srv, eng_slot *sl)
     sl->job->in_slot = 0;
     sl->job = NULL;
     srv->active--;
+    srv->stats.drafted += sl->q.lk.drafted; /* cancelled requests' drafts too */
+    srv->stats.accepted += sl->q.lk.accepted;
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
@@ -118,15 +120,13 @@ static const char *finish_reason_of(const char *stop_reason)
 }
 
 /* What the response reports of a finished generation. */
-static void record_result(server *srv, srv_job *job, const cli_seq *q)
+static void record_result(srv_job *job, const cli_seq *q)
 {
     job->n_out = q->out.n;
     job->prompt_ms = q->prompt_ms;
     job->gen_ms = q->gen_ms;
     job->drafted = q->lk.drafted;
     job->accepted = q->lk.accepted;
-    srv->stats.drafted += q->lk.drafted;
-    srv->stats.accepted += q->lk.accepted;
 }
 
 /* Hands every slot's new text to its connection; ends the jobs that
@@ -146,7 +146,7 @@ static void publish(server *srv, srv_engine *en)
         srv->stats.generated_tokens += sl->q.out.n - sl->counted;
         sl->counted = sl->q.out.n;
         if (!sl->ended) continue;
-        record_result(srv, job, &sl->q);
+        record_result(job, &sl->q);
         const char *reason = finish_reason_of(sl->q.stop_reason);
         slot_release(srv, sl);
         job_finish(job, reason);
