@@ -5,8 +5,11 @@
  * chatting, leaving early) get the CLI's text; resident memory stays flat
  * over 500 requests; every class of bad input gets its 4xx JSON error; a
  * slow client times out without blocking others; --api-key; SIGTERM during
- * a stream; curl and the official openai npm package as clients. The HTTP
- * parser (src/cli/http.c) is also tested directly.
+ * a stream; curl and the official openai npm package as clients; --lookup
+ * gives the greedy text of a server without it (reference prompts, and a
+ * copy-heavy prompt in two slots at once, whole and streamed) and reports
+ * accepted drafts. The HTTP parser (src/cli/http.c) is also tested
+ * directly.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -540,6 +543,7 @@ TEST(server_rejects_bad_input)
         {"/v1/completions", "{\"prompt\": \"a\", \"stop\": [1]}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"stop\": \"\"}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"stream\": \"yes\"}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"speculative.n_max\": 1}", 400}, /* no --lookup */
         {"/v1/chat/completions", "{\"messages\": []}", 400},
         {"/v1/chat/completions", "{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}",
          400},
@@ -660,6 +664,181 @@ TEST(server_flag_errors)
     snprintf(cmd, sizeof cmd, "%s -m " MODEL " --server -p hi", test_bitnet_run());
     CHECK_EQ_INT(test_run(cmd, NULL, &err), 1);
     free(err);
+}
+
+/* ------------------------------------------------------------ --lookup */
+
+#define DAYS_AND_MONTHS                                                                           \
+    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, "  \
+    "April, May, June, July, August, September, October, November, December. "
+/* A list twice and its start again: the continuation copies it. */
+#define COPY_PROMPT DAYS_AND_MONTHS DAYS_AND_MONTHS "Monday, Tuesday,"
+#define PLAIN_ARGS "--parallel 2 --ignore-eos"
+#define LOOKUP_ARGS PLAIN_ARGS " --lookup 4"
+#define REF_TOKENS 32
+
+/* One completion and what its answer says. */
+typedef struct {
+    int port, stream;
+    const char *prompt; /* JSON-escaped */
+    const char *extra;  /* more fields: ", \"stop\": ..." */
+    char *text, *finish;
+    long drafted, accepted; /* timings.draft_n, draft_n_accepted; -1: absent */
+} completion;
+
+static long timing(const char *body, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *at = body ? strstr(body, pat) : NULL;
+    return at ? strtol(at + strlen(pat), NULL, 10) : -1;
+}
+
+static void *complete(void *arg)
+{
+    completion *c = arg;
+    char *json, *body = NULL;
+    if (asprintf(&json, "{\"prompt\": \"%s\", \"temperature\": 0, \"stream\": %s%s}", c->prompt,
+                 c->stream ? "true" : "false", c->extra ? c->extra : "") < 0)
+        return NULL;
+    if (post(c->port, "/v1/completions", json, &body) == 200) {
+        int done = 1;
+        c->text = c->stream ? stream_text(body, "text", &done, &c->finish) : field(body, "text");
+        if (!c->stream) c->finish = field(body, "finish_reason");
+        if (!done) test_fail(__FILE__, __LINE__, "a stream without [DONE]: %s", body);
+    }
+    c->drafted = timing(body, "draft_n");
+    c->accepted = timing(body, "draft_n_accepted");
+    free(body);
+    free(json);
+    return NULL;
+}
+
+static void completion_free(completion *c)
+{
+    free(c->text);
+    free(c->finish);
+}
+
+/* Do two answers have the same text and finish_reason? */
+static int same_answer(const completion *a, const completion *b)
+{
+    return a->text && b->text && !strcmp(a->text, b->text) && a->finish && b->finish &&
+           !strcmp(a->finish, b->finish);
+}
+
+/* s with '"', '\\' and control bytes escaped for a JSON string (malloc'd). */
+static char *json_escape(const char *s)
+{
+    char *out = malloc(6 * strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') *o++ = '\\';
+        if ((unsigned char)*s < 0x20) o += sprintf(o, "\\u%04x", *s);
+        else *o++ = *s;
+    }
+    *o = 0;
+    return out;
+}
+
+/* Every reference prompt (chat ones in the 2B-4T format), greedy, whole
+ * and streamed: a server with --lookup answers as one without. */
+TEST(server_lookup_references_equal_plain)
+{
+    SHARED_OR_SKIP(ref, "reference/bitnet-tiny-greedy.jsonl");
+    char *data = test_read_file(ref, NULL);
+    if (!data) SKIP("cannot read the reference");
+    server plain, lookup;
+    if (server_start(&plain, PLAIN_ARGS)) return;
+    if (server_start(&lookup, LOOKUP_ARGS)) {
+        server_stop(&plain);
+        return;
+    }
+    char extra[64];
+    snprintf(extra, sizeof extra, ", \"max_tokens\": %d", REF_TOKENS);
+    int n = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *end = line + strlen(line), *p = json_find(line, end, "prompt");
+        char *prompt = NULL, *wrapped;
+        if (!p || json_string(p, end, &prompt) < 0) continue;
+        const int chat = json_bool(json_find(line, end, "chat"), end) == 1;
+        if (asprintf(&wrapped, chat ? "User: %s<|eot_id|>Assistant: " : "%s", prompt) < 0) break;
+        char *escaped = json_escape(wrapped);
+        completion want = {.port = plain.port, .prompt = escaped, .extra = extra};
+        complete(&want);
+        for (int stream = 0; stream < 2; stream++) {
+            completion got = {.port = lookup.port, .stream = stream, .prompt = escaped,
+                              .extra = extra};
+            complete(&got);
+            CHECK_MSG(same_answer(&want, &got), "prompt '%s' (stream %d): '%s' with --lookup, '%s'",
+                      prompt, stream, got.text ? got.text : "(none)",
+                      want.text ? want.text : "(none)");
+            CHECK_MSG(got.drafted >= 0, "no draft_n in the timings of '%s'", prompt);
+            completion_free(&got);
+        }
+        completion_free(&want);
+        free(escaped);
+        free(wrapped);
+        free(prompt);
+        n++;
+    }
+    CHECK(n > 0);
+    free(data);
+    CHECK_EQ_INT(server_stop(&lookup), 0);
+    CHECK_EQ_INT(server_stop(&plain), 0);
+}
+
+/* The copy-heavy prompt in both slots at once (one client streaming, one
+ * not), to the length limit, a stop string inside a run of drafts, a
+ * limit inside one, and the end of the context (-c 256): the same text and
+ * finish_reason as without --lookup, with drafts accepted. */
+TEST(server_lookup_copy_heavy_two_slots)
+{
+    static const char *const extras[] = {
+        ", \"max_tokens\": 120", ", \"max_tokens\": 120, \"stop\": \"October\"",
+        ", \"max_tokens\": 7", ", \"max_tokens\": -1"};
+    enum { N_EXTRAS = sizeof extras / sizeof *extras };
+    server plain, lookup;
+    if (server_start(&plain, PLAIN_ARGS)) return;
+    if (server_start(&lookup, LOOKUP_ARGS)) {
+        server_stop(&plain);
+        return;
+    }
+    for (int i = 0; i < N_EXTRAS; i++) {
+        completion want = {.port = plain.port, .prompt = COPY_PROMPT, .extra = extras[i]};
+        complete(&want);
+        completion got[2];
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++) {
+            got[k] = (completion){.port = lookup.port, .stream = k, .prompt = COPY_PROMPT,
+                                  .extra = extras[i]};
+            pthread_create(&t[k], NULL, complete, &got[k]);
+        }
+        for (int k = 0; k < 2; k++) {
+            pthread_join(t[k], NULL);
+            CHECK_MSG(same_answer(&want, &got[k]), "%s (stream %d): '%s' with --lookup, '%s'",
+                      extras[i], k, got[k].text ? got[k].text : "(none)",
+                      want.text ? want.text : "(none)");
+            CHECK_MSG(want.drafted == -1, "a server without --lookup reports drafts");
+            if (i == 0)
+                CHECK_MSG(got[k].accepted > 0 && got[k].accepted <= got[k].drafted,
+                          "drafted %ld, accepted %ld", got[k].drafted, got[k].accepted);
+            completion_free(&got[k]);
+        }
+        completion_free(&want);
+    }
+    /* a request may turn speculation off */
+    completion off = {.port = lookup.port, .prompt = COPY_PROMPT,
+                      .extra = ", \"max_tokens\": 20, \"speculative.n_max\": 0"};
+    complete(&off);
+    CHECK_MSG(off.text && off.drafted == -1, "speculative.n_max 0 still drafts");
+    completion_free(&off);
+    char *m = metrics(lookup.port);
+    static const char accepted[] = "\nbitnet_draft_accepted_total ";
+    const char *at = strstr(m, accepted);
+    CHECK_MSG(at && strtol(at + strlen(accepted), NULL, 10) > 0, "metrics: %s", m);
+    free(m);
+    CHECK_EQ_INT(server_stop(&lookup), 0);
+    CHECK_EQ_INT(server_stop(&plain), 0);
 }
 
 /* ---------------------------------------------------- real clients */

@@ -274,7 +274,7 @@ static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
                                  : (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
-    lookup_init(&sl->q, b->o);
+    lookup_init(&sl->q, b->o->lookup, b->o->lookup_ngram);
 }
 
 /* After a Ctrl-C: the result of a good item that never started. */

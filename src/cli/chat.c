@@ -485,7 +485,7 @@ int run_chat(const cli_opts *o)
                     .n_predict = o->n_predict,
                     .seed = sp.seed};
     c.q.stream = (cli_stream){.out = stdout, .stops = o->stops, .n_stops = o->n_stops};
-    lookup_init(&c.q, o);
+    lookup_init(&c.q, o->lookup, o->lookup_ngram);
     cli_catch_sigint();
     int code = converse(&c);
     if (o->verbose) lookup_note(&c.q);

@@ -305,8 +305,10 @@ int chat_format_message(const chat_format *f, const bn_tokenizer *tok, cli_buf *
 
 /* ---------------------------------- prompt-lookup speculation (lookup.c) */
 
-/* Sets q up for --lookup (nothing when o->lookup is 0); lookup_free undoes it. */
-void lookup_init(cli_seq *q, const cli_opts *o);
+/* Sets q up to draft up to max tokens a pass from matches of at least
+ * ngram tokens (--lookup, --lookup-ngram; nothing when max is 0);
+ * lookup_free undoes it. */
+void lookup_init(cli_seq *q, int max, int ngram);
 void lookup_free(cli_seq *q);
 /* Records the prompt just evaluated (the session now ends with ids[0..n)). */
 void lookup_prompt(cli_seq *q, const int32_t *ids, int n);

@@ -185,7 +185,7 @@ int run_generate(const cli_opts *o)
     q.stream = (cli_stream){.out = o->json ? NULL : stdout, .stops = o->stops,
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
-    lookup_init(&q, o);
+    lookup_init(&q, o->lookup, o->lookup_ngram);
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);

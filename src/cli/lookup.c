@@ -1,6 +1,6 @@
 /*
  * lookup.c - prompt-lookup speculation (--lookup N, --lookup-ngram M) for
- * one sequence (cli_seq), shared by generate, chat and --batch.
+ * one sequence (cli_seq), shared by generate, chat, --batch and the server.
  *
  * Decoding reads every weight once per pass, however many tokens the pass
  * holds, so a pass that checks a guess of the next tokens costs little more
@@ -18,9 +18,9 @@
 
 #include "cli.h"
 
-void lookup_init(cli_seq *q, const cli_opts *o)
+void lookup_init(cli_seq *q, int max, int ngram)
 {
-    q->lk = (cli_lookup){.max = o->lookup, .ngram = o->lookup_ngram};
+    q->lk = (cli_lookup){.max = max, .ngram = ngram};
     if (!q->lk.max) return;
     q->lk.pass = malloc(((size_t)q->lk.max + 1) * sizeof *q->lk.pass);
     if (!q->lk.pass) cli_die(EXIT_MODEL, "out of memory");

@@ -19,6 +19,7 @@ typedef struct srv_job {
     int32_t *pids; /* the prompt's tokens */
     int np;
     int n_predict; /* -1: until the end of the context */
+    int lookup;    /* most draft tokens a pass: --lookup, or "speculative.n_max" */
     bn_sampler_params sp;
     char **stops;
     int n_stops;
@@ -30,11 +31,14 @@ typedef struct srv_job {
     int in_slot;
     const char *finish_reason; /* "stop", "length"; NULL: cancelled or failed */
     int n_out;                 /* tokens generated */
+    double prompt_ms, gen_ms;  /* its prompt's evaluation; its generation */
+    long drafted, accepted;    /* --lookup: draft tokens checked, kept */
     char error[BN_ERR_LEN];    /* when the engine failed it */
 } srv_job;
 
 typedef struct {
     long requests, errors, prompt_tokens, generated_tokens;
+    long drafted, accepted; /* --lookup draft tokens checked, kept */
     double busy_s; /* engine time spent evaluating */
 } srv_stats;
 

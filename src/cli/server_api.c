@@ -220,6 +220,13 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
     } else if (!strcmp(k, "n")) {
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
+    } else if (!strcmp(k, "speculative.n_max")) { /* llama-server's name */
+        if (json_number_in(mb, 0, g->srv->o->lookup, 1, &v)) {
+            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from 0 to --lookup (%d)", k,
+                     g->srv->o->lookup);
+            return HTTP_BAD_REQUEST;
+        }
+        g->job->lookup = (int)v;
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
         if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
     } else {
@@ -276,6 +283,7 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     req->chat = chat;
     job->sp = srv->o->sp;
     job->n_predict = srv->o->n_predict;
+    job->lookup = srv->o->lookup;
     if (srv->o->server_max_tokens > 0 &&
         (job->n_predict < 0 || job->n_predict > srv->o->server_max_tokens))
         job->n_predict = srv->o->server_max_tokens;
@@ -320,6 +328,22 @@ static void write_usage(FILE *f, const srv_job *job)
             job->np, job->n_out, job->np + job->n_out);
 }
 
+static double per_second(long n, double ms) { return ms > 0 ? n * 1e3 / ms : 0.0; }
+
+/* llama-server's per-request timings; draft_n and draft_n_accepted when
+ * the request had --lookup. */
+static void write_timings(FILE *f, const srv_job *job)
+{
+    fprintf(f,
+            ", \"timings\": {\"prompt_n\": %d, \"prompt_ms\": %.3f, \"prompt_per_second\": %.3f, "
+            "\"predicted_n\": %d, \"predicted_ms\": %.3f, \"predicted_per_second\": %.3f",
+            job->np, job->prompt_ms, per_second(job->np, job->prompt_ms), job->n_out, job->gen_ms,
+            per_second(job->n_out, job->gen_ms));
+    if (job->lookup)
+        fprintf(f, ", \"draft_n\": %ld, \"draft_n_accepted\": %ld", job->drafted, job->accepted);
+    fputc('}', f);
+}
+
 static void write_finish(FILE *f, const char *reason)
 {
     if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
@@ -338,6 +362,7 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     fputs(req->chat ? "}, \"logprobs\": null" : ", \"logprobs\": null", f);
     write_finish(f, job->finish_reason);
     write_usage(f, job);
+    write_timings(f, job);
     fputs("}\n", f);
     fclose(f);
     return out;
@@ -360,7 +385,10 @@ char *api_stream_event(const server *srv, const srv_request *req, const srv_job 
     }
     fputs(", \"logprobs\": null", f);
     write_finish(f, final ? job->finish_reason : NULL);
-    if (final) write_usage(f, job);
+    if (final) {
+        write_usage(f, job);
+        write_timings(f, job);
+    }
     fputs("}\n\n", f);
     fclose(f);
     return out;
@@ -507,6 +535,10 @@ char *api_metrics_body(server *srv, size_t *out_len)
            (double)st.generated_tokens);
     metric(f, "tokens_per_second", "gauge", "Generated tokens per second of evaluation.",
            st.busy_s > 0 ? (double)st.generated_tokens / st.busy_s : 0.0);
+    metric(f, "draft_tokens_total", "counter", "--lookup draft tokens checked.",
+           (double)st.drafted);
+    metric(f, "draft_accepted_total", "counter", "--lookup draft tokens accepted.",
+           (double)st.accepted);
     metric(f, "queue_depth", "gauge", "Requests waiting for a slot.", queued);
     metric(f, "active_slots", "gauge", "Slots running a request.", active);
     metric(f, "slots", "gauge", "Slots (--parallel).", srv->o->n_parallel);

@@ -2,8 +2,9 @@
  * server_engine.c - continuous batching for the server: one engine thread
  * owns the context, the --parallel slots (a session each) and the cli_seq
  * of every running request. Each step is one bn_eval of one pass: the next
- * token of every decoding sequence first, then as many prompt tokens of
- * new requests as the pass has room for, so a long prompt joins in chunks
+ * token of every decoding sequence first (with its --lookup draft, checked
+ * in the same pass as batch.c does), then as many prompt tokens of new
+ * requests as the pass has room for, so a long prompt joins in chunks
  * without stalling the others. Requests beyond the slots wait in a FIFO
  * queue. Connections (server.c) only queue jobs, cancel them and read the
  * text the engine publishes under the server's mutex.
@@ -17,7 +18,7 @@ typedef struct {
     cli_seq q;
     srv_job *job; /* NULL: free */
     int fed;      /* prompt tokens evaluated */
-    int row;      /* its logits row in this step, -1: none */
+    int row;      /* its first logits row in this step, -1: none */
     int ended;    /* seq_step ended the generation */
     size_t sent;  /* bytes of q.stream.text published */
     int counted;  /* generated tokens already in the stats */
@@ -55,9 +56,12 @@ static void slot_release(server *srv, eng_slot *sl)
     sl->job->in_slot = 0;
     sl->job = NULL;
     srv->active--;
+    srv->stats.drafted += sl->q.lk.drafted; /* cancelled requests' drafts too */
+    srv->stats.accepted += sl->q.lk.accepted;
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
+    lookup_free(&sl->q);
     buf_free(&sl->q.stream.text);
     sl->q.sampler = NULL;
     sl->q.out = (cli_ids){0};
@@ -72,6 +76,7 @@ static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
                       .tok = srv->tok, .n_predict = job->n_predict};
     sl->q.stream = (cli_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
     if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
+    lookup_init(&sl->q, job->lookup, srv->o->lookup_ngram);
     job->in_slot = 1;
     srv->active++;
 }
@@ -114,6 +119,16 @@ static const char *finish_reason_of(const char *stop_reason)
     return "stop"; /* eos, eot, a stop string */
 }
 
+/* What the response reports of a finished generation. */
+static void record_result(srv_job *job, const cli_seq *q)
+{
+    job->n_out = q->out.n;
+    job->prompt_ms = q->prompt_ms;
+    job->gen_ms = q->gen_ms;
+    job->drafted = q->lk.drafted;
+    job->accepted = q->lk.accepted;
+}
+
 /* Hands every slot's new text to its connection; ends the jobs that
  * finished. */
 static void publish(server *srv, srv_engine *en)
@@ -131,7 +146,7 @@ static void publish(server *srv, srv_engine *en)
         srv->stats.generated_tokens += sl->q.out.n - sl->counted;
         sl->counted = sl->q.out.n;
         if (!sl->ended) continue;
-        job->n_out = sl->q.out.n;
+        record_result(job, &sl->q);
         const char *reason = finish_reason_of(sl->q.stop_reason);
         slot_release(srv, sl);
         job_finish(job, reason);
@@ -153,8 +168,9 @@ static void fail_all(server *srv, srv_engine *en, const char *err)
 
 /* ------------------------------------------- one step (engine thread only) */
 
-/* The step's entries: decoding sequences first, then prompt tokens up to
- * one pass of n_batch. Sets each slot's logits row. */
+/* The step's entries: decoding sequences first (the next token and the
+ * draft of each, all with logits), then prompt tokens up to one pass of
+ * n_batch. Sets each slot's first logits row. */
 static int gather(srv_engine *en)
 {
     int n = 0, k = 0;
@@ -162,9 +178,11 @@ static int gather(srv_engine *en)
         eng_slot *sl = &en->slots[i];
         sl->row = -1;
         if (!sl->job || sl->fed < sl->job->np) continue;
-        bn_session *s = sl->q.session;
-        en->e[n++] = (bn_batch_entry){s, sl->q.next, bn_session_n_past(s), 1};
-        sl->row = k++;
+        lookup_draft(&sl->q);
+        sl->row = k;
+        const int added = lookup_entries(&sl->q, en->e + n);
+        n += added;
+        k += added;
     }
     for (int i = 0; i < en->n_slots && n < en->n_batch; i++) {
         eng_slot *sl = &en->slots[i];
@@ -196,7 +214,8 @@ static void advance(server *srv, srv_engine *en)
             const float *row = en->logits + (size_t)sl->row * en->n_vocab;
             sl->ended = !seq_prompt_done(&sl->q, job->pids, job->np, row, sl->t0);
         } else if (sl->row >= 0) {
-            sl->ended = !seq_step(&sl->q, en->logits + (size_t)sl->row * en->n_vocab);
+            const float *rows = en->logits + (size_t)sl->row * en->n_vocab;
+            sl->ended = !lookup_verify(&sl->q, rows, en->n_vocab);
         }
     }
 }
@@ -242,15 +261,17 @@ void engine_start(server *srv)
     char err[BN_ERR_LEN];
     en->n_slots = srv->o->n_parallel;
     en->n_vocab = bn_model_n_vocab(srv->m);
-    /* one pass holds a token of every slot and a chunk of prompt */
+    /* one pass holds the next token and draft of every slot and a chunk of
+     * prompt, so an aborted step leaves every session as it was */
     const int batch = srv->o->n_batch ? srv->o->n_batch : BN_DEFAULT_BATCH;
-    en->n_batch = batch > en->n_slots ? batch : en->n_slots + 1;
+    const int rows = en->n_slots * (srv->o->lookup + 1);
+    en->n_batch = batch > rows ? batch : rows + 1;
     const bn_context_params cp = {.n_threads = srv->o->n_threads, .n_batch = en->n_batch};
     en->ctx = bn_context_new(srv->m, &cp, err);
     if (!en->ctx) cli_die(EXIT_MODEL, "%s", err);
     bn_context_set_abort(en->ctx, should_abort, srv);
     en->slots = calloc((size_t)en->n_slots, sizeof *en->slots);
-    en->logits = malloc((size_t)en->n_slots * (size_t)en->n_vocab * sizeof *en->logits);
+    en->logits = malloc((size_t)rows * (size_t)en->n_vocab * sizeof *en->logits);
     en->e = malloc((size_t)en->n_batch * sizeof *en->e);
     if (!en->slots || !en->logits || !en->e) cli_die(EXIT_MODEL, "out of memory");
     for (int i = 0; i < en->n_slots; i++)
