@@ -229,7 +229,8 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
 
 /* --------------------------------------------------------- peak probes */
 
-#define PROBE_CHAINS 12        /* independent accumulators, above latency x issue width */
+#define PROBE_CHAINS 12 /* independent accumulators, above latency x issue width (and the
+                          * count of the unroll pragmas below) */
 #define PROBE_STEPS (1L << 18) /* steps of every chain per run: long against a dispatch */
 #define PROBE_SECONDS 0.1      /* time each probe at least this long */
 
@@ -239,18 +240,18 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
  * the loop nor computes one product for all chains); KEEP, an empty asm
  * reading each accumulator at the end, keeps the work. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): ATTR and VEC are not expressions */
-#define PROBE_LOOP(ATTR, NAME, VEC, SPLAT, STEP)                                  \
-    ATTR static void NAME(long steps)                                             \
-    {                                                                             \
-        VEC acc[PROBE_CHAINS], a = SPLAT(1), b = SPLAT(2);                        \
-        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) acc[i] = SPLAT(i); \
-        for (long s = 0; s < steps; s++) {                                        \
-            _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) {     \
-                OPAQUE(a);                                                        \
-                STEP(acc[i], a, b);                                               \
-            }                                                                     \
-        }                                                                         \
-        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) KEEP(acc[i]); \
+#define PROBE_LOOP(ATTR, NAME, VEC, SPLAT, STEP)                                            \
+    ATTR static void NAME(long steps)                                                       \
+    {                                                                                       \
+        VEC acc[PROBE_CHAINS], a = SPLAT(1), b = SPLAT(2);                                  \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) acc[i] = SPLAT(i);  \
+        for (long s = 0; s < steps; s++) {                                                  \
+            _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) {               \
+                OPAQUE(a);                                                                  \
+                STEP(acc[i], a, b);                                                         \
+            }                                                                               \
+        }                                                                                   \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) KEEP(acc[i]);       \
     }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
@@ -266,6 +267,8 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
 
 /* The AVX2 tiles' mix: per 32 products one vpmaddubsw and one 16-bit add. */
 #define MADDUBS_ADD_YMM(acc, a, b) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(a, b))
+/* vpmaddubsw alone: each chain runs through it (its own result taken as
+ * the unsigned operand), so the 16-bit adds' cost shows against the above. */
 #define MADDUBS_YMM(acc, a, b) acc = _mm256_maddubs_epi16(acc, b)
 #define DPBUSD_YMM(acc, a, b) acc = _mm256_dpbusd_avx_epi32(acc, a, b)
 #define MADDUBS_ADD_ZMM(acc, a, b) acc = _mm512_add_epi16(acc, _mm512_maddubs_epi16(a, b))
