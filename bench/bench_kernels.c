@@ -15,13 +15,18 @@
  * (multiply-adds of weights by activations per second): the matrix of each
  * shape times BATCH_TOKENS activation vectors, split over the pool in
  * chunks of rows as the forward pass does; the scalar table, which has no
- * matmat, runs its matrix-vector product token by token.
+ * matmat, runs its matrix-vector product token by token. Its "% of peak"
+ * column sets each table against its peak probe: a loop of that table's
+ * inner-loop multiply instructions on registers only, with enough
+ * independent accumulators that latency does not bound it, so it shows the
+ * most multiply-adds a core can issue (N threads: N copies on the pool).
  *
- * Usage: bench_kernels [THREADS] [VOCAB] [output|batch]
+ * Usage: bench_kernels [THREADS] [VOCAB] [output|batch|peak]
  *   THREADS  N for the multi-thread rows (default: all available cores)
  *   VOCAB    rows of the output-layer matrices (default 128256)
  *   output   measure only the output layer
- *   batch    measure only the prompt-batch product
+ *   batch    measure only the peak probes and the prompt-batch product
+ *   peak     measure only the peak probes
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +37,7 @@
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 #include "runtime/clock.h"
+#include "runtime/cpu.h"
 #include "runtime/threadpool.h"
 
 #define HIDDEN 2560
@@ -56,16 +62,21 @@ static const struct {
 };
 
 /* Seconds per run of fn on the pool: one warm-up run, then doubling
- * batches until a batch lasts MIN_SECONDS. */
-static double seconds_per_run(bn_pool *pool, bn_task_fn fn, void *arg)
+ * batches until a batch lasts min_seconds. */
+static double seconds_per_run_for(bn_pool *pool, bn_task_fn fn, void *arg, double min_seconds)
 {
     bn_pool_run(pool, fn, arg);
     for (long reps = 1;; reps *= 2) {
         const double t0 = bn_seconds();
         for (long i = 0; i < reps; i++) bn_pool_run(pool, fn, arg);
         const double dt = bn_seconds() - t0;
-        if (dt >= MIN_SECONDS) return dt / (double)reps;
+        if (dt >= min_seconds) return dt / (double)reps;
     }
+}
+
+static double seconds_per_run(bn_pool *pool, bn_task_fn fn, void *arg)
+{
+    return seconds_per_run_for(pool, fn, arg, MIN_SECONDS);
 }
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
@@ -216,6 +227,158 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
     bn_qact_free(&a);
 }
 
+/* --------------------------------------------------------- peak probes */
+
+#define PROBE_CHAINS 12 /* independent accumulators, above latency x issue width (and the
+                          * count of the unroll pragmas below) */
+#define PROBE_STEPS (1L << 18) /* steps of every chain per run: long against a dispatch */
+#define PROBE_SECONDS 0.1      /* time each probe at least this long */
+
+/* A register-only loop: `steps` times, each of PROBE_CHAINS accumulators
+ * takes STEP(acc, a, b), with a and b opaque (OPAQUE: an empty asm that
+ * claims to change a, so the compiler neither hoists the products out of
+ * the loop nor computes one product for all chains); KEEP, an empty asm
+ * reading each accumulator at the end, keeps the work. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): ATTR and VEC are not expressions */
+#define PROBE_LOOP(ATTR, NAME, VEC, SPLAT, STEP)                                            \
+    ATTR static void NAME(long steps)                                                       \
+    {                                                                                       \
+        VEC acc[PROBE_CHAINS], a = SPLAT(1), b = SPLAT(2);                                  \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) acc[i] = SPLAT(i);  \
+        for (long s = 0; s < steps; s++) {                                                  \
+            _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) {               \
+                OPAQUE(a);                                                                  \
+                STEP(acc[i], a, b);                                                         \
+            }                                                                               \
+        }                                                                                   \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) KEEP(acc[i]);       \
+    }
+/* NOLINTEND(bugprone-macro-parentheses) */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define OPAQUE(v) __asm__ volatile("" : "+x"(v))
+#define KEEP(v) __asm__ volatile("" : : "x"(v))
+#define AVX2_ATTR __attribute__((target("avx2")))
+#define AVX512_ATTR __attribute__((target("avx2,avx512f,avx512bw")))
+#define AVX512VNNI_ATTR __attribute__((target("avx2,avx512f,avx512bw,avx512vnni")))
+#define AVXVNNI_ATTR __attribute__((target("avx2,avxvnni")))
+
+/* The AVX2 tiles' mix: per 32 products one vpmaddubsw and one 16-bit add. */
+#define MADDUBS_ADD_YMM(acc, a, b) acc = _mm256_add_epi16(acc, _mm256_maddubs_epi16(a, b))
+/* vpmaddubsw alone: each chain runs through it (its own result taken as
+ * the unsigned operand), so the 16-bit adds' cost shows against the above. */
+#define MADDUBS_YMM(acc, a, b) acc = _mm256_maddubs_epi16(acc, b)
+#define DPBUSD_YMM(acc, a, b) acc = _mm256_dpbusd_avx_epi32(acc, a, b)
+#define MADDUBS_ADD_ZMM(acc, a, b) acc = _mm512_add_epi16(acc, _mm512_maddubs_epi16(a, b))
+#define DPBUSD_ZMM(acc, a, b) acc = _mm512_dpbusd_epi32(acc, a, b)
+
+PROBE_LOOP(AVX2_ATTR, probe_maddubs_add_ymm, __m256i, _mm256_set1_epi8, MADDUBS_ADD_YMM)
+PROBE_LOOP(AVX2_ATTR, probe_maddubs_ymm, __m256i, _mm256_set1_epi8, MADDUBS_YMM)
+PROBE_LOOP(AVXVNNI_ATTR, probe_dpbusd_ymm, __m256i, _mm256_set1_epi8, DPBUSD_YMM)
+PROBE_LOOP(AVX512_ATTR, probe_maddubs_add_zmm, __m512i, _mm512_set1_epi8, MADDUBS_ADD_ZMM)
+PROBE_LOOP(AVX512VNNI_ATTR, probe_dpbusd_zmm, __m512i, _mm512_set1_epi8, DPBUSD_ZMM)
+
+static int has_avx2(const bn_cpu_features *f) { return f->avx2; }
+static int has_avxvnni(const bn_cpu_features *f) { return f->avxvnni; }
+static int has_avx512bw(const bn_cpu_features *f) { return f->avx512bw; }
+static int has_avx512vnni(const bn_cpu_features *f) { return f->avx512vnni; }
+
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+
+#define OPAQUE(v) __asm__ volatile("" : "+w"(v))
+#define KEEP(v) __asm__ volatile("" : : "w"(v))
+#if defined(__clang__)
+#define DOTPROD_ATTR __attribute__((target("dotprod")))
+#else
+#define DOTPROD_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
+#endif
+#define NO_ATTR
+
+/* sdot as an instruction: clang (14) declares vdotq_s32 only when the
+ * whole file is compiled for dotprod (neon.c says the same). */
+#define SDOT(acc, a, b) __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b))
+/* The neon-plain tiles' mix: smlal and smlal2 into int16 lanes. */
+#define SMLAL_PAIR(acc, a, b)                                                    \
+    acc = vreinterpretq_s8_s16(vmlal_high_s8(                                    \
+        vmlal_s8(vreinterpretq_s16_s8(acc), vget_low_s8(a), vget_low_s8(b)), a, b))
+
+PROBE_LOOP(DOTPROD_ATTR, probe_sdot, int32x4_t, vdupq_n_s32, SDOT)
+PROBE_LOOP(NO_ATTR, probe_smlal, int8x16_t, vdupq_n_s8, SMLAL_PAIR)
+
+static int has_neon(const bn_cpu_features *f) { return f->neon; }
+static int has_neon_dotprod(const bn_cpu_features *f) { return f->neon_dotprod; }
+#endif
+
+typedef struct {
+    const char *mix;   /* the instructions of one step, as printed */
+    const char *table; /* the kernel table measured against it; NULL: none */
+    int macs;          /* multiply-adds of one step */
+    void (*loop)(long steps);
+    int (*supported)(const bn_cpu_features *f);
+} peak_probe;
+
+static const peak_probe probes[] = {
+#if defined(__x86_64__)
+    {"vpdpbusd zmm", "avx512-vnni", 64, probe_dpbusd_zmm, has_avx512vnni},
+    {"vpmaddubsw + vpaddw zmm", "avx512-bw", 64, probe_maddubs_add_zmm, has_avx512bw},
+    {"vpmaddubsw + vpaddw ymm", "avx2", 32, probe_maddubs_add_ymm, has_avx2},
+    {"vpmaddubsw ymm", NULL, 32, probe_maddubs_ymm, has_avx2},
+    {"vpdpbusd ymm (VEX)", "avx-vnni", 32, probe_dpbusd_ymm, has_avxvnni},
+#elif defined(__aarch64__)
+    {"sdot", "neon-dotprod", 16, probe_sdot, has_neon_dotprod},
+    {"smlal + smlal2", "neon-plain", 16, probe_smlal, has_neon},
+#endif
+    {NULL, NULL, 0, NULL, NULL}, /* an end, so that no architecture has an empty list */
+};
+#define N_PROBES (sizeof probes / sizeof probes[0] - 1)
+
+static void probe_task(void *arg, int ith, int nth)
+{
+    (void)ith;
+    (void)nth;
+    ((const peak_probe *)arg)->loop(PROBE_STEPS);
+}
+
+/* GMAC/s of each probe the CPU supports, at 1 and N threads (0: not run). */
+typedef struct {
+    double gmacs[N_PROBES + 1][2]; /* + 1: no empty array where there are no probes */
+} peak_figures;
+
+/* Runs the probes and prints their table. */
+static void bench_peaks(bn_pool *pools[2], peak_figures *peaks)
+{
+    const bn_cpu_features f = bn_cpu_detect();
+    memset(peaks, 0, sizeof *peaks);
+    printf("\n| peak probe (registers only) | kernel | threads | GMAC/s |\n");
+    printf("|---|---|---|---|\n");
+    for (size_t i = 0; i < N_PROBES; i++) {
+        if (!probes[i].supported(&f)) continue;
+        for (int p = 0; p < 2; p++) {
+            const int nth = bn_pool_size(pools[p]);
+            const double sec =
+                seconds_per_run_for(pools[p], probe_task, (void *)&probes[i], PROBE_SECONDS);
+            peaks->gmacs[i][p] =
+                (double)nth * PROBE_STEPS * PROBE_CHAINS * probes[i].macs / sec * 1e-9;
+            printf("| %s | %s | %d | %.1f |\n", probes[i].mix,
+                   probes[i].table ? probes[i].table : "-", nth, peaks->gmacs[i][p]);
+            if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
+        }
+    }
+}
+
+/* "NN%" of the table's probe at pool p, or "-" for a table without one. */
+static void peak_share(const peak_figures *peaks, const char *table, int p, double gmacs,
+                       char *buf, size_t len)
+{
+    snprintf(buf, len, "-");
+    for (size_t i = 0; i < N_PROBES; i++)
+        if (probes[i].table && !strcmp(probes[i].table, table) && peaks->gmacs[i][p] > 0)
+            snprintf(buf, len, "%.0f%%", 100.0 * gmacs / peaks->gmacs[i][p]);
+}
+
 /* ------------------------------------------------------ prompt batches */
 
 typedef struct {
@@ -241,7 +404,8 @@ static void batch_task(void *arg, int ith, int nth)
     }
 }
 
-static void bench_batch_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int s)
+static void bench_batch_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int s,
+                              const peak_figures *peaks)
 {
     const int rows = shapes[s].rows, cols = shapes[s].cols;
     qk256_matrix w;
@@ -268,9 +432,11 @@ static void bench_batch_shape(bn_pool *pools[2], const bn_kernels **tables, int 
             batch_job j = {tables[t], &w, a, y};
             const double sec = seconds_per_run(pools[p], batch_task, &j);
             if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
-            printf("| %dx%d %s | %d | %s | %d | %.1f | %.1f | %.2f |\n", rows, cols, shapes[s].what,
-                   BATCH_TOKENS, tables[t]->name, bn_pool_size(pools[p]), sec * 1e3, macs / sec * 1e-9,
-                   scalar_s > 0 ? scalar_s / sec : 0.0);
+            char share[16];
+            peak_share(peaks, tables[t]->name, p, macs / sec * 1e-9, share, sizeof share);
+            printf("| %dx%d %s | %d | %s | %d | %.1f | %.1f | %.2f | %s |\n", rows, cols,
+                   shapes[s].what, BATCH_TOKENS, tables[t]->name, bn_pool_size(pools[p]), sec * 1e3,
+                   macs / sec * 1e-9, scalar_s > 0 ? scalar_s / sec : 0.0, share);
         }
         if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
     }
@@ -281,11 +447,16 @@ static void bench_batch_shape(bn_pool *pools[2], const bn_kernels **tables, int 
     qk256_free(&w);
 }
 
+/* The peak probes, then the prompt-batch product against them. */
 static void bench_batches(bn_pool *pools[2], const bn_kernels **tables, int n_tables)
 {
-    printf("\n| prompt batch (rows x cols) | tokens | kernel | threads | ms/batch | GMAC/s | x scalar |\n");
-    printf("|---|---|---|---|---|---|---|\n");
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) bench_batch_shape(pools, tables, n_tables, (int)s);
+    peak_figures peaks;
+    bench_peaks(pools, &peaks);
+    printf("\n| prompt batch (rows x cols) | tokens | kernel | threads | ms/batch | GMAC/s | x scalar "
+           "| of peak |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        bench_batch_shape(pools, tables, n_tables, (int)s, &peaks);
 }
 
 /* A random matrix of the output-layer type: F16 values in +-0.01, or
@@ -384,8 +555,10 @@ int main(int argc, char **argv)
     const int vocab = int_arg(argc, argv, 2, DEFAULT_VOCAB);
     const int output_only = argc > 3 && !strcmp(argv[3], "output");
     const int batch_only = argc > 3 && !strcmp(argv[3], "batch");
-    if (threads < 1 || threads > MAX_THREADS || vocab < 1 || (argc > 3 && !output_only && !batch_only)) {
-        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output|batch]\n", argv[0],
+    const int peak_only = argc > 3 && !strcmp(argv[3], "peak");
+    if (threads < 1 || threads > MAX_THREADS || vocab < 1 ||
+        (argc > 3 && !output_only && !batch_only && !peak_only)) {
+        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output|batch|peak]\n", argv[0],
                 MAX_THREADS);
         return 2;
     }
@@ -400,8 +573,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot start %d threads\n", threads);
         return 1;
     }
-    if (batch_only) {
+    if (peak_only) {
+        peak_figures peaks;
+        bench_peaks(pools, &peaks);
+    } else if (batch_only) {
         bench_batches(pools, ordered, n_tables);
+    }
+    if (peak_only || batch_only) {
         bn_pool_free(pools[0]);
         bn_pool_free(pools[1]);
         return 0;

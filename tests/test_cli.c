@@ -19,6 +19,7 @@
 
 #include "gguf_edit.h"
 #include "json_mini.h"
+#include "kernels/kernels.h"
 #include "test.h"
 
 #define MODEL "models/bitnet-tiny.gguf"
@@ -259,6 +260,24 @@ TEST(cli_bad_flags_and_files_give_one_error_line_and_exit_code)
         free(out);
         free(err);
     }
+}
+
+/* avx-vnni is chosen only by name, and on a CPU without AVX-VNNI that
+ * name is the one-line "not supported" error of any missing kernel. */
+TEST(cli_kernel_avx_vnni_without_the_cpu_feature_fails)
+{
+    char names[256];
+    bn_kernels_available_names(names, sizeof names);
+    if (strstr(names, "avx-vnni")) SKIP("this CPU has AVX-VNNI: the kernel tests cover avx-vnni");
+    char *out = NULL, *err = NULL;
+    const int rc = cli("--kernel avx-vnni -p x -n 1", &out, &err);
+    CHECK_MSG(rc == 1, "exit %d", rc);
+    CHECK_MSG(one_error_line(err) && strstr(err, "--kernel") &&
+                  strstr(err, "kernel 'avx-vnni' is not supported by this CPU"),
+              "%s", err ? err : "");
+    CHECK_MSG(out && !*out, "printed on stdout: %s", out ? out : "");
+    free(out);
+    free(err);
 }
 
 /* A FIFO, a socket, a directory or a device as the model fails at once

@@ -90,8 +90,8 @@ static int is_available(const bn_kernels *k)
 
 TEST(kernels_select_by_name_or_family)
 {
-    static const char *names[] = {"avx2",  "avx512",       "avx512-vnni", "avx512-bw",
-                                  "neon",  "neon-dotprod", "neon-plain"};
+    static const char *names[] = {"avx2", "avx512",       "avx512-vnni", "avx512-bw",
+                                  "neon", "neon-dotprod", "neon-plain",  "avx-vnni"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char err[256] = "";
         const bn_kernels *k = bn_kernels_select(names[i], err, sizeof err);
@@ -113,6 +113,25 @@ TEST(kernels_select_by_name_or_family)
     CHECK_MSG(strstr(err, "unknown kernel 'sse9'") && strstr(err, "auto") &&
                   strstr(err, "avx512-vnni") && strstr(err, "neon-plain"),
               "%s", err);
+}
+
+/* avx-vnni is opt-in until tested on hardware (kernels.c): "auto" and
+ * "avx2" never pick it, on a CPU that has it or not; by name it is picked
+ * exactly where the CPU lists it. */
+TEST(kernels_avx_vnni_only_by_name)
+{
+    char err[256] = "";
+    const bn_kernels *k = bn_kernels_select("auto", err, sizeof err);
+    CHECK(k && strcmp(k->name, "avx-vnni") != 0);
+    k = bn_kernels_select("avx2", err, sizeof err);
+    CHECK_MSG(!k || !strcmp(k->name, "avx2"), "'avx2' gave '%s'", k ? k->name : "");
+    const bn_kernels *t[BN_KERNELS_MAX];
+    const int n = bn_kernels_available(t, BN_KERNELS_MAX);
+    const bn_kernels *listed = NULL;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(t[i]->name, "avx-vnni")) listed = t[i];
+    CHECK(bn_kernels_select("avx-vnni", err, sizeof err) == listed);
+    if (!listed) printf("    no AVX-VNNI on this CPU: the avx-vnni table is not tested here\n");
 }
 
 /* ------------------------------------------------- scalar quantization */

@@ -2,8 +2,9 @@
  * avx2.c - the "avx2" kernel table: AVX2 integer dot products
  * (vpmaddubsw on unsigned codes x signed activations) and F16C for the F16
  * output layer; also the products of a Q8_0 / Q6_K output layer, which the
- * AVX-512 tables share. Bitwise identical to scalar.c and, for the
- * lm-head products, to quants.c (kernels.h).
+ * AVX-512 tables share, and the functions the avx-vnni table takes (x86.h).
+ * Bitwise identical to scalar.c and, for the lm-head products, to quants.c
+ * (kernels.h).
  *
  * Only the functions below are compiled for AVX2 (target attribute), so the
  * program still runs on older x86-64 CPUs; kernels.c picks this table only
@@ -77,7 +78,7 @@ AVX2_FN static inline void quantize32(const float *x, __m256 s, int8_t *q, __m25
     store_levels32(a, b, c, d, q);
 }
 
-AVX2_FN static void quantize_avx2(const float *x, int n, bn_qact *a)
+AVX2_FN void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a)
 {
     const float scale = bn_act_scale(absmax_avx2(x, n));
     const __m256 s = _mm256_set1_ps(scale);
@@ -362,8 +363,8 @@ AVX2_FN static void f16_dot2_avx2(const uint16_t *w0, const uint16_t *w1, const 
     *y1 = f16_fold(a1, w1, x, k, n);
 }
 
-AVX2_FN static void f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y, int r0,
-                                    int r1)
+AVX2_FN void bn_x86_f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y,
+                                    int r0, int r1)
 {
     bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx2, f16_dot2_avx2);
 }
@@ -399,8 +400,8 @@ ALWAYS_INLINE AVX2_FN void f16_rows_inputs(const uint16_t *w, int cols, const fl
     }
 }
 
-AVX2_FN static void f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n, float *y,
-                                    size_t ldy, int r0, int r1)
+AVX2_FN void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n,
+                                    float *y, size_t ldy, int r0, int r1)
 {
     for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS) {
         const float *xi = x + (size_t)i0 * cols;
@@ -745,15 +746,15 @@ ALWAYS_INLINE AVX2_FN void values_rows(const float *w, size_t ld, int n_q, const
     }
 }
 
-BN_ATTN_ENTRIES(AVX2_FN, avx2, scores_rows, values_rows)
+BN_ATTN_ENTRIES_LINKED(, AVX2_FN, avx2, scores_rows, values_rows) /* avxvnni.c's too */
 
 const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
-    .quantize = quantize_avx2,
+    .quantize = bn_x86_quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
     .q16_matvec = bn_x86_q16_matvec_avx2,
-    .f16_matvec = f16_matvec_avx2,
-    .f16_matmat = f16_matmat_avx2,
+    .f16_matvec = bn_x86_f16_matvec_avx2,
+    .f16_matmat = bn_x86_f16_matmat_avx2,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
     .matmat_from_2 = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,

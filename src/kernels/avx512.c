@@ -114,26 +114,18 @@ AVX512_FN static inline __m256i fold_epi32(__m512i v)
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
-/* dots[i] for n blocks, with block_dot one of the two above (inlined). */
-#define BLOCK_DOTS_BODY(block_dot)                                                             \
-    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {                                      \
-        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;              \
-        __m256i v[BN_X86_REDUCE_LANES];                                                        \
-        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)                                          \
-            v[i] = i < m ? fold_epi32(block_dot(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,  \
-                                                q + (size_t)(b0 + i) * QK256_BLOCK))           \
-                         : _mm256_setzero_si256();                                             \
-        bn_x86_store_sums(v, m, dots + b0);                                                    \
-    }
+/* block_dot of either kind folded to 8 lanes, for BN_X86_BLOCK_DOTS_BODY */
+#define BLOCK_DOT8_VNNI(codes, q) fold_epi32(block_dot_vnni(codes, q))
+#define BLOCK_DOT8_BW(codes, q) fold_epi32(block_dot_bw(codes, q))
 
 VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
-    BLOCK_DOTS_BODY(block_dot_vnni)
+    BN_X86_BLOCK_DOTS_BODY(BLOCK_DOT8_VNNI)
 }
 
 AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
-    BLOCK_DOTS_BODY(block_dot_bw)
+    BN_X86_BLOCK_DOTS_BODY(BLOCK_DOT8_BW)
 }
 
 /* Code fields left in place: (byte & 3 << 2k) is code * 4^k, so quarter k

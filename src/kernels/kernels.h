@@ -18,7 +18,8 @@
 /* "auto"/NULL picks the best the CPU supports; "scalar", a family name
  * ("avx2", "avx512", "neon": the best table of that family the CPU
  * supports) or a table name ("avx512-vnni", "avx512-bw", "neon-dotprod",
- * "neon-plain") asks for one. A kernel the CPU lacks, or an unknown name,
+ * "neon-plain", "avx-vnni") asks for one. "avx-vnni" is only ever chosen
+ * by name (kernels.c says why). A kernel the CPU lacks, or an unknown name,
  * returns NULL with a one-line message in err. */
 const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen);
 
@@ -27,7 +28,7 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen);
 /* The tables this CPU can run, best first and "scalar" last; stores up to
  * max of them and returns how many it stored. */
 int bn_kernels_available(const bn_kernels **tables, int max);
-/* Their names as "avx512-vnni, avx512-bw, avx2, scalar" (for --info). */
+/* Their names as "avx512-vnni, avx512-bw, avx2, avx-vnni, scalar" (for --info). */
 void bn_kernels_available_names(char *buf, size_t len);
 
 /* The plain read loop the kernels' bandwidth is measured against (--bench,

@@ -131,37 +131,40 @@ typedef struct {
 
 /* Defines a table's four attention entries attn_scores_NAME,
  * attn_values_NAME, attn_scores_f16_NAME and attn_values_f16_NAME (static,
- * with the target attribute ATTR, which may be empty) from its two inline
- * bodies
+ * with the target attribute ATTR, which may be empty; BN_ATTN_ENTRIES_LINKED
+ * takes the linkage, empty for entries another table's file takes too) from
+ * its two inline bodies
  *   SCORES(q, n_q, const void *k, int f16, stride, n, d, scale, scores, ld, hot)
  *   VALUES(w, ld, n_q, const void *v, int f16, stride, n, d, out)
  * which read rows of floats when f16 is 0 and of F16 halves when it is 1:
  * a constant, so each entry compiles to one kind of row load and the two
  * kinds share every other step. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): ATTR is an attribute, not an expression */
-#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES)                                             \
-    ATTR static void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride, \
-                                        int n, int d, float scale, float *scores, size_t ld,    \
-                                        int hot)                                                \
-    {                                                                                           \
-        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                             \
-    }                                                                                           \
-    ATTR static void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,     \
-                                        size_t stride, int n, int d, float *out)                \
-    {                                                                                           \
-        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                            \
-    }                                                                                           \
-    ATTR static void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,         \
-                                            size_t stride, int n, int d, float scale,           \
-                                            float *scores, size_t ld, int hot)                  \
-    {                                                                                           \
-        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                             \
-    }                                                                                           \
-    ATTR static void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                 \
-                                            const uint16_t *v, size_t stride, int n, int d,     \
-                                            float *out)                                         \
-    {                                                                                           \
-        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                            \
+#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES) \
+    BN_ATTN_ENTRIES_LINKED(static, ATTR, NAME, SCORES, VALUES)
+#define BN_ATTN_ENTRIES_LINKED(LINK, ATTR, NAME, SCORES, VALUES)                                 \
+    ATTR LINK void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride,    \
+                                        int n, int d, float scale, float *scores, size_t ld,     \
+                                        int hot)                                                 \
+    {                                                                                            \
+        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                              \
+    }                                                                                            \
+    ATTR LINK void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,        \
+                                        size_t stride, int n, int d, float *out)                 \
+    {                                                                                            \
+        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                             \
+    }                                                                                            \
+    ATTR LINK void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,            \
+                                            size_t stride, int n, int d, float scale,            \
+                                            float *scores, size_t ld, int hot)                   \
+    {                                                                                            \
+        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                              \
+    }                                                                                            \
+    ATTR LINK void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                    \
+                                            const uint16_t *v, size_t stride, int n, int d,      \
+                                            float *out)                                          \
+    {                                                                                            \
+        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                             \
     }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
@@ -174,12 +177,13 @@ static inline float bn_f16_dot_tail(float lane0, const uint16_t *w, const float 
 }
 
 /* The tables: scalar.c's everywhere; each SIMD one is defined only on its
- * own architecture (x86-64: avx2, avx512-vnni, avx512-bw; aarch64:
+ * own architecture (x86-64: avx2, avx-vnni, avx512-vnni, avx512-bw; aarch64:
  * neon-dotprod, neon-plain): reach them through bn_kernels_select() or
  * bn_kernels_available() (kernels.h), which know what the running CPU
  * supports. */
 extern const bn_kernels bn_kernels_scalar;
 extern const bn_kernels bn_kernels_avx2;
+extern const bn_kernels bn_kernels_avx_vnni;
 extern const bn_kernels bn_kernels_avx512_vnni;
 extern const bn_kernels bn_kernels_avx512_bw;
 extern const bn_kernels bn_kernels_neon_dotprod;

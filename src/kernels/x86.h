@@ -1,6 +1,6 @@
 /*
  * kernels_x86.h - AVX2 helpers shared by the x86 kernel files
- * (avx2.c, avx512.c): horizontal sums and maxima, the
+ * (avx2.c, avxvnni.c, avx512.c): horizontal sums and maxima, the
  * fold of the F16 dot product lanes, and the products every x86 table
  * takes from avx2.c. Include only under __x86_64__; the helpers
  * are compiled for AVX2, so only AVX2 (or wider) functions may call them.
@@ -84,6 +84,20 @@ BN_X86_AVX2_FN static inline void bn_x86_store_sums(const __m256i v[BN_X86_REDUC
     for (int i = 0; i < n; i++) dots[i] = sums[i];
 }
 
+/* The body of a bn_block_dots_fn (products.h) over codes, q, n, dots from
+ * block_dot(codes, q), one block's sum(code*q) spread over 8 int32 lanes
+ * (inlined): 8 blocks' lanes reduced together. */
+#define BN_X86_BLOCK_DOTS_BODY(block_dot)                                                      \
+    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {                                      \
+        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;              \
+        __m256i v[BN_X86_REDUCE_LANES];                                                        \
+        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)                                          \
+            v[i] = i < m ? block_dot(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,             \
+                                     q + (size_t)(b0 + i) * QK256_BLOCK)                       \
+                         : _mm256_setzero_si256();                                             \
+        bn_x86_store_sums(v, m, dots + b0);                                                    \
+    }
+
 /* The largest of the 8 lanes of v (no NaN among them: any order is exact). */
 BN_X86_AVX2_FN static inline float bn_x86_hmax8(__m256 v)
 {
@@ -151,5 +165,20 @@ void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, floa
                              int r1);
 void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
+
+/* The rest of the AVX2 table, which avx-vnni takes whole: it differs only
+ * in the QK256 products. */
+void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a);
+void bn_x86_f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
+void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n, float *y,
+                            size_t ldy, int r0, int r1);
+void attn_scores_avx2(const float *q, int n_q, const float *k, size_t stride, int n, int d,
+                      float scale, float *scores, size_t ld, int hot);
+void attn_values_avx2(const float *w, size_t ld, int n_q, const float *v, size_t stride, int n,
+                      int d, float *out);
+void attn_scores_f16_avx2(const float *q, int n_q, const uint16_t *k, size_t stride, int n, int d,
+                          float scale, float *scores, size_t ld, int hot);
+void attn_values_f16_avx2(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
+                          int n, int d, float *out);
 
 #endif

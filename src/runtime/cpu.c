@@ -19,6 +19,9 @@
 #define CPUID7_EBX_AVX512F (1u << 16)
 #define CPUID7_EBX_AVX512BW (1u << 30)
 #define CPUID7_ECX_AVX512VNNI (1u << 11)
+/* CPUID leaf 7 subleaf 1 (present when subleaf 0's EAX, the last
+ * subleaf, is at least 1) */
+#define CPUID7_1_EAX_AVXVNNI (1u << 4)
 /* XCR0: register state the OS saves on context switches */
 #define XCR0_SSE_AVX 0x06u     /* XMM and upper YMM halves */
 #define XCR0_AVX512 0xe0u      /* opmask, upper ZMM halves, ZMM16-31 */
@@ -47,6 +50,9 @@ bn_cpu_features bn_cpu_detect(void)
     f.avx512bw = f.avx2 && (b & CPUID7_EBX_AVX512F) && (b & CPUID7_EBX_AVX512BW) &&
                  (xcr0 & XCR0_AVX512) == XCR0_AVX512;
     f.avx512vnni = f.avx512bw && (c & CPUID7_ECX_AVX512VNNI);
+    const unsigned last_subleaf = a;
+    if (f.avx2 && last_subleaf >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d))
+        f.avxvnni = (a & CPUID7_1_EAX_AVXVNNI) != 0;
     return f;
 }
 

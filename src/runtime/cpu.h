@@ -12,6 +12,7 @@ typedef struct {
     int avx2;         /* x86: AVX2 + F16C, YMM state enabled by the OS */
     int avx512bw;     /* x86: AVX-512 F + BW, ZMM and opmask state enabled */
     int avx512vnni;   /* x86: avx512bw and AVX-512 VNNI (vpdpbusd) */
+    int avxvnni;      /* x86: avx2 and AVX-VNNI (VEX-encoded vpdpbusd on YMM) */
     int neon;         /* aarch64: Advanced SIMD */
     int neon_dotprod; /* aarch64: neon and the dot product extension (sdot) */
 } bn_cpu_features;
