@@ -207,54 +207,46 @@ AVX2_FN void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, flo
 #define PAIRS_PER_BLOCK 8
 #define WIDEN_BLOCKS (INT16_MAX / (PAIR_BOUND * PAIRS_PER_BLOCK))
 
-/* acc + the products of one token's 4 quarters (x, x + 64, x + 128,
- * x + 192) with the decoded codes d, each added as int16. One asm block
- * per token: compiled from intrinsics, GCC starts the products of every
- * token of the tile ahead of their adds, runs out of the 16 ymm registers
- * and keeps the accumulators on the stack. */
-ALWAYS_INLINE AVX2_FN __m256i token_quarters(__m256i acc, const __m256i d[4], const int8_t *x)
+/* acc + the products of one quarter of a token's half block (x) with its
+ * decoded codes d, added as int16. In asm, in this order: compiled from
+ * intrinsics, GCC starts the products of every token of the tile ahead of
+ * their adds, runs out of the 16 ymm registers and keeps the accumulators
+ * on the stack. */
+ALWAYS_INLINE AVX2_FN __m256i quarter_product(__m256i acc, __m256i d, const int8_t *x)
 {
-    const __m256i *v = (const __m256i *)x;
     __m256i p;
-    __asm__("vpmaddubsw %[x0], %[d0], %[p]\n\t"
-            "vpaddw %[p], %[acc], %[acc]\n\t"
-            "vpmaddubsw %[x1], %[d1], %[p]\n\t"
-            "vpaddw %[p], %[acc], %[acc]\n\t"
-            "vpmaddubsw %[x2], %[d2], %[p]\n\t"
-            "vpaddw %[p], %[acc], %[acc]\n\t"
-            "vpmaddubsw %[x3], %[d3], %[p]\n\t"
-            "vpaddw %[p], %[acc], %[acc]"
-            : [acc] "+x"(acc), [p] "=&x"(p)
-            : [d0] "x"(d[0]), [d1] "x"(d[1]), [d2] "x"(d[2]), [d3] "x"(d[3]), [x0] "m"(v[0]),
-              [x1] "m"(v[2]), [x2] "m"(v[4]), [x3] "m"(v[6]));
+    __asm__ volatile("vpmaddubsw %[x], %[d], %[p]\n\t"
+                     "vpaddw %[p], %[acc], %[acc]"
+                     : [acc] "+x"(acc), [p] "=&x"(p)
+                     : [d] "x"(d), [x] "m"(*(const __m256i *)x));
     return acc;
 }
 
-/* Adds sum(code * q) of one half block (32 code bytes, decoded into its
- * four quarters d) for each token of a tile into its int16 lanes. */
-ALWAYS_INLINE AVX2_FN void half_block_tile(const __m256i d[4], const int8_t *const *q, size_t off,
-                                           __m256i *acc, int tile)
+/* Quarter k of a half block's codes c (32 bytes of QK256_BLOCK_BYTES). */
+ALWAYS_INLINE AVX2_FN __m256i quarter_codes(__m256i c, int k)
 {
-#pragma GCC unroll 8
-    for (int t = 0; t < tile; t++) acc[t] = token_quarters(acc[t], d, q[t] + off);
+    return _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), _mm256_set1_epi8(3));
 }
 
 /* One row against a tile of `tile` tokens (a compile-time constant, so
  * the accumulators live in registers). Each half block is split into its
  * four quarters once for all the tile's tokens; each token's products add
- * up in int16 for WIDEN_BLOCKS blocks, then widen into int32 sums. The
- * next half's codes are loaded one half ahead: with the products queued
- * behind the multiplier, a load issued when its half starts would stall
- * every half by its latency. */
+ * up in int16 for WIDEN_BLOCKS blocks, then widen into int32 sums. A
+ * half's quarters go through every token one after another, and each
+ * quarter's register then takes the next half's same quarter: the next
+ * half's codes are ready before its first product, with no registers
+ * beyond the four. */
 ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *const *q, int nb,
                                          int32_t *sums, int tile)
 {
-    const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    const __m256i ones = _mm256_set1_epi16(1);
     const int halves = 2 * nb;
-    __m256i wide[MATMAT_TOKENS];
+    __m256i wide[MATMAT_TOKENS], d[4];
 #pragma GCC unroll 8
     for (int t = 0; t < MATMAT_TOKENS; t++) wide[t] = _mm256_setzero_si256();
-    __m256i c = _mm256_loadu_si256((const __m256i *)codes);
+    const __m256i first = _mm256_loadu_si256((const __m256i *)codes);
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) d[k] = quarter_codes(first, k);
     for (int h0 = 0; h0 < halves; h0 += 2 * WIDEN_BLOCKS) {
         const int h1 = halves - h0 < 2 * WIDEN_BLOCKS ? halves : h0 + 2 * WIDEN_BLOCKS;
         __m256i acc[MATMAT_TOKENS];
@@ -264,11 +256,13 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
             const uint8_t *half = codes + (size_t)h * BYTES_PER_VEC;
             bn_x86_prefetch_ahead(half);
             const __m256i next = _mm256_loadu_si256((const __m256i *)(h + 1 < halves ? half + BYTES_PER_VEC : half));
-            __m256i d[4];
+            const size_t off = (size_t)(h / 2) * QK256_BLOCK + (size_t)(h % 2) * BYTES_PER_VEC;
 #pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) d[k] = _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), mask);
-            half_block_tile(d, q, (size_t)(h / 2) * QK256_BLOCK + (size_t)(h % 2) * BYTES_PER_VEC, acc, tile);
-            c = next;
+            for (int k = 0; k < 4; k++) {
+#pragma GCC unroll 8
+                for (int t = 0; t < tile; t++) acc[t] = quarter_product(acc[t], d[k], q[t] + off + 64 * (size_t)k);
+                d[k] = quarter_codes(next, k);
+            }
         }
 #pragma GCC unroll 8
         for (int t = 0; t < tile; t++) wide[t] = _mm256_add_epi32(wide[t], _mm256_madd_epi16(acc[t], ones));
