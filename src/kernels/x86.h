@@ -152,4 +152,10 @@ void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, floa
 void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
 
+/* The float row operations (table.h), which the AVX-512 tables take too:
+ * short rows and double sums, where 16 lanes would gain little. */
+double bn_x86_exp_sum_avx2(float *x, int n, float max);
+void bn_x86_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
+void bn_x86_silu_mul_avx2(float *gate, const float *up, int n);
+
 #endif
