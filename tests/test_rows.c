@@ -30,7 +30,10 @@ static int same_float(float a, float b) { return bn_bits_of_float(a) == bn_bits_
  * on the compiler's operand order, and either makes the softmax all NaN. */
 static int same_double(double a, double b)
 {
-    return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b));
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    return x == y || (isnan(a) && isnan(b));
 }
 
 /* |got - want| in units of the float spacing at want. */
