@@ -79,9 +79,8 @@ void bn_ffn_activate(const bn_kernels *k, bn_ffn_act act, float *gate, const flo
     k->silu_mul(gate, up, n);
 }
 
-/* The largest of n scores. Not inlined: inside bn_softmax GCC kept the
- * running max on the stack across the loop. */
-__attribute__((noinline)) static float max_of(const float *x, int n)
+/* The largest of n scores; a NaN never compares greater. */
+static float max_of(const float *x, int n)
 {
     float max = -INFINITY;
     for (int p = 0; p < n; p++) max = x[p] > max ? x[p] : max;
