@@ -115,6 +115,32 @@ TEST(kernels_select_by_name_or_family)
               "%s", err);
 }
 
+/* Every table built for this architecture has the entries the engine
+ * calls without a fallback, whether or not this CPU can run it: a table
+ * that no machine here runs (avx-vnni, the AVX-512 ones) is checked too. */
+static int table_complete(const bn_kernels *k)
+{
+    return k->name && k->quantize && k->qk256_matvec && k->f16_matvec && k->attn_scores &&
+           k->attn_values && k->attn_scores_f16 && k->attn_values_f16 && k->exp_sum &&
+           k->rmsnorm && k->silu_mul;
+}
+
+TEST(kernels_every_built_table_is_complete)
+{
+    const bn_kernels *built[] = {
+        &bn_kernels_scalar,
+#if defined(__x86_64__)
+        &bn_kernels_avx2, &bn_kernels_avx_vnni, &bn_kernels_avx512_vnni, &bn_kernels_avx512_bw,
+#endif
+#if defined(__aarch64__)
+        &bn_kernels_neon_dotprod, &bn_kernels_neon_plain,
+#endif
+    };
+    for (size_t i = 0; i < sizeof built / sizeof built[0]; i++)
+        CHECK_MSG(table_complete(built[i]), "table %s lacks an entry",
+                  built[i]->name ? built[i]->name : "(unnamed)");
+}
+
 /* avx-vnni is opt-in until tested on hardware (kernels.c): "auto" and
  * "avx2" never pick it, on a CPU that has it or not; by name it is picked
  * exactly where the CPU lists it. */

@@ -106,7 +106,7 @@ TEST(model_context_overflow_and_bad_ids_are_errors)
 TEST(model_rmsnorm_and_rope_known_values)
 {
     float x[4] = {1, 2, 3, 4}, w[4] = {1, 1, 2, 0.5f}, y[4];
-    bn_rmsnorm(y, x, w, 4, 0.0f);
+    bn_kernels_scalar.rmsnorm(y, x, w, 4, 0.0f);
     float rms = sqrtf((1 + 4 + 9 + 16) / 4.0f);
     for (int i = 0; i < 4; i++) CHECK(fabsf(y[i] - x[i] / rms * w[i]) < 1e-6f);
     /* position 0 is the identity; position 1 rotates pair 0 by 1 radian */

@@ -115,7 +115,7 @@ static void attend(const attention_job *j, int t, int kvh, float *scores, float 
     const size_t ld = (size_t)j->sc->n_ctx;
     const int hot = t > 0 && j->b->sess[t - 1] == j->b->sess[t];
     attn_scores_at(j, &a, a.q, group, 0, a.n, scores, ld, hot);
-    for (int h = 0; h < group; h++) bn_softmax(scores + (size_t)h * ld, a.n);
+    for (int h = 0; h < group; h++) bn_softmax(j->m->kernels, scores + (size_t)h * ld, a.n);
     attn_values_at(j, &a, scores, ld, group, 0, value_chunk_len(a.n, 0), a.out);
     for (int c = 1; c < value_chunks(a.n); c++) {
         attn_values_at(j, &a, scores, ld, group, c * ATTN_VALUE_CHUNK, value_chunk_len(a.n, c), part);
@@ -190,7 +190,7 @@ static void split_softmax_task(void *arg, int ith, int nth)
     const attention_job *j = arg;
     const int n_head = j->m->hp.n_head;
     for (int i = ith; i < j->b->n * n_head; i += nth)
-        bn_softmax(split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
+        bn_softmax(j->m->kernels, split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
 }
 
 static void split_values_task(void *arg, int ith, int nth)

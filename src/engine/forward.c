@@ -61,7 +61,7 @@ static float *row(float *base, int t, int width) { return base + (size_t)t * wid
 static void norm_and_quantize(const bn_model *m, float *out, const float *x, const float *w, int n,
                               bn_qact *qa)
 {
-    bn_rmsnorm(out, x, w, n, m->hp.rms_eps);
+    m->kernels->rmsnorm(out, x, w, n, m->hp.rms_eps);
     m->kernels->quantize(out, n, qa);
 }
 
@@ -143,7 +143,7 @@ static void ffn_act_step(const step_ctx *c, int t)
 {
     const int nf = c->m->hp.n_ff;
     float *gate = row(c->sc->gate, t, nf);
-    bn_ffn_activate(c->m->act, gate, row(c->sc->up, t, nf), nf);
+    bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
     norm_and_quantize(c->m, gate, gate, c->l->ffn_sub_norm, nf, &c->sc->qa_ff[t]);
 }
 
@@ -152,7 +152,7 @@ static void ffn_act_quantize_step(const step_ctx *c, int t)
 {
     const int nf = c->m->hp.n_ff;
     float *gate = row(c->sc->gate, t, nf);
-    bn_ffn_activate(c->m->act, gate, row(c->sc->up, t, nf), nf);
+    bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
     c->m->kernels->quantize(gate, nf, &c->sc->qa_ff[t]);
 }
 
@@ -196,8 +196,8 @@ static void output_forward(bn_context *ctx, const bn_pass *b)
     const int ne = m->hp.n_embd;
     bn_scratch *sc = ctx->sc;
     for (int i = 0; i < b->n_logits; i++)
-        bn_rmsnorm(row(sc->xn, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm, ne,
-                   m->hp.rms_eps);
+        m->kernels->rmsnorm(row(sc->xn, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm,
+                            ne, m->hp.rms_eps);
     if (b->n_logits) bn_dense_matmul(ctx, &m->output, sc->xn, b->n_logits, sc->qa_out, b->logits);
 }
 

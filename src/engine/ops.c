@@ -1,7 +1,10 @@
 /*
- * ops.c - the elementwise math of a layer: RMSNorm, RoPE, the FFN
- * activations, softmax and the residual add (docs/FORWARD.md). A decoding
- * step runs these on one thread, so they are written for the vectorizer.
+ * ops.c - the elementwise math of a layer that the kernel tables do not
+ * hold: RoPE, the squared ReLU, softmax's max and scaling, and the
+ * residual add (docs/FORWARD.md). RMSNorm, softmax's exps and SiLU run on
+ * the model's table (table.h, rows.h).
+ * A decoding step runs these on one thread, so they are written for the
+ * vectorizer.
  */
 #include "ops.h"
 
@@ -10,36 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SUM_LANES 4 /* interleaved double partial sums (sum_lanes) */
-
 void bn_add_into(float *x, const float *y, int n)
 {
     for (int i = 0; i < n; i++) x[i] += y[i];
-}
-
-/* The long sums in double (the RMSNorm's squares, the softmax's exps) run
- * in SUM_LANES partial sums, element i into lane i % SUM_LANES, added in
- * lane order at the end: one running sum would wait on each add's latency. */
-static double sum_lanes(const double *lane)
-{
-    double sum = 0.0;
-    for (int l = 0; l < SUM_LANES; l++) sum += lane[l];
-    return sum;
-}
-
-/* Squares summed in double (sum_lanes), scale in float, then times the
- * weight. */
-void bn_rmsnorm(float *out, const float *x, const float *w, int n, float eps)
-{
-    double lane[SUM_LANES] = {0};
-    int i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int l = 0; l < SUM_LANES; l++) lane[l] += (double)(x[i + l] * x[i + l]);
-    for (int l = 0; i < n; i++, l++) lane[l] += (double)(x[i] * x[i]);
-    const double sum = sum_lanes(lane);
-    float mean = (float)(sum / n);
-    float scale = 1.0f / sqrtf(mean + eps);
-    for (int i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
 }
 
 /* cs[i] = cos(theta_i) and cs[half + i] = sin(theta_i) for the pairs
@@ -91,7 +67,7 @@ static inline float relu(float g)
     return g;
 }
 
-void bn_ffn_activate(bn_ffn_act act, float *gate, const float *up, int n)
+void bn_ffn_activate(const bn_kernels *k, bn_ffn_act act, float *gate, const float *up, int n)
 {
     if (act == BN_ACT_RELU2) {
         for (int i = 0; i < n; i++) {
@@ -100,33 +76,20 @@ void bn_ffn_activate(bn_ffn_act act, float *gate, const float *up, int n)
         }
         return;
     }
-    for (int i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+    k->silu_mul(gate, up, n);
 }
 
-/* The largest of n scores. Not inlined: inside bn_softmax GCC kept the
- * running max on the stack across the expf calls. */
-__attribute__((noinline)) static float max_of(const float *x, int n)
+/* The largest of n scores; a NaN never compares greater. */
+static float max_of(const float *x, int n)
 {
     float max = -INFINITY;
     for (int p = 0; p < n; p++) max = x[p] > max ? x[p] : max;
     return max;
 }
 
-/* max, exp(x - max) summed in double (sum_lanes), times 1/sum. */
-void bn_softmax(float *x, int n)
+/* max, the exps and their sum on the table, times (float)(1 / sum). */
+void bn_softmax(const bn_kernels *k, float *x, int n)
 {
-    const float max = max_of(x, n);
-    double lane[SUM_LANES] = {0};
-    int p = 0;
-    for (; p + SUM_LANES <= n; p += SUM_LANES)
-        for (int l = 0; l < SUM_LANES; l++) {
-            x[p + l] = expf(x[p + l] - max);
-            lane[l] += x[p + l];
-        }
-    for (int l = 0; p < n; p++, l++) {
-        x[p] = expf(x[p] - max);
-        lane[l] += x[p];
-    }
-    const float inv = (float)(1.0 / sum_lanes(lane));
-    for (p = 0; p < n; p++) x[p] *= inv;
+    const float inv = (float)(1.0 / k->exp_sum(x, n, max_of(x, n)));
+    for (int p = 0; p < n; p++) x[p] *= inv;
 }

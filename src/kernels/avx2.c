@@ -742,6 +742,101 @@ ALWAYS_INLINE AVX2_FN void values_rows(const float *w, size_t ld, int n_q, const
 
 BN_ATTN_ENTRIES_LINKED(, AVX2_FN, avx2, scores_rows, values_rows) /* avxvnni.c's too */
 
+/* ------------------------------------------------------------ row ops */
+
+/* bn_expf of 8 floats: the same steps in the same order per lane (rows.h),
+ * then the three special cases selected over the result. */
+ALWAYS_INLINE AVX2_FN __m256 exp8(__m256 x)
+{
+    const __m256 rounder = _mm256_set1_ps(BN_EXP_ROUNDER);
+    const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(BN_EXP_LOG2E)), rounder);
+    const __m256 k = _mm256_sub_ps(t, rounder);
+    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_HI))),
+                                   _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_LO)));
+    __m256 p = _mm256_set1_ps(BN_EXP_C7);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C6));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C5));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_add_epi32(
+        _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32((int)BN_EXP_ROUNDER_BITS)),
+        _mm256_set1_epi32((int)BN_EXP_BIAS2));
+    const __m256i e1 = _mm256_srli_epi32(e, 1);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(e1, BN_EXP_SHIFT));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(e, e1), BN_EXP_SHIFT));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(BN_EXP_MIN), _CMP_LT_OQ), y);
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(BN_EXP_MAX), _CMP_GT_OQ));
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/* Adds the 8 floats of f, widened, into the BN_SUM_LANES double lanes
+ * lo (0-3) and hi (4-7). */
+ALWAYS_INLINE AVX2_FN void add_lanes(__m256d *lo, __m256d *hi, __m256 f)
+{
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+}
+
+ALWAYS_INLINE AVX2_FN void store_lanes(double *lane, __m256d lo, __m256d hi)
+{
+    _mm256_storeu_pd(lane, lo);
+    _mm256_storeu_pd(lane + 4, hi);
+}
+
+/* Whole vectors here, the rest by the steps of rows.h: a vector starts at
+ * a multiple of BN_SUM_LANES, so its elements go to the lanes scalar.c
+ * adds them to. */
+AVX2_FN double bn_x86_exp_sum_avx2(float *x, int n, float max)
+{
+    const __m256 vmax = _mm256_set1_ps(max);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    int p = 0;
+    for (; p + FLOATS_PER_VEC <= n; p += FLOATS_PER_VEC) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + p), vmax));
+        _mm256_storeu_ps(x + p, e);
+        add_lanes(&lo, &hi, e);
+    }
+    double lane[BN_SUM_LANES];
+    store_lanes(lane, lo, hi);
+    bn_exp_sum_from(x, p, n, max, lane);
+    return bn_sum_lanes(lane);
+}
+
+AVX2_FN void bn_x86_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps)
+{
+    int i = 0;
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (; i + FLOATS_PER_VEC <= n; i += FLOATS_PER_VEC) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        add_lanes(&lo, &hi, _mm256_mul_ps(v, v));
+    }
+    double lane[BN_SUM_LANES];
+    store_lanes(lane, lo, hi);
+    bn_squares_from(x, i, n, lane);
+    const float scale = bn_rms_scale(lane, n, eps);
+    const __m256 vscale = _mm256_set1_ps(scale);
+    for (i = 0; i + FLOATS_PER_VEC <= n; i += FLOATS_PER_VEC)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vscale),
+                                                _mm256_loadu_ps(w + i)));
+    bn_norm_mul_from(out, x, w, i, n, scale);
+}
+
+AVX2_FN void bn_x86_silu_mul_avx2(float *gate, const float *up, int n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + FLOATS_PER_VEC <= n; i += FLOATS_PER_VEC) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 den = _mm256_add_ps(one, exp8(_mm256_xor_ps(g, sign)));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, den), _mm256_loadu_ps(up + i)));
+    }
+    bn_silu_mul_from(gate, up, i, n);
+}
+
 const bn_kernels bn_kernels_avx2 = {
     .name = "avx2",
     .quantize = bn_x86_quantize_avx2,
@@ -758,6 +853,9 @@ const bn_kernels bn_kernels_avx2 = {
     .attn_values = attn_values_avx2,
     .attn_scores_f16 = attn_scores_f16_avx2,
     .attn_values_f16 = attn_values_f16_avx2,
+    .exp_sum = bn_x86_exp_sum_avx2,
+    .rmsnorm = bn_x86_rmsnorm_avx2,
+    .silu_mul = bn_x86_silu_mul_avx2,
 };
 
 #endif

@@ -645,6 +645,9 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .attn_values = attn_values_avx512,
     .attn_scores_f16 = attn_scores_f16_avx512,
     .attn_values_f16 = attn_values_f16_avx512,
+    .exp_sum = bn_x86_exp_sum_avx2,
+    .rmsnorm = bn_x86_rmsnorm_avx2,
+    .silu_mul = bn_x86_silu_mul_avx2,
 };
 
 const bn_kernels bn_kernels_avx512_bw = {
@@ -662,6 +665,9 @@ const bn_kernels bn_kernels_avx512_bw = {
     .attn_values = attn_values_avx512,
     .attn_scores_f16 = attn_scores_f16_avx512,
     .attn_values_f16 = attn_values_f16_avx512,
+    .exp_sum = bn_x86_exp_sum_avx2,
+    .rmsnorm = bn_x86_rmsnorm_avx2,
+    .silu_mul = bn_x86_silu_mul_avx2,
 };
 
 #endif

@@ -162,6 +162,9 @@ const bn_kernels bn_kernels_avx_vnni = {
     .attn_values = attn_values_avx2,
     .attn_scores_f16 = attn_scores_f16_avx2,
     .attn_values_f16 = attn_values_f16_avx2,
+    .exp_sum = bn_x86_exp_sum_avx2,
+    .rmsnorm = bn_x86_rmsnorm_avx2,
+    .silu_mul = bn_x86_silu_mul_avx2,
 };
 
 #endif

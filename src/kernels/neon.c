@@ -436,6 +436,102 @@ ALWAYS_INLINE void values_rows(const float *w, size_t ld, int n_q, const void *v
 
 BN_ATTN_ENTRIES(, neon, scores_rows, values_rows)
 
+/* ------------------------------------------------------------ row ops */
+
+#define ROW_STEP 8 /* floats per step of the row ops: BN_SUM_LANES */
+
+/* bn_expf of 4 floats: the same steps in the same order per lane (rows.h),
+ * then the three special cases selected over the result. */
+static inline float32x4_t exp4(float32x4_t x)
+{
+    const float32x4_t rounder = vdupq_n_f32(BN_EXP_ROUNDER);
+    const float32x4_t t = vaddq_f32(vmulq_f32(x, vdupq_n_f32(BN_EXP_LOG2E)), rounder);
+    const float32x4_t k = vsubq_f32(t, rounder);
+    const float32x4_t r = vsubq_f32(vsubq_f32(x, vmulq_f32(k, vdupq_n_f32(BN_EXP_LN2_HI))),
+                                    vmulq_f32(k, vdupq_n_f32(BN_EXP_LN2_LO)));
+    float32x4_t p = vdupq_n_f32(BN_EXP_C7);
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C6));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C5));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C4));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C3));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C2));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
+    const uint32x4_t e = vaddq_u32(vsubq_u32(vreinterpretq_u32_f32(t), vdupq_n_u32(BN_EXP_ROUNDER_BITS)),
+                                   vdupq_n_u32(BN_EXP_BIAS2));
+    const uint32x4_t e1 = vshrq_n_u32(e, 1);
+    const float32x4_t s1 = vreinterpretq_f32_u32(vshlq_n_u32(e1, BN_EXP_SHIFT));
+    const float32x4_t s2 = vreinterpretq_f32_u32(vshlq_n_u32(vsubq_u32(e, e1), BN_EXP_SHIFT));
+    float32x4_t y = vmulq_f32(vmulq_f32(p, s1), s2);
+    y = vbslq_f32(vcltq_f32(x, vdupq_n_f32(BN_EXP_MIN)), vdupq_n_f32(0.0f), y);
+    y = vbslq_f32(vcgtq_f32(x, vdupq_n_f32(BN_EXP_MAX)), vdupq_n_f32(INFINITY), y);
+    return vbslq_f32(vceqq_f32(x, x), y, x);
+}
+
+/* Adds f0 and f1 (8 floats), widened, into the BN_SUM_LANES double lanes
+ * (two per vector). */
+static inline void add_lanes(float64x2_t lane[4], float32x4_t f0, float32x4_t f1)
+{
+    lane[0] = vaddq_f64(lane[0], vcvt_f64_f32(vget_low_f32(f0)));
+    lane[1] = vaddq_f64(lane[1], vcvt_high_f64_f32(f0));
+    lane[2] = vaddq_f64(lane[2], vcvt_f64_f32(vget_low_f32(f1)));
+    lane[3] = vaddq_f64(lane[3], vcvt_high_f64_f32(f1));
+}
+
+static inline void store_lanes(double *out, const float64x2_t lane[4])
+{
+    for (int i = 0; i < 4; i++) vst1q_f64(out + 2 * i, lane[i]);
+}
+
+/* Whole steps here, the rest by the steps of rows.h: a step starts at a
+ * multiple of BN_SUM_LANES, so its elements go to the lanes scalar.c adds
+ * them to. */
+static double exp_sum_neon(float *x, int n, float max)
+{
+    const float32x4_t vmax = vdupq_n_f32(max);
+    float64x2_t acc[4] = {vdupq_n_f64(0.0), vdupq_n_f64(0.0), vdupq_n_f64(0.0), vdupq_n_f64(0.0)};
+    int p = 0;
+    for (; p + ROW_STEP <= n; p += ROW_STEP) {
+        const float32x4_t e0 = exp4(vsubq_f32(vld1q_f32(x + p), vmax));
+        const float32x4_t e1 = exp4(vsubq_f32(vld1q_f32(x + p + 4), vmax));
+        vst1q_f32(x + p, e0);
+        vst1q_f32(x + p + 4, e1);
+        add_lanes(acc, e0, e1);
+    }
+    double lane[BN_SUM_LANES];
+    store_lanes(lane, acc);
+    bn_exp_sum_from(x, p, n, max, lane);
+    return bn_sum_lanes(lane);
+}
+
+static void rmsnorm_neon(float *out, const float *x, const float *w, int n, float eps)
+{
+    int i = 0;
+    float64x2_t acc[4] = {vdupq_n_f64(0.0), vdupq_n_f64(0.0), vdupq_n_f64(0.0), vdupq_n_f64(0.0)};
+    for (; i + ROW_STEP <= n; i += ROW_STEP) {
+        const float32x4_t v0 = vld1q_f32(x + i), v1 = vld1q_f32(x + i + 4);
+        add_lanes(acc, vmulq_f32(v0, v0), vmulq_f32(v1, v1));
+    }
+    double lane[BN_SUM_LANES];
+    store_lanes(lane, acc);
+    bn_squares_from(x, i, n, lane);
+    const float scale = bn_rms_scale(lane, n, eps);
+    for (i = 0; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vmulq_f32(vmulq_n_f32(vld1q_f32(x + i), scale), vld1q_f32(w + i)));
+    bn_norm_mul_from(out, x, w, i, n, scale);
+}
+
+static void silu_mul_neon(float *gate, const float *up, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t g = vld1q_f32(gate + i);
+        const float32x4_t den = vaddq_f32(vdupq_n_f32(1.0f), exp4(vnegq_f32(g)));
+        vst1q_f32(gate + i, vmulq_f32(vdivq_f32(g, den), vld1q_f32(up + i)));
+    }
+    bn_silu_mul_from(gate, up, i, n);
+}
+
 const bn_kernels bn_kernels_neon_dotprod = {
     .name = "neon-dotprod",
     .quantize = quantize_neon,
@@ -446,6 +542,9 @@ const bn_kernels bn_kernels_neon_dotprod = {
     .attn_values = attn_values_neon,
     .attn_scores_f16 = attn_scores_f16_neon,
     .attn_values_f16 = attn_values_f16_neon,
+    .exp_sum = exp_sum_neon,
+    .rmsnorm = rmsnorm_neon,
+    .silu_mul = silu_mul_neon,
 };
 
 const bn_kernels bn_kernels_neon_plain = {
@@ -458,6 +557,9 @@ const bn_kernels bn_kernels_neon_plain = {
     .attn_values = attn_values_neon,
     .attn_scores_f16 = attn_scores_f16_neon,
     .attn_values_f16 = attn_values_f16_neon,
+    .exp_sum = exp_sum_neon,
+    .rmsnorm = rmsnorm_neon,
+    .silu_mul = silu_mul_neon,
 };
 
 #endif

@@ -194,6 +194,24 @@ static inline void attn_values_rows(const float *w, size_t ld, int n_q, const vo
 
 BN_ATTN_ENTRIES(, scalar, attn_scores_rows, attn_values_rows)
 
+/* ------------------------------------------------------------ row ops */
+
+static double exp_sum_scalar(float *x, int n, float max)
+{
+    double lane[BN_SUM_LANES] = {0};
+    bn_exp_sum_from(x, 0, n, max, lane);
+    return bn_sum_lanes(lane);
+}
+
+static void rmsnorm_scalar(float *out, const float *x, const float *w, int n, float eps)
+{
+    double lane[BN_SUM_LANES] = {0};
+    bn_squares_from(x, 0, n, lane);
+    bn_norm_mul_from(out, x, w, 0, n, bn_rms_scale(lane, n, eps));
+}
+
+static void silu_mul_scalar(float *gate, const float *up, int n) { bn_silu_mul_from(gate, up, 0, n); }
+
 const bn_kernels bn_kernels_scalar = {
     .name = "scalar",
     .quantize = quantize_scalar,
@@ -205,4 +223,7 @@ const bn_kernels bn_kernels_scalar = {
     .attn_values = attn_values_scalar,
     .attn_scores_f16 = attn_scores_f16_scalar,
     .attn_values_f16 = attn_values_f16_scalar,
+    .exp_sum = exp_sum_scalar,
+    .rmsnorm = rmsnorm_scalar,
+    .silu_mul = silu_mul_scalar,
 };

@@ -4,7 +4,8 @@
  * A bn_kernels table holds the few functions where the time goes: int8
  * activation quantization, the QK256 ternary products (matrix-vector for
  * decoding, matrix-matrix for prompt batches), the output layer's products
- * (F16, Q8_0, Q6_K) and the two halves of attention. scalar.c is the
+ * (F16, Q8_0, Q6_K), the two halves of attention and the float row
+ * operations (softmax's exps, RMSNorm, SiLU; rows.h). scalar.c is the
  * definition of the results; every SIMD table must give bitwise identical
  * output (integer sums are exact, and the float work follows the same order).
  * Each table's file includes this; kernels.h picks one for the CPU.
@@ -18,6 +19,7 @@
 #include "act.h"
 #include "f16.h"
 #include "qk256.h"
+#include "rows.h"
 
 /* Lanes of the F16 dot product: element k (k < cols rounded down to a
  * multiple of 16) is accumulated, as float(w)*x with a separate multiply
@@ -119,6 +121,14 @@ typedef struct {
                             int d, float scale, float *scores, size_t ld, int hot);
     void (*attn_values_f16)(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
                             int n, int d, float *out);
+    /* The float row operations, as the steps of rows.h define them over a
+     * whole row (scalar.c): the exps of a softmax, x[p] = bn_expf(x[p] -
+     * max) for p < n, returning their sum in BN_SUM_LANES double lanes;
+     * out = RMSNorm(x) * w (squares in BN_SUM_LANES double lanes); and
+     * gate[i] = gate[i] / (1 + bn_expf(-gate[i])) * up[i]. */
+    double (*exp_sum)(float *x, int n, float max);
+    void (*rmsnorm)(float *out, const float *x, const float *w, int n, float eps);
+    void (*silu_mul)(float *gate, const float *up, int n);
 } bn_kernels;
 
 /* Lanes of the attention dot product: element i of q * k_p (multiply, then

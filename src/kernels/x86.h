@@ -181,4 +181,10 @@ void attn_scores_f16_avx2(const float *q, int n_q, const uint16_t *k, size_t str
 void attn_values_f16_avx2(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
                           int n, int d, float *out);
 
+/* The float row operations (table.h), which the AVX-512 tables take too:
+ * short rows and double sums, where 16 lanes would gain little. */
+double bn_x86_exp_sum_avx2(float *x, int n, float max);
+void bn_x86_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps);
+void bn_x86_silu_mul_avx2(float *gate, const float *up, int n);
+
 #endif
