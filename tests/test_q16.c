@@ -2,7 +2,8 @@
  * test_q16.c - the 1.6-bit ternary layout (--weights q16): the Q16
  * products of every table this CPU runs, scalar included, give bitwise the
  * scalar QK256 product over random shapes (rows whose weights leave a
- * partial last group, extreme activations); a model loaded with q16 gives
+ * partial last group, extreme activations), and so do the tables' Q16
+ * prompt-batch products for every token; a model loaded with q16 gives
  * the logits of the 2-bit layout bit for bit, from fewer bytes per token.
  */
 #include <stdlib.h>
@@ -18,13 +19,27 @@
 #define MAX_ROWS 24
 #define MAX_COLS 2000
 #define MAX_TOKENS 8
+#define EXTREME_X 3.0f /* an activation whose vector quantizes to +-127 */
+#define MATMAT_TOKENS 19 /* tokens of a batch: two 8-token tiles and a short one */
+#define LONG_COLS (QK256_BLOCK * 24) /* past any int16 span of a Q16 tile */
 
 static void random_acts(bn_qact *a, int cols, int extreme)
 {
     float *x = malloc((size_t)cols * sizeof *x);
     bn_qact_alloc(a, cols);
     for (int i = 0; i < cols; i++)
-        x[i] = extreme ? (rng_next() & 1 ? 3.0f : -3.0f) : rng_float(-10.0f, 10.0f);
+        x[i] = extreme ? (rng_next() & 1 ? EXTREME_X : -EXTREME_X) : rng_float(-10.0f, 10.0f);
+    bn_kernels_scalar.quantize(x, cols, a);
+    free(x);
+}
+
+/* Every activation at +-max (one sign for the whole vector): with weights
+ * all +1, the largest sums a row can have. */
+static void constant_acts(bn_qact *a, int cols, float v)
+{
+    float *x = malloc((size_t)cols * sizeof *x);
+    bn_qact_alloc(a, cols);
+    for (int i = 0; i < cols; i++) x[i] = v;
     bn_kernels_scalar.quantize(x, cols, a);
     free(x);
 }
@@ -70,6 +85,57 @@ TEST(q16_every_table_matches_qk256_bitwise)
         bn_qact_free(&a);
         qk256_free(&w);
     }
+}
+
+/* q16_matmat of every table that has one against the scalar QK256 product
+ * token by token: random shapes, token counts from 2, row ranges, and rows
+ * long enough of the largest products that int16 sums must widen. */
+TEST(q16_matmat_matches_qk256_per_token)
+{
+    const bn_kernels *tables[BN_KERNELS_MAX];
+    const int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
+    int compared = 0;
+    rng_seed(1616);
+    for (int c = 0; c < N_CASES / 3; c++) {
+        const int all_plus = c % 5 == 0;
+        const int rows = rng_int(1, MAX_ROWS), cols = all_plus ? LONG_COLS : rng_int(1, MAX_COLS);
+        const int n_tok = rng_int(2, MATMAT_TOKENS);
+        qk256_matrix w;
+        qk256_alloc(&w, rows, cols, 0);
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++) qk256_set(&w, r, k, all_plus ? 1 : rng_int(-1, 1));
+        w.scale = rng_float(0.01f, 2.0f);
+        bn_qact a[MATMAT_TOKENS];
+        for (int t = 0; t < n_tok; t++) {
+            if (all_plus)
+                constant_acts(&a[t], cols, t % 2 ? -EXTREME_X : EXTREME_X);
+            else
+                random_acts(&a[t], cols, c % 3 == 0);
+        }
+        float *want = calloc((size_t)n_tok * rows, sizeof *want);
+        float *got = calloc((size_t)n_tok * rows, sizeof *got);
+        const int r0 = rng_int(0, rows - 1), r1 = rng_int(r0 + 1, rows);
+        for (int t = 0; t < n_tok; t++)
+            bn_kernels_scalar.qk256_matvec(&w, &a[t], want + (size_t)t * rows, r0, r1);
+        qk256_matrix w16 = w;
+        w16.q16 = to_q16(&w);
+        w16.codes = NULL;
+        for (int k = 0; k < n_tables; k++) {
+            if (!tables[k]->q16_matmat) continue; /* the engine takes q16_matvec per token */
+            memset(got, 0, (size_t)n_tok * rows * sizeof *got);
+            tables[k]->q16_matmat(&w16, a, n_tok, got, rows, r0, r1);
+            CHECK_MSG(!memcmp(got, want, (size_t)n_tok * rows * sizeof *got),
+                      "%s: %dx%d, %d tokens, rows %d..%d differ from QK256", tables[k]->name, rows,
+                      cols, n_tok, r0, r1);
+            compared++;
+        }
+        free(w16.q16);
+        for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);
+        qk256_free(&w);
+        free(want);
+        free(got);
+    }
+    if (!compared) SKIP("no kernel on this CPU has a Q16 prompt-batch product");
 }
 
 /* All-token logits of a prompt with the given weights layout. */

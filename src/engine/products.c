@@ -40,8 +40,11 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
         float *y = j->y[i] + (size_t)t0 * w->rows;
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (w->q16) { /* no multi-token Q16 kernel: one token at a time */
-                for (int t = 0; t < nt; t++) j->q16_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
+            if (w->q16) { /* Q16 tiles pad no tile: they pay from 2 tokens on */
+                if (j->k->q16_matmat && nt > 1)
+                    j->k->q16_matmat(w, a, nt, y, w->rows, c, c1);
+                else
+                    for (int t = 0; t < nt; t++) j->q16_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
                 continue;
             }
             if (j->k->qk256_matmat && nt > (j->k->matmat_from_2 ? 1 : MATVEC_MAX_TOKENS)) {

@@ -228,6 +228,20 @@ ALWAYS_INLINE AVX2_FN __m256i quarter_codes(__m256i c, int k)
     return _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), _mm256_set1_epi8(3));
 }
 
+/* A tile's int16 sums, zeroed, and added (widened) into its int32 sums. */
+ALWAYS_INLINE AVX2_FN void zero_tile(__m256i *acc, int tile)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < tile; t++) acc[t] = _mm256_setzero_si256();
+}
+
+ALWAYS_INLINE AVX2_FN void widen_tile(__m256i *wide, const __m256i *acc, int tile)
+{
+#pragma GCC unroll 8
+    for (int t = 0; t < tile; t++)
+        wide[t] = _mm256_add_epi32(wide[t], _mm256_madd_epi16(acc[t], _mm256_set1_epi16(1)));
+}
+
 /* One row against a tile of `tile` tokens (a compile-time constant, so
  * the accumulators live in registers). Each half block is split into its
  * four quarters once for all the tile's tokens; each token's products add
@@ -239,19 +253,16 @@ ALWAYS_INLINE AVX2_FN __m256i quarter_codes(__m256i c, int k)
 ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *const *q, int nb,
                                          int32_t *sums, int tile)
 {
-    const __m256i ones = _mm256_set1_epi16(1);
     const int halves = 2 * nb;
     __m256i wide[MATMAT_TOKENS], d[4];
-#pragma GCC unroll 8
-    for (int t = 0; t < MATMAT_TOKENS; t++) wide[t] = _mm256_setzero_si256();
+    zero_tile(wide, MATMAT_TOKENS);
     const __m256i first = _mm256_loadu_si256((const __m256i *)codes);
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) d[k] = quarter_codes(first, k);
     for (int h0 = 0; h0 < halves; h0 += 2 * WIDEN_BLOCKS) {
         const int h1 = halves - h0 < 2 * WIDEN_BLOCKS ? halves : h0 + 2 * WIDEN_BLOCKS;
         __m256i acc[MATMAT_TOKENS];
-#pragma GCC unroll 8
-        for (int t = 0; t < tile; t++) acc[t] = _mm256_setzero_si256();
+        zero_tile(acc, tile);
         for (int h = h0; h < h1; h++) {
             const uint8_t *half = codes + (size_t)h * BYTES_PER_VEC;
             bn_x86_prefetch_ahead(half);
@@ -264,8 +275,7 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
                 d[k] = quarter_codes(next, k);
             }
         }
-#pragma GCC unroll 8
-        for (int t = 0; t < tile; t++) wide[t] = _mm256_add_epi32(wide[t], _mm256_madd_epi16(acc[t], ones));
+        widen_tile(wide, acc, tile);
     }
     _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(wide));
 }
@@ -278,39 +288,102 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
  * Each row stores 8 sums; a narrower tile's extra ones are overwritten by
  * the next row's or never read. */
 #define MATMAT_ROWS 4
-#define ROW_TILE(T)                                                                   \
-    AVX2_FN static void row_tile##T(const uint8_t *codes, size_t row_bytes,          \
-                                    const int8_t *const *q, int nb, int32_t *sums)   \
+#define TILE_FN(NAME, BODY, T)                                                        \
+    AVX2_FN static void NAME##_tile##T(const uint8_t *rows, size_t row_bytes,        \
+                                       const int8_t *const *q, int nb, int32_t *sums) \
     {                                                                                 \
         for (int i = 0; i < MATMAT_ROWS; i++)                                         \
-            row_tile_body(codes + (size_t)i * row_bytes, q, nb, sums + (size_t)i * T, T); \
+            BODY(rows + (size_t)i * row_bytes, q, nb, sums + (size_t)i * (T), T);     \
     }
-ROW_TILE(2)
-ROW_TILE(3)
-ROW_TILE(4)
-ROW_TILE(5)
-ROW_TILE(6)
-ROW_TILE(7)
-ROW_TILE(8)
-#undef ROW_TILE
+#define TILE_SHAPE(NAME, T, MATVEC) [T] = {T, MATMAT_ROWS, NAME##_tile##T, MATVEC, NULL}
+/* The tile functions NAME_tile2 .. NAME_tile8 of a row body (one row
+ * against a tile), and their shapes NAME[2 .. 8]. */
+#define TILE_SHAPES(NAME, BODY, MATVEC)                                                       \
+    TILE_FN(NAME, BODY, 2)                                                                    \
+    TILE_FN(NAME, BODY, 3)                                                                    \
+    TILE_FN(NAME, BODY, 4)                                                                    \
+    TILE_FN(NAME, BODY, 5)                                                                    \
+    TILE_FN(NAME, BODY, 6)                                                                    \
+    TILE_FN(NAME, BODY, 7)                                                                    \
+    TILE_FN(NAME, BODY, 8)                                                                    \
+    static const bn_matmat_shape NAME[MATMAT_TOKENS + 1] = {                                  \
+        TILE_SHAPE(NAME, 2, MATVEC), TILE_SHAPE(NAME, 3, MATVEC), TILE_SHAPE(NAME, 4, MATVEC), \
+        TILE_SHAPE(NAME, 5, MATVEC), TILE_SHAPE(NAME, 6, MATVEC), TILE_SHAPE(NAME, 7, MATVEC), \
+        TILE_SHAPE(NAME, 8, MATVEC)};
 
-#define SHAPE(T) {T, MATMAT_ROWS, row_tile##T, qk256_matvec_avx2, NULL}
-static const bn_matmat_shape matmat_avx2[MATMAT_TOKENS + 1] = {
-    [2] = SHAPE(2), [3] = SHAPE(3), [4] = SHAPE(4), [5] = SHAPE(5),
-    [6] = SHAPE(6), [7] = SHAPE(7), [8] = SHAPE(8),
-};
-#undef SHAPE
+TILE_SHAPES(matmat_avx2, row_tile_body, qk256_matvec_avx2)
 
 /* Whole 8-token tiles, then the rest in one tile of its own width (one
- * token left: the matrix-vector product). */
+ * token left: the matrix-vector product), for either layout's shapes. */
+ALWAYS_INLINE AVX2_FN void matmat_in_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok,
+                                           float *y, int ldy, int r0, int r1,
+                                           const bn_matmat_shape *shapes)
+{
+    const int whole = n_tok / MATMAT_TOKENS * MATMAT_TOKENS, rest = n_tok - whole;
+    if (whole) bn_qk256_matmat_tiles(w, a, whole, y, ldy, r0, r1, &shapes[MATMAT_TOKENS]);
+    float *y_rest = y + (size_t)whole * (size_t)ldy;
+    if (rest == 1) shapes[MATMAT_TOKENS].matvec(w, &a[whole], y_rest, r0, r1);
+    if (rest > 1) bn_qk256_matmat_tiles(w, a + whole, rest, y_rest, ldy, r0, r1, &shapes[rest]);
+}
+
 AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)
 {
-    const int whole = n_tok / MATMAT_TOKENS * MATMAT_TOKENS, rest = n_tok - whole;
-    if (whole) bn_qk256_matmat_tiles(w, a, whole, y, ldy, r0, r1, &matmat_avx2[MATMAT_TOKENS]);
-    float *y_rest = y + (size_t)whole * (size_t)ldy;
-    if (rest == 1) qk256_matvec_avx2(w, &a[whole], y_rest, r0, r1);
-    if (rest > 1) bn_qk256_matmat_tiles(w, a + whole, rest, y_rest, ldy, r0, r1, &matmat_avx2[rest]);
+    matmat_in_tiles(w, a, n_tok, y, ldy, r0, r1, matmat_avx2);
+}
+
+/* --------------------------------------------------------- Q16 matmat */
+
+/* A Q16 group's int16 lanes add Q16_TRITS product pairs per token, so
+ * this many groups sum in int16 before they widen (as WIDEN_BLOCKS). */
+#define Q16_WIDEN_GROUPS (INT16_MAX / (PAIR_BOUND * Q16_TRITS))
+
+/* The codes of trit n of a group's 32 bytes from s_n (q16.h), as in
+ * q16_group. */
+ALWAYS_INLINE AVX2_FN __m256i q16_codes(__m256i s)
+{
+    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
+    return _mm256_sub_epi8(_mm256_setzero_si256(),
+                           _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
+}
+
+/* One Q16 row against a tile of `tile` tokens: each trit plane of a group
+ * is split once for all the tile's tokens, its products added in int16
+ * (quarter_product) for Q16_WIDEN_GROUPS groups, then widened. */
+ALWAYS_INLINE AVX2_FN void q16_row_tile_body(const uint8_t *row, const int8_t *const *q, int nb,
+                                             int32_t *sums, int tile)
+{
+    const int weights = nb * QK256_BLOCK, groups = q16_groups(nb);
+    __m256i wide[MATMAT_TOKENS];
+    zero_tile(wide, MATMAT_TOKENS);
+    for (int g0 = 0; g0 < groups; g0 += Q16_WIDEN_GROUPS) {
+        const int g1 = groups - g0 < Q16_WIDEN_GROUPS ? groups : g0 + Q16_WIDEN_GROUPS;
+        __m256i acc[MATMAT_TOKENS];
+        zero_tile(acc, tile);
+        for (int g = g0; g < g1; g++) {
+            const uint8_t *bytes = row + (size_t)g * Q16_GROUP_BYTES;
+            bn_x86_prefetch_ahead(bytes);
+            const int trits = q16_group_trits(weights, g);
+            __m256i s = _mm256_loadu_si256((const __m256i *)bytes);
+            for (int n = 0; n < trits; n++) {
+                const __m256i code = q16_codes(s);
+                const size_t off = (size_t)g * Q16_GROUP + (size_t)n * BYTES_PER_VEC;
+#pragma GCC unroll 8
+                for (int t = 0; t < tile; t++) acc[t] = quarter_product(acc[t], code, q[t] + off);
+                s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
+            }
+        }
+        widen_tile(wide, acc, tile);
+    }
+    _mm256_storeu_si256((__m256i *)sums, bn_x86_reduce8(wide));
+}
+
+TILE_SHAPES(q16_matmat_avx2, q16_row_tile_body, bn_x86_q16_matvec_avx2)
+
+AVX2_FN void bn_x86_q16_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                    int ldy, int r0, int r1)
+{
+    matmat_in_tiles(w, a, n_tok, y, ldy, r0, r1, q16_matmat_avx2);
 }
 
 /* ---------------------------------------------------------- F16 matvec */
@@ -842,6 +915,7 @@ const bn_kernels bn_kernels_avx2 = {
     .quantize = bn_x86_quantize_avx2,
     .qk256_matvec = qk256_matvec_avx2,
     .q16_matvec = bn_x86_q16_matvec_avx2,
+    .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = bn_x86_f16_matvec_avx2,
     .f16_matmat = bn_x86_f16_matmat_avx2,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,

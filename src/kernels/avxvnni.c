@@ -152,6 +152,7 @@ const bn_kernels bn_kernels_avx_vnni = {
     .quantize = bn_x86_quantize_avx2,
     .qk256_matvec = qk256_matvec_vnni,
     .q16_matvec = bn_x86_q16_matvec_avx2,
+    .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = bn_x86_f16_matvec_avx2,
     .f16_matmat = bn_x86_f16_matmat_avx2,
     .qk256_matmat = qk256_matmat_vnni,

@@ -96,7 +96,9 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
     for (int t = 0; t < n_tok && r_tiled < r1; t++)
         shape->matvec(w, &a[t], y + (size_t)t * ldy, r_tiled, r1);
     const int nb = w->blocks_per_row;
-    const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
+    /* the tile function reads whichever layout the matrix holds */
+    const uint8_t *codes = w->q16 ? w->q16 : w->codes;
+    const size_t row_bytes = w->q16 ? q16_row_bytes(nb) : (size_t)nb * QK256_BLOCK_BYTES;
     const int8_t *q[MAX_TILE];
     /* zeroed: a tile narrower than a vector of the epilogue leaves lanes
      * that it reads and drops */
@@ -107,7 +109,7 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
         for (int t = 0; t < tile; t++) q[t] = a[t0 + (t < nt ? t : nt - 1)].q;
         tile_tokens_load(&tt, a + t0, tile, nt);
         for (int r = r0; r < r_tiled; r += rows) {
-            shape->row_tile(w->codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
+            shape->row_tile(codes + (size_t)r * row_bytes, row_bytes, q, nb, sums);
             float *yt = y + (size_t)t0 * ldy + r;
             if (shape->epilogue) {
                 shape->epilogue(sums, (const float *)tt.sum, (const float *)tt.scale, nt, w->scale,

@@ -35,7 +35,8 @@ typedef void (*bn_row_tile_fn)(const uint8_t *codes, size_t row_bytes, const int
 typedef void (*bn_tile_epilogue_fn)(const int32_t *sums, const float *tok_sum,
                                     const float *tok_scale, int nt, float w_scale, float *y,
                                     size_t ldy);
-/* qk256_matmat from a tile function covering `rows` rows x `tile` tokens:
+/* qk256_matmat (or q16_matmat, for a matrix held as Q16: the tile function
+ * then reads Q16 rows) from a tile function covering `rows` rows x `tile` tokens:
  * a short last token tile repeats its last token (the extra sums are
  * dropped), rows left over at the end go through matvec, and so do
  * per-block-scale matrices; the epilogue is bn_ternary_epilogue. */

@@ -74,6 +74,10 @@ typedef struct {
     /* The same for a matrix held as Q16 (w->q16, q16.h), bitwise. NULL:
      * the scalar table's. */
     void (*q16_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+    /* The prompt-batch product (qk256_matmat below) for a Q16 matrix, from
+     * 2 tokens on, bitwise. NULL: q16_matvec per token. */
+    void (*q16_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                       int r0, int r1);
     /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
     void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
     /* The same for n inputs x + i * cols at once (a verify pass, logits of

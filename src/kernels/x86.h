@@ -157,9 +157,11 @@ ALWAYS_INLINE void bn_x86_f16_matvec_rows(const uint16_t *w, int cols, const flo
  * beats that table's own matrix-vector product run token by token. */
 void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                               int r0, int r1);
-/* The Q16 product (q16.h), which the AVX-512 tables take too: none of
- * their own yet. */
+/* The Q16 products (q16.h), one token and prompt batches, which the
+ * AVX-512 tables take too: none of their own yet. */
 void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
+void bn_x86_q16_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                            int r0, int r1);
 void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a);
 void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
