@@ -100,41 +100,31 @@ AVX2_FN void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a)
 
 /* ------------------------------------------------------- QK256 matvec */
 
-/* sum(code*q) over one quarter (64 weights, codes at bits `shift`) as
- * int16 pairs: each pair is at most 2*2*128 = 512 in magnitude. */
-#define QUARTER_PAIRS(lo, hi, shift, q)                                                       \
-    _mm256_add_epi16(                                                                          \
-        _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(lo, shift), mask),             \
-                             _mm256_loadu_si256((const __m256i *)(q))),                        \
-        _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(hi, shift), mask),             \
-                             _mm256_loadu_si256((const __m256i *)((q) + BYTES_PER_VEC))))
+/* sum(code*q) over quarter k (64 weights) as int16 pairs: each pair is
+ * at most 2*2*128 = 512 in magnitude. */
+#define QUARTER_PAIRS(lo, hi, k, q)                                                            \
+    _mm256_add_epi16(_mm256_maddubs_epi16(bn_x86_quarter_codes(lo, k),                         \
+                                          _mm256_loadu_si256((const __m256i *)(q))),           \
+                     _mm256_maddubs_epi16(bn_x86_quarter_codes(hi, k),                         \
+                                          _mm256_loadu_si256((const __m256i *)((q) + BYTES_PER_VEC))))
 
 /* One block's sum(code*q) spread over 8 int32 lanes. The 16 int16 lanes
  * each add 8 products pairs of a single block (|sum| <= 4096), then widen
  * to int32 (docs/FORWARD.md, Integer accumulation). */
 AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
 {
-    const __m256i mask = _mm256_set1_epi8(3);
     const __m256i lo = _mm256_loadu_si256((const __m256i *)codes);
     const __m256i hi = _mm256_loadu_si256((const __m256i *)(codes + BYTES_PER_VEC));
     const __m256i s01 =
-        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q), QUARTER_PAIRS(lo, hi, 2, q + 64));
+        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q), QUARTER_PAIRS(lo, hi, 1, q + 64));
     const __m256i s23 =
-        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 4, q + 128), QUARTER_PAIRS(lo, hi, 6, q + 192));
+        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 2, q + 128), QUARTER_PAIRS(lo, hi, 3, q + 192));
     return _mm256_madd_epi16(_mm256_add_epi16(s01, s23), _mm256_set1_epi16(1));
 }
 
 AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
-    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {
-        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;
-        __m256i v[BN_X86_REDUCE_LANES];
-        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)
-            v[i] = i < m ? block_dot8(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,
-                                      q + (size_t)(b0 + i) * QK256_BLOCK)
-                         : _mm256_setzero_si256();
-        bn_x86_store_sums(v, m, dots + b0);
-    }
+    BN_X86_BLOCK_DOTS_BODY(block_dot8)
 }
 
 AVX2_FN static int32_t row_dot_avx2(const uint8_t *codes, const int8_t *q, int n)
@@ -155,20 +145,25 @@ AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, f
 
 /* --------------------------------------------------------- Q16 matvec */
 
+/* The codes of trit n of a group's 32 bytes from s_n (q16.h): two signed
+ * compares, negated. */
+ALWAYS_INLINE AVX2_FN __m256i q16_codes(__m256i s)
+{
+    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
+    return _mm256_sub_epi8(_mm256_setzero_si256(),
+                           _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
+}
+
 /* sum(code * q) over one Q16 group of `trits` codes a byte (q16.h): the
  * codes from two signed compares, each next byte value 3 * s by two byte
  * adds; int16 pairs (|sum| <= 5 * 512) widened to int32 once a group. */
 ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, int trits)
 {
-    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
-    const __m256i zero = _mm256_setzero_si256();
-    __m256i s = _mm256_loadu_si256((const __m256i *)bytes), p = zero;
+    __m256i s = _mm256_loadu_si256((const __m256i *)bytes), p = _mm256_setzero_si256();
 #pragma GCC unroll 5
     for (int n = 0; n < trits; n++) {
-        const __m256i code =
-            _mm256_sub_epi8(zero, _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
         p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
-                                    code, _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
+                                    q16_codes(s), _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
         s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
     }
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
@@ -222,12 +217,6 @@ ALWAYS_INLINE AVX2_FN __m256i quarter_product(__m256i acc, __m256i d, const int8
     return acc;
 }
 
-/* Quarter k of a half block's codes c (32 bytes of QK256_BLOCK_BYTES). */
-ALWAYS_INLINE AVX2_FN __m256i quarter_codes(__m256i c, int k)
-{
-    return _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), _mm256_set1_epi8(3));
-}
-
 /* A tile's int16 sums, zeroed, and added (widened) into its int32 sums. */
 ALWAYS_INLINE AVX2_FN void zero_tile(__m256i *acc, int tile)
 {
@@ -258,7 +247,7 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
     zero_tile(wide, MATMAT_TOKENS);
     const __m256i first = _mm256_loadu_si256((const __m256i *)codes);
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) d[k] = quarter_codes(first, k);
+    for (int k = 0; k < 4; k++) d[k] = bn_x86_quarter_codes(first, k);
     for (int h0 = 0; h0 < halves; h0 += 2 * WIDEN_BLOCKS) {
         const int h1 = halves - h0 < 2 * WIDEN_BLOCKS ? halves : h0 + 2 * WIDEN_BLOCKS;
         __m256i acc[MATMAT_TOKENS];
@@ -272,7 +261,7 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
             for (int k = 0; k < 4; k++) {
 #pragma GCC unroll 8
                 for (int t = 0; t < tile; t++) acc[t] = quarter_product(acc[t], d[k], q[t] + off + 64 * (size_t)k);
-                d[k] = quarter_codes(next, k);
+                d[k] = bn_x86_quarter_codes(next, k);
             }
         }
         widen_tile(wide, acc, tile);
@@ -337,15 +326,6 @@ AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, i
 /* A Q16 group's int16 lanes add Q16_TRITS product pairs per token, so
  * this many groups sum in int16 before they widen (as WIDEN_BLOCKS). */
 #define Q16_WIDEN_GROUPS (INT16_MAX / (PAIR_BOUND * Q16_TRITS))
-
-/* The codes of trit n of a group's 32 bytes from s_n (q16.h), as in
- * q16_group. */
-ALWAYS_INLINE AVX2_FN __m256i q16_codes(__m256i s)
-{
-    const __m256i low = _mm256_set1_epi8(Q16_LOW), high = _mm256_set1_epi8(Q16_HIGH);
-    return _mm256_sub_epi8(_mm256_setzero_si256(),
-                           _mm256_add_epi8(_mm256_cmpgt_epi8(s, low), _mm256_cmpgt_epi8(s, high)));
-}
 
 /* One Q16 row against a tile of `tile` tokens: each trit plane of a group
  * is split once for all the tile's tokens, its products added in int16

@@ -26,8 +26,6 @@
 #define BYTES_PER_VEC 32
 #define QUARTER_BYTES 64 /* activations per quarter of a block (qk256.h) */
 
-/* Codes of quarter shift/2 of 32 code bytes (bits shift+1:shift of each). */
-#define QUARTER(c, shift) _mm256_and_si256(_mm256_srli_epi16(c, shift), _mm256_set1_epi8(3))
 /* The 32 activations of quarter k that meet code bytes [32 h, 32 h + 32). */
 #define Q_AT(q, k, h) \
     _mm256_loadu_si256((const __m256i *)((q) + (size_t)(k) * QUARTER_BYTES + (size_t)(h) * BYTES_PER_VEC))
@@ -44,8 +42,8 @@ VNNI_FN static inline __m256i block_dot_vnni(const uint8_t *codes, const int8_t 
     __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
-        acc0 = _mm256_dpbusd_avx_epi32(acc0, QUARTER(lo, 2 * k), Q_AT(q, k, 0));
-        acc1 = _mm256_dpbusd_avx_epi32(acc1, QUARTER(hi, 2 * k), Q_AT(q, k, 1));
+        acc0 = _mm256_dpbusd_avx_epi32(acc0, bn_x86_quarter_codes(lo, k), Q_AT(q, k, 0));
+        acc1 = _mm256_dpbusd_avx_epi32(acc1, bn_x86_quarter_codes(hi, k), Q_AT(q, k, 1));
     }
     return _mm256_add_epi32(acc0, acc1);
 }
@@ -60,7 +58,7 @@ VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n
  * arithmetic shift scales it back. Each half block has accumulators of its
  * own, so a lane gains at most 4 * 2*64 * 128 = 2^16 per block, as in
  * avx512.c: exact in int32 below 32768 blocks per row, the bound of the
- * scalar int32 sum too. Saves the shifts of QUARTER. */
+ * scalar int32 sum too. Saves the shifts of bn_x86_quarter_codes. */
 #define FIELD(c, k) _mm256_and_si256(c, _mm256_set1_epi8((char)(3 << (2 * (k)))))
 
 VNNI_FN static int32_t row_dot_vnni(const uint8_t *codes, const int8_t *q, int n)
@@ -121,7 +119,7 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
             for (int k = 0; k < 4; k++) {
                 __m256i d[MATMAT_ROWS];
 #pragma GCC unroll 2
-                for (int i = 0; i < MATMAT_ROWS; i++) d[i] = QUARTER(CODES_AT(block + i * row_bytes, h), 2 * k);
+                for (int i = 0; i < MATMAT_ROWS; i++) d[i] = bn_x86_quarter_codes(CODES_AT(block + i * row_bytes, h), k);
 #pragma GCC unroll 6
                 for (int t = 0; t < MATMAT_TOKENS; t++) {
                     const __m256i x = Q_AT(q[t] + off, k, h);

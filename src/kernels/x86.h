@@ -84,6 +84,13 @@ BN_X86_AVX2_FN static inline void bn_x86_store_sums(const __m256i v[BN_X86_REDUC
     for (int i = 0; i < n; i++) dots[i] = sums[i];
 }
 
+/* Quarter k of 32 QK256 code bytes (bits 2k+1:2k of each, qk256.h): the
+ * codes of 32 consecutive weights, one per byte. */
+ALWAYS_INLINE BN_X86_AVX2_FN __m256i bn_x86_quarter_codes(__m256i c, int k)
+{
+    return _mm256_and_si256(_mm256_srli_epi16(c, 2 * k), _mm256_set1_epi8(3));
+}
+
 /* The body of a bn_block_dots_fn (products.h) over codes, q, n, dots from
  * block_dot(codes, q), one block's sum(code*q) spread over 8 int32 lanes
  * (inlined): 8 blocks' lanes reduced together. */
