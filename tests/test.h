@@ -39,6 +39,11 @@ uint64_t rng_next(void);
 int rng_int(int lo, int hi);             /* uniform in [lo, hi] */
 float rng_float(float lo, float hi);     /* uniform in [lo, hi) */
 
+/* The kernels' results compare bit for bit (NaNs and signed zeros too):
+ * a and b hold the same bits; the n floats of a and b do. */
+int same_bits(float a, float b);
+int same_floats(const float *a, const float *b, int n);
+
 #define TEST(name)                                                                  \
     static void name(void);                                                         \
     __attribute__((constructor)) static void name##_register(void)                  \

@@ -44,21 +44,6 @@ static int nearest_int_ref(float v)
     return (i & 0x007fffff) - 0x00400000;
 }
 
-static int same_bits(float a, float b)
-{
-    uint32_t x, y;
-    memcpy(&x, &a, sizeof x);
-    memcpy(&y, &b, sizeof y);
-    return x == y;
-}
-
-static int same_floats(const float *a, const float *b, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!same_bits(a[i], b[i])) return 0;
-    return 1;
-}
-
 /* ---------------------------------------------------------- selection */
 
 TEST(kernels_available_lists_best_first_and_scalar_last)

@@ -43,18 +43,6 @@ static void random_acts(bn_qact *a, int n_tok, int cols)
     free(x);
 }
 
-/* got and want hold the same bits, n floats (NaNs and signed zeros too). */
-static int same_bits(const float *got, const float *want, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint32_t g, w;
-        memcpy(&g, &got[i], sizeof g);
-        memcpy(&w, &want[i], sizeof w);
-        if (g != w) return 0;
-    }
-    return 1;
-}
-
 /* The tables whose qk256_matmat the test compares, for the logs (under
  * qemu, tools/ci-neon.sh: both neon tables). */
 static void print_compared(const bn_kernels *const *tables, int n)
@@ -90,7 +78,7 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
             if (!tables[k]->qk256_matmat) continue;
             memset(got, 0, (size_t)n_tok * rows * sizeof *got);
             tables[k]->qk256_matmat(&w, a, n_tok, got, rows, r0, r1);
-            CHECK_MSG(same_bits(got, want, (size_t)n_tok * rows),
+            CHECK_MSG(same_floats(got, want, n_tok * rows),
                       "%s: %dx%d, %d tokens, rows %d..%d differ from scalar", tables[k]->name,
                       rows, cols, n_tok, r0, r1);
             compared++;
@@ -132,7 +120,7 @@ TEST(matmat_long_rows_of_extreme_products_match_scalar)
         if (!tables[k]->qk256_matmat) continue;
         memset(got, 0, (size_t)n_tok * rows * sizeof *got);
         tables[k]->qk256_matmat(&w, a, n_tok, got, rows, 0, rows);
-        CHECK_MSG(same_bits(got, want, (size_t)n_tok * rows),
+        CHECK_MSG(same_floats(got, want, n_tok * rows),
                   "%s: long rows of extreme products differ from scalar", tables[k]->name);
     }
     for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);

@@ -78,7 +78,7 @@ TEST(q16_every_table_matches_qk256_bitwise)
             if (!t->q16_matvec) continue; /* the engine takes the scalar one */
             memset(got, 0, sizeof got);
             t->q16_matvec(&w16, &a, got, r0, r1);
-            CHECK_MSG(!memcmp(got + r0, want + r0, (size_t)(r1 - r0) * sizeof *got),
+            CHECK_MSG(same_floats(got + r0, want + r0, r1 - r0),
                       "%s: %dx%d rows %d..%d differ from QK256", t->name, rows, cols, r0, r1);
         }
         free(w16.q16);
@@ -124,7 +124,7 @@ TEST(q16_matmat_matches_qk256_per_token)
             if (!tables[k]->q16_matmat) continue; /* the engine takes q16_matvec per token */
             memset(got, 0, (size_t)n_tok * rows * sizeof *got);
             tables[k]->q16_matmat(&w16, a, n_tok, got, rows, r0, r1);
-            CHECK_MSG(!memcmp(got, want, (size_t)n_tok * rows * sizeof *got),
+            CHECK_MSG(same_floats(got, want, n_tok * rows),
                       "%s: %dx%d, %d tokens, rows %d..%d differ from QK256", tables[k]->name, rows,
                       cols, n_tok, r0, r1);
             compared++;
@@ -171,7 +171,7 @@ TEST(q16_model_logits_equal_the_2bit_layout)
         char err[BN_ERR_LEN];
         bn_model *m = bn_model_load(path, &(bn_model_params){.n_threads = 1}, err);
         CHECK(m != NULL);
-        if (m) CHECK(!memcmp(a, b, (size_t)n * bn_model_n_vocab(m) * sizeof *a));
+        if (m) CHECK(same_floats(a, b, n * bn_model_n_vocab(m)));
         bn_model_free(m);
         CHECK_MSG(bytes16 < bytes2, "q16 reads %zu bytes a token, q2 %zu", bytes16, bytes2);
     }

@@ -24,8 +24,6 @@
 #define FLOAT_MANT_BITS 23
 #define SUBNORMAL_EXP (-149) /* the exponent of the smallest subnormal */
 
-static int same_float(float a, float b) { return bn_bits_of_float(a) == bn_bits_of_float(b); }
-
 /* Two NaN sums count as equal: which of two NaNs an add returns depends
  * on the compiler's operand order, and either makes the softmax all NaN. */
 static int same_double(double a, double b)
@@ -71,10 +69,10 @@ TEST(rows_expf_within_bound_over_its_range)
 TEST(rows_expf_special_values)
 {
     CHECK(isnan(bn_expf(NAN)));
-    CHECK(same_float(bn_expf(-INFINITY), 0.0f));
+    CHECK(same_bits(bn_expf(-INFINITY), 0.0f));
     CHECK(bn_expf(INFINITY) == INFINITY);
     CHECK(bn_expf(0.0f) == 1.0f && bn_expf(-0.0f) == 1.0f);
-    CHECK(same_float(bn_expf(-104.5f), 0.0f) && same_float(bn_expf(-103.98f), 0.0f));
+    CHECK(same_bits(bn_expf(-104.5f), 0.0f) && same_bits(bn_expf(-103.98f), 0.0f));
     CHECK(bn_expf(-103.0f) > 0.0f); /* a subnormal, not flushed */
     CHECK(bn_expf(89.5f) == INFINITY && bn_expf(88.73f) == INFINITY);
     CHECK(isfinite(bn_expf(88.72f)) && bn_expf(88.72f) > 3.3e38f);
@@ -97,7 +95,7 @@ static void flush_chunk(exp_sweep *s)
     const double sum = s->k->exp_sum(s->got, s->n, 0.0f);
     const double want = bn_kernels_scalar.exp_sum(s->want, s->n, 0.0f);
     for (int i = 0; i < s->n; i++)
-        if (!same_float(s->got[i], s->want[i]) && s->bad++ < 3)
+        if (!same_bits(s->got[i], s->want[i]) && s->bad++ < 3)
             CHECK_MSG(0, "%s: exp(%a) = %a, scalar %a", s->k->name, s->in[i], s->got[i], s->want[i]);
     if (!same_double(sum, want) && s->bad++ < 3)
         CHECK_MSG(0, "%s: exp sum %a, scalar %a", s->k->name, sum, want);
@@ -196,5 +194,5 @@ TEST(rows_scalar_sums_follow_the_lane_order)
     CHECK(same_double(bn_kernels_scalar.exp_sum(e, N, 1.0f), want_e));
     const float w[N] = {[0] = 1.0f};
     bn_kernels_scalar.rmsnorm(sq, x, w, N, 0.0f);
-    CHECK(same_float(sq[0], x[0] * (1.0f / sqrtf((float)(want_sq / N)))));
+    CHECK(same_bits(sq[0], x[0] * (1.0f / sqrtf((float)(want_sq / N)))));
 }

@@ -106,3 +106,18 @@ float rng_float(float lo, float hi)
 {
     return lo + (hi - lo) * (float)((double)(rng_next() >> 11) / 9007199254740992.0);
 }
+
+int same_bits(float a, float b)
+{
+    uint32_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    return x == y;
+}
+
+int same_floats(const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!same_bits(a[i], b[i])) return 0;
+    return 1;
+}
