@@ -412,7 +412,7 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
     cli_note("batch: %d prompts: %d run, %d failed%s; %ld prompt + %ld generated tokens in "
              "%.1f ms (%.1f tok/s), up to %d in parallel, kernel %s, %s",
              b->n_items, n_run, b->n_failed, skipped, np, ng, ms,
-             ms > 0 ? (np + ng) * 1e3 / ms : 0.0, n_slots, bn_model_kernel_name(m),
+             cli_per_second((double)(np + ng), ms), n_slots, bn_model_kernel_name(m),
              cli_plural(n_threads, "thread", threads, sizeof threads));
 }
 

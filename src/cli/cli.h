@@ -128,6 +128,9 @@ const char *cli_plural(long count, const char *noun, char *buf, size_t cap);
 const char *cli_stop_words(const char *stop_reason);
 
 double cli_now_ms(void);
+/* n per second over ms milliseconds (0 when ms is not positive): the
+ * tok/s figures of -v, --json, --batch and the server. */
+double cli_per_second(double n, double ms);
 /* A seed for runs without --seed. */
 uint64_t cli_clock_seed(void);
 

@@ -125,6 +125,8 @@ const char *cli_stop_words(const char *stop_reason)
 
 double cli_now_ms(void) { return bn_seconds() * 1e3; }
 
+double cli_per_second(double n, double ms) { return ms > 0 ? n * 1e3 / ms : 0.0; }
+
 uint64_t cli_clock_seed(void)
 {
     struct timespec ts;

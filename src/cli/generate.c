@@ -124,8 +124,8 @@ void seq_write_json_fields(FILE *out, const cli_seq *q, const char *prompt, size
     fprintf(out,
             ", \"timings\": {\"prompt_ms\": %.3f, \"generation_ms\": %.3f, "
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
-            q->prompt_ms, q->gen_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0,
-            q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0);
+            q->prompt_ms, q->gen_ms, cli_per_second(np, q->prompt_ms),
+            cli_per_second(q->out.n, q->gen_ms));
     lookup_write_json(out, q);
 }
 
@@ -150,8 +150,8 @@ static void print_stats(const bn_model *m, const cli_seq *q, int np)
     char threads[32];
     cli_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
              "(%.1f tok/s), stop: %s, kernel %s, %s",
-             np, q->prompt_ms, q->prompt_ms > 0 ? np * 1e3 / q->prompt_ms : 0.0, q->out.n,
-             q->gen_ms, q->gen_ms > 0 ? q->out.n * 1e3 / q->gen_ms : 0.0,
+             np, q->prompt_ms, cli_per_second(np, q->prompt_ms), q->out.n,
+             q->gen_ms, cli_per_second(q->out.n, q->gen_ms),
              cli_stop_words(q->stop_reason), bn_model_kernel_name(m),
              cli_plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads,
                         sizeof threads));

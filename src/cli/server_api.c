@@ -328,8 +328,6 @@ static void write_usage(FILE *f, const srv_job *job)
             job->np, job->n_out, job->np + job->n_out);
 }
 
-static double per_second(long n, double ms) { return ms > 0 ? n * 1e3 / ms : 0.0; }
-
 /* llama-server's per-request timings; draft_n and draft_n_accepted when
  * the request had --lookup. */
 static void write_timings(FILE *f, const srv_job *job)
@@ -337,8 +335,8 @@ static void write_timings(FILE *f, const srv_job *job)
     fprintf(f,
             ", \"timings\": {\"prompt_n\": %d, \"prompt_ms\": %.3f, \"prompt_per_second\": %.3f, "
             "\"predicted_n\": %d, \"predicted_ms\": %.3f, \"predicted_per_second\": %.3f",
-            job->np, job->prompt_ms, per_second(job->np, job->prompt_ms), job->n_out, job->gen_ms,
-            per_second(job->n_out, job->gen_ms));
+            job->np, job->prompt_ms, cli_per_second(job->np, job->prompt_ms), job->n_out, job->gen_ms,
+            cli_per_second(job->n_out, job->gen_ms));
     if (job->lookup)
         fprintf(f, ", \"draft_n\": %ld, \"draft_n_accepted\": %ld", job->drafted, job->accepted);
     fputc('}', f);
