@@ -16,6 +16,23 @@ BASE     = -std=c11 -D_GNU_SOURCE -ffp-contract=off -pthread -Iinclude -MMD -MP
 LDLIBS   = -lm -pthread
 BUILD   ?= build
 
+# Windows (x86-64): the same sources cross-built with MinGW-w64, by `make
+# windows` or `make CC=x86_64-w64-mingw32-gcc`. Programs end in .exe and are
+# linked statically (winpthreads, libgcc) so they run with nothing
+# installed. printf is MinGW's C99 one, whose %zu and floats read as glibc's;
+# GCC would check our format(printf) functions against Microsoft's older
+# printf instead, so format checks are left to the Linux builds.
+WINDOWS_CC ?= x86_64-w64-mingw32-gcc
+ifneq (,$(findstring mingw,$(shell $(CC) -dumpmachine 2>/dev/null)))
+EXE      = .exe
+BASE    += -D__USE_MINGW_ANSI_STDIO=1 -Wno-format
+LDFLAGS += -static
+LDLIBS  += -lpsapi -lws2_32
+ifeq ($(origin AR),default)
+AR       = $(patsubst %gcc,%ar,$(CC))
+endif
+endif
+
 # `make install` (tools/install.sh does the copying; DESTDIR is honoured).
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -53,9 +70,9 @@ endif
 $(BUILD)/src/cli/version.o: $(COMMIT_STAMP)
 $(BUILD)/src/cli/version.o: ALL_CFLAGS += -DBN_BUILD_COMMIT='"$(COMMIT_NOW)"'
 
-.PHONY: all lib test bench clean fuzz sanitize install uninstall format FORCE
+.PHONY: all lib test bench clean fuzz sanitize install uninstall format windows FORCE
 
-all: bitnet-run
+all: bitnet-run$(EXE)
 
 # $(BUILD)/.flags holds the compiler and flags the objects of $(BUILD) were
 # built with. It is rewritten (and so everything rebuilt) only when they
@@ -73,7 +90,7 @@ $(shell mkdir -p $(BUILD) && printf '%s\n' $(FLAGS_Q) >$(FLAGS_STAMP))
 endif
 endif
 
-bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
+bitnet-run$(EXE): $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 # The CLI is compiled against the public header and its own folder only,
@@ -120,13 +137,20 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 # target link it on its own.
 TEST_CLI_OBJ = $(BUILD)/src/cli/http.o
 
-$(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
+$(BUILD)/run-tests$(EXE): $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
 # tests/test_install.c installs the libraries built here into a temporary
 # prefix (tools/check-install.sh) and builds examples/embed.c against them.
 test: bitnet-run $(BUILD)/run-tests lib
 	./$(BUILD)/run-tests
+
+# bitnet-run.exe, the static library and the test runner for Windows, in
+# their own build folder (tools/ci-windows.sh runs them under Wine).
+WINDOWS_BUILD = build-windows
+windows:
+	$(MAKE) CC=$(WINDOWS_CC) BUILD=$(WINDOWS_BUILD) bitnet-run.exe $(WINDOWS_BUILD)/libbitnet.a \
+		$(WINDOWS_BUILD)/run-tests.exe
 
 install: bitnet-run lib
 	BUILD='$(BUILD)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' BINDIR='$(BINDIR)' \
@@ -187,6 +211,6 @@ sanitize:
 	BN_BITNET_RUN=$(SAN_BUILD)/bitnet-run ./$(SAN_BUILD)/run-tests
 
 clean:
-	rm -rf $(BUILD) bitnet-run
+	rm -rf $(BUILD) bitnet-run bitnet-run.exe
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
