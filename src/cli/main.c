@@ -14,6 +14,7 @@
 #include "bitnet.h"
 #include "chat_format.h"
 #include "cli.h"
+#include "os.h"
 #include "lookup.h"
 
 #define MAX_THREADS 1024
@@ -425,6 +426,7 @@ static int dispatch_mode(const run_opts *o)
 
 int main(int argc, char **argv)
 {
+    os_utf8_console(&argc, &argv);
     cli_check_output_at_exit();
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--bench")) return bench_main(argc, argv);

@@ -1,6 +1,6 @@
 /*
  * posix_win32.h - the POSIX functions beyond C11 that the project calls
- * and Windows' C runtime lacks (memmem, strndup, getline, open_memstream),
+ * and Windows' C runtime lacks (memmem, strndup, getline, open_memstream, S_ISSOCK),
  * supplied by posix_win32.c. The Windows build includes this header ahead
  * of every file (gcc -include), so the code keeps calling them by their
  * POSIX names; elsewhere it is empty.
@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 void *bn_memmem(const void *hay, size_t n, const void *needle, size_t m);
@@ -26,6 +27,10 @@ int bn_fclose(FILE *f);
 #define getline bn_getline
 #define open_memstream bn_open_memstream
 #define fclose bn_fclose
+
+#ifndef S_ISSOCK
+#define S_ISSOCK(m) 0 /* no sockets in Windows' file system */
+#endif
 
 #endif
 #endif
