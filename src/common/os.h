@@ -16,9 +16,10 @@
  * off, shutting down) calls it too. */
 void os_on_interrupt(void (*fn)(void), int also_stop);
 
-/* On Windows, replaces argv by the command line in UTF-8 and sets the
- * console's code pages to UTF-8 (and lets it read ANSI sequences), so text
- * reads and prints as on Linux; does nothing elsewhere. */
+/* On Windows, replaces argv by the command line in UTF-8, writes stdout
+ * and stderr in binary mode (\n line ends) and sets the console's code
+ * pages to UTF-8 (and lets it read ANSI sequences), so text reads and
+ * prints as on Linux; does nothing elsewhere. */
 void os_utf8_console(int *argc, char ***argv);
 
 /* A write found the reader gone: ends the process as a POSIX tool does,

@@ -8,6 +8,9 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <windows.h>
 #include <shellapi.h>
@@ -17,7 +20,8 @@ static int interrupt_on_stop;
 
 /* Runs on a thread of its own. Returning TRUE for Ctrl-C keeps the process
  * alive, so the run stops where it is, as on POSIX; for a closing console
- * Windows ends the process when the handler returns. */
+ * Windows ends the process when the handler returns, so the flag set there
+ * only helps what finishes at once. */
 static BOOL WINAPI on_console_event(DWORD event)
 {
     const int stop = event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT ||
@@ -60,6 +64,9 @@ void os_utf8_console(int *argc, char ***argv)
         *argc = n;
         *argv = utf8;
     }
+    /* the bytes printed are Linux's: \n, not \r\n (a console shows both alike) */
+    _setmode(_fileno(stdout), _O_BINARY);
+    _setmode(_fileno(stderr), _O_BINARY);
     SetConsoleCP(CP_UTF8);
     SetConsoleOutputCP(CP_UTF8);
     DWORD mode;
