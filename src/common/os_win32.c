@@ -103,6 +103,7 @@ void os_term_restore(void)
 {
     if (!InterlockedExchange(&raw_active, 0)) return;
     SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), saved_mode);
+    _setmode(_fileno(stdin), _O_TEXT);
 }
 
 int os_term_raw(void)
@@ -120,6 +121,7 @@ int os_term_raw(void)
         InterlockedExchange(&raw_active, 0);
         return -1;
     }
+    _setmode(_fileno(stdin), _O_BINARY); /* Enter's lone \r must not wait for a \n */
     return 0;
 }
 

@@ -40,4 +40,13 @@ int net_peer_gone(net_sock s);
 void net_shutdown_send(net_sock s);
 void net_close(net_sock s);
 
+/* For net_posix.c and net_win32.c (net_addr.c): the addresses to listen
+ * on for host:port (freeaddrinfo frees them; NULL with err set), whether a
+ * struct sockaddr is a loopback address, and the port of a struct
+ * sockaddr_storage. */
+struct addrinfo;
+struct addrinfo *net_resolve(const char *host, int port, char *err, size_t errlen);
+int net_is_loopback(const void *sockaddr);
+int net_port_of(const void *sockaddr_storage);
+
 #endif

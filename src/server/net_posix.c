@@ -15,33 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IPV4_LOOPBACK_NET 127
-
 void net_init(void) { signal(SIGPIPE, SIG_IGN); }
-
-static int is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
-               IPV4_LOOPBACK_NET;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return 0;
-}
 
 net_sock net_listen(const char *host, int port, int backlog, int *loopback, int *bound, char *err,
                     size_t errlen)
 {
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *res;
-    const int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai) {
-        snprintf(err, errlen, "--host %s: %s", host, gai_strerror(gai));
-        return NET_NONE;
-    }
+    struct addrinfo *res = net_resolve(host, port, err, errlen);
+    if (!res) return NET_NONE;
     int fd = -1, e = 0;
     *loopback = 1;
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
@@ -53,7 +33,7 @@ net_sock net_listen(const char *host, int port, int backlog, int *loopback, int 
             close(fd);
             fd = -1;
         }
-        if (fd >= 0) *loopback = is_loopback(a->ai_addr);
+        if (fd >= 0) *loopback = net_is_loopback(a->ai_addr);
     }
     freeaddrinfo(res);
     if (fd < 0) {
@@ -68,8 +48,7 @@ net_sock net_listen(const char *host, int port, int backlog, int *loopback, int 
         close(fd);
         return NET_NONE;
     }
-    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    *bound = net_port_of(&ss);
     return fd;
 }
 

@@ -12,8 +12,6 @@
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
-#define IPV4_LOOPBACK_NET 127
-
 void net_init(void)
 {
     WSADATA wsa;
@@ -31,29 +29,12 @@ static const char *wsa_error(char *buf, size_t len)
     return buf;
 }
 
-static int is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
-               IPV4_LOOPBACK_NET;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return 0;
-}
-
 net_sock net_listen(const char *host, int port, int backlog, int *loopback, int *bound, char *err,
                     size_t errlen)
 {
-    char service[16], msg[256] = "";
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *res;
-    const int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai) {
-        snprintf(err, errlen, "--host %s: %s", host, gai_strerrorA(gai));
-        return NET_NONE;
-    }
+    char msg[256] = "";
+    struct addrinfo *res = net_resolve(host, port, err, errlen);
+    if (!res) return NET_NONE;
     SOCKET s = INVALID_SOCKET;
     *loopback = 1;
     for (struct addrinfo *a = res; a && s == INVALID_SOCKET; a = a->ai_next) {
@@ -67,7 +48,7 @@ net_sock net_listen(const char *host, int port, int backlog, int *loopback, int 
             closesocket(s);
             s = INVALID_SOCKET;
         }
-        if (s != INVALID_SOCKET) *loopback = is_loopback(a->ai_addr);
+        if (s != INVALID_SOCKET) *loopback = net_is_loopback(a->ai_addr);
     }
     freeaddrinfo(res);
     if (s == INVALID_SOCKET) {
@@ -82,8 +63,7 @@ net_sock net_listen(const char *host, int port, int backlog, int *loopback, int 
         closesocket(s);
         return NET_NONE;
     }
-    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    *bound = net_port_of(&ss);
     return (net_sock)s;
 }
 
