@@ -47,14 +47,15 @@ grep -q '^[0-9]* passed, 0 failed' "$work/tests.log" || fail "run-tests.exe"
 
 echo "-- the CLI under Wine against Linux"
 # same WHAT ARGS...: stdout (but for JSON timings) and exit status of both
-# builds are equal
+# builds are equal, and so is stderr, the one-line message, when they fail
 same() {
     local what=$1 lc=0 wc=0
     shift
     ./bitnet-run "$@" >"$work/linux.out" 2>"$work/linux.err" </dev/null || lc=$?
     "$WINE" ./bitnet-run.exe "$@" >"$work/win.out" 2>"$work/win.err" </dev/null || wc=$?
     sed -E -i 's/, "timings": \{[^}]*\}//g' "$work/linux.out" "$work/win.out"
-    if [ "$lc" != "$wc" ] || ! cmp -s "$work/linux.out" "$work/win.out"; then
+    if [ "$lc" != "$wc" ] || ! cmp -s "$work/linux.out" "$work/win.out" ||
+        { [ "$lc" != 0 ] && ! cmp -s "$work/linux.err" "$work/win.err"; }; then
         fail "$what: exit $lc vs $wc"
         diff "$work/linux.out" "$work/win.out" | head -n 5 || true
         head -n 3 "$work/win.err"
@@ -89,6 +90,8 @@ awk -v a="$p_linux" -v b="$p_win" 'BEGIN { d = a - b; exit !(a > 0 && (d < 0 ? -
 same "missing model" -m /nonexistent/m.gguf -p hi
 same "directory as model" -m models -p hi
 same "bad flag" -m $MODEL --temp nope
+same "text file as model" -m Makefile -p hi
+same "missing prompt file" -m $MODEL -f /nonexistent/prompt.txt
 # chat reads stdin: both get the same turns
 chat() {
     printf 'Hi there\nWhat is 2+2?\n' | "$@" -m $MODEL -cnv --temp 0 -n 8 2>/dev/null
