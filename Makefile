@@ -30,7 +30,7 @@ ifneq (,$(findstring mingw,$(shell $(CC) -dumpmachine 2>/dev/null)))
 EXE      = .exe
 BASE    += -D__USE_MINGW_ANSI_STDIO=1 -Wno-format -include src/runtime/posix_win32.h
 LDFLAGS += -static
-LDLIBS  += -lpsapi -lws2_32 -lshell32
+LDLIBS  += -lpsapi -lws2_32 -lshell32 -ladvapi32
 ifeq ($(origin AR),default)
 AR       = $(patsubst %gcc,%ar,$(CC))
 endif

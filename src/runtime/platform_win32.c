@@ -25,13 +25,33 @@ void *bn_aligned_alloc(size_t align, size_t bytes) { return _aligned_malloc(byte
 
 void bn_aligned_free(void *p) { _aligned_free(p); }
 
-/* Large pages need the "Lock pages in memory" right, which few accounts
- * have: asked for first when the size allows, small pages otherwise. */
+/* Large pages need the "Lock pages in memory" right (SeLockMemoryPrivilege),
+ * which few accounts hold and which is off in the process's token until it
+ * is turned on: whether that worked, asked once. */
+static int large_pages_allowed(void)
+{
+    static int allowed = -1;
+    if (allowed >= 0) return allowed;
+    allowed = 0;
+    HANDLE token;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token))
+        return 0;
+    TOKEN_PRIVILEGES tp = {.PrivilegeCount = 1};
+    tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
+    if (LookupPrivilegeValueA(NULL, "SeLockMemoryPrivilege", &tp.Privileges[0].Luid) &&
+        AdjustTokenPrivileges(token, FALSE, &tp, 0, NULL, NULL))
+        allowed = GetLastError() == ERROR_SUCCESS; /* not ERROR_NOT_ALL_ASSIGNED */
+    CloseHandle(token);
+    return allowed;
+}
+
+/* Large pages where the account may have them and the size allows, small
+ * pages otherwise. */
 void *bn_pages_map(size_t bytes, int huge)
 {
     const size_t large = GetLargePageMinimum();
     void *p = NULL;
-    if (huge && large && bytes % large == 0)
+    if (huge && large && bytes % large == 0 && large_pages_allowed())
         p = VirtualAlloc(NULL, bytes, MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES, PAGE_READWRITE);
     if (!p) p = VirtualAlloc(NULL, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     return p;
