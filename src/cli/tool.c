@@ -175,13 +175,6 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     return s;
 }
 
-bn_cache_type cli_parse_cache_type(const char *flag, const char *v)
-{
-    const int type = bn_cache_type_from_name(v);
-    if (type < 0) cli_die(EXIT_USAGE, "%s expects f32 or f16, got '%s'", flag, v);
-    return (bn_cache_type)type;
-}
-
 int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
                       const char *what, int *n)
 {
