@@ -37,6 +37,7 @@
 #define READ_BW_REPS 1 /* passes after a warm-up pass, before each repetition */
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
+/* A usage error with one string argument: one line, exit code 1. */
 static void bench_die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "bitnet-run: error: ");
@@ -112,6 +113,7 @@ static double time_test(bn_model *m, bn_context *ctx, const run_opts *o, bench_r
     return dt;
 }
 
+/* The mean and sample standard deviation of n values. */
 static void mean_sd(const double *v, int n, double *mean, double *sd)
 {
     double sum = 0, sum2 = 0;
@@ -127,23 +129,24 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
 static void run_row(bn_model *m, bn_context *ctx, const run_opts *o, const int32_t *ids,
                     bench_row *row)
 {
+    const bench_opts *b = &o->bench;
     double read = 0;
     const int is_pp = row->test_kind[0] == 'p', n = row->n;
     const time_t now = time(NULL);
     strftime(row->test_time, sizeof row->test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    double *tps = malloc((size_t)o->bench.reps * sizeof *tps), *ns = malloc((size_t)o->bench.reps * sizeof *ns);
-    row->seconds = malloc((size_t)o->bench.reps * sizeof *row->seconds);
+    double *tps = malloc((size_t)b->reps * sizeof *tps), *ns = malloc((size_t)b->reps * sizeof *ns);
+    row->seconds = malloc((size_t)b->reps * sizeof *row->seconds);
     if (!tps || !ns || !row->seconds) log_out_of_memory();
     time_test(m, ctx, o, row, ids); /* warm-up */
-    for (int r = 0; r < o->bench.reps; r++) {
+    for (int r = 0; r < b->reps; r++) {
         if (!is_pp) read += bn_read_bandwidth_gbs(ctx, READ_BW_BYTES, READ_BW_REPS);
         row->seconds[r] = time_test(m, ctx, o, row, ids);
         tps[r] = n / row->seconds[r];
         ns[r] = row->seconds[r] * 1e9;
     }
-    row->read_gbs = read / o->bench.reps;
-    mean_sd(tps, o->bench.reps, &row->mean, &row->sd);
-    mean_sd(ns, o->bench.reps, &row->mean_ns, &row->sd_ns);
+    row->read_gbs = read / b->reps;
+    mean_sd(tps, b->reps, &row->mean, &row->sd);
+    mean_sd(ns, b->reps, &row->mean_ns, &row->sd_ns);
     free(tps);
     free(ns);
 }
@@ -179,6 +182,7 @@ static void read_cpu_name(char *buf, size_t cap)
     fclose(f);
 }
 
+/* The row fields of a model: its type ("bitnet-b1.58 2.4B"), size, parameters and the CPU. */
 static void describe_model(bench_model *bm)
 {
     char arch[64] = "unknown";
@@ -191,6 +195,7 @@ static void describe_model(bench_model *bm)
     read_cpu_name(bm->cpu, sizeof bm->cpu);
 }
 
+/* The per-repetition samples of a row, as tokens/s or as nanoseconds. */
 static void json_samples(const bench_row *r, int reps, int per_second)
 {
     for (int i = 0; i < reps; i++) {
@@ -246,6 +251,7 @@ static void csv_string(const char *s)
     putchar('"');
 }
 
+/* One result as a CSV line with the fields of CSV_HEADER. */
 static void print_csv(const run_opts *o, const bench_model *bm, const bench_row *r)
 {
     const int tg = r->test_kind[0] == 't';
@@ -266,6 +272,7 @@ static void print_csv(const run_opts *o, const bench_model *bm, const bench_row 
     }
 }
 
+/* The Markdown table's header (llama-bench's columns, then ours). */
 static void print_md_header(void)
 {
     printf("| model | size | params | backend | kernel | threads | n_batch | type_k | type_v "
@@ -274,6 +281,7 @@ static void print_md_header(void)
            "| ---: | ---: |\n");
 }
 
+/* One result as a row of the Markdown table. */
 static void print_md(const run_opts *o, const bench_model *bm, const bench_row *r)
 {
     const char *name = strrchr(bm->path, '/') ? strrchr(bm->path, '/') + 1 : bm->path;
@@ -298,6 +306,7 @@ static void print_md(const run_opts *o, const bench_model *bm, const bench_row *
     }
 }
 
+/* One result in the format of -o. */
 static void print_row(const run_opts *o, const bench_model *bm, const bench_row *r, int first)
 {
     if (!strcmp(o->bench.format, "json")) {
@@ -320,11 +329,12 @@ static void print_row(const run_opts *o, const bench_model *bm, const bench_row 
  * numbers when it does not fit the model's context. */
 static int32_t *test_ids(const run_opts *o, bn_model *m)
 {
+    const bench_opts *b = &o->bench;
     int max_n = 1, max_depth = 0, max_spec = 1;
-    for (int i = 0; i < o->bench.spec.n; i++) max_spec = o->bench.spec.v[i] > max_spec ? o->bench.spec.v[i] : max_spec;
-    for (int i = 0; i < o->bench.pp.n; i++) max_n = o->bench.pp.v[i] > max_n ? o->bench.pp.v[i] : max_n;
-    for (int i = 0; i < o->bench.tg.n; i++) max_n = o->bench.tg.v[i] > max_n ? o->bench.tg.v[i] : max_n;
-    for (int i = 0; i < o->bench.depth.n; i++) max_depth = o->bench.depth.v[i] > max_depth ? o->bench.depth.v[i] : max_depth;
+    for (int i = 0; i < b->spec.n; i++) max_spec = b->spec.v[i] > max_spec ? b->spec.v[i] : max_spec;
+    for (int i = 0; i < b->pp.n; i++) max_n = b->pp.v[i] > max_n ? b->pp.v[i] : max_n;
+    for (int i = 0; i < b->tg.n; i++) max_n = b->tg.v[i] > max_n ? b->tg.v[i] : max_n;
+    for (int i = 0; i < b->depth.n; i++) max_depth = b->depth.v[i] > max_depth ? b->depth.v[i] : max_depth;
     if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
         cli_die(EXIT_USAGE,
                 "a test of %d tokens at depth -d %d needs %d positions, but the model's context "
@@ -343,18 +353,19 @@ static int32_t *test_ids(const run_opts *o, bn_model *m)
 static void run_context(const run_opts *o, const bench_model *bm, bn_context *ctx, int n_batch,
                         const int32_t *ids, int *first)
 {
-    for (int ti = 0; ti < o->bench.threads.n; ti++) {
-        if (bn_context_set_threads(ctx, o->bench.threads.v[ti])) bench_die("%s", "cannot start the threads");
-        for (int di = 0; di < o->bench.depth.n; di++)
+    const bench_opts *b = &o->bench;
+    for (int ti = 0; ti < b->threads.n; ti++) {
+        if (bn_context_set_threads(ctx, b->threads.v[ti])) bench_die("%s", "cannot start the threads");
+        for (int di = 0; di < b->depth.n; di++)
             for (int kind = 0; kind < 2; kind++) {
-                const int *list = kind == 0 ? o->bench.pp.v : o->bench.tg.v;
-                int count = kind == 0 ? o->bench.pp.n : o->bench.tg.n;
+                const int *list = kind == 0 ? b->pp.v : b->tg.v;
+                int count = kind == 0 ? b->pp.n : b->tg.n;
                 for (int i = 0; i < count; i++)
-                    for (int si = 0; si < (kind == 0 ? 1 : o->bench.spec.n); si++) {
+                    for (int si = 0; si < (kind == 0 ? 1 : b->spec.n); si++) {
                         if (list[i] == 0) continue;
                         bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                       .depth = o->bench.depth.v[di], .threads = o->bench.threads.v[ti],
-                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : o->bench.spec.v[si]};
+                                       .depth = b->depth.v[di], .threads = b->threads.v[ti],
+                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : b->spec.v[si]};
                         run_row(bm->m, ctx, o, ids, &r);
                         print_row(o, bm, &r, *first);
                         free(r.seconds);
@@ -364,32 +375,35 @@ static void run_context(const run_opts *o, const bench_model *bm, bn_context *ct
     }
 }
 
+/* Loads one -m model and runs every test on it, for each -b. */
 static void run_model(run_opts *o, const char *path, int *first)
 {
+    bench_opts *b = &o->bench;
     char err[BN_ERR_LEN];
     bn_model_params mp = bn_model_default_params();
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
-    mp.n_threads = o->bench.threads.n ? o->bench.threads.v[0] : 0;
+    mp.n_threads = b->threads.n ? b->threads.v[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);
     describe_model(&bm);
-    const int default_threads = !o->bench.threads.n;
-    if (default_threads) o->bench.threads.v[o->bench.threads.n++] = bn_model_n_threads(bm.m);
+    const int default_threads = !b->threads.n;
+    if (default_threads) b->threads.v[b->threads.n++] = bn_model_n_threads(bm.m);
     int32_t *ids = test_ids(o, bm.m);
-    for (int bi = 0; bi < o->bench.batches.n; bi++) {
-        const bn_context_params cp = {.n_threads = o->bench.threads.v[0], .n_batch = o->bench.batches.v[bi]};
+    for (int bi = 0; bi < b->batches.n; bi++) {
+        const bn_context_params cp = {.n_threads = b->threads.v[0], .n_batch = b->batches.v[bi]};
         bn_context *ctx = bn_context_new(bm.m, &cp, err);
         if (!ctx) bench_die("%s", err);
-        run_context(o, &bm, ctx, o->bench.batches.v[bi], ids, first);
+        run_context(o, &bm, ctx, b->batches.v[bi], ids, first);
         bn_context_free(ctx);
     }
-    if (default_threads) o->bench.threads.n = 0;
+    if (default_threads) b->threads.n = 0;
     free(ids);
     bn_model_free(bm.m);
 }
 
+/* --bench: the header of the format, every model's rows, the closing. */
 int run_bench(const run_opts *opts)
 {
     run_opts o = *opts; /* run_model fills in the default thread count */

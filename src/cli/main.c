@@ -75,6 +75,7 @@ static int dispatch_mode(const run_opts *o)
     }
 }
 
+/* Parses the flags and runs the mode they chose. */
 int main(int argc, char **argv)
 {
     cli_check_output_at_exit();
