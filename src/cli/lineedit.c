@@ -28,9 +28,9 @@
 /* Keys that arrive as escape sequences, numbered past the byte values. */
 enum { KEY_LEFT = 256, KEY_RIGHT, KEY_UP, KEY_DOWN, KEY_HOME, KEY_END, KEY_DELETE, KEY_OTHER };
 
-/* Raw mode, and the terminal put back on every way out: os_term_raw
- * hooks exit() and fatal signals; the hard exit of a second Ctrl-C is the
- * tool's own. */
+/* Puts the terminal in raw mode (no echo, byte by byte) for one line; it
+ * is put back on every way out: os_term_raw hooks exit() and fatal
+ * signals, the hard exit of a second Ctrl-C is the tool's own. */
 static void enter_raw_mode(void)
 {
     static int hooked;
@@ -41,6 +41,7 @@ static void enter_raw_mode(void)
     if (os_term_raw()) cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
 }
 
+/* Whether stdin and stdout are a terminal the editor can drive. */
 int cli_line_editing(void) { return os_term_usable(); }
 
 /* ------------------------------------------------------------ UTF-8 */
@@ -62,6 +63,7 @@ static size_t char_before(const text_buf *b, size_t pos)
     return char_len(b, p) == pos - p ? p : pos - 1;
 }
 
+/* The screen columns of the characters between byte offsets from and to. */
 static int columns(const text_buf *b, size_t from, size_t to)
 {
     int n = 0;
@@ -81,6 +83,7 @@ typedef struct {
     text_buf out;     /* one redraw's bytes */
 } editor;
 
+/* Writes n bytes to the terminal, retrying after interrupts. */
 static void write_all(const char *s, size_t n)
 {
     while (n) {
@@ -96,6 +99,7 @@ static void write_all(const char *s, size_t n)
     }
 }
 
+/* The terminal's width, or DEFAULT_COLUMNS when it does not say. */
 static int terminal_columns(void)
 {
     const int n = os_term_columns();
@@ -126,6 +130,7 @@ static void redraw(editor *e)
     write_all(e->out.data, e->out.len);
 }
 
+/* Removes n bytes at offset at from the line. */
 static void erase(editor *e, size_t at, size_t n)
 {
     text_buf *b = e->line;
@@ -133,6 +138,7 @@ static void erase(editor *e, size_t at, size_t n)
     b->len -= n;
 }
 
+/* Inserts one byte at the cursor and moves the cursor past it. */
 static void insert(editor *e, char c)
 {
     text_buf *b = e->line;
@@ -141,6 +147,7 @@ static void insert(editor *e, char c)
     b->data[e->pos++] = c;
 }
 
+/* Replaces the line with s, cursor at its end. */
 static void set_line(editor *e, const char *s)
 {
     e->line->len = 0;
@@ -148,6 +155,7 @@ static void set_line(editor *e, const char *s)
     e->pos = e->line->len;
 }
 
+/* Up (step -1) or down (+1) in the history, keeping the line being typed. */
 static void history_move(editor *e, int step)
 {
     const int to = e->at + step;
@@ -160,6 +168,7 @@ static void history_move(editor *e, int step)
     set_line(e, to == e->h->n ? e->draft.data : e->h->lines[to]);
 }
 
+/* Appends a typed line to the history (not an empty line or a repeat). */
 static void history_add(cli_history *h, const char *line)
 {
     if (!*line || (h->n && !strcmp(h->lines[h->n - 1], line))) return;
@@ -175,6 +184,7 @@ static void history_add(cli_history *h, const char *line)
     h->lines[h->n++] = copy;
 }
 
+/* Frees the lines of a history. */
 void cli_history_free(cli_history *h)
 {
     for (int i = 0; i < h->n; i++) free(h->lines[i]);
@@ -248,6 +258,7 @@ static int read_escape(void)
     }
 }
 
+/* One key: a byte, or an escape sequence decoded to a KEY_ code. */
 static int read_key(void)
 {
     const int c = read_byte();
@@ -269,6 +280,7 @@ static int edit_line(editor *e)
     }
 }
 
+/* Reads one edited line after prompt; 0, or -1 at the end of input. */
 int cli_line_read(cli_history *h, const char *prompt, text_buf *line)
 {
     line->len = 0;
