@@ -87,11 +87,11 @@ $(BUILD)/src/cli/version.o: ALL_CFLAGS += -DBN_BUILD_COMMIT='"$(COMMIT_NOW)"'
 all: bitnet-run$(EXE)
 
 # $(BUILD)/.flags holds the compiler and flags the objects of $(BUILD) were
-# built with. It is rewritten (and so everything rebuilt) only when they
+# built with (and, for Windows, the test files the runner leaves out). It is rewritten (and so everything rebuilt) only when they
 # change: `make CC=clang` after a gcc build, or another OPT or CFLAGS. A dry
 # run (-n, -q) leaves it alone and shows the rebuild a change would cause.
 FLAGS_STAMP = $(BUILD)/.flags
-FLAGS_NOW   = $(CC) $(ALL_CFLAGS) | $(LDFLAGS) $(LDLIBS) | $(AR)
+FLAGS_NOW   = $(CC) $(ALL_CFLAGS) | $(LDFLAGS) $(LDLIBS) | $(AR)$(if $(EXE), | $(POSIX_ONLY_TESTS))
 FLAGS_Q     = '$(subst ','\'',$(strip $(FLAGS_NOW)))'
 ifneq ($(strip $(FLAGS_NOW)),$(strip $(shell cat $(FLAGS_STAMP) 2>/dev/null)))
 ifneq (,$(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))))
