@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "sampling_fields.h"
 #include "scheduler.h"
 #include "seq.h"
 #include "timing.h"
@@ -70,59 +71,28 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
 
 #define MAX_TEMP 1e6
 #define MAX_REPEAT_PENALTY 1e3
-#define MAX_SEED 18446744073709551615.0 /* 2^64 - 1 */
 
-/* "seed": a non-negative integer, or -1 for a seed from the clock (distinct
- * per line, like the lines of a run without --seed). */
-static int member_seed(const json_member *mb, int line, uint64_t *out)
-{
-    char tmp[32], *end;
-    if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp) return -1;
-    memcpy(tmp, mb->raw, mb->raw_len);
-    tmp[mb->raw_len] = 0;
-    if (!strcmp(tmp, "-1")) {
-        *out = clock_seed() + (uint64_t)line;
-        return 0;
-    }
-    if (tmp[0] == '-') return -1;
-    *out = strtoull(tmp, &end, 10);
-    return *end ? -1 : 0;
-}
+/* The sampling members of a line and their ranges. */
+static const sampling_field line_fields[] = {
+    {"n_predict", FIELD_N_PREDICT, -1, BN_MAX_CTX, NULL},
+    {"temp", FIELD_TEMP, 0, MAX_TEMP, NULL},
+    {"top_k", FIELD_TOP_K, 0, BN_MAX_CTX, NULL},
+    {"top_p", FIELD_TOP_P, 0, 1, NULL},
+    {"min_p", FIELD_MIN_P, 0, 1, NULL},
+    {"repeat_penalty", FIELD_REPEAT_PENALTY, 0, MAX_REPEAT_PENALTY, NULL},
+    {"seed", FIELD_SEED, 0, 0, NULL},
+};
 
-/* The sampling members of a line: 1 when key is none of them, else 0 or
- * the error message in err (-1). */
+/* A sampling member of a line: 1 when key is none of them, else 0 or the
+ * error message in err (-1). A seed of -1 takes one from the clock,
+ * distinct per line like the lines of a run without --seed. */
 static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
 {
-    static const struct {
-        const char *key;
-        double lo, hi;
-        int integer;
-    } ranges[] = {{"n_predict", -1, BN_MAX_CTX, 1}, {"temp", 0, MAX_TEMP, 0},
-                  {"top_k", 0, BN_MAX_CTX, 1},      {"top_p", 0, 1, 0},
-                  {"min_p", 0, 1, 0},               {"repeat_penalty", 0, MAX_REPEAT_PENALTY, 0}};
-    const char *k = mb->key;
-    if (!strcmp(k, "seed")) {
-        if (!member_seed(mb, it->line, &it->sp.seed)) return 0;
-        snprintf(err, BN_ERR_LEN, "\"seed\" must be a non-negative integer or -1");
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
-        if (strcmp(k, ranges[i].key)) continue;
-        double v;
-        if (json_number_in(mb, ranges[i].lo, ranges[i].hi, ranges[i].integer, &v)) {
-            snprintf(err, BN_ERR_LEN, "\"%s\" must be %s from %g to %g", k,
-                     ranges[i].integer ? "an integer" : "a number", ranges[i].lo, ranges[i].hi);
-            return -1;
-        }
-        if (!strcmp(k, "n_predict")) it->n_predict = (int)v;
-        else if (!strcmp(k, "temp")) it->sp.temp = (float)v;
-        else if (!strcmp(k, "top_k")) it->sp.top_k = (int)v;
-        else if (!strcmp(k, "top_p")) it->sp.top_p = (float)v;
-        else if (!strcmp(k, "min_p")) it->sp.min_p = (float)v;
-        else it->sp.repeat_penalty = (float)v;
-        return 0;
-    }
-    return 1;
+    sampling_values v = {.sp = &it->sp, .n_predict = &it->n_predict};
+    const int rc = sampling_field_apply(line_fields, sizeof line_fields / sizeof *line_fields,
+                                        mb, &v, err);
+    if (v.seed_random) it->sp.seed = clock_seed() + (uint64_t)it->line;
+    return rc;
 }
 
 /* Applies one member of a JSON line; returns an error message or NULL. */

@@ -66,8 +66,11 @@ static void slot_start(scheduler *s, sched_slot *sl, const sched_request *r)
     bn_sampler *sampler = bn_sampler_new(r->sp, s->n_vocab); /* the caller checked sp */
     if (!sampler) log_out_of_memory();
     *sl = (sched_slot){.job = r->job, .pids = r->pids, .np = r->np, .row = -1, .t0 = now_ms()};
-    sl->q = (gen_seq){.session = ses, .sampler = sampler, .tok = s->tok,
-                      .n_predict = r->n_predict, .seed = r->sp->seed};
+    sl->q = (gen_seq){.session = ses,
+                      .sampler = sampler,
+                      .tok = s->tok,
+                      .n_predict = r->n_predict,
+                      .seed = r->sp->seed};
     sl->q.stream = (text_stream){.stops = r->stops, .n_stops = r->n_stops};
     if (s->ignore_eos) seq_ignore_eog(&sl->q, s->n_vocab);
     lookup_init(&sl->q.lk, r->lookup, s->lookup_ngram);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "sampling_fields.h"
 #include "server.h"
 #include "stream.h"
 #include "timing.h"
@@ -68,7 +69,9 @@ typedef struct {
     server *srv;
     srv_request *req;
     srv_job *job;
-    int seed_given;
+    const sampling_field *fields; /* the sampling and length fields (n_fields) */
+    int n_fields;
+    sampling_values vals;
     char *msg;
 } gen_parse;
 
@@ -188,48 +191,17 @@ static int parse_stream_options(gen_parse *g, const json_member *mb)
     return rc;
 }
 
-/* A sampling or limit field; 1 when key is not one of them. */
+/* A sampling, limit or unsupported-choice field; 1 when key is none of
+ * them. */
 static int parse_number_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
-    bn_sampler_params *sp = &g->job->sp;
-    const double max_tokens = g->srv->o->server_max_tokens > 0 ? g->srv->o->server_max_tokens
-                                                               : BN_MAX_CTX;
     double v;
-    if (!strcmp(k, "max_tokens") || !strcmp(k, "max_completion_tokens") ||
-        !strcmp(k, "n_predict")) {
-        if (json_number_in(mb, -1, max_tokens, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from -1 to %.0f", k,
-                     max_tokens);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->n_predict = (int)v;
-    } else if (!strcmp(k, "temperature")) {
-        if (json_number_in(mb, 0, MAX_TEMPERATURE, 0, &v))
-            return bad(g->msg, "\"%s\" must be a number from 0 to 100", k);
-        sp->temp = (float)v;
-    } else if (!strcmp(k, "top_p") || !strcmp(k, "min_p")) {
-        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
-        *(!strcmp(k, "top_p") ? &sp->top_p : &sp->min_p) = (float)v;
-    } else if (!strcmp(k, "top_k")) {
-        if (json_number_in(mb, 0, bn_model_n_vocab(g->srv->m), 1, &v))
-            return bad(g->msg, "\"%s\" must be an integer from 0 to the vocabulary size", k);
-        sp->top_k = (int)v;
-    } else if (!strcmp(k, "seed")) {
-        if (json_number_in(mb, -1, 9007199254740991.0, 1, &v)) /* 2^53 - 1: exact in JSON */
-            return bad(g->msg, "\"%s\" must be an integer from -1 to 2^53 - 1", k);
-        if (v >= 0) sp->seed = (uint64_t)v;
-        g->seed_given = v >= 0;
-    } else if (!strcmp(k, "n")) {
+    const int rc = sampling_field_apply(g->fields, g->n_fields, mb, &g->vals, g->msg);
+    if (rc <= 0) return rc ? HTTP_BAD_REQUEST : 0;
+    if (!strcmp(k, "n")) {
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
-    } else if (!strcmp(k, "speculative.n_max")) { /* llama-server's name */
-        if (json_number_in(mb, 0, g->srv->o->lookup, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from 0 to --lookup (%d)", k,
-                     g->srv->o->lookup);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->lookup = (int)v;
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
         if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
     } else {
@@ -290,7 +262,22 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (srv->o->server_max_tokens > 0 &&
         (job->n_predict < 0 || job->n_predict > srv->o->server_max_tokens))
         job->n_predict = srv->o->server_max_tokens;
-    gen_parse g = {srv, req, job, srv->o->seed_given, msg};
+    const double max_tokens = srv->o->server_max_tokens > 0 ? srv->o->server_max_tokens
+                                                            : BN_MAX_CTX;
+    const char *max_note = srv->o->server_max_tokens > 0 ? "--max-tokens" : NULL;
+    const sampling_field fields[] = {
+        {"max_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"max_completion_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"n_predict", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"temperature", FIELD_TEMP, 0, MAX_TEMPERATURE, NULL},
+        {"top_p", FIELD_TOP_P, 0, 1, NULL},
+        {"min_p", FIELD_MIN_P, 0, 1, NULL},
+        {"top_k", FIELD_TOP_K, 0, bn_model_n_vocab(srv->m), "the vocabulary size"},
+        {"seed", FIELD_SEED, 0, 0, NULL},
+        {"speculative.n_max", FIELD_LOOKUP, 0, srv->o->lookup, "--lookup"}, /* llama-server's */
+    };
+    gen_parse g = {srv, req, job, fields, sizeof fields / sizeof *fields,
+                   {.sp = &job->sp, .n_predict = &job->n_predict, .lookup = &job->lookup}, msg};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     int rc = 0;
@@ -300,7 +287,8 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (!rc && bn_sampler_params_check(&job->sp, bn_model_n_vocab(srv->m), msg))
         rc = HTTP_BAD_REQUEST;
     if (!rc) rc = tokenize_prompt(&g);
-    if (!rc && !g.seed_given) job->sp.seed = clock_seed();
+    const int seed_given = g.vals.seed_given || (srv->o->seed_given && !g.vals.seed_random);
+    if (!rc && !seed_given) job->sp.seed = clock_seed();
     return rc;
 }
 
