@@ -52,6 +52,7 @@ typedef struct {
 
 /* ------------------------------------------------------- input lines */
 
+/* Marks an item failed: its error line is its result. */
 static void item_fail(batch *b, batch_item *it, const char *msg)
 {
     log_error("%s:%d: %s", b->source, it->line, msg);
@@ -306,6 +307,7 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
              plural(n_threads, "thread", threads, sizeof threads));
 }
 
+/* Frees every item with its prompt, ids, stop strings and result. */
 static void free_items(batch *b)
 {
     for (int i = 0; i < b->n_items; i++) {
@@ -320,6 +322,8 @@ static void free_items(batch *b)
     free(b->items);
 }
 
+/* --batch: reads and checks the lines, runs them on the scheduler, prints
+ * the results in input order and the summary. */
 int run_batch(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)

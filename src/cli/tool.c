@@ -40,6 +40,7 @@ static void on_sigint(int sig)
     cli_interrupted = 1;
 }
 
+/* Installs the SIGINT handler that sets cli_interrupted. */
 void cli_catch_sigint(void)
 {
     struct sigaction sa;
@@ -85,6 +86,7 @@ void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
 
 /* ------------------------------------------------------------- input */
 
+/* Reads a stream to its end into a NUL-terminated buffer. */
 static char *read_stream(FILE *f, size_t *len)
 {
     text_buf b = {0};
@@ -96,6 +98,7 @@ static char *read_stream(FILE *f, size_t *len)
     return b.data;
 }
 
+/* A whole file, or stdin for '-'; exits naming the flag when it cannot. */
 char *cli_read_file(const char *path, const char *what, size_t *len)
 {
     if (!strcmp(path, "-")) {
@@ -117,6 +120,7 @@ char *cli_read_file(const char *path, const char *what, size_t *len)
     return text;
 }
 
+/* The prompt of -p or -f (a copy either way). */
 char *cli_load_prompt(const run_opts *o, size_t *len)
 {
     if (o->prompt_file) return cli_read_file(o->prompt_file, "-f", len);
@@ -158,6 +162,8 @@ static int interrupt_requested(void *data)
 
 void cli_stop_at_interrupt(bn_context *ctx) { bn_context_set_abort(ctx, interrupt_requested, NULL); }
 
+/* setup_new_session, exiting on failure; a context of its own stops at
+ * a Ctrl-C. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
 {
     char err[BN_ERR_LEN];

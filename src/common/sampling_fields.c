@@ -60,6 +60,7 @@ static void store(const sampling_field *f, double x, sampling_values *v)
     }
 }
 
+/* Finds mb's field, checks its value against the range and stores it. */
 int sampling_field_apply(const sampling_field *fields, int n, const json_member *mb,
                          sampling_values *v, char err[BN_ERR_LEN])
 {

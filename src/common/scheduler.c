@@ -15,6 +15,8 @@
 #include "setup.h"
 #include "timing.h"
 
+/* The context (one pass holds every slot's decode rows and a prompt chunk),
+ * the sessions and the step buffers. */
 int sched_init(scheduler *s, const run_opts *o, bn_model *m, int n_slots, char err[BN_ERR_LEN])
 {
     memset(s, 0, sizeof *s);
@@ -43,6 +45,7 @@ int sched_init(scheduler *s, const run_opts *o, bn_model *m, int n_slots, char e
     return 0;
 }
 
+/* Cancels what still runs, frees the sessions, context and buffers. */
 void sched_free(scheduler *s)
 {
     for (int i = 0; i < s->n_slots; i++) {
@@ -77,6 +80,7 @@ static void slot_start(scheduler *s, sched_slot *sl, const sched_request *r)
     s->n_active++;
 }
 
+/* Frees a slot's sampler, ids, mask, draft state and text. */
 void sched_cancel(scheduler *s, sched_slot *sl)
 {
     bn_sampler_free(sl->q.sampler);
@@ -97,6 +101,7 @@ static void slot_finish(scheduler *s, sched_slot *sl, const sched_hooks *h)
     sched_cancel(s, sl);
 }
 
+/* Fills free slots in order from next(). */
 int sched_admit(scheduler *s, int (*next)(void *user, sched_request *r), void *user)
 {
     for (int i = 0; i < s->n_slots && s->n_active < s->n_slots; i++) {
@@ -108,6 +113,7 @@ int sched_admit(scheduler *s, int (*next)(void *user, sched_request *r), void *u
     return s->n_active;
 }
 
+/* Ends every running sequence as interrupted (Ctrl-C). */
 void sched_interrupt(scheduler *s, const sched_hooks *h)
 {
     for (int i = 0; i < s->n_slots; i++) {
@@ -158,23 +164,19 @@ static void advance(scheduler *s, const sched_hooks *h)
     for (int i = 0; i < s->n_slots; i++) {
         sched_slot *sl = &s->slots[i];
         if (!sl->job) continue;
-        const float *row = s->logits + (size_t)(sl->row > 0 ? sl->row : 0) * s->n_vocab;
+        const int reading = sl->fed < sl->np; /* its prompt, not a decode */
+        if (reading) sl->fed = bn_session_n_past(sl->q.session);
+        if (sl->row < 0) continue; /* more of its prompt next step */
+        const float *row = s->logits + (size_t)sl->row * s->n_vocab;
         const int from = sl->q.out.n;
-        int going;
-        if (sl->fed < sl->np) {
-            sl->fed = bn_session_n_past(sl->q.session);
-            if (sl->fed < sl->np) continue; /* more of the prompt next step */
-            going = seq_prompt_done(&sl->q, sl->pids, sl->np, row, sl->t0);
-        } else if (sl->row >= 0) {
-            going = seq_verify(&sl->q, row, s->n_vocab);
-        } else {
-            continue;
-        }
+        const int going = reading ? seq_prompt_done(&sl->q, sl->pids, sl->np, row, sl->t0)
+                                  : seq_verify(&sl->q, row, s->n_vocab);
         if (h->produced) h->produced(h->user, sl, from);
         if (!going) slot_finish(s, sl, h);
     }
 }
 
+/* gather, one bn_eval, advance. */
 int sched_step(scheduler *s, const sched_hooks *h, char err[BN_ERR_LEN])
 {
     const int n = gather(s);

@@ -20,7 +20,7 @@
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 
-/* ------------------------------------------------------------ helpers */
+/* ============================================================ helpers */
 
 static FILE *mem_open(char **data, size_t *len)
 {
@@ -35,6 +35,7 @@ static int bad(char msg[BN_ERR_LEN], const char *fmt, const char *key)
     return HTTP_BAD_REQUEST;
 }
 
+/* Whether s[0..n) is well-formed UTF-8. */
 static int valid_utf8(const char *s, size_t n)
 {
     uint32_t cp;
@@ -56,6 +57,7 @@ static int parse_body(const char *body, size_t len, json_object *obj, char msg[B
     return json_parse_object(body, len, obj, msg);
 }
 
+/* A JSON boolean member into *out; -1 when it is not one. */
 static int member_bool(const json_member *mb, int *out)
 {
     if (mb->kind != JSON_BOOL) return -1;
@@ -63,7 +65,7 @@ static int member_bool(const json_member *mb, int *out)
     return 0;
 }
 
-/* ---------------------------------------------------- request fields */
+/* ==================================================== request fields */
 
 typedef struct {
     server *srv;
@@ -75,6 +77,7 @@ typedef struct {
     char *msg;
 } gen_parse;
 
+/* "stop": a string or a list of them, into the job. */
 static int parse_stop(gen_parse *g, const json_member *mb)
 {
     const char *msg = json_stop_strings(mb, &g->job->stops, &g->job->n_stops);
@@ -141,6 +144,7 @@ static int render_message(gen_parse *g, const json_member *el, text_buf *b)
     return rc;
 }
 
+/* "messages": rendered with the chat format into the prompt text. */
 static int parse_messages(gen_parse *g, const json_member *mb)
 {
     json_object arr;
@@ -156,6 +160,7 @@ static int parse_messages(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "prompt": a string (or a list of one string) into the prompt text. */
 static int parse_prompt(gen_parse *g, const json_member *mb)
 {
     const json_member *one = mb;
@@ -177,6 +182,7 @@ static int parse_prompt(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "stream_options": only {"include_usage": bool}. */
 static int parse_stream_options(gen_parse *g, const json_member *mb)
 {
     json_object opt;
@@ -210,6 +216,7 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
     return 0;
 }
 
+/* One member of a generation request; 0 or an HTTP status with g->msg set. */
 static int parse_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
@@ -251,6 +258,8 @@ static int tokenize_prompt(gen_parse *g)
     return 0;
 }
 
+/* Parses a generation request: its defaults from the flags, every field,
+ * the sampler check, the prompt tokenized, the seed. */
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN])
 {
@@ -292,6 +301,7 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     return rc;
 }
 
+/* Frees what parsing allocated in req and job. */
 void api_request_free(srv_request *req, srv_job *job)
 {
     free(req->prompt);
@@ -301,8 +311,9 @@ void api_request_free(srv_request *req, srv_job *job)
     buf_free(&job->text);
 }
 
-/* ------------------------------------------------------- responses */
+/* ======================================================= responses */
 
+/* The members every completion object and chunk starts with. */
 static void write_header(FILE *f, const server *srv, const srv_request *req, const char *id,
                          int chunk)
 {
@@ -312,6 +323,7 @@ static void write_header(FILE *f, const server *srv, const srv_request *req, con
     json_string(f, srv->model_name, strlen(srv->model_name));
 }
 
+/* "usage": OpenAI's token counts. */
 static void write_usage(FILE *f, const srv_job *job)
 {
     fprintf(f, ", \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, "
@@ -333,12 +345,14 @@ static void write_timings(FILE *f, const srv_job *job)
     fputc('}', f);
 }
 
+/* Closes the choice with its finish_reason (null: cancelled or failed). */
 static void write_finish(FILE *f, const char *reason)
 {
     if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
     else fputs(", \"finish_reason\": null}]", f);
 }
 
+/* The whole response of a request that was not streamed. */
 char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len)
 {
@@ -357,6 +371,7 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     return out;
 }
 
+/* One server-sent event: a text delta, or the final one. */
 char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len)
 {
@@ -383,6 +398,7 @@ char *api_stream_event(const server *srv, const srv_request *req, const srv_job 
     return out;
 }
 
+/* OpenAI's error type for an HTTP status. */
 static const char *error_type(int status)
 {
     switch (status) {
@@ -393,6 +409,7 @@ static const char *error_type(int status)
     }
 }
 
+/* {"error": {...}} for a status and message. */
 char *api_error_body(int status, const char *msg, size_t *out_len)
 {
     char *out;
@@ -404,8 +421,9 @@ char *api_error_body(int status, const char *msg, size_t *out_len)
     return out;
 }
 
-/* --------------------------------------------------- other endpoints */
+/* =================================================== other endpoints */
 
+/* /tokenize: {"content", "add_special", "parse_special"} to {"tokens"}. */
 int api_tokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                  char msg[BN_ERR_LEN])
 {
@@ -462,6 +480,7 @@ static int read_ids(const server *srv, const json_member *mb, id_list *ids, char
     return rc;
 }
 
+/* /detokenize: {"tokens"} to {"content"}. */
 int api_detokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                    char msg[BN_ERR_LEN])
 {
@@ -488,6 +507,7 @@ int api_detokenize(const server *srv, const char *body, size_t len, char **out, 
     return rc ? rc : HTTP_OK;
 }
 
+/* /v1/models: the one model served, with its sizes. */
 char *api_models_body(const server *srv, size_t *out_len)
 {
     char *out;
@@ -501,12 +521,14 @@ char *api_models_body(const server *srv, size_t *out_len)
     return out;
 }
 
+/* One Prometheus metric with its help and type lines. */
 static void metric(FILE *f, const char *name, const char *type, const char *help, double v)
 {
     fprintf(f, "# HELP bitnet_%s %s\n# TYPE bitnet_%s %s\nbitnet_%s %.17g\n", name, help, name,
             type, name, v);
 }
 
+/* /metrics: the server's counters, in Prometheus text format. */
 char *api_metrics_body(server *srv, size_t *out_len)
 {
     pthread_mutex_lock(&srv->mu);

@@ -28,6 +28,7 @@ static int should_abort(void *data)
 
 /* ----------------------------------------------- slots (under srv->mu) */
 
+/* Marks a job done and wakes its connection (reason NULL: no result). */
 static void job_finish(srv_job *job, const char *reason)
 {
     job->finish_reason = reason;
@@ -94,6 +95,7 @@ static void schedule(server *srv, srv_engine *en)
     atomic_store(&srv->abort_eval, 0);
 }
 
+/* The OpenAI finish_reason of a sequence's stop_reason. */
 static const char *finish_reason_of(const char *stop_reason)
 {
     if (!strcmp(stop_reason, "length") || !strcmp(stop_reason, "context")) return "length";
@@ -184,6 +186,8 @@ static void *engine_main(void *arg)
 
 /* ------------------------------------------------------------ the API */
 
+/* Makes the scheduler (a context and --parallel sessions) and starts the
+ * engine thread. */
 int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
@@ -199,6 +203,7 @@ int slots_start(server *srv, char err[BN_ERR_LEN])
     return 0;
 }
 
+/* Wakes the engine thread, waits for it, frees the scheduler. */
 void slots_join(server *srv)
 {
     srv_engine *en = srv->engine;
@@ -211,6 +216,7 @@ void slots_join(server *srv)
     srv->engine = NULL;
 }
 
+/* Appends a job to the queue, or refuses it while the server stops. */
 void slots_submit(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
@@ -227,6 +233,7 @@ void slots_submit(server *srv, srv_job *job)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* Marks a job cancelled and stops the pass it is in; the engine ends it. */
 void slots_cancel(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
