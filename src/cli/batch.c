@@ -6,12 +6,13 @@
  * in input order (after a Ctrl-C, the prompts that never started get an
  * "interrupted" result).
  *
- * Up to --parallel sequences run at once, each with its own session and
- * sampler, on one context. Every step is one bn_eval: the next token of
- * each decoding sequence and the prompt tokens of new ones (up to -b of
- * them a step), so the weights are read once for all. The logits are the
- * same as one sequence alone, so each result equals a single run with the
- * same seed. Finished sequences make room for the next prompts.
+ * Up to --parallel sequences run at once on the scheduler shared with the
+ * server (src/common/scheduler.c), each with its own session and sampler,
+ * on one context. Every step is one bn_eval: the next token of each
+ * decoding sequence and prompt tokens of new ones (filling a pass of -b),
+ * so the weights are read once for all. The logits are the same as one
+ * sequence alone, so each result equals a single run with the same seed.
+ * Finished sequences make room for the next prompts.
  */
 #include <stdlib.h>
 #include <string.h>
