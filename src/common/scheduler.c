@@ -171,7 +171,9 @@ static void advance(scheduler *s, const sched_hooks *h)
         const int from = sl->q.out.n;
         const int going = reading ? seq_prompt_done(&sl->q, sl->pids, sl->np, row, sl->t0)
                                   : seq_verify(&sl->q, row, s->n_vocab);
+        sl->logits = row;
         if (h->produced) h->produced(h->user, sl, from);
+        sl->logits = NULL;
         if (!going) slot_finish(s, sl, h);
     }
 }

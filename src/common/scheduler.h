@@ -35,6 +35,10 @@ typedef struct {
     int row;     /* its first logits row in this step, -1: none */
     double t0;   /* when its prompt started (now_ms) */
     size_t sent; /* bytes of q.stream.text the caller has handed on (its hooks keep it) */
+    /* during the produced hook: the logits that q.out.ids[from + i] was
+     * sampled from are logits[i * n_vocab] (before --ignore-eos masking),
+     * for per-token extras such as log-probabilities */
+    const float *logits;
 } sched_slot;
 
 /* How a step reports back; either hook may be NULL. */
