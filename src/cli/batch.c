@@ -53,7 +53,7 @@ typedef struct {
 
 /* ------------------------------------------------------- input lines */
 
-/* Marks an item failed: its error line is its result. */
+/* A bad input line: says why on stderr and makes its {"line", "error"} result. */
 static void item_fail(batch *b, batch_item *it, const char *msg)
 {
     log_error("%s:%d: %s", b->source, it->line, msg);
@@ -137,6 +137,7 @@ static void parse_json_line(batch *b, batch_item *it, const char *line, size_t l
     if (msg) item_fail(b, it, msg);
 }
 
+/* Whether the n bytes at s are only spaces, tabs and carriage returns. */
 static int is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -308,7 +309,7 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
              plural(n_threads, "thread", threads, sizeof threads));
 }
 
-/* Frees every item with its prompt, ids, stop strings and result. */
+/* Frees every item of the batch and the list. */
 static void free_items(batch *b)
 {
     for (int i = 0; i < b->n_items; i++) {
