@@ -272,9 +272,9 @@ static void print_ready(batch *b)
 static void run_all(batch *b, scheduler *s)
 {
     char err[BN_ERR_LEN];
-    const sched_hooks hooks = {.finished = finish};
+    const sched_hooks hooks = {.next = next_item, .finished = finish, .user = b};
     for (;;) {
-        sched_admit(s, next_item, b);
+        sched_admit(s, &hooks);
         print_ready(b);
         if (!s->n_active || cli_interrupted) break;
         const int rc = sched_step(s, &hooks, err);

@@ -101,14 +101,15 @@ static void slot_finish(scheduler *s, sched_slot *sl, const sched_hooks *h)
     sched_cancel(s, sl);
 }
 
-/* Fills free slots in order from next(). */
-int sched_admit(scheduler *s, int (*next)(void *user, sched_request *r), void *user)
+/* Fills free slots in order from h->next. */
+int sched_admit(scheduler *s, const sched_hooks *h)
 {
     for (int i = 0; i < s->n_slots && s->n_active < s->n_slots; i++) {
         sched_request r;
         if (s->slots[i].job) continue;
-        if (!next(user, &r)) break;
+        if (!h->next(h->user, &r)) break;
         slot_start(s, &s->slots[i], &r);
+        if (h->started) h->started(h->user, &s->slots[i]);
     }
     return s->n_active;
 }

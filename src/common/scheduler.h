@@ -41,8 +41,14 @@ typedef struct {
     const float *logits;
 } sched_slot;
 
-/* How a step reports back; either hook may be NULL. */
+/* How the caller drives the scheduler: where requests come from and what
+ * it hears back. Only next is required. */
 typedef struct {
+    /* fills r with the next request to start; 0 when there is none now */
+    int (*next)(void *user, sched_request *r);
+    /* sl was just given a request: the caller may add per-sequence extras
+     * to sl->q (a grammar, say) before its prompt is read */
+    void (*started)(void *user, sched_slot *sl);
     /* sl was sampled this step: q.out.ids[from..q.out.n) are new (from is 0
      * on the step that read the end of its prompt). */
     void (*produced)(void *user, sched_slot *sl, int from);
@@ -68,9 +74,9 @@ typedef struct {
  * with err set. sched_free undoes it (also after a failure). */
 int sched_init(scheduler *s, const run_opts *o, bn_model *m, int n_slots, char err[BN_ERR_LEN]);
 void sched_free(scheduler *s);
-/* Gives the free slots, in order, the requests next() fills in (it returns
- * 0 when it has none now); returns the slots now busy. */
-int sched_admit(scheduler *s, int (*next)(void *user, sched_request *r), void *user);
+/* Gives the free slots, in order, the requests h->next fills in, calling
+ * h->started for each; returns the slots now busy. */
+int sched_admit(scheduler *s, const sched_hooks *h);
 /* One step of every busy slot: one bn_eval, then sampling and the hooks in
  * slot order. Returns 0; BN_ABORTED when the context's abort callback
  * stopped the pass (no session changed); -1 with err set. */

@@ -16,6 +16,7 @@
 struct srv_engine {
     pthread_t thread;
     scheduler sched;
+    sched_hooks hooks; /* next_job, publish, finished; user: the server */
 };
 
 /* The engine asks between layers whether to stop the pass: a client of
@@ -91,7 +92,7 @@ static void schedule(server *srv, srv_engine *en)
         srv_job *job = sl->job;
         if (job && (job->cancelled || all)) slot_cancel(srv, sc, sl);
     }
-    if (srv->queue_head) sched_admit(sc, next_job, srv);
+    if (srv->queue_head) sched_admit(sc, &en->hooks);
     atomic_store(&srv->abort_eval, 0);
 }
 
@@ -171,11 +172,10 @@ static void *engine_main(void *arg)
 {
     server *srv = arg;
     srv_engine *en = srv->engine;
-    const sched_hooks hooks = {.produced = publish, .finished = finished, .user = srv};
     char err[BN_ERR_LEN];
     while (wait_for_work(srv, en)) {
         const double t0 = now_ms();
-        const int rc = sched_step(&en->sched, &hooks, err);
+        const int rc = sched_step(&en->sched, &en->hooks, err);
         pthread_mutex_lock(&srv->mu);
         srv->stats.busy_s += (now_ms() - t0) / 1e3;
         if (rc < 0) fail_all(srv, en, err);
@@ -192,6 +192,8 @@ int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
     if (!en) log_out_of_memory();
+    en->hooks = (sched_hooks){.next = next_job, .produced = publish, .finished = finished,
+                              .user = srv};
     srv->engine = en;
     const int code = sched_init(&en->sched, srv->o, srv->m, srv->o->n_parallel, err);
     if (code) return code;
