@@ -24,7 +24,21 @@ INCLUDEDIR ?= $(PREFIX)/include
 VERSION    := $(shell sed -n 's/.*define BN_VERSION "\(.*\)"/\1/p' include/bitnet.h)
 SOMAJOR     = $(firstword $(subst ., ,$(VERSION)))
 
-LAYERS    = gguf runtime kernels model tokenizer engine
+LAYERS    = gguf runtime kernels model tokenizer engine backend
+
+# The Vulkan backend (src/backend/vulkan/) is built when glslc and the
+# Vulkan headers are there (Debian: glslc, libvulkan-dev); VULKAN=0 leaves
+# it out. It loads libvulkan.so.1 with dlopen, so the binary links nothing
+# more either way.
+VULKAN ?= $(if $(shell command -v glslc 2>/dev/null),$(shell printf '\043include <vulkan/vulkan.h>\n' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo 1))
+ifeq ($(VULKAN),1)
+LAYERS   += backend/vulkan
+BACKENDS  = cpu vulkan
+BASE     += -DBN_VULKAN
+else
+BACKENDS  = cpu
+endif
 CLI_SRC   = $(wildcard src/cli/*.c)
 CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
@@ -75,6 +89,26 @@ endif
 
 bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	@echo "bitnet-run: backends built: $(BACKENDS)"
+
+# The shaders to SPIR-V, as C array bodies that vk_shaders.c includes:
+# one with double sums (BN_F64=1), one with float sums, for devices
+# without shaderFloat64.
+VK_SHADERS = $(patsubst src/backend/vulkan/shaders/%.comp,%,$(wildcard src/backend/vulkan/shaders/*.comp))
+VK_INC     = $(foreach s,$(VK_SHADERS),$(BUILD)/vulkan/$(s).f64.inc $(BUILD)/vulkan/$(s).f32.inc)
+GLSLC      = glslc --target-env=vulkan1.2 -O -mfmt=num
+
+$(BUILD)/vulkan/%.f64.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+	@mkdir -p $(dir $@)
+	$(GLSLC) -DBN_F64=1 -o $@ $<
+
+$(BUILD)/vulkan/%.f32.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+	@mkdir -p $(dir $@)
+	$(GLSLC) -DBN_F64=0 -o $@ $<
+
+VK_SHADERS_OBJ = $(BUILD)/src/backend/vulkan/vk_shaders.o $(BUILD)/pic/src/backend/vulkan/vk_shaders.o
+$(VK_SHADERS_OBJ): $(VK_INC)
+$(VK_SHADERS_OBJ): ALL_CFLAGS += -I$(BUILD)/vulkan
 
 # The CLI is compiled against the public header and its own folder only,
 # so the compiler holds it to include/bitnet.h.
@@ -176,6 +210,26 @@ $(BUILD)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HELPERS) $(BUILD)/tests
 
 $(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
+	@echo "bitnet-run: backends built: $(BACKENDS)"
+
+# The shaders to SPIR-V, as C array bodies that vk_shaders.c includes:
+# one with double sums (BN_F64=1), one with float sums, for devices
+# without shaderFloat64.
+VK_SHADERS = $(patsubst src/backend/vulkan/shaders/%.comp,%,$(wildcard src/backend/vulkan/shaders/*.comp))
+VK_INC     = $(foreach s,$(VK_SHADERS),$(BUILD)/vulkan/$(s).f64.inc $(BUILD)/vulkan/$(s).f32.inc)
+GLSLC      = glslc --target-env=vulkan1.2 -O -mfmt=num
+
+$(BUILD)/vulkan/%.f64.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+	@mkdir -p $(dir $@)
+	$(GLSLC) -DBN_F64=1 -o $@ $<
+
+$(BUILD)/vulkan/%.f32.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
+	@mkdir -p $(dir $@)
+	$(GLSLC) -DBN_F64=0 -o $@ $<
+
+VK_SHADERS_OBJ = $(BUILD)/src/backend/vulkan/vk_shaders.o $(BUILD)/pic/src/backend/vulkan/vk_shaders.o
+$(VK_SHADERS_OBJ): $(VK_INC)
+$(VK_SHADERS_OBJ): ALL_CFLAGS += -I$(BUILD)/vulkan
 
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_OPT)" $(FUZZ_BUILD)/fuzz/make_seeds \

@@ -58,6 +58,7 @@ struct bn_session {
     bn_cache_type type_k, type_v; /* the element types of k_cache and v_cache */
     void *k_cache, *v_cache;      /* [layer][kv head][position][head_dim] (bn_kv_row) */
     float *logits;                /* n_vocab: after the last evaluated token */
+    void *dev;                    /* the KV cache on the model's device, or NULL */
 };
 
 /* One pass: n tokens, each with its session and position; the logits of

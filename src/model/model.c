@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/memory.h"
@@ -620,6 +621,10 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
     if (!rc && p->use_mlock) rc = lock_weights(m, err);
+    if (!rc && m->q16 && p->device && strncmp(p->device, "cpu", 3))
+        rc = bn_errf(err, "--weights q16 is a CPU layout: the %s backend reads the 2-bit codes",
+                     p->device);
+    if (!rc) rc = bn_backend_open(m, p->device, err);
     return rc;
 }
 
@@ -657,6 +662,7 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
 void bn_model_free(bn_model *m)
 {
     if (!m) return;
+    bn_backend_close(m);
     if (m->layers) {
         for (int il = 0; il < m->hp.n_layer; il++) {
             bn_layer *l = &m->layers[il];

@@ -55,6 +55,8 @@ typedef struct {
     qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
 } bn_layer;
 
+typedef struct bn_backend bn_backend; /* src/backend/backend.h */
+
 struct bn_model {
     gguf_file *file;
     bn_arch arch;
@@ -76,6 +78,8 @@ struct bn_model {
     uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
     int n_threads; /* its contexts' default thread count */
     int n_batch;   /* and most tokens per pass */
+    const bn_backend *backend; /* runs its passes (bn_model_params.device) */
+    void *dev;                 /* the backend's copy of the weights, or NULL */
 };
 
 /* dense.c: what the model reads of a bn_dense. */
