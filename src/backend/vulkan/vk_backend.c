@@ -29,7 +29,8 @@
 #define WEIGHT_ALIGN 256  /* bytes between the tensors of the weights buffer */
 #define MAX_BLOCKS 128    /* QK256 blocks of a row: ternary.comp and norm_quant.comp */
 #define MAX_GROUPS 65535u /* workgroups along one dimension every device allows */
-#define TERNARY_TOKENS 8  /* ternary.comp: tokens a workgroup */
+#define TERNARY_ROWS 64   /* ternary.comp: rows and tokens a workgroup */
+#define TERNARY_TOKENS 8
 #define DENSE_ROWS 4      /* dense.comp: rows and tokens a workgroup */
 #define DENSE_TOKENS 8
 #define ACT_THREADS 256   /* act.comp: elements a workgroup */
@@ -335,7 +336,8 @@ static void ternary(vk_model *vm, const vk_matrix *w, VkDeviceAddress y, int n_t
     const push_ternary pc = {w->codes, w->bscale, vm->sc.qa_q, vm->sc.qa_bsum, vm->sc.qa_sum,
                              vm->sc.qa_scale, y, (uint32_t)w->nb, (uint32_t)w->rows,
                              (uint32_t)n_tok, (uint32_t)w->rows, w->scale, w->bscale != 0};
-    bn_vk_dispatch(&vm->vk, BN_VK_TERNARY, &pc, sizeof pc, (uint32_t)w->rows,
+    bn_vk_dispatch(&vm->vk, BN_VK_TERNARY, &pc, sizeof pc,
+                   (uint32_t)(w->rows + TERNARY_ROWS - 1) / TERNARY_ROWS,
                    (uint32_t)(n_tok + TERNARY_TOKENS - 1) / TERNARY_TOKENS, 1);
 }
 

@@ -21,6 +21,7 @@ layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer CFl
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Uints { uint v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer CUints { uint v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Ints { int v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) buffer Uvec4s { uvec4 v[]; };
 
 /* Per-token session record (vk_backend.c, SESS_*): cache addresses,
  * context, cache types and position. */

@@ -1,69 +1,86 @@
 /*
- * ternary.comp - QK256 ternary products: one weight row and up to TOKENS
- * tokens per workgroup (src/kernels/qk256.h for the layout, products.c
- * for the epilogue). Each thread takes one 4-byte word of a block's codes
- * (weights j..j+3 of each quarter) against the matching int8 words of
- * the activations; the exact int32 sums meet per block in shared memory,
- * and one thread per token runs the CPU's float epilogue in its order.
+ * ternary.comp - QK256 ternary products (src/kernels/qk256.h for the
+ * layout, products.c for the epilogue): one weight row per invocation,
+ * for up to TOKENS tokens at once, so that each block of codes is read
+ * once for all of them. A block's 64 bytes are four 16-byte words; word
+ * j holds weights 16j.. of each quarter of the block, which meet the
+ * int8 activation words j, j + 4, j + 8 and j + 12. The int32 sums are
+ * exact, and the float epilogue runs in the CPU's order, block by block.
+ * No shared memory and no barriers: the rows are independent.
  */
 #version 460
 #include "common.glsl"
 
-#define THREADS 128
+#define THREADS 64
 #define TOKENS 8
-#define MAX_BLOCKS 128
-#define WORDS_PER_BLOCK 16 /* 64 bytes of codes */
 
 layout(local_size_x = THREADS) in;
 layout(push_constant) uniform P {
-    Uints codes; Floats bscale; Uints q; Ints bsum; Ints qsum; Floats qscale; Floats y;
+    Uvec4s codes; Floats bscale; Uvec4s q; Ints bsum; Ints qsum; Floats qscale; Floats y;
     uint nb, rows, ntok, ldy; float wscale; uint has_bscale;
 } p;
 
-shared int dots[TOKENS][MAX_BLOCKS];
-
-/* sum over the four bytes of code c (values 0..3) times the signed bytes of a */
+/* sum over the four bytes of c (codes 0..3 in bits 1:0 of each) times
+ * the signed bytes of a */
 int dot4(uint c, uint a)
 {
-    int s = 0;
-    for (uint k = 0u; k < 32u; k += 8u)
-        s += int((c >> k) & 3u) * bitfieldExtract(int(a), int(k), 8);
-    return s;
+    return int(c & 3u) * bitfieldExtract(int(a), 0, 8) +
+           int((c >> 8) & 3u) * bitfieldExtract(int(a), 8, 8) +
+           int((c >> 16) & 3u) * bitfieldExtract(int(a), 16, 8) +
+           int((c >> 24) & 3u) * bitfieldExtract(int(a), 24, 8);
+}
+
+int dot16(uvec4 c, uvec4 a)
+{
+    return dot4(c.x, a.x) + dot4(c.y, a.y) + dot4(c.z, a.z) + dot4(c.w, a.w);
 }
 
 void main()
 {
-    const uint tid = gl_LocalInvocationID.x, r = gl_WorkGroupID.x;
+    const uint r = gl_GlobalInvocationID.x;
+    if (r >= p.rows) return;
     const uint t0 = gl_WorkGroupID.y * TOKENS;
     const uint nt = min(TOKENS, p.ntok - t0);
-    for (uint i = tid; i < TOKENS * p.nb; i += THREADS) dots[i / p.nb][i % p.nb] = 0;
-    barrier();
-    const uint qwords = p.nb * 64u;
-    for (uint w = tid; w < p.nb * WORDS_PER_BLOCK; w += THREADS) {
-        const uint b = w / WORDS_PER_BLOCK, j = w % WORDS_PER_BLOCK;
-        const uint c = p.codes.v[(r * p.nb + b) * WORDS_PER_BLOCK + j];
+    const uint qvecs = p.nb * 16u; /* 16-byte words of a token's activations */
+    int sumi[TOKENS];
+    float acc[TOKENS];
+    for (uint tt = 0u; tt < TOKENS; tt++) {
+        sumi[tt] = 0;
+        acc[tt] = 0.0;
+    }
+    for (uint b = 0u; b < p.nb; b++) {
+        const uint cb = (r * p.nb + b) * 4u;
+        const uvec4 c0 = p.codes.v[cb], c1 = p.codes.v[cb + 1u];
+        const uvec4 c2 = p.codes.v[cb + 2u], c3 = p.codes.v[cb + 3u];
+        const float d = p.has_bscale != 0u ? p.bscale.v[r * p.nb + b] : 0.0;
         for (uint tt = 0u; tt < nt; tt++) {
-            const uint qb = (t0 + tt) * qwords + b * 64u + j;
-            const int s = dot4(c, p.q.v[qb]) + dot4(c >> 2, p.q.v[qb + 16u]) +
-                          dot4(c >> 4, p.q.v[qb + 32u]) + dot4(c >> 6, p.q.v[qb + 48u]);
-            atomicAdd(dots[tt][b], s);
+            const uint qb = (t0 + tt) * qvecs + b * 16u;
+            int s = 0;
+            for (uint m = 0u; m < 4u; m++) { /* quarter m: codes at bits 2m+1:2m */
+                const uint sh = 2u * m;
+                s += dot16(uvec4(c0.x >> sh, c0.y >> sh, c0.z >> sh, c0.w >> sh), p.q.v[qb + 4u * m]);
+                s += dot16(uvec4(c1.x >> sh, c1.y >> sh, c1.z >> sh, c1.w >> sh), p.q.v[qb + 4u * m + 1u]);
+                s += dot16(uvec4(c2.x >> sh, c2.y >> sh, c2.z >> sh, c2.w >> sh), p.q.v[qb + 4u * m + 2u]);
+                s += dot16(uvec4(c3.x >> sh, c3.y >> sh, c3.z >> sh, c3.w >> sh), p.q.v[qb + 4u * m + 3u]);
+            }
+            if (p.has_bscale != 0u) {
+                precise float a = acc[tt] + d * float(s - p.bsum.v[(t0 + tt) * p.nb + b]);
+                acc[tt] = a;
+            } else {
+                sumi[tt] += s;
+            }
         }
     }
-    barrier();
-    if (tid >= nt) return;
-    const uint t = t0 + tid;
-    float yv;
-    if (p.has_bscale != 0u) {
-        precise float acc = 0.0;
-        for (uint b = 0u; b < p.nb; b++)
-            acc += p.bscale.v[r * p.nb + b] * float(dots[tid][b] - p.bsum.v[t * p.nb + b]);
-        precise float o = acc / p.qscale.v[t];
-        yv = o;
-    } else {
-        int sumi = 0;
-        for (uint b = 0u; b < p.nb; b++) sumi += dots[tid][b];
-        precise float o = ((float(sumi) - float(p.qsum.v[t])) / p.qscale.v[t]) * p.wscale;
-        yv = o;
+    for (uint tt = 0u; tt < nt; tt++) {
+        const uint t = t0 + tt;
+        float yv;
+        if (p.has_bscale != 0u) {
+            precise float o = acc[tt] / p.qscale.v[t];
+            yv = o;
+        } else {
+            precise float o = ((float(sumi[tt]) - float(p.qsum.v[t])) / p.qscale.v[t]) * p.wscale;
+            yv = o;
+        }
+        p.y.v[t * p.ldy + r] = yv;
     }
-    p.y.v[t * p.ldy + r] = yv;
 }
