@@ -78,8 +78,13 @@ static void print_help(void)
            "      --mlock             lock the weights in RAM (fails when they cannot be:\n"
            "                          see ulimit -l)\n"
            "      --no-mmap           read the model file instead of mapping it\n"
-           "  -ngl, -fa, -sm, -mg, -ts and the other GPU flags are accepted and ignored:\n"
-           "                          this build runs on the CPU\n"
+           "      --device DEV        where passes run: cpu, vulkan or vulkan:N (the\n"
+           "                          weights go to the device once; default: cpu)\n"
+           "      --list-devices      list the devices --device can name, and exit\n"
+           "  -ngl, --n-gpu-layers N  0 keeps the CPU; any other N moves all layers to\n"
+           "                          the first Vulkan device (--device vulkan)\n"
+           "  -fa, -sm, -mg, -ts and the other llama.cpp GPU flags are accepted and\n"
+           "                          ignored\n"
            "      --weights LAYOUT    ternary weights in memory: q2 (2 bits) or q16 (1.6\n"
            "                          bits: fewer bytes per token, more unpacking)\n"
            "\n"
@@ -193,15 +198,14 @@ static uint64_t parse_seed(const char *v, int *given)
     return (uint64_t)x;
 }
 
-/* llama.cpp's GPU flags: accepted so that a llama-cli command line runs,
- * with a notice, since this build runs on the CPU. */
+/* llama.cpp's GPU flags that have no meaning here: accepted so that a
+ * llama-cli command line runs, with a notice. */
 static const struct {
     const char *short_name, *long_name;
     int takes_value; /* 2: a value only when one of on, off, auto follows */
 } GPU_FLAGS[] = {
-    {"-ngl", "--n-gpu-layers", 1}, {NULL, "--gpu-layers", 1}, {"-fa", "--flash-attn", 2},
-    {"-sm", "--split-mode", 1},    {"-mg", "--main-gpu", 1},  {"-ts", "--tensor-split", 1},
-    {"-dev", "--device", 1},       {"-nkvo", "--no-kv-offload", 0},
+    {"-fa", "--flash-attn", 2}, {"-sm", "--split-mode", 1},     {"-mg", "--main-gpu", 1},
+    {"-ts", "--tensor-split", 1}, {"-nkvo", "--no-kv-offload", 0},
 };
 
 /* When argv[*i] is a GPU flag, skips it (and its value) and returns 1. */
@@ -222,6 +226,32 @@ static int skip_gpu_flag(int argc, char **argv, int *i, const char **first)
         return 1;
     }
     return 0;
+}
+
+static void print_device(const char *line, void *data)
+{
+    (void)data;
+    printf("%s\n", line);
+}
+
+/* --list-devices: what --device can name, then exit. */
+static void list_devices(void)
+{
+    bn_list_devices(print_device, NULL);
+    exit(0);
+}
+
+/* -ngl N as llama.cpp users mean it: 0 keeps the CPU, any other N moves
+ * the whole model to the Vulkan device (an explicit --device wins). A
+ * build without Vulkan runs on the CPU and says so. */
+static void apply_ngl(run_opts *o, int ngl, const char *flag)
+{
+    if (!flag || o->device) return;
+    if (ngl && !strstr(bn_backends_built(), "vulkan")) {
+        if (!o->quiet) log_note("%s ignored: this build runs on the CPU", flag);
+        return;
+    }
+    o->device = ngl ? "vulkan" : "cpu";
 }
 
 static int is_flag(const char *arg, const char *s, const char *l)
@@ -293,7 +323,8 @@ static void check_combination(const run_opts *o)
 
 static void parse_args(int argc, char **argv, run_opts *o)
 {
-    const char *mode_flag = NULL, *gpu_flag = NULL;
+    const char *mode_flag = NULL, *gpu_flag = NULL, *ngl_flag = NULL;
+    int ngl = 0;
     memset(o, 0, sizeof *o);
     o->stops = calloc((size_t)argc, sizeof *o->stops);
     if (!o->stops) log_out_of_memory();
@@ -346,6 +377,10 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--keep")) o->n_keep = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
         else if (!strcmp(a, "--mlock")) o->mlock = 1;
         else if (!strcmp(a, "--no-mmap")) o->no_mmap = 1;
+        else if (is_flag(a, "-dev", "--device")) o->device = VALUE();
+        else if (is_flag(a, "-ngl", "--n-gpu-layers") || !strcmp(a, "--gpu-layers"))
+            ngl = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX), ngl_flag = a;
+        else if (!strcmp(a, "--list-devices")) list_devices();
         else if (skip_gpu_flag(argc, argv, &i, &gpu_flag)) continue;
         else if (!strcmp(a, "--weights")) o->weights = VALUE();
         else if (!strcmp(a, "--json")) o->json = 1;
@@ -373,7 +408,8 @@ static void parse_args(int argc, char **argv, run_opts *o)
 #undef VALUE
     }
     check_combination(o);
-    if (gpu_flag && !o->quiet) log_note("%s ignored: this build runs on the CPU", gpu_flag);
+    apply_ngl(o, ngl, ngl_flag);
+    if (gpu_flag && !o->quiet) log_note("%s ignored: bitnet-run has no such setting", gpu_flag);
     if (o->escape) unescape_text_flags(o);
 }
 

@@ -39,6 +39,7 @@ typedef struct {
     const char *pre;
     const char *lm_head; /* --lm-head */
     const char *weights; /* --weights */
+    const char *device;  /* --device, or "vulkan" / "cpu" from -ngl */
     const char **stops;  /* --stop, n_stops of them */
     int n_stops;
     int n_predict;
