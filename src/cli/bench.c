@@ -43,7 +43,7 @@
 typedef struct {
     const char *models[MAX_LIST];
     int n_models;
-    const char *kernel, *format, *lm_head, *weights;
+    const char *kernel, *format, *lm_head, *weights, *device;
     int pp[MAX_LIST], n_pp;
     int tg[MAX_LIST], n_tg;
     int depth[MAX_LIST], n_depth;
@@ -105,6 +105,7 @@ static int takes_value(const char *a)
 {
     static const char *const flags[] = {"-m", "--model", "-p", "-n", "-d", "-t", "-r", "-b", "-s",
                                         "--kernel", "--lm-head", "--weights", "-ctk", "--cache-type-k",
+                                        "--device", "-dev", "-ngl", "--n-gpu-layers",
                                         "-ctv", "--cache-type-v", "-o"};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
         if (!strcmp(a, flags[i])) return 1;
@@ -126,6 +127,7 @@ static void print_bench_help(void)
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
            "  --weights L   ternary weights in memory: q2 (2 bits) or q16 (1.6 bits) (default: q2)\n"
+           "  --device DEV  cpu, vulkan or vulkan:N (default: cpu); -ngl N: 0 = cpu, else vulkan\n"
            "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
            "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
            "  -o FORMAT     md, json, jsonl or csv (default: md); the fields of json,\n"
@@ -171,6 +173,9 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "--kernel")) o->kernel = v;
         else if (!strcmp(a, "--lm-head")) o->lm_head = v;
         else if (!strcmp(a, "--weights")) o->weights = v;
+        else if (!strcmp(a, "--device") || !strcmp(a, "-dev")) o->device = v;
+        else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers"))
+            o->device = strcmp(v, "0") ? "vulkan" : "cpu";
         else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k"))
             o->cache_k = cli_parse_cache_type(a, v);
         else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v"))
@@ -202,6 +207,8 @@ typedef struct {
     char type[96];
     unsigned long long size, n_params;
     char cpu[128];
+    char gpu[320];       /* the device's name, "" on the CPU */
+    const char *backend; /* llama-bench's name: "CPU", "Vulkan" */
 } bench_model;
 
 /* n verify passes of row->spec tokens, each rolled back to one new token. */
@@ -327,6 +334,8 @@ static void describe_model(bench_model *bm)
     if (p >= 1e9) snprintf(bm->type, sizeof bm->type, "%s %.1fB", arch, p / 1e9);
     else snprintf(bm->type, sizeof bm->type, "%s %.1fM", arch, p / 1e6);
     read_cpu_name(bm->cpu, sizeof bm->cpu);
+    snprintf(bm->gpu, sizeof bm->gpu, "%s", bn_model_device_name(bm->m));
+    bm->backend = strcmp(bn_model_backend_name(bm->m), "vulkan") ? "CPU" : "Vulkan";
 }
 
 static void json_samples(const bench_row *r, int reps, int per_second)
@@ -344,7 +353,9 @@ static void print_json(const bench_opts *o, const bench_model *bm, const bench_r
     const int tg = r->test_kind[0] == 't';
     printf("{\"build_commit\": \"%s\", \"cpu_info\": ", cli_build_commit());
     json_string(stdout, bm->cpu, strlen(bm->cpu));
-    fputs(", \"backends\": \"CPU\", \"model_filename\": ", stdout);
+    printf(", \"gpu_info\": ");
+    json_string(stdout, bm->gpu, strlen(bm->gpu));
+    printf(", \"backends\": \"%s\", \"model_filename\": ", bm->backend);
     json_string(stdout, bm->path, strlen(bm->path));
     printf(", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %llu, "
            "\"n_batch\": %d, \"n_threads\": %d, \"type_k\": \"%s\", \"type_v\": \"%s\", "
@@ -369,7 +380,7 @@ static void print_json(const bench_opts *o, const bench_model *bm, const bench_r
 }
 
 static const char CSV_HEADER[] =
-    "build_commit,cpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
+    "build_commit,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
     "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
     "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs\n";
 
@@ -389,7 +400,9 @@ static void print_csv(const bench_opts *o, const bench_model *bm, const bench_ro
     const int tg = r->test_kind[0] == 't';
     printf("\"%s\",", cli_build_commit());
     csv_string(bm->cpu);
-    fputs(",\"CPU\",", stdout);
+    putchar(',');
+    csv_string(bm->gpu);
+    printf(",\"%s\",", bm->backend);
     csv_string(bm->path);
     printf(",\"%s\",%llu,%llu,%d,%d,\"%s\",\"%s\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f,\"%s\",%d,",
            bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
@@ -422,9 +435,9 @@ static void print_md(const bench_opts *o, const bench_model *bm, const bench_row
     if (o->weights && *o->weights)
         len += snprintf(test + len, sizeof test - (size_t)len, " %s", o->weights);
     if (r->depth) snprintf(test + len, sizeof test - (size_t)len, " @ d%d", r->depth);
-    printf("| %s | %.2f %s | %.2f %s | CPU | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
+    printf("| %s | %.2f %s | %.2f %s | %s | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
            size >= GIB ? size / GIB : size / MIB, size >= GIB ? "GiB" : "MiB",
-           params >= 1e9 ? params / 1e9 : params / 1e6, params >= 1e9 ? "B" : "M",
+           params >= 1e9 ? params / 1e9 : params / 1e6, params >= 1e9 ? "B" : "M", bm->backend,
            bn_model_kernel_name(bm->m), r->threads, r->n_batch, bn_cache_type_name(o->cache_k),
            bn_cache_type_name(o->cache_v), test, r->mean, r->sd);
     if (r->test_kind[0] == 't') {
@@ -509,6 +522,7 @@ static void run_model(bench_opts *o, const char *path, int *first)
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
+    mp.device = o->device;
     mp.n_threads = o->n_threads ? o->threads[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);
