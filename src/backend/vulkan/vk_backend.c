@@ -34,46 +34,6 @@
 #define DENSE_ROWS 4      /* dense.comp: rows and tokens a workgroup */
 #define DENSE_TOKENS 8
 #define ACT_THREADS 256   /* act.comp: elements a workgroup */
-#define SESS_WORDS 8      /* common.glsl: a token's session record */
-#define NQ_ADD 1u         /* norm_quant.comp's flags */
-#define NQ_NORM 2u
-#define NQ_QUANT 4u
-#define NQ_ROWS 8u
-
-/* The push constants of each shader, as its block declares them. */
-typedef struct {
-    VkDeviceAddress table, x, ids;
-    uint32_t n_embd, f16;
-} push_embed;
-typedef struct {
-    VkDeviceAddress x, add, w, out, q, bsum, qsum, qscale, rows;
-    uint32_t n, flags;
-    float eps;
-    uint32_t nb;
-} push_norm;
-typedef struct {
-    VkDeviceAddress codes, bscale, q, bsum, qsum, qscale, y;
-    uint32_t nb, rows, ntok, ldy;
-    float wscale;
-    uint32_t has_bscale;
-} push_ternary;
-typedef struct {
-    VkDeviceAddress q, k, v, cs, sess;
-    uint32_t n_head, n_kv, hd, layer, neox;
-} push_rope;
-typedef struct {
-    VkDeviceAddress q, scores, out, sess;
-    uint32_t n_head, n_kv, hd, layer, ld;
-    float scale;
-} push_attn;
-typedef struct {
-    VkDeviceAddress gate, up;
-    uint32_t n, silu;
-} push_act;
-typedef struct {
-    VkDeviceAddress w, x, y;
-    uint32_t rows, cols, ntok, f16, ldy, row_groups;
-} push_dense;
 
 typedef struct {
     VkDeviceAddress codes, bscale; /* bscale 0: one scale for the tensor */
