@@ -7,12 +7,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bitnet.h"
 #include "ref_check.h"
 #include "test.h"
 
 #define VK_MIN_COSINE 0.9999 /* device logits against the CPU's */
+#define PROMPT_TOKENS 80     /* a prompt: two passes of 64 on the device, one position past 64 */
 
 /* Why the Vulkan tests cannot run here, or NULL when they can. */
 static const char *vulkan_missing(void)
@@ -116,13 +118,141 @@ TEST(vulkan_logits_match_the_cpu_with_f32_and_f16_caches)
             sp.type_k = sp.type_v = f16 ? BN_CACHE_F16 : BN_CACHE_F32;
             double worst = 1.0;
             int exact = 0;
-            compare_prompt(cpu, dev, &sp, 150, &worst, &exact);
+            compare_prompt(cpu, dev, &sp, PROMPT_TOKENS, &worst, &exact);
             CHECK_MSG(worst >= VK_MIN_COSINE, "%s (%s cache): worst cosine %.7f", models[k][0],
                       f16 ? "f16" : "f32", worst);
-            printf("    %s, %s cache: worst cosine %.9f, %d of 150 rows bitwise equal\n",
-                   models[k][0], f16 ? "f16" : "f32", worst, exact);
+            printf("    %s, %s cache: worst cosine %.9f, %d of %d rows bitwise equal\n",
+                   models[k][0], f16 ? "f16" : "f32", worst, exact, PROMPT_TOKENS);
         }
         bn_model_free(cpu);
         bn_model_free(dev);
     }
+}
+
+/* ------------------------------------------------------------ the CLI */
+
+/* bitnet-run on bitnet-tiny with args; its exit status, stdout and stderr
+ * (malloc'd, may be NULL). */
+static int tiny(const char *args, char **out, char **err)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s -m %s -t 2 %s", test_bitnet_run(),
+             test_shared_path("models/bitnet-tiny.gguf"), args);
+    return test_run(cmd, out, err);
+}
+
+/* Each line of s cut where its "timings" start (they differ run to run). */
+static void drop_timings(char *s)
+{
+    for (char *line = s; line && *line;) {
+        char *nl = strchr(line, '\n'), *t = strstr(line, "\"timings\"");
+        if (t && (!nl || t < nl)) memmove(t, nl ? nl : t + strlen(t), strlen(nl ? nl : t + strlen(t)) + 1);
+        line = strchr(line, '\n');
+        if (line) line++;
+    }
+}
+
+/* The same command on the CPU and on the device prints the same (but for
+ * the timings of --json). */
+static void same_on_both(const char *args)
+{
+    char a[2048], b[2048], *cpu = NULL, *dev = NULL;
+    snprintf(a, sizeof a, "--device cpu %s", args);
+    snprintf(b, sizeof b, "--device vulkan %s", args);
+    CHECK_EQ_INT(tiny(a, &cpu, NULL), 0);
+    CHECK_EQ_INT(tiny(b, &dev, NULL), 0);
+    if (cpu) drop_timings(cpu);
+    if (dev) drop_timings(dev);
+    CHECK_MSG(cpu && dev && *cpu && !strcmp(cpu, dev), "%s:\ncpu:    %s\nvulkan: %s", args, cpu, dev);
+    free(cpu);
+    free(dev);
+}
+
+static char *temp_file(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/bn-vulkan-test-XXXXXX");
+    const int fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) return NULL;
+    close(fd);
+    return path;
+}
+
+TEST(vulkan_cli_generate_batch_lookup_and_perplexity_equal_the_cpu)
+{
+    VULKAN_OR_SKIP();
+    same_on_both("-p 'The capital of France is' --temp 0 -n 12 -q");
+    same_on_both("-p 'Monday, Tuesday,' --temp 0.8 --seed 7 -n 16 -q -ctk f16 -ctv f16");
+    same_on_both("-p 'Monday, Tuesday, Wednesday, Monday, Tuesday,' --temp 0 -n 16 -q --lookup 4");
+    char *batch = temp_file("2+2=\nThe capital of Italy is\nThe dog says\nMarch, April,\n");
+    CHECK(batch != NULL);
+    char args[256];
+    snprintf(args, sizeof args, "--batch %s --parallel 3 --temp 0 --seed 5 -n 10 -q", batch);
+    same_on_both(args);
+    char *text = temp_file("The capital of France is Paris. The capital of Italy is Rome. "
+                           "Monday, Tuesday, Wednesday, Thursday, Friday. 2+2=4. 3+5=8.\n");
+    snprintf(args, sizeof args, "--perplexity %s -c 16 --json", text);
+    same_on_both(args);
+    unlink(batch);
+    unlink(text);
+    /* -ngl 99 is --device vulkan, -ngl 0 the CPU */
+    char *ngl = NULL, *dev = NULL;
+    CHECK_EQ_INT(tiny("-ngl 99 -p 2+2= --temp 0 -q -v", &ngl, &dev), 0);
+    CHECK_MSG(dev && strstr(dev, "vulkan:0: "), "-ngl 99 did not load onto the device: %s", dev);
+    free(ngl);
+    free(dev);
+}
+
+TEST(vulkan_errors_are_one_line)
+{
+    VULKAN_OR_SKIP();
+    char *err = NULL;
+    CHECK(tiny("--device vulkan:9 -p x", NULL, &err) != 0);
+    CHECK_MSG(err && strstr(err, "vulkan: no device 9") && !strchr(strchr(err, '\n') + 1, '\n'),
+              "%s", err);
+    free(err);
+    err = NULL;
+    CHECK(tiny("--device metal -p x", NULL, &err) != 0);
+    CHECK_MSG(err && strstr(err, "--device: unknown device 'metal'"), "%s", err);
+    free(err);
+    /* a loader that finds no driver */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json "
+             "%s -m %s --device vulkan -p x", test_bitnet_run(), test_shared_path("models/bitnet-tiny.gguf"));
+    err = NULL;
+    CHECK(test_run(cmd, NULL, &err) != 0);
+    CHECK_MSG(err && strstr(err, "vulkan: ") && strchr(err, '\n') == err + strlen(err) - 1,
+              "%s", err);
+    free(err);
+}
+
+/* A pass that mixes two sessions gives each the logits it gets alone. */
+TEST(vulkan_mixed_batch_equals_sessions_alone)
+{
+    VULKAN_OR_SKIP();
+    bn_model *m = load_on(test_shared_path("models/tiny-llama-i2s.gguf"), "vulkan");
+    if (!m) return;
+    const int nv = bn_model_n_vocab(m);
+    char err[BN_ERR_LEN];
+    bn_session_params sp = bn_session_default_params();
+    sp.n_ctx = 64;
+    bn_session *a = bn_session_new(m, &sp, err), *b = bn_session_new(m, &sp, err);
+    bn_session *solo = bn_session_new(m, &sp, err);
+    sp.context = bn_session_context(a);
+    CHECK(a && b && solo);
+    const int32_t pa[] = {5, 17, 300, 42}, pb[] = {9, 8};
+    bn_batch_entry e[6];
+    for (int i = 0; i < 4; i++) e[i] = (bn_batch_entry){a, pa[i], i, i == 3};
+    for (int i = 0; i < 2; i++) e[4 + i] = (bn_batch_entry){b, pb[i], i, i == 1};
+    float *mixed = malloc(2 * (size_t)nv * sizeof *mixed);
+    CHECK_MSG(bn_eval(bn_session_context(a), e, 6, mixed, err) == 0, "%s", err);
+    const float *alone;
+    CHECK(bn_session_eval(solo, pa, 4, &alone, err) == 0 && same_floats(alone, mixed, nv));
+    bn_session_reset(solo);
+    CHECK(bn_session_eval(solo, pb, 2, &alone, err) == 0 && same_floats(alone, mixed + nv, nv));
+    free(mixed);
+    bn_session_free(a);
+    bn_session_free(b);
+    bn_session_free(solo);
+    bn_model_free(m);
 }
