@@ -36,7 +36,9 @@ static const bn_backend *parse_device(const char *device, int *index)
     return NULL;
 }
 
-int bn_backend_open(bn_model *m, const char *device, char *err)
+/* The model's backend from bn_model_params.device, its weights uploaded;
+ * 0, or -1 with err set. */
+static int backend_open(bn_model *m, const char *device, char *err)
 {
     if (!device || !*device) device = "cpu";
     int index;
@@ -55,10 +57,28 @@ int bn_backend_open(bn_model *m, const char *device, char *err)
     return 0;
 }
 
-void bn_backend_close(bn_model *m)
+/* The model in host memory (model.c), then on its backend. */
+bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
 {
+    bn_model *m = bn_model_open(path, params, err);
+    if (!m || m->vocab_only) return m;
+    const char *device = params ? params->device : NULL;
+    int rc = 0;
+    if (m->q16 && device && strcmp(device, "cpu"))
+        rc = bn_errf(err, "--weights q16 is a CPU layout: the %s backend reads the 2-bit codes",
+                     device);
+    if (rc || backend_open(m, device, err)) {
+        bn_model_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+void bn_model_free(bn_model *m)
+{
+    if (!m) return;
     if (m->backend) m->backend->model_close(m);
-    m->backend = NULL;
+    bn_model_close(m);
 }
 
 const char *bn_backends_built(void)

@@ -75,6 +75,28 @@ typedef struct {
     int n_logits;
 } bn_pass;
 
+/* The seam between bn_eval and the hardware that runs a pass: a model's
+ * backend (src/backend/ implements them; bn_model_params.device picks one
+ * at load). */
+typedef void (*bn_line_fn)(const char *line, void *data);
+
+struct bn_backend {
+    const char *name; /* "cpu", "vulkan": what --device names */
+    /* Puts the model's weights on device `index`; 0, or -1 with err set. */
+    int (*model_open)(bn_model *m, int index, char *err);
+    void (*model_close)(bn_model *m);
+    /* A session's KV cache on the device (s->dev); NULL: the host caches
+     * of session.c. */
+    int (*session_open)(bn_session *s, char *err);
+    void (*session_close)(bn_session *s);
+    /* One pass; 0, BN_ABORTED, or -1 with err set (a lost device). */
+    int (*pass)(bn_context *ctx, const bn_pass *p, char *err);
+    /* The device's name for --bench and -v ("" on the CPU). */
+    const char *(*device_name)(const bn_model *m);
+    /* One line per device this backend can open; returns their count. */
+    int (*list)(bn_line_fn emit, void *data);
+};
+
 /* context.c: the scratch for `cap` tokens and `n_ctx` positions, or NULL
  * out of memory. */
 bn_scratch *bn_context_scratch(bn_context *ctx, int cap, int n_ctx);

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/backend.h"
 #include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/memory.h"
@@ -621,10 +620,6 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
     if (!rc && p->use_mlock) rc = lock_weights(m, err);
-    if (!rc && m->q16 && p->device && strncmp(p->device, "cpu", 3))
-        rc = bn_errf(err, "--weights q16 is a CPU layout: the %s backend reads the 2-bit codes",
-                     p->device);
-    if (!rc) rc = bn_backend_open(m, p->device, err);
     return rc;
 }
 
@@ -639,7 +634,7 @@ static void report_load(const bn_model *m, const char *path, double seconds)
                 hwm);
 }
 
-bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
+bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err)
 {
     bn_model_params defaults = bn_model_default_params();
     const bn_model_params *p = params ? params : &defaults;
@@ -652,17 +647,16 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
     m->n_batch = p->n_batch > 0 ? p->n_batch : BN_DEFAULT_BATCH;
     double t0 = bn_seconds();
     if (load_all(m, path, p, err)) {
-        bn_model_free(m);
+        bn_model_close(m);
         return NULL;
     }
     if (m->verbose) report_load(m, path, bn_seconds() - t0);
     return m;
 }
 
-void bn_model_free(bn_model *m)
+void bn_model_close(bn_model *m)
 {
     if (!m) return;
-    bn_backend_close(m);
     if (m->layers) {
         for (int il = 0; il < m->hp.n_layer; il++) {
             bn_layer *l = &m->layers[il];
