@@ -224,25 +224,6 @@ $(BUILD)/bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 	@echo "bitnet-run: backends built: $(BACKENDS)"
 
-# The shaders to SPIR-V, as C array bodies that vk_shaders.c includes:
-# one with double sums (BN_F64=1), one with float sums, for devices
-# without shaderFloat64.
-VK_SHADERS = $(patsubst src/backend/vulkan/shaders/%.comp,%,$(wildcard src/backend/vulkan/shaders/*.comp))
-VK_INC     = $(foreach s,$(VK_SHADERS),$(BUILD)/vulkan/$(s).f64.inc $(BUILD)/vulkan/$(s).f32.inc)
-GLSLC      = glslc --target-env=vulkan1.2 -O -mfmt=num
-
-$(BUILD)/vulkan/%.f64.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
-	@mkdir -p $(dir $@)
-	$(GLSLC) -DBN_F64=1 -o $@ $<
-
-$(BUILD)/vulkan/%.f32.inc: src/backend/vulkan/shaders/%.comp src/backend/vulkan/shaders/common.glsl
-	@mkdir -p $(dir $@)
-	$(GLSLC) -DBN_F64=0 -o $@ $<
-
-VK_SHADERS_OBJ = $(BUILD)/src/backend/vulkan/vk_shaders.o $(BUILD)/pic/src/backend/vulkan/vk_shaders.o
-$(VK_SHADERS_OBJ): $(VK_INC)
-$(VK_SHADERS_OBJ): ALL_CFLAGS += -I$(BUILD)/vulkan
-
 fuzz:
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="$(FUZZ_OPT)" VULKAN=0 $(FUZZ_BUILD)/fuzz/make_seeds \
 		$(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz/%)
