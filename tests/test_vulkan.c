@@ -35,10 +35,10 @@ static const char *vulkan_missing(void)
     return why;
 }
 
-#define VULKAN_OR_SKIP()                                                                          \
-    do {                                                                                          \
-        const char *why_ = vulkan_missing();                                                      \
-        if (why_) SKIP(why_);                                                                     \
+#define VULKAN_OR_SKIP()                                                                           \
+    do {                                                                                           \
+        const char *why_ = vulkan_missing();                                                       \
+        if (why_) SKIP(why_);                                                                      \
     } while (0)
 
 static bn_model *load_on(const char *path, const char *device)
@@ -146,7 +146,8 @@ static void drop_timings(char *s)
 {
     for (char *line = s; line && *line;) {
         char *nl = strchr(line, '\n'), *t = strstr(line, "\"timings\"");
-        if (t && (!nl || t < nl)) memmove(t, nl ? nl : t + strlen(t), strlen(nl ? nl : t + strlen(t)) + 1);
+        if (t && (!nl || t < nl))
+            memmove(t, nl ? nl : t + strlen(t), strlen(nl ? nl : t + strlen(t)) + 1);
         line = strchr(line, '\n');
         if (line) line++;
     }
@@ -163,7 +164,8 @@ static void same_on_both(const char *args)
     CHECK_EQ_INT(tiny(b, &dev, NULL), 0);
     if (cpu) drop_timings(cpu);
     if (dev) drop_timings(dev);
-    CHECK_MSG(cpu && dev && *cpu && !strcmp(cpu, dev), "%s:\ncpu:    %s\nvulkan: %s", args, cpu, dev);
+    CHECK_MSG(cpu && dev && *cpu && !strcmp(cpu, dev), "%s:\ncpu:    %s\nvulkan: %s", args, cpu,
+              dev);
     free(cpu);
     free(dev);
 }
@@ -217,12 +219,14 @@ TEST(vulkan_errors_are_one_line)
     free(err);
     /* a loader that finds no driver */
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json "
-             "%s -m %s --device vulkan -p x", test_bitnet_run(), test_shared_path("models/bitnet-tiny.gguf"));
+    snprintf(cmd, sizeof cmd,
+             "VK_ICD_FILENAMES=/nonexistent.json VK_DRIVER_FILES=/nonexistent.json "
+             "%s -m %s --device vulkan -p x",
+             test_bitnet_run(), test_shared_path("models/bitnet-tiny.gguf"));
     err = NULL;
     CHECK(test_run(cmd, NULL, &err) != 0);
-    CHECK_MSG(err && strstr(err, "vulkan: ") && strchr(err, '\n') == err + strlen(err) - 1,
-              "%s", err);
+    CHECK_MSG(err && strstr(err, "vulkan: ") && strchr(err, '\n') == err + strlen(err) - 1, "%s",
+              err);
     free(err);
 }
 

@@ -36,16 +36,18 @@ static const char *device_missing(void)
     if (!vk_state) {
         char err[BN_ERR_LEN];
         vk_state = bn_vk_open(&vk, 0, err) ? -1 : 1;
-        if (vk_state < 0) snprintf(vk_why, sizeof vk_why, "no usable Vulkan device: %s", err);
-        else atexit(close_device);
+        if (vk_state < 0)
+            snprintf(vk_why, sizeof vk_why, "no usable Vulkan device: %s", err);
+        else
+            atexit(close_device);
     }
     return vk_state > 0 ? NULL : vk_why;
 }
 
-#define DEVICE_OR_SKIP()                                                                          \
-    do {                                                                                          \
-        const char *why_ = device_missing();                                                      \
-        if (why_) SKIP(why_);                                                                     \
+#define DEVICE_OR_SKIP()                                                                           \
+    do {                                                                                           \
+        const char *why_ = device_missing();                                                       \
+        if (why_) SKIP(why_);                                                                      \
     } while (0)
 
 /* A host-visible buffer the test reads and writes directly. */
@@ -95,8 +97,8 @@ static void random_floats(float *x, size_t n, float scale)
 
 /* Activations of n_tok tokens quantized by the CPU, copied where the
  * ternary shader reads them. */
-static void upload_acts(const bn_qact *a, int n_tok, int nb, uint8_t *q, int32_t *bsum, int32_t *sum,
-                        float *scale)
+static void upload_acts(const bn_qact *a, int n_tok, int nb, uint8_t *q, int32_t *bsum,
+                        int32_t *sum, float *scale)
 {
     for (int t = 0; t < n_tok; t++) {
         memcpy(q + (size_t)t * nb * QK256_BLOCK, a[t].q, (size_t)nb * QK256_BLOCK);
@@ -111,7 +113,8 @@ TEST(vulkan_op_ternary_products_are_bit_exact)
     DEVICE_OR_SKIP();
     rng_seed(261);
     for (int c = 0; c < CASES; c++) {
-        const int rows = rng_int(1, 150), cols = rng_int(1, 5) * 256 - (c % 3 ? 0 : rng_int(1, 200));
+        const int rows = rng_int(1, 150),
+                  cols = rng_int(1, 5) * 256 - (c % 3 ? 0 : rng_int(1, 200));
         const int n_tok = rng_int(1, 19), block_scales = c % 2;
         qk256_matrix w;
         CHECK(qk256_alloc(&w, rows, cols, block_scales) == 0);
@@ -119,9 +122,11 @@ TEST(vulkan_op_ternary_products_are_bit_exact)
         for (int r = 0; r < rows; r++)
             for (int k = 0; k < cols; k++) qk256_set(&w, r, k, rng_int(-1, 1));
         w.scale = rng_float(0.1f, 2.0f);
-        for (int i = 0; block_scales && i < rows * nb; i++) w.block_scales[i] = rng_float(0.1f, 2.0f);
+        for (int i = 0; block_scales && i < rows * nb; i++)
+            w.block_scales[i] = rng_float(0.1f, 2.0f);
         bn_qact *a = calloc((size_t)n_tok, sizeof *a);
-        float *x = malloc((size_t)cols * sizeof *x), *want = malloc((size_t)n_tok * rows * sizeof *want);
+        float *x = malloc((size_t)cols * sizeof *x),
+              *want = malloc((size_t)n_tok * rows * sizeof *want);
         for (int t = 0; t < n_tok; t++) {
             random_floats(x, (size_t)cols, 3.0f);
             CHECK(bn_qact_alloc(&a[t], cols) == 0);
@@ -140,9 +145,18 @@ TEST(vulkan_op_ternary_products_are_bit_exact)
             memcpy(codes, w.codes, qk256_codes_bytes(rows, cols));
             if (block_scales) memcpy(sc, w.block_scales, (size_t)rows * nb * sizeof(float));
             upload_acts(a, n_tok, nb, q, bsums, sums, scales);
-            const push_ternary pc = {bc.addr, block_scales ? bs.addr : 0, bq.addr, bbs.addr,
-                                     bsum.addr, bsc.addr, by.addr, (uint32_t)nb, (uint32_t)rows,
-                                     (uint32_t)n_tok, (uint32_t)rows, w.scale,
+            const push_ternary pc = {bc.addr,
+                                     block_scales ? bs.addr : 0,
+                                     bq.addr,
+                                     bbs.addr,
+                                     bsum.addr,
+                                     bsc.addr,
+                                     by.addr,
+                                     (uint32_t)nb,
+                                     (uint32_t)rows,
+                                     (uint32_t)n_tok,
+                                     (uint32_t)rows,
+                                     w.scale,
                                      (uint32_t)block_scales};
             run_one(BN_VK_TERNARY, &pc, sizeof pc, (uint32_t)(rows + 63) / 64,
                     (uint32_t)(n_tok + 7) / 8, 1);
@@ -178,17 +192,29 @@ TEST(vulkan_op_norm_and_quantize_match_the_cpu)
             random_floats(w, (size_t)n, 2.0f);
             float *cx = malloc((size_t)n_tok * n * 4), *co = malloc((size_t)n_tok * n * 4);
             memcpy(cx, x, (size_t)n_tok * n * 4);
-            const push_norm pc = {bx.addr, badd.addr, norm ? bw.addr : 0, bo.addr, bq.addr, bbs.addr,
-                                  bsum.addr, bsc.addr, 0, (uint32_t)n,
-                                  NQ_ADD | (norm ? NQ_NORM : 0) | NQ_QUANT, 1e-5f, (uint32_t)nb};
+            const push_norm pc = {bx.addr,
+                                  badd.addr,
+                                  norm ? bw.addr : 0,
+                                  bo.addr,
+                                  bq.addr,
+                                  bbs.addr,
+                                  bsum.addr,
+                                  bsc.addr,
+                                  0,
+                                  (uint32_t)n,
+                                  NQ_ADD | (norm ? NQ_NORM : 0) | NQ_QUANT,
+                                  1e-5f,
+                                  (uint32_t)nb};
             run_one(BN_VK_NORM_QUANT, &pc, sizeof pc, (uint32_t)n_tok, 1, 1);
             bn_qact a;
             CHECK(bn_qact_alloc(&a, n) == 0);
             for (int t = 0; t < n_tok; t++) {
                 float *xr = cx + (size_t)t * n, *orow = co + (size_t)t * n;
                 bn_add_into(xr, add + (size_t)t * n, n);
-                if (norm) bn_kernels_scalar.rmsnorm(orow, xr, w, n, 1e-5f);
-                else memcpy(orow, xr, (size_t)n * 4);
+                if (norm)
+                    bn_kernels_scalar.rmsnorm(orow, xr, w, n, 1e-5f);
+                else
+                    memcpy(orow, xr, (size_t)n * 4);
                 bn_kernels_scalar.quantize(orow, n, &a);
                 CHECK_MSG(same_floats(x + (size_t)t * n, xr, n), "residual add, n %d", n);
                 if (norm) check_floats("rmsnorm", out + (size_t)t * n, orow, n, &exact), compared++;
@@ -240,10 +266,13 @@ TEST(vulkan_op_activations_and_output_layer_match_the_cpu)
             random_floats(x, (size_t)n_tok * cols, 2.0f);
             float *want = malloc((size_t)n_tok * rows * 4);
             for (int t = 0; t < n_tok; t++)
-                bn_kernels_scalar.f16_matvec(w, cols, x + (size_t)t * cols, want + (size_t)t * rows, 0, rows);
-            const push_dense pc = {bw.addr, bx.addr, by.addr, (uint32_t)rows, (uint32_t)cols,
-                                   (uint32_t)n_tok, 1, (uint32_t)rows, (uint32_t)(rows + 3) / 4};
-            run_one(BN_VK_DENSE, &pc, sizeof pc, (uint32_t)(rows + 3) / 4, (uint32_t)(n_tok + 7) / 8, 1);
+                bn_kernels_scalar.f16_matvec(w, cols, x + (size_t)t * cols, want + (size_t)t * rows,
+                                             0, rows);
+            const push_dense pc = {
+                bw.addr,         bx.addr, by.addr,        (uint32_t)rows,          (uint32_t)cols,
+                (uint32_t)n_tok, 1,       (uint32_t)rows, (uint32_t)(rows + 3) / 4};
+            run_one(BN_VK_DENSE, &pc, sizeof pc, (uint32_t)(rows + 3) / 4,
+                    (uint32_t)(n_tok + 7) / 8, 1);
             check_floats("f16 output layer", y, want, n_tok * rows, &exact), compared++;
             free(want);
         }
@@ -259,15 +288,21 @@ static void cpu_attend(const float *q, const void *k, const void *v, int f16k, i
 {
     const bn_kernels *kt = &bn_kernels_scalar;
     const float scale = 1.0f / sqrtf((float)hd);
-    if (f16k) kt->attn_scores_f16(q, 1, k, (size_t)hd, n, hd, scale, scores, 0, 0);
-    else kt->attn_scores(q, 1, k, (size_t)hd, n, hd, scale, scores, 0, 0);
+    if (f16k)
+        kt->attn_scores_f16(q, 1, k, (size_t)hd, n, hd, scale, scores, 0, 0);
+    else
+        kt->attn_scores(q, 1, k, (size_t)hd, n, hd, scale, scores, 0, 0);
     bn_softmax(kt, scores, n);
     float part[512];
     for (int p0 = 0; p0 < n; p0 += ATTN_VALUE_CHUNK) {
         const int len = n - p0 < ATTN_VALUE_CHUNK ? n - p0 : ATTN_VALUE_CHUNK;
         float *dst = p0 ? part : out;
-        if (f16v) kt->attn_values_f16(scores + p0, 0, 1, (const uint16_t *)v + (size_t)p0 * hd, (size_t)hd, len, hd, dst);
-        else kt->attn_values(scores + p0, 0, 1, (const float *)v + (size_t)p0 * hd, (size_t)hd, len, hd, dst);
+        if (f16v)
+            kt->attn_values_f16(scores + p0, 0, 1, (const uint16_t *)v + (size_t)p0 * hd,
+                                (size_t)hd, len, hd, dst);
+        else
+            kt->attn_values(scores + p0, 0, 1, (const float *)v + (size_t)p0 * hd, (size_t)hd, len,
+                            hd, dst);
         if (p0) bn_add_into(out, part, hd);
     }
 }
@@ -286,23 +321,30 @@ TEST(vulkan_op_rope_cache_and_attention_match_the_cpu)
         float *q = hbuf(&bq, (size_t)n_head * hd * 4), *k = hbuf(&bk, (size_t)n_kv * hd * 4);
         float *v = hbuf(&bv, (size_t)n_kv * hd * 4), *cs = hbuf(&bcs, (size_t)hd * 4);
         uint32_t *sess = hbuf(&bsess, SESS_WORDS * 4);
-        void *kc = hbuf(&bkc, cache_elems * (f16k ? 2 : 4)), *vc = hbuf(&bvc, cache_elems * (f16v ? 2 : 4));
-        float *scores = hbuf(&bsc, (size_t)n_head * n_ctx * 4), *out = hbuf(&bo, (size_t)n_head * hd * 4);
+        void *kc = hbuf(&bkc, cache_elems * (f16k ? 2 : 4)),
+             *vc = hbuf(&bvc, cache_elems * (f16v ? 2 : 4));
+        float *scores = hbuf(&bsc, (size_t)n_head * n_ctx * 4),
+              *out = hbuf(&bo, (size_t)n_head * hd * 4);
         if (!(q && k && v && cs && sess && kc && vc && scores && out)) continue;
         random_floats(q, (size_t)n_head * hd, 1.0f);
         random_floats(k, (size_t)n_kv * hd, 1.0f);
         random_floats(v, (size_t)n_kv * hd, 1.0f);
         for (size_t i = 0; i < cache_elems; i++) {
             const float r = rng_float(-1, 1);
-            if (f16k) ((uint16_t *)kc)[i] = bn_f32_to_f16(r);
-            else ((float *)kc)[i] = r;
-            if (f16v) ((uint16_t *)vc)[i] = bn_f32_to_f16(-r);
-            else ((float *)vc)[i] = -r;
+            if (f16k)
+                ((uint16_t *)kc)[i] = bn_f32_to_f16(r);
+            else
+                ((float *)kc)[i] = r;
+            if (f16v)
+                ((uint16_t *)vc)[i] = bn_f32_to_f16(-r);
+            else
+                ((float *)vc)[i] = -r;
         }
         bn_rope_angles(cs, hd, pos, 10000.0f);
         const uint32_t rec[SESS_WORDS] = {(uint32_t)bkc.addr, (uint32_t)(bkc.addr >> 32),
                                           (uint32_t)bvc.addr, (uint32_t)(bvc.addr >> 32),
-                                          (uint32_t)n_ctx, (uint32_t)f16k, (uint32_t)f16v, (uint32_t)pos};
+                                          (uint32_t)n_ctx,    (uint32_t)f16k,
+                                          (uint32_t)f16v,     (uint32_t)pos};
         memcpy(sess, rec, sizeof rec);
         /* the CPU: RoPE, the cache store, attention */
         float *cq = malloc((size_t)n_head * hd * 4), *ck = malloc((size_t)n_kv * hd * 4);
@@ -318,26 +360,34 @@ TEST(vulkan_op_rope_cache_and_attention_match_the_cpu)
         for (int h = 0; h < n_kv; h++)
             for (int i = 0; i < hd; i++) {
                 const size_t off = (((size_t)layer * n_kv + h) * n_ctx + pos) * hd + i;
-                if (f16k) ((uint16_t *)ckc)[off] = bn_f32_to_f16(ck[h * hd + i]);
-                else ((float *)ckc)[off] = ck[h * hd + i];
-                if (f16v) ((uint16_t *)cvc)[off] = bn_f32_to_f16(v[h * hd + i]);
-                else ((float *)cvc)[off] = v[h * hd + i];
+                if (f16k)
+                    ((uint16_t *)ckc)[off] = bn_f32_to_f16(ck[h * hd + i]);
+                else
+                    ((float *)ckc)[off] = ck[h * hd + i];
+                if (f16v)
+                    ((uint16_t *)cvc)[off] = bn_f32_to_f16(v[h * hd + i]);
+                else
+                    ((float *)cvc)[off] = v[h * hd + i];
             }
-        const push_rope pr = {bq.addr, bk.addr, bv.addr, bcs.addr, bsess.addr, (uint32_t)n_head,
-                              (uint32_t)n_kv, (uint32_t)hd, (uint32_t)layer, (uint32_t)neox};
+        const push_rope pr = {bq.addr,         bk.addr,          bv.addr,        bcs.addr,
+                              bsess.addr,      (uint32_t)n_head, (uint32_t)n_kv, (uint32_t)hd,
+                              (uint32_t)layer, (uint32_t)neox};
         run_one(BN_VK_ROPE_KV, &pr, sizeof pr, 1, 1, 1);
         CHECK_MSG(same_floats(q, cq, n_head * hd) && same_floats(k, ck, n_kv * hd), "rope differs");
         CHECK_MSG(!memcmp(kc, ckc, cache_elems * ek) && !memcmp(vc, cvc, cache_elems * ev),
                   "cache store differs (f16 k %d, v %d)", f16k, f16v);
-        const push_attn pa = {bq.addr, bsc.addr, bo.addr, bsess.addr, (uint32_t)n_head, (uint32_t)n_kv,
-                              (uint32_t)hd, (uint32_t)layer, (uint32_t)n_ctx, 1.0f / sqrtf((float)hd)};
+        const push_attn pa = {bq.addr,          bsc.addr,
+                              bo.addr,          bsess.addr,
+                              (uint32_t)n_head, (uint32_t)n_kv,
+                              (uint32_t)hd,     (uint32_t)layer,
+                              (uint32_t)n_ctx,  1.0f / sqrtf((float)hd)};
         run_one(BN_VK_ATTENTION, &pa, sizeof pa, (uint32_t)n_head, 1, 1);
         float *want = malloc((size_t)n_head * hd * 4), *sc = malloc((size_t)n_ctx * 4);
         const int group = n_head / n_kv;
         for (int h = 0; h < n_head; h++) {
             const size_t base = ((size_t)layer * n_kv + h / group) * n_ctx * hd;
-            cpu_attend(cq + (size_t)h * hd, ckc + base * ek, cvc + base * ev, f16k, f16v, pos + 1, hd,
-                       sc, want + (size_t)h * hd);
+            cpu_attend(cq + (size_t)h * hd, ckc + base * ek, cvc + base * ev, f16k, f16v, pos + 1,
+                       hd, sc, want + (size_t)h * hd);
         }
         check_floats("attention", out, want, n_head * hd, &exact), compared++;
         free(cq), free(ck), free(ckc), free(cvc), free(want), free(sc);

@@ -47,7 +47,7 @@ static int backend_open(bn_model *m, const char *device, char *err)
         if (!strncmp(device, "vulkan", 6) && (device[6] == ':' || !device[6]) &&
             !strstr(bn_backends_built(), "vulkan"))
             return bn_errf(err, "this bitnet-run was built without Vulkan (make finds glslc "
-                           "and the Vulkan headers to build it)");
+                                "and the Vulkan headers to build it)");
         return bn_errf(err, "unknown device '%s' (expected cpu or vulkan[:N])", device);
     }
     if (b == &bn_backend_cpu && index != 0)

@@ -20,5 +20,4 @@ extern const bn_backend bn_backend_cpu;
 extern const bn_backend bn_backend_vulkan;
 #endif
 
-
 #endif

@@ -15,6 +15,7 @@
 
 /* The entry points used, loaded through vkGetInstanceProcAddr and
  * vkGetDeviceProcAddr. */
+/* clang-format off */
 #define BN_VK_INSTANCE_FNS(X)                                                                      \
     X(vkDestroyInstance) X(vkEnumeratePhysicalDevices) X(vkGetPhysicalDeviceProperties)             \
     X(vkGetPhysicalDeviceFeatures2) X(vkGetPhysicalDeviceQueueFamilyProperties)                     \
@@ -29,6 +30,7 @@
     X(vkCmdBindPipeline) X(vkCmdPushConstants) X(vkCmdDispatch) X(vkCmdPipelineBarrier)            \
     X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateFence) X(vkDestroyFence) X(vkWaitForFences)      \
     X(vkResetFences) X(vkDeviceWaitIdle)
+/* clang-format on */
 
 /* The shaders, in the order of vk_shaders.c. */
 typedef enum {

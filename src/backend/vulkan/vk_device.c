@@ -40,11 +40,14 @@ static int open_instance(bn_vk *vk, char *err)
 {
     vk->lib = dlopen(VK_LOADER, RTLD_NOW | RTLD_LOCAL);
     if (!vk->lib)
-        return bn_errf(err, "vulkan: cannot load %s: no Vulkan loader installed (Debian: "
-                       "libvulkan1 and a driver such as mesa-vulkan-drivers)", VK_LOADER);
+        return bn_errf(err,
+                       "vulkan: cannot load %s: no Vulkan loader installed (Debian: "
+                       "libvulkan1 and a driver such as mesa-vulkan-drivers)",
+                       VK_LOADER);
     vk->gipa = (PFN_vkGetInstanceProcAddr)dlsym(vk->lib, "vkGetInstanceProcAddr");
-    PFN_vkCreateInstance create =
-        vk->gipa ? (PFN_vkCreateInstance)vk->gipa(NULL, "vkCreateInstance") : NULL;
+    PFN_vkCreateInstance create = vk->gipa
+                                      ? (PFN_vkCreateInstance)vk->gipa(NULL, "vkCreateInstance")
+                                      : NULL;
     if (!create) return bn_errf(err, "vulkan: %s has no vkCreateInstance", VK_LOADER);
     const VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                                    .pApplicationName = "bitnet-run",
@@ -144,8 +147,10 @@ static int open_device(bn_vk *vk, int index, int *family, char *err)
     if (pr.apiVersion < VK_API_VERSION_1_2)
         return bn_errf(err, "vulkan: %s supports Vulkan %u.%u; bitnet-run needs 1.2", vk->name,
                        VK_API_VERSION_MAJOR(pr.apiVersion), VK_API_VERSION_MINOR(pr.apiVersion));
-    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
+    VkPhysicalDeviceVulkan12Features f12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                    .pNext = &f12};
     vk->vkGetPhysicalDeviceFeatures2(vk->phys, &f2);
     if (!f12.bufferDeviceAddress)
         return bn_errf(err, "vulkan: %s lacks bufferDeviceAddress", vk->name);
@@ -155,19 +160,24 @@ static int open_device(bn_vk *vk, int index, int *family, char *err)
     vk->vkGetPhysicalDeviceMemoryProperties(vk->phys, &vk->mem);
     const float prio = 1.0f;
     const VkDeviceQueueCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-                                        .queueFamilyIndex = (uint32_t)*family, .queueCount = 1,
+                                        .queueFamilyIndex = (uint32_t)*family,
+                                        .queueCount = 1,
                                         .pQueuePriorities = &prio};
-    VkPhysicalDeviceVulkan12Features want12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                               .bufferDeviceAddress = VK_TRUE};
+    VkPhysicalDeviceVulkan12Features want12 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+        .bufferDeviceAddress = VK_TRUE};
     VkPhysicalDeviceFeatures2 want = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
                                       .pNext = &want12};
     want.features.shaderFloat64 = vk->f64 ? VK_TRUE : VK_FALSE;
-    const VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &want,
-                                   .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
+    const VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+                                   .pNext = &want,
+                                   .queueCreateInfoCount = 1,
+                                   .pQueueCreateInfos = &qi};
     VkResult r = vk->vkCreateDevice(vk->phys, &di, NULL, &vk->dev);
     if (r != VK_SUCCESS) return vk_fail(err, "cannot create the device", r);
 #define BN_VK_LOAD_DEVICE(f)                                                                       \
-    if (!(vk->f = (PFN_##f)vk->vkGetDeviceProcAddr(vk->dev, #f))) return bn_errf(err, "vulkan: no " #f);
+    if (!(vk->f = (PFN_##f)vk->vkGetDeviceProcAddr(vk->dev, #f)))                                  \
+        return bn_errf(err, "vulkan: no " #f);
     BN_VK_DEVICE_FNS(BN_VK_LOAD_DEVICE)
 #undef BN_VK_LOAD_DEVICE
     vk->vkGetDeviceQueue(vk->dev, (uint32_t)*family, 0, &vk->queue);
@@ -195,7 +205,8 @@ static int open_pipelines(bn_vk *vk, int family, char *err)
     const VkPushConstantRange pc = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
                                     .size = BN_VK_PUSH_BYTES};
     const VkPipelineLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-                                           .pushConstantRangeCount = 1, .pPushConstantRanges = &pc};
+                                           .pushConstantRangeCount = 1,
+                                           .pPushConstantRanges = &pc};
     if ((r = vk->vkCreatePipelineLayout(vk->dev, &li, NULL, &vk->layout)) != VK_SUCCESS)
         return vk_fail(err, "cannot create the pipeline layout", r);
     for (int s = 0; s < BN_VK_N_SHADERS; s++) {
@@ -209,7 +220,9 @@ static int open_pipelines(bn_vk *vk, int family, char *err)
         const VkComputePipelineCreateInfo ci = {
             .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
             .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                      .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = mod, .pName = "main"},
+                      .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                      .module = mod,
+                      .pName = "main"},
             .layout = vk->layout};
         r = vk->vkCreateComputePipelines(vk->dev, VK_NULL_HANDLE, 1, &ci, NULL, &vk->pipes[s]);
         vk->vkDestroyShaderModule(vk->dev, mod, NULL);
@@ -258,12 +271,11 @@ static int memory_type(const bn_vk *vk, uint32_t bits, VkMemoryPropertyFlags wan
 int bn_vk_buffer(bn_vk *vk, bn_vkbuf *b, size_t size, int host, const char *what, char *err)
 {
     memset(b, 0, sizeof *b);
-    const VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                                   .size = size ? size : 4,
-                                   .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                            VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
-                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                            VK_BUFFER_USAGE_TRANSFER_DST_BIT};
+    const VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+        .size = size ? size : 4,
+        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT};
     VkResult r = vk->vkCreateBuffer(vk->dev, &bi, NULL, &b->buf);
     if (r != VK_SUCCESS) return vk_fail(err, what, r);
     VkMemoryRequirements req;
@@ -275,8 +287,10 @@ int bn_vk_buffer(bn_vk *vk, bn_vkbuf *b, size_t size, int host, const char *what
     if (type < 0) type = memory_type(vk, req.memoryTypeBits, host ? hv : 0);
     const VkMemoryAllocateFlagsInfo fl = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO,
                                           .flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT};
-    const VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .pNext = &fl,
-                                     .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
+    const VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+                                     .pNext = &fl,
+                                     .allocationSize = req.size,
+                                     .memoryTypeIndex = (uint32_t)type};
     if (type < 0 || (r = vk->vkAllocateMemory(vk->dev, &ai, NULL, &b->mem)) != VK_SUCCESS) {
         vk->vkDestroyBuffer(vk->dev, b->buf, NULL);
         b->buf = VK_NULL_HANDLE;
@@ -288,7 +302,8 @@ int bn_vk_buffer(bn_vk *vk, bn_vkbuf *b, size_t size, int host, const char *what
         return vk_fail(err, what, r);
     }
     const int mappable = (vk->mem.memoryTypes[type].propertyFlags & hv) == hv;
-    if (mappable && (r = vk->vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
+    if (mappable &&
+        (r = vk->vkMapMemory(vk->dev, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map)) != VK_SUCCESS) {
         bn_vk_buffer_free(vk, b);
         return vk_fail(err, what, r);
     }
@@ -343,20 +358,23 @@ void bn_vk_dispatch(bn_vk *vk, bn_vk_shader s, const void *push, size_t push_byt
 
 void bn_vk_barrier(bn_vk *vk)
 {
-    const VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                                .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                                .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                                                 VK_ACCESS_HOST_READ_BIT};
-    vk->vkCmdPipelineBarrier(vk->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
-                             &mb, 0, NULL, 0, NULL);
+    const VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_HOST_READ_BIT};
+    vk->vkCmdPipelineBarrier(vk->cmd,
+                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                             VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0,
+                             1, &mb, 0, NULL, 0, NULL);
 }
 
 int bn_vk_run(bn_vk *vk, char *err)
 {
     VkResult r = vk->vkEndCommandBuffer(vk->cmd);
     if (r != VK_SUCCESS) return vk_fail(err, "cannot record a pass", r);
-    const VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+    const VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                             .commandBufferCount = 1,
                              .pCommandBuffers = &vk->cmd};
     if ((r = vk->vkQueueSubmit(vk->queue, 1, &si, vk->fence)) != VK_SUCCESS)
         return vk_fail(err, "cannot submit a pass", r);

@@ -5,6 +5,7 @@
  */
 #include "vk.h"
 
+/* clang-format off */
 #define ENTRY(name) {#name, name##_f64, name##_f32, sizeof name##_f64, sizeof name##_f32}
 
 static const uint32_t embed_f64[] = {
@@ -59,3 +60,4 @@ const bn_vk_spirv bn_vk_shaders[BN_VK_N_SHADERS] = {
     [BN_VK_ACT] = ENTRY(act),
     [BN_VK_DENSE] = ENTRY(dense),
 };
+/* clang-format on */
