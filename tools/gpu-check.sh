@@ -53,8 +53,11 @@ model=/tmp/bn-2b4t-i2s.gguf
 [ -f "$model" ] || ./build/bench/gen_synthetic "$model" 2b-4t i2_s >/dev/null || { log "FAIL: gen_synthetic"; exit 1; }
 for dev in vulkan cpu; do
     t0=$(date +%s)
-    if timeout 180 ./bitnet-run --bench -m "$model" -p 512 -n 128 -r 2 --device "$dev" -o jsonl \
-            >"$out/bench-$dev.jsonl" 2>"$out/bench-$dev.err"; then
+    timeout 180 ./bitnet-run --bench -m "$model" -p 512 -n 128 -r 2 --device "$dev" -o jsonl \
+        >"$out/bench-$dev.jsonl" 2>"$out/bench-$dev.err"
+    rc=$?
+    [ $rc -eq 124 ] && echo "timed out after 180 s" >>"$out/bench-$dev.err"
+    if [ $rc -eq 0 ]; then
         log "bench $dev ($(( $(date +%s) - t0 )) s):"
         sed -E 's/.*"n_prompt": ([0-9]+), "n_gen": ([0-9]+).*"avg_ts": ([0-9.]+).*/  pp\1 tg\2: \3 t\/s/' \
             "$out/bench-$dev.jsonl" | tee -a "$out/summary.txt"
