@@ -68,6 +68,7 @@ struct opt_def {
 #define F(field) offsetof(run_opts, field)
 #define FB(field) offsetof(run_opts, bench.field)
 
+/* The parsers of the T_CUSTOM entries (below the table). */
 static int parse_seed(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_cache_k(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_cache_v(run_opts *o, const char *flag, const char *v, char *err);
@@ -283,6 +284,7 @@ static int parse_long(const char *flag, const char *v, long lo, long hi, long *o
     return 0;
 }
 
+/* The finite number v from lo to hi into *out, or an error naming flag. */
 static int parse_float(const char *flag, const char *v, float lo, float hi, float *out, char *err)
 {
     char *end;
@@ -330,6 +332,7 @@ static int parse_count(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* -s: a seed, or -1 for one from the clock (seed_given stays 0). */
 static int parse_seed(run_opts *o, const char *flag, const char *v, char *err)
 {
     if (!strcmp(v, "-1")) {
@@ -347,6 +350,7 @@ static int parse_seed(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* -ctk, -ctv: a KV cache element type by name. */
 static int parse_cache_type(const char *flag, const char *v, bn_cache_type *out, char *err)
 {
     const int type = bn_cache_type_from_name(v);
@@ -355,6 +359,7 @@ static int parse_cache_type(const char *flag, const char *v, bn_cache_type *out,
     return 0;
 }
 
+/* The T_CUSTOM parsers of -ctk and -ctv. */
 static int parse_cache_k(run_opts *o, const char *flag, const char *v, char *err)
 {
     return parse_cache_type(flag, v, &o->cache_k, err);
@@ -382,6 +387,7 @@ static int add_model(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* --bench -o: one of the output formats. */
 static int parse_format(run_opts *o, const char *flag, const char *v, char *err)
 {
     static const char *const formats[] = {"md", "json", "jsonl", "csv"};
@@ -443,6 +449,7 @@ static int names_match(const char *names, const char *arg)
     return 0;
 }
 
+/* The entry of scope that has arg among its aliases, or NULL. */
 static const opt_def *find_option(const char *arg, unsigned scope)
 {
     for (size_t i = 0; i < N_OPTIONS; i++)
@@ -703,7 +710,11 @@ static void print_rows(FILE *f, unsigned scope, const char *name, const run_opts
         for (size_t i = 0; i < N_OPTIONS; i++) {
             const opt_def *d = &OPTIONS[i];
             if (!listed(d, scope, pass)) continue;
-            if (open && !d->joined) fprintf(f, "\t%s\n", defs), open = 0, defs[0] = 0;
+            if (open && !d->joined) { /* the row before is complete */
+                fprintf(f, "\t%s\n", defs);
+                open = 0;
+                defs[0] = 0;
+            }
             if (d->section && scope == S_MAIN) fprintf(f, "%s\t**%s**\t\n", name, d->section);
             if (open)
                 fputs(" / ", f);
