@@ -32,6 +32,10 @@ void bn_kernel_names(char *buf, size_t len);
  * model's file, as llama-bench reports a model's size. */
 unsigned long long bn_model_n_params(const bn_model *model);
 unsigned long long bn_model_tensor_bytes(const bn_model *model);
+/* Rows of the output layer computed exactly over the session's life, and
+ * in *n_vectors (may be NULL) the logit vectors written: their ratio is the
+ * rows a token recomputes (bn_session_set_logits_top). */
+long bn_session_exact_rows(const bn_session *session, long *n_vectors);
 /* Seconds on a monotonic clock (for timing; not wall time). */
 double bn_seconds(void);
 

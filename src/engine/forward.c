@@ -198,7 +198,7 @@ static void output_forward(bn_context *ctx, const bn_pass *b)
     for (int i = 0; i < b->n_logits; i++)
         m->kernels->rmsnorm(row(sc->xn, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm,
                             ne, m->hp.rms_eps);
-    if (b->n_logits) bn_dense_matmul(ctx, &m->output, sc->xn, b->n_logits, sc->qa_out, b->logits);
+    if (b->n_logits) bn_lm_head(ctx, b, sc->xn);
 }
 
 static int aborted(const bn_context *ctx) { return ctx->abort && ctx->abort(ctx->abort_data); }

@@ -617,6 +617,9 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     if (!(m->pool = bn_pool_new(m->n_threads)))
         return bn_errf(err, "cannot start %d threads", m->n_threads);
     int rc = load_weights(m, m->out_type, err);
+    if (!rc && !p->no_lm_copy && bn_lm_copy_build(m) && m->verbose)
+        fprintf(stderr, "bitnet-run: no memory for the output layer's copy: every logit computed "
+                "in full\n");
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
     if (!rc && p->use_mlock) rc = lock_weights(m, err);
@@ -671,6 +674,7 @@ void bn_model_free(bn_model *m)
     bn_arena_free(&m->weights);
     free(m->output_norm);
     if (!m->output.owned_in_arena) free(m->output.owned);
+    bn_lm_copy_free(&m->lm_copy);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
     gguf_close(m->file);

@@ -49,6 +49,21 @@ typedef struct {
     int owned_in_arena; /* owned lies in the model's weights arena */
 } bn_dense;
 
+/* lm_copy.c: the output layer's Q8_0 copy for two-stage logits, and per
+ * row upper bounds of ||w - c|| over the row (err) and over its worst
+ * block of BN_LM_COPY_BLOCK values (err_max), of ||c|| (copy) and of ||w||
+ * (exact), w being the exact row and c the copy's. */
+#define BN_LM_COPY_BLOCK 32
+typedef struct {
+    float err, err_max, copy, exact;
+} bn_lm_row_bound;
+
+typedef struct {
+    bn_dense q;             /* q.rows == 0: no copy */
+    bn_lm_row_bound *rows;  /* [q.rows] */
+    float max_norm;         /* the largest copy or exact norm */
+} bn_lm_copy;
+
 typedef struct {
     /* owned copies; the sub-norms are NULL in a model without them */
     float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
@@ -67,6 +82,7 @@ struct bn_model {
     int q16;          /* the ternary matrices in the 1.6-bit layout (bn_model_params.weights) */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
+    bn_lm_copy lm_copy; /* of a wide output layer, unless bn_model_params.no_lm_copy */
     float *output_norm;
     bn_tokenizer *tok;
     bn_pool *pool; /* the threads that load the model; NULL once loaded */
@@ -77,6 +93,12 @@ struct bn_model {
     int n_threads; /* its contexts' default thread count */
     int n_batch;   /* and most tokens per pass */
 };
+
+/* Makes m->lm_copy when the output layer is wide (F16, BF16, F32) on
+ * m->pool; 0, or -1 out of memory (the model then has none). A layer
+ * with infinities or NaNs gets none either: no bound would hold. */
+int bn_lm_copy_build(bn_model *m);
+void bn_lm_copy_free(bn_lm_copy *lc);
 
 /* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
