@@ -17,6 +17,8 @@
 #include "bitnet-perf.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
+#include "kernels/q8rows.h"
+#include "kernels/quants.h"
 #include "model/model.h"
 #include "ref_check.h"
 #include "test.h"
@@ -172,6 +174,58 @@ static const bn_kernels *best_table(void)
 {
     char err[BN_ERR_LEN];
     return bn_kernels_select("auto", err, sizeof err);
+}
+
+/* ----------------------------------------------------- the copy's kernel */
+
+/* Every table's q8rows_matvec against the definition, bit for bit, over
+ * random levels (full range), scales (with zero, subnormal, huge and
+ * infinite halves) and activations (with NaN and infinite groups). */
+TEST(lm_two_stage_q8rows_kernels_match_reference)
+{
+    rng_seed(35);
+    const bn_kernels *tables[MAX_TABLES];
+    const int nt = bn_kernels_available(tables, MAX_TABLES);
+    for (int c = 0; c < 60; c++) {
+        const int rows = rng_int(1, 40), cols = BN_Q8ROWS_CHUNK * rng_int(1, 50);
+        const int groups = cols / BN_Q8ROWS_GROUP;
+        int8_t *q = malloc((size_t)rows * cols);
+        uint16_t *d = malloc((size_t)rows * groups * sizeof *d);
+        float *x = malloc((size_t)cols * sizeof *x), *want = malloc(rows * sizeof *want),
+              *got = malloc(rows * sizeof *got);
+        for (int i = 0; i < rows * cols; i++) q[i] = (int8_t)rng_int(-127, 127);
+        for (int i = 0; i < rows * groups; i++) {
+            const int kind = rng_int(0, 19);
+            d[i] = kind == 0                 ? 0
+                   : kind == 1               ? (uint16_t)rng_int(1, 0x3ff)
+                   : kind == 2               ? 0x7bff
+                   : kind == 3 && c % 7 == 0 ? 0x7c00
+                                             : bn_f32_to_f16(rng_float(-0.02f, 0.02f));
+        }
+        for (int i = 0; i < cols; i++)
+            x[i] = c % 5 == 0 && i == 3     ? NAN
+                   : c % 11 == 0 && i == 40 ? INFINITY
+                                            : ldexpf(rng_float(-1, 1), rng_int(-20, 20));
+        bn_q8act a;
+        CHECK(bn_q8act_alloc(&a, cols) == 0);
+        bn_q8act_quantize_ref(x, cols, &a);
+        const bn_q8rows w = {rows, cols, q, d};
+        bn_q8rows_matvec_ref(&w, &a, want, 0, rows);
+        for (int t = 0; t < nt; t++) {
+            if (!tables[t]->q8rows_matvec) continue;
+            const int r0 = rng_int(0, rows - 1), r1 = rng_int(r0, rows);
+            for (int r = 0; r < rows; r++) got[r] = want[r];
+            tables[t]->q8rows_matvec(&w, &a, got, r0, r1);
+            CHECK_MSG(same_floats(got, want, rows), "%s: q8rows product differs (%d x %d)",
+                      tables[t]->name, rows, cols);
+        }
+        bn_q8act_free(&a);
+        free(q);
+        free(d);
+        free(x);
+        free(want);
+        free(got);
+    }
 }
 
 /* --------------------------------------------------------- the matrices */

@@ -111,9 +111,9 @@ static double float_gamma(int n)
 static int measure_input(const float *x, const bn_q8act *qa, int n, input_norms *in)
 {
     double norm = 0, blocks = 0, err = 0, quant = 0;
-    for (int b = 0; b < n; b += BN_LM_COPY_BLOCK) {
+    for (int b = 0; b < n; b += BN_Q8ROWS_GROUP) {
         double block = 0;
-        for (int j = b; j < b + BN_LM_COPY_BLOCK; j++) {
+        for (int j = b; j < b + BN_Q8ROWS_GROUP; j++) {
             if (!isfinite(x[j])) return -1;
             const double xq = (double)qa->d[j / BN_Q8_GROUP] * qa->q[j];
             const double d = (double)x[j] - xq;
@@ -143,7 +143,8 @@ typedef struct {
     bn_lm_scratch *ls;
 } token_job;
 
-/* How far row r's exact logit can be from its score y[r]:
+/* How far row r's exact logit can be from its score y[r] (c the copy's
+ * row, xq the input's levels times their scales):
  *   |w.x - c.x|   <= min(||w - c|| ||x||, max_b ||w_b - c_b|| sum_b ||x_b||)
  *   |c.x - c.xq|  <= ||c|| ||x - xq||
  * plus the rounding of the copy's product (gamma ||c|| ||xq||) and of the
@@ -311,6 +312,43 @@ static int pass_top(const bn_context *ctx, const bn_pass *b)
     return top;
 }
 
+typedef struct {
+    const bn_model *m;
+    const bn_q8act *qa; /* [n] */
+    int n;
+    float *y; /* [n][n_vocab] */
+} score_job;
+
+#define SCORE_ROWS 64 /* rows per step: their levels stay in L1 across the tokens */
+
+/* Stage 1 over one thread's rows: every token's scores with the copy. */
+static void score_task(void *arg, int ith, int nth)
+{
+    const score_job *j = arg;
+    const bn_lm_copy *lc = &j->m->lm_copy;
+    const bn_kernels *k = j->m->kernels;
+    void (*matvec)(const bn_q8rows *, const bn_q8act *, float *, int,
+                   int) = k->q8rows_matvec ? k->q8rows_matvec : bn_q8rows_matvec_ref;
+    int r0, r1;
+    bn_split_range(lc->q.rows, ith, nth, 1, &r0, &r1);
+    for (int c = r0; c < r1; c += SCORE_ROWS)
+        for (int i = 0; i < j->n; i++)
+            matvec(&lc->q, &j->qa[i], j->y + (size_t)i * lc->q.rows, c,
+                   c + SCORE_ROWS < r1 ? c + SCORE_ROWS : r1);
+}
+
+/* The n inputs x quantized into qa, and their scores with the copy. */
+static void score_rows(bn_context *ctx, const float *x, int n, bn_q8act *qa, float *y)
+{
+    const bn_model *m = ctx->m;
+    const int ne = m->hp.n_embd;
+    for (int i = 0; i < n; i++)
+        (m->kernels->q8_quantize ? m->kernels->q8_quantize
+                                 : bn_q8act_quantize_ref)(x + (size_t)i * ne, ne, &qa[i]);
+    score_job j = {m, qa, n, y};
+    bn_pool_run(ctx->pool, score_task, &j);
+}
+
 static void count_rows(bn_session *s, long rows)
 {
     s->n_logit_vectors++;
@@ -324,7 +362,7 @@ static int two_stage(bn_context *ctx, const bn_pass *b, const float *x, int top)
     const int n = b->n_logits, ne = m->hp.n_embd, nv = m->hp.n_vocab;
     bn_lm_scratch *ls = lm_scratch(ctx, n, top);
     if (!ls) return -1;
-    bn_dense_matmul(ctx, &m->lm_copy.q, x, n, ls->qa, b->logits);
+    score_rows(ctx, x, n, ls->qa, b->logits);
     for (int i = 0; i < n; i++) {
         bn_session *s = b->sess[b->logit_rows[i]];
         token_job j = {.m = m,

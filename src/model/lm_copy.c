@@ -1,6 +1,7 @@
 /*
- * lm_copy.c - the output layer's small copy: a Q8_0 copy of a wide (F16,
- * BF16, F32) output layer made at load, and for each row the norms that
+ * lm_copy.c - the output layer's small copy: int8 rows with a scale per
+ * 32 values (q8rows.h) of a wide (F16, BF16, F32) output layer, made at
+ * load, and for each row the norms that
  * bound how far the copy's product can be from the exact one. The engine
  * scores every row with the copy and computes exactly only the rows that
  * can still be among the best (src/engine/lm_head.c, docs/FORWARD.md,
@@ -13,7 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "kernels/quants.h"
+#include "kernels/f16.h"
 #include "model.h"
 
 /* Covers the double rounding of a sum of squares over a row (each term
@@ -35,17 +36,21 @@ static float norm_up(double sum_squares) { return round_up(sqrt(sum_squares) * (
  * scratch rows of cols floats. */
 static void copy_row(const bn_dense *src, bn_lm_copy *lc, int r, float *w, float *c)
 {
-    const int cols = src->cols;
-    uint8_t *dst = lc->q.owned + (size_t)r * lc->q.row_bytes;
+    const int cols = src->cols, groups = cols / BN_Q8ROWS_GROUP;
+    int8_t *q = lc->levels + (size_t)r * cols;
+    uint16_t *d = lc->scales + (size_t)r * groups;
     bn_dense_row(src, r, w);
-    bn_quantize_row(GGML_TYPE_Q8_0, w, dst, cols);
-    bn_dequantize_row(GGML_TYPE_Q8_0, dst, c, cols);
+    bn_q8rows_quantize_row(w, cols, q, d);
+    for (int g = 0; g < groups; g++) { /* exact: an fp16 scale times a level fits a float */
+        const float scale = bn_f16_to_f32(d[g]);
+        for (int j = g * BN_Q8ROWS_GROUP; j < (g + 1) * BN_Q8ROWS_GROUP; j++) c[j] = scale * q[j];
+    }
     double err = 0, err_max = 0, copy = 0, exact = 0;
-    for (int b = 0; b < cols; b += BN_LM_COPY_BLOCK) {
+    for (int b = 0; b < cols; b += BN_Q8ROWS_GROUP) {
         double block = 0;
-        for (int j = b; j < b + BN_LM_COPY_BLOCK; j++) {
-            const double d = (double)w[j] - (double)c[j]; /* one rounding at most */
-            block += d * d;
+        for (int j = b; j < b + BN_Q8ROWS_GROUP; j++) {
+            const double e = (double)w[j] - (double)c[j]; /* one rounding at most */
+            block += e * e;
             copy += (double)c[j] * c[j];
             exact += (double)w[j] * w[j];
         }
@@ -77,8 +82,7 @@ static void copy_task(void *arg, int ith, int nth)
 /* Is the output layer wide enough for a copy to save reading? */
 static int worth_a_copy(const bn_dense *d)
 {
-    const size_t copy_bytes = bn_quant_row_bytes(GGML_TYPE_Q8_0, d->cols);
-    return copy_bytes && d->cols % BN_LM_COPY_BLOCK == 0 &&
+    return d->cols % BN_Q8ROWS_CHUNK == 0 && d->cols <= BN_Q8ROWS_MAX_COLS &&
            (d->type == GGML_TYPE_F16 || d->type == GGML_TYPE_BF16 || d->type == GGML_TYPE_F32);
 }
 
@@ -100,7 +104,8 @@ static float largest_norm(const bn_lm_copy *lc)
 
 void bn_lm_copy_free(bn_lm_copy *lc)
 {
-    free(lc->q.owned);
+    free(lc->levels);
+    free(lc->scales);
     free(lc->rows);
     *lc = (bn_lm_copy){0};
 }
@@ -110,12 +115,12 @@ int bn_lm_copy_build(bn_model *m)
     const bn_dense *src = &m->output;
     bn_lm_copy *lc = &m->lm_copy;
     if (!worth_a_copy(src)) return 0;
-    lc->q = (bn_dense){.type = GGML_TYPE_Q8_0, .rows = src->rows, .cols = src->cols};
-    lc->q.row_bytes = bn_quant_row_bytes(GGML_TYPE_Q8_0, src->cols);
-    lc->q.owned = malloc((size_t)src->rows * lc->q.row_bytes);
+    const size_t n = (size_t)src->rows * src->cols;
+    lc->levels = malloc(n);
+    lc->scales = malloc(n / BN_Q8ROWS_GROUP * sizeof *lc->scales);
     lc->rows = malloc((size_t)src->rows * sizeof *lc->rows);
     float *scratch = malloc((size_t)bn_pool_size(m->pool) * 2 * src->cols * sizeof *scratch);
-    if (!lc->q.owned || !lc->rows || !scratch) {
+    if (!lc->levels || !lc->scales || !lc->rows || !scratch) {
         free(scratch);
         bn_lm_copy_free(lc);
         return -1;
@@ -123,7 +128,7 @@ int bn_lm_copy_build(bn_model *m)
     copy_job j = {src, lc, scratch};
     bn_pool_run(m->pool, copy_task, &j);
     free(scratch);
-    lc->q.data = lc->q.owned;
+    lc->q = (bn_q8rows){src->rows, src->cols, lc->levels, lc->scales};
     if ((lc->max_norm = largest_norm(lc)) < 0) bn_lm_copy_free(lc);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "bitnet.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/q8rows.h"
 #include "kernels/qk256.h"
 #include "runtime/threadpool.h"
 
@@ -49,17 +50,18 @@ typedef struct {
     int owned_in_arena; /* owned lies in the model's weights arena */
 } bn_dense;
 
-/* lm_copy.c: the output layer's Q8_0 copy for two-stage logits, and per
+/* lm_copy.c: the output layer's int8-row copy (q8rows.h) for two-stage logits, and per
  * row upper bounds of ||w - c|| over the row (err) and over its worst
- * block of BN_LM_COPY_BLOCK values (err_max), of ||c|| (copy) and of ||w||
+ * block of BN_Q8ROWS_GROUP values (err_max), of ||c|| (copy) and of ||w||
  * (exact), w being the exact row and c the copy's. */
-#define BN_LM_COPY_BLOCK 32
 typedef struct {
     float err, err_max, copy, exact;
 } bn_lm_row_bound;
 
 typedef struct {
-    bn_dense q;             /* q.rows == 0: no copy */
+    bn_q8rows q;            /* q.rows == 0: no copy */
+    int8_t *levels;         /* q's owned arrays */
+    uint16_t *scales;
     bn_lm_row_bound *rows;  /* [q.rows] */
     float max_norm;         /* the largest copy or exact norm */
 } bn_lm_copy;
