@@ -277,6 +277,7 @@ static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
                                  : (text_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
+    seq_want_logits(&sl->q);
     lookup_init(&sl->q.lk, b->o->lookup, b->o->lookup_ngram);
 }
 

@@ -52,6 +52,7 @@ typedef struct {
     int spec[MAX_LIST], n_spec;       /* -s: tokens per generation pass */
     int reps;
     bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
+    int no_lm_copy;                 /* --no-lm-copy */
 } bench_opts;
 
 static void bench_die(const char *fmt, const char *arg)
@@ -126,6 +127,9 @@ static void print_bench_help(void)
            "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
            "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
            "  --weights L   ternary weights in memory: q2 (2 bits) or q16 (1.6 bits) (default: q2)\n"
+           "  --no-lm-copy  no int8 copy of an F16 output layer: generation tests then\n"
+           "                compute every logit (default: the logits the default\n"
+           "                sampler reads are exact, as in generation)\n"
            "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
            "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
            "  -o FORMAT     md, json, jsonl or csv (default: md); the fields of json,\n"
@@ -156,6 +160,10 @@ static void parse_bench_args(int argc, char **argv, bench_opts *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             print_bench_help();
             exit(0);
+        }
+        if (!strcmp(a, "--no-lm-copy")) {
+            o->no_lm_copy = 1;
+            continue;
         }
         if (!takes_value(a)) bench_die("unknown --bench argument '%s' (see --bench --help)", a);
         if (i + 1 >= argc) bench_die("%s needs a value (see --bench --help)", a);
@@ -192,6 +200,7 @@ typedef struct {
     double mean_ns, sd_ns;   /* nanoseconds per run */
     double read_gbs;         /* the read loop's bandwidth around the runs */
     double kv_bytes_per_pos; /* KV cache bytes of one position, keys and values */
+    double exact_rows;       /* output rows computed exactly per generated token */
     char test_time[32];      /* when the row started, ISO 8601 UTC */
 } bench_row;
 
@@ -203,6 +212,18 @@ typedef struct {
     unsigned long long size, n_params;
     char cpu[128];
 } bench_model;
+
+/* The logits generation with the default sampler has exact (top-k 40):
+ * generation tests time what generation reads. */
+static int default_logits_top(const bn_model *m)
+{
+    const bn_sampler_params sp = bn_sampler_default_params();
+    bn_sampler *s = bn_sampler_new(&sp, bn_model_n_vocab(m));
+    if (!s) log_out_of_memory();
+    const int top = bn_sampler_logits_top(s);
+    bn_sampler_free(s);
+    return top;
+}
 
 /* n verify passes of row->spec tokens, each rolled back to one new token. */
 static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const bench_row *row,
@@ -232,6 +253,7 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
         .n_ctx = depth + n + row->spec, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
     bn_session *s = bn_session_new(m, &p, err);
     if (!s) bench_die("%s", err);
+    bn_session_set_logits_top(s, default_logits_top(m));
     row->kv_bytes_per_pos = (double)bn_session_kv_bytes(s) / bn_session_n_ctx(s);
     int rc = depth ? bn_session_eval(s, ids, depth, NULL, err) : 0;
     if (rc) bench_die("%s", err);
@@ -246,6 +268,9 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
     }
     double dt = bn_seconds() - t0;
     if (rc) bench_die("%s", err);
+    long vectors;
+    const long rows = bn_session_exact_rows(s, &vectors);
+    if (!is_pp && vectors) row->exact_rows = (double)rows / vectors;
     bn_session_free(s);
     return dt;
 }
@@ -292,7 +317,7 @@ static void run_row(bn_model *m, bn_context *ctx, const bench_opts *o, const int
 static double bytes_per_token(bn_model *m, const bench_row *r)
 {
     const double mean_rows = r->depth + (r->n + 1) / 2.0;
-    return (double)bn_model_bytes_per_token(m) + mean_rows * r->kv_bytes_per_pos;
+    return (double)bn_model_bytes_per_token_rows(m, r->exact_rows) + mean_rows * r->kv_bytes_per_pos;
 }
 
 /* ---------------------------------------------------------- output */
@@ -361,17 +386,19 @@ static void print_json(const bench_opts *o, const bench_model *bm, const bench_r
            r->spec);
     if (tg) {
         const double bytes = bytes_per_token(bm->m, r);
-        printf("\"bytes_per_token\": %.0f, \"read_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
-               bytes, bytes * r->mean / 1e9, r->read_gbs);
+        printf("\"bytes_per_token\": %.0f, \"read_gbs\": %.3f, \"read_loop_gbs\": %.3f, "
+               "\"exact_rows_per_token\": %.1f}",
+               bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
     } else {
-        fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null}", stdout);
+        fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null, "
+              "\"exact_rows_per_token\": null}", stdout);
     }
 }
 
 static const char CSV_HEADER[] =
     "build_commit,cpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
     "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
-    "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs\n";
+    "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs,exact_rows_per_token\n";
 
 /* A CSV field in quotes, quotes doubled (RFC 4180). */
 static void csv_string(const char *s)
@@ -398,18 +425,18 @@ static void print_csv(const bench_opts *o, const bench_model *bm, const bench_ro
            bn_model_kernel_name(bm->m), r->spec);
     if (tg) {
         const double bytes = bytes_per_token(bm->m, r);
-        printf("%.0f,%.3f,%.3f\n", bytes, bytes * r->mean / 1e9, r->read_gbs);
+        printf("%.0f,%.3f,%.3f,%.1f\n", bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
     } else {
-        fputs(",,\n", stdout);
+        fputs(",,,\n", stdout);
     }
 }
 
 static void print_md_header(void)
 {
     printf("| model | size | params | backend | kernel | threads | n_batch | type_k | type_v "
-           "| test | t/s | read/token | GB/s | read-loop GB/s |\n"
+           "| test | t/s | read/token | GB/s | read-loop GB/s | exact rows/token |\n"
            "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: "
-           "| ---: | ---: |\n");
+           "| ---: | ---: | ---: |\n");
 }
 
 static void print_md(const bench_opts *o, const bench_model *bm, const bench_row *r)
@@ -429,10 +456,10 @@ static void print_md(const bench_opts *o, const bench_model *bm, const bench_row
            bn_cache_type_name(o->cache_v), test, r->mean, r->sd);
     if (r->test_kind[0] == 't') {
         const double bytes = bytes_per_token(bm->m, r), gbs = bytes * r->mean / 1e9;
-        printf("| %.1f MB | %.1f | %.0f%% of %.1f |\n", bytes / 1e6, gbs,
-               100.0 * gbs / r->read_gbs, r->read_gbs);
+        printf("| %.1f MB | %.1f | %.0f%% of %.1f | %.1f |\n", bytes / 1e6, gbs,
+               100.0 * gbs / r->read_gbs, r->read_gbs, r->exact_rows);
     } else {
-        printf("| - | - | - |\n");
+        printf("| - | - | - | - |\n");
     }
 }
 
@@ -509,6 +536,7 @@ static void run_model(bench_opts *o, const char *path, int *first)
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
+    mp.no_lm_copy = o->no_lm_copy;
     mp.n_threads = o->n_threads ? o->threads[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);

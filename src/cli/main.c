@@ -78,6 +78,8 @@ static void print_help(void)
            "      --mlock             lock the weights in RAM (fails when they cannot be:\n"
            "                          see ulimit -l)\n"
            "      --no-mmap           read the model file instead of mapping it\n"
+           "      --no-lm-copy        make no int8 copy of an F16 output layer: every\n"
+           "                          logit computed in full (less memory, slower)\n"
            "  -ngl, -fa, -sm, -mg, -ts and the other GPU flags are accepted and ignored:\n"
            "                          this build runs on the CPU\n"
            "      --weights LAYOUT    ternary weights in memory: q2 (2 bits) or q16 (1.6\n"
@@ -346,6 +348,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--keep")) o->n_keep = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
         else if (!strcmp(a, "--mlock")) o->mlock = 1;
         else if (!strcmp(a, "--no-mmap")) o->no_mmap = 1;
+        else if (!strcmp(a, "--no-lm-copy")) o->no_lm_copy = 1;
         else if (skip_gpu_flag(argc, argv, &i, &gpu_flag)) continue;
         else if (!strcmp(a, "--weights")) o->weights = VALUE();
         else if (!strcmp(a, "--json")) o->json = 1;

@@ -79,6 +79,7 @@ static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
                       .tok = srv->tok, .n_predict = job->n_predict};
     sl->q.stream = (text_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
     if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
+    seq_want_logits(&sl->q);
     lookup_init(&sl->q.lk, job->lookup, srv->o->lookup_ngram);
     job->in_slot = 1;
     srv->active++;
