@@ -54,12 +54,15 @@ typedef struct {
                             weight) or "q16" (1.6 bits, 5 a byte: 20% fewer bytes read per
                             token, more work to unpack; matrices with a scale per block
                             stay at 2 bits); results are bitwise the same */
-    int no_lm_copy; /* make no Q8_0 copy of a wide (F16) output layer: every logit is then
-                       computed in full, even for sessions that want only the best
-                       (bn_session_set_logits_top); saves the copy's memory */
+    int lm_copy; /* an int8 copy of a wide (F16, BF16, F32) output layer, for sessions
+                    that want only their best logits (bn_session_set_logits_top):
+                    0 = where the layer is larger than BN_LM_COPY_MIN_BYTES (one that
+                    stays in the caches gains nothing), 1 = always, -1 = never (every
+                    logit computed in full; saves the copy's memory) */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
+#define BN_LM_COPY_MIN_BYTES (16u << 20)
 
 bn_model_params bn_model_default_params(void);
 bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN]);
@@ -153,7 +156,7 @@ size_t bn_session_kv_bytes(const bn_session *session);
  * top best tokens (ties to the lower id) and every token that may rank
  * with them get their exact logits, bit for bit those of a full product;
  * the tokens proven to rank below them get -INFINITY, so a model with a
- * copy of its output layer (bn_model_params.no_lm_copy) reads far fewer
+ * copy of its output layer (bn_model_params.lm_copy) reads far fewer
  * bytes per token. 0 (the default, and after a value < 0): every logit
  * exact, as perplexity, logprobs over the vocabulary or a repetition
  * penalty need. bn_sampler_logits_top says what a sampler needs. */

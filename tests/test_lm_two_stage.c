@@ -475,6 +475,7 @@ TEST(lm_two_stage_tiny_generation)
         bn_model_params mp = bn_model_default_params();
         mp.kernel = tables[t]->name;
         mp.n_threads = 2;
+        mp.lm_copy = 1; /* too small for one by default */
         bn_model *m = bn_model_load(path, &mp, err);
         CHECK_MSG(m != NULL, "%s", err);
         if (!m) return;
@@ -489,6 +490,24 @@ TEST(lm_two_stage_tiny_generation)
         p.min_p = 0;
         p.seed = 99;
         check_tiny_generation(m, &p);
+        bn_model_free(m);
+    }
+}
+
+/* By default only an output layer too large for the caches gets a copy:
+ * bitnet-tiny's (1 MiB) does not, unless asked; -1 never makes one. */
+TEST(lm_two_stage_copy_only_for_large_layers)
+{
+    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    const int modes[] = {0, 1, -1}, want[] = {0, 1024, 0};
+    for (int i = 0; i < 3; i++) {
+        char err[BN_ERR_LEN];
+        bn_model_params mp = bn_model_default_params();
+        mp.lm_copy = modes[i];
+        bn_model *m = bn_model_load(path, &mp, err);
+        CHECK_MSG(m != NULL, "%s", err);
+        if (!m) return;
+        CHECK_EQ_INT(m->lm_copy.q.rows, want[i]);
         bn_model_free(m);
     }
 }
@@ -513,6 +532,7 @@ TEST(lm_two_stage_reference_greedy_unchanged)
         snprintf(ref_path, sizeof ref_path, "%s", test_shared_path(pairs[i][1]));
         bn_model_params mp = bn_model_default_params();
         mp.n_threads = 2;
+        mp.lm_copy = 1;
         bn_model *m = bn_model_load(model_path, &mp, err);
         CHECK_MSG(m != NULL, "%s: %s", model_path, err);
         if (!m) continue;

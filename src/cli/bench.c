@@ -536,7 +536,7 @@ static void run_model(bench_opts *o, const char *path, int *first)
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
-    mp.no_lm_copy = o->no_lm_copy;
+    mp.lm_copy = o->no_lm_copy ? -1 : 0;
     mp.n_threads = o->n_threads ? o->threads[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);

@@ -84,7 +84,7 @@ struct bn_model {
     int q16;          /* the ternary matrices in the 1.6-bit layout (bn_model_params.weights) */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
-    bn_lm_copy lm_copy; /* of a wide output layer, unless bn_model_params.no_lm_copy */
+    bn_lm_copy lm_copy; /* of a wide output layer (bn_model_params.lm_copy) */
     float *output_norm;
     bn_tokenizer *tok;
     bn_pool *pool; /* the threads that load the model; NULL once loaded */
