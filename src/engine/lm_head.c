@@ -4,7 +4,7 @@
  * (bn_session_set_logits_top), in two stages (docs/FORWARD.md, Two-stage
  * logits):
  *
- *   1. score every row with the model's Q8_0 copy (model/lm_copy.c) and
+ *   1. score every row with the model's int8 copy (model/lm_copy.c) and
  *      bound each score's distance from the exact logit: the copy's error
  *      times the input's norms, the input's own quantization, and the
  *      float rounding of both products;
