@@ -19,6 +19,10 @@ extern "C" {
 int bn_context_set_threads(bn_context *ctx, int n_threads);
 /* Bytes of weights that generating one token reads (ternary + output layer). */
 size_t bn_model_bytes_per_token(const bn_model *model);
+/* The same when exact_rows rows of the output layer are computed exactly
+ * (bn_session_exact_rows per token): fewer than all add the copy the
+ * first stage reads (bn_session_set_logits_top). */
+size_t bn_model_bytes_per_token_rows(const bn_model *model, double exact_rows);
 /* Best-of-reps read bandwidth in GB/s of a plain read loop over `bytes` on
  * the context's threads. */
 double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps);
@@ -32,6 +36,10 @@ void bn_kernel_names(char *buf, size_t len);
  * model's file, as llama-bench reports a model's size. */
 unsigned long long bn_model_n_params(const bn_model *model);
 unsigned long long bn_model_tensor_bytes(const bn_model *model);
+/* Rows of the output layer computed exactly over the session's life, and
+ * in *n_vectors (may be NULL) the logit vectors written: their ratio is the
+ * rows a token recomputes (bn_session_set_logits_top). */
+long bn_session_exact_rows(const bn_session *session, long *n_vectors);
 /* Seconds on a monotonic clock (for timing; not wall time). */
 double bn_seconds(void);
 

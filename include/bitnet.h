@@ -57,9 +57,15 @@ typedef struct {
     const char *device; /* where passes run: "cpu" (NULL too), "vulkan" (the first Vulkan
                            device) or "vulkan:N"; the weights go to the device once at load
                            and each session's KV cache lives there (docs/ARCHITECTURE.md) */
+    int lm_copy; /* an int8 copy of a wide (F16, BF16, F32) output layer, for sessions
+                    that want only their best logits (bn_session_set_logits_top):
+                    0 = where the layer is larger than BN_LM_COPY_MIN_BYTES (one that
+                    stays in the caches gains nothing), 1 = always, -1 = never (every
+                    logit computed in full; saves the copy's memory) */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
+#define BN_LM_COPY_MIN_BYTES (16u << 20)
 
 bn_model_params bn_model_default_params(void);
 bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN]);
@@ -157,6 +163,16 @@ long bn_session_n_evaluated(const bn_session *session);
 /* Bytes of the KV cache once all n_ctx positions hold keys and values
  * (the caches are allocated lazily: untouched positions cost no memory). */
 size_t bn_session_kv_bytes(const bn_session *session);
+
+/* Which logits the session's evaluations compute exactly. top > 0: the
+ * top best tokens (ties to the lower id) and every token that may rank
+ * with them get their exact logits, bit for bit those of a full product;
+ * the tokens proven to rank below them get -INFINITY, so a model with a
+ * copy of its output layer (bn_model_params.lm_copy) reads far fewer
+ * bytes per token. 0 (the default, and after a value < 0): every logit
+ * exact, as perplexity, logprobs over the vocabulary or a repetition
+ * penalty need. bn_sampler_logits_top says what a sampler needs. */
+void bn_session_set_logits_top(bn_session *session, int top);
 
 /* ----------------------------------------------------------- evaluation */
 
@@ -273,6 +289,13 @@ bn_sampler_params bn_sampler_default_params(void);
 int bn_sampler_params_check(const bn_sampler_params *params, int n_vocab, char err[BN_ERR_LEN]);
 bn_sampler *bn_sampler_new(const bn_sampler_params *params, int n_vocab);
 void bn_sampler_free(bn_sampler *sampler);
+/* How many of the best logits the sampler's chain reads exactly, for
+ * bn_session_set_logits_top: 1 when greedy, top_k when it samples among
+ * the top_k best; 0 (every logit) for top_k 0 or a repetition penalty,
+ * which can lift a token from below the best. Given logits exact for that
+ * many best tokens and -INFINITY below them, the sampler picks exactly what
+ * it picks from the full logits (the same draws for a seed). */
+int bn_sampler_logits_top(const bn_sampler *sampler);
 /* Records a token (prompt or generated) for the repetition penalty. */
 void bn_sampler_accept(bn_sampler *sampler, int32_t id);
 /* Picks the next token; logits are not modified. */

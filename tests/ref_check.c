@@ -64,17 +64,18 @@ static int json_logits(const char *line, int step, float *out, int cap)
 
 /* One record: greedy ids until a mismatch or the end; folds logit
  * distances into r. Returns 1 when the ids agree. */
-static int compare_record(bn_model *m, const bn_session_params *sp, const char *line,
+static int compare_record(bn_model *m, const bn_session_params *sp, int top, const char *line,
                           const int32_t *prompt, long np, const int32_t *want, long nw, float *ref,
                           ref_result *r)
 {
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
     bn_session *s = bn_session_new(m, sp, err);
+    if (s) bn_session_set_logits_top(s, top);
     const float *logits;
     int same = s && bn_session_eval(s, prompt, (int)np, &logits, err) == 0;
     for (long step = 0; same && step < nw; step++) {
-        if (json_logits(line, (int)step, ref, nv) == nv) {
+        if (!top && json_logits(line, (int)step, ref, nv) == nv) {
             double cosine, maxd;
             ref_logit_distance(logits, ref, nv, &cosine, &maxd);
             if (cosine < r->min_cosine) r->min_cosine = cosine;
@@ -99,8 +100,8 @@ int ref_compare(bn_model *m, const char *ref_path, ref_result *r)
     return ref_compare_sessions(m, &sp, ref_path, r);
 }
 
-int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *ref_path,
-                         ref_result *r)
+static int compare_file(bn_model *m, const bn_session_params *sp, int top, const char *ref_path,
+                        ref_result *r)
 {
     memset(r, 0, sizeof *r);
     r->min_cosine = 1.0;
@@ -122,7 +123,7 @@ int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *r
             const int chat = cv && json_bool(cv, end) == 1;
             r->records++;
             r->plain_records += !chat;
-            if (!compare_record(m, sp, line, prompt, np, want, nw, ref, r))
+            if (!compare_record(m, sp, top, line, prompt, np, want, nw, ref, r))
                 *(chat ? &r->chat_mismatches : &r->plain_mismatches) += 1;
         }
         free(prompt);
@@ -132,6 +133,18 @@ int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *r
     free(ref);
     free(data);
     return 0;
+}
+
+int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *ref_path,
+                         ref_result *r)
+{
+    return compare_file(m, sp, 0, ref_path, r);
+}
+
+int ref_compare_top(bn_model *m, const char *ref_path, int top, ref_result *r)
+{
+    const bn_session_params sp = bn_session_default_params();
+    return compare_file(m, &sp, top, ref_path, r);
 }
 
 void check_against_reference(const char *model_path, int with_logits)

@@ -30,6 +30,9 @@ int ref_compare(bn_model *m, const char *ref_path, ref_result *r);
  * model's context, which holds every record). */
 int ref_compare_sessions(bn_model *m, const bn_session_params *sp, const char *ref_path,
                          ref_result *r);
+/* Greedy ids only, in sessions that want only their top best logits
+ * exact (bn_session_set_logits_top): no logit distances. */
+int ref_compare_top(bn_model *m, const char *ref_path, int top, ref_result *r);
 /* Loads model_path and checks every record's greedy ids and, with_logits,
  * every logit step against REF_MIN_COSINE / REF_MAX_DIFF. SKIPs (ends the
  * calling test) without ../shared. */

@@ -55,6 +55,7 @@ typedef struct {
     double mean_ns, sd_ns;   /* nanoseconds per run */
     double read_gbs;         /* the read loop's bandwidth around the runs */
     double kv_bytes_per_pos; /* KV cache bytes of one position, keys and values */
+    double exact_rows;       /* output rows computed exactly per generated token */
     char test_time[32];      /* when the row started, ISO 8601 UTC */
 } bench_row;
 
@@ -68,6 +69,18 @@ typedef struct {
     char gpu[320];       /* the device's name, "" on the CPU */
     const char *backend; /* llama-bench's name: "CPU", "Vulkan" */
 } bench_model;
+
+/* The logits generation with the default sampler has exact (top-k 40):
+ * generation tests time what generation reads. */
+static int default_logits_top(const bn_model *m)
+{
+    const bn_sampler_params sp = bn_sampler_default_params();
+    bn_sampler *s = bn_sampler_new(&sp, bn_model_n_vocab(m));
+    if (!s) log_out_of_memory();
+    const int top = bn_sampler_logits_top(s);
+    bn_sampler_free(s);
+    return top;
+}
 
 /* n verify passes of row->spec tokens, each rolled back to one new token. */
 static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const bench_row *row,
@@ -97,6 +110,7 @@ static double time_test(bn_model *m, bn_context *ctx, const run_opts *o, bench_r
         .n_ctx = depth + n + row->spec, .type_k = o->cache_k, .type_v = o->cache_v, .context = ctx};
     bn_session *s = bn_session_new(m, &p, err);
     if (!s) bench_die("%s", err);
+    bn_session_set_logits_top(s, default_logits_top(m));
     row->kv_bytes_per_pos = (double)bn_session_kv_bytes(s) / bn_session_n_ctx(s);
     int rc = depth ? bn_session_eval(s, ids, depth, NULL, err) : 0;
     if (rc) bench_die("%s", err);
@@ -111,6 +125,9 @@ static double time_test(bn_model *m, bn_context *ctx, const run_opts *o, bench_r
     }
     double dt = bn_seconds() - t0;
     if (rc) bench_die("%s", err);
+    long vectors;
+    const long rows = bn_session_exact_rows(s, &vectors);
+    if (!is_pp && vectors) row->exact_rows = (double)rows / vectors;
     bn_session_free(s);
     return dt;
 }
@@ -159,7 +176,7 @@ static void run_row(bn_model *m, bn_context *ctx, const run_opts *o, const int32
 static double bytes_per_token(bn_model *m, const bench_row *r)
 {
     const double mean_rows = r->depth + (r->n + 1) / 2.0;
-    return (double)bn_model_bytes_per_token(m) + mean_rows * r->kv_bytes_per_pos;
+    return (double)bn_model_bytes_per_token_rows(m, r->exact_rows) + mean_rows * r->kv_bytes_per_pos;
 }
 
 /* ---------------------------------------------------------- output */
@@ -235,17 +252,19 @@ static void print_json(const run_opts *o, const bench_model *bm, const bench_row
            r->spec);
     if (tg) {
         const double bytes = bytes_per_token(bm->m, r);
-        printf("\"bytes_per_token\": %.0f, \"read_gbs\": %.3f, \"read_loop_gbs\": %.3f}",
-               bytes, bytes * r->mean / 1e9, r->read_gbs);
+        printf("\"bytes_per_token\": %.0f, \"read_gbs\": %.3f, \"read_loop_gbs\": %.3f, "
+               "\"exact_rows_per_token\": %.1f}",
+               bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
     } else {
-        fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null}", stdout);
+        fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null, "
+              "\"exact_rows_per_token\": null}", stdout);
     }
 }
 
 static const char CSV_HEADER[] =
     "build_commit,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
     "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
-    "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs\n";
+    "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs,exact_rows_per_token\n";
 
 /* A CSV field in quotes, quotes doubled (RFC 4180). */
 static void csv_string(const char *s)
@@ -275,9 +294,9 @@ static void print_csv(const run_opts *o, const bench_model *bm, const bench_row 
            bn_model_kernel_name(bm->m), r->spec);
     if (tg) {
         const double bytes = bytes_per_token(bm->m, r);
-        printf("%.0f,%.3f,%.3f\n", bytes, bytes * r->mean / 1e9, r->read_gbs);
+        printf("%.0f,%.3f,%.3f,%.1f\n", bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
     } else {
-        fputs(",,\n", stdout);
+        fputs(",,,\n", stdout);
     }
 }
 
@@ -285,9 +304,9 @@ static void print_csv(const run_opts *o, const bench_model *bm, const bench_row 
 static void print_md_header(void)
 {
     printf("| model | size | params | backend | kernel | threads | n_batch | type_k | type_v "
-           "| test | t/s | read/token | GB/s | read-loop GB/s |\n"
+           "| test | t/s | read/token | GB/s | read-loop GB/s | exact rows/token |\n"
            "| --- | ---: | ---: | --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: "
-           "| ---: | ---: |\n");
+           "| ---: | ---: | ---: |\n");
 }
 
 /* One result as a row of the Markdown table. */
@@ -308,10 +327,10 @@ static void print_md(const run_opts *o, const bench_model *bm, const bench_row *
            bn_cache_type_name(o->cache_v), test, r->mean, r->sd);
     if (r->test_kind[0] == 't') {
         const double bytes = bytes_per_token(bm->m, r), gbs = bytes * r->mean / 1e9;
-        printf("| %.1f MB | %.1f | %.0f%% of %.1f |\n", bytes / 1e6, gbs,
-               100.0 * gbs / r->read_gbs, r->read_gbs);
+        printf("| %.1f MB | %.1f | %.0f%% of %.1f | %.1f |\n", bytes / 1e6, gbs,
+               100.0 * gbs / r->read_gbs, r->read_gbs, r->exact_rows);
     } else {
-        printf("| - | - | - |\n");
+        printf("| - | - | - | - |\n");
     }
 }
 
@@ -394,6 +413,7 @@ static void run_model(run_opts *o, const char *path, int *first)
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
     mp.device = o->device;
+    mp.lm_copy = o->no_lm_copy ? -1 : 0;
     mp.n_threads = b->threads.n ? b->threads.v[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);

@@ -70,6 +70,7 @@ int run_generate(const run_opts *o)
     q.stream = (text_stream){.out = o->json ? NULL : stdout, .check = cli_check_output, .stops = o->stops,
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
+    seq_want_logits(&q);
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
@@ -91,7 +92,10 @@ int run_generate(const run_opts *o)
         print_stats(m, &q, np);
         if (o->verbose) log_note("time to first token (load included): %.0f ms", ttft_ms);
     }
-    if (o->verbose) lookup_note(&q.lk);
+    if (o->verbose) {
+        lookup_note(&q.lk);
+        seq_note_exact_rows(&q);
+    }
     note_peak_memory(o);
     cli_check_output(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;

@@ -119,6 +119,9 @@ static const opt_def OPTIONS[] = {
      .help = "lock the weights in RAM (fails when they cannot be: see ulimit -l)"},
     {S_MAIN, T_SWITCH, NULL, "--no-mmap", NULL, F(no_mmap), 1, .def_text = "mapped",
      .help = "read the model file instead of mapping it"},
+    {S_BOTH, T_SWITCH, NULL, "--no-lm-copy", NULL, F(no_lm_copy), 1, .def_text = "copy made",
+     .help = "make no int8 copy of a large F16 output layer: every logit computed in full (less "
+             "memory, slower decoding)"},
     {S_BOTH, T_STRING, NULL, "-dev, --device", "DEV", F(device), .def_text = "cpu",
      .help = "where passes run: cpu, vulkan or vulkan:N (the weights go to the device once "
              "at load; README.md#gpu-vulkan)"},

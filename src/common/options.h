@@ -86,6 +86,7 @@ typedef struct {
     int n_keep;       /* --keep: tokens a chat's context shift keeps (-1: the system prompt) */
     int mlock;        /* --mlock */
     int no_mmap;      /* --no-mmap */
+    int no_lm_copy;   /* --no-lm-copy */
     bn_sampler_params sp;
     /* --server */
     const char *host;      /* --host */

@@ -76,6 +76,7 @@ static void slot_start(scheduler *s, sched_slot *sl, const sched_request *r)
                       .seed = r->sp->seed};
     sl->q.stream = (text_stream){.stops = r->stops, .n_stops = r->n_stops};
     if (s->ignore_eos) seq_ignore_eog(&sl->q, s->n_vocab);
+    seq_want_logits(&sl->q);
     lookup_init(&sl->q.lk, r->lookup, s->lookup_ngram);
     s->n_active++;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitnet-perf.h"
 #include "json.h"
 #include "log.h"
 #include "seq.h"
@@ -70,6 +71,23 @@ void seq_ignore_eog(gen_seq *q, int n_vocab)
     q->n_banned = 0;
     for (int32_t id = 0; id < n_vocab; id++)
         if (bn_token_is_eog(q->tok, id)) q->banned[q->n_banned++] = id;
+}
+
+/* --ignore-eos masks the end tokens, which may be among the best the
+ * sampler keeps: as many more rows stay exact. */
+void seq_want_logits(gen_seq *q)
+{
+    const int top = bn_sampler_logits_top(q->sampler);
+    bn_session_set_logits_top(q->session, top ? top + q->n_banned : 0);
+}
+
+void seq_note_exact_rows(const gen_seq *q)
+{
+    long vectors;
+    const long rows = bn_session_exact_rows(q->session, &vectors);
+    if (vectors)
+        log_note("output layer: %.1f of %d rows computed exactly per token (%ld tokens)",
+                 (double)rows / vectors, bn_tokenizer_n_vocab(q->tok), vectors);
 }
 
 void seq_free_mask(gen_seq *q)

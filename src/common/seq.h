@@ -33,6 +33,12 @@ typedef struct {
 
 /* --ignore-eos: never sample an end-of-generation token in q. */
 void seq_ignore_eog(gen_seq *q, int n_vocab);
+/* Asks q's session for exact logits only where q's sampler reads them
+ * (bn_sampler_logits_top, after seq_ignore_eog): the output layer then
+ * computes few rows exactly. */
+void seq_want_logits(gen_seq *q);
+/* -v: the output layer's rows computed exactly per token so far. */
+void seq_note_exact_rows(const gen_seq *q);
 void seq_free_mask(gen_seq *q);
 
 /* Evaluates the prompt (recording it for the repetition penalty) and

@@ -91,6 +91,7 @@ bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
     mp.verbose = o->verbose;
     mp.lm_head = o->lm_head;
     mp.no_mmap = o->no_mmap;
+    mp.lm_copy = o->no_lm_copy ? -1 : 0;
     mp.use_mlock = o->mlock;
     mp.vocab_only = o->mode == MODE_INFO; /* describing needs no weights */
     mp.weights = o->weights;

@@ -70,6 +70,7 @@ static void scratch_free(bn_scratch *sc)
     free(sc->pos);
     free(sc->rows);
     free(sc->sess);
+    bn_lm_scratch_free(sc->lm);
     free(sc);
 }
 

@@ -41,9 +41,13 @@ static void dense_rows(const matmul_task *t, int i, int r0, int r1)
         t->q8_matvec(d->data, d->cols, &t->qx[i], y, r0, r1);
         return;
     }
-    const float *x = t->x + (size_t)i * d->cols;
+    bn_dense_rows(t->k, d, t->x + (size_t)i * d->cols, y, r0, r1);
+}
+
+void bn_dense_rows(const bn_kernels *k, const bn_dense *d, const float *x, float *y, int r0, int r1)
+{
     if (d->type == GGML_TYPE_F16) {
-        t->k->f16_matvec((const uint16_t *)d->data, d->cols, x, y, r0, r1);
+        k->f16_matvec((const uint16_t *)d->data, d->cols, x, y, r0, r1);
         return;
     }
     for (int r = r0; r < r1; r++)

@@ -16,6 +16,8 @@
 #include "model/model.h"
 #include "runtime/threadpool.h"
 
+typedef struct bn_lm_scratch bn_lm_scratch;
+
 /* Buffers of one pass of up to `cap` tokens over sessions of up to n_ctx
  * positions (context.c sizes them). */
 typedef struct {
@@ -38,6 +40,7 @@ typedef struct {
     int32_t *ids;       /* [cap]: the pass's tokens, */
     int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
     bn_session **sess;  /* [cap]: the session of each token */
+    bn_lm_scratch *lm;  /* lm_head.c's, made on first use */
 } bn_scratch;
 
 struct bn_context {
@@ -61,6 +64,9 @@ struct bn_session {
     void *k_cache, *v_cache;      /* [layer][kv head][position][head_dim] (bn_kv_row) */
     float *logits;                /* n_vocab: after the last evaluated token */
     void *dev;                    /* the KV cache on the model's device, or NULL */
+    int logits_top;               /* bn_session_set_logits_top; 0 = every logit exact */
+    long n_logit_vectors;         /* logit vectors written, */
+    long n_exact_rows;            /* and the rows of them computed exactly */
 };
 
 /* One pass: n tokens, each with its session and position; the logits of
@@ -130,5 +136,17 @@ void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n, con
 int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d);
 void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, bn_q8act *qx,
                      float *y);
+
+/* dense_matmul.c: y[r] = row r of d times x for r in [r0, r1), as
+ * bn_dense_matmul gives it for one vector x that needs no q8 input. */
+void bn_dense_rows(const bn_kernels *k, const bn_dense *d, const float *x, float *y, int r0,
+                   int r1);
+
+/* lm_head.c: the logits of the pass's logit rows, whose inputs (normed) are
+ * x[i * n_embd], into p->logits: every row exact, or for sessions that
+ * want only their best rows, those exact and the rows proven below them
+ * -INFINITY. */
+void bn_lm_head(bn_context *ctx, const bn_pass *p, const float *x);
+void bn_lm_scratch_free(bn_lm_scratch *ls);
 
 #endif

@@ -247,7 +247,7 @@ static void output_forward(bn_context *ctx, const bn_pass *b)
     for (int i = 0; i < b->n_logits; i++)
         m->kernels->rmsnorm(s->xn + (size_t)i * ne, s->x + (size_t)b->logit_rows[i] * ne,
                             m->output_norm, ne, m->hp.rms_eps);
-    if (b->n_logits) bn_dense_matmul(ctx, &m->output, s->xn, b->n_logits, s->qa_out, b->logits);
+    if (b->n_logits) bn_lm_head(ctx, b, s->xn);
 }
 
 static int aborted(const bn_context *ctx) { return ctx->abort && ctx->abort(ctx->abort_data); }

@@ -40,7 +40,21 @@ static size_t qk256_bytes(const qk256_matrix *w)
 
 size_t bn_model_bytes_per_token(const bn_model *m)
 {
-    size_t total = (size_t)m->output.rows * m->output.row_bytes;
+    return bn_model_bytes_per_token_rows(m, m->output.rows);
+}
+
+/* The copy's levels, scales and row bounds, read whole by the first stage. */
+static size_t lm_copy_bytes(const bn_lm_copy *lc)
+{
+    const size_t n = (size_t)lc->q.rows * lc->q.cols;
+    return n + n / BN_Q8ROWS_GROUP * sizeof *lc->scales + (size_t)lc->q.rows * sizeof *lc->rows;
+}
+
+size_t bn_model_bytes_per_token_rows(const bn_model *m, double exact_rows)
+{
+    const int two_stage = m->lm_copy.q.rows && exact_rows < m->output.rows;
+    size_t total = (size_t)(exact_rows * (double)m->output.row_bytes);
+    if (two_stage) total += lm_copy_bytes(&m->lm_copy);
     for (int il = 0; il < m->hp.n_layer; il++) {
         const bn_layer *l = &m->layers[il];
         const qk256_matrix *w[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};

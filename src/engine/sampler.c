@@ -235,6 +235,15 @@ static void load_candidates(bn_sampler *s, const float *logits)
     }
 }
 
+int bn_sampler_logits_top(const bn_sampler *s)
+{
+    if (!s) return 0;
+    const bn_sampler_params *p = &s->params;
+    if (p->repeat_penalty != 1.0f && p->repeat_last_n != 0) return 0;
+    if (!(p->temp > 0)) return 1;
+    return p->top_k > 0 && p->top_k < s->n_vocab ? p->top_k : 0;
+}
+
 /* ----------------------------------------------------------- filtering */
 
 static int is_better(const candidate *a, const candidate *b)
@@ -272,9 +281,12 @@ static void sift_down_worst(candidate *heap, int n, int i)
     }
 }
 
-/* Step 4: moves the k best of c[0..n) into c[0..k) (unordered) and returns
- * the new count. A heap of the k best seen so far: each later candidate
- * only has to beat the worst of them. */
+/* Step 4: moves the k best of c[0..n) into c[0..k), best first, and
+ * returns the new count. A heap of the k best seen so far: each later
+ * candidate only has to beat the worst of them. The sort gives the draw
+ * an order that depends on the k best alone, not on the tokens below
+ * them, so logits exact only for the best (bn_sampler_logits_top) draw the
+ * same tokens. */
 static int keep_top_k(candidate *c, int n, int k)
 {
     if (k <= 0 || k >= n) return n;
@@ -285,6 +297,7 @@ static int keep_top_k(candidate *c, int n, int k)
             sift_down_worst(c, k, 0);
         }
     }
+    qsort(c, (size_t)k, sizeof *c, compare_best_first);
     return k;
 }
 

@@ -121,3 +121,11 @@ bn_context *bn_session_context(bn_session *s) { return s->ctx; }
 int bn_session_n_ctx(const bn_session *s) { return s->n_ctx; }
 int bn_session_n_past(const bn_session *s) { return s->n_past; }
 long bn_session_n_evaluated(const bn_session *s) { return s->n_evaluated; }
+
+void bn_session_set_logits_top(bn_session *s, int top) { s->logits_top = top > 0 ? top : 0; }
+
+long bn_session_exact_rows(const bn_session *s, long *n_vectors)
+{
+    if (n_vectors) *n_vectors = s->n_logit_vectors;
+    return s->n_exact_rows;
+}

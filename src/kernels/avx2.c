@@ -902,6 +902,7 @@ const bn_kernels bn_kernels_avx2 = {
     .matmat_from_2 = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
+    .q8rows_matvec = bn_x86_q8rows_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
     .attn_scores = attn_scores_avx2,
     .attn_values = attn_values_avx2,

@@ -65,6 +65,8 @@ static inline float bn_q8_inverse(float amax, float *d)
 typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                                 int r1);
 
+struct bn_q8rows; /* q8rows.h: the output layer's int8-row copy */
+
 typedef struct {
     const char *name;
     /* x[0..n) -> a (a allocated for at least n). */
@@ -103,6 +105,9 @@ typedef struct {
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
+    /* The product of the output layer's int8-row copy (q8rows.h defines
+     * it) for rows [r0, r1). NULL: bn_q8rows_matvec_ref. */
+    void (*q8rows_matvec)(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0, int r1);
     /* Attention of n_q query heads sharing one kv head over n rows of the
      * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
      * BN_ATTN_LANES says the order). Query j is q + j*d and its scores

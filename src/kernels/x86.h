@@ -170,6 +170,13 @@ void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, float *y, i
 void bn_x86_q16_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                             int r0, int r1);
 void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a);
+/* q8rows_x86.c: the int8-row copy's products (q8rows.h). */
+void bn_x86_q8rows_matvec_avx2(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0,
+                               int r1);
+void bn_x86_q8rows_matvec_avx512bw(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0,
+                                   int r1);
+void bn_x86_q8rows_matvec_vnni(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0,
+                               int r1);
 void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
 void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,

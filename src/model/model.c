@@ -596,6 +596,14 @@ static int load_metadata(bn_model *m, const char *path, const bn_model_params *p
     return 0;
 }
 
+/* bn_model_params.lm_copy: never, always, or for an output layer larger
+ * than the caches. */
+static int wants_lm_copy(const bn_model *m, int lm_copy)
+{
+    if (lm_copy) return lm_copy > 0;
+    return (size_t)m->output.rows * m->output.row_bytes >= BN_LM_COPY_MIN_BYTES;
+}
+
 static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
 {
     if (load_metadata(m, path, p, err)) return -1;
@@ -604,6 +612,9 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     if (!(m->pool = bn_pool_new(m->n_threads)))
         return bn_errf(err, "cannot start %d threads", m->n_threads);
     int rc = load_weights(m, m->out_type, err);
+    if (!rc && wants_lm_copy(m, p->lm_copy) && bn_lm_copy_build(m) && m->verbose)
+        fprintf(stderr, "bitnet-run: no memory for the output layer's copy: every logit computed "
+                "in full\n");
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
     if (!rc && p->use_mlock) rc = lock_weights(m, err);
@@ -658,6 +669,7 @@ void bn_model_close(bn_model *m)
     bn_arena_free(&m->weights);
     free(m->output_norm);
     if (!m->output.owned_in_arena) free(m->output.owned);
+    bn_lm_copy_free(&m->lm_copy);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
     gguf_close(m->file);

@@ -13,6 +13,7 @@
 #include "bitnet.h"
 #include "gguf/gguf.h"
 #include "kernels/kernels.h"
+#include "kernels/q8rows.h"
 #include "kernels/qk256.h"
 #include "runtime/threadpool.h"
 
@@ -49,6 +50,22 @@ typedef struct {
     int owned_in_arena; /* owned lies in the model's weights arena */
 } bn_dense;
 
+/* lm_copy.c: the output layer's int8-row copy (q8rows.h) for two-stage logits, and per
+ * row upper bounds of ||w - c|| over the row (err) and over its worst
+ * block of BN_Q8ROWS_GROUP values (err_max), of ||c|| (copy) and of ||w||
+ * (exact), w being the exact row and c the copy's. */
+typedef struct {
+    float err, err_max, copy, exact;
+} bn_lm_row_bound;
+
+typedef struct {
+    bn_q8rows q;            /* q.rows == 0: no copy */
+    int8_t *levels;         /* q's owned arrays */
+    uint16_t *scales;
+    bn_lm_row_bound *rows;  /* [q.rows] */
+    float max_norm;         /* the largest copy or exact norm */
+} bn_lm_copy;
+
 typedef struct {
     /* owned copies; the sub-norms are NULL in a model without them */
     float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
@@ -69,6 +86,7 @@ struct bn_model {
     int q16;          /* the ternary matrices in the 1.6-bit layout (bn_model_params.weights) */
     bn_dense tok_embd;
     bn_dense output; /* same data as tok_embd when tied (unless requantized) */
+    bn_lm_copy lm_copy; /* of a wide output layer (bn_model_params.lm_copy) */
     float *output_norm;
     bn_tokenizer *tok;
     bn_pool *pool; /* the threads that load the model; NULL once loaded */
@@ -86,6 +104,11 @@ struct bn_model {
  * public bn_model_load (src/backend/backend.c) then opens its backend. */
 bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err);
 void bn_model_close(bn_model *m);
+/* Makes m->lm_copy when the output layer is wide (F16, BF16, F32) on
+ * m->pool; 0, or -1 out of memory (the model then has none). A layer
+ * with infinities or NaNs gets none either: no bound would hold. */
+int bn_lm_copy_build(bn_model *m);
+void bn_lm_copy_free(bn_lm_copy *lc);
 
 /* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
