@@ -631,6 +631,14 @@ ALWAYS_INLINE AVX512_FN void values_rows(const float *w, size_t ld, int n_q, con
 
 BN_ATTN_ENTRIES(AVX512_FN, avx512, scores_rows, values_rows)
 
+/* Several inputs of the F16 product: one at a time, each row pass as fast
+ * as the AVX-512 F16 product goes. */
+static void f16_matmat_avx512(const uint16_t *w, int cols, const float *x, int n, float *y,
+                              size_t ldy, int r0, int r1)
+{
+    bn_f16_matmat_per_input(f16_matvec_avx512, w, cols, x, n, y, ldy, r0, r1);
+}
+
 const bn_kernels bn_kernels_avx512_vnni = {
     .name = "avx512-vnni",
     .quantize = quantize_avx512,
@@ -638,6 +646,7 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .q16_matvec = bn_x86_q16_matvec_avx2,
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = f16_matvec_avx512,
+    .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = qk256_matmat_vnni,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
@@ -658,8 +667,9 @@ const bn_kernels bn_kernels_avx512_bw = {
     .q16_matvec = bn_x86_q16_matvec_avx2,
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = f16_matvec_avx512,
+    .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
-    .matmat_from_2 = 1,
+    .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,

@@ -532,11 +532,19 @@ static void silu_mul_neon(float *gate, const float *up, int n)
     bn_silu_mul_from(gate, up, i, n);
 }
 
+/* Several inputs of the F16 product: one at a time. */
+static void f16_matmat_neon(const uint16_t *w, int cols, const float *x, int n, float *y,
+                            size_t ldy, int r0, int r1)
+{
+    bn_f16_matmat_per_input(f16_matvec_neon, w, cols, x, n, y, ldy, r0, r1);
+}
+
 const bn_kernels bn_kernels_neon_dotprod = {
     .name = "neon-dotprod",
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_sdot,
     .f16_matvec = f16_matvec_neon,
+    .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_sdot,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
@@ -552,6 +560,7 @@ const bn_kernels bn_kernels_neon_plain = {
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_plain,
     .f16_matvec = f16_matvec_neon,
+    .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_plain,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,

@@ -121,3 +121,15 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
         }
     }
 }
+
+void bn_matmat_per_token(bn_qk256_matvec_fn matvec, const qk256_matrix *w, const bn_qact *a,
+                         int n_tok, float *y, int ldy, int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) matvec(w, &a[t], y + (size_t)t * ldy, r0, r1);
+}
+
+void bn_f16_matmat_per_input(bn_f16_matvec_fn matvec, const uint16_t *w, int cols, const float *x,
+                             int n, float *y, size_t ldy, int r0, int r1)
+{
+    for (int i = 0; i < n; i++) matvec(w, cols, x + (size_t)i * cols, y + (size_t)i * ldy, r0, r1);
+}
