@@ -83,6 +83,7 @@ int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d)
     return q8_matvec_for(m->kernels, d->type) != NULL;
 }
 
+/* The output layer's product of n vectors, inputs quantized first for Q8_0 / Q6_K. */
 void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, bn_q8act *qx,
                      float *y)
 {

@@ -58,6 +58,7 @@ static void products_task(void *arg, int ith, int nth)
     }
 }
 
+/* The n products as one pool run, each matrix's rows in shrinking chunks. */
 void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat, const bn_product *p)
 {
     products_job j = {.k = ctx->m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};

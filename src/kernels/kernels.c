@@ -57,7 +57,7 @@ static const kernel_entry registry[] = {
 };
 #define N_ENTRIES ((int)(sizeof registry / sizeof registry[0]))
 
-/* ==== the complete tables ==== */
+/* ================================================= the complete tables */
 
 /* A tile kernel that pads a short pass to its full tile width (repeating
  * its last token) pays for a full tile from here on; below, qk256_matvec
@@ -102,13 +102,14 @@ static const bn_kernels *complete_table(int i)
     return &complete_tables[i];
 }
 
-/* ==== picking a table ==== */
+/* ===================================================== picking a table */
 
 static int entry_usable(const kernel_entry *e, const bn_cpu_features *f)
 {
     return e->table && e->supported(f);
 }
 
+/* The complete tables this CPU can run, best first. */
 int bn_kernels_available(const bn_kernels **tables, int max)
 {
     const bn_cpu_features f = bn_cpu_detect();
@@ -125,6 +126,7 @@ static void append_name(char *buf, size_t len, const char *name)
     if (used + 1 < len) snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
+/* Their names, comma separated. */
 void bn_kernels_available_names(char *buf, size_t len)
 {
     const bn_kernels *tables[BN_KERNELS_MAX];
@@ -148,6 +150,7 @@ static void valid_names(char *buf, size_t len)
     }
 }
 
+/* The complete table for a name, or NULL with a message listing the valid ones. */
 const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
 {
     if (!name || !strcmp(name, "auto")) name = "";
@@ -171,11 +174,12 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
     return NULL;
 }
 
-/* ==== the read loop ==== */
+/* ======================================================= the read loop */
 
 typedef uint64_t u64x2 __attribute__((vector_size(16))); /* plain C: SSE2 or NEON */
 _Static_assert(BN_READ_BYTES == 4 * sizeof(u64x2), "one vector per sum per step");
 
+/* The read loop: four independent sums of 16-byte vectors. */
 uint64_t bn_read_sum(const void *buf, size_t bytes)
 {
     const u64x2 *v = buf;

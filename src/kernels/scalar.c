@@ -178,6 +178,7 @@ static inline float cache_at(const void *rows, size_t idx, int f16)
     return f16 ? bn_f16_to_f32(((const uint16_t *)rows)[idx]) : ((const float *)rows)[idx];
 }
 
+/* Scores of n_q queries against n cached keys (floats or halves). */
 static inline void attn_scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
                                     int n, int d, float scale, float *scores, size_t ld, int hot)
 {
@@ -194,6 +195,7 @@ static inline void attn_scores_rows(const float *q, int n_q, const void *k, int 
         }
 }
 
+/* Weighted sums of n cached values (floats or halves) for n_q heads. */
 static inline void attn_values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
                                     size_t stride, int n, int d, float *out)
 {
