@@ -452,7 +452,7 @@ int run_batch(const run_opts *o)
     int n_slots = o->n_parallel < b.n_items ? o->n_parallel : b.n_items;
     batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
     if (!slots) log_out_of_memory();
-    bn_context *ctx = cli_new_context(m);
+    bn_context *ctx = cli_new_context(o, m);
     for (int i = 0; i < n_slots; i++) {
         slots[i].q.session = cli_new_session(o, m, ctx, o->n_ctx);
         slots[i].q.tok = bn_model_tokenizer(m);

@@ -164,11 +164,11 @@ static int interrupt_requested(void *data)
     return cli_interrupted;
 }
 
-/* A context that stops at a Ctrl-C, or exits. */
-bn_context *cli_new_context(bn_model *m)
+/* A context of -t threads that stops at a Ctrl-C, or exits. */
+bn_context *cli_new_context(const run_opts *o, bn_model *m)
 {
     char err[BN_ERR_LEN];
-    bn_context *ctx = bn_context_new(m, NULL, err);
+    bn_context *ctx = bn_context_new(m, &(bn_context_params){.n_threads = o->n_threads}, err);
     if (!ctx) cli_die(EXIT_MODEL, "%s", err);
     bn_context_set_abort(ctx, interrupt_requested, NULL);
     return ctx;
@@ -181,7 +181,11 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     int code;
     bn_session *s = setup_new_session(o, m, ctx, n_ctx, &code, err);
     if (!s) cli_die(code, "%s", err);
-    if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
+    if (ctx) return s;
+    /* a context of its own: -t threads, stopped by a Ctrl-C */
+    if (bn_context_set_threads(bn_session_context(s), o->n_threads))
+        cli_die(EXIT_MODEL, "cannot start %d threads", o->n_threads);
+    bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
     return s;
 }
 

@@ -33,7 +33,7 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
         bn_errf(err, "out of memory");
         return NULL;
     }
-    const int n_threads = p.n_threads ? p.n_threads : m->n_threads;
+    const int n_threads = p.n_threads ? p.n_threads : bn_available_cores();
     ctx->m = m;
     ctx->n_batch = p.n_batch ? p.n_batch : m->n_batch;
     if (!(ctx->pool = bn_pool_new(n_threads))) {

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "loader.h"
+#include "load.h"
 #include "names.h"
 
 /* The --info line of the output layer's type, and whether it was
@@ -89,8 +89,7 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
         if (m->file->tensors[i].type < 64) counts[m->file->tensors[i].type]++;
     for (unsigned t = 0; t < 64; t++)
         if (counts[t]) EMIT("tensors %-8s %u", gguf_type_name(t), counts[t]);
-    EMIT("kernel:          %s, %d thread%s", m->kernels->name, m->n_threads,
-         m->n_threads == 1 ? "" : "s");
+    EMIT("kernel:          %s", m->kernels->name);
 #undef EMIT
 }
 

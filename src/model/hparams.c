@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "loader.h"
+#include "load.h"
 #include "runtime/errors.h"
 
 #define MAX_DIM (1 << 20) /* widths above a million are not plausible */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "kernels/quants.h"
-#include "loader.h"
+#include "load.h"
 #include "runtime/errors.h"
 
 #define REQUANT_ROW_ALIGN 16

@@ -1,7 +1,7 @@
 /*
  * model.h - the in-memory shape of a BitNet b1.58 model (internal).
  *
- * model.c fills these structs from a GGUF file; the engine (src/engine/)
+ * load.c fills these structs from a GGUF file; the engine (src/engine/)
  * runs them and only reads them.
  * Ternary projections are QK256 matrices (qk256.h); the token embedding
  * and output layer stay in their file type as bn_dense (dense.c), except
@@ -74,7 +74,6 @@ struct bn_model {
     int verbose;
     int vocab_only;    /* bn_model_params.vocab_only: no weights, no evaluation */
     uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
-    int n_threads; /* its contexts' default thread count */
     int n_batch;   /* and most tokens per pass */
 };
 

@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "load.h"
 #include "names.h"
 #include "runtime/errors.h"
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "loader.h"
+#include "load.h"
 #include "names.h"
 #include "runtime/errors.h"
 #include "ternary.h"

@@ -1,12 +1,12 @@
 /*
- * loader.h - what the files that load and describe a model share
- * (internal to src/model): model.c runs a load through hparams.c (the
+ * load.h - what the files that load and describe a model share
+ * (internal to src/model): load.c runs a load through hparams.c (the
  * metadata), validate.c (the tensor table, pass 1), lm_head.c (--lm-head)
  * and residency.c (file pages released, --mlock); describe.c tells about
  * the result (--info).
  */
-#ifndef BN_MODEL_LOADER_H
-#define BN_MODEL_LOADER_H
+#ifndef BN_MODEL_LOAD_H
+#define BN_MODEL_LOAD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +53,7 @@ void bn_release_pages(const bn_model *m, const uint8_t *p, size_t n);
 void bn_release_tensor_pages(const bn_model *m, const gguf_tensor *t);
 int bn_lock_weights(const bn_model *m, char *err);
 
-/* model.c: projection i of a layer, in the order of bn_proj_names. */
+/* load.c: projection i of a layer, in the order of bn_proj_names. */
 qk256_matrix *bn_layer_proj(bn_layer *l, size_t i);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * model.c - loads a GGUF file into the model structs of model.h, and
+ * load.c - loads a GGUF file into the model structs of model.h, and
  * frees them: the metadata (hparams.c) and the tensor table checked whole
  * (validate.c), then the norms copied, the ternary projections repacked
  * into QK256 on the thread pool (docs/FORMAT.md, Tensor names and shapes)
@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "kernels/quants.h"
-#include "loader.h"
+#include "load.h"
 #include "names.h"
 #include "runtime/clock.h"
 #include "runtime/errors.h"
@@ -24,8 +24,8 @@
 
 bn_model_params bn_model_default_params(void)
 {
-    return (bn_model_params){.n_threads = 0, .kernel = "auto", .verbose = 0, .n_batch = 0,
-                             .lm_head = NULL, .weights = NULL};
+    return (bn_model_params){.kernel = "auto", .verbose = 0, .n_batch = 0, .lm_head = NULL,
+                             .weights = NULL};
 }
 
 /* A copy of a norm weight vector (pass 1 checked it, validate.c). */
@@ -137,19 +137,18 @@ static int load_metadata(bn_model *m, const char *path, const bn_model_params *p
     if (!(m->tok = bn_tokenizer_from_gguf(m->file, err, BN_ERR_LEN))) return -1;
     if (bn_read_vocab_size(m, err) || bn_validate_tensors(m, p->lm_head, &m->out_type, err)) return -1;
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
-    m->n_threads = p->n_threads > 0 ? p->n_threads : bn_available_cores();
     return 0;
 }
 
-/* The metadata, then (unless vocab_only) the weights on a pool of
- * n_threads, locked in RAM with use_mlock. */
+/* The metadata, then (unless vocab_only) the weights on a pool of the
+ * cores available, locked in RAM with use_mlock. */
 static int load_all(bn_model *m, const char *path, const bn_model_params *p, char *err)
 {
     if (load_metadata(m, path, p, err)) return -1;
     m->vocab_only = p->vocab_only;
     if (m->vocab_only) return 0;
-    if (!(m->pool = bn_pool_new(m->n_threads)))
-        return bn_errf(err, "cannot start %d threads", m->n_threads);
+    if (!(m->pool = bn_pool_new(bn_available_cores())))
+        return bn_errf(err, "cannot start %d threads", bn_available_cores());
     int rc = load_weights(m, m->out_type, err);
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
@@ -160,9 +159,9 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
 /* -v: the load's time, layers, kernel, threads and memory. */
 static void report_load(const bn_model *m, const char *path, double seconds)
 {
+    const int threads = bn_available_cores();
     fprintf(stderr, "bitnet-run: loaded %s in %.0f ms (%d layers, kernel %s, %d thread%s)\n", path,
-            seconds * 1e3, m->hp.n_layer, m->kernels->name, m->n_threads,
-            m->n_threads == 1 ? "" : "s");
+            seconds * 1e3, m->hp.n_layer, m->kernels->name, threads, threads == 1 ? "" : "s");
     double rss = bn_resident_mib(), hwm = bn_peak_resident_mib();
     if (rss >= 0.0 && hwm >= 0.0)
         fprintf(stderr, "bitnet-run: memory after load: resident %.1f MiB, peak %.1f MiB\n", rss,
@@ -217,5 +216,4 @@ void bn_model_free(bn_model *m)
 const bn_tokenizer *bn_model_tokenizer(const bn_model *m) { return m->tok; }
 int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
 int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
-int bn_model_n_threads(const bn_model *m) { return m->n_threads; }
 const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
