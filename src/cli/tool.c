@@ -164,15 +164,8 @@ static int interrupt_requested(void *data)
     return cli_interrupted;
 }
 
-/* A context of -t threads that stops at a Ctrl-C, or exits. */
-bn_context *cli_new_context(const run_opts *o, bn_model *m)
-{
-    char err[BN_ERR_LEN];
-    bn_context *ctx = bn_context_new(m, &(bn_context_params){.n_threads = o->n_threads}, err);
-    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
-    bn_context_set_abort(ctx, interrupt_requested, NULL);
-    return ctx;
-}
+/* Makes a Ctrl-C stop ctx's evaluations between layers. */
+void cli_stop_at_interrupt(bn_context *ctx) { bn_context_set_abort(ctx, interrupt_requested, NULL); }
 
 /* A session of n_ctx tokens (0: from -c), or exits. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
@@ -185,7 +178,7 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     /* a context of its own: -t threads, stopped by a Ctrl-C */
     if (bn_context_set_threads(bn_session_context(s), o->n_threads))
         cli_die(EXIT_MODEL, "cannot start %d threads", o->n_threads);
-    bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
+    cli_stop_at_interrupt(bn_session_context(s));
     return s;
 }
 
