@@ -53,13 +53,6 @@ static void bind_dense(const gguf_tensor *t, bn_dense *d)
     d->owned_in_arena = 0;
 }
 
-/* Projection i of a layer, in the order of bn_proj_names. */
-qk256_matrix *bn_layer_proj(bn_layer *l, size_t i)
-{
-    qk256_matrix *all[BN_N_PROJ] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
-    return all[i];
-}
-
 /* Layer il's norms copied, its projections repacked (their file pages
  * released) and scaled. */
 static int load_layer(bn_model *m, int il, char *err)

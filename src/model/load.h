@@ -53,7 +53,4 @@ void bn_release_pages(const bn_model *m, const uint8_t *p, size_t n);
 void bn_release_tensor_pages(const bn_model *m, const gguf_tensor *t);
 int bn_lock_weights(const bn_model *m, char *err);
 
-/* load.c: projection i of a layer, in the order of bn_proj_names. */
-qk256_matrix *bn_layer_proj(bn_layer *l, size_t i);
-
 #endif

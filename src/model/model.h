@@ -77,6 +77,13 @@ struct bn_model {
     int n_batch;   /* and most tokens per pass */
 };
 
+/* Projection i (< 7) of a layer, in the order of bn_proj_names (names.h). */
+static inline qk256_matrix *bn_layer_proj(bn_layer *l, size_t i)
+{
+    qk256_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
+    return all[i];
+}
+
 /* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
 /* Row `row` as floats into out[0..cols). */
