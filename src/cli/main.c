@@ -11,6 +11,14 @@
 #include "bitnet.h"
 #include "chat_format.h"
 #include "cli.h"
+#include "os.h"
+
+/* --list-devices: one line per device. */
+static void print_device(const char *line, void *data)
+{
+    (void)data;
+    printf("%s\n", line);
+}
 
 /* Parses the flags through the option table (src/common/options.c); prints
  * --help or --version and exits, or exits on a usage error. */
@@ -20,10 +28,12 @@ static void parse_args(int argc, char **argv, run_opts *o)
     switch (opts_parse(argc, argv, o, err)) {
     case OPTS_HELP: opts_print_help(stdout, o->mode == MODE_BENCH); exit(0);
     case OPTS_VERSION: cli_print_version(); exit(0);
+    case OPTS_LIST_DEVICES: bn_list_devices(print_device, NULL); exit(0);
     case OPTS_ERROR: cli_die(EXIT_USAGE, "%s", err);
     default: break;
     }
-    if (o->ignored_gpu && !o->quiet) log_note("%s ignored: this build runs on the CPU", o->ignored_gpu);
+    if (o->ignored_ngl && !o->quiet) log_note("%s ignored: this build runs on the CPU", o->ignored_ngl);
+    if (o->ignored_gpu && !o->quiet) log_note("%s ignored: bitnet-run has no such setting", o->ignored_gpu);
 }
 
 /* bn_model_describe's callback: one line of --info. */
@@ -78,6 +88,7 @@ static int dispatch_mode(const run_opts *o)
 /* Parses the flags and runs the mode they chose. */
 int main(int argc, char **argv)
 {
+    os_utf8_console(&argc, &argv);
     cli_check_output_at_exit();
     if (argc == 2 && !strcmp(argv[1], "--print-flags")) { /* for tools/check-docs.sh */
         opts_print_flags(stdout);

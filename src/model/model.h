@@ -55,6 +55,8 @@ typedef struct {
     qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
 } bn_layer;
 
+typedef struct bn_backend bn_backend; /* src/engine/engine.h */
+
 struct bn_model {
     gguf_file *file;
     bn_arch arch;
@@ -74,7 +76,9 @@ struct bn_model {
     int verbose;
     int vocab_only;    /* bn_model_params.vocab_only: no weights, no evaluation */
     uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
-    int n_batch;   /* and most tokens per pass */
+    int n_batch;   /* its contexts' default most tokens per pass */
+    const bn_backend *backend; /* runs its passes (bn_model_params.device) */
+    void *dev;                 /* the backend's copy of the weights, or NULL */
 };
 
 /* Projection i (< 7) of a layer, in the order of bn_proj_names (names.h). */
@@ -83,6 +87,11 @@ static inline qk256_matrix *bn_layer_proj(bn_layer *l, size_t i)
     qk256_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
     return all[i];
 }
+
+/* load.c: the model in host memory, as bn_model_load describes it; the
+ * public bn_model_load (src/backend/backend.c) then opens its backend. */
+bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err);
+void bn_model_close(bn_model *m);
 
 /* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
