@@ -14,8 +14,8 @@
  * The prompt-batch product (qk256_matmat) is measured apart, in GMAC/s
  * (multiply-adds of weights by activations per second): the matrix of each
  * shape times BATCH_TOKENS activation vectors, split over the pool in
- * chunks of rows as the forward pass does; the scalar table, which has no
- * matmat, runs its matrix-vector product token by token. Its "% of peak"
+ * chunks of rows as the forward pass does; the scalar table's matmat runs
+ * its matrix-vector product token by token. Its "% of peak"
  * column sets each table against its peak probe: a loop of that table's
  * inner-loop multiply instructions on registers only, with enough
  * independent accumulators that latency does not bound it, so it shows the
@@ -395,12 +395,7 @@ static void batch_task(void *arg, int ith, int nth)
     bn_split_range(j->w->rows, ith, nth, BATCH_ROW_CHUNK, &r0, &r1);
     for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
         const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
-        if (j->k->qk256_matmat) {
-            j->k->qk256_matmat(j->w, j->a, BATCH_TOKENS, j->y, j->w->rows, c, c1);
-            continue;
-        }
-        for (int t = 0; t < BATCH_TOKENS; t++)
-            j->k->qk256_matvec(j->w, &j->a[t], j->y + (size_t)t * j->w->rows, c, c1);
+        j->k->qk256_matmat(j->w, j->a, BATCH_TOKENS, j->y, j->w->rows, c, c1);
     }
 }
 
@@ -479,13 +474,11 @@ static void random_output(uint32_t type, uint8_t *w, size_t bytes, size_t block_
     for (size_t b = 0; b < bytes / block_bytes; b++) memcpy(w + b * block_bytes + d_offset, &d, 2);
 }
 
-/* The product a table runs for the type: its own, else the portable C
- * (for the scalar table); NULL when the table has none of its own. */
+/* The product a table runs for the type (the scalar table's is the
+ * portable C of quants.c). */
 static bn_q8_matvec_fn output_kernel(const bn_kernels *k, uint32_t type)
 {
-    if (type == GGML_TYPE_Q8_0)
-        return k == &bn_kernels_scalar ? bn_q8_0_matvec_ref : k->q8_0_matvec;
-    return k == &bn_kernels_scalar ? bn_q6_k_matvec_ref : k->q6_k_matvec;
+    return type == GGML_TYPE_Q8_0 ? k->q8_0_matvec : k->q6_k_matvec;
 }
 
 static void bench_output(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int vocab,
@@ -513,7 +506,7 @@ static void bench_output(bn_pool *pools[2], const bn_kernels **tables, int n_tab
         double scalar_s = 0;
         for (int t = 0; t < n_tables; t++) {
             output_job j = {tables[t], w, vocab, HIDDEN, x, NULL, &a, y};
-            if (type != GGML_TYPE_F16 && !(j.q8_matvec = output_kernel(tables[t], type))) continue;
+            if (type != GGML_TYPE_F16) j.q8_matvec = output_kernel(tables[t], type);
             const double sec = seconds_per_run(pools[p], output_task, &j);
             if (tables[t] == &bn_kernels_scalar) scalar_s = sec;
             print_row(shape, "memory", mib,
@@ -567,7 +560,7 @@ int main(int argc, char **argv)
     /* scalar first, the baseline of the speedup column */
     ordered[0] = &bn_kernels_scalar;
     for (int i = 0, m = 1; i < n_tables; i++)
-        if (tables[i] != &bn_kernels_scalar) ordered[m++] = tables[i];
+        if (strcmp(tables[i]->name, "scalar") != 0) ordered[m++] = tables[i];
     bn_pool *pools[2] = {bn_pool_new(1), bn_pool_new(threads)};
     if (!pools[0] || !pools[1]) {
         fprintf(stderr, "cannot start %d threads\n", threads);

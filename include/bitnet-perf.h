@@ -14,9 +14,6 @@
 extern "C" {
 #endif
 
-/* Changes the worker count of a context (0 = the cores available);
- * returns 0 or -1. */
-int bn_context_set_threads(bn_context *ctx, int n_threads);
 /* Bytes of weights that generating one token reads (ternary + output layer). */
 size_t bn_model_bytes_per_token(const bn_model *model);
 /* The same when exact_rows rows of the output layer are computed exactly

@@ -37,9 +37,10 @@ typedef struct bn_tokenizer bn_tokenizer;
 
 /* ---------------------------------------------------------------- model */
 
+/* A model loads on the cores available to the process; the threads that
+ * evaluate are a context's (bn_context_params.n_threads, the one thread
+ * setting). */
 typedef struct {
-    int n_threads;      /* threads that load the model, and its contexts' default;
-                           0 = the cores available to the process */
     const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
     int verbose;        /* print load details on stderr */
     int n_batch;        /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
@@ -74,7 +75,6 @@ void bn_model_free(bn_model *model);
 const bn_tokenizer *bn_model_tokenizer(const bn_model *model);
 int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
-int bn_model_n_threads(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
 /* The backend the model's passes run on ("cpu", "vulkan") and the name of
  * its device ("" on the CPU). */
@@ -107,7 +107,7 @@ typedef struct bn_context bn_context;
 typedef int (*bn_abort_fn)(void *data);
 
 typedef struct {
-    int n_threads; /* workers; 0 = the model's (bn_model_params.n_threads) */
+    int n_threads; /* workers; 0 = the cores available to the process */
     int n_batch;   /* most tokens per pass; 0 = the model's */
 } bn_context_params;
 
@@ -115,6 +115,8 @@ bn_context_params bn_context_default_params(void);
 bn_context *bn_context_new(bn_model *model, const bn_context_params *params, char err[BN_ERR_LEN]);
 void bn_context_free(bn_context *ctx);
 int bn_context_n_threads(const bn_context *ctx);
+/* Changes the worker count (0 = the cores available); returns 0 or -1. */
+int bn_context_set_threads(bn_context *ctx, int n_threads);
 /* fn(data) is asked between layers whether to stop; NULL removes it. */
 void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
 
@@ -138,7 +140,8 @@ typedef struct {
     int n_ctx;            /* context in tokens; 0 = the model's training context length */
     bn_cache_type type_k; /* element type of the cached keys (default BN_CACHE_F32) */
     bn_cache_type type_v; /* and of the cached values */
-    bn_context *context;  /* runs bn_session_eval; NULL = a context of the session's own */
+    bn_context *context;  /* runs bn_session_eval; NULL = a context of the session's own,
+                             with the default parameters (bn_session_context reaches it) */
 } bn_session_params;
 
 /* n_ctx 0, F32 keys and values, a context of its own (an all-zero struct

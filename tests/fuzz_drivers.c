@@ -184,7 +184,6 @@ static const char *load_model(const uint8_t *data, size_t size)
     int fd = write_input(data, size, path, sizeof path);
     if (fd < 0) return NULL; /* the machine's problem, not the engine's */
     bn_model_params p = bn_model_default_params();
-    p.n_threads = 1;
     bn_model *m = bn_model_load(path, &p, err);
     const char *bad = m ? run_model(m) : check_message(err, "bn_model_load failed without a message");
     bn_model_free(m);

@@ -157,7 +157,6 @@ void check_against_reference_file(const char *model_path, const char *ref_path, 
 {
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
-    p.n_threads = 2;
     bn_model *m = bn_model_load(model_path, &p, err);
     CHECK_MSG(m != NULL, "%s: %s", model_path, err);
     if (!m) return;

@@ -38,7 +38,6 @@ TEST(model_vocab_only_describes_but_does_not_evaluate)
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
     p.vocab_only = 1;
-    p.n_threads = 1;
     bn_model *m = bn_model_load(MODEL, &p, err);
     CHECK_MSG(m != NULL, "%s", err);
     if (!m) return;

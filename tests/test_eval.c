@@ -20,11 +20,10 @@
 
 static const int32_t PROMPT[PROMPT_LEN] = {1016, 17, 10, 17, 28, 19, 258, 272, 796, 10, 17, 28};
 
-static bn_model *load_tiny(int threads)
+static bn_model *load_tiny(void)
 {
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
-    p.n_threads = threads;
     bn_model *m = bn_model_load(BUNDLED_MODEL, &p, err);
     CHECK_MSG(m != NULL, "%s", err);
     return m;
@@ -52,7 +51,7 @@ static void alone(bn_model *m, const int32_t *ids, int n, float *out)
 
 TEST(eval_mixed_batch_equals_each_sequence_alone)
 {
-    bn_model *m = load_tiny(2);
+    bn_model *m = load_tiny();
     if (!m) return;
     char err[BN_ERR_LEN];
     const int nv = bn_model_n_vocab(m);
@@ -86,8 +85,8 @@ TEST(eval_mixed_batch_equals_each_sequence_alone)
 
 TEST(eval_bad_batches_are_errors)
 {
-    bn_model *m = load_tiny(1);
-    bn_model *other = load_tiny(1);
+    bn_model *m = load_tiny();
+    bn_model *other = load_tiny();
     if (!m || !other) {
         bn_model_free(m);
         bn_model_free(other);
@@ -158,7 +157,7 @@ static void *evaluate_on_own_context(void *arg)
 
 TEST(eval_two_sessions_on_two_threads_at_once)
 {
-    bn_model *m = load_tiny(1);
+    bn_model *m = load_tiny();
     if (!m) return;
     const size_t nv = (size_t)bn_model_n_vocab(m);
     worker_job jobs[2] = {{m, PROMPT, PROMPT_LEN, NULL, 0}, {m, PROMPT + 3, 7, NULL, 0}};
@@ -194,7 +193,7 @@ static int abort_after(void *data)
 
 TEST(eval_abort_stops_between_layers_and_keeps_the_session)
 {
-    bn_model *m = load_tiny(2);
+    bn_model *m = load_tiny();
     if (!m) return;
     char err[BN_ERR_LEN];
     const size_t nv = (size_t)bn_model_n_vocab(m);
@@ -217,7 +216,7 @@ TEST(eval_abort_stops_between_layers_and_keeps_the_session)
 
 TEST(eval_truncate_goes_back_to_an_earlier_position)
 {
-    bn_model *m = load_tiny(1);
+    bn_model *m = load_tiny();
     if (!m) return;
     char err[BN_ERR_LEN];
     const size_t nv = (size_t)bn_model_n_vocab(m);

@@ -181,7 +181,6 @@ static void requantize_tensor(ge_tensor *t, uint32_t type)
 static bn_model *load_with(const char *path, const char *lm_head, char *err)
 {
     bn_model_params p = bn_model_default_params();
-    p.n_threads = 2;
     p.lm_head = lm_head;
     return bn_model_load(path, &p, err);
 }

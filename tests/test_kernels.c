@@ -29,7 +29,7 @@ static int simd_tables(const bn_kernels **out)
     const int n = bn_kernels_available(all, BN_KERNELS_MAX);
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (all[i] != &bn_kernels_scalar) out[m++] = all[i];
+        if (strcmp(all[i]->name, "scalar") != 0) out[m++] = all[i];
     return m;
 }
 
@@ -52,11 +52,11 @@ TEST(kernels_available_lists_best_first_and_scalar_last)
     const int n = bn_kernels_available(t, BN_KERNELS_MAX);
     CHECK(n >= 1);
     if (n < 1) return;
-    CHECK(t[n - 1] == &bn_kernels_scalar);
+    CHECK(!strcmp(t[n - 1]->name, "scalar"));
     char err[256] = "";
     CHECK(bn_kernels_select(NULL, err, sizeof err) == t[0]);
     CHECK(bn_kernels_select("auto", err, sizeof err) == t[0]);
-    CHECK(bn_kernels_select("scalar", err, sizeof err) == &bn_kernels_scalar);
+    CHECK(bn_kernels_select("scalar", err, sizeof err) == t[n - 1]);
     char names[256];
     bn_kernels_available_names(names, sizeof names);
     CHECK_MSG(strstr(names, "scalar") != NULL, "names: %s", names);
@@ -100,14 +100,23 @@ TEST(kernels_select_by_name_or_family)
               "%s", err);
 }
 
-/* Every table built for this architecture has the entries the engine
- * calls without a fallback, whether or not this CPU can run it: a table
- * that no machine here runs (avx-vnni, the AVX-512 ones) is checked too. */
+/* Every table built for this architecture sets the entries table.h does
+ * not mark optional, and both Q16 entries or neither, whether or not this
+ * CPU can run it: a table that no machine here runs (avx-vnni, the
+ * AVX-512 ones) is checked too. */
 static int table_complete(const bn_kernels *k)
 {
-    return k->name && k->quantize && k->qk256_matvec && k->f16_matvec && k->attn_scores &&
-           k->attn_values && k->attn_scores_f16 && k->attn_values_f16 && k->exp_sum &&
-           k->rmsnorm && k->silu_mul;
+    return k->name && k->quantize && k->qk256_matvec && k->qk256_matmat && k->f16_matvec &&
+           k->f16_matmat && k->attn_scores && k->attn_values && k->attn_scores_f16 &&
+           k->attn_values_f16 && k->exp_sum && k->rmsnorm && k->silu_mul &&
+           !k->q16_matvec == !k->q16_matmat;
+}
+
+/* Every entry set, the optional ones included. */
+static int every_entry_set(const bn_kernels *k)
+{
+    return table_complete(k) && k->q16_matvec && k->q8_quantize && k->q8_0_matvec &&
+           k->q6_k_matvec;
 }
 
 TEST(kernels_every_built_table_is_complete)
@@ -124,6 +133,33 @@ TEST(kernels_every_built_table_is_complete)
     for (size_t i = 0; i < sizeof built / sizeof built[0]; i++)
         CHECK_MSG(table_complete(built[i]), "table %s lacks an entry",
                   built[i]->name ? built[i]->name : "(unnamed)");
+    CHECK(every_entry_set(&bn_kernels_scalar)); /* the definition has every entry */
+}
+
+/* The tables the engine gets are complete (kernels.c): an optional entry
+ * its file leaves NULL is the scalar table's, the others its own; a tile
+ * kernel that pads no tile runs from 2 tokens, one that pads from more. */
+TEST(kernels_picked_tables_are_complete)
+{
+    const bn_kernels *t[BN_KERNELS_MAX];
+    const int n = bn_kernels_available(t, BN_KERNELS_MAX);
+    for (int i = 0; i < n; i++) {
+        CHECK_MSG(every_entry_set(t[i]), "picked table %s lacks an entry", t[i]->name);
+        CHECK_MSG(t[i]->qk256_matmat_from > 2 - t[i]->matmat_pads_no_tile &&
+                      t[i]->q16_matmat_from == 2,
+                  "%s: qk256_matmat from %d tokens, q16_matmat from %d", t[i]->name,
+                  t[i]->qk256_matmat_from, t[i]->q16_matmat_from);
+        char err[256] = "";
+        CHECK(bn_kernels_select(t[i]->name, err, sizeof err) == t[i]);
+    }
+#if defined(__aarch64__)
+    /* no Q16 or lm-head kernels of their own: the scalar ones */
+    char err[256] = "";
+    const bn_kernels *neon = bn_kernels_select("neon", err, sizeof err);
+    if (neon)
+        CHECK(neon->q16_matvec == bn_kernels_scalar.q16_matvec &&
+              neon->q6_k_matvec == bn_kernels_scalar.q6_k_matvec);
+#endif
 }
 
 /* avx-vnni is opt-in until tested on hardware (kernels.c): "auto" and

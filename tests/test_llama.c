@@ -62,7 +62,6 @@ static bn_model *load_edited(const ge_file *base, llama_edit edit, char *err)
     ge_write(&e, &b, NULL);
     const char *path = gb_write_temp(&b, "llama");
     bn_model_params p = bn_model_default_params();
-    p.n_threads = 1;
     bn_model *m = bn_model_load(path, &p, err);
     unlink(path);
     gb_free(&b);

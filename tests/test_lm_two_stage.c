@@ -62,7 +62,6 @@ static int rig_open(head_rig *h, const bn_kernels *k, int rows, int cols, uint16
                            .data = (const uint8_t *)w,
                            .row_bytes = (size_t)cols * 2};
     m->kernels = k;
-    m->n_threads = nth;
     m->n_batch = N_TOKENS;
     h->w = w;
     if (!(m->pool = bn_pool_new(nth))) return -1;
@@ -474,7 +473,6 @@ TEST(lm_two_stage_tiny_generation)
         char err[BN_ERR_LEN];
         bn_model_params mp = bn_model_default_params();
         mp.kernel = tables[t]->name;
-        mp.n_threads = 2;
         mp.lm_copy = 1; /* too small for one by default */
         bn_model *m = bn_model_load(path, &mp, err);
         CHECK_MSG(m != NULL, "%s", err);
@@ -531,7 +529,6 @@ TEST(lm_two_stage_reference_greedy_unchanged)
         snprintf(model_path, sizeof model_path, "%s", test_shared_path(pairs[i][0]));
         snprintf(ref_path, sizeof ref_path, "%s", test_shared_path(pairs[i][1]));
         bn_model_params mp = bn_model_default_params();
-        mp.n_threads = 2;
         mp.lm_copy = 1;
         bn_model *m = bn_model_load(model_path, &mp, err);
         CHECK_MSG(m != NULL, "%s: %s", model_path, err);

@@ -193,22 +193,10 @@ TEST(lmhead_matvec_ref_matches_naive_product)
 
 /* ------------------------------------------- every table, bit for bit */
 
-/* The tables this CPU runs with at least one lm-head kernel of their own. */
-static int lmhead_tables(const bn_kernels **out)
-{
-    const bn_kernels *all[BN_KERNELS_MAX];
-    const int n = bn_kernels_available(all, BN_KERNELS_MAX);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (all[i]->q8_quantize || all[i]->q8_0_matvec || all[i]->q6_k_matvec) out[m++] = all[i];
-    return m;
-}
-
 TEST(lmhead_simd_quantize_bit_exact)
 {
     const bn_kernels *t[BN_KERNELS_MAX];
-    const int n_tables = lmhead_tables(t);
-    if (!n_tables) SKIP("no table with lm-head kernels on this CPU");
+    const int n_tables = bn_kernels_available(t, BN_KERNELS_MAX);
     enum { MAX_N = 64 * BN_Q8_GROUP };
     static float x[MAX_N];
     bn_q8act want = {0}, got = {0};
@@ -219,7 +207,6 @@ TEST(lmhead_simd_quantize_bit_exact)
         random_activations(x, n);
         bn_q8act_quantize_ref(x, n, &want);
         for (int i = 0; i < n_tables; i++) {
-            if (!t[i]->q8_quantize) continue;
             memset(got.q, 0x55, MAX_N);
             t[i]->q8_quantize(x, n, &got);
             CHECK_MSG(got.n == n && same_bytes(want.q, got.q, (size_t)n) &&
@@ -250,8 +237,7 @@ static void compare_matvec(const char *table, const char *what, bn_q8_matvec_fn 
 TEST(lmhead_simd_products_bit_exact)
 {
     const bn_kernels *t[BN_KERNELS_MAX];
-    const int n_tables = lmhead_tables(t);
-    if (!n_tables) SKIP("no table with lm-head kernels on this CPU");
+    const int n_tables = bn_kernels_available(t, BN_KERNELS_MAX);
     const int max_cols = MAX_Q8_0_BLOCKS * BN_Q8_0_BLOCK;
     uint8_t *w8 = malloc((size_t)MAX_ROWS * MAX_Q8_0_BLOCKS * BN_Q8_0_BYTES);
     uint8_t *w6 = malloc((size_t)MAX_ROWS * MAX_Q6_K_BLOCKS * BN_Q6_K_BYTES);
@@ -270,12 +256,10 @@ TEST(lmhead_simd_products_bit_exact)
         if (c % 4 == 0) /* also full-range levels, not only quantized ones */
             random_levels(&a);
         for (int i = 0; i < n_tables; i++) {
-            if (t[i]->q8_0_matvec)
-                compare_matvec(t[i]->name, "q8_0_matvec", bn_q8_0_matvec_ref, t[i]->q8_0_matvec,
-                               w8, rows, nb8 * BN_Q8_0_BLOCK, &a, c);
-            if (t[i]->q6_k_matvec)
-                compare_matvec(t[i]->name, "q6_k_matvec", bn_q6_k_matvec_ref, t[i]->q6_k_matvec,
-                               w6, rows, nb6 * BN_Q6_K_BLOCK, &a, c);
+            compare_matvec(t[i]->name, "q8_0_matvec", bn_q8_0_matvec_ref, t[i]->q8_0_matvec, w8,
+                           rows, nb8 * BN_Q8_0_BLOCK, &a, c);
+            compare_matvec(t[i]->name, "q6_k_matvec", bn_q6_k_matvec_ref, t[i]->q6_k_matvec, w6,
+                           rows, nb6 * BN_Q6_K_BLOCK, &a, c);
         }
     }
     free(w8);

@@ -22,12 +22,11 @@
  * closer than this, but not equal. */
 #define F16_CACHE_MIN_COSINE 0.999
 
-static bn_model *load(const char *path, const char *kernel, int threads)
+static bn_model *load(const char *path, const char *kernel)
 {
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
     p.kernel = kernel;
-    p.n_threads = threads;
     bn_model *m = bn_model_load(path, &p, err);
     CHECK_MSG(m != NULL, "%s: %s", path, err);
     return m;
@@ -76,7 +75,7 @@ static void check_two_plus_two(bn_model *m, const bn_session_params *sp)
 
 TEST(model_bundled_answers_two_plus_two)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const bn_session_params sp = bn_session_default_params();
     check_two_plus_two(m, &sp);
@@ -85,7 +84,7 @@ TEST(model_bundled_answers_two_plus_two)
 
 TEST(model_context_overflow_and_bad_ids_are_errors)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 1);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     char err[BN_ERR_LEN];
     bn_session *s = bn_session_new(m, &(bn_session_params){.n_ctx = 4}, err);
@@ -158,7 +157,7 @@ static void prompt_logits(bn_model *m, const int32_t *ids, int n, int one_by_one
 
 TEST(model_batched_prompt_equals_token_by_token)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     int32_t ids[12] = {1016, 672, 11, 434, 11, 17, 10, 17, 28, 19, 220, 21};
@@ -193,7 +192,7 @@ static int decode_together(bn_session *const *s, const int32_t *ids, int n, floa
 
 TEST(model_batch_decode_equals_separate_sessions)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
@@ -229,7 +228,7 @@ TEST(model_batch_decode_equals_separate_sessions)
 static void check_split_equals_rows(int threads)
 {
     enum { N = 300 };
-    bn_model *m = load(BUNDLED_MODEL, "auto", threads);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
@@ -242,6 +241,7 @@ static void check_split_equals_rows(int threads)
         sp.n_ctx = N + 1;
         sp.type_k = sp.type_v = types[c];
         bn_session *s = bn_session_new(m, &sp, err);
+        CHECK(bn_context_set_threads(bn_session_context(s), threads) == 0);
         CHECK_MSG(bn_session_eval_all(s, ids, N, all, err) == 0, "%s", err);
         bn_session_reset(s);
         const float *logits = NULL;
@@ -277,7 +277,7 @@ static const int32_t PROMPT12[12] = {1016, 672, 11, 434, 11, 17, 10, 17, 28, 19,
 
 TEST(model_default_kv_cache_is_f32_and_unchanged)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     float *plain = malloc((size_t)nv * sizeof *plain), *other = malloc((size_t)nv * sizeof *other);
@@ -303,7 +303,7 @@ TEST(model_default_kv_cache_is_f32_and_unchanged)
 
 TEST(model_f16_kv_cache_halves_memory_and_still_answers)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
@@ -343,7 +343,7 @@ TEST(model_f16_kv_cache_halves_memory_and_still_answers)
 
 TEST(model_batch_decode_mixes_kv_cache_types)
 {
-    bn_model *m = load(BUNDLED_MODEL, "auto", 2);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     const int nv = bn_model_n_vocab(m);
     char err[BN_ERR_LEN];
@@ -389,7 +389,7 @@ TEST(model_kv_cache_type_names_and_bad_types)
     CHECK(!strcmp(bn_cache_type_name(BN_CACHE_F16), "f16"));
     CHECK(bn_cache_type_name((bn_cache_type)2) == NULL);
     CHECK(bn_cache_type_name((bn_cache_type)-1) == NULL);
-    bn_model *m = load(BUNDLED_MODEL, "auto", 1);
+    bn_model *m = load(BUNDLED_MODEL, "auto");
     if (!m) return;
     char err[BN_ERR_LEN] = "";
     bn_session_params sp = cache_params(BN_CACHE_F32, (bn_cache_type)7);
@@ -403,7 +403,7 @@ TEST(model_reference_greedy_ids_with_f16_kv_cache)
 {
     SHARED_OR_SKIP(ref_path, "reference/bitnet-tiny-greedy.jsonl");
     const char *path = BUNDLED_MODEL;
-    bn_model *m = load(path, "auto", 2);
+    bn_model *m = load(path, "auto");
     if (!m) return;
     const bn_session_params sp = {.type_k = BN_CACHE_F16, .type_v = BN_CACHE_F16};
     ref_result r;

@@ -44,7 +44,6 @@ static const char *vulkan_missing(void)
 static bn_model *load_on(const char *path, const char *device)
 {
     bn_model_params p = bn_model_default_params();
-    p.n_threads = 2;
     p.device = device;
     char err[BN_ERR_LEN];
     bn_model *m = bn_model_load(path, &p, err);

@@ -29,7 +29,8 @@ command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq
 count() { # instructions of one run of bitnet-run with the given arguments
     local out
     out=$(mktemp)
-    valgrind --tool=callgrind --callgrind-out-file="$out" ./bitnet-run -m "$MODEL" -t 1 "$@" >/dev/null 2>&1
+    # on one core: the load, which takes every core available, runs on one thread too
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out" ./bitnet-run -m "$MODEL" -t 1 "$@" >/dev/null 2>&1
     awk '/^summary:/ {print $2}' "$out"
     rm -f "$out"
 }

@@ -57,7 +57,7 @@ static int backend_open(bn_model *m, const char *device, char *err)
     return 0;
 }
 
-/* The model in host memory (model.c), then on its backend. */
+/* The model in host memory (src/model/load.c), then on its backend. */
 bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
 {
     bn_model *m = bn_model_open(path, params, err);

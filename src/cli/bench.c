@@ -392,7 +392,7 @@ static void run_context(const run_opts *o, const bench_model *bm, bn_context *ct
                     for (int si = 0; si < (kind == 0 ? 1 : b->spec.n); si++) {
                         if (list[i] == 0) continue;
                         bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                       .depth = b->depth.v[di], .threads = b->threads.v[ti],
+                                       .depth = b->depth.v[di], .threads = bn_context_n_threads(ctx),
                                        .n_batch = n_batch, .spec = kind == 0 ? 1 : b->spec.v[si]};
                         run_row(bm->m, ctx, o, ids, &r);
                         print_row(o, bm, &r, *first);
@@ -414,12 +414,11 @@ static void run_model(run_opts *o, const char *path, int *first)
     mp.weights = o->weights;
     mp.device = o->device;
     mp.lm_copy = o->no_lm_copy ? -1 : 0;
-    mp.n_threads = b->threads.n ? b->threads.v[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);
     describe_model(&bm);
     const int default_threads = !b->threads.n;
-    if (default_threads) b->threads.v[b->threads.n++] = bn_model_n_threads(bm.m);
+    if (default_threads) b->threads.v[b->threads.n++] = 0; /* the cores available */
     int32_t *ids = test_ids(o, bm.m);
     for (int bi = 0; bi < b->batches.n; bi++) {
         const bn_context_params cp = {.n_threads = b->threads.v[0], .n_batch = b->batches.v[bi]};

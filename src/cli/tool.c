@@ -164,7 +164,11 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     int code;
     bn_session *s = setup_new_session(o, m, ctx, n_ctx, &code, err);
     if (!s) cli_die(code, "%s", err);
-    if (!ctx) cli_stop_at_interrupt(bn_session_context(s));
+    if (ctx) return s;
+    /* a context of its own: -t threads, stopped by a Ctrl-C */
+    if (bn_context_set_threads(bn_session_context(s), o->n_threads))
+        cli_die(EXIT_MODEL, "cannot start %d threads", o->n_threads);
+    cli_stop_at_interrupt(bn_session_context(s));
     return s;
 }
 

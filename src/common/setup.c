@@ -85,7 +85,6 @@ static int explain_load_error(const run_opts *o, char err[BN_ERR_LEN])
 bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
 {
     bn_model_params mp = bn_model_default_params();
-    mp.n_threads = o->n_threads;
     mp.n_batch = o->n_batch;
     mp.kernel = o->kernel;
     mp.verbose = o->verbose;

@@ -44,6 +44,7 @@ typedef struct {
     float *out;        /* its output head */
 } attn_site;
 
+/* Where token t's attention for kv head kvh reads and writes. */
 static attn_site attn_site_of(const attention_job *j, int t, int kvh)
 {
     const bn_hparams *hp = &j->m->hp;
@@ -168,6 +169,7 @@ static int max_positions(const bn_pass *b)
     return n;
 }
 
+/* Split pass 1: the scores of ATTN_POS_CHUNK positions of a kv head for its group. */
 static void split_scores_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
@@ -185,6 +187,7 @@ static void split_scores_task(void *arg, int ith, int nth)
     }
 }
 
+/* Split pass 2: the softmax of each query head's scores. */
 static void split_softmax_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
@@ -193,6 +196,7 @@ static void split_softmax_task(void *arg, int ith, int nth)
         bn_softmax(j->m->kernels, split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
 }
 
+/* Split pass 3: one value chunk's weighted sums of a kv head for its group. */
 static void split_values_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
@@ -210,6 +214,7 @@ static void split_values_task(void *arg, int ith, int nth)
     }
 }
 
+/* Split pass 4: each output slice plus the chunks' partial sums, in order. */
 static void split_sum_task(void *arg, int ith, int nth)
 {
     const attention_job *j = arg;
@@ -224,6 +229,7 @@ static void split_sum_task(void *arg, int ith, int nth)
     }
 }
 
+/* Layer il's attention: whole items for a prompt, the split passes for a few tokens. */
 void bn_attention(bn_context *ctx, const bn_pass *b, int il)
 {
     attention_job aj = {ctx->m, ctx->sc, b, il};

@@ -15,6 +15,7 @@ bn_context_params bn_context_default_params(void)
     return (bn_context_params){.n_threads = 0, .n_batch = 0};
 }
 
+/* A context of the model: its worker pool (the scratch comes with the first pass). */
 bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char err[BN_ERR_LEN])
 {
     const bn_context_params p = params ? *params : bn_context_default_params();
@@ -32,7 +33,7 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
         bn_errf(err, "out of memory");
         return NULL;
     }
-    const int n_threads = p.n_threads ? p.n_threads : m->n_threads;
+    const int n_threads = p.n_threads ? p.n_threads : bn_available_cores();
     ctx->m = m;
     ctx->n_batch = p.n_batch ? p.n_batch : m->n_batch;
     if (!(ctx->pool = bn_pool_new(n_threads))) {
@@ -43,6 +44,7 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
     return ctx;
 }
 
+/* Frees every buffer of a scratch (NULL is fine). */
 static void scratch_free(bn_scratch *sc)
 {
     if (!sc) return;
@@ -74,6 +76,7 @@ static void scratch_free(bn_scratch *sc)
     free(sc);
 }
 
+/* Frees the context's scratch and stops its threads. */
 void bn_context_free(bn_context *ctx)
 {
     if (!ctx) return;
@@ -90,6 +93,7 @@ void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data)
     ctx->abort_data = data;
 }
 
+/* A pool of n_threads workers (0: the cores available); the scratch follows. */
 int bn_context_set_threads(bn_context *ctx, int n_threads)
 {
     if (n_threads < 1) n_threads = bn_available_cores();
@@ -105,6 +109,7 @@ int bn_context_set_threads(bn_context *ctx, int n_threads)
 
 static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
 
+/* The quantized inputs of the products, one per token of each width. */
 static int alloc_inputs(const bn_model *m, bn_scratch *sc)
 {
     sc->qa_xn = calloc((size_t)sc->cap, sizeof *sc->qa_xn);
@@ -123,6 +128,7 @@ static int alloc_inputs(const bn_model *m, bn_scratch *sc)
     return 0;
 }
 
+/* The buffers of a pass of up to cap tokens over n_ctx positions; NULL out of memory. */
 static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_ctx)
 {
     const bn_hparams *hp = &m->hp;
@@ -157,6 +163,7 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     return NULL;
 }
 
+/* The scratch, grown to at least cap tokens and n_ctx positions. */
 bn_scratch *bn_context_scratch(bn_context *ctx, int cap, int n_ctx)
 {
     bn_scratch *sc = ctx->sc;

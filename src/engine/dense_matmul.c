@@ -2,20 +2,20 @@
  * dense_matmul.c - the output layer's product (a matrix that is not
  * ternary) on the context's pool: one or more vectors, split by rows, each
  * chunk of rows read once for all the vectors. F16 (the type of the
- * official files) uses the kernel table's F16 product; Q8_0 and Q6_K
+ * official files) uses the kernel table's F16 products; Q8_0 and Q6_K
  * (--lm-head) take each vector quantized once to int8 groups (bn_q8act,
- * kernels.h) for the integer products of the table, or of quants.c where
- * the table has none; the other types take the float dot of quants.h.
+ * kernels.h) for the table's integer products; the other types take the
+ * float dot of quants.h.
  */
 #include "engine.h"
 #include "kernels/quants.h"
 
-/* The integer product of a Q8_0 or Q6_K matrix: the table's, else the
- * portable reference. NULL for the other types. */
+/* The table's integer product of a Q8_0 or Q6_K matrix; NULL for the
+ * other types. */
 static bn_q8_matvec_fn q8_matvec_for(const bn_kernels *k, uint32_t type)
 {
-    if (type == GGML_TYPE_Q8_0) return k->q8_0_matvec ? k->q8_0_matvec : bn_q8_0_matvec_ref;
-    if (type == GGML_TYPE_Q6_K) return k->q6_k_matvec ? k->q6_k_matvec : bn_q6_k_matvec_ref;
+    if (type == GGML_TYPE_Q8_0) return k->q8_0_matvec;
+    if (type == GGML_TYPE_Q6_K) return k->q6_k_matvec;
     return NULL;
 }
 
@@ -54,12 +54,9 @@ void bn_dense_rows(const bn_kernels *k, const bn_dense *d, const float *x, float
         y[r] = bn_quant_dot(d->type, d->data + (size_t)r * d->row_bytes, x, d->cols);
 }
 
-/* An F16 matrix whose rows the table converts once for several inputs. */
-static int f16_inputs_at_once(const matmul_task *t)
-{
-    return t->d->type == GGML_TYPE_F16 && t->k->f16_matmat;
-}
-
+/* Each thread claims chunks of rows: one input takes the F16 or integer
+ * product over the whole claim, several take each OUTPUT_ROW_CHUNK rows
+ * for all of them. */
 static void dense_matmul_task(void *arg, int ith, int nth)
 {
     matmul_task *t = arg;
@@ -75,7 +72,7 @@ static void dense_matmul_task(void *arg, int ith, int nth)
         }
         for (int c0 = r0; c0 < r1; c0 += OUTPUT_ROW_CHUNK) {
             const int c1 = c0 + OUTPUT_ROW_CHUNK < r1 ? c0 + OUTPUT_ROW_CHUNK : r1;
-            if (f16_inputs_at_once(t)) {
+            if (t->d->type == GGML_TYPE_F16) {
                 t->k->f16_matmat((const uint16_t *)t->d->data, t->d->cols, t->x, t->n, t->y,
                                  (size_t)t->d->rows, c0, c1);
                 continue;
@@ -90,15 +87,14 @@ int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d)
     return q8_matvec_for(m->kernels, d->type) != NULL;
 }
 
+/* The output layer's product of n vectors, inputs quantized first for Q8_0 / Q6_K. */
 void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, bn_q8act *qx,
                      float *y)
 {
     const bn_kernels *k = ctx->m->kernels;
     matmul_task t = {k, d, x, n, y, q8_matvec_for(k, d->type), NULL, {0}};
     if (t.q8_matvec) {
-        for (int i = 0; i < n; i++)
-            (k->q8_quantize ? k->q8_quantize : bn_q8act_quantize_ref)(x + (size_t)i * d->cols,
-                                                                      d->cols, &qx[i]);
+        for (int i = 0; i < n; i++) k->q8_quantize(x + (size_t)i * d->cols, d->cols, &qx[i]);
         t.qx = qx;
     }
     bn_chunks_init(&t.rows, d->rows, OUTPUT_ROW_CHUNK, bn_pool_size(ctx->pool));

@@ -71,6 +71,7 @@ static int run_pass(bn_context *ctx, const bn_batch_entry *e, int i0, int n, flo
     return 0;
 }
 
+/* Checks the whole batch, then runs it in passes of up to n_batch tokens. */
 int bn_eval(bn_context *ctx, const bn_batch_entry *batch, int n, float *logits,
             char err[BN_ERR_LEN])
 {

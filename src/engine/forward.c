@@ -20,7 +20,7 @@
 #include "engine.h"
 #include "ops.h"
 
-/* ==== one elementwise operation on every token of a pass ==== */
+/* ================== one elementwise operation on every token of a pass */
 
 /* row(op, t) does token t; the other fields are the operands, rows of
  * `width` values for token t at t * width (each operation says which it
@@ -39,6 +39,7 @@ struct token_op {
     int values;     /* and 0 for the key cache, 1 for the value cache */
 };
 
+/* A thread's share of the tokens, op->row on each. */
 static void token_task(void *arg, int ith, int nth)
 {
     const token_op *op = arg;
@@ -195,7 +196,7 @@ static void rope_angles(bn_context *ctx, const bn_pass *b, float *angles)
     for_each_token(ctx, &op);
 }
 
-/* ==== the pass ==== */
+/* ============================================================ the pass */
 
 /* Layer il on every token of the pass: x, the residual stream, goes in
  * and comes out; docs/FORWARD.md, The layer, numbers the steps. */
@@ -252,6 +253,7 @@ static void output_forward(bn_context *ctx, const bn_pass *b)
 
 static int aborted(const bn_context *ctx) { return ctx->abort && ctx->abort(ctx->abort_data); }
 
+/* The pass: embeddings, every layer (abortable between them), then the logits. */
 int bn_forward(bn_context *ctx, const bn_pass *b)
 {
     embed(ctx, b, ctx->sc->x);

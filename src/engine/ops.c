@@ -33,6 +33,7 @@ void bn_rope_angles(float *cs, int head_dim, int pos, float base)
     }
 }
 
+/* NEOX pairs (i, i + half) rotated by the angles of cs. */
 void bn_rope_apply(float *v, int head_dim, const float *cs)
 {
     const int half = head_dim / 2;
@@ -44,6 +45,7 @@ void bn_rope_apply(float *v, int head_dim, const float *cs)
     }
 }
 
+/* NORM pairs (2i, 2i + 1) rotated by the angles of cs. */
 void bn_rope_apply_norm(float *v, int head_dim, const float *cs)
 {
     const int half = head_dim / 2;
@@ -67,6 +69,7 @@ static inline float relu(float g)
     return g;
 }
 
+/* gate = relu(gate)^2 * up, or SiLU(gate) * up on the kernel table. */
 void bn_ffn_activate(const bn_kernels *k, bn_ffn_act act, float *gate, const float *up, int n)
 {
     if (act == BN_ACT_RELU2) {

@@ -38,6 +38,7 @@ static size_t qk256_bytes(const qk256_matrix *w)
     return qk256_codes_bytes(w->rows, w->cols) + (w->block_scales ? blocks * sizeof(float) : 0);
 }
 
+/* The ternary matrices' bytes and the output layer's: what a token reads. */
 size_t bn_model_bytes_per_token(const bn_model *m)
 {
     return bn_model_bytes_per_token_rows(m, m->output.rows);
@@ -79,6 +80,7 @@ static void read_task(void *arg, int ith, int nth)
     j->sums[ith] = bn_read_sum(j->buf + (size_t)c0 * READ_CHUNK, (size_t)(c1 - c0) * READ_CHUNK);
 }
 
+/* The best of reps timed passes of the read loop over bytes, on the pool. */
 double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps)
 {
     bytes -= bytes % READ_CHUNK;

@@ -90,6 +90,7 @@ static uint64_t splitmix64_next(uint64_t *state)
 
 static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+/* xoshiro256** (Blackman and Vigna): the next 64 random bits. */
 static uint64_t xoshiro_next(uint64_t s[4])
 {
     uint64_t result = rotl64(s[1] * 5, 7) * 9;
@@ -131,6 +132,7 @@ bn_sampler_params bn_sampler_default_params(void)
     return p;
 }
 
+/* Every parameter in its range, or a message saying which is not. */
 int bn_sampler_params_check(const bn_sampler_params *p, int n_vocab, char err[BN_ERR_LEN])
 {
     const char *why = NULL;
@@ -171,6 +173,7 @@ bn_sampler *bn_sampler_new(const bn_sampler_params *params, int n_vocab)
     return s;
 }
 
+/* Frees the sampler and its buffers (NULL is fine). */
 void bn_sampler_free(bn_sampler *sampler)
 {
     if (!sampler) return;
@@ -257,6 +260,7 @@ static int compare_best_first(const void *pa, const void *pb)
     return is_better(a, b) ? -1 : is_better(b, a) ? 1 : 0;
 }
 
+/* The index of the best candidate (is_better's order). */
 static int best_index(const candidate *c, int n)
 {
     int best = 0;
@@ -391,6 +395,7 @@ static int32_t draw(bn_sampler *s, const candidate *c, int n, double total, int3
     return last_possible >= 0 ? c[last_possible].id : c[best_index(c, n)].id;
 }
 
+/* The next id: the filter chain, then greedy or a draw. */
 int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
 {
     if (!sampler || !logits) return -1;
@@ -421,6 +426,7 @@ int32_t bn_sampler_sample_draft(bn_sampler *sampler, const float *logits, int32_
     return draw(sampler, c, n, total - w_draft, draft);
 }
 
+/* The candidates left by the chain and their probabilities. */
 int bn_sampler_probs(bn_sampler *sampler, const float *logits, int32_t *ids, double *probs)
 {
     if (!sampler || !logits || !ids || !probs) return -1;

@@ -41,6 +41,7 @@ bn_session_params bn_session_default_params(void)
         .n_ctx = 0, .type_k = BN_CACHE_F32, .type_v = BN_CACHE_F32, .context = NULL};
 }
 
+/* The context fits the model and the cache types are known. */
 static int check_params(const bn_model *m, const bn_session_params *p, int n_ctx, char *err)
 {
     if (n_ctx > m->hp.n_ctx_train)
@@ -68,6 +69,7 @@ static int alloc_caches(bn_session *s, char *err)
     return bn_errf(err, "out of memory for a context of %d tokens", s->n_ctx);
 }
 
+/* A session: its caches (filled as positions are used) and its context. */
 bn_session *bn_session_new(bn_model *m, const bn_session_params *params, char err[BN_ERR_LEN])
 {
     const bn_session_params p = params ? *params : bn_session_default_params();
@@ -98,6 +100,7 @@ size_t bn_session_kv_bytes(const bn_session *s)
            (cache_elem_bytes(s->type_k) + cache_elem_bytes(s->type_v));
 }
 
+/* Frees the caches, the logits and a context of its own. */
 void bn_session_free(bn_session *s)
 {
     if (!s) return;

@@ -6,20 +6,12 @@
  */
 #include "engine.h"
 
-typedef void (*bn_matvec_fn)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
-
 #define ROW_CHUNK 16   /* rows per inner chunk: their codes stay in L1 across the tokens */
 #define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
 #define MAX_FUSED 3    /* most products in one run (Q, K, V) */
-/* Up to this many tokens, each takes the one-token product over a chunk of
- * rows that stays in L1, unless the table's matmat pads no tile
- * (matmat_from_2): the other tile kernels pad a pass to their full width,
- * which would make a short verify pass (--lookup) cost a full tile. */
-#define MATVEC_MAX_TOKENS 4
 
 typedef struct {
     const bn_kernels *k;
-    bn_matvec_fn q16_matvec; /* the table's, else the scalar one */
     const bn_qact *a; /* [n_tok] */
     int n_tok;
     int n_mat;
@@ -30,32 +22,31 @@ typedef struct {
 
 /* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
  * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
- * time, so that their activations stay in L2 across the rows. */
+ * time, so that their activations stay in L2 across the rows. The table's
+ * products (its Q16 ones for a matrix held as Q16): the prompt-batch one
+ * from as many tokens as the table says, else the one-token one per token. */
 static void product_rows(const products_job *j, int i, int r0, int r1)
 {
+    const bn_kernels *k = j->k;
     const qk256_matrix *w = j->w[i];
+    const bn_qk256_matvec_fn matvec = w->q16 ? k->q16_matvec : k->qk256_matvec;
+    const bn_qk256_matmat_fn matmat = w->q16 ? k->q16_matmat : k->qk256_matmat;
+    const int matmat_from = w->q16 ? k->q16_matmat_from : k->qk256_matmat_from;
     for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
         const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
         const bn_qact *a = j->a + t0;
         float *y = j->y[i] + (size_t)t0 * w->rows;
         for (int c = r0; c < r1; c += ROW_CHUNK) {
             const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-            if (w->q16) { /* Q16 tiles pad no tile: they pay from 2 tokens on */
-                if (j->k->q16_matmat && nt > 1)
-                    j->k->q16_matmat(w, a, nt, y, w->rows, c, c1);
-                else
-                    for (int t = 0; t < nt; t++) j->q16_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
-                continue;
-            }
-            if (j->k->qk256_matmat && nt > (j->k->matmat_from_2 ? 1 : MATVEC_MAX_TOKENS)) {
-                j->k->qk256_matmat(w, a, nt, y, w->rows, c, c1);
-                continue;
-            }
-            for (int t = 0; t < nt; t++) j->k->qk256_matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
+            if (nt >= matmat_from)
+                matmat(w, a, nt, y, w->rows, c, c1);
+            else
+                for (int t = 0; t < nt; t++) matvec(w, &a[t], y + (size_t)t * w->rows, c, c1);
         }
     }
 }
 
+/* Each thread claims chunks of rows of each matrix in turn. */
 static void products_task(void *arg, int ith, int nth)
 {
     products_job *j = arg;
@@ -67,11 +58,10 @@ static void products_task(void *arg, int ith, int nth)
     }
 }
 
+/* The n products as one pool run, each matrix's rows in shrinking chunks. */
 void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat, const bn_product *p)
 {
-    const bn_kernels *k = ctx->m->kernels;
-    products_job j = {.k = k, .q16_matvec = k->q16_matvec ? k->q16_matvec : bn_kernels_scalar.q16_matvec,
-                      .a = qa, .n_tok = n_tok, .n_mat = n_mat};
+    products_job j = {.k = ctx->m->kernels, .a = qa, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = p[i].w;
         j.y[i] = p[i].y;

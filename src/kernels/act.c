@@ -14,6 +14,7 @@
 #define ACT_MAX_FLOOR 1e-5
 #define INT8_LIMIT 127.0
 
+/* Buffers for n activations, q padded with zeros to whole blocks. */
 int bn_qact_alloc(bn_qact *a, int n)
 {
     memset(a, 0, sizeof *a);
@@ -30,6 +31,7 @@ int bn_qact_alloc(bn_qact *a, int n)
     return 0;
 }
 
+/* Frees the buffers of a. */
 void bn_qact_free(bn_qact *a)
 {
     bn_aligned_free(a->q);
@@ -44,6 +46,7 @@ float bn_act_scale(float absmax)
     return (float)(INT8_LIMIT / max);
 }
 
+/* x + i, or the valid part of [i, i + len) copied into pad, zero-padded. */
 const float *bn_act_chunk(const float *x, int valid, int i, int len, float *pad)
 {
     if (i + len <= valid) return x + i;

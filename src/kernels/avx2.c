@@ -27,7 +27,7 @@
 #define FLOATS_PER_VEC 8
 #define BYTES_PER_VEC 32
 
-/* ------------------------------------------------------------ quantize */
+/* ============================================================ quantize */
 
 /* max|x_i| with NaNs skipped, like the scalar '>' test: vmaxps returns its
  * second operand when the first is NaN. The max of floats is exact. */
@@ -78,6 +78,7 @@ AVX2_FN static inline void quantize32(const float *x, __m256 s, int8_t *q, __m25
     store_levels32(a, b, c, d, q);
 }
 
+/* The activation quantization of scalar.c, eight floats at a time. */
 AVX2_FN void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a)
 {
     const float scale = bn_act_scale(absmax_avx2(x, n));
@@ -98,7 +99,7 @@ AVX2_FN void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a)
     }
 }
 
-/* ------------------------------------------------------- QK256 matvec */
+/* ======================================================== QK256 matvec */
 
 /* sum(code*q) over quarter k (64 weights) as int16 pairs: each pair is
  * at most 2*2*128 = 512 in magnitude. */
@@ -127,6 +128,7 @@ AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n
     BN_X86_BLOCK_DOTS_BODY(block_dot8)
 }
 
+/* sum(code * q) over a row of n blocks, the blocks' sums in one vector. */
 AVX2_FN static int32_t row_dot_avx2(const uint8_t *codes, const int8_t *q, int n)
 {
     __m256i acc = _mm256_setzero_si256();
@@ -143,7 +145,7 @@ AVX2_FN static void qk256_matvec_avx2(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_avx2, block_dots_avx2);
 }
 
-/* --------------------------------------------------------- Q16 matvec */
+/* ========================================================== Q16 matvec */
 
 /* The codes of trit n of a group's 32 bytes from s_n (q16.h): two signed
  * compares, negated. */
@@ -169,6 +171,7 @@ ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, i
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
+/* sum(code * q) over a Q16 row of nb blocks: whole groups, then the tail. */
 AVX2_FN static int32_t q16_row_dot_avx2(const uint8_t *row, const int8_t *q, int nb)
 {
     const int weights = nb * QK256_BLOCK, whole = weights / Q16_GROUP;
@@ -191,7 +194,7 @@ AVX2_FN void bn_x86_q16_matvec_avx2(const qk256_matrix *w, const bn_qact *a, flo
     bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_avx2);
 }
 
-/* ------------------------------------------------------- QK256 matmat */
+/* ======================================================== QK256 matmat */
 
 #define MATMAT_TOKENS 8 /* most tokens per tile: 8 accumulators + 4 decoded quarters */
 /* A tile's int16 lanes each add 8 product pairs of a block, |pair| <= 2 *
@@ -321,7 +324,7 @@ AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, i
     matmat_in_tiles(w, a, n_tok, y, ldy, r0, r1, matmat_avx2);
 }
 
-/* --------------------------------------------------------- Q16 matmat */
+/* ========================================================== Q16 matmat */
 
 /* A Q16 group's int16 lanes add Q16_TRITS product pairs per token, so
  * this many groups sum in int16 before they widen (as WIDEN_BLOCKS). */
@@ -366,7 +369,7 @@ AVX2_FN void bn_x86_q16_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int
     matmat_in_tiles(w, a, n_tok, y, ldy, r0, r1, q16_matmat_avx2);
 }
 
-/* ---------------------------------------------------------- F16 matvec */
+/* ========================================================== F16 matvec */
 
 /* The 16 lanes of kernels.h in two vectors (lanes 0-7, 8-15), separate
  * multiply and add, folded 8, 4, 2, 1, then the tail into lane 0. */
@@ -374,6 +377,7 @@ typedef struct {
     __m256 lo, hi;
 } f16_lanes;
 
+/* Sixteen F16 weights times x into the lanes (BN_F16_LANES). */
 ALWAYS_INLINE AVX2_FN f16_lanes f16_step(f16_lanes a, const uint16_t *w, const float *x, int k)
 {
     const __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + k)));
@@ -388,6 +392,7 @@ ALWAYS_INLINE AVX2_FN float f16_fold(f16_lanes a, const uint16_t *w, const float
     return bn_f16_dot_tail(bn_x86_fold8(_mm256_add_ps(a.lo, a.hi)), w, x, k, n);
 }
 
+/* The F16 dot product in scalar.c's lanes and folds. */
 AVX2_FN static float f16_dot_avx2(const uint16_t *w, const float *x, int n)
 {
     f16_lanes a = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -447,6 +452,7 @@ ALWAYS_INLINE AVX2_FN void f16_rows_inputs(const uint16_t *w, int cols, const fl
     }
 }
 
+/* Up to BN_F16_INPUTS inputs at a time over rows [r0, r1). */
 AVX2_FN void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n,
                                     float *y, size_t ldy, int r0, int r1)
 {
@@ -462,7 +468,7 @@ AVX2_FN void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x,
     }
 }
 
-/* ---------------------------------------------------- lm-head products */
+/* ==================================================== lm-head products */
 
 /* One activation group (kernels.h): levels of x * inverse, clamped in
  * float (vmaxps keeps its second operand for a NaN), rounded half to even. */
@@ -472,6 +478,7 @@ AVX2_FN static inline __m256i q8_levels8(__m256 x, __m256 inverse)
     return _mm256_cvtps_epi32(_mm256_min_ps(v, _mm256_set1_ps(BN_Q8_LEVELS)));
 }
 
+/* The --lm-head activation quantization of quants.c, a group at a time. */
 AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
 {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -554,6 +561,7 @@ typedef struct {
     float d[PASS];
 } q8_tail;
 
+/* The groups after the last whole pass, for q8_0_row's tail. */
 static void q8_tail_init(q8_tail *t, const bn_q8act *a, int groups)
 {
     memset(t, 0, sizeof *t);
@@ -563,6 +571,7 @@ static void q8_tail_init(q8_tail *t, const bn_q8act *a, int groups)
     memcpy(t->d, a->d + t->start, (size_t)t->n * sizeof *t->d);
 }
 
+/* One Q8_0 row times a: passes of groups into two sums, then the tail. */
 AVX2_FN static float q8_0_row(const uint8_t *row, const bn_q8act *a, const q8_tail *tail)
 {
 #define PASS_AT(g, acc)                                                                         \
@@ -589,6 +598,7 @@ AVX2_FN static float q8_0_row(const uint8_t *row, const bn_q8act *a, const q8_ta
     return bn_x86_fold8(_mm256_add_ps(even, odd));
 }
 
+/* Rows [r0, r1) of a Q8_0 matrix times a. */
 AVX2_FN void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                                      int r0, int r1)
 {
@@ -671,6 +681,7 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
     return q8_lanes_add(acc, dw, _mm256_loadu_ps(a->d + BN_Q6_K_GROUPS * (size_t)b), isum);
 }
 
+/* Rows [r0, r1) of a Q6_K matrix times a. */
 AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                                      int r0, int r1)
 {
@@ -689,7 +700,7 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
     }
 }
 
-/* ----------------------------------------------------------- attention */
+/* =========================================================== attention */
 
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
 #define ATTN_VECS 2    /* output vectors of each query per pass over the values */
@@ -795,7 +806,7 @@ ALWAYS_INLINE AVX2_FN void values_rows(const float *w, size_t ld, int n_q, const
 
 BN_ATTN_ENTRIES_LINKED(, AVX2_FN, avx2, scores_rows, values_rows) /* avxvnni.c's too */
 
-/* ------------------------------------------------------------ row ops */
+/* ============================================================= row ops */
 
 /* bn_expf of 8 floats: the same steps in the same order per lane (rows.h),
  * then the three special cases selected over the result. */
@@ -859,6 +870,7 @@ AVX2_FN double bn_x86_exp_sum_avx2(float *x, int n, float max)
     return bn_sum_lanes(lane);
 }
 
+/* RMSNorm in scalar.c's double lanes, then out = x * scale * w. */
 AVX2_FN void bn_x86_rmsnorm_avx2(float *out, const float *x, const float *w, int n, float eps)
 {
     int i = 0;
@@ -878,6 +890,7 @@ AVX2_FN void bn_x86_rmsnorm_avx2(float *out, const float *x, const float *w, int
     bn_norm_mul_from(out, x, w, i, n, scale);
 }
 
+/* gate = gate / (1 + exp(-gate)) * up, eight at a time (bn_expf's steps). */
 AVX2_FN void bn_x86_silu_mul_avx2(float *gate, const float *up, int n)
 {
     const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
@@ -899,7 +912,7 @@ const bn_kernels bn_kernels_avx2 = {
     .f16_matvec = bn_x86_f16_matvec_avx2,
     .f16_matmat = bn_x86_f16_matmat_avx2,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
-    .matmat_from_2 = 1,
+    .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q8rows_matvec = bn_x86_q8rows_matvec_avx2,

@@ -34,7 +34,7 @@
 /* Lanes [0, n) set, for n in [0, 16]. */
 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
 
-/* ------------------------------------------------------------ quantize */
+/* ============================================================ quantize */
 
 /* max|x_i| with NaNs skipped like the scalar '>' test (vmaxps returns its
  * second operand when the first is NaN); masked loads read the tail. */
@@ -48,6 +48,7 @@ AVX512_FN static float absmax_avx512(const float *x, int n)
     return _mm512_reduce_max_ps(m); /* no NaN left: any order is exact */
 }
 
+/* The activation quantization of scalar.c, sixteen floats at a time. */
 AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
 {
     const float scale = bn_act_scale(absmax_avx512(x, n));
@@ -76,7 +77,7 @@ AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
     }
 }
 
-/* ------------------------------------------------------- QK256 matvec */
+/* ======================================================== QK256 matvec */
 
 /* Codes of quarter `shift`/2 of a block (bits shift+1:shift of each byte). */
 #define QUARTER(c, shift) _mm512_and_si512(_mm512_srli_epi16(c, shift), _mm512_set1_epi8(3))
@@ -203,6 +204,7 @@ VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r, r1, row_dot_vnni, block_dots_vnni);
 }
 
+/* sum(code * q) over a row of n blocks with AVX-512 BW. */
 AVX512_FN static int32_t row_dot_bw(const uint8_t *codes, const int8_t *q, int n)
 {
     __m512i acc = _mm512_setzero_si512();
@@ -220,7 +222,7 @@ AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, f
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_bw, block_dots_bw);
 }
 
-/* ------------------------------------------------------- QK256 matmat */
+/* ======================================================== QK256 matmat */
 
 #define MATMAT_TOKENS 4 /* tokens per tile */
 #define MATMAT_ROWS 4   /* rows per tile: 2 x 8 accumulators, each activation load used twice */
@@ -286,7 +288,7 @@ VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, i
     bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_vnni);
 }
 
-/* ------------------------------------------------- Q6_K output layer */
+/* =================================================== Q6_K output layer */
 
 /* A Q6_K block (quants.c has the layout) is read as two halves of 128
  * values: the half's 64 ql bytes hold the low nibbles of its first 64
@@ -353,6 +355,7 @@ ALWAYS_INLINE VNNI_FN __m256 q6_k_block_vnni(const uint8_t *block, const bn_q8ac
     return _mm256_add_ps(acc, _mm256_mul_ps(_mm256_mul_ps(dw, d), _mm256_cvtepi32_ps(isum)));
 }
 
+/* Rows [r0, r1) of a Q6_K matrix times a, with VNNI. */
 VNNI_FN static void q6_k_matvec_vnni(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                                      int r1)
 {
@@ -370,7 +373,7 @@ VNNI_FN static void q6_k_matvec_vnni(const uint8_t *w, int cols, const bn_q8act 
     }
 }
 
-/* ---------------------------------------------------------- F16 matvec */
+/* ========================================================== F16 matvec */
 
 /* The 16 lanes of kernels.h in one vector, separate multiply and add,
  * folded 8 (upper half onto lower), 4, 2, 1, then the tail into lane 0. */
@@ -387,6 +390,7 @@ ALWAYS_INLINE AVX512_FN __m512 f16_step(__m512 acc, const uint16_t *w, const flo
     return _mm512_add_ps(acc, _mm512_mul_ps(wf, _mm512_loadu_ps(x + k)));
 }
 
+/* The F16 dot product in scalar.c's lanes and folds. */
 AVX512_FN static float f16_dot_avx512(const uint16_t *w, const float *x, int n)
 {
     __m512 acc = _mm512_setzero_ps();
@@ -415,7 +419,7 @@ AVX512_FN static void f16_matvec_avx512(const uint16_t *w, int cols, const float
     bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx512, f16_dot2_avx512);
 }
 
-/* ----------------------------------------------------------- attention */
+/* =========================================================== attention */
 
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
 #define ATTN_VECS 4    /* output vectors of each query per pass over the values */
@@ -631,6 +635,14 @@ ALWAYS_INLINE AVX512_FN void values_rows(const float *w, size_t ld, int n_q, con
 
 BN_ATTN_ENTRIES(AVX512_FN, avx512, scores_rows, values_rows)
 
+/* Several inputs of the F16 product: one at a time, each row pass as fast
+ * as the AVX-512 F16 product goes. */
+static void f16_matmat_avx512(const uint16_t *w, int cols, const float *x, int n, float *y,
+                              size_t ldy, int r0, int r1)
+{
+    bn_f16_matmat_per_input(f16_matvec_avx512, w, cols, x, n, y, ldy, r0, r1);
+}
+
 const bn_kernels bn_kernels_avx512_vnni = {
     .name = "avx512-vnni",
     .quantize = quantize_avx512,
@@ -638,6 +650,7 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .q16_matvec = bn_x86_q16_matvec_avx2,
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = f16_matvec_avx512,
+    .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = qk256_matmat_vnni,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
@@ -659,8 +672,9 @@ const bn_kernels bn_kernels_avx512_bw = {
     .q16_matvec = bn_x86_q16_matvec_avx2,
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = f16_matvec_avx512,
+    .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = bn_x86_qk256_matmat_avx2,
-    .matmat_from_2 = 1,
+    .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q8rows_matvec = bn_x86_q8rows_matvec_avx512bw,

@@ -61,6 +61,7 @@ VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n
  * scalar int32 sum too. Saves the shifts of bn_x86_quarter_codes. */
 #define FIELD(c, k) _mm256_and_si256(c, _mm256_set1_epi8((char)(3 << (2 * (k)))))
 
+/* sum(code * q) over a row of n blocks with AVX-VNNI. */
 VNNI_FN static int32_t row_dot_vnni(const uint8_t *codes, const int8_t *q, int n)
 {
     __m256i lo[4], hi[4];
@@ -102,6 +103,7 @@ VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, f
 _Static_assert(MATMAT_ACCS > BN_X86_REDUCE_LANES && MATMAT_ACCS <= 2 * BN_X86_REDUCE_LANES,
                "row_tile_vnni's two overlapping reductions");
 
+/* The integer sums of a tile of rows x tokens, held in registers. */
 VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
                                   int nb, int32_t *sums)
 {

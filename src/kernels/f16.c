@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+/* A half widened to a float: exact, subnormals, infinities and NaNs included. */
 float bn_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h >> 15) << 31;
@@ -30,6 +31,7 @@ float bn_f16_to_f32(uint16_t h)
     return f;
 }
 
+/* A float rounded to the nearest half, ties to even. */
 uint16_t bn_f32_to_f16(float f)
 {
     uint32_t x;

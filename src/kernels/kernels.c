@@ -1,7 +1,9 @@
 /*
- * kernels.c - picks the kernel table for this CPU (kernels.h), and the
- * plain read loop that bandwidth figures are measured with.
+ * kernels.c - picks the kernel table for this CPU (kernels.h), completing
+ * it once (the optional entries, the matvec/matmat choice: table.h), and
+ * the plain read loop that bandwidth figures are measured with.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,17 +57,65 @@ static const kernel_entry registry[] = {
 };
 #define N_ENTRIES ((int)(sizeof registry / sizeof registry[0]))
 
+/* ================================================= the complete tables */
+
+/* A tile kernel that pads a short pass to its full tile width (repeating
+ * its last token) pays for a full tile from here on; below, qk256_matvec
+ * per token over rows that stay in L1 costs less (a --lookup verify pass
+ * is a few tokens). One that pads no tile, Q16's included, pays from
+ * 2 tokens on. */
+#define PADDED_MATMAT_FROM 5
+#define UNPADDED_MATMAT_FROM 2
+
+static bn_kernels complete_tables[N_ENTRIES];
+static pthread_once_t completed = PTHREAD_ONCE_INIT;
+
+/* The table t as the engine calls it: the optional entries t leaves NULL
+ * taken from the scalar table (which has every one), and the number of
+ * tokens from which each prompt-batch product runs. */
+static bn_kernels complete(const bn_kernels *t)
+{
+    const bn_kernels *s = &bn_kernels_scalar;
+    bn_kernels c = *t;
+    if (!c.q16_matvec) {
+        c.q16_matvec = s->q16_matvec;
+        c.q16_matmat = s->q16_matmat;
+    }
+    if (!c.q8_quantize) c.q8_quantize = s->q8_quantize;
+    if (!c.q8_0_matvec) c.q8_0_matvec = s->q8_0_matvec;
+    if (!c.q6_k_matvec) c.q6_k_matvec = s->q6_k_matvec;
+    c.qk256_matmat_from = c.matmat_pads_no_tile ? UNPADDED_MATMAT_FROM : PADDED_MATMAT_FROM;
+    c.q16_matmat_from = UNPADDED_MATMAT_FROM;
+    return c;
+}
+
+static void complete_all(void)
+{
+    for (int i = 0; i < N_ENTRIES; i++)
+        if (registry[i].table) complete_tables[i] = complete(registry[i].table);
+}
+
+/* Entry i's complete table (pthread_once: models may load in parallel). */
+static const bn_kernels *complete_table(int i)
+{
+    pthread_once(&completed, complete_all);
+    return &complete_tables[i];
+}
+
+/* ===================================================== picking a table */
+
 static int entry_usable(const kernel_entry *e, const bn_cpu_features *f)
 {
     return e->table && e->supported(f);
 }
 
+/* The complete tables this CPU can run, best first. */
 int bn_kernels_available(const bn_kernels **tables, int max)
 {
     const bn_cpu_features f = bn_cpu_detect();
     int n = 0;
     for (int i = 0; i < N_ENTRIES && n < max; i++)
-        if (entry_usable(&registry[i], &f)) tables[n++] = registry[i].table;
+        if (entry_usable(&registry[i], &f)) tables[n++] = complete_table(i);
     return n;
 }
 
@@ -76,6 +126,7 @@ static void append_name(char *buf, size_t len, const char *name)
     if (used + 1 < len) snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
+/* Their names, comma separated. */
 void bn_kernels_available_names(char *buf, size_t len)
 {
     const bn_kernels *tables[BN_KERNELS_MAX];
@@ -99,6 +150,7 @@ static void valid_names(char *buf, size_t len)
     }
 }
 
+/* The complete table for a name, or NULL with a message listing the valid ones. */
 const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
 {
     if (!name || !strcmp(name, "auto")) name = "";
@@ -108,7 +160,7 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
         const kernel_entry *e = &registry[i];
         const int wanted = !*name || !strcmp(name, e->name) || !strcmp(name, e->family);
         known |= wanted;
-        if (wanted && entry_usable(e, &f)) return e->table;
+        if (wanted && entry_usable(e, &f)) return complete_table(i);
     }
     char list[256];
     if (known) {
@@ -122,9 +174,12 @@ const bn_kernels *bn_kernels_select(const char *name, char *err, size_t errlen)
     return NULL;
 }
 
+/* ======================================================= the read loop */
+
 typedef uint64_t u64x2 __attribute__((vector_size(16))); /* plain C: SSE2 or NEON */
 _Static_assert(BN_READ_BYTES == 4 * sizeof(u64x2), "one vector per sum per step");
 
+/* The read loop: four independent sums of 16-byte vectors. */
 uint64_t bn_read_sum(const void *buf, size_t bytes)
 {
     const u64x2 *v = buf;

@@ -28,7 +28,7 @@
 #define BYTES_PER_VEC 16
 #define QUARTER_BYTES 64 /* activations per quarter of a block (qk256.h) */
 
-/* ------------------------------------------------------------ quantize */
+/* ============================================================ quantize */
 
 /* max|x_i| with NaNs skipped like the scalar '>' test: a lane is replaced
  * only where |x| compares greater. The max of floats is exact. */
@@ -68,6 +68,7 @@ static inline void quantize16(const float *x, float32x4_t s, int8_t *q, int32x4_
     vst1q_s8(q, vcombine_s8(vmovn_s16(ab), vmovn_s16(cd)));
 }
 
+/* The activation quantization of scalar.c, four floats at a time. */
 static void quantize_neon(const float *x, int n, bn_qact *a)
 {
     const float scale = bn_act_scale(absmax_neon(x, n));
@@ -88,7 +89,7 @@ static void quantize_neon(const float *x, int n, bn_qact *a)
     }
 }
 
-/* ------------------------------------------------------- QK256 matvec */
+/* ======================================================== QK256 matvec */
 
 /* Codes of quarter shift/2 of 16 code bytes, as signed bytes 0..2 (an
  * immediate shift must be 1..8, hence quarter 0 apart). */
@@ -191,7 +192,7 @@ static void qk256_matvec_plain(const qk256_matrix *w, const bn_qact *a, float *y
     bn_qk256_matvec_rows(w, a, y, r0, r1, row_dot_plain, block_dots_plain);
 }
 
-/* ------------------------------------------------------- QK256 matmat */
+/* ======================================================== QK256 matmat */
 
 /* Tiles of rows x tokens (bn_matmat_shape, kernels.h) sized so that the
  * accumulators, the code vectors of the tile's rows (16 bytes each, plus
@@ -293,7 +294,7 @@ static void qk256_matmat_plain(const qk256_matrix *w, const bn_qact *a, int n_to
     bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_plain);
 }
 
-/* ---------------------------------------------------------- F16 matvec */
+/* ========================================================== F16 matvec */
 
 /* The 16 lanes of kernels.h in four vectors (lanes 0-3, 4-7, 8-11,
  * 12-15), separate multiply and add, folded 8, 4, 2, 1, then the tail. */
@@ -320,7 +321,7 @@ static void f16_matvec_neon(const uint16_t *w, int cols, const float *x, float *
     for (int r = r0; r < r1; r++) y[r] = f16_dot_neon(w + (size_t)r * cols, x, cols);
 }
 
-/* ----------------------------------------------------------- attention */
+/* =========================================================== attention */
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 #define ATTN_QUERIES 4 /* query heads per pass: a GQA group of 2B-4T */
@@ -436,7 +437,7 @@ ALWAYS_INLINE void values_rows(const float *w, size_t ld, int n_q, const void *v
 
 BN_ATTN_ENTRIES(, neon, scores_rows, values_rows)
 
-/* ------------------------------------------------------------ row ops */
+/* ============================================================= row ops */
 
 #define ROW_STEP 8 /* floats per step of the row ops: BN_SUM_LANES */
 
@@ -504,6 +505,7 @@ static double exp_sum_neon(float *x, int n, float max)
     return bn_sum_lanes(lane);
 }
 
+/* RMSNorm in scalar.c's double lanes, then out = x * scale * w. */
 static void rmsnorm_neon(float *out, const float *x, const float *w, int n, float eps)
 {
     int i = 0;
@@ -521,6 +523,7 @@ static void rmsnorm_neon(float *out, const float *x, const float *w, int n, floa
     bn_norm_mul_from(out, x, w, i, n, scale);
 }
 
+/* gate = gate / (1 + exp(-gate)) * up, four at a time (bn_expf's steps). */
 static void silu_mul_neon(float *gate, const float *up, int n)
 {
     int i = 0;
@@ -532,11 +535,19 @@ static void silu_mul_neon(float *gate, const float *up, int n)
     bn_silu_mul_from(gate, up, i, n);
 }
 
+/* Several inputs of the F16 product: one at a time. */
+static void f16_matmat_neon(const uint16_t *w, int cols, const float *x, int n, float *y,
+                            size_t ldy, int r0, int r1)
+{
+    bn_f16_matmat_per_input(f16_matvec_neon, w, cols, x, n, y, ldy, r0, r1);
+}
+
 const bn_kernels bn_kernels_neon_dotprod = {
     .name = "neon-dotprod",
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_sdot,
     .f16_matvec = f16_matvec_neon,
+    .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_sdot,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
@@ -552,6 +563,7 @@ const bn_kernels bn_kernels_neon_plain = {
     .quantize = quantize_neon,
     .qk256_matvec = qk256_matvec_plain,
     .f16_matvec = f16_matvec_neon,
+    .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_plain,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,

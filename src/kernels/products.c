@@ -26,6 +26,7 @@ static float block_scales_row(const uint8_t *row, const float *d, const bn_qact 
     return acc / a->scale;
 }
 
+/* Rows [r0, r1): per-tensor or per-block scales around the integer sums. */
 void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                           bn_row_dot_fn row_dot, bn_block_dots_fn block_dots)
 {
@@ -39,6 +40,7 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
     }
 }
 
+/* Rows [r0, r1) of a Q16 matrix with the per-tensor epilogue. */
 void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                         bn_row_dot_fn row_dot)
 {
@@ -63,6 +65,7 @@ typedef struct {
     f32x4 sum[MAX_TILE / EPI_LANES], scale[MAX_TILE / EPI_LANES];
 } tile_tokens;
 
+/* The tile's tokens' sums and scales as floats, the last one repeated. */
 static void tile_tokens_load(tile_tokens *tt, const bn_qact *a, int tile, int nt)
 {
     const int lanes = (tile + EPI_LANES - 1) / EPI_LANES * EPI_LANES;
@@ -88,6 +91,7 @@ static void tile_row_epilogue(const int32_t *sums, const tile_tokens *tt, int nt
     }
 }
 
+/* Rows [r0, r1) for n_tok tokens: tiles of rows x tokens, the rest per token. */
 void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                            int r0, int r1, const bn_matmat_shape *shape)
 {
@@ -120,4 +124,16 @@ void bn_qk256_matmat_tiles(const qk256_matrix *w, const bn_qact *a, int n_tok, f
                 tile_row_epilogue(sums + (size_t)i * tile, &tt, nt, w->scale, yt + i, (size_t)ldy);
         }
     }
+}
+
+void bn_matmat_per_token(bn_qk256_matvec_fn matvec, const qk256_matrix *w, const bn_qact *a,
+                         int n_tok, float *y, int ldy, int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) matvec(w, &a[t], y + (size_t)t * ldy, r0, r1);
+}
+
+void bn_f16_matmat_per_input(bn_f16_matvec_fn matvec, const uint16_t *w, int cols, const float *x,
+                             int n, float *y, size_t ldy, int r0, int r1)
+{
+    for (int i = 0; i < n; i++) matvec(w, cols, x + (size_t)i * cols, y + (size_t)i * ldy, r0, r1);
 }

@@ -2,7 +2,8 @@
  * products.h - the QK256 ternary products every kernel table, the scalar
  * one included, builds from its own integer core (products.c): the row
  * loop with the float epilogue (written once, so its order is the same
- * everywhere) and the prompt-batch tiling.
+ * everywhere) and the prompt-batch tiling; and the several-input products
+ * of a table that has no faster way than one input at a time.
  */
 #ifndef BN_PRODUCTS_H
 #define BN_PRODUCTS_H
@@ -12,6 +13,7 @@
 
 #include "act.h"
 #include "qk256.h"
+#include "table.h"
 
 /* The float epilogue (docs/FORWARD.md, Ternary products) for a
  * per-tensor scale. */
@@ -57,5 +59,16 @@ void bn_qk256_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int
  * Q16 rows, with the same epilogue. */
 void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1,
                         bn_row_dot_fn row_dot);
+
+/* The prompt-batch products as one-input products in turn: for every token
+ * t (input i), matvec over rows [r0, r1) into y + t * ldy. The matmat
+ * entries of a table with nothing faster (the scalar one, an F16 product
+ * that gains nothing from several inputs) are these over its own matvec. */
+typedef void (*bn_f16_matvec_fn)(const uint16_t *w, int cols, const float *x, float *y, int r0,
+                                 int r1);
+void bn_matmat_per_token(bn_qk256_matvec_fn matvec, const qk256_matrix *w, const bn_qact *a,
+                         int n_tok, float *y, int ldy, int r0, int r1);
+void bn_f16_matmat_per_input(bn_f16_matvec_fn matvec, const uint16_t *w, int cols, const float *x,
+                             int n, float *y, size_t ldy, int r0, int r1);
 
 #endif

@@ -17,6 +17,7 @@ static uint8_t pack5(const int code[Q16_TRITS])
     return (uint8_t)(b ^ Q16_SIGN);
 }
 
+/* Rows [r0, r1) of the QK256 codes packed five weights a byte. */
 void q16_pack_rows(const qk256_matrix *m, uint8_t *q16, int r0, int r1)
 {
     const int weights = m->blocks_per_row * QK256_BLOCK, groups = q16_groups(m->blocks_per_row);
@@ -45,6 +46,7 @@ static int next_code(int8_t *s)
     return code;
 }
 
+/* sum(code * q) over a Q16 row: the definition the SIMD dots reproduce. */
 int32_t q16_row_dot_ref(const uint8_t *row, const int8_t *q, int nb)
 {
     const int weights = nb * QK256_BLOCK;

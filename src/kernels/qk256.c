@@ -50,6 +50,7 @@ int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales
     return 0;
 }
 
+/* A rows x cols matrix of zero weights. */
 int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 {
     if (qk256_alloc_unset(m, rows, cols, with_block_scales, NULL)) return -1;
@@ -58,6 +59,7 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
     return 0;
 }
 
+/* Frees the codes, Q16 rows and block scales not in an arena. */
 void qk256_free(qk256_matrix *m)
 {
     if (!m->codes_in_arena) bn_aligned_free(m->codes);
@@ -192,6 +194,7 @@ static uint8_t tq1_trit(uint8_t b, int n)
     return (uint8_t)((shifted * 3) >> 8);
 }
 
+/* One TQ1_0 block's base-3 trits as codes (every trit is valid). */
 static int decode_tq1(const uint8_t *block, uint8_t *dst)
 {
     const uint8_t *qs = block, *qh = block + TQ1_QS_BYTES;
@@ -216,6 +219,7 @@ float qk256_tq_scale(const qk256_tq_format *f, const uint8_t *src, size_t block)
     return bn_f16_to_f32(h);
 }
 
+/* Rows [r0, r1) of a TQ2_0 / TQ1_0 tensor; returns the invalid codes found. */
 long qk256_from_tq_rows(qk256_matrix *m, const qk256_tq_format *f, const uint8_t *src, int r0,
                         int r1)
 {

@@ -79,6 +79,7 @@ static void dequant_f16(const uint8_t *src, float *out, int n)
     for (int i = 0; i < n; i++) out[i] = load_f16(src + F16_BYTES * (size_t)i);
 }
 
+/* BF16 values widened to floats. */
 static void dequant_bf16(const uint8_t *src, float *out, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -89,6 +90,7 @@ static void dequant_bf16(const uint8_t *src, float *out, int n)
     }
 }
 
+/* Q8_0 blocks: d * q. */
 static void dequant_q8_0(const uint8_t *src, float *restrict out, int n)
 {
     for (int b = 0; b < n / QK8_0; b++, src += Q8_0_BYTES, out += QK8_0) {
@@ -98,6 +100,7 @@ static void dequant_q8_0(const uint8_t *src, float *restrict out, int n)
     }
 }
 
+/* Q4_0 blocks: d * (q - 8). */
 static void dequant_q4_0(const uint8_t *src, float *restrict out, int n)
 {
     for (int b = 0; b < n / QK4_0; b++, src += Q4_0_BYTES, out += QK4_0) {
@@ -125,6 +128,7 @@ static void k4_scale_min(const uint8_t *s, int j, int *sc, int *m)
     }
 }
 
+/* Q4_K super-blocks: d * scale * q - dmin * min per sub-block. */
 static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
 {
     for (int b = 0; b < n / QK_K; b++, src += Q4_K_BYTES, out += QK_K) {
@@ -173,6 +177,7 @@ static void q6_k_levels(const uint8_t *restrict src, int8_t *restrict out)
         }
 }
 
+/* Q6_K super-blocks: d * scale * q per sub-block. */
 static void dequant_q6_k(const uint8_t *src, float *restrict out, int n)
 {
     int8_t q[QK_K];
@@ -194,6 +199,7 @@ static void quant_f16(const float *x, uint8_t *dst, int n)
     for (int i = 0; i < n; i++) store_f16(dst + F16_BYTES * (size_t)i, x[i]);
 }
 
+/* max |x_i|; a NaN never compares greater. */
 static float abs_max(const float *x, int n)
 {
     float m = 0.0f;
@@ -316,6 +322,7 @@ void bn_quantize_row(uint32_t type, const float *x, uint8_t *dst, int n)
     find_codec(type)->quant(x, dst, n);
 }
 
+/* lane[k % DOT_LANES] += w[k] * x[k] for the whole lanes of n. */
 static void add_products(float *restrict lane, const float *restrict w, const float *restrict x,
                          int n)
 {
@@ -360,6 +367,7 @@ int bn_q8act_alloc(bn_q8act *a, int n)
     return -1;
 }
 
+/* Frees the buffers of a. */
 void bn_q8act_free(bn_q8act *a)
 {
     free(a->q);
@@ -380,6 +388,7 @@ static int8_t q8_level(float v)
     return (int8_t)rintf(v);
 }
 
+/* x quantized by groups (table.h, bn_q8act): the definition. */
 void bn_q8act_quantize_ref(const float *x, int n, bn_q8act *a)
 {
     a->n = n;
@@ -415,6 +424,7 @@ static float fold_q8_lanes(float *lane)
     return lane[0];
 }
 
+/* Rows [r0, r1) of a Q8_0 matrix times a: the definition. */
 void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1)
 {
     const int nb = cols / QK8_0;
@@ -432,6 +442,7 @@ void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
 
 #define Q6_K_SUBS_PER_GROUP (BN_Q8_GROUP / Q6_K_SUB)
 
+/* Rows [r0, r1) of a Q6_K matrix times a: the definition. */
 void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1)
 {
     const int nb = cols / QK_K;

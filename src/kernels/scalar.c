@@ -10,6 +10,7 @@
 
 #include "products.h"
 #include "q16.h"
+#include "quants.h"
 #include "table.h"
 
 /* max|x_i| of the vector; a NaN never compares greater, so it is skipped. */
@@ -94,6 +95,19 @@ static void q16_matvec_scalar(const qk256_matrix *w, const bn_qact *a, float *y,
     bn_q16_matvec_rows(w, a, y, r0, r1, q16_row_dot_ref);
 }
 
+/* The prompt-batch products of the definition: the one-token ones in turn. */
+static void qk256_matmat_scalar(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                int ldy, int r0, int r1)
+{
+    bn_matmat_per_token(qk256_matvec_scalar, w, a, n_tok, y, ldy, r0, r1);
+}
+
+static void q16_matmat_scalar(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                              int r0, int r1)
+{
+    bn_matmat_per_token(q16_matvec_scalar, w, a, n_tok, y, ldy, r0, r1);
+}
+
 /* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1: the F16 and the
  * attention dot products fold their lanes alike. */
 _Static_assert(BN_ATTN_LANES == BN_F16_LANES, "one fold for both dot products");
@@ -164,6 +178,7 @@ static inline float cache_at(const void *rows, size_t idx, int f16)
     return f16 ? bn_f16_to_f32(((const uint16_t *)rows)[idx]) : ((const float *)rows)[idx];
 }
 
+/* Scores of n_q queries against n cached keys (floats or halves). */
 static inline void attn_scores_rows(const float *q, int n_q, const void *k, int f16, size_t stride,
                                     int n, int d, float scale, float *scores, size_t ld, int hot)
 {
@@ -180,6 +195,7 @@ static inline void attn_scores_rows(const float *q, int n_q, const void *k, int 
         }
 }
 
+/* Weighted sums of n cached values (floats or halves) for n_q heads. */
 static inline void attn_values_rows(const float *w, size_t ld, int n_q, const void *v, int f16,
                                     size_t stride, int n, int d, float *out)
 {
@@ -217,8 +233,14 @@ const bn_kernels bn_kernels_scalar = {
     .quantize = quantize_scalar,
     .qk256_matvec = qk256_matvec_scalar,
     .q16_matvec = q16_matvec_scalar,
+    .q16_matmat = q16_matmat_scalar,
     .f16_matvec = f16_matvec_scalar,
     .f16_matmat = f16_matmat_scalar,
+    .qk256_matmat = qk256_matmat_scalar,
+    .matmat_pads_no_tile = 1,
+    .q8_quantize = bn_q8act_quantize_ref,
+    .q8_0_matvec = bn_q8_0_matvec_ref,
+    .q6_k_matvec = bn_q6_k_matvec_ref,
     .attn_scores = attn_scores_scalar,
     .attn_values = attn_values_scalar,
     .attn_scores_f16 = attn_scores_f16_scalar,

@@ -9,6 +9,12 @@
  * definition of the results; every SIMD table must give bitwise identical
  * output (integer sums are exact, and the float work follows the same order).
  * Each table's file includes this; kernels.h picks one for the CPU.
+ *
+ * A table's file sets every entry but the few marked optional below, which
+ * it may leave NULL where it has nothing faster than the scalar table's.
+ * The table the engine gets (bn_kernels_select) is complete: kernels.c
+ * fills the optional entries from the scalar table and the *_matmat_from
+ * choices once, when it picks the table, so callers never test an entry.
  */
 #ifndef BN_TABLE_H
 #define BN_TABLE_H
@@ -60,6 +66,13 @@ static inline float bn_q8_inverse(float amax, float *d)
     return amax >= BN_Q8_TINY ? BN_Q8_LEVELS / amax : 0.0f;
 }
 
+/* The ternary products' types: y[r] for rows r in [r0, r1) of w times one
+ * quantized activation vector, and times n_tok of them (y[t * ldy + r]). */
+typedef void (*bn_qk256_matvec_fn)(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
+                                   int r1);
+typedef void (*bn_qk256_matmat_fn)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                   int ldy, int r0, int r1);
+
 /* y[r] for rows r in [r0, r1) of a Q8_0 or Q6_K matrix w (rows of `cols`
  * values in the type's blocks) times a. */
 typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
@@ -72,36 +85,36 @@ typedef struct {
     /* x[0..n) -> a (a allocated for at least n). */
     void (*quantize)(const float *x, int n, bn_qact *a);
     /* y[r] for rows r in [r0, r1) of W times the quantized activation. */
-    void (*qk256_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
-    /* The same for a matrix held as Q16 (w->q16, q16.h), bitwise. NULL:
-     * the scalar table's. */
-    void (*q16_matvec)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
-    /* The prompt-batch product (qk256_matmat below) for a Q16 matrix, from
-     * 2 tokens on, bitwise. NULL: q16_matvec per token. */
-    void (*q16_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
-                       int r0, int r1);
+    bn_qk256_matvec_fn qk256_matvec;
+    /* Optional, the two together: the same for a matrix held as Q16
+     * (w->q16, q16.h), bitwise, and its prompt-batch product (qk256_matmat
+     * below). */
+    bn_qk256_matvec_fn q16_matvec;
+    bn_qk256_matmat_fn q16_matmat;
     /* y[r] = dot(f16 row r of w (cols wide), x) for r in [r0, r1). */
     void (*f16_matvec)(const uint16_t *w, int cols, const float *x, float *y, int r0, int r1);
     /* The same for n inputs x + i * cols at once (a verify pass, logits of
      * several tokens): y[i * ldy + r] = what f16_matvec gives for input i,
-     * bitwise, with each row converted once for BN_F16_INPUTS inputs. NULL:
-     * callers use f16_matvec per input. */
+     * bitwise, each row converted once for BN_F16_INPUTS inputs, or
+     * f16_matvec per input where that is faster (bn_f16_matmat_per_input). */
     void (*f16_matmat)(const uint16_t *w, int cols, const float *x, int n, float *y, size_t ldy,
                        int r0, int r1);
     /* The product for n_tok activations at once (prompt batches): for rows
      * r in [r0, r1), y[t * ldy + r] = what qk256_matvec gives for a[t],
-     * bitwise, with each weight block decoded once for many tokens. NULL
-     * in tables without one: callers then use qk256_matvec per token. */
-    void (*qk256_matmat)(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
-                         int r0, int r1);
+     * bitwise, with each weight block decoded once for many tokens (the
+     * scalar table's runs qk256_matvec per token). */
+    bn_qk256_matmat_fn qk256_matmat;
     /* Set when qk256_matmat does only the work of its own tokens for any
      * count (no tile padded with repeated tokens): then it beats
-     * qk256_matvec per token from 2 tokens on, which is what a short pass
-     * (a --lookup verify pass) takes otherwise. */
-    int matmat_from_2;
-    /* The products of a Q8_0 or Q6_K output layer (--lm-head, see
-     * bn_q8act above): x[0..n) -> a, and the matrix products. NULL: dense.c
-     * uses the portable reference of quants.h, which defines the results. */
+     * qk256_matvec per token from 2 tokens on. */
+    int matmat_pads_no_tile;
+    /* Filled by kernels.c: the fewest tokens a pass gives qk256_matmat
+     * (q16_matmat); fewer take qk256_matvec (q16_matvec) per token. */
+    int qk256_matmat_from, q16_matmat_from;
+    /* Optional: the products of a Q8_0 or Q6_K output layer (--lm-head,
+     * see bn_q8act above): x[0..n) -> a, and the matrix products. The
+     * scalar table's are the portable reference of quants.h, which defines
+     * the results. */
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
@@ -195,11 +208,12 @@ static inline float bn_f16_dot_tail(float lane0, const uint16_t *w, const float 
     return lane0;
 }
 
-/* The tables: scalar.c's everywhere; each SIMD one is defined only on its
- * own architecture (x86-64: avx2, avx-vnni, avx512-vnni, avx512-bw; aarch64:
- * neon-dotprod, neon-plain): reach them through bn_kernels_select() or
+/* The tables as their files define them: scalar.c's everywhere (complete:
+ * it is the definition); each SIMD one only on its own architecture
+ * (x86-64: avx2, avx-vnni, avx512-vnni, avx512-bw; aarch64: neon-dotprod,
+ * neon-plain). Reach them through bn_kernels_select() or
  * bn_kernels_available() (kernels.h), which know what the running CPU
- * supports. */
+ * supports and give the complete tables. */
 extern const bn_kernels bn_kernels_scalar;
 extern const bn_kernels bn_kernels_avx2;
 extern const bn_kernels bn_kernels_avx_vnni;

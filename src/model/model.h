@@ -1,7 +1,7 @@
 /*
  * model.h - the in-memory shape of a BitNet b1.58 model (internal).
  *
- * model.c fills these structs from a GGUF file; the engine (src/engine/)
+ * load.c fills these structs from a GGUF file; the engine (src/engine/)
  * runs them and only reads them.
  * Ternary projections are QK256 matrices (qk256.h); the token embedding
  * and output layer stay in their file type as bn_dense (dense.c), except
@@ -94,13 +94,19 @@ struct bn_model {
     int verbose;
     int vocab_only;    /* bn_model_params.vocab_only: no weights, no evaluation */
     uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
-    int n_threads; /* its contexts' default thread count */
-    int n_batch;   /* and most tokens per pass */
+    int n_batch;   /* its contexts' default most tokens per pass */
     const bn_backend *backend; /* runs its passes (bn_model_params.device) */
     void *dev;                 /* the backend's copy of the weights, or NULL */
 };
 
-/* model.c: the model in host memory, as bn_model_load describes it; the
+/* Projection i (< 7) of a layer, in the order of bn_proj_names (names.h). */
+static inline qk256_matrix *bn_layer_proj(bn_layer *l, size_t i)
+{
+    qk256_matrix *all[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup, &l->wdown};
+    return all[i];
+}
+
+/* load.c: the model in host memory, as bn_model_load describes it; the
  * public bn_model_load (src/backend/backend.c) then opens its backend. */
 bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err);
 void bn_model_close(bn_model *m);

@@ -50,6 +50,7 @@ static int check_tq(const gguf_tensor *t, const char *name, const qk256_tq_forma
     return 0;
 }
 
+/* The tensor's encoding is one bn_ternary_load repacks, with finite scales. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
 {
     if (t->type == GGML_TYPE_I2_S) {
@@ -89,6 +90,7 @@ static int floats_are_ternary(const gguf_tensor *t)
     return ok;
 }
 
+/* bn_ternary_check, and float weights already ternary-valued. */
 int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
@@ -127,6 +129,7 @@ static void rows_of(const repack_job *j, int ith, int nth, int *r0, int *r1)
     bn_split_range(j->m->rows, ith, nth, REPACK_ROW_ALIGN, r0, r1);
 }
 
+/* A thread's rows of an I2_S tensor into QK256. */
 static void repack_i2s_task(void *arg, int ith, int nth)
 {
     repack_job *j = arg;
@@ -135,6 +138,7 @@ static void repack_i2s_task(void *arg, int ith, int nth)
     qk256_from_i2s_rows(j->m, j->t->data, r0, r1);
 }
 
+/* A thread's rows of a TQ2_0 / TQ1_0 tensor into QK256, counting bad codes. */
 static void repack_tq_task(void *arg, int ith, int nth)
 {
     repack_job *j = arg;
@@ -151,6 +155,7 @@ static const float *float_row(const repack_job *j, int ith, int r)
     return buf;
 }
 
+/* A thread's rows of a float tensor: the statistics of their |w|. */
 static void float_stats_task(void *arg, int ith, int nth)
 {
     repack_job *j = arg;
@@ -170,6 +175,7 @@ static void float_stats_task(void *arg, int ith, int nth)
     }
 }
 
+/* A thread's rows of a float tensor quantized to ternary QK256 codes. */
 static void float_codes_task(void *arg, int ith, int nth)
 {
     repack_job *j = arg;
@@ -205,6 +211,7 @@ static int float_scale(const repack_job *j, float *scale)
     return 0;
 }
 
+/* A float tensor: the row statistics, the scale (float_scale), then the codes. */
 static int load_floats(repack_job *j, bn_pool *pool, const char *name, char *err)
 {
     const int nth = bn_pool_size(pool);
@@ -236,6 +243,7 @@ static int tq_uniform_scale(const gguf_tensor *t, const qk256_tq_format *f, floa
     return 1;
 }
 
+/* A TQ tensor repacked; an invalid code is an error naming the tensor. */
 static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
 {
     bn_pool_run(pool, repack_tq_task, j);
@@ -246,6 +254,7 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     return 0;
 }
 
+/* A thread's rows of the QK256 codes packed into the Q16 layout. */
 static void pack_q16_task(void *arg, int ith, int nth)
 {
     repack_job *j = arg;
@@ -270,6 +279,7 @@ static int to_q16(qk256_matrix *m, bn_pool *pool, bn_arena *arena)
     return 0;
 }
 
+/* Tensor t repacked into *out, in the arena when it fits, Q16 when asked. */
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
                     int q16, qk256_matrix *out, char *err)
 {
