@@ -408,7 +408,7 @@ static void add_group(float *lane, int g, float dw, const bn_q8act *a, int32_t i
     lane[g % BN_Q8_LANES] += dw * a->d[g] * (float)isum;
 }
 
-static float fold_q8_lanes(float *lane)
+float bn_q8_fold_lanes(float *lane)
 {
     for (int width = BN_Q8_LANES / 2; width >= 1; width /= 2)
         for (int l = 0; l < width; l++) lane[l] += lane[l + width];
@@ -426,7 +426,7 @@ void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                                           a->q + (size_t)g * QK8_0, QK8_0);
             add_group(lane, g, load_f16(block), a, isum);
         }
-        y[r] = fold_q8_lanes(lane);
+        y[r] = bn_q8_fold_lanes(lane);
     }
 }
 
@@ -453,6 +453,6 @@ void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                 add_group(lane, g, dw, a, isum);
             }
         }
-        y[r] = fold_q8_lanes(lane);
+        y[r] = bn_q8_fold_lanes(lane);
     }
 }

@@ -65,6 +65,10 @@ static inline float bn_q8_inverse(float amax, float *d)
 typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                                 int r1);
 
+/* y[r] for rows r in [r0, r1) of a group-scaled matrix w (grouped.h). */
+typedef void (*bn_grouped_matvec_fn)(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
+                                     int r1);
+
 typedef struct {
     const char *name;
     /* x[0..n) -> a (a allocated for at least n). */
@@ -103,6 +107,10 @@ typedef struct {
     void (*q8_quantize)(const float *x, int n, bn_q8act *a);
     bn_q8_matvec_fn q8_0_matvec;
     bn_q8_matvec_fn q6_k_matvec;
+    /* The products of the group-scaled matrices of Q2_0 and Q1_0 files
+     * (grouped.h) on Q8 activations, bitwise grouped.c's. NULL: those. */
+    bn_grouped_matvec_fn q2_matvec;
+    bn_grouped_matvec_fn b1_matvec;
     /* Attention of n_q query heads sharing one kv head over n rows of the
      * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
      * BN_ATTN_LANES says the order). Query j is q + j*d and its scores
