@@ -67,6 +67,25 @@ int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
 int bn_model_n_threads(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
+/* The width of the residual stream: the length of an embedding. */
+int bn_model_n_embd(const bn_model *model);
+
+/* How the final hidden states of a text's tokens become one embedding:
+ * llama.cpp's pooling_type values (a GGUF's <arch>.pooling_type). */
+typedef enum {
+    BN_POOL_UNSPECIFIED = -1, /* the model's own */
+    BN_POOL_NONE = 0,         /* no pooling: one vector per token */
+    BN_POOL_MEAN = 1,
+    BN_POOL_CLS = 2,  /* the first token's */
+    BN_POOL_LAST = 3, /* the last token's (with the EOS the vocabulary appends) */
+} bn_pooling;
+
+/* The file's pooling type (BN_POOL_NONE when it states none). */
+bn_pooling bn_model_pooling(const bn_model *model);
+/* An embedding model only: it states a pooling type and has no output
+ * layer of its own (BitNet-embedding), so it cannot generate text. */
+int bn_model_embedding_only(const bn_model *model);
+
 /* Copies the string metadata value `key` (e.g. "tokenizer.chat_template")
  * into buf (up to cap bytes, NUL-terminated when cap > 0) and returns its
  * length, which may exceed cap - 1 (then call again with a bigger buffer);
@@ -187,6 +206,7 @@ int bn_session_eval_all(bn_session *session, const int32_t *ids, int n, float *l
 enum {
     BN_TOK_ADD_BOS = 1 << 0,       /* prepend BOS when the vocabulary asks for it */
     BN_TOK_PARSE_SPECIAL = 1 << 1, /* "<|eot_id|>" in text becomes that token */
+    BN_TOK_ADD_EOS = 1 << 2,       /* append EOS when the vocabulary asks for it (embeddings) */
 };
 
 /* Loads only the vocabulary of a GGUF file (tensors are ignored). */

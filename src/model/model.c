@@ -25,6 +25,7 @@
 #include "runtime/memory.h"
 #include "model.h"
 #include "names.h"
+#include "kernels/grouped.h"
 #include "kernels/quants.h"
 #include "tokenizer/load.h"
 #include "ternary.h"
@@ -118,9 +119,15 @@ static int read_arch(bn_model *m, char *err)
         m->rope = BN_ROPE_NORM;
         return 0;
     }
+    if (gguf_str_eq(s, "qwen3")) {
+        /* Bonsai and BitNet embeddings: q/k norms, NEOX RoPE, SiLU */
+        m->arch = BN_ARCH_QWEN3;
+        m->act = BN_ACT_SILU;
+        return 0;
+    }
     char name[MAX_KEY];
-    return bn_errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25, bitnet "
-                "or llama)", gguf_printable(s.ptr, s.len, name, sizeof name));
+    return bn_errf(err, "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25, bitnet, "
+                "llama or qwen3)", gguf_printable(s.ptr, s.len, name, sizeof name));
 }
 
 /* attention.key_length when the file has it (Falcon3: 256 with n_embd
@@ -171,6 +178,10 @@ static int read_hparams(bn_model *m, char *err)
     if (n_rot != hp->head_dim)
         return bn_errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
                     "rotary embeddings are not supported)", n_rot, hp->head_dim);
+    int pooling = BN_POOL_NONE;
+    if (read_dim(m, "pooling_type", 0, BN_POOL_NONE, BN_POOL_NONE, BN_POOL_LAST, &pooling, err))
+        return bn_errf(err, "%s (none, mean, cls or last; rank is not supported)", err);
+    m->pooling = (bn_pooling)pooling;
     return 0;
 }
 
@@ -195,16 +206,18 @@ static const gguf_tensor *find_tensor(const bn_model *m, const char *name, int64
     return t;
 }
 
+/* Norm weights are F32; BitNet-embedding's converter writes F16. */
 static int check_norm(const bn_model *m, const char *name, int n, char *err)
 {
     const gguf_tensor *t = find_tensor(m, name, n, 0, err);
     if (!t) return -1;
-    if (t->type != GGML_TYPE_F32)
-        return bn_errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
+    if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
+        return bn_errf(err, "tensor %s has type %s, expected F32 (or F16, BF16)", name,
+                       gguf_type_name(t->type));
     return 0;
 }
 
-/* A copy of a norm weight vector (validated by check_norm). */
+/* A copy of a norm weight vector as floats (validated by check_norm). */
 static float *load_norm(const bn_model *m, const char *name, int n, char *err)
 {
     const gguf_tensor *t = gguf_find_tensor(m->file, name);
@@ -213,7 +226,7 @@ static float *load_norm(const bn_model *m, const char *name, int n, char *err)
         bn_errf(err, "out of memory");
         return NULL;
     }
-    memcpy(w, t->data, (size_t)n * sizeof *w);
+    bn_dequantize_row(t->type, t->data, w, n);
     return w;
 }
 
@@ -284,22 +297,36 @@ static int proj_scale(const bn_model *m, int il, const char *proj, float *s, cha
 }
 
 /* The norm weights of a layer: name suffix, width, destination. */
-#define N_NORMS 4
+#define N_NORMS (6 + BN_N_PROJ)
+#define NORM_SUFFIX 32 /* "ffn_down_norm_in" and shorter */
 typedef struct {
-    const char *suffix;
+    char suffix[NORM_SUFFIX];
     int n;
     float **dst;
 } norm_slot;
 
-/* A layer's norms; returns how many the model has (the sub-norms last). */
+/* A layer's norms; returns how many the model has. */
 static int layer_norms(const bn_model *m, bn_layer *l, norm_slot out[N_NORMS])
 {
     const bn_hparams *hp = &m->hp;
-    out[0] = (norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
-    out[1] = (norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
-    out[2] = (norm_slot){"attn_sub_norm", hp->n_head * hp->head_dim, &l->attn_sub_norm};
-    out[3] = (norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
-    return m->has_sub_norms ? N_NORMS : N_NORMS - 2;
+    int n = 0;
+    out[n++] = (norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
+    out[n++] = (norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
+    if (m->has_sub_norms) {
+        out[n++] = (norm_slot){"attn_sub_norm", hp->n_head * hp->head_dim, &l->attn_sub_norm};
+        out[n++] = (norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
+    }
+    if (m->has_qk_norm) {
+        out[n++] = (norm_slot){"attn_q_norm", hp->head_dim, &l->attn_q_norm};
+        out[n++] = (norm_slot){"attn_k_norm", hp->head_dim, &l->attn_k_norm};
+    }
+    for (int i = 0; m->has_norm_in && i < BN_N_PROJ; i++, n++) {
+        int rows;
+        proj_shape(hp, bn_proj_names[i], &rows, &out[n].n);
+        snprintf(out[n].suffix, sizeof out[n].suffix, "%s_norm_in", bn_proj_names[i]);
+        out[n].dst = &l->norm_in[i];
+    }
+    return n;
 }
 
 /* bitnet-b1.58 and bitnet always have the sub-norms; a llama file has them
@@ -307,8 +334,26 @@ static int layer_norms(const bn_model *m, bn_layer *l, norm_slot out[N_NORMS])
  * and Llama3-8B-1.58 have none). */
 static void detect_sub_norms(bn_model *m)
 {
-    m->has_sub_norms = m->arch != BN_ARCH_LLAMA ||
+    m->has_sub_norms = (m->arch != BN_ARCH_LLAMA && m->arch != BN_ARCH_QWEN3) ||
                        gguf_find_tensor(m->file, "blk.0.attn_sub_norm.weight") != NULL;
+    /* qwen3 always has its q/k norms; the BitNet-embedding layout adds an
+     * input norm to every projection, in every layer as in the first */
+    m->has_qk_norm = m->arch == BN_ARCH_QWEN3;
+    m->has_norm_in = gguf_find_tensor(m->file, "blk.0.attn_q_norm_in.weight") != NULL;
+}
+
+/* One activation scheme per model: the projections are all Q2_0 / Q1_0
+ * (Q8 activations), or none is. The first one decides. */
+static int check_act_scheme(bn_model *m, int il, size_t i, const gguf_tensor *t, const char *name,
+                            char *err)
+{
+    const int grouped = bn_ternary_is_grouped(t->type);
+    if (il == 0 && i == 0) m->act_groups = grouped;
+    if (grouped == m->act_groups) return 0;
+    return bn_errf(err, "tensor %s is %s but blk.0.attn_q.weight is %s: a model's projections "
+                   "must all be Q2_0/Q1_0 or all take per-token activations", name,
+                   gguf_type_name(t->type),
+                   gguf_type_name(gguf_find_tensor(m->file, "blk.0.attn_q.weight")->type));
 }
 
 /* An ordinary Llama file: say why it is refused. */
@@ -320,7 +365,7 @@ static int not_bitnet(char *err)
                 "ternary projections)", why);
 }
 
-static int validate_layer(const bn_model *m, int il, char *err)
+static int validate_layer(bn_model *m, int il, char *err)
 {
     const bn_hparams *hp = &m->hp;
     char name[MAX_KEY];
@@ -330,7 +375,9 @@ static int validate_layer(const bn_model *m, int il, char *err)
         proj_shape(hp, bn_proj_names[i], &rows, &cols);
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
-        if (!t || proj_scale(m, il, bn_proj_names[i], &s, err) < 0) return -1;
+        if (!t || proj_scale(m, il, bn_proj_names[i], &s, err) < 0 ||
+            check_act_scheme(m, il, i, t, name, err))
+            return -1;
         if (m->arch == BN_ARCH_LLAMA ? bn_ternary_check_strict(t, name, err)
                                      : bn_ternary_check(t, name, err))
             return m->arch == BN_ARCH_LLAMA ? not_bitnet(err) : -1;
@@ -339,7 +386,7 @@ static int validate_layer(const bn_model *m, int il, char *err)
     bn_layer unused; /* only the names and sizes are wanted here */
     const int n_norms = layer_norms(m, &unused, norms);
     for (int i = 0; i < n_norms; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        snprintf(name, sizeof name, "blk.%d.%.*s.weight", il, NORM_SUFFIX, norms[i].suffix);
         if (check_norm(m, name, norms[i].n, err)) return -1;
     }
     return 0;
@@ -411,7 +458,7 @@ static int load_layer(bn_model *m, int il, char *err)
     norm_slot norms[N_NORMS];
     const int n_norms = layer_norms(m, l, norms);
     for (int i = 0; i < n_norms; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        snprintf(name, sizeof name, "blk.%d.%.*s.weight", il, NORM_SUFFIX, norms[i].suffix);
         if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
     }
     for (size_t i = 0; i < BN_N_PROJ; i++) {
@@ -492,7 +539,8 @@ static size_t ternary_bytes(const bn_model *m)
         for (size_t i = 0; i < BN_N_PROJ; i++) {
             snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
             const gguf_tensor *t = gguf_find_tensor(m->file, name);
-            total += qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
+            total += t->type == GGML_TYPE_Q1_0 ? bn_bits_bytes((int)t->ne[1], (int)t->ne[0])
+                                               : qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
         }
     return total;
 }
@@ -579,6 +627,9 @@ static int lock_weights(const bn_model *m, char *err)
             const qk256_matrix *w = layer_proj(&m->layers[il], i);
             if (!w->codes_in_arena && lock_range(w->codes, qk256_codes_bytes(w->rows, w->cols), total, err))
                 return -1;
+            if (w->bits && !w->bits_in_arena &&
+                lock_range(w->bits, bn_bits_bytes(w->rows, w->cols), total, err))
+                return -1;
         }
     if (lock_range(m->tok_embd.data, m->tok_embd.row_bytes * (size_t)m->tok_embd.rows, total, err))
         return -1;
@@ -664,6 +715,9 @@ void bn_model_free(bn_model *m)
             free(l->attn_sub_norm);
             free(l->ffn_norm);
             free(l->ffn_sub_norm);
+            free(l->attn_q_norm);
+            free(l->attn_k_norm);
+            for (size_t i = 0; i < BN_N_PROJ; i++) free(l->norm_in[i]);
             for (size_t i = 0; i < BN_N_PROJ; i++) qk256_free(layer_proj(l, i));
         }
         free(m->layers);
@@ -679,6 +733,12 @@ void bn_model_free(bn_model *m)
 
 const bn_tokenizer *bn_model_tokenizer(const bn_model *m) { return m->tok; }
 int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
+int bn_model_n_embd(const bn_model *m) { return m->hp.n_embd; }
+bn_pooling bn_model_pooling(const bn_model *m) { return m->pooling; }
+int bn_model_embedding_only(const bn_model *m)
+{
+    return m->pooling != BN_POOL_NONE && !gguf_find_tensor(m->file, "output.weight");
+}
 int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
 int bn_model_n_threads(const bn_model *m) { return m->n_threads; }
 const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }
@@ -729,9 +789,15 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
 #define EMIT(...) (snprintf(line, sizeof line, __VA_ARGS__), emit(line, ctx))
     EMIT("file size:       %.2f MiB", (double)m->file->size / BYTES_PER_MIB);
     EMIT("architecture:    %s (FFN %s)", arch_name(m), m->act == BN_ACT_RELU2 ? "relu2" : "silu");
-    EMIT("graph:           %s, RoPE %s, %s output layer",
-         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->rope == BN_ROPE_NORM ? "norm" : "neox",
+    EMIT("graph:           %s%s%s, RoPE %s, %s output layer",
+         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->has_qk_norm ? ", q/k norms" : "",
+         m->has_norm_in ? ", projection input norms" : "", m->rope == BN_ROPE_NORM ? "norm" : "neox",
          gguf_find_tensor(m->file, "output.weight") ? "separate" : "tied");
+    static const char *const pool_names[] = {"none", "mean", "cls", "last"};
+    EMIT("activations:     %s; pooling %s",
+         m->act_groups ? "int8 in groups of 32 (Q8_0, as Q2_0/Q1_0 files run)"
+                       : "int8 per token (absmax)",
+         pool_names[m->pooling]);
     EMIT("parameters:      %.2f M", (double)parameter_count(m) / 1e6);
     EMIT("layers:          %d", hp->n_layer);
     EMIT("embedding:       %d", hp->n_embd);
