@@ -60,8 +60,13 @@ static void scratch_free(bn_scratch *sc)
     for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
     for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
     for (int t = 0; sc->qa_out && t < sc->cap; t++) bn_q8act_free(&sc->qa_out[t]);
+    for (int t = 0; sc->qg_embd && t < sc->cap; t++) bn_q8act_free(&sc->qg_embd[t]);
+    for (int t = 0; sc->qg_ff && t < sc->cap; t++) bn_q8act_free(&sc->qg_ff[t]);
     free(sc->qa_embd);
     free(sc->qa_ff);
+    free(sc->qg_embd);
+    free(sc->qg_ff);
+    free(sc->pin);
     free(sc->qa_out);
     free(sc->ids);
     free(sc->pos);
@@ -112,6 +117,18 @@ static int alloc_inputs(const bn_model *m, bn_scratch *sc)
     for (int t = 0; t < sc->cap; t++)
         if (bn_qact_alloc(&sc->qa_embd[t], embd) || bn_qact_alloc(&sc->qa_ff[t], m->hp.n_ff))
             return -1;
+    if (m->has_norm_in) {
+        sc->pin_width = embd > m->hp.n_ff ? embd : m->hp.n_ff;
+        if (!(sc->pin = alloc_floats((size_t)sc->cap * sc->pin_width))) return -1;
+    }
+    if (m->act_groups) {
+        sc->qg_embd = calloc((size_t)sc->cap, sizeof *sc->qg_embd);
+        sc->qg_ff = calloc((size_t)sc->cap, sizeof *sc->qg_ff);
+        if (!sc->qg_embd || !sc->qg_ff) return -1;
+        for (int t = 0; t < sc->cap; t++)
+            if (bn_q8act_alloc(&sc->qg_embd[t], embd) || bn_q8act_alloc(&sc->qg_ff[t], m->hp.n_ff))
+                return -1;
+    }
     if (!bn_dense_needs_q8act(m, &m->output)) return 0;
     if (!(sc->qa_out = calloc((size_t)sc->cap, sizeof *sc->qa_out))) return -1;
     for (int t = 0; t < sc->cap; t++)

@@ -32,6 +32,9 @@ typedef struct {
     float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
     bn_qact *qa_embd;   /* [cap], width max(n_embd, q_dim) */
     bn_qact *qa_ff;     /* [cap], width n_ff */
+    bn_q8act *qg_embd, *qg_ff; /* the same as Q8 groups, for Q2_0/Q1_0 projections, else NULL */
+    float *pin;         /* [cap][pin_width]: a projection's own input norm (norm_in), else NULL */
+    int pin_width;
     bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
     int32_t *ids;       /* [cap]: the pass's tokens, */
     int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
@@ -89,10 +92,11 @@ size_t bn_kv_row(const bn_hparams *hp, int n_ctx, int layer, int h, int pos);
 size_t bn_attention_scores_floats(const bn_hparams *hp, int n_threads, int n_ctx);
 size_t bn_attention_partial_floats(const bn_hparams *hp, int n_threads, int n_ctx);
 
-/* products.c: y[i] = w[i] * qa for every i < n_mat and each of the n_tok
- * quantized tokens, in one pool run. */
-void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
-                         const qk256_matrix *const *w, float *const *y);
+/* products.c: y[i] = w[i] * the n_tok quantized tokens for every i <
+ * n_mat, in one pool run: qa per token, or qg in Q8 groups for the
+ * group-scaled matrices of Q2_0/Q1_0 files (model.h, act_groups). */
+void bn_ternary_products(bn_context *ctx, const bn_qact *qa, const bn_q8act *qg, int n_tok,
+                         int n_mat, const qk256_matrix *const *w, float *const *y);
 
 /* dense_matmul.c: y[i][0..rows) = d * x[i] for the n vectors x[i], on the
  * pool; qx holds n quantized inputs when bn_dense_needs_q8act(d). */

@@ -9,7 +9,11 @@
  *
  * The sub-norms are there in bitnet-b1.58 and bitnet, not in the ternary
  * Llamas (Falcon3, Falcon-E, Llama3-8B-1.58); RoPE pairs and the
- * activation come from the model too (model.h).
+ * activation come from the model too (model.h). qwen3 norms each head of
+ * q and k before RoPE; the BitNet-embedding layout gives every projection
+ * its own input RMSNorm (norm_in), so those take their inputs one by one.
+ * Q2_0/Q1_0 projections take their inputs as Q8 groups, the others
+ * per-token int8 (docs/FORWARD.md, Activation quantization).
  *
  * Then output_norm and the logits. Between the matrix products, the
  * per-token steps (the functions named *_step) run over the tokens split
@@ -19,6 +23,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "kernels/quants.h"
 #include "ops.h"
 
 /* What a per-token step sees: the pass, the layer and the scratch. */
@@ -28,6 +33,7 @@ typedef struct {
     bn_scratch *sc;
     const bn_pass *b;
     int layer;
+    int proj; /* norm_in_step: the projection (names.h order) whose input it norms */
 } step_ctx;
 
 typedef void (*token_step)(const step_ctx *c, int t);
@@ -58,11 +64,35 @@ static void for_each_token(bn_context *ctx, const step_ctx *c, token_step fn)
 
 static float *row(float *base, int t, int width) { return base + (size_t)t * width; }
 
-static void norm_and_quantize(const bn_model *m, float *out, const float *x, const float *w, int n,
-                              bn_qact *qa)
+/* Token t's input x (n wide) quantized as the projections take it: Q8
+ * groups for Q2_0/Q1_0, else per-token int8; ff: the FFN-wide buffers. */
+static void quantize_input(const step_ctx *c, const float *x, int n, int ff, int t)
 {
-    m->kernels->rmsnorm(out, x, w, n, m->hp.rms_eps);
-    m->kernels->quantize(out, n, qa);
+    const bn_kernels *k = c->m->kernels;
+    if (c->m->act_groups)
+        (k->q8_quantize ? k->q8_quantize : bn_q8act_quantize_ref)(
+            x, n, ff ? &c->sc->qg_ff[t] : &c->sc->qg_embd[t]);
+    else
+        k->quantize(x, n, ff ? &c->sc->qa_ff[t] : &c->sc->qa_embd[t]);
+}
+
+/* out = RMSNorm(x) * w, quantized as above unless the model's projections
+ * norm their own inputs first (norm_in_step). */
+static void norm_and_quantize(const step_ctx *c, float *out, const float *x, const float *w, int n,
+                              int ff, int t)
+{
+    c->m->kernels->rmsnorm(out, x, w, n, c->m->hp.rms_eps);
+    if (!c->m->has_norm_in) quantize_input(c, out, n, ff, t);
+}
+
+/* The products of the n_mat matrices w on the quantized inputs (ff: the
+ * FFN-wide ones). */
+static void products(bn_context *ctx, int n, int ff, int n_mat, const qk256_matrix *const *w,
+                     float *const *y)
+{
+    bn_scratch *sc = ctx->sc;
+    bn_ternary_products(ctx, ff ? sc->qa_ff : sc->qa_embd, ff ? sc->qg_ff : sc->qg_embd, n, n_mat,
+                        w, y);
 }
 
 /* n values into a cache of type t from element off: copied, or rounded to
@@ -90,8 +120,64 @@ static void embed_step(const step_ctx *c, int t)
 static void attn_norm_step(const step_ctx *c, int t)
 {
     const int ne = c->m->hp.n_embd;
-    norm_and_quantize(c->m, row(c->sc->xn, t, ne), row(c->sc->x, t, ne), c->l->attn_norm, ne,
-                      &c->sc->qa_embd[t]);
+    norm_and_quantize(c, row(c->sc->xn, t, ne), row(c->sc->x, t, ne), c->l->attn_norm, ne, 0, t);
+}
+
+/* The input of projection c->proj: xn (q, k, v, gate, up), att (output)
+ * or gate (down), and its width. */
+static float *proj_input(const step_ctx *c, int t, int *n)
+{
+    const bn_hparams *hp = &c->m->hp;
+    const int q_dim = hp->n_head * hp->head_dim;
+    switch (c->proj) {
+    case BN_PROJ_OUTPUT: *n = q_dim; return row(c->sc->att, t, q_dim);
+    case BN_PROJ_DOWN: *n = hp->n_ff; return row(c->sc->gate, t, hp->n_ff);
+    default: *n = hp->n_embd; return row(c->sc->xn, t, hp->n_embd);
+    }
+}
+
+/* BitNet embeddings: RMSNorm(input, norm_in of the projection), quantized */
+static void norm_in_step(const step_ctx *c, int t)
+{
+    int n;
+    const float *in = proj_input(c, t, &n);
+    float *out = row(c->sc->pin, t, c->sc->pin_width);
+    c->m->kernels->rmsnorm(out, in, c->l->norm_in[c->proj], n, c->m->hp.rms_eps);
+    quantize_input(c, out, n, c->proj == BN_PROJ_DOWN, t);
+}
+
+/* Projections p0..p0+count-1 (names.h order) that share an input: in one
+ * run, or one by one, each after its own input norm (norm_in). */
+static void project(bn_context *ctx, const step_ctx *c, int p0, int count, float *const *y)
+{
+    const bn_layer *l = c->l;
+    const qk256_matrix *w[BN_N_PROJ] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->wgate, &l->wup,
+                                        &l->wdown};
+    const int ff = p0 == BN_PROJ_DOWN;
+    if (!c->m->has_norm_in) {
+        products(ctx, c->b->n, ff, count, w + p0, y);
+        return;
+    }
+    for (int i = 0; i < count; i++) {
+        step_ctx one = *c;
+        one.proj = p0 + i;
+        for_each_token(ctx, &one, norm_in_step);
+        products(ctx, c->b->n, ff, 1, w + p0 + i, y + i);
+    }
+}
+
+/* qwen3: each head of q and k RMSNormed by attn_q_norm / attn_k_norm */
+static void qk_norm_step(const step_ctx *c, int t)
+{
+    const bn_hparams *hp = &c->m->hp;
+    const int hd = hp->head_dim;
+    float *q = row(c->sc->q, t, hp->n_head * hd), *k = row(c->sc->k, t, hp->n_head_kv * hd);
+    for (int h = 0; h < hp->n_head; h++)
+        c->m->kernels->rmsnorm(q + (size_t)h * hd, q + (size_t)h * hd, c->l->attn_q_norm, hd,
+                               hp->rms_eps);
+    for (int h = 0; h < hp->n_head_kv; h++)
+        c->m->kernels->rmsnorm(k + (size_t)h * hd, k + (size_t)h * hd, c->l->attn_k_norm, hd,
+                               hp->rms_eps);
 }
 
 /* RoPE on q and k; k and v into the session's cache at the token's position */
@@ -119,14 +205,14 @@ static void attn_sub_norm_step(const step_ctx *c, int t)
 {
     const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
     float *att = row(c->sc->att, t, q_dim);
-    norm_and_quantize(c->m, att, att, c->l->attn_sub_norm, q_dim, &c->sc->qa_embd[t]);
+    norm_and_quantize(c, att, att, c->l->attn_sub_norm, q_dim, 0, t);
 }
 
 /* att quantized as it is (no sub-norm) */
 static void attn_quantize_step(const step_ctx *c, int t)
 {
     const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
-    c->m->kernels->quantize(row(c->sc->att, t, q_dim), q_dim, &c->sc->qa_embd[t]);
+    if (!c->m->has_norm_in) quantize_input(c, row(c->sc->att, t, q_dim), q_dim, 0, t);
 }
 
 /* x += the attention output; xn = ffn_norm(x), quantized */
@@ -135,7 +221,7 @@ static void ffn_norm_step(const step_ctx *c, int t)
     const int ne = c->m->hp.n_embd;
     float *x = row(c->sc->x, t, ne), *xn = row(c->sc->xn, t, ne);
     bn_add_into(x, xn, ne);
-    norm_and_quantize(c->m, xn, x, c->l->ffn_norm, ne, &c->sc->qa_embd[t]);
+    norm_and_quantize(c, xn, x, c->l->ffn_norm, ne, 0, t);
 }
 
 /* gate = ffn_sub_norm(act(gate) * up), quantized */
@@ -144,7 +230,7 @@ static void ffn_act_step(const step_ctx *c, int t)
     const int nf = c->m->hp.n_ff;
     float *gate = row(c->sc->gate, t, nf);
     bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
-    norm_and_quantize(c->m, gate, gate, c->l->ffn_sub_norm, nf, &c->sc->qa_ff[t]);
+    norm_and_quantize(c, gate, gate, c->l->ffn_sub_norm, nf, 1, t);
 }
 
 /* gate = act(gate) * up, quantized (no sub-norm) */
@@ -153,7 +239,7 @@ static void ffn_act_quantize_step(const step_ctx *c, int t)
     const int nf = c->m->hp.n_ff;
     float *gate = row(c->sc->gate, t, nf);
     bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
-    c->m->kernels->quantize(gate, nf, &c->sc->qa_ff[t]);
+    if (!c->m->has_norm_in) quantize_input(c, gate, nf, 1, t);
 }
 
 /* x += the FFN output */
@@ -167,25 +253,21 @@ static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
 {
     const bn_layer *l = &ctx->m->layers[il];
     bn_scratch *sc = ctx->sc;
-    const step_ctx c = {ctx->m, l, sc, b, il};
-    const int n = b->n;
+    const step_ctx c = {ctx->m, l, sc, b, il, 0};
 
     for_each_token(ctx, &c, attn_norm_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 3, (const qk256_matrix *[]){&l->wq, &l->wk, &l->wv},
-                        (float *[]){sc->q, sc->k, sc->v});
+    project(ctx, &c, BN_PROJ_Q, 3, (float *[]){sc->q, sc->k, sc->v});
+    if (ctx->m->has_qk_norm) for_each_token(ctx, &c, qk_norm_step);
     for_each_token(ctx, &c, rope_and_cache_step);
     bn_attention(ctx, b, il);
     const int sub_norms = ctx->m->has_sub_norms;
     for_each_token(ctx, &c, sub_norms ? attn_sub_norm_step : attn_quantize_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 1, (const qk256_matrix *[]){&l->wo},
-                        (float *[]){sc->xn});
+    project(ctx, &c, BN_PROJ_OUTPUT, 1, (float *[]){sc->xn});
 
     for_each_token(ctx, &c, ffn_norm_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 2, (const qk256_matrix *[]){&l->wgate, &l->wup},
-                        (float *[]){sc->gate, sc->up});
+    project(ctx, &c, BN_PROJ_GATE, 2, (float *[]){sc->gate, sc->up});
     for_each_token(ctx, &c, sub_norms ? ffn_act_step : ffn_act_quantize_step);
-    bn_ternary_products(ctx, sc->qa_ff, n, 1, (const qk256_matrix *[]){&l->wdown},
-                        (float *[]){sc->xn});
+    project(ctx, &c, BN_PROJ_DOWN, 1, (float *[]){sc->xn});
     for_each_token(ctx, &c, residual_step);
 }
 
@@ -205,7 +287,7 @@ static int aborted(const bn_context *ctx) { return ctx->abort && ctx->abort(ctx-
 
 int bn_forward(bn_context *ctx, const bn_pass *b)
 {
-    const step_ctx c = {ctx->m, NULL, ctx->sc, b, 0};
+    const step_ctx c = {ctx->m, NULL, ctx->sc, b, 0, 0};
     for_each_token(ctx, &c, embed_step);
     for (int il = 0; il < ctx->m->hp.n_layer; il++) {
         if (aborted(ctx)) return BN_ABORTED;

@@ -5,6 +5,7 @@
  * pool run, their rows handed out in shrinking chunks (bn_chunks).
  */
 #include "engine.h"
+#include "kernels/grouped.h"
 
 typedef void (*bn_matvec_fn)(const qk256_matrix *w, const bn_qact *a, float *y, int r0, int r1);
 
@@ -21,6 +22,7 @@ typedef struct {
     const bn_kernels *k;
     bn_matvec_fn q16_matvec; /* the table's, else the scalar one */
     const bn_qact *a; /* [n_tok] */
+    const bn_q8act *g; /* [n_tok], for group-scaled matrices */
     int n_tok;
     int n_mat;
     const qk256_matrix *w[MAX_FUSED];
@@ -28,12 +30,29 @@ typedef struct {
     bn_chunks rows[MAX_FUSED];
 } products_job;
 
+/* Rows [r0, r1) of a Q2_0 / Q1_0 matrix for every token, ROW_CHUNK rows
+ * at a time so that they stay in L1 across the tokens. */
+static void grouped_rows(const products_job *j, const qk256_matrix *w, float *y, int r0, int r1)
+{
+    const bn_grouped_matvec_fn fn =
+        w->bits ? (j->k->b1_matvec ? j->k->b1_matvec : bn_b1_matvec_ref)
+                : (j->k->q2_matvec ? j->k->q2_matvec : bn_q2_matvec_ref);
+    for (int c = r0; c < r1; c += ROW_CHUNK) {
+        const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+        for (int t = 0; t < j->n_tok; t++) fn(w, &j->g[t], y + (size_t)t * w->rows, c, c1);
+    }
+}
+
 /* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
  * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
  * time, so that their activations stay in L2 across the rows. */
 static void product_rows(const products_job *j, int i, int r0, int r1)
 {
     const qk256_matrix *w = j->w[i];
+    if (w->group_scales) {
+        grouped_rows(j, w, j->y[i], r0, r1);
+        return;
+    }
     for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
         const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
         const bn_qact *a = j->a + t0;
@@ -67,12 +86,12 @@ static void products_task(void *arg, int ith, int nth)
     }
 }
 
-void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
-                         const qk256_matrix *const *w, float *const *y)
+void bn_ternary_products(bn_context *ctx, const bn_qact *qa, const bn_q8act *qg, int n_tok,
+                         int n_mat, const qk256_matrix *const *w, float *const *y)
 {
     const bn_kernels *k = ctx->m->kernels;
     products_job j = {.k = k, .q16_matvec = k->q16_matvec ? k->q16_matvec : bn_kernels_scalar.q16_matvec,
-                      .a = qa, .n_tok = n_tok, .n_mat = n_mat};
+                      .a = qa, .g = qg, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
