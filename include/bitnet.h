@@ -116,6 +116,11 @@ bn_context_params bn_context_default_params(void);
 bn_context *bn_context_new(bn_model *model, const bn_context_params *params, char err[BN_ERR_LEN]);
 void bn_context_free(bn_context *ctx);
 int bn_context_n_threads(const bn_context *ctx);
+/* on: bn_eval and bn_session_eval of this context write, in place of
+ * each token's logits, its final hidden state after output_norm (n_embd
+ * floats, what the output layer reads: llama.cpp's embeddings mode); off
+ * (the default): logits. */
+void bn_context_set_embeddings(bn_context *ctx, int on);
 /* fn(data) is asked between layers whether to stop; NULL removes it. */
 void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
 
@@ -200,6 +205,30 @@ int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float 
  * tokens into logits[n * n_vocab] (for perplexity). */
 int bn_session_eval_all(bn_session *session, const int32_t *ids, int n, float *logits,
                         char err[BN_ERR_LEN]);
+
+/* ----------------------------------------------------------- embeddings */
+
+/* How bn_embed scales a pooled vector: llama-embedding's --embd-normalize
+ * values; from 3 on, the p-norm with that p. */
+#define BN_EMBD_NORM_NONE (-1)
+#define BN_EMBD_NORM_MAX_ABS 0 /* max|v| becomes 32760 (the int16 range) */
+#define BN_EMBD_NORM_TAXICAB 1
+#define BN_EMBD_NORM_EUCLIDEAN 2 /* unit length: the default */
+
+/* out = v (n floats) scaled as `norm` says (out may be v). A zero vector
+ * stays zero. */
+void bn_embd_normalize(const float *v, float *out, int n, int norm);
+
+/* Embeds n_texts texts, text i being the n_ids[i] token ids ids[i] (as
+ * bn_tokenize with BN_TOK_ADD_BOS | BN_TOK_ADD_EOS gives them), evaluated
+ * together in shared passes of ctx: the final normed hidden states of each
+ * text's tokens pooled as `pooling` says (BN_POOL_UNSPECIFIED: the
+ * model's), then normalized (`normalize`, above). out holds n_texts *
+ * n_embd floats, or with BN_POOL_NONE one vector per token, text after
+ * text. Returns 0, BN_ABORTED, or -1 with err set (an empty text, a text
+ * longer than the model's context, out of memory). */
+int bn_embed(bn_context *ctx, const int32_t *const *ids, const int *n_ids, int n_texts,
+             bn_pooling pooling, int normalize, float *out, char err[BN_ERR_LEN]);
 
 /* ------------------------------------------------------------ tokenizer */
 

@@ -48,6 +48,7 @@ struct bn_context {
     bn_abort_fn abort;
     void *abort_data;
     bn_scratch *sc; /* grown on demand (bn_context_scratch) */
+    int embeddings; /* outputs are the final normed hidden states, not logits */
 };
 
 struct bn_session {

@@ -271,15 +271,18 @@ static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
     for_each_token(ctx, &c, residual_step);
 }
 
-/* output_norm of the tokens whose logits are wanted, then the output layer. */
+/* output_norm of the tokens whose logits are wanted, then the output
+ * layer; in an embeddings context the normed states are the outputs. */
 static void output_forward(bn_context *ctx, const bn_pass *b)
 {
     const bn_model *m = ctx->m;
     const int ne = m->hp.n_embd;
     bn_scratch *sc = ctx->sc;
+    float *normed = ctx->embeddings ? b->logits : sc->xn;
     for (int i = 0; i < b->n_logits; i++)
-        m->kernels->rmsnorm(row(sc->xn, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm,
+        m->kernels->rmsnorm(row(normed, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm,
                             ne, m->hp.rms_eps);
+    if (ctx->embeddings) return;
     if (b->n_logits) bn_dense_matmul(ctx, &m->output, sc->xn, b->n_logits, sc->qa_out, b->logits);
 }
 

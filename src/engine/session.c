@@ -60,7 +60,8 @@ static int alloc_caches(bn_session *s)
     const size_t elems = cache_elems(&s->m->hp, s->n_ctx);
     s->k_cache = calloc(elems ? elems : 1, cache_elem_bytes(s->type_k));
     s->v_cache = calloc(elems ? elems : 1, cache_elem_bytes(s->type_v));
-    s->logits = calloc((size_t)s->m->hp.n_vocab, sizeof(float));
+    const int n_vocab = s->m->hp.n_vocab, n_embd = s->m->hp.n_embd; /* logits or an embedding */
+    s->logits = calloc((size_t)(n_vocab > n_embd ? n_vocab : n_embd), sizeof(float));
     return s->k_cache && s->v_cache && s->logits ? 0 : -1;
 }
 
