@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bitnet.h"
 #include "gguf_edit.h"
@@ -42,4 +43,133 @@ TEST(qwen3_reference_greedy_ids_and_logits_i2s)
     SHARED_OR_SKIP(ref, "reference/tiny-qwen3-i2s-greedy.jsonl");
     SHARED_OR_SKIP(path, "models/tiny-qwen3-i2s.gguf");
     check_qwen3(path, ref);
+}
+
+/* ------------------------------------------------ edited tiny-qwen3 files */
+
+typedef void (*qwen3_edit)(ge_file *e);
+
+/* A shared file with one edit, loaded (NULL with err set when it fails). */
+static bn_model *load_edited(const ge_file *base, qwen3_edit edit, char *err)
+{
+    ge_file e;
+    gb_buf b = {0};
+    ge_copy(&e, base);
+    if (edit) edit(&e);
+    ge_write(&e, &b, NULL);
+    const char *path = gb_write_temp(&b, "qwen3");
+    bn_model_params p = bn_model_default_params();
+    p.n_threads = 1;
+    bn_model *m = bn_model_load(path, &p, err);
+    unlink(path);
+    gb_free(&b);
+    ge_free(&e);
+    return m;
+}
+
+/* A tensor replaced by n zero bytes of another type and shape. */
+static void retype(ge_file *e, const char *name, uint32_t type, int64_t ne0, int64_t ne1, size_t n)
+{
+    ge_tensor *t = ge_find_tensor(e, name);
+    uint8_t *zeros = calloc(n, 1);
+    t->type = type;
+    t->ne[0] = ne0;
+    t->ne[1] = ne1;
+    t->n_dims = ne1 > 1 ? 2 : 1;
+    ge_set_tensor_data(t, zeros, n);
+    free(zeros);
+}
+
+enum { Q2_0_BYTES = 18, Q2_0_BLOCK = 64, TQ2_0_BYTES = 66, TQ2_0_BLOCK = 256 };
+
+static void q2_0_row_of_500(ge_file *e)
+{
+    retype(e, "blk.0.attn_q.weight", GGML_TYPE_Q2_0, 500, 1024, 1024 * 8 * Q2_0_BYTES);
+}
+static void q2_0_infinite_scale(ge_file *e)
+{
+    ge_tensor *t = ge_find_tensor(e, "blk.1.ffn_up.weight");
+    uint8_t *d = malloc(t->n_bytes);
+    memcpy(d, t->data, t->n_bytes);
+    d[Q2_0_BYTES * 5] = 0x00, d[Q2_0_BYTES * 5 + 1] = 0x7c; /* block 5: d = +inf */
+    ge_set_tensor_data(t, d, t->n_bytes);
+    free(d);
+}
+static void mixed_types(ge_file *e)
+{
+    retype(e, "blk.3.ffn_up.weight", GGML_TYPE_TQ2_0, 512, 1536,
+           (size_t)1536 * 512 / TQ2_0_BLOCK * TQ2_0_BYTES);
+}
+static void no_k_norm(ge_file *e) { ge_drop_tensor(e, "blk.2.attn_k_norm.weight"); }
+static void q_norm_64(ge_file *e)
+{
+    retype(e, "blk.0.attn_q_norm.weight", GGML_TYPE_F32, 64, 1, 64 * sizeof(float));
+}
+static void pooling_9(ge_file *e) { ge_set_u32(e, "qwen3.pooling_type", 9); }
+static void add_eos_string(ge_file *e) { ge_set_str(e, "tokenizer.ggml.add_eos_token", "yes"); }
+static void norm_in_wrong_width(ge_file *e)
+{
+    retype(e, "blk.1.ffn_down_norm_in.weight", GGML_TYPE_F16, 512, 1, 512 * 2);
+}
+static void norm_in_missing(ge_file *e) { ge_drop_tensor(e, "blk.2.attn_v_norm_in.weight"); }
+static void norm_in_q8(ge_file *e)
+{
+    retype(e, "blk.0.attn_q_norm_in.weight", GGML_TYPE_Q8_0, 512, 1, 512 / 32 * 34);
+}
+
+typedef struct {
+    const char *name;
+    qwen3_edit edit;
+    const char *want; /* in the error */
+} qwen3_hostile;
+
+static const qwen3_hostile Q2_HOSTILE[] = {
+    {"Q2_0 row not a multiple of 64", q2_0_row_of_500, "not a multiple of the Q2_0 block size 64"},
+    {"Q2_0 scale infinite", q2_0_infinite_scale, "blk.1.ffn_up.weight: 1 Q2_0 blocks have a non-finite scale"},
+    {"Q2_0 and TQ2_0 mixed", mixed_types, "blk.3.ffn_up.weight is TQ2_0 but blk.0.attn_q.weight is Q2_0"},
+    {"missing k norm", no_k_norm, "missing tensor blk.2.attn_k_norm.weight"},
+    {"q norm of the wrong width", q_norm_64, "blk.0.attn_q_norm.weight has shape [64, 1], expected [128, 1]"},
+    {"pooling type 9", pooling_9, "qwen3.pooling_type must be an integer from 0 to 3"},
+    {"add_eos_token a string", add_eos_string, "tokenizer.ggml.add_eos_token has the wrong type"},
+};
+
+static const qwen3_hostile EMBED_HOSTILE[] = {
+    {"norm_in of the wrong width", norm_in_wrong_width, "blk.1.ffn_down_norm_in.weight has shape [512, 1], expected [1536, 1]"},
+    {"norm_in missing in one layer", norm_in_missing, "missing tensor blk.2.attn_v_norm_in.weight"},
+    {"norm_in quantized", norm_in_q8, "blk.0.attn_q_norm_in.weight has type Q8_0"},
+    {"pooling type 9", pooling_9, "qwen3.pooling_type must be an integer from 0 to 3"},
+};
+
+static void check_hostile(const char *rel, const qwen3_hostile *cases, size_t n)
+{
+    const char *path = test_shared_path(rel);
+    if (!path) {
+        test_skip("../shared is absent");
+        return;
+    }
+    ge_file base;
+    CHECK_MSG(ge_load(&base, path) == 0, "cannot open %s", path);
+    char err[BN_ERR_LEN] = "";
+    bn_model *plain = load_edited(&base, NULL, err);
+    CHECK_MSG(plain != NULL, "unedited copy: %s", err);
+    bn_model_free(plain);
+    for (size_t i = 0; i < n; i++) {
+        err[0] = 0;
+        bn_model *m = load_edited(&base, cases[i].edit, err);
+        CHECK_MSG(m == NULL && strstr(err, cases[i].want) && !strchr(err, '\n'),
+                  "%s: loaded=%d, error '%s'", cases[i].name, m != NULL, err);
+        bn_model_free(m);
+    }
+    ge_free(&base);
+}
+
+TEST(qwen3_hostile_variants_fail_clearly)
+{
+    check_hostile("models/tiny-qwen3-q2_0.gguf", Q2_HOSTILE, sizeof Q2_HOSTILE / sizeof Q2_HOSTILE[0]);
+}
+
+TEST(qwen3_embed_hostile_variants_fail_clearly)
+{
+    check_hostile("models/tiny-bitnet-embed-i2s.gguf", EMBED_HOSTILE,
+                  sizeof EMBED_HOSTILE / sizeof EMBED_HOSTILE[0]);
 }

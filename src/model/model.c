@@ -179,8 +179,11 @@ static int read_hparams(bn_model *m, char *err)
         return bn_errf(err, "rope.dimension_count %d differs from the head dimension %d (partial "
                     "rotary embeddings are not supported)", n_rot, hp->head_dim);
     int pooling = BN_POOL_NONE;
-    if (read_dim(m, "pooling_type", 0, BN_POOL_NONE, BN_POOL_NONE, BN_POOL_LAST, &pooling, err))
-        return bn_errf(err, "%s (none, mean, cls or last; rank is not supported)", err);
+    if (read_dim(m, "pooling_type", 0, BN_POOL_NONE, BN_POOL_NONE, BN_POOL_LAST, &pooling, err)) {
+        char why[BN_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err);
+        return bn_errf(err, "%s (none, mean, cls or last; rank is not supported)", why);
+    }
     m->pooling = (bn_pooling)pooling;
     return 0;
 }
