@@ -12,6 +12,7 @@
 
 #include "bitnet.h"
 #include "gguf_edit.h"
+#include "json_mini.h"
 #include "ref_check.h"
 #include "test.h"
 
@@ -172,4 +173,42 @@ TEST(qwen3_embed_hostile_variants_fail_clearly)
 {
     check_hostile("models/tiny-bitnet-embed-i2s.gguf", EMBED_HOSTILE,
                   sizeof EMBED_HOSTILE / sizeof EMBED_HOSTILE[0]);
+}
+
+/* The qwen2 split on the fixtures' vocabulary: every reference prompt of
+ * the three files tokenizes to its prompt_ids (BOS as the file says). */
+TEST(qwen3_prompts_tokenize_to_the_reference_ids)
+{
+    static const char *const refs[] = {"reference/tiny-qwen3-greedy.jsonl",
+                                       "reference/tiny-qwen3-q1_0-greedy.jsonl",
+                                       "reference/tiny-qwen3-i2s-greedy.jsonl"};
+    SHARED_OR_SKIP(model, "models/tiny-qwen3-q2_0.gguf");
+    char err[BN_ERR_LEN];
+    bn_tokenizer *tok = bn_tokenizer_load(model, err);
+    CHECK_MSG(tok != NULL, "%s", err);
+    if (!tok) return;
+    int records = 0, bad = 0;
+    for (size_t f = 0; f < sizeof refs / sizeof refs[0]; f++) {
+        char *data = test_read_file(test_shared_path(refs[f]), NULL);
+        CHECK_MSG(data != NULL, "cannot read %s", refs[f]);
+        for (char *line = data, *end; data && *line; line = end + 1) {
+            end = strchr(line, '\n');
+            if (!end) end = line + strlen(line);
+            char *prompt = NULL;
+            int32_t *want = NULL, *got = NULL;
+            const long len = json_string(json_find(line, end, "prompt"), end, &prompt);
+            const long nw = json_int_array(json_find(line, end, "prompt_ids"), end, &want);
+            if (len >= 0 && nw > 0) {
+                const int ng = bn_tokenize(tok, prompt, (size_t)len, BN_TOK_ADD_BOS, &got, err);
+                records++;
+                bad += ng != nw || memcmp(got, want, (size_t)nw * sizeof *got);
+            }
+            free(prompt), free(want), free(got);
+            if (!*end) break;
+        }
+        free(data);
+    }
+    CHECK_EQ_INT(records, 60);
+    CHECK_MSG(bad == 0, "%d of %d prompts tokenize differently", bad, records);
+    bn_tokenizer_free(tok);
 }
