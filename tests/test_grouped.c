@@ -10,6 +10,7 @@
 
 #include "kernels/grouped.h"
 #include "kernels/kernels.h"
+#include "gguf/gguf.h"
 #include "kernels/quants.h"
 #include "test.h"
 
@@ -102,6 +103,14 @@ static void grouped_case(int binary)
         }
     CHECK_MSG(decoded, "%s decode differs from the file (%dx%d)", binary ? "Q1_0" : "Q2_0", rows,
               cols);
+    float *row = malloc((size_t)cols * sizeof *row); /* an embedding or output layer's rows */
+    const uint32_t type = binary ? GGML_TYPE_Q1_0 : GGML_TYPE_Q2_0;
+    bn_dequantize_row(type, t + bn_quant_row_bytes(type, cols) * (size_t)(rows - 1), row, cols);
+    int dequantized = 1;
+    for (int c = 0; c < cols; c++)
+        dequantized &= row[c] == file_weight(t, binary, (size_t)(rows - 1) * cols + c);
+    CHECK_MSG(dequantized, "%s dequantized row differs", binary ? "Q1_0" : "Q2_0");
+    free(row);
     float *x = malloc((size_t)cols * sizeof *x), *y = malloc((size_t)rows * sizeof *y),
           *ys = malloc((size_t)rows * sizeof *ys);
     random_activation(x, cols);

@@ -240,7 +240,7 @@ static const gguf_tensor *check_dense(const bn_model *m, const char *name, char 
     if (!t) return NULL;
     if (!bn_dense_supported(t->type)) {
         bn_errf(err, "tensor %s has type %s, which is not supported for the embedding or output "
-             "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", name, gguf_type_name(t->type));
+             "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_0, Q1_0)", name, gguf_type_name(t->type));
         return NULL;
     }
     if ((uintptr_t)t->data % sizeof(float)) {
