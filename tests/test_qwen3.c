@@ -13,6 +13,8 @@
 #include "bitnet.h"
 #include "gguf_edit.h"
 #include "json_mini.h"
+#include "kernels/f16.h"
+#include "model/model.h"
 #include "ref_check.h"
 #include "test.h"
 
@@ -211,4 +213,78 @@ TEST(qwen3_prompts_tokenize_to_the_reference_ids)
     CHECK_EQ_INT(records, 60);
     CHECK_MSG(bad == 0, "%d of %d prompts tokenize differently", bad, records);
     bn_tokenizer_free(tok);
+}
+
+/* Bonsai quantizes its LM head like the rest: tiny-qwen3-q1_0 with
+ * output.weight requantized to Q1_0 (d = mean|w| of each block, sign
+ * bits) runs it on the Q8 products; the same file with --lm-head f16 (the
+ * exact Q1_0 weights in F16, float activations) gives nearly the same
+ * logits and the same greedy token. */
+static void q1_0_output(ge_file *e)
+{
+    ge_tensor *t = ge_find_tensor(e, "output.weight");
+    const size_t n = (size_t)(t->ne[0] * t->ne[1]), blocks = n / 128;
+    uint8_t *q = calloc(blocks, 18);
+    const uint16_t *h = (const uint16_t *)t->data;
+    for (size_t b = 0; b < blocks; b++) {
+        double sum = 0;
+        for (int i = 0; i < 128; i++) sum += fabsf(bn_f16_to_f32(h[b * 128 + i]));
+        const uint16_t d = bn_f32_to_f16((float)(sum / 128));
+        memcpy(q + b * 18, &d, 2);
+        for (int i = 0; i < 128; i++)
+            if (bn_f16_to_f32(h[b * 128 + i]) >= 0) q[b * 18 + 2 + i / 8] |= (uint8_t)(1u << (i % 8));
+    }
+    t->type = GGML_TYPE_Q1_0;
+    ge_set_tensor_data(t, q, blocks * 18);
+    free(q);
+}
+
+TEST(qwen3_q1_0_output_layer_on_the_q8_products)
+{
+    const char *path = test_shared_path("models/tiny-qwen3-q1_0.gguf");
+    if (!path) SKIP("../shared is absent");
+    ge_file base;
+    CHECK(ge_load(&base, path) == 0);
+    ge_file e;
+    gb_buf b = {0};
+    ge_copy(&e, &base);
+    q1_0_output(&e);
+    ge_write(&e, &b, NULL);
+    const char *tmp = gb_write_temp(&b, "q1out");
+    char err[BN_ERR_LEN] = "";
+    bn_model_params p = bn_model_default_params();
+    p.n_threads = 2;
+    bn_model *grouped = bn_model_load(tmp, &p, err);
+    CHECK_MSG(grouped != NULL, "%s", err);
+    p.lm_head = "f16";
+    bn_model *f16 = bn_model_load(tmp, &p, err);
+    CHECK_MSG(f16 != NULL, "%s", err);
+    unlink(tmp);
+    if (grouped && f16) {
+        CHECK(grouped->output.grouped != NULL && grouped->output.grouped->bits != NULL);
+        CHECK(f16->output.grouped == NULL && f16->output.type == GGML_TYPE_F16);
+        static const int32_t ids[] = {1016, 17, 10, 17, 28};
+        const int nv = bn_model_n_vocab(grouped);
+        float *got[2];
+        bn_model *models[2] = {grouped, f16};
+        for (int i = 0; i < 2; i++) {
+            bn_session *s = bn_session_new(models[i], &(bn_session_params){.n_ctx = 16}, err);
+            const float *logits = NULL;
+            CHECK_MSG(s && bn_session_eval(s, ids, 5, &logits, err) == 0, "%s", err);
+            got[i] = calloc((size_t)nv, sizeof(float));
+            if (logits) memcpy(got[i], logits, (size_t)nv * sizeof(float));
+            bn_session_free(s);
+        }
+        double cos, diff;
+        ref_logit_distance(got[0], got[1], nv, &cos, &diff);
+        CHECK_MSG(cos > 0.999, "cosine %.6f", cos);
+        CHECK_EQ_INT(ref_argmax(got[0], nv), ref_argmax(got[1], nv));
+        free(got[0]);
+        free(got[1]);
+    }
+    bn_model_free(grouped);
+    bn_model_free(f16);
+    gb_free(&b);
+    ge_free(&e);
+    ge_free(&base);
 }

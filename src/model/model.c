@@ -259,6 +259,22 @@ static void bind_dense(const gguf_tensor *t, bn_dense *d)
     d->data = t->data;
     d->owned = NULL;
     d->owned_in_arena = 0;
+    d->grouped = NULL;
+}
+
+/* A Q2_0 / Q1_0 output layer (Bonsai's, 1 bit like the rest) is repacked
+ * for the Q8 products, as its projections are. */
+static int group_output(bn_model *m, const gguf_tensor *t, char *err)
+{
+    if (m->output.type != t->type || !bn_ternary_is_grouped(t->type)) return 0;
+    qk256_matrix *g = calloc(1, sizeof *g);
+    if (!g) return bn_errf(err, "out of memory for the output layer");
+    if (bn_ternary_load(t, "output layer", m->pool, NULL, 0, g, err)) {
+        free(g);
+        return -1;
+    }
+    m->output.grouped = g;
+    return 0;
 }
 
 /* Shapes (rows x cols) of the seven ternary projections of a layer. */
@@ -576,7 +592,8 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
         bind_dense(out, &m->output);
     else
         m->output = m->tok_embd; /* tied (docs/FORMAT.md, Tensor names and shapes) */
-    return requantize_output(m, out_type, err);
+    if (requantize_output(m, out_type, err)) return -1;
+    return group_output(m, out ? out : gguf_find_tensor(m->file, "token_embd.weight"), err);
 }
 
 static int read_vocab_size(bn_model *m, char *err)
@@ -728,6 +745,8 @@ void bn_model_free(bn_model *m)
     bn_arena_free(&m->weights);
     free(m->output_norm);
     if (!m->output.owned_in_arena) free(m->output.owned);
+    if (m->output.grouped) qk256_free(m->output.grouped);
+    free(m->output.grouped);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
     gguf_close(m->file);

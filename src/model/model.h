@@ -49,6 +49,9 @@ typedef struct {
     size_t row_bytes;
     uint8_t *owned; /* a copy requantized at load (--lm-head), else NULL */
     int owned_in_arena; /* owned lies in the model's weights arena */
+    /* A Q2_0 / Q1_0 output layer repacked for the Q8 products of
+     * kernels/grouped.h (Bonsai's LM head), else NULL; owned by the model. */
+    qk256_matrix *grouped;
 } bn_dense;
 
 typedef struct {
