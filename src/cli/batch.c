@@ -17,6 +17,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
+#include "seq.h"
+#include "timing.h"
 
 typedef struct {
     int line; /* 1-based, in the input */
@@ -37,7 +40,7 @@ typedef struct {
 } batch_item;
 
 typedef struct {
-    const cli_opts *o;
+    const run_opts *o;
     const char *source; /* the input's name in messages */
     batch_item *items;
     int n_items, n_failed;
@@ -49,10 +52,10 @@ typedef struct {
 
 static void item_fail(batch *b, batch_item *it, const char *msg)
 {
-    cli_error("%s:%d: %s", b->source, it->line, msg);
+    log_error("%s:%d: %s", b->source, it->line, msg);
     char *out;
     FILE *f = open_memstream(&out, &it->result_len);
-    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    if (!f) log_out_of_memory();
     fprintf(f, "{\"line\": %d, ", it->line);
     if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
     fputs("\"error\": ", f);
@@ -77,7 +80,7 @@ static int member_seed(const json_member *mb, int line, uint64_t *out)
     memcpy(tmp, mb->raw, mb->raw_len);
     tmp[mb->raw_len] = 0;
     if (!strcmp(tmp, "-1")) {
-        *out = cli_clock_seed() + (uint64_t)line;
+        *out = clock_seed() + (uint64_t)line;
         return 0;
     }
     if (tmp[0] == '-') return -1;
@@ -129,7 +132,7 @@ static const char *apply_member(batch_item *it, const json_member *mb, char err[
     if (!strcmp(mb->key, "prompt")) {
         if (mb->kind != JSON_STRING) return "\"prompt\" must be a string";
         it->prompt = malloc(mb->str_len + 1);
-        if (!it->prompt) cli_die(EXIT_MODEL, "out of memory");
+        if (!it->prompt) log_out_of_memory();
         memcpy(it->prompt, mb->str, mb->str_len + 1);
         it->prompt_len = mb->str_len;
     } else if (!strcmp(mb->key, "stop")) {
@@ -173,7 +176,7 @@ static int is_blank(const char *s, size_t n)
 static void parse_input(batch *b, char *text, size_t len)
 {
     int line = 0, cap = 0;
-    uint64_t base_seed = cli_clock_seed();
+    uint64_t base_seed = clock_seed();
     for (size_t pos = 0; pos < len;) {
         char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len, n = end - pos;
@@ -185,7 +188,7 @@ static void parse_input(batch *b, char *text, size_t len)
         if (b->n_items == cap) {
             cap = cap ? 2 * cap : 64;
             batch_item *grown = realloc(b->items, (size_t)cap * sizeof *grown);
-            if (!grown) cli_die(EXIT_MODEL, "out of memory");
+            if (!grown) log_out_of_memory();
             b->items = grown;
         }
         batch_item *it = &b->items[b->n_items++];
@@ -214,7 +217,7 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
             item_fail(b, it, err);
             continue;
         }
-        it->np = bn_tokenize(tok, it->prompt, it->prompt_len, cli_tokenize_flags(b->o), &it->pids,
+        it->np = bn_tokenize(tok, it->prompt, it->prompt_len, tokenize_flags(b->o), &it->pids,
                              err);
         if (it->np < 0) {
             item_fail(b, it, err);
@@ -223,7 +226,7 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
         } else if (it->np >= n_ctx) {
             snprintf(msg, sizeof msg,
                      "the prompt has %d tokens but the context holds %d (%s)", it->np, n_ctx,
-                     cli_context_hint(m, n_ctx, hint, sizeof hint));
+                     context_hint(m, n_ctx, hint, sizeof hint));
             item_fail(b, it, msg);
         }
     }
@@ -232,17 +235,17 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
 /* ---------------------------------------------------------- sequences */
 
 typedef struct {
-    cli_seq q;
+    gen_seq q;
     batch_item *item; /* NULL: the slot is free */
     int fed;          /* prompt tokens evaluated so far */
-    double t0;        /* when its prompt started (cli_now_ms) */
+    double t0;        /* when its prompt started (now_ms) */
 } batch_slot;
 
 static void finish(batch_slot *sl)
 {
     batch_item *it = sl->item;
     FILE *f = open_memstream(&it->result, &it->result_len);
-    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    if (!f) log_out_of_memory();
     fprintf(f, "{\"line\": %d, ", it->line);
     if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
     seq_write_json_fields(f, &sl->q, it->prompt, it->prompt_len, it->pids, it->np);
@@ -254,7 +257,7 @@ static void finish(batch_slot *sl)
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
-    lookup_free(&sl->q);
+    lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);
     sl->item = NULL;
 }
@@ -266,22 +269,22 @@ static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     bn_session_reset(s);
     sl->item = it;
     sl->fed = 0;
-    sl->t0 = cli_now_ms();
-    sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
+    sl->t0 = now_ms();
+    sl->q = (gen_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
                       .tok = sl->q.tok, .n_predict = it->n_predict, .seed = it->sp.seed};
-    sl->q.stream = it->has_stops ? (cli_stream){.stops = (const char *const *)it->stops,
+    sl->q.stream = it->has_stops ? (text_stream){.stops = (const char *const *)it->stops,
                                                 .n_stops = it->n_stops}
-                                 : (cli_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
+                                 : (text_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
     it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
-    lookup_init(&sl->q, b->o->lookup, b->o->lookup_ngram);
+    lookup_init(&sl->q.lk, b->o->lookup, b->o->lookup_ngram);
 }
 
 /* After a Ctrl-C: the result of a good item that never started. */
 static void never_started(batch_item *it)
 {
     FILE *f = open_memstream(&it->result, &it->result_len);
-    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    if (!f) log_out_of_memory();
     fprintf(f, "{\"line\": %d, ", it->line);
     if (it->id_json) fprintf(f, "\"id\": %s, ", it->id_json);
     fputs("\"prompt\": ", f);
@@ -325,8 +328,8 @@ static int gather(batch_slot *slots, int n_slots, int budget, bn_batch_entry *e)
         if (!sl->item) continue;
         bn_session *s = sl->q.session;
         if (sl->fed == sl->item->np) {
-            lookup_draft(&sl->q);
-            n += lookup_entries(&sl->q, e + n);
+            seq_draft(&sl->q);
+            n += seq_draft_entries(&sl->q, e + n);
             continue;
         }
         const int take = sl->item->np - sl->fed < budget ? sl->item->np - sl->fed : budget;
@@ -356,7 +359,7 @@ static void advance(batch_slot *slots, int n_slots, const float *logits, int n_v
         }
         const float *row = logits + (size_t)k * n_vocab;
         k += sl->q.lk.n + 1;
-        if (!lookup_verify(&sl->q, row, n_vocab)) finish(sl);
+        if (!seq_verify(&sl->q, row, n_vocab)) finish(sl);
     }
 }
 
@@ -370,7 +373,7 @@ static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, i
     const size_t cap = (n_slots > 0 ? (size_t)n_slots : 1) * ((size_t)b->o->lookup + 1);
     float *logits = malloc(cap * (size_t)n_vocab * sizeof *logits);
     bn_batch_entry *e = malloc((cap + (size_t)budget) * sizeof *e);
-    if (!logits || !e) cli_die(EXIT_MODEL, "out of memory");
+    if (!logits || !e) log_out_of_memory();
     for (;;) {
         fill_slots(b, slots, n_slots, n_vocab);
         print_ready(b);
@@ -383,7 +386,7 @@ static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, i
     }
     for (int i = 0; i < n_slots; i++)
         if (slots[i].item) {
-            if (slots[i].fed < slots[i].item->np) slots[i].q.t_gen_start = cli_now_ms();
+            if (slots[i].fed < slots[i].item->np) slots[i].q.t_gen_start = now_ms();
             seq_interrupt(&slots[i].q);
             finish(&slots[i]);
         }
@@ -409,11 +412,11 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
     const int not_started = b->n_items - b->n_failed - n_run;
     if (not_started)
         snprintf(skipped, sizeof skipped, ", %d not started (interrupted)", not_started);
-    cli_note("batch: %d prompts: %d run, %d failed%s; %ld prompt + %ld generated tokens in "
+    log_note("batch: %d prompts: %d run, %d failed%s; %ld prompt + %ld generated tokens in "
              "%.1f ms (%.1f tok/s), up to %d in parallel, kernel %s, %s",
              b->n_items, n_run, b->n_failed, skipped, np, ng, ms,
-             cli_per_second((double)(np + ng), ms), n_slots, bn_model_kernel_name(m),
-             cli_plural(n_threads, "thread", threads, sizeof threads));
+             per_second((double)(np + ng), ms), n_slots, bn_model_kernel_name(m),
+             plural(n_threads, "thread", threads, sizeof threads));
 }
 
 static void free_items(batch *b)
@@ -430,7 +433,7 @@ static void free_items(batch *b)
     free(b->items);
 }
 
-int run_batch(const cli_opts *o)
+int run_batch(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)
         cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
@@ -440,22 +443,22 @@ int run_batch(const cli_opts *o)
     parse_input(&b, text, len);
     free(text);
     bn_model *m = cli_load_model(o);
-    double t0 = cli_now_ms();
+    double t0 = now_ms();
     int n_slots = o->n_parallel < b.n_items ? o->n_parallel : b.n_items;
     batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
-    if (!slots) cli_die(EXIT_MODEL, "out of memory");
+    if (!slots) log_out_of_memory();
     bn_context *ctx = cli_new_context(m);
     for (int i = 0; i < n_slots; i++) {
         slots[i].q.session = cli_new_session(o, m, ctx, o->n_ctx);
         slots[i].q.tok = bn_model_tokenizer(m);
     }
     bn_session *probe = n_slots ? slots[0].q.session : NULL;
-    if (probe) cli_note_kv_cache(o, probe, n_slots);
+    if (probe) note_kv_cache(o, probe, n_slots);
     prepare_items(&b, m, probe ? bn_session_n_ctx(probe) : 0);
     cli_catch_sigint();
     run_all(&b, ctx, slots, n_slots, bn_model_n_vocab(m));
-    if (!o->quiet) print_summary(&b, m, n_slots, bn_context_n_threads(ctx), cli_now_ms() - t0);
-    cli_note_peak_memory(o);
+    if (!o->quiet) print_summary(&b, m, n_slots, bn_context_n_threads(ctx), now_ms() - t0);
+    note_peak_memory(o);
     for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
     bn_context_free(ctx);
     free_items(&b);

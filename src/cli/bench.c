@@ -31,6 +31,8 @@
 #include "bitnet-perf.h"
 #include "bitnet.h"
 #include "cli.h"
+#include "json.h"
+#include "timing.h"
 
 #define MAX_LIST 32
 #define READ_BW_BYTES ((size_t)512 << 20)
@@ -269,7 +271,7 @@ static void run_row(bn_model *m, bn_context *ctx, const bench_opts *o, const int
     strftime(row->test_time, sizeof row->test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     double *tps = malloc((size_t)o->reps * sizeof *tps), *ns = malloc((size_t)o->reps * sizeof *ns);
     row->seconds = malloc((size_t)o->reps * sizeof *row->seconds);
-    if (!tps || !ns || !row->seconds) cli_die(EXIT_MODEL, "out of memory");
+    if (!tps || !ns || !row->seconds) log_out_of_memory();
     time_test(m, ctx, o, row, ids); /* warm-up */
     for (int r = 0; r < o->reps; r++) {
         if (!is_pp) read += bn_read_bandwidth_gbs(ctx, READ_BW_BYTES, READ_BW_REPS);

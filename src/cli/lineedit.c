@@ -32,7 +32,9 @@ enum { KEY_LEFT = 256, KEY_RIGHT, KEY_UP, KEY_DOWN, KEY_HOME, KEY_END, KEY_DELET
 static struct termios saved_mode;
 static volatile sig_atomic_t raw_active;
 
-void cli_terminal_restore(void)
+/* Puts the terminal back as it was before raw mode; does nothing outside
+ * it. Async-signal-safe. */
+static void terminal_restore(void)
 {
     if (!raw_active) return;
     tcsetattr(STDIN_FILENO, TCSANOW, &saved_mode);
@@ -43,7 +45,7 @@ void cli_terminal_restore(void)
  * handler resets itself, so the signal raised again kills as before. */
 static void on_fatal_signal(int sig)
 {
-    cli_terminal_restore();
+    terminal_restore();
     raise(sig);
 }
 
@@ -53,7 +55,8 @@ static void restore_on_every_exit(void)
     static const int SIGNALS[] = {SIGTERM, SIGHUP, SIGQUIT};
     if (done) return;
     done = 1;
-    atexit(cli_terminal_restore);
+    atexit(terminal_restore);
+    cli_on_hard_exit(terminal_restore);
     for (size_t i = 0; i < sizeof SIGNALS / sizeof *SIGNALS; i++) {
         struct sigaction old, sa;
         sigaction(SIGNALS[i], NULL, &old);
@@ -91,7 +94,7 @@ int cli_line_editing(void)
 
 /* Bytes of the character at pos; a byte that starts no valid sequence
  * counts as one character, so the cursor never gets stuck. */
-static size_t char_len(const cli_buf *b, size_t pos)
+static size_t char_len(const text_buf *b, size_t pos)
 {
     uint32_t cp;
     const size_t n = bn_utf8_decode((const unsigned char *)b->data + pos, b->len - pos, &cp);
@@ -99,14 +102,14 @@ static size_t char_len(const cli_buf *b, size_t pos)
 }
 
 /* Where the character before pos starts. */
-static size_t char_before(const cli_buf *b, size_t pos)
+static size_t char_before(const text_buf *b, size_t pos)
 {
     size_t p = pos - 1;
     while (p > 0 && pos - p < 4 && ((unsigned char)b->data[p] & 0xC0) == 0x80) p--;
     return char_len(b, p) == pos - p ? p : pos - 1;
 }
 
-static int columns(const cli_buf *b, size_t from, size_t to)
+static int columns(const text_buf *b, size_t from, size_t to)
 {
     int n = 0;
     for (size_t p = from; p < to; p += char_len(b, p)) n++;
@@ -116,13 +119,13 @@ static int columns(const cli_buf *b, size_t from, size_t to)
 /* ------------------------------------------------------------ editing */
 
 typedef struct {
-    cli_buf *line;
+    text_buf *line;
     size_t pos;      /* the cursor: a byte offset at a character's start */
-    cli_buf prompt;
+    text_buf prompt;
     cli_history *h;
     int at;          /* the history line shown; h->n: the line being typed */
-    cli_buf draft;   /* the line being typed, kept while browsing history */
-    cli_buf out;     /* one redraw's bytes */
+    text_buf draft;   /* the line being typed, kept while browsing history */
+    text_buf out;     /* one redraw's bytes */
 } editor;
 
 static void write_all(const char *s, size_t n)
@@ -132,7 +135,7 @@ static void write_all(const char *s, size_t n)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             const int err = w < 0 ? errno : EIO;
-            cli_terminal_restore();
+            terminal_restore();
             cli_die(EXIT_MODEL, "writing output: %s", strerror(err));
         }
         s += w;
@@ -151,7 +154,7 @@ static int terminal_columns(void)
  * clears the rest of the row and puts the cursor in place. */
 static void redraw(editor *e)
 {
-    const cli_buf *b = e->line;
+    const text_buf *b = e->line;
     const int prompt_cols = columns(&e->prompt, 0, e->prompt.len);
     int room = terminal_columns() - prompt_cols - 1;
     if (room < 1) room = 1;
@@ -173,14 +176,14 @@ static void redraw(editor *e)
 
 static void erase(editor *e, size_t at, size_t n)
 {
-    cli_buf *b = e->line;
+    text_buf *b = e->line;
     memmove(b->data + at, b->data + at + n, b->len - at - n + 1);
     b->len -= n;
 }
 
 static void insert(editor *e, char c)
 {
-    cli_buf *b = e->line;
+    text_buf *b = e->line;
     buf_append(b, &c, 1); /* grows the buffer; the byte moves into place below */
     memmove(b->data + e->pos + 1, b->data + e->pos, b->len - 1 - e->pos);
     b->data[e->pos++] = c;
@@ -215,7 +218,7 @@ static void history_add(cli_history *h, const char *line)
     }
     char **lines = realloc(h->lines, (size_t)(h->n + 1) * sizeof *lines);
     char *copy = strdup(line);
-    if (!lines || !copy) cli_die(EXIT_MODEL, "out of memory");
+    if (!lines || !copy) log_out_of_memory();
     h->lines = lines;
     h->lines[h->n++] = copy;
 }
@@ -231,7 +234,7 @@ void cli_history_free(cli_history *h)
  * are ignored. */
 static void edit_key(editor *e, int key)
 {
-    cli_buf *b = e->line;
+    text_buf *b = e->line;
     if ((key == KEY_LEFT || key == KEY_CTRL('B')) && e->pos > 0) e->pos = char_before(b, e->pos);
     else if ((key == KEY_RIGHT || key == KEY_CTRL('F')) && e->pos < b->len) e->pos += char_len(b, e->pos);
     else if (key == KEY_HOME || key == KEY_CTRL('A')) e->pos = 0;
@@ -314,7 +317,7 @@ static int edit_line(editor *e)
     }
 }
 
-int cli_line_read(cli_history *h, const char *prompt, cli_buf *line)
+int cli_line_read(cli_history *h, const char *prompt, text_buf *line)
 {
     line->len = 0;
     buf_append(line, "", 0);
@@ -329,7 +332,7 @@ int cli_line_read(cli_history *h, const char *prompt, cli_buf *line)
         write_all("\n", 1);
         history_add(h, line->data);
     }
-    cli_terminal_restore();
+    terminal_restore();
     buf_free(&e.prompt);
     buf_free(&e.draft);
     buf_free(&e.out);

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "bitnet.h"
+#include "chat_format.h"
 #include "cli.h"
+#include "lookup.h"
 
 #define MAX_THREADS 1024
 #define MAX_PARALLEL 256
@@ -152,9 +154,9 @@ static void print_help(void)
            "      --version           show the version\n"
            "\n"
            "exit status: 0 success, 1 usage error, 2 model or file error, 130 interrupted\n",
-           CLI_DEFAULT_PPL_CTX, BN_DEFAULT_BATCH, CLI_DEFAULT_LOOKUP_NGRAM, d.temp, d.top_k,
-           d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, CLI_DEFAULT_PARALLEL,
-           CLI_DEFAULT_HOST, CLI_DEFAULT_PORT, CLI_DEFAULT_TIMEOUT, CLI_DEFAULT_MAX_BODY);
+           OPT_DEFAULT_PPL_CTX, BN_DEFAULT_BATCH, LOOKUP_DEFAULT_NGRAM, d.temp, d.top_k,
+           d.top_p, d.min_p, d.repeat_penalty, d.repeat_last_n, OPT_DEFAULT_PARALLEL,
+           OPT_DEFAULT_HOST, OPT_DEFAULT_PORT, OPT_DEFAULT_TIMEOUT, OPT_DEFAULT_MAX_BODY);
 }
 
 /* ---------------------------------------------------------- flag parsing */
@@ -228,7 +230,7 @@ static int is_flag(const char *arg, const char *s, const char *l)
 }
 
 /* Selects the mode of a mode flag; two different modes are an error. */
-static void set_mode(cli_opts *o, cli_mode mode, const char *flag, const char **mode_flag)
+static void set_mode(run_opts *o, run_mode mode, const char *flag, const char **mode_flag)
 {
     if (*mode_flag && o->mode != mode)
         cli_die(EXIT_USAGE, "%s and %s cannot be combined", *mode_flag, flag);
@@ -236,7 +238,7 @@ static void set_mode(cli_opts *o, cli_mode mode, const char *flag, const char **
     *mode_flag = flag;
 }
 
-static void add_stop(cli_opts *o, const char *s)
+static void add_stop(run_opts *o, const char *s)
 {
     if (!*s) cli_die(EXIT_USAGE, "--stop needs a non-empty string");
     o->stops[o->n_stops++] = s;
@@ -268,7 +270,7 @@ static void unescape(char *s)
 
 /* -p, --system and --stop are unescaped (-e, the default); they point
  * into argv, which a program may change. */
-static void unescape_text_flags(cli_opts *o)
+static void unescape_text_flags(run_opts *o)
 {
     if (o->prompt && strcmp(o->prompt, "-")) unescape((char *)o->prompt);
     if (o->system) unescape((char *)o->system);
@@ -276,7 +278,7 @@ static void unescape_text_flags(cli_opts *o)
 }
 
 /* Checks that the flags given make sense together. */
-static void check_combination(const cli_opts *o)
+static void check_combination(const run_opts *o)
 {
     if (!o->model) cli_die(EXIT_USAGE, "no model given (use -m FILE; see --help)");
     if (o->prompt && o->prompt_file) cli_die(EXIT_USAGE, "give the prompt with -p or -f, not both");
@@ -285,26 +287,26 @@ static void check_combination(const cli_opts *o)
     if (o->n_keep && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--keep needs --chat");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
-    if (o->mode != MODE_SERVER && (o->host || o->port != CLI_DEFAULT_PORT || o->api_key))
+    if (o->mode != MODE_SERVER && (o->host || o->port != OPT_DEFAULT_PORT || o->api_key))
         cli_die(EXIT_USAGE, "--host, --port and --api-key need --server");
 }
 
-static void parse_args(int argc, char **argv, cli_opts *o)
+static void parse_args(int argc, char **argv, run_opts *o)
 {
     const char *mode_flag = NULL, *gpu_flag = NULL;
     memset(o, 0, sizeof *o);
     o->stops = calloc((size_t)argc, sizeof *o->stops);
-    if (!o->stops) cli_die(EXIT_MODEL, "out of memory");
-    o->n_parallel = CLI_DEFAULT_PARALLEL;
+    if (!o->stops) log_out_of_memory();
+    o->n_parallel = OPT_DEFAULT_PARALLEL;
     o->n_predict = -1;
     o->special = 1;
     o->escape = 1;
     o->kernel = "auto";
     o->sp = bn_sampler_default_params();
-    o->port = CLI_DEFAULT_PORT;
-    o->server_timeout = CLI_DEFAULT_TIMEOUT;
-    o->server_max_body = CLI_DEFAULT_MAX_BODY;
-    o->lookup_ngram = CLI_DEFAULT_LOOKUP_NGRAM;
+    o->port = OPT_DEFAULT_PORT;
+    o->server_timeout = OPT_DEFAULT_TIMEOUT;
+    o->server_max_body = OPT_DEFAULT_MAX_BODY;
+    o->lookup_ngram = LOOKUP_DEFAULT_NGRAM;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define VALUE() (i + 1 < argc ? argv[++i] : (cli_die(EXIT_USAGE, "%s needs a value", a), ""))
@@ -335,7 +337,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1;
         else if (!strcmp(a, "--lookup")) o->lookup = (int)parse_int(a, VALUE(), 0, MAX_LOOKUP);
-        else if (!strcmp(a, "--lookup-ngram")) o->lookup_ngram = (int)parse_int(a, VALUE(), 1, CLI_LOOKUP_MATCH_CAP);
+        else if (!strcmp(a, "--lookup-ngram")) o->lookup_ngram = (int)parse_int(a, VALUE(), 1, LOOKUP_MATCH_CAP);
         else if (!strcmp(a, "--special")) o->special = 1;
         else if (!strcmp(a, "--no-special")) o->special = 0;
         else if (!strcmp(a, "--pre")) o->pre = VALUE();
@@ -371,7 +373,7 @@ static void parse_args(int argc, char **argv, cli_opts *o)
 #undef VALUE
     }
     check_combination(o);
-    if (gpu_flag && !o->quiet) cli_note("%s ignored: this build runs on the CPU", gpu_flag);
+    if (gpu_flag && !o->quiet) log_note("%s ignored: this build runs on the CPU", gpu_flag);
     if (o->escape) unescape_text_flags(o);
 }
 
@@ -391,7 +393,7 @@ static const char *token_desc(const bn_tokenizer *tok, int32_t id, char *buf, si
 }
 
 /* --info: the model loaded without its weights (fast), described. */
-static int run_info(const cli_opts *o)
+static int run_info(const run_opts *o)
 {
     bn_model *m = cli_load_model(o);
     const bn_tokenizer *tok = bn_model_tokenizer(m);
@@ -402,12 +404,12 @@ static int run_info(const cli_opts *o)
     printf("special tokens:  BOS %s, EOS %s, EOT %s\n", token_desc(tok, bn_token_bos(tok), bos, sizeof bos),
            token_desc(tok, bn_token_eos(tok), eos, sizeof eos),
            token_desc(tok, bn_token_eot(tok), eot, sizeof eot));
-    printf("chat format:     %s\n", cli_chat_format_name(m));
+    printf("chat format:     %s\n", chat_format_of_model_name(m));
     bn_model_free(m);
     return 0;
 }
 
-static int run_mode(const cli_opts *o)
+static int dispatch_mode(const run_opts *o)
 {
     switch (o->mode) {
     case MODE_CHAT: return run_chat(o);
@@ -426,9 +428,9 @@ int main(int argc, char **argv)
     cli_check_output_at_exit();
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--bench")) return bench_main(argc, argv);
-    cli_opts o;
+    run_opts o;
     parse_args(argc, argv, &o);
-    int code = run_mode(&o);
+    int code = dispatch_mode(&o);
     free(o.stops);
     return code;
 }

@@ -48,7 +48,7 @@ static void score_window(ppl_run *p, const int32_t *tokens, int start, int end, 
 {
     char err[BN_ERR_LEN];
     int32_t *win = malloc((size_t)(end - start + 1) * sizeof *win);
-    if (!win) cli_die(EXIT_MODEL, "out of memory");
+    if (!win) log_out_of_memory();
     int n = 0;
     if (p->bos >= 0) win[n++] = p->bos;
     memcpy(win + n, tokens + start, (size_t)(end - start) * sizeof *win);
@@ -84,7 +84,7 @@ static double ppl_error(const ppl_sums *s)
     return ppl_value(s) * sqrt(var > 0 ? var / (double)(s->count - 1) : 0);
 }
 
-static void report(const cli_opts *o, const ppl_run *p, int n_tokens, int window, int stride,
+static void report(const run_opts *o, const ppl_run *p, int n_tokens, int window, int stride,
                    int n_windows)
 {
     if (o->json) {
@@ -96,12 +96,12 @@ static void report(const cli_opts *o, const ppl_run *p, int n_tokens, int window
         printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl_value(&p->sums), ppl_error(&p->sums));
     }
     if (!o->quiet)
-        cli_note("perplexity of %s: %ld of %d tokens scored in %d windows of %d (stride %d)%s",
+        log_note("perplexity of %s: %ld of %d tokens scored in %d windows of %d (stride %d)%s",
                  o->ppl_file, p->sums.count, n_tokens, n_windows, window, stride,
                  cli_interrupted ? ", interrupted" : "");
 }
 
-int run_perplexity(const cli_opts *o)
+int run_perplexity(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)
         cli_die(EXIT_USAGE, "--perplexity reads its text from its file, not from -p/-f");
@@ -109,13 +109,13 @@ int run_perplexity(const cli_opts *o)
     char *text = cli_read_file(o->ppl_file, "--perplexity", &len);
     bn_model *m = cli_load_model(o);
     const bn_tokenizer *tok = bn_model_tokenizer(m);
-    int n_ctx = o->n_ctx ? o->n_ctx : CLI_DEFAULT_PPL_CTX;
+    int n_ctx = o->n_ctx ? o->n_ctx : OPT_DEFAULT_PPL_CTX;
     if (n_ctx > bn_model_n_ctx_train(m)) n_ctx = bn_model_n_ctx_train(m);
     ppl_run p = {.n_vocab = bn_model_n_vocab(m), .bos = -1};
     p.s = cli_new_session(o, m, NULL, n_ctx);
-    cli_note_kv_cache(o, p.s, 1);
+    note_kv_cache(o, p.s, 1);
     int n;
-    int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), o->ppl_file, &n);
+    int32_t *ids = cli_tokenize(tok, text, len, tokenize_flags(o), o->ppl_file, &n);
     int32_t *tokens = ids;
     if (n > 0 && ids[0] == bn_token_bos(tok) && !o->no_bos) {
         p.bos = ids[0];
@@ -128,7 +128,7 @@ int run_perplexity(const cli_opts *o)
         cli_die(EXIT_USAGE, "--ctx-size: %d is too small for perplexity windows", n_ctx);
     if (n < 2) cli_die(EXIT_MODEL, "%s: the text has %d tokens, too few to score", o->ppl_file, n);
     p.logits = malloc((size_t)PPL_CHUNK * (size_t)p.n_vocab * sizeof *p.logits);
-    if (!p.logits) cli_die(EXIT_MODEL, "out of memory");
+    if (!p.logits) log_out_of_memory();
     cli_catch_sigint();
     /* the first window, then one per stride until the text is scored */
     const int total = n <= window ? 1 : 1 + (n - window + stride - 1) / stride;
@@ -144,7 +144,7 @@ int run_perplexity(const cli_opts *o)
     }
     if (p.sums.count == 0) cli_die(EXIT_INTERRUPTED, "interrupted before any token was scored");
     report(o, &p, n, window, stride, n_windows);
-    cli_note_peak_memory(o);
+    note_peak_memory(o);
     free(p.logits);
     free(ids);
     bn_session_free(p.s);

@@ -8,17 +8,18 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 
 #define SEPARATORS "[], \t\r\n" /* between the ids of --detokenize */
 #define MAX_SHOWN 20               /* bytes of a bad id an error message repeats */
 
-int run_tokenize(const cli_opts *o)
+int run_tokenize(const run_opts *o)
 {
     bn_tokenizer *tok = cli_load_tokenizer(o);
     size_t len;
     char *text = cli_load_prompt(o, &len);
     int n;
-    int32_t *ids = cli_tokenize(tok, text, len, cli_tokenize_flags(o), "prompt", &n);
+    int32_t *ids = cli_tokenize(tok, text, len, tokenize_flags(o), "prompt", &n);
     json_int_array(stdout, ids, n);
     putchar('\n');
     free(ids);
@@ -28,7 +29,7 @@ int run_tokenize(const cli_opts *o)
 }
 
 /* Appends the text of token id (control tokens only with --special). */
-static void append_piece(cli_buf *b, const bn_tokenizer *tok, int32_t id, int special)
+static void append_piece(text_buf *b, const bn_tokenizer *tok, int32_t id, int special)
 {
     char small[256];
     int n = bn_token_to_piece(tok, id, special, small, sizeof small);
@@ -37,18 +38,18 @@ static void append_piece(cli_buf *b, const bn_tokenizer *tok, int32_t id, int sp
         return;
     }
     char *big = malloc((size_t)n);
-    if (!big) cli_die(EXIT_MODEL, "out of memory");
+    if (!big) log_out_of_memory();
     bn_token_to_piece(tok, id, special, big, (size_t)n);
     buf_append(b, big, (size_t)n);
     free(big);
 }
 
-int run_detokenize(const cli_opts *o)
+int run_detokenize(const run_opts *o)
 {
     bn_tokenizer *tok = cli_load_tokenizer(o);
     size_t len;
     char *text = cli_load_prompt(o, &len);
-    cli_buf out = {0};
+    text_buf out = {0};
     for (char *p = text; *p;) {
         if (strchr(SEPARATORS, *p)) {
             p++;

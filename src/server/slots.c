@@ -1,6 +1,6 @@
 /*
- * server_engine.c - continuous batching for the server: one engine thread
- * owns the context, the --parallel slots (a session each) and the cli_seq
+^ * slots.c - continuous batching for the server: one engine thread
+ * owns the context, the --parallel slots (a session each) and the gen_seq
  * of every running request. Each step is one bn_eval of one pass: the next
  * token of every decoding sequence first (with its --lookup draft, checked
  * in the same pass as batch.c does), then as many prompt tokens of new
@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include "server.h"
+#include "timing.h"
 
 typedef struct {
-    cli_seq q;
+    gen_seq q;
     srv_job *job; /* NULL: free */
     int fed;      /* prompt tokens evaluated */
     int row;      /* its first logits row in this step, -1: none */
@@ -61,22 +62,24 @@ static void slot_release(server *srv, eng_slot *sl)
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
-    lookup_free(&sl->q);
+    lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);
     sl->q.sampler = NULL;
-    sl->q.out = (cli_ids){0};
+    sl->q.out = (id_list){0};
 }
 
 static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
 {
     bn_session *s = sl->q.session;
     bn_session_reset(s);
-    *sl = (eng_slot){.job = job, .row = -1, .t0 = cli_now_ms()};
-    sl->q = (cli_seq){.session = s, .sampler = cli_new_sampler(&job->sp, en->n_vocab),
+    *sl = (eng_slot){.job = job, .row = -1, .t0 = now_ms()};
+    bn_sampler *sampler = bn_sampler_new(&job->sp, en->n_vocab); /* server_api.c checked sp */
+    if (!sampler) log_out_of_memory();
+    sl->q = (gen_seq){.session = s, .sampler = sampler,
                       .tok = srv->tok, .n_predict = job->n_predict};
-    sl->q.stream = (cli_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
+    sl->q.stream = (text_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
     if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
-    lookup_init(&sl->q, job->lookup, srv->o->lookup_ngram);
+    lookup_init(&sl->q.lk, job->lookup, srv->o->lookup_ngram);
     job->in_slot = 1;
     srv->active++;
 }
@@ -120,7 +123,7 @@ static const char *finish_reason_of(const char *stop_reason)
 }
 
 /* What the response reports of a finished generation. */
-static void record_result(srv_job *job, const cli_seq *q)
+static void record_result(srv_job *job, const gen_seq *q)
 {
     job->n_out = q->out.n;
     job->prompt_ms = q->prompt_ms;
@@ -137,7 +140,7 @@ static void publish(server *srv, srv_engine *en)
         eng_slot *sl = &en->slots[i];
         if (!sl->job) continue;
         srv_job *job = sl->job;
-        const cli_stream *st = &sl->q.stream;
+        const text_stream *st = &sl->q.stream;
         if (st->emitted > sl->sent) {
             buf_append(&job->text, st->text.data + sl->sent, st->emitted - sl->sent);
             sl->sent = st->emitted;
@@ -178,9 +181,9 @@ static int gather(srv_engine *en)
         eng_slot *sl = &en->slots[i];
         sl->row = -1;
         if (!sl->job || sl->fed < sl->job->np) continue;
-        lookup_draft(&sl->q);
+        seq_draft(&sl->q);
         sl->row = k;
-        const int added = lookup_entries(&sl->q, en->e + n);
+        const int added = seq_draft_entries(&sl->q, en->e + n);
         n += added;
         k += added;
     }
@@ -215,7 +218,7 @@ static void advance(server *srv, srv_engine *en)
             sl->ended = !seq_prompt_done(&sl->q, job->pids, job->np, row, sl->t0);
         } else if (sl->row >= 0) {
             const float *rows = en->logits + (size_t)sl->row * en->n_vocab;
-            sl->ended = !lookup_verify(&sl->q, rows, en->n_vocab);
+            sl->ended = !seq_verify(&sl->q, rows, en->n_vocab);
         }
     }
 }
@@ -240,11 +243,11 @@ static void *engine_main(void *arg)
     char err[BN_ERR_LEN];
     while (wait_for_work(srv, en)) {
         const int n = gather(en);
-        const double t0 = cli_now_ms();
+        const double t0 = now_ms();
         const int rc = bn_eval(en->ctx, en->e, n, en->logits, err);
         if (rc == 0) advance(srv, en);
         pthread_mutex_lock(&srv->mu);
-        srv->stats.busy_s += (cli_now_ms() - t0) / 1e3;
+        srv->stats.busy_s += (now_ms() - t0) / 1e3;
         if (rc < 0) fail_all(srv, en, err);
         else if (rc == 0) publish(srv, en);
         pthread_mutex_unlock(&srv->mu);
@@ -254,11 +257,10 @@ static void *engine_main(void *arg)
 
 /* ------------------------------------------------------------ the API */
 
-void engine_start(server *srv)
+int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
-    if (!en) cli_die(EXIT_MODEL, "out of memory");
-    char err[BN_ERR_LEN];
+    if (!en) log_out_of_memory();
     en->n_slots = srv->o->n_parallel;
     en->n_vocab = bn_model_n_vocab(srv->m);
     /* one pass holds the next token and draft of every slot and a chunk of
@@ -268,22 +270,26 @@ void engine_start(server *srv)
     en->n_batch = batch > rows ? batch : rows + 1;
     const bn_context_params cp = {.n_threads = srv->o->n_threads, .n_batch = en->n_batch};
     en->ctx = bn_context_new(srv->m, &cp, err);
-    if (!en->ctx) cli_die(EXIT_MODEL, "%s", err);
+    if (!en->ctx) return EXIT_MODEL;
     bn_context_set_abort(en->ctx, should_abort, srv);
     en->slots = calloc((size_t)en->n_slots, sizeof *en->slots);
     en->logits = malloc((size_t)rows * (size_t)en->n_vocab * sizeof *en->logits);
     en->e = malloc((size_t)en->n_batch * sizeof *en->e);
-    if (!en->slots || !en->logits || !en->e) cli_die(EXIT_MODEL, "out of memory");
-    for (int i = 0; i < en->n_slots; i++)
-        en->slots[i].q.session = cli_new_session(srv->o, srv->m, en->ctx, srv->o->n_ctx);
+    if (!en->slots || !en->logits || !en->e) log_out_of_memory();
+    for (int i = 0; i < en->n_slots; i++) {
+        int code;
+        en->slots[i].q.session = setup_new_session(srv->o, srv->m, en->ctx, srv->o->n_ctx, &code, err);
+        if (!en->slots[i].q.session) return code;
+    }
     srv->n_ctx = bn_session_n_ctx(en->slots[0].q.session);
-    cli_note_kv_cache(srv->o, en->slots[0].q.session, en->n_slots);
+    note_kv_cache(srv->o, en->slots[0].q.session, en->n_slots);
     srv->engine = en;
     if (pthread_create(&en->thread, NULL, engine_main, srv))
-        cli_die(EXIT_MODEL, "cannot start the engine thread");
+        return snprintf(err, BN_ERR_LEN, "cannot start the engine thread"), EXIT_MODEL;
+    return 0;
 }
 
-void engine_join(server *srv)
+void slots_join(server *srv)
 {
     srv_engine *en = srv->engine;
     pthread_mutex_lock(&srv->mu);
@@ -299,7 +305,7 @@ void engine_join(server *srv)
     srv->engine = NULL;
 }
 
-void engine_submit(server *srv, srv_job *job)
+void slots_submit(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
     if (atomic_load(&srv->stopping)) {
@@ -315,7 +321,7 @@ void engine_submit(server *srv, srv_job *job)
     pthread_mutex_unlock(&srv->mu);
 }
 
-void engine_cancel(server *srv, srv_job *job)
+void slots_cancel(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
     if (!job->done) {

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "buf.h"
+#include "json.h"
+#include "log.h"
 
 void json_string(FILE *out, const char *s, size_t n)
 {
@@ -88,7 +90,7 @@ static int hex4(const char *p, unsigned *out)
 }
 
 /* \uXXXX (after the backslash and 'u'), joining surrogate pairs. */
-static int read_unicode_escape(json_reader *r, cli_buf *b)
+static int read_unicode_escape(json_reader *r, text_buf *b)
 {
     unsigned cp, lo;
     if (r->end - r->p < 4 || hex4(r->p, &cp)) return fail(r, "bad \\u escape");
@@ -108,10 +110,10 @@ static int read_unicode_escape(json_reader *r, cli_buf *b)
 }
 
 /* A string (at its opening quote) decoded into b (may be NULL: skip). */
-static int read_string(json_reader *r, cli_buf *b)
+static int read_string(json_reader *r, text_buf *b)
 {
     static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
-    cli_buf scratch = {0};
+    text_buf scratch = {0};
     if (!b) b = &scratch;
     r->p++;
     int rc = -1;
@@ -224,7 +226,7 @@ static int read_member_value(json_reader *r, json_member *m);
 /* One "key": value member of the top-level object. */
 static int read_member(json_reader *r, json_object *obj)
 {
-    cli_buf key = {0};
+    text_buf key = {0};
     skip_space(r);
     if (r->p == r->end || *r->p != '"') return fail(r, "expected a key");
     if (read_string(r, &key)) return buf_free(&key), -1;
@@ -233,7 +235,7 @@ static int read_member(json_reader *r, json_object *obj)
         return buf_free(&key), -1;
     }
     json_member *grown = realloc(obj->members, (size_t)(obj->n + 1) * sizeof *grown);
-    if (!grown) cli_die(EXIT_MODEL, "out of memory");
+    if (!grown) log_out_of_memory();
     obj->members = grown;
     json_member *m = &obj->members[obj->n++];
     memset(m, 0, sizeof *m);
@@ -250,7 +252,7 @@ static int read_member_value(json_reader *r, json_member *m)
     skip_space(r);
     m->raw = r->p;
     if (r->p < r->end && *r->p == '"') {
-        cli_buf val = {0};
+        text_buf val = {0};
         m->kind = JSON_STRING;
         int rc = read_string(r, &val);
         m->str = val.data;
@@ -297,12 +299,12 @@ static int read_array(json_reader *r, json_object *items)
     }
     for (;;) {
         json_member *grown = realloc(items->members, (size_t)(items->n + 1) * sizeof *grown);
-        if (!grown) cli_die(EXIT_MODEL, "out of memory");
+        if (!grown) log_out_of_memory();
         items->members = grown;
         json_member *m = &items->members[items->n++];
         memset(m, 0, sizeof *m);
         m->key = strdup("");
-        if (!m->key) cli_die(EXIT_MODEL, "out of memory");
+        if (!m->key) log_out_of_memory();
         if (read_member_value(r, m)) return -1;
         skip_space(r);
         if (r->p == r->end) return fail(r, "unterminated array");
@@ -367,14 +369,14 @@ int json_number_in(const json_member *mb, double lo, double hi, int integer, dou
 
 static const char *add_stop_string(const char *s, size_t len, char ***list, int *n)
 {
-    if (len == 0 || len > CLI_MAX_STOP_LEN || memchr(s, 0, len))
+    if (len == 0 || len > JSON_MAX_STOP_LEN || memchr(s, 0, len))
         return "\"stop\" strings must be 1 to 256 bytes without NUL";
-    if (*n == CLI_MAX_STOPS) return "at most 16 \"stop\" strings";
+    if (*n == JSON_MAX_STOPS) return "at most 16 \"stop\" strings";
     char **grown = realloc(*list, (size_t)(*n + 1) * sizeof *grown);
-    if (!grown) cli_die(EXIT_MODEL, "out of memory");
+    if (!grown) log_out_of_memory();
     *list = grown;
     grown[*n] = strndup(s, len);
-    if (!grown[(*n)++]) cli_die(EXIT_MODEL, "out of memory");
+    if (!grown[(*n)++]) log_out_of_memory();
     return NULL;
 }
 

@@ -2,17 +2,19 @@
  * server.c - `bitnet-run --server`: an OpenAI-compatible HTTP server
  * (README, Server). The main thread accepts connections; each connection
  * gets a thread that reads requests (http.c), answers the light endpoints
- * itself and hands generations to the engine thread (server_engine.c),
+ * itself and hands generations to the engine thread (slots.c),
  * then streams what it publishes. A request holds a slot only once it is
  * read whole, so a slow client cannot block the engine; a client that
  * leaves cancels its generation. SIGINT/SIGTERM stop accepting, give the
  * running requests a grace period, cancel the rest and exit 0.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 
 #include "http.h"
 #include "server.h"
+#include "timing.h"
 
 #define POLL_SLICE_MS 50       /* how often waits look at the stop flags */
 #define GRACE_MS 3000          /* running requests may finish this long after a signal */
@@ -54,7 +57,7 @@ typedef struct {
 
 static int deadline_left_ms(double deadline)
 {
-    const double left = deadline - cli_now_ms();
+    const double left = deadline - now_ms();
     return left <= 0 ? 0 : left < POLL_SLICE_MS ? (int)left + 1 : POLL_SLICE_MS;
 }
 
@@ -62,7 +65,7 @@ static int deadline_left_ms(double deadline)
  * slow, or the server cancels everything. */
 static int send_all(conn *c, const char *p, size_t n)
 {
-    const double deadline = cli_now_ms() + c->srv->o->server_timeout * 1e3;
+    const double deadline = now_ms() + c->srv->o->server_timeout * 1e3;
     while (n) {
         if (atomic_load(&c->srv->cancel_all)) return -1;
         const int wait = deadline_left_ms(deadline);
@@ -123,7 +126,7 @@ static int read_request(conn *c, http_request *req)
 {
     server *srv = c->srv;
     const size_t max_body = (size_t)srv->o->server_max_body;
-    const double deadline = cli_now_ms() + srv->o->server_timeout * 1e3;
+    const double deadline = now_ms() + srv->o->server_timeout * 1e3;
     int sent_continue = 0;
     memset(req, 0, sizeof *req);
     for (;;) {
@@ -146,7 +149,7 @@ static int read_request(conn *c, http_request *req)
         if (c->len == c->cap) {
             c->cap = c->cap ? 2 * c->cap : HTTP_MAX_HEAD;
             char *grown = realloc(c->buf, c->cap);
-            if (!grown) cli_die(EXIT_MODEL, "out of memory");
+            if (!grown) log_out_of_memory();
             c->buf = grown;
         }
         const ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
@@ -180,7 +183,7 @@ static int follow_job(conn *c, const srv_request *req, srv_job *job, const char 
             job->text.len = 0;
             pthread_mutex_unlock(&srv->mu);
             gone = send_event(c, ev, len);
-            if (gone) engine_cancel(srv, job);
+            if (gone) slots_cancel(srv, job);
             pthread_mutex_lock(&srv->mu);
             continue;
         }
@@ -193,7 +196,7 @@ static int follow_job(conn *c, const srv_request *req, srv_job *job, const char 
         if (gone || job->done) continue;
         pthread_mutex_unlock(&srv->mu);
         gone = client_gone(c);
-        if (gone) engine_cancel(srv, job);
+        if (gone) slots_cancel(srv, job);
         pthread_mutex_lock(&srv->mu);
     }
     pthread_mutex_unlock(&srv->mu);
@@ -207,7 +210,7 @@ static int finish_stream(conn *c, const srv_request *req, const srv_job *job, co
         char *body = api_error_body(503, job->error[0] ? job->error : "the request was cancelled",
                                     &len);
         char *ev = malloc(len + 16);
-        if (!ev) cli_die(EXIT_MODEL, "out of memory");
+        if (!ev) log_out_of_memory();
         len = (size_t)sprintf(ev, "data: %s\n", body);
         free(body);
         return send_event(c, ev, len);
@@ -242,7 +245,7 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
         const size_t hl = http_response_head(head, sizeof head, 200, "text/event-stream", -1, 0,
                                              "Cache-Control: no-cache\r\n");
         if (!send_all(c, head, hl)) {
-            engine_submit(srv, &job);
+            slots_submit(srv, &job);
             if (!follow_job(c, &req, &job, id)) finish_stream(c, &req, &job, id);
         }
         pthread_mutex_lock(&srv->mu);
@@ -250,7 +253,7 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
         pthread_mutex_unlock(&srv->mu);
         rc = -1; /* a stream ends with the connection */
     } else {
-        engine_submit(srv, &job);
+        slots_submit(srv, &job);
         rc = follow_job(c, &req, &job, id);
         size_t len;
         if (!rc && job.finish_reason) {
@@ -353,7 +356,7 @@ static void linger_close(int fd)
 {
     char sink[4096];
     shutdown(fd, SHUT_WR);
-    const double until = cli_now_ms() + LINGER_MS;
+    const double until = now_ms() + LINGER_MS;
     for (int wait; (wait = deadline_left_ms(until));) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, wait) > 0 && recv(fd, sink, sizeof sink, 0) <= 0) break;
@@ -394,18 +397,29 @@ static int is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
+/* log_error, then exits with code: for failures while the server starts. */
+static __attribute__((format(printf, 2, 3), noreturn)) void server_die(int code, const char *fmt,
+                                                                        ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_verror(fmt, ap);
+    va_end(ap);
+    exit(code);
+}
+
 /* Binds host:port; prints where it listens, and warns when it is reachable
  * from other machines without an API key. */
-static int listen_on(const cli_opts *o)
+static int listen_on(const run_opts *o)
 {
-    const char *host = o->host ? o->host : CLI_DEFAULT_HOST;
+    const char *host = o->host ? o->host : OPT_DEFAULT_HOST;
     char port[16];
     snprintf(port, sizeof port, "%d", o->port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     const int gai = getaddrinfo(host, port, &hints, &res);
-    if (gai) cli_die(EXIT_USAGE, "--host %s: %s", host, gai_strerror(gai));
+    if (gai) server_die(EXIT_USAGE, "--host %s: %s", host, gai_strerror(gai));
     int fd = -1, loopback = 1, err = 0;
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
@@ -419,18 +433,18 @@ static int listen_on(const cli_opts *o)
         if (fd >= 0) loopback = is_loopback(a->ai_addr);
     }
     freeaddrinfo(res);
-    if (fd < 0) cli_die(EXIT_USAGE, "cannot listen on %s:%d: %s", host, o->port, strerror(err));
+    if (fd < 0) server_die(EXIT_USAGE, "cannot listen on %s:%d: %s", host, o->port, strerror(err));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     memset(&ss, 0, sizeof ss);
     if (getsockname(fd, (struct sockaddr *)&ss, &sl))
-        cli_die(EXIT_MODEL, "getsockname: %s", strerror(errno));
+        server_die(EXIT_MODEL, "getsockname: %s", strerror(errno));
     const int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                      : ((struct sockaddr_in *)&ss)->sin_port);
     if (!loopback && !o->api_key)
-        cli_note("warning: listening on %s, reachable from other machines, without --api-key",
+        log_note("warning: listening on %s, reachable from other machines, without --api-key",
                  host);
-    cli_note("listening on http://%s:%d", host, bound);
+    log_note("listening on http://%s:%d", host, bound);
     return fd;
 }
 
@@ -441,7 +455,7 @@ static void start_connection(server *srv, int fd)
     if (!full) srv->connections++;
     pthread_mutex_unlock(&srv->mu);
     conn *c = calloc(1, sizeof *c);
-    if (!c) cli_die(EXIT_MODEL, "out of memory");
+    if (!c) log_out_of_memory();
     *c = (conn){.srv = srv, .fd = fd};
     if (full) {
         respond_error(c, 503, "too many connections", 0);
@@ -490,10 +504,10 @@ static void drain(server *srv)
     pthread_mutex_lock(&srv->mu);
     pthread_cond_broadcast(&srv->wake);
     pthread_mutex_unlock(&srv->mu);
-    const double until = cli_now_ms() + GRACE_MS;
-    while (connections_left(srv) && cli_now_ms() < until) usleep(POLL_SLICE_MS * 1000);
+    const double until = now_ms() + GRACE_MS;
+    while (connections_left(srv) && now_ms() < until) usleep(POLL_SLICE_MS * 1000);
     atomic_store(&srv->cancel_all, 1);
-    engine_join(srv);
+    slots_join(srv);
     while (connections_left(srv)) usleep(POLL_SLICE_MS * 1000);
 }
 
@@ -512,29 +526,33 @@ static char *model_name_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *name = strdup(slash ? slash + 1 : path);
-    if (!name) cli_die(EXIT_MODEL, "out of memory");
+    if (!name) log_out_of_memory();
     return name;
 }
 
-int run_server(const cli_opts *o)
+int run_server(const run_opts *o)
 {
-    if (o->prompt || o->prompt_file) cli_die(EXIT_USAGE, "--server takes its prompts over HTTP");
+    if (o->prompt || o->prompt_file) server_die(EXIT_USAGE, "--server takes its prompts over HTTP");
     server srv = {.o = o, .model_name = model_name_of(o->model)};
     pthread_mutex_init(&srv.mu, NULL);
     pthread_cond_init(&srv.wake, NULL);
     the_server = &srv;
-    if (pipe2(wake_pipe, O_CLOEXEC)) cli_die(EXIT_MODEL, "pipe: %s", strerror(errno));
+    if (pipe2(wake_pipe, O_CLOEXEC)) server_die(EXIT_MODEL, "pipe: %s", strerror(errno));
     catch_signals();
-    srv.m = cli_load_model(o);
+    char err[BN_ERR_LEN];
+    int code;
+    srv.m = setup_load_model(o, &code, err);
+    if (!srv.m) server_die(code, "%s", err);
     srv.tok = bn_model_tokenizer(srv.m);
-    srv.fmt = chat_format_choose(o, srv.m);
-    engine_start(&srv);
+    srv.fmt = chat_format_choose(o->chat_template, srv.m, err);
+    if (!srv.fmt) server_die(EXIT_USAGE, "--chat-template: %s", err);
+    if ((code = slots_start(&srv, err))) server_die(code, "%s", err);
     const int lfd = listen_on(o);
     accept_loop(&srv, lfd);
     close(lfd);
-    cli_note("stopping: %d connection(s) open", connections_left(&srv));
+    log_note("stopping: %d connection(s) open", connections_left(&srv));
     drain(&srv);
-    cli_note_peak_memory(o);
+    note_peak_memory(o);
     bn_model_free(srv.m);
     free(srv.model_name);
     close(wake_pipe[0]);

@@ -7,13 +7,13 @@
  */
 #include <string.h>
 
-#include "cli.h"
+#include "stream.h"
 
 #define PIECE_CAP 256 /* longer than any vocabulary piece */
 
 /* Length of the longest suffix of s[0..n) that is a proper prefix of a stop
  * string: those bytes may still turn into a stop string. */
-static size_t stop_prefix_tail(const cli_stream *s, const char *t, size_t n)
+static size_t stop_prefix_tail(const text_stream *s, const char *t, size_t n)
 {
     size_t best = 0;
     for (int i = 0; i < s->n_stops; i++) {
@@ -30,7 +30,7 @@ static size_t stop_prefix_tail(const cli_stream *s, const char *t, size_t n)
 /* Offset of the earliest stop string in text from `from` on, or -1. A stop
  * string cannot begin before `emitted`: that text had no tail that could
  * become one. */
-static long find_stop(const cli_stream *s, size_t from)
+static long find_stop(const text_stream *s, size_t from)
 {
     long first = -1;
     for (int i = 0; i < s->n_stops; i++) {
@@ -41,16 +41,17 @@ static long find_stop(const cli_stream *s, size_t from)
     return first;
 }
 
-static void emit_to(cli_stream *s, size_t end)
+/* Writes the text up to end that was not written yet. */
+static void emit_to(text_stream *s, size_t end)
 {
     if (s->out && end > s->emitted) {
         fwrite(s->text.data + s->emitted, 1, end - s->emitted, s->out);
-        cli_check_output(s->out);
+        if (s->check) s->check(s->out);
     }
     if (end > s->emitted) s->emitted = end;
 }
 
-int stream_token(cli_stream *s, const bn_tokenizer *tok, int32_t id)
+int stream_token(text_stream *s, const bn_tokenizer *tok, int32_t id)
 {
     char piece[PIECE_CAP];
     int n = bn_token_to_piece(tok, id, 0, piece, sizeof piece);
@@ -71,9 +72,9 @@ int stream_token(cli_stream *s, const bn_tokenizer *tok, int32_t id)
     return 0;
 }
 
-void stream_flush(cli_stream *s) { emit_to(s, s->text.len); }
+void stream_flush(text_stream *s) { emit_to(s, s->text.len); }
 
-void stream_clear(cli_stream *s)
+void stream_clear(text_stream *s)
 {
     s->text.len = 0;
     if (s->text.data) s->text.data[0] = 0;

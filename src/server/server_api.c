@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "server.h"
+#include "stream.h"
+#include "timing.h"
 
 #define MAX_TEMPERATURE 100.0
 #define HTTP_OK 200
@@ -21,7 +24,7 @@
 static FILE *mem_open(char **data, size_t *len)
 {
     FILE *f = open_memstream(data, len);
-    if (!f) cli_die(EXIT_MODEL, "out of memory");
+    if (!f) log_out_of_memory();
     return f;
 }
 
@@ -79,7 +82,7 @@ static int parse_stop(gen_parse *g, const json_member *mb)
 
 /* The text of a message's "content": a string, or an array of
  * {"type": "text", "text": ...} parts. */
-static int append_content(gen_parse *g, const json_member *c, cli_buf *text)
+static int append_content(gen_parse *g, const json_member *c, text_buf *text)
 {
     if (c->kind == JSON_STRING) {
         buf_append(text, c->str, c->str_len);
@@ -110,13 +113,13 @@ static int append_content(gen_parse *g, const json_member *c, cli_buf *text)
 }
 
 /* One element of "messages" rendered into b with the chat format. */
-static int render_message(gen_parse *g, const json_member *el, cli_buf *b)
+static int render_message(gen_parse *g, const json_member *el, text_buf *b)
 {
     json_object msg;
     if (el->kind != JSON_OBJECT || json_parse_object(el->raw, el->raw_len, &msg, g->msg))
         return bad(g->msg, "each of \"%s\" must be an object", "messages");
     const json_member *role = json_get(&msg, "role"), *content = json_get(&msg, "content");
-    cli_buf text = {0};
+    text_buf text = {0};
     int rc = 0;
     for (int i = 0; i < msg.n && !rc; i++)
         if (strcmp(msg.members[i].key, "role") && strcmp(msg.members[i].key, "content") &&
@@ -140,7 +143,7 @@ static int parse_messages(gen_parse *g, const json_member *mb)
     json_object arr;
     if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, g->msg))
         return bad(g->msg, "\"%s\" must be an array of messages", "messages");
-    cli_buf b = {0};
+    text_buf b = {0};
     int rc = arr.n ? 0 : bad(g->msg, "\"%s\" is empty", "messages");
     for (int i = 0; i < arr.n && !rc; i++) rc = render_message(g, &arr.members[i], &b);
     json_object_free(&arr);
@@ -163,7 +166,7 @@ static int parse_prompt(gen_parse *g, const json_member *mb)
                  "prompt");
     } else {
         g->req->prompt = malloc(one->str_len + 1);
-        if (!g->req->prompt) cli_die(EXIT_MODEL, "out of memory");
+        if (!g->req->prompt) log_out_of_memory();
         memcpy(g->req->prompt, one->str, one->str_len + 1);
         g->req->prompt_len = one->str_len;
     }
@@ -261,7 +264,7 @@ static int tokenize_prompt(gen_parse *g)
 {
     const server *srv = g->srv;
     const int flags = g->req->chat ? BN_TOK_PARSE_SPECIAL | (srv->o->no_bos ? 0 : BN_TOK_ADD_BOS)
-                                   : cli_tokenize_flags(srv->o);
+                                   : tokenize_flags(srv->o);
     char err[BN_ERR_LEN];
     g->job->np = bn_tokenize(srv->tok, g->req->prompt, g->req->prompt_len, flags, &g->job->pids,
                              err);
@@ -297,7 +300,7 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (!rc && bn_sampler_params_check(&job->sp, bn_model_n_vocab(srv->m), msg))
         rc = HTTP_BAD_REQUEST;
     if (!rc) rc = tokenize_prompt(&g);
-    if (!rc && !g.seed_given) job->sp.seed = cli_clock_seed();
+    if (!rc && !g.seed_given) job->sp.seed = clock_seed();
     return rc;
 }
 
@@ -335,8 +338,8 @@ static void write_timings(FILE *f, const srv_job *job)
     fprintf(f,
             ", \"timings\": {\"prompt_n\": %d, \"prompt_ms\": %.3f, \"prompt_per_second\": %.3f, "
             "\"predicted_n\": %d, \"predicted_ms\": %.3f, \"predicted_per_second\": %.3f",
-            job->np, job->prompt_ms, cli_per_second(job->np, job->prompt_ms), job->n_out, job->gen_ms,
-            cli_per_second(job->n_out, job->gen_ms));
+            job->np, job->prompt_ms, per_second(job->np, job->prompt_ms), job->n_out, job->gen_ms,
+            per_second(job->n_out, job->gen_ms));
     if (job->lookup)
         fprintf(f, ", \"draft_n\": %ld, \"draft_n_accepted\": %ld", job->drafted, job->accepted);
     fputc('}', f);
@@ -455,7 +458,7 @@ int api_tokenize(const server *srv, const char *body, size_t len, char **out, si
 }
 
 /* The "tokens" array of ids, each in the vocabulary. */
-static int read_ids(const server *srv, const json_member *mb, cli_ids *ids, char *msg)
+static int read_ids(const server *srv, const json_member *mb, id_list *ids, char *msg)
 {
     json_object arr;
     if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, msg))
@@ -477,14 +480,14 @@ int api_detokenize(const server *srv, const char *body, size_t len, char **out, 
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     const json_member *t = json_get(&obj, "tokens");
-    cli_ids ids = {0};
+    id_list ids = {0};
     int rc = obj.n != 1 || !t ? bad(msg, "expected one field, \"%s\"", "tokens")
                               : read_ids(srv, t, &ids, msg);
     json_object_free(&obj);
     if (!rc) {
         const int n = bn_detokenize(srv->tok, ids.ids, ids.n, 0, NULL, 0);
         char *text = malloc((size_t)n + 1);
-        if (!text) cli_die(EXIT_MODEL, "out of memory");
+        if (!text) log_out_of_memory();
         bn_detokenize(srv->tok, ids.ids, ids.n, 0, text, (size_t)n + 1);
         FILE *f = mem_open(out, out_len);
         fputs("{\"content\": ", f);

@@ -1,16 +1,21 @@
 /*
  * server.h - the pieces of the server mode (--server) shared by its files:
  * server.c (sockets, connections, routing), server_api.c (the OpenAI
- * request fields and response bodies) and server_engine.c (the queue and
- * the continuous-batching loop on one engine thread).
+ * request fields and response bodies) and slots.c (the queue and the
+ * continuous-batching loop on one engine thread).
  */
-#ifndef BN_CLI_SERVER_H
-#define BN_CLI_SERVER_H
+#ifndef BN_SERVER_SERVER_H
+#define BN_SERVER_SERVER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "cli.h"
+#include "buf.h"
+#include "log.h"
+#include "chat_format.h"
+#include "options.h"
+#include "seq.h"
+#include "setup.h"
 
 /* One generation request: filled by its connection, run by the engine
  * thread. The connection owns it and frees it once `done` is set; the
@@ -25,7 +30,7 @@ typedef struct srv_job {
     int n_stops;
     pthread_cond_t cv; /* signalled when text arrives or the job ends */
     struct srv_job *next; /* in the queue */
-    cli_buf text;         /* generated text not yet sent */
+    text_buf text;         /* generated text not yet sent */
     int done;
     int cancelled; /* the client went away (or the server stops) */
     int in_slot;
@@ -45,7 +50,7 @@ typedef struct {
 typedef struct srv_engine srv_engine;
 
 typedef struct {
-    const cli_opts *o;
+    const run_opts *o;
     bn_model *m;
     const bn_tokenizer *tok;
     const chat_format *fmt;
@@ -62,16 +67,21 @@ typedef struct {
     srv_engine *engine;
 } server;
 
-/* ----------------------------------------------- the engine (server_engine.c) */
+/* Runs the server until SIGINT or SIGTERM (the --server mode); returns the
+ * process exit code. */
+int run_server(const run_opts *o);
 
-/* Creates the slots and starts the engine thread; exits on failure. */
-void engine_start(server *srv);
+/* ------------------------------------------------------ the slots (slots.c) */
+
+/* Creates the slots and starts the engine thread; 0, or an exit code with
+ * err set. */
+int slots_start(server *srv, char err[BN_ERR_LEN]);
 /* Waits for the engine thread to end (after stopping is set) and frees it. */
-void engine_join(server *srv);
+void slots_join(server *srv);
 /* Queues a job (under no lock); the engine thread picks it up. */
-void engine_submit(server *srv, srv_job *job);
+void slots_submit(server *srv, srv_job *job);
 /* Marks the job cancelled (its client left); it is done soon after. */
-void engine_cancel(server *srv, srv_job *job);
+void slots_cancel(server *srv, srv_job *job);
 
 /* ---------------------------------------------------- the API (server_api.c) */
 

@@ -1,0 +1,201 @@
+/*
+ * tool.c - what every mode of the command-line tool shares: ending the
+ * process on errors, Ctrl-C, checked output, reading prompt files, and the
+ * setup calls of src/common that exit when they fail.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+volatile sig_atomic_t cli_interrupted;
+
+void cli_die(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_verror(fmt, ap);
+    va_end(ap);
+    exit(code);
+}
+
+static void (*hard_exit_fn)(void);
+
+void cli_on_hard_exit(void (*fn)(void)) { hard_exit_fn = fn; }
+
+/* The first Ctrl-C asks the run to stop where it is; a second one before
+ * the first was handled exits at once, as llama-cli does. */
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (cli_interrupted) {
+        if (hard_exit_fn) hard_exit_fn(); /* _exit skips atexit */
+        _exit(EXIT_INTERRUPTED);
+    }
+    cli_interrupted = 1;
+}
+
+void cli_catch_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C ends a blocking read of the chat prompt */
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* ------------------------------------------------------------ output */
+
+/* A closed pipe ends the run as it always did (SIGPIPE, even where the
+ * parent ignored it); any other failed write is an error. */
+static void die_writing(int err)
+{
+    if (err == EPIPE) {
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
+    log_error("writing output: %s", strerror(err));
+    _exit(EXIT_MODEL);
+}
+
+void cli_check_output(FILE *f)
+{
+    /* A write that failed inside printf left its reason in errno, and a
+     * later fflush may find nothing left to write: keep that reason. */
+    const int earlier = errno;
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f)) {
+        errno = earlier;
+        return;
+    }
+    die_writing(errno ? errno : earlier ? earlier : EIO);
+}
+
+/* At exit, output still buffered is written and checked: a run whose
+ * output was lost (a full disk) must not end with status 0. */
+static void check_stdout_at_exit(void) { cli_check_output(stdout); }
+
+void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
+
+/* ------------------------------------------------------------- input */
+
+static char *read_stream(FILE *f, size_t *len)
+{
+    text_buf b = {0};
+    char chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) buf_append(&b, chunk, n);
+    buf_append(&b, "", 0);
+    *len = b.len;
+    return b.data;
+}
+
+char *cli_read_file(const char *path, const char *what, size_t *len)
+{
+    if (!strcmp(path, "-")) {
+        char *text = read_stream(stdin, len);
+        if (ferror(stdin)) cli_die(EXIT_MODEL, "%s: cannot read stdin: %s", what, strerror(errno));
+        return text;
+    }
+    /* A FIFO is read like a pipe (`-f <(cmd)` is one); what cannot be read
+     * as text gets a message naming it rather than open()'s errno. */
+    struct stat st;
+    if (stat(path, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISSOCK(st.st_mode)))
+        cli_die(EXIT_MODEL, "%s: '%s' is a %s, not a file", what, path,
+                S_ISDIR(st.st_mode) ? "directory" : "socket");
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_die(EXIT_MODEL, "%s: cannot open '%s': %s", what, path, strerror(errno));
+    char *text = read_stream(f, len);
+    if (ferror(f)) cli_die(EXIT_MODEL, "%s: cannot read '%s': %s", what, path, strerror(errno));
+    fclose(f);
+    return text;
+}
+
+char *cli_load_prompt(const run_opts *o, size_t *len)
+{
+    if (o->prompt_file) return cli_read_file(o->prompt_file, "-f", len);
+    if (o->prompt && !strcmp(o->prompt, "-")) return cli_read_file("-", "-p", len);
+    const char *text = o->prompt ? o->prompt : "";
+    *len = strlen(text);
+    char *copy = strdup(text);
+    if (!copy) log_out_of_memory();
+    return copy;
+}
+
+/* ------------------------------------------------- model and vocabulary */
+
+bn_tokenizer *cli_load_tokenizer(const run_opts *o)
+{
+    char err[BN_ERR_LEN];
+    int code;
+    bn_tokenizer *tok = setup_load_tokenizer(o, &code, err);
+    if (!tok) cli_die(code, "%s", err);
+    return tok;
+}
+
+bn_model *cli_load_model(const run_opts *o)
+{
+    char err[BN_ERR_LEN];
+    int code;
+    bn_model *m = setup_load_model(o, &code, err);
+    if (!m) cli_die(code, "%s", err);
+    return m;
+}
+
+/* The engine asks between layers whether to stop: a Ctrl-C ends a long
+ * prompt within one layer's time. */
+static int interrupt_requested(void *data)
+{
+    (void)data;
+    return cli_interrupted;
+}
+
+bn_context *cli_new_context(bn_model *m)
+{
+    char err[BN_ERR_LEN];
+    bn_context *ctx = bn_context_new(m, NULL, err);
+    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
+    bn_context_set_abort(ctx, interrupt_requested, NULL);
+    return ctx;
+}
+
+bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
+{
+    char err[BN_ERR_LEN];
+    int code;
+    bn_session *s = setup_new_session(o, m, ctx, n_ctx, &code, err);
+    if (!s) cli_die(code, "%s", err);
+    if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
+    return s;
+}
+
+bn_cache_type cli_parse_cache_type(const char *flag, const char *v)
+{
+    const int type = bn_cache_type_from_name(v);
+    if (type < 0) cli_die(EXIT_USAGE, "%s expects f32 or f16, got '%s'", flag, v);
+    return (bn_cache_type)type;
+}
+
+int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
+                      const char *what, int *n)
+{
+    char err[BN_ERR_LEN];
+    int32_t *ids = NULL;
+    *n = bn_tokenize(tok, text, len, flags, &ids, err);
+    if (*n < 0) cli_die(EXIT_USAGE, "%s: %s", what, err);
+    return ids;
+}
+
+bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab)
+{
+    char err[BN_ERR_LEN];
+    bn_sampler *s = setup_new_sampler(sp, n_vocab, err);
+    if (!s) cli_die(EXIT_USAGE, "%s", err);
+    return s;
+}

@@ -1,0 +1,70 @@
+/*
+ * seq.h - one sequence being generated: the sampling loop shared by plain
+ * generation, chat replies, every sequence of --batch and every slot of the
+ * server, so they all stop alike; with prompt-lookup drafts verified in the
+ * same pass.
+ */
+#ifndef BN_COMMON_SEQ_H
+#define BN_COMMON_SEQ_H
+
+#include <stdio.h>
+
+#include "bitnet.h"
+#include "buf.h"
+#include "lookup.h"
+#include "stream.h"
+
+typedef struct {
+    bn_session *session;
+    bn_sampler *sampler;
+    const bn_tokenizer *tok;
+    text_stream stream;
+    id_list out;             /* generated ids, end-of-generation token included */
+    int n_predict;           /* -1 = no limit */
+    int32_t next;            /* the sampled token to evaluate next */
+    const char *stop_reason; /* eos, eot, stop, length, context, interrupted */
+    double prompt_ms, gen_ms, t_gen_start;
+    float *masked;   /* --ignore-eos: logits with the end tokens at -inf */
+    int32_t *banned; /* the end-of-generation tokens (n_banned) */
+    uint64_t seed;   /* the sampler's seed, reported so a run can be repeated */
+    int n_banned;
+    gen_lookup lk; /* --lookup */
+} gen_seq;
+
+/* --ignore-eos: never sample an end-of-generation token in q. */
+void seq_ignore_eog(gen_seq *q, int n_vocab);
+void seq_free_mask(gen_seq *q);
+
+/* Evaluates the prompt (recording it for the repetition penalty) and
+ * samples the first token; returns seq_step's result (0 with stop_reason
+ * "interrupted" when the evaluation was aborted), or -1 with err set. */
+int seq_prefill(gen_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN]);
+/* The rest of seq_prefill once the prompt, started at t0 (now_ms), is
+ * evaluated and logits follow its last token. */
+int seq_prompt_done(gen_seq *q, const int32_t *ids, int n, const float *logits, double t0);
+/* Evaluates q->next (with a lookup draft when one is found) and samples
+ * from it, as seq_prefill returns. */
+int seq_continue(gen_seq *q, char err[BN_ERR_LEN]);
+/* Samples from logits; returns 1 when q->next must be evaluated for the
+ * generation to go on, 0 when it ended (stop_reason says why). */
+int seq_step(gen_seq *q, const float *logits);
+/* Ends the sequence early (Ctrl-C, a client that left). */
+void seq_interrupt(gen_seq *q);
+
+/* Looks for a lookup draft for this step (never past the context or -n);
+ * returns its length, 0 for none. */
+int seq_draft(gen_seq *q);
+/* The batch entries of this step: q->next and the draft, all with logits;
+ * returns their count. */
+int seq_draft_entries(gen_seq *q, bn_batch_entry *e);
+/* Samples from the logits after q->next and each draft token (n_vocab
+ * apart), keeping the drafts the model agrees with, and rolls the session
+ * back past the rest; returns as seq_step (which it is without a draft). */
+int seq_verify(gen_seq *q, const float *logits, int n_vocab);
+
+/* Writes the members of the --json result (prompt, text, ids, counts,
+ * stop_reason, timings), without the braces around them. */
+void seq_write_json_fields(FILE *out, const gen_seq *q, const char *prompt, size_t prompt_len,
+                           const int32_t *pids, int np);
+
+#endif
