@@ -86,8 +86,12 @@ AVX2_FN static inline __m256 q2_step(const uint8_t *codes, const uint16_t *scale
     return lanes_add(acc, q2_scales(scales), _mm256_loadu_ps(d), isum);
 }
 
-AVX2_FN static float q2_row(const uint8_t *codes, const uint16_t *scales, const bn_q8act *a,
-                            const step_tail *t)
+/* One step of 8 groups, added into acc (q2_step or its AVX-512 twin). */
+typedef __m256 (*q2_step_fn)(const uint8_t *codes, const uint16_t *scales, const int8_t *q,
+                             const float *d, const int16_t *sums, __m256 acc);
+
+ALWAYS_INLINE AVX2_FN float q2_row(const uint8_t *codes, const uint16_t *scales, const bn_q8act *a,
+                                   const step_tail *t, q2_step_fn q2_step)
 {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}; /* lanes 0-7, 8-15 */
     int b = 0;
@@ -103,14 +107,19 @@ AVX2_FN static float q2_row(const uint8_t *codes, const uint16_t *scales, const 
     return bn_x86_fold8(_mm256_add_ps(acc[0], acc[1]));
 }
 
+/* Rows [r0, r1) with a step function (inlined). */
+#define Q2_ROWS(step)                                                                           \
+    step_tail t;                                                                                \
+    step_tail_init(&t, a);                                                                      \
+    for (int r = r0; r < r1; r++)                                                               \
+        y[r] = q2_row(w->codes + (size_t)r * w->blocks_per_row * QK256_BLOCK_BYTES,             \
+                      w->group_scales + (size_t)r * w->blocks_per_row * QK256_QUARTERS, a, &t,  \
+                      step);
+
 AVX2_FN void bn_x86_q2_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
                                    int r1)
 {
-    step_tail t;
-    step_tail_init(&t, a);
-    for (int r = r0; r < r1; r++)
-        y[r] = q2_row(w->codes + (size_t)r * w->blocks_per_row * QK256_BLOCK_BYTES,
-                      w->group_scales + (size_t)r * w->blocks_per_row * QK256_QUARTERS, a, &t);
+    Q2_ROWS(q2_step)
 }
 
 /* --------------------------------------------------------------- Q1_0 */
@@ -152,8 +161,11 @@ AVX2_FN static inline __m256 b1_step(const uint8_t *bits, const uint16_t *scales
     return lanes_add(acc, b1_scales(scales, two), _mm256_loadu_ps(d), isum);
 }
 
-AVX2_FN static float b1_row(const uint8_t *bits, const uint16_t *scales, const bn_q8act *a,
-                            const step_tail *t)
+typedef __m256 (*b1_step_fn)(const uint8_t *bits, const uint16_t *scales, int two,
+                             const int8_t *q, const float *d, const int16_t *sums, __m256 acc);
+
+ALWAYS_INLINE AVX2_FN float b1_row(const uint8_t *bits, const uint16_t *scales, const bn_q8act *a,
+                                   const step_tail *t, b1_step_fn b1_step)
 {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     int s = 0;
@@ -172,14 +184,80 @@ AVX2_FN static float b1_row(const uint8_t *bits, const uint16_t *scales, const b
     return bn_x86_fold8(_mm256_add_ps(acc[0], acc[1]));
 }
 
+#define B1_ROWS(step)                                                                           \
+    step_tail t;                                                                                \
+    step_tail_init(&t, a);                                                                      \
+    for (int r = r0; r < r1; r++)                                                               \
+        y[r] = b1_row(w->bits + (size_t)r * bn_bits_row_bytes(w->cols),                         \
+                      w->group_scales + (size_t)r * w->blocks_per_row, a, &t, step);
+
 AVX2_FN void bn_x86_b1_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
                                    int r1)
 {
-    step_tail t;
-    step_tail_init(&t, a);
-    for (int r = r0; r < r1; r++)
-        y[r] = b1_row(w->bits + (size_t)r * bn_bits_row_bytes(w->cols),
-                      w->group_scales + (size_t)r * w->blocks_per_row, a, &t);
+    B1_ROWS(b1_step)
+}
+
+/* ------------------------------------------------------ AVX-512 VNNI */
+
+/* A 512-bit product of two groups (lanes 0-7 the first, 8-15 the second)
+ * as the two 8-lane vectors bn_x86_reduce8 takes. */
+ALWAYS_INLINE VNNI_FN void split_groups(__m512i p, __m256i *first, __m256i *second)
+{
+    *first = _mm512_castsi512_si256(p);
+    *second = _mm512_extracti64x4_epi64(p, 1);
+}
+
+/* Quarter k of a whole QK256 block (64 bytes) is groups 2k and 2k + 1:
+ * one vpdpbusd of its codes against 64 activations. */
+VNNI_FN static inline __m256 q2_step_vnni(const uint8_t *codes, const uint16_t *scales,
+                                          const int8_t *q, const float *d, const int16_t *sums,
+                                          __m256 acc)
+{
+    const __m512i c = _mm512_load_si512((const void *)codes), three = _mm512_set1_epi8(3);
+    __m256i v[GROUPS];
+#pragma GCC unroll 4
+    for (int k = 0; k < QK256_QUARTERS; k++) {
+        const __m512i codes_k = _mm512_and_si512(_mm512_srli_epi16(c, 2 * k), three);
+        const __m512i x = _mm512_loadu_si512((const void *)(q + (size_t)BN_Q2_0_BLOCK * k));
+        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), codes_k, x), &v[2 * k],
+                     &v[2 * k + 1]);
+    }
+    const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), group_sums(sums));
+    return lanes_add(acc, q2_scales(scales), _mm256_loadu_ps(d), isum);
+}
+
+/* Two groups at a time: their 64 bits are a byte mask that keeps the
+ * activations of the +d weights, summed by vpdpbusd against ones. */
+VNNI_FN static inline __m256 b1_step_vnni(const uint8_t *bits, const uint16_t *scales, int two,
+                                          const int8_t *q, const float *d, const int16_t *sums,
+                                          __m256 acc)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m256i v[GROUPS];
+#pragma GCC unroll 4
+    for (int p = 0; p < GROUPS / 2; p++) {
+        uint64_t m;
+        memcpy(&m, bits + 8 * (size_t)p, sizeof m);
+        const __m512i x = _mm512_loadu_si512((const void *)(q + 2 * BN_Q8_GROUP * (size_t)p));
+        const __m512i sel = _mm512_maskz_mov_epi8((__mmask64)m, x);
+        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, sel), &v[2 * p],
+                     &v[2 * p + 1]);
+    }
+    const __m256i isum =
+        _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1), group_sums(sums));
+    return lanes_add(acc, b1_scales(scales, two), _mm256_loadu_ps(d), isum);
+}
+
+VNNI_FN void bn_x86_q2_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
+                                   int r1)
+{
+    Q2_ROWS(q2_step_vnni)
+}
+
+VNNI_FN void bn_x86_b1_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
+                                   int r1)
+{
+    B1_ROWS(b1_step_vnni)
 }
 
 #endif
