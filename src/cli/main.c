@@ -14,6 +14,7 @@
 #include "bitnet.h"
 #include "chat_format.h"
 #include "cli.h"
+#include "embedding.h"
 #include "lookup.h"
 
 #define MAX_THREADS 1024
@@ -31,6 +32,7 @@ static void print_help(void)
            "       bitnet-run -m MODEL.gguf --batch FILE [--parallel N] [options]\n"
            "       bitnet-run -m MODEL.gguf --perplexity FILE [-c N] [options]\n"
            "       bitnet-run -m MODEL.gguf --server [--host H] [--port N] [options]\n"
+           "       bitnet-run -m MODEL.gguf --embedding [-p TEXT | -f FILE] [options]\n"
            "\n"
            "Runs a BitNet b1.58 GGUF model on the CPU and streams the continuation.\n"
            "\n"
@@ -142,6 +144,17 @@ static void print_help(void)
            "      --max-body N        largest request body in bytes (default: %d)\n"
            "      --max-tokens N      most tokens one request may generate, 0 = no limit\n"
            "                          (default: 0)\n"
+           "\n"
+           "embeddings (llama-embedding's flags):\n"
+           "      --embedding         print the embedding of each line of -p / -f (or of\n"
+           "                          --batch FILE), evaluated together; with --server,\n"
+           "                          accepted (/v1/embeddings is always served)\n"
+           "      --pooling NAME      none, mean, cls or last (default: the model's)\n"
+           "      --embd-normalize N  -1 none, 0 max-abs to int16, 1 taxicab, 2 euclidean,\n"
+           "                          >2 p-norm (default: 2)\n"
+           "      --embd-output-format FMT  json (OpenAI's list object), array (one JSON\n"
+           "                          array of arrays) or raw (one line of numbers per\n"
+           "                          text) (default: \"embedding N: ...\" lines)\n"
            "\n"
            "other modes:\n"
            "      --bench             measure prompt and generation speed (see\n"
@@ -289,6 +302,29 @@ static void check_combination(const run_opts *o)
         cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
     if (o->mode != MODE_SERVER && (o->host || o->port != OPT_DEFAULT_PORT || o->api_key))
         cli_die(EXIT_USAGE, "--host, --port and --api-key need --server");
+    if ((o->embd_pooling != BN_POOL_UNSPECIFIED || o->embd_format) && !o->embedding)
+        cli_die(EXIT_USAGE, "--pooling and --embd-output-format need --embedding");
+    if (o->embd_format && strcmp(o->embd_format, "json") && strcmp(o->embd_format, "array") &&
+        strcmp(o->embd_format, "raw"))
+        cli_die(EXIT_USAGE, "--embd-output-format expects json, array or raw, got '%s'",
+                o->embd_format);
+}
+
+/* --embedding is a mode of its own, reading the texts of -p, -f or
+ * --batch; with --server it only says what llama-server's flag says. */
+static void embedding_mode(run_opts *o)
+{
+    if (!o->embedding || o->mode == MODE_SERVER) return;
+    if (o->mode != MODE_GENERATE && o->mode != MODE_BATCH)
+        cli_die(EXIT_USAGE, "--embedding cannot be combined with this mode");
+    o->mode = MODE_EMBEDDING;
+}
+
+static bn_pooling parse_pooling(const char *v)
+{
+    bn_pooling p;
+    if (embd_pooling_parse(v, &p)) cli_die(EXIT_USAGE, "--pooling expects none, mean, cls or last, got '%s'", v);
+    return p;
 }
 
 static void parse_args(int argc, char **argv, run_opts *o)
@@ -307,6 +343,8 @@ static void parse_args(int argc, char **argv, run_opts *o)
     o->server_timeout = OPT_DEFAULT_TIMEOUT;
     o->server_max_body = OPT_DEFAULT_MAX_BODY;
     o->lookup_ngram = LOOKUP_DEFAULT_NGRAM;
+    o->embd_pooling = BN_POOL_UNSPECIFIED;
+    o->embd_normalize = BN_EMBD_NORM_EUCLIDEAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 #define VALUE() (i + 1 < argc ? argv[++i] : (cli_die(EXIT_USAGE, "%s needs a value", a), ""))
@@ -366,12 +404,17 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (is_flag(a, "-to", "--timeout")) o->server_timeout = (int)parse_int(a, VALUE(), 1, MAX_TIMEOUT);
         else if (!strcmp(a, "--max-body")) o->server_max_body = parse_int(a, VALUE(), 1, MAX_BODY);
         else if (!strcmp(a, "--max-tokens")) o->server_max_tokens = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
+        else if (!strcmp(a, "--embedding") || !strcmp(a, "--embeddings")) o->embedding = 1;
+        else if (!strcmp(a, "--pooling")) o->embd_pooling = parse_pooling(VALUE());
+        else if (!strcmp(a, "--embd-normalize")) o->embd_normalize = (int)parse_int(a, VALUE(), -1, 1000);
+        else if (!strcmp(a, "--embd-output-format")) o->embd_format = VALUE();
         else if (!strcmp(a, "--info")) set_mode(o, MODE_INFO, a, &mode_flag);
         else if (!strcmp(a, "--tokenize")) set_mode(o, MODE_TOKENIZE, a, &mode_flag);
         else if (!strcmp(a, "--detokenize")) set_mode(o, MODE_DETOKENIZE, a, &mode_flag);
         else cli_die(EXIT_USAGE, "unknown argument '%s' (see --help)", a);
 #undef VALUE
     }
+    embedding_mode(o);
     check_combination(o);
     if (gpu_flag && !o->quiet) log_note("%s ignored: this build runs on the CPU", gpu_flag);
     if (o->escape) unescape_text_flags(o);
@@ -419,6 +462,7 @@ static int dispatch_mode(const run_opts *o)
     case MODE_TOKENIZE: return run_tokenize(o);
     case MODE_DETOKENIZE: return run_detokenize(o);
     case MODE_SERVER: return run_server(o);
+    case MODE_EMBEDDING: return run_embedding(o);
     default: return run_generate(o);
     }
 }

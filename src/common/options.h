@@ -16,6 +16,7 @@ typedef enum {
     MODE_TOKENIZE,
     MODE_DETOKENIZE,
     MODE_SERVER,
+    MODE_EMBEDDING,
 } run_mode;
 
 #define OPT_DEFAULT_PARALLEL 8
@@ -69,6 +70,11 @@ typedef struct {
     int server_timeout;    /* -to, --timeout: seconds to read a request or write a reply */
     long server_max_body;  /* --max-body: bytes */
     int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
+    /* --embedding (llama-embedding's flags) */
+    int embedding;             /* --embedding: the mode (with --server: accepted) */
+    bn_pooling embd_pooling;   /* --pooling (BN_POOL_UNSPECIFIED: the model's) */
+    int embd_normalize;        /* --embd-normalize (BN_EMBD_NORM_*) */
+    const char *embd_format;   /* --embd-output-format: json, array, raw; NULL: text lines */
 } run_opts;
 
 #endif
