@@ -43,6 +43,29 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
     return ctx;
 }
 
+static void acts_free(bn_acts *a, int cap)
+{
+    for (int t = 0; a->tok && t < cap; t++) bn_qact_free(&a->tok[t]);
+    for (int t = 0; a->grp && t < cap; t++) bn_q8act_free(&a->grp[t]);
+    free(a->tok);
+    free(a->grp);
+}
+
+/* cap inputs of `width` values, quantized per token or in Q8 groups. */
+static int acts_alloc(bn_acts *a, int cap, int width, int groups)
+{
+    if (groups) {
+        if (!(a->grp = calloc((size_t)cap, sizeof *a->grp))) return -1;
+        for (int t = 0; t < cap; t++)
+            if (bn_q8act_alloc(&a->grp[t], width)) return -1;
+        return 0;
+    }
+    if (!(a->tok = calloc((size_t)cap, sizeof *a->tok))) return -1;
+    for (int t = 0; t < cap; t++)
+        if (bn_qact_alloc(&a->tok[t], width)) return -1;
+    return 0;
+}
+
 static void scratch_free(bn_scratch *sc)
 {
     if (!sc) return;
@@ -54,20 +77,16 @@ static void scratch_free(bn_scratch *sc)
     free(sc->att);
     free(sc->gate);
     free(sc->up);
+    free(sc->out);
     free(sc->rope);
     free(sc->scores);
     free(sc->partial);
-    for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
-    for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
+    acts_free(&sc->qa_xn, sc->cap);
+    acts_free(&sc->qa_att, sc->cap);
+    acts_free(&sc->qa_ffn, sc->cap);
     for (int t = 0; sc->qa_out && t < sc->cap; t++) bn_q8act_free(&sc->qa_out[t]);
-    for (int t = 0; sc->qg_embd && t < sc->cap; t++) bn_q8act_free(&sc->qg_embd[t]);
-    for (int t = 0; sc->qg_ff && t < sc->cap; t++) bn_q8act_free(&sc->qg_ff[t]);
-    free(sc->qa_embd);
-    free(sc->qa_ff);
-    free(sc->qg_embd);
-    free(sc->qg_ff);
-    free(sc->pin);
     free(sc->qa_out);
+    free(sc->xin);
     free(sc->ids);
     free(sc->pos);
     free(sc->rows);
@@ -108,26 +127,15 @@ static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); 
 
 static int alloc_inputs(const bn_model *m, bn_scratch *sc)
 {
-    sc->qa_embd = calloc((size_t)sc->cap, sizeof *sc->qa_embd);
-    sc->qa_ff = calloc((size_t)sc->cap, sizeof *sc->qa_ff);
-    if (!sc->qa_embd || !sc->qa_ff) return -1;
-    /* qa_embd also holds the attention output, n_head * head_dim wide */
-    const int q_dim = m->hp.n_head * m->hp.head_dim;
-    const int embd = q_dim > m->hp.n_embd ? q_dim : m->hp.n_embd;
-    for (int t = 0; t < sc->cap; t++)
-        if (bn_qact_alloc(&sc->qa_embd[t], embd) || bn_qact_alloc(&sc->qa_ff[t], m->hp.n_ff))
-            return -1;
-    if (m->has_norm_in) {
-        sc->pin_width = embd > m->hp.n_ff ? embd : m->hp.n_ff;
-        if (!(sc->pin = alloc_floats((size_t)sc->cap * sc->pin_width))) return -1;
-    }
-    if (m->act_groups) {
-        sc->qg_embd = calloc((size_t)sc->cap, sizeof *sc->qg_embd);
-        sc->qg_ff = calloc((size_t)sc->cap, sizeof *sc->qg_ff);
-        if (!sc->qg_embd || !sc->qg_ff) return -1;
-        for (int t = 0; t < sc->cap; t++)
-            if (bn_q8act_alloc(&sc->qg_embd[t], embd) || bn_q8act_alloc(&sc->qg_ff[t], m->hp.n_ff))
-                return -1;
+    const int q_dim = m->hp.n_head * m->hp.head_dim, groups = m->act_groups;
+    if (acts_alloc(&sc->qa_xn, sc->cap, m->hp.n_embd, groups) ||
+        acts_alloc(&sc->qa_att, sc->cap, q_dim, groups) ||
+        acts_alloc(&sc->qa_ffn, sc->cap, m->hp.n_ff, groups))
+        return -1;
+    if (m->has_norm_in) { /* the widest projection input */
+        sc->xin_width = q_dim > m->hp.n_embd ? q_dim : m->hp.n_embd;
+        if (m->hp.n_ff > sc->xin_width) sc->xin_width = m->hp.n_ff;
+        if (!(sc->xin = alloc_floats((size_t)sc->cap * sc->xin_width))) return -1;
     }
     if (!bn_dense_needs_q8act(m, &m->output)) return 0;
     if (!(sc->qa_out = calloc((size_t)sc->cap, sizeof *sc->qa_out))) return -1;
@@ -154,6 +162,7 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     sc->att = alloc_floats(cap * q_dim);
     sc->gate = alloc_floats(cap * nf);
     sc->up = alloc_floats(cap * nf);
+    sc->out = alloc_floats(cap * ne);
     sc->rope = alloc_floats(cap * (size_t)hp->head_dim);
     sc->scores = alloc_floats(bn_attention_scores_floats(hp, n_threads, n_ctx));
     sc->partial = alloc_floats(bn_attention_partial_floats(hp, n_threads, n_ctx));
@@ -162,7 +171,7 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
     sc->sess = calloc((size_t)cap, sizeof(bn_session *));
     const int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
-                   sc->rope && sc->scores && sc->partial && sc->ids && sc->pos && sc->rows &&
+                   sc->out && sc->rope && sc->scores && sc->partial && sc->ids && sc->pos && sc->rows &&
                    sc->sess && !alloc_inputs(m, sc);
     if (ok) return sc;
     scratch_free(sc);
