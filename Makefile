@@ -128,8 +128,9 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Isrc -c -o $@ $<
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
-# target link it on its own.
-TEST_CLI_OBJ = $(BUILD)/src/server/http.o
+# target link it on its own, and the tests the text stream of src/common
+# (with its buffers and messages).
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o buf.o log.o)
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

@@ -113,6 +113,9 @@ static void print_help(void)
            "      --keep N            when the context fills, the oldest half of the chat\n"
            "                          after the system prompt is dropped; keep at least the\n"
            "                          first N tokens (default: 0 = the system prompt)\n"
+           "      --reasoning-format F  none prints a reasoning model's <think> blocks (Qwen3);\n"
+           "                          auto or deepseek keep them out of the printed text\n"
+           "                          (default: auto)\n"
            "      --chat-template NAME  bitnet, llama3, falcon3, chatml or none (default:\n"
            "                          recognised from the model's tokenizer.chat_template;\n"
            "                          none = plain completion of each line)\n"
@@ -321,6 +324,16 @@ static void embedding_mode(run_opts *o)
     o->mode = MODE_EMBEDDING;
 }
 
+/* llama.cpp's --reasoning-format: none prints the <think> blocks of a
+ * reasoning model (Qwen3) as they come; auto and deepseek keep them out of
+ * the printed reply. Returns whether they are shown. */
+static int parse_reasoning(const char *v)
+{
+    if (!strcmp(v, "none")) return 1;
+    if (!strcmp(v, "auto") || !strcmp(v, "deepseek")) return 0;
+    cli_die(EXIT_USAGE, "--reasoning-format expects none, auto or deepseek, got '%s'", v);
+}
+
 static bn_pooling parse_pooling(const char *v)
 {
     bn_pooling p;
@@ -406,6 +419,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--max-body")) o->server_max_body = parse_int(a, VALUE(), 1, MAX_BODY);
         else if (!strcmp(a, "--max-tokens")) o->server_max_tokens = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
         else if (!strcmp(a, "--embedding") || !strcmp(a, "--embeddings")) o->embedding = 1;
+        else if (!strcmp(a, "--reasoning-format")) o->show_think = parse_reasoning(VALUE());
         else if (!strcmp(a, "--pooling")) o->embd_pooling = parse_pooling(VALUE());
         else if (!strcmp(a, "--embd-normalize")) o->embd_normalize = (int)parse_int(a, VALUE(), -1, 1000);
         else if (!strcmp(a, "--embd-output-format")) o->embd_format = VALUE();

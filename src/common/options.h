@@ -72,6 +72,7 @@ typedef struct {
     int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
     /* --embedding (llama-embedding's flags) */
     int embedding;             /* --embedding: the mode (with --server: accepted) */
+    int show_think;            /* --reasoning-format none: print <think> blocks (default: hidden) */
     bn_pooling embd_pooling;   /* --pooling (BN_POOL_UNSPECIFIED: the model's) */
     int embd_normalize;        /* --embd-normalize (BN_EMBD_NORM_*) */
     const char *embd_format;   /* --embd-output-format: json, array, raw; NULL: text lines */
