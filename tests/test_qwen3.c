@@ -52,24 +52,6 @@ TEST(qwen3_reference_greedy_ids_and_logits_i2s)
 
 typedef void (*qwen3_edit)(ge_file *e);
 
-/* A shared file with one edit, loaded (NULL with err set when it fails). */
-static bn_model *load_edited(const ge_file *base, qwen3_edit edit, char *err)
-{
-    ge_file e;
-    gb_buf b = {0};
-    ge_copy(&e, base);
-    if (edit) edit(&e);
-    ge_write(&e, &b, NULL);
-    const char *path = gb_write_temp(&b, "qwen3");
-    bn_model_params p = bn_model_default_params();
-    p.n_threads = 1;
-    bn_model *m = bn_model_load(path, &p, err);
-    unlink(path);
-    gb_free(&b);
-    ge_free(&e);
-    return m;
-}
-
 /* A tensor replaced by n zero bytes of another type and shape. */
 static void retype(ge_file *e, const char *name, uint32_t type, int64_t ne0, int64_t ne1, size_t n)
 {
@@ -153,12 +135,12 @@ static void check_hostile(const char *rel, const qwen3_hostile *cases, size_t n)
     ge_file base;
     CHECK_MSG(ge_load(&base, path) == 0, "cannot open %s", path);
     char err[BN_ERR_LEN] = "";
-    bn_model *plain = load_edited(&base, NULL, err);
+    bn_model *plain = ge_load_edited(&base, NULL, "qwen3", err);
     CHECK_MSG(plain != NULL, "unedited copy: %s", err);
     bn_model_free(plain);
     for (size_t i = 0; i < n; i++) {
         err[0] = 0;
-        bn_model *m = load_edited(&base, cases[i].edit, err);
+        bn_model *m = ge_load_edited(&base, cases[i].edit, "qwen3", err);
         CHECK_MSG(m == NULL && strstr(err, cases[i].want) && !strchr(err, '\n'),
                   "%s: loaded=%d, error '%s'", cases[i].name, m != NULL, err);
         bn_model_free(m);

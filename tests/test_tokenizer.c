@@ -590,8 +590,8 @@ TEST(tokenizer_bad_files)
     expect_load_error(&b, "tokenizer.ggml.merges");
     build_bpe(&b, "gpt2", 1, "tokenizer.ggml.bos_token_id", 4, NULL);
     expect_load_error(&b, "bos_token_id");
-    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.pre", 0, "qwen2");
-    expect_load_error(&b, "pre-tokenizer 'qwen2'");
+    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.pre", 0, "deepseek-coder");
+    expect_load_error(&b, "pre-tokenizer 'deepseek-coder'");
     build_bpe(&b, "gpt2", 1, "tokenizer.ggml.eos_token_id", 0, "text");
     expect_load_error(&b, "eos_token_id has the wrong type");
     char msg[BN_ERR_LEN] = "";

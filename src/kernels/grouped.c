@@ -53,7 +53,6 @@ int bn_grouped_alloc_b1(qk256_matrix *m, int rows, int cols, bn_arena *arena)
     m->rows = rows;
     m->cols = cols;
     m->blocks_per_row = cols / BN_Q1_0_BLOCK; /* binary blocks, not QK256 ones */
-    m->codes_in_arena = 1;                    /* no codes to free */
     m->scale = 1.0f;
     m->bits = arena_or_heap(arena, bn_bits_bytes(rows, cols), &m->bits_in_arena);
     m->group_scales = calloc((size_t)rows * (size_t)m->blocks_per_row + 1, sizeof *m->group_scales);

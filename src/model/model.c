@@ -783,14 +783,25 @@ static void describe_output(const bn_model *m, char *line, size_t len)
 static void describe_ternary(const bn_model *m, char *line, size_t len)
 {
     if (m->vocab_only) { /* the scales are known once the weights are read */
-        snprintf(line, len, "ternary weights: %d matrices, repacked to QK256 at load",
-                 m->hp.n_layer * (int)BN_N_PROJ);
+        snprintf(line, len, "ternary weights: %d matrices, %s at load",
+                 m->hp.n_layer * (int)BN_N_PROJ,
+                 m->act_groups ? "kept with their block scales (Q2_0 as QK256, Q1_0 as bits)"
+                               : "repacked to QK256");
         return;
     }
-    int per_block = 0, total = 0;
+    int per_block = 0, total = 0, binary = 0, quarters = 0;
     for (int il = 0; il < m->hp.n_layer; il++)
-        for (size_t i = 0; i < BN_N_PROJ; i++, total++)
-            per_block += layer_proj(&m->layers[il], i)->block_scales != NULL;
+        for (size_t i = 0; i < BN_N_PROJ; i++, total++) {
+            const qk256_matrix *w = layer_proj(&m->layers[il], i);
+            per_block += w->block_scales != NULL;
+            binary += w->bits != NULL;
+            quarters += w->group_scales && !w->bits;
+        }
+    if (binary || quarters) {
+        snprintf(line, len, "ternary weights: %d matrices, %d as binary rows (Q1_0), %d as QK256 "
+                 "with a scale per 64 (Q2_0)", total, binary, quarters);
+        return;
+    }
     snprintf(line, len, "ternary weights: %d matrices as QK256, %d with one scale, %d with a "
              "scale per block", total, total - per_block, per_block);
 }
