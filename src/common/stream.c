@@ -29,7 +29,9 @@ static size_t stop_prefix_tail(const text_stream *s, const char *t, size_t n)
 {
     size_t best = 0;
     for (int i = 0; i < s->n_stops; i++) best = tag_prefix_tail(s->stops[i], t, n, best);
-    if (s->hide_think) best = tag_prefix_tail(s->in_think ? THINK_CLOSE : THINK_OPEN, t, n, best);
+    const size_t near = n < sizeof THINK_CLOSE ? n : sizeof THINK_CLOSE; /* a tag's '<' */
+    if (s->hide_think && memchr(t + n - near, '<', near))
+        best = tag_prefix_tail(s->in_think ? THINK_CLOSE : THINK_OPEN, t, n, best);
     return best;
 }
 

@@ -31,8 +31,9 @@ typedef struct {
 } products_job;
 
 /* Rows [r0, r1) of a Q2_0 / Q1_0 matrix for every token, ROW_CHUNK rows
- * at a time so that they stay in L1 across the tokens. */
-static void grouped_rows(const products_job *j, const qk256_matrix *w, float *y, int r0, int r1)
+ * at a time so that they stay in L1 across the tokens. Out of line, so the
+ * QK256 loop of products_task compiles as tight as without it. */
+__attribute__((noinline)) static void grouped_rows(const products_job *j, const qk256_matrix *w, float *y, int r0, int r1)
 {
     const bn_grouped_matvec_fn fn =
         w->bits ? (j->k->b1_matvec ? j->k->b1_matvec : bn_b1_matvec_ref)
@@ -49,10 +50,6 @@ static void grouped_rows(const products_job *j, const qk256_matrix *w, float *y,
 static void product_rows(const products_job *j, int i, int r0, int r1)
 {
     const qk256_matrix *w = j->w[i];
-    if (w->group_scales) {
-        grouped_rows(j, w, j->y[i], r0, r1);
-        return;
-    }
     for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
         const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
         const bn_qact *a = j->a + t0;
@@ -82,7 +79,10 @@ static void products_task(void *arg, int ith, int nth)
     (void)nth;
     for (int i = 0; i < j->n_mat; i++) {
         int r0, r1;
-        while (bn_chunks_claim(&j->rows[i], &r0, &r1)) product_rows(j, i, r0, r1);
+        if (j->w[i]->group_scales) /* Q2_0, Q1_0 */
+            while (bn_chunks_claim(&j->rows[i], &r0, &r1)) grouped_rows(j, j->w[i], j->y[i], r0, r1);
+        else
+            while (bn_chunks_claim(&j->rows[i], &r0, &r1)) product_rows(j, i, r0, r1);
     }
 }
 
