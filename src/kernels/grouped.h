@@ -61,4 +61,8 @@ float bn_grouped_scale(const qk256_matrix *m, int r, int c);
 void bn_q2_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 void bn_b1_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 
+/* The aarch64 products (grouped_neon.c), which both NEON tables take. */
+void bn_neon_q2_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+void bn_neon_b1_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+
 #endif
