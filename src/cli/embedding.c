@@ -66,8 +66,7 @@ static void print_vectors(const run_opts *o, const float *v, int n, int n_embd, 
 int run_embedding(const run_opts *o)
 {
     bn_model *m = cli_load_model(o);
-    const bn_pooling pooling =
-        o->embd_pooling == BN_POOL_UNSPECIFIED ? bn_model_pooling(m) : o->embd_pooling;
+    const bn_pooling pooling = embd_pooling_of(o, m);
     char *text = o->batch_file ? cli_read_file(o->batch_file, "--batch", NULL)
                                : cli_load_prompt(o, &(size_t){0});
     text_list t = {0};

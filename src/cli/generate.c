@@ -28,6 +28,7 @@ static void continue_alone(gen_seq *q)
     } while (r);
 }
 
+/* The speed line on stderr after a generation. */
 static void print_stats(const bn_model *m, const gen_seq *q, int np)
 {
     char threads[32];
@@ -40,6 +41,7 @@ static void print_stats(const bn_model *m, const gen_seq *q, int np)
                         sizeof threads));
 }
 
+/* Plain generation: echoes the prompt and streams the continuation, or prints --json. */
 int run_generate(const run_opts *o)
 {
     char err[BN_ERR_LEN];
@@ -66,7 +68,7 @@ int run_generate(const run_opts *o)
     gen_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
                  .n_predict = o->n_predict, .seed = sp.seed};
     q.stream = (text_stream){.out = o->json ? NULL : stdout, .check = cli_check_output, .stops = o->stops,
-                            .n_stops = o->n_stops, .hide_think = !o->show_think};
+                            .n_stops = o->n_stops, .hide_think = opts_hide_think(o)};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);
     cli_catch_sigint();

@@ -31,6 +31,12 @@ const char *embd_pooling_name(bn_pooling p)
     return p >= 0 && (int)p < N_POOLINGS ? POOLING_NAMES[p] : "unspecified";
 }
 
+bn_pooling embd_pooling_of(const run_opts *o, const bn_model *m)
+{
+    bn_pooling p;
+    return o->embd_pooling && !embd_pooling_parse(o->embd_pooling, &p) ? p : bn_model_pooling(m);
+}
+
 void embd_json_floats(FILE *f, const float *v, int n)
 {
     fputc('[', f);

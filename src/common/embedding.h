@@ -9,10 +9,13 @@
 #include <stdio.h>
 
 #include "bitnet.h"
+#include "options.h"
 
 /* "none", "mean", "cls", "last" -> the pooling; 0, or -1 for another name. */
 int embd_pooling_parse(const char *name, bn_pooling *out);
 const char *embd_pooling_name(bn_pooling p);
+/* --pooling's, else the model's. */
+bn_pooling embd_pooling_of(const run_opts *o, const bn_model *m);
 
 /* The n floats of v as a JSON array (shortest text that reads back the
  * same float). */

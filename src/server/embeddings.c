@@ -159,9 +159,7 @@ static void write_llama_body(FILE *f, const float *v, const inputs *in, int n_em
 int api_embeddings(server *srv, const char *body, size_t len, int openai, char **out,
                    size_t *out_len, char msg[BN_ERR_LEN])
 {
-    const bn_pooling pooling = srv->o->embd_pooling == BN_POOL_UNSPECIFIED
-                                   ? bn_model_pooling(srv->m)
-                                   : srv->o->embd_pooling;
+    const bn_pooling pooling = embd_pooling_of(srv->o, srv->m);
     if (openai && pooling == BN_POOL_NONE)
         return fail(msg, "this model pools nothing (pooling none), so it has no embedding of a "
                          "text: start the server with --embedding --pooling mean|cls|last, or "

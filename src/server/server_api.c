@@ -384,7 +384,7 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     const char *think, *content;
     size_t think_len;
     /* --reasoning-format auto/deepseek: the reasoning apart, as llama-server */
-    if (req->chat && !srv->o->show_think &&
+    if (req->chat && opts_hide_think(srv->o) &&
         split_reasoning(text, len, &think, &think_len, &content)) {
         json_string(f, content, (size_t)(text + len - content));
         fputs(", \"reasoning_content\": ", f);
