@@ -23,7 +23,8 @@
 static double cosine(const float *a, const float *b, int n)
 {
     double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    for (int i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
     return ab / sqrt(aa * bb);
 }
 
@@ -231,8 +232,9 @@ TEST(embed_cli_formats)
     char args[256];
     snprintf(args, sizeof args, "--embedding %s --embd-output-format json", texts);
     CHECK_EQ_INT(run_embed_cli(path, args, &out, &err), 0);
-    CHECK_MSG(out && strstr(out, "{\"object\": \"list\", \"data\": [{\"object\": \"embedding\", "
-                                 "\"index\": 0, \"embedding\": [0.0807") &&
+    CHECK_MSG(out &&
+                  strstr(out, "{\"object\": \"list\", \"data\": [{\"object\": \"embedding\", "
+                              "\"index\": 0, \"embedding\": [0.0807") &&
                   strstr(out, "\"index\": 1") && !strstr(out, "\"index\": 2") &&
                   strstr(out, "\"usage\": {\"prompt_tokens\": "),
               "json: %s", out);

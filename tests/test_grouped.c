@@ -71,7 +71,7 @@ static void random_activation(float *x, int n)
     for (int i = 0; i < n; i++) {
         x[i] = rng_float(-2.0f, 2.0f);
         if (style == 1 && rng_int(0, 9) == 0) x[i] *= 100.0f; /* outliers */
-        if (style == 2 && rng_int(0, 3) == 0) x[i] = 0.0f;   /* silent groups */
+        if (style == 2 && rng_int(0, 3) == 0) x[i] = 0.0f;    /* silent groups */
     }
 }
 
@@ -136,8 +136,10 @@ static void grouped_case(int binary)
         memset(y, 0xff, (size_t)rows * sizeof *y);
         const int r0 = rng_int(0, rows - 1);
         fn(&m, &a, y, r0, rows);
-        CHECK_MSG(same_floats(y + r0, ys + r0, rows - r0), "%s %s product differs from scalar "
-                  "(%dx%d)", tables[i]->name, binary ? "Q1_0" : "Q2_0", rows, cols);
+        CHECK_MSG(same_floats(y + r0, ys + r0, rows - r0),
+                  "%s %s product differs from scalar "
+                  "(%dx%d)",
+                  tables[i]->name, binary ? "Q1_0" : "Q2_0", rows, cols);
     }
     bn_q8act_free(&a);
     qk256_free(&m);

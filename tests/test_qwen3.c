@@ -110,16 +110,20 @@ typedef struct {
 
 static const qwen3_hostile Q2_HOSTILE[] = {
     {"Q2_0 row not a multiple of 64", q2_0_row_of_500, "not a multiple of the Q2_0 block size 64"},
-    {"Q2_0 scale infinite", q2_0_infinite_scale, "blk.1.ffn_up.weight: 1 Q2_0 blocks have a non-finite scale"},
-    {"Q2_0 and TQ2_0 mixed", mixed_types, "blk.3.ffn_up.weight is TQ2_0 but blk.0.attn_q.weight is Q2_0"},
+    {"Q2_0 scale infinite", q2_0_infinite_scale,
+     "blk.1.ffn_up.weight: 1 Q2_0 blocks have a non-finite scale"},
+    {"Q2_0 and TQ2_0 mixed", mixed_types,
+     "blk.3.ffn_up.weight is TQ2_0 but blk.0.attn_q.weight is Q2_0"},
     {"missing k norm", no_k_norm, "missing tensor blk.2.attn_k_norm.weight"},
-    {"q norm of the wrong width", q_norm_64, "blk.0.attn_q_norm.weight has shape [64, 1], expected [128, 1]"},
+    {"q norm of the wrong width", q_norm_64,
+     "blk.0.attn_q_norm.weight has shape [64, 1], expected [128, 1]"},
     {"pooling type 9", pooling_9, "qwen3.pooling_type must be an integer from 0 to 3"},
     {"add_eos_token a string", add_eos_string, "tokenizer.ggml.add_eos_token has the wrong type"},
 };
 
 static const qwen3_hostile EMBED_HOSTILE[] = {
-    {"norm_in of the wrong width", norm_in_wrong_width, "blk.1.ffn_down_norm_in.weight has shape [512, 1], expected [1536, 1]"},
+    {"norm_in of the wrong width", norm_in_wrong_width,
+     "blk.1.ffn_down_norm_in.weight has shape [512, 1], expected [1536, 1]"},
     {"norm_in missing in one layer", norm_in_missing, "missing tensor blk.2.attn_v_norm_in.weight"},
     {"norm_in quantized", norm_in_q8, "blk.0.attn_q_norm_in.weight has type Q8_0"},
     {"pooling type 9", pooling_9, "qwen3.pooling_type must be an integer from 0 to 3"},
@@ -150,7 +154,8 @@ static void check_hostile(const char *rel, const qwen3_hostile *cases, size_t n)
 
 TEST(qwen3_hostile_variants_fail_clearly)
 {
-    check_hostile("models/tiny-qwen3-q2_0.gguf", Q2_HOSTILE, sizeof Q2_HOSTILE / sizeof Q2_HOSTILE[0]);
+    check_hostile("models/tiny-qwen3-q2_0.gguf", Q2_HOSTILE,
+                  sizeof Q2_HOSTILE / sizeof Q2_HOSTILE[0]);
 }
 
 TEST(qwen3_embed_hostile_variants_fail_clearly)
@@ -214,7 +219,8 @@ static void q1_0_output(ge_file *e)
         const uint16_t d = bn_f32_to_f16((float)(sum / 128));
         memcpy(q + b * 18, &d, 2);
         for (int i = 0; i < 128; i++)
-            if (bn_f16_to_f32(h[b * 128 + i]) >= 0) q[b * 18 + 2 + i / 8] |= (uint8_t)(1u << (i % 8));
+            if (bn_f16_to_f32(h[b * 128 + i]) >= 0)
+                q[b * 18 + 2 + i / 8] |= (uint8_t)(1u << (i % 8));
     }
     t->type = GGML_TYPE_Q1_0;
     ge_set_tensor_data(t, q, blocks * 18);

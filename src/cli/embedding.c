@@ -12,8 +12,8 @@
 #include "embedding.h"
 #include "timing.h"
 
-#define TEXTS_PER_CALL 64  /* texts in one bn_embed: bounds the sessions alive at once */
-#define TEXT_DIGITS 6       /* the default format's %9.6f */
+#define TEXTS_PER_CALL 64 /* texts in one bn_embed: bounds the sessions alive at once */
+#define TEXT_DIGITS 6     /* the default format's %9.6f */
 
 typedef struct {
     int32_t **ids;
@@ -41,7 +41,8 @@ static void tokenize_lines(const run_opts *o, const bn_tokenizer *tok, char *tex
         t->ids[t->n] = cli_tokenize(tok, line, len, flags, "text", &t->n_ids[t->n]);
         t->tokens += t->n_ids[t->n++];
     }
-    if (!t->n) cli_die(EXIT_USAGE, "--embedding: no text to embed (one per line of -p, -f or --batch)");
+    if (!t->n)
+        cli_die(EXIT_USAGE, "--embedding: no text to embed (one per line of -p, -f or --batch)");
 }
 
 /* Vectors (n of n_embd) in the chosen format, numbered from `first`. */

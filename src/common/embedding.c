@@ -46,8 +46,7 @@ void embd_json_floats(FILE *f, const float *v, int n)
 
 void embd_json_base64(FILE *f, const float *v, int n)
 {
-    static const char digits[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const size_t len = (size_t)n * sizeof *v;
     uint8_t *b = malloc(len + 1);
     if (!b) return;
@@ -75,7 +74,8 @@ void embd_write_openai(FILE *f, const float *v, int n, int n_embd, const char *m
 {
     fputs("{\"object\": \"list\", \"data\": [", f);
     for (int i = 0; i < n; i++) {
-        fprintf(f, "%s{\"object\": \"embedding\", \"index\": %d, \"embedding\": ", i ? ", " : "", i);
+        fprintf(f, "%s{\"object\": \"embedding\", \"index\": %d, \"embedding\": ", i ? ", " : "",
+                i);
         (base64 ? embd_json_base64 : embd_json_floats)(f, v + (size_t)i * n_embd, n_embd);
         fputc('}', f);
     }

@@ -30,9 +30,10 @@ static void *arena_or_heap(bn_arena *arena, size_t n, int *in_arena)
 {
     void *p = bn_arena_alloc(arena, n, QK256_BLOCK_BYTES);
     *in_arena = p != NULL;
-    return p ? p : aligned_alloc(QK256_BLOCK_BYTES, n ? (n + QK256_BLOCK_BYTES - 1) /
-                                                            QK256_BLOCK_BYTES * QK256_BLOCK_BYTES
-                                                      : QK256_BLOCK_BYTES);
+    return p ? p
+             : aligned_alloc(QK256_BLOCK_BYTES,
+                             n ? (n + QK256_BLOCK_BYTES - 1) / QK256_BLOCK_BYTES * QK256_BLOCK_BYTES
+                               : QK256_BLOCK_BYTES);
 }
 
 int bn_grouped_alloc_q2(qk256_matrix *m, int rows, int cols, bn_arena *arena)
@@ -86,8 +87,9 @@ long bn_grouped_from_q2_0_rows(qk256_matrix *m, const uint8_t *src, int r0, int 
             const uint8_t *blk = src + ((size_t)r * per_row + i) * BN_GROUPED_BLOCK_BYTES;
             scales[i] = load_u16(blk);
             bad += !isfinite(bn_f16_to_f32(scales[i]));
-            q2_0_to_quarter(blk + F16_BYTES, codes + (size_t)(i / QK256_QUARTERS) *
-                                                         QK256_BLOCK_BYTES, i % QK256_QUARTERS);
+            q2_0_to_quarter(blk + F16_BYTES,
+                            codes + (size_t)(i / QK256_QUARTERS) * QK256_BLOCK_BYTES,
+                            i % QK256_QUARTERS);
         }
         for (; i < m->blocks_per_row * QK256_QUARTERS; i++) { /* padding: weight 0, scale 0 */
             uint8_t *block = codes + (size_t)(i / QK256_QUARTERS) * QK256_BLOCK_BYTES;
@@ -149,7 +151,8 @@ void bn_q2_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0
         for (int g = 0; g < groups; g++) {
             const int quarter = g / per_quarter; /* over the row */
             const uint8_t *block = codes + (size_t)(quarter / QK256_QUARTERS) * QK256_BLOCK_BYTES;
-            const int shift = 2 * (quarter % QK256_QUARTERS), first = (g % per_quarter) * BN_Q8_GROUP;
+            const int shift = 2 * (quarter % QK256_QUARTERS),
+                      first = (g % per_quarter) * BN_Q8_GROUP;
             int32_t isum = 0;
             for (int i = 0; i < BN_Q8_GROUP; i++) {
                 const int level = (int)((block[first + i] >> shift) & CODE_MASK) - QK256_CODE_ZERO;

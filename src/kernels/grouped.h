@@ -32,14 +32,17 @@
 #include "qk256.h"
 #include "table.h"
 
-#define BN_Q2_0_BLOCK 64  /* weights per Q2_0 block: one QK256 quarter */
-#define BN_Q1_0_BLOCK 128 /* weights per Q1_0 block */
+#define BN_Q2_0_BLOCK 64          /* weights per Q2_0 block: one QK256 quarter */
+#define BN_Q1_0_BLOCK 128         /* weights per Q1_0 block */
 #define BN_GROUPED_BLOCK_BYTES 18 /* both: fp16 d, then 16 bytes of weights */
 #define QK256_QUARTERS (QK256_BLOCK / BN_Q2_0_BLOCK)
 
 /* Bytes of a binary row of cols weights, and of a matrix of them. */
 static inline size_t bn_bits_row_bytes(int cols) { return (size_t)cols / 8; }
-static inline size_t bn_bits_bytes(int rows, int cols) { return (size_t)rows * bn_bits_row_bytes(cols); }
+static inline size_t bn_bits_bytes(int rows, int cols)
+{
+    return (size_t)rows * bn_bits_row_bytes(cols);
+}
 
 /* Allocates m for a Q2_0 tensor (QK256 codes, in arena when it has room,
  * and quarter scales) or a Q1_0 tensor (binary rows, likewise, and block

@@ -15,7 +15,7 @@
 
 #define GROUPS_PER_QUARTER (BN_Q2_0_BLOCK / BN_Q8_GROUP) /* 2 */
 #define GROUPS_PER_B1 (BN_Q1_0_BLOCK / BN_Q8_GROUP)      /* 4 */
-#define HALF 16                                         /* bytes per NEON vector */
+#define HALF 16                                          /* bytes per NEON vector */
 
 /* sum(w * q) over 32 int8 pairs (w in two vectors, q at q). */
 static inline int32_t dot32(int8x16_t w0, int8x16_t w1, const int8_t *q)
@@ -90,9 +90,9 @@ void bn_neon_b1_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r
         float lane[BN_Q8_LANES] = {0};
         for (int g = 0; g < groups; g++) {
             const uint8_t *b = bits + (size_t)g * BN_Q8_GROUP / 8;
-            add_group(lane, g, bn_f16_to_f32(scales[g / GROUPS_PER_B1]), a,
-                      dot32(bits_to_levels(b), bits_to_levels(b + 2),
-                            a->q + (size_t)g * BN_Q8_GROUP));
+            add_group(
+                lane, g, bn_f16_to_f32(scales[g / GROUPS_PER_B1]), a,
+                dot32(bits_to_levels(b), bits_to_levels(b + 2), a->q + (size_t)g * BN_Q8_GROUP));
         }
         y[r] = fold(lane);
     }

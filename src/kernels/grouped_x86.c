@@ -17,11 +17,11 @@
 
 #define AVX2_FN BN_X86_AVX2_FN
 #define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
-#define GROUPS 8                                   /* groups per step */
-#define STEP (GROUPS * BN_Q8_GROUP)                /* activations per step: 256 */
-#define STEP_SUMS (STEP / BN_Q8_SUM_SPAN)          /* entries of a->sums per step */
-#define B1_STEP_BYTES (STEP / 8)                   /* binary bytes per step */
-#define B1_BLOCKS (STEP / BN_Q1_0_BLOCK)           /* binary blocks per step: 2 */
+#define GROUPS 8                                    /* groups per step */
+#define STEP (GROUPS * BN_Q8_GROUP)                 /* activations per step: 256 */
+#define STEP_SUMS (STEP / BN_Q8_SUM_SPAN)           /* entries of a->sums per step */
+#define B1_STEP_BYTES (STEP / 8)                    /* binary bytes per step */
+#define B1_BLOCKS (STEP / BN_Q1_0_BLOCK)            /* binary blocks per step: 2 */
 #define GROUPS_PER_B1 (BN_Q1_0_BLOCK / BN_Q8_GROUP) /* 4 */
 
 /* The activation of a row's last, partial step as a whole one: zero
@@ -108,19 +108,16 @@ ALWAYS_INLINE AVX2_FN float q2_row(const uint8_t *codes, const uint16_t *scales,
 }
 
 /* Rows [r0, r1) with a step function (inlined). */
-#define Q2_ROWS(step)                                                                           \
-    step_tail t;                                                                                \
-    step_tail_init(&t, a);                                                                      \
-    for (int r = r0; r < r1; r++)                                                               \
-        y[r] = q2_row(w->codes + (size_t)r * w->blocks_per_row * QK256_BLOCK_BYTES,             \
-                      w->group_scales + (size_t)r * w->blocks_per_row * QK256_QUARTERS, a, &t,  \
+#define Q2_ROWS(step)                                                                              \
+    step_tail t;                                                                                   \
+    step_tail_init(&t, a);                                                                         \
+    for (int r = r0; r < r1; r++)                                                                  \
+        y[r] = q2_row(w->codes + (size_t)r * w->blocks_per_row * QK256_BLOCK_BYTES,                \
+                      w->group_scales + (size_t)r * w->blocks_per_row * QK256_QUARTERS, a, &t,     \
                       step);
 
 AVX2_FN void bn_x86_q2_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
-                                   int r1)
-{
-    Q2_ROWS(q2_step)
-}
+                                   int r1){Q2_ROWS(q2_step)}
 
 /* --------------------------------------------------------------- Q1_0 */
 
@@ -156,13 +153,13 @@ AVX2_FN static inline __m256 b1_step(const uint8_t *bits, const uint16_t *scales
         const __m256i sel = _mm256_and_si256(bits_to_mask(bits + 4 * g), x);
         v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, sel), ones);
     }
-    const __m256i isum =
-        _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1), group_sums(sums));
+    const __m256i isum = _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1),
+                                          group_sums(sums));
     return lanes_add(acc, b1_scales(scales, two), _mm256_loadu_ps(d), isum);
 }
 
-typedef __m256 (*b1_step_fn)(const uint8_t *bits, const uint16_t *scales, int two,
-                             const int8_t *q, const float *d, const int16_t *sums, __m256 acc);
+typedef __m256 (*b1_step_fn)(const uint8_t *bits, const uint16_t *scales, int two, const int8_t *q,
+                             const float *d, const int16_t *sums, __m256 acc);
 
 ALWAYS_INLINE AVX2_FN float b1_row(const uint8_t *bits, const uint16_t *scales, const bn_q8act *a,
                                    const step_tail *t, b1_step_fn b1_step)
@@ -184,18 +181,15 @@ ALWAYS_INLINE AVX2_FN float b1_row(const uint8_t *bits, const uint16_t *scales, 
     return bn_x86_fold8(_mm256_add_ps(acc[0], acc[1]));
 }
 
-#define B1_ROWS(step)                                                                           \
-    step_tail t;                                                                                \
-    step_tail_init(&t, a);                                                                      \
-    for (int r = r0; r < r1; r++)                                                               \
-        y[r] = b1_row(w->bits + (size_t)r * bn_bits_row_bytes(w->cols),                         \
+#define B1_ROWS(step)                                                                              \
+    step_tail t;                                                                                   \
+    step_tail_init(&t, a);                                                                         \
+    for (int r = r0; r < r1; r++)                                                                  \
+        y[r] = b1_row(w->bits + (size_t)r * bn_bits_row_bytes(w->cols),                            \
                       w->group_scales + (size_t)r * w->blocks_per_row, a, &t, step);
 
 AVX2_FN void bn_x86_b1_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
-                                   int r1)
-{
-    B1_ROWS(b1_step)
-}
+                                   int r1){B1_ROWS(b1_step)}
 
 /* ------------------------------------------------------ AVX-512 VNNI */
 
@@ -243,19 +237,16 @@ VNNI_FN static inline __m256 b1_step_vnni(const uint8_t *bits, const uint16_t *s
         split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, sel), &v[2 * p],
                      &v[2 * p + 1]);
     }
-    const __m256i isum =
-        _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1), group_sums(sums));
+    const __m256i isum = _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1),
+                                          group_sums(sums));
     return lanes_add(acc, b1_scales(scales, two), _mm256_loadu_ps(d), isum);
 }
 
 VNNI_FN void bn_x86_q2_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
-                                   int r1)
-{
-    Q2_ROWS(q2_step_vnni)
-}
+                                   int r1){Q2_ROWS(q2_step_vnni)}
 
-VNNI_FN void bn_x86_b1_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
-                                   int r1)
+VNNI_FN
+    void bn_x86_b1_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1)
 {
     B1_ROWS(b1_step_vnni)
 }

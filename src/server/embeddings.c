@@ -81,8 +81,10 @@ static int add_ids(const server *srv, inputs *in, const char *raw, size_t len, c
             rc = fail(msg, "an input holds a value that is not a token id of this model");
         ids[i] = (int32_t)v;
     }
-    if (!rc) push(in, ids, arr.n);
-    else free(ids);
+    if (!rc)
+        push(in, ids, arr.n);
+    else
+        free(ids);
     json_object_free(&arr);
     return rc;
 }
@@ -101,10 +103,13 @@ static int read_inputs(const server *srv, const json_member *mb, inputs *in, cha
     } else {
         for (int i = 0; i < arr.n && !rc; i++) {
             const json_member *el = &arr.members[i];
-            if (el->kind == JSON_STRING) rc = add_text(srv, in, el->str, el->str_len, msg);
-            else if (el->kind == JSON_ARRAY) rc = add_ids(srv, in, el->raw, el->raw_len, msg);
-            else rc = fail(msg, "each element of \"input\" must be a string or an array of "
-                                "token ids");
+            if (el->kind == JSON_STRING)
+                rc = add_text(srv, in, el->str, el->str_len, msg);
+            else if (el->kind == JSON_ARRAY)
+                rc = add_ids(srv, in, el->raw, el->raw_len, msg);
+            else
+                rc = fail(msg, "each element of \"input\" must be a string or an array of "
+                               "token ids");
         }
     }
     json_object_free(&arr);
@@ -126,8 +131,10 @@ static int parse_request(const server *srv, const json_object *obj, int openai, 
                 return fail(msg, "\"encoding_format\" must be \"float\" or \"base64\"");
             *base64 = !strcmp(mb->str, "base64");
         } else if (strcmp(mb->key, "model") && strcmp(mb->key, "user")) {
-            snprintf(msg, BN_ERR_LEN, "unknown field \"%.64s\" (expected %s, model, "
-                     "encoding_format, user)", mb->key, input_key);
+            snprintf(msg, BN_ERR_LEN,
+                     "unknown field \"%.64s\" (expected %s, model, "
+                     "encoding_format, user)",
+                     mb->key, input_key);
             return HTTP_BAD_REQUEST;
         }
     }
