@@ -96,7 +96,7 @@ TEST(embed_reference_ids_and_embeddings)
     const int n_embd = bn_model_n_embd(m);
     CHECK_EQ_INT(bn_model_pooling(m), BN_POOL_LAST);
     CHECK(bn_model_embedding_only(m));
-    ref_set r;
+    ref_set r = {0};
     CHECK(read_refs(ref_path, &r, n_embd) == 0);
     CHECK_EQ_INT(r.n, EMBED_RECORDS);
     int ids_ok = 1;
@@ -110,7 +110,7 @@ TEST(embed_reference_ids_and_embeddings)
     }
     CHECK_MSG(ids_ok, "prompt_ids differ from the reference");
     bn_context *ctx = bn_context_new(m, NULL, err);
-    float *all = malloc((size_t)r.n * n_embd * sizeof *all);
+    float *all = calloc((size_t)EMBED_RECORDS * MAX_EMBD, sizeof *all);
     CHECK_EQ_INT(bn_embed(ctx, (const int32_t *const *)r.ids, r.n_ids, r.n, BN_POOL_UNSPECIFIED,
                           BN_EMBD_NORM_EUCLIDEAN, all, err),
                  0);

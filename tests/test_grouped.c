@@ -25,7 +25,7 @@
 static uint8_t *random_q2_0(int rows, int cols, int max_code)
 {
     const int nb = rows * cols / BN_Q2_0_BLOCK;
-    uint8_t *t = malloc((size_t)nb * BN_GROUPED_BLOCK_BYTES);
+    uint8_t *t = calloc((size_t)nb, BN_GROUPED_BLOCK_BYTES);
     for (int b = 0; b < nb; b++) {
         uint8_t *blk = t + (size_t)b * BN_GROUPED_BLOCK_BYTES;
         const uint16_t d = bn_f32_to_f16(rng_float(SCALE_LO, SCALE_HI));
@@ -42,7 +42,7 @@ static uint8_t *random_q2_0(int rows, int cols, int max_code)
 static uint8_t *random_q1_0(int rows, int cols)
 {
     const int nb = rows * cols / BN_Q1_0_BLOCK;
-    uint8_t *t = malloc((size_t)nb * BN_GROUPED_BLOCK_BYTES);
+    uint8_t *t = calloc((size_t)nb, BN_GROUPED_BLOCK_BYTES);
     for (int b = 0; b < nb; b++) {
         uint8_t *blk = t + (size_t)b * BN_GROUPED_BLOCK_BYTES;
         const uint16_t d = bn_f32_to_f16(rng_float(SCALE_LO, SCALE_HI));

@@ -69,14 +69,15 @@ enum { Q2_0_BYTES = 18, Q2_0_BLOCK = 64, TQ2_0_BYTES = 66, TQ2_0_BLOCK = 256 };
 
 static void q2_0_row_of_500(ge_file *e)
 {
-    retype(e, "blk.0.attn_q.weight", GGML_TYPE_Q2_0, 500, 1024, 1024 * 8 * Q2_0_BYTES);
+    retype(e, "blk.0.attn_q.weight", GGML_TYPE_Q2_0, 500, 1024, (size_t)1024 * 8 * Q2_0_BYTES);
 }
 static void q2_0_infinite_scale(ge_file *e)
 {
     ge_tensor *t = ge_find_tensor(e, "blk.1.ffn_up.weight");
     uint8_t *d = malloc(t->n_bytes);
     memcpy(d, t->data, t->n_bytes);
-    d[Q2_0_BYTES * 5] = 0x00, d[Q2_0_BYTES * 5 + 1] = 0x7c; /* block 5: d = +inf */
+    const size_t at = (size_t)Q2_0_BYTES * 5; /* block 5's d: +inf */
+    d[at] = 0x00, d[at + 1] = 0x7c;
     ge_set_tensor_data(t, d, t->n_bytes);
     free(d);
 }
@@ -94,12 +95,12 @@ static void pooling_9(ge_file *e) { ge_set_u32(e, "qwen3.pooling_type", 9); }
 static void add_eos_string(ge_file *e) { ge_set_str(e, "tokenizer.ggml.add_eos_token", "yes"); }
 static void norm_in_wrong_width(ge_file *e)
 {
-    retype(e, "blk.1.ffn_down_norm_in.weight", GGML_TYPE_F16, 512, 1, 512 * 2);
+    retype(e, "blk.1.ffn_down_norm_in.weight", GGML_TYPE_F16, 512, 1, (size_t)512 * 2);
 }
 static void norm_in_missing(ge_file *e) { ge_drop_tensor(e, "blk.2.attn_v_norm_in.weight"); }
 static void norm_in_q8(ge_file *e)
 {
-    retype(e, "blk.0.attn_q_norm_in.weight", GGML_TYPE_Q8_0, 512, 1, 512 / 32 * 34);
+    retype(e, "blk.0.attn_q_norm_in.weight", GGML_TYPE_Q8_0, 512, 1, (size_t)512 / 32 * 34);
 }
 
 typedef struct {

@@ -48,7 +48,7 @@ void embd_json_base64(FILE *f, const float *v, int n)
 {
     static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const size_t len = (size_t)n * sizeof *v;
-    uint8_t *b = malloc(len + 1);
+    uint8_t *b = calloc(len + 1, 1);
     if (!b) return;
     for (int i = 0; i < n; i++) { /* little-endian whatever the host */
         uint32_t u;

@@ -95,7 +95,7 @@ static int job_init(bn_context *ctx, embed_job *j, const int32_t *const *ids, co
         if (*n_tokens > BN_MAX_CTX - n_ids[i]) return bn_errf(err, "too many tokens at once");
         *n_tokens += n_ids[i];
     }
-    j->sess = calloc((size_t)n_texts, sizeof *j->sess);
+    j->sess = calloc((size_t)n_texts, sizeof(bn_session *));
     j->batch = malloc((size_t)*n_tokens * sizeof *j->batch);
     if (!j->sess || !j->batch) return bn_errf(err, "out of memory");
     bn_session_params sp = bn_session_default_params();
@@ -110,7 +110,11 @@ static int job_init(bn_context *ctx, embed_job *j, const int32_t *const *ids, co
         }
     }
     j->hidden = malloc((size_t)*n_out * m->hp.n_embd * sizeof *j->hidden);
-    return j->hidden ? 0 : bn_errf(err, "out of memory for %d embeddings", *n_out);
+    if (!j->hidden) {
+        bn_errf(err, "out of memory for %d embeddings", *n_out);
+        return -1;
+    }
+    return 0;
 }
 
 int bn_embed(bn_context *ctx, const int32_t *const *ids, const int *n_ids, int n_texts,
@@ -130,7 +134,7 @@ int bn_embed(bn_context *ctx, const int32_t *const *ids, const int *n_ids, int n
         ctx->embeddings = was;
     }
     const int n_embd = ctx->m->hp.n_embd;
-    for (int i = 0, at = 0, k = 0; !rc && i < n_texts; i++) {
+    for (int i = 0, at = 0, k = 0; !rc && j.hidden && i < n_texts; i++) {
         const int outs = pooling == BN_POOL_NONE || pooling == BN_POOL_MEAN ? n_ids[i] : 1;
         k += pool_text(j.hidden + (size_t)at * n_embd, outs, n_embd, pooling, normalize,
                        out + (size_t)k * n_embd);

@@ -18,7 +18,7 @@
 #define AVX2_FN BN_X86_AVX2_FN
 #define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
 #define GROUPS 8                                    /* groups per step */
-#define STEP (GROUPS * BN_Q8_GROUP)                 /* activations per step: 256 */
+#define STEP ((size_t)GROUPS * BN_Q8_GROUP)         /* activations per step: 256 */
 #define STEP_SUMS (STEP / BN_Q8_SUM_SPAN)           /* entries of a->sums per step */
 #define B1_STEP_BYTES (STEP / 8)                    /* binary bytes per step */
 #define B1_BLOCKS (STEP / BN_Q1_0_BLOCK)            /* binary blocks per step: 2 */
@@ -97,13 +97,14 @@ ALWAYS_INLINE AVX2_FN float q2_row(const uint8_t *codes, const uint16_t *scales,
     int b = 0;
     for (; b * GROUPS < t->start; b++) {
         bn_x86_prefetch_ahead(codes + (size_t)b * QK256_BLOCK_BYTES);
-        acc[b % 2] = q2_step(codes + (size_t)b * QK256_BLOCK_BYTES, scales + QK256_QUARTERS * b,
-                             a->q + (size_t)b * STEP, a->d + GROUPS * b, a->sums + STEP_SUMS * b,
+        acc[b % 2] = q2_step(codes + (size_t)b * QK256_BLOCK_BYTES,
+                             scales + (size_t)QK256_QUARTERS * b, a->q + (size_t)b * STEP,
+                             a->d + (size_t)GROUPS * b, a->sums + (size_t)STEP_SUMS * b,
                              acc[b % 2]);
     }
     if (t->n)
-        acc[b % 2] = q2_step(codes + (size_t)b * QK256_BLOCK_BYTES, scales + QK256_QUARTERS * b,
-                             t->q, t->d, t->sums, acc[b % 2]);
+        acc[b % 2] = q2_step(codes + (size_t)b * QK256_BLOCK_BYTES,
+                             scales + (size_t)QK256_QUARTERS * b, t->q, t->d, t->sums, acc[b % 2]);
     return bn_x86_fold8(_mm256_add_ps(acc[0], acc[1]));
 }
 
@@ -124,7 +125,7 @@ AVX2_FN void bn_x86_q2_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, flo
 /* The scales of two binary blocks, each four times: one per group. */
 AVX2_FN static inline __m256 b1_scales(const uint16_t *s, int two)
 {
-    const short s0 = (short)s[0], s1 = two ? (short)s[1] : 0;
+    const short s0 = (short)s[0], s1 = (short)(two ? s[1] : 0);
     return _mm256_cvtph_ps(_mm_setr_epi16(s0, s0, s0, s0, s1, s1, s1, s1));
 }
 
@@ -150,7 +151,7 @@ AVX2_FN static inline __m256 b1_step(const uint8_t *bits, const uint16_t *scales
 #pragma GCC unroll 8
     for (int g = 0; g < GROUPS; g++) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)(q + BN_Q8_GROUP * (size_t)g));
-        const __m256i sel = _mm256_and_si256(bits_to_mask(bits + 4 * g), x);
+        const __m256i sel = _mm256_and_si256(bits_to_mask(bits + (size_t)4 * g), x);
         v[g] = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, sel), ones);
     }
     const __m256i isum = _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1),
@@ -168,14 +169,14 @@ ALWAYS_INLINE AVX2_FN float b1_row(const uint8_t *bits, const uint16_t *scales, 
     int s = 0;
     for (; s * GROUPS < t->start; s++) {
         bn_x86_prefetch_ahead(bits + (size_t)s * B1_STEP_BYTES);
-        acc[s % 2] = b1_step(bits + (size_t)s * B1_STEP_BYTES, scales + B1_BLOCKS * s, 1,
-                             a->q + (size_t)s * STEP, a->d + GROUPS * s, a->sums + STEP_SUMS * s,
-                             acc[s % 2]);
+        acc[s % 2] = b1_step(bits + (size_t)s * B1_STEP_BYTES, scales + (size_t)B1_BLOCKS * s, 1,
+                             a->q + (size_t)s * STEP, a->d + (size_t)GROUPS * s,
+                             a->sums + (size_t)STEP_SUMS * s, acc[s % 2]);
     }
     if (t->n) { /* one binary block left: its bits, then zeros */
         uint8_t last[B1_STEP_BYTES] = {0};
         memcpy(last, bits + (size_t)s * B1_STEP_BYTES, (size_t)t->n * BN_Q8_GROUP / 8);
-        acc[s % 2] = b1_step(last, scales + B1_BLOCKS * s, t->n > GROUPS_PER_B1, t->q, t->d,
+        acc[s % 2] = b1_step(last, scales + (size_t)B1_BLOCKS * s, t->n > GROUPS_PER_B1, t->q, t->d,
                              t->sums, acc[s % 2]);
     }
     return bn_x86_fold8(_mm256_add_ps(acc[0], acc[1]));
@@ -213,7 +214,7 @@ VNNI_FN static inline __m256 q2_step_vnni(const uint8_t *codes, const uint16_t *
     for (int k = 0; k < QK256_QUARTERS; k++) {
         const __m512i codes_k = _mm512_and_si512(_mm512_srli_epi16(c, 2 * k), three);
         const __m512i x = _mm512_loadu_si512((const void *)(q + (size_t)BN_Q2_0_BLOCK * k));
-        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), codes_k, x), &v[2 * k],
+        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), codes_k, x), &v[2 * (size_t)k],
                      &v[2 * k + 1]);
     }
     const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), group_sums(sums));
@@ -232,9 +233,9 @@ VNNI_FN static inline __m256 b1_step_vnni(const uint8_t *bits, const uint16_t *s
     for (int p = 0; p < GROUPS / 2; p++) {
         uint64_t m;
         memcpy(&m, bits + 8 * (size_t)p, sizeof m);
-        const __m512i x = _mm512_loadu_si512((const void *)(q + 2 * BN_Q8_GROUP * (size_t)p));
+        const __m512i x = _mm512_loadu_si512((const void *)(q + (size_t)2 * BN_Q8_GROUP * p));
         const __m512i sel = _mm512_maskz_mov_epi8((__mmask64)m, x);
-        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, sel), &v[2 * p],
+        split_groups(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, sel), &v[2 * (size_t)p],
                      &v[2 * p + 1]);
     }
     const __m256i isum = _mm256_sub_epi32(_mm256_slli_epi32(bn_x86_reduce8(v), 1),

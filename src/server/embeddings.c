@@ -181,7 +181,8 @@ int api_embeddings(server *srv, const char *body, size_t len, int openai, char *
     float *v = NULL;
     bn_context *ctx = NULL;
     if (!rc) {
-        v = malloc((size_t)(pooling == BN_POOL_NONE ? in.tokens : in.n) * n_embd * sizeof *v);
+        const size_t n_vec = (size_t)(pooling == BN_POOL_NONE ? in.tokens : in.n);
+        v = calloc(n_vec * n_embd + 1, sizeof *v);
         if (!v) log_out_of_memory();
         bn_context_params cp = bn_context_default_params();
         cp.n_threads = srv->o->n_threads;
