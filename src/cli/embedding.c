@@ -72,14 +72,17 @@ int run_embedding(const run_opts *o)
                                : cli_load_prompt(o, &(size_t){0});
     text_list t = {0};
     tokenize_lines(o, bn_model_tokenizer(m), text, &t);
-    bn_context *ctx = cli_new_context(m);
+    char err[BN_ERR_LEN];
+    bn_context *ctx = bn_context_new(m, NULL, err);
+    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
+    cli_stop_at_interrupt(ctx);
+    cli_catch_sigint();
     const int n_embd = bn_model_n_embd(m);
     /* pooling none: a vector per token, else one per text */
     float *all = malloc((size_t)(pooling == BN_POOL_NONE ? t.tokens : t.n) * n_embd * sizeof *all);
     if (!all) log_out_of_memory();
     const double t0 = now_ms();
     int n_vec = 0;
-    char err[BN_ERR_LEN];
     for (int i = 0; i < t.n; i += TEXTS_PER_CALL) {
         const int k = t.n - i < TEXTS_PER_CALL ? t.n - i : TEXTS_PER_CALL;
         const int rc = bn_embed(ctx, (const int32_t *const *)t.ids + i, t.n_ids + i, k, pooling,

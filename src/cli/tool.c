@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "os.h"
 
 volatile sig_atomic_t cli_interrupted;
 
@@ -31,9 +32,8 @@ void cli_on_hard_exit(void (*fn)(void)) { hard_exit_fn = fn; }
 
 /* The first Ctrl-C asks the run to stop where it is; a second one before
  * the first was handled exits at once, as llama-cli does. */
-static void on_sigint(int sig)
+static void on_sigint(void)
 {
-    (void)sig;
     if (cli_interrupted) {
         if (hard_exit_fn) hard_exit_fn(); /* _exit skips atexit */
         _exit(EXIT_INTERRUPTED);
@@ -41,16 +41,9 @@ static void on_sigint(int sig)
     cli_interrupted = 1;
 }
 
-/* Installs the Ctrl-C handler: the first stops the run, the second exits at once. */
-void cli_catch_sigint(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C ends a blocking read of the chat prompt */
-    sigaction(SIGINT, &sa, NULL);
-}
+/* Installs the Ctrl-C handler: the first stops the run, the second exits at
+ * once (a Ctrl-C also ends a blocking read of the chat prompt: os.h). */
+void cli_catch_sigint(void) { os_on_interrupt(on_sigint, 0); }
 
 /* ------------------------------------------------------------ output */
 
@@ -58,10 +51,7 @@ void cli_catch_sigint(void)
  * parent ignored it); any other failed write is an error. */
 static void die_writing(int err)
 {
-    if (err == EPIPE) {
-        signal(SIGPIPE, SIG_DFL);
-        raise(SIGPIPE);
-    }
+    if (err == EPIPE) os_broken_pipe();
     log_error("writing output: %s", strerror(err));
     _exit(EXIT_MODEL);
 }
@@ -164,15 +154,8 @@ static int interrupt_requested(void *data)
     return cli_interrupted;
 }
 
-/* A context that stops at a Ctrl-C, or exits. */
-bn_context *cli_new_context(bn_model *m)
-{
-    char err[BN_ERR_LEN];
-    bn_context *ctx = bn_context_new(m, NULL, err);
-    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
-    bn_context_set_abort(ctx, interrupt_requested, NULL);
-    return ctx;
-}
+/* Makes a Ctrl-C stop ctx's evaluations between layers. */
+void cli_stop_at_interrupt(bn_context *ctx) { bn_context_set_abort(ctx, interrupt_requested, NULL); }
 
 /* A session of n_ctx tokens (0: from -c), or exits. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
@@ -181,7 +164,7 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     int code;
     bn_session *s = setup_new_session(o, m, ctx, n_ctx, &code, err);
     if (!s) cli_die(code, "%s", err);
-    if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
+    if (!ctx) cli_stop_at_interrupt(bn_session_context(s));
     return s;
 }
 

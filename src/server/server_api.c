@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "sampling_fields.h"
 #include "server.h"
 #include "stream.h"
 #include "timing.h"
@@ -19,7 +20,7 @@
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 
-/* ------------------------------------------------------------ helpers */
+/* ============================================================ helpers */
 
 static FILE *mem_open(char **data, size_t *len)
 {
@@ -34,6 +35,7 @@ static int bad(char msg[BN_ERR_LEN], const char *fmt, const char *key)
     return HTTP_BAD_REQUEST;
 }
 
+/* Whether s[0..n) is well-formed UTF-8. */
 static int valid_utf8(const char *s, size_t n)
 {
     uint32_t cp;
@@ -55,6 +57,7 @@ static int parse_body(const char *body, size_t len, json_object *obj, char msg[B
     return json_parse_object(body, len, obj, msg);
 }
 
+/* A JSON boolean member into *out; -1 when it is not one. */
 static int member_bool(const json_member *mb, int *out)
 {
     if (mb->kind != JSON_BOOL) return -1;
@@ -62,16 +65,19 @@ static int member_bool(const json_member *mb, int *out)
     return 0;
 }
 
-/* ---------------------------------------------------- request fields */
+/* ==================================================== request fields */
 
 typedef struct {
     server *srv;
     srv_request *req;
     srv_job *job;
-    int seed_given;
+    const sampling_field *fields; /* the sampling and length fields (n_fields) */
+    int n_fields;
+    sampling_values vals;
     char *msg;
 } gen_parse;
 
+/* "stop": a string or a list of them, into the job. */
 static int parse_stop(gen_parse *g, const json_member *mb)
 {
     const char *msg = json_stop_strings(mb, &g->job->stops, &g->job->n_stops);
@@ -138,6 +144,7 @@ static int render_message(gen_parse *g, const json_member *el, text_buf *b)
     return rc;
 }
 
+/* "messages": rendered with the chat format into the prompt text. */
 static int parse_messages(gen_parse *g, const json_member *mb)
 {
     json_object arr;
@@ -153,6 +160,7 @@ static int parse_messages(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "prompt": a string (or a list of one string) into the prompt text. */
 static int parse_prompt(gen_parse *g, const json_member *mb)
 {
     const json_member *one = mb;
@@ -174,6 +182,7 @@ static int parse_prompt(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "stream_options": only {"include_usage": bool}. */
 static int parse_stream_options(gen_parse *g, const json_member *mb)
 {
     json_object opt;
@@ -188,48 +197,17 @@ static int parse_stream_options(gen_parse *g, const json_member *mb)
     return rc;
 }
 
-/* A sampling or limit field; 1 when key is not one of them. */
+/* A sampling, limit or unsupported-choice field; 1 when key is none of
+ * them. */
 static int parse_number_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
-    bn_sampler_params *sp = &g->job->sp;
-    const double max_tokens = g->srv->o->server_max_tokens > 0 ? g->srv->o->server_max_tokens
-                                                               : BN_MAX_CTX;
     double v;
-    if (!strcmp(k, "max_tokens") || !strcmp(k, "max_completion_tokens") ||
-        !strcmp(k, "n_predict")) {
-        if (json_number_in(mb, -1, max_tokens, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from -1 to %.0f", k,
-                     max_tokens);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->n_predict = (int)v;
-    } else if (!strcmp(k, "temperature")) {
-        if (json_number_in(mb, 0, MAX_TEMPERATURE, 0, &v))
-            return bad(g->msg, "\"%s\" must be a number from 0 to 100", k);
-        sp->temp = (float)v;
-    } else if (!strcmp(k, "top_p") || !strcmp(k, "min_p")) {
-        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
-        *(!strcmp(k, "top_p") ? &sp->top_p : &sp->min_p) = (float)v;
-    } else if (!strcmp(k, "top_k")) {
-        if (json_number_in(mb, 0, bn_model_n_vocab(g->srv->m), 1, &v))
-            return bad(g->msg, "\"%s\" must be an integer from 0 to the vocabulary size", k);
-        sp->top_k = (int)v;
-    } else if (!strcmp(k, "seed")) {
-        if (json_number_in(mb, -1, 9007199254740991.0, 1, &v)) /* 2^53 - 1: exact in JSON */
-            return bad(g->msg, "\"%s\" must be an integer from -1 to 2^53 - 1", k);
-        if (v >= 0) sp->seed = (uint64_t)v;
-        g->seed_given = v >= 0;
-    } else if (!strcmp(k, "n")) {
+    const int rc = sampling_field_apply(g->fields, g->n_fields, mb, &g->vals, g->msg);
+    if (rc <= 0) return rc ? HTTP_BAD_REQUEST : 0;
+    if (!strcmp(k, "n")) {
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
-    } else if (!strcmp(k, "speculative.n_max")) { /* llama-server's name */
-        if (json_number_in(mb, 0, g->srv->o->lookup, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from 0 to --lookup (%d)", k,
-                     g->srv->o->lookup);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->lookup = (int)v;
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
         if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
     } else {
@@ -238,6 +216,7 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
     return 0;
 }
 
+/* One member of a generation request; 0 or an HTTP status with g->msg set. */
 static int parse_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
@@ -279,6 +258,8 @@ static int tokenize_prompt(gen_parse *g)
     return 0;
 }
 
+/* Parses a generation request: its defaults from the flags, every field,
+ * the sampler check, the prompt tokenized, the seed. */
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN])
 {
@@ -290,7 +271,22 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (srv->o->server_max_tokens > 0 &&
         (job->n_predict < 0 || job->n_predict > srv->o->server_max_tokens))
         job->n_predict = srv->o->server_max_tokens;
-    gen_parse g = {srv, req, job, srv->o->seed_given, msg};
+    const double max_tokens = srv->o->server_max_tokens > 0 ? srv->o->server_max_tokens
+                                                            : BN_MAX_CTX;
+    const char *max_note = srv->o->server_max_tokens > 0 ? "--max-tokens" : NULL;
+    const sampling_field fields[] = {
+        {"max_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"max_completion_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"n_predict", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"temperature", FIELD_TEMP, 0, MAX_TEMPERATURE, NULL},
+        {"top_p", FIELD_TOP_P, 0, 1, NULL},
+        {"min_p", FIELD_MIN_P, 0, 1, NULL},
+        {"top_k", FIELD_TOP_K, 0, bn_model_n_vocab(srv->m), "the vocabulary size"},
+        {"seed", FIELD_SEED, 0, 0, NULL},
+        {"speculative.n_max", FIELD_LOOKUP, 0, srv->o->lookup, "--lookup"}, /* llama-server's */
+    };
+    gen_parse g = {srv, req, job, fields, sizeof fields / sizeof *fields,
+                   {.sp = &job->sp, .n_predict = &job->n_predict, .lookup = &job->lookup}, msg};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     int rc = 0;
@@ -300,10 +296,12 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (!rc && bn_sampler_params_check(&job->sp, bn_model_n_vocab(srv->m), msg))
         rc = HTTP_BAD_REQUEST;
     if (!rc) rc = tokenize_prompt(&g);
-    if (!rc && !g.seed_given) job->sp.seed = clock_seed();
+    const int seed_given = g.vals.seed_given || (srv->o->seed_given && !g.vals.seed_random);
+    if (!rc && !seed_given) job->sp.seed = clock_seed();
     return rc;
 }
 
+/* Frees what parsing allocated in req and job. */
 void api_request_free(srv_request *req, srv_job *job)
 {
     free(req->prompt);
@@ -313,8 +311,9 @@ void api_request_free(srv_request *req, srv_job *job)
     buf_free(&job->text);
 }
 
-/* ------------------------------------------------------- responses */
+/* ======================================================= responses */
 
+/* The members every completion object and chunk starts with. */
 static void write_header(FILE *f, const server *srv, const srv_request *req, const char *id,
                          int chunk)
 {
@@ -324,6 +323,7 @@ static void write_header(FILE *f, const server *srv, const srv_request *req, con
     json_string(f, srv->model_name, strlen(srv->model_name));
 }
 
+/* "usage": OpenAI's token counts. */
 static void write_usage(FILE *f, const srv_job *job)
 {
     fprintf(f, ", \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, "
@@ -345,6 +345,7 @@ static void write_timings(FILE *f, const srv_job *job)
     fputc('}', f);
 }
 
+/* Closes the choice with its finish_reason (null: cancelled or failed). */
 static void write_finish(FILE *f, const char *reason)
 {
     if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
@@ -373,6 +374,7 @@ static int split_reasoning(const char *text, size_t len, const char **think, siz
     return 1;
 }
 
+/* The whole response of a request that was not streamed. */
 char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len)
 {
@@ -401,6 +403,7 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     return out;
 }
 
+/* One server-sent event: a text delta, or the final one. */
 char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len)
 {
@@ -427,6 +430,7 @@ char *api_stream_event(const server *srv, const srv_request *req, const srv_job 
     return out;
 }
 
+/* OpenAI's error type for an HTTP status. */
 static const char *error_type(int status)
 {
     switch (status) {
@@ -437,6 +441,7 @@ static const char *error_type(int status)
     }
 }
 
+/* {"error": {...}} for a status and message. */
 char *api_error_body(int status, const char *msg, size_t *out_len)
 {
     char *out;
@@ -448,8 +453,9 @@ char *api_error_body(int status, const char *msg, size_t *out_len)
     return out;
 }
 
-/* --------------------------------------------------- other endpoints */
+/* =================================================== other endpoints */
 
+/* /tokenize: {"content", "add_special", "parse_special"} to {"tokens"}. */
 int api_tokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                  char msg[BN_ERR_LEN])
 {
@@ -506,6 +512,7 @@ static int read_ids(const server *srv, const json_member *mb, id_list *ids, char
     return rc;
 }
 
+/* /detokenize: {"tokens"} to {"content"}. */
 int api_detokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                    char msg[BN_ERR_LEN])
 {
@@ -532,6 +539,7 @@ int api_detokenize(const server *srv, const char *body, size_t len, char **out, 
     return rc ? rc : HTTP_OK;
 }
 
+/* /v1/models: the one model served, with its sizes. */
 char *api_models_body(const server *srv, size_t *out_len)
 {
     char *out;
@@ -545,12 +553,14 @@ char *api_models_body(const server *srv, size_t *out_len)
     return out;
 }
 
+/* One Prometheus metric with its help and type lines. */
 static void metric(FILE *f, const char *name, const char *type, const char *help, double v)
 {
     fprintf(f, "# HELP bitnet_%s %s\n# TYPE bitnet_%s %s\nbitnet_%s %.17g\n", name, help, name,
             type, name, v);
 }
 
+/* /metrics: the server's counters, in Prometheus text format. */
 char *api_metrics_body(server *srv, size_t *out_len)
 {
     pthread_mutex_lock(&srv->mu);
