@@ -59,7 +59,7 @@ TEST_OBJ  = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 # stay out of the Windows runner, which names them in one skipped test
 # (tests/posix_only.c); tools/ci-windows.sh runs the CLI under Wine instead.
 POSIX_ONLY_TESTS = test_cli test_cli_interrupt test_cli_lineedit test_cli_model_flags test_server \
-	test_install test_lookup test_bench test_docs
+	test_install test_lookup test_bench test_docs test_embed_cli
 ifeq ($(EXE),.exe)
 TEST_SRC := $(filter-out $(POSIX_ONLY_TESTS:%=tests/%.c),$(TEST_SRC))
 endif
