@@ -76,9 +76,9 @@ static int add_stop(run_opts *o, const char *flag, const char *v, char *err);
 static int add_model(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_count(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_format(run_opts *o, const char *flag, const char *v, char *err);
+static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err);
 
-static const char GPU_HELP[] = "llama.cpp's GPU flags: accepted and ignored with a notice (this "
-                               "build runs on the CPU)";
+static const char GPU_HELP[] = "llama.cpp's other GPU flags: accepted and ignored with a notice";
 
 /* clang-format off */
 static const opt_def OPTIONS[] = {
@@ -119,13 +119,20 @@ static const opt_def OPTIONS[] = {
      .help = "lock the weights in RAM (fails when they cannot be: see ulimit -l)"},
     {S_MAIN, NULL, "--no-mmap", NULL, T_SWITCH, F(no_mmap), 1, .def_text = "mapped",
      .help = "read the model file instead of mapping it"},
-    {S_MAIN, NULL, "-ngl, --n-gpu-layers", "N", T_GPU, .lo = 1},
-    {S_MAIN, NULL, "--gpu-layers", "N", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-fa, --flash-attn", "[on|off|auto]", T_GPU, .lo = 2, .joined = 1},
+    {S_BOTH, NULL, "-dev, --device", "DEV", T_STRING, F(device), .def_text = "cpu",
+     .help = "where passes run: cpu, vulkan or vulkan:N (the weights go to the device once "
+             "at load; README.md#gpu-vulkan)"},
+    {S_MAIN, NULL, "--list-devices", NULL, T_ACTION, .lo = OPTS_LIST_DEVICES,
+     .help = "list the devices --device can name, then exit"},
+    {S_BOTH, NULL, "-ngl, --n-gpu-layers", "N", T_CUSTOM, .def = "0", .parse = parse_ngl,
+     .help = "0 keeps the CPU; any other N moves all layers to the first Vulkan device "
+             "(--device vulkan)"},
+    {S_MAIN, NULL, "--gpu-layers", "N", T_CUSTOM, .parse = parse_ngl, .help = "the same",
+     .joined = 1},
+    {S_MAIN, NULL, "-fa, --flash-attn", "[on|off|auto]", T_GPU, .lo = 2},
     {S_MAIN, NULL, "-sm, --split-mode", "MODE", T_GPU, .lo = 1, .joined = 1},
     {S_MAIN, NULL, "-mg, --main-gpu", "N", T_GPU, .lo = 1, .joined = 1},
     {S_MAIN, NULL, "-ts, --tensor-split", "LIST", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-dev, --device", "LIST", T_GPU, .lo = 1, .joined = 1},
     {S_MAIN, NULL, "-nkvo, --no-kv-offload", NULL, T_GPU, .lo = 0, .help = GPU_HELP, .joined = 1},
     {S_BOTH, NULL, "--weights", "LAYOUT", T_STRING, F(weights), .def_text = "q2",
      .help = "ternary weights in memory: q2 (2 bits) or q16 (1.6 bits: fewer bytes per token, "
@@ -412,6 +419,29 @@ static int parse_format(run_opts *o, const char *flag, const char *v, char *err)
     return fail(err, "%s expects md, json, jsonl or csv, got '%s'", flag, v);
 }
 
+/* -ngl N as llama.cpp users mean it: 0 keeps the CPU, any other N moves the
+ * whole model to the Vulkan device; an explicit --device wins (apply_ngl). */
+static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err)
+{
+    long n;
+    if (parse_long(flag, v, -1, BN_MAX_CTX, &n, err)) return OPTS_ERROR;
+    o->ngl_flag = flag;
+    o->ngl = (int)n;
+    return 0;
+}
+
+/* The device -ngl asks for, unless --device named one; a build without
+ * Vulkan runs on the CPU and notes that it ignored the flag. */
+static void apply_ngl(run_opts *o)
+{
+    if (!o->ngl_flag || o->device) return;
+    if (o->ngl && !strstr(bn_backends_built(), "vulkan")) {
+        o->ignored_ngl = o->ngl_flag;
+        return;
+    }
+    o->device = o->ngl ? "vulkan" : "cpu";
+}
+
 /* Selects the mode of a mode flag; two different modes are an error. */
 static int set_mode(run_opts *o, run_mode mode, const char *flag, char *err)
 {
@@ -604,6 +634,7 @@ int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
         if (apply(o, d, a, v, err)) return OPTS_ERROR;
     }
     if (embedding_mode(o, err) || check_combination(o, err)) return OPTS_ERROR;
+    apply_ngl(o);
     if (o->escape) unescape_text_flags(o);
     return OPTS_RUN;
 }

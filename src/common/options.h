@@ -66,6 +66,7 @@ typedef struct {
     const char *pre;
     const char *lm_head; /* --lm-head */
     const char *weights; /* --weights */
+    const char *device;  /* --device, or "vulkan" / "cpu" from -ngl */
     const char **stops;  /* --stop, n_stops of them */
     int n_stops;
     int n_predict;
@@ -106,6 +107,9 @@ typedef struct {
     int embd_normalize;           /* --embd-normalize (BN_EMBD_NORM_*) */
     const char *embd_format;      /* --embd-output-format: json, array, raw; NULL: text lines */
     const char *reasoning_format; /* --reasoning-format: none shows <think> blocks; auto, deepseek */
+    const char *ngl_flag;    /* -ngl as given (NULL: absent), and its value */
+    int ngl;
+    const char *ignored_ngl; /* -ngl N > 0 in a build without Vulkan */
 } run_opts;
 
 /* --reasoning-format: <think> blocks are kept out of the printed text
@@ -116,7 +120,7 @@ static inline int opts_hide_think(const run_opts *o)
 }
 
 /* What opts_parse found: a run, or a request to print and exit. */
-enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION };
+enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION, OPTS_LIST_DEVICES };
 
 /* Fills o from argv through the option table: the defaults, each flag
  * (values checked against the table's ranges), then the checks of flags
