@@ -73,7 +73,7 @@ TEST_OBJ  = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 # stay out of the Windows runner, which names them in one skipped test
 # (tests/posix_only.c); tools/ci-windows.sh runs the CLI under Wine instead.
 POSIX_ONLY_TESTS = test_cli test_cli_interrupt test_cli_lineedit test_cli_model_flags test_server \
-	test_install test_lookup test_bench test_docs
+	test_install test_lookup test_bench test_docs test_embed_cli
 ifeq ($(EXE),.exe)
 TEST_SRC := $(filter-out $(POSIX_ONLY_TESTS:%=tests/%.c),$(TEST_SRC))
 endif
@@ -189,8 +189,9 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 $(BUILD)/tests/posix_only.o: ALL_CFLAGS += -DBN_POSIX_ONLY_TESTS='"$(POSIX_ONLY_TESTS)"'
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
-# target link it on its own.
-TEST_CLI_OBJ = $(BUILD)/src/server/http.o
+# target link it on its own, and the tests the text stream of src/common
+# (with its buffers and messages).
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o buf.o log.o)
 
 $(BUILD)/run-tests$(EXE): $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

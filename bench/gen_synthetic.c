@@ -8,9 +8,16 @@
  *                 (docs/FORMAT.md, The official 2B-4T file), the default;
  *   falcon3-1b, falcon3-3b, falcon3-7b, falcon3-10b, llama3-8b
  *                 arch llama as bitnet.cpp's converter writes Falcon3-1.58bit
- *                 and Llama3-8B-1.58 (no sub-norms, F16 output layer).
+ *                 and Llama3-8B-1.58 (no sub-norms, F16 output layer);
+ *   bonsai-8b     arch qwen3 as PrismML's Bonsai-8B (q1_0) and
+ *                 Ternary-Bonsai-8B (q2_0): q/k norms, and the embedding and
+ *                 LM head in the projections' type ("end-to-end 1-bit");
+ *   bitnet-embed-0.6b
+ *                 arch qwen3 as bitnet.cpp's embedding converter writes
+ *                 BitNet-embedding-0.6B: a norm_in per projection (F16
+ *                 norms), last-token pooling, EOS appended, no output layer.
  *
- *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0] [SEED]
+ *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0|q1_0|q2_0] [SEED]
  *
  * 1.2 GB (2b-4t) to 4.0 GB (falcon3-10b); never commit the output. Each
  * weight tensor gets a scale of 1/sqrt(2/3 * fan_in), the standard
@@ -36,13 +43,21 @@
 #define TOKEN_TYPE_CONTROL 3
 #define FTYPE_I2_S 40
 #define FTYPE_TQ2_0 37
+#define FTYPE_Q1_0 40 /* mainline's numbering (I2_S's 40 in bitnet.cpp's) */
+#define FTYPE_Q2_0 41
+#define QWEN_VOCAB 151936
+#define QWEN_ENDOFTEXT 151643 /* then <|im_start|>, <|im_end|> */
+#define QWEN_SPECIALS 3
+#define POOLING_LAST 3
+#define GROUPED_BYTES 18 /* Q1_0 and Q2_0 blocks: fp16 d, 16 bytes */
 #define ALIGN GGUF_DEFAULT_ALIGNMENT
 #define TQ2_BLOCK 256
 #define TQ2_BLOCK_BYTES 66
 #define MAX_LAYER 64
-#define TENSORS_PER_LAYER 11
+#define TENSORS_PER_LAYER 18
 
-typedef enum { VOCAB_LLAMA3, VOCAB_FALCON3 } vocab_kind;
+typedef enum { VOCAB_LLAMA3, VOCAB_FALCON3, VOCAB_QWEN } vocab_kind;
+typedef enum { GRAPH_LLAMA, GRAPH_BITNET, GRAPH_QWEN3, GRAPH_QWEN3_EMBED } graph_kind;
 
 /* A released model's shape and the keys its file carries. */
 typedef struct {
@@ -50,33 +65,43 @@ typedef struct {
     const char *arch; /* general.architecture, also the key prefix */
     int n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, n_ctx;
     float rope_base, rms_eps;
-    int bitnet_graph; /* sub-norms and a tied output (2B-4T), else plain llama */
+    graph_kind graph; /* bitnet: sub-norms and a tied output (2B-4T) */
     vocab_kind vocab;
     const char *pre; /* tokenizer.ggml.pre, NULL: absent */
     const char *chat_template;
 } model_shape;
 
 #define LLAMA3_TEMPLATE "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
+#define CHATML_TEMPLATE "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' }}"
 #define FALCON3_TEMPLATE "{{ '<|user|>\\n' + message['content'] + '\\n<|assistant|>\\n' }}"
 
 static const model_shape SHAPES[] = {
-    {"2b-4t", "bitnet2b-synthetic", "bitnet-b1.58", 30, 2560, 6912, 20, 5, 128, 4096, 500000.0f, 1e-5f, 1, VOCAB_LLAMA3,
+    {"2b-4t", "bitnet2b-synthetic", "bitnet-b1.58", 30, 2560, 6912, 20, 5, 128, 4096, 500000.0f, 1e-5f, GRAPH_BITNET, VOCAB_LLAMA3,
      NULL, "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}"},
-    {"falcon3-1b", "falcon3-1b-synthetic", "llama", 18, 2048, 8192, 8, 4, 256, 8192, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+    {"falcon3-1b", "falcon3-1b-synthetic", "llama", 18, 2048, 8192, 8, 4, 256, 8192, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
      "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-3b", "falcon3-3b-synthetic", "llama", 22, 3072, 9216, 12, 4, 256, 4096, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+    {"falcon3-3b", "falcon3-3b-synthetic", "llama", 22, 3072, 9216, 12, 4, 256, 4096, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
      "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-7b", "falcon3-7b-synthetic", "llama", 28, 3072, 23040, 12, 4, 256, 8192, 1000042.0f, 1e-6f, 0, VOCAB_FALCON3,
+    {"falcon3-7b", "falcon3-7b-synthetic", "llama", 28, 3072, 23040, 12, 4, 256, 8192, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
      "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-10b", "falcon3-10b-synthetic", "llama", 40, 3072, 23040, 12, 4, 256, 32768, 1000042.0f, 1e-6f, 0,
+    {"falcon3-10b", "falcon3-10b-synthetic", "llama", 40, 3072, 23040, 12, 4, 256, 32768, 1000042.0f, 1e-6f, GRAPH_LLAMA,
      VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
-    {"llama3-8b", "llama3-8b-synthetic", "llama", 32, 4096, 14336, 32, 8, 128, 8192, 500000.0f, 1e-5f, 0, VOCAB_LLAMA3,
+    {"llama3-8b", "llama3-8b-synthetic", "llama", 32, 4096, 14336, 32, 8, 128, 8192, 500000.0f, 1e-5f, GRAPH_LLAMA, VOCAB_LLAMA3,
      "llama-bpe", LLAMA3_TEMPLATE},
+    {"bonsai-8b", "bonsai-8b-synthetic", "qwen3", 36, 4096, 12288, 32, 8, 128, 65536, 1000000.0f, 1e-6f, GRAPH_QWEN3,
+     VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
+    {"bitnet-embed-0.6b", "bitnet-embed-0.6b-synthetic", "qwen3", 28, 1024, 3072, 16, 8, 128, 32768, 1000000.0f,
+     1e-6f, GRAPH_QWEN3_EMBED, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
 };
 
 static const model_shape *shape;
 
-static int n_vocab(void) { return shape->vocab == VOCAB_FALCON3 ? FALCON3_VOCAB : LLAMA3_VOCAB; }
+static int n_vocab(void)
+{
+    return shape->vocab == VOCAB_FALCON3 ? FALCON3_VOCAB
+           : shape->vocab == VOCAB_QWEN  ? QWEN_VOCAB
+                                         : LLAMA3_VOCAB;
+}
 
 static uint64_t rng_state;
 
@@ -155,16 +180,51 @@ static void plan_llama_layer(int il, uint32_t tt)
     T("attn_output", q_dim, m->n_embd, tt);
     T("attn_q", m->n_embd, q_dim, tt);
     T("attn_v", m->n_embd, kv_dim, tt);
+}
+
+/* Qwen3's, in mainline's converter's order; the embedding layout adds
+ * each projection's input norm after it (F16, as its converter writes). */
+static void plan_qwen3_layer(int il, uint32_t tt)
+{
+    const model_shape *m = shape;
+    const int kv_dim = m->n_head_kv * m->head_dim, q_dim = m->n_head * m->head_dim;
+    const int embed = m->graph == GRAPH_QWEN3_EMBED;
+    const uint32_t norm = embed ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    char n[64];
+#define P(suffix, ne0, ne1) (T(suffix, ne0, ne1, tt), embed ? T(suffix "_norm_in", ne0, 0, norm) : (void)0)
+    T("attn_norm", m->n_embd, 0, norm);
+    P("ffn_down", m->n_ff, m->n_embd);
+    P("ffn_gate", m->n_embd, m->n_ff);
+    P("ffn_up", m->n_embd, m->n_ff);
+    T("ffn_norm", m->n_embd, 0, norm);
+    T("attn_k_norm", m->head_dim, 0, norm);
+    P("attn_k", m->n_embd, kv_dim);
+    P("attn_output", q_dim, m->n_embd);
+    T("attn_q_norm", m->head_dim, 0, norm);
+    P("attn_q", m->n_embd, q_dim);
+    P("attn_v", m->n_embd, kv_dim);
+#undef P
 #undef T
 }
 
+static int qwen3(void) { return shape->graph == GRAPH_QWEN3 || shape->graph == GRAPH_QWEN3_EMBED; }
+
 static void plan_tensors(uint32_t ternary_type)
 {
-    add_tensor("token_embd.weight", shape->n_embd, n_vocab(), GGML_TYPE_F16);
+    /* Bonsai is 1-bit end to end: its embedding and LM head too */
+    const uint32_t dense = shape->graph == GRAPH_QWEN3 && (ternary_type == GGML_TYPE_Q1_0 ||
+                                                           ternary_type == GGML_TYPE_Q2_0)
+                               ? ternary_type
+                               : GGML_TYPE_F16;
+    add_tensor("token_embd.weight", shape->n_embd, n_vocab(), dense);
     for (int il = 0; il < shape->n_layer; il++)
-        (shape->bitnet_graph ? plan_bitnet_layer : plan_llama_layer)(il, ternary_type);
-    add_tensor("output_norm.weight", shape->n_embd, 0, GGML_TYPE_F32);
-    if (!shape->bitnet_graph) add_tensor("output.weight", shape->n_embd, n_vocab(), GGML_TYPE_F16);
+        (shape->graph == GRAPH_BITNET ? plan_bitnet_layer
+         : qwen3()                    ? plan_qwen3_layer
+                                      : plan_llama_layer)(il, ternary_type);
+    add_tensor("output_norm.weight", shape->n_embd, 0,
+               shape->graph == GRAPH_QWEN3_EMBED ? GGML_TYPE_F16 : GGML_TYPE_F32);
+    if (shape->graph == GRAPH_LLAMA || shape->graph == GRAPH_QWEN3)
+        add_tensor("output.weight", shape->n_embd, n_vocab(), dense);
     uint64_t off = 0;
     for (int i = 0; i < n_specs; i++) {
         specs[i].offset = off;
@@ -175,6 +235,15 @@ static void plan_tensors(uint32_t ternary_type)
 /* The text of token i and whether it is a control token. */
 static int token_text(int i, char *s, size_t cap)
 {
+    if (shape->vocab == VOCAB_QWEN) {
+        static const char *const specials[QWEN_SPECIALS] = {"<|endoftext|>", "<|im_start|>",
+                                                            "<|im_end|>"};
+        const int k = i - QWEN_ENDOFTEXT;
+        if (k >= 0 && k < QWEN_SPECIALS) snprintf(s, cap, "%s", specials[k]);
+        else if (k >= QWEN_SPECIALS) snprintf(s, cap, "<|extra_%d|>", k);
+        else snprintf(s, cap, "tok%d", i);
+        return k >= 0;
+    }
     if (shape->vocab == VOCAB_FALCON3) {
         if (i == FALCON3_EOS) snprintf(s, cap, "<|endoftext|>");
         else if (i < FALCON3_SPECIALS) snprintf(s, cap, ">>UNUSED_%d<<", i);
@@ -218,14 +287,19 @@ static const char *key(const char *suffix)
     return k;
 }
 
-static int n_metadata(void) { return 23 + (shape->pre != NULL) + shape->bitnet_graph; }
+static int n_metadata(void)
+{
+    return 23 + (shape->pre != NULL) + (shape->graph == GRAPH_BITNET) + 2 * qwen3() +
+           2 * (shape->graph == GRAPH_QWEN3_EMBED);
+}
 
 /* Metadata in the official file's order (bitnet.cpp's converter's for
  * llama: the same keys). */
 static void write_metadata(uint32_t ftype)
 {
     const model_shape *m = shape;
-    const int llama3 = m->vocab == VOCAB_LLAMA3;
+    const int llama3 = m->vocab == VOCAB_LLAMA3, qwen = m->vocab == VOCAB_QWEN;
+    const uint32_t qwen_eos = QWEN_ENDOFTEXT + (m->graph == GRAPH_QWEN3 ? 2 : 0); /* <|im_end|> */
     gb_header(&out, (uint64_t)n_specs, (uint64_t)n_metadata());
     gb_kv_str(&out, "general.architecture", m->arch);
     gb_kv_str(&out, "general.name", m->general_name);
@@ -237,17 +311,29 @@ static void write_metadata(uint32_t ftype)
     gb_kv_u32(&out, key("rope.dimension_count"), (uint32_t)m->head_dim);
     gb_kv_u32(&out, key("attention.head_count"), (uint32_t)m->n_head);
     gb_kv_u32(&out, key("attention.head_count_kv"), (uint32_t)m->n_head_kv);
-    if (m->bitnet_graph) gb_kv_bool(&out, "tokenizer.ggml.add_bos_token", 1);
+    if (m->graph == GRAPH_BITNET) gb_kv_bool(&out, "tokenizer.ggml.add_bos_token", 1);
+    if (qwen3()) {
+        gb_kv_u32(&out, key("attention.key_length"), (uint32_t)m->head_dim);
+        gb_kv_u32(&out, key("attention.value_length"), (uint32_t)m->head_dim);
+    }
+    if (m->graph == GRAPH_QWEN3_EMBED) {
+        gb_kv_u32(&out, key("pooling_type"), POOLING_LAST);
+        gb_kv_bool(&out, "tokenizer.ggml.add_eos_token", 1);
+    }
     gb_kv_f32(&out, key("attention.layer_norm_rms_epsilon"), m->rms_eps);
     gb_kv_f32(&out, key("rope.freq_base"), m->rope_base);
     gb_kv_u32(&out, "general.file_type", ftype);
     gb_kv_str(&out, "tokenizer.ggml.model", "gpt2");
     if (m->pre) gb_kv_str(&out, "tokenizer.ggml.pre", m->pre);
     write_vocab();
-    gb_kv_u32(&out, "tokenizer.ggml.bos_token_id", llama3 ? LLAMA3_FIRST_SPECIAL : FALCON3_EOS);
+    gb_kv_u32(&out, "tokenizer.ggml.bos_token_id",
+              llama3 ? LLAMA3_FIRST_SPECIAL : qwen ? QWEN_ENDOFTEXT : FALCON3_EOS);
     gb_kv_u32(&out, "tokenizer.ggml.eos_token_id",
-              llama3 ? LLAMA3_FIRST_SPECIAL + (m->bitnet_graph ? 1 : 9) : FALCON3_EOS);
-    gb_kv_u32(&out, "tokenizer.ggml.padding_token_id", llama3 ? LLAMA3_FIRST_SPECIAL + 1 : FALCON3_EOS);
+              llama3 ? LLAMA3_FIRST_SPECIAL + (m->graph == GRAPH_BITNET ? 1 : 9)
+              : qwen ? qwen_eos
+                     : FALCON3_EOS);
+    gb_kv_u32(&out, "tokenizer.ggml.padding_token_id",
+              llama3 ? LLAMA3_FIRST_SPECIAL + 1 : qwen ? QWEN_ENDOFTEXT : FALCON3_EOS);
     gb_kv_str(&out, "tokenizer.chat_template", m->chat_template);
     gb_kv_u32(&out, "general.quantization_version", 2);
     for (int i = 0; i < n_specs; i++) {
@@ -280,6 +366,19 @@ static void write_tensor_data(const tensor_spec *t)
         uint16_t *h = (uint16_t *)buf;
         for (uint64_t i = 0; i < t->bytes / 2; i++) /* uniform in [-1, 1) */
             h[i] = bn_f32_to_f16((float)(rng_next() >> 40) / (float)(1 << 23) - 1.0f);
+    } else if (t->type == GGML_TYPE_F16 && t->ne1 == 0) { /* F16 norms: ones */
+        const uint16_t one = bn_f32_to_f16(1.0f);
+        for (int64_t i = 0; i < t->ne0; i++) memcpy(buf + 2 * i, &one, sizeof one);
+    } else if (t->type == GGML_TYPE_Q1_0 || t->type == GGML_TYPE_Q2_0) {
+        /* Q1_0: random signs, every weight non-zero; Q2_0: codes 0-2 */
+        const int binary = t->type == GGML_TYPE_Q1_0;
+        const uint16_t d = bn_f32_to_f16(binary ? 1.0f / sqrtf((float)t->ne0) : scale);
+        for (uint64_t b = 0; b < t->bytes / GROUPED_BYTES; b++) {
+            uint8_t *blk = buf + b * GROUPED_BYTES;
+            memcpy(blk, &d, 2);
+            for (int j = 2; j < GROUPED_BYTES; j++)
+                blk[j] = binary ? (uint8_t)(rng_next() >> 56) : valid_bytes[rng_next() % 81];
+        }
     } else if (t->type == GGML_TYPE_I2_S) {
         uint64_t codes = t->bytes - 32;
         fill_codes(buf, codes);
@@ -307,7 +406,7 @@ static const model_shape *shape_named(const char *name)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s OUT.gguf [SHAPE] [i2_s|tq2_0] [SEED]\nshapes:", argv0);
+    fprintf(stderr, "usage: %s OUT.gguf [SHAPE] [i2_s|tq2_0|q1_0|q2_0] [SEED]\nshapes:", argv0);
     for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++)
         fprintf(stderr, " %s", SHAPES[i].name);
     fprintf(stderr, " (default %s)\n", SHAPES[0].name);
@@ -322,9 +421,17 @@ int main(int argc, char **argv)
     if (shape) a++;
     else shape = &SHAPES[0];
     if (argc > a + 2) return usage(argv[0]);
-    const char *kind = argc > a ? argv[a] : "i2_s";
-    int tq2 = !strcmp(kind, "tq2_0");
-    if (!tq2 && strcmp(kind, "i2_s")) {
+    const char *kind = argc > a ? argv[a] : shape->graph == GRAPH_QWEN3 ? "q1_0" : "i2_s";
+    static const struct {
+        const char *name;
+        uint32_t type, ftype;
+    } kinds[] = {{"i2_s", GGML_TYPE_I2_S, FTYPE_I2_S},
+                 {"tq2_0", GGML_TYPE_TQ2_0, FTYPE_TQ2_0},
+                 {"q1_0", GGML_TYPE_Q1_0, FTYPE_Q1_0},
+                 {"q2_0", GGML_TYPE_Q2_0, FTYPE_Q2_0}};
+    size_t ki = 0;
+    while (ki < sizeof kinds / sizeof kinds[0] && strcmp(kind, kinds[ki].name)) ki++;
+    if (ki == sizeof kinds / sizeof kinds[0]) {
         fprintf(stderr, "gen_synthetic: unknown shape or encoding '%s'\n", kind);
         return usage(argv[0]);
     }
@@ -333,14 +440,14 @@ int main(int argc, char **argv)
     for (int b = 0; b < 256; b++)
         if ((b & 3) != 3 && (b >> 2 & 3) != 3 && (b >> 4 & 3) != 3 && (b >> 6) != 3)
             valid_bytes[nv++] = (uint8_t)b;
-    plan_tensors(tq2 ? GGML_TYPE_TQ2_0 : GGML_TYPE_I2_S);
+    plan_tensors(kinds[ki].type);
     FILE *f = fopen(argv[1], "wb");
     if (!f) {
         perror(argv[1]);
         return 1;
     }
     out = gb_to_file(f);
-    write_metadata(tq2 ? FTYPE_TQ2_0 : FTYPE_I2_S);
+    write_metadata(kinds[ki].ftype);
     gb_pad(&out, ALIGN);
     check_written();
     for (int i = 0; i < n_specs; i++) write_tensor_data(&specs[i]);

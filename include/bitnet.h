@@ -76,6 +76,25 @@ const bn_tokenizer *bn_model_tokenizer(const bn_model *model);
 int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
+/* The width of the residual stream: the length of an embedding. */
+int bn_model_n_embd(const bn_model *model);
+
+/* How the final hidden states of a text's tokens become one embedding:
+ * llama.cpp's pooling_type values (a GGUF's <arch>.pooling_type). */
+typedef enum {
+    BN_POOL_UNSPECIFIED = -1, /* the model's own */
+    BN_POOL_NONE = 0,         /* no pooling: one vector per token */
+    BN_POOL_MEAN = 1,
+    BN_POOL_CLS = 2,  /* the first token's */
+    BN_POOL_LAST = 3, /* the last token's (with the EOS the vocabulary appends) */
+} bn_pooling;
+
+/* The file's pooling type (BN_POOL_NONE when it states none). */
+bn_pooling bn_model_pooling(const bn_model *model);
+/* An embedding model only: it states a pooling type and has no output
+ * layer of its own (BitNet-embedding), so it cannot generate text. */
+int bn_model_embedding_only(const bn_model *model);
+
 /* The backend the model's passes run on ("cpu", "vulkan") and the name of
  * its device ("" on the CPU). */
 const char *bn_model_backend_name(const bn_model *model);
@@ -117,6 +136,11 @@ void bn_context_free(bn_context *ctx);
 int bn_context_n_threads(const bn_context *ctx);
 /* Changes the worker count (0 = the cores available); returns 0 or -1. */
 int bn_context_set_threads(bn_context *ctx, int n_threads);
+/* on: bn_eval and bn_session_eval of this context write, in place of
+ * each token's logits, its final hidden state after output_norm (n_embd
+ * floats, what the output layer reads: llama.cpp's embeddings mode); off
+ * (the default): logits. */
+void bn_context_set_embeddings(bn_context *ctx, int on);
 /* fn(data) is asked between layers whether to stop; NULL removes it. */
 void bn_context_set_abort(bn_context *ctx, bn_abort_fn fn, void *data);
 
@@ -213,11 +237,36 @@ int bn_session_eval(bn_session *session, const int32_t *ids, int n, const float 
 int bn_session_eval_all(bn_session *session, const int32_t *ids, int n, float *logits,
                         char err[BN_ERR_LEN]);
 
+/* ----------------------------------------------------------- embeddings */
+
+/* How bn_embed scales a pooled vector: llama-embedding's --embd-normalize
+ * values; from 3 on, the p-norm with that p. */
+#define BN_EMBD_NORM_NONE (-1)
+#define BN_EMBD_NORM_MAX_ABS 0 /* max|v| becomes 32760 (the int16 range) */
+#define BN_EMBD_NORM_TAXICAB 1
+#define BN_EMBD_NORM_EUCLIDEAN 2 /* unit length: the default */
+
+/* out = v (n floats) scaled as `norm` says (out may be v). A zero vector
+ * stays zero. */
+void bn_embd_normalize(const float *v, float *out, int n, int norm);
+
+/* Embeds n_texts texts, text i being the n_ids[i] token ids ids[i] (as
+ * bn_tokenize with BN_TOK_ADD_BOS | BN_TOK_ADD_EOS gives them), evaluated
+ * together in shared passes of ctx: the final normed hidden states of each
+ * text's tokens pooled as `pooling` says (BN_POOL_UNSPECIFIED: the
+ * model's), then normalized (`normalize`, above). out holds n_texts *
+ * n_embd floats, or with BN_POOL_NONE one vector per token, text after
+ * text. Returns 0, BN_ABORTED, or -1 with err set (an empty text, a text
+ * longer than the model's context, out of memory). */
+int bn_embed(bn_context *ctx, const int32_t *const *ids, const int *n_ids, int n_texts,
+             bn_pooling pooling, int normalize, float *out, char err[BN_ERR_LEN]);
+
 /* ------------------------------------------------------------ tokenizer */
 
 enum {
     BN_TOK_ADD_BOS = 1 << 0,       /* prepend BOS when the vocabulary asks for it */
     BN_TOK_PARSE_SPECIAL = 1 << 1, /* "<|eot_id|>" in text becomes that token */
+    BN_TOK_ADD_EOS = 1 << 2,       /* append EOS when the vocabulary asks for it (embeddings) */
 };
 
 /* Loads only the vocabulary of a GGUF file (tensors are ignored). */

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_WRITE_ALIGNMENT (1u << 20)
 
@@ -343,4 +344,21 @@ void ge_write(const ge_file *e, gb_buf *out, ge_layout *layout)
     }
     l.size = out->len;
     if (layout) *layout = l;
+}
+
+bn_model *ge_load_edited(const ge_file *base, void (*edit)(ge_file *e), const char *tag,
+                         char err[BN_ERR_LEN])
+{
+    ge_file e;
+    gb_buf b = {0};
+    ge_copy(&e, base);
+    if (edit) edit(&e);
+    ge_write(&e, &b, NULL);
+    const char *path = gb_write_temp(&b, tag);
+    bn_model_params p = bn_model_default_params();
+    bn_model *m = bn_model_load(path, &p, err);
+    unlink(path);
+    gb_free(&b);
+    ge_free(&e);
+    return m;
 }

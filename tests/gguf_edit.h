@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bitnet.h"
 #include "gguf/gguf.h"
 #include "gguf_build.h"
 
@@ -84,6 +85,12 @@ ge_tensor *ge_add_tensor(ge_file *e, const char *name, uint32_t n_dims, const in
 /* Gives a tensor new contents (a copy of data). */
 void ge_set_tensor_data(ge_tensor *t, const void *data, size_t n_bytes);
 void ge_drop_tensor(ge_file *e, const char *name);
+
+/* A copy of base with one edit (NULL: none), written to a temporary file
+ * and loaded on one thread (tag names the file); NULL with err set when the
+ * load fails. */
+bn_model *ge_load_edited(const ge_file *base, void (*edit)(ge_file *e), const char *tag,
+                         char err[BN_ERR_LEN]);
 
 /* Writes the file: header with n_tensors/n_kv as counted, records, tensor
  * infos (offsets in steps of GGUF_DEFAULT_ALIGNMENT unless fixed), padding,

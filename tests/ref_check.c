@@ -155,6 +155,12 @@ void check_against_reference(const char *model_path, int with_logits)
 
 void check_against_reference_file(const char *model_path, const char *ref_path, int with_logits)
 {
+    check_against_reference_tol(model_path, ref_path, with_logits, REF_MIN_COSINE, REF_MAX_DIFF);
+}
+
+void check_against_reference_tol(const char *model_path, const char *ref_path, int with_logits,
+                                 double min_cosine, double max_diff)
+{
     char err[BN_ERR_LEN];
     bn_model_params p = bn_model_default_params();
     bn_model *m = bn_model_load(model_path, &p, err);
@@ -168,7 +174,7 @@ void check_against_reference_file(const char *model_path, const char *ref_path, 
               r.plain_mismatches, r.chat_mismatches, r.records);
     if (with_logits) {
         CHECK_MSG(r.logit_steps > 0, "no logits compared");
-        CHECK_MSG(r.min_cosine >= REF_MIN_COSINE && r.max_diff <= REF_MAX_DIFF,
+        CHECK_MSG(r.min_cosine >= min_cosine && r.max_diff <= max_diff,
                   "%s: logits: worst cosine %.6f, max diff %.4f over %d steps", model_path,
                   r.min_cosine, r.max_diff, r.logit_steps);
     }

@@ -39,5 +39,8 @@ int ref_compare_top(bn_model *m, const char *ref_path, int top, ref_result *r);
 void check_against_reference(const char *model_path, int with_logits);
 /* The same against the records of ref_path (tiny-llama's, say). */
 void check_against_reference_file(const char *model_path, const char *ref_path, int with_logits);
+/* The same with the tolerance a fixture's README states. */
+void check_against_reference_tol(const char *model_path, const char *ref_path, int with_logits,
+                                 double min_cosine, double max_diff);
 
 #endif

@@ -273,11 +273,13 @@ static void shape_transposed(ge_file *e)
     t->ne[1] = c;
 }
 
-static void norm_as_f16(ge_file *e)
+/* F16 norms are fine (BitNet-embedding's converter writes them); Q8_0 is not. */
+static void norm_as_q8_0(ge_file *e)
 {
+    const size_t q8_0_block_bytes = 34, q8_0_block = 32;
     ge_tensor *t = tensor(e, "blk.0.attn_norm.weight");
-    t->type = GGML_TYPE_F16;
-    ge_set_tensor_data(t, NULL, t->n_bytes / 2);
+    t->type = GGML_TYPE_Q8_0;
+    ge_set_tensor_data(t, NULL, (size_t)t->ne[0] / q8_0_block * q8_0_block_bytes);
 }
 
 static void embedding_q5_0(ge_file *e)
@@ -421,7 +423,7 @@ static const file_case FILE_CASES[] = {
     {"tensor name with controls", name_with_newline, NULL, EXIT_FILE, "tensor 'evil\\x0a\\x1b[2Jname': unknown ggml type 99"},
     {"missing tensor", tensor_missing, NULL, EXIT_FILE, "missing tensor blk.3.ffn_down.weight"},
     {"transposed projection", shape_transposed, NULL, EXIT_FILE, "tensor blk.0.attn_k.weight has shape [128, 512]"},
-    {"norm stored as F16", norm_as_f16, NULL, EXIT_FILE, "blk.0.attn_norm.weight has type F16, expected F32"},
+    {"norm stored as Q8_0", norm_as_q8_0, NULL, EXIT_FILE, "blk.0.attn_norm.weight has type Q8_0, expected F32 (or F16, BF16)"},
     {"embedding as Q5_0", embedding_q5_0, NULL, EXIT_FILE, "token_embd.weight has type Q5_0, which is not supported"},
     {"embedding with one dimension", embedding_one_dim, NULL, EXIT_FILE, "token_embd.weight"},
     {"I2_S scale NaN", i2s_scale_nan, NULL, EXIT_FILE, "blk.2.ffn_up.weight: the I2_S scale is not finite"},

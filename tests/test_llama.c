@@ -52,23 +52,6 @@ TEST(llama_rope_norm_rotates_adjacent_pairs)
 
 typedef void (*llama_edit)(ge_file *e);
 
-/* tiny-llama with one edit, loaded (NULL with err set when it fails). */
-static bn_model *load_edited(const ge_file *base, llama_edit edit, char *err)
-{
-    ge_file e;
-    gb_buf b = {0};
-    ge_copy(&e, base);
-    if (edit) edit(&e);
-    ge_write(&e, &b, NULL);
-    const char *path = gb_write_temp(&b, "llama");
-    bn_model_params p = bn_model_default_params();
-    bn_model *m = bn_model_load(path, &p, err);
-    unlink(path);
-    gb_free(&b);
-    ge_free(&e);
-    return m;
-}
-
 static int open_base(ge_file *e)
 {
     const char *path = test_shared_path(LLAMA_I2S);
@@ -174,7 +157,7 @@ TEST(llama_hostile_variants_fail_clearly)
     if (open_base(&base)) SKIP("../shared is absent (" LLAMA_I2S ")");
     for (size_t i = 0; i < sizeof HOSTILE / sizeof HOSTILE[0]; i++) {
         char err[BN_ERR_LEN] = "";
-        bn_model *m = load_edited(&base, HOSTILE[i].edit, err);
+        bn_model *m = ge_load_edited(&base, HOSTILE[i].edit, "llama", err);
         CHECK_MSG(m == NULL && strstr(err, HOSTILE[i].want) && !strchr(err, '\n'),
                   "%s: loaded=%d, error '%s'", HOSTILE[i].name, m != NULL, err);
         bn_model_free(m);
@@ -190,7 +173,7 @@ TEST(llama_graph_follows_the_file)
     ge_file base;
     if (open_base(&base)) SKIP("../shared is absent (" LLAMA_I2S ")");
     char err[BN_ERR_LEN] = "";
-    bn_model *plain = load_edited(&base, NULL, err);
+    bn_model *plain = ge_load_edited(&base, NULL, "llama", err);
     CHECK_MSG(plain != NULL, "%s", err);
     if (!plain) {
         ge_free(&base);
@@ -205,7 +188,7 @@ TEST(llama_graph_follows_the_file)
         int same;
     } cases[] = {{key_length_64, 1}, {all_sub_norms, 0}, {relu2, 0}, {no_output, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        bn_model *m = load_edited(&base, cases[i].edit, err);
+        bn_model *m = ge_load_edited(&base, cases[i].edit, "llama", err);
         CHECK_MSG(m != NULL, "case %zu: %s", i, err);
         if (!m) continue;
         float *got = prompt_logits(m);

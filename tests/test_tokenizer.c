@@ -590,8 +590,8 @@ TEST(tokenizer_bad_files)
     expect_load_error(&b, "tokenizer.ggml.merges");
     build_bpe(&b, "gpt2", 1, "tokenizer.ggml.bos_token_id", 4, NULL);
     expect_load_error(&b, "bos_token_id");
-    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.pre", 0, "qwen2");
-    expect_load_error(&b, "pre-tokenizer 'qwen2'");
+    build_bpe(&b, "gpt2", 1, "tokenizer.ggml.pre", 0, "deepseek-coder");
+    expect_load_error(&b, "pre-tokenizer 'deepseek-coder'");
     build_bpe(&b, "gpt2", 1, "tokenizer.ggml.eos_token_id", 0, "text");
     expect_load_error(&b, "eos_token_id has the wrong type");
     char msg[BN_ERR_LEN] = "";
@@ -677,6 +677,23 @@ TEST(tokenizer_llama3_split_digits_punctuation_non_ascii)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         check_split(BN_PRE_LLAMA3, cases[i].text, cases[i].want);
+}
+
+/* Qwen2's split (tokenizer.ggml.pre "qwen2"): LLaMA-3's, but digits one
+ * at a time, as llama.cpp's \p{N} alternative gives them. */
+TEST(tokenizer_qwen2_split_single_digits)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"12+30=", "1|2|+|3|0|="},
+        {"12345 apples, 3.14!", "1|2|3|4|5| apples|,| |3|.|1|4|!"},
+        {"I'M here--really?!\n\nOk", "I|'M| here|--|really|?!\n\n|Ok"},
+        {"x = 1; y = 22;", "x| =| |1|;| y| =| |2|2|;"},
+        {"\xD9\xA1\xD9\xA2 a", "\xD9\xA1|\xD9\xA2| a"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_split(BN_PRE_QWEN2, cases[i].text, cases[i].want);
 }
 
 TEST(tokenizer_unicode)

@@ -375,7 +375,8 @@ int run_chat(const run_opts *o)
                     .tok = c.tok,
                     .n_predict = o->n_predict,
                     .seed = sp.seed};
-    c.q.stream = (text_stream){.out = stdout, .check = cli_check_output, .stops = o->stops, .n_stops = o->n_stops};
+    c.q.stream = (text_stream){.out = stdout, .check = cli_check_output, .stops = o->stops,
+                               .n_stops = o->n_stops, .hide_think = opts_hide_think(o)};
     seq_want_logits(&c.q);
     lookup_init(&c.q.lk, o->lookup, o->lookup_ngram);
     cli_catch_sigint();

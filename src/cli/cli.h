@@ -25,6 +25,7 @@ int run_batch(const run_opts *o);
 int run_perplexity(const run_opts *o);
 int run_tokenize(const run_opts *o);
 int run_detokenize(const run_opts *o);
+int run_embedding(const run_opts *o);
 /* --server (src/server). */
 int run_server(const run_opts *o);
 /* --verbose-prompt: the rendered prompt and its ids, one per line with its

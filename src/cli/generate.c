@@ -68,7 +68,7 @@ int run_generate(const run_opts *o)
     gen_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
                  .n_predict = o->n_predict, .seed = sp.seed};
     q.stream = (text_stream){.out = o->json ? NULL : stdout, .check = cli_check_output, .stops = o->stops,
-                            .n_stops = o->n_stops};
+                            .n_stops = o->n_stops, .hide_think = opts_hide_think(o)};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     seq_want_logits(&q);
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);

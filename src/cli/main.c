@@ -81,6 +81,7 @@ static int dispatch_mode(const run_opts *o)
     case MODE_TOKENIZE: return run_tokenize(o);
     case MODE_DETOKENIZE: return run_detokenize(o);
     case MODE_SERVER: return run_server(o);
+    case MODE_EMBEDDING: return run_embedding(o);
     default: return run_generate(o);
     }
 }

@@ -28,6 +28,7 @@
 #define MAX_TIMEOUT 86400   /* a day, in seconds */
 #define MAX_BODY (1L << 30) /* bytes */
 #define MAX_LOOKUP 64       /* draft tokens a pass may check */
+#define MAX_EMBD_NORM 1000  /* the largest p of --embd-normalize's p-norm */
 #define MAX_LIST_VALUE (1 << 20)
 #define HELP_COLUMN 26 /* where --help's descriptions start */
 #define HELP_WIDTH 80
@@ -198,6 +199,10 @@ static const opt_def OPTIONS[] = {
      .help = "bitnet, llama3, falcon3, chatml or none (plain completion of each line), for "
              "--chat and --server"},
 
+    {S_MAIN, T_STRING, NULL, "--reasoning-format", "F", F(reasoning_format), .def = "auto",
+     .help = "none prints a reasoning model's <think> blocks (Qwen3); auto or deepseek keep them "
+             "out of the printed reply (and put them in the server's reasoning_content)"},
+
     {S_MAIN, T_MODE, "batch", "--batch", "FILE", F(batch_file), MODE_BATCH,
      .help = "one prompt per line ('-' is stdin): plain text, or a JSON object {\"prompt\", "
              "\"n_predict\", \"temp\", \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\", "
@@ -214,7 +219,8 @@ static const opt_def OPTIONS[] = {
 
     {S_MAIN, T_MODE, "server", "--server", NULL, .lo = MODE_SERVER,
      .help = "OpenAI-compatible HTTP server (README.md#server): /v1/completions, "
-             "/v1/chat/completions, /tokenize, /detokenize, /v1/models, /health and /metrics; "
+             "/v1/chat/completions, /v1/embeddings, /embedding, /tokenize, /detokenize, "
+             "/v1/models, /health and /metrics; "
              "--parallel requests decode together (-c per request)"},
     {S_MAIN, T_STRING, NULL, "--host", "HOST", F(host), .def_text = OPT_DEFAULT_HOST,
      .help = "address to listen on"},
@@ -228,6 +234,19 @@ static const opt_def OPTIONS[] = {
      .def = STR(OPT_DEFAULT_MAX_BODY), .help = "largest request body in bytes"},
     {S_MAIN, T_INT, NULL, "--max-tokens", "N", F(server_max_tokens), 0, BN_MAX_CTX,
      .help = "most tokens one request may generate, 0 = no limit"},
+
+    {S_MAIN, T_SWITCH, "embeddings", "--embedding", NULL, F(embedding), 1,
+     .help = "print the embedding of each non-empty line of -p / -f (or of --batch FILE), all "
+             "evaluated together (llama-embedding); with --server, accepted "
+             "(/v1/embeddings is always served)"},
+    {S_MAIN, T_STRING, NULL, "--pooling", "NAME", F(embd_pooling), .def_text = "the file's",
+     .help = "none, mean, cls or last (needs --embedding)"},
+    {S_MAIN, T_INT, NULL, "--embd-normalize", "N", F(embd_normalize), -1, MAX_EMBD_NORM,
+     .def = "2", .help = "-1 none, 0 max-abs to int16, 1 taxicab, 2 euclidean, >2 p-norm"},
+    {S_MAIN, T_STRING, NULL, "--embd-output-format", "FMT", F(embd_format),
+     .def_text = "\"embedding N:\" lines",
+     .help = "json (OpenAI's list object), array (a JSON array of arrays) or raw (one line of "
+             "numbers per text)"},
 
     {S_MAIN, T_MODE, "other modes", "--bench", NULL, .lo = MODE_BENCH,
      .help = "measure prompt and generation speed as llama-bench (see --bench --help)"},
@@ -545,6 +564,43 @@ static void unescape_text_flags(run_opts *o)
     for (int i = 0; i < o->n_stops; i++) unescape((char *)o->stops[i]);
 }
 
+/* --embedding is a mode of its own reading the texts of -p, -f or
+ * --batch; with --server it only says what llama-server's flag says. */
+static int embedding_mode(run_opts *o, char *err)
+{
+    if (!o->embedding || o->mode == MODE_SERVER) return 0;
+    if (o->mode != MODE_GENERATE && o->mode != MODE_BATCH)
+        return fail(err, "--embedding cannot be combined with %s", o->mode_flag);
+    o->mode = MODE_EMBEDDING;
+    return 0;
+}
+
+static int one_of(const char *v, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) return 1;
+    return 0;
+}
+
+/* The values of the embedding and reasoning flags. */
+static int check_embedding(const run_opts *o, char *err)
+{
+    static const char *const poolings[] = {"none", "mean", "cls", "last"};
+    static const char *const formats[] = {"json", "array", "raw"};
+    static const char *const reasonings[] = {"none", "auto", "deepseek"};
+    if ((o->embd_pooling || o->embd_format) && !o->embedding)
+        return fail(err, "--pooling and --embd-output-format need --embedding");
+    if (o->embd_pooling && !one_of(o->embd_pooling, poolings, 4))
+        return fail(err, "--pooling expects none, mean, cls or last, got '%s'", o->embd_pooling);
+    if (o->embd_format && !one_of(o->embd_format, formats, 3))
+        return fail(err, "--embd-output-format expects json, array or raw, got '%s'",
+                    o->embd_format);
+    if (!one_of(o->reasoning_format, reasonings, 3))
+        return fail(err, "--reasoning-format expects none, auto or deepseek, got '%s'",
+                    o->reasoning_format);
+    return 0;
+}
+
 /* Checks that the flags given make sense together. */
 static int check_combination(const run_opts *o, char *err)
 {
@@ -559,7 +615,7 @@ static int check_combination(const run_opts *o, char *err)
         return fail(err, "--chat-template needs --chat or --server");
     if (o->mode != MODE_SERVER && (o->host || o->port != OPT_DEFAULT_PORT || o->api_key))
         return fail(err, "--host, --port and --api-key need --server");
-    return 0;
+    return check_embedding(o, err);
 }
 
 int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
@@ -589,7 +645,7 @@ int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
         if (d->type == T_GPU && !o->ignored_gpu) o->ignored_gpu = a;
         if (apply(o, d, a, v, err)) return OPTS_ERROR;
     }
-    if (check_combination(o, err)) return OPTS_ERROR;
+    if (embedding_mode(o, err) || check_combination(o, err)) return OPTS_ERROR;
     apply_ngl(o);
     if (o->escape) unescape_text_flags(o);
     return OPTS_RUN;

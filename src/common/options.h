@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include <string.h>
+
 #include "bitnet.h"
 
 typedef enum {
@@ -21,6 +23,7 @@ typedef enum {
     MODE_DETOKENIZE,
     MODE_SERVER,
     MODE_BENCH,
+    MODE_EMBEDDING,
 } run_mode;
 
 #define OPT_DEFAULT_PARALLEL 8
@@ -99,10 +102,23 @@ typedef struct {
     /* what the parser noted */
     const char *mode_flag;   /* the flag that chose the mode */
     const char *ignored_gpu; /* the first of llama.cpp's GPU flags given (ignored) */
+    /* --embedding (llama-embedding's flags) */
+    int embedding;                /* --embedding: the mode (with --server: accepted) */
+    const char *embd_pooling;     /* --pooling: none, mean, cls, last; NULL: the model's */
+    int embd_normalize;           /* --embd-normalize (BN_EMBD_NORM_*) */
+    const char *embd_format;      /* --embd-output-format: json, array, raw; NULL: text lines */
+    const char *reasoning_format; /* --reasoning-format: none shows <think> blocks; auto, deepseek */
     const char *ngl_flag;    /* -ngl as given (NULL: absent), and its value */
     int ngl;
     const char *ignored_ngl; /* -ngl N > 0 in a build without Vulkan */
 } run_opts;
+
+/* --reasoning-format: <think> blocks are kept out of the printed text
+ * unless it is "none". */
+static inline int opts_hide_think(const run_opts *o)
+{
+    return !o->reasoning_format || strcmp(o->reasoning_format, "none");
+}
 
 /* What opts_parse found: a run, or a request to print and exit. */
 enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION, OPTS_LIST_DEVICES };

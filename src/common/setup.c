@@ -82,6 +82,13 @@ static int explain_load_error(const run_opts *o, char err[BN_ERR_LEN])
     return EXIT_MODEL;
 }
 
+/* Modes that generate text, which an embedding model cannot. */
+static int generates(run_mode mode)
+{
+    return mode == MODE_GENERATE || mode == MODE_CHAT || mode == MODE_BATCH ||
+           mode == MODE_PERPLEXITY;
+}
+
 bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
 {
     bn_model_params mp = bn_model_default_params();
@@ -101,6 +108,13 @@ bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
         return NULL;
     }
     if (apply_pre(o, (bn_tokenizer *)bn_model_tokenizer(m), err)) {
+        bn_model_free(m);
+        *code = EXIT_USAGE;
+        return NULL;
+    }
+    if (bn_model_embedding_only(m) && generates(o->mode)) {
+        snprintf(err, BN_ERR_LEN, "%s is an embedding model (it pools its states and has no "
+                 "output layer): use --embedding, or /v1/embeddings with --server", o->model);
         bn_model_free(m);
         *code = EXIT_USAGE;
         return NULL;

@@ -20,6 +20,11 @@ typedef struct {
     int n_stops;
     text_buf text;  /* the generated text so far */
     size_t emitted; /* bytes of text already written to out */
+    /* --reasoning-format auto/deepseek: a "<think>...</think>" block (Qwen3's
+     * reasoning) and the newlines after it are not written to out (they
+     * stay in text). */
+    int hide_think;
+    int in_think, after_think; /* inside a block; just after one */
 } text_stream;
 
 /* Appends the text of token id; returns 1 when a stop string now appears. */

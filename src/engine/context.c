@@ -44,6 +44,29 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
     return ctx;
 }
 
+static void acts_free(bn_acts *a, int cap)
+{
+    for (int t = 0; a->tok && t < cap; t++) bn_qact_free(&a->tok[t]);
+    for (int t = 0; a->grp && t < cap; t++) bn_q8act_free(&a->grp[t]);
+    free(a->tok);
+    free(a->grp);
+}
+
+/* cap inputs of `width` values, quantized per token or in Q8 groups. */
+static int acts_alloc(bn_acts *a, int cap, int width, int groups)
+{
+    if (groups) {
+        if (!(a->grp = calloc((size_t)cap, sizeof *a->grp))) return -1;
+        for (int t = 0; t < cap; t++)
+            if (bn_q8act_alloc(&a->grp[t], width)) return -1;
+        return 0;
+    }
+    if (!(a->tok = calloc((size_t)cap, sizeof *a->tok))) return -1;
+    for (int t = 0; t < cap; t++)
+        if (bn_qact_alloc(&a->tok[t], width)) return -1;
+    return 0;
+}
+
 /* Frees every buffer of a scratch (NULL is fine). */
 static void scratch_free(bn_scratch *sc)
 {
@@ -60,14 +83,12 @@ static void scratch_free(bn_scratch *sc)
     free(sc->rope);
     free(sc->scores);
     free(sc->partial);
-    for (int t = 0; sc->qa_xn && t < sc->cap; t++) bn_qact_free(&sc->qa_xn[t]);
-    for (int t = 0; sc->qa_att && t < sc->cap; t++) bn_qact_free(&sc->qa_att[t]);
-    for (int t = 0; sc->qa_ffn && t < sc->cap; t++) bn_qact_free(&sc->qa_ffn[t]);
+    acts_free(&sc->qa_xn, sc->cap);
+    acts_free(&sc->qa_att, sc->cap);
+    acts_free(&sc->qa_ffn, sc->cap);
     for (int t = 0; sc->qa_out && t < sc->cap; t++) bn_q8act_free(&sc->qa_out[t]);
-    free(sc->qa_xn);
-    free(sc->qa_att);
-    free(sc->qa_ffn);
     free(sc->qa_out);
+    free(sc->xin);
     free(sc->ids);
     free(sc->pos);
     free(sc->rows);
@@ -112,15 +133,16 @@ static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); 
 /* The quantized inputs of the products, one per token of each width. */
 static int alloc_inputs(const bn_model *m, bn_scratch *sc)
 {
-    sc->qa_xn = calloc((size_t)sc->cap, sizeof *sc->qa_xn);
-    sc->qa_att = calloc((size_t)sc->cap, sizeof *sc->qa_att);
-    sc->qa_ffn = calloc((size_t)sc->cap, sizeof *sc->qa_ffn);
-    if (!sc->qa_xn || !sc->qa_att || !sc->qa_ffn) return -1;
-    const int q_dim = m->hp.n_head * m->hp.head_dim;
-    for (int t = 0; t < sc->cap; t++)
-        if (bn_qact_alloc(&sc->qa_xn[t], m->hp.n_embd) || bn_qact_alloc(&sc->qa_att[t], q_dim) ||
-            bn_qact_alloc(&sc->qa_ffn[t], m->hp.n_ff))
-            return -1;
+    const int q_dim = m->hp.n_head * m->hp.head_dim, groups = m->act_groups;
+    if (acts_alloc(&sc->qa_xn, sc->cap, m->hp.n_embd, groups) ||
+        acts_alloc(&sc->qa_att, sc->cap, q_dim, groups) ||
+        acts_alloc(&sc->qa_ffn, sc->cap, m->hp.n_ff, groups))
+        return -1;
+    if (m->has_norm_in) { /* the widest projection input */
+        sc->xin_width = q_dim > m->hp.n_embd ? q_dim : m->hp.n_embd;
+        if (m->hp.n_ff > sc->xin_width) sc->xin_width = m->hp.n_ff;
+        if (!(sc->xin = alloc_floats((size_t)sc->cap * sc->xin_width))) return -1;
+    }
     if (!bn_dense_needs_q8act(m, &m->output)) return 0;
     if (!(sc->qa_out = calloc((size_t)sc->cap, sizeof *sc->qa_out))) return -1;
     for (int t = 0; t < sc->cap; t++)

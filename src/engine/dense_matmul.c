@@ -8,6 +8,7 @@
  * float dot of quants.h.
  */
 #include "engine.h"
+#include "kernels/grouped.h"
 #include "kernels/quants.h"
 
 /* The table's integer product of a Q8_0 or Q6_K matrix; NULL for the
@@ -26,6 +27,7 @@ typedef struct {
     int n;
     float *y; /* [n][rows] */
     bn_q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
+    bn_grouped_matvec_fn grouped; /* or this for d->grouped (Q2_0, Q1_0) */
     const bn_q8act *qx;     /* [n] */
     bn_chunks rows;
 } matmul_task;
@@ -37,6 +39,10 @@ static void dense_rows(const matmul_task *t, int i, int r0, int r1)
 {
     const bn_dense *d = t->d;
     float *y = t->y + (size_t)i * d->rows;
+    if (t->grouped) {
+        t->grouped(d->grouped, &t->qx[i], y, r0, r1);
+        return;
+    }
     if (t->qx) {
         t->q8_matvec(d->data, d->cols, &t->qx[i], y, r0, r1);
         return;
@@ -82,9 +88,17 @@ static void dense_matmul_task(void *arg, int ith, int nth)
     }
 }
 
+/* The product of a grouped (Q2_0, Q1_0) output layer, else NULL. */
+static bn_grouped_matvec_fn grouped_for(const bn_kernels *k, const bn_dense *d)
+{
+    if (!d->grouped) return NULL;
+    if (d->grouped->bits) return k->b1_matvec ? k->b1_matvec : bn_b1_matvec_ref;
+    return k->q2_matvec ? k->q2_matvec : bn_q2_matvec_ref;
+}
+
 int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d)
 {
-    return q8_matvec_for(m->kernels, d->type) != NULL;
+    return q8_matvec_for(m->kernels, d->type) != NULL || d->grouped;
 }
 
 /* The output layer's product of n vectors, inputs quantized first for Q8_0 / Q6_K. */
@@ -92,8 +106,8 @@ void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, 
                      float *y)
 {
     const bn_kernels *k = ctx->m->kernels;
-    matmul_task t = {k, d, x, n, y, q8_matvec_for(k, d->type), NULL, {0}};
-    if (t.q8_matvec) {
+    matmul_task t = {k, d, x, n, y, q8_matvec_for(k, d->type), grouped_for(k, d), NULL, {0}};
+    if (t.q8_matvec || t.grouped) {
         for (int i = 0; i < n; i++) k->q8_quantize(x + (size_t)i * d->cols, d->cols, &qx[i]);
         t.qx = qx;
     }

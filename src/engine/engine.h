@@ -17,6 +17,14 @@
 #include "runtime/threadpool.h"
 
 typedef struct bn_lm_scratch bn_lm_scratch;
+/* A pass's inputs of one width quantized as the model's projections take
+ * them (docs/FORWARD.md, Activation quantization): per-token int8 (tok),
+ * or Q8 groups of 32 (grp) for Q2_0/Q1_0 projections (act_groups); [cap]
+ * each, the one not used NULL. */
+typedef struct {
+    bn_qact *tok;
+    bn_q8act *grp;
+} bn_acts;
 
 /* Buffers of one pass of up to `cap` tokens over sessions of up to n_ctx
  * positions (context.c sizes them). */
@@ -33,9 +41,11 @@ typedef struct {
     float *rope;        /* [cap][head_dim] each token's RoPE cos and sin */
     float *scores;      /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
     float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
-    bn_qact *qa_xn;     /* [cap] xn quantized, width n_embd */
-    bn_qact *qa_att;    /* [cap] att quantized, width q_dim */
-    bn_qact *qa_ffn;    /* [cap] the FFN's gate quantized, width n_ff */
+    bn_acts qa_xn;      /* xn quantized, width n_embd */
+    bn_acts qa_att;     /* att quantized, width q_dim */
+    bn_acts qa_ffn;     /* the FFN's gate quantized, width n_ff */
+    float *xin;         /* [cap][xin_width] a projection's input after its own norm (norm_in), else NULL */
+    int xin_width;
     bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
     int32_t *ids;       /* [cap]: the pass's tokens, */
     int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
@@ -50,6 +60,7 @@ struct bn_context {
     bn_abort_fn abort;
     void *abort_data;
     bn_scratch *sc; /* grown on demand (bn_context_scratch) */
+    int embeddings; /* outputs are the final normed hidden states, not logits */
 };
 
 struct bn_session {
@@ -129,7 +140,7 @@ typedef struct {
 
 /* ternary_matmul.c: the n products p[i] of the same n_tok quantized
  * tokens qa, in one pool run. */
-void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n, const bn_product *p);
+void bn_ternary_matmul(bn_context *ctx, const bn_acts *qa, int n_tok, int n, const bn_product *p);
 
 /* dense_matmul.c: y[i][0..rows) = d * x[i] for the n vectors x[i], on the
  * pool; qx holds n quantized inputs when bn_dense_needs_q8act(d). */

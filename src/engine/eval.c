@@ -83,10 +83,10 @@ int bn_eval(bn_context *ctx, const bn_batch_entry *batch, int n, float *logits,
     const int cap = n < ctx->n_batch ? n : ctx->n_batch;
     if (!bn_context_scratch(ctx, cap, max_ctx))
         return bn_errf(err, "out of memory for a batch of %d tokens", cap);
-    const size_t n_vocab = (size_t)ctx->m->hp.n_vocab;
+    const size_t width = (size_t)(ctx->embeddings ? ctx->m->hp.n_embd : ctx->m->hp.n_vocab);
     for (int done = 0, k = 0; done < n; done += cap) {
         const int len = n - done < cap ? n - done : cap;
-        const int rc = run_pass(ctx, batch, done, len, logits ? logits + k * n_vocab : NULL, err);
+        const int rc = run_pass(ctx, batch, done, len, logits ? logits + k * width : NULL, err);
         if (rc) return rc;
         for (int t = done; t < done + len; t++) k += batch[t].logits != 0;
     }

@@ -12,12 +12,16 @@
  *
  * A norm runs where the layer has its weights: the sub-norms are in
  * bitnet-b1.58 and bitnet, not in the ternary Llamas (Falcon3, Falcon-E,
- * Llama3-8B-1.58). RoPE pairs and the activation come from the model too
- * (model.h).
+ * Llama3-8B-1.58); the per-head q/k norms in qwen3; the per-projection
+ * input norms (norm_in) in the BitNet-embedding layout. RoPE pairs and the
+ * activation come from the model too (model.h), and so does how the
+ * products' inputs are quantized: per token, or in Q8 groups for Q2_0 and
+ * Q1_0 projections. An embeddings context stops at output_norm.
  */
 #include <string.h>
 
 #include "engine.h"
+#include "kernels/quants.h"
 #include "ops.h"
 
 /* ================== one elementwise operation on every token of a pass */
@@ -34,7 +38,7 @@ struct token_op {
     float *y;       /* the rows written */
     const float *x; /* the rows read */
     const float *w; /* a norm's weights */
-    bn_qact *qa;    /* the quantized rows */
+    bn_acts *qa;    /* the quantized rows */
     int layer;      /* cache_store: the layer, */
     int values;     /* and 0 for the key cache, 1 for the value cache */
 };
@@ -76,14 +80,37 @@ static void rmsnorm(bn_context *ctx, const bn_pass *b, float *y, const float *x,
     for_each_token(ctx, &op);
 }
 
-static void quantize_row(const token_op *op, int t)
+/* Each head of the token's row (head_dim values) RMSNormed by w. */
+static void head_rmsnorm_row(const token_op *op, int t)
 {
-    op->m->kernels->quantize(in_row(op, t), op->width, &op->qa[t]);
+    const int hd = op->m->hp.head_dim;
+    float *v = out_row(op, t);
+    for (int h = 0; h < op->width / hd; h++)
+        op->m->kernels->rmsnorm(v + (size_t)h * hd, v + (size_t)h * hd, op->w, hd,
+                                op->m->hp.rms_eps);
 }
 
-/* qa = x quantized to int8, token by token (docs/FORWARD.md, Activation
- * quantization). */
-static void quantize(bn_context *ctx, const bn_pass *b, bn_qact *qa, const float *x, int width)
+/* y = RMSNorm(head) * w for every head of every token (qwen3's q/k norms). */
+static void head_rmsnorm(bn_context *ctx, const bn_pass *b, float *y, const float *w, int width)
+{
+    const token_op op = {.row = head_rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y,
+                         .w = w};
+    for_each_token(ctx, &op);
+}
+
+static void quantize_row(const token_op *op, int t)
+{
+    const bn_kernels *k = op->m->kernels;
+    if (op->qa->grp)
+        (k->q8_quantize ? k->q8_quantize : bn_q8act_quantize_ref)(in_row(op, t), op->width,
+                                                                  &op->qa->grp[t]);
+    else
+        k->quantize(in_row(op, t), op->width, &op->qa->tok[t]);
+}
+
+/* qa = x quantized to int8, token by token: per token, or in Q8 groups
+ * for Q2_0/Q1_0 projections (docs/FORWARD.md, Activation quantization). */
+static void quantize(bn_context *ctx, const bn_pass *b, bn_acts *qa, const float *x, int width)
 {
     const token_op op = {.row = quantize_row, .m = ctx->m, .b = b, .width = width, .x = x,
                          .qa = qa};
@@ -198,21 +225,44 @@ static void rope_angles(bn_context *ctx, const bn_pass *b, float *angles)
 
 /* ============================================================ the pass */
 
+/* The products p[0..n) of projections first, first + 1, ... (names.h) on
+ * x, width values a token: x quantized once for all of them, or, in a
+ * layer with input norms (BitNet embeddings), each on its own
+ * RMSNorm(x) * norm_in, quantized. */
+static void project(bn_context *ctx, const bn_pass *b, const bn_layer *l, int first,
+                    const float *x, int width, bn_acts *qa, int n, const bn_product *p)
+{
+    if (!l->norm_in[first]) {
+        quantize(ctx, b, qa, x, width);                 /* int8 x */
+        bn_ternary_matmul(ctx, qa, b->n, n, p);         /* y_i = W_i x */
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        float *xin = ctx->sc->xin;
+        rmsnorm(ctx, b, xin, x, l->norm_in[first + i], width); /* xin = RMSNorm(x) * norm_in_i */
+        quantize(ctx, b, qa, xin, width);                      /* int8 xin */
+        bn_ternary_matmul(ctx, qa, b->n, 1, &p[i]);            /* y_i = W_i xin */
+    }
+}
+
 /* Layer il on every token of the pass: x, the residual stream, goes in
  * and comes out; docs/FORWARD.md, The layer, numbers the steps. */
 static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
 {
     const bn_layer *l = &ctx->m->layers[il];
     const bn_hparams *hp = &ctx->m->hp;
-    const int n = b->n, ne = hp->n_embd, nf = hp->n_ff;
+    const int ne = hp->n_embd, nf = hp->n_ff;
     const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     bn_scratch *s = ctx->sc;
 
     /* attention */
     rmsnorm(ctx, b, s->xn, s->x, l->attn_norm, ne);   /* xn = RMSNorm(x) * attn_norm */
-    quantize(ctx, b, s->qa_xn, s->xn, ne);            /* int8 xn, for q, k and v */
-    bn_ternary_matmul(ctx, s->qa_xn, n, 3,            /* q = Wq xn, k = Wk xn, v = Wv xn */
-                      (bn_product[]){{&l->wq, s->q}, {&l->wk, s->k}, {&l->wv, s->v}});
+    project(ctx, b, l, BN_PROJ_Q, s->xn, ne, &s->qa_xn, 3, /* q = Wq xn, k = Wk xn, v = Wv xn */
+            (bn_product[]){{&l->wq, s->q}, {&l->wk, s->k}, {&l->wv, s->v}});
+    if (l->attn_q_norm) {
+        head_rmsnorm(ctx, b, s->q, l->attn_q_norm, q_dim);  /* q = RMSNorm(q) * q_norm per head */
+        head_rmsnorm(ctx, b, s->k, l->attn_k_norm, kv_dim); /* k = RMSNorm(k) * k_norm per head */
+    }
     rope(ctx, b, s->q, s->rope, q_dim);               /* q = RoPE(q) */
     rope(ctx, b, s->k, s->rope, kv_dim);              /* k = RoPE(k) */
     cache_store(ctx, b, il, 0, s->k);                 /* k into the key cache */
@@ -220,34 +270,34 @@ static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
     bn_attention(ctx, b, il);                         /* att = softmax(q K / sqrt(d)) V */
     if (l->attn_sub_norm)
         rmsnorm(ctx, b, s->att, s->att, l->attn_sub_norm, q_dim); /* att = RMSNorm(att) * sub */
-    quantize(ctx, b, s->qa_att, s->att, q_dim);       /* int8 att */
-    bn_ternary_matmul(ctx, s->qa_att, n, 1,           /* out = Wo att */
-                      &(bn_product){&l->wo, s->out});
+    project(ctx, b, l, BN_PROJ_OUTPUT, s->att, q_dim, &s->qa_att, 1, /* out = Wo att */
+            &(bn_product){&l->wo, s->out});
     add(ctx, b, s->x, s->out, ne);                    /* x += out */
 
     /* feed-forward */
     rmsnorm(ctx, b, s->xn, s->x, l->ffn_norm, ne);    /* xn = RMSNorm(x) * ffn_norm */
-    quantize(ctx, b, s->qa_xn, s->xn, ne);            /* int8 xn, for gate and up */
-    bn_ternary_matmul(ctx, s->qa_xn, n, 2,            /* gate = Wgate xn, up = Wup xn */
-                      (bn_product[]){{&l->wgate, s->gate}, {&l->wup, s->up}});
+    project(ctx, b, l, BN_PROJ_GATE, s->xn, ne, &s->qa_xn, 2, /* gate = Wgate xn, up = Wup xn */
+            (bn_product[]){{&l->wgate, s->gate}, {&l->wup, s->up}});
     activate(ctx, b, s->gate, s->up, nf);             /* gate = act(gate) * up */
     if (l->ffn_sub_norm)
         rmsnorm(ctx, b, s->gate, s->gate, l->ffn_sub_norm, nf); /* gate = RMSNorm(gate) * sub */
-    quantize(ctx, b, s->qa_ffn, s->gate, nf);         /* int8 gate */
-    bn_ternary_matmul(ctx, s->qa_ffn, n, 1,           /* out = Wdown gate */
-                      &(bn_product){&l->wdown, s->out});
+    project(ctx, b, l, BN_PROJ_DOWN, s->gate, nf, &s->qa_ffn, 1, /* out = Wdown gate */
+            &(bn_product){&l->wdown, s->out});
     add(ctx, b, s->x, s->out, ne);                    /* x += out */
 }
 
-/* output_norm of the tokens whose logits are wanted, then the output layer. */
+/* output_norm of the tokens whose logits are wanted, then the output
+ * layer; in an embeddings context the normed states are the outputs. */
 static void output_forward(bn_context *ctx, const bn_pass *b)
 {
     const bn_model *m = ctx->m;
     const int ne = m->hp.n_embd;
     bn_scratch *s = ctx->sc;
+    float *normed = ctx->embeddings ? b->logits : s->xn;
     for (int i = 0; i < b->n_logits; i++)
-        m->kernels->rmsnorm(s->xn + (size_t)i * ne, s->x + (size_t)b->logit_rows[i] * ne,
+        m->kernels->rmsnorm(normed + (size_t)i * ne, s->x + (size_t)b->logit_rows[i] * ne,
                             m->output_norm, ne, m->hp.rms_eps);
+    if (ctx->embeddings) return;
     if (b->n_logits) bn_lm_head(ctx, b, s->xn);
 }
 

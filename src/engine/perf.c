@@ -10,6 +10,7 @@
 
 #include "bitnet-perf.h"
 #include "engine.h"
+#include "kernels/grouped.h"
 #include "kernels/q16.h"
 #include "runtime/clock.h"
 #include "runtime/platform.h"
@@ -35,6 +36,9 @@ static size_t qk256_bytes(const qk256_matrix *w)
 {
     if (w->q16) return (size_t)w->rows * q16_row_bytes(w->blocks_per_row);
     const size_t blocks = (size_t)w->rows * w->blocks_per_row;
+    if (w->bits) return bn_bits_bytes(w->rows, w->cols) + blocks * sizeof(uint16_t); /* Q1_0 */
+    if (w->group_scales) /* Q2_0: an f16 scale per quarter */
+        return qk256_codes_bytes(w->rows, w->cols) + blocks * QK256_QUARTERS * sizeof(uint16_t);
     return qk256_codes_bytes(w->rows, w->cols) + (w->block_scales ? blocks * sizeof(float) : 0);
 }
 
@@ -54,7 +58,8 @@ static size_t lm_copy_bytes(const bn_lm_copy *lc)
 size_t bn_model_bytes_per_token_rows(const bn_model *m, double exact_rows)
 {
     const int two_stage = m->lm_copy.q.rows && exact_rows < m->output.rows;
-    size_t total = (size_t)(exact_rows * (double)m->output.row_bytes);
+    size_t total = m->output.grouped ? qk256_bytes(m->output.grouped)
+                                     : (size_t)(exact_rows * (double)m->output.row_bytes);
     if (two_stage) total += lm_copy_bytes(&m->lm_copy);
     for (int il = 0; il < m->hp.n_layer; il++) {
         const bn_layer *l = &m->layers[il];

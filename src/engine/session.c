@@ -59,7 +59,8 @@ static int check_params(const bn_model *m, const bn_session_params *p, int n_ctx
  * backend keeps them on its device instead. */
 static int alloc_caches(bn_session *s, char *err)
 {
-    if (!(s->logits = calloc((size_t)s->m->hp.n_vocab, sizeof(float))))
+    const int n_vocab = s->m->hp.n_vocab, n_embd = s->m->hp.n_embd; /* logits or an embedding */
+    if (!(s->logits = calloc((size_t)(n_vocab > n_embd ? n_vocab : n_embd), sizeof(float))))
         return bn_errf(err, "out of memory for a session");
     if (s->m->backend->session_open) return s->m->backend->session_open(s, err);
     const size_t elems = cache_elems(&s->m->hp, s->n_ctx);

@@ -234,6 +234,8 @@ static type_info ggml_type_info(uint32_t type)
     case GGML_TYPE_I2_S: return (type_info){"I2_S", 4, 1}; /* + 32: docs/FORMAT.md, I2_S */
     case GGML_TYPE_TL1: return (type_info){"TL1", 0, 0};
     case GGML_TYPE_TL2: return (type_info){"TL2", 0, 0};
+    case GGML_TYPE_Q1_0: return (type_info){"Q1_0", 128, 18};
+    case GGML_TYPE_Q2_0: return (type_info){"Q2_0", 64, 18};
     default: return (type_info){NULL, 0, 0};
     }
 }

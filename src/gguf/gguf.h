@@ -59,6 +59,8 @@ enum ggml_type {
     GGML_TYPE_I2_S = 36,
     GGML_TYPE_TL1 = 38,
     GGML_TYPE_TL2 = 39,
+    GGML_TYPE_Q1_0 = 41, /* mainline llama.cpp's binary blocks (docs/FORMAT.md, Q1_0) */
+    GGML_TYPE_Q2_0 = 42, /* and its 2-bit blocks of 64 (docs/FORMAT.md, Q2_0) */
 };
 
 typedef struct {

@@ -11,6 +11,7 @@
  * kernels.c picks that table only when HWCAP reports it. Empty on other
  * architectures.
  */
+#include "grouped.h"
 #include "products.h"
 #include "table.h"
 
@@ -549,6 +550,8 @@ const bn_kernels bn_kernels_neon_dotprod = {
     .f16_matvec = f16_matvec_neon,
     .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_sdot,
+    .q2_matvec = bn_neon_q2_matvec,
+    .b1_matvec = bn_neon_b1_matvec,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
     .attn_scores_f16 = attn_scores_f16_neon,
@@ -565,6 +568,8 @@ const bn_kernels bn_kernels_neon_plain = {
     .f16_matvec = f16_matvec_neon,
     .f16_matmat = f16_matmat_neon,
     .qk256_matmat = qk256_matmat_plain,
+    .q2_matvec = bn_neon_q2_matvec,
+    .b1_matvec = bn_neon_b1_matvec,
     .attn_scores = attn_scores_neon,
     .attn_values = attn_values_neon,
     .attn_scores_f16 = attn_scores_f16_neon,

@@ -48,6 +48,13 @@ typedef struct {
     /* The codes in the 1.6-bit layout of q16.h (--weights q16), rows of
      * q16_row_bytes; then codes is NULL. Only with a per-tensor scale. */
     uint8_t *q16;
+    /* The group-scaled matrices of Q2_0 and Q1_0 files (grouped.h), which
+     * take Q8 activations: fp16 scales per QK256 quarter (Q2_0) or per
+     * binary block (Q1_0), else NULL; a Q1_0 matrix holds binary rows in
+     * bits (codes NULL). */
+    uint16_t *group_scales;
+    uint8_t *bits;
+    int bits_in_arena;
 } qk256_matrix;
 
 static inline int qk256_blocks(int cols) { return (cols + QK256_BLOCK - 1) / QK256_BLOCK; }

@@ -51,6 +51,9 @@
 #define Q6_K_SCALE_HI 127
 #define F16_BYTES 2
 
+#define QK2_0 64
+#define QK1_0 128
+#define GROUPED_BYTES 18 /* Q2_0 and Q1_0: fp16 d and 16 bytes */
 #define DOT_CHUNK 256 /* values dequantized at a time: a multiple of every block */
 #define DOT_LANES 16  /* independent partial sums, so the compiler can vectorize */
 
@@ -110,6 +113,26 @@ static void dequant_q4_0(const uint8_t *src, float *restrict out, int n)
             out[i] = (float)((qs[i] & 0xF) - Q4_0_OFFSET) * d;
             out[i + QK4_0 / 2] = (float)((qs[i] >> 4) - Q4_0_OFFSET) * d;
         }
+    }
+}
+
+/* Q2_0 (docs/FORMAT.md, Q2_0): blocks of 64, fp16 d then 2-bit codes,
+ * value (code - 1) * d; Q1_0: blocks of 128, fp16 d then bits, +-d. A
+ * Bonsai file may hold its embedding and output layer so. */
+static void dequant_q2_0(const uint8_t *src, float *restrict out, int n)
+{
+    for (int b = 0; b < n / QK2_0; b++, src += GROUPED_BYTES, out += QK2_0) {
+        const float d = load_f16(src);
+        for (int i = 0; i < QK2_0; i++)
+            out[i] = (float)((int)((src[F16_BYTES + i / 4] >> (2 * (i % 4))) & 3) - 1) * d;
+    }
+}
+
+static void dequant_q1_0(const uint8_t *src, float *restrict out, int n)
+{
+    for (int b = 0; b < n / QK1_0; b++, src += GROUPED_BYTES, out += QK1_0) {
+        const float d = load_f16(src);
+        for (int i = 0; i < QK1_0; i++) out[i] = src[F16_BYTES + i / 8] >> (i % 8) & 1 ? d : -d;
     }
 }
 
@@ -288,7 +311,8 @@ static const codec codecs[] = {
     {GGML_TYPE_F32, dequant_f32, NULL},        {GGML_TYPE_F16, dequant_f16, quant_f16},
     {GGML_TYPE_BF16, dequant_bf16, NULL},      {GGML_TYPE_Q8_0, dequant_q8_0, quant_q8_0},
     {GGML_TYPE_Q4_0, dequant_q4_0, NULL},      {GGML_TYPE_Q4_K, dequant_q4_k, NULL},
-    {GGML_TYPE_Q6_K, dequant_q6_k, quant_q6_k},
+    {GGML_TYPE_Q6_K, dequant_q6_k, quant_q6_k}, {GGML_TYPE_Q2_0, dequant_q2_0, NULL},
+    {GGML_TYPE_Q1_0, dequant_q1_0, NULL},
 };
 
 static const codec *find_codec(uint32_t type)
@@ -417,7 +441,7 @@ static void add_group(float *lane, int g, float dw, const bn_q8act *a, int32_t i
     lane[g % BN_Q8_LANES] += dw * a->d[g] * (float)isum;
 }
 
-static float fold_q8_lanes(float *lane)
+float bn_q8_fold_lanes(float *lane)
 {
     for (int width = BN_Q8_LANES / 2; width >= 1; width /= 2)
         for (int l = 0; l < width; l++) lane[l] += lane[l + width];
@@ -436,7 +460,7 @@ void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                                           a->q + (size_t)g * QK8_0, QK8_0);
             add_group(lane, g, load_f16(block), a, isum);
         }
-        y[r] = fold_q8_lanes(lane);
+        y[r] = bn_q8_fold_lanes(lane);
     }
 }
 
@@ -464,6 +488,6 @@ void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y,
                 add_group(lane, g, dw, a, isum);
             }
         }
-        y[r] = fold_q8_lanes(lane);
+        y[r] = bn_q8_fold_lanes(lane);
     }
 }

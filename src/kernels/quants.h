@@ -54,6 +54,8 @@ void bn_quantize_row(uint32_t type, const float *x, uint8_t *dst, int n);
 int bn_q8act_alloc(bn_q8act *a, int n);
 void bn_q8act_free(bn_q8act *a);
 void bn_q8act_quantize_ref(const float *x, int n, bn_q8act *a);
+/* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1 (BN_Q8_LANES lanes). */
+float bn_q8_fold_lanes(float *lane);
 void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1);
 void bn_q6_k_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1);
 

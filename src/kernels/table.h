@@ -79,6 +79,9 @@ typedef void (*bn_q8_matvec_fn)(const uint8_t *w, int cols, const bn_q8act *a, f
                                 int r1);
 
 struct bn_q8rows; /* q8rows.h: the output layer's int8-row copy */
+/* y[r] for rows r in [r0, r1) of a group-scaled matrix w (grouped.h). */
+typedef void (*bn_grouped_matvec_fn)(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
+                                     int r1);
 
 typedef struct {
     const char *name;
@@ -121,6 +124,10 @@ typedef struct {
     /* The product of the output layer's int8-row copy (q8rows.h defines
      * it) for rows [r0, r1). NULL: bn_q8rows_matvec_ref. */
     void (*q8rows_matvec)(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0, int r1);
+    /* The products of the group-scaled matrices of Q2_0 and Q1_0 files
+     * (grouped.h) on Q8 activations, bitwise grouped.c's. NULL: those. */
+    bn_grouped_matvec_fn q2_matvec;
+    bn_grouped_matvec_fn b1_matvec;
     /* Attention of n_q query heads sharing one kv head over n rows of the
      * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
      * BN_ATTN_LANES says the order). Query j is q + j*d and its scores

@@ -179,6 +179,12 @@ void bn_x86_q8rows_matvec_vnni(const struct bn_q8rows *w, const bn_q8act *a, flo
                                int r1);
 void bn_x86_q8_0_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
+/* The products of Q2_0 and Q1_0 matrices (grouped_x86.c). */
+void bn_x86_q2_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+void bn_x86_b1_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+/* Their AVX-512 VNNI versions (avx512-vnni table). */
+void bn_x86_q2_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+void bn_x86_b1_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
 

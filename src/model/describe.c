@@ -32,14 +32,27 @@ static void describe_output(const bn_model *m, char *line, size_t len)
 static void describe_ternary(const bn_model *m, char *line, size_t len)
 {
     if (m->vocab_only) { /* the scales are known once the weights are read */
-        snprintf(line, len, "ternary weights: %d matrices, repacked to QK256 at load",
-                 m->hp.n_layer * (int)BN_N_PROJ);
+        snprintf(line, len, "ternary weights: %d matrices, %s at load",
+                 m->hp.n_layer * (int)BN_N_PROJ,
+                 m->act_groups ? "kept with their block scales (Q2_0 as QK256, Q1_0 as bits)"
+                               : "repacked to QK256");
         return;
     }
-    int per_block = 0, total = 0;
+    int per_block = 0, total = 0, binary = 0, quarters = 0;
     for (int il = 0; il < m->hp.n_layer; il++)
-        for (size_t i = 0; i < BN_N_PROJ; i++, total++)
-            per_block += bn_layer_proj(&m->layers[il], i)->block_scales != NULL;
+        for (size_t i = 0; i < BN_N_PROJ; i++, total++) {
+            const qk256_matrix *w = bn_layer_proj(&m->layers[il], i);
+            per_block += w->block_scales != NULL;
+            binary += w->bits != NULL;
+            quarters += w->group_scales && !w->bits;
+        }
+    if (binary || quarters) {
+        snprintf(line, len,
+                 "ternary weights: %d matrices, %d as binary rows (Q1_0), %d as QK256 with a "
+                 "scale per 64 (Q2_0)",
+                 total, binary, quarters);
+        return;
+    }
     snprintf(line, len,
              "ternary weights: %d matrices as QK256, %d with one scale, %d with a "
              "scale per block",
@@ -64,9 +77,15 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
     EMIT("file size:       %.2f MiB", (double)m->file->size / BN_BYTES_PER_MIB);
     EMIT("architecture:    %s (FFN %s)", bn_arch_name(m),
          m->act == BN_ACT_RELU2 ? "relu2" : "silu");
-    EMIT("graph:           %s, RoPE %s, %s output layer",
-         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->rope == BN_ROPE_NORM ? "norm" : "neox",
+    EMIT("graph:           %s%s%s, RoPE %s, %s output layer",
+         m->has_sub_norms ? "sub-norms" : "no sub-norms", m->has_qk_norm ? ", q/k norms" : "",
+         m->has_norm_in ? ", projection input norms" : "", m->rope == BN_ROPE_NORM ? "norm" : "neox",
          gguf_find_tensor(m->file, "output.weight") ? "separate" : "tied");
+    static const char *const pool_names[] = {"none", "mean", "cls", "last"};
+    EMIT("activations:     %s; pooling %s",
+         m->act_groups ? "int8 in groups of 32 (Q8_0, as Q2_0/Q1_0 files run)"
+                       : "int8 per token (absmax)",
+         pool_names[m->pooling]);
     EMIT("parameters:      %.2f M", (double)parameter_count(m) / 1e6);
     EMIT("layers:          %d", hp->n_layer);
     EMIT("embedding:       %d", hp->n_embd);

@@ -93,10 +93,16 @@ int bn_read_arch(bn_model *m, char *err)
         m->rope = BN_ROPE_NORM;
         return 0;
     }
+    if (gguf_str_eq(s, "qwen3")) {
+        /* Bonsai and BitNet embeddings: q/k norms, NEOX RoPE, SiLU */
+        m->arch = BN_ARCH_QWEN3;
+        m->act = BN_ACT_SILU;
+        return 0;
+    }
     char name[BN_NAME_LEN];
     return bn_errf(err,
-                   "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25, bitnet "
-                   "or llama)",
+                   "unsupported architecture '%s' (expected bitnet-b1.58, bitnet-25, bitnet, "
+                   "llama or qwen3)",
                    gguf_printable(s.ptr, s.len, name, sizeof name));
 }
 
@@ -152,6 +158,13 @@ int bn_read_hparams(bn_model *m, char *err)
                        "rope.dimension_count %d differs from the head dimension %d (partial "
                        "rotary embeddings are not supported)",
                        n_rot, hp->head_dim);
+    int pooling = BN_POOL_NONE;
+    if (read_dim(m, "pooling_type", 0, BN_POOL_NONE, BN_POOL_NONE, BN_POOL_LAST, &pooling, err)) {
+        char why[BN_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err);
+        return bn_errf(err, "%s (none, mean, cls or last; rank is not supported)", why);
+    }
+    m->pooling = (bn_pooling)pooling;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kernels/grouped.h"
 #include "kernels/quants.h"
 #include "load.h"
 #include "names.h"
@@ -37,7 +38,7 @@ static float *load_norm(const bn_model *m, const char *name, int n, char *err)
         bn_errf(err, "out of memory");
         return NULL;
     }
-    memcpy(w, t->data, (size_t)n * sizeof *w);
+    bn_dequantize_row(t->type, t->data, w, n);
     return w;
 }
 
@@ -51,6 +52,22 @@ static void bind_dense(const gguf_tensor *t, bn_dense *d)
     d->data = t->data;
     d->owned = NULL;
     d->owned_in_arena = 0;
+    d->grouped = NULL;
+}
+
+/* A Q2_0 / Q1_0 output layer (Bonsai's, 1 bit like the rest) is repacked
+ * for the Q8 products, as its projections are. */
+static int group_output(bn_model *m, const gguf_tensor *t, char *err)
+{
+    if (m->output.type != t->type || !bn_ternary_is_grouped(t->type)) return 0;
+    qk256_matrix *g = calloc(1, sizeof *g);
+    if (!g) return bn_errf(err, "out of memory for the output layer");
+    if (bn_ternary_load(t, "output layer", m->pool, NULL, 0, g, err)) {
+        free(g);
+        return -1;
+    }
+    m->output.grouped = g;
+    return 0;
 }
 
 /* Layer il's norms copied, its projections repacked (their file pages
@@ -62,7 +79,7 @@ static int load_layer(bn_model *m, int il, char *err)
     bn_norm_slot norms[BN_N_NORMS];
     const int n_norms = bn_layer_norms(m, l, norms);
     for (int i = 0; i < n_norms; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        snprintf(name, sizeof name, "blk.%d.%.*s.weight", il, BN_NORM_SUFFIX, norms[i].suffix);
         if (!(*norms[i].dst = load_norm(m, name, norms[i].n, err))) return -1;
     }
     for (size_t i = 0; i < BN_N_PROJ; i++) {
@@ -86,7 +103,8 @@ static size_t ternary_bytes(const bn_model *m)
         for (size_t i = 0; i < BN_N_PROJ; i++) {
             snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
             const gguf_tensor *t = gguf_find_tensor(m->file, name);
-            total += qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
+            total += t->type == GGML_TYPE_Q1_0 ? bn_bits_bytes((int)t->ne[1], (int)t->ne[0])
+                                               : qk256_codes_bytes((int)t->ne[1], (int)t->ne[0]);
         }
     return total;
 }
@@ -108,7 +126,8 @@ static int load_weights(bn_model *m, uint32_t out_type, char *err)
         bind_dense(out, &m->output);
     else
         m->output = m->tok_embd; /* tied (docs/FORMAT.md, Tensor names and shapes) */
-    return bn_lm_head_requantize(m, out_type, err);
+    if (bn_lm_head_requantize(m, out_type, err)) return -1;
+    return group_output(m, out ? out : gguf_find_tensor(m->file, "token_embd.weight"), err);
 }
 
 /* bn_model_params.weights: the 2-bit layout (NULL, "", "q2") or "q16". */
@@ -205,6 +224,9 @@ void bn_model_close(bn_model *m)
             free(l->attn_sub_norm);
             free(l->ffn_norm);
             free(l->ffn_sub_norm);
+            free(l->attn_q_norm);
+            free(l->attn_k_norm);
+            for (size_t i = 0; i < BN_N_PROJ; i++) free(l->norm_in[i]);
             for (size_t i = 0; i < BN_N_PROJ; i++) qk256_free(bn_layer_proj(l, i));
         }
         free(m->layers);
@@ -212,6 +234,8 @@ void bn_model_close(bn_model *m)
     bn_arena_free(&m->weights);
     free(m->output_norm);
     if (!m->output.owned_in_arena) free(m->output.owned);
+    if (m->output.grouped) qk256_free(m->output.grouped);
+    free(m->output.grouped);
     bn_lm_copy_free(&m->lm_copy);
     bn_tokenizer_free(m->tok);
     bn_pool_free(m->pool);
@@ -221,5 +245,11 @@ void bn_model_close(bn_model *m)
 
 const bn_tokenizer *bn_model_tokenizer(const bn_model *m) { return m->tok; }
 int bn_model_n_vocab(const bn_model *m) { return m->hp.n_vocab; }
+int bn_model_n_embd(const bn_model *m) { return m->hp.n_embd; }
+bn_pooling bn_model_pooling(const bn_model *m) { return m->pooling; }
+int bn_model_embedding_only(const bn_model *m)
+{
+    return m->pooling != BN_POOL_NONE && !gguf_find_tensor(m->file, "output.weight");
+}
 int bn_model_n_ctx_train(const bn_model *m) { return m->hp.n_ctx_train; }
 const char *bn_model_kernel_name(const bn_model *m) { return m->kernels->name; }

@@ -26,10 +26,11 @@ int bn_read_vocab_size(bn_model *m, char *err);
 
 /* validate.c: the norm weights of a layer (name suffix, width,
  * destination); bn_layer_norms fills them and returns how many the model
- * has, the sub-norms last. */
-#define BN_N_NORMS 4
+ * has. */
+#define BN_N_NORMS (6 + BN_N_PROJ)
+#define BN_NORM_SUFFIX 32 /* "ffn_down_norm_in" and shorter */
 typedef struct {
-    const char *suffix;
+    char suffix[BN_NORM_SUFFIX];
     int n;
     float **dst;
 } bn_norm_slot;

@@ -15,12 +15,14 @@
 #include "kernels/kernels.h"
 #include "kernels/q8rows.h"
 #include "kernels/qk256.h"
+#include "names.h"
 #include "runtime/threadpool.h"
 
 /* bitnet-b1.58 (and its old name bitnet-25), mainline's bitnet, and
  * llama: Falcon3-1.58bit, Falcon-E, Llama3-8B-1.58 (docs/FORWARD.md,
- * Architectures). */
-typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET, BN_ARCH_LLAMA } bn_arch;
+ * Architectures); qwen3: PrismML's Bonsai (Q1_0, Q2_0) and Microsoft's
+ * BitNet embeddings (I2_S with per-projection input norms). */
+typedef enum { BN_ARCH_BITNET_B158, BN_ARCH_BITNET, BN_ARCH_LLAMA, BN_ARCH_QWEN3 } bn_arch;
 
 /* attention.c sums head dimensions in lanes of 8 (every released
  * model has 64, 128 or 256). */
@@ -48,6 +50,9 @@ typedef struct {
     size_t row_bytes;
     uint8_t *owned; /* a copy requantized at load (--lm-head), else NULL */
     int owned_in_arena; /* owned lies in the model's weights arena */
+    /* A Q2_0 / Q1_0 output layer repacked for the Q8 products of
+     * kernels/grouped.h (Bonsai's LM head), else NULL; owned by the model. */
+    qk256_matrix *grouped;
 } bn_dense;
 
 /* lm_copy.c: the output layer's int8-row copy (q8rows.h) for two-stage logits, and per
@@ -69,6 +74,11 @@ typedef struct {
 typedef struct {
     /* owned copies; the sub-norms are NULL in a model without them */
     float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    /* qwen3: the per-head RMSNorm of q and k before RoPE (head_dim), else NULL */
+    float *attn_q_norm, *attn_k_norm;
+    /* BitNet embeddings: each projection's own input RMSNorm, in the order
+     * of names.h (its input width), else NULL */
+    float *norm_in[BN_N_PROJ];
     qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
 } bn_layer;
 
@@ -80,6 +90,13 @@ struct bn_model {
     bn_ffn_act act;
     bn_rope_type rope;
     int has_sub_norms; /* attn_sub_norm and ffn_sub_norm in every layer */
+    int has_qk_norm;   /* attn_q_norm and attn_k_norm in every layer (qwen3) */
+    int has_norm_in;   /* the seven *_norm_in in every layer (BitNet embeddings) */
+    /* The projections are Q2_0 / Q1_0 (kernels/grouped.h): activations go
+     * to them as Q8 groups of 32, not per-token int8 (docs/FORWARD.md,
+     * Activation quantization). */
+    int act_groups;
+    bn_pooling pooling; /* the file's pooling_type (BN_POOL_NONE when absent) */
     bn_hparams hp;
     bn_layer *layers;
     bn_arena weights; /* the layers' ternary codes and a requantized output layer */

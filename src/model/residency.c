@@ -3,6 +3,7 @@
  * contents were repacked or requantized are released, and --mlock locks
  * the weights a pass reads.
  */
+#include "kernels/grouped.h"
 #include "load.h"
 #include "names.h"
 #include "runtime/errors.h"
@@ -50,6 +51,9 @@ int bn_lock_weights(const bn_model *m, char *err)
             const qk256_matrix *w = bn_layer_proj(&m->layers[il], i);
             if (!w->codes_in_arena &&
                 lock_range(w->codes, qk256_codes_bytes(w->rows, w->cols), total, err))
+                return -1;
+            if (w->bits && !w->bits_in_arena &&
+                lock_range(w->bits, bn_bits_bytes(w->rows, w->cols), total, err))
                 return -1;
         }
     if (lock_range(m->tok_embd.data, m->tok_embd.row_bytes * (size_t)m->tok_embd.rows, total, err))

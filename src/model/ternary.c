@@ -7,7 +7,9 @@
  *   TQ1_0 (34)       (docs/FORMAT.md, TQ2_0 and TQ1_0), kept per block
  *                    unless every block of the tensor has the same scale
  *                    (then one per-tensor scale);
- *   F32, F16, BF16   floats, ternarized per tensor (see float_scale).
+ *   F32, F16, BF16   floats, ternarized per tensor (see float_scale);
+ *   Q2_0 (42),       mainline llama.cpp's group-scaled blocks, kept with
+ *   Q1_0 (41)        every scale (kernels/grouped.h), for Q8 activations.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 
 #include "bitnet.h"
+#include "kernels/grouped.h"
 #include "kernels/q16.h"
 #include "kernels/quants.h"
 #include "runtime/errors.h"
@@ -50,9 +53,12 @@ static int check_tq(const gguf_tensor *t, const char *name, const qk256_tq_forma
     return 0;
 }
 
+int bn_ternary_is_grouped(uint32_t type) { return type == GGML_TYPE_Q2_0 || type == GGML_TYPE_Q1_0; }
+
 /* The tensor's encoding is one bn_ternary_load repacks, with finite scales. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
 {
+    if (bn_ternary_is_grouped(t->type)) return 0; /* gguf.c checked whole blocks; scales at load */
     if (t->type == GGML_TYPE_I2_S) {
         if (t->ne[0] % I2S_ROW_MULTIPLE)
             return bn_errf(err, "tensor %s: I2_S row length %lld is not a multiple of %d", name,
@@ -65,7 +71,7 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
     if (is_float_type(t->type)) return 0;
     return bn_errf(err,
                 "tensor %s has type %s, which is not a ternary encoding this engine reads "
-                "(I2_S, TQ2_0, TQ1_0, or ternary-valued F32/F16/BF16)",
+                "(I2_S, TQ2_0, TQ1_0, Q2_0, Q1_0, or ternary-valued F32/F16/BF16)",
                 name, gguf_type_name(t->type));
 }
 
@@ -279,11 +285,41 @@ static int to_q16(qk256_matrix *m, bn_pool *pool, bn_arena *arena)
     return 0;
 }
 
+static void repack_grouped_task(void *arg, int ith, int nth)
+{
+    repack_job *j = arg;
+    int r0, r1;
+    rows_of(j, ith, nth, &r0, &r1);
+    long bad = j->t->type == GGML_TYPE_Q2_0 ? bn_grouped_from_q2_0_rows(j->m, j->t->data, r0, r1)
+                                            : bn_grouped_from_q1_0_rows(j->m, j->t->data, r0, r1);
+    if (bad) atomic_fetch_add(&j->bad, bad);
+}
+
+/* Q2_0 and Q1_0 keep their own layouts (never Q16: their scales are per
+ * block). */
+static int load_grouped(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
+                        qk256_matrix *out, char *err)
+{
+    const int rows = (int)t->ne[1], cols = (int)t->ne[0];
+    if (t->type == GGML_TYPE_Q2_0 ? bn_grouped_alloc_q2(out, rows, cols, arena)
+                                  : bn_grouped_alloc_b1(out, rows, cols, arena))
+        return bn_errf(err, "out of memory for tensor %s", name);
+    repack_job j = {.t = t, .m = out};
+    atomic_init(&j.bad, 0);
+    bn_pool_run(pool, repack_grouped_task, &j);
+    const long bad = atomic_load(&j.bad);
+    if (!bad) return 0;
+    qk256_free(out);
+    return bn_errf(err, "tensor %s: %ld %s blocks have a non-finite scale", name, bad,
+                   gguf_type_name(t->type));
+}
+
 /* Tensor t repacked into *out, in the arena when it fits, Q16 when asked. */
 int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
                     int q16, qk256_matrix *out, char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
+    if (bn_ternary_is_grouped(t->type)) return load_grouped(t, name, pool, arena, out, err);
     const int rows = (int)t->ne[1], cols = (int)t->ne[0];
     const qk256_tq_format *tq = tq_format(t->type);
     float tq_scale = 1.0f;

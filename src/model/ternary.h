@@ -1,6 +1,6 @@
 /*
  * ternary.h - turns a ternary tensor of any supported file encoding (I2_S,
- * TQ2_0, TQ1_0, or ternary-valued F32/F16/BF16) into a QK256 matrix
+ * TQ2_0, TQ1_0, Q2_0, Q1_0, or ternary-valued F32/F16/BF16) into a QK256 matrix
  * (ternary.c).
  */
 #ifndef BN_TERNARY_H
@@ -10,6 +10,9 @@
 #include "kernels/qk256.h"
 #include "runtime/threadpool.h"
 
+/* Q2_0 or Q1_0: a group-scaled type, whose products take Q8 activations
+ * (kernels/grouped.h). */
+int bn_ternary_is_grouped(uint32_t type);
 /* Checks that tensor t (ne = [cols, rows]) has an encoding this engine can
  * repack; returns 0, or -1 with err naming the tensor. Allocates nothing. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err);

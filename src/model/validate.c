@@ -34,13 +34,15 @@ static const gguf_tensor *find_tensor(const bn_model *m, const char *name, int64
     return t;
 }
 
-/* A norm weight vector: n F32 values. */
+/* A norm weight vector: n F32 values (BitNet-embedding's converter
+ * writes F16). */
 static int check_norm(const bn_model *m, const char *name, int n, char *err)
 {
     const gguf_tensor *t = find_tensor(m, name, n, 0, err);
     if (!t) return -1;
-    if (t->type != GGML_TYPE_F32)
-        return bn_errf(err, "tensor %s has type %s, expected F32", name, gguf_type_name(t->type));
+    if (t->type != GGML_TYPE_F32 && t->type != GGML_TYPE_F16 && t->type != GGML_TYPE_BF16)
+        return bn_errf(err, "tensor %s has type %s, expected F32 (or F16, BF16)", name,
+                       gguf_type_name(t->type));
     return 0;
 }
 
@@ -52,7 +54,7 @@ static const gguf_tensor *check_dense(const bn_model *m, const char *name, char 
     if (!bn_dense_supported(t->type)) {
         bn_errf(err,
                 "tensor %s has type %s, which is not supported for the embedding or output "
-                "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
+                "layer (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q2_0, Q1_0)",
                 name, gguf_type_name(t->type));
         return NULL;
     }
@@ -99,15 +101,28 @@ int bn_proj_scale(const bn_model *m, int il, const char *proj, float *s, char *e
     return 1;
 }
 
-/* A layer's norms; returns how many the model has (the sub-norms last). */
+/* A layer's norms; returns how many the model has. */
 int bn_layer_norms(const bn_model *m, bn_layer *l, bn_norm_slot out[BN_N_NORMS])
 {
     const bn_hparams *hp = &m->hp;
-    out[0] = (bn_norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
-    out[1] = (bn_norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
-    out[2] = (bn_norm_slot){"attn_sub_norm", hp->n_head * hp->head_dim, &l->attn_sub_norm};
-    out[3] = (bn_norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
-    return m->has_sub_norms ? BN_N_NORMS : BN_N_NORMS - 2;
+    int n = 0;
+    out[n++] = (bn_norm_slot){"attn_norm", hp->n_embd, &l->attn_norm};
+    out[n++] = (bn_norm_slot){"ffn_norm", hp->n_embd, &l->ffn_norm};
+    if (m->has_sub_norms) {
+        out[n++] = (bn_norm_slot){"attn_sub_norm", hp->n_head * hp->head_dim, &l->attn_sub_norm};
+        out[n++] = (bn_norm_slot){"ffn_sub_norm", hp->n_ff, &l->ffn_sub_norm};
+    }
+    if (m->has_qk_norm) {
+        out[n++] = (bn_norm_slot){"attn_q_norm", hp->head_dim, &l->attn_q_norm};
+        out[n++] = (bn_norm_slot){"attn_k_norm", hp->head_dim, &l->attn_k_norm};
+    }
+    for (int i = 0; m->has_norm_in && i < BN_N_PROJ; i++, n++) {
+        int rows;
+        proj_shape(hp, bn_proj_names[i], &rows, &out[n].n);
+        snprintf(out[n].suffix, sizeof out[n].suffix, "%s_norm_in", bn_proj_names[i]);
+        out[n].dst = &l->norm_in[i];
+    }
+    return n;
 }
 
 /* bitnet-b1.58 and bitnet always have the sub-norms; a llama file has them
@@ -115,8 +130,26 @@ int bn_layer_norms(const bn_model *m, bn_layer *l, bn_norm_slot out[BN_N_NORMS])
  * and Llama3-8B-1.58 have none). */
 static void detect_sub_norms(bn_model *m)
 {
-    m->has_sub_norms = m->arch != BN_ARCH_LLAMA ||
+    m->has_sub_norms = (m->arch != BN_ARCH_LLAMA && m->arch != BN_ARCH_QWEN3) ||
                        gguf_find_tensor(m->file, "blk.0.attn_sub_norm.weight") != NULL;
+    /* qwen3 always has its q/k norms; the BitNet-embedding layout adds an
+     * input norm to every projection, in every layer as in the first */
+    m->has_qk_norm = m->arch == BN_ARCH_QWEN3;
+    m->has_norm_in = gguf_find_tensor(m->file, "blk.0.attn_q_norm_in.weight") != NULL;
+}
+
+/* One activation scheme per model: the projections are all Q2_0 / Q1_0
+ * (Q8 activations), or none is. The first one decides. */
+static int check_act_scheme(bn_model *m, int il, size_t i, const gguf_tensor *t, const char *name,
+                            char *err)
+{
+    const int grouped = bn_ternary_is_grouped(t->type);
+    if (il == 0 && i == 0) m->act_groups = grouped;
+    if (grouped == m->act_groups) return 0;
+    return bn_errf(err, "tensor %s is %s but blk.0.attn_q.weight is %s: a model's projections "
+                   "must all be Q2_0/Q1_0 or all take per-token activations", name,
+                   gguf_type_name(t->type),
+                   gguf_type_name(gguf_find_tensor(m->file, "blk.0.attn_q.weight")->type));
 }
 
 /* An ordinary Llama file: say why it is refused. */
@@ -132,7 +165,7 @@ static int not_bitnet(char *err)
 
 /* Layer il's projections (shapes, encodings, arch bitnet's scales) and
  * norms. */
-static int validate_layer(const bn_model *m, int il, char *err)
+static int validate_layer(bn_model *m, int il, char *err)
 {
     const bn_hparams *hp = &m->hp;
     char name[BN_NAME_LEN];
@@ -142,7 +175,9 @@ static int validate_layer(const bn_model *m, int il, char *err)
         proj_shape(hp, bn_proj_names[i], &rows, &cols);
         snprintf(name, sizeof name, "blk.%d.%s.weight", il, bn_proj_names[i]);
         const gguf_tensor *t = find_tensor(m, name, cols, rows, err);
-        if (!t || bn_proj_scale(m, il, bn_proj_names[i], &s, err) < 0) return -1;
+        if (!t || bn_proj_scale(m, il, bn_proj_names[i], &s, err) < 0 ||
+            check_act_scheme(m, il, i, t, name, err))
+            return -1;
         if (m->arch == BN_ARCH_LLAMA ? bn_ternary_check_strict(t, name, err)
                                      : bn_ternary_check(t, name, err))
             return m->arch == BN_ARCH_LLAMA ? not_bitnet(err) : -1;
@@ -151,7 +186,7 @@ static int validate_layer(const bn_model *m, int il, char *err)
     bn_layer unused; /* only the names and sizes are wanted here */
     const int n_norms = bn_layer_norms(m, &unused, norms);
     for (int i = 0; i < n_norms; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", il, norms[i].suffix);
+        snprintf(name, sizeof name, "blk.%d.%.*s.weight", il, BN_NORM_SUFFIX, norms[i].suffix);
         if (check_norm(m, name, norms[i].n, err)) return -1;
     }
     return 0;

@@ -210,6 +210,9 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
     srv_request req;
     srv_job job;
     memset(&job, 0, sizeof job);
+    if (bn_model_embedding_only(srv->m))
+        return respond_error(c, 400, "this model is an embedding model (it pools its states and "
+                             "has no output layer): use /v1/embeddings", hr->keep_alive);
     int status = api_parse_generation(srv, hr->body, hr->content_length, chat, &req, &job, msg);
     if (status) {
         api_request_free(&req, &job);
@@ -268,7 +271,17 @@ static int authorized(const server *srv, const http_request *r)
     return diff == 0;
 }
 
-typedef enum { EP_HEALTH, EP_MODELS, EP_COMPLETIONS, EP_CHAT, EP_TOKENIZE, EP_DETOKENIZE, EP_METRICS } endpoint;
+typedef enum {
+    EP_HEALTH,
+    EP_MODELS,
+    EP_COMPLETIONS,
+    EP_CHAT,
+    EP_TOKENIZE,
+    EP_DETOKENIZE,
+    EP_METRICS,
+    EP_EMBEDDINGS, /* OpenAI's */
+    EP_EMBEDDING,  /* llama-server's */
+} endpoint;
 
 static const struct {
     const char *path, *alias, *method;
@@ -281,6 +294,8 @@ static const struct {
     {"/tokenize", NULL, "POST", EP_TOKENIZE},
     {"/detokenize", NULL, "POST", EP_DETOKENIZE},
     {"/metrics", NULL, "GET", EP_METRICS},
+    {"/v1/embeddings", "/embeddings", "POST", EP_EMBEDDINGS},
+    {"/embedding", NULL, "POST", EP_EMBEDDING},
 };
 
 static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
@@ -301,6 +316,11 @@ static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
         break;
     case EP_DETOKENIZE:
         status = api_detokenize(c->srv, r->body, r->content_length, &body, &len, msg);
+        break;
+    case EP_EMBEDDINGS:
+    case EP_EMBEDDING:
+        status = api_embeddings(c->srv, r->body, r->content_length, ep == EP_EMBEDDINGS, &body,
+                                &len, msg);
         break;
     case EP_METRICS:
         body = api_metrics_body(c->srv, &len);

@@ -115,6 +115,10 @@ int api_tokenize(const server *srv, const char *body, size_t len, char **out, si
 int api_detokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                    char msg[BN_ERR_LEN]);
 char *api_models_body(const server *srv, size_t *out_len);
+/* POST /v1/embeddings (openai) or /embedding (embeddings.c); status 200 or
+ * 4xx/5xx with msg set. */
+int api_embeddings(server *srv, const char *body, size_t len, int openai, char **out,
+                   size_t *out_len, char msg[BN_ERR_LEN]);
 char *api_metrics_body(server *srv, size_t *out_len);
 
 #endif

@@ -352,6 +352,28 @@ static void write_finish(FILE *f, const char *reason)
     else fputs(", \"finish_reason\": null}]", f);
 }
 
+/* A reply that opens with a "<think>...</think>" block (Qwen3): the
+ * block's text in *think (its newlines trimmed), the rest from *content on
+ * (after the newlines that follow the block). 0 when there is none. */
+static int split_reasoning(const char *text, size_t len, const char **think, size_t *think_len,
+                           const char **content)
+{
+    static const char open[] = "<think>", close[] = "</think>";
+    size_t at = 0;
+    while (at < len && (text[at] == ' ' || text[at] == '\n')) at++;
+    if (len - at < sizeof open - 1 || memcmp(text + at, open, sizeof open - 1)) return 0;
+    at += sizeof open - 1;
+    const char *end = memmem(text + at, len - at, close, sizeof close - 1);
+    if (!end) return 0;
+    *think = text + at;
+    *think_len = (size_t)(end - *think);
+    while (*think_len && **think == '\n') (*think)++, (*think_len)--;
+    while (*think_len && (*think)[*think_len - 1] == '\n') (*think_len)--;
+    *content = end + sizeof close - 1;
+    while (*content < text + len && **content == '\n') (*content)++;
+    return 1;
+}
+
 /* The whole response of a request that was not streamed. */
 char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len)
@@ -361,6 +383,16 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     write_header(f, srv, req, id, 0);
     fputs(", \"choices\": [{\"index\": 0, ", f);
     fputs(req->chat ? "\"message\": {\"role\": \"assistant\", \"content\": " : "\"text\": ", f);
+    const char *think, *content;
+    size_t think_len;
+    /* --reasoning-format auto/deepseek: the reasoning apart, as llama-server */
+    if (req->chat && opts_hide_think(srv->o) &&
+        split_reasoning(text, len, &think, &think_len, &content)) {
+        json_string(f, content, (size_t)(text + len - content));
+        fputs(", \"reasoning_content\": ", f);
+        text = think;
+        len = think_len;
+    }
     json_string(f, text, len);
     fputs(req->chat ? "}, \"logprobs\": null" : ", \"logprobs\": null", f);
     write_finish(f, job->finish_reason);

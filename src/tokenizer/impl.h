@@ -63,6 +63,7 @@ struct bn_tokenizer {
     bn_vocab_kind kind;
     bn_pre_type pre; /* BPE only */
     int add_bos;
+    int add_eos; /* tokenizer.ggml.add_eos_token (embedding models) */
     int add_space_prefix; /* SPM dummy prefix */
     int spm_word_chunks;  /* SPM: no piece joins a "▁" to a char before it */
     int32_t n_vocab;

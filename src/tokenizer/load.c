@@ -46,6 +46,7 @@ static const struct {
      * mapping, written by the models' authors, is the LLaMA-3 split
      * (docs/TOKENIZERS.md, Falcon) */
     {"falcon3", BN_PRE_LLAMA3}, {"falcon_e", BN_PRE_LLAMA3}, {"falcon-h1", BN_PRE_LLAMA3},
+    {"qwen2", BN_PRE_QWEN2},
     {"gpt2", BN_PRE_GPT2},     {"gpt-2", BN_PRE_GPT2},       {"default", BN_PRE_DEFAULT},
 };
 
@@ -391,7 +392,7 @@ static int choose_pre(loader *ld)
     if (bn_pre_from_name(pre.ptr, pre.len, &t->pre))
         return fail(ld, "unsupported pre-tokenizer '%s' (known: %s)",
                     gguf_printable(pre.ptr, pre.len, shown, sizeof shown),
-                    "llama-bpe, llama3, falcon3, falcon_e, gpt-2, default");
+                    "llama-bpe, llama3, falcon3, falcon_e, qwen2, gpt-2, default");
     return 0;
 }
 
@@ -425,7 +426,9 @@ static int read_options(loader *ld)
     int spm = t->kind == BN_VOCAB_SPM;
     t->add_bos = spm || t->pre == BN_PRE_LLAMA3;
     t->add_space_prefix = spm;
-    if (read_flag(ld, "tokenizer.ggml.add_bos_token", &t->add_bos)) return -1;
+    if (read_flag(ld, "tokenizer.ggml.add_bos_token", &t->add_bos) ||
+        read_flag(ld, "tokenizer.ggml.add_eos_token", &t->add_eos))
+        return -1;
     return spm ? read_flag(ld, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix) : 0;
 }
 

@@ -8,6 +8,7 @@
  *
  *   LLaMA-3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
  *            | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ *   Qwen2:   the same with \p{N} for \p{N}{1,3}: digits one at a time
  *   GPT-2:   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  *   default: [\p{P}\$\+<=>\^~\|]+ , then GPT-2, then \p{N}+ , then [0-9][0-9][0-9],
  *            each regex splitting every piece the previous one produced.
@@ -79,7 +80,8 @@ static size_t match_whitespace(const bn_cpt_text *t, size_t pos, size_t end, int
     return e - 1; /* \s+(?!\S): the last space stays with what follows */
 }
 
-static size_t match_llama3(const bn_cpt_text *t, size_t pos, size_t end)
+/* LLaMA-3's regex with runs of at most max_digits numbers (3; Qwen2: 1). */
+static size_t match_llama3_digits(const bn_cpt_text *t, size_t pos, size_t end, size_t max_digits)
 {
     size_t m = match_contraction(t, pos, end, 1);
     if (m != pos) return m;
@@ -93,7 +95,7 @@ static size_t match_llama3(const bn_cpt_text *t, size_t pos, size_t end)
     /* \p{N}{1,3} */
     if (f & BN_CPT_NUMBER) {
         size_t e = pos + 1;
-        while (e < end && e - pos < DIGIT_GROUP && (t->flags[e] & BN_CPT_NUMBER)) e++;
+        while (e < end && e - pos < max_digits && (t->flags[e] & BN_CPT_NUMBER)) e++;
         return e;
     }
     /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' */
@@ -104,6 +106,16 @@ static size_t match_llama3(const bn_cpt_text *t, size_t pos, size_t end)
         return e;
     }
     return match_whitespace(t, pos, end, 1);
+}
+
+static size_t match_llama3(const bn_cpt_text *t, size_t pos, size_t end)
+{
+    return match_llama3_digits(t, pos, end, DIGIT_GROUP);
+}
+
+static size_t match_qwen2(const bn_cpt_text *t, size_t pos, size_t end)
+{
+    return match_llama3_digits(t, pos, end, 1);
 }
 
 static size_t match_gpt2(const bn_cpt_text *t, size_t pos, size_t end)
@@ -149,6 +161,7 @@ static size_t match_ascii_digits3(const bn_cpt_text *t, size_t pos, size_t end)
 }
 
 static const matcher_fn llama3_chain[] = {match_llama3};
+static const matcher_fn qwen2_chain[] = {match_qwen2};
 static const matcher_fn gpt2_chain[] = {match_gpt2};
 static const matcher_fn default_chain[] = {match_punct_run, match_gpt2, match_number_run,
                                            match_ascii_digits3};
@@ -185,7 +198,9 @@ static int split(const split_job *job, size_t level, size_t start, size_t end)
 int bn_pretokenize(bn_pre_type type, const bn_cpt_text *t, bn_pretoken_fn emit, void *ctx)
 {
     split_job job = {t, llama3_chain, 1, emit, ctx};
-    if (type == BN_PRE_GPT2) {
+    if (type == BN_PRE_QWEN2) {
+        job.chain = qwen2_chain;
+    } else if (type == BN_PRE_GPT2) {
         job.chain = gpt2_chain;
     } else if (type == BN_PRE_DEFAULT) {
         job.chain = default_chain;

@@ -12,6 +12,7 @@
 typedef enum {
     BN_PRE_LLAMA3,  /* the LLaMA-3 regex (tokenizer.ggml.pre "llama-bpe"/"llama3") */
     BN_PRE_GPT2,    /* the GPT-2 regex ("gpt-2") */
+    BN_PRE_QWEN2,   /* LLaMA-3's with single digits ("qwen2") */
     BN_PRE_DEFAULT, /* llama.cpp's "default": four regexes applied in turn */
 } bn_pre_type;
 

@@ -84,6 +84,7 @@ const char *bn_tokenizer_pre_name(const bn_tokenizer *t)
     switch (t->pre) {
     case BN_PRE_LLAMA3: return "llama3";
     case BN_PRE_GPT2: return "gpt2";
+    case BN_PRE_QWEN2: return "qwen2";
     case BN_PRE_DEFAULT: return "default";
     }
     return "none";
@@ -235,6 +236,7 @@ static int tokenize_all(const bn_tokenizer *t, const char *text, size_t len, int
             prev = end + hits.v[i].len;
         }
     }
+    if (!rc && (flags & BN_TOK_ADD_EOS) && t->add_eos && t->eos >= 0) rc = bn_ids_push(out, t->eos);
     free(hits.v);
     return rc;
 }

@@ -182,6 +182,9 @@ static int check_shapes(const bn_model *m, char *err)
                        MAX_BLOCKS * QK256_BLOCK);
     if (widest > (int)MAX_GROUPS || hp->n_head > (int)MAX_GROUPS || hp->head_dim % 2)
         return bn_errf(err, "vulkan: this model's shape is not supported");
+    if (m->has_qk_norm || m->has_norm_in || m->act_groups || m->output.grouped)
+        return bn_errf(err, "vulkan: arch qwen3 (q/k norms, input norms, Q1_0/Q2_0) runs on the "
+                       "CPU only (leave out --device)");
     return 0;
 }
 
