@@ -3,9 +3,11 @@
 # C11, warnings are errors, only libc, libm and pthreads. Per-ISA kernels
 # are compiled with function target attributes, so a plain build runs on
 # any CPU of its architecture and picks its kernels at startup.
-# src/cli/ makes the command-line tool and sees only include/ and its own
-# folder; every other folder of src/ is the engine (include/bitnet.h),
-# linked into the tool, tests and benches (docs/ARCHITECTURE.md).
+# The tool's three folders (src/cli: main and the modes; src/server: the
+# HTTP server; src/common: the generation library both use) see only
+# include/, src/common and their own folder; every other folder of src/ is
+# the engine (include/bitnet.h), linked into the tool, tests and benches
+# (docs/ARCHITECTURE.md).
 
 CC      ?= cc
 AR      ?= ar
@@ -25,7 +27,8 @@ VERSION    := $(shell sed -n 's/.*define BN_VERSION "\(.*\)"/\1/p' include/bitne
 SOMAJOR     = $(firstword $(subst ., ,$(VERSION)))
 
 LAYERS    = gguf runtime kernels model tokenizer engine
-CLI_SRC   = $(wildcard src/cli/*.c)
+TOOL_DIRS = cli server common
+CLI_SRC   = $(foreach d,$(TOOL_DIRS),$(wildcard src/$(d)/*.c))
 CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
 LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
@@ -76,11 +79,19 @@ endif
 bitnet-run: $(CLI_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 
-# The CLI is compiled against the public header and its own folder only,
-# so the compiler holds it to include/bitnet.h.
+# The tool is compiled against the public header, the generation library
+# and its own folder only, so the compiler holds it to include/bitnet.h.
 $(BUILD)/src/cli/%.o: src/cli/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc/cli -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -Isrc/common -Isrc/cli -c -o $@ $<
+
+$(BUILD)/src/server/%.o: src/server/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc/common -Isrc/server -c -o $@ $<
+
+$(BUILD)/src/common/%.o: src/common/%.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isrc/common -c -o $@ $<
 
 $(BUILD)/src/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
@@ -118,7 +129,7 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
 # target link it on its own.
-TEST_CLI_OBJ = $(BUILD)/src/cli/http.o
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bitnet.h"
-#include "cli/http.h"
+#include "server/http.h"
 #include "gguf/gguf.h"
 #include "test.h"
 #include "tokenizer/load.h"

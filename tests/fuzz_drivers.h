@@ -32,7 +32,7 @@ void fuzz_tokenizer_done(void);
  * required to decode back to the text. */
 const char *fuzz_tokenizer_input(const uint8_t *data, size_t size);
 
-/* An HTTP request (the server's parser, src/cli/http.c): parsed whole and
+/* An HTTP request (the server's parser, src/server/http.c): parsed whole and
  * at every cut, with a small and a large body limit. A complete request
  * must lie within the bytes given, a cut one must not be complete, and a
  * rejection must carry a 4xx/5xx status and a reason. */

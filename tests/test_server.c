@@ -8,7 +8,7 @@
  * a stream; curl and the official openai npm package as clients; --lookup
  * gives the greedy text of a server without it (reference prompts, and a
  * copy-heavy prompt in two slots at once, whole and streamed) and reports
- * accepted drafts. The HTTP parser (src/cli/http.c) is also tested
+ * accepted drafts. The HTTP parser (src/server/http.c) is also tested
  * directly.
  */
 #include <arpa/inet.h>
@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/http.h"
+#include "server/http.h"
 #include "json_mini.h"
 #include "test.h"
 

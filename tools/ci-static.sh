@@ -15,7 +15,7 @@ need cppcheck cppcheck
 need clang-tidy clang-tidy
 
 if [ $# -gt 0 ]; then files=("$@"); else files=(src/*/*.c tests/*.c tests/fuzz/*.c); fi
-defs=(-D_GNU_SOURCE -Iinclude -Isrc -Isrc/cli -Itests)
+defs=(-D_GNU_SOURCE -Iinclude -Isrc -Isrc/common -Isrc/cli -Isrc/server -Itests)
 jobs=$(nproc 2>/dev/null || echo 2)
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT

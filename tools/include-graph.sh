@@ -17,8 +17,10 @@ edges() {
         unit=${unit%.*}
         sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" |
             while read -r inc; do
-                # as the compiler looks: beside the file, then -Isrc (include/ is not src/)
+                # as the compiler looks: beside the file, then -Isrc/common
+                # (the tool's folders), then -Isrc (include/ is not src/)
                 if [ -e "$dir/$inc" ]; then target="$dir/$inc"
+                elif [ -e "src/common/$inc" ]; then target="src/common/$inc"
                 elif [ -e "src/$inc" ]; then target="src/$inc"
                 else continue; fi
                 target=$(realpath -m --relative-to=src "$target")

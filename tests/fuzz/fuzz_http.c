@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c - libFuzzer target: arbitrary bytes as an HTTP request to
- * the server's parser (src/cli/http.c), whole and cut short, under two
+ * the server's parser (src/server/http.c), whole and cut short, under two
  * body limits (fuzz_http_input in tests/fuzz_drivers.c). Built and run by
  * `make fuzz`.
  */
