@@ -527,7 +527,6 @@ TEST(server_rejects_bad_input)
         {"/v1/completions", "{", 400},
         {"/v1/completions", "[1]", 400},
         {"/v1/completions", "{\"prompt\": \"\xff\"}", 400},
-        {"/v1/completions", "{\"prompt\": \"a\", \"bogus\": 1}", 400},
         {"/v1/completions", "{\"max_tokens\": 4}", 400},
         {"/v1/completions", "{\"prompt\": 5}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": -5}", 400},
@@ -603,6 +602,60 @@ TEST(server_rejects_bad_input)
     free(resp);
     close(slow);
     CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* What clients send by default is accepted; unknown fields are ignored and
+ * logged with -v; the fields the server uses are still checked, and the
+ * 400 names the field. */
+TEST(server_lenient_fields)
+{
+    server s;
+    if (server_start(&s, "--parallel 1 -v")) return;
+    static const char *const ok[] = {
+        "{\"prompt\": \"a\", \"max_tokens\": 2, \"store\": false, \"metadata\": {\"k\": \"v\"}, "
+        "\"cache_prompt\": true, \"bogus_field_x\": [1, {\"y\": null}], \"response_format\": "
+        "{\"type\": \"text\"}, \"tools\": [], \"tool_choice\": \"none\", \"user\": \"u\", "
+        "\"echo\": false, \"best_of\": 1, \"suffix\": \"\", \"n\": 1}",
+    };
+    char *body;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CHECK_MSG(post(s.port, "/v1/completions", ok[i], &body) == 200, "%s: %s", ok[i], body);
+        free(body);
+    }
+    static const char chat[] = "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\", "
+                               "\"extra_msg_field\": 1}, {\"role\": \"user\", \"content\": \"Hi\"}, "
+                               "{\"role\": \"assistant\", \"content\": null}, {\"role\": \"user\", "
+                               "\"content\": \"Hi\"}], \"max_tokens\": 2, \"parallel_tool_calls\": true}";
+    CHECK_MSG(post(s.port, "/v1/chat/completions", chat, &body) == 200, "chat: %s", body);
+    free(body);
+    static const struct {
+        const char *json, *names;
+    } bad[] = {
+        {"{\"prompt\": \"a\", \"n\": 2}", "\"n\""},
+        {"{\"prompt\": \"a\", \"best_of\": 3}", "\"best_of\""},
+        {"{\"prompt\": \"a\", \"echo\": true}", "\"echo\""},
+        {"{\"prompt\": \"a\", \"suffix\": \"end\"}", "\"suffix\""},
+        {"{\"prompt\": \"a\", \"temperature\": \"hot\"}", "\"temperature\""},
+        {"{\"prompt\": \"a\", \"max_tokens\": true}", "\"max_tokens\""},
+        {"{\"prompt\": \"a\", \"stream\": 1}", "\"stream\""},
+        {"{\"prompt\": \"a\", \"tools\": {}}", "\"tools\""},
+        {"{\"prompt\": \"a\", \"tool_choice\": \"required\"}", "\"tool_choice\""},
+        {"{\"prompt\": \"a\", \"response_format\": {\"type\": \"xml\"}}", "\"response_format\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i].json, &body);
+        char *msg = field(body, "message");
+        CHECK_MSG(status == 400 && msg && strstr(msg, bad[i].names), "%s: %d %s", bad[i].json,
+                  status, body ? body : "");
+        free(msg);
+        free(body);
+    }
+    char *log = test_read_file(s.err, NULL);
+    CHECK_MSG(log && strstr(log, "ignoring unknown field \"bogus_field_x\"") &&
+                  strstr(log, "ignoring unknown message field \"extra_msg_field\""),
+              "-v log: %s", log ? log : "");
+    free(log);
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 

@@ -3,8 +3,10 @@
  * server: the fields of /v1/completions and /v1/chat/completions checked
  * and turned into a job (prompt tokens, sampler, limits, stop strings);
  * completion objects, stream chunks and errors written back; /tokenize,
- * /detokenize, /v1/models and /metrics. Unknown fields and values out of
- * range are refused with a message naming them.
+ * /detokenize, /v1/models and /metrics. Unknown fields are ignored (and
+ * logged with -v), as llama-server does; the fields the server uses are
+ * checked, and a value out of range, or one it does not support, is
+ * refused with a message naming the field.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +86,7 @@ static int parse_stop(gen_parse *g, const json_member *mb)
  * {"type": "text", "text": ...} parts. */
 static int append_content(gen_parse *g, const json_member *c, text_buf *text)
 {
+    if (c->kind == JSON_NULL) return 0; /* an assistant turn that only called tools */
     if (c->kind == JSON_STRING) {
         buf_append(text, c->str, c->str_len);
         return 0;
@@ -121,10 +124,10 @@ static int render_message(gen_parse *g, const json_member *el, text_buf *b)
     const json_member *role = json_get(&msg, "role"), *content = json_get(&msg, "content");
     text_buf text = {0};
     int rc = 0;
-    for (int i = 0; i < msg.n && !rc; i++)
+    for (int i = 0; i < msg.n && g->srv->o->verbose; i++)
         if (strcmp(msg.members[i].key, "role") && strcmp(msg.members[i].key, "content") &&
             strcmp(msg.members[i].key, "name"))
-            rc = bad(g->msg, "unknown message field \"%.64s\"", msg.members[i].key);
+            log_note("request: ignoring unknown message field \"%.64s\"", msg.members[i].key);
     if (!rc && (!role || role->kind != JSON_STRING))
         rc = bad(g->msg, "a message needs a \"%s\" string", "role");
     if (!rc && !content) rc = bad(g->msg, "a message needs \"%s\"", "content");
@@ -232,10 +235,70 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
         g->job->lookup = (int)v;
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
         if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
+    } else if (!strcmp(k, "best_of")) {
+        if (json_number_in(mb, 1, 1, 1, &v))
+            return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
     } else {
         return 1;
     }
     return 0;
+}
+
+/* The number of elements of an array member; -1 when it is not one. */
+static int array_length(gen_parse *g, const json_member *mb)
+{
+    json_object arr;
+    if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, g->msg)) return -1;
+    const int n = arr.n;
+    json_object_free(&arr);
+    return n;
+}
+
+/* "response_format": {"type": "text"} is what every reply is. */
+static int parse_response_format(gen_parse *g, const json_member *mb)
+{
+    json_object obj;
+    if (mb->kind != JSON_OBJECT || json_parse_object(mb->raw, mb->raw_len, &obj, g->msg))
+        return bad(g->msg, "\"%s\" must be an object", "response_format");
+    const json_member *type = json_get(&obj, "type");
+    int rc = 0;
+    if (!type || type->kind != JSON_STRING)
+        rc = bad(g->msg, "\"%s\" needs a \"type\" string", "response_format");
+    else if (strcmp(type->str, "text"))
+        rc = bad(g->msg, "\"%s\": only {\"type\": \"text\"} is supported", "response_format");
+    json_object_free(&obj);
+    return rc;
+}
+
+/* Fields the server knows but whose only supported value is the default
+ * (anything else would silently change what the client gets): 0 when the
+ * value is that default, 400 naming the field otherwise, 1 when key is not
+ * one of them. */
+static int parse_unsupported_field(gen_parse *g, const json_member *mb)
+{
+    const char *k = mb->key;
+    int on = 0;
+    if (!strcmp(k, "echo")) {
+        if (member_bool(mb, &on)) return bad(g->msg, "\"%s\" must be a boolean", k);
+        return on ? bad(g->msg, "\"%s\": true is not supported", k) : 0;
+    }
+    if (!strcmp(k, "suffix")) {
+        if (mb->kind != JSON_STRING) return bad(g->msg, "\"%s\" must be a string", k);
+        return mb->str_len ? bad(g->msg, "\"%s\" (insertion) is not supported", k) : 0;
+    }
+    if (!strcmp(k, "tools") || !strcmp(k, "functions")) {
+        const int n = array_length(g, mb);
+        if (n < 0) return bad(g->msg, "\"%s\" must be an array", k);
+        return n ? bad(g->msg, "\"%s\" (tool calls) is not supported", k) : 0;
+    }
+    if (!strcmp(k, "tool_choice") || !strcmp(k, "function_call")) {
+        if (mb->kind == JSON_STRING && (!strcmp(mb->str, "none") || !strcmp(mb->str, "auto")))
+            return 0;
+        return bad(g->msg, "\"%s\" must be \"none\" or \"auto\" (tool calls are not supported)",
+                   k);
+    }
+    if (!strcmp(k, "response_format")) return parse_response_format(g, mb);
+    return 1;
 }
 
 static int parse_field(gen_parse *g, const json_member *mb)
@@ -256,7 +319,10 @@ static int parse_field(gen_parse *g, const json_member *mb)
     }
     if (!strcmp(k, g->req->chat ? "messages" : "prompt"))
         return g->req->chat ? parse_messages(g, mb) : parse_prompt(g, mb);
-    return bad(g->msg, "unknown field \"%.64s\"", k);
+    const int rc2 = parse_unsupported_field(g, mb);
+    if (rc2 != 1) return rc2;
+    if (g->srv->o->verbose) log_note("request: ignoring unknown field \"%.64s\"", k);
+    return 0;
 }
 
 /* Tokenizes the prompt and checks it fits a slot's context. */
