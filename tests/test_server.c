@@ -659,6 +659,73 @@ TEST(server_lenient_fields)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* 300 half-open connections (more than the server's 256) cannot lock a
+ * new client out: the longest-idle ones are closed to make room, and a
+ * request head that does not arrive is answered 408 after the short head
+ * timeout, not after --timeout. */
+#define N_HALF_OPEN 300
+#define SERVED_WITHIN_MS 3000
+#define HEAD_TIMEOUT_SLACK_MS 9000
+
+TEST(server_half_open_connections_lock_no_one_out)
+{
+    server s;
+    if (server_start(&s, "--parallel 1")) return;
+    int partial = connect_to(s.port);
+    send_raw(partial, "GET /health HT", 14);
+    const double t_partial = now_ms();
+    int fds[N_HALF_OPEN], opened = 0;
+    for (int i = 0; i < N_HALF_OPEN; i++) {
+        fds[i] = connect_to(s.port);
+        opened += fds[i] >= 0;
+        if (i % 2 && fds[i] >= 0) send_raw(fds[i], "POST /v1/comp", 13);
+    }
+    CHECK_EQ_INT(opened, N_HALF_OPEN);
+    const double t0 = now_ms();
+    char *body;
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2}", &body),
+                 200);
+    free(body);
+    CHECK_MSG(now_ms() - t0 < SERVED_WITHIN_MS, "a new client waited %.0f ms", now_ms() - t0);
+    char *resp = read_all(partial);
+    const double waited = now_ms() - t_partial;
+    /* evicted (closed without a word) or timed out with 408, well before --timeout (600 s) */
+    CHECK_MSG((!*resp || !strncmp(resp, "HTTP/1.1 408", 12)) && waited < HEAD_TIMEOUT_SLACK_MS,
+              "partial head: %.0f ms, %s", waited, resp);
+    free(resp);
+    close(partial);
+    for (int i = 0; i < N_HALF_OPEN; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* A partial head alone is answered 408 after the head timeout (5 s), long
+ * before --timeout; a kept-alive connection carries several requests. */
+TEST(server_head_timeout_and_keep_alive)
+{
+    server s;
+    if (server_start(&s, "--parallel 1")) return;
+    int fd = connect_to(s.port);
+    const double t0 = now_ms();
+    send_raw(fd, "GET /health HTTP/1.1\r\nHost: x\r\n", 31);
+    char *resp = read_all(fd);
+    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408", 12) && now_ms() - t0 < HEAD_TIMEOUT_SLACK_MS,
+              "%.0f ms: %s", now_ms() - t0, resp);
+    free(resp);
+    close(fd);
+    fd = connect_to(s.port);
+    static const char two[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    send_raw(fd, two, sizeof two - 1);
+    resp = read_all(fd);
+    const char *second = strstr(resp, "HTTP/1.1 200");
+    CHECK_MSG(second && strstr(second + 1, "HTTP/1.1 200"), "keep-alive: %s", resp);
+    free(resp);
+    close(fd);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 TEST(server_api_key)
 {
     server s;

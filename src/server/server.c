@@ -26,7 +26,9 @@
 
 #define POLL_SLICE_MS 50       /* how often waits look at the stop flags */
 #define GRACE_MS 3000          /* running requests may finish this long after a signal */
-#define MAX_CONNECTIONS 256    /* beyond: 503 at once */
+#define MAX_CONNECTIONS 256    /* beyond: the longest-idle one is closed, else 503 */
+#define HEAD_TIMEOUT_MS 5000   /* a request head (or a kept-alive connection's next one) */
+#define MAX_KEEPALIVE_REQUESTS 1000 /* requests one connection may carry */
 #define CONN_STACK (256 << 10) /* a connection thread's stack */
 #define LISTEN_BACKLOG 128
 #define LINGER_MS 1000         /* reading a closing client's leftovers */
@@ -48,12 +50,19 @@ static void on_stop_signal(int sig)
 
 /* ------------------------------------------------------- socket I/O */
 
-typedef struct {
+typedef struct conn {
     server *srv;
     int fd;
     char *buf;
     size_t len, cap;
+    atomic_int idle;          /* waiting for a request head */
+    double idle_since;        /* when it began waiting */
+    struct conn *prev, *next; /* in open_conns, under srv->mu */
 } conn;
+
+/* The connections with a thread, oldest first (under the server's mutex):
+ * when they are all taken, the one idle longest makes room for a new one. */
+static conn *open_conns;
 
 static int deadline_left_ms(double deadline)
 {
@@ -119,27 +128,40 @@ static int client_gone(const conn *c)
     return (pfd.revents & POLLIN) && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-/* Reads until buf holds a whole request. 0 with req filled; -1 to close
- * the connection (the client left, stayed silent, or was answered with an
- * error). */
+/* Once the head of a request has arrived: its body gets --timeout, and a
+ * client that expects it is told to go on. 0, or -1 when it is gone. */
+static int head_arrived(conn *c, const http_request *req, double *deadline)
+{
+    atomic_store(&c->idle, 0);
+    *deadline = now_ms() + c->srv->o->server_timeout * 1e3;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    return req->expect_continue ? send_all(c, cont, sizeof cont - 1) : 0;
+}
+
+/* Reads until buf holds a whole request. The head must arrive within
+ * HEAD_TIMEOUT_MS (so idle and half-open connections cannot hold the
+ * server), the body within --timeout. 0 with req filled; -1 to close the
+ * connection (the client left, stayed silent, was evicted, or was
+ * answered with an error). */
 static int read_request(conn *c, http_request *req)
 {
     server *srv = c->srv;
     const size_t max_body = (size_t)srv->o->server_max_body;
-    const double deadline = now_ms() + srv->o->server_timeout * 1e3;
-    int sent_continue = 0;
+    double deadline = now_ms() + HEAD_TIMEOUT_MS;
+    int have_head = 0;
     memset(req, 0, sizeof *req);
+    c->idle_since = now_ms();
+    atomic_store(&c->idle, 1);
     for (;;) {
         const char *why;
         const int rc = c->len ? http_parse_request(c->buf, c->len, max_body, req, &why)
                               : HTTP_NEED_MORE;
-        if (rc == 0) return 0;
-        if (rc > 0) return respond_error(c, rc, why, 0), -1;
-        if (req->head_len && req->expect_continue && !sent_continue) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (send_all(c, cont, sizeof cont - 1)) return -1;
-            sent_continue = 1;
+        if (rc > 0) return atomic_store(&c->idle, 0), respond_error(c, rc, why, 0), -1;
+        if ((rc == 0 || req->head_len) && !have_head) {
+            have_head = 1;
+            if (head_arrived(c, req, &deadline)) return -1;
         }
+        if (rc == 0) return 0;
         if (atomic_load(&srv->stopping) && c->len == 0) return -1;
         const int wait = deadline_left_ms(deadline);
         if (!wait) return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
@@ -369,13 +391,19 @@ static void *connection_main(void *arg)
     conn *c = arg;
     server *srv = c->srv;
     http_request req;
-    while (!read_request(c, &req)) {
+    for (int served = 1; !read_request(c, &req); served++) {
         const size_t used = req.head_len + req.content_length;
+        if (served == MAX_KEEPALIVE_REQUESTS) req.keep_alive = 0; /* told "close" */
         const int keep = req.keep_alive && !atomic_load(&srv->stopping);
         if (route(c, &req) || !keep) break;
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
     }
+    pthread_mutex_lock(&srv->mu); /* out of the list before its fd can be reused */
+    if (c->prev) c->prev->next = c->next;
+    else open_conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&srv->mu);
     linger_close(c->fd);
     free(c->buf);
     free(c);
@@ -448,15 +476,35 @@ static int listen_on(const run_opts *o)
     return fd;
 }
 
+/* At the connection cap: wakes the connection idle longest (waiting for
+ * a head) so that it closes; 1 when there was one. Under srv->mu. */
+static int evict_idle(void)
+{
+    conn *oldest = NULL;
+    for (conn *c = open_conns; c; c = c->next)
+        if (atomic_load(&c->idle) && (!oldest || c->idle_since < oldest->idle_since)) oldest = c;
+    if (!oldest) return 0;
+    atomic_store(&oldest->idle, 0); /* not chosen twice */
+    shutdown(oldest->fd, SHUT_RDWR); /* its poll wakes, its recv sees the end */
+    return 1;
+}
+
 static void start_connection(server *srv, int fd)
 {
-    pthread_mutex_lock(&srv->mu);
-    const int full = srv->connections >= MAX_CONNECTIONS;
-    if (!full) srv->connections++;
-    pthread_mutex_unlock(&srv->mu);
     conn *c = calloc(1, sizeof *c);
     if (!c) log_out_of_memory();
     *c = (conn){.srv = srv, .fd = fd};
+    pthread_mutex_lock(&srv->mu);
+    /* an evicted connection still counts until its thread ends: the cap
+     * is exceeded by the few that are closing */
+    const int full = srv->connections >= MAX_CONNECTIONS && !evict_idle();
+    if (!full) {
+        srv->connections++;
+        c->next = open_conns;
+        if (open_conns) open_conns->prev = c;
+        open_conns = c;
+    }
+    pthread_mutex_unlock(&srv->mu);
     if (full) {
         respond_error(c, 503, "too many connections", 0);
         close(fd);
@@ -469,11 +517,13 @@ static void start_connection(server *srv, int fd)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, CONN_STACK);
     if (pthread_create(&t, &attr, connection_main, c)) {
-        close(fd);
-        free(c);
         pthread_mutex_lock(&srv->mu);
+        if (c->next) c->next->prev = NULL;
+        open_conns = c->next;
         srv->connections--;
         pthread_mutex_unlock(&srv->mu);
+        close(fd);
+        free(c);
     }
     pthread_attr_destroy(&attr);
 }
