@@ -765,9 +765,77 @@ TEST(server_sigterm_during_stream)
     kill(s.pid, SIGTERM);
     char *rest = read_all(fd); /* ends when the server closes the stream */
     close(fd);
+    const size_t rl = strlen(rest);
+    CHECK_MSG(rl >= 14 && !strcmp(rest + rl - 14, "data: [DONE]\n\n"), "the stream ended: %s",
+              rl > 200 ? rest + rl - 200 : rest);
     free(rest);
     CHECK_EQ_INT(server_wait(&s, EXIT_TIMEOUT_MS), 0);
     CHECK_MSG(now_ms() - t0 < EXIT_TIMEOUT_MS, "exit took %.0f ms", now_ms() - t0);
+}
+
+/* One request of the shutdown test, on its own thread. */
+typedef struct {
+    int port, stream;
+    char *resp;
+} drain_client;
+
+static void *drain_client_main(void *arg)
+{
+    drain_client *d = arg;
+    char *raw;
+    const char *json = d->stream ? "{\"prompt\": \"Once\", \"max_tokens\": 1000, \"stream\": true}"
+                                 : "{\"prompt\": \"Once\", \"max_tokens\": 1000}";
+    const int n = asprintf(&raw, "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                           strlen(json), json);
+    int fd = connect_to(d->port);
+    if (fd >= 0 && n > 0) send_raw(fd, raw, (size_t)n);
+    free(raw);
+    d->resp = fd >= 0 ? read_all(fd) : strdup("");
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+
+/* SIGTERM with more work running and queued than the 3 s grace period
+ * allows: every client is told. A whole reply finished in time, or a 503
+ * JSON error; a stream ends in data: [DONE], after an error event when it
+ * was cut off. */
+#define N_DRAIN_CLIENTS 16
+#define DRAIN_SETTLE_US 300000
+
+TEST(server_shutdown_tells_every_client)
+{
+    server s;
+    if (server_start(&s, "--parallel 1 --ignore-eos -c 1024")) return;
+    drain_client d[N_DRAIN_CLIENTS];
+    pthread_t t[N_DRAIN_CLIENTS];
+    for (int i = 0; i < N_DRAIN_CLIENTS; i++) {
+        d[i] = (drain_client){.port = s.port, .stream = i % 2};
+        pthread_create(&t[i], NULL, drain_client_main, &d[i]);
+    }
+    usleep(DRAIN_SETTLE_US);
+    kill(s.pid, SIGTERM);
+    int cut = 0;
+    for (int i = 0; i < N_DRAIN_CLIENTS; i++) {
+        pthread_join(t[i], NULL);
+        const char *r = d[i].resp, *body = strstr(r, "\r\n\r\n");
+        const int status = !strncmp(r, "HTTP/1.1 ", 9) ? (int)strtol(r + 9, NULL, 10) : -1;
+        if (d[i].stream) {
+            const size_t rl = strlen(r);
+            const int done = rl >= 14 && !strcmp(r + rl - 14, "data: [DONE]\n\n");
+            const char *err = strstr(r, "data: {\"error\": {");
+            cut += err != NULL;
+            CHECK_MSG(status == 200 && done && (err || strstr(r, "\"finish_reason\": \"length\"")),
+                      "stream %d: %.300s", i, rl > 300 ? r + rl - 300 : r);
+        } else {
+            cut += status == 503;
+            CHECK_MSG((status == 200 && body && strstr(body, "\"finish_reason\": \"length\"")) ||
+                          (status == 503 && body && is_error_body(body + 4)),
+                      "request %d: %.300s", i, r);
+        }
+        free(d[i].resp);
+    }
+    CHECK_MSG(cut > 0, "no request was cut off: the test needs more work than the grace period");
+    CHECK_EQ_INT(server_wait(&s, EXIT_TIMEOUT_MS), 0);
 }
 
 TEST(server_flag_errors)

@@ -32,10 +32,12 @@
 #define CONN_STACK (256 << 10) /* a connection thread's stack */
 #define LISTEN_BACKLOG 128
 #define LINGER_MS 1000         /* reading a closing client's leftovers */
+#define FINAL_WRITE_MS 1000    /* after the grace period: telling the clients they are cut off */
 #define HEAD_CAP 512
 #define IPV4_LOOPBACK_NET 127
 
 static server *the_server;
+static double cancelled_at; /* now_ms when cancel_all was set */
 static int wake_pipe[2] = {-1, -1};
 static atomic_long next_id;
 
@@ -70,13 +72,15 @@ static int deadline_left_ms(double deadline)
     return left <= 0 ? 0 : left < POLL_SLICE_MS ? (int)left + 1 : POLL_SLICE_MS;
 }
 
-/* Sends all n bytes within the timeout; -1 when the client is gone, too
- * slow, or the server cancels everything. */
+/* Sends all n bytes within the timeout; -1 when the client is gone or too
+ * slow. Once the server cancels everything, FINAL_WRITE_MS remain to say
+ * so. */
 static int send_all(conn *c, const char *p, size_t n)
 {
-    const double deadline = now_ms() + c->srv->o->server_timeout * 1e3;
+    double deadline = now_ms() + c->srv->o->server_timeout * 1e3;
     while (n) {
-        if (atomic_load(&c->srv->cancel_all)) return -1;
+        if (atomic_load(&c->srv->cancel_all) && deadline > cancelled_at + FINAL_WRITE_MS)
+            deadline = cancelled_at + FINAL_WRITE_MS;
         const int wait = deadline_left_ms(deadline);
         if (!wait) return -1;
         struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
@@ -225,17 +229,28 @@ static int follow_job(conn *c, const srv_request *req, srv_job *job, const char 
     return gone ? -1 : 0;
 }
 
+/* Why a job ended without a finish reason, for its 503. */
+static const char *cancel_reason(const server *srv, const srv_job *job)
+{
+    if (job->error[0]) return job->error;
+    return atomic_load(&srv->cancel_all)
+               ? "the server is shutting down: the request did not finish in time"
+               : "the request was cancelled";
+}
+
+static const char done_event[] = "data: [DONE]\n\n";
+
 static int finish_stream(conn *c, const srv_request *req, const srv_job *job, const char *id)
 {
     size_t len;
-    if (!job->finish_reason) { /* cancelled or failed: say so, without [DONE] */
-        char *body = api_error_body(503, job->error[0] ? job->error : "the request was cancelled",
-                                    &len);
+    if (!job->finish_reason) { /* cancelled or failed: an error event, then the end */
+        char *body = api_error_body(503, cancel_reason(c->srv, job), &len);
         char *ev = malloc(len + 16);
         if (!ev) log_out_of_memory();
         len = (size_t)sprintf(ev, "data: %s\n", body);
         free(body);
-        return send_event(c, ev, len);
+        if (send_event(c, ev, len)) return -1;
+        return send_all(c, done_event, sizeof done_event - 1);
     }
     if (job->text.len) { /* the text that came with the end */
         char *ev = api_stream_event(c->srv, req, job, id, job->text.data, job->text.len, 0, &len);
@@ -243,8 +258,7 @@ static int finish_stream(conn *c, const srv_request *req, const srv_job *job, co
     }
     char *ev = api_stream_event(c->srv, req, job, id, "", 0, 1, &len);
     if (send_event(c, ev, len)) return -1;
-    static const char done[] = "data: [DONE]\n\n";
-    return send_all(c, done, sizeof done - 1);
+    return send_all(c, done_event, sizeof done_event - 1);
 }
 
 static int handle_generation(conn *c, const http_request *hr, int chat)
@@ -283,7 +297,7 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
                                              &len);
             rc = respond_json(c, 200, body, len, hr->keep_alive);
         } else if (!rc) {
-            rc = respond_error(c, 503, job.error[0] ? job.error : "the request was cancelled", 0);
+            rc = respond_error(c, 503, cancel_reason(srv, &job), 0);
         }
     }
     pthread_cond_destroy(&job.cv);
@@ -556,6 +570,7 @@ static void drain(server *srv)
     pthread_mutex_unlock(&srv->mu);
     const double until = now_ms() + GRACE_MS;
     while (connections_left(srv) && now_ms() < until) usleep(POLL_SLICE_MS * 1000);
+    cancelled_at = now_ms();
     atomic_store(&srv->cancel_all, 1);
     slots_join(srv);
     while (connections_left(srv)) usleep(POLL_SLICE_MS * 1000);
