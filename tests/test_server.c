@@ -726,6 +726,194 @@ TEST(server_head_timeout_and_keep_alive)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* ------------------------------------------------- sampling and logprobs */
+
+/* The end of the JSON string starting at p (its closing quote + 1). */
+static const char *skip_string(const char *p)
+{
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1]) p++;
+    return *p ? p + 1 : p;
+}
+
+/* Joins the strings of the array after "key": [ in s; *n gets their count. */
+static char *join_strings(const char *s, const char *key, int *n)
+{
+    char pat[64], *all = calloc(1, 1), *one;
+    size_t len = 0;
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = s ? strstr(s, pat) : NULL;
+    *n = 0;
+    for (p = p ? p + strlen(pat) : NULL; p && *p == '"'; (*n)++) {
+        const char *e = skip_string(p);
+        if (json_string(p, e, &one) < 0) break;
+        all = realloc(all, len + strlen(one) + 1);
+        memcpy(all + len, one, strlen(one) + 1);
+        len += strlen(one);
+        free(one);
+        p = e;
+        if (*p == ',') p += 2;
+    }
+    return all;
+}
+
+/* The numbers of the array after "key": [ in s (at most cap); their count. */
+static int numbers(const char *s, const char *key, double *v, int cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = s ? strstr(s, pat) : NULL;
+    int n = 0;
+    for (p = p ? p + strlen(pat) : NULL; p && *p != ']' && n < cap; n++) {
+        char *end;
+        v[n] = strtod(p, &end);
+        if (end == p) break;
+        p = *end == ',' ? end + 2 : end;
+    }
+    return n;
+}
+
+/* Counts the occurrences of pat in s. */
+static int count_of(const char *s, const char *pat)
+{
+    int n = 0;
+    for (const char *p = s; p && (p = strstr(p, pat)); p += strlen(pat)) n++;
+    return n;
+}
+
+#define LP_TOKENS 8
+#define LP_TOP 3
+
+TEST(server_logprobs_completions_and_chat)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    char *json, *body;
+    /* completions: tokens join to the text, offsets add up, the greedy
+     * token is the best of its alternatives */
+    asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
+                    "\"logprobs\": %d}",
+             PROMPTS[0], N_TOKENS, LP_TOP);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+    int n_tok;
+    char *joined = join_strings(body, "tokens", &n_tok), *text = field(body, "text");
+    CHECK_MSG(text && !strcmp(joined, text) && !strcmp(text, cli_greedy(0)), "%s",
+              body ? body : "");
+    double lp[64], off[64];
+    CHECK_EQ_INT(numbers(body, "token_logprobs", lp, 64), n_tok);
+    CHECK_EQ_INT(numbers(body, "text_offset", off, 64), n_tok);
+    CHECK(n_tok > 0 && off[0] == 0);
+    for (int i = 0; i < n_tok; i++) CHECK_MSG(lp[i] <= 0 && lp[i] > -100, "logprob %g", lp[i]);
+    CHECK_EQ_INT(count_of(strstr(body, "\"top_logprobs\""), "\": -") +
+                     count_of(strstr(body, "\"top_logprobs\""), "\": 0"),
+                 n_tok * LP_TOP);
+    free(joined);
+    free(text);
+    free(body);
+    free(json);
+    /* chat, whole and streamed: one entry per token with LP_TOP alternatives */
+    for (int stream = 0; stream < 2; stream++) {
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], "
+                        "\"max_tokens\": %d, \"temperature\": 0, \"logprobs\": true, "
+                        "\"top_logprobs\": %d, \"stream\": %s}",
+                 LP_TOKENS, LP_TOP, stream ? "true" : "false");
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        const int entries = count_of(body, "\"top_logprobs\": [");
+        const int tokens = count_of(body, "\"token\": ");
+        CHECK_MSG(entries > 0 && tokens == entries * (1 + LP_TOP), "stream %d: %s", stream,
+                  body ? body : "");
+        CHECK(count_of(body, "\"bytes\": [") == tokens);
+        free(body);
+        free(json);
+    }
+    /* off unless asked */
+    CHECK_EQ_INT(post(s.port, "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 2}", &body),
+                 200);
+    CHECK(strstr(body, "\"logprobs\": null") != NULL);
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_sampling_fields)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    char *json, *body, *text, *first;
+    /* the greedy first token, banned with logit_bias, is not the first any more */
+    asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, \"n_probs\": 1}",
+             PROMPTS[1]);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+    free(json);
+    int n;
+    first = join_strings(body, "tokens", &n);
+    free(body);
+    asprintf(&json, "{\"content\": \"%s\"}", first);
+    CHECK_EQ_INT(post(s.port, "/tokenize", json, &body), 200);
+    free(json);
+    const long id = body && strstr(body, "[") ? strtol(strstr(body, "[") + 1, NULL, 10) : -1;
+    free(body);
+    static const char *const bans[] = {"{\"%ld\": -100}", "[[%ld, false]]"};
+    for (int i = 0; i < 2; i++) {
+        char ban[64];
+        snprintf(ban, sizeof ban, bans[i], id);
+        asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, "
+                        "\"logit_bias\": %s}",
+                 PROMPTS[1], ban);
+        CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+        text = field(body, "text");
+        CHECK_MSG(n == 1 && text && strcmp(text, first), "banned %ld (%s): %s", id, first,
+                  body ? body : "");
+        free(text);
+        free(body);
+        free(json);
+    }
+    free(first);
+    /* the same seed gives the same sample; every field is accepted */
+    char *again = NULL;
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(post(s.port, "/v1/completions",
+                          "{\"prompt\": \"Once\", \"max_tokens\": 12, \"temperature\": 1.5, "
+                          "\"seed\": 7, \"top_k\": 0, \"top_p\": 1, \"min_p\": 0, "
+                          "\"typical_p\": 0.95, \"presence_penalty\": 0.5, "
+                          "\"frequency_penalty\": 0.5, \"repeat_penalty\": 1.1, "
+                          "\"repeat_last_n\": 32}",
+                          &body),
+                     200);
+        text = field(body, "text");
+        if (i) CHECK_MSG(text && again && !strcmp(text, again), "%s vs %s", text, again);
+        free(i ? text : again);
+        again = i ? again : text;
+        free(body);
+    }
+    free(again);
+    static const char *const bad[] = {
+        "{\"prompt\": \"a\", \"presence_penalty\": 3}",
+        "{\"prompt\": \"a\", \"frequency_penalty\": \"x\"}",
+        "{\"prompt\": \"a\", \"repeat_penalty\": 0}",
+        "{\"prompt\": \"a\", \"repeat_last_n\": -2}",
+        "{\"prompt\": \"a\", \"typical_p\": 2}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"abc\": 1}}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"99999999\": 1}}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"5\": 500}}",
+        "{\"prompt\": \"a\", \"logit_bias\": [[5]]}",
+        "{\"prompt\": \"a\", \"logprobs\": 21}",
+        "{\"prompt\": \"a\", \"top_logprobs\": -1}",
+        "{\"prompt\": \"a\", \"n_probs\": 1.5}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
+    }
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
+                      "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": 2}",
+                      &body),
+                 400);
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 TEST(server_api_key)
 {
     server s;

@@ -88,6 +88,28 @@ static const float *apply_mask(gen_seq *q, const float *logits)
     return q->masked;
 }
 
+void seq_free_probs(gen_seq *q)
+{
+    free(q->probs);
+    q->probs = NULL;
+    q->probs_cap = 0;
+}
+
+/* Keeps the probabilities of the token just sampled, at q->probs[index]. */
+static void keep_probs(gen_seq *q, int index)
+{
+    tok_probs tp;
+    tp.n_top = bn_sampler_last_probs(q->sampler, &tp.logprob, tp.top_ids, tp.top_logprobs);
+    if (tp.n_top < 0) return; /* not asked for */
+    if (index >= q->probs_cap) {
+        q->probs_cap = q->probs_cap ? 2 * q->probs_cap : 64;
+        tok_probs *grown = realloc(q->probs, (size_t)q->probs_cap * sizeof *grown);
+        if (!grown) log_out_of_memory();
+        q->probs = grown;
+    }
+    q->probs[index] = tp;
+}
+
 /* seq_step for a pass that evaluated drafts: samples with `draft` as the
  * proposal (-1: none), as if the session held n_past tokens. */
 static int seq_step_draft(gen_seq *q, const float *logits, int32_t draft, int n_past)
@@ -97,6 +119,7 @@ static int seq_step_draft(gen_seq *q, const float *logits, int32_t draft, int n_
     int32_t id = draft < 0 ? bn_sampler_sample(q->sampler, logits)
                            : bn_sampler_sample_draft(q->sampler, logits, draft);
     bn_sampler_accept(q->sampler, id);
+    keep_probs(q, q->out.n);
     ids_push(&q->out, id);
     lookup_push(&q->lk, id);
     if (bn_token_is_eog(q->tok, id)) return seq_end(q, id == bn_token_eos(q->tok) ? "eos" : "eot");

@@ -14,6 +14,15 @@
 #include "lookup.h"
 #include "stream.h"
 
+/* A generated token's log probability and its best alternatives, from the
+ * distribution it was drawn from (when the sampler keeps them: n_probs). */
+typedef struct {
+    float logprob;
+    int n_top;
+    int32_t top_ids[BN_MAX_PROBS];
+    float top_logprobs[BN_MAX_PROBS];
+} tok_probs;
+
 typedef struct {
     bn_session *session;
     bn_sampler *sampler;
@@ -29,11 +38,15 @@ typedef struct {
     uint64_t seed;   /* the sampler's seed, reported so a run can be repeated */
     int n_banned;
     gen_lookup lk; /* --lookup */
+    tok_probs *probs; /* one per id of `out` when the sampler has n_probs, else NULL */
+    int probs_cap;
 } gen_seq;
 
 /* --ignore-eos: never sample an end-of-generation token in q. */
 void seq_ignore_eog(gen_seq *q, int n_vocab);
 void seq_free_mask(gen_seq *q);
+/* Frees the probabilities kept for q's tokens. */
+void seq_free_probs(gen_seq *q);
 
 /* Evaluates the prompt (recording it for the repetition penalty) and
  * samples the first token; returns seq_step's result (0 with stop_reason

@@ -207,6 +207,7 @@ static int follow_job(conn *c, const srv_request *req, srv_job *job, const char 
             size_t len;
             char *ev = api_stream_event(srv, req, job, id, job->text.data, job->text.len, 0, &len);
             job->text.len = 0;
+            job->lp_sent = job->n_lp;
             pthread_mutex_unlock(&srv->mu);
             gone = send_event(c, ev, len);
             if (gone) slots_cancel(srv, job);

@@ -17,6 +17,13 @@
 #include "seq.h"
 #include "setup.h"
 
+/* A generated token with its probabilities, as a response reports it. */
+typedef struct {
+    int32_t id;
+    size_t offset; /* bytes of generated text before its piece */
+    tok_probs p;
+} srv_token_probs;
+
 /* One generation request: filled by its connection, run by the engine
  * thread. The connection owns it and frees it once `done` is set; the
  * fields below `mu` are shared and guarded by the server's mutex. */
@@ -26,6 +33,9 @@ typedef struct srv_job {
     int n_predict; /* -1: until the end of the context */
     int lookup;    /* most draft tokens a pass: --lookup, or "speculative.n_max" */
     bn_sampler_params sp;
+    bn_logit_bias *bias; /* sp.logit_bias: the request's logit_bias */
+    int logprobs;        /* report the tokens' log probabilities */
+    int top_logprobs;    /* and this many alternatives each */
     char **stops;
     int n_stops;
     pthread_cond_t cv; /* signalled when text arrives or the job ends */
@@ -39,6 +49,10 @@ typedef struct srv_job {
     double prompt_ms, gen_ms;  /* its prompt's evaluation; its generation */
     long drafted, accepted;    /* --lookup: draft tokens checked, kept */
     char error[BN_ERR_LEN];    /* when the engine failed it */
+    srv_token_probs *lp;       /* logprobs: the tokens published so far */
+    int n_lp, lp_cap, lp_sent; /* lp_sent: already in stream events */
+    int lp_seen;               /* generated tokens looked at */
+    size_t lp_text;            /* bytes of their pieces */
 } srv_job;
 
 typedef struct {
@@ -100,6 +114,9 @@ typedef struct {
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN]);
 void api_request_free(srv_request *req, srv_job *job);
+/* Copies the probabilities of q's tokens not yet published into the job
+ * (when it asked for logprobs); under the server's mutex. */
+void api_take_probs(const server *srv, srv_job *job, const gen_seq *q);
 /* The whole response of a non-streamed request (malloc'd JSON). */
 char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len);

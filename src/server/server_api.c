@@ -8,6 +8,7 @@
  * checked, and a value out of range, or one it does not support, is
  * refused with a message naming the field.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,12 @@
 #include "timing.h"
 
 #define MAX_TEMPERATURE 100.0
+#define MAX_PENALTY 2.0          /* OpenAI's range for presence and frequency */
+#define MIN_REPEAT_PENALTY 1e-3  /* as the command line's --repeat-penalty */
+#define MAX_REPEAT_PENALTY 1e3
+#define MAX_LOGIT_BIAS 100.0     /* OpenAI's range; -100 bans in practice */
+#define MAX_SEED 9007199254740991.0 /* 2^53 - 1: exact in JSON */
+#define NO_PROBABILITY -9999.0   /* OpenAI's logprob for "never" (JSON has no -inf) */
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 
@@ -219,7 +226,7 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
             return bad(g->msg, "\"%s\" must be an integer from 0 to the vocabulary size", k);
         sp->top_k = (int)v;
     } else if (!strcmp(k, "seed")) {
-        if (json_number_in(mb, -1, 9007199254740991.0, 1, &v)) /* 2^53 - 1: exact in JSON */
+        if (json_number_in(mb, -1, MAX_SEED, 1, &v))
             return bad(g->msg, "\"%s\" must be an integer from -1 to 2^53 - 1", k);
         if (v >= 0) sp->seed = (uint64_t)v;
         g->seed_given = v >= 0;
@@ -234,7 +241,25 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
         }
         g->job->lookup = (int)v;
     } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
-        if (json_number_in(mb, 0, 0, 0, &v)) return bad(g->msg, "\"%s\" is not supported", k);
+        if (json_number_in(mb, -MAX_PENALTY, MAX_PENALTY, 0, &v))
+            return bad(g->msg, "\"%s\" must be a number from -2 to 2", k);
+        *(k[0] == 'p' ? &sp->presence_penalty : &sp->frequency_penalty) = (float)v;
+    } else if (!strcmp(k, "repeat_penalty")) {
+        if (json_number_in(mb, MIN_REPEAT_PENALTY, MAX_REPEAT_PENALTY, 0, &v))
+            return bad(g->msg, "\"%s\" must be a number from 0.001 to 1000 (1 = off)", k);
+        sp->repeat_penalty = (float)v;
+    } else if (!strcmp(k, "repeat_last_n")) {
+        if (json_number_in(mb, -1, BN_MAX_CTX, 1, &v))
+            return bad(g->msg, "\"%s\" must be an integer from -1 (all) to the context size", k);
+        sp->repeat_last_n = (int)v;
+    } else if (!strcmp(k, "typical_p")) {
+        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
+        sp->typical_p = (float)v;
+    } else if (!strcmp(k, "top_logprobs") || !strcmp(k, "n_probs")) {
+        if (json_number_in(mb, 0, BN_MAX_PROBS, 1, &v))
+            return bad(g->msg, "\"%s\" must be an integer from 0 to 20", k);
+        g->job->top_logprobs = (int)v;
+        if (k[0] == 'n') g->job->logprobs = 1; /* llama-server's n_probs asks for them */
     } else if (!strcmp(k, "best_of")) {
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
@@ -301,6 +326,80 @@ static int parse_unsupported_field(gen_parse *g, const json_member *mb)
     return 1;
 }
 
+/* "logprobs": a boolean (chat), or the number of alternatives (the
+ * completions API's integer 0 to 20). */
+static int parse_logprobs(gen_parse *g, const json_member *mb)
+{
+    double v;
+    int on = 0;
+    if (!member_bool(mb, &on)) {
+        g->job->logprobs = on;
+        return 0;
+    }
+    if (g->req->chat || json_number_in(mb, 0, BN_MAX_PROBS, 1, &v))
+        return bad(g->msg, g->req->chat ? "\"%s\" must be a boolean"
+                                        : "\"%s\" must be a boolean or an integer from 0 to 20",
+                   "logprobs");
+    g->job->logprobs = 1;
+    g->job->top_logprobs = (int)v;
+    return 0;
+}
+
+/* One logit_bias entry: a token id (a number, or a string of one, as JSON
+ * object keys are) and a bias from -100 to 100, or false to ban it. */
+static int add_bias(gen_parse *g, const char *id_text, const json_member *id_num,
+                    const json_member *bias)
+{
+    double id = -1, b;
+    char *end = NULL;
+    const int n_vocab = bn_model_n_vocab(g->srv->m);
+    if (id_num) json_number_in(id_num, 0, n_vocab - 1, 1, &id);
+    else if (*id_text) id = strtod(id_text, &end);
+    if ((end && *end) || id < 0 || id >= n_vocab || id != (double)(int32_t)id)
+        return bad(g->msg, "\"%s\" keys must be token ids of this model", "logit_bias");
+    int on = 1;
+    if (!member_bool(bias, &on) && !on) b = -INFINITY;
+    else if (json_number_in(bias, -MAX_LOGIT_BIAS, MAX_LOGIT_BIAS, 0, &b))
+        return bad(g->msg, "\"%s\" values must be numbers from -100 to 100 (or false)",
+                   "logit_bias");
+    srv_job *job = g->job;
+    bn_logit_bias *grown = realloc(job->bias, (size_t)(job->sp.n_logit_bias + 1) * sizeof *grown);
+    if (!grown) log_out_of_memory();
+    job->bias = grown;
+    grown[job->sp.n_logit_bias++] = (bn_logit_bias){(int32_t)id, (float)b};
+    job->sp.logit_bias = grown;
+    return 0;
+}
+
+/* "logit_bias": OpenAI's {"id": bias, ...}, or llama-server's [[id, bias], ...]. */
+static int parse_logit_bias(gen_parse *g, const json_member *mb)
+{
+    json_object o;
+    const int is_obj = mb->kind == JSON_OBJECT;
+    if ((mb->kind != JSON_OBJECT && mb->kind != JSON_ARRAY) ||
+        (is_obj ? json_parse_object(mb->raw, mb->raw_len, &o, g->msg)
+                : json_parse_array(mb->raw, mb->raw_len, &o, g->msg)))
+        return bad(g->msg, "\"%s\" must be an object of token ids and biases", "logit_bias");
+    int rc = 0;
+    for (int i = 0; i < o.n && !rc; i++) {
+        const json_member *e = &o.members[i];
+        if (is_obj) {
+            rc = add_bias(g, e->key, NULL, e);
+            continue;
+        }
+        json_object pair;
+        if (e->kind != JSON_ARRAY || json_parse_array(e->raw, e->raw_len, &pair, g->msg)) {
+            rc = bad(g->msg, "\"%s\" pairs must be [token id, bias]", "logit_bias");
+            continue;
+        }
+        rc = pair.n == 2 ? add_bias(g, "", &pair.members[0], &pair.members[1])
+                         : bad(g->msg, "\"%s\" pairs must be [token id, bias]", "logit_bias");
+        json_object_free(&pair);
+    }
+    json_object_free(&o);
+    return rc;
+}
+
 static int parse_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
@@ -313,6 +412,8 @@ static int parse_field(gen_parse *g, const json_member *mb)
         return 0;
     }
     if (!strcmp(k, "stream_options")) return parse_stream_options(g, mb);
+    if (!strcmp(k, "logprobs")) return parse_logprobs(g, mb);
+    if (!strcmp(k, "logit_bias")) return parse_logit_bias(g, mb);
     if (!strcmp(k, "model") || !strcmp(k, "user")) {
         if (mb->kind != JSON_STRING) return bad(g->msg, "\"%s\" must be a string", k);
         return 0;
@@ -363,6 +464,8 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     for (int i = 0; i < obj.n && !rc; i++) rc = parse_field(&g, &obj.members[i]);
     if (!rc && !req->prompt) rc = bad(msg, "\"%s\" is missing", chat ? "messages" : "prompt");
     json_object_free(&obj);
+    if (!job->logprobs) job->top_logprobs = 0;
+    job->sp.n_probs = job->logprobs ? (job->top_logprobs > 0 ? job->top_logprobs : 1) : 0;
     if (!rc && bn_sampler_params_check(&job->sp, bn_model_n_vocab(srv->m), msg))
         rc = HTTP_BAD_REQUEST;
     if (!rc) rc = tokenize_prompt(&g);
@@ -376,7 +479,27 @@ void api_request_free(srv_request *req, srv_job *job)
     for (int i = 0; i < job->n_stops; i++) free(job->stops[i]);
     free(job->stops);
     free(job->pids);
+    free(job->bias);
+    free(job->lp);
     buf_free(&job->text);
+}
+
+void api_take_probs(const server *srv, srv_job *job, const gen_seq *q)
+{
+    if (!job->logprobs || !q->probs) return;
+    for (; job->lp_seen < q->out.n; job->lp_seen++) {
+        const int32_t id = q->out.ids[job->lp_seen];
+        if (bn_token_is_eog(srv->tok, id)) continue; /* no text: not reported */
+        if (job->n_lp == job->lp_cap) {
+            job->lp_cap = job->lp_cap ? 2 * job->lp_cap : 64;
+            srv_token_probs *grown = realloc(job->lp, (size_t)job->lp_cap * sizeof *grown);
+            if (!grown) log_out_of_memory();
+            job->lp = grown;
+        }
+        job->lp[job->n_lp++] = (srv_token_probs){id, job->lp_text, q->probs[job->lp_seen]};
+        const int len = bn_token_to_piece(srv->tok, id, 0, NULL, 0);
+        job->lp_text += len > 0 ? (size_t)len : 0;
+    }
 }
 
 /* ------------------------------------------------------- responses */
@@ -411,6 +534,103 @@ static void write_timings(FILE *f, const srv_job *job)
     fputc('}', f);
 }
 
+/* A logprob as JSON, which has no -inf. */
+static void write_logprob(FILE *f, float lp)
+{
+    fprintf(f, "%.6g", isfinite(lp) ? (double)lp : NO_PROBABILITY);
+}
+
+/* A token's text as a JSON string, and with `bytes` its UTF-8 bytes too
+ * (a piece may be part of a character): "token": "...", "bytes": [...]. */
+static void write_token(FILE *f, const server *srv, int32_t id, int bytes)
+{
+    char small[64], *piece = small;
+    int n = bn_token_to_piece(srv->tok, id, 0, small, sizeof small);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof small) {
+        piece = malloc((size_t)n);
+        if (!piece) log_out_of_memory();
+        bn_token_to_piece(srv->tok, id, 0, piece, (size_t)n);
+    }
+    if (!bytes) {
+        json_string(f, piece, (size_t)n);
+    } else {
+        fputs("\"token\": ", f);
+        json_string(f, piece, (size_t)n);
+        fputs(", \"bytes\": [", f);
+        for (int i = 0; i < n; i++) fprintf(f, "%s%u", i ? ", " : "", (unsigned char)piece[i]);
+        fputc(']', f);
+    }
+    if (piece != small) free(piece);
+}
+
+/* The chat API's logprobs: {"content": [{"token", "logprob", "bytes",
+ * "top_logprobs": [{"token", "logprob", "bytes"}]}]}. */
+static void write_chat_logprobs(FILE *f, const server *srv, const srv_job *job, int from, int to)
+{
+    fputs("{\"content\": [", f);
+    for (int i = from; i < to; i++) {
+        const srv_token_probs *t = &job->lp[i];
+        fputs(i > from ? ", {" : "{", f);
+        write_token(f, srv, t->id, 1);
+        fputs(", \"logprob\": ", f);
+        write_logprob(f, t->p.logprob);
+        fputs(", \"top_logprobs\": [", f);
+        for (int k = 0; k < t->p.n_top && k < job->top_logprobs; k++) {
+            fputs(k ? ", {" : "{", f);
+            write_token(f, srv, t->p.top_ids[k], 1);
+            fputs(", \"logprob\": ", f);
+            write_logprob(f, t->p.top_logprobs[k]);
+            fputc('}', f);
+        }
+        fputs("]}", f);
+    }
+    fputs("]}", f);
+}
+
+/* The completions API's logprobs: parallel arrays "tokens",
+ * "token_logprobs", "top_logprobs" (an object per token) and
+ * "text_offset". */
+static void write_completion_logprobs(FILE *f, const server *srv, const srv_job *job, int from,
+                                      int to)
+{
+    fputs("{\"tokens\": [", f);
+    for (int i = from; i < to; i++) {
+        if (i > from) fputs(", ", f);
+        write_token(f, srv, job->lp[i].id, 0);
+    }
+    fputs("], \"token_logprobs\": [", f);
+    for (int i = from; i < to; i++) {
+        if (i > from) fputs(", ", f);
+        write_logprob(f, job->lp[i].p.logprob);
+    }
+    fputs("], \"top_logprobs\": [", f);
+    for (int i = from; i < to; i++) {
+        const tok_probs *p = &job->lp[i].p;
+        fputs(i > from ? ", {" : "{", f);
+        for (int k = 0; k < p->n_top && k < job->top_logprobs; k++) {
+            if (k) fputs(", ", f);
+            write_token(f, srv, p->top_ids[k], 0);
+            fputs(": ", f);
+            write_logprob(f, p->top_logprobs[k]);
+        }
+        fputc('}', f);
+    }
+    fputs("], \"text_offset\": [", f);
+    for (int i = from; i < to; i++) fprintf(f, "%s%zu", i > from ? ", " : "", job->lp[i].offset);
+    fputs("]}", f);
+}
+
+/* ", \"logprobs\": ..." of a choice, for the tokens [from, to). */
+static void write_logprobs(FILE *f, const server *srv, const srv_request *req,
+                           const srv_job *job, int from, int to)
+{
+    fputs(", \"logprobs\": ", f);
+    if (!job->logprobs) fputs("null", f);
+    else if (req->chat) write_chat_logprobs(f, srv, job, from, to);
+    else write_completion_logprobs(f, srv, job, from, to);
+}
+
 static void write_finish(FILE *f, const char *reason)
 {
     if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
@@ -426,7 +646,8 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     fputs(", \"choices\": [{\"index\": 0, ", f);
     fputs(req->chat ? "\"message\": {\"role\": \"assistant\", \"content\": " : "\"text\": ", f);
     json_string(f, text, len);
-    fputs(req->chat ? "}, \"logprobs\": null" : ", \"logprobs\": null", f);
+    if (req->chat) fputc('}', f);
+    write_logprobs(f, srv, req, job, 0, job->n_lp);
     write_finish(f, job->finish_reason);
     write_usage(f, job);
     write_timings(f, job);
@@ -450,7 +671,8 @@ char *api_stream_event(const server *srv, const srv_request *req, const srv_job 
         json_string(f, text, len);
         if (req->chat) fputc('}', f);
     }
-    fputs(", \"logprobs\": null", f);
+    if (final) fputs(", \"logprobs\": null", f);
+    else write_logprobs(f, srv, req, job, job->lp_sent, job->n_lp);
     write_finish(f, final ? job->finish_reason : NULL);
     if (final) {
         write_usage(f, job);

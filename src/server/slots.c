@@ -62,6 +62,7 @@ static void slot_release(server *srv, eng_slot *sl)
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
+    seq_free_probs(&sl->q);
     lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);
     sl->q.sampler = NULL;
@@ -146,6 +147,7 @@ static void publish(server *srv, srv_engine *en)
             sl->sent = st->emitted;
             pthread_cond_broadcast(&job->cv);
         }
+        api_take_probs(srv, job, &sl->q);
         srv->stats.generated_tokens += sl->q.out.n - sl->counted;
         sl->counted = sl->q.out.n;
         if (!sl->ended) continue;
