@@ -1202,3 +1202,46 @@ TEST(cli_kv_cache_types_in_chat_batch_and_perplexity)
     tmp_remove(tpath);
     tmp_remove(in);
 }
+
+/* --n-probs, --logit-bias and the penalties of the server's requests, on
+ * the command line. */
+TEST(cli_sampling_flags_and_n_probs)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p 'Once upon a time' -n 4 --temp 0 --json --n-probs 3", &out, NULL), 0);
+    const char *end = out ? out + strlen(out) : NULL;
+    int32_t *ids = NULL;
+    const char *v = out ? json_find(out, end, "output_ids") : NULL;
+    const long n = v ? json_int_array(v, end, &ids) : -1;
+    const char *probs = out ? strstr(out, "\"probs\": [") : NULL;
+    int entries = 0, tops = 0;
+    for (const char *p = probs; p && (p = strstr(p, "\"top\": [")); p++) entries++;
+    for (const char *p = probs; p && (p = strstr(p, "{\"id\": ")); p++) tops++;
+    CHECK_MSG(n == 4 && entries == 4 && tops == 4 * (1 + 3), "%s", out ? out : "");
+    free(out);
+    /* banning the greedy first token changes it */
+    char args[256];
+    snprintf(args, sizeof args, "-p 'Once upon a time' -n 1 --temp 0 --json -l %d-inf",
+             ids ? (int)ids[0] : 0);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    end = out ? out + strlen(out) : NULL;
+    int32_t *banned = NULL;
+    v = out ? json_find(out, end, "output_ids") : NULL;
+    CHECK_MSG(v && json_int_array(v, end, &banned) == 1 && ids && banned[0] != ids[0], "%s",
+              out ? out : "");
+    free(banned);
+    free(ids);
+    free(out);
+    CHECK_EQ_INT(cli("-p hi -n 2 --presence-penalty 0.5 --frequency-penalty 0.5 --typical 0.9 -q",
+                     NULL, NULL),
+                 0);
+    static const char *const bad[] = {"-l abc", "-l 5", "-l 99999999+1", "--typical 2",
+                                      "--presence-penalty x", "--n-probs 21"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
+        CHECK_MSG(cli(args, NULL, &err) == 1 && err && strchr(err, '\n') == err + strlen(err) - 1,
+                  "%s: %s", bad[i], err ? err : "");
+        free(err);
+        err = NULL;
+    }
+}

@@ -256,6 +256,7 @@ static void finish(batch_slot *sl)
     it->np_run = n_past < it->np ? n_past : it->np;
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
+    seq_free_probs(&sl->q);
     seq_free_mask(&sl->q);
     lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);

@@ -377,6 +377,7 @@ int run_chat(const run_opts *o)
     free(c.pending.ids);
     free(c.hist.ids);
     free(c.q.out.ids);
+    seq_free_probs(&c.q);
     buf_free(&c.q.stream.text);
     bn_sampler_free(c.q.sampler);
     bn_session_free(s);

@@ -94,6 +94,7 @@ int run_generate(const run_opts *o)
     cli_check_output(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
+    seq_free_probs(&q);
     seq_free_mask(&q);
     lookup_free(&q.lk);
     buf_free(&q.stream.text);

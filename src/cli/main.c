@@ -22,6 +22,7 @@
 #define MAX_TIMEOUT 86400      /* a day, in seconds */
 #define MAX_BODY (1L << 30)    /* bytes */
 #define MAX_LOOKUP 64       /* draft tokens a pass may check */
+#define MAX_PENALTY 100.0f  /* --presence-penalty, --frequency-penalty */
 
 static void print_help(void)
 {
@@ -92,6 +93,14 @@ static void print_help(void)
            "      --repeat-penalty F  penalize repeated tokens, 1 = off (default: %.2f)\n"
            "      --repeat-last-n N   tokens the penalty looks back on, -1 = whole context\n"
            "                          (default: %d)\n"
+           "      --presence-penalty F\n"
+           "                          subtract F from tokens in that window, 0 = off\n"
+           "      --frequency-penalty F\n"
+           "                          subtract F per occurrence in that window, 0 = off\n"
+           "      --typical P         locally typical sampling, 1 = off (default: 1.00)\n"
+           "  -l, --logit-bias ID+B   add B to token ID's logit (ID-B subtracts, ID-inf bans);\n"
+           "                          repeatable\n"
+           "      --n-probs N         --json: each token's logprob and its N best alternatives\n"
            "  -s, --seed N            random seed, -1 = from the clock (default: -1)\n"
            "\n"
            "output:\n"
@@ -238,6 +247,20 @@ static void set_mode(run_opts *o, run_mode mode, const char *flag, const char **
     *mode_flag = flag;
 }
 
+/* -l ID+BIAS, ID-BIAS or ID-inf (llama-cli's form); the id is checked
+ * against the vocabulary once the model is loaded. */
+static void add_logit_bias(run_opts *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    const long id = strtol(v, &end, 10);
+    const float bias = (*end == '+' || *end == '-') && end != v ? strtof(end, &end) : NAN;
+    if (errno || *end || id < 0 || id > INT32_MAX || isnan(bias))
+        cli_die(EXIT_USAGE, "--logit-bias expects TOKEN_ID+BIAS or TOKEN_ID-BIAS, got '%s'", v);
+    bn_logit_bias *list = (bn_logit_bias *)o->sp.logit_bias;
+    list[o->sp.n_logit_bias++] = (bn_logit_bias){(int32_t)id, bias};
+}
+
 static void add_stop(run_opts *o, const char *s)
 {
     if (!*s) cli_die(EXIT_USAGE, "--stop needs a non-empty string");
@@ -296,13 +319,15 @@ static void parse_args(int argc, char **argv, run_opts *o)
     const char *mode_flag = NULL, *gpu_flag = NULL;
     memset(o, 0, sizeof *o);
     o->stops = calloc((size_t)argc, sizeof *o->stops);
-    if (!o->stops) log_out_of_memory();
+    bn_logit_bias *biases = calloc((size_t)argc, sizeof *biases);
+    if (!o->stops || !biases) log_out_of_memory();
     o->n_parallel = OPT_DEFAULT_PARALLEL;
     o->n_predict = -1;
     o->special = 1;
     o->escape = 1;
     o->kernel = "auto";
     o->sp = bn_sampler_default_params();
+    o->sp.logit_bias = biases; /* -l fills it */
     o->port = OPT_DEFAULT_PORT;
     o->server_timeout = OPT_DEFAULT_TIMEOUT;
     o->server_max_body = OPT_DEFAULT_MAX_BODY;
@@ -331,6 +356,11 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--min-p")) o->sp.min_p = parse_float(a, VALUE(), 0.0f, 1.0f);
         else if (!strcmp(a, "--repeat-penalty")) o->sp.repeat_penalty = parse_float(a, VALUE(), 1e-3f, 1e3f);
         else if (!strcmp(a, "--repeat-last-n")) o->sp.repeat_last_n = (int)parse_int(a, VALUE(), -1, BN_MAX_CTX);
+        else if (!strcmp(a, "--presence-penalty")) o->sp.presence_penalty = parse_float(a, VALUE(), -MAX_PENALTY, MAX_PENALTY);
+        else if (!strcmp(a, "--frequency-penalty")) o->sp.frequency_penalty = parse_float(a, VALUE(), -MAX_PENALTY, MAX_PENALTY);
+        else if (!strcmp(a, "--typical")) o->sp.typical_p = parse_float(a, VALUE(), 0.0f, 1.0f);
+        else if (is_flag(a, "-l", "--logit-bias")) add_logit_bias(o, VALUE());
+        else if (!strcmp(a, "--n-probs")) o->sp.n_probs = (int)parse_int(a, VALUE(), 0, BN_MAX_PROBS);
         else if (is_flag(a, "-s", "--seed")) o->sp.seed = parse_seed(VALUE(), &o->seed_given);
         else if (is_flag(a, "-e", "--escape")) o->escape = 1;
         else if (!strcmp(a, "--no-escape")) o->escape = 0;
@@ -432,5 +462,6 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
     int code = dispatch_mode(&o);
     free(o.stops);
+    free((void *)o.sp.logit_bias);
     return code;
 }

@@ -155,6 +155,23 @@ void seq_write_json_fields(FILE *out, const gen_seq *q, const char *prompt, size
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
             q->prompt_ms, q->gen_ms, per_second(np, q->prompt_ms), per_second(q->out.n, q->gen_ms));
     lookup_write_json(out, &q->lk);
+    seq_write_json_probs(out, q);
+}
+
+void seq_write_json_probs(FILE *out, const gen_seq *q)
+{
+    if (!q->probs) return;
+    fputs(", \"probs\": [", out);
+    for (int i = 0; i < q->out.n; i++) {
+        const tok_probs *p = &q->probs[i];
+        fprintf(out, "%s{\"id\": %d, \"logprob\": %.6g, \"top\": [", i ? ", " : "",
+                (int)q->out.ids[i], isfinite(p->logprob) ? (double)p->logprob : SEQ_NO_LOGPROB);
+        for (int k = 0; k < p->n_top; k++)
+            fprintf(out, "%s{\"id\": %d, \"logprob\": %.6g}", k ? ", " : "", (int)p->top_ids[k],
+                    (double)p->top_logprobs[k]);
+        fputs("]}", out);
+    }
+    fputc(']', out);
 }
 
 /* ------------------------------------------------- lookup drafts */

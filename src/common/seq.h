@@ -75,6 +75,11 @@ int seq_draft_entries(gen_seq *q, bn_batch_entry *e);
  * back past the rest; returns as seq_step (which it is without a draft). */
 int seq_verify(gen_seq *q, const float *logits, int n_vocab);
 
+/* JSON's stand-in for a log probability of -inf (OpenAI's "never"). */
+#define SEQ_NO_LOGPROB (-9999.0)
+/* ", \"probs\": [{id, logprob, top: [{id, logprob}]}]" for --n-probs; nothing
+ * without kept probabilities. */
+void seq_write_json_probs(FILE *out, const gen_seq *q);
 /* Writes the members of the --json result (prompt, text, ids, counts,
  * stop_reason, timings), without the braces around them. */
 void seq_write_json_fields(FILE *out, const gen_seq *q, const char *prompt, size_t prompt_len,

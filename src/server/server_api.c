@@ -24,7 +24,6 @@
 #define MAX_REPEAT_PENALTY 1e3
 #define MAX_LOGIT_BIAS 100.0     /* OpenAI's range; -100 bans in practice */
 #define MAX_SEED 9007199254740991.0 /* 2^53 - 1: exact in JSON */
-#define NO_PROBABILITY -9999.0   /* OpenAI's logprob for "never" (JSON has no -inf) */
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 
@@ -457,6 +456,13 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (srv->o->server_max_tokens > 0 &&
         (job->n_predict < 0 || job->n_predict > srv->o->server_max_tokens))
         job->n_predict = srv->o->server_max_tokens;
+    if (job->sp.n_logit_bias) { /* the command line's -l, which the request's add to */
+        const size_t bytes = (size_t)job->sp.n_logit_bias * sizeof *job->bias;
+        job->bias = malloc(bytes);
+        if (!job->bias) log_out_of_memory();
+        memcpy(job->bias, job->sp.logit_bias, bytes);
+        job->sp.logit_bias = job->bias;
+    }
     gen_parse g = {srv, req, job, srv->o->seed_given, msg};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
@@ -537,7 +543,7 @@ static void write_timings(FILE *f, const srv_job *job)
 /* A logprob as JSON, which has no -inf. */
 static void write_logprob(FILE *f, float lp)
 {
-    fprintf(f, "%.6g", isfinite(lp) ? (double)lp : NO_PROBABILITY);
+    fprintf(f, "%.6g", isfinite(lp) ? (double)lp : SEQ_NO_LOGPROB);
 }
 
 /* A token's text as a JSON string, and with `bytes` its UTF-8 bytes too
