@@ -48,7 +48,7 @@
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 #define BATCH_TOKENS 256          /* the default prompt batch (-b) */
-#define BATCH_ROW_CHUNK 16        /* rows per call, as engine/products.c's ROW_CHUNK */
+#define BATCH_ROW_CHUNK 16        /* rows per call, as engine/ternary_matmul.c's ROW_CHUNK */
 
 
 static const struct {

@@ -13,7 +13,12 @@ quiet=0
 build=${1:-build}
 [ -d "$build/src" ] || { echo "call-graph: no objects under $build/src (run make first)" >&2; exit 1; }
 
-objs=$(find "$build/src" -name '*.o' -not -path '*/pic/*' | sort)
+# only objects whose source still exists: a stale one from a moved file
+# would add edges the code no longer has
+objs=$(find "$build/src" -name '*.o' -not -path '*/pic/*' | sort | while read -r o; do
+    src=${o#"$build"/}
+    [ -e "${src%.o}.c" ] && echo "$o"
+done)
 defs=$(for o in $objs; do
     unit=${o#"$build"/src/}
     nm --defined-only -g "$o" | awk -v u="${unit%.o}" 'NF == 3 { print $3, u }'

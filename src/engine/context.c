@@ -54,14 +54,17 @@ static void scratch_free(bn_scratch *sc)
     free(sc->att);
     free(sc->gate);
     free(sc->up);
+    free(sc->out);
     free(sc->rope);
     free(sc->scores);
     free(sc->partial);
-    for (int t = 0; sc->qa_embd && t < sc->cap; t++) bn_qact_free(&sc->qa_embd[t]);
-    for (int t = 0; sc->qa_ff && t < sc->cap; t++) bn_qact_free(&sc->qa_ff[t]);
+    for (int t = 0; sc->qa_xn && t < sc->cap; t++) bn_qact_free(&sc->qa_xn[t]);
+    for (int t = 0; sc->qa_att && t < sc->cap; t++) bn_qact_free(&sc->qa_att[t]);
+    for (int t = 0; sc->qa_ffn && t < sc->cap; t++) bn_qact_free(&sc->qa_ffn[t]);
     for (int t = 0; sc->qa_out && t < sc->cap; t++) bn_q8act_free(&sc->qa_out[t]);
-    free(sc->qa_embd);
-    free(sc->qa_ff);
+    free(sc->qa_xn);
+    free(sc->qa_att);
+    free(sc->qa_ffn);
     free(sc->qa_out);
     free(sc->ids);
     free(sc->pos);
@@ -103,14 +106,14 @@ static float *alloc_floats(size_t n) { return calloc(n ? n : 1, sizeof(float)); 
 
 static int alloc_inputs(const bn_model *m, bn_scratch *sc)
 {
-    sc->qa_embd = calloc((size_t)sc->cap, sizeof *sc->qa_embd);
-    sc->qa_ff = calloc((size_t)sc->cap, sizeof *sc->qa_ff);
-    if (!sc->qa_embd || !sc->qa_ff) return -1;
-    /* qa_embd also holds the attention output, n_head * head_dim wide */
+    sc->qa_xn = calloc((size_t)sc->cap, sizeof *sc->qa_xn);
+    sc->qa_att = calloc((size_t)sc->cap, sizeof *sc->qa_att);
+    sc->qa_ffn = calloc((size_t)sc->cap, sizeof *sc->qa_ffn);
+    if (!sc->qa_xn || !sc->qa_att || !sc->qa_ffn) return -1;
     const int q_dim = m->hp.n_head * m->hp.head_dim;
-    const int embd = q_dim > m->hp.n_embd ? q_dim : m->hp.n_embd;
     for (int t = 0; t < sc->cap; t++)
-        if (bn_qact_alloc(&sc->qa_embd[t], embd) || bn_qact_alloc(&sc->qa_ff[t], m->hp.n_ff))
+        if (bn_qact_alloc(&sc->qa_xn[t], m->hp.n_embd) || bn_qact_alloc(&sc->qa_att[t], q_dim) ||
+            bn_qact_alloc(&sc->qa_ffn[t], m->hp.n_ff))
             return -1;
     if (!bn_dense_needs_q8act(m, &m->output)) return 0;
     if (!(sc->qa_out = calloc((size_t)sc->cap, sizeof *sc->qa_out))) return -1;
@@ -137,6 +140,7 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     sc->att = alloc_floats(cap * q_dim);
     sc->gate = alloc_floats(cap * nf);
     sc->up = alloc_floats(cap * nf);
+    sc->out = alloc_floats(cap * ne);
     sc->rope = alloc_floats(cap * (size_t)hp->head_dim);
     sc->scores = alloc_floats(bn_attention_scores_floats(hp, n_threads, n_ctx));
     sc->partial = alloc_floats(bn_attention_partial_floats(hp, n_threads, n_ctx));
@@ -145,7 +149,7 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
     sc->sess = calloc((size_t)cap, sizeof(bn_session *));
     const int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
-                   sc->rope && sc->scores && sc->partial && sc->ids && sc->pos && sc->rows &&
+                   sc->out && sc->rope && sc->scores && sc->partial && sc->ids && sc->pos && sc->rows &&
                    sc->sess && !alloc_inputs(m, sc);
     if (ok) return sc;
     scratch_free(sc);

@@ -4,8 +4,8 @@
  * and a batch as a pass sees it.
  *
  * eval.c checks and splits a bn_eval batch into passes; forward.c runs a
- * pass through the layers; attention.c, products.c, dense_matmul.c and
- * ops.c are the steps a layer takes; session.c and context.c own the
+ * pass through the layers; attention.c, ternary_matmul.c, dense_matmul.c
+ * and ops.c are the steps a layer takes; session.c and context.c own the
  * memory.
  */
 #ifndef BN_ENGINE_H
@@ -21,17 +21,19 @@
 typedef struct {
     int cap;
     int n_ctx;          /* positions the score buffers hold */
-    float *x;           /* [cap][n_embd] residual stream */
-    float *xn;          /* [cap][n_embd] normed block inputs / block outputs */
-    float *q;           /* [cap][q_dim] */
-    float *k, *v;       /* [cap][kv_dim], copied into the caches after RoPE */
-    float *att;         /* [cap][q_dim] */
-    float *gate, *up;   /* [cap][n_ff] */
-    float *rope;        /* [cap][head_dim]: each token's RoPE cos and sin */
+    float *x;           /* [cap][n_embd] the residual stream */
+    float *xn;          /* [cap][n_embd] x normed: the input of a block or of the output layer */
+    float *q;           /* [cap][q_dim] the queries */
+    float *k, *v;       /* [cap][kv_dim] the keys and values, copied into the caches */
+    float *att;         /* [cap][q_dim] the attention heads' outputs, concatenated */
+    float *gate, *up;   /* [cap][n_ff] the FFN's projections; gate then act(gate) * up */
+    float *out;         /* [cap][n_embd] a block's output, before it joins x */
+    float *rope;        /* [cap][head_dim] each token's RoPE cos and sin */
     float *scores;      /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
     float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
-    bn_qact *qa_embd;   /* [cap], width max(n_embd, q_dim) */
-    bn_qact *qa_ff;     /* [cap], width n_ff */
+    bn_qact *qa_xn;     /* [cap] xn quantized, width n_embd */
+    bn_qact *qa_att;    /* [cap] att quantized, width q_dim */
+    bn_qact *qa_ffn;    /* [cap] the FFN's gate quantized, width n_ff */
     bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
     int32_t *ids;       /* [cap]: the pass's tokens, */
     int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
@@ -89,10 +91,16 @@ size_t bn_kv_row(const bn_hparams *hp, int n_ctx, int layer, int h, int pos);
 size_t bn_attention_scores_floats(const bn_hparams *hp, int n_threads, int n_ctx);
 size_t bn_attention_partial_floats(const bn_hparams *hp, int n_threads, int n_ctx);
 
-/* products.c: y[i] = w[i] * qa for every i < n_mat and each of the n_tok
- * quantized tokens, in one pool run. */
-void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
-                         const qk256_matrix *const *w, float *const *y);
+/* One ternary product of a pass: y = w * the pass's quantized tokens,
+ * [n_tok][w->rows]. */
+typedef struct {
+    const qk256_matrix *w;
+    float *y;
+} bn_product;
+
+/* ternary_matmul.c: the n products p[i] of the same n_tok quantized
+ * tokens qa, in one pool run. */
+void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n, const bn_product *p);
 
 /* dense_matmul.c: y[i][0..rows) = d * x[i] for the n vectors x[i], on the
  * pool; qx holds n quantized inputs when bn_dense_needs_q8act(d). */

@@ -1,73 +1,139 @@
 /*
  * forward.c - one pass of a batch of tokens through the transformer
- * (docs/FORWARD.md). A layer reads top to bottom:
+ * (docs/FORWARD.md, The layer): the embeddings, the layers, then
+ * output_norm and the logits.
  *
- *   attn_norm -> Q, K, V (ternary) -> RoPE -> attention over the KV cache
- *   -> [attn_sub_norm] -> attn_output -> + residual;
- *   ffn_norm -> gate, up (ternary) -> act(gate) * up -> [ffn_sub_norm]
- *   -> down -> + residual.
- *
- * The sub-norms are there in bitnet-b1.58 and bitnet, not in the ternary
- * Llamas (Falcon3, Falcon-E, Llama3-8B-1.58); RoPE pairs and the
- * activation come from the model too (model.h).
- *
- * Then output_norm and the logits. Between the matrix products, the
- * per-token steps (the functions named *_step) run over the tokens split
- * across the pool; each activation vector is quantized once for the
+ * layer_forward reads like the math, one operation a line. The
+ * elementwise operations run token by token, the tokens split over the
+ * pool (for_each_token); the matrix products read each weight row once
+ * for all the tokens (ternary_matmul.c), attention reads the sessions'
+ * caches (attention.c). Each activation vector is quantized once for the
  * products that share it.
+ *
+ * A norm runs where the layer has its weights: the sub-norms are in
+ * bitnet-b1.58 and bitnet, not in the ternary Llamas (Falcon3, Falcon-E,
+ * Llama3-8B-1.58). RoPE pairs and the activation come from the model too
+ * (model.h).
  */
 #include <string.h>
 
 #include "engine.h"
 #include "ops.h"
 
-/* What a per-token step sees: the pass, the layer and the scratch. */
-typedef struct {
+/* ==== one elementwise operation on every token of a pass ==== */
+
+/* row(op, t) does token t; the other fields are the operands, rows of
+ * `width` values for token t at t * width (each operation says which it
+ * uses). */
+typedef struct token_op token_op;
+struct token_op {
+    void (*row)(const token_op *op, int t);
     const bn_model *m;
-    const bn_layer *l;
-    bn_scratch *sc;
     const bn_pass *b;
-    int layer;
-} step_ctx;
+    int width;
+    float *y;       /* the rows written */
+    const float *x; /* the rows read */
+    const float *w; /* a norm's weights */
+    bn_qact *qa;    /* the quantized rows */
+    int layer;      /* cache_store: the layer, */
+    int values;     /* and 0 for the key cache, 1 for the value cache */
+};
 
-typedef void (*token_step)(const step_ctx *c, int t);
-
-typedef struct {
-    const step_ctx *c;
-    token_step fn;
-} step_job;
-
-static void step_task(void *arg, int ith, int nth)
+static void token_task(void *arg, int ith, int nth)
 {
-    const step_job *j = arg;
+    const token_op *op = arg;
     int t0, t1;
-    bn_split_range(j->c->b->n, ith, nth, 1, &t0, &t1);
-    for (int t = t0; t < t1; t++) j->fn(j->c, t);
+    bn_split_range(op->b->n, ith, nth, 1, &t0, &t1);
+    for (int t = t0; t < t1; t++) op->row(op, t);
 }
 
-/* fn for every token: split over the pool, or on this thread for one. */
-static void for_each_token(bn_context *ctx, const step_ctx *c, token_step fn)
+/* The one place a layer's elementwise work meets the pool: the tokens
+ * split over it, or a single token on this thread. */
+static void for_each_token(bn_context *ctx, const token_op *op)
 {
-    if (c->b->n == 1) {
-        fn(c, 0);
+    if (op->b->n == 1) {
+        op->row(op, 0);
         return;
     }
-    step_job j = {c, fn};
-    bn_pool_run(ctx->pool, step_task, &j);
+    bn_pool_run(ctx->pool, token_task, (void *)op);
 }
 
-static float *row(float *base, int t, int width) { return base + (size_t)t * width; }
+static float *out_row(const token_op *op, int t) { return op->y + (size_t)t * op->width; }
+static const float *in_row(const token_op *op, int t) { return op->x + (size_t)t * op->width; }
 
-static void norm_and_quantize(const bn_model *m, float *out, const float *x, const float *w, int n,
-                              bn_qact *qa)
+static void rmsnorm_row(const token_op *op, int t)
 {
-    m->kernels->rmsnorm(out, x, w, n, m->hp.rms_eps);
-    m->kernels->quantize(out, n, qa);
+    op->m->kernels->rmsnorm(out_row(op, t), in_row(op, t), op->w, op->width, op->m->hp.rms_eps);
+}
+
+/* y = RMSNorm(x) * w for every token (y may be x). */
+static void rmsnorm(bn_context *ctx, const bn_pass *b, float *y, const float *x, const float *w,
+                    int width)
+{
+    const token_op op = {.row = rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y, .x = x,
+                         .w = w};
+    for_each_token(ctx, &op);
+}
+
+static void quantize_row(const token_op *op, int t)
+{
+    op->m->kernels->quantize(in_row(op, t), op->width, &op->qa[t]);
+}
+
+/* qa = x quantized to int8, token by token (docs/FORWARD.md, Activation
+ * quantization). */
+static void quantize(bn_context *ctx, const bn_pass *b, bn_qact *qa, const float *x, int width)
+{
+    const token_op op = {.row = quantize_row, .m = ctx->m, .b = b, .width = width, .x = x,
+                         .qa = qa};
+    for_each_token(ctx, &op);
+}
+
+static void add_row(const token_op *op, int t) { bn_add_into(out_row(op, t), in_row(op, t), op->width); }
+
+/* y += x for every token. */
+static void add(bn_context *ctx, const bn_pass *b, float *y, const float *x, int width)
+{
+    const token_op op = {.row = add_row, .m = ctx->m, .b = b, .width = width, .y = y, .x = x};
+    for_each_token(ctx, &op);
+}
+
+static void activate_row(const token_op *op, int t)
+{
+    bn_ffn_activate(op->m->kernels, op->m->act, out_row(op, t), in_row(op, t), op->width);
+}
+
+/* gate = act(gate) * up for every token. */
+static void activate(bn_context *ctx, const bn_pass *b, float *gate, const float *up, int width)
+{
+    const token_op op = {.row = activate_row, .m = ctx->m, .b = b, .width = width, .y = gate,
+                         .x = up};
+    for_each_token(ctx, &op);
+}
+
+/* Every head of the token's row rotated by the angles of its position. */
+static void rope_row(const token_op *op, int t)
+{
+    const int hd = op->m->hp.head_dim;
+    const float *cs = op->x + (size_t)t * hd;
+    float *v = out_row(op, t);
+    void (*apply)(float *, int, const float *) =
+        op->m->rope == BN_ROPE_NORM ? bn_rope_apply_norm : bn_rope_apply;
+    for (int h = 0; h < op->width / hd; h++) apply(v + (size_t)h * hd, hd, cs);
+}
+
+/* RoPE on every head of y (width values a token) by the angles of each
+ * token's position, `angles` (docs/FORWARD.md, RoPE). */
+static void rope(bn_context *ctx, const bn_pass *b, float *y, const float *angles, int width)
+{
+    const token_op op = {.row = rope_row, .m = ctx->m, .b = b, .width = width, .y = y,
+                         .x = angles};
+    for_each_token(ctx, &op);
 }
 
 /* n values into a cache of type t from element off: copied, or rounded to
  * the nearest half, ties to even. */
-static void cache_store(void *cache, bn_cache_type t, size_t off, const float *x, int n)
+static void cache_put(void *cache, bn_cache_type t, size_t off, const float *x, int n)
 {
     if (t == BN_CACHE_F16) {
         uint16_t *h = (uint16_t *)cache + off;
@@ -77,116 +143,99 @@ static void cache_store(void *cache, bn_cache_type t, size_t off, const float *x
     memcpy((float *)cache + off, x, (size_t)n * sizeof(float));
 }
 
-/* x = the token's embedding; the RoPE angles of its position, which every
- * layer rotates by. */
-static void embed_step(const step_ctx *c, int t)
+/* The token's kv heads into its session's key or value cache at its
+ * position. */
+static void cache_store_row(const token_op *op, int t)
 {
-    const bn_hparams *hp = &c->m->hp;
-    bn_dense_row(&c->m->tok_embd, c->b->ids[t], row(c->sc->x, t, hp->n_embd));
-    bn_rope_angles(row(c->sc->rope, t, hp->head_dim), hp->head_dim, c->b->pos[t], hp->rope_base);
-}
-
-/* xn = attn_norm(x), quantized */
-static void attn_norm_step(const step_ctx *c, int t)
-{
-    const int ne = c->m->hp.n_embd;
-    norm_and_quantize(c->m, row(c->sc->xn, t, ne), row(c->sc->x, t, ne), c->l->attn_norm, ne,
-                      &c->sc->qa_embd[t]);
-}
-
-/* RoPE on q and k; k and v into the session's cache at the token's position */
-static void rope_and_cache_step(const step_ctx *c, int t)
-{
-    const bn_hparams *hp = &c->m->hp;
-    const int hd = hp->head_dim, kv_dim = hp->n_head_kv * hd;
-    const float *cs = row(c->sc->rope, t, hd);
-    float *q = row(c->sc->q, t, hp->n_head * hd), *k = row(c->sc->k, t, kv_dim);
-    const float *v = row(c->sc->v, t, kv_dim);
-    void (*rope)(float *, int, const float *) =
-        c->m->rope == BN_ROPE_NORM ? bn_rope_apply_norm : bn_rope_apply;
-    for (int h = 0; h < hp->n_head; h++) rope(q + (size_t)h * hd, hd, cs);
-    for (int h = 0; h < hp->n_head_kv; h++) rope(k + (size_t)h * hd, hd, cs);
-    const bn_session *s = c->b->sess[t];
+    const bn_hparams *hp = &op->m->hp;
+    const bn_session *s = op->b->sess[t];
+    void *cache = op->values ? s->v_cache : s->k_cache;
+    const bn_cache_type type = op->values ? s->type_v : s->type_k;
+    const float *x = in_row(op, t);
     for (int h = 0; h < hp->n_head_kv; h++) {
-        const size_t off = bn_kv_row(hp, s->n_ctx, c->layer, h, c->b->pos[t]);
-        cache_store(s->k_cache, s->type_k, off, k + (size_t)h * hd, hd);
-        cache_store(s->v_cache, s->type_v, off, v + (size_t)h * hd, hd);
+        const size_t off = bn_kv_row(hp, s->n_ctx, op->layer, h, op->b->pos[t]);
+        cache_put(cache, type, off, x + (size_t)h * hp->head_dim, hp->head_dim);
     }
 }
 
-/* att = attn_sub_norm(att), quantized */
-static void attn_sub_norm_step(const step_ctx *c, int t)
+/* Layer il's keys (values 0) or values (values 1) x into the sessions'
+ * caches. */
+static void cache_store(bn_context *ctx, const bn_pass *b, int il, int values, const float *x)
 {
-    const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
-    float *att = row(c->sc->att, t, q_dim);
-    norm_and_quantize(c->m, att, att, c->l->attn_sub_norm, q_dim, &c->sc->qa_embd[t]);
+    const token_op op = {.row = cache_store_row, .m = ctx->m, .b = b,
+                         .width = ctx->m->hp.n_head_kv * ctx->m->hp.head_dim, .x = x,
+                         .layer = il, .values = values};
+    for_each_token(ctx, &op);
 }
 
-/* att quantized as it is (no sub-norm) */
-static void attn_quantize_step(const step_ctx *c, int t)
+static void embed_row(const token_op *op, int t)
 {
-    const int q_dim = c->m->hp.n_head * c->m->hp.head_dim;
-    c->m->kernels->quantize(row(c->sc->att, t, q_dim), q_dim, &c->sc->qa_embd[t]);
+    bn_dense_row(&op->m->tok_embd, op->b->ids[t], out_row(op, t));
 }
 
-/* x += the attention output; xn = ffn_norm(x), quantized */
-static void ffn_norm_step(const step_ctx *c, int t)
+/* x = the tokens' embeddings. */
+static void embed(bn_context *ctx, const bn_pass *b, float *x)
 {
-    const int ne = c->m->hp.n_embd;
-    float *x = row(c->sc->x, t, ne), *xn = row(c->sc->xn, t, ne);
-    bn_add_into(x, xn, ne);
-    norm_and_quantize(c->m, xn, x, c->l->ffn_norm, ne, &c->sc->qa_embd[t]);
+    const token_op op = {.row = embed_row, .m = ctx->m, .b = b, .width = ctx->m->hp.n_embd, .y = x};
+    for_each_token(ctx, &op);
 }
 
-/* gate = ffn_sub_norm(act(gate) * up), quantized */
-static void ffn_act_step(const step_ctx *c, int t)
+static void rope_angles_row(const token_op *op, int t)
 {
-    const int nf = c->m->hp.n_ff;
-    float *gate = row(c->sc->gate, t, nf);
-    bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
-    norm_and_quantize(c->m, gate, gate, c->l->ffn_sub_norm, nf, &c->sc->qa_ff[t]);
+    const bn_hparams *hp = &op->m->hp;
+    bn_rope_angles(out_row(op, t), hp->head_dim, op->b->pos[t], hp->rope_base);
 }
 
-/* gate = act(gate) * up, quantized (no sub-norm) */
-static void ffn_act_quantize_step(const step_ctx *c, int t)
+/* The cos and sin of each token's position, which every layer rotates q
+ * and k by. */
+static void rope_angles(bn_context *ctx, const bn_pass *b, float *angles)
 {
-    const int nf = c->m->hp.n_ff;
-    float *gate = row(c->sc->gate, t, nf);
-    bn_ffn_activate(c->m->kernels, c->m->act, gate, row(c->sc->up, t, nf), nf);
-    c->m->kernels->quantize(gate, nf, &c->sc->qa_ff[t]);
+    const token_op op = {.row = rope_angles_row, .m = ctx->m, .b = b,
+                         .width = ctx->m->hp.head_dim, .y = angles};
+    for_each_token(ctx, &op);
 }
 
-/* x += the FFN output */
-static void residual_step(const step_ctx *c, int t)
-{
-    const int ne = c->m->hp.n_embd;
-    bn_add_into(row(c->sc->x, t, ne), row(c->sc->xn, t, ne), ne);
-}
+/* ==== the pass ==== */
 
+/* Layer il on every token of the pass: x, the residual stream, goes in
+ * and comes out; docs/FORWARD.md, The layer, numbers the steps. */
 static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
 {
     const bn_layer *l = &ctx->m->layers[il];
-    bn_scratch *sc = ctx->sc;
-    const step_ctx c = {ctx->m, l, sc, b, il};
-    const int n = b->n;
+    const bn_hparams *hp = &ctx->m->hp;
+    const int n = b->n, ne = hp->n_embd, nf = hp->n_ff;
+    const int q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
+    bn_scratch *s = ctx->sc;
 
-    for_each_token(ctx, &c, attn_norm_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 3, (const qk256_matrix *[]){&l->wq, &l->wk, &l->wv},
-                        (float *[]){sc->q, sc->k, sc->v});
-    for_each_token(ctx, &c, rope_and_cache_step);
-    bn_attention(ctx, b, il);
-    const int sub_norms = ctx->m->has_sub_norms;
-    for_each_token(ctx, &c, sub_norms ? attn_sub_norm_step : attn_quantize_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 1, (const qk256_matrix *[]){&l->wo},
-                        (float *[]){sc->xn});
+    /* attention */
+    rmsnorm(ctx, b, s->xn, s->x, l->attn_norm, ne);   /* xn = RMSNorm(x) * attn_norm */
+    quantize(ctx, b, s->qa_xn, s->xn, ne);            /* int8 xn, for q, k and v */
+    bn_ternary_matmul(ctx, s->qa_xn, n, 3,            /* q = Wq xn, k = Wk xn, v = Wv xn */
+                      (bn_product[]){{&l->wq, s->q}, {&l->wk, s->k}, {&l->wv, s->v}});
+    rope(ctx, b, s->q, s->rope, q_dim);               /* q = RoPE(q) */
+    rope(ctx, b, s->k, s->rope, kv_dim);              /* k = RoPE(k) */
+    cache_store(ctx, b, il, 0, s->k);                 /* k into the key cache */
+    cache_store(ctx, b, il, 1, s->v);                 /* v into the value cache */
+    bn_attention(ctx, b, il);                         /* att = softmax(q K / sqrt(d)) V */
+    if (l->attn_sub_norm)
+        rmsnorm(ctx, b, s->att, s->att, l->attn_sub_norm, q_dim); /* att = RMSNorm(att) * sub */
+    quantize(ctx, b, s->qa_att, s->att, q_dim);       /* int8 att */
+    bn_ternary_matmul(ctx, s->qa_att, n, 1,           /* out = Wo att */
+                      &(bn_product){&l->wo, s->out});
+    add(ctx, b, s->x, s->out, ne);                    /* x += out */
 
-    for_each_token(ctx, &c, ffn_norm_step);
-    bn_ternary_products(ctx, sc->qa_embd, n, 2, (const qk256_matrix *[]){&l->wgate, &l->wup},
-                        (float *[]){sc->gate, sc->up});
-    for_each_token(ctx, &c, sub_norms ? ffn_act_step : ffn_act_quantize_step);
-    bn_ternary_products(ctx, sc->qa_ff, n, 1, (const qk256_matrix *[]){&l->wdown},
-                        (float *[]){sc->xn});
-    for_each_token(ctx, &c, residual_step);
+    /* feed-forward */
+    rmsnorm(ctx, b, s->xn, s->x, l->ffn_norm, ne);    /* xn = RMSNorm(x) * ffn_norm */
+    quantize(ctx, b, s->qa_xn, s->xn, ne);            /* int8 xn, for gate and up */
+    bn_ternary_matmul(ctx, s->qa_xn, n, 2,            /* gate = Wgate xn, up = Wup xn */
+                      (bn_product[]){{&l->wgate, s->gate}, {&l->wup, s->up}});
+    activate(ctx, b, s->gate, s->up, nf);             /* gate = act(gate) * up */
+    if (l->ffn_sub_norm)
+        rmsnorm(ctx, b, s->gate, s->gate, l->ffn_sub_norm, nf); /* gate = RMSNorm(gate) * sub */
+    quantize(ctx, b, s->qa_ffn, s->gate, nf);         /* int8 gate */
+    bn_ternary_matmul(ctx, s->qa_ffn, n, 1,           /* out = Wdown gate */
+                      &(bn_product){&l->wdown, s->out});
+    add(ctx, b, s->x, s->out, ne);                    /* x += out */
 }
 
 /* output_norm of the tokens whose logits are wanted, then the output layer. */
@@ -194,19 +243,19 @@ static void output_forward(bn_context *ctx, const bn_pass *b)
 {
     const bn_model *m = ctx->m;
     const int ne = m->hp.n_embd;
-    bn_scratch *sc = ctx->sc;
+    bn_scratch *s = ctx->sc;
     for (int i = 0; i < b->n_logits; i++)
-        m->kernels->rmsnorm(row(sc->xn, i, ne), row(sc->x, b->logit_rows[i], ne), m->output_norm,
-                            ne, m->hp.rms_eps);
-    if (b->n_logits) bn_dense_matmul(ctx, &m->output, sc->xn, b->n_logits, sc->qa_out, b->logits);
+        m->kernels->rmsnorm(s->xn + (size_t)i * ne, s->x + (size_t)b->logit_rows[i] * ne,
+                            m->output_norm, ne, m->hp.rms_eps);
+    if (b->n_logits) bn_dense_matmul(ctx, &m->output, s->xn, b->n_logits, s->qa_out, b->logits);
 }
 
 static int aborted(const bn_context *ctx) { return ctx->abort && ctx->abort(ctx->abort_data); }
 
 int bn_forward(bn_context *ctx, const bn_pass *b)
 {
-    const step_ctx c = {ctx->m, NULL, ctx->sc, b, 0};
-    for_each_token(ctx, &c, embed_step);
+    embed(ctx, b, ctx->sc->x);
+    rope_angles(ctx, b, ctx->sc->rope);
     for (int il = 0; il < ctx->m->hp.n_layer; il++) {
         if (aborted(ctx)) return BN_ABORTED;
         layer_forward(ctx, b, il);

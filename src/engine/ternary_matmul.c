@@ -1,5 +1,5 @@
 /*
- * products.c - the ternary matrix products of a pass on the context's
+ * ternary_matmul.c - the ternary matrix products of a pass on the context's
  * pool. Every weight row is read once per pass and applied to all its
  * tokens; the products that share an input (Q/K/V, gate/up) share one
  * pool run, their rows handed out in shrinking chunks (bn_chunks).
@@ -67,16 +67,15 @@ static void products_task(void *arg, int ith, int nth)
     }
 }
 
-void bn_ternary_products(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat,
-                         const qk256_matrix *const *w, float *const *y)
+void bn_ternary_matmul(bn_context *ctx, const bn_qact *qa, int n_tok, int n_mat, const bn_product *p)
 {
     const bn_kernels *k = ctx->m->kernels;
     products_job j = {.k = k, .q16_matvec = k->q16_matvec ? k->q16_matvec : bn_kernels_scalar.q16_matvec,
                       .a = qa, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
-        j.w[i] = w[i];
-        j.y[i] = y[i];
-        bn_chunks_init(&j.rows[i], w[i]->rows, ROW_CHUNK, bn_pool_size(ctx->pool));
+        j.w[i] = p[i].w;
+        j.y[i] = p[i].y;
+        bn_chunks_init(&j.rows[i], p[i].w->rows, ROW_CHUNK, bn_pool_size(ctx->pool));
     }
     bn_pool_run(ctx->pool, products_task, &j);
 }
