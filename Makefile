@@ -29,7 +29,7 @@ SOMAJOR     = $(firstword $(subst ., ,$(VERSION)))
 LAYERS    = gguf runtime kernels model tokenizer engine
 TOOL_DIRS = cli server common
 CLI_SRC   = $(foreach d,$(TOOL_DIRS),$(wildcard src/$(d)/*.c))
-CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
+CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o) $(BUILD)/gen/webui_page.o
 LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 PIC_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/pic/src/%.o)
@@ -88,6 +88,15 @@ $(BUILD)/src/cli/%.o: src/cli/%.c $(FLAGS_STAMP)
 $(BUILD)/src/server/%.o: src/server/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/common -Isrc/server -c -o $@ $<
+
+# The server's chat page (GET /), embedded as a C array made at build time
+# from the committed HTML.
+$(BUILD)/gen/webui_page.c: src/server/webui/index.html tools/embed.sh
+	@mkdir -p $(dir $@)
+	tools/embed.sh webui_page $< >$@
+
+$(BUILD)/gen/webui_page.o: $(BUILD)/gen/webui_page.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/src/common/%.o: src/common/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

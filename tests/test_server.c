@@ -1248,6 +1248,60 @@ TEST(server_curl_client)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+TEST(server_chat_page_and_no_webui)
+{
+    server s;
+    if (server_start(&s, "--api-key k")) return;
+    char *body;
+    /* the page needs no key: it asks for one */
+    CHECK_EQ_INT(request(s.port, "GET", "/", NULL, NULL, &body), 200);
+    CHECK_MSG(body && strstr(body, "<!doctype html>") && strstr(body, "/v1/chat/completions"),
+              "%.200s", body ? body : "");
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+    if (server_start(&s, "--no-webui")) return;
+    CHECK_EQ_INT(request(s.port, "GET", "/", NULL, NULL, &body), 404);
+    CHECK(is_error_body(body));
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* Headless Chromium types a question into the chat page and reads the
+ * streamed answer: the greedy reply of the same chat request. */
+TEST(server_chat_page_in_chromium)
+{
+    if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
+    if (access("/usr/bin/chromium", X_OK)) SKIP("chromium is not installed (apt-get install chromium)");
+    if (access("tests/server/node_modules/playwright-core/package.json", R_OK))
+        SKIP("playwright-core is absent (npm install --prefix tests/server, as .ci/run does)");
+    server s;
+    if (server_start(&s, "")) return;
+    static const char question[] = "What is the capital of France?";
+    char cmd[CMD_LEN], *out = NULL, *err = NULL, *json, *body;
+    snprintf(cmd, sizeof cmd, "node tests/server/webui_chat.mjs http://127.0.0.1:%d '%s'", s.port,
+             question);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    char *answer = field(out, "answer"), *stats = field(out, "stats");
+    asprintf(&json, "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
+                    "assistant.\"}, {\"role\": \"user\", \"content\": \"%s\"}], "
+                    "\"temperature\": 0, \"max_tokens\": 24}",
+             question);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+    char *expect = field(body, "content");
+    CHECK_MSG(answer && expect && *expect && !strcmp(answer, expect) && out &&
+                  strstr(out, "\"done\": true") && strstr(out, "\"error\": false"),
+              "page: %s (%s), expected %s", out ? out : "", err ? err : "", expect ? expect : "");
+    CHECK_MSG(stats && strstr(stats, "tokens/s"), "stats: %s", stats ? stats : "");
+    free(expect);
+    free(body);
+    free(json);
+    free(answer);
+    free(stats);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 TEST(server_openai_npm_client)
 {
     if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
@@ -1269,6 +1323,54 @@ TEST(server_openai_npm_client)
     CHECK_MSG(chat && *chat, "openai streamed chat: %s %s", out, err);
     free(completion);
     free(chat);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* The openai package (chat, streaming, logprobs, streamed completion
+ * logprobs) and LangChain's ChatOpenAI (invoke, stream), as an application
+ * would use them: every answer is the server's greedy chat reply. */
+TEST(server_openai_and_langchain_clients)
+{
+    if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
+    if (access("tests/server/node_modules/@langchain/openai/package.json", R_OK) ||
+        access("tests/server/node_modules/openai/package.json", R_OK))
+        SKIP("the npm clients are absent (npm install --prefix tests/server, as .ci/run does)");
+    server s;
+    if (server_start(&s, "")) return;
+    char cmd[CMD_LEN], *out = NULL, *err = NULL, *body;
+    snprintf(cmd, sizeof cmd, "node tests/server/clients.mjs http://127.0.0.1:%d/v1", s.port);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
+                      "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
+                      "assistant.\"}, {\"role\": \"user\", \"content\": \"What is the capital of "
+                      "France?\"}], \"temperature\": 0, \"max_tokens\": 12}",
+                      &body),
+                 200);
+    char *expect = field(body, "content");
+    static const char *const same[] = {"chat", "chat_stream", "langchain_invoke",
+                                       "langchain_stream"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        char *got = field(out, same[i]);
+        CHECK_MSG(got && expect && *expect && !strcmp(got, expect), "%s: %s, expected %s (%s)",
+                  same[i], got ? got : "(none)", expect ? expect : "", err ? err : "");
+        free(got);
+    }
+    char *lp_text = field(out, "text"), *lp_message = field(out, "message");
+    CHECK_MSG(lp_text && lp_message && *lp_text && !strcmp(lp_text, lp_message), "logprobs: %s",
+              out ? out : "");
+    CHECK(out && strstr(out, "\"greedy_is_best\": true"));
+    const char *cs = out ? strstr(out, "\"completion_stream_logprobs\"") : NULL;
+    char *ctext = field(cs, "text"), *ctokens = field(cs, "tokens");
+    CHECK_MSG(ctext && ctokens && *ctext && !strcmp(ctext, ctokens), "completion logprobs: %s",
+              cs ? cs : "");
+    free(ctext);
+    free(ctokens);
+    free(lp_text);
+    free(lp_message);
+    free(expect);
+    free(body);
     free(out);
     free(err);
     CHECK_EQ_INT(server_stop(&s), 0);

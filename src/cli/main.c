@@ -141,16 +141,19 @@ static void print_help(void)
            "                          \"PPL = x +/- error\"\n"
            "\n"
            "server (OpenAI-compatible HTTP API, README.md#server):\n"
-           "      --server            serve /v1/completions, /v1/chat/completions, /tokenize,\n"
-           "                          /detokenize, /v1/models, /health and /metrics;\n"
+           "      --server            serve a chat page at /, /v1/completions,\n"
+           "                          /v1/chat/completions, /tokenize, /detokenize,\n"
+           "                          /v1/models, /health and /metrics;\n"
            "                          --parallel requests decode together (-c per request)\n"
            "      --host HOST         address to listen on (default: %s)\n"
            "      --port N            port to listen on, 0 = any free one (default: %d)\n"
            "      --api-key KEY       require \"Authorization: Bearer KEY\"\n"
-           "  -to, --timeout N        seconds to read a request or write a reply (default: %d)\n"
+           "  -to, --timeout N        seconds to read a request body or write a reply\n"
+           "                          (default: %d; a request head has 5 seconds)\n"
            "      --max-body N        largest request body in bytes (default: %d)\n"
            "      --max-tokens N      most tokens one request may generate, 0 = no limit\n"
            "                          (default: 0)\n"
+           "      --no-webui          no chat page at / (the page is on by default)\n"
            "\n"
            "other modes:\n"
            "      --bench             measure prompt and generation speed (see\n"
@@ -310,8 +313,9 @@ static void check_combination(const run_opts *o)
     if (o->n_keep && o->mode != MODE_CHAT) cli_die(EXIT_USAGE, "--keep needs --chat");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         cli_die(EXIT_USAGE, "--chat-template needs --chat or --server");
-    if (o->mode != MODE_SERVER && (o->host || o->port != OPT_DEFAULT_PORT || o->api_key))
-        cli_die(EXIT_USAGE, "--host, --port and --api-key need --server");
+    if (o->mode != MODE_SERVER &&
+        (o->host || o->port != OPT_DEFAULT_PORT || o->api_key || o->no_webui))
+        cli_die(EXIT_USAGE, "--host, --port, --api-key and --no-webui need --server");
 }
 
 static void parse_args(int argc, char **argv, run_opts *o)
@@ -396,6 +400,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (is_flag(a, "-to", "--timeout")) o->server_timeout = (int)parse_int(a, VALUE(), 1, MAX_TIMEOUT);
         else if (!strcmp(a, "--max-body")) o->server_max_body = parse_int(a, VALUE(), 1, MAX_BODY);
         else if (!strcmp(a, "--max-tokens")) o->server_max_tokens = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
+        else if (!strcmp(a, "--no-webui")) o->no_webui = 1;
         else if (!strcmp(a, "--info")) set_mode(o, MODE_INFO, a, &mode_flag);
         else if (!strcmp(a, "--tokenize")) set_mode(o, MODE_TOKENIZE, a, &mode_flag);
         else if (!strcmp(a, "--detokenize")) set_mode(o, MODE_DETOKENIZE, a, &mode_flag);

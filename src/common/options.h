@@ -69,6 +69,7 @@ typedef struct {
     int server_timeout;    /* -to, --timeout: seconds to read a request or write a reply */
     long server_max_body;  /* --max-body: bytes */
     int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
+    int no_webui;          /* --no-webui: no chat page at / */
 } run_opts;
 
 #endif

@@ -327,12 +327,26 @@ static int authorized(const server *srv, const http_request *r)
     return diff == 0;
 }
 
-typedef enum { EP_HEALTH, EP_MODELS, EP_COMPLETIONS, EP_CHAT, EP_TOKENIZE, EP_DETOKENIZE, EP_METRICS } endpoint;
+typedef enum {
+    EP_WEBUI,
+    EP_HEALTH,
+    EP_MODELS,
+    EP_COMPLETIONS,
+    EP_CHAT,
+    EP_TOKENIZE,
+    EP_DETOKENIZE,
+    EP_METRICS
+} endpoint;
+
+/* The chat page, src/server/webui/index.html (tools/embed.sh). */
+extern const unsigned char webui_page[];
+extern const size_t webui_page_len;
 
 static const struct {
     const char *path, *alias, *method;
     endpoint ep;
 } ROUTES[] = {
+    {"/", "/index.html", "GET", EP_WEBUI},
     {"/health", NULL, "GET", EP_HEALTH},
     {"/v1/models", "/models", "GET", EP_MODELS},
     {"/v1/completions", "/completions", "POST", EP_COMPLETIONS},
@@ -348,6 +362,11 @@ static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
     size_t len = 0;
     int status = 200;
     switch (ep) {
+    case EP_WEBUI:
+        if (c->srv->o->no_webui) return respond_error(c, 404, "no such endpoint (--no-webui)",
+                                                      r->keep_alive);
+        return respond(c, 200, "text/html; charset=utf-8", (const char *)webui_page,
+                       webui_page_len, r->keep_alive);
     case EP_HEALTH: {
         static const char ok[] = "{\"status\": \"ok\"}\n";
         return respond(c, 200, "application/json", ok, sizeof ok - 1, r->keep_alive);
@@ -378,7 +397,8 @@ static int route(conn *c, const http_request *r)
             continue;
         if (strcmp(r->method, ROUTES[i].method))
             return respond_error(c, 405, "method not allowed on this path", r->keep_alive);
-        if (ROUTES[i].ep != EP_HEALTH && !authorized(c->srv, r))
+        /* the page and /health are public: the page asks for the key itself */
+        if (ROUTES[i].ep != EP_HEALTH && ROUTES[i].ep != EP_WEBUI && !authorized(c->srv, r))
             return respond_error(c, 401, "invalid or missing API key (Authorization: Bearer KEY)",
                                  r->keep_alive);
         return serve_endpoint(c, r, ROUTES[i].ep);
