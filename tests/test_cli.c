@@ -641,12 +641,17 @@ TEST(cli_chat_clear_exit_plain_format_and_full_context)
     free(out), free(err);
     tmp_remove(in);
 
-    /* a turn longer than the whole context ends the chat */
-    in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
-    snprintf(args, sizeof args, "--chat --temp 0 -c 12 < %s", in);
+    /* a message longer than the whole context is refused, and the chat goes on */
+    static const char long_then_short[] =
+        "What is the capital of Italy? What is the capital of Italy? What is the capital of "
+        "Italy? What is the capital of Italy? What is the capital of Italy?\nWhat is 3+4?\n";
+    in = tmp_file(long_then_short, sizeof long_then_short - 1);
+    snprintf(args, sizeof args, "--chat --temp 0 -c 32 < %s", in);
     CHECK_EQ_INT(cli(args, &out, &err), 0);
-    CHECK_MSG(err && strstr(err, "context of 12 tokens is full: the chat ends here"), "%s", err);
-    CHECK_MSG(out && !strcmp(out, ""), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "message not sent: its ") &&
+                  strstr(err, "do not fit the context of 32 tokens") && !strstr(err, "ends here"),
+              "%s", err);
+    CHECK_MSG(out && !strcmp(out, "3+4=7.\n"), "'%s'", out);
     free(out), free(err);
     tmp_remove(in);
 }
@@ -1244,4 +1249,28 @@ TEST(cli_sampling_flags_and_n_probs)
         free(err);
         err = NULL;
     }
+}
+
+/* One token, one window, one thread: singular nouns; --version names the
+ * compiler, not only its version number. */
+TEST(cli_plurals_and_compiler_name)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p hi -n 1", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "generated 1 token in") && !strstr(err, "1 tokens") &&
+                  strstr(err, "1 thread") && !strstr(err, "1 threads"),
+              "%s", err ? err : "");
+    free(out), free(err);
+    char *text = tmp_file("Monday, Tuesday, Wednesday.", 27);
+    char args[256];
+    snprintf(args, sizeof args, "--perplexity %s -c 64", text);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "scored in 1 window of") && !strstr(err, "1 windows"), "%s",
+              err ? err : "");
+    free(out), free(err);
+    tmp_remove(text);
+    CHECK_EQ_INT(cli_bare("--version", &out, NULL), 0);
+    CHECK_MSG(out && (strstr(out, "built with gcc ") || strstr(out, "built with clang ")), "%s",
+              out ? out : "");
+    free(out);
 }

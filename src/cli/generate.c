@@ -30,14 +30,20 @@ static void continue_alone(gen_seq *q)
 
 static void print_stats(const bn_model *m, const gen_seq *q, int np)
 {
-    char threads[32];
-    log_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
+    char threads[32], prompt[32], generated[32];
+    plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads, sizeof threads);
+    if (!q->prompt_done) { /* Ctrl-C during the prompt: no rate to report */
+        log_note("prompt of %s interrupted after %.1f ms, nothing generated, kernel %s, %s",
+                 plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
+                 bn_model_kernel_name(m), threads);
+        return;
+    }
+    log_note("prompt %s in %.1f ms (%.1f tok/s), generated %s in %.1f ms "
              "(%.1f tok/s), stop: %s, kernel %s, %s",
-             np, q->prompt_ms, per_second(np, q->prompt_ms), q->out.n,
+             plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
+             per_second(np, q->prompt_ms), plural(q->out.n, "token", generated, sizeof generated),
              q->gen_ms, per_second(q->out.n, q->gen_ms),
-             stop_words(q->stop_reason), bn_model_kernel_name(m),
-             plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads,
-                        sizeof threads));
+             stop_words(q->stop_reason), bn_model_kernel_name(m), threads);
 }
 
 int run_generate(const run_opts *o)

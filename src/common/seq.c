@@ -20,6 +20,7 @@ int seq_prefill(gen_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN])
     if (rc < 0) return -1;
     if (rc == BN_ABORTED) {
         q->t_gen_start = now_ms();
+        q->prompt_ms = q->t_gen_start - t0; /* until it stopped */
         seq_interrupt(q);
         return 0;
     }
@@ -32,6 +33,7 @@ int seq_prompt_done(gen_seq *q, const int32_t *ids, int n, const float *logits, 
     lookup_prompt(&q->lk, bn_session_n_past(q->session), ids, n);
     q->t_gen_start = now_ms();
     q->prompt_ms = q->t_gen_start - t0;
+    q->prompt_done = 1;
     return seq_step(q, logits);
 }
 

@@ -33,6 +33,7 @@ typedef struct {
     int32_t next;            /* the sampled token to evaluate next */
     const char *stop_reason; /* eos, eot, stop, length, context, interrupted */
     double prompt_ms, gen_ms, t_gen_start;
+    int prompt_done; /* the prompt was evaluated whole (not interrupted) */
     float *masked;   /* --ignore-eos: logits with the end tokens at -inf */
     int32_t *banned; /* the end-of-generation tokens (n_banned) */
     uint64_t seed;   /* the sampler's seed, reported so a run can be repeated */
