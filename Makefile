@@ -138,7 +138,7 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
 # target link it on its own.
-TEST_CLI_OBJ = $(BUILD)/src/server/http.o
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(BUILD)/src/common/grammar.o $(BUILD)/src/common/log.o
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)

@@ -1274,3 +1274,42 @@ TEST(cli_plurals_and_compiler_name)
               out ? out : "");
     free(out);
 }
+
+/* --grammar constrains what is generated, sampled or greedy, and a bad or
+ * explosive grammar is one error line. */
+TEST(cli_grammar_constrains_the_output)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p 'Is Paris in France? Answer:' --temp 0 -n 20 -q "
+                     "--grammar 'root ::= \" \" (\"yes\" | \"no\") \".\"'",
+                     &out, NULL),
+                 0);
+    CHECK_MSG(out && (!strcmp(out, " yes.") || !strcmp(out, " no.")), "'%s'", out ? out : "");
+    free(out);
+    for (int seed = 1; seed <= 3; seed++) {
+        char args[512];
+        snprintf(args, sizeof args,
+                 "-p 'Numbers:' --temp 1 -s %d -n 24 -q --grammar 'root ::= \"[\" [0-9]+ (\",\" "
+                 "[0-9]+)* \"]\"'",
+                 seed);
+        CHECK_EQ_INT(cli(args, &out, NULL), 0);
+        /* a prefix of the language: -n may cut the list before its "]" */
+        int ok = out && out[0] == '[';
+        for (const char *p = out ? out + 1 : NULL; ok && *p; p++)
+            ok = (*p >= '0' && *p <= '9') || *p == ',' || (*p == ']' && !p[1]);
+        CHECK_MSG(ok, "seed %d: '%s'", seed, out ? out : "");
+        free(out);
+    }
+    static const char *const bad[] = {"--grammar 'root ::= root \"a\"'",
+                                      "--grammar 'root ::= \"a\"{99999}'",
+                                      "--grammar 'x ::= \"a\"'", "--grammar-file /nonexistent.gbnf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
+        const int rc = cli(args, NULL, &err);
+        CHECK_MSG((rc == 1 || rc == 2) && err && strchr(err, '\n') == err + strlen(err) - 1,
+                  "%s: %d %s", bad[i], rc, err ? err : "");
+        free(err);
+        err = NULL;
+    }
+}

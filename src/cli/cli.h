@@ -71,6 +71,9 @@ bn_tokenizer *cli_load_tokenizer(const run_opts *o);
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
 bn_context *cli_new_context(bn_model *m);
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
+/* The grammar of --grammar or --grammar-file, parsed (NULL: none), or
+ * exits with a usage error saying what is wrong with it. */
+struct grammar *cli_load_grammar(const run_opts *o);
 /* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a
  * usage error. */
 bn_cache_type cli_parse_cache_type(const char *flag, const char *v);

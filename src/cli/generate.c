@@ -75,6 +75,8 @@ int run_generate(const run_opts *o)
                             .n_stops = o->n_stops};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);
+    grammar *g = cli_load_grammar(o);
+    if (seq_set_grammar(&q, g)) log_out_of_memory();
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
@@ -101,6 +103,8 @@ int run_generate(const run_opts *o)
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
     seq_free_probs(&q);
+    seq_free_grammar(&q);
+    grammar_free(g);
     seq_free_mask(&q);
     lookup_free(&q.lk);
     buf_free(&q.stream.text);

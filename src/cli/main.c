@@ -101,6 +101,10 @@ static void print_help(void)
            "  -l, --logit-bias ID+B   add B to token ID's logit (ID-B subtracts, ID-inf bans);\n"
            "                          repeatable\n"
            "      --n-probs N         --json: each token's logprob and its N best alternatives\n"
+           "      --grammar GBNF      constrain the output to a grammar (llama.cpp's GBNF,\n"
+           "                          docs/GRAMMAR.md); not with --lookup drafts\n"
+           "      --grammar-file FILE\n"
+           "                          the grammar from a file\n"
            "  -s, --seed N            random seed, -1 = from the clock (default: -1)\n"
            "\n"
            "output:\n"
@@ -401,6 +405,8 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--max-body")) o->server_max_body = parse_int(a, VALUE(), 1, MAX_BODY);
         else if (!strcmp(a, "--max-tokens")) o->server_max_tokens = (int)parse_int(a, VALUE(), 0, BN_MAX_CTX);
         else if (!strcmp(a, "--no-webui")) o->no_webui = 1;
+        else if (!strcmp(a, "--grammar")) o->grammar = VALUE();
+        else if (!strcmp(a, "--grammar-file")) o->grammar_file = VALUE();
         else if (!strcmp(a, "--info")) set_mode(o, MODE_INFO, a, &mode_flag);
         else if (!strcmp(a, "--tokenize")) set_mode(o, MODE_TOKENIZE, a, &mode_flag);
         else if (!strcmp(a, "--detokenize")) set_mode(o, MODE_DETOKENIZE, a, &mode_flag);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "grammar.h"
 
 volatile sig_atomic_t cli_interrupted;
 
@@ -190,6 +191,18 @@ int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int
     *n = bn_tokenize(tok, text, len, flags, &ids, err);
     if (*n < 0) cli_die(EXIT_USAGE, "%s: %s", what, err);
     return ids;
+}
+
+struct grammar *cli_load_grammar(const run_opts *o)
+{
+    if (!o->grammar && !o->grammar_file) return NULL;
+    size_t len;
+    char *text = o->grammar_file ? cli_read_file(o->grammar_file, "--grammar-file", &len) : NULL;
+    char err[BN_ERR_LEN];
+    grammar *g = grammar_parse(text ? text : o->grammar, text ? len : strlen(o->grammar), err);
+    free(text);
+    if (!g) cli_die(EXIT_USAGE, "%s: %s", o->grammar_file ? "--grammar-file" : "--grammar", err);
+    return g;
 }
 
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab)

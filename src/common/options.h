@@ -70,6 +70,8 @@ typedef struct {
     long server_max_body;  /* --max-body: bytes */
     int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
     int no_webui;          /* --no-webui: no chat page at / */
+    const char *grammar;      /* --grammar: GBNF text */
+    const char *grammar_file; /* --grammar-file */
 } run_opts;
 
 #endif

@@ -97,6 +97,43 @@ void seq_free_probs(gen_seq *q)
     q->probs_cap = 0;
 }
 
+int seq_set_grammar(gen_seq *q, const grammar *g)
+{
+    if (!g) return 0;
+    q->gr = malloc(sizeof *q->gr);
+    if (!q->gr || grammar_tokens_init(q->gr, g, q->tok)) {
+        free(q->gr);
+        q->gr = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void seq_free_grammar(gen_seq *q)
+{
+    if (q->gr) grammar_tokens_free(q->gr);
+    free(q->gr);
+    q->gr = NULL;
+}
+
+/* With a grammar: the token drawn if the grammar allows it, else a draw
+ * from the logits with every forbidden token masked. Either way each
+ * allowed token comes out with its probability under the masked
+ * distribution, and the grammar costs nothing while the model agrees with
+ * it. -1 when the grammar allows no token at all. */
+static int32_t constrain(gen_seq *q, const float *logits, int32_t id)
+{
+    if (!q->gr) return id;
+    if (!grammar_token_allowed(q->gr, id)) {
+        int n_allowed;
+        const float *masked = grammar_mask(q->gr, logits, &n_allowed);
+        if (!n_allowed) return -1;
+        id = bn_sampler_sample(q->sampler, masked);
+    }
+    grammar_take(q->gr, id);
+    return id;
+}
+
 /* Keeps the probabilities of the token just sampled, at q->probs[index]. */
 static void keep_probs(gen_seq *q, int index)
 {
@@ -120,6 +157,7 @@ static int seq_step_draft(gen_seq *q, const float *logits, int32_t draft, int n_
     logits = apply_mask(q, logits);
     int32_t id = draft < 0 ? bn_sampler_sample(q->sampler, logits)
                            : bn_sampler_sample_draft(q->sampler, logits, draft);
+    if ((id = constrain(q, logits, id)) < 0) return seq_end(q, "grammar");
     bn_sampler_accept(q->sampler, id);
     keep_probs(q, q->out.n);
     ids_push(&q->out, id);
@@ -187,7 +225,7 @@ static int draft_room(const gen_seq *q)
     return room;
 }
 
-int seq_draft(gen_seq *q) { return lookup_draft(&q->lk, q->next, draft_room(q)); }
+int seq_draft(gen_seq *q) { return q->gr ? 0 : lookup_draft(&q->lk, q->next, draft_room(q)); }
 
 int seq_draft_entries(gen_seq *q, bn_batch_entry *e)
 {

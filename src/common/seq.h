@@ -11,6 +11,7 @@
 
 #include "bitnet.h"
 #include "buf.h"
+#include "grammar.h"
 #include "lookup.h"
 #include "stream.h"
 
@@ -41,6 +42,7 @@ typedef struct {
     gen_lookup lk; /* --lookup */
     tok_probs *probs; /* one per id of `out` when the sampler has n_probs, else NULL */
     int probs_cap;
+    grammar_tokens *gr; /* constrained output: the grammar the text follows, or NULL */
 } gen_seq;
 
 /* --ignore-eos: never sample an end-of-generation token in q. */
@@ -48,6 +50,10 @@ void seq_ignore_eog(gen_seq *q, int n_vocab);
 void seq_free_mask(gen_seq *q);
 /* Frees the probabilities kept for q's tokens. */
 void seq_free_probs(gen_seq *q);
+/* Constrains q's text to grammar g (NULL: none; no lookup drafts then);
+ * 0, or -1 when out of memory. */
+int seq_set_grammar(gen_seq *q, const grammar *g);
+void seq_free_grammar(gen_seq *q);
 
 /* Evaluates the prompt (recording it for the repetition penalty) and
  * samples the first token; returns seq_step's result (0 with stop_reason
