@@ -105,6 +105,7 @@ static void print_help(void)
            "                          docs/GRAMMAR.md); not with --lookup drafts\n"
            "      --grammar-file FILE\n"
            "                          the grammar from a file\n"
+           "  -j, --json-schema JSON  constrain the output to JSON of a JSON Schema\n"
            "  -s, --seed N            random seed, -1 = from the clock (default: -1)\n"
            "\n"
            "output:\n"
@@ -407,6 +408,7 @@ static void parse_args(int argc, char **argv, run_opts *o)
         else if (!strcmp(a, "--no-webui")) o->no_webui = 1;
         else if (!strcmp(a, "--grammar")) o->grammar = VALUE();
         else if (!strcmp(a, "--grammar-file")) o->grammar_file = VALUE();
+        else if (is_flag(a, "-j", "--json-schema")) o->json_schema = VALUE();
         else if (!strcmp(a, "--info")) set_mode(o, MODE_INFO, a, &mode_flag);
         else if (!strcmp(a, "--tokenize")) set_mode(o, MODE_TOKENIZE, a, &mode_flag);
         else if (!strcmp(a, "--detokenize")) set_mode(o, MODE_DETOKENIZE, a, &mode_flag);

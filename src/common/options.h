@@ -72,6 +72,7 @@ typedef struct {
     int no_webui;          /* --no-webui: no chat page at / */
     const char *grammar;      /* --grammar: GBNF text */
     const char *grammar_file; /* --grammar-file */
+    const char *json_schema;  /* --json-schema */
 } run_opts;
 
 #endif
