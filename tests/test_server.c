@@ -1361,6 +1361,8 @@ TEST(server_openai_and_langchain_clients)
     CHECK_MSG(lp_text && lp_message && *lp_text && !strcmp(lp_text, lp_message), "logprobs: %s",
               out ? out : "");
     CHECK(out && strstr(out, "\"greedy_is_best\": true"));
+    CHECK_MSG(out && strstr(out, "\"json_schema_valid\": true"), "json_schema: %s",
+              out ? out : "");
     const char *cs = out ? strstr(out, "\"completion_stream_logprobs\"") : NULL;
     char *ctext = field(cs, "text"), *ctokens = field(cs, "tokens");
     CHECK_MSG(ctext && ctokens && *ctext && !strcmp(ctext, ctokens), "completion logprobs: %s",
@@ -1373,5 +1375,68 @@ TEST(server_openai_and_langchain_clients)
     free(body);
     free(out);
     free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* response_format json_object and json_schema, "json_schema" and
+ * "grammar": the reply follows them; a grammar that would explode is a
+ * 400 naming the field. */
+TEST(server_constrained_output)
+{
+    server s;
+    if (server_start(&s, "--parallel 2 -c 512")) return;
+    char *body, *content;
+    static const char *const objects[] = {
+        "\"response_format\": {\"type\": \"json_object\"}",
+        "\"json_schema\": {\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": "
+        "[\"yes\", \"no\"]}, \"n\": {\"type\": \"integer\"}}}",
+        "\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", "
+        "\"schema\": {\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": [\"yes\", "
+        "\"no\"]}, \"n\": {\"type\": \"integer\"}}}}}",
+    };
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+        char *json;
+        /* the tiny model's strings run long: prompts on which it closes them */
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}], "
+                        "\"max_tokens\": 60, \"temperature\": 0, %s}",
+                 i ? "Is Paris in France?" : "Give me a JSON object about Paris.", objects[i]);
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        content = field(body, "content");
+        const char *c = content ? content + strspn(content, " \n\t") : NULL;
+        size_t n = c ? strlen(c) : 0;
+        while (n && strchr(" \n\t", c[n - 1])) n--;
+        CHECK_MSG(c && n >= 2 && c[0] == '{' && c[n - 1] == '}' && strstr(body, "\"stop\""),
+                  "%s: %s", objects[i], body ? body : "");
+        if (i > 0)
+            CHECK_MSG(c && (strstr(c, "\"answer\"") && (strstr(c, "\"yes\"") || strstr(c, "\"no\""))),
+                      "%s", c ? c : "");
+        free(content);
+        free(body);
+        free(json);
+    }
+    CHECK_EQ_INT(post(s.port, "/v1/completions",
+                      "{\"prompt\": \"Is Paris in France?\", \"max_tokens\": 8, \"temperature\": 1, "
+                      "\"grammar\": \"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}",
+                      &body),
+                 200);
+    content = field(body, "text");
+    CHECK_MSG(content && (!strcmp(content, " yes") || !strcmp(content, " no")), "%s",
+              body ? body : "");
+    free(content);
+    free(body);
+    static const char *const bad[] = {
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= root \\\"a\\\"\"}",
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= \\\"a\\\"{99999}\"}",
+        "{\"prompt\": \"a\", \"grammar\": 5}",
+        "{\"prompt\": \"a\", \"json_schema\": {\"type\": \"spaceship\"}}",
+        "{\"prompt\": \"a\", \"response_format\": {\"type\": \"json_schema\"}}",
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= \\\"a\\\"\", \"json_schema\": {}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
+    }
     CHECK_EQ_INT(server_stop(&s), 0);
 }

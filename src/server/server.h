@@ -34,6 +34,7 @@ typedef struct srv_job {
     int lookup;    /* most draft tokens a pass: --lookup, or "speculative.n_max" */
     bn_sampler_params sp;
     bn_logit_bias *bias; /* sp.logit_bias: the request's logit_bias */
+    struct grammar *grammar; /* constrained output: grammar, json_schema, response_format */
     int logprobs;        /* report the tokens' log probabilities */
     int top_logprobs;    /* and this many alternatives each */
     char **stops;

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "grammar.h"
 #include "json.h"
+#include "json_schema.h"
 #include "server.h"
 #include "stream.h"
 #include "timing.h"
@@ -278,18 +280,64 @@ static int array_length(gen_parse *g, const json_member *mb)
     return n;
 }
 
-/* "response_format": {"type": "text"} is what every reply is. */
+/* Constrains the job's output to grammar text (GBNF); 400 naming the
+ * field when it is not a grammar the engine takes. */
+static int set_grammar(gen_parse *g, const char *field, const char *text, size_t len)
+{
+    char err[BN_ERR_LEN];
+    if (g->job->grammar) return bad(g->msg, "\"%s\": only one of grammar, json_schema and "
+                                            "response_format may constrain the output", field);
+    g->job->grammar = grammar_parse(text, len, err);
+    if (!g->job->grammar) {
+        snprintf(g->msg, BN_ERR_LEN, "\"%s\": %.400s", field, err);
+        return HTTP_BAD_REQUEST;
+    }
+    return 0;
+}
+
+/* A JSON Schema (the raw text of an object) as the job's grammar. */
+static int set_schema(gen_parse *g, const char *field, const json_member *schema)
+{
+    char err[BN_ERR_LEN];
+    if (schema->kind != JSON_OBJECT) return bad(g->msg, "\"%s\" must be a JSON Schema object", field);
+    char *text = json_schema_to_grammar(schema->raw, schema->raw_len, err);
+    if (!text) {
+        snprintf(g->msg, BN_ERR_LEN, "\"%s\": %.400s", field, err);
+        return HTTP_BAD_REQUEST;
+    }
+    const int rc = set_grammar(g, field, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+/* "response_format": {"type": "text"}, {"type": "json_object"}, or
+ * {"type": "json_schema", "json_schema": {"schema": {...}, ...}}. */
 static int parse_response_format(gen_parse *g, const json_member *mb)
 {
-    json_object obj;
+    static const char rf[] = "response_format";
+    json_object obj, js = {0};
     if (mb->kind != JSON_OBJECT || json_parse_object(mb->raw, mb->raw_len, &obj, g->msg))
-        return bad(g->msg, "\"%s\" must be an object", "response_format");
-    const json_member *type = json_get(&obj, "type");
+        return bad(g->msg, "\"%s\" must be an object", rf);
+    const json_member *type = json_get(&obj, "type"), *spec = json_get(&obj, "json_schema");
     int rc = 0;
-    if (!type || type->kind != JSON_STRING)
-        rc = bad(g->msg, "\"%s\" needs a \"type\" string", "response_format");
-    else if (strcmp(type->str, "text"))
-        rc = bad(g->msg, "\"%s\": only {\"type\": \"text\"} is supported", "response_format");
+    if (!type || type->kind != JSON_STRING) {
+        rc = bad(g->msg, "\"%s\" needs a \"type\" string", rf);
+    } else if (!strcmp(type->str, "json_object")) {
+        const json_member *schema = json_get(&obj, "schema"); /* llama-server's extension */
+        rc = schema ? set_schema(g, rf, schema)
+                    : set_grammar(g, rf, GRAMMAR_JSON_OBJECT, strlen(GRAMMAR_JSON_OBJECT));
+    } else if (!strcmp(type->str, "json_schema")) {
+        const json_member *schema = NULL;
+        if (spec && spec->kind == JSON_OBJECT &&
+            !json_parse_object(spec->raw, spec->raw_len, &js, g->msg))
+            schema = json_get(&js, "schema");
+        rc = schema ? set_schema(g, rf, schema)
+                    : bad(g->msg, "\"%s\": json_schema needs {\"json_schema\": {\"schema\": "
+                                  "{...}}}", rf);
+    } else if (strcmp(type->str, "text")) {
+        rc = bad(g->msg, "\"%s\": type must be text, json_object or json_schema", rf);
+    }
+    json_object_free(&js);
     json_object_free(&obj);
     return rc;
 }
@@ -322,6 +370,11 @@ static int parse_unsupported_field(gen_parse *g, const json_member *mb)
                    k);
     }
     if (!strcmp(k, "response_format")) return parse_response_format(g, mb);
+    if (!strcmp(k, "grammar")) {
+        if (mb->kind != JSON_STRING) return bad(g->msg, "\"%s\" must be a string (GBNF)", k);
+        return set_grammar(g, k, mb->str, mb->str_len);
+    }
+    if (!strcmp(k, "json_schema")) return set_schema(g, k, mb);
     return 1;
 }
 
@@ -487,6 +540,7 @@ void api_request_free(srv_request *req, srv_job *job)
     free(job->pids);
     free(job->bias);
     free(job->lp);
+    grammar_free(job->grammar);
     buf_free(&job->text);
 }
 

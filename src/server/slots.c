@@ -63,6 +63,7 @@ static void slot_release(server *srv, eng_slot *sl)
     free(sl->q.out.ids);
     seq_free_mask(&sl->q);
     seq_free_probs(&sl->q);
+    seq_free_grammar(&sl->q);
     lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);
     sl->q.sampler = NULL;
@@ -81,6 +82,7 @@ static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
     sl->q.stream = (text_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
     if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
     lookup_init(&sl->q.lk, job->lookup, srv->o->lookup_ngram);
+    if (seq_set_grammar(&sl->q, job->grammar)) log_out_of_memory();
     job->in_slot = 1;
     srv->active++;
 }

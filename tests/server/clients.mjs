@@ -1,6 +1,7 @@
 // clients.mjs BASE_URL - real client libraries against bitnet-run --server
 // (tests/test_server.c): the official openai package (a chat, a streamed
-// chat, chat logprobs, streamed completion logprobs) and LangChain's
+// chat, chat logprobs, streamed completion logprobs, a json_schema
+// response_format whose reply JSON.parse reads) and LangChain's
 // ChatOpenAI (invoke and stream), each with the options they send by
 // default. Prints one JSON object of what each got.
 import OpenAI from "openai";
@@ -45,6 +46,24 @@ for await (const chunk of cs) {
   ctokens += (chunk.choices[0]?.logprobs?.tokens ?? []).join("");
 }
 out.completion_stream_logprobs = { text: ctext, tokens: ctokens };
+
+// json_schema: the reply parses and is an instance of the schema
+const js = await client.chat.completions.create({
+  model, messages: [{ role: "user", content: "Is Paris in France?" }], max_tokens: 40, temperature: 0,
+  response_format: {
+    type: "json_schema",
+    json_schema: {
+      name: "answer", strict: true,
+      schema: {
+        type: "object", properties: { answer: { enum: ["yes", "no"] }, sure: { type: "boolean" } },
+        required: ["answer", "sure"], additionalProperties: false,
+      },
+    },
+  },
+});
+const parsed = JSON.parse(js.choices[0].message.content);
+out.json_schema_valid = ["yes", "no"].includes(parsed.answer) && typeof parsed.sure === "boolean" &&
+  Object.keys(parsed).length === 2;
 
 const lc = new ChatOpenAI({
   model, apiKey: "unused", temperature: 0, maxTokens: 12, maxRetries: 0,
