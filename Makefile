@@ -138,7 +138,10 @@ $(BUILD)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
 # target link it on its own.
+# So do the grammar engine and its logging (common/json.c would clash with
+# the tests' json_mini.c: only the fuzz targets link the schema converter).
 TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(BUILD)/src/common/grammar.o $(BUILD)/src/common/log.o
+FUZZ_SCHEMA_OBJ = $(addprefix $(BUILD)/src/common/,json_schema.o json.o buf.o)
 
 $(BUILD)/run-tests: $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
@@ -185,7 +188,7 @@ FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_b
 SAN_BUILD     = build/sanitize
 SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ) $(FLAGS_STAMP)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(FUZZ_SCHEMA_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 

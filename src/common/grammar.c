@@ -30,7 +30,9 @@
 #define MAX_REPEAT 10000       /* m and n of x{m,n} */
 #define MAX_NESTING 64         /* parentheses inside parentheses */
 #define MAX_DEPTH 128          /* a stack's positions: nesting of the text */
-#define MAX_STACKS 1024        /* ways the text may continue at once */
+#define MAX_STACKS 256         /* ways the text may continue at once */
+#define HASH_SLOTS 512         /* twice MAX_STACKS: the stacks' hash table */
+#define EXPAND_BUDGET 8192     /* expansions one character may cost */
 #define NAME_CAP 64
 
 enum { GE_END, GE_ALT, GE_REF, GE_CHAR, GE_CHAR_NOT, GE_RNG_UPPER, GE_CHAR_ALT, GE_ANY };
@@ -95,12 +97,10 @@ static int push(gparser *ps, gvec *v, uint32_t type, uint32_t value)
     return 0;
 }
 
-/* The index of the rule called name (created, undefined, when new). */
-static int rule_id(gparser *ps, const char *name, size_t len)
+/* Adds a rule called name (undefined yet); its index. */
+static int add_rule(gparser *ps, const char *name, size_t len)
 {
     grammar *g = ps->g;
-    for (int i = 0; i < g->n_rules; i++)
-        if (strlen(g->rules[i]->name) == len && !memcmp(g->rules[i]->name, name, len)) return i;
     if (g->n_rules == MAX_RULES) return fail(ps, "too many rules");
     if (g->n_rules == g->cap_rules) {
         g->cap_rules = g->cap_rules ? 2 * g->cap_rules : 16;
@@ -116,12 +116,25 @@ static int rule_id(gparser *ps, const char *name, size_t len)
     return g->n_rules++;
 }
 
+/* The index of the rule called name (created, undefined, when new). The
+ * grammar's own names are few; the many made for groups and counts are
+ * never looked up. */
+static int rule_id(gparser *ps, const char *name, size_t len)
+{
+    grammar *g = ps->g;
+    for (int i = 0; i < g->n_rules; i++)
+        if (g->rules[i]->name[0] != '~' && strlen(g->rules[i]->name) == len &&
+            !memcmp(g->rules[i]->name, name, len))
+            return i;
+    return add_rule(ps, name, len);
+}
+
 /* A new rule for a group or a repetition, named after its place. */
 static int new_rule(gparser *ps)
 {
     char name[NAME_CAP]; /* '~' is no name character: no clash with the grammar's names */
     snprintf(name, sizeof name, "~%d", ps->g->n_rules);
-    const int id = rule_id(ps, name, strlen(name));
+    const int id = add_rule(ps, name, strlen(name));
     if (id >= 0) ps->g->rules[id]->defined = 1;
     return id;
 }
@@ -519,7 +532,9 @@ typedef struct {
     size_t used, cap;
     int *at, *len; /* stack i is pool[at[i], at[i] + len[i]) */
     int n;
-    int overflow; /* a stack or the set went past its limit */
+    int overflow;           /* a stack or the set went past its limit */
+    int budget;             /* expansions left for this character */
+    int slot[HASH_SLOTS];   /* 1 + the index of a stack, by hash; 0: empty */
 } stack_set;
 
 struct grammar_state {
@@ -530,16 +545,28 @@ struct grammar_state {
 
 static int is_end(const gelem *e) { return e->type == GE_END || e->type == GE_ALT; }
 
+static uint32_t stack_hash(const int *stack, int len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the positions */
+    for (int i = 0; i < len; i++) h = (h ^ (uint32_t)stack[i]) * 16777619u;
+    return h;
+}
+
 static void set_add(stack_set *s, const int *stack, int len)
 {
-    for (int i = 0; i < s->n; i++) /* ambiguous grammars reach one state twice */
+    /* ambiguous grammars reach one state many ways: keep it once */
+    uint32_t h = stack_hash(stack, len) % HASH_SLOTS;
+    for (; s->slot[h]; h = (h + 1) % HASH_SLOTS) {
+        const int i = s->slot[h] - 1;
         if (s->len[i] == len &&
             (!len || !memcmp(s->pool + s->at[i], stack, (size_t)len * sizeof *stack)))
             return;
+    }
     if (s->n == MAX_STACKS) {
         s->overflow = 1;
         return;
     }
+    s->slot[h] = s->n + 1;
     if (!s->pool || s->used + (size_t)len > s->cap) {
         s->cap = (s->used + (size_t)len) * 2 + 64;
         int *grown = realloc(s->pool, s->cap * sizeof *grown);
@@ -562,6 +589,8 @@ static void set_clear(stack_set *s)
     s->n = 0;
     s->used = 0;
     s->overflow = 0;
+    s->budget = EXPAND_BUDGET;
+    memset(s->slot, 0, sizeof s->slot);
 }
 
 static void set_free(stack_set *s)
@@ -579,7 +608,7 @@ static void expand(const grammar *g, stack_set *out, const int *stack, int len, 
         set_add(out, stack, len);
         return;
     }
-    if (depth > MAX_DEPTH || len > MAX_DEPTH) {
+    if (depth > MAX_DEPTH || len > MAX_DEPTH || out->budget-- <= 0) {
         out->overflow = 1;
         return;
     }
@@ -648,6 +677,7 @@ grammar_state *grammar_start(const grammar *g)
     grammar_state *st = calloc(1, sizeof *st);
     if (!st) return NULL;
     st->g = g;
+    set_clear(&st->cur);
     for (int i = g->start[g->root];; i++) { /* one stack per alternative of root */
         if (i == g->start[g->root] || g->el[i - 1].type == GE_ALT) {
             if (is_end(&g->el[i])) set_add(&st->cur, NULL, 0);
