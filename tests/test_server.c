@@ -1338,7 +1338,7 @@ TEST(server_openai_and_langchain_clients)
         access("tests/server/node_modules/openai/package.json", R_OK))
         SKIP("the npm clients are absent (npm install --prefix tests/server, as .ci/run does)");
     server s;
-    if (server_start(&s, "")) return;
+    if (server_start(&s, "-c 1024")) return;
     char cmd[CMD_LEN], *out = NULL, *err = NULL, *body;
     snprintf(cmd, sizeof cmd, "node tests/server/clients.mjs http://127.0.0.1:%d/v1", s.port);
     CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
@@ -1363,6 +1363,11 @@ TEST(server_openai_and_langchain_clients)
     CHECK(out && strstr(out, "\"greedy_is_best\": true"));
     CHECK_MSG(out && strstr(out, "\"json_schema_valid\": true"), "json_schema: %s",
               out ? out : "");
+    CHECK_MSG(out && strstr(out, "\"finish\": \"tool_calls\"") &&
+                  strstr(out, "\"name\": \"get_weather\"") &&
+                  (strstr(out, "\"city\": \"Paris\"") || strstr(out, "\"city\": \"Rome\"")) &&
+                  strstr(out, "\"tool_call_stream_name\": \"get_weather\""),
+              "tool calls: %s", out ? out : "");
     const char *cs = out ? strstr(out, "\"completion_stream_logprobs\"") : NULL;
     char *ctext = field(cs, "text"), *ctokens = field(cs, "tokens");
     CHECK_MSG(ctext && ctokens && *ctext && !strcmp(ctext, ctokens), "completion logprobs: %s",
@@ -1434,6 +1439,71 @@ TEST(server_constrained_output)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const int status = post(s.port, "/v1/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
+    }
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* tools with tool_choice required or named: the reply is a call of one of
+ * the tools, with arguments of its schema, finish_reason tool_calls;
+ * "auto" shows the tools and lets the model answer; a tool's result is
+ * taken back as a message; bad tools are 400s. */
+TEST(server_tool_calls)
+{
+    server s;
+    if (server_start(&s, "-c 1024")) return;
+    static const char tools[] =
+        "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+        "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"enum\": "
+        "[\"Paris\", \"Rome\"]}}}}}, {\"type\": \"function\", \"function\": {\"name\": "
+        "\"get_time\", \"parameters\": {\"type\": \"object\", \"properties\": {\"zone\": "
+        "{\"enum\": [\"utc\", \"cet\"]}}}}}]";
+    static const char *const choices[] = {"\"required\"",
+                                          "{\"type\": \"function\", \"function\": {\"name\": "
+                                          "\"get_time\"}}"};
+    char *json, *body;
+    for (int i = 0; i < 2; i++) {
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"What is the "
+                        "weather in Paris?\"}], \"max_tokens\": 200, \"temperature\": 0, %s, "
+                        "\"tool_choice\": %s}",
+                 tools, choices[i]);
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        char *args = field(body, "arguments");
+        CHECK_MSG(body && strstr(body, "\"finish_reason\": \"tool_calls\"") &&
+                      strstr(body, "\"content\": null") &&
+                      strstr(body, i ? "\"name\": \"get_time\"" : "\"name\": \"get_") && args &&
+                      strstr(args, i ? "\"zone\"" : "\""),
+                  "%s", body ? body : "");
+        free(args);
+        free(body);
+        free(json);
+    }
+    /* a conversation with a call and its result goes on in text */
+    asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather?\"}, "
+                    "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"c1\", "
+                    "\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+                    "\"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}}]}, {\"role\": \"tool\", "
+                    "\"tool_call_id\": \"c1\", \"content\": \"20 C\"}], \"max_tokens\": 8, %s}",
+             tools);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+    free(body);
+    free(json);
+    static const char *const bad[] = {
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\"}]}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": "
+        "\"function\", \"function\": {\"name\": \"g\"}}}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": \"sometimes\"}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"x\"}}}], "
+        "\"tool_choice\": \"required\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/chat/completions", bad[i], &body);
         CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
                   body ? body : "");
         free(body);

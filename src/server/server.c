@@ -197,13 +197,13 @@ static int send_event(conn *c, char *ev, size_t len)
 
 /* Waits for the job to end, streaming its text as events when asked;
  * cancels it when the client leaves. Returns -1 once the client is gone. */
-static int follow_job(conn *c, const srv_request *req, srv_job *job, const char *id)
+static int follow_job(conn *c, srv_request *req, srv_job *job, const char *id)
 {
     server *srv = c->srv;
     int gone = 0;
     pthread_mutex_lock(&srv->mu);
     while (!job->done) {
-        if (req->stream && job->text.len && !gone) {
+        if (req->stream && !req->hold_text && job->text.len && !gone) {
             size_t len;
             char *ev = api_stream_event(srv, req, job, id, job->text.data, job->text.len, 0, &len);
             job->text.len = 0;
@@ -241,7 +241,7 @@ static const char *cancel_reason(const server *srv, const srv_job *job)
 
 static const char done_event[] = "data: [DONE]\n\n";
 
-static int finish_stream(conn *c, const srv_request *req, const srv_job *job, const char *id)
+static int finish_stream(conn *c, srv_request *req, const srv_job *job, const char *id)
 {
     size_t len;
     if (!job->finish_reason) { /* cancelled or failed: an error event, then the end */

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "log.h"
 #include "chat_format.h"
+#include "json.h"
 #include "options.h"
 #include "seq.h"
 #include "setup.h"
@@ -100,6 +101,15 @@ void slots_cancel(server *srv, srv_job *job);
 
 /* ---------------------------------------------------- the API (server_api.c) */
 
+/* A tool of a chat request (tools.c). */
+typedef struct {
+    char *name;
+    char *function;   /* the "function" object as sent, for the prompt */
+    char *parameters; /* its JSON Schema ("{}" when absent) */
+} srv_tool;
+
+typedef enum { TOOL_NONE, TOOL_AUTO, TOOL_REQUIRED, TOOL_NAMED } srv_tool_choice;
+
 /* What a request asked for, once its body is parsed. */
 typedef struct {
     int chat;   /* /v1/chat/completions */
@@ -107,6 +117,12 @@ typedef struct {
     int include_usage; /* stream_options.include_usage */
     char *prompt; /* the rendered prompt text */
     size_t prompt_len;
+    srv_tool *tools; /* n_tools of them */
+    int n_tools;
+    srv_tool_choice tool_choice; /* TOOL_AUTO unless the request says */
+    char *tool_named;            /* TOOL_NAMED: the function */
+    int hold_text;               /* stream nothing until the end (a reply may be a call) */
+    int tool_called;             /* the reply was a call: finish_reason "tool_calls" */
 } srv_request;
 
 /* Parses a completion (chat = 0) or chat request body into req and job
@@ -115,15 +131,31 @@ typedef struct {
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN]);
 void api_request_free(srv_request *req, srv_job *job);
+/* ------------------------------------------------ tool calls (tools.c) */
+
+/* "tools" and "tool_choice" of a chat request; 0, or 400 with msg set. */
+int tools_parse(srv_request *req, const json_member *mb, char msg[BN_ERR_LEN]);
+int tools_choice(srv_request *req, const json_member *mb, char msg[BN_ERR_LEN]);
+/* Appends the system message that shows the tools; 1 when there is one. */
+int tools_prompt(const srv_request *req, text_buf *system);
+/* With tool_choice required or a named function: the grammar that holds
+ * the reply to a call of the tools (in *out); 0, or 400 with msg set. */
+int tools_grammar(srv_request *req, struct grammar **out, char msg[BN_ERR_LEN]);
+/* When the reply text is a call of one of the tools, writes
+ * "tool_calls": [...] and returns 1; else writes nothing, returns 0. */
+int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t len,
+                      const char *id);
+void tools_free(srv_request *req);
+
 /* Copies the probabilities of q's tokens not yet published into the job
  * (when it asked for logprobs); under the server's mutex. */
 void api_take_probs(const server *srv, srv_job *job, const gen_seq *q);
 /* The whole response of a non-streamed request (malloc'd JSON). */
-char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
+char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len);
 /* One event of a stream: a text delta, or (final) the finish reason and
  * usage (malloc'd "data: {...}\n\n"). */
-char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len);
 /* {"error": {"message", "type"}} for a status (malloc'd). */
 char *api_error_body(int status, const char *msg, size_t *out_len);

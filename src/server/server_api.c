@@ -80,6 +80,7 @@ typedef struct {
     srv_job *job;
     int seed_given;
     char *msg;
+    const json_member *messages; /* rendered once every field is read (tools) */
 } gen_parse;
 
 static int parse_stop(gen_parse *g, const json_member *mb)
@@ -123,6 +124,34 @@ static int append_content(gen_parse *g, const json_member *c, text_buf *text)
     return rc;
 }
 
+/* An assistant turn's "tool_calls" as the text of the calls the model
+ * makes ({"name": ..., "arguments": {...}} each, tools.c). */
+static void append_tool_calls(const json_member *calls, text_buf *text)
+{
+    json_object arr, call, fn;
+    char err[BN_ERR_LEN];
+    if (calls->kind != JSON_ARRAY || json_parse_array(calls->raw, calls->raw_len, &arr, err)) return;
+    for (int i = 0; i < arr.n; i++) {
+        const json_member *c = &arr.members[i];
+        if (c->kind != JSON_OBJECT || json_parse_object(c->raw, c->raw_len, &call, err)) continue;
+        const json_member *f = json_get(&call, "function");
+        if (f && f->kind == JSON_OBJECT && !json_parse_object(f->raw, f->raw_len, &fn, err)) {
+            const json_member *name = json_get(&fn, "name"), *args = json_get(&fn, "arguments");
+            if (name && name->kind == JSON_STRING && args && args->kind == JSON_STRING) {
+                static const char a[] = "{\"name\": \"", b[] = "\", \"arguments\": ";
+                buf_append(text, a, sizeof a - 1);
+                buf_append(text, name->str, name->str_len);
+                buf_append(text, b, sizeof b - 1);
+                buf_append(text, args->str, args->str_len);
+                buf_append(text, "}", 1);
+            }
+            json_object_free(&fn);
+        }
+        json_object_free(&call);
+    }
+    json_object_free(&arr);
+}
+
 /* One element of "messages" rendered into b with the chat format. */
 static int render_message(gen_parse *g, const json_member *el, text_buf *b)
 {
@@ -134,16 +163,24 @@ static int render_message(gen_parse *g, const json_member *el, text_buf *b)
     int rc = 0;
     for (int i = 0; i < msg.n && g->srv->o->verbose; i++)
         if (strcmp(msg.members[i].key, "role") && strcmp(msg.members[i].key, "content") &&
-            strcmp(msg.members[i].key, "name"))
+            strcmp(msg.members[i].key, "name") && strcmp(msg.members[i].key, "tool_calls") &&
+            strcmp(msg.members[i].key, "tool_call_id"))
             log_note("request: ignoring unknown message field \"%.64s\"", msg.members[i].key);
     if (!rc && (!role || role->kind != JSON_STRING))
         rc = bad(g->msg, "a message needs a \"%s\" string", "role");
     if (!rc && !content) rc = bad(g->msg, "a message needs \"%s\"", "content");
+    /* a tool's result is shown to the model as a user turn */
+    const int tool = !rc && !strcmp(role->str, "tool");
+    static const char result[] = "Tool result: ";
+    if (tool) buf_append(&text, result, sizeof result - 1);
     if (!rc) rc = append_content(g, content, &text);
+    const json_member *calls = json_get(&msg, "tool_calls");
+    if (!rc && calls && !strcmp(role->str, "assistant")) append_tool_calls(calls, &text);
     buf_append(&text, "", 0);
-    if (!rc && chat_format_message(g->srv->fmt, bn_model_tokenizer(g->srv->m), b, role->str,
-                                   text.data, text.len))
-        rc = bad(g->msg, "unknown role \"%.64s\" (expected system, user or assistant)", role->str);
+    if (!rc && chat_format_message(g->srv->fmt, bn_model_tokenizer(g->srv->m), b,
+                                   tool ? "user" : role->str, text.data, text.len))
+        rc = bad(g->msg, "unknown role \"%.64s\" (expected system, user, assistant or tool)",
+                 role->str);
     buf_free(&text);
     json_object_free(&msg);
     return rc;
@@ -154,8 +191,12 @@ static int parse_messages(gen_parse *g, const json_member *mb)
     json_object arr;
     if (mb->kind != JSON_ARRAY || json_parse_array(mb->raw, mb->raw_len, &arr, g->msg))
         return bad(g->msg, "\"%s\" must be an array of messages", "messages");
-    text_buf b = {0};
+    text_buf b = {0}, tools = {0};
     int rc = arr.n ? 0 : bad(g->msg, "\"%s\" is empty", "messages");
+    if (!rc && tools_prompt(g->req, &tools)) /* the tools first, as a system message */
+        chat_format_message(g->srv->fmt, bn_model_tokenizer(g->srv->m), &b, "system", tools.data,
+                            tools.len);
+    buf_free(&tools);
     for (int i = 0; i < arr.n && !rc; i++) rc = render_message(g, &arr.members[i], &b);
     json_object_free(&arr);
     buf_append(&b, "", 0);
@@ -358,15 +399,19 @@ static int parse_unsupported_field(gen_parse *g, const json_member *mb)
         if (mb->kind != JSON_STRING) return bad(g->msg, "\"%s\" must be a string", k);
         return mb->str_len ? bad(g->msg, "\"%s\" (insertion) is not supported", k) : 0;
     }
+    if (g->req->chat && !strcmp(k, "tools")) return tools_parse(g->req, mb, g->msg);
+    if (g->req->chat && !strcmp(k, "tool_choice")) return tools_choice(g->req, mb, g->msg);
     if (!strcmp(k, "tools") || !strcmp(k, "functions")) {
         const int n = array_length(g, mb);
         if (n < 0) return bad(g->msg, "\"%s\" must be an array", k);
-        return n ? bad(g->msg, "\"%s\" (tool calls) is not supported", k) : 0;
+        return n ? bad(g->msg, "\"%s\": tool calls are on /v1/chat/completions, as \"tools\"", k)
+                 : 0;
     }
     if (!strcmp(k, "tool_choice") || !strcmp(k, "function_call")) {
         if (mb->kind == JSON_STRING && (!strcmp(mb->str, "none") || !strcmp(mb->str, "auto")))
             return 0;
-        return bad(g->msg, "\"%s\" must be \"none\" or \"auto\" (tool calls are not supported)",
+        return bad(g->msg, "\"%s\" must be \"none\" or \"auto\" here (tool calls: \"tools\" on "
+                           "/v1/chat/completions)",
                    k);
     }
     if (!strcmp(k, "response_format")) return parse_response_format(g, mb);
@@ -470,8 +515,11 @@ static int parse_field(gen_parse *g, const json_member *mb)
         if (mb->kind != JSON_STRING) return bad(g->msg, "\"%s\" must be a string", k);
         return 0;
     }
-    if (!strcmp(k, g->req->chat ? "messages" : "prompt"))
-        return g->req->chat ? parse_messages(g, mb) : parse_prompt(g, mb);
+    if (!strcmp(k, g->req->chat ? "messages" : "prompt")) {
+        if (!g->req->chat) return parse_prompt(g, mb);
+        g->messages = mb;
+        return 0;
+    }
     const int rc2 = parse_unsupported_field(g, mb);
     if (rc2 != 1) return rc2;
     if (g->srv->o->verbose) log_note("request: ignoring unknown field \"%.64s\"", k);
@@ -503,6 +551,7 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
 {
     memset(req, 0, sizeof *req);
     req->chat = chat;
+    req->tool_choice = TOOL_AUTO; /* OpenAI's default when tools are given */
     job->sp = srv->o->sp;
     job->n_predict = srv->o->n_predict;
     job->lookup = srv->o->lookup;
@@ -516,12 +565,23 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
         memcpy(job->bias, job->sp.logit_bias, bytes);
         job->sp.logit_bias = job->bias;
     }
-    gen_parse g = {srv, req, job, srv->o->seed_given, msg};
+    gen_parse g = {srv, req, job, srv->o->seed_given, msg, NULL};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     int rc = 0;
     for (int i = 0; i < obj.n && !rc; i++) rc = parse_field(&g, &obj.members[i]);
+    if (!rc && g.messages) rc = parse_messages(&g, g.messages);
     if (!rc && !req->prompt) rc = bad(msg, "\"%s\" is missing", chat ? "messages" : "prompt");
+    struct grammar *calls = NULL;
+    if (!rc) rc = tools_grammar(req, &calls, msg);
+    if (calls && job->grammar) {
+        grammar_free(calls);
+        rc = bad(msg, "\"%s\": a required tool call and a response_format or grammar exclude "
+                      "each other", "tool_choice");
+    } else if (calls) {
+        job->grammar = calls;
+    }
+    req->hold_text = req->stream && req->n_tools && req->tool_choice != TOOL_NONE;
     json_object_free(&obj);
     if (!job->logprobs) job->top_logprobs = 0;
     job->sp.n_probs = job->logprobs ? (job->top_logprobs > 0 ? job->top_logprobs : 1) : 0;
@@ -541,6 +601,7 @@ void api_request_free(srv_request *req, srv_job *job)
     free(job->bias);
     free(job->lp);
     grammar_free(job->grammar);
+    tools_free(req);
     buf_free(&job->text);
 }
 
@@ -697,18 +758,53 @@ static void write_finish(FILE *f, const char *reason)
     else fputs(", \"finish_reason\": null}]", f);
 }
 
-char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
+/* The finish reason reported: "tool_calls" when the reply was a call. */
+static const char *finish_of(const srv_request *req, const srv_job *job)
+{
+    return req->tool_called && job->finish_reason && !strcmp(job->finish_reason, "stop")
+               ? "tool_calls"
+               : job->finish_reason;
+}
+
+/* A chat reply's message or delta after its role: the tool calls when
+ * the text is one, else "content". */
+static void write_chat_content(FILE *f, srv_request *req, const char *id, const char *text,
+                               size_t len)
+{
+    fputs("{\"role\": \"assistant\", ", f);
+    char *calls;
+    size_t calls_len;
+    FILE *cf = mem_open(&calls, &calls_len);
+    const int called = tools_write_calls(cf, req, text, len, id);
+    fclose(cf);
+    if (called) {
+        fputs("\"content\": null, ", f);
+        fwrite(calls, 1, calls_len, f);
+        req->tool_called = 1;
+    } else {
+        fputs("\"content\": ", f);
+        json_string(f, text, len);
+    }
+    free(calls);
+    fputc('}', f);
+}
+
+char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len)
 {
     char *out;
     FILE *f = mem_open(&out, out_len);
     write_header(f, srv, req, id, 0);
     fputs(", \"choices\": [{\"index\": 0, ", f);
-    fputs(req->chat ? "\"message\": {\"role\": \"assistant\", \"content\": " : "\"text\": ", f);
-    json_string(f, text, len);
-    if (req->chat) fputc('}', f);
+    if (req->chat) {
+        fputs("\"message\": ", f);
+        write_chat_content(f, req, id, text, len);
+    } else {
+        fputs("\"text\": ", f);
+        json_string(f, text, len);
+    }
     write_logprobs(f, srv, req, job, 0, job->n_lp);
-    write_finish(f, job->finish_reason);
+    write_finish(f, finish_of(req, job));
     write_usage(f, job);
     write_timings(f, job);
     fputs("}\n", f);
@@ -716,7 +812,7 @@ char *api_completion_body(const server *srv, const srv_request *req, const srv_j
     return out;
 }
 
-char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len)
 {
     char *out;
@@ -726,14 +822,16 @@ char *api_stream_event(const server *srv, const srv_request *req, const srv_job 
     fputs(", \"choices\": [{\"index\": 0, ", f);
     if (req->chat && final) {
         fputs("\"delta\": {}", f);
+    } else if (req->chat) {
+        fputs("\"delta\": ", f);
+        write_chat_content(f, req, id, text, len);
     } else {
-        fputs(req->chat ? "\"delta\": {\"role\": \"assistant\", \"content\": " : "\"text\": ", f);
+        fputs("\"text\": ", f);
         json_string(f, text, len);
-        if (req->chat) fputc('}', f);
     }
     if (final) fputs(", \"logprobs\": null", f);
     else write_logprobs(f, srv, req, job, job->lp_sent, job->n_lp);
-    write_finish(f, final ? job->finish_reason : NULL);
+    write_finish(f, final ? finish_of(req, job) : NULL);
     if (final) {
         write_usage(f, job);
         write_timings(f, job);

@@ -1,7 +1,8 @@
 // clients.mjs BASE_URL - real client libraries against bitnet-run --server
 // (tests/test_server.c): the official openai package (a chat, a streamed
 // chat, chat logprobs, streamed completion logprobs, a json_schema
-// response_format whose reply JSON.parse reads) and LangChain's
+// response_format whose reply JSON.parse reads, tool calls whole and
+// streamed) and LangChain's
 // ChatOpenAI (invoke and stream), each with the options they send by
 // default. Prints one JSON object of what each got.
 import OpenAI from "openai";
@@ -64,6 +65,36 @@ const js = await client.chat.completions.create({
 const parsed = JSON.parse(js.choices[0].message.content);
 out.json_schema_valid = ["yes", "no"].includes(parsed.answer) && typeof parsed.sure === "boolean" &&
   Object.keys(parsed).length === 2;
+
+// tools: a required call comes back as tool_calls, streamed and not
+const tools = [{
+  type: "function",
+  function: {
+    name: "get_weather", description: "The weather of a city",
+    parameters: {
+      type: "object", properties: { city: { enum: ["Paris", "Rome"] }, unit: { enum: ["c", "f"] } },
+      required: ["city", "unit"],
+    },
+  },
+}];
+const call = await client.chat.completions.create({
+  model, messages: [{ role: "user", content: "What is the weather in Paris?" }], max_tokens: 200,
+  temperature: 0, tools, tool_choice: "required",
+});
+const tc = call.choices[0].message.tool_calls?.[0];
+out.tool_call = {
+  finish: call.choices[0].finish_reason, name: tc?.function?.name,
+  city: tc ? JSON.parse(tc.function.arguments).city : null,
+};
+let streamedName = "";
+const callStream = await client.chat.completions.create({
+  model, messages: [{ role: "user", content: "What is the weather in Paris?" }], max_tokens: 200,
+  temperature: 0, tools, tool_choice: { type: "function", function: { name: "get_weather" } }, stream: true,
+});
+for await (const chunk of callStream) {
+  for (const t of chunk.choices[0]?.delta?.tool_calls ?? []) streamedName += t.function?.name ?? "";
+}
+out.tool_call_stream_name = streamedName;
 
 const lc = new ChatOpenAI({
   model, apiKey: "unused", temperature: 0, maxTokens: 12, maxRetries: 0,
