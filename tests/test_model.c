@@ -125,7 +125,7 @@ TEST(model_rmsnorm_and_rope_known_values)
 
 TEST(model_reference_greedy_ids_and_logits_i2s)
 {
-    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    const char *path = BUNDLED_MODEL;
     check_against_reference(path, 1);
 }
 
@@ -402,7 +402,7 @@ TEST(model_kv_cache_type_names_and_bad_types)
 TEST(model_reference_greedy_ids_with_f16_kv_cache)
 {
     SHARED_OR_SKIP(ref_path, "reference/bitnet-tiny-greedy.jsonl");
-    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    const char *path = BUNDLED_MODEL;
     bn_model *m = load(path, "auto", 2);
     if (!m) return;
     const bn_session_params sp = {.type_k = BN_CACHE_F16, .type_v = BN_CACHE_F16};

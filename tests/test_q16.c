@@ -22,6 +22,7 @@
 #define EXTREME_X 3.0f /* an activation whose vector quantizes to +-127 */
 #define MATMAT_TOKENS 19 /* tokens of a batch: two 8-token tiles and a short one */
 #define LONG_COLS (QK256_BLOCK * 24) /* past any int16 span of a Q16 tile */
+#define BUNDLED_MODEL "models/bitnet-tiny.gguf"
 
 static void random_acts(bn_qact *a, int cols, int extreme)
 {
@@ -160,7 +161,7 @@ static float *prompt_logits(const char *path, const char *weights, const int32_t
 
 TEST(q16_model_logits_equal_the_2bit_layout)
 {
-    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    const char *path = BUNDLED_MODEL;
     const int32_t ids[] = {1016, 672, 11, 434, 11, 17, 10, 17, 28, 19, 220, 21};
     const int n = (int)(sizeof ids / sizeof ids[0]);
     size_t bytes2 = 0, bytes16 = 0;
@@ -181,7 +182,7 @@ TEST(q16_model_logits_equal_the_2bit_layout)
 
 TEST(q16_unknown_layout_is_an_error)
 {
-    SHARED_OR_SKIP(path, "models/bitnet-tiny.gguf");
+    const char *path = BUNDLED_MODEL;
     char err[BN_ERR_LEN] = "";
     bn_model_params p = bn_model_default_params();
     p.weights = "q3";

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# check-docs.sh - the manual keeps up with the tool: every flag that
-# `bitnet-run --help` and `bitnet-run --bench --help` list appears in
-# README.md, the README anchors the help text cites exist, and every relative
-# link in the tracked Markdown files points at a tracked file and, with
-# #anchor, at one of its headings, so the links work in a fresh clone.
+# check-docs.sh - the docs keep up with the code:
+# - README.md's flag table (## Flags) and docs/PERFORMANCE.md's --bench
+#   table list the option table's flags (src/common/options.c, dumped by
+#   `bitnet-run --print-flags`) in its order, with its sections, flag
+#   spellings and defaults, row for row (the meaning column is free prose);
+# - the README anchors the help text cites exist;
+# - docs/ARCHITECTURE.md's source map lists every tracked .c and .h file of
+#   src/ and include/, and nothing else;
+# - every relative link in the tracked Markdown files points at a tracked
+#   file and, with #anchor, at one of its headings, so the links work in a
+#   fresh clone.
 # Prints each problem and exits 1 if there is one.
 # Usage: tools/check-docs.sh [BIN]   (BIN defaults to ./bitnet-run)
 set -euo pipefail
@@ -15,18 +21,58 @@ problems=0
 problem() { echo "check-docs: $*" >&2; problems=$((problems + 1)); }
 
 help_text() { "$BIN" --help; "$BIN" --bench --help; }
-OPTION_INDENT=8 # option lines start within this many spaces
 
-# The flags of the help's option column: the words starting with a dash
-# before a line's description (continuation lines are indented further).
-help_flags() {
-    help_text | awk -v col="$OPTION_INDENT" '/^ +-/ {
-        match($0, /^ +/); if (RLENGTH > col) next
-        spec = $0; sub(/^ +/, "", spec); sub(/  .*/, "", spec)
-        n = split(spec, w, /[ ,\/]+/)
-        for (i = 1; i <= n; i++) if (w[i] ~ /^--?[A-Za-z]/) print w[i]
-    }' | sort -u
+# "FLAGS<TAB>DEFAULT" for each row of the first Markdown table after the
+# heading line $2 in file $1 (to the next heading): the first and the last
+# cell, header and separator rows left out.
+table_rows() {
+    awk -v heading="$2" '
+        $0 == heading { on = 1; next }
+        on && /^#/ { exit }
+        on && /^\|/ {
+            if (++row <= 2) next # header, separator
+            line = $0; gsub(/\\\|/, "\001", line)
+            n = split(line, cell, "|")
+            first = cell[2]; last = cell[n - 1]
+            gsub(/^ +| +$/, "", first); gsub(/^ +| +$/, "", last)
+            gsub(/\001/, "\\|", first); gsub(/\001/, "\\|", last)
+            print first "\t" last
+        }
+        on && row && !/^\|/ { exit }' "$1"
 }
+
+# Compares a docs table with the option table's rows of one scope.
+check_flag_table() { # FILE HEADING SCOPE
+    local want got
+    want=$("$BIN" --print-flags | awk -F '\t' -v s="$3" '$1 == s { print $2 "\t" $3 }')
+    got=$(table_rows "$1" "$2")
+    [ -n "$want" ] || { problem "bitnet-run --print-flags lists no $3 flags"; return; }
+    if [ "$want" != "$got" ]; then
+        problem "$1 ($2) does not match the option table (src/common/options.c); diff, < table > docs:"
+        diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") | grep '^[<>]' >&2 || true
+    fi
+}
+
+# The files docs/ARCHITECTURE.md's source map names: a row "**`src/x/`**"
+# starts a folder, the code spans of the other rows' first cells are files
+# in it (or, with a slash, paths from the root).
+mapped_files() {
+    awk '
+        /^## Source map/ { on = 1; next }
+        on && /^## / { exit }
+        on && /^\| / {
+            split($0, cell, "|"); first = cell[2]
+            if (first ~ /^ *\*\*`/) { dir = first; gsub(/[ *`]/, "", dir); next }
+            while (match(first, /`[^`]+`/)) {
+                f = substr(first, RSTART + 1, RLENGTH - 2)
+                print (f ~ /\// ? f : dir f)
+                first = substr(first, RSTART + RLENGTH)
+            }
+        }' docs/ARCHITECTURE.md | sort -u
+}
+
+check_flag_table README.md "## Flags" main
+check_flag_table docs/PERFORMANCE.md '### `--bench` options and output' bench
 
 # GitHub's anchors of a Markdown file's headings (outside code blocks):
 # lower case, punctuation dropped, spaces to hyphens, -1, -2... on repeats.
@@ -53,17 +99,21 @@ links() {
         }' "$@"
 }
 
-for flag in $(help_flags); do
-    grep -qE -- "(^|[^A-Za-z0-9_-])${flag}([^A-Za-z0-9_-]|$)" README.md ||
-        problem "README.md does not mention $flag (listed by --help)"
-done
-
 for anchor in $(help_text | grep -o 'README\.md#[A-Za-z0-9_-]*' | sed 's/.*#//' | sort -u); do
     anchors README.md | grep -qx -- "$anchor" ||
         problem "--help cites README.md#$anchor, which is not a heading of README.md"
 done
 
 tracked=$(git ls-files)
+
+sources=$(grep -E '^(src|include)/.*\.[ch]$' <<<"$tracked" | sort)
+while read -r f; do
+    [ -n "$f" ] && problem "docs/ARCHITECTURE.md's source map does not list $f"
+done < <(comm -23 <(printf '%s\n' "$sources") <(mapped_files))
+while read -r f; do
+    [ -n "$f" ] && problem "docs/ARCHITECTURE.md's source map lists $f, which is not a tracked source file"
+done < <(comm -13 <(printf '%s\n' "$sources") <(mapped_files))
+
 is_tracked() { # a tracked file, or a folder holding one
     grep -qxF -- "$1" <<<"$tracked" || grep -q "^$1/" <<<"$tracked"
 }
@@ -91,4 +141,4 @@ if [ "$problems" -gt 0 ]; then
     echo "check-docs: $problems problem(s)" >&2
     exit 1
 fi
-echo "check-docs: ok ($(help_flags | wc -l) flags documented, links of ${#md_files[@]} Markdown files resolve)"
+echo "check-docs: ok ($("$BIN" --print-flags | grep -c '`') flag rows and $(wc -l <<<"$sources") source files documented, links of ${#md_files[@]} Markdown files resolve)"

@@ -50,6 +50,7 @@ typedef struct {
 
 /* ------------------------------------------------------- input lines */
 
+/* A bad input line: says why on stderr and makes its {"line", "error"} result. */
 static void item_fail(batch *b, batch_item *it, const char *msg)
 {
     log_error("%s:%d: %s", b->source, it->line, msg);
@@ -164,6 +165,7 @@ static void parse_json_line(batch *b, batch_item *it, const char *line, size_t l
     if (msg) item_fail(b, it, msg);
 }
 
+/* Whether the n bytes at s are only spaces, tabs and carriage returns. */
 static int is_blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -241,6 +243,7 @@ typedef struct {
     double t0;        /* when its prompt started (now_ms) */
 } batch_slot;
 
+/* A slot's sequence is done: its --json result line, kept for printing in input order. */
 static void finish(batch_slot *sl)
 {
     batch_item *it = sl->item;
@@ -420,6 +423,7 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
              plural(n_threads, "thread", threads, sizeof threads));
 }
 
+/* Frees every item of the batch and the list. */
 static void free_items(batch *b)
 {
     for (int i = 0; i < b->n_items; i++) {
@@ -434,6 +438,7 @@ static void free_items(batch *b)
     free(b->items);
 }
 
+/* --batch: reads the items, runs them --parallel at a time, prints the results in order. */
 int run_batch(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)

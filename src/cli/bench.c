@@ -21,7 +21,6 @@
  * session is rolled back to one new token: the row "tgN s=K" gives passes
  * per second, to compare with tgN (K = 1) for what a pass of K costs.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,153 +33,17 @@
 #include "json.h"
 #include "timing.h"
 
-#define MAX_LIST 32
 #define READ_BW_BYTES ((size_t)512 << 20)
 #define READ_BW_REPS 1 /* passes after a warm-up pass, before each repetition */
-#define DEFAULT_REPS 5 /* llama-bench's -r */
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
-typedef struct {
-    const char *models[MAX_LIST];
-    int n_models;
-    const char *kernel, *format, *lm_head, *weights;
-    int pp[MAX_LIST], n_pp;
-    int tg[MAX_LIST], n_tg;
-    int depth[MAX_LIST], n_depth;
-    int threads[MAX_LIST], n_threads;
-    int batches[MAX_LIST], n_batches; /* -b */
-    int spec[MAX_LIST], n_spec;       /* -s: tokens per generation pass */
-    int reps;
-    bn_cache_type cache_k, cache_v; /* -ctk, -ctv (zeroed: BN_CACHE_F32) */
-} bench_opts;
-
+/* A usage error with one string argument: one line, exit code 1. */
 static void bench_die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "bitnet-run: error: ");
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     exit(EXIT_USAGE);
-}
-
-#define MAX_VALUE (1 << 20)
-
-/* A comma-separated list of integers from lo to MAX_VALUE; each kind of
- * mistake gets its own message. */
-static int parse_list(const char *flag, const char *v, int *out, int lo)
-{
-    int n = 0;
-    const char *p = v;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long x = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ','))
-            cli_die(EXIT_USAGE, "%s expects a comma-separated list of integers, got '%s'", flag, v);
-        if (errno || x < lo || x > MAX_VALUE)
-            cli_die(EXIT_USAGE, "%s: %.*s is out of range (%d to %d)", flag, (int)(end - p), p, lo,
-                    MAX_VALUE);
-        if (n == MAX_LIST) cli_die(EXIT_USAGE, "%s: at most %d values", flag, MAX_LIST);
-        out[n++] = (int)x;
-        p = *end ? end + 1 : end;
-    }
-    if (!n) cli_die(EXIT_USAGE, "%s expects a comma-separated list of integers, got '%s'", flag, v);
-    return n;
-}
-
-/* One integer of 1 or more (-r): llama-bench takes no list there. */
-static int parse_count(const char *flag, const char *v)
-{
-    int one[MAX_LIST];
-    if (strchr(v, ',')) cli_die(EXIT_USAGE, "%s takes one number, not a list: '%s'", flag, v);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end) cli_die(EXIT_USAGE, "%s expects an integer, got '%s'", flag, v);
-    parse_list(flag, v, one, 1); /* the range check */
-    return (int)x;
-}
-
-/* The flags of --bench that take a value. */
-static int takes_value(const char *a)
-{
-    static const char *const flags[] = {"-m", "--model", "-p", "-n", "-d", "-t", "-r", "-b", "-s",
-                                        "--kernel", "--lm-head", "--weights", "-ctk", "--cache-type-k",
-                                        "-ctv", "--cache-type-v", "-o"};
-    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        if (!strcmp(a, flags[i])) return 1;
-    return 0;
-}
-
-static void print_bench_help(void)
-{
-    printf("usage: bitnet-run --bench -m MODEL [options]\n"
-           "  -p LIST       prompt lengths to time, 0 = none (default: 512)\n"
-           "  -n LIST       generation lengths to time, 0 = none (default: 128)\n"
-           "  -d LIST       tokens already in the context when a test starts (default: 0)\n"
-           "  -m FILE       model; repeat -m to benchmark several in turn\n"
-           "  -r N          timed repetitions after one warm-up (default: %d)\n"
-           "  -t LIST       thread counts (default: the cores available)\n"
-           "  -b LIST       prompt batch sizes (default: %d)\n"
-           "  -s LIST       tokens per generation pass, as a --lookup verify pass;\n"
-           "                t/s is then passes/s (default: 1)\n"
-           "  --kernel NAME auto, scalar, avx2, avx512 or neon (default: auto)\n"
-           "  --lm-head TYPE requantize the output layer: f16, q8_0 or q6_k (default: file's)\n"
-           "  --weights L   ternary weights in memory: q2 (2 bits) or q16 (1.6 bits) (default: q2)\n"
-           "  -ctk TYPE     KV cache type of the keys: f32 or f16 (default: f32)\n"
-           "  -ctv TYPE     KV cache type of the values: f32 or f16 (default: f32)\n"
-           "  -o FORMAT     md, json, jsonl or csv (default: md); the fields of json,\n"
-           "                jsonl and csv are llama-bench's, plus bitnet-run's own\n",
-           DEFAULT_REPS, BN_DEFAULT_BATCH);
-}
-
-static void add_model(bench_opts *o, const char *path)
-{
-    if (o->n_models == MAX_LIST) cli_die(EXIT_USAGE, "-m: at most %d models", MAX_LIST);
-    o->models[o->n_models++] = path;
-}
-
-static void parse_bench_args(int argc, char **argv, bench_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->pp[o->n_pp++] = 512;
-    o->tg[o->n_tg++] = 128;
-    o->depth[o->n_depth++] = 0;
-    o->reps = DEFAULT_REPS;
-    o->batches[o->n_batches++] = BN_DEFAULT_BATCH;
-    o->spec[o->n_spec++] = 1;
-    o->kernel = "auto";
-    o->format = "md";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--bench")) continue;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            print_bench_help();
-            exit(0);
-        }
-        if (!takes_value(a)) bench_die("unknown --bench argument '%s' (see --bench --help)", a);
-        if (i + 1 >= argc) bench_die("%s needs a value (see --bench --help)", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) add_model(o, v);
-        else if (!strcmp(a, "-p")) o->n_pp = parse_list(a, v, o->pp, 0);
-        else if (!strcmp(a, "-n")) o->n_tg = parse_list(a, v, o->tg, 0);
-        else if (!strcmp(a, "-d")) o->n_depth = parse_list(a, v, o->depth, 0);
-        else if (!strcmp(a, "-t")) o->n_threads = parse_list(a, v, o->threads, 1);
-        else if (!strcmp(a, "-r")) o->reps = parse_count(a, v);
-        else if (!strcmp(a, "-b")) o->n_batches = parse_list(a, v, o->batches, 1);
-        else if (!strcmp(a, "-s")) o->n_spec = parse_list(a, v, o->spec, 1);
-        else if (!strcmp(a, "--kernel")) o->kernel = v;
-        else if (!strcmp(a, "--lm-head")) o->lm_head = v;
-        else if (!strcmp(a, "--weights")) o->weights = v;
-        else if (!strcmp(a, "-ctk") || !strcmp(a, "--cache-type-k"))
-            o->cache_k = cli_parse_cache_type(a, v);
-        else if (!strcmp(a, "-ctv") || !strcmp(a, "--cache-type-v"))
-            o->cache_v = cli_parse_cache_type(a, v);
-        else o->format = v; /* -o */
-    }
-    if (!o->n_models) bench_die("%s", "--bench needs a model (-m FILE)");
-    if (strcmp(o->format, "md") && strcmp(o->format, "json") && strcmp(o->format, "jsonl") &&
-        strcmp(o->format, "csv"))
-        bench_die("-o expects md, json, jsonl or csv, got '%s'", o->format);
 }
 
 typedef struct {
@@ -223,7 +86,7 @@ static int time_passes(bn_model *m, bn_session *s, const int32_t *ids, const ben
 
 /* Seconds for one run of a test after `depth` untimed tokens: pp (n ids at
  * once) or tg (n single steps, or passes of -s tokens). */
-static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench_row *row,
+static double time_test(bn_model *m, bn_context *ctx, const run_opts *o, bench_row *row,
                         const int32_t *ids)
 {
     char err[BN_ERR_LEN];
@@ -250,6 +113,7 @@ static double time_test(bn_model *m, bn_context *ctx, const bench_opts *o, bench
     return dt;
 }
 
+/* The mean and sample standard deviation of n values. */
 static void mean_sd(const double *v, int n, double *mean, double *sd)
 {
     double sum = 0, sum2 = 0;
@@ -262,26 +126,27 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
  * loop matters: the loop runs right before each repetition and the row
  * shows their mean, the bandwidth the machine gave around the same time
  * (on a shared machine it moves by 2x within minutes). */
-static void run_row(bn_model *m, bn_context *ctx, const bench_opts *o, const int32_t *ids,
+static void run_row(bn_model *m, bn_context *ctx, const run_opts *o, const int32_t *ids,
                     bench_row *row)
 {
+    const bench_opts *b = &o->bench;
     double read = 0;
     const int is_pp = row->test_kind[0] == 'p', n = row->n;
     const time_t now = time(NULL);
     strftime(row->test_time, sizeof row->test_time, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    double *tps = malloc((size_t)o->reps * sizeof *tps), *ns = malloc((size_t)o->reps * sizeof *ns);
-    row->seconds = malloc((size_t)o->reps * sizeof *row->seconds);
+    double *tps = malloc((size_t)b->reps * sizeof *tps), *ns = malloc((size_t)b->reps * sizeof *ns);
+    row->seconds = malloc((size_t)b->reps * sizeof *row->seconds);
     if (!tps || !ns || !row->seconds) log_out_of_memory();
     time_test(m, ctx, o, row, ids); /* warm-up */
-    for (int r = 0; r < o->reps; r++) {
+    for (int r = 0; r < b->reps; r++) {
         if (!is_pp) read += bn_read_bandwidth_gbs(ctx, READ_BW_BYTES, READ_BW_REPS);
         row->seconds[r] = time_test(m, ctx, o, row, ids);
         tps[r] = n / row->seconds[r];
         ns[r] = row->seconds[r] * 1e9;
     }
-    row->read_gbs = read / o->reps;
-    mean_sd(tps, o->reps, &row->mean, &row->sd);
-    mean_sd(ns, o->reps, &row->mean_ns, &row->sd_ns);
+    row->read_gbs = read / b->reps;
+    mean_sd(tps, b->reps, &row->mean, &row->sd);
+    mean_sd(ns, b->reps, &row->mean_ns, &row->sd_ns);
     free(tps);
     free(ns);
 }
@@ -317,6 +182,7 @@ static void read_cpu_name(char *buf, size_t cap)
     fclose(f);
 }
 
+/* The row fields of a model: its type ("bitnet-b1.58 2.4B"), size, parameters and the CPU. */
 static void describe_model(bench_model *bm)
 {
     char arch[64] = "unknown";
@@ -329,6 +195,7 @@ static void describe_model(bench_model *bm)
     read_cpu_name(bm->cpu, sizeof bm->cpu);
 }
 
+/* The per-repetition samples of a row, as tokens/s or as nanoseconds. */
 static void json_samples(const bench_row *r, int reps, int per_second)
 {
     for (int i = 0; i < reps; i++) {
@@ -339,7 +206,7 @@ static void json_samples(const bench_row *r, int reps, int per_second)
 
 /* One result as llama-bench's JSON object, then bitnet-run's own fields
  * (null where they do not apply: a prompt test reads no bytes per token). */
-static void print_json(const bench_opts *o, const bench_model *bm, const bench_row *r)
+static void print_json(const run_opts *o, const bench_model *bm, const bench_row *r)
 {
     const int tg = r->test_kind[0] == 't';
     printf("{\"build_commit\": \"%s\", \"cpu_info\": ", cli_build_commit());
@@ -354,9 +221,9 @@ static void print_json(const bench_opts *o, const bench_model *bm, const bench_r
            bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
            bn_cache_type_name(o->cache_k), bn_cache_type_name(o->cache_v), tg ? 0 : r->n,
            tg ? r->n : 0, r->depth, r->test_time, r->mean_ns, r->sd_ns, r->mean, r->sd);
-    json_samples(r, o->reps, 0);
+    json_samples(r, o->bench.reps, 0);
     fputs("], \"samples_ts\": [", stdout);
-    json_samples(r, o->reps, 1);
+    json_samples(r, o->bench.reps, 1);
     printf("], \"kernel\": \"%s\", \"tokens_per_pass\": %d, ", bn_model_kernel_name(bm->m),
            r->spec);
     if (tg) {
@@ -384,7 +251,8 @@ static void csv_string(const char *s)
     putchar('"');
 }
 
-static void print_csv(const bench_opts *o, const bench_model *bm, const bench_row *r)
+/* One result as a CSV line with the fields of CSV_HEADER. */
+static void print_csv(const run_opts *o, const bench_model *bm, const bench_row *r)
 {
     const int tg = r->test_kind[0] == 't';
     printf("\"%s\",", cli_build_commit());
@@ -404,6 +272,7 @@ static void print_csv(const bench_opts *o, const bench_model *bm, const bench_ro
     }
 }
 
+/* The Markdown table's header (llama-bench's columns, then ours). */
 static void print_md_header(void)
 {
     printf("| model | size | params | backend | kernel | threads | n_batch | type_k | type_v "
@@ -412,7 +281,8 @@ static void print_md_header(void)
            "| ---: | ---: |\n");
 }
 
-static void print_md(const bench_opts *o, const bench_model *bm, const bench_row *r)
+/* One result as a row of the Markdown table. */
+static void print_md(const run_opts *o, const bench_model *bm, const bench_row *r)
 {
     const char *name = strrchr(bm->path, '/') ? strrchr(bm->path, '/') + 1 : bm->path;
     const double size = (double)bm->size, params = (double)bm->n_params;
@@ -436,15 +306,16 @@ static void print_md(const bench_opts *o, const bench_model *bm, const bench_row
     }
 }
 
-static void print_row(const bench_opts *o, const bench_model *bm, const bench_row *r, int first)
+/* One result in the format of -o. */
+static void print_row(const run_opts *o, const bench_model *bm, const bench_row *r, int first)
 {
-    if (!strcmp(o->format, "json")) {
+    if (!strcmp(o->bench.format, "json")) {
         fputs(first ? "  " : ",\n  ", stdout);
         print_json(o, bm, r);
-    } else if (!strcmp(o->format, "jsonl")) {
+    } else if (!strcmp(o->bench.format, "jsonl")) {
         print_json(o, bm, r);
         putchar('\n');
-    } else if (!strcmp(o->format, "csv")) {
+    } else if (!strcmp(o->bench.format, "csv")) {
         print_csv(o, bm, r);
     } else {
         print_md(o, bm, r);
@@ -456,13 +327,14 @@ static void print_row(const bench_opts *o, const bench_model *bm, const bench_ro
 
 /* Random ids for the longest test with its depth, or exits naming the
  * numbers when it does not fit the model's context. */
-static int32_t *test_ids(const bench_opts *o, bn_model *m)
+static int32_t *test_ids(const run_opts *o, bn_model *m)
 {
+    const bench_opts *b = &o->bench;
     int max_n = 1, max_depth = 0, max_spec = 1;
-    for (int i = 0; i < o->n_spec; i++) max_spec = o->spec[i] > max_spec ? o->spec[i] : max_spec;
-    for (int i = 0; i < o->n_pp; i++) max_n = o->pp[i] > max_n ? o->pp[i] : max_n;
-    for (int i = 0; i < o->n_tg; i++) max_n = o->tg[i] > max_n ? o->tg[i] : max_n;
-    for (int i = 0; i < o->n_depth; i++) max_depth = o->depth[i] > max_depth ? o->depth[i] : max_depth;
+    for (int i = 0; i < b->spec.n; i++) max_spec = b->spec.v[i] > max_spec ? b->spec.v[i] : max_spec;
+    for (int i = 0; i < b->pp.n; i++) max_n = b->pp.v[i] > max_n ? b->pp.v[i] : max_n;
+    for (int i = 0; i < b->tg.n; i++) max_n = b->tg.v[i] > max_n ? b->tg.v[i] : max_n;
+    for (int i = 0; i < b->depth.n; i++) max_depth = b->depth.v[i] > max_depth ? b->depth.v[i] : max_depth;
     if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
         cli_die(EXIT_USAGE,
                 "a test of %d tokens at depth -d %d needs %d positions, but the model's context "
@@ -478,21 +350,22 @@ static int32_t *test_ids(const bench_opts *o, bn_model *m)
 }
 
 /* Every test of one model on one context: threads, depths, pp then tg. */
-static void run_context(const bench_opts *o, const bench_model *bm, bn_context *ctx, int n_batch,
+static void run_context(const run_opts *o, const bench_model *bm, bn_context *ctx, int n_batch,
                         const int32_t *ids, int *first)
 {
-    for (int ti = 0; ti < o->n_threads; ti++) {
-        if (bn_context_set_threads(ctx, o->threads[ti])) bench_die("%s", "cannot start the threads");
-        for (int di = 0; di < o->n_depth; di++)
+    const bench_opts *b = &o->bench;
+    for (int ti = 0; ti < b->threads.n; ti++) {
+        if (bn_context_set_threads(ctx, b->threads.v[ti])) bench_die("%s", "cannot start the threads");
+        for (int di = 0; di < b->depth.n; di++)
             for (int kind = 0; kind < 2; kind++) {
-                const int *list = kind == 0 ? o->pp : o->tg;
-                int count = kind == 0 ? o->n_pp : o->n_tg;
+                const int *list = kind == 0 ? b->pp.v : b->tg.v;
+                int count = kind == 0 ? b->pp.n : b->tg.n;
                 for (int i = 0; i < count; i++)
-                    for (int si = 0; si < (kind == 0 ? 1 : o->n_spec); si++) {
+                    for (int si = 0; si < (kind == 0 ? 1 : b->spec.n); si++) {
                         if (list[i] == 0) continue;
                         bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                       .depth = o->depth[di], .threads = o->threads[ti],
-                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : o->spec[si]};
+                                       .depth = b->depth.v[di], .threads = b->threads.v[ti],
+                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : b->spec.v[si]};
                         run_row(bm->m, ctx, o, ids, &r);
                         print_row(o, bm, &r, *first);
                         free(r.seconds);
@@ -502,41 +375,43 @@ static void run_context(const bench_opts *o, const bench_model *bm, bn_context *
     }
 }
 
-static void run_model(bench_opts *o, const char *path, int *first)
+/* Loads one -m model and runs every test on it, for each -b. */
+static void run_model(run_opts *o, const char *path, int *first)
 {
+    bench_opts *b = &o->bench;
     char err[BN_ERR_LEN];
     bn_model_params mp = bn_model_default_params();
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
-    mp.n_threads = o->n_threads ? o->threads[0] : 0;
+    mp.n_threads = b->threads.n ? b->threads.v[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);
     describe_model(&bm);
-    const int default_threads = !o->n_threads;
-    if (default_threads) o->threads[o->n_threads++] = bn_model_n_threads(bm.m);
+    const int default_threads = !b->threads.n;
+    if (default_threads) b->threads.v[b->threads.n++] = bn_model_n_threads(bm.m);
     int32_t *ids = test_ids(o, bm.m);
-    for (int bi = 0; bi < o->n_batches; bi++) {
-        const bn_context_params cp = {.n_threads = o->threads[0], .n_batch = o->batches[bi]};
+    for (int bi = 0; bi < b->batches.n; bi++) {
+        const bn_context_params cp = {.n_threads = b->threads.v[0], .n_batch = b->batches.v[bi]};
         bn_context *ctx = bn_context_new(bm.m, &cp, err);
         if (!ctx) bench_die("%s", err);
-        run_context(o, &bm, ctx, o->batches[bi], ids, first);
+        run_context(o, &bm, ctx, b->batches.v[bi], ids, first);
         bn_context_free(ctx);
     }
-    if (default_threads) o->n_threads = 0;
+    if (default_threads) b->threads.n = 0;
     free(ids);
     bn_model_free(bm.m);
 }
 
-int bench_main(int argc, char **argv)
+/* --bench: the header of the format, every model's rows, the closing. */
+int run_bench(const run_opts *opts)
 {
-    bench_opts o;
-    parse_bench_args(argc, argv, &o);
+    run_opts o = *opts; /* run_model fills in the default thread count */
     int first = 1;
-    if (!strcmp(o.format, "json")) puts("[");
-    else if (!strcmp(o.format, "csv")) fputs(CSV_HEADER, stdout);
-    else if (!strcmp(o.format, "md")) print_md_header();
-    for (int i = 0; i < o.n_models; i++) run_model(&o, o.models[i], &first);
-    if (!strcmp(o.format, "json")) puts("\n]");
+    if (!strcmp(o.bench.format, "json")) puts("[");
+    else if (!strcmp(o.bench.format, "csv")) fputs(CSV_HEADER, stdout);
+    else if (!strcmp(o.bench.format, "md")) print_md_header();
+    for (int i = 0; i < o.bench.n_models; i++) run_model(&o, o.bench.models[i], &first);
+    if (!strcmp(o.bench.format, "json")) puts("\n]");
     return 0;
 }

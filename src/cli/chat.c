@@ -49,6 +49,8 @@ static int tokens_to_keep(const chat *c)
     return c->o->n_keep > n ? c->o->n_keep : n;
 }
 
+/* Picks the chat format (--chat-template or the model's), its closing token
+ * and the tokens a context shift keeps. */
 static void choose_format(chat *c, const bn_model *m)
 {
     char err[BN_ERR_LEN];
@@ -72,6 +74,7 @@ static char *format_turn(const chat *c, const char *line, int first)
 
 /* -------------------------------------------------------------- turns */
 
+/* Says that the context is full and how to make it larger. */
 static void context_full(const chat *c)
 {
     const bn_model *m = c->model;
@@ -214,6 +217,7 @@ static int user_turn(chat *c, const char *line)
     return rc;
 }
 
+/* /clear: empties the KV cache, the history and the sampler's memory. */
 static void clear(chat *c)
 {
     bn_session_reset(c->q.session);
@@ -226,6 +230,7 @@ static void clear(chat *c)
 
 /* ---------------------------------------------------------- the loop */
 
+/* Drops the line ending (\n or \r\n) of a line read from stdin. */
 static void strip_newline(char *line)
 {
     size_t n = strlen(line);
@@ -236,6 +241,7 @@ static const char CHAT_HINT[] =
     "chat: type a message and press Enter (end a line with \\ to go on on the next); "
     "/help lists the commands, Ctrl-C stops a reply, Ctrl-D or /exit quits";
 
+/* /help: the chat's commands, on stderr. */
 static void print_help(void)
 {
     fputs("  /help   this list\n"
@@ -310,6 +316,7 @@ static int command(chat *c, const char *line)
     return 0;
 }
 
+/* Whether a line is a /command (a slash and a letter), never sent to the model. */
 static int is_command(const char *line)
 {
     return line[0] == '/' && ((line[1] >= 'a' && line[1] <= 'z') || (line[1] >= 'A' && line[1] <= 'Z'));
@@ -350,6 +357,7 @@ static int converse(chat *c)
     return code;
 }
 
+/* --chat: loads the model, evaluates the system prompt and converses. */
 int run_chat(const run_opts *o)
 {
     if (o->system && (o->prompt || o->prompt_file))

@@ -34,8 +34,8 @@ void cli_print_prompt(const bn_tokenizer *tok, const char *text, size_t len, con
 /* version.c: the commit this build came from, and --version's lines. */
 const char *cli_build_commit(void);
 void cli_print_version(void);
-/* `bitnet-run --bench ...` (bench.c): parses its own flags. */
-int bench_main(int argc, char **argv);
+/* `bitnet-run --bench ...` (bench.c). */
+int run_bench(const run_opts *o);
 
 /* --------------------------------------------------- the tool (tool.c) */
 
@@ -71,12 +71,9 @@ bn_tokenizer *cli_load_tokenizer(const run_opts *o);
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
 bn_context *cli_new_context(bn_model *m);
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
-/* The grammar of --grammar or --grammar-file, parsed (NULL: none), or
- * exits with a usage error saying what is wrong with it. */
+/* The grammar of --grammar, --grammar-file or --json-schema, parsed
+ * (NULL: none), or exits with a usage error saying what is wrong with it. */
 struct grammar *cli_load_grammar(const run_opts *o);
-/* The KV cache type named by flag's value v (-ctk, -ctv), or exits with a
- * usage error. */
-bn_cache_type cli_parse_cache_type(const char *flag, const char *v);
 /* Tokenizes, or exits with a usage error naming `what`. */
 int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
                       const char *what, int *n);

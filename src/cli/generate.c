@@ -28,6 +28,7 @@ static void continue_alone(gen_seq *q)
     } while (r);
 }
 
+/* The speed line on stderr after a generation. */
 static void print_stats(const bn_model *m, const gen_seq *q, int np)
 {
     char threads[32], prompt[32], generated[32];
@@ -46,6 +47,7 @@ static void print_stats(const bn_model *m, const gen_seq *q, int np)
              stop_words(q->stop_reason), bn_model_kernel_name(m), threads);
 }
 
+/* Plain generation: echoes the prompt and streams the continuation, or prints --json. */
 int run_generate(const run_opts *o)
 {
     char err[BN_ERR_LEN];

@@ -49,6 +49,7 @@ static void on_fatal_signal(int sig)
     raise(sig);
 }
 
+/* Registers the terminal restore for exit, a second Ctrl-C and fatal signals (once). */
 static void restore_on_every_exit(void)
 {
     static int done;
@@ -69,6 +70,7 @@ static void restore_on_every_exit(void)
     }
 }
 
+/* Puts the terminal in raw mode (no echo, byte by byte) for one line. */
 static void enter_raw_mode(void)
 {
     if (tcgetattr(STDIN_FILENO, &saved_mode)) cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
@@ -84,6 +86,7 @@ static void enter_raw_mode(void)
     }
 }
 
+/* Whether stdin and stdout are a terminal the editor can drive. */
 int cli_line_editing(void)
 {
     struct termios t;
@@ -109,6 +112,7 @@ static size_t char_before(const text_buf *b, size_t pos)
     return char_len(b, p) == pos - p ? p : pos - 1;
 }
 
+/* The screen columns of the characters between byte offsets from and to. */
 static int columns(const text_buf *b, size_t from, size_t to)
 {
     int n = 0;
@@ -128,6 +132,7 @@ typedef struct {
     text_buf out;     /* one redraw's bytes */
 } editor;
 
+/* Writes n bytes to the terminal, retrying after interrupts. */
 static void write_all(const char *s, size_t n)
 {
     while (n) {
@@ -143,6 +148,7 @@ static void write_all(const char *s, size_t n)
     }
 }
 
+/* The terminal's width, or DEFAULT_COLUMNS when it does not say. */
 static int terminal_columns(void)
 {
     struct winsize ws;
@@ -174,6 +180,7 @@ static void redraw(editor *e)
     write_all(e->out.data, e->out.len);
 }
 
+/* Removes n bytes at offset at from the line. */
 static void erase(editor *e, size_t at, size_t n)
 {
     text_buf *b = e->line;
@@ -181,6 +188,7 @@ static void erase(editor *e, size_t at, size_t n)
     b->len -= n;
 }
 
+/* Inserts one byte at the cursor and moves the cursor past it. */
 static void insert(editor *e, char c)
 {
     text_buf *b = e->line;
@@ -189,6 +197,7 @@ static void insert(editor *e, char c)
     b->data[e->pos++] = c;
 }
 
+/* Replaces the line with s, cursor at its end. */
 static void set_line(editor *e, const char *s)
 {
     e->line->len = 0;
@@ -196,6 +205,7 @@ static void set_line(editor *e, const char *s)
     e->pos = e->line->len;
 }
 
+/* Up (step -1) or down (+1) in the history, keeping the line being typed. */
 static void history_move(editor *e, int step)
 {
     const int to = e->at + step;
@@ -208,6 +218,7 @@ static void history_move(editor *e, int step)
     set_line(e, to == e->h->n ? e->draft.data : e->h->lines[to]);
 }
 
+/* Appends a typed line to the history (not an empty line or a repeat). */
 static void history_add(cli_history *h, const char *line)
 {
     if (!*line || (h->n && !strcmp(h->lines[h->n - 1], line))) return;
@@ -223,6 +234,7 @@ static void history_add(cli_history *h, const char *line)
     h->lines[h->n++] = copy;
 }
 
+/* Frees the lines of a history. */
 void cli_history_free(cli_history *h)
 {
     for (int i = 0; i < h->n; i++) free(h->lines[i]);
@@ -296,6 +308,7 @@ static int read_escape(void)
     }
 }
 
+/* One key: a byte, or an escape sequence decoded to a KEY_ code. */
 static int read_key(void)
 {
     const int c = read_byte();
@@ -317,6 +330,7 @@ static int edit_line(editor *e)
     }
 }
 
+/* Reads one edited line after prompt; 0, or -1 at the end of input. */
 int cli_line_read(cli_history *h, const char *prompt, text_buf *line)
 {
     line->len = 0;

@@ -92,6 +92,7 @@ static double ppl_error(const ppl_sums *s)
     return ppl_value(s) * sqrt(var > 0 ? var / (double)(s->count - 1) : 0);
 }
 
+/* The final estimate, as text or as --json. */
 static void report(const run_opts *o, const ppl_run *p, int n_tokens, int window, int stride,
                    int n_windows)
 {
@@ -111,6 +112,7 @@ static void report(const run_opts *o, const ppl_run *p, int n_tokens, int window
                  cli_interrupted ? ", interrupted" : "");
 }
 
+/* --perplexity: tokenizes the file and scores it window by window. */
 int run_perplexity(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)

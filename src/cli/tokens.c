@@ -13,6 +13,7 @@
 #define SEPARATORS "[], \t\r\n" /* between the ids of --detokenize */
 #define MAX_SHOWN 20               /* bytes of a bad id an error message repeats */
 
+/* --tokenize: the prompt's ids as a JSON array. */
 int run_tokenize(const run_opts *o)
 {
     bn_tokenizer *tok = cli_load_tokenizer(o);
@@ -44,6 +45,7 @@ static void append_piece(text_buf *b, const bn_tokenizer *tok, int32_t id, int s
     free(big);
 }
 
+/* --detokenize: the text of the ids given with -p. */
 int run_detokenize(const run_opts *o)
 {
     bn_tokenizer *tok = cli_load_tokenizer(o);

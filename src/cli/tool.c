@@ -17,6 +17,7 @@
 
 volatile sig_atomic_t cli_interrupted;
 
+/* log_error, then exits with code. */
 void cli_die(int code, const char *fmt, ...)
 {
     va_list ap;
@@ -42,6 +43,7 @@ static void on_sigint(int sig)
     cli_interrupted = 1;
 }
 
+/* Installs the Ctrl-C handler: the first stops the run, the second exits at once. */
 void cli_catch_sigint(void)
 {
     struct sigaction sa;
@@ -66,6 +68,7 @@ static void die_writing(int err)
     _exit(EXIT_MODEL);
 }
 
+/* Flushes f and ends the run when a write to it failed. */
 void cli_check_output(FILE *f)
 {
     /* A write that failed inside printf left its reason in errno, and a
@@ -87,6 +90,7 @@ void cli_check_output_at_exit(void) { atexit(check_stdout_at_exit); }
 
 /* ------------------------------------------------------------- input */
 
+/* Reads a stream to its end into a NUL-terminated buffer. */
 static char *read_stream(FILE *f, size_t *len)
 {
     text_buf b = {0};
@@ -98,6 +102,7 @@ static char *read_stream(FILE *f, size_t *len)
     return b.data;
 }
 
+/* A whole file ('-' is stdin), or exits naming the flag and the file. */
 char *cli_read_file(const char *path, const char *what, size_t *len)
 {
     if (!strcmp(path, "-")) {
@@ -119,6 +124,7 @@ char *cli_read_file(const char *path, const char *what, size_t *len)
     return text;
 }
 
+/* The prompt from -f, from stdin (-p -) or from -p. */
 char *cli_load_prompt(const run_opts *o, size_t *len)
 {
     if (o->prompt_file) return cli_read_file(o->prompt_file, "-f", len);
@@ -132,6 +138,7 @@ char *cli_load_prompt(const run_opts *o, size_t *len)
 
 /* ------------------------------------------------- model and vocabulary */
 
+/* The model file's vocabulary alone, or exits. */
 bn_tokenizer *cli_load_tokenizer(const run_opts *o)
 {
     char err[BN_ERR_LEN];
@@ -141,6 +148,7 @@ bn_tokenizer *cli_load_tokenizer(const run_opts *o)
     return tok;
 }
 
+/* The model of -m with the load flags, or exits. */
 bn_model *cli_load_model(const run_opts *o)
 {
     char err[BN_ERR_LEN];
@@ -158,6 +166,7 @@ static int interrupt_requested(void *data)
     return cli_interrupted;
 }
 
+/* A context that stops at a Ctrl-C, or exits. */
 bn_context *cli_new_context(bn_model *m)
 {
     char err[BN_ERR_LEN];
@@ -167,6 +176,7 @@ bn_context *cli_new_context(bn_model *m)
     return ctx;
 }
 
+/* A session of n_ctx tokens (0: from -c), or exits. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
 {
     char err[BN_ERR_LEN];
@@ -177,13 +187,7 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     return s;
 }
 
-bn_cache_type cli_parse_cache_type(const char *flag, const char *v)
-{
-    const int type = bn_cache_type_from_name(v);
-    if (type < 0) cli_die(EXIT_USAGE, "%s expects f32 or f16, got '%s'", flag, v);
-    return (bn_cache_type)type;
-}
-
+/* Tokenizes text, or exits with a usage error naming what. */
 int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
                       const char *what, int *n)
 {
@@ -213,6 +217,7 @@ struct grammar *cli_load_grammar(const run_opts *o)
     return g;
 }
 
+/* A sampler for the parameters, or exits with a usage error. */
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab)
 {
     char err[BN_ERR_LEN];

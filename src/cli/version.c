@@ -26,6 +26,7 @@
 
 const char *cli_build_commit(void) { return BN_BUILD_COMMIT; }
 
+/* --version: version, commit, compiler and the kernels this CPU can run. */
 void cli_print_version(void)
 {
     char kernels[256];

@@ -1,9 +1,13 @@
 /*
  * options.h - what a run of bitnet-run was asked to do: the mode and every
- * flag's value, shared by the command-line modes and the server.
+ * flag's value, shared by the command-line modes and the server, and the
+ * one option table (options.c) that parses the flags, prints --help and
+ * lists the flags for the README check (tools/check-docs.sh).
  */
 #ifndef BN_COMMON_OPTIONS_H
 #define BN_COMMON_OPTIONS_H
+
+#include <stdio.h>
 
 #include "bitnet.h"
 
@@ -16,6 +20,7 @@ typedef enum {
     MODE_TOKENIZE,
     MODE_DETOKENIZE,
     MODE_SERVER,
+    MODE_BENCH,
 } run_mode;
 
 #define OPT_DEFAULT_PARALLEL 8
@@ -23,7 +28,26 @@ typedef enum {
 #define OPT_DEFAULT_HOST "127.0.0.1"
 #define OPT_DEFAULT_PORT 8080
 #define OPT_DEFAULT_TIMEOUT 600        /* llama-server's -to */
-#define OPT_DEFAULT_MAX_BODY (1 << 20) /* bytes */
+#define OPT_DEFAULT_MAX_BODY 1048576   /* bytes: 1 MiB */
+#define OPT_MAX_LIST 32                /* values of one --bench list, models of --bench */
+
+/* A comma-separated list of --bench (-p 128,512). */
+typedef struct {
+    int v[OPT_MAX_LIST];
+    int n;
+} opt_list;
+
+/* --bench: every combination of the lists is one row. */
+typedef struct {
+    const char *models[OPT_MAX_LIST]; /* -m, repeatable */
+    int n_models;
+    opt_list pp, tg, depth; /* -p, -n, -d */
+    opt_list threads;       /* -t (empty: the cores available) */
+    opt_list batches;       /* -b */
+    opt_list spec;          /* -s: tokens per generation pass */
+    int reps;               /* -r */
+    const char *format;     /* -o: md, json, jsonl or csv */
+} bench_opts;
 
 typedef struct {
     run_mode mode;
@@ -73,6 +97,30 @@ typedef struct {
     const char *grammar;      /* --grammar: GBNF text */
     const char *grammar_file; /* --grammar-file */
     const char *json_schema;  /* --json-schema */
+    bn_logit_bias *biases;    /* -l: sp.logit_bias points here */
+    bench_opts bench;      /* --bench */
+    /* what the parser noted */
+    const char *mode_flag;   /* the flag that chose the mode */
+    const char *ignored_gpu; /* the first of llama.cpp's GPU flags given (ignored) */
 } run_opts;
+
+/* What opts_parse found: a run, or a request to print and exit. */
+enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION };
+
+/* Fills o from argv through the option table: the defaults, each flag
+ * (values checked against the table's ranges), then the checks of flags
+ * that need each other. argv[i] with --bench anywhere selects --bench's
+ * flags. Returns OPTS_RUN, OPTS_HELP or OPTS_VERSION, or OPTS_ERROR with a
+ * one-line message in err. The strings of o point into argv (-p, --system
+ * and --stop are unescaped in place); opts_free releases the rest. */
+int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN]);
+void opts_free(run_opts *o);
+/* --help, or --bench --help with bench set: every flag of the table with
+ * its value, description and default. */
+void opts_print_help(FILE *f, int bench);
+/* The flags as the docs tables show them, one row per line: "main" or
+ * "bench", a tab, the Markdown of the flag cell, a tab, the default
+ * (`bitnet-run --print-flags`, read by tools/check-docs.sh). */
+void opts_print_flags(FILE *f);
 
 #endif
