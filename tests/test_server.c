@@ -74,7 +74,9 @@ static int server_start(server *s, const char *args)
     for (double t0 = now_ms(); now_ms() - t0 < START_TIMEOUT_MS; usleep(20000)) {
         char *log = test_read_file(s->err, NULL);
         const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
-        s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), NULL, 10) : 0;
+        char *end = NULL;
+        s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), &end, 10) : 0;
+        if (end && *end != '\n') s->port = 0; /* stderr is unbuffered: the line may be half written */
         free(log);
         if (s->port) return 0;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;

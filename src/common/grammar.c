@@ -788,7 +788,7 @@ const float *grammar_mask(grammar_tokens *gt, const float *logits, int *n_allowe
     for (int i = 0; i < n_vocab; i++) {
         const int ok = grammar_token_allowed(gt, i);
         gt->masked[i] = ok ? logits[i] : -INFINITY;
-        *n_allowed += ok;
+        *n_allowed += ok && logits[i] > -INFINITY; /* -inf already: --ignore-eos */
     }
     return gt->masked;
 }

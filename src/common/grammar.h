@@ -49,7 +49,7 @@ void grammar_tokens_free(grammar_tokens *gt);
 /* May token id come next? End-of-generation tokens only where the text may end. */
 int grammar_token_allowed(grammar_tokens *gt, int32_t id);
 /* The logits with every token the grammar forbids at -inf; *n_allowed
- * gets how many remain. */
+ * gets how many remain with a finite logit. */
 const float *grammar_mask(grammar_tokens *gt, const float *logits, int *n_allowed);
 /* Follows the token chosen (one grammar_token_allowed said yes to). */
 void grammar_take(grammar_tokens *gt, int32_t id);
