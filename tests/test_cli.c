@@ -1313,3 +1313,35 @@ TEST(cli_grammar_constrains_the_output)
         err = NULL;
     }
 }
+
+/* --batch lines take "json_schema" and "grammar"; a bad one fails its line. */
+TEST(cli_batch_lines_take_json_schema_and_grammar)
+{
+    static const char lines[] =
+        "{\"prompt\": \"Is Paris in France?\", \"temp\": 0, \"n_predict\": 80, \"json_schema\": "
+        "{\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": [\"yes\", \"no\"]}}}}\n"
+        "{\"prompt\": \"Is Paris in France?\", \"temp\": 0, \"n_predict\": 8, \"grammar\": "
+        "\"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}\n"
+        "{\"prompt\": \"x\", \"grammar\": \"root ::= root\"}\n";
+    char *in = tmp_file(lines, sizeof lines - 1);
+    char args[256], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "--batch %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 2); /* the bad line */
+    const char *l1 = out, *l2 = out ? strchr(out, '\n') : NULL, *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    char *t1 = NULL, *t2 = NULL;
+    const char *v = l1 ? json_find(l1, l2 ? l2 : l1 + strlen(l1), "text") : NULL;
+    if (v) json_string(v, l2, &t1);
+    v = l2 ? json_find(l2 + 1, l3 ? l3 : l2 + strlen(l2), "text") : NULL;
+    if (v) json_string(v, l3, &t2);
+    const char *j = t1 ? t1 + strspn(t1, " \n\t") : NULL;
+    CHECK_MSG(j && !strncmp(j, "{", 1) && strstr(j, "\"answer\"") &&
+                  (strstr(j, "\"yes\"") || strstr(j, "\"no\"")) && strrchr(j, '}'),
+              "%s", out ? out : "");
+    CHECK_MSG(t2 && (!strcmp(t2, " yes") || !strcmp(t2, " no")), "%s", out ? out : "");
+    CHECK_MSG(l3 && strstr(l3, "\"error\"") && strstr(l3, "left-recursive"), "%s", out ? out : "");
+    free(t1);
+    free(t2);
+    free(out);
+    free(err);
+    tmp_remove(in);
+}

@@ -2,7 +2,8 @@
  * batch.c - batch generation (--batch FILE): one prompt per line, as
  * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
  * "top_k", "top_p", "min_p", "repeat_penalty", "seed" (-1: the clock),
- * "stop" (a string or a list), "id"}; one JSON result per line on stdout,
+ * "stop" (a string or a list), "json_schema" or "grammar" (docs/GRAMMAR.md),
+ * "id"}; one JSON result per line on stdout,
  * in input order (after a Ctrl-C, the prompts that never started get an
  * "interrupted" result).
  *
@@ -17,7 +18,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "grammar.h"
 #include "json.h"
+#include "json_schema.h"
 #include "seq.h"
 #include "timing.h"
 
@@ -30,6 +33,7 @@ typedef struct {
     bn_sampler_params sp;
     char **stops; /* "stop": replaces --stop for this line (n_stops of them) */
     int n_stops, has_stops;
+    grammar *grammar; /* "json_schema" or "grammar": constrains this line's output */
     int32_t *pids;
     int np;
     char *result; /* the output line once finished (or failed) */
@@ -125,6 +129,21 @@ static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR
     return 1;
 }
 
+/* "json_schema" (an object) or "grammar" (GBNF text): the line's output
+ * follows it (docs/GRAMMAR.md); an error message or NULL. */
+static const char *line_grammar(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
+{
+    const int schema = mb->key[0] == 'j';
+    if (it->grammar) return "give one of \"json_schema\" and \"grammar\"";
+    if (schema ? mb->kind != JSON_OBJECT : mb->kind != JSON_STRING)
+        return schema ? "\"json_schema\" must be an object" : "\"grammar\" must be a string";
+    char *text = schema ? json_schema_to_grammar(mb->raw, mb->raw_len, err) : NULL;
+    if (schema && !text) return err;
+    it->grammar = grammar_parse(text ? text : mb->str, text ? strlen(text) : mb->str_len, err);
+    free(text);
+    return it->grammar ? NULL : err;
+}
+
 /* Applies one member of a JSON line; returns an error message or NULL. */
 static const char *apply_member(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
 {
@@ -139,10 +158,12 @@ static const char *apply_member(batch_item *it, const json_member *mb, char err[
     } else if (!strcmp(mb->key, "stop")) {
         it->has_stops = 1;
         return json_stop_strings(mb, &it->stops, &it->n_stops);
+    } else if (!strcmp(mb->key, "json_schema") || !strcmp(mb->key, "grammar")) {
+        return line_grammar(it, mb, err);
     } else if (strcmp(mb->key, "id")) {
         snprintf(err, BN_ERR_LEN,
                  "unknown key \"%.64s\" (expected prompt, n_predict, temp, top_k, top_p, min_p, "
-                 "repeat_penalty, seed, stop or id)", mb->key);
+                 "repeat_penalty, seed, stop, json_schema, grammar or id)", mb->key);
         return err;
     }
     return NULL;
@@ -260,6 +281,7 @@ static void finish(batch_slot *sl)
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
     seq_free_probs(&sl->q);
+    seq_free_grammar(&sl->q);
     seq_free_mask(&sl->q);
     lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);
@@ -282,6 +304,7 @@ static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
     lookup_init(&sl->q.lk, b->o->lookup, b->o->lookup_ngram);
+    if (seq_set_grammar(&sl->q, it->grammar)) log_out_of_memory();
 }
 
 /* After a Ctrl-C: the result of a good item that never started. */
@@ -434,6 +457,7 @@ static void free_items(batch *b)
         free(it->result);
         for (int k = 0; k < it->n_stops; k++) free(it->stops[k]);
         free(it->stops);
+        grammar_free(it->grammar);
     }
     free(b->items);
 }

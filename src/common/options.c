@@ -209,7 +209,8 @@ static const opt_def OPTIONS[] = {
     {S_MAIN, "batch", "--batch", "FILE", T_MODE, F(batch_file), MODE_BATCH,
      .help = "one prompt per line ('-' is stdin): plain text, or a JSON object {\"prompt\", "
              "\"n_predict\", \"temp\", \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\", "
-             "\"seed\" (-1: the clock), \"stop\" (string or list), \"id\"}; prints one --json "
+             "\"seed\" (-1: the clock), \"stop\" (string or list), \"json_schema\" or \"grammar\" "
+             "(docs/GRAMMAR.md), \"id\"}; prints one --json "
              "result per line in input order (with \"line\"; bad lines give {\"line\", "
              "\"error\"} and exit status 2; after Ctrl-C, prompts not started get stop_reason "
              "\"interrupted\")"},
