@@ -1302,7 +1302,8 @@ TEST(cli_grammar_constrains_the_output)
     }
     static const char *const bad[] = {"--grammar 'root ::= root \"a\"'",
                                       "--grammar 'root ::= \"a\"{99999}'",
-                                      "--grammar 'x ::= \"a\"'", "--grammar-file /nonexistent.gbnf"};
+                                      "--grammar 'x ::= \"a\"'", "--grammar-file /nonexistent.gbnf",
+                                      "--chat --grammar 'root ::= \"a\"'"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char args[256];
         snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
@@ -1343,5 +1344,16 @@ TEST(cli_batch_lines_take_json_schema_and_grammar)
     free(t2);
     free(out);
     free(err);
+    tmp_remove(in);
+    /* --grammar for the lines without their own */
+    in = tmp_file("Is Paris in France?\nIs Rome in Italy?\n", 36);
+    snprintf(args, sizeof args, "--batch %s --temp 0 -n 8 --grammar 'root ::= \" \" (\"yes\" | \"no\")'",
+             in);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    int answers = 0;
+    for (const char *p = out; p && (p = strstr(p, "\"text\": \" ")); p++)
+        answers += !strncmp(p + 10, "yes\"", 4) || !strncmp(p + 10, "no\"", 3);
+    CHECK_MSG(answers == 2, "%s", out ? out : "");
+    free(out);
     tmp_remove(in);
 }

@@ -50,6 +50,7 @@ typedef struct {
     int n_items, n_failed;
     int next;    /* first item not started */
     int printed; /* items written to stdout */
+    grammar *grammar; /* --grammar, --grammar-file, -j: for lines without their own */
 } batch;
 
 /* ------------------------------------------------------- input lines */
@@ -304,7 +305,7 @@ static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
     it->started = 1;
     if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
     lookup_init(&sl->q.lk, b->o->lookup, b->o->lookup_ngram);
-    if (seq_set_grammar(&sl->q, it->grammar)) log_out_of_memory();
+    if (seq_set_grammar(&sl->q, it->grammar ? it->grammar : b->grammar)) log_out_of_memory();
 }
 
 /* After a Ctrl-C: the result of a good item that never started. */
@@ -469,7 +470,8 @@ int run_batch(const run_opts *o)
         cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
     size_t len;
     char *text = cli_read_file(o->batch_file, "--batch", &len);
-    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin"};
+    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin",
+               .grammar = cli_load_grammar(o)};
     parse_input(&b, text, len);
     free(text);
     bn_model *m = cli_load_model(o);
@@ -492,6 +494,7 @@ int run_batch(const run_opts *o)
     for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
     bn_context_free(ctx);
     free_items(&b);
+    grammar_free(b.grammar);
     free(slots);
     bn_model_free(m);
     return cli_interrupted ? EXIT_INTERRUPTED : b.n_failed ? EXIT_MODEL : 0;

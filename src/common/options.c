@@ -551,6 +551,10 @@ static int check_combination(const run_opts *o, char *err)
     if (o->json && o->mode == MODE_CHAT) return fail(err, "--json does not apply to --chat");
     if (o->system && o->mode != MODE_CHAT) return fail(err, "--system needs --chat");
     if (o->n_keep && o->mode != MODE_CHAT) return fail(err, "--keep needs --chat");
+    if ((o->grammar || o->grammar_file || o->json_schema) && o->mode != MODE_GENERATE &&
+        o->mode != MODE_BATCH)
+        return fail(err, "--grammar, --grammar-file and --json-schema apply to generation and "
+                         "--batch (the server takes them per request)");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         return fail(err, "--chat-template needs --chat or --server");
     if (o->mode != MODE_SERVER &&
