@@ -92,6 +92,17 @@ static int values_rule(converter *c, const json_member *values, int single, char
     return 0;
 }
 
+/* A rule matching any one of the n rules named in sub. */
+static void either_rule(converter *c, char (*sub)[32], int n, char name[32])
+{
+    open_rule(c, name);
+    for (int i = 0; i < n; i++) {
+        if (i) put(&c->rules, " | ");
+        put(&c->rules, sub[i]);
+    }
+    put(&c->rules, "\n");
+}
+
 /* anyOf / oneOf: one rule per branch, as alternatives. */
 static int union_rule(converter *c, const json_member *branches, int depth, char name[32])
 {
@@ -102,14 +113,7 @@ static int union_rule(converter *c, const json_member *branches, int depth, char
     if (!sub) log_out_of_memory();
     int rc = 0;
     for (int i = 0; i < arr.n && !rc; i++) rc = schema_rule(c, &arr.members[i], depth + 1, sub[i]);
-    if (!rc) {
-        open_rule(c, name);
-        for (int i = 0; i < arr.n; i++) {
-            if (i) put(&c->rules, " | ");
-            put(&c->rules, sub[i]);
-        }
-        put(&c->rules, "\n");
-    }
+    if (!rc) either_rule(c, sub, arr.n, name);
     free(sub);
     json_object_free(&arr);
     return rc;
@@ -239,14 +243,7 @@ static int schema_rule(converter *c, const json_member *schema, int depth, char 
             rc = types.members[i].kind != JSON_STRING
                      ? fail(c, "\"type\" must be a name or a list of names")
                      : type_rule(c, &s, types.members[i].str, depth, sub[i]);
-        if (!rc) {
-            open_rule(c, name);
-            for (int i = 0; i < types.n; i++) {
-                if (i) put(&c->rules, " | ");
-                put(&c->rules, sub[i]);
-            }
-            put(&c->rules, "\n");
-        }
+        if (!rc) either_rule(c, sub, types.n, name);
         free(sub);
         if (parsed) json_object_free(&types);
     } else {
