@@ -183,7 +183,8 @@ int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t 
     int known = 0;
     for (int i = 0; name && name->kind == JSON_STRING && i < req->n_tools; i++)
         known |= !strcmp(req->tools[i].name, name->str);
-    if (known && args && args->kind == JSON_OBJECT) {
+    const int called = known && args && args->kind == JSON_OBJECT;
+    if (called) {
         fprintf(f, "\"tool_calls\": [{\"index\": 0, \"id\": \"call_%s\", \"type\": \"function\", "
                    "\"function\": {\"name\": ",
                 id);
@@ -193,7 +194,7 @@ int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t 
         fputs("}}]", f);
     }
     json_object_free(&call);
-    return known && args && args->kind == JSON_OBJECT;
+    return called;
 }
 
 void tools_free(srv_request *req)
