@@ -1010,6 +1010,40 @@ done:
     tmp_remove(bpath);
 }
 
+/* The sampling members are checked as the server checks its fields
+ * (src/common/sampling_fields.c): a seed is read exactly up to 2^64 - 1,
+ * and a value out of range names its field and the range. */
+TEST(cli_batch_line_seeds_and_ranges)
+{
+    static const char input[] =
+        "{\"prompt\": \"2+2=\", \"seed\": 18446744073709551615, \"n_predict\": 2}\n"
+        "{\"prompt\": \"2+2=\", \"seed\": 18446744073709551616}\n"
+        "{\"prompt\": \"2+2=\", \"seed\": 1.5}\n"
+        "{\"prompt\": \"2+2=\", \"top_k\": -1}\n"
+        "{\"prompt\": \"2+2=\", \"temp\": 2e6}\n";
+    char *bpath = tmp_file(input, strlen(input));
+    char args[256], *out = NULL, *err = NULL, *lines[6] = {0};
+    snprintf(args, sizeof args, "--batch %s --temp 0 -n 4", bpath);
+    CHECK_EQ_INT(cli(args, &out, &err), 2);
+    int n = 0;
+    for (char *l = out ? strtok(out, "\n") : NULL; l && n < 6; l = strtok(NULL, "\n"))
+        lines[n++] = l;
+    CHECK_EQ_INT(n, 5);
+    if (n != 5) goto done;
+    CHECK_MSG(strstr(lines[0], "\"seed\": 18446744073709551615") &&
+                  jlong(lines[0], "n_output") == 2,
+              "%s", lines[0]);
+    CHECK_MSG(strstr(lines[1], "\"error\": \"\\\"seed\\\" must be -1"), "%s", lines[1]);
+    CHECK_MSG(strstr(lines[2], "\"error\": \"\\\"seed\\\" must be -1"), "%s", lines[2]);
+    CHECK_MSG(strstr(lines[3], "\\\"top_k\\\" must be an integer from 0 to"), "%s", lines[3]);
+    CHECK_MSG(strstr(lines[4], "\\\"temp\\\" must be a number from 0 to 1000000"), "%s",
+              lines[4]);
+    CHECK(err && strstr(err, "batch: 5 prompts: 1 run, 4 failed;"));
+done:
+    free(out), free(err);
+    tmp_remove(bpath);
+}
+
 /* ---------------------------------------------------------- perplexity */
 
 static const char *const COUNTRIES[][2] = {{"France", "Paris"}, {"Italy", "Rome"},

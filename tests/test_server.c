@@ -540,6 +540,9 @@ TEST(server_rejects_bad_input)
         {"/v1/completions", "{\"prompt\": \"a\", \"top_k\": -1}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"min_p\": \"x\"}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"seed\": -7}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"seed\": 18446744073709551616}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"seed\": 1.5}", 400},
+        {"/v1/completions", "{\"prompt\": \"a\", \"top_k\": 1e9}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"n\": 2}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"stop\": [1]}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"stop\": \"\"}", 400},
@@ -561,6 +564,12 @@ TEST(server_rejects_bad_input)
                   bad[i].json, status, body ? body : "");
         free(body);
     }
+    /* the field's range names the flag that set it (src/common/sampling_fields.c) */
+    static const char too_many[] = "{\"prompt\": \"a\", \"max_tokens\": 65}";
+    CHECK_EQ_INT(post(s.port, "/v1/completions", too_many, &body), 400);
+    CHECK_MSG(body && strstr(body, "must be an integer from -1 to 64 (--max-tokens)"), "%s",
+              body ? body : "");
+    free(body);
     /* a prompt longer than a slot's context */
     enum { LONG_WORDS = 600 };
     char *longp = malloc(LONG_WORDS * 3 + 32);

@@ -7,12 +7,13 @@
  * in input order (after a Ctrl-C, the prompts that never started get an
  * "interrupted" result).
  *
- * Up to --parallel sequences run at once, each with its own session and
- * sampler, on one context. Every step is one bn_eval: the next token of
- * each decoding sequence and the prompt tokens of new ones (up to -b of
- * them a step), so the weights are read once for all. The logits are the
- * same as one sequence alone, so each result equals a single run with the
- * same seed. Finished sequences make room for the next prompts.
+ * Up to --parallel sequences run at once on the scheduler shared with the
+ * server (src/common/scheduler.c), each with its own session and sampler,
+ * on one context. Every step is one bn_eval: the next token of each
+ * decoding sequence and prompt tokens of new ones (filling a pass of -b),
+ * so the weights are read once for all. The logits are the same as one
+ * sequence alone, so each result equals a single run with the same seed.
+ * Finished sequences make room for the next prompts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "grammar.h"
 #include "json.h"
 #include "json_schema.h"
+#include "sampling_fields.h"
+#include "scheduler.h"
 #include "seq.h"
 #include "timing.h"
 
@@ -32,8 +35,8 @@ typedef struct {
     int n_predict;
     bn_sampler_params sp;
     char **stops; /* "stop": replaces --stop for this line (n_stops of them) */
-    int n_stops, has_stops;
     grammar *grammar; /* "json_schema" or "grammar": constrains this line's output */
+    int n_stops, has_stops;
     int32_t *pids;
     int np;
     char *result; /* the output line once finished (or failed) */
@@ -75,59 +78,28 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
 
 #define MAX_TEMP 1e6
 #define MAX_REPEAT_PENALTY 1e3
-#define MAX_SEED 18446744073709551615.0 /* 2^64 - 1 */
 
-/* "seed": a non-negative integer, or -1 for a seed from the clock (distinct
- * per line, like the lines of a run without --seed). */
-static int member_seed(const json_member *mb, int line, uint64_t *out)
-{
-    char tmp[32], *end;
-    if (mb->kind != JSON_NUMBER || mb->raw_len >= sizeof tmp) return -1;
-    memcpy(tmp, mb->raw, mb->raw_len);
-    tmp[mb->raw_len] = 0;
-    if (!strcmp(tmp, "-1")) {
-        *out = clock_seed() + (uint64_t)line;
-        return 0;
-    }
-    if (tmp[0] == '-') return -1;
-    *out = strtoull(tmp, &end, 10);
-    return *end ? -1 : 0;
-}
+/* The sampling members of a line and their ranges. */
+static const sampling_field line_fields[] = {
+    {"n_predict", FIELD_N_PREDICT, -1, BN_MAX_CTX, NULL},
+    {"temp", FIELD_TEMP, 0, MAX_TEMP, NULL},
+    {"top_k", FIELD_TOP_K, 0, BN_MAX_CTX, NULL},
+    {"top_p", FIELD_TOP_P, 0, 1, NULL},
+    {"min_p", FIELD_MIN_P, 0, 1, NULL},
+    {"repeat_penalty", FIELD_REPEAT_PENALTY, 0, MAX_REPEAT_PENALTY, NULL},
+    {"seed", FIELD_SEED, 0, 0, NULL},
+};
 
-/* The sampling members of a line: 1 when key is none of them, else 0 or
- * the error message in err (-1). */
+/* A sampling member of a line: 1 when key is none of them, else 0 or the
+ * error message in err (-1). A seed of -1 takes one from the clock,
+ * distinct per line like the lines of a run without --seed. */
 static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
 {
-    static const struct {
-        const char *key;
-        double lo, hi;
-        int integer;
-    } ranges[] = {{"n_predict", -1, BN_MAX_CTX, 1}, {"temp", 0, MAX_TEMP, 0},
-                  {"top_k", 0, BN_MAX_CTX, 1},      {"top_p", 0, 1, 0},
-                  {"min_p", 0, 1, 0},               {"repeat_penalty", 0, MAX_REPEAT_PENALTY, 0}};
-    const char *k = mb->key;
-    if (!strcmp(k, "seed")) {
-        if (!member_seed(mb, it->line, &it->sp.seed)) return 0;
-        snprintf(err, BN_ERR_LEN, "\"seed\" must be a non-negative integer or -1");
-        return -1;
-    }
-    for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
-        if (strcmp(k, ranges[i].key)) continue;
-        double v;
-        if (json_number_in(mb, ranges[i].lo, ranges[i].hi, ranges[i].integer, &v)) {
-            snprintf(err, BN_ERR_LEN, "\"%s\" must be %s from %g to %g", k,
-                     ranges[i].integer ? "an integer" : "a number", ranges[i].lo, ranges[i].hi);
-            return -1;
-        }
-        if (!strcmp(k, "n_predict")) it->n_predict = (int)v;
-        else if (!strcmp(k, "temp")) it->sp.temp = (float)v;
-        else if (!strcmp(k, "top_k")) it->sp.top_k = (int)v;
-        else if (!strcmp(k, "top_p")) it->sp.top_p = (float)v;
-        else if (!strcmp(k, "min_p")) it->sp.min_p = (float)v;
-        else it->sp.repeat_penalty = (float)v;
-        return 0;
-    }
-    return 1;
+    sampling_values v = {.sp = &it->sp, .n_predict = &it->n_predict};
+    const int rc = sampling_field_apply(line_fields, sizeof line_fields / sizeof *line_fields,
+                                        mb, &v, err);
+    if (v.seed_random) it->sp.seed = clock_seed() + (uint64_t)it->line;
+    return rc;
 }
 
 /* "json_schema" (an object) or "grammar" (GBNF text): the line's output
@@ -258,17 +230,11 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
 
 /* ---------------------------------------------------------- sequences */
 
-typedef struct {
-    gen_seq q;
-    batch_item *item; /* NULL: the slot is free */
-    int fed;          /* prompt tokens evaluated so far */
-    double t0;        /* when its prompt started (now_ms) */
-} batch_slot;
-
-/* A slot's sequence is done: its --json result line, kept for printing in input order. */
-static void finish(batch_slot *sl)
+/* The finished hook: the result line of a sequence that ended. */
+static void finish(void *user, sched_slot *sl)
 {
-    batch_item *it = sl->item;
+    (void)user;
+    batch_item *it = sl->job;
     FILE *f = open_memstream(&it->result, &it->result_len);
     if (!f) log_out_of_memory();
     fprintf(f, "{\"line\": %d, ", it->line);
@@ -279,33 +245,31 @@ static void finish(batch_slot *sl)
     it->n_out = sl->q.out.n;
     const int n_past = bn_session_n_past(sl->q.session);
     it->np_run = n_past < it->np ? n_past : it->np;
-    bn_sampler_free(sl->q.sampler);
-    free(sl->q.out.ids);
-    seq_free_probs(&sl->q);
-    seq_free_grammar(&sl->q);
-    seq_free_mask(&sl->q);
-    lookup_free(&sl->q.lk);
-    buf_free(&sl->q.stream.text);
-    sl->item = NULL;
 }
 
-/* Starts item it in a free slot; its prompt joins the next passes. */
-static void start(batch *b, batch_slot *sl, batch_item *it, int n_vocab)
+/* The started hook: the line's grammar, or the command line's. */
+static void started(void *user, sched_slot *sl)
 {
-    bn_session *s = sl->q.session;
-    bn_session_reset(s);
-    sl->item = it;
-    sl->fed = 0;
-    sl->t0 = now_ms();
-    sl->q = (gen_seq){.session = s, .sampler = cli_new_sampler(&it->sp, n_vocab),
-                      .tok = sl->q.tok, .n_predict = it->n_predict, .seed = it->sp.seed};
-    sl->q.stream = it->has_stops ? (text_stream){.stops = (const char *const *)it->stops,
-                                                .n_stops = it->n_stops}
-                                 : (text_stream){.stops = b->o->stops, .n_stops = b->o->n_stops};
-    it->started = 1;
-    if (b->o->ignore_eos) seq_ignore_eog(&sl->q, n_vocab);
-    lookup_init(&sl->q.lk, b->o->lookup, b->o->lookup_ngram);
+    const batch *b = user;
+    const batch_item *it = sl->job;
     if (seq_set_grammar(&sl->q, it->grammar ? it->grammar : b->grammar)) log_out_of_memory();
+}
+
+/* Admission: the next good item as a request, until Ctrl-C. */
+static int next_item(void *user, sched_request *r)
+{
+    batch *b = user;
+    while (b->next < b->n_items && !cli_interrupted) {
+        batch_item *it = &b->items[b->next++];
+        if (it->failed) continue;
+        *r = (sched_request){.pids = it->pids, .np = it->np, .n_predict = it->n_predict,
+                             .sp = &it->sp, .lookup = b->o->lookup, .job = it};
+        r->stops = it->has_stops ? (const char *const *)it->stops : b->o->stops;
+        r->n_stops = it->has_stops ? it->n_stops : b->o->n_stops;
+        it->started = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* After a Ctrl-C: the result of a good item that never started. */
@@ -333,96 +297,25 @@ static void print_ready(batch *b)
     cli_check_output(stdout);
 }
 
-/* Gives every free slot the next good item. */
-static void fill_slots(batch *b, batch_slot *slots, int n_slots, int n_vocab)
-{
-    for (int i = 0; i < n_slots && !cli_interrupted; i++) {
-        while (!slots[i].item && b->next < b->n_items && !cli_interrupted) {
-            batch_item *it = &b->items[b->next++];
-            if (!it->failed) start(b, &slots[i], it, n_vocab);
-        }
-    }
-}
-
-/* One step's batch: every decoding sequence's next token (and its
- * --lookup draft), and up to
- * `budget` prompt tokens of the sequences still reading their prompts
- * (so a long prompt does not stall the others). Returns the entry count. */
-static int gather(batch_slot *slots, int n_slots, int budget, bn_batch_entry *e)
-{
-    int n = 0;
-    for (int i = 0; i < n_slots; i++) {
-        batch_slot *sl = &slots[i];
-        if (!sl->item) continue;
-        bn_session *s = sl->q.session;
-        if (sl->fed == sl->item->np) {
-            seq_draft(&sl->q);
-            n += seq_draft_entries(&sl->q, e + n);
-            continue;
-        }
-        const int take = sl->item->np - sl->fed < budget ? sl->item->np - sl->fed : budget;
-        for (int j = 0; j < take; j++, n++)
-            e[n] = (bn_batch_entry){s, sl->item->pids[sl->fed + j], bn_session_n_past(s) + j,
-                                    sl->fed + j == sl->item->np - 1};
-        budget -= take;
-    }
-    return n;
-}
-
-/* Samples for every sequence whose last token of the step had logits (in
- * slot order, as gather added them), and finishes those that ended. */
-static void advance(batch_slot *slots, int n_slots, const float *logits, int n_vocab)
-{
-    int k = 0;
-    for (int i = 0; i < n_slots; i++) {
-        batch_slot *sl = &slots[i];
-        if (!sl->item) continue;
-        const int np = sl->item->np;
-        if (sl->fed < np) {
-            sl->fed = bn_session_n_past(sl->q.session);
-            if (sl->fed < np) continue; /* more of the prompt next step */
-            const float *row = logits + (size_t)k++ * n_vocab;
-            if (!seq_prompt_done(&sl->q, sl->item->pids, np, row, sl->t0)) finish(sl);
-            continue;
-        }
-        const float *row = logits + (size_t)k * n_vocab;
-        k += sl->q.lk.n + 1;
-        if (!seq_verify(&sl->q, row, n_vocab)) finish(sl);
-    }
-}
-
 /* Runs every item to its end (or until Ctrl-C), all active sequences in
  * one bn_eval per step. */
-static void run_all(batch *b, bn_context *ctx, batch_slot *slots, int n_slots, int n_vocab)
+static void run_all(batch *b, scheduler *s)
 {
     char err[BN_ERR_LEN];
-    const int budget = b->o->n_batch ? b->o->n_batch : BN_DEFAULT_BATCH;
-    /* rows: each sequence's next token and draft; malloc(0) may return NULL */
-    const size_t cap = (n_slots > 0 ? (size_t)n_slots : 1) * ((size_t)b->o->lookup + 1);
-    float *logits = malloc(cap * (size_t)n_vocab * sizeof *logits);
-    bn_batch_entry *e = malloc((cap + (size_t)budget) * sizeof *e);
-    if (!logits || !e) log_out_of_memory();
+    const sched_hooks hooks = {.next = next_item, .started = started, .finished = finish,
+                               .user = b};
     for (;;) {
-        fill_slots(b, slots, n_slots, n_vocab);
+        sched_admit(s, &hooks);
         print_ready(b);
-        const int n = gather(slots, n_slots, budget, e);
-        if (n == 0 || cli_interrupted) break;
-        const int rc = bn_eval(ctx, e, n, logits, err);
+        if (!s->n_active || cli_interrupted) break;
+        const int rc = sched_step(s, &hooks, err);
         if (rc < 0) cli_die(EXIT_MODEL, "%s", err);
         if (rc == BN_ABORTED) break;
-        advance(slots, n_slots, logits, n_vocab);
     }
-    for (int i = 0; i < n_slots; i++)
-        if (slots[i].item) {
-            if (slots[i].fed < slots[i].item->np) slots[i].q.t_gen_start = now_ms();
-            seq_interrupt(&slots[i].q);
-            finish(&slots[i]);
-        }
+    sched_interrupt(s, &hooks);
     for (; b->next < b->n_items; b->next++)
         if (!b->items[b->next].failed) never_started(&b->items[b->next]);
     print_ready(b);
-    free(logits);
-    free(e);
 }
 
 /* The summary counts what ran: prompts that never started (Ctrl-C) and
@@ -461,9 +354,11 @@ static void free_items(batch *b)
         grammar_free(it->grammar);
     }
     free(b->items);
+    grammar_free(b->grammar);
 }
 
-/* --batch: reads the items, runs them --parallel at a time, prints the results in order. */
+/* --batch: reads and checks the lines, runs them on the scheduler, prints
+ * the results in input order and the summary. */
 int run_batch(const run_opts *o)
 {
     if (o->prompt || o->prompt_file)
@@ -477,25 +372,20 @@ int run_batch(const run_opts *o)
     bn_model *m = cli_load_model(o);
     double t0 = now_ms();
     int n_slots = o->n_parallel < b.n_items ? o->n_parallel : b.n_items;
-    batch_slot *slots = calloc(n_slots ? (size_t)n_slots : 1, sizeof *slots);
-    if (!slots) log_out_of_memory();
-    bn_context *ctx = cli_new_context(m);
-    for (int i = 0; i < n_slots; i++) {
-        slots[i].q.session = cli_new_session(o, m, ctx, o->n_ctx);
-        slots[i].q.tok = bn_model_tokenizer(m);
-    }
-    bn_session *probe = n_slots ? slots[0].q.session : NULL;
+    char err[BN_ERR_LEN];
+    scheduler s;
+    const int code = sched_init(&s, o, m, n_slots, err);
+    if (code) cli_die(code, "%s", err);
+    cli_stop_at_interrupt(s.ctx);
+    bn_session *probe = n_slots ? s.slots[0].q.session : NULL;
     if (probe) note_kv_cache(o, probe, n_slots);
     prepare_items(&b, m, probe ? bn_session_n_ctx(probe) : 0);
     cli_catch_sigint();
-    run_all(&b, ctx, slots, n_slots, bn_model_n_vocab(m));
-    if (!o->quiet) print_summary(&b, m, n_slots, bn_context_n_threads(ctx), now_ms() - t0);
+    run_all(&b, &s);
+    if (!o->quiet) print_summary(&b, m, n_slots, bn_context_n_threads(s.ctx), now_ms() - t0);
     note_peak_memory(o);
-    for (int i = 0; i < n_slots; i++) bn_session_free(slots[i].q.session);
-    bn_context_free(ctx);
+    sched_free(&s);
     free_items(&b);
-    grammar_free(b.grammar);
-    free(slots);
     bn_model_free(m);
     return cli_interrupted ? EXIT_INTERRUPTED : b.n_failed ? EXIT_MODEL : 0;
 }

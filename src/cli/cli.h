@@ -69,7 +69,8 @@ char *cli_load_prompt(const run_opts *o, size_t *len);
 bn_model *cli_load_model(const run_opts *o);
 bn_tokenizer *cli_load_tokenizer(const run_opts *o);
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx);
-bn_context *cli_new_context(bn_model *m);
+/* Makes a Ctrl-C stop ctx's evaluations between layers. */
+void cli_stop_at_interrupt(bn_context *ctx);
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
 /* The grammar of --grammar, --grammar-file or --json-schema, parsed
  * (NULL: none), or exits with a usage error saying what is wrong with it. */

@@ -166,15 +166,8 @@ static int interrupt_requested(void *data)
     return cli_interrupted;
 }
 
-/* A context that stops at a Ctrl-C, or exits. */
-bn_context *cli_new_context(bn_model *m)
-{
-    char err[BN_ERR_LEN];
-    bn_context *ctx = bn_context_new(m, NULL, err);
-    if (!ctx) cli_die(EXIT_MODEL, "%s", err);
-    bn_context_set_abort(ctx, interrupt_requested, NULL);
-    return ctx;
-}
+/* Makes a Ctrl-C stop ctx's evaluations between layers. */
+void cli_stop_at_interrupt(bn_context *ctx) { bn_context_set_abort(ctx, interrupt_requested, NULL); }
 
 /* A session of n_ctx tokens (0: from -c), or exits. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
@@ -183,7 +176,7 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
     int code;
     bn_session *s = setup_new_session(o, m, ctx, n_ctx, &code, err);
     if (!s) cli_die(code, "%s", err);
-    if (!ctx) bn_context_set_abort(bn_session_context(s), interrupt_requested, NULL);
+    if (!ctx) cli_stop_at_interrupt(bn_session_context(s));
     return s;
 }
 

@@ -16,6 +16,7 @@
 #include "grammar.h"
 #include "json.h"
 #include "json_schema.h"
+#include "sampling_fields.h"
 #include "server.h"
 #include "stream.h"
 #include "timing.h"
@@ -29,7 +30,7 @@
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
 
-/* ------------------------------------------------------------ helpers */
+/* ============================================================ helpers */
 
 static FILE *mem_open(char **data, size_t *len)
 {
@@ -44,6 +45,7 @@ static int bad(char msg[BN_ERR_LEN], const char *fmt, const char *key)
     return HTTP_BAD_REQUEST;
 }
 
+/* Whether s[0..n) is well-formed UTF-8. */
 static int valid_utf8(const char *s, size_t n)
 {
     uint32_t cp;
@@ -65,6 +67,7 @@ static int parse_body(const char *body, size_t len, json_object *obj, char msg[B
     return json_parse_object(body, len, obj, msg);
 }
 
+/* A JSON boolean member into *out; -1 when it is not one. */
 static int member_bool(const json_member *mb, int *out)
 {
     if (mb->kind != JSON_BOOL) return -1;
@@ -72,17 +75,20 @@ static int member_bool(const json_member *mb, int *out)
     return 0;
 }
 
-/* ---------------------------------------------------- request fields */
+/* ==================================================== request fields */
 
 typedef struct {
     server *srv;
     srv_request *req;
     srv_job *job;
-    int seed_given;
+    const sampling_field *fields; /* the sampling and length fields (n_fields) */
+    int n_fields;
+    sampling_values vals;
     char *msg;
     const json_member *messages; /* rendered once every field is read (tools) */
 } gen_parse;
 
+/* "stop": a string or a list of them, into the job. */
 static int parse_stop(gen_parse *g, const json_member *mb)
 {
     const char *msg = json_stop_strings(mb, &g->job->stops, &g->job->n_stops);
@@ -186,6 +192,7 @@ static int render_message(gen_parse *g, const json_member *el, text_buf *b)
     return rc;
 }
 
+/* "messages": rendered with the chat format into the prompt text. */
 static int parse_messages(gen_parse *g, const json_member *mb)
 {
     json_object arr;
@@ -205,6 +212,7 @@ static int parse_messages(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "prompt": a string (or a list of one string) into the prompt text. */
 static int parse_prompt(gen_parse *g, const json_member *mb)
 {
     const json_member *one = mb;
@@ -226,6 +234,7 @@ static int parse_prompt(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* "stream_options": only {"include_usage": bool}. */
 static int parse_stream_options(gen_parse *g, const json_member *mb)
 {
     json_object opt;
@@ -240,63 +249,17 @@ static int parse_stream_options(gen_parse *g, const json_member *mb)
     return rc;
 }
 
-/* A sampling or limit field; 1 when key is not one of them. */
+/* A sampling, limit or unsupported-choice field; 1 when key is none of
+ * them. */
 static int parse_number_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
-    bn_sampler_params *sp = &g->job->sp;
-    const double max_tokens = g->srv->o->server_max_tokens > 0 ? g->srv->o->server_max_tokens
-                                                               : BN_MAX_CTX;
     double v;
-    if (!strcmp(k, "max_tokens") || !strcmp(k, "max_completion_tokens") ||
-        !strcmp(k, "n_predict")) {
-        if (json_number_in(mb, -1, max_tokens, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from -1 to %.0f", k,
-                     max_tokens);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->n_predict = (int)v;
-    } else if (!strcmp(k, "temperature")) {
-        if (json_number_in(mb, 0, MAX_TEMPERATURE, 0, &v))
-            return bad(g->msg, "\"%s\" must be a number from 0 to 100", k);
-        sp->temp = (float)v;
-    } else if (!strcmp(k, "top_p") || !strcmp(k, "min_p")) {
-        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
-        *(!strcmp(k, "top_p") ? &sp->top_p : &sp->min_p) = (float)v;
-    } else if (!strcmp(k, "top_k")) {
-        if (json_number_in(mb, 0, bn_model_n_vocab(g->srv->m), 1, &v))
-            return bad(g->msg, "\"%s\" must be an integer from 0 to the vocabulary size", k);
-        sp->top_k = (int)v;
-    } else if (!strcmp(k, "seed")) {
-        if (json_number_in(mb, -1, MAX_SEED, 1, &v))
-            return bad(g->msg, "\"%s\" must be an integer from -1 to 2^53 - 1", k);
-        if (v >= 0) sp->seed = (uint64_t)v;
-        g->seed_given = v >= 0;
-    } else if (!strcmp(k, "n")) {
+    const int rc = sampling_field_apply(g->fields, g->n_fields, mb, &g->vals, g->msg);
+    if (rc <= 0) return rc ? HTTP_BAD_REQUEST : 0;
+    if (!strcmp(k, "n")) {
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
-    } else if (!strcmp(k, "speculative.n_max")) { /* llama-server's name */
-        if (json_number_in(mb, 0, g->srv->o->lookup, 1, &v)) {
-            snprintf(g->msg, BN_ERR_LEN, "\"%s\" must be an integer from 0 to --lookup (%d)", k,
-                     g->srv->o->lookup);
-            return HTTP_BAD_REQUEST;
-        }
-        g->job->lookup = (int)v;
-    } else if (!strcmp(k, "presence_penalty") || !strcmp(k, "frequency_penalty")) {
-        if (json_number_in(mb, -MAX_PENALTY, MAX_PENALTY, 0, &v))
-            return bad(g->msg, "\"%s\" must be a number from -2 to 2", k);
-        *(k[0] == 'p' ? &sp->presence_penalty : &sp->frequency_penalty) = (float)v;
-    } else if (!strcmp(k, "repeat_penalty")) {
-        if (json_number_in(mb, MIN_REPEAT_PENALTY, MAX_REPEAT_PENALTY, 0, &v))
-            return bad(g->msg, "\"%s\" must be a number from 0.001 to 1000 (1 = off)", k);
-        sp->repeat_penalty = (float)v;
-    } else if (!strcmp(k, "repeat_last_n")) {
-        if (json_number_in(mb, -1, BN_MAX_CTX, 1, &v))
-            return bad(g->msg, "\"%s\" must be an integer from -1 (all) to the context size", k);
-        sp->repeat_last_n = (int)v;
-    } else if (!strcmp(k, "typical_p")) {
-        if (json_number_in(mb, 0, 1, 0, &v)) return bad(g->msg, "\"%s\" must be from 0 to 1", k);
-        sp->typical_p = (float)v;
     } else if (!strcmp(k, "top_logprobs") || !strcmp(k, "n_probs")) {
         if (json_number_in(mb, 0, BN_MAX_PROBS, 1, &v))
             return bad(g->msg, "\"%s\" must be an integer from 0 to 20", k);
@@ -497,6 +460,7 @@ static int parse_logit_bias(gen_parse *g, const json_member *mb)
     return rc;
 }
 
+/* One member of a generation request; 0 or an HTTP status with g->msg set. */
 static int parse_field(gen_parse *g, const json_member *mb)
 {
     const char *k = mb->key;
@@ -546,6 +510,8 @@ static int tokenize_prompt(gen_parse *g)
     return 0;
 }
 
+/* Parses a generation request: its defaults from the flags, every field,
+ * the sampler check, the prompt tokenized, the seed. */
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN])
 {
@@ -565,7 +531,27 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
         memcpy(job->bias, job->sp.logit_bias, bytes);
         job->sp.logit_bias = job->bias;
     }
-    gen_parse g = {srv, req, job, srv->o->seed_given, msg, NULL};
+    const double max_tokens = srv->o->server_max_tokens > 0 ? srv->o->server_max_tokens
+                                                            : BN_MAX_CTX;
+    const char *max_note = srv->o->server_max_tokens > 0 ? "--max-tokens" : NULL;
+    const sampling_field fields[] = {
+        {"max_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"max_completion_tokens", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"n_predict", FIELD_N_PREDICT, -1, max_tokens, max_note},
+        {"temperature", FIELD_TEMP, 0, MAX_TEMPERATURE, NULL},
+        {"top_p", FIELD_TOP_P, 0, 1, NULL},
+        {"min_p", FIELD_MIN_P, 0, 1, NULL},
+        {"top_k", FIELD_TOP_K, 0, bn_model_n_vocab(srv->m), "the vocabulary size"},
+        {"seed", FIELD_SEED, 0, 0, NULL},
+        {"speculative.n_max", FIELD_LOOKUP, 0, srv->o->lookup, "--lookup"}, /* llama-server's */
+        {"presence_penalty", FIELD_PRESENCE_PENALTY, -MAX_PENALTY, MAX_PENALTY, NULL},
+        {"frequency_penalty", FIELD_FREQUENCY_PENALTY, -MAX_PENALTY, MAX_PENALTY, NULL},
+        {"repeat_penalty", FIELD_REPEAT_PENALTY, MIN_REPEAT_PENALTY, MAX_REPEAT_PENALTY, "1 = off"},
+        {"repeat_last_n", FIELD_REPEAT_LAST_N, -1, BN_MAX_CTX, "-1: all"},
+        {"typical_p", FIELD_TYPICAL_P, 0, 1, "1 = off"},
+    };
+    gen_parse g = {srv, req, job, fields, sizeof fields / sizeof *fields,
+                   {.sp = &job->sp, .n_predict = &job->n_predict, .lookup = &job->lookup}, msg, NULL};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     int rc = 0;
@@ -588,10 +574,12 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (!rc && bn_sampler_params_check(&job->sp, bn_model_n_vocab(srv->m), msg))
         rc = HTTP_BAD_REQUEST;
     if (!rc) rc = tokenize_prompt(&g);
-    if (!rc && !g.seed_given) job->sp.seed = clock_seed();
+    const int seed_given = g.vals.seed_given || (srv->o->seed_given && !g.vals.seed_random);
+    if (!rc && !seed_given) job->sp.seed = clock_seed();
     return rc;
 }
 
+/* Frees what parsing allocated in req and job. */
 void api_request_free(srv_request *req, srv_job *job)
 {
     free(req->prompt);
@@ -623,8 +611,9 @@ void api_take_probs(const server *srv, srv_job *job, const gen_seq *q)
     }
 }
 
-/* ------------------------------------------------------- responses */
+/* ======================================================= responses */
 
+/* The members every completion object and chunk starts with. */
 static void write_header(FILE *f, const server *srv, const srv_request *req, const char *id,
                          int chunk)
 {
@@ -634,6 +623,7 @@ static void write_header(FILE *f, const server *srv, const srv_request *req, con
     json_string(f, srv->model_name, strlen(srv->model_name));
 }
 
+/* "usage": OpenAI's token counts. */
 static void write_usage(FILE *f, const srv_job *job)
 {
     fprintf(f, ", \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, "
@@ -752,6 +742,7 @@ static void write_logprobs(FILE *f, const server *srv, const srv_request *req,
     else write_completion_logprobs(f, srv, job, from, to);
 }
 
+/* Closes the choice with its finish_reason (null: cancelled or failed). */
 static void write_finish(FILE *f, const char *reason)
 {
     if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
@@ -789,6 +780,7 @@ static void write_chat_content(FILE *f, srv_request *req, const char *id, const 
     fputc('}', f);
 }
 
+/* The whole response of a request that was not streamed. */
 char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len)
 {
@@ -812,6 +804,7 @@ char *api_completion_body(const server *srv, srv_request *req, const srv_job *jo
     return out;
 }
 
+/* One server-sent event: a text delta, or the final one. */
 char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len)
 {
@@ -841,6 +834,7 @@ char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
     return out;
 }
 
+/* OpenAI's error type for an HTTP status. */
 static const char *error_type(int status)
 {
     switch (status) {
@@ -851,6 +845,7 @@ static const char *error_type(int status)
     }
 }
 
+/* {"error": {...}} for a status and message. */
 char *api_error_body(int status, const char *msg, size_t *out_len)
 {
     char *out;
@@ -862,8 +857,9 @@ char *api_error_body(int status, const char *msg, size_t *out_len)
     return out;
 }
 
-/* --------------------------------------------------- other endpoints */
+/* =================================================== other endpoints */
 
+/* /tokenize: {"content", "add_special", "parse_special"} to {"tokens"}. */
 int api_tokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                  char msg[BN_ERR_LEN])
 {
@@ -920,6 +916,7 @@ static int read_ids(const server *srv, const json_member *mb, id_list *ids, char
     return rc;
 }
 
+/* /detokenize: {"tokens"} to {"content"}. */
 int api_detokenize(const server *srv, const char *body, size_t len, char **out, size_t *out_len,
                    char msg[BN_ERR_LEN])
 {
@@ -946,6 +943,7 @@ int api_detokenize(const server *srv, const char *body, size_t len, char **out, 
     return rc ? rc : HTTP_OK;
 }
 
+/* /v1/models: the one model served, with its sizes. */
 char *api_models_body(const server *srv, size_t *out_len)
 {
     char *out;
@@ -959,12 +957,14 @@ char *api_models_body(const server *srv, size_t *out_len)
     return out;
 }
 
+/* One Prometheus metric with its help and type lines. */
 static void metric(FILE *f, const char *name, const char *type, const char *help, double v)
 {
     fprintf(f, "# HELP bitnet_%s %s\n# TYPE bitnet_%s %s\nbitnet_%s %.17g\n", name, help, name,
             type, name, v);
 }
 
+/* /metrics: the server's counters, in Prometheus text format. */
 char *api_metrics_body(server *srv, size_t *out_len)
 {
     pthread_mutex_lock(&srv->mu);

@@ -1,38 +1,22 @@
 /*
-^ * slots.c - continuous batching for the server: one engine thread
- * owns the context, the --parallel slots (a session each) and the gen_seq
- * of every running request. Each step is one bn_eval of one pass: the next
- * token of every decoding sequence first (with its --lookup draft, checked
- * in the same pass as batch.c does), then as many prompt tokens of new
- * requests as the pass has room for, so a long prompt joins in chunks
- * without stalling the others. Requests beyond the slots wait in a FIFO
- * queue. Connections (server.c) only queue jobs, cancel them and read the
- * text the engine publishes under the server's mutex.
+ * slots.c - the server's side of continuous batching (the scheduler itself
+ * is src/common/scheduler.c, shared with --batch): one engine thread owns
+ * the scheduler and steps it while there is work; requests beyond the
+ * --parallel slots wait in a FIFO queue. Connections (server.c) only queue
+ * jobs, cancel them and read the text that the scheduler's hooks publish
+ * under the server's mutex.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "scheduler.h"
 #include "server.h"
 #include "timing.h"
 
-typedef struct {
-    gen_seq q;
-    srv_job *job; /* NULL: free */
-    int fed;      /* prompt tokens evaluated */
-    int row;      /* its first logits row in this step, -1: none */
-    int ended;    /* seq_step ended the generation */
-    size_t sent;  /* bytes of q.stream.text published */
-    int counted;  /* generated tokens already in the stats */
-    double t0;
-} eng_slot;
-
 struct srv_engine {
     pthread_t thread;
-    bn_context *ctx;
-    eng_slot *slots;
-    int n_slots, n_batch, n_vocab;
-    float *logits;
-    bn_batch_entry *e;
+    scheduler sched;
+    sched_hooks hooks; /* next_job, publish, finished; user: the server */
 };
 
 /* The engine asks between layers whether to stop the pass: a client of
@@ -45,6 +29,7 @@ static int should_abort(void *data)
 
 /* ----------------------------------------------- slots (under srv->mu) */
 
+/* Marks a job done and wakes its connection (reason NULL: no result). */
 static void job_finish(srv_job *job, const char *reason)
 {
     job->finish_reason = reason;
@@ -52,72 +37,66 @@ static void job_finish(srv_job *job, const char *reason)
     pthread_cond_broadcast(&job->cv);
 }
 
-static void slot_release(server *srv, eng_slot *sl)
+/* Takes a job out of its slot: the counts it adds to the stats, then the
+ * slot is free (the scheduler frees it after a finished hook). */
+static void job_leave(server *srv, sched_slot *sl)
 {
-    sl->job->in_slot = 0;
-    sl->job = NULL;
+    srv_job *job = sl->job;
+    job->in_slot = 0;
     srv->active--;
     srv->stats.drafted += sl->q.lk.drafted; /* cancelled requests' drafts too */
     srv->stats.accepted += sl->q.lk.accepted;
-    bn_sampler_free(sl->q.sampler);
-    free(sl->q.out.ids);
-    seq_free_mask(&sl->q);
-    seq_free_probs(&sl->q);
-    seq_free_grammar(&sl->q);
-    lookup_free(&sl->q.lk);
-    buf_free(&sl->q.stream.text);
-    sl->q.sampler = NULL;
-    sl->q.out = (id_list){0};
 }
 
-static void slot_start(server *srv, srv_engine *en, eng_slot *sl, srv_job *job)
+/* Ends a running job without a result (cancelled, or an engine error). */
+static void slot_cancel(server *srv, scheduler *sc, sched_slot *sl)
 {
-    bn_session *s = sl->q.session;
-    bn_session_reset(s);
-    *sl = (eng_slot){.job = job, .row = -1, .t0 = now_ms()};
-    bn_sampler *sampler = bn_sampler_new(&job->sp, en->n_vocab); /* server_api.c checked sp */
-    if (!sampler) log_out_of_memory();
-    sl->q = (gen_seq){.session = s, .sampler = sampler,
-                      .tok = srv->tok, .n_predict = job->n_predict};
-    sl->q.stream = (text_stream){.stops = (const char *const *)job->stops, .n_stops = job->n_stops};
-    if (srv->o->ignore_eos) seq_ignore_eog(&sl->q, en->n_vocab);
-    lookup_init(&sl->q.lk, job->lookup, srv->o->lookup_ngram);
-    if (seq_set_grammar(&sl->q, job->grammar)) log_out_of_memory();
-    job->in_slot = 1;
-    srv->active++;
+    srv_job *job = sl->job;
+    job_leave(srv, sl);
+    sched_cancel(sc, sl);
+    job_finish(job, NULL);
+}
+
+/* Admission: the next queued job that is still wanted, as a request. */
+static int next_job(void *user, sched_request *r)
+{
+    server *srv = user;
+    const int all = atomic_load(&srv->cancel_all);
+    while (srv->queue_head) {
+        srv_job *job = srv->queue_head;
+        srv->queue_head = job->next;
+        if (!srv->queue_head) srv->queue_tail = NULL;
+        srv->queued--;
+        if (job->cancelled || all) {
+            job_finish(job, NULL);
+            continue;
+        }
+        *r = (sched_request){.pids = job->pids, .np = job->np, .n_predict = job->n_predict,
+                             .sp = &job->sp, .stops = (const char *const *)job->stops,
+                             .n_stops = job->n_stops, .lookup = job->lookup, .job = job};
+        job->in_slot = 1;
+        srv->active++;
+        return 1;
+    }
+    return 0;
 }
 
 /* Ends the cancelled jobs of the slots and of the queue, and gives free
  * slots the next queued jobs. */
 static void schedule(server *srv, srv_engine *en)
 {
+    scheduler *sc = &en->sched;
     const int all = atomic_load(&srv->cancel_all);
-    for (int i = 0; i < en->n_slots; i++) {
-        eng_slot *sl = &en->slots[i];
-        if (sl->job && (sl->job->cancelled || all)) {
-            srv_job *job = sl->job;
-            slot_release(srv, sl);
-            job_finish(job, NULL);
-        }
+    for (int i = 0; i < sc->n_slots; i++) {
+        sched_slot *sl = &sc->slots[i];
+        srv_job *job = sl->job;
+        if (job && (job->cancelled || all)) slot_cancel(srv, sc, sl);
     }
-    for (int i = 0; i < en->n_slots && srv->queue_head; i++) {
-        if (en->slots[i].job) continue;
-        while (srv->queue_head) {
-            srv_job *job = srv->queue_head;
-            srv->queue_head = job->next;
-            if (!srv->queue_head) srv->queue_tail = NULL;
-            srv->queued--;
-            if (job->cancelled || all) {
-                job_finish(job, NULL);
-                continue;
-            }
-            slot_start(srv, en, &en->slots[i], job);
-            break;
-        }
-    }
+    if (srv->queue_head) sched_admit(sc, &en->hooks);
     atomic_store(&srv->abort_eval, 0);
 }
 
+/* The OpenAI finish_reason of a sequence's stop_reason. */
 static const char *finish_reason_of(const char *stop_reason)
 {
     if (!strcmp(stop_reason, "length") || !strcmp(stop_reason, "context")) return "length";
@@ -125,108 +104,66 @@ static const char *finish_reason_of(const char *stop_reason)
     return "stop"; /* eos, eot, a stop string */
 }
 
-/* What the response reports of a finished generation. */
-static void record_result(srv_job *job, const gen_seq *q)
+/* The produced hook: hands the slot's new text to its connection. */
+static void publish(void *user, sched_slot *sl, int from)
 {
+    server *srv = user;
+    srv_job *job = sl->job;
+    const text_stream *st = &sl->q.stream;
+    pthread_mutex_lock(&srv->mu);
+    if (from == 0) srv->stats.prompt_tokens += job->np;
+    if (st->emitted > sl->sent) {
+        buf_append(&job->text, st->text.data + sl->sent, st->emitted - sl->sent);
+        sl->sent = st->emitted;
+        pthread_cond_broadcast(&job->cv);
+    }
+    api_take_probs(srv, job, &sl->q);
+    srv->stats.generated_tokens += sl->q.out.n - from;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* The started hook: a request's grammar (grammar, json_schema,
+ * response_format, a required tool call) constrains its slot. */
+static void started(void *user, sched_slot *sl)
+{
+    (void)user;
+    const srv_job *job = sl->job;
+    if (seq_set_grammar(&sl->q, job->grammar)) log_out_of_memory();
+}
+
+/* The finished hook: what the response reports, then the job ends. */
+static void finished(void *user, sched_slot *sl)
+{
+    server *srv = user;
+    srv_job *job = sl->job;
+    const gen_seq *q = &sl->q;
+    pthread_mutex_lock(&srv->mu);
     job->n_out = q->out.n;
     job->prompt_ms = q->prompt_ms;
     job->gen_ms = q->gen_ms;
     job->drafted = q->lk.drafted;
     job->accepted = q->lk.accepted;
-}
-
-/* Hands every slot's new text to its connection; ends the jobs that
- * finished. */
-static void publish(server *srv, srv_engine *en)
-{
-    for (int i = 0; i < en->n_slots; i++) {
-        eng_slot *sl = &en->slots[i];
-        if (!sl->job) continue;
-        srv_job *job = sl->job;
-        const text_stream *st = &sl->q.stream;
-        if (st->emitted > sl->sent) {
-            buf_append(&job->text, st->text.data + sl->sent, st->emitted - sl->sent);
-            sl->sent = st->emitted;
-            pthread_cond_broadcast(&job->cv);
-        }
-        api_take_probs(srv, job, &sl->q);
-        srv->stats.generated_tokens += sl->q.out.n - sl->counted;
-        sl->counted = sl->q.out.n;
-        if (!sl->ended) continue;
-        record_result(job, &sl->q);
-        const char *reason = finish_reason_of(sl->q.stop_reason);
-        slot_release(srv, sl);
-        job_finish(job, reason);
-    }
+    job_leave(srv, sl);
+    job_finish(job, finish_reason_of(q->stop_reason));
+    pthread_mutex_unlock(&srv->mu);
 }
 
 /* Ends every running job with an engine error. */
 static void fail_all(server *srv, srv_engine *en, const char *err)
 {
-    for (int i = 0; i < en->n_slots; i++) {
-        eng_slot *sl = &en->slots[i];
+    scheduler *sc = &en->sched;
+    for (int i = 0; i < sc->n_slots; i++) {
+        sched_slot *sl = &sc->slots[i];
         if (!sl->job) continue;
         srv_job *job = sl->job;
         snprintf(job->error, sizeof job->error, "%s", err);
-        slot_release(srv, sl);
-        job_finish(job, NULL);
+        slot_cancel(srv, sc, sl);
     }
 }
 
-/* ------------------------------------------- one step (engine thread only) */
+/* ------------------------------------------- the engine thread */
 
-/* The step's entries: decoding sequences first (the next token and the
- * draft of each, all with logits), then prompt tokens up to one pass of
- * n_batch. Sets each slot's first logits row. */
-static int gather(srv_engine *en)
-{
-    int n = 0, k = 0;
-    for (int i = 0; i < en->n_slots; i++) {
-        eng_slot *sl = &en->slots[i];
-        sl->row = -1;
-        if (!sl->job || sl->fed < sl->job->np) continue;
-        seq_draft(&sl->q);
-        sl->row = k;
-        const int added = seq_draft_entries(&sl->q, en->e + n);
-        n += added;
-        k += added;
-    }
-    for (int i = 0; i < en->n_slots && n < en->n_batch; i++) {
-        eng_slot *sl = &en->slots[i];
-        if (!sl->job || sl->fed >= sl->job->np) continue;
-        bn_session *s = sl->q.session;
-        const int left = sl->job->np - sl->fed, room = en->n_batch - n;
-        const int take = left < room ? left : room;
-        for (int j = 0; j < take; j++)
-            en->e[n++] = (bn_batch_entry){s, sl->job->pids[sl->fed + j], bn_session_n_past(s) + j,
-                                          j == left - 1};
-        if (take == left) sl->row = k++;
-    }
-    return n;
-}
-
-/* Samples for every slot that has logits this step. */
-static void advance(server *srv, srv_engine *en)
-{
-    for (int i = 0; i < en->n_slots; i++) {
-        eng_slot *sl = &en->slots[i];
-        if (!sl->job) continue;
-        const srv_job *job = sl->job;
-        if (sl->fed < job->np) {
-            sl->fed = bn_session_n_past(sl->q.session);
-            if (sl->fed < job->np) continue;
-            pthread_mutex_lock(&srv->mu);
-            srv->stats.prompt_tokens += job->np;
-            pthread_mutex_unlock(&srv->mu);
-            const float *row = en->logits + (size_t)sl->row * en->n_vocab;
-            sl->ended = !seq_prompt_done(&sl->q, job->pids, job->np, row, sl->t0);
-        } else if (sl->row >= 0) {
-            const float *rows = en->logits + (size_t)sl->row * en->n_vocab;
-            sl->ended = !seq_verify(&sl->q, rows, en->n_vocab);
-        }
-    }
-}
-
+/* Waits under the lock until a slot is busy (0: the server stops). */
 static int wait_for_work(server *srv, srv_engine *en)
 {
     pthread_mutex_lock(&srv->mu);
@@ -240,20 +177,18 @@ static int wait_for_work(server *srv, srv_engine *en)
     return active;
 }
 
+/* Steps the scheduler while there is work; the hooks publish under the lock. */
 static void *engine_main(void *arg)
 {
     server *srv = arg;
     srv_engine *en = srv->engine;
     char err[BN_ERR_LEN];
     while (wait_for_work(srv, en)) {
-        const int n = gather(en);
         const double t0 = now_ms();
-        const int rc = bn_eval(en->ctx, en->e, n, en->logits, err);
-        if (rc == 0) advance(srv, en);
+        const int rc = sched_step(&en->sched, &en->hooks, err);
         pthread_mutex_lock(&srv->mu);
         srv->stats.busy_s += (now_ms() - t0) / 1e3;
         if (rc < 0) fail_all(srv, en, err);
-        else if (rc == 0) publish(srv, en);
         pthread_mutex_unlock(&srv->mu);
     }
     return NULL;
@@ -261,38 +196,27 @@ static void *engine_main(void *arg)
 
 /* ------------------------------------------------------------ the API */
 
+/* Makes the scheduler (a context and --parallel sessions) and starts the
+ * engine thread. */
 int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
     if (!en) log_out_of_memory();
-    en->n_slots = srv->o->n_parallel;
-    en->n_vocab = bn_model_n_vocab(srv->m);
-    /* one pass holds the next token and draft of every slot and a chunk of
-     * prompt, so an aborted step leaves every session as it was */
-    const int batch = srv->o->n_batch ? srv->o->n_batch : BN_DEFAULT_BATCH;
-    const int rows = en->n_slots * (srv->o->lookup + 1);
-    en->n_batch = batch > rows ? batch : rows + 1;
-    const bn_context_params cp = {.n_threads = srv->o->n_threads, .n_batch = en->n_batch};
-    en->ctx = bn_context_new(srv->m, &cp, err);
-    if (!en->ctx) return EXIT_MODEL;
-    bn_context_set_abort(en->ctx, should_abort, srv);
-    en->slots = calloc((size_t)en->n_slots, sizeof *en->slots);
-    en->logits = malloc((size_t)rows * (size_t)en->n_vocab * sizeof *en->logits);
-    en->e = malloc((size_t)en->n_batch * sizeof *en->e);
-    if (!en->slots || !en->logits || !en->e) log_out_of_memory();
-    for (int i = 0; i < en->n_slots; i++) {
-        int code;
-        en->slots[i].q.session = setup_new_session(srv->o, srv->m, en->ctx, srv->o->n_ctx, &code, err);
-        if (!en->slots[i].q.session) return code;
-    }
-    srv->n_ctx = bn_session_n_ctx(en->slots[0].q.session);
-    note_kv_cache(srv->o, en->slots[0].q.session, en->n_slots);
+    en->hooks = (sched_hooks){.next = next_job, .started = started, .produced = publish,
+                              .finished = finished,
+                              .user = srv};
     srv->engine = en;
+    const int code = sched_init(&en->sched, srv->o, srv->m, srv->o->n_parallel, err);
+    if (code) return code;
+    bn_context_set_abort(en->sched.ctx, should_abort, srv);
+    srv->n_ctx = bn_session_n_ctx(en->sched.slots[0].q.session);
+    note_kv_cache(srv->o, en->sched.slots[0].q.session, en->sched.n_slots);
     if (pthread_create(&en->thread, NULL, engine_main, srv))
         return snprintf(err, BN_ERR_LEN, "cannot start the engine thread"), EXIT_MODEL;
     return 0;
 }
 
+/* Wakes the engine thread, waits for it, frees the scheduler. */
 void slots_join(server *srv)
 {
     srv_engine *en = srv->engine;
@@ -300,15 +224,12 @@ void slots_join(server *srv)
     pthread_cond_broadcast(&srv->wake);
     pthread_mutex_unlock(&srv->mu);
     pthread_join(en->thread, NULL);
-    for (int i = 0; i < en->n_slots; i++) bn_session_free(en->slots[i].q.session);
-    bn_context_free(en->ctx);
-    free(en->slots);
-    free(en->logits);
-    free(en->e);
+    sched_free(&en->sched);
     free(en);
     srv->engine = NULL;
 }
 
+/* Appends a job to the queue, or refuses it while the server stops. */
 void slots_submit(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
@@ -325,6 +246,7 @@ void slots_submit(server *srv, srv_job *job)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* Marks a job cancelled and stops the pass it is in; the engine ends it. */
 void slots_cancel(server *srv, srv_job *job)
 {
     pthread_mutex_lock(&srv->mu);
