@@ -1391,3 +1391,22 @@ TEST(cli_batch_lines_take_json_schema_and_grammar)
     free(out);
     tmp_remove(in);
 }
+
+/* --batch lines take the server's penalties; out of range is the line's error. */
+TEST(cli_batch_lines_take_the_penalties)
+{
+    static const char lines[] =
+        "{\"prompt\": \"Monday, Tuesday,\", \"n_predict\": 6, \"presence_penalty\": 1.5, "
+        "\"frequency_penalty\": 0.5, \"repeat_last_n\": 16, \"typical_p\": 0.9}\n"
+        "{\"prompt\": \"x\", \"presence_penalty\": 500}\n";
+    char *in = tmp_file(lines, sizeof lines - 1);
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "--batch %s", in);
+    CHECK_EQ_INT(cli(args, &out, NULL), 2);
+    const char *second = out ? strchr(out, '\n') : NULL;
+    CHECK_MSG(out && strstr(out, "\"n_output\": ") && second && strstr(second, "\"error\"") &&
+                  strstr(second, "presence_penalty"),
+              "%s", out ? out : "");
+    free(out);
+    tmp_remove(in);
+}

@@ -1,7 +1,8 @@
 /*
  * batch.c - batch generation (--batch FILE): one prompt per line, as
  * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
- * "top_k", "top_p", "min_p", "repeat_penalty", "seed" (-1: the clock),
+ * "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n",
+ * "presence_penalty", "frequency_penalty", "typical_p", "seed" (-1: the clock),
  * "stop" (a string or a list), "json_schema" or "grammar" (docs/GRAMMAR.md),
  * "id"}; one JSON result per line on stdout,
  * in input order (after a Ctrl-C, the prompts that never started get an
@@ -78,6 +79,7 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
 
 #define MAX_TEMP 1e6
 #define MAX_REPEAT_PENALTY 1e3
+#define MAX_LINE_PENALTY 100 /* presence_penalty, frequency_penalty: as the flags */
 
 /* The sampling members of a line and their ranges. */
 static const sampling_field line_fields[] = {
@@ -87,6 +89,10 @@ static const sampling_field line_fields[] = {
     {"top_p", FIELD_TOP_P, 0, 1, NULL},
     {"min_p", FIELD_MIN_P, 0, 1, NULL},
     {"repeat_penalty", FIELD_REPEAT_PENALTY, 0, MAX_REPEAT_PENALTY, NULL},
+    {"repeat_last_n", FIELD_REPEAT_LAST_N, -1, BN_MAX_CTX, "-1: all"},
+    {"presence_penalty", FIELD_PRESENCE_PENALTY, -MAX_LINE_PENALTY, MAX_LINE_PENALTY, NULL},
+    {"frequency_penalty", FIELD_FREQUENCY_PENALTY, -MAX_LINE_PENALTY, MAX_LINE_PENALTY, NULL},
+    {"typical_p", FIELD_TYPICAL_P, 0, 1, "1 = off"},
     {"seed", FIELD_SEED, 0, 0, NULL},
 };
 
@@ -136,7 +142,8 @@ static const char *apply_member(batch_item *it, const json_member *mb, char err[
     } else if (strcmp(mb->key, "id")) {
         snprintf(err, BN_ERR_LEN,
                  "unknown key \"%.64s\" (expected prompt, n_predict, temp, top_k, top_p, min_p, "
-                 "repeat_penalty, seed, stop, json_schema, grammar or id)", mb->key);
+                 "repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, typical_p, "
+                 "seed, stop, json_schema, grammar or id)", mb->key);
         return err;
     }
     return NULL;

@@ -34,7 +34,8 @@ static void print_stats(const bn_model *m, const gen_seq *q, int np)
     char threads[32], prompt[32], generated[32];
     plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads, sizeof threads);
     if (!q->prompt_done) { /* Ctrl-C during the prompt: no rate to report */
-        log_note("prompt of %s interrupted after %.1f ms, nothing generated, kernel %s, %s",
+        log_note("prompt of %s interrupted after %.1f ms, nothing generated, stop: interrupted, "
+                 "kernel %s, %s",
                  plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
                  bn_model_kernel_name(m), threads);
         return;

@@ -209,6 +209,7 @@ static const opt_def OPTIONS[] = {
     {S_MAIN, "batch", "--batch", "FILE", T_MODE, F(batch_file), MODE_BATCH,
      .help = "one prompt per line ('-' is stdin): plain text, or a JSON object {\"prompt\", "
              "\"n_predict\", \"temp\", \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\", "
+             "\"repeat_last_n\", \"presence_penalty\", \"frequency_penalty\", \"typical_p\", "
              "\"seed\" (-1: the clock), \"stop\" (string or list), \"json_schema\" or \"grammar\" "
              "(docs/GRAMMAR.md), \"id\"}; prints one --json "
              "result per line in input order (with \"line\"; bad lines give {\"line\", "
