@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bitnet.h"
@@ -110,8 +109,28 @@ static const char *run_file_tokenizer(const gguf_file *f)
     return bad;
 }
 
+#ifdef _WIN32
+/* Windows has no memfd: a file in the current folder holds the input,
+ * removed by close_input once the model that maps it is freed. */
+static int write_input(const uint8_t *data, size_t size, char *path, size_t cap)
+{
+    snprintf(path, cap, "bn-fuzz-%d.gguf", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    const int ok = fwrite(data, 1, size, f) == size;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void close_input(int fd, const char *path)
+{
+    (void)fd;
+    remove(path);
+}
+#else
+#include <sys/mman.h> /* memfd_create */
+
 /* A memfd holding the input, so bn_model_load can open it by path. */
-static int write_memfd(const uint8_t *data, size_t size, char *path, size_t cap)
+static int write_input(const uint8_t *data, size_t size, char *path, size_t cap)
 {
     int fd = memfd_create("bn-fuzz", 0);
     if (fd < 0) return -1;
@@ -127,6 +146,13 @@ static int write_memfd(const uint8_t *data, size_t size, char *path, size_t cap)
     snprintf(path, cap, "/proc/self/fd/%d", fd);
     return fd;
 }
+
+static void close_input(int fd, const char *path)
+{
+    (void)path;
+    close(fd);
+}
+#endif
 
 static void ignore_line(const char *line, void *ctx)
 {
@@ -156,15 +182,14 @@ static const char *run_model(bn_model *m)
 static const char *load_model(const uint8_t *data, size_t size)
 {
     char path[64], err[ERR_LEN] = "";
-    int fd = write_memfd(data, size, path, sizeof path);
+    int fd = write_input(data, size, path, sizeof path);
     if (fd < 0) return NULL; /* the machine's problem, not the engine's */
     bn_model_params p = bn_model_default_params();
     p.n_threads = 1;
     bn_model *m = bn_model_load(path, &p, err);
-    close(fd);
-    if (!m) return check_message(err, "bn_model_load failed without a message");
-    const char *bad = run_model(m);
+    const char *bad = m ? run_model(m) : check_message(err, "bn_model_load failed without a message");
     bn_model_free(m);
+    close_input(fd, path);
     return bad;
 }
 

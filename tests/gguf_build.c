@@ -128,8 +128,11 @@ void gb_free(gb_buf *b)
 
 const char *gb_write_temp(const gb_buf *b, const char *tag)
 {
+    /* a new name each time: Windows cannot remove or overwrite a file
+     * while a model still maps it */
     static char path[256];
-    snprintf(path, sizeof path, "/tmp/bn-test-%s-%d.gguf", tag, (int)getpid());
+    static int serial;
+    snprintf(path, sizeof path, "/tmp/bn-test-%s-%d-%d.gguf", tag, (int)getpid(), serial++);
     FILE *f = fopen(path, "wb");
     if (!f) return NULL;
     fwrite(b->data, 1, b->len, f);

@@ -75,6 +75,16 @@ int same_floats(const float *a, const float *b, int n);
         return;                                                                     \
     } while (0)
 
+/* Tests that run bitnet-run through a POSIX shell (test_run with pipes,
+ * quotes and redirections) skip in the Windows build: tools/ci-windows.sh
+ * runs the CLI there from Linux, under Wine. */
+#ifdef _WIN32
+#define POSIX_SHELL_OR_SKIP()                                                       \
+    SKIP("runs bitnet-run through a POSIX shell; tools/ci-windows.sh runs the CLI under Wine")
+#else
+#define POSIX_SHELL_OR_SKIP() ((void)0)
+#endif
+
 /* (rel must be a string literal: it is pasted into the message) */
 #define SHARED_OR_SKIP(var, rel)                                                    \
     const char *var = test_shared_path(rel);                                        \

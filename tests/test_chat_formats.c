@@ -178,6 +178,7 @@ static void check_format(const format_case *c, const char *path, const char *fla
 
 TEST(chat_formats_render_hand_written_turns)
 {
+    POSIX_SHELL_OR_SKIP();
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {
         const char *p = write_model(&CASES[i]);
         CHECK_MSG(p != NULL, "cannot write the %s model", CASES[i].name);
@@ -200,6 +201,7 @@ TEST(chat_formats_render_hand_written_turns)
 
 TEST(chat_formats_verbose_prompt_in_plain_generation)
 {
+    POSIX_SHELL_OR_SKIP();
     char cmd[512], *out = NULL, *log = NULL;
     snprintf(cmd, sizeof cmd, "%s -m " TINY_MODEL " -p '2+2=' -n 1 --temp 0 --verbose-prompt",
              test_bitnet_run());

@@ -468,6 +468,7 @@ static void run_file_case(const file_case *c, const ge_file *model)
 
 TEST(hostile_model_files_fail_with_one_clear_line)
 {
+    POSIX_SHELL_OR_SKIP();
     ge_file model;
     if (ge_load(&model, MODEL)) {
         CHECK_MSG(0, "cannot open " MODEL);
@@ -531,6 +532,7 @@ static const arg_case ARG_CASES[] = {
 
 TEST(hostile_flags_are_usage_errors)
 {
+    POSIX_SHELL_OR_SKIP();
     for (size_t i = 0; i < sizeof ARG_CASES / sizeof ARG_CASES[0]; i++) {
         char args[CMD_LEN];
         snprintf(args, sizeof args, "-m " MODEL " -t 1 %s", ARG_CASES[i].args);
@@ -540,6 +542,7 @@ TEST(hostile_flags_are_usage_errors)
 
 TEST(hostile_model_paths_are_file_errors)
 {
+    POSIX_SHELL_OR_SKIP();
     char empty[] = "/tmp/bn-hostile-empty-XXXXXX";
     int fd = mkstemp(empty);
     CHECK(fd >= 0);
@@ -658,6 +661,7 @@ static void write_batch(const char *path)
 
 TEST(hostile_batch_lines_lose_no_results)
 {
+    POSIX_SHELL_OR_SKIP();
     char path[] = "/tmp/bn-hostile-batch-XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);

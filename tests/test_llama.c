@@ -222,6 +222,7 @@ TEST(llama_graph_follows_the_file)
 
 TEST(llama_info_names_the_variant)
 {
+    POSIX_SHELL_OR_SKIP();
     SHARED_OR_SKIP(path, LLAMA_I2S);
     char cmd[512], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s -m %s --info", test_bitnet_run(), path);

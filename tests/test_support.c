@@ -7,10 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
+
+#ifdef _WIN32
+#define EXIT_STATUS(s) (s) /* _pclose returns the exit code itself */
+#else
+#include <sys/wait.h>
+#define EXIT_STATUS(s) (WIFEXITED(s) ? WEXITSTATUS(s) : 128 + WTERMSIG(s))
+#endif
 
 const char *test_shared_dir(void)
 {
@@ -79,7 +85,7 @@ int test_run(const char *cmd, char **out, char **err_out)
     if (err_out) *err_out = test_read_file(errpath, NULL);
     unlink(errpath);
     if (status == -1) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return EXIT_STATUS(status);
 }
 
 const char *test_bitnet_run(void)

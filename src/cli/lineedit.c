@@ -4,20 +4,19 @@
  * Ctrl-U/Ctrl-K, and up/down through the lines typed in this session. The
  * terminal is in raw mode (no ICANON, no ECHO) only while a line is read,
  * and goes back to how it was on every way out: Enter, Ctrl-D, Ctrl-C, an
- * error, exit() (atexit) and SIGTERM/SIGHUP/SIGQUIT. ISIG stays on, so
- * Ctrl-C still raises SIGINT and ends the read as it does with getline.
+ * error, exit() (atexit) and SIGTERM/SIGHUP/SIGQUIT (os.h). Ctrl-C still
+ * interrupts and ends the read as it does with getline. On Windows the
+ * console sends keys as the same escape sequences (os_win32.c).
  * The line is redrawn with plain ANSI sequences; it scrolls sideways when
  * it is wider than the terminal, counting one column per character.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "os.h"
 
 #define KEY_CTRL(c) ((c) & 0x1f)
 #define ESC 0x1b
@@ -29,69 +28,21 @@
 /* Keys that arrive as escape sequences, numbered past the byte values. */
 enum { KEY_LEFT = 256, KEY_RIGHT, KEY_UP, KEY_DOWN, KEY_HOME, KEY_END, KEY_DELETE, KEY_OTHER };
 
-static struct termios saved_mode;
-static volatile sig_atomic_t raw_active;
-
-/* Puts the terminal back as it was before raw mode; does nothing outside
- * it. Async-signal-safe. */
-static void terminal_restore(void)
-{
-    if (!raw_active) return;
-    tcsetattr(STDIN_FILENO, TCSANOW, &saved_mode);
-    raw_active = 0;
-}
-
-/* A signal that ends the process puts the terminal back first; the
- * handler resets itself, so the signal raised again kills as before. */
-static void on_fatal_signal(int sig)
-{
-    terminal_restore();
-    raise(sig);
-}
-
-/* Registers the terminal restore for exit, a second Ctrl-C and fatal signals (once). */
-static void restore_on_every_exit(void)
-{
-    static int done;
-    static const int SIGNALS[] = {SIGTERM, SIGHUP, SIGQUIT};
-    if (done) return;
-    done = 1;
-    atexit(terminal_restore);
-    cli_on_hard_exit(terminal_restore);
-    for (size_t i = 0; i < sizeof SIGNALS / sizeof *SIGNALS; i++) {
-        struct sigaction old, sa;
-        sigaction(SIGNALS[i], NULL, &old);
-        if (old.sa_handler != SIG_DFL) continue; /* ignored or caught by the parent's wish */
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_fatal_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND;
-        sigaction(SIGNALS[i], &sa, NULL);
-    }
-}
-
-/* Puts the terminal in raw mode (no echo, byte by byte) for one line. */
+/* Puts the terminal in raw mode (no echo, byte by byte) for one line; it
+ * is put back on every way out: os_term_raw hooks exit() and fatal
+ * signals, the hard exit of a second Ctrl-C is the tool's own. */
 static void enter_raw_mode(void)
 {
-    if (tcgetattr(STDIN_FILENO, &saved_mode)) cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
-    restore_on_every_exit();
-    struct termios raw = saved_mode;
-    raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO | IEXTEN);
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    raw_active = 1; /* before the switch, so a signal in between restores */
-    if (tcsetattr(STDIN_FILENO, TCSANOW, &raw)) {
-        raw_active = 0;
-        cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
+    static int hooked;
+    if (!hooked) {
+        hooked = 1;
+        cli_on_hard_exit(os_term_restore);
     }
+    if (os_term_raw()) cli_die(EXIT_MODEL, "terminal: %s", strerror(errno));
 }
 
 /* Whether stdin and stdout are a terminal the editor can drive. */
-int cli_line_editing(void)
-{
-    struct termios t;
-    return isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && tcgetattr(STDIN_FILENO, &t) == 0;
-}
+int cli_line_editing(void) { return os_term_usable(); }
 
 /* ------------------------------------------------------------ UTF-8 */
 
@@ -140,7 +91,7 @@ static void write_all(const char *s, size_t n)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             const int err = w < 0 ? errno : EIO;
-            terminal_restore();
+            os_term_restore();
             cli_die(EXIT_MODEL, "writing output: %s", strerror(err));
         }
         s += w;
@@ -151,9 +102,8 @@ static void write_all(const char *s, size_t n)
 /* The terminal's width, or DEFAULT_COLUMNS when it does not say. */
 static int terminal_columns(void)
 {
-    struct winsize ws;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
-    return DEFAULT_COLUMNS;
+    const int n = os_term_columns();
+    return n > 0 ? n : DEFAULT_COLUMNS;
 }
 
 /* Draws the prompt and the part of the line around the cursor that fits,
@@ -346,7 +296,7 @@ int cli_line_read(cli_history *h, const char *prompt, text_buf *line)
         write_all("\n", 1);
         history_add(h, line->data);
     }
-    terminal_restore();
+    os_term_restore();
     buf_free(&e.prompt);
     buf_free(&e.draft);
     buf_free(&e.out);

@@ -11,6 +11,7 @@
 #include "bitnet.h"
 #include "chat_format.h"
 #include "cli.h"
+#include "os.h"
 
 /* Parses the flags through the option table (src/common/options.c); prints
  * --help or --version and exits, or exits on a usage error. */
@@ -78,6 +79,7 @@ static int dispatch_mode(const run_opts *o)
 /* Parses the flags and runs the mode they chose. */
 int main(int argc, char **argv)
 {
+    os_utf8_console(&argc, &argv);
     cli_check_output_at_exit();
     if (argc == 2 && !strcmp(argv[1], "--print-flags")) { /* for tools/check-docs.sh */
         opts_print_flags(stdout);

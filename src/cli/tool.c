@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "grammar.h"
 #include "json_schema.h"
+#include "os.h"
 
 volatile sig_atomic_t cli_interrupted;
 
@@ -33,9 +34,8 @@ void cli_on_hard_exit(void (*fn)(void)) { hard_exit_fn = fn; }
 
 /* The first Ctrl-C asks the run to stop where it is; a second one before
  * the first was handled exits at once, as llama-cli does. */
-static void on_sigint(int sig)
+static void on_sigint(void)
 {
-    (void)sig;
     if (cli_interrupted) {
         if (hard_exit_fn) hard_exit_fn(); /* _exit skips atexit */
         _exit(EXIT_INTERRUPTED);
@@ -43,16 +43,9 @@ static void on_sigint(int sig)
     cli_interrupted = 1;
 }
 
-/* Installs the Ctrl-C handler: the first stops the run, the second exits at once. */
-void cli_catch_sigint(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C ends a blocking read of the chat prompt */
-    sigaction(SIGINT, &sa, NULL);
-}
+/* Installs the Ctrl-C handler: the first stops the run, the second exits at
+ * once (a Ctrl-C also ends a blocking read of the chat prompt: os.h). */
+void cli_catch_sigint(void) { os_on_interrupt(on_sigint, 0); }
 
 /* ------------------------------------------------------------ output */
 
@@ -60,10 +53,7 @@ void cli_catch_sigint(void)
  * parent ignored it); any other failed write is an error. */
 static void die_writing(int err)
 {
-    if (err == EPIPE) {
-        signal(SIGPIPE, SIG_DFL);
-        raise(SIGPIPE);
-    }
+    if (err == EPIPE) os_broken_pipe();
     log_error("writing output: %s", strerror(err));
     _exit(EXIT_MODEL);
 }

@@ -12,6 +12,7 @@
 #include "engine.h"
 #include "kernels/q16.h"
 #include "runtime/clock.h"
+#include "runtime/platform.h"
 
 
 void bn_kernel_names(char *buf, size_t len) { bn_kernels_available_names(buf, len); }
@@ -67,10 +68,10 @@ static void read_task(void *arg, int ith, int nth)
 double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps)
 {
     bytes -= bytes % READ_CHUNK;
-    uint8_t *buf = aligned_alloc(READ_CHUNK, bytes ? bytes : READ_CHUNK);
+    uint8_t *buf = bn_aligned_alloc(READ_CHUNK, bytes ? bytes : READ_CHUNK);
     uint64_t *sums = calloc((size_t)bn_pool_size(ctx->pool), sizeof *sums);
     if (!buf || !sums) {
-        free(buf);
+        bn_aligned_free(buf);
         free(sums);
         return 0.0;
     }
@@ -83,7 +84,7 @@ double bn_read_bandwidth_gbs(bn_context *ctx, size_t bytes, int reps)
         double gbs = (double)bytes / (bn_seconds() - t0) / 1e9;
         if (r > 0 && gbs > best) best = gbs;
     }
-    free(buf);
+    bn_aligned_free(buf);
     free(sums);
     return best;
 }

@@ -18,8 +18,6 @@
  */
 #include "gguf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -27,9 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "runtime/platform.h"
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_VERSION 3
@@ -452,94 +449,28 @@ gguf_file *gguf_open_memory(const void *data, size_t size, char *err, size_t err
     return open_mapped(data, size, NULL, err, errlen);
 }
 
-/* Says what a file that is not a regular one is; 0 for a regular file. */
-static int not_regular(const struct stat *st, char *err, size_t errlen)
-{
-    const mode_t m = st->st_mode;
-    if (S_ISREG(m)) return 0;
-    snprintf(err, errlen, "%s",
-             S_ISDIR(m)    ? "is a directory, not a regular file"
-             : S_ISFIFO(m) ? "is a FIFO, not a regular file"
-             : S_ISSOCK(m) ? "is a socket, not a regular file"
-             : S_ISCHR(m)  ? "is a character device, not a regular file"
-             : S_ISBLK(m)  ? "is a block device, not a regular file"
-                           : "is not a regular file");
-    return 1;
-}
-
-/* Opens path for reading and checks it is a non-empty regular file;
- * returns the descriptor (its size in *size), or -1 with err set. */
-static int open_regular(const char *path, size_t *size, char *err, size_t errlen)
-{
-    /* A FIFO blocks in open() until a writer comes and a socket does not
-     * open at all, so the kind of file is checked first; O_NONBLOCK keeps
-     * one swapped in between from blocking, and fstat checks again. */
-    struct stat st;
-    if (stat(path, &st) == 0 && not_regular(&st, err, errlen)) return -1;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "cannot stat: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (not_regular(&st, err, errlen)) {
-        close(fd);
-        return -1;
-    }
-    if (st.st_size == 0) {
-        snprintf(err, errlen, "file is empty");
-        close(fd);
-        return -1;
-    }
-    *size = (size_t)st.st_size;
-    return fd;
-}
-
 gguf_file *gguf_open(const char *path, char *err, size_t errlen)
 {
-    size_t size;
-    int fd = open_regular(path, &size, err, errlen);
-    if (fd < 0) return NULL;
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        snprintf(err, errlen, "cannot map: %s", strerror(errno));
-        return NULL;
-    }
-    gguf_file *f = open_mapped(map, size, path, err, errlen);
-    if (!f) munmap(map, size);
+    bn_file file;
+    if (bn_file_open(&file, path, err, errlen)) return NULL;
+    const void *map = bn_file_map(&file, err, errlen);
+    bn_file_close(&file);
+    if (!map) return NULL;
+    gguf_file *f = open_mapped(map, file.size, path, err, errlen);
+    if (!f) bn_file_unmap(map, file.size);
     return f;
-}
-
-/* Reads all of fd into buf; 0, or -1 with err set. */
-static int read_all(int fd, uint8_t *buf, size_t size, char *err, size_t errlen)
-{
-    for (size_t done = 0; done < size;) {
-        const ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "cannot read: %s", n < 0 ? strerror(errno) : "file shrank");
-            return -1;
-        }
-        done += (size_t)n;
-    }
-    return 0;
 }
 
 gguf_file *gguf_open_read(const char *path, char *err, size_t errlen)
 {
-    size_t size;
-    int fd = open_regular(path, &size, err, errlen);
-    if (fd < 0) return NULL;
+    bn_file file;
+    if (bn_file_open(&file, path, err, errlen)) return NULL;
+    const size_t size = file.size;
     uint8_t *buf = malloc(size);
     if (!buf) snprintf(err, errlen, "out of memory reading %zu bytes (without --no-mmap the "
                        "file is mapped instead)", size);
-    const int rc = buf ? read_all(fd, buf, size, err, errlen) : -1;
-    close(fd);
+    const int rc = buf ? bn_file_read(&file, buf, err, errlen) : -1;
+    bn_file_close(&file);
     gguf_file *f = rc ? NULL : open_mapped(buf, size, path, err, errlen);
     if (!f) {
         free(buf);
@@ -553,7 +484,7 @@ void gguf_close(gguf_file *f)
 {
     if (!f) return;
     if (f->copied) free((void *)f->map);
-    else if (f->path) munmap((void *)f->map, f->size);
+    else if (f->path) bn_file_unmap(f->map, f->size);
     free(f->kv);
     free(f->tensors);
     free(f->kv_index);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "qk256.h"
+#include "runtime/platform.h"
 
 /* The running max starts at 1e-5 (docs/FORWARD.md, Activation quantization). */
 #define ACT_MAX_FLOOR 1e-5
@@ -19,7 +20,7 @@ int bn_qact_alloc(bn_qact *a, int n)
     a->n = n;
     a->n_blocks = qk256_blocks(n);
     size_t len = (size_t)(a->n_blocks ? a->n_blocks : 1) * QK256_BLOCK;
-    a->q = aligned_alloc(QK256_BLOCK_BYTES, len);
+    a->q = bn_aligned_alloc(QK256_BLOCK_BYTES, len);
     a->block_sums = calloc((size_t)(a->n_blocks ? a->n_blocks : 1), sizeof(int32_t));
     if (!a->q || !a->block_sums) {
         bn_qact_free(a);
@@ -31,7 +32,7 @@ int bn_qact_alloc(bn_qact *a, int n)
 
 void bn_qact_free(bn_qact *a)
 {
-    free(a->q);
+    bn_aligned_free(a->q);
     free(a->block_sums);
     a->q = NULL;
     a->block_sums = NULL;

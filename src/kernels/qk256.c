@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "f16.h"
+#include "runtime/platform.h"
 
 #define GROUP 128          /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,
                               docs/FORMAT.md, I2_S), half a TQ2_0 block */
@@ -36,7 +37,7 @@ int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales
     const size_t bytes = qk256_codes_bytes(rows, cols);
     m->codes = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
     m->codes_in_arena = m->codes != NULL;
-    if (!m->codes) m->codes = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
+    if (!m->codes) m->codes = bn_aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->codes) return -1;
     m->scale = 1.0f;
     if (with_block_scales) {
@@ -59,8 +60,8 @@ int qk256_alloc(qk256_matrix *m, int rows, int cols, int with_block_scales)
 
 void qk256_free(qk256_matrix *m)
 {
-    if (!m->codes_in_arena) free(m->codes);
-    if (!m->q16_in_arena) free(m->q16);
+    if (!m->codes_in_arena) bn_aligned_free(m->codes);
+    if (!m->q16_in_arena) bn_aligned_free(m->q16);
     m->q16 = NULL;
     free(m->block_scales);
     m->codes = NULL;

@@ -14,15 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <errno.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "runtime/clock.h"
 #include "runtime/errors.h"
 #include "runtime/memory.h"
+#include "runtime/platform.h"
 #include "model.h"
 #include "names.h"
 #include "kernels/quants.h"
@@ -391,12 +388,7 @@ static int validate_tensors(bn_model *m, const char *lm_head, uint32_t *out_type
  * (gguf_open_memory) or a copy (--no-mmap) would lose its contents. */
 static void release_pages(const bn_model *m, const uint8_t *p, size_t n)
 {
-    const long page = sysconf(_SC_PAGESIZE);
-    if (!m->file->path || m->file->copied || page <= 0) return;
-    const uintptr_t size = (uintptr_t)page;
-    const uintptr_t lo = ((uintptr_t)p + size - 1) / size * size;
-    const uintptr_t hi = ((uintptr_t)p + n) / size * size;
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* advice: failure is harmless */
+    if (m->file->path && !m->file->copied) bn_file_release_pages(p, n);
 }
 
 static void release_tensor_pages(const bn_model *m, const gguf_tensor *t)
@@ -551,15 +543,10 @@ static int read_vocab_size(bn_model *m, char *err)
 /* Locks [p, p + n) in RAM (--mlock); 0, or -1 with err saying why. */
 static int lock_range(const void *p, size_t n, size_t total, char *err)
 {
-    if (!n || mlock(p, n) == 0) return 0;
-    const int e = errno;
-    struct rlimit rl;
-    char limit[64] = "";
-    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        snprintf(limit, sizeof limit, "; RLIMIT_MEMLOCK is %.1f MiB, raise it with ulimit -l",
-                 (double)rl.rlim_cur / BYTES_PER_MIB);
-    return bn_errf(err, "cannot lock %.1f MiB of weights in RAM (--mlock): %s%s",
-                   (double)total / BYTES_PER_MIB, strerror(e), limit);
+    char why[BN_ERR_LEN];
+    if (!bn_lock_pages(p, n, why, sizeof why)) return 0;
+    return bn_errf(err, "cannot lock %.1f MiB of weights in RAM (--mlock): %s",
+                   (double)total / BYTES_PER_MIB, why);
 }
 
 /* --mlock: the weights a pass reads stay in RAM. The repacked codes (and a

@@ -18,6 +18,7 @@
 #include "kernels/q16.h"
 #include "kernels/quants.h"
 #include "runtime/errors.h"
+#include "runtime/platform.h"
 #include "ternary.h"
 
 #define REPACK_ROW_ALIGN 8
@@ -260,11 +261,11 @@ static int to_q16(qk256_matrix *m, bn_pool *pool, bn_arena *arena)
     const size_t bytes = (size_t)m->rows * q16_row_bytes(m->blocks_per_row);
     m->q16 = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
     m->q16_in_arena = m->q16 != NULL;
-    if (!m->q16) m->q16 = aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
+    if (!m->q16) m->q16 = bn_aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->q16) return -1;
     repack_job j = {.m = m};
     bn_pool_run(pool, pack_q16_task, &j);
-    free(m->codes); /* on the heap (bn_ternary_load) */
+    bn_aligned_free(m->codes); /* on the heap (bn_ternary_load) */
     m->codes = NULL;
     return 0;
 }

@@ -13,7 +13,8 @@
 #include "arena.h"
 
 #include <string.h>
-#include <sys/mman.h>
+
+#include "platform.h"
 
 #define HUGE_PAGE ((size_t)2 << 20) /* x86-64 and arm64 with 4 KB base pages */
 
@@ -26,16 +27,12 @@ int bn_arena_init(bn_arena *a, size_t bytes)
     if (bytes > SIZE_MAX - 2 * HUGE_PAGE) return -1;
     const size_t size = round_up(bytes, HUGE_PAGE);
     /* one huge page more, so that base can start on a huge-page boundary */
-    void *map = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
-    if (map == MAP_FAILED) return -1;
+    void *map = bn_pages_map(size + HUGE_PAGE, 1);
+    if (!map) return -1;
     a->map = map;
     a->map_bytes = size + HUGE_PAGE;
     a->base = (uint8_t *)round_up((uintptr_t)map, HUGE_PAGE);
     a->size = size;
-#ifdef MADV_HUGEPAGE
-    madvise(a->base, a->size, MADV_HUGEPAGE); /* advice: 4 KB pages work too */
-#endif
     return 0;
 }
 
@@ -50,6 +47,6 @@ void *bn_arena_alloc(bn_arena *a, size_t bytes, size_t align)
 
 void bn_arena_free(bn_arena *a)
 {
-    if (a->map) munmap(a->map, a->map_bytes);
+    if (a->map) bn_pages_unmap(a->map, a->map_bytes);
     memset(a, 0, sizeof *a);
 }

@@ -1,5 +1,6 @@
 /*
- * memory.h - the process's resident memory in MiB (memory.c); -1 where
+ * memory.h - the process's resident memory in MiB (platform_posix.c,
+ * platform_win32.c); -1 where
  * the system does not report it.
  */
 #ifndef BN_MEMORY_H

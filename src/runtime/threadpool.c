@@ -203,13 +203,3 @@ int bn_chunks_claim(bn_chunks *c, int *begin, int *end)
         }
     }
 }
-
-int bn_available_cores(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
-    return 1;
-}

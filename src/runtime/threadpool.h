@@ -38,7 +38,8 @@ void bn_chunks_init(bn_chunks *c, int n, int align, int nth);
 /* The next chunk [*begin, *end); 0 when none is left. */
 int bn_chunks_claim(bn_chunks *c, int *begin, int *end);
 
-/* Cores this process may run on (sched_getaffinity), at least 1. */
+/* Cores this process may run on (its affinity mask), at least 1
+ * (platform_posix.c, platform_win32.c). */
 int bn_available_cores(void);
 
 #endif

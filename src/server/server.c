@@ -8,19 +8,14 @@
  * leaves cancels its generation. SIGINT/SIGTERM stop accepting, give the
  * running requests a grace period, cancel the rest and exit 0.
  */
-#include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http.h"
+#include "net.h"
+#include "os.h"
 #include "server.h"
 #include "timing.h"
 
@@ -34,27 +29,19 @@
 #define LINGER_MS 1000         /* reading a closing client's leftovers */
 #define FINAL_WRITE_MS 1000    /* after the grace period: telling the clients they are cut off */
 #define HEAD_CAP 512
-#define IPV4_LOOPBACK_NET 127
 
 static server *the_server;
 static double cancelled_at; /* now_ms when cancel_all was set */
-static int wake_pipe[2] = {-1, -1};
 static atomic_long next_id;
 
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&the_server->stopping, 1);
-    const char byte = 1;
-    if (write(wake_pipe[1], &byte, 1) < 0) { /* the flag alone still stops the loop */
-    }
-}
+/* Ctrl-C or SIGTERM: the accept loop sees the flag within a poll slice. */
+static void on_stop_signal(void) { atomic_store(&the_server->stopping, 1); }
 
 /* ------------------------------------------------------- socket I/O */
 
 typedef struct conn {
     server *srv;
-    int fd;
+    net_sock fd;
     char *buf;
     size_t len, cap;
     atomic_int idle;          /* waiting for a request head */
@@ -83,12 +70,12 @@ static int send_all(conn *c, const char *p, size_t n)
             deadline = cancelled_at + FINAL_WRITE_MS;
         const int wait = deadline_left_ms(deadline);
         if (!wait) return -1;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-        if (poll(&pfd, 1, wait) < 0 && errno != EINTR) return -1;
-        if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) continue;
-        const ssize_t k = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (k <= 0) return -1;
+        const int ready = net_wait(c->fd, NET_OUT, wait);
+        if (ready < 0) return -1;
+        if (!ready) continue;
+        const long k = net_send(c->fd, p, n);
+        if (!k) continue;
+        if (k < 0) return -1;
         p += k;
         n -= (size_t)k;
     }
@@ -123,14 +110,7 @@ static int respond_error(conn *c, int status, const char *msg, int keep_alive)
 }
 
 /* Has the client closed its side (or reset) the connection? */
-static int client_gone(const conn *c)
-{
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&pfd, 1, 0) <= 0) return 0;
-    if (pfd.revents & (POLLERR | POLLHUP | POLLRDHUP)) return 1;
-    char b;
-    return (pfd.revents & POLLIN) && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
+static int client_gone(const conn *c) { return net_peer_gone(c->fd); }
 
 /* Once the head of a request has arrived: its body gets --timeout, and a
  * client that expects it is told to go on. 0, or -1 when it is gone. */
@@ -170,16 +150,14 @@ static int read_request(conn *c, http_request *req)
         const int wait = deadline_left_ms(deadline);
         if (!wait) return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
                                    -1 : -1;
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        if (poll(&pfd, 1, wait) <= 0) continue;
+        if (net_wait(c->fd, NET_IN, wait) <= 0) continue;
         if (c->len == c->cap) {
             c->cap = c->cap ? 2 * c->cap : HTTP_MAX_HEAD;
             char *grown = realloc(c->buf, c->cap);
             if (!grown) log_out_of_memory();
             c->buf = grown;
         }
-        const ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n < 0 && errno == EINTR) continue;
+        const long n = net_recv(c->fd, c->buf + c->len, c->cap - c->len);
         if (n <= 0) return -1;
         c->len += (size_t)n;
     }
@@ -409,16 +387,14 @@ static int route(conn *c, const http_request *r)
 /* Closes after reading what the client still sends (briefly): closing
  * with unread input would reset the connection and could destroy the
  * response before the client reads it (an early 413 or 431). */
-static void linger_close(int fd)
+static void linger_close(net_sock fd)
 {
     char sink[4096];
-    shutdown(fd, SHUT_WR);
+    net_shutdown_send(fd);
     const double until = now_ms() + LINGER_MS;
-    for (int wait; (wait = deadline_left_ms(until));) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, wait) > 0 && recv(fd, sink, sizeof sink, 0) <= 0) break;
-    }
-    close(fd);
+    for (int wait; (wait = deadline_left_ms(until));)
+        if (net_wait(fd, NET_IN, wait) > 0 && net_recv(fd, sink, sizeof sink) <= 0) break;
+    net_close(fd);
 }
 
 static void *connection_main(void *arg)
@@ -450,16 +426,6 @@ static void *connection_main(void *arg)
 
 /* ------------------------------------------------------- listening */
 
-static int is_loopback(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET)
-        return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] ==
-               IPV4_LOOPBACK_NET;
-    if (sa->sa_family == AF_INET6)
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
-    return 0;
-}
-
 /* log_error, then exits with code: for failures while the server starts. */
 static __attribute__((format(printf, 2, 3), noreturn)) void server_die(int code, const char *fmt,
                                                                         ...)
@@ -473,37 +439,13 @@ static __attribute__((format(printf, 2, 3), noreturn)) void server_die(int code,
 
 /* Binds host:port; prints where it listens, and warns when it is reachable
  * from other machines without an API key. */
-static int listen_on(const run_opts *o)
+static net_sock listen_on(const run_opts *o)
 {
     const char *host = o->host ? o->host : OPT_DEFAULT_HOST;
-    char port[16];
-    snprintf(port, sizeof port, "%d", o->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *res;
-    const int gai = getaddrinfo(host, port, &hints, &res);
-    if (gai) server_die(EXIT_USAGE, "--host %s: %s", host, gai_strerror(gai));
-    int fd = -1, loopback = 1, err = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        const int one = 1;
-        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (fd >= 0 && (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, LISTEN_BACKLOG))) {
-            err = errno;
-            close(fd);
-            fd = -1;
-        }
-        if (fd >= 0) loopback = is_loopback(a->ai_addr);
-    }
-    freeaddrinfo(res);
-    if (fd < 0) server_die(EXIT_USAGE, "cannot listen on %s:%d: %s", host, o->port, strerror(err));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    memset(&ss, 0, sizeof ss);
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl))
-        server_die(EXIT_MODEL, "getsockname: %s", strerror(errno));
-    const int bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    char err[BN_ERR_LEN];
+    int loopback, bound;
+    const net_sock fd = net_listen(host, o->port, LISTEN_BACKLOG, &loopback, &bound, err, sizeof err);
+    if (fd == NET_NONE) server_die(EXIT_USAGE, "%s", err);
     if (!loopback && !o->api_key)
         log_note("warning: listening on %s, reachable from other machines, without --api-key",
                  host);
@@ -520,11 +462,11 @@ static int evict_idle(void)
         if (atomic_load(&c->idle) && (!oldest || c->idle_since < oldest->idle_since)) oldest = c;
     if (!oldest) return 0;
     atomic_store(&oldest->idle, 0); /* not chosen twice */
-    shutdown(oldest->fd, SHUT_RDWR); /* its poll wakes, its recv sees the end */
+    net_shutdown_both(oldest->fd); /* its wait wakes, its recv sees the end */
     return 1;
 }
 
-static void start_connection(server *srv, int fd)
+static void start_connection(server *srv, net_sock fd)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c) log_out_of_memory();
@@ -542,7 +484,7 @@ static void start_connection(server *srv, int fd)
     pthread_mutex_unlock(&srv->mu);
     if (full) {
         respond_error(c, 503, "too many connections", 0);
-        close(fd);
+        net_close(fd);
         free(c);
         return;
     }
@@ -557,20 +499,18 @@ static void start_connection(server *srv, int fd)
         open_conns = c->next;
         srv->connections--;
         pthread_mutex_unlock(&srv->mu);
-        close(fd);
+        net_close(fd);
         free(c);
     }
     pthread_attr_destroy(&attr);
 }
 
-static void accept_loop(server *srv, int lfd)
+static void accept_loop(server *srv, net_sock lfd)
 {
-    struct pollfd pfd[2] = {{.fd = lfd, .events = POLLIN}, {.fd = wake_pipe[0], .events = POLLIN}};
     while (!atomic_load(&srv->stopping)) {
-        if (poll(pfd, 2, -1) < 0) continue; /* EINTR: the flag says why */
-        if (!(pfd[0].revents & POLLIN)) continue;
-        const int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) start_connection(srv, fd);
+        if (net_wait(lfd, NET_IN, POLL_SLICE_MS) <= 0) continue; /* the flag says when to stop */
+        const net_sock fd = net_accept(lfd);
+        if (fd != NET_NONE) start_connection(srv, fd);
     }
 }
 
@@ -597,17 +537,6 @@ static void drain(server *srv)
     while (connections_left(srv)) usleep(POLL_SLICE_MS * 1000);
 }
 
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 static char *model_name_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -623,8 +552,8 @@ int run_server(const run_opts *o)
     pthread_mutex_init(&srv.mu, NULL);
     pthread_cond_init(&srv.wake, NULL);
     the_server = &srv;
-    if (pipe2(wake_pipe, O_CLOEXEC)) server_die(EXIT_MODEL, "pipe: %s", strerror(errno));
-    catch_signals();
+    net_init();
+    os_on_interrupt(on_stop_signal, 1);
     char err[BN_ERR_LEN];
     int code;
     srv.m = setup_load_model(o, &code, err);
@@ -633,16 +562,14 @@ int run_server(const run_opts *o)
     srv.fmt = chat_format_choose(o->chat_template, srv.m, err);
     if (!srv.fmt) server_die(EXIT_USAGE, "--chat-template: %s", err);
     if ((code = slots_start(&srv, err))) server_die(code, "%s", err);
-    const int lfd = listen_on(o);
+    const net_sock lfd = listen_on(o);
     accept_loop(&srv, lfd);
-    close(lfd);
+    net_close(lfd);
     log_note("stopping: %d connection(s) open", connections_left(&srv));
     drain(&srv);
     note_peak_memory(o);
     bn_model_free(srv.m);
     free(srv.model_name);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
     pthread_cond_destroy(&srv.wake);
     pthread_mutex_destroy(&srv.mu);
     return 0;
