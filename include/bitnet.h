@@ -54,6 +54,9 @@ typedef struct {
                             weight) or "q16" (1.6 bits, 5 a byte: 20% fewer bytes read per
                             token, more work to unpack; matrices with a scale per block
                             stay at 2 bits); results are bitwise the same */
+    const char *device; /* where passes run: "cpu" (NULL too), "vulkan" (the first Vulkan
+                           device) or "vulkan:N"; the weights go to the device once at load
+                           and each session's KV cache lives there (docs/ARCHITECTURE.md) */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
@@ -67,6 +70,15 @@ int bn_model_n_vocab(const bn_model *model);
 int bn_model_n_ctx_train(const bn_model *model);
 int bn_model_n_threads(const bn_model *model);
 const char *bn_model_kernel_name(const bn_model *model);
+/* The backend the model's passes run on ("cpu", "vulkan") and the name of
+ * its device ("" on the CPU). */
+const char *bn_model_backend_name(const bn_model *model);
+const char *bn_model_device_name(const bn_model *model);
+/* The backends this build has: "cpu" or "cpu vulkan". */
+const char *bn_backends_built(void);
+/* Calls emit with one line per device a model can name (--list-devices):
+ * "cpu: N cores", "vulkan:0: <name> (<type>, <MiB> MiB)"; returns the count. */
+int bn_list_devices(void (*emit)(const char *line, void *data), void *data);
 /* Copies the string metadata value `key` (e.g. "tokenizer.chat_template")
  * into buf (up to cap bytes, NUL-terminated when cap > 0) and returns its
  * length, which may exceed cap - 1 (then call again with a bigger buffer);

@@ -43,7 +43,7 @@ static const struct {
     const char *key;
     char kind; /* s string, n number, a array, g number or null (tg only) */
 } FIELDS[] = {
-    {"build_commit", 's'}, {"cpu_info", 's'},       {"backends", 's'},   {"model_filename", 's'},
+    {"build_commit", 's'}, {"cpu_info", 's'},       {"gpu_info", 's'},   {"backends", 's'},   {"model_filename", 's'},
     {"model_type", 's'},   {"model_size", 'n'},     {"model_n_params", 'n'}, {"n_batch", 'n'},
     {"n_threads", 'n'},    {"type_k", 's'},         {"type_v", 's'},     {"n_prompt", 'n'},
     {"n_gen", 'n'},        {"n_depth", 'n'},        {"test_time", 's'},  {"avg_ns", 'n'},
@@ -102,7 +102,7 @@ TEST(bench_csv_markdown_lists_and_several_models)
     char *out = NULL;
     CHECK_EQ_INT(run("--bench -m " TINY " -p 4 -n 0 -r 1 -t 1 -o csv", &out, NULL), 0);
     char *body = out ? strchr(out, '\n') : NULL;
-    CHECK_MSG(out && !strncmp(out, "build_commit,cpu_info,backends,model_filename,", 46) && body &&
+    CHECK_MSG(out && !strncmp(out, "build_commit,cpu_info,gpu_info,backends,model_filename,", 55) && body &&
                   count(body + 1, "\n") == 1 && count(out, ",") == 2 * count(body, ","),
               "%s", out);
     free(out);

@@ -61,9 +61,12 @@ static int comment_start(const char *line)
 {
     char quote = 0;
     for (int i = 0; line[i]; i++) {
-        if (quote) quote = line[i] == quote ? 0 : quote;
-        else if (line[i] == '\'' || line[i] == '"') quote = line[i];
-        else if (line[i] == '#' && i > 0 && (line[i - 1] == ' ' || line[i - 1] == '\t')) return i;
+        if (quote) {
+            if (line[i] == quote) quote = 0;
+        } else if (line[i] == '\'' || line[i] == '"')
+            quote = line[i];
+        else if (line[i] == '#' && i > 0 && (line[i - 1] == ' ' || line[i - 1] == '\t'))
+            return i;
     }
     return -1;
 }
@@ -139,24 +142,26 @@ static void run_block(char **lines, int n)
 TEST(docs_readme_examples_run_as_shown)
 {
     char *text = test_read_file(README, NULL);
-    if (!text) SKIP("README.md is absent (the tests run from the repository root)");
+    CHECK_MSG(text != NULL, "cannot read README.md (the tests run from the repository root)");
     if (!text) return;
-    /* split into lines in place */
-    int n = 0, cap = 1024;
+    int n = 0, cap = 1; /* split into lines in place */
+    for (const char *p = text; *p; p++) cap += *p == '\n';
     char **lines = malloc((size_t)cap * sizeof *lines);
-    for (char *p = text; lines && *p;) {
-        if (n == cap) lines = realloc(lines, (size_t)(cap *= 2) * sizeof *lines);
-        if (!lines) break;
+    CHECK(lines != NULL);
+    if (!lines) {
+        free(text);
+        return;
+    }
+    for (char *p = text; *p && n < cap;) {
         lines[n++] = p;
         p += strcspn(p, "\n");
         if (*p) *p++ = 0;
     }
-    CHECK(lines != NULL);
     int blocks = 0;
-    for (int i = 0; lines && i + 1 < n; i++) {
+    for (int i = 0; i + 1 < n; i++) {
         if (strcmp(lines[i], MARK)) continue;
-        CHECK_MSG(!strncmp(lines[i + 1], "```", 3), "README.md:%d: %s is not followed by a code fence",
-                  i + 1, MARK);
+        CHECK_MSG(!strncmp(lines[i + 1], "```", 3),
+                  "README.md:%d: %s is not followed by a code fence", i + 1, MARK);
         int end = i + 2;
         while (end < n && strncmp(lines[end], "```", 3)) end++;
         run_block(lines + i + 2, end - (i + 2));
@@ -167,4 +172,40 @@ TEST(docs_readme_examples_run_as_shown)
               blocks, MARK, MIN_BLOCKS);
     free(lines);
     free(text);
+}
+
+/* --help and --bench --help list every flag of the option table (as
+ * --print-flags gives them to tools/check-docs.sh), and the table's own
+ * defaults parse: a bad one would say "option table:" on stderr. */
+TEST(docs_help_lists_every_flag_of_the_table)
+{
+    char cmd[512], *flags = NULL, *help = NULL, *bench_help = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s --print-flags", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, &flags, &err), 0);
+    CHECK_MSG(err && !*err, "%s", err ? err : "");
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s --help", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, &help, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s --bench --help", test_bitnet_run());
+    CHECK_EQ_INT(test_run(cmd, &bench_help, NULL), 0);
+    int n = 0;
+    for (const char *p = flags; p && help && bench_help && (p = strchr(p, '`'));) {
+        const char *end = strchr(p + 1, '`');
+        if (!end) break;
+        char spec[256];
+        snprintf(spec, sizeof spec, "%.*s", (int)(end - p - 1), p + 1);
+        for (char *q = spec; (q = strstr(q, "\\|"));)
+            memmove(q, q + 1, strlen(q)); /* Markdown's \| */
+        const char *line = p;
+        while (line > flags && line[-1] != '\n') line--;
+        const char *in = !strncmp(line, "bench\t", 6) ? bench_help : help;
+        CHECK_MSG(strstr(in, spec), "--help%s does not list %s",
+                  in == bench_help ? " (--bench)" : "", spec);
+        n++;
+        p = end + 1;
+    }
+    CHECK_MSG(n > 50, "--print-flags gave %d flags", n);
+    free(flags);
+    free(help);
+    free(bench_help);
 }

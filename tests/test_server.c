@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bitnet.h"
 #include "server/http.h"
 #include "json_mini.h"
 #include "test.h"
@@ -1336,6 +1337,38 @@ TEST(server_openai_npm_client)
     free(chat);
     free(out);
     free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* The server on the Vulkan device (--device vulkan, continuous batching
+ * of concurrent requests): every answer is the CPU's greedy answer. */
+TEST(server_on_vulkan_answers_as_the_cpu)
+{
+    if (!strstr(bn_backends_built(), "vulkan")) SKIP("built without Vulkan (no glslc/headers)");
+    char cmd[CMD_LEN], *list = NULL;
+    snprintf(cmd, sizeof cmd, "%s --list-devices", test_bitnet_run());
+    if (test_run(cmd, &list, NULL) != 0 || !list || !strstr(list, "\nvulkan:0: ")) {
+        free(list);
+        SKIP("no Vulkan device (--list-devices shows none)");
+    }
+    free(list);
+    server s;
+    if (server_start(&s, "--parallel 3 --device vulkan")) return;
+    completion c[N_PROMPTS];
+    pthread_t th[N_PROMPTS];
+    for (int i = 0; i < N_PROMPTS; i++) {
+        char *extra;
+        if (asprintf(&extra, ", \"max_tokens\": %d", N_TOKENS) < 0) extra = NULL;
+        c[i] = (completion){.port = s.port, .prompt = PROMPTS[i], .stream = i % 2, .extra = extra};
+        pthread_create(&th[i], NULL, complete, &c[i]);
+    }
+    for (int i = 0; i < N_PROMPTS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(c[i].text && !strcmp(c[i].text, cli_greedy(i)), "prompt %d: vulkan '%s', cpu '%s'",
+                  i, c[i].text ? c[i].text : "(none)", cli_greedy(i));
+        free((char *)c[i].extra);
+        completion_free(&c[i]);
+    }
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 

@@ -65,6 +65,8 @@ typedef struct {
     char type[96];
     unsigned long long size, n_params;
     char cpu[128];
+    char gpu[320];       /* the device's name, "" on the CPU */
+    const char *backend; /* llama-bench's name: "CPU", "Vulkan" */
 } bench_model;
 
 /* n verify passes of row->spec tokens, each rolled back to one new token. */
@@ -182,7 +184,8 @@ static void read_cpu_name(char *buf, size_t cap)
     fclose(f);
 }
 
-/* The row fields of a model: its type ("bitnet-b1.58 2.4B"), size, parameters and the CPU. */
+/* The row fields of a model: its type ("bitnet-b1.58 2.4B"), size, parameters, the CPU and
+ * the device. */
 static void describe_model(bench_model *bm)
 {
     char arch[64] = "unknown";
@@ -193,6 +196,8 @@ static void describe_model(bench_model *bm)
     if (p >= 1e9) snprintf(bm->type, sizeof bm->type, "%s %.1fB", arch, p / 1e9);
     else snprintf(bm->type, sizeof bm->type, "%s %.1fM", arch, p / 1e6);
     read_cpu_name(bm->cpu, sizeof bm->cpu);
+    snprintf(bm->gpu, sizeof bm->gpu, "%s", bn_model_device_name(bm->m));
+    bm->backend = strcmp(bn_model_backend_name(bm->m), "vulkan") ? "CPU" : "Vulkan";
 }
 
 /* The per-repetition samples of a row, as tokens/s or as nanoseconds. */
@@ -211,7 +216,9 @@ static void print_json(const run_opts *o, const bench_model *bm, const bench_row
     const int tg = r->test_kind[0] == 't';
     printf("{\"build_commit\": \"%s\", \"cpu_info\": ", cli_build_commit());
     json_string(stdout, bm->cpu, strlen(bm->cpu));
-    fputs(", \"backends\": \"CPU\", \"model_filename\": ", stdout);
+    printf(", \"gpu_info\": ");
+    json_string(stdout, bm->gpu, strlen(bm->gpu));
+    printf(", \"backends\": \"%s\", \"model_filename\": ", bm->backend);
     json_string(stdout, bm->path, strlen(bm->path));
     printf(", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %llu, "
            "\"n_batch\": %d, \"n_threads\": %d, \"type_k\": \"%s\", \"type_v\": \"%s\", "
@@ -236,7 +243,7 @@ static void print_json(const run_opts *o, const bench_model *bm, const bench_row
 }
 
 static const char CSV_HEADER[] =
-    "build_commit,cpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
+    "build_commit,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
     "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
     "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs\n";
 
@@ -257,7 +264,9 @@ static void print_csv(const run_opts *o, const bench_model *bm, const bench_row 
     const int tg = r->test_kind[0] == 't';
     printf("\"%s\",", cli_build_commit());
     csv_string(bm->cpu);
-    fputs(",\"CPU\",", stdout);
+    putchar(',');
+    csv_string(bm->gpu);
+    printf(",\"%s\",", bm->backend);
     csv_string(bm->path);
     printf(",\"%s\",%llu,%llu,%d,%d,\"%s\",\"%s\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f,\"%s\",%d,",
            bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
@@ -292,9 +301,9 @@ static void print_md(const run_opts *o, const bench_model *bm, const bench_row *
     if (o->weights && *o->weights)
         len += snprintf(test + len, sizeof test - (size_t)len, " %s", o->weights);
     if (r->depth) snprintf(test + len, sizeof test - (size_t)len, " @ d%d", r->depth);
-    printf("| %s | %.2f %s | %.2f %s | CPU | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
+    printf("| %s | %.2f %s | %.2f %s | %s | %s | %d | %d | %s | %s | %s | %.2f ± %.2f ", name,
            size >= GIB ? size / GIB : size / MIB, size >= GIB ? "GiB" : "MiB",
-           params >= 1e9 ? params / 1e9 : params / 1e6, params >= 1e9 ? "B" : "M",
+           params >= 1e9 ? params / 1e9 : params / 1e6, params >= 1e9 ? "B" : "M", bm->backend,
            bn_model_kernel_name(bm->m), r->threads, r->n_batch, bn_cache_type_name(o->cache_k),
            bn_cache_type_name(o->cache_v), test, r->mean, r->sd);
     if (r->test_kind[0] == 't') {
@@ -384,6 +393,7 @@ static void run_model(run_opts *o, const char *path, int *first)
     mp.kernel = o->kernel;
     mp.lm_head = o->lm_head;
     mp.weights = o->weights;
+    mp.device = o->device;
     mp.n_threads = b->threads.n ? b->threads.v[0] : 0;
     bench_model bm = {.path = path, .m = bn_model_load(path, &mp, err)};
     if (!bm.m) cli_die(EXIT_MODEL, "%s: %s", path, err);

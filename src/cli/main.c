@@ -13,6 +13,13 @@
 #include "cli.h"
 #include "os.h"
 
+/* --list-devices: one line per device. */
+static void print_device(const char *line, void *data)
+{
+    (void)data;
+    printf("%s\n", line);
+}
+
 /* Parses the flags through the option table (src/common/options.c); prints
  * --help or --version and exits, or exits on a usage error. */
 static void parse_args(int argc, char **argv, run_opts *o)
@@ -21,10 +28,12 @@ static void parse_args(int argc, char **argv, run_opts *o)
     switch (opts_parse(argc, argv, o, err)) {
     case OPTS_HELP: opts_print_help(stdout, o->mode == MODE_BENCH); exit(0);
     case OPTS_VERSION: cli_print_version(); exit(0);
+    case OPTS_LIST_DEVICES: bn_list_devices(print_device, NULL); exit(0);
     case OPTS_ERROR: cli_die(EXIT_USAGE, "%s", err);
     default: break;
     }
-    if (o->ignored_gpu && !o->quiet) log_note("%s ignored: this build runs on the CPU", o->ignored_gpu);
+    if (o->ignored_ngl && !o->quiet) log_note("%s ignored: this build runs on the CPU", o->ignored_ngl);
+    if (o->ignored_gpu && !o->quiet) log_note("%s ignored: bitnet-run has no such setting", o->ignored_gpu);
 }
 
 /* bn_model_describe's callback: one line of --info. */

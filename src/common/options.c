@@ -53,11 +53,11 @@ enum { S_MAIN = 1, S_BENCH = 2, S_BOTH = S_MAIN | S_BENCH }; /* where a flag app
 typedef struct opt_def opt_def;
 struct opt_def {
     unsigned scope;
+    opt_type type;
     const char *section; /* starts a section of --help and of the README's table */
     const char *names;   /* the aliases as --help shows them: "-n, --n-predict" */
     const char *value;   /* the value's name ("N"), NULL for none */
-    opt_type type;
-    size_t field; /* offsetof(run_opts, ...) */
+    size_t field;        /* offsetof(run_opts, ...) */
     double lo, hi;
     const char *def;      /* the default, as a value the parser takes (a switch: 0 or 1) */
     const char *def_text; /* the default in words, where the value alone would not say it */
@@ -69,6 +69,7 @@ struct opt_def {
 #define F(field) offsetof(run_opts, field)
 #define FB(field) offsetof(run_opts, bench.field)
 
+/* The parsers of the T_CUSTOM entries (below the table). */
 static int parse_seed(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_cache_k(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_cache_v(run_opts *o, const char *flag, const char *v, char *err);
@@ -76,137 +77,144 @@ static int add_stop(run_opts *o, const char *flag, const char *v, char *err);
 static int add_model(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_count(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_format(run_opts *o, const char *flag, const char *v, char *err);
+static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err);
 static int add_logit_bias(run_opts *o, const char *flag, const char *v, char *err);
 
-static const char GPU_HELP[] = "llama.cpp's GPU flags: accepted and ignored with a notice (this "
-                               "build runs on the CPU)";
+static const char GPU_HELP[] = "llama.cpp's other GPU flags: accepted and ignored with a notice";
 
 /* clang-format off */
 static const opt_def OPTIONS[] = {
-    {S_MAIN, "model and prompt", "-m, --model", "FILE", T_STRING, F(model), .def_text = "required",
+    {S_MAIN, T_STRING, "model and prompt", "-m, --model", "FILE", F(model), .def_text = "required",
      .help = "GGUF model file"},
-    {S_MAIN, NULL, "-p, --prompt", "TEXT", T_STRING, F(prompt), .def_text = "empty",
+    {S_MAIN, T_STRING, NULL, "-p, --prompt", "TEXT", F(prompt), .def_text = "empty",
      .help = "prompt text; '-' reads it from stdin"},
-    {S_MAIN, NULL, "-f, --file", "FILE", T_STRING, F(prompt_file),
+    {S_MAIN, T_STRING, NULL, "-f, --file", "FILE", F(prompt_file),
      .help = "read the prompt from FILE, byte for byte; '-' is stdin"},
-    {S_MAIN, NULL, "-e, --escape", NULL, T_SWITCH, F(escape), 1, .def = "1", .def_text = "on",
+    {S_MAIN, T_SWITCH, NULL, "-e, --escape", NULL, F(escape), 1, .def = "1", .def_text = "on",
      .help = "process \\n, \\t, \\xNN... in -p, --system and --stop"},
-    {S_MAIN, NULL, "--no-escape", NULL, T_SWITCH, F(escape), 0, .help = "take them literally",
+    {S_MAIN, T_SWITCH, NULL, "--no-escape", NULL, F(escape), 0, .help = "take them literally",
      .joined = 1},
-    {S_MAIN, NULL, "--no-bos", NULL, T_SWITCH, F(no_bos), 1,
+    {S_MAIN, T_SWITCH, NULL, "--no-bos", NULL, F(no_bos), 1,
      .def_text = "BOS when the vocabulary asks", .help = "do not prepend the BOS token"},
-    {S_MAIN, NULL, "--special", NULL, T_SWITCH, F(special), 1, .def = "1", .def_text = "on",
+    {S_MAIN, T_SWITCH, NULL, "--special", NULL, F(special), 1, .def = "1", .def_text = "on",
      .help = "parse special-token text such as <|eot_id|> in the prompt"},
-    {S_MAIN, NULL, "--no-special", NULL, T_SWITCH, F(special), 0,
+    {S_MAIN, T_SWITCH, NULL, "--no-special", NULL, F(special), 0,
      .help = "treat special-token text as plain text", .joined = 1},
-    {S_MAIN, NULL, "--pre", "NAME", T_STRING, F(pre), .def_text = "from the file",
+    {S_MAIN, T_STRING, NULL, "--pre", "NAME", F(pre), .def_text = "from the file",
      .help = "pre-tokenizer override: llama3, gpt2 or default"},
 
-    {S_MAIN, "generation", "-n, --n-predict", "N", T_INT, F(n_predict), -1, BN_MAX_CTX, .def = "-1",
+    {S_MAIN, T_INT, "generation", "-n, --n-predict", "N", F(n_predict), -1, BN_MAX_CTX, .def = "-1",
      .help = "tokens to generate, -1 = until end of text or a full context"},
-    {S_MAIN, NULL, "-c, --ctx-size", "N", T_INT, F(n_ctx), 0, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "-c, --ctx-size", "N", F(n_ctx), 0, BN_MAX_CTX,
      .help = "context size in tokens, 0 = the model's (per sequence in --batch and --server; "
              "the window of --perplexity, where 0 means " STR(OPT_DEFAULT_PPL_CTX) ")"},
-    {S_MAIN, NULL, "-t, --threads", "N", T_INT, F(n_threads), 1, MAX_THREADS,
+    {S_MAIN, T_INT, NULL, "-t, --threads", "N", F(n_threads), 1, MAX_THREADS,
      .def_text = "cores available", .help = "worker threads"},
-    {S_MAIN, NULL, "-b, --batch-size", "N", T_INT, F(n_batch), 1, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "-b, --batch-size", "N", F(n_batch), 1, BN_MAX_CTX,
      .def = STR(BN_DEFAULT_BATCH), .help = "prompt tokens run through the model at once"},
-    {S_BOTH, NULL, "-ctk, --cache-type-k", "TYPE", T_CUSTOM, .def_text = "f32",
+    {S_BOTH, T_CUSTOM, NULL, "-ctk, --cache-type-k", "TYPE", .def_text = "f32",
      .help = "element type of the cached keys: f32 or f16 (f16 halves their memory; f32 is the "
              "reference arithmetic)", .parse = parse_cache_k},
-    {S_BOTH, NULL, "-ctv, --cache-type-v", "TYPE", T_CUSTOM, .def_text = "f32",
+    {S_BOTH, T_CUSTOM, NULL, "-ctv, --cache-type-v", "TYPE", .def_text = "f32",
      .help = "the same for the cached values", .parse = parse_cache_v},
-    {S_MAIN, NULL, "--mlock", NULL, T_SWITCH, F(mlock), 1,
+    {S_MAIN, T_SWITCH, NULL, "--mlock", NULL, F(mlock), 1,
      .help = "lock the weights in RAM (fails when they cannot be: see ulimit -l)"},
-    {S_MAIN, NULL, "--no-mmap", NULL, T_SWITCH, F(no_mmap), 1, .def_text = "mapped",
+    {S_MAIN, T_SWITCH, NULL, "--no-mmap", NULL, F(no_mmap), 1, .def_text = "mapped",
      .help = "read the model file instead of mapping it"},
-    {S_MAIN, NULL, "-ngl, --n-gpu-layers", "N", T_GPU, .lo = 1},
-    {S_MAIN, NULL, "--gpu-layers", "N", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-fa, --flash-attn", "[on|off|auto]", T_GPU, .lo = 2, .joined = 1},
-    {S_MAIN, NULL, "-sm, --split-mode", "MODE", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-mg, --main-gpu", "N", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-ts, --tensor-split", "LIST", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-dev, --device", "LIST", T_GPU, .lo = 1, .joined = 1},
-    {S_MAIN, NULL, "-nkvo, --no-kv-offload", NULL, T_GPU, .lo = 0, .help = GPU_HELP, .joined = 1},
-    {S_BOTH, NULL, "--weights", "LAYOUT", T_STRING, F(weights), .def_text = "q2",
+    {S_BOTH, T_STRING, NULL, "-dev, --device", "DEV", F(device), .def_text = "cpu",
+     .help = "where passes run: cpu, vulkan or vulkan:N (the weights go to the device once "
+             "at load; README.md#gpu-vulkan)"},
+    {S_MAIN, T_ACTION, NULL, "--list-devices", NULL, .lo = OPTS_LIST_DEVICES,
+     .help = "list the devices --device can name, then exit"},
+    {S_BOTH, T_CUSTOM, NULL, "-ngl, --n-gpu-layers", "N", .def = "0", .parse = parse_ngl,
+     .help = "0 keeps the CPU; any other N moves all layers to the first Vulkan device "
+             "(--device vulkan)"},
+    {S_MAIN, T_CUSTOM, NULL, "--gpu-layers", "N", .parse = parse_ngl, .help = "the same",
+     .joined = 1},
+    {S_MAIN, T_GPU, NULL, "-fa, --flash-attn", "[on|off|auto]", .lo = 2},
+    {S_MAIN, T_GPU, NULL, "-sm, --split-mode", "MODE", .lo = 1, .joined = 1},
+    {S_MAIN, T_GPU, NULL, "-mg, --main-gpu", "N", .lo = 1, .joined = 1},
+    {S_MAIN, T_GPU, NULL, "-ts, --tensor-split", "LIST", .lo = 1, .joined = 1},
+    {S_MAIN, T_GPU, NULL, "-nkvo, --no-kv-offload", NULL, .lo = 0, .help = GPU_HELP, .joined = 1},
+    {S_BOTH, T_STRING, NULL, "--weights", "LAYOUT", F(weights), .def_text = "q2",
      .help = "ternary weights in memory: q2 (2 bits) or q16 (1.6 bits: fewer bytes per token, "
              "more unpacking)"},
-    {S_MAIN, NULL, "--ignore-eos", NULL, T_SWITCH, F(ignore_eos), 1,
+    {S_MAIN, T_SWITCH, NULL, "--ignore-eos", NULL, F(ignore_eos), 1,
      .help = "keep generating past end-of-text tokens (for benchmarks; stops at -n or a full "
              "context)"},
-    {S_MAIN, NULL, "--stop", "STR", T_CUSTOM, .parse = add_stop,
+    {S_MAIN, T_CUSTOM, NULL, "--stop", "STR", .parse = add_stop,
      .help = "end the generation where the text STR appears; STR and what follows are not "
              "printed (repeatable)"},
-    {S_MAIN, NULL, "--lookup", "N", T_INT, F(lookup), 0, MAX_LOOKUP,
+    {S_MAIN, T_INT, NULL, "--lookup", "N", F(lookup), 0, MAX_LOOKUP,
      .help = "prompt-lookup speculation: check up to N tokens that followed the same tokens "
              "earlier in the context in one pass; the same output, faster where the text "
              "repeats its context (0 = off)"},
-    {S_MAIN, NULL, "--lookup-ngram", "M", T_INT, F(lookup_ngram), 1, LOOKUP_MATCH_CAP,
+    {S_MAIN, T_INT, NULL, "--lookup-ngram", "M", F(lookup_ngram), 1, LOOKUP_MATCH_CAP,
      .def = STR(LOOKUP_DEFAULT_NGRAM), .help = "tokens of the context's end that must match to draft"},
-    {S_BOTH, NULL, "--kernel", "NAME", T_STRING, F(kernel), .def = "auto",
+    {S_BOTH, T_STRING, NULL, "--kernel", "NAME", F(kernel), .def = "auto",
      .help = "auto, scalar, avx2, avx512 or neon, or one table: avx512-vnni, avx512-bw, "
              "neon-dotprod, neon-plain, avx-vnni (chosen only by name: untested on hardware)"},
-    {S_BOTH, NULL, "--lm-head", "TYPE", T_STRING, F(lm_head), .def_text = "the file's type",
+    {S_BOTH, T_STRING, NULL, "--lm-head", "TYPE", F(lm_head), .def_text = "the file's type",
      .help = "requantize the output layer at load: f16, q8_0 or q6_k"},
 
-    {S_MAIN, "sampling", "--temp", "T", T_FLOAT, F(sp.temp), 0, 1e6,
+    {S_MAIN, T_FLOAT, "sampling", "--temp", "T", F(sp.temp), 0, 1e6,
      .help = "temperature, 0 = greedy"},
-    {S_MAIN, NULL, "--top-k", "N", T_INT, F(sp.top_k), 0, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "--top-k", "N", F(sp.top_k), 0, BN_MAX_CTX,
      .help = "keep the N most likely tokens, 0 = off"},
-    {S_MAIN, NULL, "--top-p", "P", T_FLOAT, F(sp.top_p), 0, 1, .help = "nucleus sampling, 1 = off"},
-    {S_MAIN, NULL, "--min-p", "P", T_FLOAT, F(sp.min_p), 0, 1,
+    {S_MAIN, T_FLOAT, NULL, "--top-p", "P", F(sp.top_p), 0, 1, .help = "nucleus sampling, 1 = off"},
+    {S_MAIN, T_FLOAT, NULL, "--min-p", "P", F(sp.min_p), 0, 1,
      .help = "drop tokens below P x the top probability, 0 = off"},
-    {S_MAIN, NULL, "--repeat-penalty", "F", T_FLOAT, F(sp.repeat_penalty), 1e-3, 1e3,
+    {S_MAIN, T_FLOAT, NULL, "--repeat-penalty", "F", F(sp.repeat_penalty), 1e-3, 1e3,
      .help = "penalize repeated tokens, 1 = off"},
-    {S_MAIN, NULL, "--repeat-last-n", "N", T_INT, F(sp.repeat_last_n), -1, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "--repeat-last-n", "N", F(sp.repeat_last_n), -1, BN_MAX_CTX,
      .help = "tokens the penalty looks back on, -1 = whole context"},
-    {S_MAIN, NULL, "--presence-penalty", "F", T_FLOAT, F(sp.presence_penalty), -MAX_PENALTY,
+    {S_MAIN, T_FLOAT, NULL, "--presence-penalty", "F", F(sp.presence_penalty), -MAX_PENALTY,
      MAX_PENALTY, .help = "subtract F from the logit of a token in that window, 0 = off"},
-    {S_MAIN, NULL, "--frequency-penalty", "F", T_FLOAT, F(sp.frequency_penalty), -MAX_PENALTY,
+    {S_MAIN, T_FLOAT, NULL, "--frequency-penalty", "F", F(sp.frequency_penalty), -MAX_PENALTY,
      MAX_PENALTY, .help = "subtract F per occurrence in that window, 0 = off"},
-    {S_MAIN, NULL, "--typical", "P", T_FLOAT, F(sp.typical_p), 0, 1,
+    {S_MAIN, T_FLOAT, NULL, "--typical", "P", F(sp.typical_p), 0, 1,
      .help = "locally typical sampling, 1 = off"},
-    {S_MAIN, NULL, "-l, --logit-bias", "ID+B", T_CUSTOM, .parse = add_logit_bias,
+    {S_MAIN, T_CUSTOM, NULL, "-l, --logit-bias", "ID+B", .parse = add_logit_bias,
      .help = "add B to token ID's logit (ID-B subtracts, ID-inf bans it); repeatable"},
-    {S_MAIN, NULL, "-s, --seed", "N", T_CUSTOM, .def_text = "-1", .parse = parse_seed,
+    {S_MAIN, T_CUSTOM, NULL, "-s, --seed", "N", .def_text = "-1", .parse = parse_seed,
      .help = "random seed, -1 = from the clock"},
-    {S_MAIN, NULL, "--grammar", "GBNF", T_STRING, F(grammar),
+    {S_MAIN, T_STRING, NULL, "--grammar", "GBNF", F(grammar),
      .help = "constrain the output to a grammar in llama.cpp's GBNF (docs/GRAMMAR.md)"},
-    {S_MAIN, NULL, "--grammar-file", "FILE", T_STRING, F(grammar_file),
+    {S_MAIN, T_STRING, NULL, "--grammar-file", "FILE", F(grammar_file),
      .help = "the grammar from a file"},
-    {S_MAIN, NULL, "-j, --json-schema", "JSON", T_STRING, F(json_schema),
+    {S_MAIN, T_STRING, NULL, "-j, --json-schema", "JSON", F(json_schema),
      .help = "constrain the output to JSON texts of a JSON Schema (docs/GRAMMAR.md)"},
 
-    {S_MAIN, "output", "--json", NULL, T_SWITCH, F(json), 1,
+    {S_MAIN, T_SWITCH, "output", "--json", NULL, F(json), 1,
      .help = "print one JSON object per result (text, ids, stop reason, timings; with "
              "--perplexity the score and its error); not with --chat"},
-    {S_MAIN, NULL, "-q, --quiet", NULL, T_SWITCH, F(quiet), 1,
+    {S_MAIN, T_SWITCH, NULL, "-q, --quiet", NULL, F(quiet), 1,
      .help = "print only the generated text (no prompt echo, no stats)"},
-    {S_MAIN, NULL, "-v, --verbose", NULL, T_SWITCH, F(verbose), 1,
+    {S_MAIN, T_SWITCH, NULL, "-v, --verbose", NULL, F(verbose), 1,
      .help = "load time, memory, KV cache size, time to first token, peak memory and seed on "
              "stderr"},
-    {S_MAIN, NULL, "--n-probs", "N", T_INT, F(sp.n_probs), 0, BN_MAX_PROBS,
+    {S_MAIN, T_INT, NULL, "--n-probs", "N", F(sp.n_probs), 0, BN_MAX_PROBS,
      .help = "with --json: each generated token's log probability and its N likeliest "
              "alternatives (probs), from the distribution it was drawn from"},
-    {S_MAIN, NULL, "--verbose-prompt", NULL, T_SWITCH, F(verbose_prompt), 1,
+    {S_MAIN, T_SWITCH, NULL, "--verbose-prompt", NULL, F(verbose_prompt), 1,
      .help = "print the prompt as rendered (each chat turn in its format) and its token ids "
              "on stderr before generating"},
 
-    {S_MAIN, "chat", "-cnv, --chat", NULL, T_MODE, .lo = MODE_CHAT,
+    {S_MAIN, T_MODE, "chat", "-cnv, --chat", NULL, .lo = MODE_CHAT,
      .help = "conversation: each line on stdin is a user turn, the reply streams; /clear "
              "starts over, /exit quits, Ctrl-C stops a reply; -p/-f give the system prompt"},
-    {S_MAIN, NULL, "--system", "TEXT", T_STRING, F(system), .def_text = "none",
+    {S_MAIN, T_STRING, NULL, "--system", "TEXT", F(system), .def_text = "none",
      .help = "system prompt (needs --chat)"},
-    {S_MAIN, NULL, "--keep", "N", T_INT, F(n_keep), -1, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "--keep", "N", F(n_keep), -1, BN_MAX_CTX,
      .def_text = "the system prompt",
      .help = "when the context fills, the oldest half of the chat after the system prompt is "
              "dropped; keep at least the first N tokens (needs --chat)"},
-    {S_MAIN, NULL, "--chat-template", "NAME", T_STRING, F(chat_template),
+    {S_MAIN, T_STRING, NULL, "--chat-template", "NAME", F(chat_template),
      .def_text = "from the file",
      .help = "bitnet, llama3, falcon3, chatml or none (plain completion of each line), for "
              "--chat and --server"},
 
-    {S_MAIN, "batch", "--batch", "FILE", T_MODE, F(batch_file), MODE_BATCH,
+    {S_MAIN, T_MODE, "batch", "--batch", "FILE", F(batch_file), MODE_BATCH,
      .help = "one prompt per line ('-' is stdin): plain text, or a JSON object {\"prompt\", "
              "\"n_predict\", \"temp\", \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\", "
              "\"repeat_last_n\", \"presence_penalty\", \"frequency_penalty\", \"typical_p\", "
@@ -215,66 +223,66 @@ static const opt_def OPTIONS[] = {
              "result per line in input order (with \"line\"; bad lines give {\"line\", "
              "\"error\"} and exit status 2; after Ctrl-C, prompts not started get stop_reason "
              "\"interrupted\")"},
-    {S_MAIN, NULL, "--parallel", "N", T_INT, F(n_parallel), 1, MAX_PARALLEL,
+    {S_MAIN, T_INT, NULL, "--parallel", "N", F(n_parallel), 1, MAX_PARALLEL,
      .def = STR(OPT_DEFAULT_PARALLEL), .help = "sequences decoded together in --batch and --server"},
 
-    {S_MAIN, "perplexity", "--perplexity", "FILE", T_MODE, F(ppl_file), MODE_PERPLEXITY,
+    {S_MAIN, T_MODE, "perplexity", "--perplexity", "FILE", F(ppl_file), MODE_PERPLEXITY,
      .help = "score the text of FILE ('-' is stdin) in windows of -c tokens that overlap by "
              "half; prints \"PPL = x +/- error\""},
 
-    {S_MAIN, "server", "--server", NULL, T_MODE, .lo = MODE_SERVER,
+    {S_MAIN, T_MODE, "server", "--server", NULL, .lo = MODE_SERVER,
      .help = "OpenAI-compatible HTTP server (README.md#server): a chat page at /, "
              "/v1/completions, /v1/chat/completions, /tokenize, /detokenize, /v1/models, "
              "/health and /metrics; --parallel requests decode together (-c per request)"},
-    {S_MAIN, NULL, "--host", "HOST", T_STRING, F(host), .def_text = OPT_DEFAULT_HOST,
+    {S_MAIN, T_STRING, NULL, "--host", "HOST", F(host), .def_text = OPT_DEFAULT_HOST,
      .help = "address to listen on"},
-    {S_MAIN, NULL, "--port", "N", T_INT, F(port), 0, MAX_PORT, .def = STR(OPT_DEFAULT_PORT),
+    {S_MAIN, T_INT, NULL, "--port", "N", F(port), 0, MAX_PORT, .def = STR(OPT_DEFAULT_PORT),
      .help = "port to listen on, 0 = any free one"},
-    {S_MAIN, NULL, "--api-key", "KEY", T_STRING, F(api_key), .def_text = "none",
+    {S_MAIN, T_STRING, NULL, "--api-key", "KEY", F(api_key), .def_text = "none",
      .help = "require \"Authorization: Bearer KEY\""},
-    {S_MAIN, NULL, "-to, --timeout", "N", T_INT, F(server_timeout), 1, MAX_TIMEOUT,
+    {S_MAIN, T_INT, NULL, "-to, --timeout", "N", F(server_timeout), 1, MAX_TIMEOUT,
      .def = STR(OPT_DEFAULT_TIMEOUT),
      .help = "seconds to read a request's body or write a reply (a request head has 5 seconds)"},
-    {S_MAIN, NULL, "--max-body", "N", T_LONG, F(server_max_body), 1, MAX_BODY,
+    {S_MAIN, T_LONG, NULL, "--max-body", "N", F(server_max_body), 1, MAX_BODY,
      .def = STR(OPT_DEFAULT_MAX_BODY), .help = "largest request body in bytes"},
-    {S_MAIN, NULL, "--max-tokens", "N", T_INT, F(server_max_tokens), 0, BN_MAX_CTX,
+    {S_MAIN, T_INT, NULL, "--max-tokens", "N", F(server_max_tokens), 0, BN_MAX_CTX,
      .help = "most tokens one request may generate, 0 = no limit"},
-    {S_MAIN, NULL, "--no-webui", NULL, T_SWITCH, F(no_webui), 1, .help = "no chat page at /"},
+    {S_MAIN, T_SWITCH, NULL, "--no-webui", NULL, F(no_webui), 1, .help = "no chat page at /"},
 
-    {S_MAIN, "other modes", "--bench", NULL, T_MODE, .lo = MODE_BENCH,
+    {S_MAIN, T_MODE, "other modes", "--bench", NULL, .lo = MODE_BENCH,
      .help = "measure prompt and generation speed as llama-bench (see --bench --help)"},
-    {S_MAIN, NULL, "--info", NULL, T_MODE, .lo = MODE_INFO,
+    {S_MAIN, T_MODE, NULL, "--info", NULL, .lo = MODE_INFO,
      .help = "describe the model and the kernel, then exit"},
-    {S_MAIN, NULL, "--tokenize", NULL, T_MODE, .lo = MODE_TOKENIZE,
+    {S_MAIN, T_MODE, NULL, "--tokenize", NULL, .lo = MODE_TOKENIZE,
      .help = "print the prompt's token ids as a JSON array"},
-    {S_MAIN, NULL, "--detokenize", NULL, T_MODE, .lo = MODE_DETOKENIZE,
+    {S_MAIN, T_MODE, NULL, "--detokenize", NULL, .lo = MODE_DETOKENIZE,
      .help = "print the text of the ids given with -p (\"1 2 3\" or \"[1, 2, 3]\")", .joined = 1},
 
     /* --bench's own flags: each list takes comma-separated values, and every
      * combination is one row */
-    {S_BENCH, NULL, "-m, --model", "FILE", T_CUSTOM, .def_text = "required", .parse = add_model,
+    {S_BENCH, T_CUSTOM, NULL, "-m, --model", "FILE", .def_text = "required", .parse = add_model,
      .help = "model; repeat -m to benchmark several in turn"},
-    {S_BENCH, NULL, "-p", "LIST", T_LIST, FB(pp), 0, .def = "512",
+    {S_BENCH, T_LIST, NULL, "-p", "LIST", FB(pp), 0, .def = "512",
      .help = "prompt lengths to time (rows ppN), 0 = none"},
-    {S_BENCH, NULL, "-n", "LIST", T_LIST, FB(tg), 0, .def = "128",
+    {S_BENCH, T_LIST, NULL, "-n", "LIST", FB(tg), 0, .def = "128",
      .help = "generation lengths to time (rows tgN), 0 = none"},
-    {S_BENCH, NULL, "-d", "LIST", T_LIST, FB(depth), 0, .def = "0",
+    {S_BENCH, T_LIST, NULL, "-d", "LIST", FB(depth), 0, .def = "0",
      .help = "tokens already in the context when a test starts (rows tgN @ dD)"},
-    {S_BENCH, NULL, "-s", "LIST", T_LIST, FB(spec), 1, .def = "1",
+    {S_BENCH, T_LIST, NULL, "-s", "LIST", FB(spec), 1, .def = "1",
      .help = "tokens per generation pass, as a --lookup verify pass (rows tgN s=K); t/s is then "
              "passes/s"},
-    {S_BENCH, NULL, "-r", "N", T_CUSTOM, .def = "5", .parse = parse_count, /* llama-bench's */
+    {S_BENCH, T_CUSTOM, NULL, "-r", "N", .def = "5", .parse = parse_count, /* llama-bench's */
      .help = "timed repetitions after one warm-up"},
-    {S_BENCH, NULL, "-t", "LIST", T_LIST, FB(threads), 1, .def_text = "the cores available",
+    {S_BENCH, T_LIST, NULL, "-t", "LIST", FB(threads), 1, .def_text = "the cores available",
      .help = "thread counts"},
-    {S_BENCH, NULL, "-b", "LIST", T_LIST, FB(batches), 1, .def = STR(BN_DEFAULT_BATCH),
+    {S_BENCH, T_LIST, NULL, "-b", "LIST", FB(batches), 1, .def = STR(BN_DEFAULT_BATCH),
      .help = "prompt batch sizes"},
-    {S_BENCH, NULL, "-o", "FORMAT", T_CUSTOM, .def = "md", .parse = parse_format,
+    {S_BENCH, T_CUSTOM, NULL, "-o", "FORMAT", .def = "md", .parse = parse_format,
      .help = "md, json, jsonl or csv; the fields of json, jsonl and csv are llama-bench's, plus "
              "bitnet-run's own"},
 
-    {S_BOTH, NULL, "-h, --help", NULL, T_ACTION, .lo = OPTS_HELP, .help = "show this help"},
-    {S_MAIN, NULL, "--version", NULL, T_ACTION, .lo = OPTS_VERSION,
+    {S_BOTH, T_ACTION, NULL, "-h, --help", NULL, .lo = OPTS_HELP, .help = "show this help"},
+    {S_MAIN, T_ACTION, NULL, "--version", NULL, .lo = OPTS_VERSION,
      .help = "show the version, commit, compiler and the kernels this CPU can run", .joined = 1},
 };
 /* clang-format on */
@@ -306,6 +314,7 @@ static int parse_long(const char *flag, const char *v, long lo, long hi, long *o
     return 0;
 }
 
+/* The finite number v from lo to hi into *out, or an error naming flag. */
 static int parse_float(const char *flag, const char *v, float lo, float hi, float *out, char *err)
 {
     char *end;
@@ -353,6 +362,7 @@ static int parse_count(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* -s: a seed, or -1 for one from the clock (seed_given stays 0). */
 static int parse_seed(run_opts *o, const char *flag, const char *v, char *err)
 {
     if (!strcmp(v, "-1")) {
@@ -370,6 +380,7 @@ static int parse_seed(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* -ctk, -ctv: a KV cache element type by name. */
 static int parse_cache_type(const char *flag, const char *v, bn_cache_type *out, char *err)
 {
     const int type = bn_cache_type_from_name(v);
@@ -378,6 +389,7 @@ static int parse_cache_type(const char *flag, const char *v, bn_cache_type *out,
     return 0;
 }
 
+/* The T_CUSTOM parsers of -ctk and -ctv. */
 static int parse_cache_k(run_opts *o, const char *flag, const char *v, char *err)
 {
     return parse_cache_type(flag, v, &o->cache_k, err);
@@ -405,6 +417,7 @@ static int add_model(run_opts *o, const char *flag, const char *v, char *err)
     return 0;
 }
 
+/* --bench -o: one of the output formats. */
 static int parse_format(run_opts *o, const char *flag, const char *v, char *err)
 {
     static const char *const formats[] = {"md", "json", "jsonl", "csv"};
@@ -414,6 +427,29 @@ static int parse_format(run_opts *o, const char *flag, const char *v, char *err)
             return 0;
         }
     return fail(err, "%s expects md, json, jsonl or csv, got '%s'", flag, v);
+}
+
+/* -ngl N as llama.cpp users mean it: 0 keeps the CPU, any other N moves the
+ * whole model to the Vulkan device; an explicit --device wins (apply_ngl). */
+static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err)
+{
+    long n;
+    if (parse_long(flag, v, -1, BN_MAX_CTX, &n, err)) return OPTS_ERROR;
+    o->ngl_flag = flag;
+    o->ngl = (int)n;
+    return 0;
+}
+
+/* The device -ngl asks for, unless --device named one; a build without
+ * Vulkan runs on the CPU and notes that it ignored the flag. */
+static void apply_ngl(run_opts *o)
+{
+    if (!o->ngl_flag || o->device) return;
+    if (o->ngl && !strstr(bn_backends_built(), "vulkan")) {
+        o->ignored_ngl = o->ngl_flag;
+        return;
+    }
+    o->device = o->ngl ? "vulkan" : "cpu";
 }
 
 /* -l ID+BIAS, ID-BIAS or ID-inf (llama-cli's form), repeatable: o->biases
@@ -446,7 +482,7 @@ static int set_mode(run_opts *o, run_mode mode, const char *flag, char *err)
 static int apply(run_opts *o, const opt_def *d, const char *flag, const char *v, char *err)
 {
     void *field = (char *)o + d->field;
-    long x;
+    long x = 0;
     switch (d->type) {
     case T_SWITCH: *(int *)field = (int)d->lo; return 0;
     case T_INT:
@@ -482,6 +518,7 @@ static int names_match(const char *names, const char *arg)
     return 0;
 }
 
+/* The entry of scope that has arg among its aliases, or NULL. */
 static const opt_def *find_option(const char *arg, unsigned scope)
 {
     for (size_t i = 0; i < N_OPTIONS; i++)
@@ -493,8 +530,8 @@ static const opt_def *find_option(const char *arg, unsigned scope)
 static int takes_value(const opt_def *d, const char *next)
 {
     if (d->type != T_GPU) return d->value != NULL;
-    return d->lo == 1 ||
-           (d->lo == 2 && next && (!strcmp(next, "on") || !strcmp(next, "off") || !strcmp(next, "auto")));
+    return d->lo == 1 || (d->lo == 2 && next &&
+                          (!strcmp(next, "on") || !strcmp(next, "off") || !strcmp(next, "auto")));
 }
 
 /* The table's defaults, through the same parser as the flags. */
@@ -505,8 +542,10 @@ static void set_defaults(run_opts *o)
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const opt_def *d = &OPTIONS[i];
         if (!d->def) continue;
-        if (d->type == T_SWITCH) *(int *)((char *)o + d->field) = atoi(d->def);
-        else if (apply(o, d, d->names, d->def, err)) log_error("option table: %s", err);
+        if (d->type == T_SWITCH)
+            *(int *)((char *)o + d->field) = (int)strtol(d->def, NULL, 10);
+        else if (apply(o, d, d->names, d->def, err))
+            log_error("option table: %s", err);
     }
 }
 
@@ -593,6 +632,7 @@ int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
         if (apply(o, d, a, v, err)) return OPTS_ERROR;
     }
     if (check_combination(o, err)) return OPTS_ERROR;
+    apply_ngl(o);
     if (o->escape) unescape_text_flags(o);
     return OPTS_RUN;
 }
@@ -638,10 +678,13 @@ static const char *default_text(const opt_def *d, const run_opts *defaults, char
     case T_INT: snprintf(buf, cap, "%d", *(const int *)field); break;
     case T_LONG: snprintf(buf, cap, "%ld", *(const long *)field); break;
     case T_FLOAT: snprintf(buf, cap, "%g", *(const float *)field); break;
-    case T_STRING: snprintf(buf, cap, "%s", *(const char *const *)field ? *(const char *const *)field : ""); break;
+    case T_STRING:
+        snprintf(buf, cap, "%s", *(const char *const *)field ? *(const char *const *)field : "");
+        break;
     case T_LIST:
         for (int i = 0, len = 0; i < ((const opt_list *)field)->n && len < (int)cap; i++)
-            len += snprintf(buf + len, cap - (size_t)len, "%s%d", i ? "," : "", ((const opt_list *)field)->v[i]);
+            len += snprintf(buf + len, cap - (size_t)len, "%s%d", i ? "," : "",
+                            ((const opt_list *)field)->v[i]);
         break;
     default: break;
     }
@@ -745,10 +788,16 @@ static void print_rows(FILE *f, unsigned scope, const char *name, const run_opts
         for (size_t i = 0; i < N_OPTIONS; i++) {
             const opt_def *d = &OPTIONS[i];
             if (!listed(d, scope, pass)) continue;
-            if (open && !d->joined) fprintf(f, "\t%s\n", defs), open = 0, defs[0] = 0;
+            if (open && !d->joined) { /* the row before is complete */
+                fprintf(f, "\t%s\n", defs);
+                open = 0;
+                defs[0] = 0;
+            }
             if (d->section && scope == S_MAIN) fprintf(f, "%s\t**%s**\t\n", name, d->section);
-            if (open) fputs(" / ", f);
-            else fprintf(f, "%s\t", name);
+            if (open)
+                fputs(" / ", f);
+            else
+                fprintf(f, "%s\t", name);
             print_flag_cell(f, d);
             const char *dt = default_text(d, defaults, def, sizeof def);
             if (*dt) {

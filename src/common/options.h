@@ -63,6 +63,7 @@ typedef struct {
     const char *pre;
     const char *lm_head; /* --lm-head */
     const char *weights; /* --weights */
+    const char *device;  /* --device, or "vulkan" / "cpu" from -ngl */
     const char **stops;  /* --stop, n_stops of them */
     int n_stops;
     int n_predict;
@@ -102,10 +103,13 @@ typedef struct {
     /* what the parser noted */
     const char *mode_flag;   /* the flag that chose the mode */
     const char *ignored_gpu; /* the first of llama.cpp's GPU flags given (ignored) */
+    const char *ngl_flag;    /* -ngl as given (NULL: absent), and its value */
+    int ngl;
+    const char *ignored_ngl; /* -ngl N > 0 in a build without Vulkan */
 } run_opts;
 
 /* What opts_parse found: a run, or a request to print and exit. */
-enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION };
+enum { OPTS_ERROR = -1, OPTS_RUN, OPTS_HELP, OPTS_VERSION, OPTS_LIST_DEVICES };
 
 /* Fills o from argv through the option table: the defaults, each flag
  * (values checked against the table's ranges), then the checks of flags

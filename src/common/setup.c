@@ -72,6 +72,8 @@ static int explain_load_error(const run_opts *o, char err[BN_ERR_LEN])
         flag = "--lm-head: ";
     else if (starts_with(err, "unknown weights"))
         flag = "--weights: ";
+    else if (starts_with(err, "unknown device") || starts_with(err, "this bitnet-run was built"))
+        flag = "--device: ";
     if (flag) {
         wrap_error(err, flag, "");
         return EXIT_USAGE;
@@ -92,6 +94,7 @@ bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
     mp.use_mlock = o->mlock;
     mp.vocab_only = o->mode == MODE_INFO; /* describing needs no weights */
     mp.weights = o->weights;
+    mp.device = o->device;
     bn_model *m = bn_model_load(o->model, &mp, err);
     if (!m) {
         *code = explain_load_error(o, err);

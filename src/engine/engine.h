@@ -60,6 +60,7 @@ struct bn_session {
     bn_cache_type type_k, type_v; /* the element types of k_cache and v_cache */
     void *k_cache, *v_cache;      /* [layer][kv head][position][head_dim] (bn_kv_row) */
     float *logits;                /* n_vocab: after the last evaluated token */
+    void *dev;                    /* the KV cache on the model's device, or NULL */
 };
 
 /* One pass: n tokens, each with its session and position; the logits of
@@ -73,6 +74,28 @@ typedef struct {
     const int *logit_rows;
     int n_logits;
 } bn_pass;
+
+/* The seam between bn_eval and the hardware that runs a pass: a model's
+ * backend (src/backend/ implements them; bn_model_params.device picks one
+ * at load). */
+typedef void (*bn_line_fn)(const char *line, void *data);
+
+struct bn_backend {
+    const char *name; /* "cpu", "vulkan": what --device names */
+    /* Puts the model's weights on device `index`; 0, or -1 with err set. */
+    int (*model_open)(bn_model *m, int index, char *err);
+    void (*model_close)(bn_model *m);
+    /* A session's KV cache on the device (s->dev); NULL: the host caches
+     * of session.c. */
+    int (*session_open)(bn_session *s, char *err);
+    void (*session_close)(bn_session *s);
+    /* One pass; 0, BN_ABORTED, or -1 with err set (a lost device). */
+    int (*pass)(bn_context *ctx, const bn_pass *p, char *err);
+    /* The device's name for --bench and -v ("" on the CPU). */
+    const char *(*device_name)(const bn_model *m);
+    /* One line per device this backend can open; returns their count. */
+    int (*list)(bn_line_fn emit, void *data);
+};
 
 /* context.c: the scratch for `cap` tokens and `n_ctx` positions, or NULL
  * out of memory. */

@@ -48,8 +48,10 @@ static int check_batch(const bn_context *ctx, const bn_batch_entry *e, int n, in
     return rc;
 }
 
-/* Entries [i0, i0 + n) as one pass, their logits from `logits` on. */
-static int run_pass(bn_context *ctx, const bn_batch_entry *e, int i0, int n, float *logits)
+/* Entries [i0, i0 + n) as one pass on the model's backend, their logits
+ * from `logits` on; 0, BN_ABORTED or -1 with err set. */
+static int run_pass(bn_context *ctx, const bn_batch_entry *e, int i0, int n, float *logits,
+                    char *err)
 {
     bn_scratch *sc = ctx->sc;
     bn_pass p = {.n = n, .ids = sc->ids, .sess = sc->sess, .pos = sc->pos, .logits = logits,
@@ -60,7 +62,8 @@ static int run_pass(bn_context *ctx, const bn_batch_entry *e, int i0, int n, flo
         sc->sess[t] = e[i0 + t].session;
         if (e[i0 + t].logits) sc->rows[p.n_logits++] = t;
     }
-    if (bn_forward(ctx, &p)) return BN_ABORTED;
+    const int rc = ctx->m->backend->pass(ctx, &p, err);
+    if (rc) return rc;
     for (int t = 0; t < n; t++) {
         sc->sess[t]->n_past++;
         sc->sess[t]->n_evaluated++;
@@ -82,7 +85,8 @@ int bn_eval(bn_context *ctx, const bn_batch_entry *batch, int n, float *logits,
     const size_t n_vocab = (size_t)ctx->m->hp.n_vocab;
     for (int done = 0, k = 0; done < n; done += cap) {
         const int len = n - done < cap ? n - done : cap;
-        if (run_pass(ctx, batch, done, len, logits ? logits + k * n_vocab : NULL)) return BN_ABORTED;
+        const int rc = run_pass(ctx, batch, done, len, logits ? logits + k * n_vocab : NULL, err);
+        if (rc) return rc;
         for (int t = done; t < done + len; t++) k += batch[t].logits != 0;
     }
     return 0;

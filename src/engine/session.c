@@ -54,14 +54,18 @@ static int check_params(const bn_model *m, const bn_session_params *p, int n_ctx
     return 0;
 }
 
-/* The caches are calloc'd: untouched positions cost no memory. */
-static int alloc_caches(bn_session *s)
+/* The caches are calloc'd: untouched positions cost no memory. A device
+ * backend keeps them on its device instead. */
+static int alloc_caches(bn_session *s, char *err)
 {
+    if (!(s->logits = calloc((size_t)s->m->hp.n_vocab, sizeof(float))))
+        return bn_errf(err, "out of memory for a session");
+    if (s->m->backend->session_open) return s->m->backend->session_open(s, err);
     const size_t elems = cache_elems(&s->m->hp, s->n_ctx);
     s->k_cache = calloc(elems ? elems : 1, cache_elem_bytes(s->type_k));
     s->v_cache = calloc(elems ? elems : 1, cache_elem_bytes(s->type_v));
-    s->logits = calloc((size_t)s->m->hp.n_vocab, sizeof(float));
-    return s->k_cache && s->v_cache && s->logits ? 0 : -1;
+    if (s->k_cache && s->v_cache) return 0;
+    return bn_errf(err, "out of memory for a context of %d tokens", s->n_ctx);
 }
 
 bn_session *bn_session_new(bn_model *m, const bn_session_params *params, char err[BN_ERR_LEN])
@@ -83,9 +87,8 @@ bn_session *bn_session_new(bn_model *m, const bn_session_params *params, char er
         }
         s->owns_ctx = 1;
     }
-    if (alloc_caches(s) == 0) return s;
+    if (alloc_caches(s, err) == 0) return s;
     bn_session_free(s);
-    bn_errf(err, "out of memory for a context of %d tokens", n_ctx);
     return NULL;
 }
 
@@ -99,6 +102,7 @@ void bn_session_free(bn_session *s)
 {
     if (!s) return;
     if (s->owns_ctx) bn_context_free(s->ctx);
+    if (s->dev) s->m->backend->session_close(s);
     free(s->k_cache);
     free(s->v_cache);
     free(s->logits);

@@ -621,7 +621,7 @@ static void report_load(const bn_model *m, const char *path, double seconds)
                 hwm);
 }
 
-bn_model *bn_model_load(const char *path, const bn_model_params *params, char err[BN_ERR_LEN])
+bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err)
 {
     bn_model_params defaults = bn_model_default_params();
     const bn_model_params *p = params ? params : &defaults;
@@ -634,14 +634,14 @@ bn_model *bn_model_load(const char *path, const bn_model_params *params, char er
     m->n_batch = p->n_batch > 0 ? p->n_batch : BN_DEFAULT_BATCH;
     double t0 = bn_seconds();
     if (load_all(m, path, p, err)) {
-        bn_model_free(m);
+        bn_model_close(m);
         return NULL;
     }
     if (m->verbose) report_load(m, path, bn_seconds() - t0);
     return m;
 }
 
-void bn_model_free(bn_model *m)
+void bn_model_close(bn_model *m)
 {
     if (!m) return;
     if (m->layers) {

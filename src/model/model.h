@@ -55,6 +55,8 @@ typedef struct {
     qk256_matrix wq, wk, wv, wo, wgate, wup, wdown;
 } bn_layer;
 
+typedef struct bn_backend bn_backend; /* src/engine/engine.h */
+
 struct bn_model {
     gguf_file *file;
     bn_arch arch;
@@ -76,7 +78,14 @@ struct bn_model {
     uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
     int n_threads; /* its contexts' default thread count */
     int n_batch;   /* and most tokens per pass */
+    const bn_backend *backend; /* runs its passes (bn_model_params.device) */
+    void *dev;                 /* the backend's copy of the weights, or NULL */
 };
+
+/* model.c: the model in host memory, as bn_model_load describes it; the
+ * public bn_model_load (src/backend/backend.c) then opens its backend. */
+bn_model *bn_model_open(const char *path, const bn_model_params *params, char *err);
+void bn_model_close(bn_model *m);
 
 /* dense.c: what the model reads of a bn_dense. */
 int bn_dense_supported(uint32_t type);
