@@ -61,7 +61,7 @@ BACKENDS  = cpu
 endif
 TOOL_DIRS = cli server common
 CLI_SRC   = $(foreach d,$(TOOL_DIRS),$(wildcard src/$(d)/*.c))
-CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
+CLI_OBJ   = $(CLI_SRC:src/%.c=$(BUILD)/src/%.o) $(BUILD)/gen/webui_page.o
 LIB_SRC   = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
 LIB_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/src/%.o)
 PIC_OBJ   = $(LIB_SRC:src/%.c=$(BUILD)/pic/src/%.o)
@@ -149,6 +149,15 @@ $(BUILD)/src/server/%.o: src/server/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/common -Isrc/server -c -o $@ $<
 
+# The server's chat page (GET /), embedded as a C array made at build time
+# from the committed HTML.
+$(BUILD)/gen/webui_page.c: src/server/webui/index.html tools/embed.sh
+	@mkdir -p $(dir $@)
+	tools/embed.sh webui_page $< >$@
+
+$(BUILD)/gen/webui_page.o: $(BUILD)/gen/webui_page.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 $(BUILD)/src/common/%.o: src/common/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc/common -c -o $@ $<
@@ -190,8 +199,11 @@ $(BUILD)/tests/posix_only.o: ALL_CFLAGS += -DBN_POSIX_ONLY_TESTS='"$(POSIX_ONLY_
 
 # The server's HTTP parser depends on libc only; the tests and the fuzz
 # target link it on its own, and the tests the text stream of src/common
-# (with its buffers and messages).
-TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o buf.o log.o)
+# (with its buffers and messages). So do the grammar engine and its logging
+# (common/json.c would clash with the tests' json_mini.c: only the fuzz
+# targets link the schema converter).
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o buf.o log.o grammar.o)
+FUZZ_SCHEMA_OBJ = $(addprefix $(BUILD)/src/common/,json_schema.o json.o buf.o)
 
 $(BUILD)/run-tests$(EXE): $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
@@ -246,7 +258,7 @@ FUZZ_HELPERS  = $(addprefix $(BUILD)/tests/,fuzz_drivers.o test_support.o gguf_b
 SAN_BUILD     = build/sanitize
 SAN_OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(LIB_OBJ) $(FLAGS_STAMP)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(FUZZ_SCHEMA_OBJ) $(LIB_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(LDFLAGS) $(LDLIBS)
 

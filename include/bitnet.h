@@ -321,6 +321,15 @@ size_t bn_utf8_encode(uint32_t cp, char out[4]);
 
 /* -------------------------------------------------------------- sampler */
 
+/* A bias added to one token's logit before sampling (-INFINITY bans it). */
+typedef struct {
+    int32_t id;
+    float bias;
+} bn_logit_bias;
+
+/* The most alternatives bn_sampler_last_probs reports per token. */
+#define BN_MAX_PROBS 20
+
 typedef struct {
     float temp;           /* 0 = greedy */
     int top_k;            /* 0 = off */
@@ -329,6 +338,13 @@ typedef struct {
     float repeat_penalty; /* 1 = off */
     int repeat_last_n;    /* window of previous tokens penalized; -1 = whole context */
     uint64_t seed;
+    float presence_penalty;  /* 0 = off: subtracted once from a token in the window */
+    float frequency_penalty; /* 0 = off: subtracted per occurrence in the window */
+    float typical_p;         /* 1 = off (0 too): locally typical sampling */
+    const bn_logit_bias *logit_bias; /* n_logit_bias of them; copied by bn_sampler_new */
+    int n_logit_bias;
+    int n_probs; /* 0 = off; up to BN_MAX_PROBS: keep each draw's top tokens
+                    for bn_sampler_last_probs */
 } bn_sampler_params;
 
 bn_sampler_params bn_sampler_default_params(void);
@@ -366,6 +382,15 @@ int32_t bn_sampler_sample_draft(bn_sampler *sampler, const float *logits, int32_
  * NULL arguments. Greedy sampling gives the argmax with probability 1. Uses
  * no randomness. */
 int bn_sampler_probs(bn_sampler *sampler, const float *logits, int32_t *ids, double *probs);
+/* With params.n_probs > 0: the natural-log probability of the token the
+ * last bn_sampler_sample or bn_sampler_sample_draft returned, and up to
+ * n_probs most likely tokens (ids and logprobs, best first), from the
+ * distribution that draw was made from. A greedy sampler reports the
+ * softmax at temperature 1 of the logits after bias and penalties (the
+ * distribution its argmax is taken of), not the certainty of the argmax.
+ * Returns the count written; -1 when capture is off or nothing was drawn. */
+int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids,
+                          float *logprobs);
 void bn_sampler_reset(bn_sampler *sampler);
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bitnet.h"
+#include "common/grammar.h"
 #include "server/http.h"
 #include "gguf/gguf.h"
 #include "test.h"
@@ -348,4 +349,59 @@ const char *fuzz_http_input(const uint8_t *data, size_t size)
     const char *buf = (const char *)data;
     const char *bad = check_http(buf, size, FUZZ_SMALL_BODY);
     return bad ? bad : check_http(buf, size, FUZZ_LARGE_BODY);
+}
+
+/* ------------------------------------------------------------ grammars */
+
+/* Feeds text to a fresh matcher one valid UTF-8 character at a time
+ * (invalid bytes are skipped), checking that a refused character leaves
+ * the state as it was. */
+static const char *run_grammar(const grammar *g, const char *text, size_t n)
+{
+    grammar_state *st = grammar_start(g);
+    if (!st) return "grammar_start failed";
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = bn_utf8_decode((const unsigned char *)text + i, n - i, &cp);
+        if (!k) {
+            i++;
+            continue;
+        }
+        const int allowed = grammar_allows(st, text + i, k);
+        if ((grammar_accept(st, text + i, k) == 0) != allowed) {
+            grammar_state_free(st);
+            return "grammar_allows and grammar_accept disagree";
+        }
+        i += k;
+    }
+    grammar_can_end(st);
+    grammar_state_free(st);
+    return NULL;
+}
+
+char *(*fuzz_schema_to_grammar)(const char *schema, size_t len, char *err);
+
+const char *fuzz_grammar_input(const uint8_t *data, size_t size)
+{
+    if (size == 0 || ((data[0] & 1) && !fuzz_schema_to_grammar)) return NULL;
+    const char *text = (const char *)data + 1;
+    const size_t n = size - 1;
+    char err[BN_ERR_LEN] = "";
+    char *generated = NULL;
+    if (data[0] & 1) {
+        generated = fuzz_schema_to_grammar(text, n, err);
+        if (!generated) return err[0] ? NULL : "a refused schema without a reason";
+    }
+    grammar *g = generated ? grammar_parse(generated, strlen(generated), err)
+                           : grammar_parse(text, n, err);
+    const char *bad = NULL;
+    if (!g && generated) bad = "a schema's grammar does not parse";
+    else if (!g && !err[0]) bad = "a refused grammar without a reason";
+    static const char *const probes[] = {"{}", "{\"a\": [1, \"x\", null]}", "yes", "[1,2]"};
+    for (size_t i = 0; g && !bad && i < sizeof probes / sizeof probes[0]; i++)
+        bad = run_grammar(g, probes[i], strlen(probes[i]));
+    if (g && !bad) bad = run_grammar(g, text, n);
+    grammar_free(g);
+    free(generated);
+    return bad;
 }

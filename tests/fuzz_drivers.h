@@ -38,4 +38,12 @@ const char *fuzz_tokenizer_input(const uint8_t *data, size_t size);
  * rejection must carry a 4xx/5xx status and a reason. */
 const char *fuzz_http_input(const uint8_t *data, size_t size);
 
+/* Byte 0 even: the rest is GBNF grammar text; odd: a JSON Schema, turned
+ * into a grammar (by fuzz_schema_to_grammar, when set: the fuzz target
+ * sets it, the test runner, which cannot link common/json.c, does not)
+ * that must then parse. A grammar that parses is run over the input's own
+ * bytes and a few JSON texts; refusals must say why. */
+const char *fuzz_grammar_input(const uint8_t *data, size_t size);
+extern char *(*fuzz_schema_to_grammar)(const char *schema, size_t len, char *err);
+
 #endif

@@ -646,12 +646,17 @@ TEST(cli_chat_clear_exit_plain_format_and_full_context)
     free(out), free(err);
     tmp_remove(in);
 
-    /* a turn longer than the whole context ends the chat */
-    in = tmp_file("What is the capital of Italy?\nWhat is 3+4?\n", 44);
-    snprintf(args, sizeof args, "--chat --temp 0 -c 12 < %s", in);
+    /* a message longer than the whole context is refused, and the chat goes on */
+    static const char long_then_short[] =
+        "What is the capital of Italy? What is the capital of Italy? What is the capital of "
+        "Italy? What is the capital of Italy? What is the capital of Italy?\nWhat is 3+4?\n";
+    in = tmp_file(long_then_short, sizeof long_then_short - 1);
+    snprintf(args, sizeof args, "--chat --temp 0 -c 32 < %s", in);
     CHECK_EQ_INT(cli(args, &out, &err), 0);
-    CHECK_MSG(err && strstr(err, "context of 12 tokens is full: the chat ends here"), "%s", err);
-    CHECK_MSG(out && !strcmp(out, ""), "'%s'", out);
+    CHECK_MSG(err && strstr(err, "message not sent: its ") &&
+                  strstr(err, "do not fit the context of 32 tokens") && !strstr(err, "ends here"),
+              "%s", err);
+    CHECK_MSG(out && !strcmp(out, "3+4=7.\n"), "'%s'", out);
     free(out), free(err);
     tmp_remove(in);
 }
@@ -1239,5 +1244,174 @@ TEST(cli_kv_cache_types_in_chat_batch_and_perplexity)
               p32);
     free(err);
     tmp_remove(tpath);
+    tmp_remove(in);
+}
+
+/* --n-probs, --logit-bias and the penalties of the server's requests, on
+ * the command line. */
+TEST(cli_sampling_flags_and_n_probs)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p 'Once upon a time' -n 4 --temp 0 --json --n-probs 3", &out, NULL), 0);
+    const char *end = out ? out + strlen(out) : NULL;
+    int32_t *ids = NULL;
+    const char *v = out ? json_find(out, end, "output_ids") : NULL;
+    const long n = v ? json_int_array(v, end, &ids) : -1;
+    const char *probs = out ? strstr(out, "\"probs\": [") : NULL;
+    int entries = 0, tops = 0;
+    for (const char *p = probs; p && (p = strstr(p, "\"top\": [")); p++) entries++;
+    for (const char *p = probs; p && (p = strstr(p, "{\"id\": ")); p++) tops++;
+    CHECK_MSG(n == 4 && entries == 4 && tops == 4 * (1 + 3), "%s", out ? out : "");
+    free(out);
+    /* banning the greedy first token changes it */
+    char args[256];
+    snprintf(args, sizeof args, "-p 'Once upon a time' -n 1 --temp 0 --json -l %d-inf",
+             ids ? (int)ids[0] : 0);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    end = out ? out + strlen(out) : NULL;
+    int32_t *banned = NULL;
+    v = out ? json_find(out, end, "output_ids") : NULL;
+    CHECK_MSG(v && json_int_array(v, end, &banned) == 1 && ids && banned[0] != ids[0], "%s",
+              out ? out : "");
+    free(banned);
+    free(ids);
+    free(out);
+    CHECK_EQ_INT(cli("-p hi -n 2 --presence-penalty 0.5 --frequency-penalty 0.5 --typical 0.9 -q",
+                     NULL, NULL),
+                 0);
+    static const char *const bad[] = {"-l abc", "-l 5", "-l 99999999+1", "--typical 2",
+                                      "--presence-penalty x", "--n-probs 21"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
+        CHECK_MSG(cli(args, NULL, &err) == 1 && err && strchr(err, '\n') == err + strlen(err) - 1,
+                  "%s: %s", bad[i], err ? err : "");
+        free(err);
+        err = NULL;
+    }
+}
+
+/* One token, one window, one thread: singular nouns; --version names the
+ * compiler, not only its version number. */
+TEST(cli_plurals_and_compiler_name)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p hi -n 1", &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "generated 1 token in") && !strstr(err, "1 tokens") &&
+                  strstr(err, "1 thread") && !strstr(err, "1 threads"),
+              "%s", err ? err : "");
+    free(out), free(err);
+    char *text = tmp_file("Monday, Tuesday, Wednesday.", 27);
+    char args[256];
+    snprintf(args, sizeof args, "--perplexity %s -c 64", text);
+    CHECK_EQ_INT(cli(args, &out, &err), 0);
+    CHECK_MSG(err && strstr(err, "scored in 1 window of") && !strstr(err, "1 windows"), "%s",
+              err ? err : "");
+    free(out), free(err);
+    tmp_remove(text);
+    CHECK_EQ_INT(cli_bare("--version", &out, NULL), 0);
+    CHECK_MSG(out && (strstr(out, "built with gcc ") || strstr(out, "built with clang ")), "%s",
+              out ? out : "");
+    free(out);
+}
+
+/* --grammar constrains what is generated, sampled or greedy, and a bad or
+ * explosive grammar is one error line. */
+TEST(cli_grammar_constrains_the_output)
+{
+    char *out = NULL, *err = NULL;
+    CHECK_EQ_INT(cli("-p 'Is Paris in France? Answer:' --temp 0 -n 20 -q "
+                     "--grammar 'root ::= \" \" (\"yes\" | \"no\") \".\"'",
+                     &out, NULL),
+                 0);
+    CHECK_MSG(out && (!strcmp(out, " yes.") || !strcmp(out, " no.")), "'%s'", out ? out : "");
+    free(out);
+    for (int seed = 1; seed <= 3; seed++) {
+        char args[512];
+        snprintf(args, sizeof args,
+                 "-p 'Numbers:' --temp 1 -s %d -n 24 -q --grammar 'root ::= \"[\" [0-9]+ (\",\" "
+                 "[0-9]+)* \"]\"'",
+                 seed);
+        CHECK_EQ_INT(cli(args, &out, NULL), 0);
+        /* a prefix of the language: -n may cut the list before its "]" */
+        int ok = out && out[0] == '[';
+        for (const char *p = out ? out + 1 : NULL; ok && *p; p++)
+            ok = (*p >= '0' && *p <= '9') || *p == ',' || (*p == ']' && !p[1]);
+        CHECK_MSG(ok, "seed %d: '%s'", seed, out ? out : "");
+        free(out);
+    }
+    static const char *const bad[] = {"--grammar 'root ::= root \"a\"'",
+                                      "--grammar 'root ::= \"a\"{99999}'",
+                                      "--grammar 'x ::= \"a\"'", "--grammar-file /nonexistent.gbnf",
+                                      "--chat --grammar 'root ::= \"a\"'"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[256];
+        snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
+        const int rc = cli(args, NULL, &err);
+        CHECK_MSG((rc == 1 || rc == 2) && err && strchr(err, '\n') == err + strlen(err) - 1,
+                  "%s: %d %s", bad[i], rc, err ? err : "");
+        free(err);
+        err = NULL;
+    }
+}
+
+/* --batch lines take "json_schema" and "grammar"; a bad one fails its line. */
+TEST(cli_batch_lines_take_json_schema_and_grammar)
+{
+    static const char lines[] =
+        "{\"prompt\": \"Is Paris in France?\", \"temp\": 0, \"n_predict\": 80, \"json_schema\": "
+        "{\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": [\"yes\", \"no\"]}}}}\n"
+        "{\"prompt\": \"Is Paris in France?\", \"temp\": 0, \"n_predict\": 8, \"grammar\": "
+        "\"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}\n"
+        "{\"prompt\": \"x\", \"grammar\": \"root ::= root\"}\n";
+    char *in = tmp_file(lines, sizeof lines - 1);
+    char args[256], *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "--batch %s", in);
+    CHECK_EQ_INT(cli(args, &out, &err), 2); /* the bad line */
+    const char *l1 = out, *l2 = out ? strchr(out, '\n') : NULL, *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    char *t1 = NULL, *t2 = NULL;
+    const char *v = l1 ? json_find(l1, l2 ? l2 : l1 + strlen(l1), "text") : NULL;
+    if (v) json_string(v, l2, &t1);
+    v = l2 ? json_find(l2 + 1, l3 ? l3 : l2 + strlen(l2), "text") : NULL;
+    if (v) json_string(v, l3, &t2);
+    const char *j = t1 ? t1 + strspn(t1, " \n\t") : NULL;
+    CHECK_MSG(j && !strncmp(j, "{", 1) && strstr(j, "\"answer\"") &&
+                  (strstr(j, "\"yes\"") || strstr(j, "\"no\"")) && strrchr(j, '}'),
+              "%s", out ? out : "");
+    CHECK_MSG(t2 && (!strcmp(t2, " yes") || !strcmp(t2, " no")), "%s", out ? out : "");
+    CHECK_MSG(l3 && strstr(l3, "\"error\"") && strstr(l3, "left-recursive"), "%s", out ? out : "");
+    free(t1);
+    free(t2);
+    free(out);
+    free(err);
+    tmp_remove(in);
+    /* --grammar for the lines without their own */
+    in = tmp_file("Is Paris in France?\nIs Rome in Italy?\n", 36);
+    snprintf(args, sizeof args, "--batch %s --temp 0 -n 8 --grammar 'root ::= \" \" (\"yes\" | \"no\")'",
+             in);
+    CHECK_EQ_INT(cli(args, &out, NULL), 0);
+    int answers = 0;
+    for (const char *p = out; p && (p = strstr(p, "\"text\": \" ")); p++)
+        answers += !strncmp(p + 10, "yes\"", 4) || !strncmp(p + 10, "no\"", 3);
+    CHECK_MSG(answers == 2, "%s", out ? out : "");
+    free(out);
+    tmp_remove(in);
+}
+
+/* --batch lines take the server's penalties; out of range is the line's error. */
+TEST(cli_batch_lines_take_the_penalties)
+{
+    static const char lines[] =
+        "{\"prompt\": \"Monday, Tuesday,\", \"n_predict\": 6, \"presence_penalty\": 1.5, "
+        "\"frequency_penalty\": 0.5, \"repeat_last_n\": 16, \"typical_p\": 0.9}\n"
+        "{\"prompt\": \"x\", \"presence_penalty\": 500}\n";
+    char *in = tmp_file(lines, sizeof lines - 1);
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "--batch %s", in);
+    CHECK_EQ_INT(cli(args, &out, NULL), 2);
+    const char *second = out ? strchr(out, '\n') : NULL;
+    CHECK_MSG(out && strstr(out, "\"n_output\": ") && second && strstr(second, "\"error\"") &&
+                  strstr(second, "presence_penalty"),
+              "%s", out ? out : "");
+    free(out);
     tmp_remove(in);
 }

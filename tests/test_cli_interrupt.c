@@ -87,18 +87,20 @@ static char *write_prompt(char *path, const char *tail)
     return path;
 }
 
-/* Runs argv with stdout and stderr to /dev/null and stdin from in_path
- * (NULL: /dev/null); with delay_ms >= 0 sends SIGINT that long after the
- * start. Returns the wait status; *after_s is the time from the signal (or
- * the start) to the end. */
-static int timed_run(const char **argv, const char *in_path, int delay_ms, double *after_s)
+/* Runs argv with stdout to /dev/null, stderr to err_path (NULL:
+ * /dev/null) and stdin from in_path (NULL: /dev/null); with delay_ms >= 0
+ * sends SIGINT that long after the start. Returns the wait status;
+ * *after_s is the time from the signal (or the start) to the end. */
+static int timed_run_err(const char **argv, const char *in_path, const char *err_path,
+                         int delay_ms, double *after_s)
 {
     const double t0 = now_s();
     *after_s = 0;
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen(in_path ? in_path : "/dev/null", "r", stdin) ||
-            !freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            !freopen("/dev/null", "w", stdout) ||
+            !freopen(err_path ? err_path : "/dev/null", "w", stderr))
             _exit(127);
         execv(argv[0], (char *const *)argv);
         _exit(127);
@@ -122,6 +124,33 @@ static int timed_run(const char **argv, const char *in_path, int delay_ms, doubl
     }
     *after_s = now_s() - t_signal;
     return status;
+}
+
+static int timed_run(const char **argv, const char *in_path, int delay_ms, double *after_s)
+{
+    return timed_run_err(argv, in_path, NULL, delay_ms, after_s);
+}
+
+/* Interrupted in its prompt, a run says so instead of rates over nothing,
+ * and --perplexity counts no window it did not finish (here the only one). */
+static void check_interrupted_reports(const char **gen, const char **ppl)
+{
+    char path[] = "/tmp/bn-interrupt-err-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    close(fd);
+    double after_s;
+    timed_run_err(gen, NULL, path, SIGNAL_DELAY_MS, &after_s);
+    char *err = test_read_file(path, NULL);
+    CHECK_MSG(err && strstr(err, "interrupted after") && !strstr(err, "(0.0 tok/s)"),
+              "generate: %s", err ? err : "");
+    free(err);
+    timed_run_err(ppl, NULL, path, SIGNAL_DELAY_MS, &after_s);
+    err = test_read_file(path, NULL);
+    CHECK_MSG(err && strstr(err, "interrupted before any token was scored"), "perplexity: %s",
+              err ? err : "");
+    free(err);
+    unlink(path);
 }
 
 /* Sends SIGINT SIGNAL_DELAY_MS into the prompt of argv; the run must end
@@ -181,6 +210,7 @@ TEST(cli_sigint_during_a_long_prompt_ends_within_a_second)
         check_mode_stops("--batch", batch);
         check_mode_stops("--perplexity", ppl);
         check_chat_goes_on(chat);
+        check_interrupted_reports(gen, ppl);
     }
     unlink(model);
     unlink(prompt);

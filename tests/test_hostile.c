@@ -597,6 +597,7 @@ TEST(hostile_fuzz_findings_stay_fixed)
     CHECK(replay_dir("tests/fuzz/regress/tokenizer", fuzz_tokenizer_input) > 0);
     fuzz_tokenizer_done();
     CHECK(replay_dir("tests/fuzz/regress/http", fuzz_http_input) > 0);
+    CHECK(replay_dir("tests/fuzz/regress/grammar", fuzz_grammar_input) > 0);
 }
 
 /* ------------------------------------------------------- through the API */

@@ -1,6 +1,7 @@
 /*
  * test_sampler.c - tests of the sampler (src/sampler.c): greedy, seeds,
- * top-k / top-p / min-p, temperature, repetition penalty, reset, bad input.
+ * top-k / top-p / min-p / typical, temperature, repetition, presence and
+ * frequency penalties, logit bias, captured logprobs, reset, bad input.
  */
 #include <float.h>
 #include <math.h>
@@ -503,5 +504,129 @@ TEST(sampler_draft_greedy_is_the_argmax)
     bn_sampler *s = bn_sampler_new(&p, 4);
     for (int32_t d = -1; d < 4; d++) CHECK_EQ_INT(bn_sampler_sample_draft(s, logits, d), 1);
     CHECK_EQ_INT(bn_sampler_sample_draft(s, NULL, 0), -1);
+    bn_sampler_free(s);
+}
+
+/* ------------------------------------- presence, frequency, bias, typical */
+
+#define CHECK_NEAR(a, b, tol)                                                                    \
+    CHECK_MSG(fabs((double)(a) - (double)(b)) < (tol), "%s = %g, expected %g", #a, (double)(a), \
+              (double)(b))
+
+TEST(sampler_presence_and_frequency_penalties_subtract)
+{
+    const float logits[3] = {2.0f, 1.6f, 0.0f};
+    bn_sampler_params p = bn_sampler_default_params();
+    p.temp = 0.0f;
+    p.presence_penalty = 0.3f; /* 2 - 0.3 = 1.7 > 1.6: still token 0 once */
+    bn_sampler *s = bn_sampler_new(&p, 3);
+    bn_sampler_accept(s, 0);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 0);
+    bn_sampler_accept(s, 0); /* presence counts once */
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 0);
+    bn_sampler_free(s);
+    p.presence_penalty = 0.0f;
+    p.frequency_penalty = 0.25f; /* per occurrence: 2 - 0.25 > 1.6, 2 - 0.5 < 1.6 */
+    s = bn_sampler_new(&p, 3);
+    bn_sampler_accept(s, 0);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 0);
+    bn_sampler_accept(s, 0);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 1);
+    bn_sampler_free(s);
+    p.frequency_penalty = -1.0f; /* negative: encourages repeats */
+    s = bn_sampler_new(&p, 3);
+    bn_sampler_accept(s, 2);
+    bn_sampler_accept(s, 2);
+    bn_sampler_accept(s, 2); /* 0 + 3 > 2 */
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 2);
+    bn_sampler_free(s);
+}
+
+TEST(sampler_logit_bias_and_ban)
+{
+    const float logits[4] = {3.0f, 2.0f, 1.0f, 0.0f};
+    const bn_logit_bias bias[2] = {{0, -INFINITY}, {3, 2.5f}};
+    bn_sampler_params p = bn_sampler_default_params();
+    p.temp = 0.0f;
+    p.logit_bias = bias;
+    p.n_logit_bias = 1;
+    bn_sampler *s = bn_sampler_new(&p, 4);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 1); /* 0 banned */
+    bn_sampler_free(s);
+    p.n_logit_bias = 2;
+    s = bn_sampler_new(&p, 4);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 3); /* 0 + 2.5 > 2 */
+    bn_sampler_free(s);
+    /* sampled at temp 1 the banned token never comes out */
+    bn_sampler_params q = plain_params(5);
+    q.logit_bias = bias;
+    q.n_logit_bias = 1;
+    s = bn_sampler_new(&q, 4);
+    int counts[16];
+    CHECK_EQ_INT(count_draws(s, logits, 4, 2000, counts), 0);
+    CHECK_EQ_INT(counts[0], 0);
+    bn_sampler_free(s);
+    const bn_logit_bias outside = {4, 1.0f};
+    p.logit_bias = &outside;
+    p.n_logit_bias = 1;
+    char err[BN_ERR_LEN];
+    CHECK_EQ_INT(bn_sampler_params_check(&p, 4, err), -1);
+    CHECK(bn_sampler_new(&p, 4) == NULL);
+}
+
+TEST(sampler_typical_keeps_tokens_near_the_entropy)
+{
+    /* probabilities {0.6, 0.2, 0.1, 0.1}: entropy 1.089 nats; surprises
+     * 0.511, 1.609, 2.303: distances 0.578, 0.521, 1.214, so token 1 is
+     * the most typical and alone reaches typical_p 0.15 */
+    const float logits[4] = {(float)log(0.6), (float)log(0.2), (float)log(0.1), (float)log(0.1)};
+    bn_sampler_params p = plain_params(11);
+    p.typical_p = 0.15f;
+    bn_sampler *s = bn_sampler_new(&p, 4);
+    int32_t ids[4];
+    double probs[4];
+    CHECK_EQ_INT(bn_sampler_probs(s, logits, ids, probs), 1);
+    CHECK_EQ_INT(ids[0], 1);
+    bn_sampler_free(s);
+    p.typical_p = 1.0f; /* off */
+    s = bn_sampler_new(&p, 4);
+    CHECK_EQ_INT(bn_sampler_probs(s, logits, ids, probs), 4);
+    bn_sampler_free(s);
+}
+
+TEST(sampler_last_probs_from_the_drawn_distribution)
+{
+    enum { VOCAB = 5 };
+    const float logits[VOCAB] = {1.0f, 2.0f, 0.5f, -1.0f, 1.5f};
+    bn_sampler_params p = plain_params(3);
+    p.top_k = 3; /* tokens 1, 4, 0 */
+    p.n_probs = 2;
+    bn_sampler *s = bn_sampler_new(&p, VOCAB);
+    float lp, top_lp[BN_MAX_PROBS];
+    int32_t top[BN_MAX_PROBS];
+    CHECK_EQ_INT(bn_sampler_last_probs(s, &lp, top, top_lp), -1); /* nothing drawn yet */
+    const int32_t id = bn_sampler_sample(s, logits);
+    CHECK_EQ_INT(bn_sampler_last_probs(s, &lp, top, top_lp), 2);
+    const double z = exp(2.0) + exp(1.5) + exp(1.0);
+    CHECK_EQ_INT(top[0], 1);
+    CHECK_EQ_INT(top[1], 4);
+    CHECK_NEAR(top_lp[0], log(exp(2.0) / z), 1e-5);
+    CHECK_NEAR(top_lp[1], log(exp(1.5) / z), 1e-5);
+    CHECK_NEAR(lp, log(exp((double)logits[id]) / z), 1e-5);
+    bn_sampler_free(s);
+    /* greedy: the softmax of all logits at temperature 1 */
+    p.temp = 0.0f;
+    s = bn_sampler_new(&p, VOCAB);
+    CHECK_EQ_INT(bn_sampler_sample(s, logits), 1);
+    CHECK_EQ_INT(bn_sampler_last_probs(s, &lp, top, top_lp), 2);
+    double all[VOCAB];
+    softmax(logits, VOCAB, 1.0, all);
+    CHECK_NEAR(lp, log(all[1]), 1e-5);
+    CHECK_NEAR(top_lp[1], log(all[4]), 1e-5);
+    bn_sampler_free(s);
+    p.n_probs = 0; /* capture off */
+    s = bn_sampler_new(&p, VOCAB);
+    bn_sampler_sample(s, logits);
+    CHECK_EQ_INT(bn_sampler_last_probs(s, &lp, top, top_lp), -1);
     bn_sampler_free(s);
 }

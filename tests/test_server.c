@@ -75,7 +75,9 @@ static int server_start(server *s, const char *args)
     for (double t0 = now_ms(); now_ms() - t0 < START_TIMEOUT_MS; usleep(20000)) {
         char *log = test_read_file(s->err, NULL);
         const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
-        s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), NULL, 10) : 0;
+        char *end = NULL;
+        s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), &end, 10) : 0;
+        if (end && *end != '\n') s->port = 0; /* stderr is unbuffered: the line may be half written */
         free(log);
         if (s->port) return 0;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;
@@ -528,7 +530,6 @@ TEST(server_rejects_bad_input)
         {"/v1/completions", "{", 400},
         {"/v1/completions", "[1]", 400},
         {"/v1/completions", "{\"prompt\": \"\xff\"}", 400},
-        {"/v1/completions", "{\"prompt\": \"a\", \"bogus\": 1}", 400},
         {"/v1/completions", "{\"max_tokens\": 4}", 400},
         {"/v1/completions", "{\"prompt\": 5}", 400},
         {"/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": -5}", 400},
@@ -616,6 +617,315 @@ TEST(server_rejects_bad_input)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+/* What clients send by default is accepted; unknown fields are ignored and
+ * logged with -v; the fields the server uses are still checked, and the
+ * 400 names the field. */
+TEST(server_lenient_fields)
+{
+    server s;
+    if (server_start(&s, "--parallel 1 -v")) return;
+    static const char *const ok[] = {
+        "{\"prompt\": \"a\", \"max_tokens\": 2, \"store\": false, \"metadata\": {\"k\": \"v\"}, "
+        "\"cache_prompt\": true, \"bogus_field_x\": [1, {\"y\": null}], \"response_format\": "
+        "{\"type\": \"text\"}, \"tools\": [], \"tool_choice\": \"none\", \"user\": \"u\", "
+        "\"echo\": false, \"best_of\": 1, \"suffix\": \"\", \"n\": 1}",
+    };
+    char *body;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        CHECK_MSG(post(s.port, "/v1/completions", ok[i], &body) == 200, "%s: %s", ok[i], body);
+        free(body);
+    }
+    static const char chat[] = "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\", "
+                               "\"extra_msg_field\": 1}, {\"role\": \"user\", \"content\": \"Hi\"}, "
+                               "{\"role\": \"assistant\", \"content\": null}, {\"role\": \"user\", "
+                               "\"content\": \"Hi\"}], \"max_tokens\": 2, \"parallel_tool_calls\": true}";
+    CHECK_MSG(post(s.port, "/v1/chat/completions", chat, &body) == 200, "chat: %s", body);
+    free(body);
+    static const struct {
+        const char *json, *names;
+    } bad[] = {
+        {"{\"prompt\": \"a\", \"n\": 2}", "\"n\""},
+        {"{\"prompt\": \"a\", \"best_of\": 3}", "\"best_of\""},
+        {"{\"prompt\": \"a\", \"echo\": true}", "\"echo\""},
+        {"{\"prompt\": \"a\", \"suffix\": \"end\"}", "\"suffix\""},
+        {"{\"prompt\": \"a\", \"temperature\": \"hot\"}", "\"temperature\""},
+        {"{\"prompt\": \"a\", \"max_tokens\": true}", "\"max_tokens\""},
+        {"{\"prompt\": \"a\", \"stream\": 1}", "\"stream\""},
+        {"{\"prompt\": \"a\", \"tools\": {}}", "\"tools\""},
+        {"{\"prompt\": \"a\", \"tool_choice\": \"required\"}", "\"tool_choice\""},
+        {"{\"prompt\": \"a\", \"response_format\": {\"type\": \"xml\"}}", "\"response_format\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i].json, &body);
+        char *msg = field(body, "message");
+        CHECK_MSG(status == 400 && msg && strstr(msg, bad[i].names), "%s: %d %s", bad[i].json,
+                  status, body ? body : "");
+        free(msg);
+        free(body);
+    }
+    char *log = test_read_file(s.err, NULL);
+    CHECK_MSG(log && strstr(log, "ignoring unknown field \"bogus_field_x\"") &&
+                  strstr(log, "ignoring unknown message field \"extra_msg_field\""),
+              "-v log: %s", log ? log : "");
+    free(log);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* 300 half-open connections (more than the server's 256) cannot lock a
+ * new client out: the longest-idle ones are closed to make room, and a
+ * request head that does not arrive is answered 408 after the short head
+ * timeout, not after --timeout. */
+#define N_HALF_OPEN 300
+#define SERVED_WITHIN_MS 3000
+#define HEAD_TIMEOUT_SLACK_MS 9000
+
+TEST(server_half_open_connections_lock_no_one_out)
+{
+    server s;
+    if (server_start(&s, "--parallel 1")) return;
+    int partial = connect_to(s.port);
+    send_raw(partial, "GET /health HT", 14);
+    const double t_partial = now_ms();
+    int fds[N_HALF_OPEN], opened = 0;
+    for (int i = 0; i < N_HALF_OPEN; i++) {
+        fds[i] = connect_to(s.port);
+        opened += fds[i] >= 0;
+        if (i % 2 && fds[i] >= 0) send_raw(fds[i], "POST /v1/comp", 13);
+    }
+    CHECK_EQ_INT(opened, N_HALF_OPEN);
+    const double t0 = now_ms();
+    char *body;
+    CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 2}", &body),
+                 200);
+    free(body);
+    CHECK_MSG(now_ms() - t0 < SERVED_WITHIN_MS, "a new client waited %.0f ms", now_ms() - t0);
+    char *resp = read_all(partial);
+    const double waited = now_ms() - t_partial;
+    /* evicted (closed without a word) or timed out with 408, well before --timeout (600 s) */
+    CHECK_MSG((!*resp || !strncmp(resp, "HTTP/1.1 408", 12)) && waited < HEAD_TIMEOUT_SLACK_MS,
+              "partial head: %.0f ms, %s", waited, resp);
+    free(resp);
+    close(partial);
+    for (int i = 0; i < N_HALF_OPEN; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* A partial head alone is answered 408 after the head timeout (5 s), long
+ * before --timeout; a kept-alive connection carries several requests. */
+TEST(server_head_timeout_and_keep_alive)
+{
+    server s;
+    if (server_start(&s, "--parallel 1")) return;
+    int fd = connect_to(s.port);
+    const double t0 = now_ms();
+    send_raw(fd, "GET /health HTTP/1.1\r\nHost: x\r\n", 31);
+    char *resp = read_all(fd);
+    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408", 12) && now_ms() - t0 < HEAD_TIMEOUT_SLACK_MS,
+              "%.0f ms: %s", now_ms() - t0, resp);
+    free(resp);
+    close(fd);
+    fd = connect_to(s.port);
+    static const char two[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    send_raw(fd, two, sizeof two - 1);
+    resp = read_all(fd);
+    const char *second = strstr(resp, "HTTP/1.1 200");
+    CHECK_MSG(second && strstr(second + 1, "HTTP/1.1 200"), "keep-alive: %s", resp);
+    free(resp);
+    close(fd);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* ------------------------------------------------- sampling and logprobs */
+
+/* The end of the JSON string starting at p (its closing quote + 1). */
+static const char *skip_string(const char *p)
+{
+    for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1]) p++;
+    return *p ? p + 1 : p;
+}
+
+/* Joins the strings of the array after "key": [ in s; *n gets their count. */
+static char *join_strings(const char *s, const char *key, int *n)
+{
+    char pat[64], *all = calloc(1, 1), *one;
+    size_t len = 0;
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = s ? strstr(s, pat) : NULL;
+    *n = 0;
+    for (p = p ? p + strlen(pat) : NULL; p && *p == '"'; (*n)++) {
+        const char *e = skip_string(p);
+        if (json_string(p, e, &one) < 0) break;
+        all = realloc(all, len + strlen(one) + 1);
+        memcpy(all + len, one, strlen(one) + 1);
+        len += strlen(one);
+        free(one);
+        p = e;
+        if (*p == ',') p += 2;
+    }
+    return all;
+}
+
+/* The numbers of the array after "key": [ in s (at most cap); their count. */
+static int numbers(const char *s, const char *key, double *v, int cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = s ? strstr(s, pat) : NULL;
+    int n = 0;
+    for (p = p ? p + strlen(pat) : NULL; p && *p != ']' && n < cap; n++) {
+        char *end;
+        v[n] = strtod(p, &end);
+        if (end == p) break;
+        p = *end == ',' ? end + 2 : end;
+    }
+    return n;
+}
+
+/* Counts the occurrences of pat in s. */
+static int count_of(const char *s, const char *pat)
+{
+    int n = 0;
+    for (const char *p = s; p && (p = strstr(p, pat)); p += strlen(pat)) n++;
+    return n;
+}
+
+#define LP_TOKENS 8
+#define LP_TOP 3
+
+TEST(server_logprobs_completions_and_chat)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    char *json, *body;
+    /* completions: tokens join to the text, offsets add up, the greedy
+     * token is the best of its alternatives */
+    asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
+                    "\"logprobs\": %d}",
+             PROMPTS[0], N_TOKENS, LP_TOP);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+    int n_tok;
+    char *joined = join_strings(body, "tokens", &n_tok), *text = field(body, "text");
+    CHECK_MSG(text && !strcmp(joined, text) && !strcmp(text, cli_greedy(0)), "%s",
+              body ? body : "");
+    double lp[64], off[64];
+    CHECK_EQ_INT(numbers(body, "token_logprobs", lp, 64), n_tok);
+    CHECK_EQ_INT(numbers(body, "text_offset", off, 64), n_tok);
+    CHECK(n_tok > 0 && off[0] == 0);
+    for (int i = 0; i < n_tok; i++) CHECK_MSG(lp[i] <= 0 && lp[i] > -100, "logprob %g", lp[i]);
+    CHECK_EQ_INT(count_of(strstr(body, "\"top_logprobs\""), "\": -") +
+                     count_of(strstr(body, "\"top_logprobs\""), "\": 0"),
+                 n_tok * LP_TOP);
+    free(joined);
+    free(text);
+    free(body);
+    free(json);
+    /* chat, whole and streamed: one entry per token with LP_TOP alternatives */
+    for (int stream = 0; stream < 2; stream++) {
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], "
+                        "\"max_tokens\": %d, \"temperature\": 0, \"logprobs\": true, "
+                        "\"top_logprobs\": %d, \"stream\": %s}",
+                 LP_TOKENS, LP_TOP, stream ? "true" : "false");
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        const int entries = count_of(body, "\"top_logprobs\": [");
+        const int tokens = count_of(body, "\"token\": ");
+        CHECK_MSG(entries > 0 && tokens == entries * (1 + LP_TOP), "stream %d: %s", stream,
+                  body ? body : "");
+        CHECK(count_of(body, "\"bytes\": [") == tokens);
+        free(body);
+        free(json);
+    }
+    /* off unless asked */
+    CHECK_EQ_INT(post(s.port, "/v1/completions", "{\"prompt\": \"a\", \"max_tokens\": 2}", &body),
+                 200);
+    CHECK(strstr(body, "\"logprobs\": null") != NULL);
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+TEST(server_sampling_fields)
+{
+    server s;
+    if (server_start(&s, "--parallel 2")) return;
+    char *json, *body, *text, *first;
+    /* the greedy first token, banned with logit_bias, is not the first any more */
+    asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, \"n_probs\": 1}",
+             PROMPTS[1]);
+    CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+    free(json);
+    int n;
+    first = join_strings(body, "tokens", &n);
+    free(body);
+    asprintf(&json, "{\"content\": \"%s\"}", first);
+    CHECK_EQ_INT(post(s.port, "/tokenize", json, &body), 200);
+    free(json);
+    const long id = body && strstr(body, "[") ? strtol(strstr(body, "[") + 1, NULL, 10) : -1;
+    free(body);
+    static const char *const bans[] = {"{\"%ld\": -100}", "[[%ld, false]]"};
+    for (int i = 0; i < 2; i++) {
+        char ban[64];
+        snprintf(ban, sizeof ban, bans[i], id);
+        asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, "
+                        "\"logit_bias\": %s}",
+                 PROMPTS[1], ban);
+        CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
+        text = field(body, "text");
+        CHECK_MSG(n == 1 && text && strcmp(text, first), "banned %ld (%s): %s", id, first,
+                  body ? body : "");
+        free(text);
+        free(body);
+        free(json);
+    }
+    free(first);
+    /* the same seed gives the same sample; every field is accepted */
+    char *again = NULL;
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ_INT(post(s.port, "/v1/completions",
+                          "{\"prompt\": \"Once\", \"max_tokens\": 12, \"temperature\": 1.5, "
+                          "\"seed\": 7, \"top_k\": 0, \"top_p\": 1, \"min_p\": 0, "
+                          "\"typical_p\": 0.95, \"presence_penalty\": 0.5, "
+                          "\"frequency_penalty\": 0.5, \"repeat_penalty\": 1.1, "
+                          "\"repeat_last_n\": 32}",
+                          &body),
+                     200);
+        text = field(body, "text");
+        if (i) CHECK_MSG(text && again && !strcmp(text, again), "%s vs %s", text, again);
+        free(i ? text : again);
+        again = i ? again : text;
+        free(body);
+    }
+    free(again);
+    static const char *const bad[] = {
+        "{\"prompt\": \"a\", \"presence_penalty\": 3}",
+        "{\"prompt\": \"a\", \"frequency_penalty\": \"x\"}",
+        "{\"prompt\": \"a\", \"repeat_penalty\": 0}",
+        "{\"prompt\": \"a\", \"repeat_last_n\": -2}",
+        "{\"prompt\": \"a\", \"typical_p\": 2}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"abc\": 1}}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"99999999\": 1}}",
+        "{\"prompt\": \"a\", \"logit_bias\": {\"5\": 500}}",
+        "{\"prompt\": \"a\", \"logit_bias\": [[5]]}",
+        "{\"prompt\": \"a\", \"logprobs\": 21}",
+        "{\"prompt\": \"a\", \"top_logprobs\": -1}",
+        "{\"prompt\": \"a\", \"n_probs\": 1.5}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
+    }
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
+                      "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"logprobs\": 2}",
+                      &body),
+                 400);
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 TEST(server_api_key)
 {
     server s;
@@ -655,9 +965,77 @@ TEST(server_sigterm_during_stream)
     kill(s.pid, SIGTERM);
     char *rest = read_all(fd); /* ends when the server closes the stream */
     close(fd);
+    const size_t rl = strlen(rest);
+    CHECK_MSG(rl >= 14 && !strcmp(rest + rl - 14, "data: [DONE]\n\n"), "the stream ended: %s",
+              rl > 200 ? rest + rl - 200 : rest);
     free(rest);
     CHECK_EQ_INT(server_wait(&s, EXIT_TIMEOUT_MS), 0);
     CHECK_MSG(now_ms() - t0 < EXIT_TIMEOUT_MS, "exit took %.0f ms", now_ms() - t0);
+}
+
+/* One request of the shutdown test, on its own thread. */
+typedef struct {
+    int port, stream;
+    char *resp;
+} drain_client;
+
+static void *drain_client_main(void *arg)
+{
+    drain_client *d = arg;
+    char *raw;
+    const char *json = d->stream ? "{\"prompt\": \"Once\", \"max_tokens\": 1000, \"stream\": true}"
+                                 : "{\"prompt\": \"Once\", \"max_tokens\": 1000}";
+    const int n = asprintf(&raw, "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                           strlen(json), json);
+    int fd = connect_to(d->port);
+    if (fd >= 0 && n > 0) send_raw(fd, raw, (size_t)n);
+    free(raw);
+    d->resp = fd >= 0 ? read_all(fd) : strdup("");
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+
+/* SIGTERM with more work running and queued than the 3 s grace period
+ * allows: every client is told. A whole reply finished in time, or a 503
+ * JSON error; a stream ends in data: [DONE], after an error event when it
+ * was cut off. */
+#define N_DRAIN_CLIENTS 16
+#define DRAIN_SETTLE_US 300000
+
+TEST(server_shutdown_tells_every_client)
+{
+    server s;
+    if (server_start(&s, "--parallel 1 --ignore-eos -c 1024")) return;
+    drain_client d[N_DRAIN_CLIENTS];
+    pthread_t t[N_DRAIN_CLIENTS];
+    for (int i = 0; i < N_DRAIN_CLIENTS; i++) {
+        d[i] = (drain_client){.port = s.port, .stream = i % 2};
+        pthread_create(&t[i], NULL, drain_client_main, &d[i]);
+    }
+    usleep(DRAIN_SETTLE_US);
+    kill(s.pid, SIGTERM);
+    int cut = 0;
+    for (int i = 0; i < N_DRAIN_CLIENTS; i++) {
+        pthread_join(t[i], NULL);
+        const char *r = d[i].resp, *body = strstr(r, "\r\n\r\n");
+        const int status = !strncmp(r, "HTTP/1.1 ", 9) ? (int)strtol(r + 9, NULL, 10) : -1;
+        if (d[i].stream) {
+            const size_t rl = strlen(r);
+            const int done = rl >= 14 && !strcmp(r + rl - 14, "data: [DONE]\n\n");
+            const char *err = strstr(r, "data: {\"error\": {");
+            cut += err != NULL;
+            CHECK_MSG(status == 200 && done && (err || strstr(r, "\"finish_reason\": \"length\"")),
+                      "stream %d: %.300s", i, rl > 300 ? r + rl - 300 : r);
+        } else {
+            cut += status == 503;
+            CHECK_MSG((status == 200 && body && strstr(body, "\"finish_reason\": \"length\"")) ||
+                          (status == 503 && body && is_error_body(body + 4)),
+                      "request %d: %.300s", i, r);
+        }
+        free(d[i].resp);
+    }
+    CHECK_MSG(cut > 0, "no request was cut off: the test needs more work than the grace period");
+    CHECK_EQ_INT(server_wait(&s, EXIT_TIMEOUT_MS), 0);
 }
 
 TEST(server_flag_errors)
@@ -882,6 +1260,60 @@ TEST(server_curl_client)
     CHECK_EQ_INT(server_stop(&s), 0);
 }
 
+TEST(server_chat_page_and_no_webui)
+{
+    server s;
+    if (server_start(&s, "--api-key k")) return;
+    char *body;
+    /* the page needs no key: it asks for one */
+    CHECK_EQ_INT(request(s.port, "GET", "/", NULL, NULL, &body), 200);
+    CHECK_MSG(body && strstr(body, "<!doctype html>") && strstr(body, "/v1/chat/completions"),
+              "%.200s", body ? body : "");
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+    if (server_start(&s, "--no-webui")) return;
+    CHECK_EQ_INT(request(s.port, "GET", "/", NULL, NULL, &body), 404);
+    CHECK(is_error_body(body));
+    free(body);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* Headless Chromium types a question into the chat page and reads the
+ * streamed answer: the greedy reply of the same chat request. */
+TEST(server_chat_page_in_chromium)
+{
+    if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
+    if (access("/usr/bin/chromium", X_OK)) SKIP("chromium is not installed (apt-get install chromium)");
+    if (access("tests/server/node_modules/playwright-core/package.json", R_OK))
+        SKIP("playwright-core is absent (npm install --prefix tests/server, as .ci/run does)");
+    server s;
+    if (server_start(&s, "")) return;
+    static const char question[] = "What is the capital of France?";
+    char cmd[CMD_LEN], *out = NULL, *err = NULL, *json, *body;
+    snprintf(cmd, sizeof cmd, "node tests/server/webui_chat.mjs http://127.0.0.1:%d '%s'", s.port,
+             question);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    char *answer = field(out, "answer"), *stats = field(out, "stats");
+    asprintf(&json, "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
+                    "assistant.\"}, {\"role\": \"user\", \"content\": \"%s\"}], "
+                    "\"temperature\": 0, \"max_tokens\": 24}",
+             question);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+    char *expect = field(body, "content");
+    CHECK_MSG(answer && expect && *expect && !strcmp(answer, expect) && out &&
+                  strstr(out, "\"done\": true") && strstr(out, "\"error\": false"),
+              "page: %s (%s), expected %s", out ? out : "", err ? err : "", expect ? expect : "");
+    CHECK_MSG(stats && strstr(stats, "tokens/s"), "stats: %s", stats ? stats : "");
+    free(expect);
+    free(body);
+    free(json);
+    free(answer);
+    free(stats);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
 TEST(server_openai_npm_client)
 {
     if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
@@ -936,6 +1368,189 @@ TEST(server_on_vulkan_answers_as_the_cpu)
                   i, c[i].text ? c[i].text : "(none)", cli_greedy(i));
         free((char *)c[i].extra);
         completion_free(&c[i]);
+    }
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* The openai package (chat, streaming, logprobs, streamed completion
+ * logprobs) and LangChain's ChatOpenAI (invoke, stream), as an application
+ * would use them: every answer is the server's greedy chat reply. */
+TEST(server_openai_and_langchain_clients)
+{
+    if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
+    if (access("tests/server/node_modules/@langchain/openai/package.json", R_OK) ||
+        access("tests/server/node_modules/openai/package.json", R_OK))
+        SKIP("the npm clients are absent (npm install --prefix tests/server, as .ci/run does)");
+    server s;
+    if (server_start(&s, "-c 1024")) return;
+    char cmd[CMD_LEN], *out = NULL, *err = NULL, *body;
+    snprintf(cmd, sizeof cmd, "node tests/server/clients.mjs http://127.0.0.1:%d/v1", s.port);
+    CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
+                      "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
+                      "assistant.\"}, {\"role\": \"user\", \"content\": \"What is the capital of "
+                      "France?\"}], \"temperature\": 0, \"max_tokens\": 12}",
+                      &body),
+                 200);
+    char *expect = field(body, "content");
+    static const char *const same[] = {"chat", "chat_stream", "langchain_invoke",
+                                       "langchain_stream"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        char *got = field(out, same[i]);
+        CHECK_MSG(got && expect && *expect && !strcmp(got, expect), "%s: %s, expected %s (%s)",
+                  same[i], got ? got : "(none)", expect ? expect : "", err ? err : "");
+        free(got);
+    }
+    char *lp_text = field(out, "text"), *lp_message = field(out, "message");
+    CHECK_MSG(lp_text && lp_message && *lp_text && !strcmp(lp_text, lp_message), "logprobs: %s",
+              out ? out : "");
+    CHECK(out && strstr(out, "\"greedy_is_best\": true"));
+    CHECK_MSG(out && strstr(out, "\"json_schema_valid\": true"), "json_schema: %s",
+              out ? out : "");
+    CHECK_MSG(out && strstr(out, "\"finish\": \"tool_calls\"") &&
+                  strstr(out, "\"name\": \"get_weather\"") &&
+                  (strstr(out, "\"city\": \"Paris\"") || strstr(out, "\"city\": \"Rome\"")) &&
+                  strstr(out, "\"tool_call_stream_name\": \"get_weather\""),
+              "tool calls: %s", out ? out : "");
+    const char *cs = out ? strstr(out, "\"completion_stream_logprobs\"") : NULL;
+    char *ctext = field(cs, "text"), *ctokens = field(cs, "tokens");
+    CHECK_MSG(ctext && ctokens && *ctext && !strcmp(ctext, ctokens), "completion logprobs: %s",
+              cs ? cs : "");
+    free(ctext);
+    free(ctokens);
+    free(lp_text);
+    free(lp_message);
+    free(expect);
+    free(body);
+    free(out);
+    free(err);
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* response_format json_object and json_schema, "json_schema" and
+ * "grammar": the reply follows them; a grammar that would explode is a
+ * 400 naming the field. */
+TEST(server_constrained_output)
+{
+    server s;
+    if (server_start(&s, "--parallel 2 -c 512")) return;
+    char *body, *content;
+    static const char *const objects[] = {
+        "\"response_format\": {\"type\": \"json_object\"}",
+        "\"json_schema\": {\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": "
+        "[\"yes\", \"no\"]}, \"n\": {\"type\": \"integer\"}}}",
+        "\"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\", "
+        "\"schema\": {\"type\": \"object\", \"properties\": {\"answer\": {\"enum\": [\"yes\", "
+        "\"no\"]}, \"n\": {\"type\": \"integer\"}}}}}",
+    };
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+        char *json;
+        /* the tiny model's strings run long: prompts on which it closes them */
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}], "
+                        "\"max_tokens\": 60, \"temperature\": 0, %s}",
+                 i ? "Is Paris in France?" : "Give me a JSON object about Paris.", objects[i]);
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        content = field(body, "content");
+        const char *c = content ? content + strspn(content, " \n\t") : NULL;
+        size_t n = c ? strlen(c) : 0;
+        while (n && strchr(" \n\t", c[n - 1])) n--;
+        CHECK_MSG(c && n >= 2 && c[0] == '{' && c[n - 1] == '}' && strstr(body, "\"stop\""),
+                  "%s: %s", objects[i], body ? body : "");
+        if (i > 0)
+            CHECK_MSG(c && (strstr(c, "\"answer\"") && (strstr(c, "\"yes\"") || strstr(c, "\"no\""))),
+                      "%s", c ? c : "");
+        free(content);
+        free(body);
+        free(json);
+    }
+    CHECK_EQ_INT(post(s.port, "/v1/completions",
+                      "{\"prompt\": \"Is Paris in France?\", \"max_tokens\": 8, \"temperature\": 1, "
+                      "\"grammar\": \"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}",
+                      &body),
+                 200);
+    content = field(body, "text");
+    CHECK_MSG(content && (!strcmp(content, " yes") || !strcmp(content, " no")), "%s",
+              body ? body : "");
+    free(content);
+    free(body);
+    static const char *const bad[] = {
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= root \\\"a\\\"\"}",
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= \\\"a\\\"{99999}\"}",
+        "{\"prompt\": \"a\", \"grammar\": 5}",
+        "{\"prompt\": \"a\", \"json_schema\": {\"type\": \"spaceship\"}}",
+        "{\"prompt\": \"a\", \"response_format\": {\"type\": \"json_schema\"}}",
+        "{\"prompt\": \"a\", \"grammar\": \"root ::= \\\"a\\\"\", \"json_schema\": {}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
+    }
+    CHECK_EQ_INT(server_stop(&s), 0);
+}
+
+/* tools with tool_choice required or named: the reply is a call of one of
+ * the tools, with arguments of its schema, finish_reason tool_calls;
+ * "auto" shows the tools and lets the model answer; a tool's result is
+ * taken back as a message; bad tools are 400s. */
+TEST(server_tool_calls)
+{
+    server s;
+    if (server_start(&s, "-c 1024")) return;
+    static const char tools[] =
+        "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+        "\"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"enum\": "
+        "[\"Paris\", \"Rome\"]}}}}}, {\"type\": \"function\", \"function\": {\"name\": "
+        "\"get_time\", \"parameters\": {\"type\": \"object\", \"properties\": {\"zone\": "
+        "{\"enum\": [\"utc\", \"cet\"]}}}}}]";
+    static const char *const choices[] = {"\"required\"",
+                                          "{\"type\": \"function\", \"function\": {\"name\": "
+                                          "\"get_time\"}}"};
+    char *json, *body;
+    for (int i = 0; i < 2; i++) {
+        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"What is the "
+                        "weather in Paris?\"}], \"max_tokens\": 200, \"temperature\": 0, %s, "
+                        "\"tool_choice\": %s}",
+                 tools, choices[i]);
+        CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+        char *args = field(body, "arguments");
+        CHECK_MSG(body && strstr(body, "\"finish_reason\": \"tool_calls\"") &&
+                      strstr(body, "\"content\": null") &&
+                      strstr(body, i ? "\"name\": \"get_time\"" : "\"name\": \"get_") && args &&
+                      strstr(args, i ? "\"zone\"" : "\""),
+                  "%s", body ? body : "");
+        free(args);
+        free(body);
+        free(json);
+    }
+    /* a conversation with a call and its result goes on in text */
+    asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather?\"}, "
+                    "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"c1\", "
+                    "\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+                    "\"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}}]}, {\"role\": \"tool\", "
+                    "\"tool_call_id\": \"c1\", \"content\": \"20 C\"}], \"max_tokens\": 8, %s}",
+             tools);
+    CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
+    free(body);
+    free(json);
+    static const char *const bad[] = {
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\"}]}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": "
+        "\"function\", \"function\": {\"name\": \"g\"}}}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": \"sometimes\"}",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}], \"tools\": [{\"type\": "
+        "\"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"x\"}}}], "
+        "\"tool_choice\": \"required\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const int status = post(s.port, "/v1/chat/completions", bad[i], &body);
+        CHECK_MSG(status == 400 && is_error_body(body), "%s: %d %s", bad[i], status,
+                  body ? body : "");
+        free(body);
     }
     CHECK_EQ_INT(server_stop(&s), 0);
 }

@@ -1,8 +1,10 @@
 /*
  * batch.c - batch generation (--batch FILE): one prompt per line, as
  * plain text or as a JSON object {"prompt", optional "n_predict", "temp",
- * "top_k", "top_p", "min_p", "repeat_penalty", "seed" (-1: the clock),
- * "stop" (a string or a list), "id"}; one JSON result per line on stdout,
+ * "top_k", "top_p", "min_p", "repeat_penalty", "repeat_last_n",
+ * "presence_penalty", "frequency_penalty", "typical_p", "seed" (-1: the clock),
+ * "stop" (a string or a list), "json_schema" or "grammar" (docs/GRAMMAR.md),
+ * "id"}; one JSON result per line on stdout,
  * in input order (after a Ctrl-C, the prompts that never started get an
  * "interrupted" result).
  *
@@ -18,7 +20,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "grammar.h"
 #include "json.h"
+#include "json_schema.h"
 #include "sampling_fields.h"
 #include "scheduler.h"
 #include "seq.h"
@@ -32,6 +36,7 @@ typedef struct {
     int n_predict;
     bn_sampler_params sp;
     char **stops; /* "stop": replaces --stop for this line (n_stops of them) */
+    grammar *grammar; /* "json_schema" or "grammar": constrains this line's output */
     int n_stops, has_stops;
     int32_t *pids;
     int np;
@@ -49,6 +54,7 @@ typedef struct {
     int n_items, n_failed;
     int next;    /* first item not started */
     int printed; /* items written to stdout */
+    grammar *grammar; /* --grammar, --grammar-file, -j: for lines without their own */
 } batch;
 
 /* ------------------------------------------------------- input lines */
@@ -73,6 +79,7 @@ static void item_fail(batch *b, batch_item *it, const char *msg)
 
 #define MAX_TEMP 1e6
 #define MAX_REPEAT_PENALTY 1e3
+#define MAX_LINE_PENALTY 100 /* presence_penalty, frequency_penalty: as the flags */
 
 /* The sampling members of a line and their ranges. */
 static const sampling_field line_fields[] = {
@@ -82,6 +89,10 @@ static const sampling_field line_fields[] = {
     {"top_p", FIELD_TOP_P, 0, 1, NULL},
     {"min_p", FIELD_MIN_P, 0, 1, NULL},
     {"repeat_penalty", FIELD_REPEAT_PENALTY, 0, MAX_REPEAT_PENALTY, NULL},
+    {"repeat_last_n", FIELD_REPEAT_LAST_N, -1, BN_MAX_CTX, "-1: all"},
+    {"presence_penalty", FIELD_PRESENCE_PENALTY, -MAX_LINE_PENALTY, MAX_LINE_PENALTY, NULL},
+    {"frequency_penalty", FIELD_FREQUENCY_PENALTY, -MAX_LINE_PENALTY, MAX_LINE_PENALTY, NULL},
+    {"typical_p", FIELD_TYPICAL_P, 0, 1, "1 = off"},
     {"seed", FIELD_SEED, 0, 0, NULL},
 };
 
@@ -95,6 +106,21 @@ static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR
                                         mb, &v, err);
     if (v.seed_random) it->sp.seed = clock_seed() + (uint64_t)it->line;
     return rc;
+}
+
+/* "json_schema" (an object) or "grammar" (GBNF text): the line's output
+ * follows it (docs/GRAMMAR.md); an error message or NULL. */
+static const char *line_grammar(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
+{
+    const int schema = mb->key[0] == 'j';
+    if (it->grammar) return "give one of \"json_schema\" and \"grammar\"";
+    if (schema ? mb->kind != JSON_OBJECT : mb->kind != JSON_STRING)
+        return schema ? "\"json_schema\" must be an object" : "\"grammar\" must be a string";
+    char *text = schema ? json_schema_to_grammar(mb->raw, mb->raw_len, err) : NULL;
+    if (schema && !text) return err;
+    it->grammar = grammar_parse(text ? text : mb->str, text ? strlen(text) : mb->str_len, err);
+    free(text);
+    return it->grammar ? NULL : err;
 }
 
 /* Applies one member of a JSON line; returns an error message or NULL. */
@@ -111,10 +137,13 @@ static const char *apply_member(batch_item *it, const json_member *mb, char err[
     } else if (!strcmp(mb->key, "stop")) {
         it->has_stops = 1;
         return json_stop_strings(mb, &it->stops, &it->n_stops);
+    } else if (!strcmp(mb->key, "json_schema") || !strcmp(mb->key, "grammar")) {
+        return line_grammar(it, mb, err);
     } else if (strcmp(mb->key, "id")) {
         snprintf(err, BN_ERR_LEN,
                  "unknown key \"%.64s\" (expected prompt, n_predict, temp, top_k, top_p, min_p, "
-                 "repeat_penalty, seed, stop or id)", mb->key);
+                 "repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, typical_p, "
+                 "seed, stop, json_schema, grammar or id)", mb->key);
         return err;
     }
     return NULL;
@@ -225,6 +254,14 @@ static void finish(void *user, sched_slot *sl)
     it->np_run = n_past < it->np ? n_past : it->np;
 }
 
+/* The started hook: the line's grammar, or the command line's. */
+static void started(void *user, sched_slot *sl)
+{
+    const batch *b = user;
+    const batch_item *it = sl->job;
+    if (seq_set_grammar(&sl->q, it->grammar ? it->grammar : b->grammar)) log_out_of_memory();
+}
+
 /* Admission: the next good item as a request, until Ctrl-C. */
 static int next_item(void *user, sched_request *r)
 {
@@ -272,7 +309,8 @@ static void print_ready(batch *b)
 static void run_all(batch *b, scheduler *s)
 {
     char err[BN_ERR_LEN];
-    const sched_hooks hooks = {.next = next_item, .finished = finish, .user = b};
+    const sched_hooks hooks = {.next = next_item, .started = started, .finished = finish,
+                               .user = b};
     for (;;) {
         sched_admit(s, &hooks);
         print_ready(b);
@@ -320,8 +358,10 @@ static void free_items(batch *b)
         free(it->result);
         for (int k = 0; k < it->n_stops; k++) free(it->stops[k]);
         free(it->stops);
+        grammar_free(it->grammar);
     }
     free(b->items);
+    grammar_free(b->grammar);
 }
 
 /* --batch: reads and checks the lines, runs them on the scheduler, prints
@@ -332,7 +372,8 @@ int run_batch(const run_opts *o)
         cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
     size_t len;
     char *text = cli_read_file(o->batch_file, "--batch", &len);
-    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin"};
+    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin",
+               .grammar = cli_load_grammar(o)};
     parse_input(&b, text, len);
     free(text);
     bn_model *m = cli_load_model(o);

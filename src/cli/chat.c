@@ -176,7 +176,8 @@ static int reply(chat *c, const int32_t *ids, int n)
 }
 
 /* One user turn: its text after the pending end of the last reply, then the
- * reply. Returns 0, or -1 when the context is full. */
+ * reply. A message that could not fit even after every context shift is
+ * refused, and the chat goes on. Returns 0, or -1 when the context is full. */
 static int user_turn(chat *c, const char *line)
 {
     bn_session *s = c->q.session;
@@ -191,6 +192,14 @@ static int user_turn(chat *c, const char *line)
     free(ids);
     if (c->o->verbose_prompt) cli_print_prompt(c->tok, text, strlen(text), all.ids, all.n);
     free(text);
+    const int kept = bn_session_n_past(s) < c->n_keep ? bn_session_n_past(s) : c->n_keep;
+    if (kept + all.n >= bn_session_n_ctx(s)) {
+        log_note("message not sent: its %d tokens do not fit the context of %d tokens with the %d "
+                 "kept; the chat goes on (a longer context: -c)",
+                 all.n, bn_session_n_ctx(s), kept);
+        free(all.ids);
+        return 0;
+    }
     int rc = -1; /* the turn does not fit */
     while (bn_session_n_past(s) + all.n >= bn_session_n_ctx(s) && !shift_context(c)) {}
     if (bn_session_n_past(s) + all.n < bn_session_n_ctx(s)) {
@@ -387,6 +396,7 @@ int run_chat(const run_opts *o)
     free(c.pending.ids);
     free(c.hist.ids);
     free(c.q.out.ids);
+    seq_free_probs(&c.q);
     buf_free(&c.q.stream.text);
     bn_sampler_free(c.q.sampler);
     bn_session_free(s);

@@ -73,6 +73,9 @@ bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int
 /* Makes a Ctrl-C stop ctx's evaluations between layers. */
 void cli_stop_at_interrupt(bn_context *ctx);
 bn_sampler *cli_new_sampler(const bn_sampler_params *sp, int n_vocab);
+/* The grammar of --grammar, --grammar-file or --json-schema, parsed
+ * (NULL: none), or exits with a usage error saying what is wrong with it. */
+struct grammar *cli_load_grammar(const run_opts *o);
 /* Tokenizes, or exits with a usage error naming `what`. */
 int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int flags,
                       const char *what, int *n);

@@ -31,14 +31,21 @@ static void continue_alone(gen_seq *q)
 /* The speed line on stderr after a generation. */
 static void print_stats(const bn_model *m, const gen_seq *q, int np)
 {
-    char threads[32];
-    log_note("prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
+    char threads[32], prompt[32], generated[32];
+    plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads, sizeof threads);
+    if (!q->prompt_done) { /* Ctrl-C during the prompt: no rate to report */
+        log_note("prompt of %s interrupted after %.1f ms, nothing generated, stop: interrupted, "
+                 "kernel %s, %s",
+                 plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
+                 bn_model_kernel_name(m), threads);
+        return;
+    }
+    log_note("prompt %s in %.1f ms (%.1f tok/s), generated %s in %.1f ms "
              "(%.1f tok/s), stop: %s, kernel %s, %s",
-             np, q->prompt_ms, per_second(np, q->prompt_ms), q->out.n,
+             plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
+             per_second(np, q->prompt_ms), plural(q->out.n, "token", generated, sizeof generated),
              q->gen_ms, per_second(q->out.n, q->gen_ms),
-             stop_words(q->stop_reason), bn_model_kernel_name(m),
-             plural(bn_context_n_threads(bn_session_context(q->session)), "thread", threads,
-                        sizeof threads));
+             stop_words(q->stop_reason), bn_model_kernel_name(m), threads);
 }
 
 /* Plain generation: echoes the prompt and streams the continuation, or prints --json. */
@@ -72,6 +79,8 @@ int run_generate(const run_opts *o)
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     seq_want_logits(&q);
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);
+    grammar *g = cli_load_grammar(o);
+    if (seq_set_grammar(&q, g)) log_out_of_memory();
     cli_catch_sigint();
     if (!o->json && !o->quiet) {
         fwrite(text, 1, len, stdout);
@@ -100,6 +109,9 @@ int run_generate(const run_opts *o)
     cli_check_output(stdout);
     int code = cli_interrupted ? EXIT_INTERRUPTED : 0;
     free(q.out.ids);
+    seq_free_probs(&q);
+    seq_free_grammar(&q);
+    grammar_free(g);
     seq_free_mask(&q);
     lookup_free(&q.lk);
     buf_free(&q.stream.text);

@@ -43,9 +43,12 @@ typedef struct {
     ppl_sums sums;
 } ppl_run;
 
-/* Evaluates window tokens[start, end) and scores tokens from `first` on. */
-static void score_window(ppl_run *p, const int32_t *tokens, int start, int end, int first)
+/* Evaluates window tokens[start, end) and scores tokens from `first` on;
+ * returns 1, or 0 when Ctrl-C cut it short: then none of its tokens
+ * count, so the result covers whole windows only. */
+static int score_window(ppl_run *p, const int32_t *tokens, int start, int end, int first)
 {
+    ppl_sums sums = {0};
     char err[BN_ERR_LEN];
     int32_t *win = malloc((size_t)(end - start + 1) * sizeof *win);
     if (!win) log_out_of_memory();
@@ -65,12 +68,17 @@ static void score_window(ppl_run *p, const int32_t *tokens, int start, int end, 
             int k = start + j + 1 - off; /* the text token win[j + 1] */
             if (k < first) continue;
             double nll = token_nll(p->logits + (size_t)(j - c) * p->n_vocab, p->n_vocab, tokens[k]);
-            p->sums.nll += nll;
-            p->sums.nll2 += nll * nll;
-            p->sums.count++;
+            sums.nll += nll;
+            sums.nll2 += nll * nll;
+            sums.count++;
         }
     }
     free(win);
+    if (cli_interrupted) return 0;
+    p->sums.nll += sums.nll;
+    p->sums.nll2 += sums.nll2;
+    p->sums.count += sums.count;
+    return 1;
 }
 
 static double ppl_value(const ppl_sums *s) { return exp(s->nll / (double)s->count); }
@@ -96,9 +104,11 @@ static void report(const run_opts *o, const ppl_run *p, int n_tokens, int window
     } else {
         printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl_value(&p->sums), ppl_error(&p->sums));
     }
+    char tokens[32], windows[32];
     if (!o->quiet)
-        log_note("perplexity of %s: %ld of %d tokens scored in %d windows of %d (stride %d)%s",
-                 o->ppl_file, p->sums.count, n_tokens, n_windows, window, stride,
+        log_note("perplexity of %s: %ld of %s scored in %s of %d (stride %d)%s", o->ppl_file,
+                 p->sums.count, plural(n_tokens, "token", tokens, sizeof tokens),
+                 plural(n_windows, "window", windows, sizeof windows), window, stride,
                  cli_interrupted ? ", interrupted" : "");
 }
 
@@ -137,7 +147,7 @@ int run_perplexity(const run_opts *o)
     int n_windows = 0;
     for (int start = 0, scored_to = 0; scored_to < n && !cli_interrupted; start += stride) {
         int end = start + window < n ? start + window : n;
-        score_window(&p, tokens, start, end, scored_to);
+        if (!score_window(&p, tokens, start, end, scored_to)) break;
         scored_to = end;
         n_windows++;
         if (!o->quiet && !o->json)

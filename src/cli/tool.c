@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "grammar.h"
+#include "json_schema.h"
 #include "os.h"
 
 volatile sig_atomic_t cli_interrupted;
@@ -181,6 +183,25 @@ int32_t *cli_tokenize(const bn_tokenizer *tok, const char *text, size_t len, int
     *n = bn_tokenize(tok, text, len, flags, &ids, err);
     if (*n < 0) cli_die(EXIT_USAGE, "%s: %s", what, err);
     return ids;
+}
+
+struct grammar *cli_load_grammar(const run_opts *o)
+{
+    if (!o->grammar && !o->grammar_file && !o->json_schema) return NULL;
+    if (!!o->grammar + !!o->grammar_file + !!o->json_schema > 1)
+        cli_die(EXIT_USAGE, "--grammar, --grammar-file and --json-schema exclude each other");
+    const char *flag = o->grammar_file ? "--grammar-file" : o->grammar ? "--grammar" : "--json-schema";
+    char err[BN_ERR_LEN];
+    size_t len;
+    char *text = o->grammar_file ? cli_read_file(o->grammar_file, flag, &len)
+                 : o->json_schema ? json_schema_to_grammar(o->json_schema, strlen(o->json_schema), err)
+                                  : NULL;
+    if (o->json_schema && !text) cli_die(EXIT_USAGE, "%s: %s", flag, err);
+    if (o->json_schema) len = strlen(text);
+    grammar *g = grammar_parse(text ? text : o->grammar, text ? len : strlen(o->grammar), err);
+    free(text);
+    if (!g) cli_die(EXIT_USAGE, "%s: %s", flag, err);
+    return g;
 }
 
 /* A sampler for the parameters, or exits with a usage error. */

@@ -12,10 +12,16 @@
 #define BN_BUILD_COMMIT "unknown"
 #endif
 
-#ifdef __VERSION__
+/* The compiler's name and version: __VERSION__ alone is only a number for
+ * gcc ("12.2.0"), while clang's already starts with its name. */
+#if defined(__clang__)
+#define COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define COMPILER "gcc " __VERSION__
+#elif defined(__VERSION__)
 #define COMPILER __VERSION__
 #else
-#define COMPILER "unknown"
+#define COMPILER "an unknown compiler"
 #endif
 
 const char *cli_build_commit(void) { return BN_BUILD_COMMIT; }

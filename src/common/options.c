@@ -30,6 +30,7 @@
 #define MAX_LOOKUP 64       /* draft tokens a pass may check */
 #define MAX_EMBD_NORM 1000  /* the largest p of --embd-normalize's p-norm */
 #define MAX_LIST_VALUE (1 << 20)
+#define MAX_PENALTY 100 /* --presence-penalty, --frequency-penalty */
 #define HELP_COLUMN 26 /* where --help's descriptions start */
 #define HELP_WIDTH 80
 
@@ -78,6 +79,7 @@ static int add_model(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_count(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_format(run_opts *o, const char *flag, const char *v, char *err);
 static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err);
+static int add_logit_bias(run_opts *o, const char *flag, const char *v, char *err);
 
 static const char GPU_HELP[] = "llama.cpp's other GPU flags: accepted and ignored with a notice";
 
@@ -170,8 +172,22 @@ static const opt_def OPTIONS[] = {
      .help = "penalize repeated tokens, 1 = off"},
     {S_MAIN, T_INT, NULL, "--repeat-last-n", "N", F(sp.repeat_last_n), -1, BN_MAX_CTX,
      .help = "tokens the penalty looks back on, -1 = whole context"},
+    {S_MAIN, T_FLOAT, NULL, "--presence-penalty", "F", F(sp.presence_penalty), -MAX_PENALTY,
+     MAX_PENALTY, .help = "subtract F from the logit of a token in that window, 0 = off"},
+    {S_MAIN, T_FLOAT, NULL, "--frequency-penalty", "F", F(sp.frequency_penalty), -MAX_PENALTY,
+     MAX_PENALTY, .help = "subtract F per occurrence in that window, 0 = off"},
+    {S_MAIN, T_FLOAT, NULL, "--typical", "P", F(sp.typical_p), 0, 1,
+     .help = "locally typical sampling, 1 = off"},
+    {S_MAIN, T_CUSTOM, NULL, "-l, --logit-bias", "ID+B", .parse = add_logit_bias,
+     .help = "add B to token ID's logit (ID-B subtracts, ID-inf bans it); repeatable"},
     {S_MAIN, T_CUSTOM, NULL, "-s, --seed", "N", .def_text = "-1", .parse = parse_seed,
      .help = "random seed, -1 = from the clock"},
+    {S_MAIN, T_STRING, NULL, "--grammar", "GBNF", F(grammar),
+     .help = "constrain the output to a grammar in llama.cpp's GBNF (docs/GRAMMAR.md)"},
+    {S_MAIN, T_STRING, NULL, "--grammar-file", "FILE", F(grammar_file),
+     .help = "the grammar from a file"},
+    {S_MAIN, T_STRING, NULL, "-j, --json-schema", "JSON", F(json_schema),
+     .help = "constrain the output to JSON texts of a JSON Schema (docs/GRAMMAR.md)"},
 
     {S_MAIN, T_SWITCH, "output", "--json", NULL, F(json), 1,
      .help = "print one JSON object per result (text, ids, stop reason, timings; with "
@@ -181,6 +197,9 @@ static const opt_def OPTIONS[] = {
     {S_MAIN, T_SWITCH, NULL, "-v, --verbose", NULL, F(verbose), 1,
      .help = "load time, memory, KV cache size, time to first token, peak memory and seed on "
              "stderr"},
+    {S_MAIN, T_INT, NULL, "--n-probs", "N", F(sp.n_probs), 0, BN_MAX_PROBS,
+     .help = "with --json: each generated token's log probability and its N likeliest "
+             "alternatives (probs), from the distribution it was drawn from"},
     {S_MAIN, T_SWITCH, NULL, "--verbose-prompt", NULL, F(verbose_prompt), 1,
      .help = "print the prompt as rendered (each chat turn in its format) and its token ids "
              "on stderr before generating"},
@@ -206,7 +225,9 @@ static const opt_def OPTIONS[] = {
     {S_MAIN, T_MODE, "batch", "--batch", "FILE", F(batch_file), MODE_BATCH,
      .help = "one prompt per line ('-' is stdin): plain text, or a JSON object {\"prompt\", "
              "\"n_predict\", \"temp\", \"top_k\", \"top_p\", \"min_p\", \"repeat_penalty\", "
-             "\"seed\" (-1: the clock), \"stop\" (string or list), \"id\"}; prints one --json "
+             "\"repeat_last_n\", \"presence_penalty\", \"frequency_penalty\", \"typical_p\", "
+             "\"seed\" (-1: the clock), \"stop\" (string or list), \"json_schema\" or \"grammar\" "
+             "(docs/GRAMMAR.md), \"id\"}; prints one --json "
              "result per line in input order (with \"line\"; bad lines give {\"line\", "
              "\"error\"} and exit status 2; after Ctrl-C, prompts not started get stop_reason "
              "\"interrupted\")"},
@@ -218,9 +239,9 @@ static const opt_def OPTIONS[] = {
              "half; prints \"PPL = x +/- error\""},
 
     {S_MAIN, T_MODE, "server", "--server", NULL, .lo = MODE_SERVER,
-     .help = "OpenAI-compatible HTTP server (README.md#server): /v1/completions, "
-             "/v1/chat/completions, /v1/embeddings, /embedding, /tokenize, /detokenize, "
-             "/v1/models, /health and /metrics; "
+     .help = "OpenAI-compatible HTTP server (README.md#server): a chat page at /, "
+             "/v1/completions, /v1/chat/completions, /v1/embeddings, /embedding, /tokenize, "
+             "/detokenize, /v1/models, /health and /metrics; "
              "--parallel requests decode together (-c per request)"},
     {S_MAIN, T_STRING, NULL, "--host", "HOST", F(host), .def_text = OPT_DEFAULT_HOST,
      .help = "address to listen on"},
@@ -229,11 +250,13 @@ static const opt_def OPTIONS[] = {
     {S_MAIN, T_STRING, NULL, "--api-key", "KEY", F(api_key), .def_text = "none",
      .help = "require \"Authorization: Bearer KEY\""},
     {S_MAIN, T_INT, NULL, "-to, --timeout", "N", F(server_timeout), 1, MAX_TIMEOUT,
-     .def = STR(OPT_DEFAULT_TIMEOUT), .help = "seconds to read a request or write a reply"},
+     .def = STR(OPT_DEFAULT_TIMEOUT),
+     .help = "seconds to read a request's body or write a reply (a request head has 5 seconds)"},
     {S_MAIN, T_LONG, NULL, "--max-body", "N", F(server_max_body), 1, MAX_BODY,
      .def = STR(OPT_DEFAULT_MAX_BODY), .help = "largest request body in bytes"},
     {S_MAIN, T_INT, NULL, "--max-tokens", "N", F(server_max_tokens), 0, BN_MAX_CTX,
      .help = "most tokens one request may generate, 0 = no limit"},
+    {S_MAIN, T_SWITCH, NULL, "--no-webui", NULL, F(no_webui), 1, .help = "no chat page at /"},
 
     {S_MAIN, T_SWITCH, "embeddings", "--embedding", NULL, F(embedding), 1,
      .help = "print the embedding of each non-empty line of -p / -f (or of --batch FILE), all "
@@ -451,6 +474,22 @@ static void apply_ngl(run_opts *o)
     o->device = o->ngl ? "vulkan" : "cpu";
 }
 
+/* -l ID+BIAS, ID-BIAS or ID-inf (llama-cli's form), repeatable: o->biases
+ * has room for one per argument. The id is checked against the
+ * vocabulary once the model is loaded. */
+static int add_logit_bias(run_opts *o, const char *flag, const char *v, char *err)
+{
+    char *end;
+    errno = 0;
+    const long id = strtol(v, &end, 10);
+    const float bias = end != v && (*end == '+' || *end == '-') ? strtof(end, &end) : NAN;
+    if (errno || *end || id < 0 || id > INT32_MAX || isnan(bias))
+        return fail(err, "%s expects TOKEN_ID+BIAS or TOKEN_ID-BIAS, got '%s'", flag, v);
+    o->biases[o->sp.n_logit_bias++] = (bn_logit_bias){(int32_t)id, bias};
+    o->sp.logit_bias = o->biases;
+    return 0;
+}
+
 /* Selects the mode of a mode flag; two different modes are an error. */
 static int set_mode(run_opts *o, run_mode mode, const char *flag, char *err)
 {
@@ -611,10 +650,15 @@ static int check_combination(const run_opts *o, char *err)
     if (o->json && o->mode == MODE_CHAT) return fail(err, "--json does not apply to --chat");
     if (o->system && o->mode != MODE_CHAT) return fail(err, "--system needs --chat");
     if (o->n_keep && o->mode != MODE_CHAT) return fail(err, "--keep needs --chat");
+    if ((o->grammar || o->grammar_file || o->json_schema) && o->mode != MODE_GENERATE &&
+        o->mode != MODE_BATCH)
+        return fail(err, "--grammar, --grammar-file and --json-schema apply to generation and "
+                         "--batch (the server takes them per request)");
     if (o->chat_template && o->mode != MODE_CHAT && o->mode != MODE_SERVER)
         return fail(err, "--chat-template needs --chat or --server");
-    if (o->mode != MODE_SERVER && (o->host || o->port != OPT_DEFAULT_PORT || o->api_key))
-        return fail(err, "--host, --port and --api-key need --server");
+    if (o->mode != MODE_SERVER &&
+        (o->host || o->port != OPT_DEFAULT_PORT || o->api_key || o->no_webui))
+        return fail(err, "--host, --port, --api-key and --no-webui need --server");
     return check_embedding(o, err);
 }
 
@@ -625,7 +669,8 @@ int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--bench")) scope = S_BENCH;
     o->stops = calloc((size_t)argc, sizeof *o->stops);
-    if (!o->stops) log_out_of_memory();
+    o->biases = calloc((size_t)argc, sizeof *o->biases);
+    if (!o->stops || !o->biases) log_out_of_memory();
     set_defaults(o);
     if (scope == S_BENCH) o->mode = MODE_BENCH;
     const char *see = scope == S_BENCH ? " (see --bench --help)" : "";
@@ -654,7 +699,9 @@ int opts_parse(int argc, char **argv, run_opts *o, char err[BN_ERR_LEN])
 void opts_free(run_opts *o)
 {
     free(o->stops);
+    free(o->biases);
     o->stops = NULL;
+    o->biases = NULL;
 }
 
 /* ============================================================ the help */

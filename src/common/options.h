@@ -98,6 +98,11 @@ typedef struct {
     int server_timeout;    /* -to, --timeout: seconds to read a request or write a reply */
     long server_max_body;  /* --max-body: bytes */
     int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
+    int no_webui;          /* --no-webui: no chat page at / */
+    const char *grammar;      /* --grammar: GBNF text */
+    const char *grammar_file; /* --grammar-file */
+    const char *json_schema;  /* --json-schema */
+    bn_logit_bias *biases;    /* -l: sp.logit_bias points here */
     bench_opts bench;      /* --bench */
     /* what the parser noted */
     const char *mode_flag;   /* the flag that chose the mode */

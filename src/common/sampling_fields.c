@@ -12,7 +12,8 @@
 
 static int is_integer_target(field_target t)
 {
-    return t != FIELD_TEMP && t != FIELD_TOP_P && t != FIELD_MIN_P && t != FIELD_REPEAT_PENALTY;
+    return t == FIELD_N_PREDICT || t == FIELD_TOP_K || t == FIELD_SEED || t == FIELD_LOOKUP ||
+           t == FIELD_REPEAT_LAST_N;
 }
 
 /* "seed": -1 asks for a seed from the clock; other values must be whole
@@ -56,6 +57,10 @@ static void store(const sampling_field *f, double x, sampling_values *v)
     case FIELD_MIN_P: v->sp->min_p = (float)x; break;
     case FIELD_REPEAT_PENALTY: v->sp->repeat_penalty = (float)x; break;
     case FIELD_LOOKUP: *v->lookup = (int)x; break;
+    case FIELD_PRESENCE_PENALTY: v->sp->presence_penalty = (float)x; break;
+    case FIELD_FREQUENCY_PENALTY: v->sp->frequency_penalty = (float)x; break;
+    case FIELD_REPEAT_LAST_N: v->sp->repeat_last_n = (int)x; break;
+    case FIELD_TYPICAL_P: v->sp->typical_p = (float)x; break;
     case FIELD_SEED: break;
     }
 }

@@ -21,6 +21,10 @@ typedef enum {
     FIELD_REPEAT_PENALTY,
     FIELD_SEED,   /* -1 (a seed from the clock) or 0 to 2^64 - 1; lo and hi unused */
     FIELD_LOOKUP, /* most lookup draft tokens a pass */
+    FIELD_PRESENCE_PENALTY,
+    FIELD_FREQUENCY_PENALTY,
+    FIELD_REPEAT_LAST_N,
+    FIELD_TYPICAL_P,
 } field_target;
 
 typedef struct {

@@ -81,11 +81,14 @@ static void slot_start(scheduler *s, sched_slot *sl, const sched_request *r)
     s->n_active++;
 }
 
-/* Frees a slot's sampler, ids, mask, draft state and text. */
+/* Frees a slot's sampler, ids, probabilities, grammar, mask, draft state
+ * and text. */
 void sched_cancel(scheduler *s, sched_slot *sl)
 {
     bn_sampler_free(sl->q.sampler);
     free(sl->q.out.ids);
+    seq_free_probs(&sl->q);
+    seq_free_grammar(&sl->q);
     seq_free_mask(&sl->q);
     lookup_free(&sl->q.lk);
     buf_free(&sl->q.stream.text);

@@ -21,6 +21,7 @@ int seq_prefill(gen_seq *q, const int32_t *ids, int n, char err[BN_ERR_LEN])
     if (rc < 0) return -1;
     if (rc == BN_ABORTED) {
         q->t_gen_start = now_ms();
+        q->prompt_ms = q->t_gen_start - t0; /* until it stopped */
         seq_interrupt(q);
         return 0;
     }
@@ -33,6 +34,7 @@ int seq_prompt_done(gen_seq *q, const int32_t *ids, int n, const float *logits, 
     lookup_prompt(&q->lk, bn_session_n_past(q->session), ids, n);
     q->t_gen_start = now_ms();
     q->prompt_ms = q->t_gen_start - t0;
+    q->prompt_done = 1;
     return seq_step(q, logits);
 }
 
@@ -77,7 +79,8 @@ void seq_ignore_eog(gen_seq *q, int n_vocab)
  * sampler keeps: as many more rows stay exact. */
 void seq_want_logits(gen_seq *q)
 {
-    const int top = bn_sampler_logits_top(q->sampler);
+    /* a grammar may forbid every token of any top-k: it reads them all */
+    const int top = q->gr ? 0 : bn_sampler_logits_top(q->sampler);
     bn_session_set_logits_top(q->session, top ? top + q->n_banned : 0);
 }
 
@@ -106,6 +109,66 @@ static const float *apply_mask(gen_seq *q, const float *logits)
     return q->masked;
 }
 
+void seq_free_probs(gen_seq *q)
+{
+    free(q->probs);
+    q->probs = NULL;
+    q->probs_cap = 0;
+}
+
+int seq_set_grammar(gen_seq *q, const grammar *g)
+{
+    if (!g) return 0;
+    q->gr = malloc(sizeof *q->gr);
+    if (!q->gr || grammar_tokens_init(q->gr, g, q->tok)) {
+        free(q->gr);
+        q->gr = NULL;
+        return -1;
+    }
+    if (q->session) seq_want_logits(q);
+    return 0;
+}
+
+void seq_free_grammar(gen_seq *q)
+{
+    if (q->gr) grammar_tokens_free(q->gr);
+    free(q->gr);
+    q->gr = NULL;
+}
+
+/* With a grammar: the token drawn if the grammar allows it, else a draw
+ * from the logits with every forbidden token masked. Either way each
+ * allowed token comes out with its probability under the masked
+ * distribution, and the grammar costs nothing while the model agrees with
+ * it. -1 when the grammar allows no token at all. */
+static int32_t constrain(gen_seq *q, const float *logits, int32_t id)
+{
+    if (!q->gr) return id;
+    if (!grammar_token_allowed(q->gr, id)) {
+        int n_allowed;
+        const float *masked = grammar_mask(q->gr, logits, &n_allowed);
+        if (!n_allowed) return -1;
+        id = bn_sampler_sample(q->sampler, masked);
+    }
+    grammar_take(q->gr, id);
+    return id;
+}
+
+/* Keeps the probabilities of the token just sampled, at q->probs[index]. */
+static void keep_probs(gen_seq *q, int index)
+{
+    tok_probs tp;
+    tp.n_top = bn_sampler_last_probs(q->sampler, &tp.logprob, tp.top_ids, tp.top_logprobs);
+    if (tp.n_top < 0) return; /* not asked for */
+    if (index >= q->probs_cap) {
+        q->probs_cap = q->probs_cap ? 2 * q->probs_cap : 64;
+        tok_probs *grown = realloc(q->probs, (size_t)q->probs_cap * sizeof *grown);
+        if (!grown) log_out_of_memory();
+        q->probs = grown;
+    }
+    q->probs[index] = tp;
+}
+
 /* seq_step for a pass that evaluated drafts: samples with `draft` as the
  * proposal (-1: none), as if the session held n_past tokens. */
 static int seq_step_draft(gen_seq *q, const float *logits, int32_t draft, int n_past)
@@ -114,7 +177,9 @@ static int seq_step_draft(gen_seq *q, const float *logits, int32_t draft, int n_
     logits = apply_mask(q, logits);
     int32_t id = draft < 0 ? bn_sampler_sample(q->sampler, logits)
                            : bn_sampler_sample_draft(q->sampler, logits, draft);
+    if ((id = constrain(q, logits, id)) < 0) return seq_end(q, "grammar");
     bn_sampler_accept(q->sampler, id);
+    keep_probs(q, q->out.n);
     ids_push(&q->out, id);
     lookup_push(&q->lk, id);
     if (bn_token_is_eog(q->tok, id)) return seq_end(q, id == bn_token_eos(q->tok) ? "eos" : "eot");
@@ -150,6 +215,23 @@ void seq_write_json_fields(FILE *out, const gen_seq *q, const char *prompt, size
             "\"prompt_tokens_per_s\": %.3f, \"generation_tokens_per_s\": %.3f}",
             q->prompt_ms, q->gen_ms, per_second(np, q->prompt_ms), per_second(q->out.n, q->gen_ms));
     lookup_write_json(out, &q->lk);
+    seq_write_json_probs(out, q);
+}
+
+void seq_write_json_probs(FILE *out, const gen_seq *q)
+{
+    if (!q->probs) return;
+    fputs(", \"probs\": [", out);
+    for (int i = 0; i < q->out.n; i++) {
+        const tok_probs *p = &q->probs[i];
+        fprintf(out, "%s{\"id\": %d, \"logprob\": %.6g, \"top\": [", i ? ", " : "",
+                (int)q->out.ids[i], isfinite(p->logprob) ? (double)p->logprob : SEQ_NO_LOGPROB);
+        for (int k = 0; k < p->n_top; k++)
+            fprintf(out, "%s{\"id\": %d, \"logprob\": %.6g}", k ? ", " : "", (int)p->top_ids[k],
+                    (double)p->top_logprobs[k]);
+        fputs("]}", out);
+    }
+    fputc(']', out);
 }
 
 /* ------------------------------------------------- lookup drafts */
@@ -163,7 +245,7 @@ static int draft_room(const gen_seq *q)
     return room;
 }
 
-int seq_draft(gen_seq *q) { return lookup_draft(&q->lk, q->next, draft_room(q)); }
+int seq_draft(gen_seq *q) { return q->gr ? 0 : lookup_draft(&q->lk, q->next, draft_room(q)); }
 
 int seq_draft_entries(gen_seq *q, bn_batch_entry *e)
 {

@@ -3,17 +3,23 @@
  *
  * The chain follows llama.cpp's classic sampler (llama-cli defaults,
  * docs/FORWARD.md, Sampling: temp 0.8, top_k 40, top_p 0.95, min_p 0.05,
- * repeat penalty 1.0 = off, last_n 64). In order:
+ * repeat penalty 1.0 = off, last_n 64; presence, frequency 0 and typical
+ * 1 = off). In order:
  *
- *   1. repetition   every DISTINCT token among the last repeat_last_n
- *      penalty      accepted tokens (-1: all accepted since new/reset) is
+ *   0. logit bias   each listed token's bias is added to its logit;
+ *   1. penalties    every DISTINCT token among the last repeat_last_n
+ *                   accepted tokens (-1: all accepted since new/reset) is
  *                   penalized once: logit > 0 -> logit / penalty,
- *                   else logit * penalty;
+ *                   else logit * penalty; then minus presence_penalty,
+ *                   minus frequency_penalty times its count there;
  *   2. sanitize     NaN -> -inf (never drawn), +inf -> FLT_MAX (so the
  *                   shift by the max logit stays finite; several +inf
  *                   tokens then share the probability equally);
  *   3. greedy       when temp <= 0: argmax, ties -> lowest id; stop here;
  *   4. top-k        keep the k best (0 = off; ties -> lowest id first);
+ *   4b. typical     softmax over the survivors; keep the tokens whose
+ *                   surprise -log p is closest to the entropy, fewest
+ *                   first, until their probability reaches typical_p;
  *   5. top-p        softmax (temperature 1) over the survivors, sorted by
  *                   probability; keep the shortest prefix whose cumulative
  *                   probability reaches top_p (at least one token);
@@ -23,7 +29,9 @@
  *   8. softmax and draw one token with the sampler's own PRNG.
  *
  * bn_sampler_probs returns the distribution of step 8; bn_sampler_sample_draft
- * draws from the same distribution given a speculative draft token.
+ * draws from the same distribution given a speculative draft token. With
+ * n_probs set, each draw also keeps its token's probability and the best
+ * alternatives for bn_sampler_last_probs (logprobs of the server).
  *
  * "Better" always means higher logit, then lower id, so every step is a
  * deterministic function of the logits. Implementation note: min-p is
@@ -57,6 +65,7 @@
 #define DEFAULT_MIN_P 0.05f
 #define DEFAULT_REPEAT_PENALTY 1.0f
 #define DEFAULT_REPEAT_LAST_N 64
+#define DEFAULT_TYPICAL_P 1.0f
 
 /* repeat_last_n value meaning "every accepted token". */
 #define WINDOW_ALL (-1)
@@ -65,6 +74,7 @@ typedef struct {
     float logit;
     int32_t id;
     double weight; /* exp(logit - max logit) */
+    double key;    /* typical sampling's sort key */
 } candidate;
 
 struct bn_sampler {
@@ -76,6 +86,12 @@ struct bn_sampler {
     int window_len;
     int window_head; /* slot the next accepted id goes to */
     uint64_t rng[4]; /* xoshiro256** state */
+    bn_logit_bias *bias; /* params.logit_bias, copied */
+    int drawn;           /* a draw was made (capture) */
+    float last_logprob;  /* of the token drawn */
+    int n_top;
+    int32_t top_ids[BN_MAX_PROBS];
+    float top_logprobs[BN_MAX_PROBS];
 };
 
 /* ------------------------------------------------------------------ PRNG */
@@ -128,6 +144,7 @@ bn_sampler_params bn_sampler_default_params(void)
         .repeat_penalty = DEFAULT_REPEAT_PENALTY,
         .repeat_last_n = DEFAULT_REPEAT_LAST_N,
         .seed = BN_SAMPLER_DEFAULT_SEED,
+        .typical_p = DEFAULT_TYPICAL_P,
     };
     return p;
 }
@@ -146,6 +163,16 @@ int bn_sampler_params_check(const bn_sampler_params *p, int n_vocab, char err[BN
         why = "repeat penalty must be a positive number (1 = off)";
     else if (p->repeat_last_n < WINDOW_ALL)
         why = "repeat-last-n must be >= -1 (-1 = all tokens, 0 = off)";
+    else if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
+        why = "presence and frequency penalties must be finite numbers (0 = off)";
+    else if (isnan(p->typical_p)) why = "typical-p is not a number";
+    else if (p->n_probs < 0 || p->n_probs > BN_MAX_PROBS) why = "n-probs must be from 0 to 20";
+    else if (p->n_logit_bias < 0 || (p->n_logit_bias && !p->logit_bias))
+        why = "no logit bias array";
+    for (int i = 0; !why && i < p->n_logit_bias; i++)
+        if (p->logit_bias[i].id < 0 || p->logit_bias[i].id >= n_vocab)
+            why = "a logit bias names a token id outside the vocabulary";
+        else if (isnan(p->logit_bias[i].bias)) why = "a logit bias is not a number";
     if (!why) return 0;
     if (err) snprintf(err, BN_ERR_LEN, "%s", why);
     return -1;
@@ -165,7 +192,14 @@ bn_sampler *bn_sampler_new(const bn_sampler_params *params, int n_vocab)
     s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
     if (params->repeat_last_n > 0)
         s->window = malloc((size_t)params->repeat_last_n * sizeof *s->window);
-    if (!s->cand || !s->counts || (params->repeat_last_n > 0 && !s->window)) {
+    if (params->n_logit_bias) {
+        s->bias = malloc((size_t)params->n_logit_bias * sizeof *s->bias);
+        if (s->bias)
+            memcpy(s->bias, params->logit_bias, (size_t)params->n_logit_bias * sizeof *s->bias);
+    }
+    s->params.logit_bias = s->bias;
+    if (!s->cand || !s->counts || (params->repeat_last_n > 0 && !s->window) ||
+        (params->n_logit_bias && !s->bias)) {
         bn_sampler_free(s);
         return NULL;
     }
@@ -180,6 +214,7 @@ void bn_sampler_free(bn_sampler *sampler)
     free(sampler->cand);
     free(sampler->counts);
     free(sampler->window);
+    free(sampler->bias);
     free(sampler);
 }
 
@@ -224,17 +259,32 @@ static float sanitize(float logit)
     return logit;
 }
 
-/* Steps 1-2: fills s->cand with every token's penalized, sanitized logit.
- * Sanitizing last also catches a penalty that overflows to +-inf. */
+/* Step 1 for a token seen `count` times in the window. */
+static float penalize_seen(const bn_sampler_params *p, float logit, uint32_t count)
+{
+    if (p->repeat_penalty != 1.0f) logit = penalize(logit, p->repeat_penalty);
+    return logit - p->presence_penalty - p->frequency_penalty * (float)count;
+}
+
+/* Steps 0-2: fills s->cand with every token's biased, penalized, sanitized
+ * logit. Sanitizing last also catches a penalty that overflows to +-inf. */
 static void load_candidates(bn_sampler *s, const float *logits)
 {
-    float penalty = s->params.repeat_penalty;
-    int penalize_on = penalty != 1.0f && s->params.repeat_last_n != 0;
+    const bn_sampler_params *p = &s->params;
+    const int penalize_on = (p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
+                             p->frequency_penalty != 0.0f) &&
+                            p->repeat_last_n != 0;
     for (int i = 0; i < s->n_vocab; i++) {
         float l = logits[i];
-        if (penalize_on && s->counts[i]) l = penalize(l, penalty);
+        if (penalize_on && s->counts[i]) l = penalize_seen(p, l, s->counts[i]);
         s->cand[i].logit = sanitize(l);
         s->cand[i].id = i;
+    }
+    for (int i = 0; i < p->n_logit_bias; i++) { /* again, biased first */
+        const int32_t id = p->logit_bias[i].id;
+        float l = logits[id] + p->logit_bias[i].bias;
+        if (penalize_on && s->counts[id]) l = penalize_seen(p, l, s->counts[id]);
+        s->cand[id].logit = sanitize(l);
     }
 }
 
@@ -243,6 +293,11 @@ int bn_sampler_logits_top(const bn_sampler *s)
     if (!s) return 0;
     const bn_sampler_params *p = &s->params;
     if (p->repeat_penalty != 1.0f && p->repeat_last_n != 0) return 0;
+    /* a negative penalty or a bias can lift any token into the best, and
+     * n_probs reports a distribution over all of them */
+    if (p->presence_penalty != 0.0f || p->frequency_penalty != 0.0f || p->n_logit_bias ||
+        p->n_probs)
+        return 0;
     if (!(p->temp > 0)) return 1;
     return p->top_k > 0 && p->top_k < s->n_vocab ? p->top_k : 0;
 }
@@ -316,6 +371,45 @@ static double compute_weights(candidate *c, int n, float max_logit)
     return total;
 }
 
+/* Less typical after: a larger distance of surprise from the entropy. */
+static int compare_typical_first(const void *pa, const void *pb)
+{
+    const candidate *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* Step 4b over c[0..n) with weights summing to *total: keeps the tokens
+ * whose surprise is closest to the entropy until typical_p of the mass,
+ * then rescales the survivors' weights so the largest is 1 again (min-p
+ * and top-p read them so) and sets *total to their sum. */
+static int keep_typical(candidate *c, int n, float typical_p, double *total)
+{
+    if (!(typical_p > 0.0f && typical_p < 1.0f) || n == 1) return n;
+    double entropy = 0;
+    for (int i = 0; i < n; i++) {
+        const double p = c[i].weight / *total;
+        if (p > 0) entropy -= p * log(p);
+    }
+    for (int i = 0; i < n; i++) {
+        const double p = c[i].weight / *total;
+        c[i].key = p > 0 ? fabs(-log(p) - entropy) : DBL_MAX;
+    }
+    qsort(c, (size_t)n, sizeof *c, compare_typical_first);
+    double cumulative = 0;
+    int kept = n;
+    for (int i = 0; i < n && kept == n; i++) {
+        cumulative += c[i].weight / *total;
+        if (cumulative >= (double)typical_p) kept = i + 1;
+    }
+    double max_w = 0;
+    for (int i = 0; i < kept; i++)
+        if (c[i].weight > max_w) max_w = c[i].weight;
+    *total = 0;
+    for (int i = 0; i < kept; i++) *total += c[i].weight /= max_w;
+    return kept;
+}
+
 /* Step 6: probability / max probability = weight, since the max has 1. */
 static int keep_min_p(candidate *c, int n, float min_p)
 {
@@ -373,6 +467,7 @@ static int run_chain(bn_sampler *s, const float *logits, double *total, int *dec
     float max_logit = c[best].logit;
     n = keep_top_k(c, n, s->params.top_k);
     double top_k_total = compute_weights(c, n, max_logit);
+    n = keep_typical(c, n, s->params.typical_p, &top_k_total);
     n = keep_min_p(c, n, s->params.min_p);
     n = keep_top_p(c, n, s->params.top_p, top_k_total);
     *total = temper(s, c, n, max_logit);
@@ -395,6 +490,34 @@ static int32_t draw(bn_sampler *s, const candidate *c, int n, double total, int3
     return last_possible >= 0 ? c[last_possible].id : c[best_index(c, n)].id;
 }
 
+/* With n_probs: keeps the drawn token's log probability and the n_probs
+ * best of the distribution c[0..n) (weights summing to total) it came
+ * from. A greedy chain kept only the argmax: its distribution is then the
+ * softmax at temperature 1 of all the (biased, penalized) logits. */
+static int32_t capture(bn_sampler *s, const float *logits, int n, double total, int decided,
+                       int32_t id)
+{
+    if (!s->params.n_probs) return id;
+    candidate *c = s->cand;
+    if (decided) {
+        load_candidates(s, logits);
+        n = s->n_vocab;
+        total = compute_weights(c, n, c[best_index(c, n)].logit);
+    }
+    s->last_logprob = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (c[i].id == id) s->last_logprob = (float)log(c[i].weight / total);
+    n = keep_top_k(c, n, s->params.n_probs);
+    qsort(c, (size_t)n, sizeof *c, compare_best_first);
+    s->n_top = 0;
+    for (int i = 0; i < n && c[i].weight > 0; i++, s->n_top++) {
+        s->top_ids[i] = c[i].id;
+        s->top_logprobs[i] = (float)log(c[i].weight / total);
+    }
+    s->drawn = 1;
+    return id;
+}
+
 /* The next id: the filter chain, then greedy or a draw. */
 int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
 {
@@ -402,8 +525,20 @@ int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
     double total;
     int decided;
     const int n = run_chain(sampler, logits, &total, &decided);
-    if (decided) return sampler->cand[0].id;
-    return draw(sampler, sampler->cand, n, total, -1);
+    const int32_t id = decided ? sampler->cand[0].id : draw(sampler, sampler->cand, n, total, -1);
+    return capture(sampler, logits, n, total, decided, id);
+}
+
+int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids,
+                          float *logprobs)
+{
+    if (!sampler || !sampler->params.n_probs || !sampler->drawn) return -1;
+    if (logprob) *logprob = sampler->last_logprob;
+    for (int i = 0; i < sampler->n_top; i++) {
+        if (ids) ids[i] = sampler->top_ids[i];
+        if (logprobs) logprobs[i] = sampler->top_logprobs[i];
+    }
+    return sampler->n_top;
 }
 
 /* The speculative rule for a draft that was certain to be proposed: keep it
@@ -418,12 +553,14 @@ int32_t bn_sampler_sample_draft(bn_sampler *sampler, const float *logits, int32_
     int decided;
     const int n = run_chain(sampler, logits, &total, &decided);
     const candidate *c = sampler->cand;
-    if (decided) return c[0].id;
+    if (decided) return capture(sampler, logits, n, total, decided, c[0].id);
     double w_draft = 0;
     for (int i = 0; i < n; i++)
         if (c[i].id == draft) w_draft = c[i].weight;
-    if (w_draft > 0 && rng_uniform(sampler->rng) * total < w_draft) return draft;
-    return draw(sampler, c, n, total - w_draft, draft);
+    const int32_t id = w_draft > 0 && rng_uniform(sampler->rng) * total < w_draft
+                           ? draft
+                           : draw(sampler, c, n, total - w_draft, draft);
+    return capture(sampler, logits, n, total, decided, id);
 }
 
 /* The candidates left by the chain and their probabilities. */

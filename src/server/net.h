@@ -38,6 +38,9 @@ long net_recv(net_sock s, void *p, size_t n);
 /* Whether the peer has closed or reset the connection (never blocks). */
 int net_peer_gone(net_sock s);
 void net_shutdown_send(net_sock s);
+/* Ends both directions, from another thread too: a net_wait on s returns
+ * and net_recv sees the end (evicting an idle connection). */
+void net_shutdown_both(net_sock s);
 void net_close(net_sock s);
 
 /* For net_posix.c and net_win32.c (net_addr.c): the addresses to listen

@@ -96,6 +96,8 @@ int net_peer_gone(net_sock s)
 
 void net_shutdown_send(net_sock s) { shutdown((int)s, SHUT_WR); }
 
+void net_shutdown_both(net_sock s) { shutdown((int)s, SHUT_RDWR); }
+
 void net_close(net_sock s) { close((int)s); }
 
 #endif /* !_WIN32 */

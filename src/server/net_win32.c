@@ -110,6 +110,8 @@ int net_peer_gone(net_sock s)
 
 void net_shutdown_send(net_sock s) { shutdown((SOCKET)s, SD_SEND); }
 
+void net_shutdown_both(net_sock s) { shutdown((SOCKET)s, SD_BOTH); }
+
 void net_close(net_sock s) { closesocket((SOCKET)s); }
 
 #endif /* _WIN32 */

@@ -21,13 +21,17 @@
 
 #define POLL_SLICE_MS 50       /* how often waits look at the stop flags */
 #define GRACE_MS 3000          /* running requests may finish this long after a signal */
-#define MAX_CONNECTIONS 256    /* beyond: 503 at once */
+#define MAX_CONNECTIONS 256    /* beyond: the longest-idle one is closed, else 503 */
+#define HEAD_TIMEOUT_MS 5000   /* a request head (or a kept-alive connection's next one) */
+#define MAX_KEEPALIVE_REQUESTS 1000 /* requests one connection may carry */
 #define CONN_STACK (256 << 10) /* a connection thread's stack */
 #define LISTEN_BACKLOG 128
 #define LINGER_MS 1000         /* reading a closing client's leftovers */
+#define FINAL_WRITE_MS 1000    /* after the grace period: telling the clients they are cut off */
 #define HEAD_CAP 512
 
 static server *the_server;
+static double cancelled_at; /* now_ms when cancel_all was set */
 static atomic_long next_id;
 
 /* Ctrl-C or SIGTERM: the accept loop sees the flag within a poll slice. */
@@ -35,12 +39,19 @@ static void on_stop_signal(void) { atomic_store(&the_server->stopping, 1); }
 
 /* ------------------------------------------------------- socket I/O */
 
-typedef struct {
+typedef struct conn {
     server *srv;
     net_sock fd;
     char *buf;
     size_t len, cap;
+    atomic_int idle;          /* waiting for a request head */
+    double idle_since;        /* when it began waiting */
+    struct conn *prev, *next; /* in open_conns, under srv->mu */
 } conn;
+
+/* The connections with a thread, oldest first (under the server's mutex):
+ * when they are all taken, the one idle longest makes room for a new one. */
+static conn *open_conns;
 
 static int deadline_left_ms(double deadline)
 {
@@ -48,13 +59,15 @@ static int deadline_left_ms(double deadline)
     return left <= 0 ? 0 : left < POLL_SLICE_MS ? (int)left + 1 : POLL_SLICE_MS;
 }
 
-/* Sends all n bytes within the timeout; -1 when the client is gone, too
- * slow, or the server cancels everything. */
+/* Sends all n bytes within the timeout; -1 when the client is gone or too
+ * slow. Once the server cancels everything, FINAL_WRITE_MS remain to say
+ * so. */
 static int send_all(conn *c, const char *p, size_t n)
 {
-    const double deadline = now_ms() + c->srv->o->server_timeout * 1e3;
+    double deadline = now_ms() + c->srv->o->server_timeout * 1e3;
     while (n) {
-        if (atomic_load(&c->srv->cancel_all)) return -1;
+        if (atomic_load(&c->srv->cancel_all) && deadline > cancelled_at + FINAL_WRITE_MS)
+            deadline = cancelled_at + FINAL_WRITE_MS;
         const int wait = deadline_left_ms(deadline);
         if (!wait) return -1;
         const int ready = net_wait(c->fd, NET_OUT, wait);
@@ -99,27 +112,40 @@ static int respond_error(conn *c, int status, const char *msg, int keep_alive)
 /* Has the client closed its side (or reset) the connection? */
 static int client_gone(const conn *c) { return net_peer_gone(c->fd); }
 
-/* Reads until buf holds a whole request. 0 with req filled; -1 to close
- * the connection (the client left, stayed silent, or was answered with an
- * error). */
+/* Once the head of a request has arrived: its body gets --timeout, and a
+ * client that expects it is told to go on. 0, or -1 when it is gone. */
+static int head_arrived(conn *c, const http_request *req, double *deadline)
+{
+    atomic_store(&c->idle, 0);
+    *deadline = now_ms() + c->srv->o->server_timeout * 1e3;
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    return req->expect_continue ? send_all(c, cont, sizeof cont - 1) : 0;
+}
+
+/* Reads until buf holds a whole request. The head must arrive within
+ * HEAD_TIMEOUT_MS (so idle and half-open connections cannot hold the
+ * server), the body within --timeout. 0 with req filled; -1 to close the
+ * connection (the client left, stayed silent, was evicted, or was
+ * answered with an error). */
 static int read_request(conn *c, http_request *req)
 {
     server *srv = c->srv;
     const size_t max_body = (size_t)srv->o->server_max_body;
-    const double deadline = now_ms() + srv->o->server_timeout * 1e3;
-    int sent_continue = 0;
+    double deadline = now_ms() + HEAD_TIMEOUT_MS;
+    int have_head = 0;
     memset(req, 0, sizeof *req);
+    c->idle_since = now_ms();
+    atomic_store(&c->idle, 1);
     for (;;) {
         const char *why;
         const int rc = c->len ? http_parse_request(c->buf, c->len, max_body, req, &why)
                               : HTTP_NEED_MORE;
-        if (rc == 0) return 0;
-        if (rc > 0) return respond_error(c, rc, why, 0), -1;
-        if (req->head_len && req->expect_continue && !sent_continue) {
-            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (send_all(c, cont, sizeof cont - 1)) return -1;
-            sent_continue = 1;
+        if (rc > 0) return atomic_store(&c->idle, 0), respond_error(c, rc, why, 0), -1;
+        if ((rc == 0 || req->head_len) && !have_head) {
+            have_head = 1;
+            if (head_arrived(c, req, &deadline)) return -1;
         }
+        if (rc == 0) return 0;
         if (atomic_load(&srv->stopping) && c->len == 0) return -1;
         const int wait = deadline_left_ms(deadline);
         if (!wait) return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
@@ -149,16 +175,17 @@ static int send_event(conn *c, char *ev, size_t len)
 
 /* Waits for the job to end, streaming its text as events when asked;
  * cancels it when the client leaves. Returns -1 once the client is gone. */
-static int follow_job(conn *c, const srv_request *req, srv_job *job, const char *id)
+static int follow_job(conn *c, srv_request *req, srv_job *job, const char *id)
 {
     server *srv = c->srv;
     int gone = 0;
     pthread_mutex_lock(&srv->mu);
     while (!job->done) {
-        if (req->stream && job->text.len && !gone) {
+        if (req->stream && !req->hold_text && job->text.len && !gone) {
             size_t len;
             char *ev = api_stream_event(srv, req, job, id, job->text.data, job->text.len, 0, &len);
             job->text.len = 0;
+            job->lp_sent = job->n_lp;
             pthread_mutex_unlock(&srv->mu);
             gone = send_event(c, ev, len);
             if (gone) slots_cancel(srv, job);
@@ -181,17 +208,28 @@ static int follow_job(conn *c, const srv_request *req, srv_job *job, const char 
     return gone ? -1 : 0;
 }
 
-static int finish_stream(conn *c, const srv_request *req, const srv_job *job, const char *id)
+/* Why a job ended without a finish reason, for its 503. */
+static const char *cancel_reason(const server *srv, const srv_job *job)
+{
+    if (job->error[0]) return job->error;
+    return atomic_load(&srv->cancel_all)
+               ? "the server is shutting down: the request did not finish in time"
+               : "the request was cancelled";
+}
+
+static const char done_event[] = "data: [DONE]\n\n";
+
+static int finish_stream(conn *c, srv_request *req, const srv_job *job, const char *id)
 {
     size_t len;
-    if (!job->finish_reason) { /* cancelled or failed: say so, without [DONE] */
-        char *body = api_error_body(503, job->error[0] ? job->error : "the request was cancelled",
-                                    &len);
+    if (!job->finish_reason) { /* cancelled or failed: an error event, then the end */
+        char *body = api_error_body(503, cancel_reason(c->srv, job), &len);
         char *ev = malloc(len + 16);
         if (!ev) log_out_of_memory();
         len = (size_t)sprintf(ev, "data: %s\n", body);
         free(body);
-        return send_event(c, ev, len);
+        if (send_event(c, ev, len)) return -1;
+        return send_all(c, done_event, sizeof done_event - 1);
     }
     if (job->text.len) { /* the text that came with the end */
         char *ev = api_stream_event(c->srv, req, job, id, job->text.data, job->text.len, 0, &len);
@@ -199,8 +237,7 @@ static int finish_stream(conn *c, const srv_request *req, const srv_job *job, co
     }
     char *ev = api_stream_event(c->srv, req, job, id, "", 0, 1, &len);
     if (send_event(c, ev, len)) return -1;
-    static const char done[] = "data: [DONE]\n\n";
-    return send_all(c, done, sizeof done - 1);
+    return send_all(c, done_event, sizeof done_event - 1);
 }
 
 static int handle_generation(conn *c, const http_request *hr, int chat)
@@ -242,7 +279,7 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
                                              &len);
             rc = respond_json(c, 200, body, len, hr->keep_alive);
         } else if (!rc) {
-            rc = respond_error(c, 503, job.error[0] ? job.error : "the request was cancelled", 0);
+            rc = respond_error(c, 503, cancel_reason(srv, &job), 0);
         }
     }
     pthread_cond_destroy(&job.cv);
@@ -272,6 +309,7 @@ static int authorized(const server *srv, const http_request *r)
 }
 
 typedef enum {
+    EP_WEBUI,
     EP_HEALTH,
     EP_MODELS,
     EP_COMPLETIONS,
@@ -283,10 +321,15 @@ typedef enum {
     EP_EMBEDDING,  /* llama-server's */
 } endpoint;
 
+/* The chat page, src/server/webui/index.html (tools/embed.sh). */
+extern const unsigned char webui_page[];
+extern const size_t webui_page_len;
+
 static const struct {
     const char *path, *alias, *method;
     endpoint ep;
 } ROUTES[] = {
+    {"/", "/index.html", "GET", EP_WEBUI},
     {"/health", NULL, "GET", EP_HEALTH},
     {"/v1/models", "/models", "GET", EP_MODELS},
     {"/v1/completions", "/completions", "POST", EP_COMPLETIONS},
@@ -304,6 +347,11 @@ static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
     size_t len = 0;
     int status = 200;
     switch (ep) {
+    case EP_WEBUI:
+        if (c->srv->o->no_webui) return respond_error(c, 404, "no such endpoint (--no-webui)",
+                                                      r->keep_alive);
+        return respond(c, 200, "text/html; charset=utf-8", (const char *)webui_page,
+                       webui_page_len, r->keep_alive);
     case EP_HEALTH: {
         static const char ok[] = "{\"status\": \"ok\"}\n";
         return respond(c, 200, "application/json", ok, sizeof ok - 1, r->keep_alive);
@@ -339,7 +387,8 @@ static int route(conn *c, const http_request *r)
             continue;
         if (strcmp(r->method, ROUTES[i].method))
             return respond_error(c, 405, "method not allowed on this path", r->keep_alive);
-        if (ROUTES[i].ep != EP_HEALTH && !authorized(c->srv, r))
+        /* the page and /health are public: the page asks for the key itself */
+        if (ROUTES[i].ep != EP_HEALTH && ROUTES[i].ep != EP_WEBUI && !authorized(c->srv, r))
             return respond_error(c, 401, "invalid or missing API key (Authorization: Bearer KEY)",
                                  r->keep_alive);
         return serve_endpoint(c, r, ROUTES[i].ep);
@@ -365,13 +414,19 @@ static void *connection_main(void *arg)
     conn *c = arg;
     server *srv = c->srv;
     http_request req;
-    while (!read_request(c, &req)) {
+    for (int served = 1; !read_request(c, &req); served++) {
         const size_t used = req.head_len + req.content_length;
+        if (served == MAX_KEEPALIVE_REQUESTS) req.keep_alive = 0; /* told "close" */
         const int keep = req.keep_alive && !atomic_load(&srv->stopping);
         if (route(c, &req) || !keep) break;
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
     }
+    pthread_mutex_lock(&srv->mu); /* out of the list before its fd can be reused */
+    if (c->prev) c->prev->next = c->next;
+    else open_conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&srv->mu);
     linger_close(c->fd);
     free(c->buf);
     free(c);
@@ -410,15 +465,35 @@ static net_sock listen_on(const run_opts *o)
     return fd;
 }
 
+/* At the connection cap: wakes the connection idle longest (waiting for
+ * a head) so that it closes; 1 when there was one. Under srv->mu. */
+static int evict_idle(void)
+{
+    conn *oldest = NULL;
+    for (conn *c = open_conns; c; c = c->next)
+        if (atomic_load(&c->idle) && (!oldest || c->idle_since < oldest->idle_since)) oldest = c;
+    if (!oldest) return 0;
+    atomic_store(&oldest->idle, 0); /* not chosen twice */
+    net_shutdown_both(oldest->fd); /* its wait wakes, its recv sees the end */
+    return 1;
+}
+
 static void start_connection(server *srv, net_sock fd)
 {
-    pthread_mutex_lock(&srv->mu);
-    const int full = srv->connections >= MAX_CONNECTIONS;
-    if (!full) srv->connections++;
-    pthread_mutex_unlock(&srv->mu);
     conn *c = calloc(1, sizeof *c);
     if (!c) log_out_of_memory();
     *c = (conn){.srv = srv, .fd = fd};
+    pthread_mutex_lock(&srv->mu);
+    /* an evicted connection still counts until its thread ends: the cap
+     * is exceeded by the few that are closing */
+    const int full = srv->connections >= MAX_CONNECTIONS && !evict_idle();
+    if (!full) {
+        srv->connections++;
+        c->next = open_conns;
+        if (open_conns) open_conns->prev = c;
+        open_conns = c;
+    }
+    pthread_mutex_unlock(&srv->mu);
     if (full) {
         respond_error(c, 503, "too many connections", 0);
         net_close(fd);
@@ -431,11 +506,13 @@ static void start_connection(server *srv, net_sock fd)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, CONN_STACK);
     if (pthread_create(&t, &attr, connection_main, c)) {
-        net_close(fd);
-        free(c);
         pthread_mutex_lock(&srv->mu);
+        if (c->next) c->next->prev = NULL;
+        open_conns = c->next;
         srv->connections--;
         pthread_mutex_unlock(&srv->mu);
+        net_close(fd);
+        free(c);
     }
     pthread_attr_destroy(&attr);
 }
@@ -466,6 +543,7 @@ static void drain(server *srv)
     pthread_mutex_unlock(&srv->mu);
     const double until = now_ms() + GRACE_MS;
     while (connections_left(srv) && now_ms() < until) usleep(POLL_SLICE_MS * 1000);
+    cancelled_at = now_ms();
     atomic_store(&srv->cancel_all, 1);
     slots_join(srv);
     while (connections_left(srv)) usleep(POLL_SLICE_MS * 1000);

@@ -13,9 +13,17 @@
 #include "buf.h"
 #include "log.h"
 #include "chat_format.h"
+#include "json.h"
 #include "options.h"
 #include "seq.h"
 #include "setup.h"
+
+/* A generated token with its probabilities, as a response reports it. */
+typedef struct {
+    int32_t id;
+    size_t offset; /* bytes of generated text before its piece */
+    tok_probs p;
+} srv_token_probs;
 
 /* One generation request: filled by its connection, run by the engine
  * thread. The connection owns it and frees it once `done` is set; the
@@ -26,6 +34,10 @@ typedef struct srv_job {
     int n_predict; /* -1: until the end of the context */
     int lookup;    /* most draft tokens a pass: --lookup, or "speculative.n_max" */
     bn_sampler_params sp;
+    bn_logit_bias *bias; /* sp.logit_bias: the request's logit_bias */
+    struct grammar *grammar; /* constrained output: grammar, json_schema, response_format */
+    int logprobs;        /* report the tokens' log probabilities */
+    int top_logprobs;    /* and this many alternatives each */
     char **stops;
     int n_stops;
     pthread_cond_t cv; /* signalled when text arrives or the job ends */
@@ -39,6 +51,10 @@ typedef struct srv_job {
     double prompt_ms, gen_ms;  /* its prompt's evaluation; its generation */
     long drafted, accepted;    /* --lookup: draft tokens checked, kept */
     char error[BN_ERR_LEN];    /* when the engine failed it */
+    srv_token_probs *lp;       /* logprobs: the tokens published so far */
+    int n_lp, lp_cap, lp_sent; /* lp_sent: already in stream events */
+    int lp_seen;               /* generated tokens looked at */
+    size_t lp_text;            /* bytes of their pieces */
 } srv_job;
 
 typedef struct {
@@ -85,6 +101,15 @@ void slots_cancel(server *srv, srv_job *job);
 
 /* ---------------------------------------------------- the API (server_api.c) */
 
+/* A tool of a chat request (tools.c). */
+typedef struct {
+    char *name;
+    char *function;   /* the "function" object as sent, for the prompt */
+    char *parameters; /* its JSON Schema ("{}" when absent) */
+} srv_tool;
+
+typedef enum { TOOL_NONE, TOOL_AUTO, TOOL_REQUIRED, TOOL_NAMED } srv_tool_choice;
+
 /* What a request asked for, once its body is parsed. */
 typedef struct {
     int chat;   /* /v1/chat/completions */
@@ -92,6 +117,12 @@ typedef struct {
     int include_usage; /* stream_options.include_usage */
     char *prompt; /* the rendered prompt text */
     size_t prompt_len;
+    srv_tool *tools; /* n_tools of them */
+    int n_tools;
+    srv_tool_choice tool_choice; /* TOOL_AUTO unless the request says */
+    char *tool_named;            /* TOOL_NAMED: the function */
+    int hold_text;               /* stream nothing until the end (a reply may be a call) */
+    int tool_called;             /* the reply was a call: finish_reason "tool_calls" */
 } srv_request;
 
 /* Parses a completion (chat = 0) or chat request body into req and job
@@ -100,12 +131,31 @@ typedef struct {
 int api_parse_generation(server *srv, const char *body, size_t len, int chat, srv_request *req,
                          srv_job *job, char msg[BN_ERR_LEN]);
 void api_request_free(srv_request *req, srv_job *job);
+/* ------------------------------------------------ tool calls (tools.c) */
+
+/* "tools" and "tool_choice" of a chat request; 0, or 400 with msg set. */
+int tools_parse(srv_request *req, const json_member *mb, char msg[BN_ERR_LEN]);
+int tools_choice(srv_request *req, const json_member *mb, char msg[BN_ERR_LEN]);
+/* Appends the system message that shows the tools; 1 when there is one. */
+int tools_prompt(const srv_request *req, text_buf *system);
+/* With tool_choice required or a named function: the grammar that holds
+ * the reply to a call of the tools (in *out); 0, or 400 with msg set. */
+int tools_grammar(srv_request *req, struct grammar **out, char msg[BN_ERR_LEN]);
+/* When the reply text is a call of one of the tools, writes
+ * "tool_calls": [...] and returns 1; else writes nothing, returns 0. */
+int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t len,
+                      const char *id);
+void tools_free(srv_request *req);
+
+/* Copies the probabilities of q's tokens not yet published into the job
+ * (when it asked for logprobs); under the server's mutex. */
+void api_take_probs(const server *srv, srv_job *job, const gen_seq *q);
 /* The whole response of a non-streamed request (malloc'd JSON). */
-char *api_completion_body(const server *srv, const srv_request *req, const srv_job *job,
+char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
                           const char *id, const char *text, size_t len, size_t *out_len);
 /* One event of a stream: a text delta, or (final) the finish reason and
  * usage (malloc'd "data: {...}\n\n"). */
-char *api_stream_event(const server *srv, const srv_request *req, const srv_job *job,
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
                        const char *id, const char *text, size_t len, int final, size_t *out_len);
 /* {"error": {"message", "type"}} for a status (malloc'd). */
 char *api_error_body(int status, const char *msg, size_t *out_len);

@@ -117,8 +117,18 @@ static void publish(void *user, sched_slot *sl, int from)
         sl->sent = st->emitted;
         pthread_cond_broadcast(&job->cv);
     }
+    api_take_probs(srv, job, &sl->q);
     srv->stats.generated_tokens += sl->q.out.n - from;
     pthread_mutex_unlock(&srv->mu);
+}
+
+/* The started hook: a request's grammar (grammar, json_schema,
+ * response_format, a required tool call) constrains its slot. */
+static void started(void *user, sched_slot *sl)
+{
+    (void)user;
+    const srv_job *job = sl->job;
+    if (seq_set_grammar(&sl->q, job->grammar)) log_out_of_memory();
 }
 
 /* The finished hook: what the response reports, then the job ends. */
@@ -192,7 +202,8 @@ int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
     if (!en) log_out_of_memory();
-    en->hooks = (sched_hooks){.next = next_job, .produced = publish, .finished = finished,
+    en->hooks = (sched_hooks){.next = next_job, .started = started, .produced = publish,
+                              .finished = finished,
                               .user = srv};
     srv->engine = en;
     const int code = sched_init(&en->sched, srv->o, srv->m, srv->o->n_parallel, err);

@@ -358,12 +358,34 @@ static void http_seeds(const char *dir)
     }
 }
 
+/* Byte 0: 0 for GBNF, 1 for a JSON Schema (fuzz_grammar_input). */
+static const char *const GRAMMAR_SEEDS[] = {
+    "\0root ::= \"yes\" | \"no\"\n",
+    "\0root ::= item (\",\" ws item)*\nitem ::= [0-9]+ | \"x\"? # c\nws ::= [ \\t]{0,3}\n",
+    "\0root ::= (\"(\" root \")\")? [^a-z\\x00] . \"\\u00e9\"{2,4}\n",
+    "\1{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\"}, \"b\": "
+    "{\"type\": [\"string\", \"null\"]}}}",
+    "\1{\"type\": \"array\", \"items\": {\"enum\": [\"x\", 1, null]}, \"minItems\": 1, "
+    "\"maxItems\": 3}",
+    "\1{\"anyOf\": [{\"const\": \"a\\\"b\"}, {\"type\": \"boolean\"}]}",
+};
+
+static void grammar_seeds(const char *dir)
+{
+    for (size_t i = 0; i < sizeof GRAMMAR_SEEDS / sizeof GRAMMAR_SEEDS[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed-%zu", i);
+        save(dir, name, GRAMMAR_SEEDS[i], 1 + strlen(GRAMMAR_SEEDS[i] + 1));
+    }
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) die("usage: make_seeds gguf|tokenizer|http DIR");
+    if (argc != 3) die("usage: make_seeds gguf|tokenizer|http|grammar DIR");
     if (!strcmp(argv[1], "gguf")) gguf_seeds(argv[2]);
     else if (!strcmp(argv[1], "tokenizer")) tokenizer_seeds(argv[2]);
     else if (!strcmp(argv[1], "http")) http_seeds(argv[2]);
-    else die("unknown corpus (gguf, tokenizer or http)");
+    else if (!strcmp(argv[1], "grammar")) grammar_seeds(argv[2]);
+    else die("unknown corpus (gguf, tokenizer, http or grammar)");
     return 0;
 }
