@@ -79,9 +79,9 @@ TEST(platform_file_reads_and_maps_the_same_bytes)
 
 TEST(platform_aligned_blocks_and_zeroed_pages)
 {
-    unsigned char *a = bn_aligned_alloc(ALIGN, 4 * ALIGN);
+    unsigned char *a = bn_aligned_alloc(ALIGN, (size_t)4 * ALIGN);
     CHECK(a != NULL && (uintptr_t)a % ALIGN == 0);
-    if (a) memset(a, 1, 4 * ALIGN);
+    if (a) memset(a, 1, (size_t)4 * ALIGN);
     bn_aligned_free(a);
     unsigned char *p = bn_pages_map(PAGES_BYTES, 1);
     CHECK(p != NULL);

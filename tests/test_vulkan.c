@@ -187,6 +187,7 @@ TEST(vulkan_cli_generate_batch_lookup_and_perplexity_equal_the_cpu)
     same_on_both("-p 'Monday, Tuesday, Wednesday, Monday, Tuesday,' --temp 0 -n 16 -q --lookup 4");
     char *batch = temp_file("2+2=\nThe capital of Italy is\nThe dog says\nMarch, April,\n");
     CHECK(batch != NULL);
+    if (!batch) return;
     char args[256];
     snprintf(args, sizeof args, "--batch %s --parallel 3 --temp 0 --seed 5 -n 10 -q", batch);
     same_on_both(args);

@@ -15,7 +15,7 @@ static const bn_backend *const BACKENDS[] = {
     &bn_backend_vulkan,
 #endif
 };
-#define N_BACKENDS ((int)(sizeof BACKENDS / sizeof *BACKENDS))
+#define N_BACKENDS ((int)(sizeof BACKENDS / sizeof(const bn_backend *)))
 
 /* "name" or "name:N" -> the backend and N (0 when absent); NULL when the
  * name is unknown or N is not a small number. */

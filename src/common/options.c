@@ -455,7 +455,7 @@ static int parse_format(run_opts *o, const char *flag, const char *v, char *err)
  * whole model to the Vulkan device; an explicit --device wins (apply_ngl). */
 static int parse_ngl(run_opts *o, const char *flag, const char *v, char *err)
 {
-    long n;
+    long n = 0;
     if (parse_long(flag, v, -1, BN_MAX_CTX, &n, err)) return OPTS_ERROR;
     o->ngl_flag = flag;
     o->ngl = (int)n;
