@@ -96,7 +96,7 @@ endif
 $(BUILD)/src/cli/version.o: $(COMMIT_STAMP)
 $(BUILD)/src/cli/version.o: ALL_CFLAGS += -DBN_BUILD_COMMIT='"$(COMMIT_NOW)"'
 
-.PHONY: all lib test bench clean fuzz sanitize install uninstall format windows FORCE
+.PHONY: all lib test bench clean fuzz sanitize install uninstall format print-format-src windows FORCE
 
 all: bitnet-run$(EXE)
 
@@ -232,9 +232,14 @@ uninstall:
 # Reformats the C files in place with .clang-format (not the generated
 # Unicode tables of tools/gen_unicode.py).
 FORMAT_SRC = $(filter-out src/tokenizer/unicode_data.c,$(wildcard src/*/*.c src/*/*.h \
-	include/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h bench/*.c bench/*.h examples/*.c))
+	src/*/*/*.c src/*/*/*.h include/*.h tests/*.c tests/*.h tests/*/*.c tests/*/*.h bench/*.c \
+	bench/*.h examples/*.c))
 format:
 	clang-format -i $(FORMAT_SRC)
+
+# The files `make format` formats, for tools/check-format.sh.
+print-format-src:
+	@echo $(FORMAT_SRC)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

@@ -66,7 +66,7 @@ void qk256_free(qk256_matrix *m)
     if (!m->q16_in_arena) bn_aligned_free(m->q16);
     m->q16 = NULL;
     free(m->block_scales);
-    if (!m->bits_in_arena) free(m->bits);
+    if (!m->bits_in_arena) bn_aligned_free(m->bits);
     free(m->group_scales);
     m->codes = NULL;
     m->block_scales = NULL;
