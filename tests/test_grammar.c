@@ -99,10 +99,10 @@ TEST(grammar_refuses_what_would_explode)
     CHECK(refused("root ::= \"a", "unterminated string"));
     CHECK(refused("root ::= \"\\q\"", "unknown escape"));
     CHECK(refused("root ::= \"a\"{3,2}", "n < m"));
-    char deep[256] = "root ::= ";
-    for (int i = 0; i < 70; i++) strcat(deep, "(");
-    strcat(deep, "\"a\"");
-    for (int i = 0; i < 70; i++) strcat(deep, ")");
+    char deep[256];
+    snprintf(deep, sizeof deep, "root ::= %.70s\"a\"%.70s",
+             "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((",
+             "))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))");
     CHECK(refused(deep, "nested"));
 }
 

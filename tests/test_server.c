@@ -759,7 +759,12 @@ static char *join_strings(const char *s, const char *key, int *n)
     for (p = p ? p + strlen(pat) : NULL; p && *p == '"'; (*n)++) {
         const char *e = skip_string(p);
         if (json_string(p, e, &one) < 0) break;
-        all = realloc(all, len + strlen(one) + 1);
+        char *grown = realloc(all, len + strlen(one) + 1);
+        if (!grown) {
+            free(one);
+            break;
+        }
+        all = grown;
         memcpy(all + len, one, strlen(one) + 1);
         len += strlen(one);
         free(one);
@@ -811,7 +816,7 @@ TEST(server_logprobs_completions_and_chat)
     char *joined = join_strings(body, "tokens", &n_tok), *text = field(body, "text");
     CHECK_MSG(text && !strcmp(joined, text) && !strcmp(text, cli_greedy(0)), "%s",
               body ? body : "");
-    double lp[64], off[64];
+    double lp[64] = {0}, off[64] = {0};
     CHECK_EQ_INT(numbers(body, "token_logprobs", lp, 64), n_tok);
     CHECK_EQ_INT(numbers(body, "text_offset", off, 64), n_tok);
     CHECK(n_tok > 0 && off[0] == 0);

@@ -197,8 +197,8 @@ struct grammar *cli_load_grammar(const run_opts *o)
                  : o->json_schema ? json_schema_to_grammar(o->json_schema, strlen(o->json_schema), err)
                                   : NULL;
     if (o->json_schema && !text) cli_die(EXIT_USAGE, "%s: %s", flag, err);
-    if (o->json_schema) len = strlen(text);
-    grammar *g = grammar_parse(text ? text : o->grammar, text ? len : strlen(o->grammar), err);
+    const char *src = text ? text : o->grammar ? o->grammar : "";
+    grammar *g = grammar_parse(src, text && !o->json_schema ? len : strlen(src), err);
     free(text);
     if (!g) cli_die(EXIT_USAGE, "%s: %s", flag, err);
     return g;

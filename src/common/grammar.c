@@ -104,7 +104,7 @@ static int add_rule(gparser *ps, const char *name, size_t len)
     if (g->n_rules == MAX_RULES) return fail(ps, "too many rules");
     if (g->n_rules == g->cap_rules) {
         g->cap_rules = g->cap_rules ? 2 * g->cap_rules : 16;
-        grule **grown = realloc(g->rules, (size_t)g->cap_rules * sizeof *grown);
+        grule **grown = realloc(g->rules, (size_t)g->cap_rules * sizeof(grule *));
         if (!grown) log_out_of_memory();
         g->rules = grown;
     }
@@ -421,8 +421,10 @@ static void find_nullable(const grammar *g, char *nullable)
         for (int r = 0; r < g->n_rules; r++) {
             const gvec *b = &g->rules[r]->body;
             for (int i = 0; i < b->n && !nullable[r]; i++)
-                if ((i == 0 || b->v[i - 1].type == GE_ALT) && alt_nullable(b, i, nullable))
-                    nullable[r] = changed = 1;
+                if ((i == 0 || b->v[i - 1].type == GE_ALT) && alt_nullable(b, i, nullable)) {
+                    nullable[r] = 1;
+                    changed = 1;
+                }
         }
     }
 }
@@ -558,7 +560,7 @@ static void set_add(stack_set *s, const int *stack, int len)
     uint32_t h = stack_hash(stack, len) % HASH_SLOTS;
     for (; s->slot[h]; h = (h + 1) % HASH_SLOTS) {
         const int i = s->slot[h] - 1;
-        if (s->len[i] == len &&
+        if (s->len[i] == len && /* NOLINT(clang-analyzer-core.NullDereference): a slot implies len */
             (!len || !memcmp(s->pool + s->at[i], stack, (size_t)len * sizeof *stack)))
             return;
     }

@@ -68,6 +68,7 @@ AVX512_BW_FN static inline void signed_operands(const int8_t *w, const int8_t *q
 /* Scales s_g in lanes 0-7 and s_g+1 in lanes 8-15. */
 AVX512_BW_FN static inline __m512 chunk_scales(const float *s)
 {
+    /* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): row_scales filled s */
     return _mm512_insertf32x8(_mm512_set1_ps(s[0]), _mm256_set1_ps(s[1]), 1);
 }
 

@@ -70,7 +70,7 @@ static int parse_body(const char *body, size_t len, json_object *obj, char msg[B
 /* A JSON boolean member into *out; -1 when it is not one. */
 static int member_bool(const json_member *mb, int *out)
 {
-    if (mb->kind != JSON_BOOL) return -1;
+    if (!mb || mb->kind != JSON_BOOL) return -1;
     *out = mb->raw[0] == 't';
     return 0;
 }
@@ -257,7 +257,7 @@ static int parse_number_field(gen_parse *g, const json_member *mb)
     double v;
     const int rc = sampling_field_apply(g->fields, g->n_fields, mb, &g->vals, g->msg);
     if (rc <= 0) return rc ? HTTP_BAD_REQUEST : 0;
-    if (!strcmp(k, "n")) {
+    if (!strcmp(k, "n")) { /* NOLINT(bugprone-branch-clone): each field has its own rule */
         if (json_number_in(mb, 1, 1, 1, &v))
             return bad(g->msg, "\"%s\" must be 1: one choice per request is supported", k);
     } else if (!strcmp(k, "top_logprobs") || !strcmp(k, "n_probs")) {
