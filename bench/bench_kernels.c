@@ -42,14 +42,13 @@
 
 #define HIDDEN 2560
 #define DEFAULT_VOCAB 128256
-#define ROW_ALIGN 16          /* rows per chunk: 64 bytes of float output, no false sharing */
-#define MIN_SECONDS 0.25      /* time each measurement at least this long */
+#define ROW_ALIGN 16     /* rows per chunk: 64 bytes of float output, no false sharing */
+#define MIN_SECONDS 0.25 /* time each measurement at least this long */
 #define DISPATCH_RUNS 200000
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 #define BATCH_TOKENS 256          /* the default prompt batch (-b) */
 #define BATCH_ROW_CHUNK 16        /* rows per call, as engine/ternary_matmul.c's ROW_CHUNK */
-
 
 static const struct {
     int rows, cols;
@@ -131,7 +130,6 @@ static void output_task(void *arg, int ith, int nth)
         j->k->f16_matvec((const uint16_t *)j->w, j->cols, j->x, j->y, r0, r1);
 }
 
-
 typedef struct {
     const uint8_t *buf;
     int n_chunks;
@@ -143,7 +141,8 @@ static void read_task(void *arg, int ith, int nth)
     read_job *j = arg;
     int c0, c1;
     bn_split_range(j->n_chunks, ith, nth, 1, &c0, &c1);
-    j->sink[ith] = bn_read_sum(j->buf + (size_t)c0 * BN_READ_BYTES, (size_t)(c1 - c0) * BN_READ_BYTES);
+    j->sink[ith] = bn_read_sum(j->buf + (size_t)c0 * BN_READ_BYTES,
+                               (size_t)(c1 - c0) * BN_READ_BYTES);
 }
 
 static void nothing_task(void *arg, int ith, int nth)
@@ -177,8 +176,8 @@ static void random_ternary(qk256_matrix *w)
 }
 
 /* One table row: time per matrix, GB/s, speedup and share of the read loop. */
-static void print_row(const char *shape, const char *where, double mib, const char *kernel,
-                      int nth, double sec_per_matrix, double gb_s, double scalar_s, double read)
+static void print_row(const char *shape, const char *where, double mib, const char *kernel, int nth,
+                      double sec_per_matrix, double gb_s, double scalar_s, double read)
 {
     printf("| %s | %s | %.2f | %s | %d | %.1f | %.2f | %.2f | %.0f%% |\n", shape, where, mib,
            kernel, nth, sec_per_matrix * 1e6, gb_s, scalar_s > 0 ? scalar_s / sec_per_matrix : 0.0,
@@ -229,8 +228,9 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
 
 /* --------------------------------------------------------- peak probes */
 
-#define PROBE_CHAINS 12 /* independent accumulators, above latency x issue width (and the
-                          * count of the unroll pragmas below) */
+#define PROBE_CHAINS                                                                               \
+    12                         /* independent accumulators, above latency x issue width (and the   \
+                                * count of the unroll pragmas below) */
 #define PROBE_STEPS (1L << 18) /* steps of every chain per run: long against a dispatch */
 #define PROBE_SECONDS 0.1      /* time each probe at least this long */
 
@@ -240,18 +240,19 @@ static void bench_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tabl
  * the loop nor computes one product for all chains); KEEP, an empty asm
  * reading each accumulator at the end, keeps the work. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): ATTR and VEC are not expressions */
-#define PROBE_LOOP(ATTR, NAME, VEC, SPLAT, STEP)                                            \
-    ATTR static void NAME(long steps)                                                       \
-    {                                                                                       \
-        VEC acc[PROBE_CHAINS], a = SPLAT(1), b = SPLAT(2);                                  \
-        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) acc[i] = SPLAT(i);  \
-        for (long s = 0; s < steps; s++) {                                                  \
-            _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) {               \
-                OPAQUE(a);                                                                  \
-                STEP(acc[i], a, b);                                                         \
-            }                                                                               \
-        }                                                                                   \
-        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) KEEP(acc[i]);       \
+#define PROBE_LOOP(ATTR, NAME, VEC, SPLAT, STEP)                                                   \
+    ATTR static void NAME(long steps)                                                              \
+    {                                                                                              \
+        VEC acc[PROBE_CHAINS], a = SPLAT(1), b = SPLAT(2);                                         \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) acc[i] = SPLAT(i);         \
+        for (long s = 0; s < steps; s++) {                                                         \
+            _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++)                        \
+            {                                                                                      \
+                OPAQUE(a);                                                                         \
+                STEP(acc[i], a, b);                                                                \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 12") for (int i = 0; i < PROBE_CHAINS; i++) KEEP(acc[i]);              \
     }
 /* NOLINTEND(bugprone-macro-parentheses) */
 
@@ -301,9 +302,9 @@ static int has_avx512vnni(const bn_cpu_features *f) { return f->avx512vnni; }
  * whole file is compiled for dotprod (neon.c says the same). */
 #define SDOT(acc, a, b) __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b))
 /* The neon-plain tiles' mix: smlal and smlal2 into int16 lanes. */
-#define SMLAL_PAIR(acc, a, b)                                                    \
-    acc = vreinterpretq_s8_s16(vmlal_high_s8(                                    \
-        vmlal_s8(vreinterpretq_s16_s8(acc), vget_low_s8(a), vget_low_s8(b)), a, b))
+#define SMLAL_PAIR(acc, a, b)                                                                      \
+    acc = vreinterpretq_s8_s16(                                                                    \
+        vmlal_high_s8(vmlal_s8(vreinterpretq_s16_s8(acc), vget_low_s8(a), vget_low_s8(b)), a, b))
 
 PROBE_LOOP(DOTPROD_ATTR, probe_sdot, int32x4_t, vdupq_n_s32, SDOT)
 PROBE_LOOP(NO_ATTR, probe_smlal, int8x16_t, vdupq_n_s8, SMLAL_PAIR)
@@ -358,10 +359,10 @@ static void bench_peaks(bn_pool *pools[2], peak_figures *peaks)
         if (!probes[i].supported(&f)) continue;
         for (int p = 0; p < 2; p++) {
             const int nth = bn_pool_size(pools[p]);
-            const double sec =
-                seconds_per_run_for(pools[p], probe_task, (void *)&probes[i], PROBE_SECONDS);
-            peaks->gmacs[i][p] =
-                (double)nth * PROBE_STEPS * PROBE_CHAINS * probes[i].macs / sec * 1e-9;
+            const double sec = seconds_per_run_for(pools[p], probe_task, (void *)&probes[i],
+                                                   PROBE_SECONDS);
+            peaks->gmacs[i][p] = (double)nth * PROBE_STEPS * PROBE_CHAINS * probes[i].macs / sec *
+                                 1e-9;
             printf("| %s | %s | %d | %.1f |\n", probes[i].mix,
                    probes[i].table ? probes[i].table : "-", nth, peaks->gmacs[i][p]);
             if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
@@ -370,8 +371,8 @@ static void bench_peaks(bn_pool *pools[2], peak_figures *peaks)
 }
 
 /* "NN%" of the table's probe at pool p, or "-" for a table without one. */
-static void peak_share(const peak_figures *peaks, const char *table, int p, double gmacs,
-                       char *buf, size_t len)
+static void peak_share(const peak_figures *peaks, const char *table, int p, double gmacs, char *buf,
+                       size_t len)
 {
     snprintf(buf, len, "-");
     for (size_t i = 0; i < N_PROBES; i++)
@@ -447,8 +448,9 @@ static void bench_batches(bn_pool *pools[2], const bn_kernels **tables, int n_ta
 {
     peak_figures peaks;
     bench_peaks(pools, &peaks);
-    printf("\n| prompt batch (rows x cols) | tokens | kernel | threads | ms/batch | GMAC/s | x scalar "
-           "| of peak |\n");
+    printf(
+        "\n| prompt batch (rows x cols) | tokens | kernel | threads | ms/batch | GMAC/s | x scalar "
+        "| of peak |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         bench_batch_shape(pools, tables, n_tables, (int)s, &peaks);
@@ -582,8 +584,8 @@ int main(int argc, char **argv)
            "| x scalar | of read loop |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; !output_only && s < sizeof shapes / sizeof shapes[0]; s++) {
-        const size_t bytes =
-            (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) * QK256_BLOCK_BYTES;
+        const size_t bytes = (size_t)shapes[s].rows * qk256_blocks(shapes[s].cols) *
+                             QK256_BLOCK_BYTES;
         bench_shape(pools, ordered, n_tables, (int)s, 1);
         bench_shape(pools, ordered, n_tables, (int)s, (int)((STREAM_BYTES + bytes - 1) / bytes));
     }

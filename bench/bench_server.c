@@ -32,19 +32,20 @@ typedef struct {
 static long one_request(const client *c)
 {
     char body[1024], req[2048], *resp = malloc(RESPONSE_CAP);
-    snprintf(body, sizeof body,
-             "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0}", c->prompt,
-             c->max_tokens);
-    const int n = snprintf(req, sizeof req,
-                           "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-                           "Content-Length: %zu\r\n\r\n%s",
-                           strlen(body), body);
+    snprintf(body, sizeof body, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0}",
+             c->prompt, c->max_tokens);
+    const int n = snprintf(
+        req, sizeof req,
+        "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        "Content-Length: %zu\r\n\r\n%s",
+        strlen(body), body);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     long tokens = -1;
     size_t len = 0;
-    if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof a) && send(fd, req, (size_t)n, 0) == n) {
+    if (fd >= 0 && !connect(fd, (struct sockaddr *)&a, sizeof a) &&
+        send(fd, req, (size_t)n, 0) == n) {
         ssize_t k;
         while (len + 1 < RESPONSE_CAP && (k = recv(fd, resp + len, RESPONSE_CAP - 1 - len, 0)) > 0)
             len += (size_t)k;
@@ -64,8 +65,10 @@ static void *client_main(void *arg)
         const double t0 = bn_seconds();
         const long t = one_request(c);
         c->latency_ms[i] = (bn_seconds() - t0) * 1e3;
-        if (t < 0) c->failed++;
-        else c->tokens += t;
+        if (t < 0)
+            c->failed++;
+        else
+            c->tokens += t;
     }
     return NULL;
 }
@@ -102,8 +105,9 @@ int main(int argc, char **argv)
     }
     const double t0 = bn_seconds();
     for (int i = 0; i < n_clients; i++) {
-        c[i] = (client){port, reqs, max_tokens, argc > 5 ? argv[5] : "Once upon a time",
-                        lat + (size_t)i * reqs, 0, 0};
+        c[i] = (client){
+            port, reqs, max_tokens, argc > 5 ? argv[5] : "Once upon a time", lat + (size_t)i * reqs,
+            0,    0};
         pthread_create(&t[i], NULL, client_main, &c[i]);
     }
     long tokens = 0;

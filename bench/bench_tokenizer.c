@@ -24,12 +24,19 @@
 static char *generate_text(size_t *len)
 {
     static const char *const words[] = {
-        "the", "of", "and", "to", "in", "is", "was", "that", "for", "it", "with", "as", "his",
-        "on", "be", "at", "by", "had", "are", "but", "from", "or", "have", "an", "they", "which",
-        "one", "you", "were", "all", "we", "when", "there", "can", "would", "who", "tokenizer",
-        "language", "model", "ternary", "weights", "inference", "engine", "quickly", "history",
-        "government", "Paris", "London", "don't", "it's", "we've", "(example)", "\"quoted\"",
-        "e.g.", "self-attention", "1,024", "3.14", "2025", "co-operation", "naïve", "café"};
+        "the",        "of",        "and",        "to",           "in",
+        "is",         "was",       "that",       "for",          "it",
+        "with",       "as",        "his",        "on",           "be",
+        "at",         "by",        "had",        "are",          "but",
+        "from",       "or",        "have",       "an",           "they",
+        "which",      "one",       "you",        "were",         "all",
+        "we",         "when",      "there",      "can",          "would",
+        "who",        "tokenizer", "language",   "model",        "ternary",
+        "weights",    "inference", "engine",     "quickly",      "history",
+        "government", "Paris",     "London",     "don't",        "it's",
+        "we've",      "(example)", "\"quoted\"", "e.g.",         "self-attention",
+        "1,024",      "3.14",      "2025",       "co-operation", "naïve",
+        "café"};
     const size_t n_words = sizeof words / sizeof words[0];
     char *text = malloc(TEXT_BYTES + 64);
     if (!text) return NULL;
@@ -128,8 +135,9 @@ int main(int argc, char **argv)
     char err[BN_ERR_LEN];
     bn_tokenizer *t = NULL;
     int rc = bench_load(vocab) || !(t = bn_tokenizer_load(vocab, err));
-    if (!rc) printf("(%d tokens, %s tokenizer, pre-tokenizer %s)\n", bn_tokenizer_n_vocab(t),
-                    bn_tokenizer_model_name(t), bn_tokenizer_pre_name(t));
+    if (!rc)
+        printf("(%d tokens, %s tokenizer, pre-tokenizer %s)\n", bn_tokenizer_n_vocab(t),
+               bn_tokenizer_model_name(t), bn_tokenizer_pre_name(t));
     rc = rc || bench_tokenize(t, text, len, 0, "plain:") ||
          bench_tokenize(t, text, len, BN_TOK_PARSE_SPECIAL | BN_TOK_ADD_BOS, "special:");
     /* the other pre-tokenizers of a BPE vocabulary, for comparison */

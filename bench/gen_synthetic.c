@@ -72,26 +72,28 @@ typedef struct {
 } model_shape;
 
 #define LLAMA3_TEMPLATE "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"
-#define CHATML_TEMPLATE "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' }}"
+#define CHATML_TEMPLATE                                                                            \
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' }}"
 #define FALCON3_TEMPLATE "{{ '<|user|>\\n' + message['content'] + '\\n<|assistant|>\\n' }}"
 
 static const model_shape SHAPES[] = {
-    {"2b-4t", "bitnet2b-synthetic", "bitnet-b1.58", 30, 2560, 6912, 20, 5, 128, 4096, 500000.0f, 1e-5f, GRAPH_BITNET, VOCAB_LLAMA3,
-     NULL, "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}"},
-    {"falcon3-1b", "falcon3-1b-synthetic", "llama", 18, 2048, 8192, 8, 4, 256, 8192, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
-     "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-3b", "falcon3-3b-synthetic", "llama", 22, 3072, 9216, 12, 4, 256, 4096, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
-     "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-7b", "falcon3-7b-synthetic", "llama", 28, 3072, 23040, 12, 4, 256, 8192, 1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3,
-     "falcon3", FALCON3_TEMPLATE},
-    {"falcon3-10b", "falcon3-10b-synthetic", "llama", 40, 3072, 23040, 12, 4, 256, 32768, 1000042.0f, 1e-6f, GRAPH_LLAMA,
-     VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
-    {"llama3-8b", "llama3-8b-synthetic", "llama", 32, 4096, 14336, 32, 8, 128, 8192, 500000.0f, 1e-5f, GRAPH_LLAMA, VOCAB_LLAMA3,
-     "llama-bpe", LLAMA3_TEMPLATE},
-    {"bonsai-8b", "bonsai-8b-synthetic", "qwen3", 36, 4096, 12288, 32, 8, 128, 65536, 1000000.0f, 1e-6f, GRAPH_QWEN3,
-     VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
-    {"bitnet-embed-0.6b", "bitnet-embed-0.6b-synthetic", "qwen3", 28, 1024, 3072, 16, 8, 128, 32768, 1000000.0f,
-     1e-6f, GRAPH_QWEN3_EMBED, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
+    {"2b-4t", "bitnet2b-synthetic", "bitnet-b1.58", 30, 2560, 6912, 20, 5, 128, 4096, 500000.0f,
+     1e-5f, GRAPH_BITNET, VOCAB_LLAMA3, NULL,
+     "{% for message in messages %}BITNETAssistant: placeholder{% endfor %}"},
+    {"falcon3-1b", "falcon3-1b-synthetic", "llama", 18, 2048, 8192, 8, 4, 256, 8192, 1000042.0f,
+     1e-6f, GRAPH_LLAMA, VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-3b", "falcon3-3b-synthetic", "llama", 22, 3072, 9216, 12, 4, 256, 4096, 1000042.0f,
+     1e-6f, GRAPH_LLAMA, VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-7b", "falcon3-7b-synthetic", "llama", 28, 3072, 23040, 12, 4, 256, 8192, 1000042.0f,
+     1e-6f, GRAPH_LLAMA, VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
+    {"falcon3-10b", "falcon3-10b-synthetic", "llama", 40, 3072, 23040, 12, 4, 256, 32768,
+     1000042.0f, 1e-6f, GRAPH_LLAMA, VOCAB_FALCON3, "falcon3", FALCON3_TEMPLATE},
+    {"llama3-8b", "llama3-8b-synthetic", "llama", 32, 4096, 14336, 32, 8, 128, 8192, 500000.0f,
+     1e-5f, GRAPH_LLAMA, VOCAB_LLAMA3, "llama-bpe", LLAMA3_TEMPLATE},
+    {"bonsai-8b", "bonsai-8b-synthetic", "qwen3", 36, 4096, 12288, 32, 8, 128, 65536, 1000000.0f,
+     1e-6f, GRAPH_QWEN3, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
+    {"bitnet-embed-0.6b", "bitnet-embed-0.6b-synthetic", "qwen3", 28, 1024, 3072, 16, 8, 128, 32768,
+     1000000.0f, 1e-6f, GRAPH_QWEN3_EMBED, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
 };
 
 static const model_shape *shape;
@@ -151,7 +153,8 @@ static void plan_bitnet_layer(int il, uint32_t tt)
     const model_shape *m = shape;
     const int kv_dim = m->n_head_kv * m->head_dim, q_dim = m->n_head * m->head_dim;
     char n[64];
-#define T(suffix, ne0, ne1, type) (snprintf(n, sizeof n, "blk.%d." suffix ".weight", il), add_tensor(n, ne0, ne1, type))
+#define T(suffix, ne0, ne1, type)                                                                  \
+    (snprintf(n, sizeof n, "blk.%d." suffix ".weight", il), add_tensor(n, ne0, ne1, type))
     T("attn_norm", m->n_embd, 0, GGML_TYPE_F32);
     T("attn_q", m->n_embd, q_dim, tt);
     T("attn_k", m->n_embd, kv_dim, tt);
@@ -191,7 +194,8 @@ static void plan_qwen3_layer(int il, uint32_t tt)
     const int embed = m->graph == GRAPH_QWEN3_EMBED;
     const uint32_t norm = embed ? GGML_TYPE_F16 : GGML_TYPE_F32;
     char n[64];
-#define P(suffix, ne0, ne1) (T(suffix, ne0, ne1, tt), embed ? T(suffix "_norm_in", ne0, 0, norm) : (void)0)
+#define P(suffix, ne0, ne1)                                                                        \
+    (T(suffix, ne0, ne1, tt), embed ? T(suffix "_norm_in", ne0, 0, norm) : (void)0)
     T("attn_norm", m->n_embd, 0, norm);
     P("ffn_down", m->n_ff, m->n_embd);
     P("ffn_gate", m->n_embd, m->n_ff);
@@ -239,23 +243,34 @@ static int token_text(int i, char *s, size_t cap)
         static const char *const specials[QWEN_SPECIALS] = {"<|endoftext|>", "<|im_start|>",
                                                             "<|im_end|>"};
         const int k = i - QWEN_ENDOFTEXT;
-        if (k >= 0 && k < QWEN_SPECIALS) snprintf(s, cap, "%s", specials[k]);
-        else if (k >= QWEN_SPECIALS) snprintf(s, cap, "<|extra_%d|>", k);
-        else snprintf(s, cap, "tok%d", i);
+        if (k >= 0 && k < QWEN_SPECIALS)
+            snprintf(s, cap, "%s", specials[k]);
+        else if (k >= QWEN_SPECIALS)
+            snprintf(s, cap, "<|extra_%d|>", k);
+        else
+            snprintf(s, cap, "tok%d", i);
         return k >= 0;
     }
     if (shape->vocab == VOCAB_FALCON3) {
-        if (i == FALCON3_EOS) snprintf(s, cap, "<|endoftext|>");
-        else if (i < FALCON3_SPECIALS) snprintf(s, cap, ">>UNUSED_%d<<", i);
-        else snprintf(s, cap, "tok%d", i);
+        if (i == FALCON3_EOS)
+            snprintf(s, cap, "<|endoftext|>");
+        else if (i < FALCON3_SPECIALS)
+            snprintf(s, cap, ">>UNUSED_%d<<", i);
+        else
+            snprintf(s, cap, "tok%d", i);
         return i < FALCON3_SPECIALS;
     }
     const int k = i - LLAMA3_FIRST_SPECIAL;
-    if (k == 0) snprintf(s, cap, "<|begin_of_text|>");
-    else if (k == 1) snprintf(s, cap, "<|end_of_text|>");
-    else if (k == 9) snprintf(s, cap, "<|eot_id|>");
-    else if (k >= 0) snprintf(s, cap, "<|reserved_special_token_%d|>", i);
-    else snprintf(s, cap, "tok%d", i);
+    if (k == 0)
+        snprintf(s, cap, "<|begin_of_text|>");
+    else if (k == 1)
+        snprintf(s, cap, "<|end_of_text|>");
+    else if (k == 9)
+        snprintf(s, cap, "<|eot_id|>");
+    else if (k >= 0)
+        snprintf(s, cap, "<|reserved_special_token_%d|>", i);
+    else
+        snprintf(s, cap, "tok%d", i);
     return k >= 0;
 }
 
@@ -327,13 +342,17 @@ static void write_metadata(uint32_t ftype)
     if (m->pre) gb_kv_str(&out, "tokenizer.ggml.pre", m->pre);
     write_vocab();
     gb_kv_u32(&out, "tokenizer.ggml.bos_token_id",
-              llama3 ? LLAMA3_FIRST_SPECIAL : qwen ? QWEN_ENDOFTEXT : FALCON3_EOS);
+              llama3 ? LLAMA3_FIRST_SPECIAL
+              : qwen ? QWEN_ENDOFTEXT
+                     : FALCON3_EOS);
     gb_kv_u32(&out, "tokenizer.ggml.eos_token_id",
               llama3 ? LLAMA3_FIRST_SPECIAL + (m->graph == GRAPH_BITNET ? 1 : 9)
               : qwen ? qwen_eos
                      : FALCON3_EOS);
     gb_kv_u32(&out, "tokenizer.ggml.padding_token_id",
-              llama3 ? LLAMA3_FIRST_SPECIAL + 1 : qwen ? QWEN_ENDOFTEXT : FALCON3_EOS);
+              llama3 ? LLAMA3_FIRST_SPECIAL + 1
+              : qwen ? QWEN_ENDOFTEXT
+                     : FALCON3_EOS);
     gb_kv_str(&out, "tokenizer.chat_template", m->chat_template);
     gb_kv_u32(&out, "general.quantization_version", 2);
     for (int i = 0; i < n_specs; i++) {
@@ -361,7 +380,8 @@ static void write_tensor_data(const tensor_spec *t)
     const float scale = 1.0f / sqrtf(2.0f / 3.0f * (float)t->ne0);
     if (t->type == GGML_TYPE_F32) {
         const float one = 1.0f;
-        for (int64_t i = 0; i < t->ne0; i++) memcpy(buf + i * (int64_t)sizeof one, &one, sizeof one);
+        for (int64_t i = 0; i < t->ne0; i++)
+            memcpy(buf + i * (int64_t)sizeof one, &one, sizeof one);
     } else if (t->type == GGML_TYPE_F16) {
         uint16_t *h = (uint16_t *)buf;
         for (uint64_t i = 0; i < t->bytes / 2; i++) /* uniform in [-1, 1) */
@@ -418,8 +438,10 @@ int main(int argc, char **argv)
     if (argc < 2 || argc > 5) return usage(argv[0]);
     int a = 2; /* the shape is optional, so the old argument list still works */
     shape = argc > a ? shape_named(argv[a]) : NULL;
-    if (shape) a++;
-    else shape = &SHAPES[0];
+    if (shape)
+        a++;
+    else
+        shape = &SHAPES[0];
     if (argc > a + 2) return usage(argv[0]);
     const char *kind = argc > a ? argv[a] : shape->graph == GRAPH_QWEN3 ? "q1_0" : "i2_s";
     static const struct {

@@ -41,28 +41,28 @@ typedef struct bn_tokenizer bn_tokenizer;
  * evaluate are a context's (bn_context_params.n_threads, the one thread
  * setting). */
 typedef struct {
-    const char *kernel; /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
-    int verbose;        /* print load details on stderr */
-    int n_batch;        /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
+    const char *kernel;  /* "auto" (NULL too), "scalar", "avx2", "avx512", "neon" */
+    int verbose;         /* print load details on stderr */
+    int n_batch;         /* its contexts' default most tokens per pass; 0 = BN_DEFAULT_BATCH */
     const char *lm_head; /* requantize the output layer at load: "f16", "q8_0", "q6_k";
                             NULL = keep the file's type */
-    int no_mmap;    /* read the file into memory instead of mapping it */
-    int use_mlock;  /* lock the weights in RAM; the load fails when they cannot be */
-    int vocab_only; /* read the metadata, vocabulary and tensor table only: the
-                       weights are checked but not loaded, so the model can be
-                       described and tokenize, not evaluated (--info) */
+    int no_mmap;         /* read the file into memory instead of mapping it */
+    int use_mlock;       /* lock the weights in RAM; the load fails when they cannot be */
+    int vocab_only;      /* read the metadata, vocabulary and tensor table only: the
+                            weights are checked but not loaded, so the model can be
+                            described and tokenize, not evaluated (--info) */
     const char *weights; /* the ternary weights' layout in memory: "q2" (NULL too: 2 bits a
                             weight) or "q16" (1.6 bits, 5 a byte: 20% fewer bytes read per
                             token, more work to unpack; matrices with a scale per block
                             stay at 2 bits); results are bitwise the same */
-    const char *device; /* where passes run: "cpu" (NULL too), "vulkan" (the first Vulkan
-                           device) or "vulkan:N"; the weights go to the device once at load
-                           and each session's KV cache lives there (docs/ARCHITECTURE.md) */
-    int lm_copy; /* an int8 copy of a wide (F16, BF16, F32) output layer, for sessions
-                    that want only their best logits (bn_session_set_logits_top):
-                    0 = where the layer is larger than BN_LM_COPY_MIN_BYTES (one that
-                    stays in the caches gains nothing), 1 = always, -1 = never (every
-                    logit computed in full; saves the copy's memory) */
+    const char *device;  /* where passes run: "cpu" (NULL too), "vulkan" (the first Vulkan
+                            device) or "vulkan:N"; the weights go to the device once at load
+                            and each session's KV cache lives there (docs/ARCHITECTURE.md) */
+    int lm_copy;         /* an int8 copy of a wide (F16, BF16, F32) output layer, for sessions
+                            that want only their best logits (bn_session_set_logits_top):
+                            0 = where the layer is larger than BN_LM_COPY_MIN_BYTES (one that
+                            stays in the caches gains nothing), 1 = always, -1 = never (every
+                            logit computed in full; saves the copy's memory) */
 } bn_model_params;
 
 #define BN_DEFAULT_BATCH 256
@@ -174,8 +174,7 @@ bn_session_params bn_session_default_params(void);
 /* One sequence: its KV cache and its position. params NULL = the defaults.
  * NULL with err set when the context does not fit the model, a cache type
  * is unknown, or memory runs out. */
-bn_session *bn_session_new(bn_model *model, const bn_session_params *params,
-                           char err[BN_ERR_LEN]);
+bn_session *bn_session_new(bn_model *model, const bn_session_params *params, char err[BN_ERR_LEN]);
 void bn_session_free(bn_session *session);
 void bn_session_reset(bn_session *session);
 /* Forgets the positions from n_past on (0 <= n_past <= bn_session_n_past),
@@ -338,9 +337,9 @@ typedef struct {
     float repeat_penalty; /* 1 = off */
     int repeat_last_n;    /* window of previous tokens penalized; -1 = whole context */
     uint64_t seed;
-    float presence_penalty;  /* 0 = off: subtracted once from a token in the window */
-    float frequency_penalty; /* 0 = off: subtracted per occurrence in the window */
-    float typical_p;         /* 1 = off (0 too): locally typical sampling */
+    float presence_penalty;          /* 0 = off: subtracted once from a token in the window */
+    float frequency_penalty;         /* 0 = off: subtracted per occurrence in the window */
+    float typical_p;                 /* 1 = off (0 too): locally typical sampling */
     const bn_logit_bias *logit_bias; /* n_logit_bias of them; copied by bn_sampler_new */
     int n_logit_bias;
     int n_probs; /* 0 = off; up to BN_MAX_PROBS: keep each draw's top tokens
@@ -389,8 +388,7 @@ int bn_sampler_probs(bn_sampler *sampler, const float *logits, int32_t *ids, dou
  * softmax at temperature 1 of the logits after bias and penalties (the
  * distribution its argmax is taken of), not the certainty of the argmax.
  * Returns the count written; -1 when capture is off or nothing was drawn. */
-int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids,
-                          float *logprobs);
+int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids, float *logprobs);
 void bn_sampler_reset(bn_sampler *sampler);
 
 #ifdef __cplusplus

@@ -20,14 +20,15 @@
 
 #define ERR_LEN BN_ERR_LEN
 #define FUZZ_MODEL "models/bitnet-tiny.gguf"
-#define FUZZ_CTX 8          /* context of the session a fuzzed model runs */
-#define SMALL_CAP 3         /* buffer size that forces truncated pieces */
+#define FUZZ_CTX 8  /* context of the session a fuzzed model runs */
+#define SMALL_CAP 3 /* buffer size that forces truncated pieces */
 #define MAX_VOCABS 8
-#define N_TOK_FLAGS 4       /* every combination of BN_TOK_ADD_BOS and BN_TOK_PARSE_SPECIAL */
+#define N_TOK_FLAGS 4 /* every combination of BN_TOK_ADD_BOS and BN_TOK_PARSE_SPECIAL */
 
 /* Text run through the tokenizer of every fuzzed file: words, a special
  * token, digits, invalid UTF-8, whitespace runs and a SentencePiece mark. */
-static const char SAMPLE_TEXT[] = "Hello w\xC3\xB6rld <|eot_id|> 12345 \xFF\xFE  \n\t<s>\xE2\x96\x81x";
+static const char SAMPLE_TEXT[] =
+    "Hello w\xC3\xB6rld <|eot_id|> 12345 \xFF\xFE  \n\t<s>\xE2\x96\x81x";
 
 /* A rejection is fine when it says why on one line. */
 static const char *check_message(const char *err, const char *what)
@@ -76,8 +77,7 @@ static void touch_metadata(const gguf_file *f)
         gguf_get_f32(f, key, &x);
         gguf_get_bool(f, key, &b);
         if (gguf_get_str(f, key, &s) == 1) touch(s.ptr, s.len);
-        if (kv->type == GGUF_TYPE_ARRAY &&
-            gguf_get_arr(f, key, kv->v.arr.elem_type, &arr) == 1)
+        if (kv->type == GGUF_TYPE_ARRAY && gguf_get_arr(f, key, kv->v.arr.elem_type, &arr) == 1)
             touch_array(arr);
         free(key);
     }
@@ -100,7 +100,8 @@ static const char *run_file_tokenizer(const gguf_file *f)
         int n = bn_tokenize(tok, SAMPLE_TEXT, sizeof SAMPLE_TEXT - 1, flags, &ids, err);
         if (n < 0) bad = "tokenizing the sample text failed";
         for (int i = 0; i < n && !bad; i++)
-            if (ids[i] < 0 || ids[i] >= bn_tokenizer_n_vocab(tok)) bad = "a token id is out of range";
+            if (ids[i] < 0 || ids[i] >= bn_tokenizer_n_vocab(tok))
+                bad = "a token id is out of range";
         char out[4 * sizeof SAMPLE_TEXT];
         if (!bad && bn_detokenize(tok, ids, n, 1, out, sizeof out) < 0) bad = "decoding failed";
         free(ids);
@@ -186,7 +187,8 @@ static const char *load_model(const uint8_t *data, size_t size)
     if (fd < 0) return NULL; /* the machine's problem, not the engine's */
     bn_model_params p = bn_model_default_params();
     bn_model *m = bn_model_load(path, &p, err);
-    const char *bad = m ? run_model(m) : check_message(err, "bn_model_load failed without a message");
+    const char *bad = m ? run_model(m)
+                        : check_message(err, "bn_model_load failed without a message");
     bn_model_free(m);
     close_input(fd, path);
     return bad;
@@ -309,7 +311,8 @@ const char *fuzz_tokenizer_input(const uint8_t *data, size_t size)
     if (!bad && (complete > len || len - complete >= BN_UTF8_MAX))
         bad = "bn_utf8_complete_prefix cut more than one sequence";
     int32_t id = bn_token_lookup(t, (const char *)text, len);
-    if (!bad && id >= 0 && memcmp(bn_token_text(t, id), text, len)) bad = "lookup found another text";
+    if (!bad && id >= 0 && memcmp(bn_token_text(t, id), text, len))
+        bad = "lookup found another text";
     free(ids);
     return bad;
 }
@@ -395,8 +398,10 @@ const char *fuzz_grammar_input(const uint8_t *data, size_t size)
     grammar *g = generated ? grammar_parse(generated, strlen(generated), err)
                            : grammar_parse(text, n, err);
     const char *bad = NULL;
-    if (!g && generated) bad = "a schema's grammar does not parse";
-    else if (!g && !err[0]) bad = "a refused grammar without a reason";
+    if (!g && generated)
+        bad = "a schema's grammar does not parse";
+    else if (!g && !err[0])
+        bad = "a refused grammar without a reason";
     static const char *const probes[] = {"{}", "{\"a\": [1, \"x\", null]}", "yes", "[1,2]"};
     for (size_t i = 0; g && !bad && i < sizeof probes / sizeof probes[0]; i++)
         bad = run_grammar(g, probes[i], strlen(probes[i]));

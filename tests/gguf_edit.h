@@ -15,8 +15,8 @@
 
 typedef struct {
     char *key;
-    uint32_t type;   /* enum gguf_value_type */
-    uint8_t *value;  /* the value's bytes as a file holds them (after the type) */
+    uint32_t type;  /* enum gguf_value_type */
+    uint8_t *value; /* the value's bytes as a file holds them (after the type) */
     size_t value_len;
 } ge_kv;
 
@@ -24,8 +24,8 @@ typedef struct {
     char *name;
     uint32_t n_dims;
     int64_t ne[GGUF_MAX_DIMS];
-    uint32_t type;   /* enum ggml_type */
-    uint8_t *data;   /* owned copy */
+    uint32_t type; /* enum ggml_type */
+    uint8_t *data; /* owned copy */
     size_t n_bytes;
     int fixed_offset; /* write `offset` instead of the next free aligned one */
     uint64_t offset;
@@ -40,12 +40,12 @@ typedef struct {
 
 /* Where the sections of a written file end (truncation tests). */
 typedef struct {
-    size_t header_end;  /* magic, version and the two counts */
+    size_t header_end; /* magic, version and the two counts */
     size_t first_kv_end;
-    size_t kv_end;      /* all key/value records */
+    size_t kv_end; /* all key/value records */
     size_t first_info_end;
-    size_t info_end;    /* all tensor infos */
-    size_t data_start;  /* after the padding */
+    size_t info_end;   /* all tensor infos */
+    size_t data_start; /* after the padding */
     size_t size;
 } ge_layout;
 

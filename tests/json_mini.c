@@ -20,8 +20,10 @@ static const char *skip_string(const char *p, const char *end)
 {
     if (p >= end || *p != '"') return NULL;
     for (p++; p < end; p++) {
-        if (*p == '\\') p++;
-        else if (*p == '"') return p + 1;
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
     }
     return NULL;
 }
@@ -81,8 +83,10 @@ static int hex4(const char *p, const char *end, uint32_t *v)
     *v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return -1;
         *v = *v * 16 + (uint32_t)d;
     }
@@ -113,7 +117,9 @@ static char simple_escape(char c)
     case 'r': return '\r';
     case 'b': return '\b';
     case 'f': return '\f';
-    case '"': case '\\': case '/': return c;
+    case '"':
+    case '\\':
+    case '/': return c;
     default: return 0;
     }
 }

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define QREF_Q4_0_BYTES 18 /* per 32 values */
+#define QREF_Q4_0_BYTES 18  /* per 32 values */
 #define QREF_Q4_K_BYTES 144 /* per 256 values */
 
 /* Stores fp16(v) at p (unaligned). */

@@ -36,58 +36,54 @@ const char *test_bitnet_run(void);
 /* A seeded splitmix64 generator, so every random case is reproducible. */
 void rng_seed(uint64_t seed);
 uint64_t rng_next(void);
-int rng_int(int lo, int hi);             /* uniform in [lo, hi] */
-float rng_float(float lo, float hi);     /* uniform in [lo, hi) */
+int rng_int(int lo, int hi);         /* uniform in [lo, hi] */
+float rng_float(float lo, float hi); /* uniform in [lo, hi) */
 
 /* The kernels' results compare bit for bit (NaNs and signed zeros too):
  * a and b hold the same bits; the n floats of a and b do. */
 int same_bits(float a, float b);
 int same_floats(const float *a, const float *b, int n);
 
-#define TEST(name)                                                                  \
-    static void name(void);                                                         \
-    __attribute__((constructor)) static void name##_register(void)                  \
-    {                                                                               \
-        test_register(#name, name);                                                 \
-    }                                                                               \
+#define TEST(name)                                                                                 \
+    static void name(void);                                                                        \
+    __attribute__((constructor)) static void name##_register(void) { test_register(#name, name); } \
     static void name(void)
 
-#define CHECK(cond)                                                                 \
-    do {                                                                            \
-        if (!(cond)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                            \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                        \
-    do {                                                                            \
-        if (!(cond)) test_fail(__FILE__, __LINE__, __VA_ARGS__);                    \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) test_fail(__FILE__, __LINE__, __VA_ARGS__);                                   \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                          \
-    do {                                                                            \
-        long long a_ = (long long)(a), b_ = (long long)(b);                         \
-        if (a_ != b_)                                                               \
-            test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_); \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) test_fail(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);     \
     } while (0)
 
-#define SKIP(reason)                                                                \
-    do {                                                                            \
-        test_skip(reason);                                                          \
-        return;                                                                     \
+#define SKIP(reason)                                                                               \
+    do {                                                                                           \
+        test_skip(reason);                                                                         \
+        return;                                                                                    \
     } while (0)
 
 /* Tests that run bitnet-run through a POSIX shell (test_run with pipes,
  * quotes and redirections) skip in the Windows build: tools/ci-windows.sh
  * runs the CLI there from Linux, under Wine. */
 #ifdef _WIN32
-#define POSIX_SHELL_OR_SKIP()                                                       \
+#define POSIX_SHELL_OR_SKIP()                                                                      \
     SKIP("runs bitnet-run through a POSIX shell; tools/ci-windows.sh runs the CLI under Wine")
 #else
 #define POSIX_SHELL_OR_SKIP() ((void)0)
 #endif
 
 /* (rel must be a string literal: it is pasted into the message) */
-#define SHARED_OR_SKIP(var, rel)                                                    \
-    const char *var = test_shared_path(rel);                                        \
+#define SHARED_OR_SKIP(var, rel)                                                                   \
+    const char *var = test_shared_path(rel);                                                       \
     if (!var) SKIP("../shared is absent (" rel ")") /* NOLINT(bugprone-macro-parentheses) */
 
 #endif

@@ -42,7 +42,8 @@ TEST(attention_scalar_scores_lane_order)
     for (int j = 0; j < N_Q; j++)
         for (int p = 0; p < N; p++) {
             float lane[16] = {0};
-            for (int i = 0; i < D; i++) lane[i % 16] = lane[i % 16] + q[j * D + i] * k[p * STRIDE + i];
+            for (int i = 0; i < D; i++)
+                lane[i % 16] = lane[i % 16] + q[j * D + i] * k[p * STRIDE + i];
             for (int width = 8; width >= 1; width /= 2)
                 for (int l = 0; l < width; l++) lane[l] = lane[l] + lane[l + width];
             CHECK_MSG(lane[0] * scale == got[j * LD + p], "query %d, position %d: %.9g != %.9g", j,
@@ -166,11 +167,11 @@ static void check_same(const attn_case *c, const attn_result *got, const attn_re
                        const char *what)
 {
     CHECK_MSG(!memcmp(got->scores, want->scores, c->n_scores * sizeof *got->scores),
-              "%s scores: %d queries, d %d, %d positions, stride %zu, ld %zu differ", what,
-              c->n_q, c->d, c->n, c->stride, c->ld);
+              "%s scores: %d queries, d %d, %d positions, stride %zu, ld %zu differ", what, c->n_q,
+              c->d, c->n, c->stride, c->ld);
     CHECK_MSG(!memcmp(got->out, want->out, c->n_out * sizeof *got->out),
-              "%s values: %d queries, d %d, %d positions, stride %zu, ld %zu differ", what,
-              c->n_q, c->d, c->n, c->stride, c->ld);
+              "%s values: %d queries, d %d, %d positions, stride %zu, ld %zu differ", what, c->n_q,
+              c->d, c->n, c->stride, c->ld);
 }
 
 /* Case i for every table, over both kinds of cache, hot and cold, against

@@ -44,13 +44,15 @@ static const struct {
     const char *key;
     char kind; /* s string, n number, a array, g number or null (tg only) */
 } FIELDS[] = {
-    {"build_commit", 's'}, {"cpu_info", 's'},       {"gpu_info", 's'},   {"backends", 's'},   {"model_filename", 's'},
-    {"model_type", 's'},   {"model_size", 'n'},     {"model_n_params", 'n'}, {"n_batch", 'n'},
-    {"n_threads", 'n'},    {"type_k", 's'},         {"type_v", 's'},     {"n_prompt", 'n'},
-    {"n_gen", 'n'},        {"n_depth", 'n'},        {"test_time", 's'},  {"avg_ns", 'n'},
-    {"stddev_ns", 'n'},    {"avg_ts", 'n'},         {"stddev_ts", 'n'},  {"samples_ns", 'a'},
-    {"samples_ts", 'a'},   {"kernel", 's'},         {"bytes_per_token", 'g'}, {"read_gbs", 'g'},
-    {"read_loop_gbs", 'g'}, {"exact_rows_per_token", 'g'},
+    {"build_commit", 's'}, {"cpu_info", 's'},       {"gpu_info", 's'},
+    {"backends", 's'},     {"model_filename", 's'}, {"model_type", 's'},
+    {"model_size", 'n'},   {"model_n_params", 'n'}, {"n_batch", 'n'},
+    {"n_threads", 'n'},    {"type_k", 's'},         {"type_v", 's'},
+    {"n_prompt", 'n'},     {"n_gen", 'n'},          {"n_depth", 'n'},
+    {"test_time", 's'},    {"avg_ns", 'n'},         {"stddev_ns", 'n'},
+    {"avg_ts", 'n'},       {"stddev_ts", 'n'},      {"samples_ns", 'a'},
+    {"samples_ts", 'a'},   {"kernel", 's'},         {"bytes_per_token", 'g'},
+    {"read_gbs", 'g'},     {"read_loop_gbs", 'g'},  {"exact_rows_per_token", 'g'},
 };
 #define N_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -103,15 +105,16 @@ TEST(bench_csv_markdown_lists_and_several_models)
     char *out = NULL;
     CHECK_EQ_INT(run("--bench -m " TINY " -p 4 -n 0 -r 1 -t 1 -o csv", &out, NULL), 0);
     char *body = out ? strchr(out, '\n') : NULL;
-    CHECK_MSG(out && !strncmp(out, "build_commit,cpu_info,gpu_info,backends,model_filename,", 55) && body &&
-                  count(body + 1, "\n") == 1 && count(out, ",") == 2 * count(body, ","),
+    CHECK_MSG(out && !strncmp(out, "build_commit,cpu_info,gpu_info,backends,model_filename,", 55) &&
+                  body && count(body + 1, "\n") == 1 && count(out, ",") == 2 * count(body, ","),
               "%s", out);
     free(out);
     out = NULL;
     CHECK_EQ_INT(run("--bench -m " TINY " -m " TINY " -p 4 -n 0 -r 1 -t 1 -b 2,4", &out, NULL), 0);
     CHECK_MSG(out && strstr(out, "| model | size | params | backend |") &&
-                  count(out, "| bitnet-tiny.gguf | 3.92 MiB |") == 4 && count(out, "| CPU |") == 4 &&
-                  count(out, "| 2 | f32 |") == 2 && count(out, "| 4 | f32 |") == 2,
+                  count(out, "| bitnet-tiny.gguf | 3.92 MiB |") == 4 &&
+                  count(out, "| CPU |") == 4 && count(out, "| 2 | f32 |") == 2 &&
+                  count(out, "| 4 | f32 |") == 2,
               "%s", out);
     free(out);
 }
@@ -139,11 +142,12 @@ TEST(bench_flag_messages_say_what_is_wrong)
 
 TEST(bench_rejects_bad_flags)
 {
-    const char *bad[] = {"--bench -m " TINY " -p x", "--bench -m " TINY " -t 0",
-                         "--bench -m " TINY " -o xml", "--bench -p 8", "--bench -m " TINY " -q 1",
-                         "--bench -m " TINY " -ctk q8_0", "--bench -m " TINY " --cache-type-v",
-                         "--bench -m " TINY " -d x", "--bench -m " TINY " -d 0,-5",
-                         "--bench -m " TINY " -p 8 -n 8 -d 1000000"};
+    const char *bad[] = {
+        "--bench -m " TINY " -p x",           "--bench -m " TINY " -t 0",
+        "--bench -m " TINY " -o xml",         "--bench -p 8",
+        "--bench -m " TINY " -q 1",           "--bench -m " TINY " -ctk q8_0",
+        "--bench -m " TINY " --cache-type-v", "--bench -m " TINY " -d x",
+        "--bench -m " TINY " -d 0,-5",        "--bench -m " TINY " -p 8 -n 8 -d 1000000"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *err = NULL;
         CHECK_MSG(run(bad[i], NULL, &err) == 1, "%s: expected exit 1", bad[i]);
@@ -156,16 +160,16 @@ TEST(bench_rows_name_the_kv_cache_types)
 {
     char *out = NULL;
     CHECK_EQ_INT(run("--bench -m " TINY " -p 8 -n 0 -r 1 -t 1", &out, NULL), 0);
-    CHECK_MSG(out && strstr(out, "| type_k | type_v |") && strstr(out, "| f32 | f32 | pp8 |"),
-              "%s", out ? out : "");
+    CHECK_MSG(out && strstr(out, "| type_k | type_v |") && strstr(out, "| f32 | f32 | pp8 |"), "%s",
+              out ? out : "");
     free(out);
     out = NULL;
     CHECK_EQ_INT(run("--bench -m " TINY " -p 8 -n 4 -r 1 -t 1 -ctk f16", &out, NULL), 0);
     CHECK_MSG(out && count(out, "| f16 | f32 |") == 2, "%s", out ? out : "");
     free(out);
     out = NULL;
-    CHECK_EQ_INT(run("--bench -m " TINY " -p 0 -n 4 -r 1 -t 1 -o json --cache-type-v f16", &out, NULL),
-                 0);
+    CHECK_EQ_INT(
+        run("--bench -m " TINY " -p 0 -n 4 -r 1 -t 1 -o json --cache-type-v f16", &out, NULL), 0);
     CHECK_MSG(out && strstr(out, "\"type_k\": \"f32\", \"type_v\": \"f16\""), "%s", out ? out : "");
     free(out);
 }
@@ -192,9 +196,8 @@ TEST(bench_depth_starts_tests_on_a_filled_context)
     /* a token at depth 64 also reads 64 more positions of keys and values:
      * 64 x 2 x (the tiny model's layers x kv width) x 4 bytes (every output
      * row computed, so that the rows a token recomputes do not vary) */
-    CHECK_EQ_INT(run("--bench -m " TINY " -p 0 -n 4 -d 0,64 -r 1 -t 1 -o json --no-lm-copy", &out,
-                     NULL),
-                 0);
+    CHECK_EQ_INT(
+        run("--bench -m " TINY " -p 0 -n 4 -d 0,64 -r 1 -t 1 -o json --no-lm-copy", &out, NULL), 0);
     const double at0 = json_bytes_at_depth(out, 0), at64 = json_bytes_at_depth(out, 64);
     CHECK_MSG(at0 > 0 && at64 > at0, "%s", out ? out : "");
     free(out);

@@ -33,9 +33,18 @@ typedef struct {
     const char *text;
 } part;
 
-#define ID(x) {(x), NULL}
-#define TXT(s) {-1, (s)}
-#define STOP {END, NULL}
+#define ID(x)                                                                                      \
+    {                                                                                              \
+        (x), NULL                                                                                  \
+    }
+#define TXT(s)                                                                                     \
+    {                                                                                              \
+        -1, (s)                                                                                    \
+    }
+#define STOP                                                                                       \
+    {                                                                                              \
+        END, NULL                                                                                  \
+    }
 
 typedef struct {
     const char *name;
@@ -47,27 +56,31 @@ typedef struct {
 } format_case;
 
 static const format_case CASES[] = {
-    {"bitnet", {NULL, NULL, NULL}, "{{ 'BITNET' }}",
-     {ID(BOS), TXT("System: " SYSTEM), ID(EOT), TXT("User: Hi there"), ID(EOT),
-      TXT("Assistant: "), STOP},
+    {"bitnet",
+     {NULL, NULL, NULL},
+     "{{ 'BITNET' }}",
+     {ID(BOS), TXT("System: " SYSTEM), ID(EOT), TXT("User: Hi there"), ID(EOT), TXT("Assistant: "),
+      STOP},
      {TXT("User: Yo"), ID(EOT), TXT("Assistant: "), STOP},
      EOT},
-    {"llama3", {NULL, NULL, NULL},
+    {"llama3",
+     {NULL, NULL, NULL},
      "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}",
      {ID(BOS), ID(SH), TXT("system"), ID(EH), TXT("\n\n" SYSTEM), ID(EOT), ID(SH), TXT("user"),
       ID(EH), TXT("\n\nHi there"), ID(EOT), ID(SH), TXT("assistant"), ID(EH), TXT("\n\n"), STOP},
      {ID(SH), TXT("user"), ID(EH), TXT("\n\nYo"), ID(EOT), ID(SH), TXT("assistant"), ID(EH),
       TXT("\n\n"), STOP},
      EOT},
-    {"falcon3", {"<|system|>", "<|user|>", "<|assistant|>"},
+    {"falcon3",
+     {"<|system|>", "<|user|>", "<|assistant|>"},
      "{% for message in messages %}{% if message['role'] == 'user' %}{{ '<|user|>\n' + "
      "message['content'] + '\n' }}{% endif %}{% if loop.last and add_generation_prompt %}{{ "
      "'<|assistant|>\n' }}{% endif %}{% endfor %}",
-     {ID(BOS), ID(R0), TXT("\n" SYSTEM "\n"), ID(R1), TXT("\nHi there\n"), ID(R2), TXT("\n"),
-      STOP},
+     {ID(BOS), ID(R0), TXT("\n" SYSTEM "\n"), ID(R1), TXT("\nHi there\n"), ID(R2), TXT("\n"), STOP},
      {TXT("\n"), ID(R1), TXT("\nYo\n"), ID(R2), TXT("\n"), STOP},
      EOS},
-    {"chatml", {"<|im_start|>", "<|im_end|>", NULL},
+    {"chatml",
+     {"<|im_start|>", "<|im_end|>", NULL},
      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}",
      {ID(BOS), ID(R0), TXT("system\n" SYSTEM), ID(R1), TXT("\n"), ID(R0), TXT("user\nHi there"),
@@ -152,8 +165,10 @@ static void check_format(const format_case *c, const char *path, const char *fla
     CHECK_MSG(tok != NULL, "%s", err);
     if (!tok) return;
     char cmd[1024], *out = NULL, *log = NULL;
-    snprintf(cmd, sizeof cmd, "printf 'Hi there\\nYo\\n' | %s -m %s -t 1 -cnv --temp 0 -n 2 "
-             "--system '" SYSTEM "' --verbose-prompt %s", test_bitnet_run(), path, flag);
+    snprintf(cmd, sizeof cmd,
+             "printf 'Hi there\\nYo\\n' | %s -m %s -t 1 -cnv --temp 0 -n 2 "
+             "--system '" SYSTEM "' --verbose-prompt %s",
+             test_bitnet_run(), path, flag);
     CHECK_MSG(test_run(cmd, &out, &log) == 0, "%s: %s", c->name, log ? log : "");
     int32_t want[MAX_IDS] = {0}, got[MAX_IDS] = {0};
     int n_want = expand(tok, c->first, want, 0);
@@ -165,7 +180,7 @@ static void check_format(const format_case *c, const char *path, const char *fla
     n_want = expand(tok, c->second_tail, want, 0);
     n_got = log ? printed_ids(log, 1, got) : -1;
     const int head = n_got - n_want;
-    const int closed = head == 1 ? bn_token_is_eog(tok, got[0])
+    const int closed = head == 1   ? bn_token_is_eog(tok, got[0])
                        : head == 2 ? !bn_token_is_eog(tok, got[0]) && got[1] == c->close
                                    : 0;
     CHECK_MSG(closed && !memcmp(got + head, want, (size_t)n_want * sizeof *want),

@@ -206,11 +206,12 @@ static int exited_with(int status, int code)
 TEST(cli_help_documents_every_flag)
 {
     static const char *flags[] = {
-        "--model",  "--prompt",     "--file",     "--n-predict",  "--ctx-size",    "--threads",
-        "--temp",   "--top-k",      "--top-p",    "--min-p",      "--repeat-penalty",
-        "--seed",   "--stop",       "--json",     "--quiet",      "--verbose",     "--chat",
-        "--system", "--chat-template", "--batch", "--parallel",   "--perplexity",  "--tokenize",
-        "--no-bos", "--kernel",     "--cache-type-k", "--cache-type-v", "exit status"};
+        "--model",          "--prompt",       "--file",     "--n-predict",     "--ctx-size",
+        "--threads",        "--temp",         "--top-k",    "--top-p",         "--min-p",
+        "--repeat-penalty", "--seed",         "--stop",     "--json",          "--quiet",
+        "--verbose",        "--chat",         "--system",   "--chat-template", "--batch",
+        "--parallel",       "--perplexity",   "--tokenize", "--no-bos",        "--kernel",
+        "--cache-type-k",   "--cache-type-v", "exit status"};
     char *out = NULL;
     CHECK_EQ_INT(cli_bare("--help", &out, NULL), 0);
     for (size_t i = 0; out && i < sizeof flags / sizeof *flags; i++)
@@ -341,16 +342,24 @@ TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
     snprintf(batch, sizeof batch, "--batch %s", bpath);
     snprintf(chat, sizeof chat, "--chat -n 4 < %s", bpath);
     snprintf(ppl, sizeof ppl, "--perplexity %s", "README.md -c 64");
-    const char *const modes[] = {"-p hi -n 4",         "-p hi -n 4 --json", "-p hi -n 4 -q",
-                                 "--tokenize -p hi",   "--detokenize -p 1,2", "--info",
-                                 "--help",            chat,                batch,
-                                 ppl,                  "--bench -p 4 -n 2 -r 1"};
+    const char *const modes[] = {"-p hi -n 4",
+                                 "-p hi -n 4 --json",
+                                 "-p hi -n 4 -q",
+                                 "--tokenize -p hi",
+                                 "--detokenize -p 1,2",
+                                 "--info",
+                                 "--help",
+                                 chat,
+                                 batch,
+                                 ppl,
+                                 "--bench -p 4 -n 2 -r 1"};
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
         char args[256], *err = NULL;
         snprintf(args, sizeof args, "%s > /dev/full", modes[i]);
         const int rc = cli(args, NULL, &err);
-        CHECK_MSG(rc == 2 && err && strstr(err, "bitnet-run: error: writing output: No space left "
-                                                "on device\n"),
+        CHECK_MSG(rc == 2 && err &&
+                      strstr(err, "bitnet-run: error: writing output: No space left "
+                                  "on device\n"),
                   "%s: exit %d, stderr %s", modes[i], rc, err);
         free(err);
     }
@@ -364,7 +373,8 @@ TEST(cli_write_errors_exit_2_and_closed_pipes_end_quietly)
     CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
     char *status = test_read_file(status_path, NULL);
     /* killed by SIGPIPE (141 in the shell) without a word, as before */
-    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status && strtol(status, NULL, 10) == 141,
+    CHECK_MSG(out && strlen(out) == 2 && !strstr(out, "bitnet") && status &&
+                  strtol(status, NULL, 10) == 141,
               "out '%s', status %s", out, status);
     free(out), free(err), free(status);
     unlink(status_path);
@@ -467,7 +477,7 @@ TEST(cli_stop_strings_across_tokens)
         const char *stops, *want;
     } cases[] = {
         {"--stop 'sday, Fri'", " Tuesday, Wednesday, Thur"}, /* spans three tokens */
-        {"--stop Friday --stop Wed", " Tuesday, "},           /* the earliest one wins */
+        {"--stop Friday --stop Wed", " Tuesday, "},          /* the earliest one wins */
         /* a held-back partial match is printed once it fails */
         {"--stop 'Tuesday, Thursday'", ALL_DAYS},
         {"--stop xyz", ALL_DAYS},
@@ -491,8 +501,9 @@ TEST(cli_stop_strings_across_tokens)
  * end, so the run is still going when the signal comes. */
 TEST(cli_ctrl_c_stops_generation_with_130)
 {
-    const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "-p", "Monday,", "--temp", "0",
-                          "--repeat-penalty", "0.001", NULL};
+    const char *argv[] = {NULL,    "-m",      MODEL,    "-t", "1",
+                          "-p",    "Monday,", "--temp", "0",  "--repeat-penalty",
+                          "0.001", NULL};
     child c;
     if (spawn(&c, argv)) SKIP("cannot fork");
     CHECK(read_until(&c, "Monday,"));
@@ -565,7 +576,8 @@ TEST(cli_empty_prompt_warns_and_perplexity_counts_windows)
     char args[256];
     snprintf(args, sizeof args, "--perplexity %s -c 8", text);
     CHECK_EQ_INT(cli(args, &out, &err), 0);
-    CHECK_MSG(out && !strncmp(out, "Final estimate: PPL = ", 22) && strstr(out, " +/- "), "%s", out);
+    CHECK_MSG(out && !strncmp(out, "Final estimate: PPL = ", 22) && strstr(out, " +/- "), "%s",
+              out);
     /* running values: [k/total]; the last one is [total/total] */
     const char *last = err ? strrchr(err, '[') : NULL;
     char *slash = NULL;
@@ -687,13 +699,16 @@ TEST(cli_chat_context_shift_keeps_the_system_prompt_and_goes_on)
     CHECK_EQ_INT(chat_run(in, opts, &out, &err), 0);
     const int keep = n_tokens("System: You are a helpful assistant.<|eot_id|>", 1);
     char want[128];
-    snprintf(want, sizeof want, "context shift: the context of 64 tokens is full: keeping the "
-             "first %d, dropping ", keep);
+    snprintf(want, sizeof want,
+             "context shift: the context of 64 tokens is full: keeping the "
+             "first %d, dropping ",
+             keep);
     CHECK_MSG(err && strstr(err, want), "no '%s' in %s", want, err);
     CHECK_MSG(err && !strstr(err, "the chat ends here"), "%s", err);
     CHECK_EQ_INT(count_lines(out ? out : ""), 5);
     /* before the first shift the replies are those of the roomy chat */
-    CHECK_MSG(out && roomy && !strncmp(out, roomy, strlen("The capital of Italy is Rome.\n3+4=7.\n")),
+    CHECK_MSG(out && roomy &&
+                  !strncmp(out, roomy, strlen("The capital of Italy is Rome.\n3+4=7.\n")),
               "'%s' vs '%s'", out, roomy);
     CHECK_MSG(out && strstr(out, "Paris") && strstr(out, "Madrid"), "'%s'", out);
     free(out), free(err), free(roomy);
@@ -744,8 +759,9 @@ TEST(cli_chat_commands_hint_and_continued_lines)
 
 TEST(cli_chat_ctrl_c_stops_reply_then_exits_at_prompt)
 {
-    const char *argv[] = {NULL, "-m", MODEL, "-t", "1", "--chat", "--temp", "0", "-v",
-                          "--repeat-penalty", "0.001", NULL};
+    const char *argv[] = {NULL,     "-m",     MODEL, "-t", "1",
+                          "--chat", "--temp", "0",   "-v", "--repeat-penalty",
+                          "0.001",  NULL};
     child c;
     if (spawn(&c, argv)) SKIP("cannot fork");
     const char *q = "What is 3+4?\n";
@@ -779,8 +795,8 @@ static char *single_run(const char *path, const char *opts)
 
 /* Checks every result line of a --batch run against single runs of the
  * prompts (files paths[i]) with the same options. */
-static void check_batch_equals_single(char **paths, int n, const char *batch_path,
-                                      const char *opts, int parallel)
+static void check_batch_equals_single(char **paths, int n, const char *batch_path, const char *opts,
+                                      int parallel)
 {
     char args[512], *out = NULL;
     snprintf(args, sizeof args, "--batch %s %s --parallel %d -q", batch_path, opts, parallel);
@@ -800,9 +816,8 @@ static void check_batch_equals_single(char **paths, int n, const char *batch_pat
     free(out);
 }
 
-static const char *const BUNDLED_PROMPTS[] = {"2+2=",         "The capital of France is",
-                                              "Monday,",      "What is 9-4?",
-                                              "The dog says", "March, April,"};
+static const char *const BUNDLED_PROMPTS[] = {
+    "2+2=", "The capital of France is", "Monday,", "What is 9-4?", "The dog says", "March, April,"};
 #define N_BUNDLED (int)(sizeof BUNDLED_PROMPTS / sizeof *BUNDLED_PROMPTS)
 
 /* Writes each bundled prompt to a file of its own (paths) and all of them,
@@ -984,7 +999,8 @@ TEST(cli_batch_line_sampling_stop_and_ids)
     snprintf(args, sizeof args, "--batch %s --temp 0 --seed 5 -n 16", bpath);
     CHECK_EQ_INT(cli(args, &out, &err), 2);
     int n = 0;
-    for (char *l = out ? strtok(out, "\n") : NULL; l && n < 8; l = strtok(NULL, "\n")) lines[n++] = l;
+    for (char *l = out ? strtok(out, "\n") : NULL; l && n < 8; l = strtok(NULL, "\n"))
+        lines[n++] = l;
     CHECK_EQ_INT(n, 7);
     if (n != 7) goto done;
     char *t1 = jstr(lines[0], "text"), *t2 = jstr(lines[1], "text"), *t3 = jstr(lines[2], "text");
@@ -1001,8 +1017,10 @@ TEST(cli_batch_line_sampling_stop_and_ids)
     const unsigned long long clock_seed = seed_at ? strtoull(seed_at, NULL, 10) : 0;
     CHECK_MSG(clock_seed > 0 && clock_seed != 5 && jlong(lines[4], "seed") == 5, "%s", out);
     char *again = NULL;
-    snprintf(args, sizeof args, "-p 'The dog says' --temp 1 --top-p 0.9 --min-p 0.1 "
-             "--repeat-penalty 1.3 -n 12 --json --seed %llu", clock_seed);
+    snprintf(args, sizeof args,
+             "-p 'The dog says' --temp 1 --top-p 0.9 --min-p 0.1 "
+             "--repeat-penalty 1.3 -n 12 --json --seed %llu",
+             clock_seed);
     CHECK_EQ_INT(cli(args, &again, NULL), 0);
     CHECK_MSG(again && same_result(lines[3], again), "%s\n%s", lines[3], again);
     free(again);
@@ -1041,8 +1059,7 @@ TEST(cli_batch_line_seeds_and_ranges)
     CHECK_MSG(strstr(lines[1], "\"error\": \"\\\"seed\\\" must be -1"), "%s", lines[1]);
     CHECK_MSG(strstr(lines[2], "\"error\": \"\\\"seed\\\" must be -1"), "%s", lines[2]);
     CHECK_MSG(strstr(lines[3], "\\\"top_k\\\" must be an integer from 0 to"), "%s", lines[3]);
-    CHECK_MSG(strstr(lines[4], "\\\"temp\\\" must be a number from 0 to 1000000"), "%s",
-              lines[4]);
+    CHECK_MSG(strstr(lines[4], "\\\"temp\\\" must be a number from 0 to 1000000"), "%s", lines[4]);
     CHECK(err && strstr(err, "batch: 5 prompts: 1 run, 4 failed;"));
 done:
     free(out), free(err);
@@ -1051,8 +1068,10 @@ done:
 
 /* ---------------------------------------------------------- perplexity */
 
-static const char *const COUNTRIES[][2] = {{"France", "Paris"}, {"Italy", "Rome"},
-                                           {"Japan", "Tokyo"},  {"Spain", "Madrid"},
+static const char *const COUNTRIES[][2] = {{"France", "Paris"},
+                                           {"Italy", "Rome"},
+                                           {"Japan", "Tokyo"},
+                                           {"Spain", "Madrid"},
                                            {"Kenya", "Nairobi"}};
 
 /* Documents in the shape of the training data: each one between
@@ -1279,8 +1298,8 @@ TEST(cli_sampling_flags_and_n_probs)
     CHECK_EQ_INT(cli("-p hi -n 2 --presence-penalty 0.5 --frequency-penalty 0.5 --typical 0.9 -q",
                      NULL, NULL),
                  0);
-    static const char *const bad[] = {"-l abc", "-l 5", "-l 99999999+1", "--typical 2",
-                                      "--presence-penalty x", "--n-probs 21"};
+    static const char *const bad[] = {
+        "-l abc", "-l 5", "-l 99999999+1", "--typical 2", "--presence-penalty x", "--n-probs 21"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(args, sizeof args, "-p hi -n 1 %s", bad[i]);
         CHECK_MSG(cli(args, NULL, &err) == 1 && err && strchr(err, '\n') == err + strlen(err) - 1,
@@ -1367,7 +1386,8 @@ TEST(cli_batch_lines_take_json_schema_and_grammar)
     char args[256], *out = NULL, *err = NULL;
     snprintf(args, sizeof args, "--batch %s", in);
     CHECK_EQ_INT(cli(args, &out, &err), 2); /* the bad line */
-    const char *l1 = out, *l2 = out ? strchr(out, '\n') : NULL, *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    const char *l1 = out, *l2 = out ? strchr(out, '\n') : NULL,
+               *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
     char *t1 = NULL, *t2 = NULL;
     const char *v = l1 ? json_find(l1, l2 ? l2 : l1 + strlen(l1), "text") : NULL;
     if (v) json_string(v, l2, &t1);
@@ -1386,8 +1406,8 @@ TEST(cli_batch_lines_take_json_schema_and_grammar)
     tmp_remove(in);
     /* --grammar for the lines without their own */
     in = tmp_file("Is Paris in France?\nIs Rome in Italy?\n", 36);
-    snprintf(args, sizeof args, "--batch %s --temp 0 -n 8 --grammar 'root ::= \" \" (\"yes\" | \"no\")'",
-             in);
+    snprintf(args, sizeof args,
+             "--batch %s --temp 0 -n 8 --grammar 'root ::= \" \" (\"yes\" | \"no\")'", in);
     CHECK_EQ_INT(cli(args, &out, NULL), 0);
     int answers = 0;
     for (const char *p = out; p && (p = strstr(p, "\"text\": \" ")); p++)

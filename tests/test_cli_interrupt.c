@@ -18,8 +18,8 @@
 
 #define MODEL "models/bitnet-tiny.gguf"
 #define ARCH "bitnet-b1.58"
-#define SLOW_LAYERS 12     /* the tiny model's 4 layers, repeated */
-#define SLOW_CTX 2048      /* room for a prompt that takes seconds */
+#define SLOW_LAYERS 12 /* the tiny model's 4 layers, repeated */
+#define SLOW_CTX 2048  /* room for a prompt that takes seconds */
 #define SLOW_CTX_ARG "2048"
 #define PROMPT_REPEATS 400 /* "Monday, Tuesday, " is 4 tokens: about 1600 */
 #define SIGNAL_DELAY_MS 300
@@ -91,8 +91,8 @@ static char *write_prompt(char *path, const char *tail)
  * /dev/null) and stdin from in_path (NULL: /dev/null); with delay_ms >= 0
  * sends SIGINT that long after the start. Returns the wait status;
  * *after_s is the time from the signal (or the start) to the end. */
-static int timed_run_err(const char **argv, const char *in_path, const char *err_path,
-                         int delay_ms, double *after_s)
+static int timed_run_err(const char **argv, const char *in_path, const char *err_path, int delay_ms,
+                         double *after_s)
 {
     const double t0 = now_s();
     *after_s = 0;
@@ -195,8 +195,8 @@ TEST(cli_sigint_during_a_long_prompt_ends_within_a_second)
     const char *gen[] = {bin, "-m", model, "-t", "1", "-f", prompt, "-n", "1", NULL};
     const char *json[] = {bin, "-m", model, "-t", "1", "-f", prompt, "-n", "1", "--json", NULL};
     const char *batch[] = {bin, "-m", model, "-t", "1", "--batch", prompt, "-n", "1", NULL};
-    const char *ppl[] = {bin, "-m", model, "-t", "1", "--perplexity", prompt, "-c", SLOW_CTX_ARG,
-                         NULL};
+    const char *ppl[] = {bin,    "-m", model,        "-t", "1", "--perplexity",
+                         prompt, "-c", SLOW_CTX_ARG, NULL};
     const char *chat[] = {bin, "-m", model, "-t", "1", "--chat", "-n", "1", NULL};
     double full_s;
     int status = timed_run(gen, NULL, -1, &full_s);

@@ -15,9 +15,9 @@
 
 #define MODEL "models/bitnet-tiny.gguf"
 #define CHAT_FLAGS "-m " MODEL " -cnv --temp 0 -n 8"
-#define TYPED "Grüße wxörld"   /* the typo: the x */
-#define LEFTS_TO_TYPO 4        /* "örld" is four characters, five bytes */
-#define FIXED "Grüße wörld!"   /* after BSpace, End and "!" */
+#define TYPED "Grüße wxörld" /* the typo: the x */
+#define LEFTS_TO_TYPO 4      /* "örld" is four characters, five bytes */
+#define FIXED "Grüße wörld!" /* after BSpace, End and "!" */
 #define DONE_MARK "exit=0 same=yes"
 #define POLL_US 100000
 #define MAX_POLLS 150 /* 15 s: the sanitizer build starts slowly */
@@ -140,15 +140,17 @@ TEST(cli_chat_line_editor)
         SKIP("cannot write a temporary script");
     }
     FILE *f = fdopen(fd, "w");
-    fprintf(f, "before=$(stty -g); %s " CHAT_FLAGS "; "
-               "echo \"exit=$? same=$([ \"$(stty -g)\" = \"$before\" ] && echo yes || echo no)\"; "
-               "sleep 60\n", test_bitnet_run());
+    fprintf(f,
+            "before=$(stty -g); %s " CHAT_FLAGS "; "
+            "echo \"exit=$? same=$([ \"$(stty -g)\" = \"$before\" ] && echo yes || echo no)\"; "
+            "sleep 60\n",
+            test_bitnet_run());
     fclose(f);
     snprintf(tmux_cmd, sizeof tmux_cmd, "env -u TMUX tmux -u -f /dev/null -L bn-lineedit-%d",
              (int)getpid());
     char cwd[CMD_LEN / 2];
-    if (!getcwd(cwd, sizeof cwd) || tmux("new-session -d -s le -x 120 -y 30 -c '%s' 'sh %s'", cwd,
-                                         script)) {
+    if (!getcwd(cwd, sizeof cwd) ||
+        tmux("new-session -d -s le -x 120 -y 30 -c '%s' 'sh %s'", cwd, script)) {
         tmux("kill-server");
         unlink(script);
         free(reply);

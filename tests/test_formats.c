@@ -178,15 +178,9 @@ static void check_tq_decoder(const qk256_tq_format *f, tq_encoder enc)
     free(data);
 }
 
-TEST(formats_tq2_decoder_hand_made_blocks)
-{
-    check_tq_decoder(&qk256_tq2_0, encode_tq2_block);
-}
+TEST(formats_tq2_decoder_hand_made_blocks) { check_tq_decoder(&qk256_tq2_0, encode_tq2_block); }
 
-TEST(formats_tq1_decoder_hand_made_blocks)
-{
-    check_tq_decoder(&qk256_tq1_0, encode_tq1_block);
-}
+TEST(formats_tq1_decoder_hand_made_blocks) { check_tq_decoder(&qk256_tq1_0, encode_tq1_block); }
 
 /* Every trit pattern of a qs byte and of a qh byte (the last 16 weights). */
 TEST(formats_tq1_every_digit_pattern)
@@ -561,7 +555,8 @@ static float round_trip_tolerance(uint32_t type, const float *x, int i)
     case GGML_TYPE_Q8_0: return block_amax(x, i / 32 * 32, 32) / 127.0f * 0.5f * 1.01f;
     default: /* Q6_K: step = sub-block max / 32, rounded up by up to d = block max / 4096 */
         return (block_amax(x, i / 16 * 16, 16) / 32.0f +
-                block_amax(x, i / 256 * 256, 256) / 4096.0f) * 0.5f * 1.01f;
+                block_amax(x, i / 256 * 256, 256) / 4096.0f) *
+               0.5f * 1.01f;
     }
 }
 
@@ -574,7 +569,7 @@ TEST(formats_quantizers_round_trip_within_half_a_step)
     uint8_t buf[N * 2];
     for (int i = 0; i < N; i++) {
         x[i] = random_float() * (i % 37 == 0 ? 4.0f : 1.0f); /* a few outliers */
-        x[i] *= i < 16 ? 0.01f : 1.0f;                     /* a quiet sub-block */
+        x[i] *= i < 16 ? 0.01f : 1.0f;                       /* a quiet sub-block */
         v[i] = random_float();
     }
     x[7] = 0.0f;
@@ -625,7 +620,7 @@ TEST(formats_dot_matches_dequantized_row)
         double dot = 0;
         for (int i = 0; i < N; i++) dot += (double)y[i] * v[i];
         float got = bn_quant_dot(t, row, v, N);
-        CHECK_MSG(fabs(got - dot) < 1e-4 * (1 + fabs(dot)), "%s: %f vs %f", gguf_type_name(t),
-                  got, dot);
+        CHECK_MSG(fabs(got - dot) < 1e-4 * (1 + fabs(dot)), "%s: %f vs %f", gguf_type_name(t), got,
+                  dot);
     }
 }

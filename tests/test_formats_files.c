@@ -147,8 +147,7 @@ static float *dense_values(const ge_tensor *t)
 
 /* rows x cols floats in `type`: Q4_0/Q4_K by the test's own quantizers,
  * the --lm-head types by the engine's. */
-static uint8_t *quantize_matrix(const float *w, int rows, int cols, uint32_t type,
-                                size_t *n_bytes)
+static uint8_t *quantize_matrix(const float *w, int rows, int cols, uint32_t type, size_t *n_bytes)
 {
     const size_t row_bytes = bn_quant_row_bytes(type, cols);
     uint8_t *out = malloc((size_t)rows * row_bytes);
@@ -495,7 +494,8 @@ TEST(formats_files_lm_head_requantizes_the_output_only)
         const char *name;
         uint32_t type;
         double min_cosine;
-    } cases[] = {{"q8_0", GGML_TYPE_Q8_0, 0.9999}, {"Q6_K", GGML_TYPE_Q6_K, 0.999},
+    } cases[] = {{"q8_0", GGML_TYPE_Q8_0, 0.9999},
+                 {"Q6_K", GGML_TYPE_Q6_K, 0.999},
                  {"f16", GGML_TYPE_F16, 1.0}};
     for (int k = 0; k < 3; k++) {
         bn_model *m = load_ok(BUNDLED_MODEL, cases[k].name);
@@ -541,12 +541,12 @@ TEST(formats_files_wrong_tensors_name_the_tensor)
         int64_t ne0, ne1;
         const char *also;
     } cases[] = {
-        {"blk.1.attn_k.weight", GGML_TYPE_I2_S, 512, 256, "shape"},    /* shape mismatch */
-        {"blk.0.attn_q.weight", GGML_TYPE_TQ2_0, 320, 512, "320"},     /* row not 256-blocks */
-        {"blk.3.ffn_gate.weight", GGML_TYPE_TL2, 512, 1536, "TL2"},    /* id 39: refused */
-        {"blk.0.attn_v.weight", 99, 512, 128, "99"},                   /* unknown id */
+        {"blk.1.attn_k.weight", GGML_TYPE_I2_S, 512, 256, "shape"},     /* shape mismatch */
+        {"blk.0.attn_q.weight", GGML_TYPE_TQ2_0, 320, 512, "320"},      /* row not 256-blocks */
+        {"blk.3.ffn_gate.weight", GGML_TYPE_TL2, 512, 1536, "TL2"},     /* id 39: refused */
+        {"blk.0.attn_v.weight", 99, 512, 128, "99"},                    /* unknown id */
         {"blk.2.attn_output.weight", GGML_TYPE_Q4_K, 512, 512, "Q4_K"}, /* not ternary */
-        {"token_embd.weight", GGML_TYPE_Q5_K, 512, 1024, "Q5_K"},      /* embedding type */
+        {"token_embd.weight", GGML_TYPE_Q5_K, 512, 1024, "Q5_K"},       /* embedding type */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (edit_open(&e, BUNDLED_MODEL)) return;

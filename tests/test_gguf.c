@@ -61,8 +61,8 @@ TEST(gguf_parses_every_value_type)
     CHECK(gguf_get_bool(f, "test.flag", &flag) == 1 && flag == 1);
     CHECK(gguf_get_str(f, "general.architecture", &s) == 1 && gguf_str_eq(s, "test"));
     CHECK(gguf_get_u32(f, "test.missing", &u) == 0);
-    CHECK(gguf_get_u32(f, "test.eps", &u) == -1);  /* wrong type */
-    CHECK(gguf_get_u32(f, "test.i64", &u) == -1);  /* negative */
+    CHECK(gguf_get_u32(f, "test.eps", &u) == -1); /* wrong type */
+    CHECK(gguf_get_u32(f, "test.i64", &u) == -1); /* negative */
     int32_t i32;
     CHECK(gguf_get_i32(f, "test.i64", &i32) == 1 && i32 == -5);
     CHECK(gguf_get_f32(f, "test.f64", &e) == 1 && e == 1.5f);

@@ -72,8 +72,8 @@ TEST(grammar_repetitions_groups_and_rules)
 
 TEST(grammar_json_object)
 {
-    CHECK_EQ_INT(accepts(GRAMMAR_JSON_OBJECT, "{\"a\": [1, -2.5e3, true, null, {\"b\": \"c\\n\"}]}"),
-                 1);
+    CHECK_EQ_INT(
+        accepts(GRAMMAR_JSON_OBJECT, "{\"a\": [1, -2.5e3, true, null, {\"b\": \"c\\n\"}]}"), 1);
     CHECK_EQ_INT(accepts(GRAMMAR_JSON_OBJECT, "{}"), 1);
     CHECK_EQ_INT(accepts(GRAMMAR_JSON_OBJECT, "[1]"), 0);
     CHECK_EQ_INT(accepts(GRAMMAR_JSON_OBJECT, "{\"a\": 01}"), 0);

@@ -25,8 +25,8 @@
 #define EXIT_USAGE 1
 #define EXIT_FILE 2
 #define CMD_LEN 8192
-#define N_TOKENS 1024       /* the bundled model's vocabulary */
-#define HEADER_COUNTS 8     /* byte offset of n_tensors in a GGUF header */
+#define N_TOKENS 1024   /* the bundled model's vocabulary */
+#define HEADER_COUNTS 8 /* byte offset of n_tensors in a GGUF header */
 #define FAR_OFFSET ((uint64_t)1 << 40)
 #define HUGE_COUNT ((uint64_t)1 << 63)
 #define CHAT_TEMPLATE_CUT 100 /* bytes before the end of the metadata: inside the chat template */
@@ -127,7 +127,10 @@ static void heads_not_dividing(ge_file *e) { set_arch_u32(e, "attention.head_cou
 static void kv_heads_not_dividing(ge_file *e) { set_arch_u32(e, "attention.head_count_kv", 3); }
 static void kv_heads_zero(ge_file *e) { set_arch_u32(e, "attention.head_count_kv", 0); }
 static void rope_base_nan(ge_file *e) { set_arch_f32(e, "rope.freq_base", NAN); }
-static void rms_eps_negative(ge_file *e) { set_arch_f32(e, "attention.layer_norm_rms_epsilon", -1); }
+static void rms_eps_negative(ge_file *e)
+{
+    set_arch_f32(e, "attention.layer_norm_rms_epsilon", -1);
+}
 static void context_zero(ge_file *e) { set_arch_u32(e, "context_length", 0); }
 static void partial_rope(ge_file *e) { set_arch_u32(e, "rope.dimension_count", 64); }
 static void vocab_size_key_wrong(ge_file *e) { set_arch_u32(e, "vocab_size", 1000); }
@@ -197,7 +200,10 @@ static void token_type_unknown(ge_file *e)
     memcpy(kv->value + 12 + 5 * sizeof nine, &nine, sizeof nine); /* token 5 */
 }
 
-static void tokens_empty(ge_file *e) { ge_set_str_array(e, "tokenizer.ggml.tokens", NULL, NULL, 0); }
+static void tokens_empty(ge_file *e)
+{
+    ge_set_str_array(e, "tokenizer.ggml.tokens", NULL, NULL, 0);
+}
 static void tokens_missing(ge_file *e) { ge_drop_kv(e, "tokenizer.ggml.tokens"); }
 
 static void tokens_wrong_type(ge_file *e)
@@ -320,7 +326,10 @@ static void i2s_scale_nan(ge_file *e)
 static void cut_in_magic(gb_buf *b, const ge_layout *l) { (void)l, b->len = 2; }
 static void cut_in_header(gb_buf *b, const ge_layout *l) { b->len = l->header_end - 3; }
 static void cut_after_header(gb_buf *b, const ge_layout *l) { b->len = l->header_end; }
-static void cut_in_metadata(gb_buf *b, const ge_layout *l) { b->len = l->kv_end - CHAT_TEMPLATE_CUT; }
+static void cut_in_metadata(gb_buf *b, const ge_layout *l)
+{
+    b->len = l->kv_end - CHAT_TEMPLATE_CUT;
+}
 static void cut_in_last_value(gb_buf *b, const ge_layout *l) { b->len = l->kv_end - 2; }
 static void cut_after_metadata(gb_buf *b, const ge_layout *l) { b->len = l->kv_end; }
 static void cut_in_first_info(gb_buf *b, const ge_layout *l) { b->len = l->first_info_end - 3; }
@@ -352,13 +361,16 @@ static void version_2(gb_buf *b, const ge_layout *l)
 }
 
 /* The first key's length (right after the header) far past the end. */
-static void key_length_huge(gb_buf *b, const ge_layout *l) { patch_u64(b, l->header_end, FAR_OFFSET); }
+static void key_length_huge(gb_buf *b, const ge_layout *l)
+{
+    patch_u64(b, l->header_end, FAR_OFFSET);
+}
 
 /* ------------------------------------------------------- the table */
 
 typedef struct {
     const char *name;
-    void (*edit)(ge_file *e);                         /* NULL: the model as it is */
+    void (*edit)(ge_file *e);                          /* NULL: the model as it is */
     void (*patch)(gb_buf *b, const ge_layout *layout); /* NULL: the file as written */
     int code;
     const char *want; /* substring of the error line */
@@ -368,80 +380,122 @@ static const file_case FILE_CASES[] = {
     /* truncation at every section boundary (docs/FORMAT.md, GGUF container) */
     {"cut in the magic", NULL, cut_in_magic, EXIT_FILE, "truncated while reading the header"},
     {"cut in the header", NULL, cut_in_header, EXIT_FILE, "truncated while reading the header"},
-    {"cut after the header", NULL, cut_after_header, EXIT_FILE, "metadata keys, more than the file can hold"},
-    {"cut in the metadata", NULL, cut_in_metadata, EXIT_FILE, "tokenizer.chat_template: string length"},
-    {"cut in the last value", NULL, cut_in_last_value, EXIT_FILE, "truncated while reading general.quantization_version"},
-    {"cut after the metadata", NULL, cut_after_metadata, EXIT_FILE, "truncated while reading tensor info 0"},
-    {"cut in a tensor info", NULL, cut_in_first_info, EXIT_FILE, "truncated while reading tensor '"},
-    {"cut after the tensor infos", NULL, cut_after_infos, EXIT_FILE, "truncated before the tensor data"},
+    {"cut after the header", NULL, cut_after_header, EXIT_FILE,
+     "metadata keys, more than the file can hold"},
+    {"cut in the metadata", NULL, cut_in_metadata, EXIT_FILE,
+     "tokenizer.chat_template: string length"},
+    {"cut in the last value", NULL, cut_in_last_value, EXIT_FILE,
+     "truncated while reading general.quantization_version"},
+    {"cut after the metadata", NULL, cut_after_metadata, EXIT_FILE,
+     "truncated while reading tensor info 0"},
+    {"cut in a tensor info", NULL, cut_in_first_info, EXIT_FILE,
+     "truncated while reading tensor '"},
+    {"cut after the tensor infos", NULL, cut_after_infos, EXIT_FILE,
+     "truncated before the tensor data"},
     {"cut at the data", NULL, cut_at_data, EXIT_FILE, "runs past the end of the file"},
     {"cut the last byte", NULL, cut_last_byte, EXIT_FILE, "runs past the end of the file"},
     /* header */
     {"bad magic", NULL, bad_magic, EXIT_FILE, "not a GGUF file"},
     {"version 2", NULL, version_2, EXIT_FILE, "version 2 is not supported"},
-    {"n_tensors = 2^63", NULL, huge_tensor_count, EXIT_FILE, "9223372036854775808 tensors, more than the file can hold"},
+    {"n_tensors = 2^63", NULL, huge_tensor_count, EXIT_FILE,
+     "9223372036854775808 tensors, more than the file can hold"},
     {"n_kv = 2^63", NULL, huge_kv_count, EXIT_FILE, "9223372036854775808 metadata keys"},
     /* metadata records */
     {"key length past EOF", NULL, key_length_huge, EXIT_FILE, "runs past the end of the file"},
-    {"string length past EOF", string_past_eof, NULL, EXIT_FILE, "general.name: string length 1099511627776 runs past"},
+    {"string length past EOF", string_past_eof, NULL, EXIT_FILE,
+     "general.name: string length 1099511627776 runs past"},
     {"unknown value type", value_type_unknown, NULL, EXIT_FILE, "unknown value type 99"},
-    {"unknown array element type", array_elem_type_unknown, NULL, EXIT_FILE, "unknown array element type 77"},
-    {"array count 2^60", array_count_huge, NULL, EXIT_FILE, "array of 1152921504606846976 elements runs past"},
+    {"unknown array element type", array_elem_type_unknown, NULL, EXIT_FILE,
+     "unknown array element type 77"},
+    {"array count 2^60", array_count_huge, NULL, EXIT_FILE,
+     "array of 1152921504606846976 elements runs past"},
     {"arrays nested 13 deep", arrays_nested_deep, NULL, EXIT_FILE, "nested deeper than"},
-    {"duplicated key", duplicate_key, NULL, EXIT_FILE, "metadata key 'general.architecture' appears twice"},
+    {"duplicated key", duplicate_key, NULL, EXIT_FILE,
+     "metadata key 'general.architecture' appears twice"},
     {"alignment 48", alignment_48, NULL, EXIT_FILE, "general.alignment must be a power of two"},
-    {"alignment as a string", alignment_string, NULL, EXIT_FILE, "general.alignment must be a power of two"},
+    {"alignment as a string", alignment_string, NULL, EXIT_FILE,
+     "general.alignment must be a power of two"},
     /* hyperparameters */
     {"unknown architecture", arch_qwen2, NULL, EXIT_FILE, "unsupported architecture 'qwen2'"},
     {"architecture with controls", arch_with_newline, NULL, EXIT_FILE, "unsupported architecture"},
     {"no architecture", arch_missing, NULL, EXIT_FILE, "missing metadata key general.architecture"},
-    {"no block_count", blocks_missing, NULL, EXIT_FILE, "missing metadata key " ARCH ".block_count"},
+    {"no block_count", blocks_missing, NULL, EXIT_FILE,
+     "missing metadata key " ARCH ".block_count"},
     {"block_count 0", blocks_zero, NULL, EXIT_FILE, ARCH ".block_count must be an integer from 1"},
-    {"block_count 2^32-1", blocks_huge, NULL, EXIT_FILE, ARCH ".block_count must be an integer from 1"},
-    {"block_count as a string", blocks_string, NULL, EXIT_FILE, ARCH ".block_count must be an integer"},
-    {"more layers than tensors", blocks_more_than_tensors, NULL, EXIT_FILE, "missing tensor blk.4.attn_q.weight"},
-    {"width not a multiple of heads", heads_not_dividing, NULL, EXIT_FILE, "is not a multiple of head_count 3"},
-    {"heads not a multiple of kv heads", kv_heads_not_dividing, NULL, EXIT_FILE, "is not a multiple of head_count_kv 3"},
+    {"block_count 2^32-1", blocks_huge, NULL, EXIT_FILE,
+     ARCH ".block_count must be an integer from 1"},
+    {"block_count as a string", blocks_string, NULL, EXIT_FILE,
+     ARCH ".block_count must be an integer"},
+    {"more layers than tensors", blocks_more_than_tensors, NULL, EXIT_FILE,
+     "missing tensor blk.4.attn_q.weight"},
+    {"width not a multiple of heads", heads_not_dividing, NULL, EXIT_FILE,
+     "is not a multiple of head_count 3"},
+    {"heads not a multiple of kv heads", kv_heads_not_dividing, NULL, EXIT_FILE,
+     "is not a multiple of head_count_kv 3"},
     {"kv heads 0", kv_heads_zero, NULL, EXIT_FILE, "head_count_kv must be an integer from 1"},
     {"rope base NaN", rope_base_nan, NULL, EXIT_FILE, "rope.freq_base must be a positive float"},
-    {"rope base 1e300 as f64", rope_base_f64_huge, NULL, EXIT_FILE, "rope.freq_base must be a positive float"},
-    {"rms eps negative", rms_eps_negative, NULL, EXIT_FILE, "layer_norm_rms_epsilon must be a positive float"},
+    {"rope base 1e300 as f64", rope_base_f64_huge, NULL, EXIT_FILE,
+     "rope.freq_base must be a positive float"},
+    {"rms eps negative", rms_eps_negative, NULL, EXIT_FILE,
+     "layer_norm_rms_epsilon must be a positive float"},
     {"context length 0", context_zero, NULL, EXIT_FILE, "context_length must be an integer from 1"},
-    {"partial rotary", partial_rope, NULL, EXIT_FILE, "partial rotary embeddings are not supported"},
-    {"vocab_size key wrong", vocab_size_key_wrong, NULL, EXIT_FILE, "vocab_size is 1000 but token_embd.weight has 1024 rows"},
+    {"partial rotary", partial_rope, NULL, EXIT_FILE,
+     "partial rotary embeddings are not supported"},
+    {"vocab_size key wrong", vocab_size_key_wrong, NULL, EXIT_FILE,
+     "vocab_size is 1000 but token_embd.weight has 1024 rows"},
     /* tensors */
-    {"negative dimension", dim_negative, NULL, EXIT_FILE, "tensor 'blk.0.attn_q.weight': dimension 1 is -512"},
+    {"negative dimension", dim_negative, NULL, EXIT_FILE,
+     "tensor 'blk.0.attn_q.weight': dimension 1 is -512"},
     {"zero dimension", dim_zero, NULL, EXIT_FILE, "tensor 'blk.0.attn_q.weight': dimension 1 is 0"},
     {"five dimensions", dims_five, NULL, EXIT_FILE, "5 dimensions"},
-    {"offset past EOF", offset_past_eof, NULL, EXIT_FILE, "tensor 'blk.0.attn_k.weight': data (offset 1099511627776"},
+    {"offset past EOF", offset_past_eof, NULL, EXIT_FILE,
+     "tensor 'blk.0.attn_k.weight': data (offset 1099511627776"},
     {"overlapping offsets", offsets_overlap, NULL, EXIT_FILE, "overlap"},
-    {"misaligned offset", offset_misaligned, NULL, EXIT_FILE, "offset 4 is not a multiple of the alignment 32"},
-    {"unknown ggml type", type_unknown, NULL, EXIT_FILE, "tensor 'blk.0.attn_q.weight': unknown ggml type 99"},
+    {"misaligned offset", offset_misaligned, NULL, EXIT_FILE,
+     "offset 4 is not a multiple of the alignment 32"},
+    {"unknown ggml type", type_unknown, NULL, EXIT_FILE,
+     "tensor 'blk.0.attn_q.weight': unknown ggml type 99"},
     {"TL2 weights", type_tl2, NULL, EXIT_FILE, "type TL2 (id 39) is not supported"},
-    {"duplicated tensor name", name_duplicated, NULL, EXIT_FILE, "tensor 'blk.0.attn_v.weight' appears twice"},
+    {"duplicated tensor name", name_duplicated, NULL, EXIT_FILE,
+     "tensor 'blk.0.attn_v.weight' appears twice"},
     {"empty tensor name", name_empty, NULL, EXIT_FILE, "name length 0 is invalid"},
-    {"tensor name with controls", name_with_newline, NULL, EXIT_FILE, "tensor 'evil\\x0a\\x1b[2Jname': unknown ggml type 99"},
+    {"tensor name with controls", name_with_newline, NULL, EXIT_FILE,
+     "tensor 'evil\\x0a\\x1b[2Jname': unknown ggml type 99"},
     {"missing tensor", tensor_missing, NULL, EXIT_FILE, "missing tensor blk.3.ffn_down.weight"},
-    {"transposed projection", shape_transposed, NULL, EXIT_FILE, "tensor blk.0.attn_k.weight has shape [128, 512]"},
-    {"norm stored as Q8_0", norm_as_q8_0, NULL, EXIT_FILE, "blk.0.attn_norm.weight has type Q8_0, expected F32 (or F16, BF16)"},
-    {"embedding as Q5_0", embedding_q5_0, NULL, EXIT_FILE, "token_embd.weight has type Q5_0, which is not supported"},
+    {"transposed projection", shape_transposed, NULL, EXIT_FILE,
+     "tensor blk.0.attn_k.weight has shape [128, 512]"},
+    {"norm stored as Q8_0", norm_as_q8_0, NULL, EXIT_FILE,
+     "blk.0.attn_norm.weight has type Q8_0, expected F32 (or F16, BF16)"},
+    {"embedding as Q5_0", embedding_q5_0, NULL, EXIT_FILE,
+     "token_embd.weight has type Q5_0, which is not supported"},
     {"embedding with one dimension", embedding_one_dim, NULL, EXIT_FILE, "token_embd.weight"},
-    {"I2_S scale NaN", i2s_scale_nan, NULL, EXIT_FILE, "blk.2.ffn_up.weight: the I2_S scale is not finite"},
+    {"I2_S scale NaN", i2s_scale_nan, NULL, EXIT_FILE,
+     "blk.2.ffn_up.weight: the I2_S scale is not finite"},
     /* vocabulary */
-    {"vocabulary one short of the embedding", tokens_short_by_one, NULL, EXIT_FILE, "vocabulary has 1023 tokens but token_embd.weight has 1024 rows"},
-    {"token types one short", token_types_short, NULL, EXIT_FILE, "tokenizer.ggml.token_type has 1023 entries for 1024 tokens"},
+    {"vocabulary one short of the embedding", tokens_short_by_one, NULL, EXIT_FILE,
+     "vocabulary has 1023 tokens but token_embd.weight has 1024 rows"},
+    {"token types one short", token_types_short, NULL, EXIT_FILE,
+     "tokenizer.ggml.token_type has 1023 entries for 1024 tokens"},
     {"unknown token type", token_type_unknown, NULL, EXIT_FILE, "token 5 has unknown token_type 9"},
     {"empty vocabulary", tokens_empty, NULL, EXIT_FILE, "tokenizer.ggml.tokens has 0 entries"},
     {"no tokens", tokens_missing, NULL, EXIT_FILE, "tokenizer.ggml.tokens is missing"},
-    {"tokens as integers", tokens_wrong_type, NULL, EXIT_FILE, "tokenizer.ggml.tokens has the wrong type"},
-    {"scores as integers", scores_wrong_type, NULL, EXIT_FILE, "tokenizer.ggml.scores has the wrong type"},
-    {"BOS id out of range", bos_out_of_range, NULL, EXIT_FILE, "bos_token_id = 5000 is not below the vocabulary size 1024"},
-    {"EOS id as a string", eos_string, NULL, EXIT_FILE, "tokenizer.ggml.eos_token_id has the wrong type"},
-    {"add_bos_token as an integer", add_bos_u32, NULL, EXIT_FILE, "tokenizer.ggml.add_bos_token has the wrong type"},
-    {"merge without a space", merge_without_space, NULL, EXIT_FILE, "merge 0 (\"nospace\") has no space"},
+    {"tokens as integers", tokens_wrong_type, NULL, EXIT_FILE,
+     "tokenizer.ggml.tokens has the wrong type"},
+    {"scores as integers", scores_wrong_type, NULL, EXIT_FILE,
+     "tokenizer.ggml.scores has the wrong type"},
+    {"BOS id out of range", bos_out_of_range, NULL, EXIT_FILE,
+     "bos_token_id = 5000 is not below the vocabulary size 1024"},
+    {"EOS id as a string", eos_string, NULL, EXIT_FILE,
+     "tokenizer.ggml.eos_token_id has the wrong type"},
+    {"add_bos_token as an integer", add_bos_u32, NULL, EXIT_FILE,
+     "tokenizer.ggml.add_bos_token has the wrong type"},
+    {"merge without a space", merge_without_space, NULL, EXIT_FILE,
+     "merge 0 (\"nospace\") has no space"},
     {"no merges", merges_missing, NULL, EXIT_FILE, "tokenizer.ggml.merges is missing"},
-    {"unknown tokenizer model", tokenizer_model_bert, NULL, EXIT_FILE, "unsupported tokenizer model 'bert'"},
-    {"no tokenizer model", tokenizer_model_missing, NULL, EXIT_FILE, "tokenizer.ggml.model is missing"},
+    {"unknown tokenizer model", tokenizer_model_bert, NULL, EXIT_FILE,
+     "unsupported tokenizer model 'bert'"},
+    {"no tokenizer model", tokenizer_model_missing, NULL, EXIT_FILE,
+     "tokenizer.ggml.model is missing"},
     {"unknown pre-tokenizer", pre_unknown, NULL, EXIT_FILE, "unsupported pre-tokenizer 'qwen9'"},
     /* accepted: a merge of texts that are not tokens can never apply (llama.cpp) */
     {"merge naming unknown tokens", merge_unknown_tokens, NULL, EXIT_OK, ""},
@@ -681,11 +735,11 @@ TEST(hostile_batch_lines_lose_no_results)
         snprintf(want, sizeof want, "{\"line\": %zu, ", i + 1);
         const char *eol = strchr(p, '\n');
         size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        CHECK_MSG(!strncmp(p, want, strlen(want)), "result %zu does not start with %s: %.*s",
-                  i + 1, want, (int)n, p);
+        CHECK_MSG(!strncmp(p, want, strlen(want)), "result %zu does not start with %s: %.*s", i + 1,
+                  want, (int)n, p);
         const char *field = BATCH[i].ok ? "\"text\":" : "\"error\":";
-        CHECK_MSG(memmem(p, n, field, strlen(field)) != NULL, "line %zu (%s): no %s in %.*s",
-                  i + 1, BATCH[i].line, field, (int)n, p);
+        CHECK_MSG(memmem(p, n, field, strlen(field)) != NULL, "line %zu (%s): no %s in %.*s", i + 1,
+                  BATCH[i].line, field, (int)n, p);
         snprintf(want, sizeof want, "%s:%zu: ", path, i + 1);
         CHECK_MSG(BATCH[i].ok || (err && strstr(err, want)), "stderr does not name %s", want);
         p += n + (eol != NULL);

@@ -14,7 +14,7 @@
 #include "test.h"
 
 #define PROPERTY_CASES 240
-#define MAX_TEST_COLS 1300   /* several blocks, most cases with a padded last one */
+#define MAX_TEST_COLS 1300 /* several blocks, most cases with a padded last one */
 #define MAX_TEST_ROWS 40
 #define F16_EXP_MASK 0x7c00u /* all-ones exponent: inf or nan */
 #define F16_SIGN 0x8000u
@@ -88,8 +88,8 @@ TEST(kernels_select_by_name_or_family)
                       "'%s' gave '%s'", names[i], k->name);
             CHECK(is_available(k));
         } else {
-            CHECK_MSG(strstr(err, "is not supported by this CPU (available: ") != NULL,
-                      "'%s': %s", names[i], err);
+            CHECK_MSG(strstr(err, "is not supported by this CPU (available: ") != NULL, "'%s': %s",
+                      names[i], err);
             CHECK_MSG(strstr(err, names[i]) != NULL, "%s", err);
         }
     }
@@ -115,8 +115,7 @@ static int table_complete(const bn_kernels *k)
 /* Every entry set, the optional ones included. */
 static int every_entry_set(const bn_kernels *k)
 {
-    return table_complete(k) && k->q16_matvec && k->q8_quantize && k->q8_0_matvec &&
-           k->q6_k_matvec;
+    return table_complete(k) && k->q16_matvec && k->q8_quantize && k->q8_0_matvec && k->q6_k_matvec;
 }
 
 TEST(kernels_every_built_table_is_complete)
@@ -124,10 +123,14 @@ TEST(kernels_every_built_table_is_complete)
     const bn_kernels *built[] = {
         &bn_kernels_scalar,
 #if defined(__x86_64__)
-        &bn_kernels_avx2, &bn_kernels_avx_vnni, &bn_kernels_avx512_vnni, &bn_kernels_avx512_bw,
+        &bn_kernels_avx2,
+        &bn_kernels_avx_vnni,
+        &bn_kernels_avx512_vnni,
+        &bn_kernels_avx512_bw,
 #endif
 #if defined(__aarch64__)
-        &bn_kernels_neon_dotprod, &bn_kernels_neon_plain,
+        &bn_kernels_neon_dotprod,
+        &bn_kernels_neon_plain,
 #endif
     };
     for (size_t i = 0; i < sizeof built / sizeof built[0]; i++)
@@ -257,7 +260,7 @@ TEST(kernels_scalar_quantize_floor_of_1e5)
     CHECK_EQ_INT(a.q[0], 64);  /* 63.5 -> even */
     CHECK_EQ_INT(a.q[1], -32); /* -31.75 */
     CHECK_EQ_INT(a.q[2], 0);
-    CHECK_EQ_INT(a.q[3], 1);   /* 1.27 */
+    CHECK_EQ_INT(a.q[3], 1);    /* 1.27 */
     CHECK_EQ_INT(a.q[4], -114); /* -114.3 */
     check_quantized_ref(x, 5, &a);
     const float zeros[3] = {0};
@@ -381,7 +384,7 @@ TEST(kernels_f32_to_f16_rounds_half_to_even)
         CHECK_MSG(bn_f32_to_f16(nextafterf(mid, INFINITY)) == h + 1, "above mid of 0x%04x", h);
         CHECK(bn_f32_to_f16(-mid) == (even | F16_SIGN));
     }
-    CHECK(bn_f32_to_f16(1e-8f) == 0);   /* under half the smallest subnormal */
+    CHECK(bn_f32_to_f16(1e-8f) == 0); /* under half the smallest subnormal */
     CHECK(bn_f32_to_f16(1e9f) == 0x7c00);
     CHECK(bn_f32_to_f16(-INFINITY) == 0xfc00);
 }
@@ -703,7 +706,8 @@ static int compare_f16_matmat_case(const bn_kernels *k, int case_no)
     const int r0 = rng_int(0, rows - 1), r1 = rng_int(r0 + 1, rows);
     for (int i = 0; i < n * rows; i++) want[i] = got[i] = SENTINEL;
     for (int i = 0; ok && i < n; i++)
-        bn_kernels_scalar.f16_matvec(w, cols, x + (size_t)i * cols, want + (size_t)i * rows, r0, r1);
+        bn_kernels_scalar.f16_matvec(w, cols, x + (size_t)i * cols, want + (size_t)i * rows, r0,
+                                     r1);
     if (ok) k->f16_matmat(w, cols, x, n, got, (size_t)rows, r0, r1);
     ok = ok && same_floats(want, got, n * rows);
     CHECK_MSG(ok, "%s f16_matmat, case %d (%dx%d, %d inputs, rows %d..%d)", k->name, case_no, rows,

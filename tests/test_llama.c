@@ -138,16 +138,20 @@ typedef struct {
 } llama_hostile;
 
 static const llama_hostile HOSTILE[] = {
-    {"wrong head_dim", head_dim_128, "tensor blk.0.attn_q.weight has shape [512, 512], expected [512, 1024]"},
-    {"head_dim and rope differ", key_length_128, "rope.dimension_count 64 differs from the head dimension 128"},
+    {"wrong head_dim", head_dim_128,
+     "tensor blk.0.attn_q.weight has shape [512, 512], expected [512, 1024]"},
+    {"head_dim and rope differ", key_length_128,
+     "rope.dimension_count 64 differs from the head dimension 128"},
     {"Q8_0 projection", q8_projection, "blk.2.ffn_down.weight has type Q8_0"},
     {"key_length not a multiple of 8", key_length_60, "head dimension 60 is not a multiple of 8"},
     {"value_length differs", value_length_32, "value_length 32 differs from the head dimension 64"},
-    {"heads not dividing the width", heads_not_dividing, "embedding_length 512 is not a multiple of head_count 6"},
+    {"heads not dividing the width", heads_not_dividing,
+     "embedding_length 512 is not a multiple of head_count 6"},
     {"huge vocab", huge_vocab, "llama.vocab_size must be an integer from 1 to"},
     {"missing output_norm", no_output_norm, "missing tensor output_norm.weight"},
     {"sub-norms in one layer only", first_sub_norms, "missing tensor blk.1.attn_sub_norm.weight"},
-    {"non-ternary projection", float_projection, "blk.0.attn_q.weight holds F32 values that are not ternary"},
+    {"non-ternary projection", float_projection,
+     "blk.0.attn_q.weight holds F32 values that are not ternary"},
     {"other architecture", arch_qwen, "unsupported architecture 'qwen2'"},
 };
 

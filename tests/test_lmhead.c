@@ -35,7 +35,7 @@ static uint16_t random_scale(void)
     case 0: return 0x0000;
     case 1: return (uint16_t)rng_int(1, 0x3ff) | (rng_int(0, 1) ? 0x8000 : 0); /* subnormal */
     case 2: return 0x7bff;                                                     /* 65504 */
-    case 3: return rng_int(0, 3) ? 0x7bff : 0x7c00;                           /* rarely inf */
+    case 3: return rng_int(0, 3) ? 0x7bff : 0x7c00;                            /* rarely inf */
     default: return bn_f32_to_f16(rng_float(-0.05f, 0.05f));
     }
 }
@@ -50,8 +50,8 @@ static float random_activation(int kind)
     case 2: return 0.5f * (float)rng_int(-254, 254); /* with max 127: x * 127/max ties at .5 */
     case 3: return rng_float(-1e-31f, 1e-31f);       /* groups under BN_Q8_TINY */
     default: {
-        const float special[] = {0.0f, -0.0f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY, NAN,
-                                 FLT_MIN, 127.0f, -127.0f};
+        const float special[] = {0.0f,      -0.0f, FLT_MAX, -FLT_MAX, INFINITY,
+                                 -INFINITY, NAN,   FLT_MIN, 127.0f,   -127.0f};
         return rng_int(0, 3) ? rng_float(-1.0f, 1.0f) : special[rng_int(0, 9)];
     }
     }
@@ -172,7 +172,8 @@ TEST(lmhead_matvec_ref_matches_naive_product)
         uint32_t type;
         const uint8_t *rows;
         bn_q8_matvec_fn matvec;
-    } cases[] = {{GGML_TYPE_Q8_0, w8, bn_q8_0_matvec_ref}, {GGML_TYPE_Q6_K, w6, bn_q6_k_matvec_ref}};
+    } cases[] = {{GGML_TYPE_Q8_0, w8, bn_q8_0_matvec_ref},
+                 {GGML_TYPE_Q6_K, w6, bn_q6_k_matvec_ref}};
     for (int k = 0; k < 2; k++) {
         const size_t row_bytes = bn_quant_row_bytes(cases[k].type, COLS);
         cases[k].matvec(cases[k].rows, COLS, &a, y, 0, ROWS);
@@ -209,11 +210,11 @@ TEST(lmhead_simd_quantize_bit_exact)
         for (int i = 0; i < n_tables; i++) {
             memset(got.q, 0x55, MAX_N);
             t[i]->q8_quantize(x, n, &got);
-            CHECK_MSG(got.n == n && same_bytes(want.q, got.q, (size_t)n) &&
-                          same_bytes(want.d, got.d, (size_t)n / BN_Q8_GROUP * sizeof(float)) &&
-                          same_bytes(want.sums, got.sums,
-                                     (size_t)n / BN_Q8_SUM_SPAN * sizeof(int16_t)),
-                      "%s q8_quantize, case %d (n %d)", t[i]->name, c, n);
+            CHECK_MSG(
+                got.n == n && same_bytes(want.q, got.q, (size_t)n) &&
+                    same_bytes(want.d, got.d, (size_t)n / BN_Q8_GROUP * sizeof(float)) &&
+                    same_bytes(want.sums, got.sums, (size_t)n / BN_Q8_SUM_SPAN * sizeof(int16_t)),
+                "%s q8_quantize, case %d (n %d)", t[i]->name, c, n);
         }
     }
     bn_q8act_free(&want);

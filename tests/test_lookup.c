@@ -16,10 +16,10 @@
 #define MODEL_ARGS "-m models/bitnet-tiny.gguf -t 1 "
 
 /* A list the tiny model knows, twice and a start: the continuation copies. */
-#define COPY_PROMPT                                                                               \
-    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, "  \
-    "April, May, June, July, August, September, October, November, December. Monday, Tuesday, "  \
-    "Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, April, May, June, " \
+#define COPY_PROMPT                                                                                \
+    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, "   \
+    "April, May, June, July, August, September, October, November, December. Monday, Tuesday, "    \
+    "Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, April, May, June, "  \
     "July, August, September, October, November, December. Monday, Tuesday,"
 
 static char *write_tmp(const char *content)
@@ -172,8 +172,8 @@ TEST(lookup_chat_equals_plain)
     CHECK_EQ_INT(run(args, &plain, NULL), 0);
     snprintf(args, sizeof args, "--chat --temp 0 -n 40 --lookup 4 -v < %s", path);
     CHECK_EQ_INT(run(args, &with, &err), 0);
-    CHECK_MSG(plain && with && !strcmp(plain, with), "chat differs:\n%s\nwith --lookup:\n%s",
-              plain, with);
+    CHECK_MSG(plain && with && !strcmp(plain, with), "chat differs:\n%s\nwith --lookup:\n%s", plain,
+              with);
     CHECK_MSG(err && strstr(err, "lookup:"), "chat -v does not report the lookup counts");
     free(plain), free(with), free(err);
     remove_tmp(path);
@@ -185,8 +185,7 @@ TEST(lookup_rejects_bad_values)
     for (int i = 0; i < 4; i++) {
         char args[256], *err = NULL;
         snprintf(args, sizeof args, "-p hi %s", bad[i]);
-        CHECK_MSG(run(args, NULL, &err) == 1 && err && strstr(err, "error"), "%s accepted",
-                  bad[i]);
+        CHECK_MSG(run(args, NULL, &err) == 1 && err && strstr(err, "error"), "%s accepted", bad[i]);
         free(err);
     }
 }
@@ -197,7 +196,7 @@ TEST(lookup_rejects_bad_values)
 #define SAMPLED_TOKENS 4 /* per seed; drafts can cover the last three */
 #define POOL_BELOW 10    /* categories rarer than this (both runs) are pooled */
 #define MAX_CATEGORIES 64
-#define Z_ALPHA 3.719    /* one-sided normal quantile of alpha = 1e-4 */
+#define Z_ALPHA 3.719 /* one-sided normal quantile of alpha = 1e-4 */
 
 typedef struct {
     int32_t id[MAX_CATEGORIES];
@@ -210,8 +209,10 @@ static void hist_add(histogram *h, int run, int32_t id)
     int i = 0;
     while (i < h->n && h->id[i] != id) i++;
     if (i == h->n) {
-        if (h->n == MAX_CATEGORIES) i = MAX_CATEGORIES - 1; /* the rest share the last */
-        else h->id[h->n++] = id;
+        if (h->n == MAX_CATEGORIES)
+            i = MAX_CATEGORIES - 1; /* the rest share the last */
+        else
+            h->id[h->n++] = id;
     }
     h->count[run][i]++;
 }

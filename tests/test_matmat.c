@@ -16,7 +16,7 @@
 #define N_CASES 120
 #define MAX_TOKENS 21
 #define LONG_ROW_BLOCKS 24 /* blocks of a long row: past any int16 span */
-#define EXTREME_X 3.0f      /* an activation value; every one alike quantizes to +-127 */
+#define EXTREME_X 3.0f     /* an activation value; every one alike quantizes to +-127 */
 
 static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
 {
@@ -60,10 +60,12 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
     for (int c = 0; c < N_CASES; c++) {
         const int rows = 1 + (int)((uint32_t)rng_next() % 40);
         /* padded last blocks too; every fourth case rows of many blocks */
-        const int cols = c % 4 == 3 ? QK256_BLOCK * (1 + (int)((uint32_t)rng_next() % LONG_ROW_BLOCKS))
-                                    : 32 * (1 + (int)((uint32_t)rng_next() % 40));
+        const int cols = c % 4 == 3
+                             ? QK256_BLOCK * (1 + (int)((uint32_t)rng_next() % LONG_ROW_BLOCKS))
+                             : 32 * (1 + (int)((uint32_t)rng_next() % 40));
         const int n_tok = 1 + (int)((uint32_t)rng_next() % MAX_TOKENS);
-        const int r0 = (int)((uint32_t)rng_next() % rows), r1 = r0 + 1 + (int)((uint32_t)rng_next() % (rows - r0));
+        const int r0 = (int)((uint32_t)rng_next() % rows),
+                  r1 = r0 + 1 + (int)((uint32_t)rng_next() % (rows - r0));
         qk256_matrix w;
         random_matrix(&w, rows, cols, c % 5 == 0);
         bn_qact a[MAX_TOKENS];
@@ -76,8 +78,8 @@ TEST(matmat_every_kernel_matches_scalar_matvec_bitwise)
             memset(got, 0, (size_t)n_tok * rows * sizeof *got);
             tables[k]->qk256_matmat(&w, a, n_tok, got, rows, r0, r1);
             CHECK_MSG(same_floats(got, want, n_tok * rows),
-                      "%s: %dx%d, %d tokens, rows %d..%d differ from scalar", tables[k]->name,
-                      rows, cols, n_tok, r0, r1);
+                      "%s: %dx%d, %d tokens, rows %d..%d differ from scalar", tables[k]->name, rows,
+                      cols, n_tok, r0, r1);
         }
         for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);
         qk256_free(&w);
@@ -108,7 +110,8 @@ TEST(matmat_long_rows_of_extreme_products_match_scalar)
     }
     float *want = calloc((size_t)n_tok * rows, sizeof *want);
     float *got = calloc((size_t)n_tok * rows, sizeof *got);
-    for (int t = 0; t < n_tok; t++) bn_kernels_scalar.qk256_matvec(&w, &a[t], want + (size_t)t * rows, 0, rows);
+    for (int t = 0; t < n_tok; t++)
+        bn_kernels_scalar.qk256_matvec(&w, &a[t], want + (size_t)t * rows, 0, rows);
     CHECK_MSG(fabsf(want[0] / (EXTREME_X * (float)cols) - 1.0f) < 1e-5f,
               "scalar gives %g for a row of %d products of 1 x %g", want[0], cols, EXTREME_X);
     for (int k = 0; k < n_tables; k++) {

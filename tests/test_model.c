@@ -98,7 +98,8 @@ TEST(model_context_overflow_and_bad_ids_are_errors)
     int32_t bad = 5000;
     CHECK(bn_session_eval(s, &bad, 1, &logits, err) == -1 && strstr(err, "out of range"));
     bn_session_free(s);
-    CHECK(bn_session_new(m, &(bn_session_params){.n_ctx = 1 << 20}, err) == NULL && strstr(err, "exceeds"));
+    CHECK(bn_session_new(m, &(bn_session_params){.n_ctx = 1 << 20}, err) == NULL &&
+          strstr(err, "exceeds"));
     bn_model_free(m);
 }
 
@@ -247,7 +248,8 @@ static void check_split_equals_rows(int threads)
         const float *logits = NULL;
         int same = 1;
         for (int i = 0; i < N && !bn_session_eval(s, &ids[i], 1, &logits, err); i++)
-            if (i >= N - 10) same &= memcmp(logits, all + (size_t)i * nv, (size_t)nv * sizeof *all) == 0;
+            if (i >= N - 10)
+                same &= memcmp(logits, all + (size_t)i * nv, (size_t)nv * sizeof *all) == 0;
         CHECK_EQ_INT(bn_session_n_past(s), N);
         CHECK_MSG(same, "%d threads, cache type %s", threads, bn_cache_type_name(types[c]));
         bn_session_free(s);
@@ -259,7 +261,8 @@ static void check_split_equals_rows(int threads)
 TEST(model_decode_attention_split_equals_prompt_rows)
 {
     const int threads[] = {2, 3, 5};
-    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) check_split_equals_rows(threads[i]);
+    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++)
+        check_split_equals_rows(threads[i]);
 }
 
 /* ----------------------------------------------------- KV cache types */
@@ -319,8 +322,8 @@ TEST(model_f16_kv_cache_halves_memory_and_still_answers)
         CHECK_MSG(s != NULL, "%s", err);
         bytes[i] = s ? bn_session_kv_bytes(s) : 0;
         bn_session_free(s);
-        CHECK_MSG(bytes[i] * 4 == bytes[0] * quarters[i], "cache %d: %zu bytes of %zu", i,
-                  bytes[i], bytes[0]);
+        CHECK_MSG(bytes[i] * 4 == bytes[0] * quarters[i], "cache %d: %zu bytes of %zu", i, bytes[i],
+                  bytes[0]);
         logits[i] = malloc((size_t)nv * sizeof *logits[i]);
         session_logits(m, &sp[i], PROMPT12, 12, 0, logits[i]);
     }

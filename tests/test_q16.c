@@ -19,8 +19,8 @@
 #define MAX_ROWS 24
 #define MAX_COLS 2000
 #define MAX_TOKENS 8
-#define EXTREME_X 3.0f /* an activation whose vector quantizes to +-127 */
-#define MATMAT_TOKENS 19 /* tokens of a batch: two 8-token tiles and a short one */
+#define EXTREME_X 3.0f               /* an activation whose vector quantizes to +-127 */
+#define MATMAT_TOKENS 19             /* tokens of a batch: two 8-token tiles and a short one */
 #define LONG_COLS (QK256_BLOCK * 24) /* past any int16 span of a Q16 tile */
 #define BUNDLED_MODEL "models/bitnet-tiny.gguf"
 

@@ -14,10 +14,10 @@
 #include "kernels/kernels.h"
 #include "test.h"
 
-#define EXP_ULP_BOUND 1.25  /* measured over every float: 1.22 */
-#define FINITE_STRIDE 97u   /* bit patterns between two tested floats */
-#define ALL_STRIDE 4093u    /* the same over all 2^32 patterns */
-#define SWEEP_CHUNK 4099    /* floats per exp_sum call: not a multiple of 8 */
+#define EXP_ULP_BOUND 1.25         /* measured over every float: 1.22 */
+#define FINITE_STRIDE 97u          /* bit patterns between two tested floats */
+#define ALL_STRIDE 4093u           /* the same over all 2^32 patterns */
+#define SWEEP_CHUNK 4099           /* floats per exp_sum call: not a multiple of 8 */
 #define EXP_FINITE_MAX 88.7228317f /* the largest float whose exp is finite */
 #define ROW_CASES 200
 #define MAX_ROW 700
@@ -96,7 +96,8 @@ static void flush_chunk(exp_sweep *s)
     const double want = bn_kernels_scalar.exp_sum(s->want, s->n, 0.0f);
     for (int i = 0; i < s->n; i++)
         if (!same_bits(s->got[i], s->want[i]) && s->bad++ < 3)
-            CHECK_MSG(0, "%s: exp(%a) = %a, scalar %a", s->k->name, s->in[i], s->got[i], s->want[i]);
+            CHECK_MSG(0, "%s: exp(%a) = %a, scalar %a", s->k->name, s->in[i], s->got[i],
+                      s->want[i]);
     if (!same_double(sum, want) && s->bad++ < 3)
         CHECK_MSG(0, "%s: exp sum %a, scalar %a", s->k->name, sum, want);
     s->n = 0;
@@ -120,8 +121,8 @@ TEST(rows_every_table_exp_bit_exact)
         sweep_bits(bn_bits_of_float(-0.0f), bn_bits_of_float(BN_EXP_MIN), FINITE_STRIDE,
                    add_to_chunk, s);
         sweep_bits(1, UINT32_MAX, ALL_STRIDE, add_to_chunk, s); /* infs, NaNs, huge */
-        const float special[] = {INFINITY, -INFINITY, NAN, -NAN, 0.0f, -0.0f, BN_EXP_MIN,
-                                 BN_EXP_MAX, 88.73f, -103.98f};
+        const float special[] = {INFINITY, -INFINITY,  NAN,        -NAN,   0.0f,
+                                 -0.0f,    BN_EXP_MIN, BN_EXP_MAX, 88.73f, -103.98f};
         for (size_t j = 0; j < sizeof special / sizeof *special; j++) add_to_chunk(special[j], s);
         flush_chunk(s);
     }

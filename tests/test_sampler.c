@@ -31,8 +31,10 @@ static int count_draws(bn_sampler *s, const float *logits, int n_vocab, int n, i
     for (int i = 0; i < n_vocab; i++) counts[i] = 0;
     for (int i = 0; i < n; i++) {
         int32_t id = bn_sampler_sample(s, logits);
-        if (id < 0 || id >= n_vocab) bad++;
-        else counts[id]++;
+        if (id < 0 || id >= n_vocab)
+            bad++;
+        else
+            counts[id]++;
     }
     return bad;
 }
@@ -238,7 +240,7 @@ static bn_sampler *greedy_penalty_sampler(float penalty, int last_n, int n_vocab
 
 TEST(sampler_repeat_penalty_divides_positive_multiplies_negative)
 {
-    const float positive[3] = {2.0f, 1.5f, 0.0f};  /* 2 / 1.5 < 1.5 */
+    const float positive[3] = {2.0f, 1.5f, 0.0f};    /* 2 / 1.5 < 1.5 */
     const float negative[3] = {-1.0f, -1.2f, -5.0f}; /* -1 * 1.5 < -1.2 */
     bn_sampler *s = greedy_penalty_sampler(1.5f, 64, 3);
     CHECK(s != NULL);
@@ -489,11 +491,13 @@ TEST(sampler_draft_keeps_the_distribution)
     enum { VOCAB = 6, DRAWS = 20000 };
     const float logits[VOCAB] = {1.0f, 2.5f, 0.5f, -1.0f, 2.0f, 0.0f};
     bn_sampler_params p = plain_params(31);
-    for (int32_t d = 0; d < VOCAB; d++) check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
+    for (int32_t d = 0; d < VOCAB; d++)
+        check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
     p = bn_sampler_default_params(); /* top-k, top-p, min-p and temperature 0.8 */
     p.top_k = 4;
     p.seed = 37;
-    for (int32_t d = 0; d < VOCAB; d++) check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
+    for (int32_t d = 0; d < VOCAB; d++)
+        check_draft_distribution(&p, logits, VOCAB, d, DRAWS, 0.017);
 }
 
 TEST(sampler_draft_greedy_is_the_argmax)
@@ -509,8 +513,8 @@ TEST(sampler_draft_greedy_is_the_argmax)
 
 /* ------------------------------------- presence, frequency, bias, typical */
 
-#define CHECK_NEAR(a, b, tol)                                                                    \
-    CHECK_MSG(fabs((double)(a) - (double)(b)) < (tol), "%s = %g, expected %g", #a, (double)(a), \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+    CHECK_MSG(fabs((double)(a) - (double)(b)) < (tol), "%s = %g, expected %g", #a, (double)(a),    \
               (double)(b))
 
 TEST(sampler_presence_and_frequency_penalties_subtract)

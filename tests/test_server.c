@@ -77,7 +77,8 @@ static int server_start(server *s, const char *args)
         const char *at = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
         char *end = NULL;
         s->port = at ? (int)strtol(at + strlen("listening on http://127.0.0.1:"), &end, 10) : 0;
-        if (end && *end != '\n') s->port = 0; /* stderr is unbuffered: the line may be half written */
+        if (end && *end != '\n')
+            s->port = 0; /* stderr is unbuffered: the line may be half written */
         free(log);
         if (s->port) return 0;
         if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;
@@ -266,8 +267,9 @@ static const char *cli_greedy(int i)
 static char *completion_json(int i, int stream)
 {
     char *json;
-    if (asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
-                        "\"stream\": %s}",
+    if (asprintf(&json,
+                 "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
+                 "\"stream\": %s}",
                  PROMPTS[i], N_TOKENS, stream ? "true" : "false") < 0)
         return NULL;
     return json;
@@ -355,12 +357,13 @@ TEST(server_endpoints)
     free(json);
     CHECK(body && strstr(body, "\"completion_tokens\": ") && strstr(body, "\"finish_reason\": "));
     free(body);
-    CHECK_EQ_INT(post(s.port, "/v1/chat/completions",
-                      "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
-                      "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi\"}]}], "
-                      "\"max_tokens\": 4, \"stop\": [\"\\n\"]}",
-                      &body),
-                 200);
+    CHECK_EQ_INT(
+        post(s.port, "/v1/chat/completions",
+             "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief.\"}, "
+             "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"Hi\"}]}], "
+             "\"max_tokens\": 4, \"stop\": [\"\\n\"]}",
+             &body),
+        200);
     CHECK(body && strstr(body, "\"chat.completion\"") && strstr(body, "\"role\": \"assistant\""));
     free(body);
     CHECK_EQ_INT(request(s.port, "GET", "/metrics", NULL, NULL, &body), 200);
@@ -429,7 +432,8 @@ static void *client_main(void *arg)
     if (kind == 2) { /* leaves once the stream has begun */
         int fd = connect_to(c->port);
         char *raw;
-        const int n = asprintf(&raw, "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+        const int n = asprintf(&raw,
+                               "POST /v1/completions HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
                                strlen(json), json);
         char b[64];
         c->ok = fd >= 0 && !send_raw(fd, raw, (size_t)n) && recv(fd, b, sizeof b, 0) > 0;
@@ -609,8 +613,7 @@ TEST(server_rejects_bad_input)
     CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
     const double t0 = now_ms();
     char *resp = read_all(slow);
-    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408", 12) && now_ms() - t0 < 5000, "slow client: %s",
-              resp);
+    CHECK_MSG(!strncmp(resp, "HTTP/1.1 408", 12) && now_ms() - t0 < 5000, "slow client: %s", resp);
     free(resp);
     close(slow);
     CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
@@ -635,10 +638,11 @@ TEST(server_lenient_fields)
         CHECK_MSG(post(s.port, "/v1/completions", ok[i], &body) == 200, "%s: %s", ok[i], body);
         free(body);
     }
-    static const char chat[] = "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\", "
-                               "\"extra_msg_field\": 1}, {\"role\": \"user\", \"content\": \"Hi\"}, "
-                               "{\"role\": \"assistant\", \"content\": null}, {\"role\": \"user\", "
-                               "\"content\": \"Hi\"}], \"max_tokens\": 2, \"parallel_tool_calls\": true}";
+    static const char chat[] =
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"Be brief\", "
+        "\"extra_msg_field\": 1}, {\"role\": \"user\", \"content\": \"Hi\"}, "
+        "{\"role\": \"assistant\", \"content\": null}, {\"role\": \"user\", "
+        "\"content\": \"Hi\"}], \"max_tokens\": 2, \"parallel_tool_calls\": true}";
     CHECK_MSG(post(s.port, "/v1/chat/completions", chat, &body) == 200, "chat: %s", body);
     free(body);
     static const struct {
@@ -808,8 +812,9 @@ TEST(server_logprobs_completions_and_chat)
     char *json, *body;
     /* completions: tokens join to the text, offsets add up, the greedy
      * token is the best of its alternatives */
-    asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
-                    "\"logprobs\": %d}",
+    asprintf(&json,
+             "{\"prompt\": \"%s\", \"max_tokens\": %d, \"temperature\": 0, "
+             "\"logprobs\": %d}",
              PROMPTS[0], N_TOKENS, LP_TOP);
     CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
     int n_tok;
@@ -830,9 +835,10 @@ TEST(server_logprobs_completions_and_chat)
     free(json);
     /* chat, whole and streamed: one entry per token with LP_TOP alternatives */
     for (int stream = 0; stream < 2; stream++) {
-        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], "
-                        "\"max_tokens\": %d, \"temperature\": 0, \"logprobs\": true, "
-                        "\"top_logprobs\": %d, \"stream\": %s}",
+        asprintf(&json,
+                 "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], "
+                 "\"max_tokens\": %d, \"temperature\": 0, \"logprobs\": true, "
+                 "\"top_logprobs\": %d, \"stream\": %s}",
                  LP_TOKENS, LP_TOP, stream ? "true" : "false");
         CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
         const int entries = count_of(body, "\"top_logprobs\": [");
@@ -873,8 +879,9 @@ TEST(server_sampling_fields)
     for (int i = 0; i < 2; i++) {
         char ban[64];
         snprintf(ban, sizeof ban, bans[i], id);
-        asprintf(&json, "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, "
-                        "\"logit_bias\": %s}",
+        asprintf(&json,
+                 "{\"prompt\": \"%s\", \"max_tokens\": 1, \"temperature\": 0, "
+                 "\"logit_bias\": %s}",
                  PROMPTS[1], ban);
         CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 200);
         text = field(body, "text");
@@ -940,15 +947,15 @@ TEST(server_api_key)
     CHECK_EQ_INT(post(s.port, "/v1/completions", json, &body), 401);
     CHECK(is_error_body(body));
     free(body);
-    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cres\r\n",
-                         json, NULL),
-                 401);
-    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret!\r\n",
-                         json, NULL),
-                 401);
-    CHECK_EQ_INT(request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret\r\n",
-                         json, NULL),
-                 200);
+    CHECK_EQ_INT(
+        request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cres\r\n", json, NULL),
+        401);
+    CHECK_EQ_INT(
+        request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret!\r\n", json, NULL),
+        401);
+    CHECK_EQ_INT(
+        request(s.port, "POST", "/v1/completions", "Authorization: Bearer s3cret\r\n", json, NULL),
+        200);
     CHECK_EQ_INT(request(s.port, "GET", "/health", NULL, NULL, NULL), 200);
     CHECK_EQ_INT(server_stop(&s), 0);
 }
@@ -1061,8 +1068,8 @@ TEST(server_flag_errors)
 
 /* ------------------------------------------------------------ --lookup */
 
-#define DAYS_AND_MONTHS                                                                           \
-    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, "  \
+#define DAYS_AND_MONTHS                                                                            \
+    "Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday. January, February, March, "   \
     "April, May, June, July, August, September, October, November, December. "
 /* A list twice and its start again: the continuation copies it. */
 #define COPY_PROMPT DAYS_AND_MONTHS DAYS_AND_MONTHS "Monday, Tuesday,"
@@ -1126,8 +1133,10 @@ static char *json_escape(const char *s)
     char *out = malloc(6 * strlen(s) + 1), *o = out;
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') *o++ = '\\';
-        if ((unsigned char)*s < 0x20) o += sprintf(o, "\\u%04x", *s);
-        else *o++ = *s;
+        if ((unsigned char)*s < 0x20)
+            o += sprintf(o, "\\u%04x", *s);
+        else
+            *o++ = *s;
     }
     *o = 0;
     return out;
@@ -1159,8 +1168,8 @@ TEST(server_lookup_references_equal_plain)
         completion want = {.port = plain.port, .prompt = escaped, .extra = extra};
         complete(&want);
         for (int stream = 0; stream < 2; stream++) {
-            completion got = {.port = lookup.port, .stream = stream, .prompt = escaped,
-                              .extra = extra};
+            completion got = {
+                .port = lookup.port, .stream = stream, .prompt = escaped, .extra = extra};
             complete(&got);
             CHECK_MSG(same_answer(&want, &got), "prompt '%s' (stream %d): '%s' with --lookup, '%s'",
                       prompt, stream, got.text ? got.text : "(none)",
@@ -1186,9 +1195,9 @@ TEST(server_lookup_references_equal_plain)
  * finish_reason as without --lookup, with drafts accepted. */
 TEST(server_lookup_copy_heavy_two_slots)
 {
-    static const char *const extras[] = {
-        ", \"max_tokens\": 120", ", \"max_tokens\": 120, \"stop\": \"October\"",
-        ", \"max_tokens\": 7", ", \"max_tokens\": -1"};
+    static const char *const extras[] = {", \"max_tokens\": 120",
+                                         ", \"max_tokens\": 120, \"stop\": \"October\"",
+                                         ", \"max_tokens\": 7", ", \"max_tokens\": -1"};
     enum { N_EXTRAS = sizeof extras / sizeof *extras };
     server plain, lookup;
     if (server_start(&plain, PLAIN_ARGS)) return;
@@ -1202,8 +1211,8 @@ TEST(server_lookup_copy_heavy_two_slots)
         completion got[2];
         pthread_t t[2];
         for (int k = 0; k < 2; k++) {
-            got[k] = (completion){.port = lookup.port, .stream = k, .prompt = COPY_PROMPT,
-                                  .extra = extras[i]};
+            got[k] = (completion){
+                .port = lookup.port, .stream = k, .prompt = COPY_PROMPT, .extra = extras[i]};
             pthread_create(&t[k], NULL, complete, &got[k]);
         }
         for (int k = 0; k < 2; k++) {
@@ -1220,7 +1229,8 @@ TEST(server_lookup_copy_heavy_two_slots)
         completion_free(&want);
     }
     /* a request may turn speculation off */
-    completion off = {.port = lookup.port, .prompt = COPY_PROMPT,
+    completion off = {.port = lookup.port,
+                      .prompt = COPY_PROMPT,
                       .extra = ", \"max_tokens\": 20, \"speculative.n_max\": 0"};
     complete(&off);
     CHECK_MSG(off.text && off.drafted == -1, "speculative.n_max 0 still drafts");
@@ -1288,7 +1298,8 @@ TEST(server_chat_page_and_no_webui)
 TEST(server_chat_page_in_chromium)
 {
     if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
-    if (access("/usr/bin/chromium", X_OK)) SKIP("chromium is not installed (apt-get install chromium)");
+    if (access("/usr/bin/chromium", X_OK))
+        SKIP("chromium is not installed (apt-get install chromium)");
     if (access("tests/server/node_modules/playwright-core/package.json", R_OK))
         SKIP("playwright-core is absent (npm install --prefix tests/server, as .ci/run does)");
     server s;
@@ -1299,9 +1310,10 @@ TEST(server_chat_page_in_chromium)
              question);
     CHECK_EQ_INT(test_run(cmd, &out, &err), 0);
     char *answer = field(out, "answer"), *stats = field(out, "stats");
-    asprintf(&json, "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
-                    "assistant.\"}, {\"role\": \"user\", \"content\": \"%s\"}], "
-                    "\"temperature\": 0, \"max_tokens\": 24}",
+    asprintf(&json,
+             "{\"messages\": [{\"role\": \"system\", \"content\": \"You are a helpful "
+             "assistant.\"}, {\"role\": \"user\", \"content\": \"%s\"}], "
+             "\"temperature\": 0, \"max_tokens\": 24}",
              question);
     CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
     char *expect = field(body, "content");
@@ -1323,7 +1335,8 @@ TEST(server_openai_npm_client)
 {
     if (test_run("node --version >/dev/null 2>&1", NULL, NULL) != 0) SKIP("node is not installed");
     if (access("tests/server/node_modules/openai/package.json", R_OK))
-        SKIP("the openai npm package is absent (npm install --prefix tests/server, as .ci/run does)");
+        SKIP("the openai npm package is absent (npm install --prefix tests/server, as .ci/run "
+             "does)");
     server s;
     if (server_start(&s, "")) return;
     char cmd[CMD_LEN], *out = NULL, *err = NULL;
@@ -1369,8 +1382,9 @@ TEST(server_on_vulkan_answers_as_the_cpu)
     }
     for (int i = 0; i < N_PROMPTS; i++) {
         pthread_join(th[i], NULL);
-        CHECK_MSG(c[i].text && !strcmp(c[i].text, cli_greedy(i)), "prompt %d: vulkan '%s', cpu '%s'",
-                  i, c[i].text ? c[i].text : "(none)", cli_greedy(i));
+        CHECK_MSG(c[i].text && !strcmp(c[i].text, cli_greedy(i)),
+                  "prompt %d: vulkan '%s', cpu '%s'", i, c[i].text ? c[i].text : "(none)",
+                  cli_greedy(i));
         free((char *)c[i].extra);
         completion_free(&c[i]);
     }
@@ -1410,8 +1424,7 @@ TEST(server_openai_and_langchain_clients)
     CHECK_MSG(lp_text && lp_message && *lp_text && !strcmp(lp_text, lp_message), "logprobs: %s",
               out ? out : "");
     CHECK(out && strstr(out, "\"greedy_is_best\": true"));
-    CHECK_MSG(out && strstr(out, "\"json_schema_valid\": true"), "json_schema: %s",
-              out ? out : "");
+    CHECK_MSG(out && strstr(out, "\"json_schema_valid\": true"), "json_schema: %s", out ? out : "");
     CHECK_MSG(out && strstr(out, "\"finish\": \"tool_calls\"") &&
                   strstr(out, "\"name\": \"get_weather\"") &&
                   (strstr(out, "\"city\": \"Paris\"") || strstr(out, "\"city\": \"Rome\"")) &&
@@ -1451,8 +1464,9 @@ TEST(server_constrained_output)
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
         char *json;
         /* the tiny model's strings run long: prompts on which it closes them */
-        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}], "
-                        "\"max_tokens\": 60, \"temperature\": 0, %s}",
+        asprintf(&json,
+                 "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}], "
+                 "\"max_tokens\": 60, \"temperature\": 0, %s}",
                  i ? "Is Paris in France?" : "Give me a JSON object about Paris.", objects[i]);
         CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
         content = field(body, "content");
@@ -1462,17 +1476,19 @@ TEST(server_constrained_output)
         CHECK_MSG(c && n >= 2 && c[0] == '{' && c[n - 1] == '}' && strstr(body, "\"stop\""),
                   "%s: %s", objects[i], body ? body : "");
         if (i > 0)
-            CHECK_MSG(c && (strstr(c, "\"answer\"") && (strstr(c, "\"yes\"") || strstr(c, "\"no\""))),
-                      "%s", c ? c : "");
+            CHECK_MSG(
+                c && (strstr(c, "\"answer\"") && (strstr(c, "\"yes\"") || strstr(c, "\"no\""))),
+                "%s", c ? c : "");
         free(content);
         free(body);
         free(json);
     }
-    CHECK_EQ_INT(post(s.port, "/v1/completions",
-                      "{\"prompt\": \"Is Paris in France?\", \"max_tokens\": 8, \"temperature\": 1, "
-                      "\"grammar\": \"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}",
-                      &body),
-                 200);
+    CHECK_EQ_INT(
+        post(s.port, "/v1/completions",
+             "{\"prompt\": \"Is Paris in France?\", \"max_tokens\": 8, \"temperature\": 1, "
+             "\"grammar\": \"root ::= \\\" \\\" (\\\"yes\\\" | \\\"no\\\")\"}",
+             &body),
+        200);
     content = field(body, "text");
     CHECK_MSG(content && (!strcmp(content, " yes") || !strcmp(content, " no")), "%s",
               body ? body : "");
@@ -1514,9 +1530,10 @@ TEST(server_tool_calls)
                                           "\"get_time\"}}"};
     char *json, *body;
     for (int i = 0; i < 2; i++) {
-        asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"What is the "
-                        "weather in Paris?\"}], \"max_tokens\": 200, \"temperature\": 0, %s, "
-                        "\"tool_choice\": %s}",
+        asprintf(&json,
+                 "{\"messages\": [{\"role\": \"user\", \"content\": \"What is the "
+                 "weather in Paris?\"}], \"max_tokens\": 200, \"temperature\": 0, %s, "
+                 "\"tool_choice\": %s}",
                  tools, choices[i]);
         CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
         char *args = field(body, "arguments");
@@ -1530,11 +1547,12 @@ TEST(server_tool_calls)
         free(json);
     }
     /* a conversation with a call and its result goes on in text */
-    asprintf(&json, "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather?\"}, "
-                    "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"c1\", "
-                    "\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
-                    "\"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}}]}, {\"role\": \"tool\", "
-                    "\"tool_call_id\": \"c1\", \"content\": \"20 C\"}], \"max_tokens\": 8, %s}",
+    asprintf(&json,
+             "{\"messages\": [{\"role\": \"user\", \"content\": \"Weather?\"}, "
+             "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"c1\", "
+             "\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+             "\"arguments\": \"{\\\"city\\\": \\\"Paris\\\"}\"}}]}, {\"role\": \"tool\", "
+             "\"tool_call_id\": \"c1\", \"content\": \"20 C\"}], \"max_tokens\": 8, %s}",
              tools);
     CHECK_EQ_INT(post(s.port, "/v1/chat/completions", json, &body), 200);
     free(body);

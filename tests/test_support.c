@@ -80,8 +80,10 @@ int test_run(const char *cmd, char **out, char **err_out)
     FILE *p = popen(full, "r"); /* NOLINT(cert-env33-c): running a command is the point */
     char *buf = p ? read_stream(p, NULL) : NULL;
     int status = p ? pclose(p) : -1;
-    if (out) *out = buf;
-    else free(buf);
+    if (out)
+        *out = buf;
+    else
+        free(buf);
     if (err_out) *err_out = test_read_file(errpath, NULL);
     unlink(errpath);
     if (status == -1) return -1;

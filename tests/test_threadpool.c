@@ -95,8 +95,8 @@ TEST(threadpool_split_range_covers_exactly)
                      * lengths except where the share ends at n */
                     const int misaligned = (b != n && b % align) || (e != n && e % align);
                     if (b != expect_begin || e < b || misaligned) {
-                        CHECK_MSG(0, "n=%d nth=%d align=%d ith=%d: [%d, %d)", n, nth, align, ith,
-                                  b, e);
+                        CHECK_MSG(0, "n=%d nth=%d align=%d ith=%d: [%d, %d)", n, nth, align, ith, b,
+                                  e);
                         return;
                     }
                     const int chunks = (e - b + align - 1) / align;
@@ -148,7 +148,8 @@ TEST(threadpool_chunks_claim_every_item_once)
             bn_pool_run(pool, claim_all, &rec);
             int wrong = 0;
             for (int i = 0; i < CHUNK_ITEMS; i++) wrong += atomic_load(&rec.claimed[i]) != 1;
-            CHECK_MSG(!wrong, "%d threads, run %d: %d items not claimed exactly once", n, run, wrong);
+            CHECK_MSG(!wrong, "%d threads, run %d: %d items not claimed exactly once", n, run,
+                      wrong);
             CHECK_MSG(!atomic_load(&rec.misaligned), "%d threads: a chunk starts off alignment", n);
             CHECK_MSG(!atomic_load(&rec.growing), "%d threads: a thread's chunks grew", n);
             if (wrong) break;

@@ -251,8 +251,12 @@ TEST(tokenizer_tiny_vocab)
 TEST(tokenizer_tiny_round_trips)
 {
     static const char *const texts[] = {
-        "The capital of France is Paris.", "  leading and trailing  ", "line\n\nbreaks\r\n",
-        "tabs\tand \u00e9t\u00e9 \u4f60\u597d \U0001F600", "don't STOP 12345 +-*/", "",
+        "The capital of France is Paris.",
+        "  leading and trailing  ",
+        "line\n\nbreaks\r\n",
+        "tabs\tand \u00e9t\u00e9 \u4f60\u597d \U0001F600",
+        "don't STOP 12345 +-*/",
+        "",
     };
     bn_tokenizer *t = load_or_fail(TINY_MODEL);
     if (!t) return;
@@ -398,9 +402,17 @@ static const struct {
     const char *text;
     float score;
 } SPM_PIECES[] = {
-    {"\xE2\x96\x81", -1.0f},     {"h", -5.0f},   {"e", -5.0f},    {"l", -5.0f},
-    {"o", -5.0f},                {"\xE2\x96\x81h", -2.0f}, {"he", -3.0f}, {"ll", -1.5f},
-    {"\xE2\x96\x81he", -1.8f},   {"llo", -1.2f}, {"lo", -2.5f},
+    {"\xE2\x96\x81", -1.0f},
+    {"h", -5.0f},
+    {"e", -5.0f},
+    {"l", -5.0f},
+    {"o", -5.0f},
+    {"\xE2\x96\x81h", -2.0f},
+    {"he", -3.0f},
+    {"ll", -1.5f},
+    {"\xE2\x96\x81he", -1.8f},
+    {"llo", -1.2f},
+    {"lo", -2.5f},
     {"\xE2\x96\x81hello", -0.5f},
     {"o\xE2\x96\x81", -0.1f}, /* joins words: only in the "cross" vocabulary */
 };
@@ -533,8 +545,8 @@ TEST(tokenizer_spm_cross_word_piece)
     if (!t) return;
     /* "▁▁hello▁hello": "o▁" (-0.1) beats every other pair */
     const int32_t want[] = {spm_piece("\xE2\x96\x81"), spm_piece("\xE2\x96\x81he"),
-                            spm_piece("ll"), spm_piece("o\xE2\x96\x81"), spm_piece("he"),
-                            spm_piece("llo")};
+                            spm_piece("ll"),           spm_piece("o\xE2\x96\x81"),
+                            spm_piece("he"),           spm_piece("llo")};
     CHECK(spm_tokenizes(t, " hello hello", 0, want, 6));
     bn_tokenizer_free(t);
 }
@@ -550,8 +562,10 @@ static void build_bpe(gb_buf *b, const char *model, int with_merges, const char 
     gb_kv_str(b, "tokenizer.ggml.model", model);
     gb_kv_arr_str(b, "tokenizer.ggml.tokens", tokens, 4);
     if (with_merges) gb_kv_arr_str(b, "tokenizer.ggml.merges", merges, 1);
-    if (extra_key && extra_str) gb_kv_str(b, extra_key, extra_str);
-    else if (extra_key) gb_kv_u32(b, extra_key, extra_u32);
+    if (extra_key && extra_str)
+        gb_kv_str(b, extra_key, extra_str);
+    else if (extra_key)
+        gb_kv_u32(b, extra_key, extra_u32);
 }
 
 static void expect_load_error(gb_buf *b, const char *needle)
@@ -649,7 +663,11 @@ TEST(tokenizer_pretokenize_splits)
     check_split(BN_PRE_LLAMA3, "\n\n  x", "\n\n| | x");
     check_split(BN_PRE_LLAMA3, "a!!\n\nb", "a|!!\n\n|b");
     check_split(BN_PRE_LLAMA3, "x  ", "x|  ");
-    check_split(BN_PRE_LLAMA3, "a\xE3\x80\x80\xE3\x80\x80" "b", "a|\xE3\x80\x80|\xE3\x80\x80" "b");
+    check_split(BN_PRE_LLAMA3,
+                "a\xE3\x80\x80\xE3\x80\x80"
+                "b",
+                "a|\xE3\x80\x80|\xE3\x80\x80"
+                "b");
     check_split(BN_PRE_GPT2, "don't DON'T", "don|'t| DON|'|T");
     check_split(BN_PRE_GPT2, "1234567 x", "1234567| x");
     check_split(BN_PRE_GPT2, " (hello", " (|hello");
@@ -671,8 +689,12 @@ TEST(tokenizer_llama3_split_digits_punctuation_non_ascii)
         {"12345 apples, 3.14!", "123|45| apples|,| |3|.|14|!"},
         {"I'M here--really?!\n\nOk", "I|'M| here|--|really|?!\n\n|Ok"},
         {"a   b\tc", "a|  | b|\tc"},
-        {"\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4",
-         "\xC3\x9cn\xC3\xAF""c\xC3\xB6""d\xC3\xA9| \xE6\x9D\xB1\xE4\xBA\xAC| |\xD9\xA1\xD9\xA2\xD9\xA3|\xD9\xA4"},
+        {"\xC3\x9cn\xC3\xAF"
+         "c\xC3\xB6"
+         "d\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC \xD9\xA1\xD9\xA2\xD9\xA3\xD9\xA4",
+         "\xC3\x9cn\xC3\xAF"
+         "c\xC3\xB6"
+         "d\xC3\xA9| \xE6\x9D\xB1\xE4\xBA\xAC| |\xD9\xA1\xD9\xA2\xD9\xA3|\xD9\xA4"},
         {"$100+200=300", "$|100|+|200|=|300"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
@@ -703,8 +725,8 @@ TEST(tokenizer_unicode)
     CHECK_EQ_INT(cp, 0x1F600);
     CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)"\xC3\xA9", 2, &cp), 2);
     CHECK_EQ_INT(cp, 0xE9);
-    static const char *const invalid[] = {"\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80",
-                                          "\xF4\x90\x80\x80", "\xE4\xBD", "\x80", "\xFF"};
+    static const char *const invalid[] = {
+        "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE4\xBD", "\x80", "\xFF"};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
         CHECK_EQ_INT(bn_utf8_decode((const unsigned char *)invalid[i], strlen(invalid[i]), &cp), 0);
     char out[BN_UTF8_MAX];
@@ -719,8 +741,8 @@ TEST(tokenizer_unicode)
     CHECK_EQ_INT(bn_cpt_flags(0x00BD), BN_CPT_NUMBER); /* ½ */
     CHECK_EQ_INT(bn_cpt_flags('!'), BN_CPT_PUNCT);
     CHECK_EQ_INT(bn_cpt_flags('$'), 0); /* a symbol, not punctuation */
-    static const uint32_t spaces[] = {' ', '\t', '\n', 0x0B, 0x0C, '\r', 0x85, 0xA0,
-                                      0x1680, 0x2003, 0x2028, 0x2029, 0x202F, 0x3000};
+    static const uint32_t spaces[] = {' ',  '\t',   '\n',   0x0B,   0x0C,   '\r',   0x85,
+                                      0xA0, 0x1680, 0x2003, 0x2028, 0x2029, 0x202F, 0x3000};
     for (size_t i = 0; i < sizeof spaces / sizeof spaces[0]; i++)
         CHECK_MSG(bn_cpt_flags(spaces[i]) == BN_CPT_SPACE, "U+%04X is \\s", spaces[i]);
     static const uint32_t not_spaces[] = {0x1C, 0x1F, 0x180E, 0x200B, 0xFEFF};

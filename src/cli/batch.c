@@ -35,7 +35,7 @@ typedef struct {
     char *id_json; /* "id" as written, echoed in the result */
     int n_predict;
     bn_sampler_params sp;
-    char **stops; /* "stop": replaces --stop for this line (n_stops of them) */
+    char **stops;     /* "stop": replaces --stop for this line (n_stops of them) */
     grammar *grammar; /* "json_schema" or "grammar": constrains this line's output */
     int n_stops, has_stops;
     int32_t *pids;
@@ -52,8 +52,8 @@ typedef struct {
     const char *source; /* the input's name in messages */
     batch_item *items;
     int n_items, n_failed;
-    int next;    /* first item not started */
-    int printed; /* items written to stdout */
+    int next;         /* first item not started */
+    int printed;      /* items written to stdout */
     grammar *grammar; /* --grammar, --grammar-file, -j: for lines without their own */
 } batch;
 
@@ -102,8 +102,8 @@ static const sampling_field line_fields[] = {
 static int apply_sampling(batch_item *it, const json_member *mb, char err[BN_ERR_LEN])
 {
     sampling_values v = {.sp = &it->sp, .n_predict = &it->n_predict};
-    const int rc = sampling_field_apply(line_fields, sizeof line_fields / sizeof *line_fields,
-                                        mb, &v, err);
+    const int rc = sampling_field_apply(line_fields, sizeof line_fields / sizeof *line_fields, mb,
+                                        &v, err);
     if (v.seed_random) it->sp.seed = clock_seed() + (uint64_t)it->line;
     return rc;
 }
@@ -143,7 +143,8 @@ static const char *apply_member(batch_item *it, const json_member *mb, char err[
         snprintf(err, BN_ERR_LEN,
                  "unknown key \"%.64s\" (expected prompt, n_predict, temp, top_k, top_p, min_p, "
                  "repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, typical_p, "
-                 "seed, stop, json_schema, grammar or id)", mb->key);
+                 "seed, stop, json_schema, grammar or id)",
+                 mb->key);
         return err;
     }
     return NULL;
@@ -220,16 +221,14 @@ static void prepare_items(batch *b, const bn_model *m, int n_ctx)
             item_fail(b, it, err);
             continue;
         }
-        it->np = bn_tokenize(tok, it->prompt, it->prompt_len, tokenize_flags(b->o), &it->pids,
-                             err);
+        it->np = bn_tokenize(tok, it->prompt, it->prompt_len, tokenize_flags(b->o), &it->pids, err);
         if (it->np < 0) {
             item_fail(b, it, err);
         } else if (it->np == 0) {
             item_fail(b, it, "the prompt gives no tokens (--no-bos leaves nothing to start from)");
         } else if (it->np >= n_ctx) {
-            snprintf(msg, sizeof msg,
-                     "the prompt has %d tokens but the context holds %d (%s)", it->np, n_ctx,
-                     context_hint(m, n_ctx, hint, sizeof hint));
+            snprintf(msg, sizeof msg, "the prompt has %d tokens but the context holds %d (%s)",
+                     it->np, n_ctx, context_hint(m, n_ctx, hint, sizeof hint));
             item_fail(b, it, msg);
         }
     }
@@ -269,8 +268,12 @@ static int next_item(void *user, sched_request *r)
     while (b->next < b->n_items && !cli_interrupted) {
         batch_item *it = &b->items[b->next++];
         if (it->failed) continue;
-        *r = (sched_request){.pids = it->pids, .np = it->np, .n_predict = it->n_predict,
-                             .sp = &it->sp, .lookup = b->o->lookup, .job = it};
+        *r = (sched_request){.pids = it->pids,
+                             .np = it->np,
+                             .n_predict = it->n_predict,
+                             .sp = &it->sp,
+                             .lookup = b->o->lookup,
+                             .job = it};
         r->stops = it->has_stops ? (const char *const *)it->stops : b->o->stops;
         r->n_stops = it->has_stops ? it->n_stops : b->o->n_stops;
         it->started = 1;
@@ -309,8 +312,8 @@ static void print_ready(batch *b)
 static void run_all(batch *b, scheduler *s)
 {
     char err[BN_ERR_LEN];
-    const sched_hooks hooks = {.next = next_item, .started = started, .finished = finish,
-                               .user = b};
+    const sched_hooks hooks = {
+        .next = next_item, .started = started, .finished = finish, .user = b};
     for (;;) {
         sched_admit(s, &hooks);
         print_ready(b);
@@ -342,8 +345,8 @@ static void print_summary(const batch *b, const bn_model *m, int n_slots, int n_
         snprintf(skipped, sizeof skipped, ", %d not started (interrupted)", not_started);
     log_note("batch: %d prompts: %d run, %d failed%s; %ld prompt + %ld generated tokens in "
              "%.1f ms (%.1f tok/s), up to %d in parallel, kernel %s, %s",
-             b->n_items, n_run, b->n_failed, skipped, np, ng, ms,
-             per_second((double)(np + ng), ms), n_slots, bn_model_kernel_name(m),
+             b->n_items, n_run, b->n_failed, skipped, np, ng, ms, per_second((double)(np + ng), ms),
+             n_slots, bn_model_kernel_name(m),
              plural(n_threads, "thread", threads, sizeof threads));
 }
 
@@ -372,7 +375,8 @@ int run_batch(const run_opts *o)
         cli_die(EXIT_USAGE, "--batch takes its prompts from its file, not from -p/-f");
     size_t len;
     char *text = cli_read_file(o->batch_file, "--batch", &len);
-    batch b = {.o = o, .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin",
+    batch b = {.o = o,
+               .source = strcmp(o->batch_file, "-") ? o->batch_file : "stdin",
                .grammar = cli_load_grammar(o)};
     parse_input(&b, text, len);
     free(text);

@@ -34,7 +34,7 @@
 #include "timing.h"
 
 #define READ_BW_BYTES ((size_t)512 << 20)
-#define READ_BW_REPS 1 /* passes after a warm-up pass, before each repetition */
+#define READ_BW_REPS 1         /* passes after a warm-up pass, before each repetition */
 #define RANDOM_ID_RANGE 128000 /* below the special tokens of a LLaMA-3 vocabulary */
 
 /* A usage error with one string argument: one line, exit code 1. */
@@ -176,7 +176,8 @@ static void run_row(bn_model *m, bn_context *ctx, const run_opts *o, const int32
 static double bytes_per_token(bn_model *m, const bench_row *r)
 {
     const double mean_rows = r->depth + (r->n + 1) / 2.0;
-    return (double)bn_model_bytes_per_token_rows(m, r->exact_rows) + mean_rows * r->kv_bytes_per_pos;
+    return (double)bn_model_bytes_per_token_rows(m, r->exact_rows) +
+           mean_rows * r->kv_bytes_per_pos;
 }
 
 /* ---------------------------------------------------------- output */
@@ -210,8 +211,10 @@ static void describe_model(bench_model *bm)
     bm->size = bn_model_tensor_bytes(bm->m);
     bm->n_params = bn_model_n_params(bm->m);
     const double p = (double)bm->n_params;
-    if (p >= 1e9) snprintf(bm->type, sizeof bm->type, "%s %.1fB", arch, p / 1e9);
-    else snprintf(bm->type, sizeof bm->type, "%s %.1fM", arch, p / 1e6);
+    if (p >= 1e9)
+        snprintf(bm->type, sizeof bm->type, "%s %.1fB", arch, p / 1e9);
+    else
+        snprintf(bm->type, sizeof bm->type, "%s %.1fM", arch, p / 1e6);
     read_cpu_name(bm->cpu, sizeof bm->cpu);
     snprintf(bm->gpu, sizeof bm->gpu, "%s", bn_model_device_name(bm->m));
     bm->backend = strcmp(bn_model_backend_name(bm->m), "vulkan") ? "CPU" : "Vulkan";
@@ -242,9 +245,9 @@ static void print_json(const run_opts *o, const bench_model *bm, const bench_row
            "\"n_prompt\": %d, \"n_gen\": %d, \"n_depth\": %d, \"test_time\": \"%s\", "
            "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
            "\"samples_ns\": [",
-           bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
-           bn_cache_type_name(o->cache_k), bn_cache_type_name(o->cache_v), tg ? 0 : r->n,
-           tg ? r->n : 0, r->depth, r->test_time, r->mean_ns, r->sd_ns, r->mean, r->sd);
+           bm->type, bm->size, bm->n_params, r->n_batch, r->threads, bn_cache_type_name(o->cache_k),
+           bn_cache_type_name(o->cache_v), tg ? 0 : r->n, tg ? r->n : 0, r->depth, r->test_time,
+           r->mean_ns, r->sd_ns, r->mean, r->sd);
     json_samples(r, o->bench.reps, 0);
     fputs("], \"samples_ts\": [", stdout);
     json_samples(r, o->bench.reps, 1);
@@ -257,12 +260,14 @@ static void print_json(const run_opts *o, const bench_model *bm, const bench_row
                bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
     } else {
         fputs("\"bytes_per_token\": null, \"read_gbs\": null, \"read_loop_gbs\": null, "
-              "\"exact_rows_per_token\": null}", stdout);
+              "\"exact_rows_per_token\": null}",
+              stdout);
     }
 }
 
 static const char CSV_HEADER[] =
-    "build_commit,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,n_batch,"
+    "build_commit,cpu_info,gpu_info,backends,model_filename,model_type,model_size,model_n_params,n_"
+    "batch,"
     "n_threads,type_k,type_v,n_prompt,n_gen,n_depth,test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,"
     "kernel,tokens_per_pass,bytes_per_token,read_gbs,read_loop_gbs,exact_rows_per_token\n";
 
@@ -288,10 +293,9 @@ static void print_csv(const run_opts *o, const bench_model *bm, const bench_row 
     printf(",\"%s\",", bm->backend);
     csv_string(bm->path);
     printf(",\"%s\",%llu,%llu,%d,%d,\"%s\",\"%s\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f,\"%s\",%d,",
-           bm->type, bm->size, bm->n_params, r->n_batch, r->threads,
-           bn_cache_type_name(o->cache_k), bn_cache_type_name(o->cache_v), tg ? 0 : r->n,
-           tg ? r->n : 0, r->depth, r->test_time, r->mean_ns, r->sd_ns, r->mean, r->sd,
-           bn_model_kernel_name(bm->m), r->spec);
+           bm->type, bm->size, bm->n_params, r->n_batch, r->threads, bn_cache_type_name(o->cache_k),
+           bn_cache_type_name(o->cache_v), tg ? 0 : r->n, tg ? r->n : 0, r->depth, r->test_time,
+           r->mean_ns, r->sd_ns, r->mean, r->sd, bn_model_kernel_name(bm->m), r->spec);
     if (tg) {
         const double bytes = bytes_per_token(bm->m, r);
         printf("%.0f,%.3f,%.3f,%.1f\n", bytes, bytes * r->mean / 1e9, r->read_gbs, r->exact_rows);
@@ -359,10 +363,12 @@ static int32_t *test_ids(const run_opts *o, bn_model *m)
 {
     const bench_opts *b = &o->bench;
     int max_n = 1, max_depth = 0, max_spec = 1;
-    for (int i = 0; i < b->spec.n; i++) max_spec = b->spec.v[i] > max_spec ? b->spec.v[i] : max_spec;
+    for (int i = 0; i < b->spec.n; i++)
+        max_spec = b->spec.v[i] > max_spec ? b->spec.v[i] : max_spec;
     for (int i = 0; i < b->pp.n; i++) max_n = b->pp.v[i] > max_n ? b->pp.v[i] : max_n;
     for (int i = 0; i < b->tg.n; i++) max_n = b->tg.v[i] > max_n ? b->tg.v[i] : max_n;
-    for (int i = 0; i < b->depth.n; i++) max_depth = b->depth.v[i] > max_depth ? b->depth.v[i] : max_depth;
+    for (int i = 0; i < b->depth.n; i++)
+        max_depth = b->depth.v[i] > max_depth ? b->depth.v[i] : max_depth;
     if (max_depth + max_n + max_spec > bn_model_n_ctx_train(m))
         cli_die(EXIT_USAGE,
                 "a test of %d tokens at depth -d %d needs %d positions, but the model's context "
@@ -373,7 +379,8 @@ static int32_t *test_ids(const run_opts *o, bn_model *m)
     if (!ids) cli_die(EXIT_MODEL, "out of memory for the test's token ids");
     uint32_t lcg = 12345;
     int range = bn_model_n_vocab(m) < RANDOM_ID_RANGE ? bn_model_n_vocab(m) : RANDOM_ID_RANGE;
-    for (int i = 0; i < n_ids; i++) ids[i] = (int32_t)((lcg = lcg * 1664525u + 1013904223u) >> 8) % range;
+    for (int i = 0; i < n_ids; i++)
+        ids[i] = (int32_t)((lcg = lcg * 1664525u + 1013904223u) >> 8) % range;
     return ids;
 }
 
@@ -383,7 +390,8 @@ static void run_context(const run_opts *o, const bench_model *bm, bn_context *ct
 {
     const bench_opts *b = &o->bench;
     for (int ti = 0; ti < b->threads.n; ti++) {
-        if (bn_context_set_threads(ctx, b->threads.v[ti])) bench_die("%s", "cannot start the threads");
+        if (bn_context_set_threads(ctx, b->threads.v[ti]))
+            bench_die("%s", "cannot start the threads");
         for (int di = 0; di < b->depth.n; di++)
             for (int kind = 0; kind < 2; kind++) {
                 const int *list = kind == 0 ? b->pp.v : b->tg.v;
@@ -391,9 +399,12 @@ static void run_context(const run_opts *o, const bench_model *bm, bn_context *ct
                 for (int i = 0; i < count; i++)
                     for (int si = 0; si < (kind == 0 ? 1 : b->spec.n); si++) {
                         if (list[i] == 0) continue;
-                        bench_row r = {.test_kind = kind == 0 ? "pp" : "tg", .n = list[i],
-                                       .depth = b->depth.v[di], .threads = bn_context_n_threads(ctx),
-                                       .n_batch = n_batch, .spec = kind == 0 ? 1 : b->spec.v[si]};
+                        bench_row r = {.test_kind = kind == 0 ? "pp" : "tg",
+                                       .n = list[i],
+                                       .depth = b->depth.v[di],
+                                       .threads = bn_context_n_threads(ctx),
+                                       .n_batch = n_batch,
+                                       .spec = kind == 0 ? 1 : b->spec.v[si]};
                         run_row(bm->m, ctx, o, ids, &r);
                         print_row(o, bm, &r, *first);
                         free(r.seconds);
@@ -437,9 +448,12 @@ int run_bench(const run_opts *opts)
 {
     run_opts o = *opts; /* run_model fills in the default thread count */
     int first = 1;
-    if (!strcmp(o.bench.format, "json")) puts("[");
-    else if (!strcmp(o.bench.format, "csv")) fputs(CSV_HEADER, stdout);
-    else if (!strcmp(o.bench.format, "md")) print_md_header();
+    if (!strcmp(o.bench.format, "json"))
+        puts("[");
+    else if (!strcmp(o.bench.format, "csv"))
+        fputs(CSV_HEADER, stdout);
+    else if (!strcmp(o.bench.format, "md"))
+        print_md_header();
     for (int i = 0; i < o.bench.n_models; i++) run_model(&o, o.bench.models[i], &first);
     if (!strcmp(o.bench.format, "json")) puts("\n]");
     return 0;

@@ -109,15 +109,15 @@ static int shift_context(chat *c)
     const int tail = n_past - c->n_keep - n_discard;
     if (c->o->verbose)
         log_note("context shift: the context of %d tokens is full: keeping the first %d, "
-                 "dropping %d, evaluating the last %d again", bn_session_n_ctx(s), c->n_keep,
-                 n_discard, tail);
+                 "dropping %d, evaluating the last %d again",
+                 bn_session_n_ctx(s), c->n_keep, n_discard, tail);
     int32_t *kept = c->hist.ids + c->n_keep;
     memmove(kept, kept + n_discard, (size_t)tail * sizeof *kept);
     c->hist.n = c->n_keep + tail;
     bn_session_truncate(s, c->n_keep);
     const int rc = tail ? bn_session_eval(s, kept, tail, NULL, err) : 0;
     if (rc < 0) cli_die(EXIT_MODEL, "%s", err);
-    sync_hist(c); /* a Ctrl-C may have kept only part of the tail */
+    sync_hist(c);       /* a Ctrl-C may have kept only part of the tail */
     c->q.lk.hist.n = 0; /* --lookup drafts from the new history */
     lookup_prompt(&c->q.lk, bn_session_n_past(s), c->hist.ids, c->hist.n);
     lookup_push(&c->q.lk, c->q.next);
@@ -201,7 +201,8 @@ static int user_turn(chat *c, const char *line)
         return 0;
     }
     int rc = -1; /* the turn does not fit */
-    while (bn_session_n_past(s) + all.n >= bn_session_n_ctx(s) && !shift_context(c)) {}
+    while (bn_session_n_past(s) + all.n >= bn_session_n_ctx(s) && !shift_context(c)) {
+    }
     if (bn_session_n_past(s) + all.n < bn_session_n_ctx(s)) {
         long before = bn_session_n_evaluated(s);
         rc = reply(c, all.ids, all.n);
@@ -319,7 +320,8 @@ static int command(chat *c, const char *line)
 /* Whether a line is a /command (a slash and a letter), never sent to the model. */
 static int is_command(const char *line)
 {
-    return line[0] == '/' && ((line[1] >= 'a' && line[1] <= 'z') || (line[1] >= 'A' && line[1] <= 'Z'));
+    return line[0] == '/' &&
+           ((line[1] >= 'a' && line[1] <= 'z') || (line[1] >= 'A' && line[1] <= 'Z'));
 }
 
 /* Reads and answers messages until /exit, end of input, a Ctrl-C at the
@@ -368,11 +370,14 @@ int run_chat(const run_opts *o)
                             "cannot come from stdin too");
     /* as in llama-cli, -p/-f give the system prompt in conversation mode */
     size_t len;
-    char *system = o->system                       ? strdup(o->system)
+    char *system = o->system                     ? strdup(o->system)
                    : o->prompt || o->prompt_file ? cli_load_prompt(o, &len)
                                                  : NULL;
     bn_model *m = cli_load_model(o);
-    chat c = {.o = o, .model = m, .tok = bn_model_tokenizer(m), .system = system && *system ? system : NULL};
+    chat c = {.o = o,
+              .model = m,
+              .tok = bn_model_tokenizer(m),
+              .system = system && *system ? system : NULL};
     choose_format(&c, m);
     bn_session *s = cli_new_session(o, m, NULL, o->n_ctx);
     note_kv_cache(o, s, 1);
@@ -384,8 +389,11 @@ int run_chat(const run_opts *o)
                     .tok = c.tok,
                     .n_predict = o->n_predict,
                     .seed = sp.seed};
-    c.q.stream = (text_stream){.out = stdout, .check = cli_check_output, .stops = o->stops,
-                               .n_stops = o->n_stops, .hide_think = opts_hide_think(o)};
+    c.q.stream = (text_stream){.out = stdout,
+                               .check = cli_check_output,
+                               .stops = o->stops,
+                               .n_stops = o->n_stops,
+                               .hide_think = opts_hide_think(o)};
     seq_want_logits(&c.q);
     lookup_init(&c.q.lk, o->lookup, o->lookup_ngram);
     cli_catch_sigint();

@@ -36,16 +36,16 @@ static void print_stats(const bn_model *m, const gen_seq *q, int np)
     if (!q->prompt_done) { /* Ctrl-C during the prompt: no rate to report */
         log_note("prompt of %s interrupted after %.1f ms, nothing generated, stop: interrupted, "
                  "kernel %s, %s",
-                 plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
-                 bn_model_kernel_name(m), threads);
+                 plural(np, "token", prompt, sizeof prompt), q->prompt_ms, bn_model_kernel_name(m),
+                 threads);
         return;
     }
     log_note("prompt %s in %.1f ms (%.1f tok/s), generated %s in %.1f ms "
              "(%.1f tok/s), stop: %s, kernel %s, %s",
-             plural(np, "token", prompt, sizeof prompt), q->prompt_ms,
-             per_second(np, q->prompt_ms), plural(q->out.n, "token", generated, sizeof generated),
-             q->gen_ms, per_second(q->out.n, q->gen_ms),
-             stop_words(q->stop_reason), bn_model_kernel_name(m), threads);
+             plural(np, "token", prompt, sizeof prompt), q->prompt_ms, per_second(np, q->prompt_ms),
+             plural(q->out.n, "token", generated, sizeof generated), q->gen_ms,
+             per_second(q->out.n, q->gen_ms), stop_words(q->stop_reason), bn_model_kernel_name(m),
+             threads);
 }
 
 /* Plain generation: echoes the prompt and streams the continuation, or prints --json. */
@@ -72,10 +72,16 @@ int run_generate(const run_opts *o)
     bn_sampler_params sp = o->sp;
     if (!o->seed_given) sp.seed = clock_seed();
     note_seed(o, sp.seed);
-    gen_seq q = {.session = s, .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)), .tok = tok,
-                 .n_predict = o->n_predict, .seed = sp.seed};
-    q.stream = (text_stream){.out = o->json ? NULL : stdout, .check = cli_check_output, .stops = o->stops,
-                            .n_stops = o->n_stops, .hide_think = opts_hide_think(o)};
+    gen_seq q = {.session = s,
+                 .sampler = cli_new_sampler(&sp, bn_model_n_vocab(m)),
+                 .tok = tok,
+                 .n_predict = o->n_predict,
+                 .seed = sp.seed};
+    q.stream = (text_stream){.out = o->json ? NULL : stdout,
+                             .check = cli_check_output,
+                             .stops = o->stops,
+                             .n_stops = o->n_stops,
+                             .hide_think = opts_hide_think(o)};
     if (o->ignore_eos) seq_ignore_eog(&q, bn_model_n_vocab(m));
     seq_want_logits(&q);
     lookup_init(&q.lk, o->lookup, o->lookup_ngram);

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "os.h"
 
-#define KEY_CTRL(c) ((c) & 0x1f)
+#define KEY_CTRL(c) ((c)&0x1f)
 #define ESC 0x1b
 #define DEL 0x7f
 #define DEFAULT_COLUMNS 80
@@ -75,12 +75,12 @@ static int columns(const text_buf *b, size_t from, size_t to)
 
 typedef struct {
     text_buf *line;
-    size_t pos;      /* the cursor: a byte offset at a character's start */
+    size_t pos; /* the cursor: a byte offset at a character's start */
     text_buf prompt;
     cli_history *h;
-    int at;          /* the history line shown; h->n: the line being typed */
-    text_buf draft;   /* the line being typed, kept while browsing history */
-    text_buf out;     /* one redraw's bytes */
+    int at;         /* the history line shown; h->n: the line being typed */
+    text_buf draft; /* the line being typed, kept while browsing history */
+    text_buf out;   /* one redraw's bytes */
 } editor;
 
 /* Writes n bytes to the terminal, retrying after interrupts. */
@@ -197,10 +197,14 @@ void cli_history_free(cli_history *h)
 static void edit_key(editor *e, int key)
 {
     text_buf *b = e->line;
-    if ((key == KEY_LEFT || key == KEY_CTRL('B')) && e->pos > 0) e->pos = char_before(b, e->pos);
-    else if ((key == KEY_RIGHT || key == KEY_CTRL('F')) && e->pos < b->len) e->pos += char_len(b, e->pos);
-    else if (key == KEY_HOME || key == KEY_CTRL('A')) e->pos = 0;
-    else if (key == KEY_END || key == KEY_CTRL('E')) e->pos = b->len;
+    if ((key == KEY_LEFT || key == KEY_CTRL('B')) && e->pos > 0)
+        e->pos = char_before(b, e->pos);
+    else if ((key == KEY_RIGHT || key == KEY_CTRL('F')) && e->pos < b->len)
+        e->pos += char_len(b, e->pos);
+    else if (key == KEY_HOME || key == KEY_CTRL('A'))
+        e->pos = 0;
+    else if (key == KEY_END || key == KEY_CTRL('E'))
+        e->pos = b->len;
     else if ((key == DEL || key == KEY_CTRL('H')) && e->pos > 0) {
         const size_t p = char_before(b, e->pos);
         erase(e, p, e->pos - p);
@@ -210,10 +214,14 @@ static void edit_key(editor *e, int key)
     else if (key == KEY_CTRL('U')) {
         erase(e, 0, e->pos);
         e->pos = 0;
-    } else if (key == KEY_CTRL('K')) erase(e, e->pos, b->len - e->pos);
-    else if (key == KEY_UP || key == KEY_CTRL('P')) history_move(e, -1);
-    else if (key == KEY_DOWN || key == KEY_CTRL('N')) history_move(e, 1);
-    else if (key >= ' ' && key != DEL && key < KEY_LEFT) insert(e, (char)key); /* text, UTF-8 too */
+    } else if (key == KEY_CTRL('K'))
+        erase(e, e->pos, b->len - e->pos);
+    else if (key == KEY_UP || key == KEY_CTRL('P'))
+        history_move(e, -1);
+    else if (key == KEY_DOWN || key == KEY_CTRL('N'))
+        history_move(e, 1);
+    else if (key >= ' ' && key != DEL && key < KEY_LEFT)
+        insert(e, (char)key); /* text, UTF-8 too */
 }
 
 /* ------------------------------------------------------------ input */
@@ -250,7 +258,7 @@ static int read_escape(void)
     case 'H': return KEY_HOME;
     case 'F': return KEY_END;
     case '~':
-        return param == 1 || param == 7 ? KEY_HOME
+        return param == 1 || param == 7   ? KEY_HOME
                : param == 4 || param == 8 ? KEY_END
                : param == 3               ? KEY_DELETE
                                           : KEY_OTHER;

@@ -32,8 +32,10 @@ static void parse_args(int argc, char **argv, run_opts *o)
     case OPTS_ERROR: cli_die(EXIT_USAGE, "%s", err);
     default: break;
     }
-    if (o->ignored_ngl && !o->quiet) log_note("%s ignored: this build runs on the CPU", o->ignored_ngl);
-    if (o->ignored_gpu && !o->quiet) log_note("%s ignored: bitnet-run has no such setting", o->ignored_gpu);
+    if (o->ignored_ngl && !o->quiet)
+        log_note("%s ignored: this build runs on the CPU", o->ignored_ngl);
+    if (o->ignored_gpu && !o->quiet)
+        log_note("%s ignored: bitnet-run has no such setting", o->ignored_gpu);
 }
 
 /* bn_model_describe's callback: one line of --info. */
@@ -47,8 +49,10 @@ static void print_line(const char *line, void *ctx)
 static const char *token_desc(const bn_tokenizer *tok, int32_t id, char *buf, size_t cap)
 {
     const char *text = id >= 0 ? bn_token_text(tok, id) : NULL;
-    if (text) snprintf(buf, cap, "%d '%s'", id, text);
-    else snprintf(buf, cap, "none");
+    if (text)
+        snprintf(buf, cap, "%d '%s'", id, text);
+    else
+        snprintf(buf, cap, "none");
     return buf;
 }
 
@@ -58,10 +62,12 @@ static int run_info(const run_opts *o)
     bn_model *m = cli_load_model(o);
     const bn_tokenizer *tok = bn_model_tokenizer(m);
     char name[256], bos[128], eos[128], eot[128];
-    if (bn_model_meta_str(m, "general.name", name, sizeof name) < 0) snprintf(name, sizeof name, "(none)");
+    if (bn_model_meta_str(m, "general.name", name, sizeof name) < 0)
+        snprintf(name, sizeof name, "(none)");
     printf("name:            %s\n", name);
     bn_model_describe(m, print_line, NULL);
-    printf("special tokens:  BOS %s, EOS %s, EOT %s\n", token_desc(tok, bn_token_bos(tok), bos, sizeof bos),
+    printf("special tokens:  BOS %s, EOS %s, EOT %s\n",
+           token_desc(tok, bn_token_bos(tok), bos, sizeof bos),
            token_desc(tok, bn_token_eos(tok), eos, sizeof eos),
            token_desc(tok, bn_token_eot(tok), eot, sizeof eot));
     printf("chat format:     %s\n", chat_format_of_model_name(m));

@@ -11,7 +11,7 @@
 #include "json.h"
 
 #define SEPARATORS "[], \t\r\n" /* between the ids of --detokenize */
-#define MAX_SHOWN 20               /* bytes of a bad id an error message repeats */
+#define MAX_SHOWN 20            /* bytes of a bad id an error message repeats */
 
 /* --tokenize: the prompt's ids as a JSON array. */
 int run_tokenize(const run_opts *o)

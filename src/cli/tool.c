@@ -157,7 +157,10 @@ static int interrupt_requested(void *data)
 }
 
 /* Makes a Ctrl-C stop ctx's evaluations between layers. */
-void cli_stop_at_interrupt(bn_context *ctx) { bn_context_set_abort(ctx, interrupt_requested, NULL); }
+void cli_stop_at_interrupt(bn_context *ctx)
+{
+    bn_context_set_abort(ctx, interrupt_requested, NULL);
+}
 
 /* A session of n_ctx tokens (0: from -c), or exits. */
 bn_session *cli_new_session(const run_opts *o, bn_model *m, bn_context *ctx, int n_ctx)
@@ -190,12 +193,15 @@ struct grammar *cli_load_grammar(const run_opts *o)
     if (!o->grammar && !o->grammar_file && !o->json_schema) return NULL;
     if (!!o->grammar + !!o->grammar_file + !!o->json_schema > 1)
         cli_die(EXIT_USAGE, "--grammar, --grammar-file and --json-schema exclude each other");
-    const char *flag = o->grammar_file ? "--grammar-file" : o->grammar ? "--grammar" : "--json-schema";
+    const char *flag = o->grammar_file ? "--grammar-file"
+                       : o->grammar    ? "--grammar"
+                                       : "--json-schema";
     char err[BN_ERR_LEN];
     size_t len;
     char *text = o->grammar_file ? cli_read_file(o->grammar_file, flag, &len)
-                 : o->json_schema ? json_schema_to_grammar(o->json_schema, strlen(o->json_schema), err)
-                                  : NULL;
+                 : o->json_schema
+                     ? json_schema_to_grammar(o->json_schema, strlen(o->json_schema), err)
+                     : NULL;
     if (o->json_schema && !text) cli_die(EXIT_USAGE, "%s: %s", flag, err);
     const char *src = text ? text : o->grammar ? o->grammar : "";
     grammar *g = grammar_parse(src, text && !o->json_schema ? len : strlen(src), err);

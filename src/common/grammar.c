@@ -27,12 +27,12 @@
 
 #define MAX_ELEMENTS (1 << 20) /* all rules' elements: bounds {m,n} blow-ups */
 #define MAX_RULES (1 << 16)
-#define MAX_REPEAT 10000       /* m and n of x{m,n} */
-#define MAX_NESTING 64         /* parentheses inside parentheses */
-#define MAX_DEPTH 128          /* a stack's positions: nesting of the text */
-#define MAX_STACKS 256         /* ways the text may continue at once */
-#define HASH_SLOTS 512         /* twice MAX_STACKS: the stacks' hash table */
-#define EXPAND_BUDGET 8192     /* expansions one character may cost */
+#define MAX_REPEAT 10000   /* m and n of x{m,n} */
+#define MAX_NESTING 64     /* parentheses inside parentheses */
+#define MAX_DEPTH 128      /* a stack's positions: nesting of the text */
+#define MAX_STACKS 256     /* ways the text may continue at once */
+#define HASH_SLOTS 512     /* twice MAX_STACKS: the stacks' hash table */
+#define EXPAND_BUDGET 8192 /* expansions one character may cost */
 #define NAME_CAP 64
 
 enum { GE_END, GE_ALT, GE_REF, GE_CHAR, GE_CHAR_NOT, GE_RNG_UPPER, GE_CHAR_ALT, GE_ANY };
@@ -183,7 +183,8 @@ static int read_char(gparser *ps, uint32_t *cp)
 {
     if (ps->p >= ps->end) return fail(ps, "unexpected end");
     if (*ps->p != '\\') {
-        const size_t k = bn_utf8_decode((const unsigned char *)ps->p, (size_t)(ps->end - ps->p), cp);
+        const size_t k = bn_utf8_decode((const unsigned char *)ps->p, (size_t)(ps->end - ps->p),
+                                        cp);
         if (!k) return fail(ps, "invalid UTF-8");
         ps->p += k;
         return 0;
@@ -320,7 +321,8 @@ static int parse_repetition(gparser *ps, gvec *out, int start)
         ps->p++;
         skip_space(ps, 0);
         max = ps->p < ps->end && *ps->p == '}' ? -1 : read_count(ps);
-        if (max == -2 || (max < 0 && ps->p < ps->end && *ps->p != '}')) return fail(ps, "bad count");
+        if (max == -2 || (max < 0 && ps->p < ps->end && *ps->p != '}'))
+            return fail(ps, "bad count");
         if (max >= 0 && max < min) return fail(ps, "{m,n} with n < m");
         skip_space(ps, 0);
     }
@@ -362,7 +364,8 @@ static int parse_item(gparser *ps, gvec *out)
     }
     if (rc) return -1;
     skip_space(ps, 0);
-    if (ps->p < ps->end && strchr("*+?{", *ps->p) && *ps->p) return parse_repetition(ps, out, start);
+    if (ps->p < ps->end && strchr("*+?{", *ps->p) && *ps->p)
+        return parse_repetition(ps, out, start);
     return 0;
 }
 
@@ -399,7 +402,8 @@ static int parse_rule(gparser *ps)
     skip_space(ps, 0);
     if (ps->end - ps->p < 3 || memcmp(ps->p, "::=", 3)) return fail(ps, "expected ::=");
     ps->p += 3;
-    return parse_alternates(ps, &ps->g->rules[r]->body) || push(ps, &ps->g->rules[r]->body, GE_END, 0)
+    return parse_alternates(ps, &ps->g->rules[r]->body) ||
+                   push(ps, &ps->g->rules[r]->body, GE_END, 0)
                ? -1
                : 0;
 }
@@ -492,8 +496,7 @@ grammar *grammar_parse(const char *text, size_t len, char err[BN_ERR_LEN])
     grammar *g = calloc(1, sizeof *g);
     if (!g) log_out_of_memory();
     gparser ps = {.p = text, .end = text + len, .g = g, .err = err};
-    for (skip_space(&ps, 1); ps.p < ps.end && !ps.failed; skip_space(&ps, 1))
-        parse_rule(&ps);
+    for (skip_space(&ps, 1); ps.p < ps.end && !ps.failed; skip_space(&ps, 1)) parse_rule(&ps);
     if (ps.failed || check_rules(g, err)) {
         grammar_free(g);
         return NULL;
@@ -521,9 +524,11 @@ const char GRAMMAR_JSON_OBJECT[] =
     "value  ::= object | array | string | number | (\"true\" | \"false\" | \"null\") ws\n"
     "object ::= \"{\" ws ( string \":\" ws value (\",\" ws string \":\" ws value)* )? \"}\" ws\n"
     "array  ::= \"[\" ws ( value (\",\" ws value)* )? \"]\" ws\n"
-    "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) )* "
+    "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" "
+    "[0-9a-fA-F]{4}) )* "
     "\"\\\"\" ws\n"
-    "number ::= \"-\"? ([0-9] | [1-9] [0-9]{1,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws\n"
+    "number ::= \"-\"? ([0-9] | [1-9] [0-9]{1,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? "
+    "ws\n"
     "ws     ::= | \" \" | \"\\n\" [ \\t]{0,20}\n";
 
 /* -------------------------------------------------------- the matcher */
@@ -534,9 +539,9 @@ typedef struct {
     size_t used, cap;
     int *at, *len; /* stack i is pool[at[i], at[i] + len[i]) */
     int n;
-    int overflow;           /* a stack or the set went past its limit */
-    int budget;             /* expansions left for this character */
-    int slot[HASH_SLOTS];   /* 1 + the index of a stack, by hash; 0: empty */
+    int overflow;         /* a stack or the set went past its limit */
+    int budget;           /* expansions left for this character */
+    int slot[HASH_SLOTS]; /* 1 + the index of a stack, by hash; 0: empty */
 } stack_set;
 
 struct grammar_state {
@@ -560,7 +565,8 @@ static void set_add(stack_set *s, const int *stack, int len)
     uint32_t h = stack_hash(stack, len) % HASH_SLOTS;
     for (; s->slot[h]; h = (h + 1) % HASH_SLOTS) {
         const int i = s->slot[h] - 1;
-        if (s->len[i] == len && /* NOLINT(clang-analyzer-core.NullDereference): a slot implies len */
+        /* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): a filled slot implies len */
+        if (s->len[i] == len &&
             (!len || !memcmp(s->pool + s->at[i], stack, (size_t)len * sizeof *stack)))
             return;
     }
@@ -682,8 +688,10 @@ grammar_state *grammar_start(const grammar *g)
     set_clear(&st->cur);
     for (int i = g->start[g->root];; i++) { /* one stack per alternative of root */
         if (i == g->start[g->root] || g->el[i - 1].type == GE_ALT) {
-            if (is_end(&g->el[i])) set_add(&st->cur, NULL, 0);
-            else expand(g, &st->cur, &i, 1, 0);
+            if (is_end(&g->el[i]))
+                set_add(&st->cur, NULL, 0);
+            else
+                expand(g, &st->cur, &i, 1, 0);
         }
         if (g->el[i].type == GE_END) break;
     }

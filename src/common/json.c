@@ -79,7 +79,7 @@ static int hex4(const char *p, unsigned *out)
     *out = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
                      : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
                      : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
                                             : 16;
@@ -134,7 +134,8 @@ static int read_string(json_reader *r, text_buf *b)
         if (r->p == r->end) break;
         c = *r->p++;
         const char *e = c ? strchr(esc_in, c) : NULL;
-        if (e) buf_append(b, &esc_out[e - esc_in], 1);
+        if (e)
+            buf_append(b, &esc_out[e - esc_in], 1);
         else if (c != 'u' || read_unicode_escape(r, b)) {
             fail(r, "bad escape in a string");
             break;
@@ -151,7 +152,8 @@ static int read_number(json_reader *r)
     const char *p = r->p;
     if (p < r->end && *p == '-') p++;
     if (p == r->end || *p < '0' || *p > '9') return fail(r, "bad number");
-    if (*p == '0') p++;
+    if (*p == '0')
+        p++;
     else
         while (p < r->end && *p >= '0' && *p <= '9') p++;
     if (p < r->end && *p == '.') {

@@ -24,10 +24,12 @@
 /* The shared rules every schema's grammar may use. */
 static const char PRIMITIVES[] =
     "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n"
-    "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) )* "
+    "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" "
+    "[0-9a-fA-F]{4}) )* "
     "\"\\\"\" ws\n"
     "integer ::= \"-\"? ([0-9] | [1-9] [0-9]{1,15}) ws\n"
-    "number ::= \"-\"? ([0-9] | [1-9] [0-9]{1,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? ws\n"
+    "number ::= \"-\"? ([0-9] | [1-9] [0-9]{1,15}) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})? "
+    "ws\n"
     "boolean ::= (\"true\" | \"false\") ws\n"
     "null ::= \"null\" ws\n"
     "value ::= object | array | string | number | boolean | null\n"
@@ -55,9 +57,12 @@ static void put_literal(text_buf *b, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         char esc[8];
         const unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') snprintf(esc, sizeof esc, "\\%c", ch);
-        else if (ch < 0x20) snprintf(esc, sizeof esc, "\\x%02X", ch);
-        else esc[0] = (char)ch, esc[1] = 0;
+        if (ch == '"' || ch == '\\')
+            snprintf(esc, sizeof esc, "\\%c", ch);
+        else if (ch < 0x20)
+            snprintf(esc, sizeof esc, "\\x%02X", ch);
+        else
+            esc[0] = (char)ch, esc[1] = 0;
         put(b, esc);
     }
     put(b, "\"");
@@ -109,7 +114,7 @@ static int union_rule(converter *c, const json_member *branches, int depth, char
     json_object arr;
     if (json_parse_array(branches->raw, branches->raw_len, &arr, c->err) || !arr.n)
         return fail(c, "\"anyOf\" and \"oneOf\" must be non-empty arrays");
-    char (*sub)[32] = malloc((size_t)arr.n * sizeof *sub);
+    char(*sub)[32] = malloc((size_t)arr.n * sizeof *sub);
     if (!sub) log_out_of_memory();
     int rc = 0;
     for (int i = 0; i < arr.n && !rc; i++) rc = schema_rule(c, &arr.members[i], depth + 1, sub[i]);
@@ -126,9 +131,12 @@ static void put_key(text_buf *b, const char *key)
     put(&json, "\"");
     for (const char *k = key; *k; k++) {
         char esc[8];
-        if (*k == '"' || *k == '\\') snprintf(esc, sizeof esc, "\\%c", *k);
-        else if ((unsigned char)*k < 0x20) snprintf(esc, sizeof esc, "\\u%04x", *k);
-        else esc[0] = *k, esc[1] = 0;
+        if (*k == '"' || *k == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *k);
+        else if ((unsigned char)*k < 0x20)
+            snprintf(esc, sizeof esc, "\\u%04x", *k);
+        else
+            esc[0] = *k, esc[1] = 0;
         put(&json, esc);
     }
     put(&json, "\"");
@@ -148,7 +156,7 @@ static int object_rule(converter *c, const json_object *s, int depth, char name[
     json_object p;
     if (props->kind != JSON_OBJECT || json_parse_object(props->raw, props->raw_len, &p, c->err))
         return fail(c, "\"properties\" must be an object");
-    char (*sub)[32] = malloc((size_t)(p.n ? p.n : 1) * sizeof *sub);
+    char(*sub)[32] = malloc((size_t)(p.n ? p.n : 1) * sizeof *sub);
     if (!sub) log_out_of_memory();
     int rc = 0;
     for (int i = 0; i < p.n && !rc; i++) rc = schema_rule(c, &p.members[i], depth + 1, sub[i]);
@@ -191,8 +199,10 @@ static int array_rule(converter *c, const json_object *s, int depth, char name[3
     }
     /* first item, then the rest: {lo-1, hi-1} more */
     const long more_lo = lo > 0 ? (long)lo - 1 : 0;
-    if (hi < 0) snprintf(rep, sizeof rep, "{%ld,}", more_lo);
-    else snprintf(rep, sizeof rep, "{%ld,%ld}", more_lo, (long)hi - 1);
+    if (hi < 0)
+        snprintf(rep, sizeof rep, "{%ld,}", more_lo);
+    else
+        snprintf(rep, sizeof rep, "{%ld,%ld}", more_lo, (long)hi - 1);
     put(&c->rules, lo > 0 ? "(" : "((");
     put(&c->rules, item);
     put(&c->rules, " (\",\" ws ");
@@ -227,17 +237,22 @@ static int schema_rule(converter *c, const json_member *schema, int depth, char 
                       *k = json_get(&s, "const"), *any = json_get(&s, "anyOf");
     if (!any) any = json_get(&s, "oneOf");
     int rc;
-    if (k) rc = values_rule(c, k, 1, name);
-    else if (e) rc = values_rule(c, e, 0, name);
-    else if (any) rc = union_rule(c, any, depth, name);
-    else if (!type) rc = json_get(&s, "properties") ? object_rule(c, &s, depth, name)
-                                                      : (snprintf(name, 32, "value"), 0);
-    else if (type->kind == JSON_STRING) rc = type_rule(c, &s, type->str, depth, name);
+    if (k)
+        rc = values_rule(c, k, 1, name);
+    else if (e)
+        rc = values_rule(c, e, 0, name);
+    else if (any)
+        rc = union_rule(c, any, depth, name);
+    else if (!type)
+        rc = json_get(&s, "properties") ? object_rule(c, &s, depth, name)
+                                        : (snprintf(name, 32, "value"), 0);
+    else if (type->kind == JSON_STRING)
+        rc = type_rule(c, &s, type->str, depth, name);
     else if (type->kind == JSON_ARRAY) { /* ["string", "null"]: either */
         json_object types = {0};
         const int parsed = !json_parse_array(type->raw, type->raw_len, &types, c->err);
         rc = !parsed || !types.n ? fail(c, "\"type\" must be a name or a list of names") : 0;
-        char (*sub)[32] = malloc((size_t)(types.n ? types.n : 1) * sizeof *sub);
+        char(*sub)[32] = malloc((size_t)(types.n ? types.n : 1) * sizeof *sub);
         if (!sub) log_out_of_memory();
         for (int i = 0; !rc && i < types.n; i++)
             rc = types.members[i].kind != JSON_STRING

@@ -31,7 +31,7 @@
 #define MAX_EMBD_NORM 1000  /* the largest p of --embd-normalize's p-norm */
 #define MAX_LIST_VALUE (1 << 20)
 #define MAX_PENALTY 100 /* --presence-penalty, --frequency-penalty */
-#define HELP_COLUMN 26 /* where --help's descriptions start */
+#define HELP_COLUMN 26  /* where --help's descriptions start */
 #define HELP_WIDTH 80
 
 /* ================================================================ the table */

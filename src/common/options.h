@@ -30,9 +30,9 @@ typedef enum {
 #define OPT_DEFAULT_PPL_CTX 512 /* llama-perplexity's default window */
 #define OPT_DEFAULT_HOST "127.0.0.1"
 #define OPT_DEFAULT_PORT 8080
-#define OPT_DEFAULT_TIMEOUT 600        /* llama-server's -to */
-#define OPT_DEFAULT_MAX_BODY 1048576   /* bytes: 1 MiB */
-#define OPT_MAX_LIST 32                /* values of one --bench list, models of --bench */
+#define OPT_DEFAULT_TIMEOUT 600      /* llama-server's -to */
+#define OPT_DEFAULT_MAX_BODY 1048576 /* bytes: 1 MiB */
+#define OPT_MAX_LIST 32              /* values of one --bench list, models of --bench */
 
 /* A comma-separated list of --bench (-p 128,512). */
 typedef struct {
@@ -92,28 +92,29 @@ typedef struct {
     int no_lm_copy;   /* --no-lm-copy */
     bn_sampler_params sp;
     /* --server */
-    const char *host;      /* --host */
-    int port;              /* --port (0: any free port) */
-    const char *api_key;   /* --api-key */
-    int server_timeout;    /* -to, --timeout: seconds to read a request or write a reply */
-    long server_max_body;  /* --max-body: bytes */
-    int server_max_tokens; /* --max-tokens: most tokens a request may generate (0: no limit) */
-    int no_webui;          /* --no-webui: no chat page at / */
+    const char *host;         /* --host */
+    int port;                 /* --port (0: any free port) */
+    const char *api_key;      /* --api-key */
+    int server_timeout;       /* -to, --timeout: seconds to read a request or write a reply */
+    long server_max_body;     /* --max-body: bytes */
+    int server_max_tokens;    /* --max-tokens: most tokens a request may generate (0: no limit) */
+    int no_webui;             /* --no-webui: no chat page at / */
     const char *grammar;      /* --grammar: GBNF text */
     const char *grammar_file; /* --grammar-file */
     const char *json_schema;  /* --json-schema */
     bn_logit_bias *biases;    /* -l: sp.logit_bias points here */
-    bench_opts bench;      /* --bench */
+    bench_opts bench;         /* --bench */
     /* what the parser noted */
     const char *mode_flag;   /* the flag that chose the mode */
     const char *ignored_gpu; /* the first of llama.cpp's GPU flags given (ignored) */
     /* --embedding (llama-embedding's flags) */
-    int embedding;                /* --embedding: the mode (with --server: accepted) */
-    const char *embd_pooling;     /* --pooling: none, mean, cls, last; NULL: the model's */
-    int embd_normalize;           /* --embd-normalize (BN_EMBD_NORM_*) */
-    const char *embd_format;      /* --embd-output-format: json, array, raw; NULL: text lines */
-    const char *reasoning_format; /* --reasoning-format: none shows <think> blocks; auto, deepseek */
-    const char *ngl_flag;    /* -ngl as given (NULL: absent), and its value */
+    int embedding;            /* --embedding: the mode (with --server: accepted) */
+    const char *embd_pooling; /* --pooling: none, mean, cls, last; NULL: the model's */
+    int embd_normalize;       /* --embd-normalize (BN_EMBD_NORM_*) */
+    const char *embd_format;  /* --embd-output-format: json, array, raw; NULL: text lines */
+    const char
+        *reasoning_format; /* --reasoning-format: none shows <think> blocks; auto, deepseek */
+    const char *ngl_flag;  /* -ngl as given (NULL: absent), and its value */
     int ngl;
     const char *ignored_ngl; /* -ngl N > 0 in a build without Vulkan */
 } run_opts;

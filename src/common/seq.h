@@ -39,7 +39,7 @@ typedef struct {
     int32_t *banned; /* the end-of-generation tokens (n_banned) */
     uint64_t seed;   /* the sampler's seed, reported so a run can be repeated */
     int n_banned;
-    gen_lookup lk; /* --lookup */
+    gen_lookup lk;    /* --lookup */
     tok_probs *probs; /* one per id of `out` when the sampler has n_probs, else NULL */
     int probs_cap;
     grammar_tokens *gr; /* constrained output: the grammar the text follows, or NULL */

@@ -113,8 +113,10 @@ bn_model *setup_load_model(const run_opts *o, int *code, char err[BN_ERR_LEN])
         return NULL;
     }
     if (bn_model_embedding_only(m) && generates(o->mode)) {
-        snprintf(err, BN_ERR_LEN, "%s is an embedding model (it pools its states and has no "
-                 "output layer): use --embedding, or /v1/embeddings with --server", o->model);
+        snprintf(err, BN_ERR_LEN,
+                 "%s is an embedding model (it pools its states and has no "
+                 "output layer): use --embedding, or /v1/embeddings with --server",
+                 o->model);
         bn_model_free(m);
         *code = EXIT_USAGE;
         return NULL;

@@ -38,10 +38,10 @@ typedef struct {
  * heads' rows (query head h of the group at q + h * head_dim). */
 typedef struct {
     const bn_session *s;
-    int n;             /* positions */
-    size_t cache_off;  /* element offset of (layer, kvh, position 0) in either cache */
-    const float *q;    /* the group's first query head */
-    float *out;        /* its output head */
+    int n;            /* positions */
+    size_t cache_off; /* element offset of (layer, kvh, position 0) in either cache */
+    const float *q;   /* the group's first query head */
+    float *out;       /* its output head */
 } attn_site;
 
 /* Where token t's attention for kv head kvh reads and writes. */
@@ -68,8 +68,8 @@ static void attn_scores_at(const attention_job *j, const attn_site *a, const flo
     const size_t off = a->cache_off + (size_t)p0 * hd;
     const float scale = 1.0f / sqrtf((float)hd);
     if (a->s->type_k == BN_CACHE_F16)
-        k->attn_scores_f16(q, n_q, (const uint16_t *)a->s->k_cache + off, (size_t)hd, n, hd,
-                           scale, scores + p0, ld, hot);
+        k->attn_scores_f16(q, n_q, (const uint16_t *)a->s->k_cache + off, (size_t)hd, n, hd, scale,
+                           scores + p0, ld, hot);
     else
         k->attn_scores(q, n_q, (const float *)a->s->k_cache + off, (size_t)hd, n, hd, scale,
                        scores + p0, ld, hot);
@@ -85,8 +85,8 @@ static void attn_values_at(const attention_job *j, const attn_site *a, const flo
     const int hd = j->m->hp.head_dim;
     const size_t off = a->cache_off + (size_t)p0 * hd;
     if (a->s->type_v == BN_CACHE_F16)
-        k->attn_values_f16(w + p0, ld, n_q, (const uint16_t *)a->s->v_cache + off, (size_t)hd, n, hd,
-                           out);
+        k->attn_values_f16(w + p0, ld, n_q, (const uint16_t *)a->s->v_cache + off, (size_t)hd, n,
+                           hd, out);
     else
         k->attn_values(w + p0, ld, n_q, (const float *)a->s->v_cache + off, (size_t)hd, n, hd, out);
 }
@@ -119,7 +119,8 @@ static void attend(const attention_job *j, int t, int kvh, float *scores, float 
     for (int h = 0; h < group; h++) bn_softmax(j->m->kernels, scores + (size_t)h * ld, a.n);
     attn_values_at(j, &a, scores, ld, group, 0, value_chunk_len(a.n, 0), a.out);
     for (int c = 1; c < value_chunks(a.n); c++) {
-        attn_values_at(j, &a, scores, ld, group, c * ATTN_VALUE_CHUNK, value_chunk_len(a.n, c), part);
+        attn_values_at(j, &a, scores, ld, group, c * ATTN_VALUE_CHUNK, value_chunk_len(a.n, c),
+                       part);
         bn_add_into(a.out, part, group * hd);
     }
 }
@@ -159,7 +160,8 @@ static float *split_scores(const attention_job *j, int t, int h)
 static float *split_partial(const attention_job *j, int t, int c)
 {
     const size_t q_dim = (size_t)j->m->hp.n_head * j->m->hp.head_dim;
-    return j->sc->partial + ((size_t)t * (value_chunks(j->sc->n_ctx) - 1) + (size_t)(c - 1)) * q_dim;
+    return j->sc->partial +
+           ((size_t)t * (value_chunks(j->sc->n_ctx) - 1) + (size_t)(c - 1)) * q_dim;
 }
 
 static int max_positions(const bn_pass *b)
@@ -178,7 +180,8 @@ static void split_scores_task(void *arg, int ith, int nth)
     int i0, i1;
     bn_split_range(n * n_kv * chunks, ith, nth, 1, &i0, &i1);
     for (int i = i0; i < i1; i++) {
-        const int t = i / (n_kv * chunks), kvh = i / chunks % n_kv, p0 = i % chunks * ATTN_POS_CHUNK;
+        const int t = i / (n_kv * chunks), kvh = i / chunks % n_kv,
+                  p0 = i % chunks * ATTN_POS_CHUNK;
         const attn_site a = attn_site_of(j, t, kvh);
         if (p0 >= a.n) continue;
         const int len = a.n - p0 < ATTN_POS_CHUNK ? a.n - p0 : ATTN_POS_CHUNK;
@@ -193,7 +196,8 @@ static void split_softmax_task(void *arg, int ith, int nth)
     const attention_job *j = arg;
     const int n_head = j->m->hp.n_head;
     for (int i = ith; i < j->b->n * n_head; i += nth)
-        bn_softmax(j->m->kernels, split_scores(j, i / n_head, i % n_head), j->b->pos[i / n_head] + 1);
+        bn_softmax(j->m->kernels, split_scores(j, i / n_head, i % n_head),
+                   j->b->pos[i / n_head] + 1);
 }
 
 /* Split pass 3: one value chunk's weighted sums of a kv head for its group. */

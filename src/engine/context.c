@@ -25,7 +25,7 @@ bn_context *bn_context_new(bn_model *m, const bn_context_params *params, char er
     }
     if (m->vocab_only) {
         bn_errf(err, "the model was loaded without its weights (vocab_only): it cannot be "
-                "evaluated");
+                     "evaluated");
         return NULL;
     }
     bn_context *ctx = calloc(1, sizeof *ctx);
@@ -178,8 +178,8 @@ static bn_scratch *scratch_new(const bn_model *m, int n_threads, int cap, int n_
     sc->rows = calloc((size_t)cap, sizeof *sc->rows);
     sc->sess = calloc((size_t)cap, sizeof(bn_session *));
     const int ok = sc->x && sc->xn && sc->q && sc->k && sc->v && sc->att && sc->gate && sc->up &&
-                   sc->out && sc->rope && sc->scores && sc->partial && sc->ids && sc->pos && sc->rows &&
-                   sc->sess && !alloc_inputs(m, sc);
+                   sc->out && sc->rope && sc->scores && sc->partial && sc->ids && sc->pos &&
+                   sc->rows && sc->sess && !alloc_inputs(m, sc);
     if (ok) return sc;
     scratch_free(sc);
     return NULL;

@@ -25,10 +25,10 @@ typedef struct {
     const bn_dense *d;
     const float *x; /* [n][cols] */
     int n;
-    float *y; /* [n][rows] */
-    bn_q8_matvec_fn q8_matvec; /* with qx, the n vectors quantized (else NULL) */
+    float *y;                     /* [n][rows] */
+    bn_q8_matvec_fn q8_matvec;    /* with qx, the n vectors quantized (else NULL) */
     bn_grouped_matvec_fn grouped; /* or this for d->grouped (Q2_0, Q1_0) */
-    const bn_q8act *qx;     /* [n] */
+    const bn_q8act *qx;           /* [n] */
     bn_chunks rows;
 } matmul_task;
 

@@ -30,27 +30,27 @@ typedef struct {
  * positions (context.c sizes them). */
 typedef struct {
     int cap;
-    int n_ctx;          /* positions the score buffers hold */
-    float *x;           /* [cap][n_embd] the residual stream */
-    float *xn;          /* [cap][n_embd] x normed: the input of a block or of the output layer */
-    float *q;           /* [cap][q_dim] the queries */
-    float *k, *v;       /* [cap][kv_dim] the keys and values, copied into the caches */
-    float *att;         /* [cap][q_dim] the attention heads' outputs, concatenated */
-    float *gate, *up;   /* [cap][n_ff] the FFN's projections; gate then act(gate) * up */
-    float *out;         /* [cap][n_embd] a block's output, before it joins x */
-    float *rope;        /* [cap][head_dim] each token's RoPE cos and sin */
-    float *scores;      /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
-    float *partial;     /* attention.c: per-thread or per-chunk weighted sums */
-    bn_acts qa_xn;      /* xn quantized, width n_embd */
-    bn_acts qa_att;     /* att quantized, width q_dim */
-    bn_acts qa_ffn;     /* the FFN's gate quantized, width n_ff */
-    float *xin;         /* [cap][xin_width] a projection's input after its own norm (norm_in), else NULL */
+    int n_ctx;        /* positions the score buffers hold */
+    float *x;         /* [cap][n_embd] the residual stream */
+    float *xn;        /* [cap][n_embd] x normed: the input of a block or of the output layer */
+    float *q;         /* [cap][q_dim] the queries */
+    float *k, *v;     /* [cap][kv_dim] the keys and values, copied into the caches */
+    float *att;       /* [cap][q_dim] the attention heads' outputs, concatenated */
+    float *gate, *up; /* [cap][n_ff] the FFN's projections; gate then act(gate) * up */
+    float *out;       /* [cap][n_embd] a block's output, before it joins x */
+    float *rope;      /* [cap][head_dim] each token's RoPE cos and sin */
+    float *scores;    /* attention.c: [n_threads][group][n_ctx], or [token][n_head][n_ctx] */
+    float *partial;   /* attention.c: per-thread or per-chunk weighted sums */
+    bn_acts qa_xn;    /* xn quantized, width n_embd */
+    bn_acts qa_att;   /* att quantized, width q_dim */
+    bn_acts qa_ffn;   /* the FFN's gate quantized, width n_ff */
+    float *xin; /* [cap][xin_width] a projection's input after its own norm (norm_in), else NULL */
     int xin_width;
-    bn_q8act *qa_out;   /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
-    int32_t *ids;       /* [cap]: the pass's tokens, */
-    int *pos, *rows;    /* their positions and the tokens whose logits are wanted */
-    bn_session **sess;  /* [cap]: the session of each token */
-    bn_lm_scratch *lm;  /* lm_head.c's, made on first use */
+    bn_q8act *qa_out;  /* [cap] inputs of a Q8_0 / Q6_K output layer, else NULL */
+    int32_t *ids;      /* [cap]: the pass's tokens, */
+    int *pos, *rows;   /* their positions and the tokens whose logits are wanted */
+    bn_session **sess; /* [cap]: the session of each token */
+    bn_lm_scratch *lm; /* lm_head.c's, made on first use */
 } bn_scratch;
 
 struct bn_context {
@@ -65,11 +65,11 @@ struct bn_context {
 
 struct bn_session {
     bn_model *m;
-    bn_context *ctx;  /* runs bn_session_eval */
-    int owns_ctx;     /* ctx was made for this session and goes with it */
+    bn_context *ctx; /* runs bn_session_eval */
+    int owns_ctx;    /* ctx was made for this session and goes with it */
     int n_ctx;
     int n_past;
-    int n_pending;    /* eval.c: tokens of this session ahead in the batch being checked */
+    int n_pending; /* eval.c: tokens of this session ahead in the batch being checked */
     long n_evaluated;
     bn_cache_type type_k, type_v; /* the element types of k_cache and v_cache */
     void *k_cache, *v_cache;      /* [layer][kv head][position][head_dim] (bn_kv_row) */

@@ -54,7 +54,11 @@ static int run_pass(bn_context *ctx, const bn_batch_entry *e, int i0, int n, flo
                     char *err)
 {
     bn_scratch *sc = ctx->sc;
-    bn_pass p = {.n = n, .ids = sc->ids, .sess = sc->sess, .pos = sc->pos, .logits = logits,
+    bn_pass p = {.n = n,
+                 .ids = sc->ids,
+                 .sess = sc->sess,
+                 .pos = sc->pos,
+                 .logits = logits,
                  .logit_rows = sc->rows};
     for (int t = 0; t < n; t++) {
         sc->ids[t] = e[i0 + t].token;

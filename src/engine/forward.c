@@ -75,8 +75,8 @@ static void rmsnorm_row(const token_op *op, int t)
 static void rmsnorm(bn_context *ctx, const bn_pass *b, float *y, const float *x, const float *w,
                     int width)
 {
-    const token_op op = {.row = rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y, .x = x,
-                         .w = w};
+    const token_op op = {
+        .row = rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y, .x = x, .w = w};
     for_each_token(ctx, &op);
 }
 
@@ -93,8 +93,8 @@ static void head_rmsnorm_row(const token_op *op, int t)
 /* y = RMSNorm(head) * w for every head of every token (qwen3's q/k norms). */
 static void head_rmsnorm(bn_context *ctx, const bn_pass *b, float *y, const float *w, int width)
 {
-    const token_op op = {.row = head_rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y,
-                         .w = w};
+    const token_op op = {
+        .row = head_rmsnorm_row, .m = ctx->m, .b = b, .width = width, .y = y, .w = w};
     for_each_token(ctx, &op);
 }
 
@@ -112,12 +112,15 @@ static void quantize_row(const token_op *op, int t)
  * for Q2_0/Q1_0 projections (docs/FORWARD.md, Activation quantization). */
 static void quantize(bn_context *ctx, const bn_pass *b, bn_acts *qa, const float *x, int width)
 {
-    const token_op op = {.row = quantize_row, .m = ctx->m, .b = b, .width = width, .x = x,
-                         .qa = qa};
+    const token_op op = {
+        .row = quantize_row, .m = ctx->m, .b = b, .width = width, .x = x, .qa = qa};
     for_each_token(ctx, &op);
 }
 
-static void add_row(const token_op *op, int t) { bn_add_into(out_row(op, t), in_row(op, t), op->width); }
+static void add_row(const token_op *op, int t)
+{
+    bn_add_into(out_row(op, t), in_row(op, t), op->width);
+}
 
 /* y += x for every token. */
 static void add(bn_context *ctx, const bn_pass *b, float *y, const float *x, int width)
@@ -134,8 +137,8 @@ static void activate_row(const token_op *op, int t)
 /* gate = act(gate) * up for every token. */
 static void activate(bn_context *ctx, const bn_pass *b, float *gate, const float *up, int width)
 {
-    const token_op op = {.row = activate_row, .m = ctx->m, .b = b, .width = width, .y = gate,
-                         .x = up};
+    const token_op op = {
+        .row = activate_row, .m = ctx->m, .b = b, .width = width, .y = gate, .x = up};
     for_each_token(ctx, &op);
 }
 
@@ -145,8 +148,8 @@ static void rope_row(const token_op *op, int t)
     const int hd = op->m->hp.head_dim;
     const float *cs = op->x + (size_t)t * hd;
     float *v = out_row(op, t);
-    void (*apply)(float *, int, const float *) =
-        op->m->rope == BN_ROPE_NORM ? bn_rope_apply_norm : bn_rope_apply;
+    void (*apply)(float *, int, const float *) = op->m->rope == BN_ROPE_NORM ? bn_rope_apply_norm
+                                                                             : bn_rope_apply;
     for (int h = 0; h < op->width / hd; h++) apply(v + (size_t)h * hd, hd, cs);
 }
 
@@ -154,8 +157,7 @@ static void rope_row(const token_op *op, int t)
  * token's position, `angles` (docs/FORWARD.md, RoPE). */
 static void rope(bn_context *ctx, const bn_pass *b, float *y, const float *angles, int width)
 {
-    const token_op op = {.row = rope_row, .m = ctx->m, .b = b, .width = width, .y = y,
-                         .x = angles};
+    const token_op op = {.row = rope_row, .m = ctx->m, .b = b, .width = width, .y = y, .x = angles};
     for_each_token(ctx, &op);
 }
 
@@ -190,9 +192,13 @@ static void cache_store_row(const token_op *op, int t)
  * caches. */
 static void cache_store(bn_context *ctx, const bn_pass *b, int il, int values, const float *x)
 {
-    const token_op op = {.row = cache_store_row, .m = ctx->m, .b = b,
-                         .width = ctx->m->hp.n_head_kv * ctx->m->hp.head_dim, .x = x,
-                         .layer = il, .values = values};
+    const token_op op = {.row = cache_store_row,
+                         .m = ctx->m,
+                         .b = b,
+                         .width = ctx->m->hp.n_head_kv * ctx->m->hp.head_dim,
+                         .x = x,
+                         .layer = il,
+                         .values = values};
     for_each_token(ctx, &op);
 }
 
@@ -218,8 +224,8 @@ static void rope_angles_row(const token_op *op, int t)
  * and k by. */
 static void rope_angles(bn_context *ctx, const bn_pass *b, float *angles)
 {
-    const token_op op = {.row = rope_angles_row, .m = ctx->m, .b = b,
-                         .width = ctx->m->hp.head_dim, .y = angles};
+    const token_op op = {
+        .row = rope_angles_row, .m = ctx->m, .b = b, .width = ctx->m->hp.head_dim, .y = angles};
     for_each_token(ctx, &op);
 }
 
@@ -229,12 +235,12 @@ static void rope_angles(bn_context *ctx, const bn_pass *b, float *angles)
  * x, width values a token: x quantized once for all of them, or, in a
  * layer with input norms (BitNet embeddings), each on its own
  * RMSNorm(x) * norm_in, quantized. */
-static void project(bn_context *ctx, const bn_pass *b, const bn_layer *l, int first,
-                    const float *x, int width, bn_acts *qa, int n, const bn_product *p)
+static void project(bn_context *ctx, const bn_pass *b, const bn_layer *l, int first, const float *x,
+                    int width, bn_acts *qa, int n, const bn_product *p)
 {
     if (!l->norm_in[first]) {
-        quantize(ctx, b, qa, x, width);                 /* int8 x */
-        bn_ternary_matmul(ctx, qa, b->n, n, p);         /* y_i = W_i x */
+        quantize(ctx, b, qa, x, width);         /* int8 x */
+        bn_ternary_matmul(ctx, qa, b->n, n, p); /* y_i = W_i x */
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -256,34 +262,34 @@ static void layer_forward(bn_context *ctx, const bn_pass *b, int il)
     bn_scratch *s = ctx->sc;
 
     /* attention */
-    rmsnorm(ctx, b, s->xn, s->x, l->attn_norm, ne);   /* xn = RMSNorm(x) * attn_norm */
+    rmsnorm(ctx, b, s->xn, s->x, l->attn_norm, ne);        /* xn = RMSNorm(x) * attn_norm */
     project(ctx, b, l, BN_PROJ_Q, s->xn, ne, &s->qa_xn, 3, /* q = Wq xn, k = Wk xn, v = Wv xn */
             (bn_product[]){{&l->wq, s->q}, {&l->wk, s->k}, {&l->wv, s->v}});
     if (l->attn_q_norm) {
         head_rmsnorm(ctx, b, s->q, l->attn_q_norm, q_dim);  /* q = RMSNorm(q) * q_norm per head */
         head_rmsnorm(ctx, b, s->k, l->attn_k_norm, kv_dim); /* k = RMSNorm(k) * k_norm per head */
     }
-    rope(ctx, b, s->q, s->rope, q_dim);               /* q = RoPE(q) */
-    rope(ctx, b, s->k, s->rope, kv_dim);              /* k = RoPE(k) */
-    cache_store(ctx, b, il, 0, s->k);                 /* k into the key cache */
-    cache_store(ctx, b, il, 1, s->v);                 /* v into the value cache */
-    bn_attention(ctx, b, il);                         /* att = softmax(q K / sqrt(d)) V */
+    rope(ctx, b, s->q, s->rope, q_dim);  /* q = RoPE(q) */
+    rope(ctx, b, s->k, s->rope, kv_dim); /* k = RoPE(k) */
+    cache_store(ctx, b, il, 0, s->k);    /* k into the key cache */
+    cache_store(ctx, b, il, 1, s->v);    /* v into the value cache */
+    bn_attention(ctx, b, il);            /* att = softmax(q K / sqrt(d)) V */
     if (l->attn_sub_norm)
-        rmsnorm(ctx, b, s->att, s->att, l->attn_sub_norm, q_dim); /* att = RMSNorm(att) * sub */
+        rmsnorm(ctx, b, s->att, s->att, l->attn_sub_norm, q_dim);    /* att = RMSNorm(att) * sub */
     project(ctx, b, l, BN_PROJ_OUTPUT, s->att, q_dim, &s->qa_att, 1, /* out = Wo att */
             &(bn_product){&l->wo, s->out});
-    add(ctx, b, s->x, s->out, ne);                    /* x += out */
+    add(ctx, b, s->x, s->out, ne); /* x += out */
 
     /* feed-forward */
-    rmsnorm(ctx, b, s->xn, s->x, l->ffn_norm, ne);    /* xn = RMSNorm(x) * ffn_norm */
+    rmsnorm(ctx, b, s->xn, s->x, l->ffn_norm, ne);            /* xn = RMSNorm(x) * ffn_norm */
     project(ctx, b, l, BN_PROJ_GATE, s->xn, ne, &s->qa_xn, 2, /* gate = Wgate xn, up = Wup xn */
             (bn_product[]){{&l->wgate, s->gate}, {&l->wup, s->up}});
-    activate(ctx, b, s->gate, s->up, nf);             /* gate = act(gate) * up */
+    activate(ctx, b, s->gate, s->up, nf); /* gate = act(gate) * up */
     if (l->ffn_sub_norm)
-        rmsnorm(ctx, b, s->gate, s->gate, l->ffn_sub_norm, nf); /* gate = RMSNorm(gate) * sub */
+        rmsnorm(ctx, b, s->gate, s->gate, l->ffn_sub_norm, nf);  /* gate = RMSNorm(gate) * sub */
     project(ctx, b, l, BN_PROJ_DOWN, s->gate, nf, &s->qa_ffn, 1, /* out = Wdown gate */
             &(bn_product){&l->wdown, s->out});
-    add(ctx, b, s->x, s->out, ne);                    /* x += out */
+    add(ctx, b, s->x, s->out, ne); /* x += out */
 }
 
 /* output_norm of the tokens whose logits are wanted, then the output

@@ -15,7 +15,6 @@
 #include "runtime/clock.h"
 #include "runtime/platform.h"
 
-
 void bn_kernel_names(char *buf, size_t len) { bn_kernels_available_names(buf, len); }
 
 unsigned long long bn_model_n_params(const bn_model *m)

@@ -84,8 +84,8 @@ struct bn_sampler {
     uint32_t *counts; /* occurrences of each id inside the penalty window */
     int32_t *window;  /* ring of the last repeat_last_n ids (when > 0) */
     int window_len;
-    int window_head; /* slot the next accepted id goes to */
-    uint64_t rng[4]; /* xoshiro256** state */
+    int window_head;     /* slot the next accepted id goes to */
+    uint64_t rng[4];     /* xoshiro256** state */
     bn_logit_bias *bias; /* params.logit_bias, copied */
     int drawn;           /* a draw was made (capture) */
     float last_logprob;  /* of the token drawn */
@@ -127,10 +127,7 @@ static void rng_seed(uint64_t s[4], uint64_t seed)
 }
 
 /* Uniform in [0, 1) from the top 53 bits (exact in a double). */
-static double rng_uniform(uint64_t s[4])
-{
-    return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53;
-}
+static double rng_uniform(uint64_t s[4]) { return (double)(xoshiro_next(s) >> 11) * 0x1.0p-53; }
 
 /* ---------------------------------------------------------------- params */
 
@@ -153,26 +150,35 @@ bn_sampler_params bn_sampler_default_params(void)
 int bn_sampler_params_check(const bn_sampler_params *p, int n_vocab, char err[BN_ERR_LEN])
 {
     const char *why = NULL;
-    if (!p) why = "no sampler parameters";
-    else if (n_vocab <= 0) why = "vocabulary size must be positive";
-    else if (isnan(p->temp)) why = "temperature is not a number";
-    else if (p->top_k < 0) why = "top-k must be >= 0 (0 = off)";
-    else if (isnan(p->top_p)) why = "top-p is not a number";
-    else if (isnan(p->min_p)) why = "min-p is not a number";
+    if (!p)
+        why = "no sampler parameters";
+    else if (n_vocab <= 0)
+        why = "vocabulary size must be positive";
+    else if (isnan(p->temp))
+        why = "temperature is not a number";
+    else if (p->top_k < 0)
+        why = "top-k must be >= 0 (0 = off)";
+    else if (isnan(p->top_p))
+        why = "top-p is not a number";
+    else if (isnan(p->min_p))
+        why = "min-p is not a number";
     else if (!isfinite(p->repeat_penalty) || p->repeat_penalty <= 0)
         why = "repeat penalty must be a positive number (1 = off)";
     else if (p->repeat_last_n < WINDOW_ALL)
         why = "repeat-last-n must be >= -1 (-1 = all tokens, 0 = off)";
     else if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
         why = "presence and frequency penalties must be finite numbers (0 = off)";
-    else if (isnan(p->typical_p)) why = "typical-p is not a number";
-    else if (p->n_probs < 0 || p->n_probs > BN_MAX_PROBS) why = "n-probs must be from 0 to 20";
+    else if (isnan(p->typical_p))
+        why = "typical-p is not a number";
+    else if (p->n_probs < 0 || p->n_probs > BN_MAX_PROBS)
+        why = "n-probs must be from 0 to 20";
     else if (p->n_logit_bias < 0 || (p->n_logit_bias && !p->logit_bias))
         why = "no logit bias array";
     for (int i = 0; !why && i < p->n_logit_bias; i++)
         if (p->logit_bias[i].id < 0 || p->logit_bias[i].id >= n_vocab)
             why = "a logit bias names a token id outside the vocabulary";
-        else if (isnan(p->logit_bias[i].bias)) why = "a logit bias is not a number";
+        else if (isnan(p->logit_bias[i].bias))
+            why = "a logit bias is not a number";
     if (!why) return 0;
     if (err) snprintf(err, BN_ERR_LEN, "%s", why);
     return -1;
@@ -238,8 +244,10 @@ void bn_sampler_accept(bn_sampler *sampler, int32_t id)
     int cap = sampler->params.repeat_last_n;
     if (cap == 0) return;
     if (cap > 0) {
-        if (sampler->window_len == cap) sampler->counts[sampler->window[sampler->window_head]]--;
-        else sampler->window_len++;
+        if (sampler->window_len == cap)
+            sampler->counts[sampler->window[sampler->window_head]]--;
+        else
+            sampler->window_len++;
         sampler->window[sampler->window_head] = id;
         sampler->window_head = (sampler->window_head + 1) % cap;
     }
@@ -529,8 +537,7 @@ int32_t bn_sampler_sample(bn_sampler *sampler, const float *logits)
     return capture(sampler, logits, n, total, decided, id);
 }
 
-int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids,
-                          float *logprobs)
+int bn_sampler_last_probs(const bn_sampler *sampler, float *logprob, int32_t *ids, float *logprobs)
 {
     if (!sampler || !sampler->params.n_probs || !sampler->drawn) return -1;
     if (logprob) *logprob = sampler->last_logprob;

@@ -81,8 +81,8 @@ bn_session *bn_session_new(bn_model *m, const bn_session_params *params, char er
         bn_errf(err, "out of memory for a session");
         return NULL;
     }
-    *s = (bn_session){.m = m, .ctx = p.context, .n_ctx = n_ctx, .type_k = p.type_k,
-                      .type_v = p.type_v};
+    *s = (bn_session){
+        .m = m, .ctx = p.context, .n_ctx = n_ctx, .type_k = p.type_k, .type_v = p.type_v};
     if (!s->ctx) {
         if (!(s->ctx = bn_context_new(m, NULL, err))) {
             free(s);

@@ -7,9 +7,10 @@
 #include "engine.h"
 #include "kernels/grouped.h"
 
-#define ROW_CHUNK 16   /* rows per inner chunk: their codes stay in L1 across the tokens */
-#define TOKEN_BLOCK 64 /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
-#define MAX_FUSED 3    /* most products in one run (Q, K, V) */
+#define ROW_CHUNK 16 /* rows per inner chunk: their codes stay in L1 across the tokens */
+#define TOKEN_BLOCK                                                                                \
+    64              /* prompt tokens per pass over a claim of rows: their int8 inputs stay in L2 */
+#define MAX_FUSED 3 /* most products in one run (Q, K, V) */
 
 typedef struct {
     const bn_kernels *k;
@@ -25,11 +26,12 @@ typedef struct {
 /* Rows [r0, r1) of a Q2_0 / Q1_0 matrix for every token, ROW_CHUNK rows
  * at a time so that they stay in L1 across the tokens. Out of line, so the
  * QK256 loop of products_task compiles as tight as without it. */
-__attribute__((noinline)) static void grouped_rows(const products_job *j, const qk256_matrix *w, float *y, int r0, int r1)
+__attribute__((noinline)) static void grouped_rows(const products_job *j, const qk256_matrix *w,
+                                                   float *y, int r0, int r1)
 {
-    const bn_grouped_matvec_fn fn =
-        w->bits ? (j->k->b1_matvec ? j->k->b1_matvec : bn_b1_matvec_ref)
-                : (j->k->q2_matvec ? j->k->q2_matvec : bn_q2_matvec_ref);
+    const bn_grouped_matvec_fn fn = w->bits
+                                        ? (j->k->b1_matvec ? j->k->b1_matvec : bn_b1_matvec_ref)
+                                        : (j->k->q2_matvec ? j->k->q2_matvec : bn_q2_matvec_ref);
     for (int c = r0; c < r1; c += ROW_CHUNK) {
         const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
         for (int t = 0; t < j->n_tok; t++) fn(w, &j->g[t], y + (size_t)t * w->rows, c, c1);
@@ -71,17 +73,19 @@ static void products_task(void *arg, int ith, int nth)
     for (int i = 0; i < j->n_mat; i++) {
         int r0, r1;
         if (j->w[i]->group_scales) /* Q2_0, Q1_0 */
-            while (bn_chunks_claim(&j->rows[i], &r0, &r1)) grouped_rows(j, j->w[i], j->y[i], r0, r1);
+            while (bn_chunks_claim(&j->rows[i], &r0, &r1))
+                grouped_rows(j, j->w[i], j->y[i], r0, r1);
         else
             while (bn_chunks_claim(&j->rows[i], &r0, &r1)) product_rows(j, i, r0, r1);
     }
 }
 
 /* The n products as one pool run, each matrix's rows in shrinking chunks. */
-void bn_ternary_matmul(bn_context *ctx, const bn_acts *qa, int n_tok, int n_mat, const bn_product *p)
+void bn_ternary_matmul(bn_context *ctx, const bn_acts *qa, int n_tok, int n_mat,
+                       const bn_product *p)
 {
-    products_job j = {.k = ctx->m->kernels, .a = qa->tok, .g = qa->grp, .n_tok = n_tok,
-                      .n_mat = n_mat};
+    products_job j = {
+        .k = ctx->m->kernels, .a = qa->tok, .g = qa->grp, .n_tok = n_tok, .n_mat = n_mat};
     for (int i = 0; i < n_mat; i++) {
         j.w[i] = p[i].w;
         j.y[i] = p[i].y;

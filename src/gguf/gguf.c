@@ -30,13 +30,14 @@
 
 #define GGUF_MAGIC "GGUF"
 #define GGUF_VERSION 3
-#define GGUF_MAX_ARRAY_DEPTH 8      /* nested arrays deeper than this are refused */
+#define GGUF_MAX_ARRAY_DEPTH 8        /* nested arrays deeper than this are refused */
 #define GGUF_MAX_ALIGNMENT (1u << 20) /* larger alignments are not plausible */
-#define GGUF_MAX_NAME 256           /* longest tensor name accepted (ggml allows 64) */
-#define GGUF_MAX_KEY 65535          /* longest key GGUF allows (2^16 - 1 bytes) */
-#define MIN_KV_BYTES 13   /* key length (8), type (4), the smallest value (1) */
-#define MIN_INFO_BYTES 33 /* name length (8) + 1 byte, n_dims (4), one dim (8), type (4), offset (8) */
-#define SHOWN_NAME 128    /* bytes of buffer for a name quoted in an error */
+#define GGUF_MAX_NAME 256             /* longest tensor name accepted (ggml allows 64) */
+#define GGUF_MAX_KEY 65535            /* longest key GGUF allows (2^16 - 1 bytes) */
+#define MIN_KV_BYTES 13               /* key length (8), type (4), the smallest value (1) */
+#define MIN_INFO_BYTES                                                                             \
+    33                 /* name length (8) + 1 byte, n_dims (4), one dim (8), type (4), offset (8) */
+#define SHOWN_NAME 128 /* bytes of buffer for a name quoted in an error */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -112,10 +113,17 @@ static int read_str(cursor *c, gguf_str *s, const char *what)
 size_t gguf_value_size(uint32_t type)
 {
     switch (type) {
-    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
-    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
-    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
-    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
+    case GGUF_TYPE_UINT8:
+    case GGUF_TYPE_INT8:
+    case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_UINT16:
+    case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_UINT32:
+    case GGUF_TYPE_INT32:
+    case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_UINT64:
+    case GGUF_TYPE_INT64:
+    case GGUF_TYPE_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -180,19 +188,47 @@ static int read_kv(cursor *c, gguf_kv *kv)
         return skip_array(c, kv->v.arr.elem_type, kv->v.arr.count, 1, key);
     }
     if (skip_value(c, kv->type, 0, key)) return -1;
-    uint16_t u16; uint32_t u32; uint64_t u64; float f32; double f64;
+    uint16_t u16;
+    uint32_t u32;
+    uint64_t u64;
+    float f32;
+    double f64;
     switch (kv->type) {
     case GGUF_TYPE_UINT8: kv->v.u64 = *start; break;
     case GGUF_TYPE_BOOL: kv->v.u64 = *start != 0; break;
     case GGUF_TYPE_INT8: kv->v.i64 = (int8_t)*start; break;
-    case GGUF_TYPE_UINT16: memcpy(&u16, start, 2); kv->v.u64 = u16; break;
-    case GGUF_TYPE_INT16: memcpy(&u16, start, 2); kv->v.i64 = (int16_t)u16; break;
-    case GGUF_TYPE_UINT32: memcpy(&u32, start, 4); kv->v.u64 = u32; break;
-    case GGUF_TYPE_INT32: memcpy(&u32, start, 4); kv->v.i64 = (int32_t)u32; break;
-    case GGUF_TYPE_FLOAT32: memcpy(&f32, start, 4); kv->v.f64 = f32; break;
-    case GGUF_TYPE_UINT64: memcpy(&u64, start, 8); kv->v.u64 = u64; break;
-    case GGUF_TYPE_INT64: memcpy(&u64, start, 8); kv->v.i64 = (int64_t)u64; break;
-    case GGUF_TYPE_FLOAT64: memcpy(&f64, start, 8); kv->v.f64 = f64; break;
+    case GGUF_TYPE_UINT16:
+        memcpy(&u16, start, 2);
+        kv->v.u64 = u16;
+        break;
+    case GGUF_TYPE_INT16:
+        memcpy(&u16, start, 2);
+        kv->v.i64 = (int16_t)u16;
+        break;
+    case GGUF_TYPE_UINT32:
+        memcpy(&u32, start, 4);
+        kv->v.u64 = u32;
+        break;
+    case GGUF_TYPE_INT32:
+        memcpy(&u32, start, 4);
+        kv->v.i64 = (int32_t)u32;
+        break;
+    case GGUF_TYPE_FLOAT32:
+        memcpy(&f32, start, 4);
+        kv->v.f64 = f32;
+        break;
+    case GGUF_TYPE_UINT64:
+        memcpy(&u64, start, 8);
+        kv->v.u64 = u64;
+        break;
+    case GGUF_TYPE_INT64:
+        memcpy(&u64, start, 8);
+        kv->v.i64 = (int64_t)u64;
+        break;
+    case GGUF_TYPE_FLOAT64:
+        memcpy(&f64, start, 8);
+        kv->v.f64 = f64;
+        break;
     default: break;
     }
     return 0;
@@ -202,8 +238,8 @@ static int read_kv(cursor *c, gguf_kv *kv)
 
 typedef struct {
     const char *name;
-    uint32_t block;  /* elements per block; 0 = unknown/unsupported */
-    uint32_t bytes;  /* bytes per block */
+    uint32_t block; /* elements per block; 0 = unknown/unsupported */
+    uint32_t bytes; /* bytes per block */
 } type_info;
 
 static type_info ggml_type_info(uint32_t type)
@@ -281,8 +317,7 @@ static int read_tensor_info(cursor *c, gguf_tensor *t, uint64_t index)
     for (int i = 0; i < GGUF_MAX_DIMS; i++) t->ne[i] = 1;
     for (uint32_t i = 0; i < t->n_dims; i++) {
         if (take(c, &t->ne[i], 8, what)) return -1;
-        if (t->ne[i] <= 0)
-            return fail(c, "%s: dimension %u is %lld", what, i, (long long)t->ne[i]);
+        if (t->ne[i] <= 0) return fail(c, "%s: dimension %u is %lld", what, i, (long long)t->ne[i]);
     }
     if (read_u32(c, &t->type, what) || read_u64(c, &t->offset, what)) return -1;
     return 0;
@@ -296,11 +331,13 @@ static int place_tensor(cursor *c, gguf_file *f, gguf_tensor *t)
     type_info ti = ggml_type_info(t->type);
     if (!ti.name) return fail(c, "tensor '%s': unknown ggml type %u", nm, t->type);
     if (!ti.block)
-        return fail(c, "tensor '%s': type %s (id %u) is not supported (TL1/TL2 depend on the "
-                    "build that wrote them; use I2_S)", nm, ti.name, t->type);
+        return fail(c,
+                    "tensor '%s': type %s (id %u) is not supported (TL1/TL2 depend on the "
+                    "build that wrote them; use I2_S)",
+                    nm, ti.name, t->type);
     if (t->ne[0] % ti.block)
-        return fail(c, "tensor '%s': row length %lld is not a multiple of the %s block size %u",
-                    nm, (long long)t->ne[0], ti.name, ti.block);
+        return fail(c, "tensor '%s': row length %lld is not a multiple of the %s block size %u", nm,
+                    (long long)t->ne[0], ti.name, ti.block);
     t->n_bytes = ggml_tensor_nbytes(t->type, t->ne);
     t->n_elements = 1;
     for (int i = 0; i < GGUF_MAX_DIMS; i++)
@@ -469,8 +506,11 @@ gguf_file *gguf_open_read(const char *path, char *err, size_t errlen)
     if (bn_file_open(&file, path, err, errlen)) return NULL;
     const size_t size = file.size;
     uint8_t *buf = malloc(size);
-    if (!buf) snprintf(err, errlen, "out of memory reading %zu bytes (without --no-mmap the "
-                       "file is mapped instead)", size);
+    if (!buf)
+        snprintf(err, errlen,
+                 "out of memory reading %zu bytes (without --no-mmap the "
+                 "file is mapped instead)",
+                 size);
     const int rc = buf ? bn_file_read(&file, buf, err, errlen) : -1;
     bn_file_close(&file);
     gguf_file *f = rc ? NULL : open_mapped(buf, size, path, err, errlen);
@@ -485,8 +525,10 @@ gguf_file *gguf_open_read(const char *path, char *err, size_t errlen)
 void gguf_close(gguf_file *f)
 {
     if (!f) return;
-    if (f->copied) free((void *)f->map);
-    else if (f->path) bn_file_unmap(f->map, f->size);
+    if (f->copied)
+        free((void *)f->map);
+    else if (f->path)
+        bn_file_unmap(f->map, f->size);
     free(f->kv);
     free(f->tensors);
     free(f->kv_index);
@@ -507,8 +549,8 @@ static const gguf_str *find_in_index(const gguf_str *const *index, uint64_t n, c
 {
     if (!index) return NULL;
     const gguf_str want = {name, strlen(name)}, *key = &want;
-    const gguf_str *const *hit =
-        bsearch(&key, index, (size_t)n, sizeof(const gguf_str *), cmp_str_ptr);
+    const gguf_str *const *hit = bsearch(&key, index, (size_t)n, sizeof(const gguf_str *),
+                                         cmp_str_ptr);
     return hit ? *hit : NULL;
 }
 

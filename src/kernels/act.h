@@ -13,12 +13,12 @@
  * Activation quantization). A NaN activation gives q = 0 in every table
  * (and is skipped by max|x|). */
 typedef struct {
-    int n;              /* logical length */
-    int n_blocks;       /* ceil(n / 256); q is padded with zeros to n_blocks*256 */
-    int8_t *q;          /* 64-byte aligned */
+    int n;               /* logical length */
+    int n_blocks;        /* ceil(n / 256); q is padded with zeros to n_blocks*256 */
+    int8_t *q;           /* 64-byte aligned */
     int32_t *block_sums; /* sum of q over each 256-block */
-    int32_t sum;        /* sum of all q */
-    float scale;        /* 127 / max|x| (max floored at 1e-5) */
+    int32_t sum;         /* sum of all q */
+    float scale;         /* 127 / max|x| (max floored at 1e-5) */
 } bn_qact;
 
 int bn_qact_alloc(bn_qact *a, int n);

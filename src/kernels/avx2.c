@@ -103,11 +103,12 @@ AVX2_FN void bn_x86_quantize_avx2(const float *x, int n, bn_qact *a)
 
 /* sum(code*q) over quarter k (64 weights) as int16 pairs: each pair is
  * at most 2*2*128 = 512 in magnitude. */
-#define QUARTER_PAIRS(lo, hi, k, q)                                                            \
-    _mm256_add_epi16(_mm256_maddubs_epi16(bn_x86_quarter_codes(lo, k),                         \
-                                          _mm256_loadu_si256((const __m256i *)(q))),           \
-                     _mm256_maddubs_epi16(bn_x86_quarter_codes(hi, k),                         \
-                                          _mm256_loadu_si256((const __m256i *)((q) + BYTES_PER_VEC))))
+#define QUARTER_PAIRS(lo, hi, k, q)                                                                \
+    _mm256_add_epi16(                                                                              \
+        _mm256_maddubs_epi16(bn_x86_quarter_codes(lo, k),                                          \
+                             _mm256_loadu_si256((const __m256i *)(q))),                            \
+        _mm256_maddubs_epi16(bn_x86_quarter_codes(hi, k),                                          \
+                             _mm256_loadu_si256((const __m256i *)((q) + BYTES_PER_VEC))))
 
 /* One block's sum(code*q) spread over 8 int32 lanes. The 16 int16 lanes
  * each add 8 products pairs of a single block (|sum| <= 4096), then widen
@@ -116,17 +117,15 @@ AVX2_FN static inline __m256i block_dot8(const uint8_t *codes, const int8_t *q)
 {
     const __m256i lo = _mm256_loadu_si256((const __m256i *)codes);
     const __m256i hi = _mm256_loadu_si256((const __m256i *)(codes + BYTES_PER_VEC));
-    const __m256i s01 =
-        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q), QUARTER_PAIRS(lo, hi, 1, q + 64));
-    const __m256i s23 =
-        _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 2, q + 128), QUARTER_PAIRS(lo, hi, 3, q + 192));
+    const __m256i s01 = _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 0, q),
+                                         QUARTER_PAIRS(lo, hi, 1, q + 64));
+    const __m256i s23 = _mm256_add_epi16(QUARTER_PAIRS(lo, hi, 2, q + 128),
+                                         QUARTER_PAIRS(lo, hi, 3, q + 192));
     return _mm256_madd_epi16(_mm256_add_epi16(s01, s23), _mm256_set1_epi16(1));
 }
 
-AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
-{
-    BN_X86_BLOCK_DOTS_BODY(block_dot8)
-}
+AVX2_FN static void block_dots_avx2(const uint8_t *codes, const int8_t *q, int n,
+                                    int32_t *dots){BN_X86_BLOCK_DOTS_BODY(block_dot8)}
 
 /* sum(code * q) over a row of n blocks, the blocks' sums in one vector. */
 AVX2_FN static int32_t row_dot_avx2(const uint8_t *codes, const int8_t *q, int n)
@@ -164,8 +163,10 @@ ALWAYS_INLINE AVX2_FN __m256i q16_group(const uint8_t *bytes, const int8_t *q, i
     __m256i s = _mm256_loadu_si256((const __m256i *)bytes), p = _mm256_setzero_si256();
 #pragma GCC unroll 5
     for (int n = 0; n < trits; n++) {
-        p = _mm256_add_epi16(p, _mm256_maddubs_epi16(
-                                    q16_codes(s), _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
+        p = _mm256_add_epi16(
+            p, _mm256_maddubs_epi16(
+                   q16_codes(s),
+                   _mm256_loadu_si256((const __m256i *)(q + (size_t)BYTES_PER_VEC * (size_t)n))));
         s = _mm256_add_epi8(s, _mm256_add_epi8(s, s));
     }
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
@@ -183,8 +184,9 @@ AVX2_FN static int32_t q16_row_dot_avx2(const uint8_t *row, const int8_t *q, int
                                               q + (size_t)g * Q16_GROUP, Q16_TRITS));
     }
     if (g < q16_groups(nb))
-        acc = _mm256_add_epi32(acc, q16_group(row + (size_t)g * Q16_GROUP_BYTES,
-                                              q + (size_t)g * Q16_GROUP, q16_group_trits(weights, g)));
+        acc = _mm256_add_epi32(acc,
+                               q16_group(row + (size_t)g * Q16_GROUP_BYTES,
+                                         q + (size_t)g * Q16_GROUP, q16_group_trits(weights, g)));
     return bn_x86_hsum_epi32(acc);
 }
 
@@ -258,12 +260,14 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
         for (int h = h0; h < h1; h++) {
             const uint8_t *half = codes + (size_t)h * BYTES_PER_VEC;
             bn_x86_prefetch_ahead(half);
-            const __m256i next = _mm256_loadu_si256((const __m256i *)(h + 1 < halves ? half + BYTES_PER_VEC : half));
+            const __m256i next = _mm256_loadu_si256(
+                (const __m256i *)(h + 1 < halves ? half + BYTES_PER_VEC : half));
             const size_t off = (size_t)(h / 2) * QK256_BLOCK + (size_t)(h % 2) * BYTES_PER_VEC;
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++) {
 #pragma GCC unroll 8
-                for (int t = 0; t < tile; t++) acc[t] = quarter_product(acc[t], d[k], q[t] + off + 64 * (size_t)k);
+                for (int t = 0; t < tile; t++)
+                    acc[t] = quarter_product(acc[t], d[k], q[t] + off + 64 * (size_t)k);
                 d[k] = bn_x86_quarter_codes(next, k);
             }
         }
@@ -280,27 +284,27 @@ ALWAYS_INLINE AVX2_FN void row_tile_body(const uint8_t *codes, const int8_t *con
  * Each row stores 8 sums; a narrower tile's extra ones are overwritten by
  * the next row's or never read. */
 #define MATMAT_ROWS 4
-#define TILE_FN(NAME, BODY, T)                                                        \
-    AVX2_FN static void NAME##_tile##T(const uint8_t *rows, size_t row_bytes,        \
-                                       const int8_t *const *q, int nb, int32_t *sums) \
-    {                                                                                 \
-        for (int i = 0; i < MATMAT_ROWS; i++)                                         \
-            BODY(rows + (size_t)i * row_bytes, q, nb, sums + (size_t)i * (T), T);     \
+#define TILE_FN(NAME, BODY, T)                                                                     \
+    AVX2_FN static void NAME##_tile##T(const uint8_t *rows, size_t row_bytes,                      \
+                                       const int8_t *const *q, int nb, int32_t *sums)              \
+    {                                                                                              \
+        for (int i = 0; i < MATMAT_ROWS; i++)                                                      \
+            BODY(rows + (size_t)i * row_bytes, q, nb, sums + (size_t)i * (T), T);                  \
     }
 #define TILE_SHAPE(NAME, T, MATVEC) [T] = {T, MATMAT_ROWS, NAME##_tile##T, MATVEC, NULL}
 /* The tile functions NAME_tile2 .. NAME_tile8 of a row body (one row
  * against a tile), and their shapes NAME[2 .. 8]. */
-#define TILE_SHAPES(NAME, BODY, MATVEC)                                                       \
-    TILE_FN(NAME, BODY, 2)                                                                    \
-    TILE_FN(NAME, BODY, 3)                                                                    \
-    TILE_FN(NAME, BODY, 4)                                                                    \
-    TILE_FN(NAME, BODY, 5)                                                                    \
-    TILE_FN(NAME, BODY, 6)                                                                    \
-    TILE_FN(NAME, BODY, 7)                                                                    \
-    TILE_FN(NAME, BODY, 8)                                                                    \
-    static const bn_matmat_shape NAME[MATMAT_TOKENS + 1] = {                                  \
-        TILE_SHAPE(NAME, 2, MATVEC), TILE_SHAPE(NAME, 3, MATVEC), TILE_SHAPE(NAME, 4, MATVEC), \
-        TILE_SHAPE(NAME, 5, MATVEC), TILE_SHAPE(NAME, 6, MATVEC), TILE_SHAPE(NAME, 7, MATVEC), \
+#define TILE_SHAPES(NAME, BODY, MATVEC)                                                            \
+    TILE_FN(NAME, BODY, 2)                                                                         \
+    TILE_FN(NAME, BODY, 3)                                                                         \
+    TILE_FN(NAME, BODY, 4)                                                                         \
+    TILE_FN(NAME, BODY, 5)                                                                         \
+    TILE_FN(NAME, BODY, 6)                                                                         \
+    TILE_FN(NAME, BODY, 7)                                                                         \
+    TILE_FN(NAME, BODY, 8)                                                                         \
+    static const bn_matmat_shape NAME[MATMAT_TOKENS + 1] = {                                       \
+        TILE_SHAPE(NAME, 2, MATVEC), TILE_SHAPE(NAME, 3, MATVEC), TILE_SHAPE(NAME, 4, MATVEC),     \
+        TILE_SHAPE(NAME, 5, MATVEC), TILE_SHAPE(NAME, 6, MATVEC), TILE_SHAPE(NAME, 7, MATVEC),     \
         TILE_SHAPE(NAME, 8, MATVEC)};
 
 TILE_SHAPES(matmat_avx2, row_tile_body, qk256_matvec_avx2)
@@ -415,8 +419,8 @@ AVX2_FN static void f16_dot2_avx2(const uint16_t *w0, const uint16_t *w1, const 
     *y1 = f16_fold(a1, w1, x, k, n);
 }
 
-AVX2_FN void bn_x86_f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y,
-                                    int r0, int r1)
+AVX2_FN void bn_x86_f16_matvec_avx2(const uint16_t *w, int cols, const float *x, float *y, int r0,
+                                    int r1)
 {
     bn_x86_f16_matvec_rows(w, cols, x, y, r0, r1, f16_dot_avx2, f16_dot2_avx2);
 }
@@ -453,8 +457,8 @@ ALWAYS_INLINE AVX2_FN void f16_rows_inputs(const uint16_t *w, int cols, const fl
 }
 
 /* Up to BN_F16_INPUTS inputs at a time over rows [r0, r1). */
-AVX2_FN void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n,
-                                    float *y, size_t ldy, int r0, int r1)
+AVX2_FN void bn_x86_f16_matmat_avx2(const uint16_t *w, int cols, const float *x, int n, float *y,
+                                    size_t ldy, int r0, int r1)
 {
     for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS) {
         const float *xi = x + (size_t)i0 * cols;
@@ -543,8 +547,8 @@ AVX2_FN ALWAYS_INLINE __m256 q8_0_pass(const uint8_t *blocks, const int8_t *q, c
     __m256i v[PASS];
 #pragma GCC unroll 8
     for (int i = 0; i < PASS; i++) {
-        const __m256i w =
-            _mm256_loadu_si256((const __m256i *)(blocks + BN_Q8_0_BYTES * (size_t)i + 2));
+        const __m256i w = _mm256_loadu_si256(
+            (const __m256i *)(blocks + BN_Q8_0_BYTES * (size_t)i + 2));
         const __m256i x = _mm256_loadu_si256((const __m256i *)(q + BN_Q8_GROUP * (size_t)i));
         v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
                                  ones);
@@ -574,8 +578,8 @@ static void q8_tail_init(q8_tail *t, const bn_q8act *a, int groups)
 /* One Q8_0 row times a: passes of groups into two sums, then the tail. */
 AVX2_FN static float q8_0_row(const uint8_t *row, const bn_q8act *a, const q8_tail *tail)
 {
-#define PASS_AT(g, acc)                                                                         \
-    q8_0_pass(row + (size_t)(g) * BN_Q8_0_BYTES, a->q + (size_t)(g) * BN_Q8_GROUP, a->d + (g), acc)
+#define PASS_AT(g, acc)                                                                            \
+    q8_0_pass(row + (size_t)(g)*BN_Q8_0_BYTES, a->q + (size_t)(g)*BN_Q8_GROUP, a->d + (g), acc)
     __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* passes 0, 2, .. / 1, 3, .. */
     int g = 0;
     for (; g + 2 * PASS <= tail->start; g += 2 * PASS) {
@@ -630,7 +634,6 @@ AVX2_FN static inline __m256i q6_k_group(__m256i level, const int8_t *q, __m256i
                              scales);
 }
 
-
 /* The levels' offset in the block's 8 group sums: lane k is 32 * (scale[2k]
  * * sums[2k] + scale[2k + 1] * sums[2k + 1]), from block b's 16 scales as
  * int16 and the activation's sums of 16 levels. */
@@ -645,8 +648,8 @@ AVX2_FN static inline __m256i q6_k_offset(__m256i scales16, const bn_q8act *a, i
 AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a, int b, __m256 acc)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
-    const __m256i sc =
-        _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
+    const __m256i sc = _mm256_cvtepi8_epi16(
+        _mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
     /* each half's 8 scales in both 128-bit lanes */
     const __m256i half_scales[2] = {_mm256_permute2x128_si256(sc, sc, 0x00),
                                     _mm256_permute2x128_si256(sc, sc, 0x11)};
@@ -671,10 +674,12 @@ AVX2_FN ALWAYS_INLINE __m256 q6_k_block(const uint8_t *block, const bn_q8act *a,
                                   qg + BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(1)));
         v[4 * h + 2] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
                                                   _mm256_and_si256(hb, m30)),
-                                  qg + (size_t)2 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(2)));
+                                  qg + (size_t)2 * BN_Q8_GROUP,
+                                  _mm256_shuffle_epi8(sch, q6_k_pick(2)));
         v[4 * h + 3] = q6_k_group(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                   _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30)),
-                                  qg + (size_t)3 * BN_Q8_GROUP, _mm256_shuffle_epi8(sch, q6_k_pick(3)));
+                                  qg + (size_t)3 * BN_Q8_GROUP,
+                                  _mm256_shuffle_epi8(sch, q6_k_pick(3)));
     }
     const __m256i isum = _mm256_sub_epi32(bn_x86_reduce8(v), q6_k_offset(sc, a, b));
     const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16((short)bn_x86_load_u16(block + BN_Q6_K_D)));
@@ -688,7 +693,8 @@ AVX2_FN void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act 
     const int nb = cols / BN_Q6_K_BLOCK;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = w + (size_t)r * nb * BN_Q6_K_BYTES;
-        __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps(); /* blocks 0, 2, .. / 1, 3, .. */
+        __m256 even = _mm256_setzero_ps(),
+               odd = _mm256_setzero_ps(); /* blocks 0, 2, .. / 1, 3, .. */
         int b = 0;
         for (; b + 2 <= nb; b += 2) {
             bn_x86_prefetch_l2(row + (size_t)b * BN_Q6_K_BYTES, (size_t)2 * BN_Q6_K_BYTES);
@@ -728,17 +734,20 @@ ALWAYS_INLINE AVX2_FN void score_key(const float *q, int nq, const void *k, int 
     for (int i = 0; i < d; i += BN_ATTN_LANES) {
         const int full = i + FLOATS_PER_VEC < d;
         const __m256 k0 = cache_load8(k, row + (size_t)i, f16);
-        const __m256 k1 =
-            full ? cache_load8(k, row + (size_t)i + FLOATS_PER_VEC, f16) : _mm256_setzero_ps();
+        const __m256 k1 = full ? cache_load8(k, row + (size_t)i + FLOATS_PER_VEC, f16)
+                               : _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const float *qj = q + (size_t)j * d + i;
             lo[j] = _mm256_add_ps(lo[j], _mm256_mul_ps(_mm256_loadu_ps(qj), k0));
-            if (full) hi[j] = _mm256_add_ps(hi[j], _mm256_mul_ps(_mm256_loadu_ps(qj + FLOATS_PER_VEC), k1));
+            if (full)
+                hi[j] = _mm256_add_ps(hi[j],
+                                      _mm256_mul_ps(_mm256_loadu_ps(qj + FLOATS_PER_VEC), k1));
         }
     }
 #pragma GCC unroll 4
-    for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
+    for (int j = 0; j < nq; j++)
+        scores[(size_t)j * ld] = bn_x86_fold8(_mm256_add_ps(lo[j], hi[j])) * scale;
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
@@ -775,19 +784,22 @@ ALWAYS_INLINE AVX2_FN void values_pass(const float *w, size_t ld, int nq, const 
         __m256 vv[ATTN_VECS];
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            vv[c] = c < vecs ? cache_load8(v, row + (size_t)c * FLOATS_PER_VEC, f16) : _mm256_setzero_ps();
+            vv[c] = c < vecs ? cache_load8(v, row + (size_t)c * FLOATS_PER_VEC, f16)
+                             : _mm256_setzero_ps();
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++) {
             const __m256 wp = _mm256_set1_ps(w[(size_t)j * ld + p]);
 #pragma GCC unroll 4
-            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm256_add_ps(acc[j][c], _mm256_mul_ps(wp, vv[c]));
+            for (int c = 0; c < ATTN_VECS; c++)
+                acc[j][c] = _mm256_add_ps(acc[j][c], _mm256_mul_ps(wp, vv[c]));
         }
     }
 #pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            if (c < vecs) _mm256_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, acc[j][c]);
+            if (c < vecs)
+                _mm256_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, acc[j][c]);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */
@@ -815,8 +827,9 @@ ALWAYS_INLINE AVX2_FN __m256 exp8(__m256 x)
     const __m256 rounder = _mm256_set1_ps(BN_EXP_ROUNDER);
     const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(BN_EXP_LOG2E)), rounder);
     const __m256 k = _mm256_sub_ps(t, rounder);
-    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_HI))),
-                                   _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_LO)));
+    const __m256 r = _mm256_sub_ps(
+        _mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_HI))),
+        _mm256_mul_ps(k, _mm256_set1_ps(BN_EXP_LN2_LO)));
     __m256 p = _mm256_set1_ps(BN_EXP_C7);
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C6));
     p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(BN_EXP_C5));
@@ -833,7 +846,8 @@ ALWAYS_INLINE AVX2_FN __m256 exp8(__m256 x)
     const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(e, e1), BN_EXP_SHIFT));
     __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
     y = _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_set1_ps(BN_EXP_MIN), _CMP_LT_OQ), y);
-    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(BN_EXP_MAX), _CMP_GT_OQ));
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY),
+                         _mm256_cmp_ps(x, _mm256_set1_ps(BN_EXP_MAX), _CMP_GT_OQ));
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 

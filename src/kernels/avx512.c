@@ -81,7 +81,7 @@ AVX512_FN static void quantize_avx512(const float *x, int n, bn_qact *a)
 
 /* Codes of quarter `shift`/2 of a block (bits shift+1:shift of each byte). */
 #define QUARTER(c, shift) _mm512_and_si512(_mm512_srli_epi16(c, shift), _mm512_set1_epi8(3))
-#define Q_AT(q, quarter) _mm512_loadu_si512((const void *)((q) + (size_t)(quarter) * BYTES_PER_VEC))
+#define Q_AT(q, quarter) _mm512_loadu_si512((const void *)((q) + (size_t)(quarter)*BYTES_PER_VEC))
 
 /* One block's sum(code*q) over 16 int32 lanes: each vpdpbusd lane adds
  * four products exactly in int32. Two accumulators halve the latency. */
@@ -119,10 +119,8 @@ AVX512_FN static inline __m256i fold_epi32(__m512i v)
 #define BLOCK_DOT8_VNNI(codes, q) fold_epi32(block_dot_vnni(codes, q))
 #define BLOCK_DOT8_BW(codes, q) fold_epi32(block_dot_bw(codes, q))
 
-VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
-{
-    BN_X86_BLOCK_DOTS_BODY(BLOCK_DOT8_VNNI)
-}
+VNNI_FN static void block_dots_vnni(const uint8_t *codes, const int8_t *q, int n,
+                                    int32_t *dots){BN_X86_BLOCK_DOTS_BODY(BLOCK_DOT8_VNNI)}
 
 AVX512_FN static void block_dots_bw(const uint8_t *codes, const int8_t *q, int n, int32_t *dots)
 {
@@ -197,7 +195,8 @@ VNNI_FN static void qk256_matvec_vnni(const qk256_matrix *w, const bn_qact *a, f
     for (; !w->block_scales && r + REDUCE_ROWS <= r1; r += REDUCE_ROWS) {
         __m512i lanes[REDUCE_ROWS];
         int32_t sums[REDUCE_ROWS];
-        for (int i = 0; i < REDUCE_ROWS; i++) lanes[i] = row_lanes_vnni(w->codes + (size_t)(r + i) * row_bytes, a->q, nb);
+        for (int i = 0; i < REDUCE_ROWS; i++)
+            lanes[i] = row_lanes_vnni(w->codes + (size_t)(r + i) * row_bytes, a->q, nb);
         _mm512_storeu_si512((void *)sums, reduce16_epi32(lanes));
         for (int i = 0; i < REDUCE_ROWS; i++) y[r + i] = bn_ternary_epilogue(sums[i], a, w->scale);
     }
@@ -214,7 +213,6 @@ AVX512_FN static int32_t row_dot_bw(const uint8_t *codes, const int8_t *q, int n
     }
     return _mm512_reduce_add_epi32(acc);
 }
-
 
 AVX512_FN static void qk256_matvec_bw(const qk256_matrix *w, const bn_qact *a, float *y, int r0,
                                       int r1)
@@ -234,13 +232,14 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
                                   int nb, int32_t *sums)
 {
     __m512i acc[MATMAT_ROWS * MATMAT_TOKENS]; /* = 16, what reduce16_epi32 folds */
-#pragma GCC unroll 16 /* the accumulators must live in registers */
+#pragma GCC unroll 16                         /* the accumulators must live in registers */
     for (int i = 0; i < MATMAT_ROWS * MATMAT_TOKENS; i++) acc[i] = _mm512_setzero_si512();
     for (int b = 0; b < nb; b++) {
         __m512i c[MATMAT_ROWS];
 #pragma GCC unroll 4
         for (int i = 0; i < MATMAT_ROWS; i++)
-            c[i] = _mm512_loadu_si512((const void *)(codes + i * row_bytes + (size_t)b * QK256_BLOCK_BYTES));
+            c[i] = _mm512_loadu_si512(
+                (const void *)(codes + i * row_bytes + (size_t)b * QK256_BLOCK_BYTES));
         const size_t off = (size_t)b * QK256_BLOCK;
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
@@ -252,7 +251,8 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
                 const __m512i x = Q_AT(q[t] + off, k);
 #pragma GCC unroll 4
                 for (int i = 0; i < MATMAT_ROWS; i++)
-                    acc[i * MATMAT_TOKENS + t] = _mm512_dpbusd_epi32(acc[i * MATMAT_TOKENS + t], d[i], x);
+                    acc[i * MATMAT_TOKENS + t] = _mm512_dpbusd_epi32(acc[i * MATMAT_TOKENS + t],
+                                                                     d[i], x);
             }
         }
     }
@@ -268,9 +268,10 @@ VNNI_FN static void tile_epilogue_vnni(const int32_t *sums, const float *tok_sum
                                        size_t ldy)
 {
     const __m512 s = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)sums));
-    const __m512 v = _mm512_mul_ps(_mm512_div_ps(_mm512_sub_ps(s, _mm512_broadcast_f32x4(_mm_loadu_ps(tok_sum))),
-                                                 _mm512_broadcast_f32x4(_mm_loadu_ps(tok_scale))),
-                                   _mm512_set1_ps(w_scale));
+    const __m512 v = _mm512_mul_ps(
+        _mm512_div_ps(_mm512_sub_ps(s, _mm512_broadcast_f32x4(_mm_loadu_ps(tok_sum))),
+                      _mm512_broadcast_f32x4(_mm_loadu_ps(tok_scale))),
+        _mm512_set1_ps(w_scale));
     const __m512 by_token = _mm512_permutexvar_ps(TRANSPOSE_4X4, v);
     _mm_storeu_ps(y, _mm512_castps512_ps128(by_token));
     if (nt > 1) _mm_storeu_ps(y + ldy, _mm512_extractf32x4_ps(by_token, 1));
@@ -309,9 +310,9 @@ ALWAYS_INLINE VNNI_FN __m512i q6_k_levels64(__m512i ql, __m512i qh2, int upper)
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     /* high bits k (k = 0..3 for values 32k + l) to bits 5:4 */
     const __m512i hi = upper ? _mm512_srlv_epi16(qh2, _mm512_inserti64x4(_mm512_setzero_si512(),
-                                                                          _mm256_set1_epi16(2), 1))
+                                                                         _mm256_set1_epi16(2), 1))
                              : _mm512_sllv_epi16(qh2, _mm512_inserti64x4(_mm512_set1_epi16(4),
-                                                                          _mm256_set1_epi16(2), 1));
+                                                                         _mm256_set1_epi16(2), 1));
     const __m512i lo = upper ? _mm512_srli_epi16(ql, 4) : ql;
     return _mm512_ternarylogic_epi32(_mm512_and_si512(hi, m30), lo, m4, TERNLOG_A_OR_B_AND_C);
 }
@@ -332,21 +333,27 @@ ALWAYS_INLINE VNNI_FN __m256i q6_k_group_sums(const uint8_t *block, const bn_q8a
                                                Q_AT(q + BN_Q6_K_HALF * (size_t)h, u));
     }
     /* f[4c + m] = the sum of 128-bit lane c of d[m] = sub-block 4m + c */
-    const __m512i e01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]), _mm512_unpackhi_epi32(d[0], d[1]));
-    const __m512i e23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]), _mm512_unpackhi_epi32(d[2], d[3]));
-    const __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(e01, e23), _mm512_unpackhi_epi64(e01, e23));
+    const __m512i e01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[0], d[1]),
+                                         _mm512_unpackhi_epi32(d[0], d[1]));
+    const __m512i e23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d[2], d[3]),
+                                         _mm512_unpackhi_epi32(d[2], d[3]));
+    const __m512i f = _mm512_add_epi32(_mm512_unpacklo_epi64(e01, e23),
+                                       _mm512_unpackhi_epi64(e01, e23));
     const __m512i subs = _mm512_permutexvar_epi32(TRANSPOSE_4X4, f);
     const __m512i sums = _mm512_cvtepi16_epi32(
         _mm256_loadu_si256((const __m256i *)(a->sums + (size_t)b * Q6_K_SUBS)));
-    const __m512i scales = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
+    const __m512i scales = _mm512_cvtepi8_epi32(
+        _mm_loadu_si128((const __m128i *)(block + BN_Q6_K_SCALES)));
     const __m512i offsets = _mm512_slli_epi32(sums, BN_X86_Q6_K_OFFSET_SHIFT);
     const __m512i scaled = _mm512_mullo_epi32(_mm512_sub_epi32(subs, offsets), scales);
     /* group k = sub-blocks 2k and 2k + 1: pairs added, the even lanes kept */
-    return _mm512_cvtepi64_epi32(_mm512_add_epi32(scaled, _mm512_shuffle_epi32(scaled, _MM_PERM_CDAB)));
+    return _mm512_cvtepi64_epi32(
+        _mm512_add_epi32(scaled, _mm512_shuffle_epi32(scaled, _MM_PERM_CDAB)));
 }
 
 /* Block b of a row added into acc, its groups' lanes (kernels.h). */
-ALWAYS_INLINE VNNI_FN __m256 q6_k_block_vnni(const uint8_t *block, const bn_q8act *a, int b, __m256 acc)
+ALWAYS_INLINE VNNI_FN __m256 q6_k_block_vnni(const uint8_t *block, const bn_q8act *a, int b,
+                                             __m256 acc)
 {
     bn_x86_prefetch_l2(block, BN_Q6_K_BYTES);
     const __m256i isum = q6_k_group_sums(block, a, b);
@@ -356,8 +363,8 @@ ALWAYS_INLINE VNNI_FN __m256 q6_k_block_vnni(const uint8_t *block, const bn_q8ac
 }
 
 /* Rows [r0, r1) of a Q6_K matrix times a, with VNNI. */
-VNNI_FN static void q6_k_matvec_vnni(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
-                                     int r1)
+VNNI_FN static void q6_k_matvec_vnni(const uint8_t *w, int cols, const bn_q8act *a, float *y,
+                                     int r0, int r1)
 {
     const int nb = cols / BN_Q6_K_BLOCK;
     for (int r = r0; r < r1; r++) {
@@ -512,8 +519,9 @@ ALWAYS_INLINE AVX512_FN void score_block(const float *q, int nq, const void *k, 
             for (int j = 0; j < nq; j++) qv[j] = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
 #pragma GCC unroll 16
             for (int c = 0; c < keys; c++)
-                score_step(acc, qv, nq, cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16),
-                           m, c, keys);
+                score_step(acc, qv, nq,
+                           cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16), m, c,
+                           keys);
         }
     else
 #pragma GCC unroll 16
@@ -521,9 +529,11 @@ ALWAYS_INLINE AVX512_FN void score_block(const float *q, int nq, const void *k, 
             for (int i = 0; i < d; i += FLOATS_PER_VEC) {
                 const __mmask16 m = lanes_from(i, d);
 #pragma GCC unroll 4
-                for (int j = 0; j < nq; j++) qv[j] = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
-                score_step(acc, qv, nq, cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16),
-                           m, c, keys);
+                for (int j = 0; j < nq; j++)
+                    qv[j] = _mm512_maskz_loadu_ps(m, q + (size_t)j * d + i);
+                score_step(acc, qv, nq,
+                           cache_load16(m, k, row + (size_t)c * stride + (size_t)i, f16), m, c,
+                           keys);
             }
     const __m512 s = _mm512_mul_ps(fold16x16_ps(acc), _mm512_set1_ps(scale));
     if (nq == 1) {
@@ -609,14 +619,16 @@ ALWAYS_INLINE AVX512_FN void values_pass(const float *w, size_t ld, int nq, cons
         for (int j = 0; j < nq; j++) {
             const __m512 wp = _mm512_set1_ps(w[(size_t)j * ld + p]);
 #pragma GCC unroll 4
-            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = _mm512_add_ps(acc[j][c], _mm512_mul_ps(wp, vv[c]));
+            for (int c = 0; c < ATTN_VECS; c++)
+                acc[j][c] = _mm512_add_ps(acc[j][c], _mm512_mul_ps(wp, vv[c]));
         }
     }
 #pragma GCC unroll 4
     for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, m[c], acc[j][c]);
+            _mm512_mask_storeu_ps(out + (size_t)j * d + i0 + (size_t)c * FLOATS_PER_VEC, m[c],
+                                  acc[j][c]);
 }
 
 /* Whole groups of ATTN_QUERIES queries together, the rest one by one. */

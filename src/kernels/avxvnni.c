@@ -27,9 +27,11 @@
 #define QUARTER_BYTES 64 /* activations per quarter of a block (qk256.h) */
 
 /* The 32 activations of quarter k that meet code bytes [32 h, 32 h + 32). */
-#define Q_AT(q, k, h) \
-    _mm256_loadu_si256((const __m256i *)((q) + (size_t)(k) * QUARTER_BYTES + (size_t)(h) * BYTES_PER_VEC))
-#define CODES_AT(codes, h) _mm256_loadu_si256((const __m256i *)((codes) + (size_t)(h) * BYTES_PER_VEC))
+#define Q_AT(q, k, h)                                                                              \
+    _mm256_loadu_si256(                                                                            \
+        (const __m256i *)((q) + (size_t)(k)*QUARTER_BYTES + (size_t)(h)*BYTES_PER_VEC))
+#define CODES_AT(codes, h)                                                                         \
+    _mm256_loadu_si256((const __m256i *)((codes) + (size_t)(h)*BYTES_PER_VEC))
 
 /* ------------------------------------------------------- QK256 matvec */
 
@@ -108,7 +110,7 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
                                   int nb, int32_t *sums)
 {
     __m256i acc[MATMAT_ACCS]; /* row i, token t: acc[i * MATMAT_TOKENS + t] */
-#pragma GCC unroll 12 /* the accumulators must live in registers */
+#pragma GCC unroll 12         /* the accumulators must live in registers */
     for (int i = 0; i < MATMAT_ACCS; i++) acc[i] = _mm256_setzero_si256();
     for (int b = 0; b < nb; b++) {
         const uint8_t *block = codes + (size_t)b * QK256_BLOCK_BYTES;
@@ -121,14 +123,15 @@ VNNI_FN static void row_tile_vnni(const uint8_t *codes, size_t row_bytes, const 
             for (int k = 0; k < 4; k++) {
                 __m256i d[MATMAT_ROWS];
 #pragma GCC unroll 2
-                for (int i = 0; i < MATMAT_ROWS; i++) d[i] = bn_x86_quarter_codes(CODES_AT(block + i * row_bytes, h), k);
+                for (int i = 0; i < MATMAT_ROWS; i++)
+                    d[i] = bn_x86_quarter_codes(CODES_AT(block + i * row_bytes, h), k);
 #pragma GCC unroll 6
                 for (int t = 0; t < MATMAT_TOKENS; t++) {
                     const __m256i x = Q_AT(q[t] + off, k, h);
 #pragma GCC unroll 2
                     for (int i = 0; i < MATMAT_ROWS; i++)
-                        acc[i * MATMAT_TOKENS + t] =
-                            _mm256_dpbusd_avx_epi32(acc[i * MATMAT_TOKENS + t], d[i], x);
+                        acc[i * MATMAT_TOKENS + t] = _mm256_dpbusd_avx_epi32(
+                            acc[i * MATMAT_TOKENS + t], d[i], x);
                 }
             }
     }

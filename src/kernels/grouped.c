@@ -32,9 +32,9 @@ static void *arena_or_heap(bn_arena *arena, size_t n, int *in_arena)
     void *p = bn_arena_alloc(arena, n, QK256_BLOCK_BYTES);
     *in_arena = p != NULL;
     return p ? p
-             : bn_aligned_alloc(QK256_BLOCK_BYTES,
-                                n ? (n + QK256_BLOCK_BYTES - 1) / QK256_BLOCK_BYTES * QK256_BLOCK_BYTES
-                                  : QK256_BLOCK_BYTES);
+             : bn_aligned_alloc(QK256_BLOCK_BYTES, n ? (n + QK256_BLOCK_BYTES - 1) /
+                                                           QK256_BLOCK_BYTES * QK256_BLOCK_BYTES
+                                                     : QK256_BLOCK_BYTES);
 }
 
 int bn_grouped_alloc_q2(qk256_matrix *m, int rows, int cols, bn_arena *arena)

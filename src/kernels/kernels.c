@@ -10,7 +10,6 @@
 #include "runtime/cpu.h"
 #include "kernels.h"
 
-
 #if defined(__x86_64__)
 #define X86_TABLE(t) (&(t))
 #else
@@ -23,9 +22,9 @@
 #endif
 
 typedef struct {
-    const char *name;         /* the table's own name */
-    const char *family;       /* a name that picks the best supported table of a family */
-    const bn_kernels *table;  /* NULL when not built for this architecture */
+    const char *name;        /* the table's own name */
+    const char *family;      /* a name that picks the best supported table of a family */
+    const bn_kernels *table; /* NULL when not built for this architecture */
     int (*supported)(const bn_cpu_features *f);
 } kernel_entry;
 
@@ -193,4 +192,3 @@ uint64_t bn_read_sum(const void *buf, size_t bytes)
     const u64x2 s = (a0 + a1) + (a2 + a3);
     return s[0] + s[1];
 }
-

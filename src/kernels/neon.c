@@ -97,8 +97,8 @@ static void quantize_neon(const float *x, int n, bn_qact *a)
 #define QUARTER0(c) vreinterpretq_s8_u8(vandq_u8(c, vdupq_n_u8(3)))
 #define QUARTER(c, shift) QUARTER0(vshrq_n_u8(c, shift))
 /* The 16 activations matching code bytes [16j, 16j+16) in that quarter. */
-#define Q_AT(q, shift, j) \
-    vld1q_s8((q) + (size_t)(shift) / 2 * QUARTER_BYTES + (size_t)(j) * BYTES_PER_VEC)
+#define Q_AT(q, shift, j)                                                                          \
+    vld1q_s8((q) + (size_t)(shift) / 2 * QUARTER_BYTES + (size_t)(j)*BYTES_PER_VEC)
 
 #if defined(__clang__) && !defined(__ARM_FEATURE_DOTPROD)
 /* clang (14) declares vdotq_s32 only when the whole file is compiled for
@@ -151,15 +151,15 @@ static inline int32x4_t block_dot_plain(const uint8_t *codes, const int8_t *q)
 }
 
 /* Row sums and per-block sums from a block_dot above (inlined). */
-#define ROW_DOT_BODY(block_dot)                                                                \
-    int32x4_t acc = vdupq_n_s32(0);                                                            \
-    for (int b = 0; b < n; b++)                                                                \
-        acc = vaddq_s32(acc, block_dot(codes + (size_t)b * QK256_BLOCK_BYTES,                  \
-                                       q + (size_t)b * QK256_BLOCK));                          \
+#define ROW_DOT_BODY(block_dot)                                                                    \
+    int32x4_t acc = vdupq_n_s32(0);                                                                \
+    for (int b = 0; b < n; b++)                                                                    \
+        acc = vaddq_s32(                                                                           \
+            acc, block_dot(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK));   \
     return vaddvq_s32(acc);
-#define BLOCK_DOTS_BODY(block_dot)                                                             \
-    for (int b = 0; b < n; b++)                                                                \
-        dots[b] = vaddvq_s32(                                                                  \
+#define BLOCK_DOTS_BODY(block_dot)                                                                 \
+    for (int b = 0; b < n; b++)                                                                    \
+        dots[b] = vaddvq_s32(                                                                      \
             block_dot(codes + (size_t)b * QK256_BLOCK_BYTES, q + (size_t)b * QK256_BLOCK));
 
 DOTPROD_FN static int32_t row_dot_sdot(const uint8_t *codes, const int8_t *q, int n)
@@ -233,28 +233,29 @@ static inline void store_sums4(const int32x4_t *acc, int32_t *sums)
  * code bytes of a row are split quarter by quarter once for all tokens,
  * and each activation vector is loaded once for all rows. MAC(i, t, d, x)
  * adds the products of codes d (row i) and activations x (token t). */
-#define TILE_BLOCK(rows, b, MAC)                                                               \
-    for (int j = 0; j < CHUNKS; j++) {                                                         \
-        uint8x16_t c[rows];                                                                    \
-        UNROLL for (int i = 0; i < (rows); i++) c[i] = code_chunk(codes + i * row_bytes, b, j); \
-        for (int k = 0; k < QUARTERS; k++) {                                                   \
-            int8x16_t d[rows];                                                                 \
-            UNROLL for (int i = 0; i < (rows); i++) d[i] = next_quarter(&c[i]);                \
-            UNROLL for (int t = 0; t < TILE_TOKENS; t++) {                                     \
-                const int8x16_t x = Q_AT(q[t] + (size_t)(b) * QK256_BLOCK, 2 * k, j);          \
-                UNROLL for (int i = 0; i < (rows); i++) MAC(i, t, d[i], x);                    \
-            }                                                                                  \
-        }                                                                                      \
+#define TILE_BLOCK(rows, b, MAC)                                                                   \
+    for (int j = 0; j < CHUNKS; j++) {                                                             \
+        uint8x16_t c[rows];                                                                        \
+        UNROLL for (int i = 0; i < (rows); i++) c[i] = code_chunk(codes + i * row_bytes, b, j);    \
+        for (int k = 0; k < QUARTERS; k++) {                                                       \
+            int8x16_t d[rows];                                                                     \
+            UNROLL for (int i = 0; i < (rows); i++) d[i] = next_quarter(&c[i]);                    \
+            UNROLL for (int t = 0; t < TILE_TOKENS; t++)                                           \
+            {                                                                                      \
+                const int8x16_t x = Q_AT(q[t] + (size_t)(b)*QK256_BLOCK, 2 * k, j);                \
+                UNROLL for (int i = 0; i < (rows); i++) MAC(i, t, d[i], x);                        \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 /* Each sdot lane adds four products into int32. */
 #define SDOT_MAC(i, t, d, x) acc[i][t] = sdot(acc[i][t], d, x)
 /* Two widening multiply-adds cover the 16 products. */
-#define PLAIN_MAC(i, t, d, x) \
+#define PLAIN_MAC(i, t, d, x)                                                                      \
     blk[i][t] = vmlal_high_s8(vmlal_s8(blk[i][t], vget_low_s8(d), vget_low_s8(x)), d, x)
 
-DOTPROD_FN static void row_tile_sdot(const uint8_t *codes, size_t row_bytes,
-                                     const int8_t *const *q, int nb, int32_t *sums)
+DOTPROD_FN static void row_tile_sdot(const uint8_t *codes, size_t row_bytes, const int8_t *const *q,
+                                     int nb, int32_t *sums)
 {
     int32x4_t acc[SDOT_ROWS][TILE_TOKENS] = {0};
     for (int b = 0; b < nb; b++) TILE_BLOCK(SDOT_ROWS, b, SDOT_MAC)
@@ -271,9 +272,8 @@ static void row_tile_plain(const uint8_t *codes, size_t row_bytes, const int8_t 
     for (int b = 0; b < nb; b++) {
         int16x8_t blk[PLAIN_ROWS][TILE_TOKENS] = {0};
         TILE_BLOCK(PLAIN_ROWS, b, PLAIN_MAC)
-        UNROLL for (int i = 0; i < PLAIN_ROWS; i++)
-            UNROLL for (int t = 0; t < TILE_TOKENS; t++)
-                acc[i][t] = vpadalq_s16(acc[i][t], blk[i][t]);
+        UNROLL for (int i = 0; i < PLAIN_ROWS; i++) UNROLL for (int t = 0; t < TILE_TOKENS; t++)
+            acc[i][t] = vpadalq_s16(acc[i][t], blk[i][t]);
     }
     UNROLL for (int i = 0; i < PLAIN_ROWS; i++) store_sums4(acc[i], sums + (size_t)i * TILE_TOKENS);
 }
@@ -283,8 +283,8 @@ static const bn_matmat_shape matmat_sdot = {TILE_TOKENS, SDOT_ROWS, row_tile_sdo
 static const bn_matmat_shape matmat_plain = {TILE_TOKENS, PLAIN_ROWS, row_tile_plain,
                                              qk256_matvec_plain, NULL};
 
-static void qk256_matmat_sdot(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
-                              int ldy, int r0, int r1)
+static void qk256_matmat_sdot(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                              int r0, int r1)
 {
     bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_sdot);
 }
@@ -362,13 +362,15 @@ ALWAYS_INLINE void score_key(const float *q, int nq, const void *k, int f16, siz
         float32x4_t kv[ATTN_VECS];
 #pragma GCC unroll 4
         for (int c = 0; c < ATTN_VECS; c++)
-            kv[c] = c < vecs ? cache_load4(k, row + (size_t)i + 4 * (size_t)c, f16) : vdupq_n_f32(0.0f);
+            kv[c] = c < vecs ? cache_load4(k, row + (size_t)i + 4 * (size_t)c, f16)
+                             : vdupq_n_f32(0.0f);
 #pragma GCC unroll 4
         for (int j = 0; j < nq; j++)
 #pragma GCC unroll 4
             for (int c = 0; c < ATTN_VECS; c++)
                 if (c < vecs)
-                    a[j][c] = vaddq_f32(a[j][c], vmulq_f32(vld1q_f32(q + (size_t)j * d + i + 4 * c), kv[c]));
+                    a[j][c] = vaddq_f32(a[j][c],
+                                        vmulq_f32(vld1q_f32(q + (size_t)j * d + i + 4 * c), kv[c]));
     }
 #pragma GCC unroll 4
     for (int j = 0; j < nq; j++) scores[(size_t)j * ld] = fold16_neon(a[j]) * scale;
@@ -412,7 +414,8 @@ ALWAYS_INLINE void values_pass(const float *w, size_t ld, int nq, const void *v,
         for (int j = 0; j < nq; j++) {
             const float32x4_t wp = vdupq_n_f32(w[(size_t)j * ld + p]);
 #pragma GCC unroll 4
-            for (int c = 0; c < ATTN_VECS; c++) acc[j][c] = vaddq_f32(acc[j][c], vmulq_f32(wp, vv[c]));
+            for (int c = 0; c < ATTN_VECS; c++)
+                acc[j][c] = vaddq_f32(acc[j][c], vmulq_f32(wp, vv[c]));
         }
     }
 #pragma GCC unroll 4
@@ -459,8 +462,9 @@ static inline float32x4_t exp4(float32x4_t x)
     p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(BN_EXP_C2));
     p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
     p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(1.0f));
-    const uint32x4_t e = vaddq_u32(vsubq_u32(vreinterpretq_u32_f32(t), vdupq_n_u32(BN_EXP_ROUNDER_BITS)),
-                                   vdupq_n_u32(BN_EXP_BIAS2));
+    const uint32x4_t e = vaddq_u32(
+        vsubq_u32(vreinterpretq_u32_f32(t), vdupq_n_u32(BN_EXP_ROUNDER_BITS)),
+        vdupq_n_u32(BN_EXP_BIAS2));
     const uint32x4_t e1 = vshrq_n_u32(e, 1);
     const float32x4_t s1 = vreinterpretq_f32_u32(vshlq_n_u32(e1, BN_EXP_SHIFT));
     const float32x4_t s2 = vreinterpretq_f32_u32(vshlq_n_u32(vsubq_u32(e, e1), BN_EXP_SHIFT));

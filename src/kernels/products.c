@@ -8,7 +8,7 @@
 
 #include "q16.h"
 
-#define DOTS_CHUNK 32      /* blocks whose dots are computed per call */
+#define DOTS_CHUNK 32 /* blocks whose dots are computed per call */
 
 /* docs/FORWARD.md, Ternary products, with per-block scales:
  * acc += d * (sum(code*q) - sum(q)) for each block in order, then
@@ -50,9 +50,9 @@ void bn_q16_matvec_rows(const qk256_matrix *w, const bn_qact *a, float *y, int r
                                    a, w->scale);
 }
 
-#define MAX_TILE 32      /* tokens */
+#define MAX_TILE 32 /* tokens */
 #define MAX_TILE_ROWS 4
-#define EPI_LANES 4      /* tokens per vector of the tile epilogue; every tile is a multiple */
+#define EPI_LANES 4 /* tokens per vector of the tile epilogue; every tile is a multiple */
 
 /* GCC/clang vector extensions: SSE2 or NEON lanes in portable C. */
 typedef float f32x4 __attribute__((vector_size(EPI_LANES * sizeof(float))));

@@ -14,14 +14,15 @@
 #include "f16.h"
 #include "runtime/platform.h"
 
-#define GROUP 128          /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,
+#define GROUP                                                                                      \
+    128                    /* weights per 2-bit group: an I2_S block (QK_I2_S on x86,              \
                               docs/FORMAT.md, I2_S), half a TQ2_0 block */
 #define GROUP_BYTES 32     /* bytes per group */
 #define ALL_ZERO_BYTE 0x55 /* code 1 (weight 0) in all four fields */
 #define TQ1_QS_MAIN 32     /* TQ1_0 qs bytes of 5 trits for elements 0..159 */
 #define TQ1_QS_REST 16     /* then 16 bytes for elements 160..239 */
 #define TQ1_QS_BYTES (TQ1_QS_MAIN + TQ1_QS_REST)
-#define TQ1_QH_BYTES 4     /* 4 trits each for elements 240..255 */
+#define TQ1_QH_BYTES 4 /* 4 trits each for elements 240..255 */
 #define TQ1_TRITS_QS 5
 #define TQ1_TRITS_QH 4
 #define TQ2_BLOCK_BYTES 66 /* 64 bytes qs + fp16 d */
@@ -37,7 +38,8 @@ int qk256_alloc_unset(qk256_matrix *m, int rows, int cols, int with_block_scales
     const size_t bytes = qk256_codes_bytes(rows, cols);
     m->codes = bn_arena_alloc(arena, bytes, QK256_BLOCK_BYTES);
     m->codes_in_arena = m->codes != NULL;
-    if (!m->codes) m->codes = bn_aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
+    if (!m->codes)
+        m->codes = bn_aligned_alloc(QK256_BLOCK_BYTES, bytes ? bytes : QK256_BLOCK_BYTES);
     if (!m->codes) return -1;
     m->scale = 1.0f;
     if (with_block_scales) {
@@ -136,8 +138,7 @@ static uint8_t without_code3(uint8_t b) { return (uint8_t)(b & ~(code3_fields(b)
  * weights m, m + 64, m + 128, m + 192 = fields 0 and 2 of a[m] and b[m];
  * byte 32 + m the weights 32 + m, 96 + m, 160 + m, 224 + m = fields 1 and
  * 3. Code 3 (unused) becomes weight 0. */
-static inline void groups_to_qk256(const uint8_t *a, const uint8_t *b, field_order o,
-                                   uint8_t *dst)
+static inline void groups_to_qk256(const uint8_t *a, const uint8_t *b, field_order o, uint8_t *dst)
 {
     for (int m = 0; m < GROUP_BYTES; m++) {
         const uint8_t lo = without_code3(a[m]);

@@ -39,12 +39,12 @@
 
 typedef struct {
     int rows, cols;
-    int blocks_per_row;   /* ceil(cols / 256) */
-    int q16_in_arena;     /* q16 belongs to an arena, which frees it */
-    uint8_t *codes;       /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
-    float scale;          /* per-tensor scale, used when block_scales == NULL */
-    int codes_in_arena;   /* codes belong to an arena (arena.h), which frees them */
-    float *block_scales;  /* rows * blocks_per_row, or NULL */
+    int blocks_per_row;  /* ceil(cols / 256) */
+    int q16_in_arena;    /* q16 belongs to an arena, which frees it */
+    uint8_t *codes;      /* rows * blocks_per_row * 64 bytes, 64-byte aligned */
+    float scale;         /* per-tensor scale, used when block_scales == NULL */
+    int codes_in_arena;  /* codes belong to an arena (arena.h), which frees them */
+    float *block_scales; /* rows * blocks_per_row, or NULL */
     /* The codes in the 1.6-bit layout of q16.h (--weights q16), rows of
      * q16_row_bytes; then codes is NULL. Only with a per-tensor scale. */
     uint8_t *q16;

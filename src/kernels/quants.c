@@ -47,15 +47,15 @@
 #define Q6_K_BYTES BN_Q6_K_BYTES
 #define Q6_K_SUB BN_Q6_K_SUB
 #define Q6_K_OFFSET BN_Q6_K_OFFSET /* q - 32 spans [-32, 31] */
-#define Q6_K_SCALE_LO (-128) /* the int8 sub-block scales */
+#define Q6_K_SCALE_LO (-128)       /* the int8 sub-block scales */
 #define Q6_K_SCALE_HI 127
 #define F16_BYTES 2
 
 #define QK2_0 64
 #define QK1_0 128
 #define GROUPED_BYTES 18 /* Q2_0 and Q1_0: fp16 d and 16 bytes */
-#define DOT_CHUNK 256 /* values dequantized at a time: a multiple of every block */
-#define DOT_LANES 16  /* independent partial sums, so the compiler can vectorize */
+#define DOT_CHUNK 256    /* values dequantized at a time: a multiple of every block */
+#define DOT_LANES 16     /* independent partial sums, so the compiler can vectorize */
 
 static float load_f16(const uint8_t *p)
 {
@@ -169,7 +169,7 @@ static void dequant_q4_k(const uint8_t *src, float *restrict out, int n)
     }
 }
 
-#define Q6_K_RUN 32      /* values sharing one ql/qh byte range */
+#define Q6_K_RUN 32 /* values sharing one ql/qh byte range */
 #define Q6_K_QH BN_Q6_K_QH
 #define Q6_K_SCALES BN_Q6_K_SCALES
 #define Q6_K_D BN_Q6_K_D
@@ -189,8 +189,8 @@ static void q6_k_levels(const uint8_t *restrict src, int8_t *restrict out)
 {
     for (int half = 0; half < QK_K / BN_Q6_K_HALF; half++)
         for (int k = 0; k < BN_Q6_K_HALF / Q6_K_RUN; k++) {
-            const uint8_t *restrict ql =
-                src + BN_Q6_K_HALF_QL * (size_t)half + Q6_K_RUN * (size_t)(k % 2);
+            const uint8_t *restrict ql = src + BN_Q6_K_HALF_QL * (size_t)half +
+                                         Q6_K_RUN * (size_t)(k % 2);
             const uint8_t *restrict qh = src + Q6_K_QH + Q6_K_RUN * (size_t)half;
             const int ql_shift = 4 * (k / 2), qh_shift = 2 * k;
             int8_t *restrict o = out + BN_Q6_K_HALF * (size_t)half + Q6_K_RUN * (size_t)k;
@@ -308,9 +308,9 @@ typedef struct {
 } codec;
 
 static const codec codecs[] = {
-    {GGML_TYPE_F32, dequant_f32, NULL},        {GGML_TYPE_F16, dequant_f16, quant_f16},
-    {GGML_TYPE_BF16, dequant_bf16, NULL},      {GGML_TYPE_Q8_0, dequant_q8_0, quant_q8_0},
-    {GGML_TYPE_Q4_0, dequant_q4_0, NULL},      {GGML_TYPE_Q4_K, dequant_q4_k, NULL},
+    {GGML_TYPE_F32, dequant_f32, NULL},         {GGML_TYPE_F16, dequant_f16, quant_f16},
+    {GGML_TYPE_BF16, dequant_bf16, NULL},       {GGML_TYPE_Q8_0, dequant_q8_0, quant_q8_0},
+    {GGML_TYPE_Q4_0, dequant_q4_0, NULL},       {GGML_TYPE_Q4_K, dequant_q4_k, NULL},
     {GGML_TYPE_Q6_K, dequant_q6_k, quant_q6_k}, {GGML_TYPE_Q2_0, dequant_q2_0, NULL},
     {GGML_TYPE_Q1_0, dequant_q1_0, NULL},
 };

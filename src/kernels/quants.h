@@ -17,8 +17,8 @@
 
 /* The block layouts of the --lm-head types (quants.c describes them),
  * shared with the SIMD kernels of their products. */
-#define BN_Q8_0_BLOCK 32  /* values per block */
-#define BN_Q8_0_BYTES 34  /* fp16 d, then int8 qs[32] */
+#define BN_Q8_0_BLOCK 32 /* values per block */
+#define BN_Q8_0_BYTES 34 /* fp16 d, then int8 qs[32] */
 #define BN_Q6_K_BLOCK 256
 #define BN_Q6_K_BYTES 210
 #define BN_Q6_K_QH 128     /* offset of qh[64]; ql[128] is at 0 */

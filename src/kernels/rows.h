@@ -27,12 +27,12 @@
  * same steps per lane get the same bits. Below BN_EXP_MIN: 0; above
  * BN_EXP_MAX: +inf; NaN: x itself. Within 1.25 ulp of exp for every float
  * input (tests/test_rows.c sweeps them with a stride). */
-#define BN_EXP_LOG2E 1.44269502f          /* log2 e, rounded to float */
-#define BN_EXP_ROUNDER 12582912.0f        /* 1.5 * 2^23 */
-#define BN_EXP_ROUNDER_BITS 0x4b400000u   /* its bits: + k in the low ones */
-#define BN_EXP_LN2_HI 0.693145751953125f  /* ln 2 to 16 significant bits */
-#define BN_EXP_LN2_LO 1.42860677e-6f      /* ln 2 - BN_EXP_LN2_HI */
-#define BN_EXP_C2 (1.0f / 2.0f)           /* C_n = 1 / n! */
+#define BN_EXP_LOG2E 1.44269502f         /* log2 e, rounded to float */
+#define BN_EXP_ROUNDER 12582912.0f       /* 1.5 * 2^23 */
+#define BN_EXP_ROUNDER_BITS 0x4b400000u  /* its bits: + k in the low ones */
+#define BN_EXP_LN2_HI 0.693145751953125f /* ln 2 to 16 significant bits */
+#define BN_EXP_LN2_LO 1.42860677e-6f     /* ln 2 - BN_EXP_LN2_HI */
+#define BN_EXP_C2 (1.0f / 2.0f)          /* C_n = 1 / n! */
 #define BN_EXP_C3 (1.0f / 6.0f)
 #define BN_EXP_C4 (1.0f / 24.0f)
 #define BN_EXP_C5 (1.0f / 120.0f)

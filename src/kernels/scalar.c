@@ -155,7 +155,8 @@ static void f16_rows_inputs(const uint16_t *w, int cols, const float *x, int n, 
                 }
         }
         for (int i = 0; i < n; i++)
-            y[(size_t)i * ldy + r] = bn_f16_dot_tail(fold16(lane[i]), wr, x + (size_t)i * cols, k, cols);
+            y[(size_t)i * ldy + r] = bn_f16_dot_tail(fold16(lane[i]), wr, x + (size_t)i * cols, k,
+                                                     cols);
     }
 }
 
@@ -163,8 +164,9 @@ static void f16_matmat_scalar(const uint16_t *w, int cols, const float *x, int n
                               size_t ldy, int r0, int r1)
 {
     for (int i0 = 0; i0 < n; i0 += BN_F16_INPUTS)
-        f16_rows_inputs(w, cols, x + (size_t)i0 * cols, n - i0 < BN_F16_INPUTS ? n - i0 : BN_F16_INPUTS,
-                        y + (size_t)i0 * ldy, ldy, r0, r1);
+        f16_rows_inputs(w, cols, x + (size_t)i0 * cols,
+                        n - i0 < BN_F16_INPUTS ? n - i0 : BN_F16_INPUTS, y + (size_t)i0 * ldy, ldy,
+                        r0, r1);
 }
 
 /* ------------------------------------------------------------ attention */
@@ -226,7 +228,10 @@ static void rmsnorm_scalar(float *out, const float *x, const float *w, int n, fl
     bn_norm_mul_from(out, x, w, 0, n, bn_rms_scale(lane, n, eps));
 }
 
-static void silu_mul_scalar(float *gate, const float *up, int n) { bn_silu_mul_from(gate, up, 0, n); }
+static void silu_mul_scalar(float *gate, const float *up, int n)
+{
+    bn_silu_mul_from(gate, up, 0, n);
+}
 
 const bn_kernels bn_kernels_scalar = {
     .name = "scalar",

@@ -51,11 +51,11 @@
 #define BN_Q8_TINY 1e-30f /* 127 / BN_Q8_TINY is finite */
 #define BN_Q8_SUM_SPAN 16 /* values per entry of sums */
 typedef struct bn_q8act {
-    int n;          /* values: a multiple of BN_Q8_GROUP */
-    int8_t *q;      /* n levels */
-    float *d;       /* n / BN_Q8_GROUP group scales */
-    int16_t *sums;  /* n / BN_Q8_SUM_SPAN sums of 16 consecutive levels (for
-                     * kernels that multiply offset weight levels) */
+    int n;         /* values: a multiple of BN_Q8_GROUP */
+    int8_t *q;     /* n levels */
+    float *d;      /* n / BN_Q8_GROUP group scales */
+    int16_t *sums; /* n / BN_Q8_SUM_SPAN sums of 16 consecutive levels (for
+                    * kernels that multiply offset weight levels) */
 } bn_q8act;
 
 /* A group's scale from its max|x| (above): *d = amax / 127; returns the
@@ -146,8 +146,8 @@ typedef struct {
     /* The same over an F16 KV cache (rows of halves, `stride` halves
      * apart): the results of attn_scores / attn_values, bit for bit, on
      * the rows widened to f32 (bn_f16_to_f32, exact). */
-    void (*attn_scores_f16)(const float *q, int n_q, const uint16_t *k, size_t stride, int n,
-                            int d, float scale, float *scores, size_t ld, int hot);
+    void (*attn_scores_f16)(const float *q, int n_q, const uint16_t *k, size_t stride, int n, int d,
+                            float scale, float *scores, size_t ld, int hot);
     void (*attn_values_f16)(const float *w, size_t ld, int n_q, const uint16_t *v, size_t stride,
                             int n, int d, float *out);
     /* The float row operations, as the steps of rows.h define them over a
@@ -179,31 +179,30 @@ typedef struct {
  * a constant, so each entry compiles to one kind of row load and the two
  * kinds share every other step. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): ATTR is an attribute, not an expression */
-#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES) \
+#define BN_ATTN_ENTRIES(ATTR, NAME, SCORES, VALUES)                                                \
     BN_ATTN_ENTRIES_LINKED(static, ATTR, NAME, SCORES, VALUES)
-#define BN_ATTN_ENTRIES_LINKED(LINK, ATTR, NAME, SCORES, VALUES)                                 \
-    ATTR LINK void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride,    \
-                                        int n, int d, float scale, float *scores, size_t ld,     \
-                                        int hot)                                                 \
-    {                                                                                            \
-        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                              \
-    }                                                                                            \
-    ATTR LINK void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,        \
-                                        size_t stride, int n, int d, float *out)                 \
-    {                                                                                            \
-        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                             \
-    }                                                                                            \
-    ATTR LINK void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,            \
-                                            size_t stride, int n, int d, float scale,            \
-                                            float *scores, size_t ld, int hot)                   \
-    {                                                                                            \
-        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                              \
-    }                                                                                            \
-    ATTR LINK void attn_values_f16_##NAME(const float *w, size_t ld, int n_q,                    \
-                                            const uint16_t *v, size_t stride, int n, int d,      \
-                                            float *out)                                          \
-    {                                                                                            \
-        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                             \
+#define BN_ATTN_ENTRIES_LINKED(LINK, ATTR, NAME, SCORES, VALUES)                                   \
+    ATTR LINK void attn_scores_##NAME(const float *q, int n_q, const float *k, size_t stride,      \
+                                      int n, int d, float scale, float *scores, size_t ld,         \
+                                      int hot)                                                     \
+    {                                                                                              \
+        SCORES(q, n_q, k, 0, stride, n, d, scale, scores, ld, hot);                                \
+    }                                                                                              \
+    ATTR LINK void attn_values_##NAME(const float *w, size_t ld, int n_q, const float *v,          \
+                                      size_t stride, int n, int d, float *out)                     \
+    {                                                                                              \
+        VALUES(w, ld, n_q, v, 0, stride, n, d, out);                                               \
+    }                                                                                              \
+    ATTR LINK void attn_scores_f16_##NAME(const float *q, int n_q, const uint16_t *k,              \
+                                          size_t stride, int n, int d, float scale, float *scores, \
+                                          size_t ld, int hot)                                      \
+    {                                                                                              \
+        SCORES(q, n_q, k, 1, stride, n, d, scale, scores, ld, hot);                                \
+    }                                                                                              \
+    ATTR LINK void attn_values_f16_##NAME(const float *w, size_t ld, int n_q, const uint16_t *v,   \
+                                          size_t stride, int n, int d, float *out)                 \
+    {                                                                                              \
+        VALUES(w, ld, n_q, v, 1, stride, n, d, out);                                               \
     }
 /* NOLINTEND(bugprone-macro-parentheses) */
 

@@ -20,7 +20,7 @@
  * must be: GCC 12 left one out of line in an AVX-512 caller, found it
  * free of side effects and dropped the call, prefetches and all. */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
-#define BN_X86_REDUCE_LANES 8 /* vectors reduced together by bn_x86_reduce8 */
+#define BN_X86_REDUCE_LANES 8      /* vectors reduced together by bn_x86_reduce8 */
 #define BN_X86_Q6_K_OFFSET_SHIFT 5 /* x 32 = BN_Q6_K_OFFSET, the Q6_K level offset */
 /* Rows stream from RAM: ask for the weights this far ahead, into L1 and,
  * much further, into L2. The hardware prefetcher alone does not run far
@@ -94,15 +94,15 @@ ALWAYS_INLINE BN_X86_AVX2_FN __m256i bn_x86_quarter_codes(__m256i c, int k)
 /* The body of a bn_block_dots_fn (products.h) over codes, q, n, dots from
  * block_dot(codes, q), one block's sum(code*q) spread over 8 int32 lanes
  * (inlined): 8 blocks' lanes reduced together. */
-#define BN_X86_BLOCK_DOTS_BODY(block_dot)                                                      \
-    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {                                      \
-        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;              \
-        __m256i v[BN_X86_REDUCE_LANES];                                                        \
-        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)                                          \
-            v[i] = i < m ? block_dot(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,             \
-                                     q + (size_t)(b0 + i) * QK256_BLOCK)                       \
-                         : _mm256_setzero_si256();                                             \
-        bn_x86_store_sums(v, m, dots + b0);                                                    \
+#define BN_X86_BLOCK_DOTS_BODY(block_dot)                                                          \
+    for (int b0 = 0; b0 < n; b0 += BN_X86_REDUCE_LANES) {                                          \
+        const int m = n - b0 < BN_X86_REDUCE_LANES ? n - b0 : BN_X86_REDUCE_LANES;                 \
+        __m256i v[BN_X86_REDUCE_LANES];                                                            \
+        for (int i = 0; i < BN_X86_REDUCE_LANES; i++)                                              \
+            v[i] = i < m ? block_dot(codes + (size_t)(b0 + i) * QK256_BLOCK_BYTES,                 \
+                                     q + (size_t)(b0 + i) * QK256_BLOCK)                           \
+                         : _mm256_setzero_si256();                                                 \
+        bn_x86_store_sums(v, m, dots + b0);                                                        \
     }
 
 /* The largest of the 8 lanes of v (no NaN among them: any order is exact). */

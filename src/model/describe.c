@@ -79,7 +79,8 @@ void bn_model_describe(const bn_model *m, void (*emit)(const char *line, void *c
          m->act == BN_ACT_RELU2 ? "relu2" : "silu");
     EMIT("graph:           %s%s%s, RoPE %s, %s output layer",
          m->has_sub_norms ? "sub-norms" : "no sub-norms", m->has_qk_norm ? ", q/k norms" : "",
-         m->has_norm_in ? ", projection input norms" : "", m->rope == BN_ROPE_NORM ? "norm" : "neox",
+         m->has_norm_in ? ", projection input norms" : "",
+         m->rope == BN_ROPE_NORM ? "norm" : "neox",
          gguf_find_tensor(m->file, "output.weight") ? "separate" : "tied");
     static const char *const pool_names[] = {"none", "mean", "cls", "last"};
     EMIT("activations:     %s; pooling %s",

@@ -25,8 +25,8 @@
 
 bn_model_params bn_model_default_params(void)
 {
-    return (bn_model_params){.kernel = "auto", .verbose = 0, .n_batch = 0, .lm_head = NULL,
-                             .weights = NULL};
+    return (bn_model_params){
+        .kernel = "auto", .verbose = 0, .n_batch = 0, .lm_head = NULL, .weights = NULL};
 }
 
 /* A copy of a norm weight vector (pass 1 checked it, validate.c). */
@@ -147,7 +147,8 @@ static int load_metadata(bn_model *m, const char *path, const bn_model_params *p
     if (!m->file) return -1;
     if (bn_read_arch(m, err) || bn_read_hparams(m, err)) return -1;
     if (!(m->tok = bn_tokenizer_from_gguf(m->file, err, BN_ERR_LEN))) return -1;
-    if (bn_read_vocab_size(m, err) || bn_validate_tensors(m, p->lm_head, &m->out_type, err)) return -1;
+    if (bn_read_vocab_size(m, err) || bn_validate_tensors(m, p->lm_head, &m->out_type, err))
+        return -1;
     if (!(m->kernels = bn_kernels_select(p->kernel, err, BN_ERR_LEN))) return -1;
     return 0;
 }
@@ -172,7 +173,7 @@ static int load_all(bn_model *m, const char *path, const bn_model_params *p, cha
     int rc = load_weights(m, m->out_type, err);
     if (!rc && wants_lm_copy(m, p->lm_copy) && bn_lm_copy_build(m) && m->verbose)
         fprintf(stderr, "bitnet-run: no memory for the output layer's copy: every logit computed "
-                "in full\n");
+                        "in full\n");
     bn_pool_free(m->pool); /* contexts bring their own threads */
     m->pool = NULL;
     if (!rc && p->use_mlock) rc = bn_lock_weights(m, err);

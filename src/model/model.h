@@ -33,8 +33,8 @@ typedef enum { BN_ROPE_NEOX, BN_ROPE_NORM } bn_rope_type;
 
 typedef struct {
     int n_layer;
-    int n_embd;     /* residual stream width */
-    int n_ff;       /* FFN hidden width */
+    int n_embd;                      /* residual stream width */
+    int n_ff;                        /* FFN hidden width */
     int n_head, n_head_kv, head_dim; /* head_dim: attention.key_length, else n_embd / n_head */
     int n_ctx_train;
     int n_vocab;
@@ -48,7 +48,7 @@ typedef struct {
     int rows, cols;
     const uint8_t *data; /* into the mapped file, or `owned` */
     size_t row_bytes;
-    uint8_t *owned; /* a copy requantized at load (--lm-head), else NULL */
+    uint8_t *owned;     /* a copy requantized at load (--lm-head), else NULL */
     int owned_in_arena; /* owned lies in the model's weights arena */
     /* A Q2_0 / Q1_0 output layer repacked for the Q8 products of
      * kernels/grouped.h (Bonsai's LM head), else NULL; owned by the model. */
@@ -64,11 +64,11 @@ typedef struct {
 } bn_lm_row_bound;
 
 typedef struct {
-    bn_q8rows q;            /* q.rows == 0: no copy */
-    int8_t *levels;         /* q's owned arrays */
+    bn_q8rows q;    /* q.rows == 0: no copy */
+    int8_t *levels; /* q's owned arrays */
     uint16_t *scales;
-    bn_lm_row_bound *rows;  /* [q.rows] */
-    float max_norm;         /* the largest copy or exact norm */
+    bn_lm_row_bound *rows; /* [q.rows] */
+    float max_norm;        /* the largest copy or exact norm */
 } bn_lm_copy;
 
 typedef struct {
@@ -102,16 +102,16 @@ struct bn_model {
     bn_arena weights; /* the layers' ternary codes and a requantized output layer */
     int q16;          /* the ternary matrices in the 1.6-bit layout (bn_model_params.weights) */
     bn_dense tok_embd;
-    bn_dense output; /* same data as tok_embd when tied (unless requantized) */
+    bn_dense output;    /* same data as tok_embd when tied (unless requantized) */
     bn_lm_copy lm_copy; /* of a wide output layer (bn_model_params.lm_copy) */
     float *output_norm;
     bn_tokenizer *tok;
     bn_pool *pool; /* the threads that load the model; NULL once loaded */
     const bn_kernels *kernels;
     int verbose;
-    int vocab_only;    /* bn_model_params.vocab_only: no weights, no evaluation */
-    uint32_t out_type; /* the output layer's type once loaded (--lm-head) */
-    int n_batch;   /* its contexts' default most tokens per pass */
+    int vocab_only;            /* bn_model_params.vocab_only: no weights, no evaluation */
+    uint32_t out_type;         /* the output layer's type once loaded (--lm-head) */
+    int n_batch;               /* its contexts' default most tokens per pass */
     const bn_backend *backend; /* runs its passes (bn_model_params.device) */
     void *dev;                 /* the backend's copy of the weights, or NULL */
 };

@@ -46,14 +46,17 @@ static int check_tq(const gguf_tensor *t, const char *name, const qk256_tq_forma
 {
     if (t->ne[0] % QK256_BLOCK) /* gguf.c refuses these already; stay safe */
         return bn_errf(err, "tensor %s: %s row length %lld is not a multiple of %d", name, f->name,
-                    (long long)t->ne[0], QK256_BLOCK);
+                       (long long)t->ne[0], QK256_BLOCK);
     for (size_t i = 0; i < tq_blocks(t); i++)
         if (!isfinite(qk256_tq_scale(f, t->data, i)))
             return bn_errf(err, "tensor %s: block %zu has a non-finite scale", name, i);
     return 0;
 }
 
-int bn_ternary_is_grouped(uint32_t type) { return type == GGML_TYPE_Q2_0 || type == GGML_TYPE_Q1_0; }
+int bn_ternary_is_grouped(uint32_t type)
+{
+    return type == GGML_TYPE_Q2_0 || type == GGML_TYPE_Q1_0;
+}
 
 /* The tensor's encoding is one bn_ternary_load repacks, with finite scales. */
 int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
@@ -62,7 +65,7 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
     if (t->type == GGML_TYPE_I2_S) {
         if (t->ne[0] % I2S_ROW_MULTIPLE)
             return bn_errf(err, "tensor %s: I2_S row length %lld is not a multiple of %d", name,
-                        (long long)t->ne[0], I2S_ROW_MULTIPLE);
+                           (long long)t->ne[0], I2S_ROW_MULTIPLE);
         if (!isfinite(i2s_tensor_scale(t->data, (int)t->ne[1], (int)t->ne[0])))
             return bn_errf(err, "tensor %s: the I2_S scale is not finite", name);
         return 0;
@@ -70,9 +73,9 @@ int bn_ternary_check(const gguf_tensor *t, const char *name, char *err)
     if (tq_format(t->type)) return check_tq(t, name, tq_format(t->type), err);
     if (is_float_type(t->type)) return 0;
     return bn_errf(err,
-                "tensor %s has type %s, which is not a ternary encoding this engine reads "
-                "(I2_S, TQ2_0, TQ1_0, Q2_0, Q1_0, or ternary-valued F32/F16/BF16)",
-                name, gguf_type_name(t->type));
+                   "tensor %s has type %s, which is not a ternary encoding this engine reads "
+                   "(I2_S, TQ2_0, TQ1_0, Q2_0, Q1_0, or ternary-valued F32/F16/BF16)",
+                   name, gguf_type_name(t->type));
 }
 
 /* Float weights all of one magnitude s or zero: {-s, 0, +s}. */
@@ -105,17 +108,17 @@ int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err)
     if (ok < 0) return bn_errf(err, "out of memory checking tensor %s", name);
     if (!ok)
         return bn_errf(err, "tensor %s holds %s values that are not ternary ({-s, 0, +s})", name,
-                    gguf_type_name(t->type));
+                       gguf_type_name(t->type));
     return 0;
 }
 
 /* ------------------------------------------------------------- repacking */
 
 typedef struct {
-    double sum_abs;   /* sum of |w| over the row */
-    float max_abs;    /* largest |w| */
+    double sum_abs;    /* sum of |w| over the row */
+    float max_abs;     /* largest |w| */
     float min_nonzero; /* smallest non-zero |w| (INFINITY when none) */
-    int finite;       /* no NaN or infinity in the row */
+    int finite;        /* no NaN or infinity in the row */
 } row_stats;
 
 typedef struct {
@@ -256,7 +259,7 @@ static int load_tq(repack_job *j, bn_pool *pool, const char *name, char *err)
     long bad = atomic_load(&j->bad);
     if (bad)
         return bn_errf(err, "tensor %s: %ld %s weights are not ternary (code 3 = +2)", name, bad,
-                    j->tq->name);
+                       j->tq->name);
     return 0;
 }
 
@@ -315,8 +318,8 @@ static int load_grouped(const gguf_tensor *t, const char *name, bn_pool *pool, b
 }
 
 /* Tensor t repacked into *out, in the arena when it fits, Q16 when asked. */
-int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
-                    int q16, qk256_matrix *out, char *err)
+int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena, int q16,
+                    qk256_matrix *out, char *err)
 {
     if (bn_ternary_check(t, name, err)) return -1;
     if (bn_ternary_is_grouped(t->type)) return load_grouped(t, name, pool, arena, out, err);
@@ -340,7 +343,8 @@ int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_ar
     } else {
         rc = load_floats(&j, pool, name, err);
     }
-    if (!rc && to_16 && to_q16(out, pool, arena)) rc = bn_errf(err, "out of memory for tensor %s", name);
+    if (!rc && to_16 && to_q16(out, pool, arena))
+        rc = bn_errf(err, "out of memory for tensor %s", name);
     if (rc) qk256_free(out);
     return rc;
 }

@@ -26,7 +26,7 @@ int bn_ternary_check_strict(const gguf_tensor *t, const char *name, char *err);
  * the 2-bit codes. Data errors found while repacking (a TQ2_0 code 3, NaN
  * among float weights) return -1 with err naming the tensor, and *out is
  * freed. */
-int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena,
-                    int q16, qk256_matrix *out, char *err);
+int bn_ternary_load(const gguf_tensor *t, const char *name, bn_pool *pool, bn_arena *arena, int q16,
+                    qk256_matrix *out, char *err);
 
 #endif

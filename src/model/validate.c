@@ -146,9 +146,10 @@ static int check_act_scheme(bn_model *m, int il, size_t i, const gguf_tensor *t,
     const int grouped = bn_ternary_is_grouped(t->type);
     if (il == 0 && i == 0) m->act_groups = grouped;
     if (grouped == m->act_groups) return 0;
-    return bn_errf(err, "tensor %s is %s but blk.0.attn_q.weight is %s: a model's projections "
-                   "must all be Q2_0/Q1_0 or all take per-token activations", name,
-                   gguf_type_name(t->type),
+    return bn_errf(err,
+                   "tensor %s is %s but blk.0.attn_q.weight is %s: a model's projections "
+                   "must all be Q2_0/Q1_0 or all take per-token activations",
+                   name, gguf_type_name(t->type),
                    gguf_type_name(gguf_find_tensor(m->file, "blk.0.attn_q.weight")->type));
 }
 

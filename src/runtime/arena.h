@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 typedef struct {
-    uint8_t *map;      /* the whole mapping, NULL when there is none */
+    uint8_t *map; /* the whole mapping, NULL when there is none */
     size_t map_bytes;
     uint8_t *base;     /* its first huge-page boundary */
     size_t size, used; /* bytes from base, and how many are handed out */

@@ -23,8 +23,8 @@
  * subleaf, is at least 1) */
 #define CPUID7_1_EAX_AVXVNNI (1u << 4)
 /* XCR0: register state the OS saves on context switches */
-#define XCR0_SSE_AVX 0x06u     /* XMM and upper YMM halves */
-#define XCR0_AVX512 0xe0u      /* opmask, upper ZMM halves, ZMM16-31 */
+#define XCR0_SSE_AVX 0x06u /* XMM and upper YMM halves */
+#define XCR0_AVX512 0xe0u  /* opmask, upper ZMM halves, ZMM16-31 */
 
 static unsigned long long read_xcr0(void)
 {

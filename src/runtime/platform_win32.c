@@ -78,8 +78,8 @@ static const char *win_error(char *buf, size_t len)
     case ERROR_OUTOFMEMORY: return "Cannot allocate memory";
     default: break;
     }
-    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e,
-                             0, buf, (DWORD)len, NULL);
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, e, 0,
+                             buf, (DWORD)len, NULL);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.')) buf[--n] = 0;
     if (!n) snprintf(buf, len, "Windows error %lu", (unsigned long)e);
     return buf;
@@ -115,11 +115,11 @@ int bn_file_open(bn_file *f, const char *path, char *err, size_t errlen)
         return -1;
     }
     LARGE_INTEGER size;
-    const char *bad = GetFileType(h) != FILE_TYPE_DISK ? "is not a regular file"
-                      : !GetFileSizeEx(h, &size)     ? "cannot stat: size unknown"
-                      : size.QuadPart == 0            ? "file is empty"
+    const char *bad = GetFileType(h) != FILE_TYPE_DISK               ? "is not a regular file"
+                      : !GetFileSizeEx(h, &size)                     ? "cannot stat: size unknown"
+                      : size.QuadPart == 0                           ? "file is empty"
                       : (unsigned long long)size.QuadPart > SIZE_MAX ? "file is too large"
-                                                                      : NULL;
+                                                                     : NULL;
     if (bad) {
         snprintf(err, errlen, "%s", bad);
         CloseHandle(h);
@@ -141,10 +141,11 @@ int bn_file_read(const bn_file *f, void *buf, char *err, size_t errlen)
         at.Offset = (DWORD)done;
         at.OffsetHigh = (DWORD)((unsigned long long)done >> 32);
         DWORD got = 0;
-        if (!ReadFile((HANDLE)f->os, (char *)buf + done, left < READ_PIECE ? (DWORD)left : READ_PIECE,
-                      &got, &at) ||
+        if (!ReadFile((HANDLE)f->os, (char *)buf + done,
+                      left < READ_PIECE ? (DWORD)left : READ_PIECE, &got, &at) ||
             !got) {
-            snprintf(err, errlen, "cannot read: %s", got ? win_error(msg, sizeof msg) : "file shrank");
+            snprintf(err, errlen, "cannot read: %s",
+                     got ? win_error(msg, sizeof msg) : "file shrank");
             return -1;
         }
         done += got;

@@ -220,10 +220,9 @@ size_t http_response_head(char *buf, size_t cap, int status, const char *content
     char length[48] = "";
     if (content_length >= 0)
         snprintf(length, sizeof length, "Content-Length: %ld\r\n", content_length);
-    const int n = snprintf(buf, cap,
-                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: %s\r\n%s\r\n",
-                           status, http_reason(status), content_type, length,
-                           keep_alive && content_length >= 0 ? "keep-alive" : "close",
-                           extra ? extra : "");
+    const int n = snprintf(
+        buf, cap, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: %s\r\n%s\r\n", status,
+        http_reason(status), content_type, length,
+        keep_alive && content_length >= 0 ? "keep-alive" : "close", extra ? extra : "");
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }

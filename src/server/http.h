@@ -17,14 +17,14 @@ typedef struct {
     char method[8];
     const char *path; /* the target without its query; points into the buffer */
     size_t path_len;
-    int minor;            /* HTTP/1.minor */
-    int keep_alive;       /* the connection may carry another request */
-    int expect_continue;  /* Expect: 100-continue */
-    const char *auth;     /* the Authorization value, or NULL */
+    int minor;           /* HTTP/1.minor */
+    int keep_alive;      /* the connection may carry another request */
+    int expect_continue; /* Expect: 100-continue */
+    const char *auth;    /* the Authorization value, or NULL */
     size_t auth_len;
-    size_t head_len;      /* bytes of the request line and headers, CRLFCRLF included */
+    size_t head_len; /* bytes of the request line and headers, CRLFCRLF included */
     size_t content_length;
-    const char *body;     /* content_length bytes after the head (once complete) */
+    const char *body; /* content_length bytes after the head (once complete) */
 } http_request;
 
 /* Parses the request at the start of buf[0..len). Returns 0 once it is

@@ -21,8 +21,8 @@ struct addrinfo *net_resolve(const char *host, int port, char *err, size_t errle
 {
     char service[16];
     snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res;
     const int gai = getaddrinfo(host, service, &hints, &res);
     if (!gai) return res;

@@ -60,9 +60,9 @@ net_sock net_accept(net_sock listener)
 
 int net_wait(net_sock s, int events, int ms)
 {
-    struct pollfd pfd = {.fd = (int)s,
-                         .events = (short)((events & NET_IN ? POLLIN : 0) |
-                                           (events & NET_OUT ? POLLOUT : 0))};
+    struct pollfd pfd = {
+        .fd = (int)s,
+        .events = (short)((events & NET_IN ? POLLIN : 0) | (events & NET_OUT ? POLLOUT : 0))};
     const int n = poll(&pfd, 1, ms);
     if (n <= 0) return n < 0 && errno != EINTR ? -1 : 0;
     return (pfd.revents & POLLIN ? NET_IN : 0) | (pfd.revents & POLLOUT ? NET_OUT : 0) |

@@ -19,15 +19,15 @@
 #include "server.h"
 #include "timing.h"
 
-#define POLL_SLICE_MS 50       /* how often waits look at the stop flags */
-#define GRACE_MS 3000          /* running requests may finish this long after a signal */
-#define MAX_CONNECTIONS 256    /* beyond: the longest-idle one is closed, else 503 */
-#define HEAD_TIMEOUT_MS 5000   /* a request head (or a kept-alive connection's next one) */
+#define POLL_SLICE_MS 50            /* how often waits look at the stop flags */
+#define GRACE_MS 3000               /* running requests may finish this long after a signal */
+#define MAX_CONNECTIONS 256         /* beyond: the longest-idle one is closed, else 503 */
+#define HEAD_TIMEOUT_MS 5000        /* a request head (or a kept-alive connection's next one) */
 #define MAX_KEEPALIVE_REQUESTS 1000 /* requests one connection may carry */
-#define CONN_STACK (256 << 10) /* a connection thread's stack */
+#define CONN_STACK (256 << 10)      /* a connection thread's stack */
 #define LISTEN_BACKLOG 128
-#define LINGER_MS 1000         /* reading a closing client's leftovers */
-#define FINAL_WRITE_MS 1000    /* after the grace period: telling the clients they are cut off */
+#define LINGER_MS 1000      /* reading a closing client's leftovers */
+#define FINAL_WRITE_MS 1000 /* after the grace period: telling the clients they are cut off */
 #define HEAD_CAP 512
 
 static server *the_server;
@@ -148,8 +148,9 @@ static int read_request(conn *c, http_request *req)
         if (rc == 0) return 0;
         if (atomic_load(&srv->stopping) && c->len == 0) return -1;
         const int wait = deadline_left_ms(deadline);
-        if (!wait) return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
-                                   -1 : -1;
+        if (!wait)
+            return c->len ? respond_error(c, 408, "the request took too long to arrive", 0),
+                   -1     : -1;
         if (net_wait(c->fd, NET_IN, wait) <= 0) continue;
         if (c->len == c->cap) {
             c->cap = c->cap ? 2 * c->cap : HTTP_MAX_HEAD;
@@ -248,8 +249,10 @@ static int handle_generation(conn *c, const http_request *hr, int chat)
     srv_job job;
     memset(&job, 0, sizeof job);
     if (bn_model_embedding_only(srv->m))
-        return respond_error(c, 400, "this model is an embedding model (it pools its states and "
-                             "has no output layer): use /v1/embeddings", hr->keep_alive);
+        return respond_error(c, 400,
+                             "this model is an embedding model (it pools its states and "
+                             "has no output layer): use /v1/embeddings",
+                             hr->keep_alive);
     int status = api_parse_generation(srv, hr->body, hr->content_length, chat, &req, &job, msg);
     if (status) {
         api_request_free(&req, &job);
@@ -348,10 +351,10 @@ static int serve_endpoint(conn *c, const http_request *r, endpoint ep)
     int status = 200;
     switch (ep) {
     case EP_WEBUI:
-        if (c->srv->o->no_webui) return respond_error(c, 404, "no such endpoint (--no-webui)",
-                                                      r->keep_alive);
-        return respond(c, 200, "text/html; charset=utf-8", (const char *)webui_page,
-                       webui_page_len, r->keep_alive);
+        if (c->srv->o->no_webui)
+            return respond_error(c, 404, "no such endpoint (--no-webui)", r->keep_alive);
+        return respond(c, 200, "text/html; charset=utf-8", (const char *)webui_page, webui_page_len,
+                       r->keep_alive);
     case EP_HEALTH: {
         static const char ok[] = "{\"status\": \"ok\"}\n";
         return respond(c, 200, "application/json", ok, sizeof ok - 1, r->keep_alive);
@@ -423,8 +426,10 @@ static void *connection_main(void *arg)
         c->len -= used;
     }
     pthread_mutex_lock(&srv->mu); /* out of the list before its fd can be reused */
-    if (c->prev) c->prev->next = c->next;
-    else open_conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        open_conns = c->next;
     if (c->next) c->next->prev = c->prev;
     pthread_mutex_unlock(&srv->mu);
     linger_close(c->fd);
@@ -440,7 +445,7 @@ static void *connection_main(void *arg)
 
 /* log_error, then exits with code: for failures while the server starts. */
 static __attribute__((format(printf, 2, 3), noreturn)) void server_die(int code, const char *fmt,
-                                                                        ...)
+                                                                       ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -456,7 +461,8 @@ static net_sock listen_on(const run_opts *o)
     const char *host = o->host ? o->host : OPT_DEFAULT_HOST;
     char err[BN_ERR_LEN];
     int loopback, bound;
-    const net_sock fd = net_listen(host, o->port, LISTEN_BACKLOG, &loopback, &bound, err, sizeof err);
+    const net_sock fd = net_listen(host, o->port, LISTEN_BACKLOG, &loopback, &bound, err,
+                                   sizeof err);
     if (fd == NET_NONE) server_die(EXIT_USAGE, "%s", err);
     if (!loopback && !o->api_key)
         log_note("warning: listening on %s, reachable from other machines, without --api-key",
@@ -474,7 +480,7 @@ static int evict_idle(void)
         if (atomic_load(&c->idle) && (!oldest || c->idle_since < oldest->idle_since)) oldest = c;
     if (!oldest) return 0;
     atomic_store(&oldest->idle, 0); /* not chosen twice */
-    net_shutdown_both(oldest->fd); /* its wait wakes, its recv sees the end */
+    net_shutdown_both(oldest->fd);  /* its wait wakes, its recv sees the end */
     return 1;
 }
 

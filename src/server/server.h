@@ -34,15 +34,15 @@ typedef struct srv_job {
     int n_predict; /* -1: until the end of the context */
     int lookup;    /* most draft tokens a pass: --lookup, or "speculative.n_max" */
     bn_sampler_params sp;
-    bn_logit_bias *bias; /* sp.logit_bias: the request's logit_bias */
+    bn_logit_bias *bias;     /* sp.logit_bias: the request's logit_bias */
     struct grammar *grammar; /* constrained output: grammar, json_schema, response_format */
-    int logprobs;        /* report the tokens' log probabilities */
-    int top_logprobs;    /* and this many alternatives each */
+    int logprobs;            /* report the tokens' log probabilities */
+    int top_logprobs;        /* and this many alternatives each */
     char **stops;
     int n_stops;
-    pthread_cond_t cv; /* signalled when text arrives or the job ends */
+    pthread_cond_t cv;    /* signalled when text arrives or the job ends */
     struct srv_job *next; /* in the queue */
-    text_buf text;         /* generated text not yet sent */
+    text_buf text;        /* generated text not yet sent */
     int done;
     int cancelled; /* the client went away (or the server stops) */
     int in_slot;
@@ -60,7 +60,7 @@ typedef struct srv_job {
 typedef struct {
     long requests, errors, prompt_tokens, generated_tokens;
     long drafted, accepted; /* --lookup draft tokens checked, kept */
-    double busy_s; /* engine time spent evaluating */
+    double busy_s;          /* engine time spent evaluating */
 } srv_stats;
 
 typedef struct srv_engine srv_engine;
@@ -77,7 +77,7 @@ typedef struct {
     srv_job *queue_head, *queue_tail;
     int queued, active, connections;
     srv_stats stats;
-    atomic_int stopping; /* no new requests; running ones finish */
+    atomic_int stopping;   /* no new requests; running ones finish */
     atomic_int cancel_all; /* the grace period is over: stop everything */
     atomic_int abort_eval; /* stop the pass in progress (a client left) */
     srv_engine *engine;
@@ -112,10 +112,10 @@ typedef enum { TOOL_NONE, TOOL_AUTO, TOOL_REQUIRED, TOOL_NAMED } srv_tool_choice
 
 /* What a request asked for, once its body is parsed. */
 typedef struct {
-    int chat;   /* /v1/chat/completions */
-    int stream; /* server-sent events */
+    int chat;          /* /v1/chat/completions */
+    int stream;        /* server-sent events */
     int include_usage; /* stream_options.include_usage */
-    char *prompt; /* the rendered prompt text */
+    char *prompt;      /* the rendered prompt text */
     size_t prompt_len;
     srv_tool *tools; /* n_tools of them */
     int n_tools;
@@ -151,12 +151,12 @@ void tools_free(srv_request *req);
  * (when it asked for logprobs); under the server's mutex. */
 void api_take_probs(const server *srv, srv_job *job, const gen_seq *q);
 /* The whole response of a non-streamed request (malloc'd JSON). */
-char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
-                          const char *id, const char *text, size_t len, size_t *out_len);
+char *api_completion_body(const server *srv, srv_request *req, const srv_job *job, const char *id,
+                          const char *text, size_t len, size_t *out_len);
 /* One event of a stream: a text delta, or (final) the finish reason and
  * usage (malloc'd "data: {...}\n\n"). */
-char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
-                       const char *id, const char *text, size_t len, int final, size_t *out_len);
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, const char *id,
+                       const char *text, size_t len, int final, size_t *out_len);
 /* {"error": {"message", "type"}} for a status (malloc'd). */
 char *api_error_body(int status, const char *msg, size_t *out_len);
 /* /tokenize, /detokenize, /v1/models, /metrics bodies; status 200 or 4xx. */

@@ -22,10 +22,10 @@
 #include "timing.h"
 
 #define MAX_TEMPERATURE 100.0
-#define MAX_PENALTY 2.0          /* OpenAI's range for presence and frequency */
-#define MIN_REPEAT_PENALTY 1e-3  /* as the command line's --repeat-penalty */
+#define MAX_PENALTY 2.0         /* OpenAI's range for presence and frequency */
+#define MIN_REPEAT_PENALTY 1e-3 /* as the command line's --repeat-penalty */
 #define MAX_REPEAT_PENALTY 1e3
-#define MAX_LOGIT_BIAS 100.0     /* OpenAI's range; -100 bans in practice */
+#define MAX_LOGIT_BIAS 100.0        /* OpenAI's range; -100 bans in practice */
 #define MAX_SEED 9007199254740991.0 /* 2^53 - 1: exact in JSON */
 #define HTTP_OK 200
 #define HTTP_BAD_REQUEST 400
@@ -123,7 +123,8 @@ static int append_content(gen_parse *g, const json_member *c, text_buf *text)
             t->kind != JSON_STRING)
             rc = bad(g->msg, "only {\"type\": \"text\", \"%s\"} content parts are supported",
                      "text");
-        else buf_append(text, t->str, t->str_len);
+        else
+            buf_append(text, t->str, t->str_len);
         json_object_free(&part);
     }
     json_object_free(&parts);
@@ -136,7 +137,8 @@ static void append_tool_calls(const json_member *calls, text_buf *text)
 {
     json_object arr, call, fn;
     char err[BN_ERR_LEN];
-    if (calls->kind != JSON_ARRAY || json_parse_array(calls->raw, calls->raw_len, &arr, err)) return;
+    if (calls->kind != JSON_ARRAY || json_parse_array(calls->raw, calls->raw_len, &arr, err))
+        return;
     for (int i = 0; i < arr.n; i++) {
         const json_member *c = &arr.members[i];
         if (c->kind != JSON_OBJECT || json_parse_object(c->raw, c->raw_len, &call, err)) continue;
@@ -289,8 +291,11 @@ static int array_length(gen_parse *g, const json_member *mb)
 static int set_grammar(gen_parse *g, const char *field, const char *text, size_t len)
 {
     char err[BN_ERR_LEN];
-    if (g->job->grammar) return bad(g->msg, "\"%s\": only one of grammar, json_schema and "
-                                            "response_format may constrain the output", field);
+    if (g->job->grammar)
+        return bad(g->msg,
+                   "\"%s\": only one of grammar, json_schema and "
+                   "response_format may constrain the output",
+                   field);
     g->job->grammar = grammar_parse(text, len, err);
     if (!g->job->grammar) {
         snprintf(g->msg, BN_ERR_LEN, "\"%s\": %.400s", field, err);
@@ -303,7 +308,8 @@ static int set_grammar(gen_parse *g, const char *field, const char *text, size_t
 static int set_schema(gen_parse *g, const char *field, const json_member *schema)
 {
     char err[BN_ERR_LEN];
-    if (schema->kind != JSON_OBJECT) return bad(g->msg, "\"%s\" must be a JSON Schema object", field);
+    if (schema->kind != JSON_OBJECT)
+        return bad(g->msg, "\"%s\" must be a JSON Schema object", field);
     char *text = json_schema_to_grammar(schema->raw, schema->raw_len, err);
     if (!text) {
         snprintf(g->msg, BN_ERR_LEN, "\"%s\": %.400s", field, err);
@@ -336,8 +342,10 @@ static int parse_response_format(gen_parse *g, const json_member *mb)
             !json_parse_object(spec->raw, spec->raw_len, &js, g->msg))
             schema = json_get(&js, "schema");
         rc = schema ? set_schema(g, rf, schema)
-                    : bad(g->msg, "\"%s\": json_schema needs {\"json_schema\": {\"schema\": "
-                                  "{...}}}", rf);
+                    : bad(g->msg,
+                          "\"%s\": json_schema needs {\"json_schema\": {\"schema\": "
+                          "{...}}}",
+                          rf);
     } else if (strcmp(type->str, "text")) {
         rc = bad(g->msg, "\"%s\": type must be text, json_object or json_schema", rf);
     }
@@ -373,8 +381,9 @@ static int parse_unsupported_field(gen_parse *g, const json_member *mb)
     if (!strcmp(k, "tool_choice") || !strcmp(k, "function_call")) {
         if (mb->kind == JSON_STRING && (!strcmp(mb->str, "none") || !strcmp(mb->str, "auto")))
             return 0;
-        return bad(g->msg, "\"%s\" must be \"none\" or \"auto\" here (tool calls: \"tools\" on "
-                           "/v1/chat/completions)",
+        return bad(g->msg,
+                   "\"%s\" must be \"none\" or \"auto\" here (tool calls: \"tools\" on "
+                   "/v1/chat/completions)",
                    k);
     }
     if (!strcmp(k, "response_format")) return parse_response_format(g, mb);
@@ -397,8 +406,9 @@ static int parse_logprobs(gen_parse *g, const json_member *mb)
         return 0;
     }
     if (g->req->chat || json_number_in(mb, 0, BN_MAX_PROBS, 1, &v))
-        return bad(g->msg, g->req->chat ? "\"%s\" must be a boolean"
-                                        : "\"%s\" must be a boolean or an integer from 0 to 20",
+        return bad(g->msg,
+                   g->req->chat ? "\"%s\" must be a boolean"
+                                : "\"%s\" must be a boolean or an integer from 0 to 20",
                    "logprobs");
     g->job->logprobs = 1;
     g->job->top_logprobs = (int)v;
@@ -413,12 +423,15 @@ static int add_bias(gen_parse *g, const char *id_text, const json_member *id_num
     double id = -1, b;
     char *end = NULL;
     const int n_vocab = bn_model_n_vocab(g->srv->m);
-    if (id_num) json_number_in(id_num, 0, n_vocab - 1, 1, &id);
-    else if (*id_text) id = strtod(id_text, &end);
+    if (id_num)
+        json_number_in(id_num, 0, n_vocab - 1, 1, &id);
+    else if (*id_text)
+        id = strtod(id_text, &end);
     if ((end && *end) || id < 0 || id >= n_vocab || id != (double)(int32_t)id)
         return bad(g->msg, "\"%s\" keys must be token ids of this model", "logit_bias");
     int on = 1;
-    if (!member_bool(bias, &on) && !on) b = -INFINITY;
+    if (!member_bool(bias, &on) && !on)
+        b = -INFINITY;
     else if (json_number_in(bias, -MAX_LOGIT_BIAS, MAX_LOGIT_BIAS, 0, &b))
         return bad(g->msg, "\"%s\" values must be numbers from -100 to 100 (or false)",
                    "logit_bias");
@@ -550,8 +563,14 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
         {"repeat_last_n", FIELD_REPEAT_LAST_N, -1, BN_MAX_CTX, "-1: all"},
         {"typical_p", FIELD_TYPICAL_P, 0, 1, "1 = off"},
     };
-    gen_parse g = {srv, req, job, fields, sizeof fields / sizeof *fields,
-                   {.sp = &job->sp, .n_predict = &job->n_predict, .lookup = &job->lookup}, msg, NULL};
+    gen_parse g = {srv,
+                   req,
+                   job,
+                   fields,
+                   sizeof fields / sizeof *fields,
+                   {.sp = &job->sp, .n_predict = &job->n_predict, .lookup = &job->lookup},
+                   msg,
+                   NULL};
     json_object obj;
     if (parse_body(body, len, &obj, msg)) return HTTP_BAD_REQUEST;
     int rc = 0;
@@ -562,8 +581,10 @@ int api_parse_generation(server *srv, const char *body, size_t len, int chat, sr
     if (!rc) rc = tools_grammar(req, &calls, msg);
     if (calls && job->grammar) {
         grammar_free(calls);
-        rc = bad(msg, "\"%s\": a required tool call and a response_format or grammar exclude "
-                      "each other", "tool_choice");
+        rc = bad(msg,
+                 "\"%s\": a required tool call and a response_format or grammar exclude "
+                 "each other",
+                 "tool_choice");
     } else if (calls) {
         job->grammar = calls;
     }
@@ -618,7 +639,9 @@ static void write_header(FILE *f, const server *srv, const srv_request *req, con
                          int chunk)
 {
     fprintf(f, "{\"id\": \"%s\", \"object\": \"%s\", \"created\": %lld, \"model\": ", id,
-            !req->chat ? "text_completion" : chunk ? "chat.completion.chunk" : "chat.completion",
+            !req->chat ? "text_completion"
+            : chunk    ? "chat.completion.chunk"
+                       : "chat.completion",
             (long long)time(NULL));
     json_string(f, srv->model_name, strlen(srv->model_name));
 }
@@ -626,8 +649,9 @@ static void write_header(FILE *f, const server *srv, const srv_request *req, con
 /* "usage": OpenAI's token counts. */
 static void write_usage(FILE *f, const srv_job *job)
 {
-    fprintf(f, ", \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, "
-               "\"total_tokens\": %d}",
+    fprintf(f,
+            ", \"usage\": {\"prompt_tokens\": %d, \"completion_tokens\": %d, "
+            "\"total_tokens\": %d}",
             job->np, job->n_out, job->np + job->n_out);
 }
 
@@ -733,20 +757,25 @@ static void write_completion_logprobs(FILE *f, const server *srv, const srv_job 
 }
 
 /* ", \"logprobs\": ..." of a choice, for the tokens [from, to). */
-static void write_logprobs(FILE *f, const server *srv, const srv_request *req,
-                           const srv_job *job, int from, int to)
+static void write_logprobs(FILE *f, const server *srv, const srv_request *req, const srv_job *job,
+                           int from, int to)
 {
     fputs(", \"logprobs\": ", f);
-    if (!job->logprobs) fputs("null", f);
-    else if (req->chat) write_chat_logprobs(f, srv, job, from, to);
-    else write_completion_logprobs(f, srv, job, from, to);
+    if (!job->logprobs)
+        fputs("null", f);
+    else if (req->chat)
+        write_chat_logprobs(f, srv, job, from, to);
+    else
+        write_completion_logprobs(f, srv, job, from, to);
 }
 
 /* Closes the choice with its finish_reason (null: cancelled or failed). */
 static void write_finish(FILE *f, const char *reason)
 {
-    if (reason) fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
-    else fputs(", \"finish_reason\": null}]", f);
+    if (reason)
+        fprintf(f, ", \"finish_reason\": \"%s\"}]", reason);
+    else
+        fputs(", \"finish_reason\": null}]", f);
 }
 
 /* A reply that opens with a "<think>...</think>" block (Qwen3): the
@@ -808,8 +837,8 @@ static void write_chat_content(FILE *f, srv_request *req, const char *id, const 
 }
 
 /* The whole response of a request that was not streamed. */
-char *api_completion_body(const server *srv, srv_request *req, const srv_job *job,
-                          const char *id, const char *text, size_t len, size_t *out_len)
+char *api_completion_body(const server *srv, srv_request *req, const srv_job *job, const char *id,
+                          const char *text, size_t len, size_t *out_len)
 {
     char *out;
     FILE *f = mem_open(&out, out_len);
@@ -839,8 +868,8 @@ char *api_completion_body(const server *srv, srv_request *req, const srv_job *jo
 }
 
 /* One server-sent event: a text delta, or the final one. */
-char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
-                       const char *id, const char *text, size_t len, int final, size_t *out_len)
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, const char *id,
+                       const char *text, size_t len, int final, size_t *out_len)
 {
     char *out;
     FILE *f = mem_open(&out, out_len);
@@ -856,8 +885,10 @@ char *api_stream_event(const server *srv, srv_request *req, const srv_job *job,
         fputs("\"text\": ", f);
         json_string(f, text, len);
     }
-    if (final) fputs(", \"logprobs\": null", f);
-    else write_logprobs(f, srv, req, job, job->lp_sent, job->n_lp);
+    if (final)
+        fputs(", \"logprobs\": null", f);
+    else
+        write_logprobs(f, srv, req, job, job->lp_sent, job->n_lp);
     write_finish(f, final ? finish_of(req, job) : NULL);
     if (final) {
         write_usage(f, job);
@@ -913,12 +944,15 @@ int api_tokenize(const server *srv, const char *body, size_t len, char **out, si
             wrong = member_bool(mb, &parse_special);
         }
         if (wrong)
-            rc = bad(msg, "unknown or malformed field \"%.64s\" (expected content, add_special, "
-                          "parse_special)", mb->key);
+            rc = bad(msg,
+                     "unknown or malformed field \"%.64s\" (expected content, add_special, "
+                     "parse_special)",
+                     mb->key);
     }
     if (!rc && !content) rc = bad(msg, "\"%s\" (a string) is missing", "content");
     int32_t *ids = NULL;
-    const int flags = (add_special ? BN_TOK_ADD_BOS : 0) | (parse_special ? BN_TOK_PARSE_SPECIAL : 0);
+    const int flags = (add_special ? BN_TOK_ADD_BOS : 0) |
+                      (parse_special ? BN_TOK_PARSE_SPECIAL : 0);
     const int n = rc ? 0 : bn_tokenize(srv->tok, content->str, content->str_len, flags, &ids, msg);
     if (n < 0) rc = HTTP_BAD_REQUEST;
     if (!rc) {
@@ -944,7 +978,8 @@ static int read_ids(const server *srv, const json_member *mb, id_list *ids, char
     for (int i = 0; i < arr.n && !rc; i++) {
         if (json_number_in(&arr.members[i], 0, bn_model_n_vocab(srv->m) - 1, 1, &v))
             rc = bad(msg, "\"%s\" holds a value that is not a token id of this model", "tokens");
-        else ids_push(ids, (int32_t)v);
+        else
+            ids_push(ids, (int32_t)v);
     }
     json_object_free(&arr);
     return rc;
@@ -984,8 +1019,9 @@ char *api_models_body(const server *srv, size_t *out_len)
     FILE *f = mem_open(&out, out_len);
     fputs("{\"object\": \"list\", \"data\": [{\"id\": ", f);
     json_string(f, srv->model_name, strlen(srv->model_name));
-    fprintf(f, ", \"object\": \"model\", \"created\": 0, \"owned_by\": \"bitnet-run\", "
-               "\"meta\": {\"n_vocab\": %d, \"n_ctx_train\": %d, \"n_ctx_slot\": %d}}]}\n",
+    fprintf(f,
+            ", \"object\": \"model\", \"created\": 0, \"owned_by\": \"bitnet-run\", "
+            "\"meta\": {\"n_vocab\": %d, \"n_ctx_train\": %d, \"n_ctx_slot\": %d}}]}\n",
             bn_model_n_vocab(srv->m), bn_model_n_ctx_train(srv->m), srv->n_ctx);
     fclose(f);
     return out;

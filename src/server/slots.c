@@ -71,9 +71,14 @@ static int next_job(void *user, sched_request *r)
             job_finish(job, NULL);
             continue;
         }
-        *r = (sched_request){.pids = job->pids, .np = job->np, .n_predict = job->n_predict,
-                             .sp = &job->sp, .stops = (const char *const *)job->stops,
-                             .n_stops = job->n_stops, .lookup = job->lookup, .job = job};
+        *r = (sched_request){.pids = job->pids,
+                             .np = job->np,
+                             .n_predict = job->n_predict,
+                             .sp = &job->sp,
+                             .stops = (const char *const *)job->stops,
+                             .n_stops = job->n_stops,
+                             .lookup = job->lookup,
+                             .job = job};
         job->in_slot = 1;
         srv->active++;
         return 1;
@@ -202,7 +207,9 @@ int slots_start(server *srv, char err[BN_ERR_LEN])
 {
     srv_engine *en = calloc(1, sizeof *en);
     if (!en) log_out_of_memory();
-    en->hooks = (sched_hooks){.next = next_job, .started = started, .produced = publish,
+    en->hooks = (sched_hooks){.next = next_job,
+                              .started = started,
+                              .produced = publish,
                               .finished = finished,
                               .user = srv};
     srv->engine = en;
@@ -237,8 +244,10 @@ void slots_submit(server *srv, srv_job *job)
         snprintf(job->error, sizeof job->error, "the server is shutting down");
         job_finish(job, NULL);
     } else {
-        if (srv->queue_tail) srv->queue_tail->next = job;
-        else srv->queue_head = job;
+        if (srv->queue_tail)
+            srv->queue_tail->next = job;
+        else
+            srv->queue_head = job;
         srv->queue_tail = job;
         srv->queued++;
         pthread_cond_signal(&srv->wake);

@@ -169,8 +169,7 @@ int tools_grammar(srv_request *req, struct grammar **out, char msg[BN_ERR_LEN])
     return rc;
 }
 
-int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t len,
-                      const char *id)
+int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t len, const char *id)
 {
     if (!tools_used(req)) return 0;
     while (len && strchr(" \t\r\n", *text)) text++, len--;
@@ -185,8 +184,9 @@ int tools_write_calls(FILE *f, const srv_request *req, const char *text, size_t 
         known |= !strcmp(req->tools[i].name, name->str);
     const int called = known && args && args->kind == JSON_OBJECT;
     if (called) {
-        fprintf(f, "\"tool_calls\": [{\"index\": 0, \"id\": \"call_%s\", \"type\": \"function\", "
-                   "\"function\": {\"name\": ",
+        fprintf(f,
+                "\"tool_calls\": [{\"index\": 0, \"id\": \"call_%s\", \"type\": \"function\", "
+                "\"function\": {\"name\": ",
                 id);
         json_string(f, name->str, name->str_len);
         fputs(", \"arguments\": ", f);

@@ -17,7 +17,7 @@
 #include "unicode.h"
 #include "vocab.h"
 
-#define FIRST_STAND_IN 0x100u /* unprintable bytes map to U+0100, U+0101, ... */
+#define FIRST_STAND_IN 0x100u                    /* unprintable bytes map to U+0100, U+0101, ... */
 #define MAPPED_PER_CPT ((size_t)BN_UTF8_MAX * 2) /* each UTF-8 byte maps to <= 2 bytes */
 
 /* Bytes that stand for themselves: 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF. */

@@ -63,24 +63,24 @@ struct bn_tokenizer {
     bn_vocab_kind kind;
     bn_pre_type pre; /* BPE only */
     int add_bos;
-    int add_eos; /* tokenizer.ggml.add_eos_token (embedding models) */
+    int add_eos;          /* tokenizer.ggml.add_eos_token (embedding models) */
     int add_space_prefix; /* SPM dummy prefix */
     int spm_word_chunks;  /* SPM: no piece joins a "▁" to a char before it */
     int32_t n_vocab;
-    char *texts;           /* every token text, each NUL-terminated */
-    bn_text_span *spans;   /* per token: where its text is */
-    uint8_t *types;        /* per token: BN_TT_* */
-    float *scores;         /* per token (SPM merge priority) */
+    char *texts;         /* every token text, each NUL-terminated */
+    bn_text_span *spans; /* per token: where its text is */
+    uint8_t *types;      /* per token: BN_TT_* */
+    float *scores;       /* per token (SPM merge priority) */
     bn_str_map map;
-    bn_merge_table merges; /* BPE */
+    bn_merge_table merges;      /* BPE */
     int32_t bos, eos, eot, unk; /* -1 when absent */
-    int32_t *eog;          /* end-of-generation ids */
+    int32_t *eog;               /* end-of-generation ids */
     int n_eog;
-    int32_t *specials;     /* partition candidates by rank: longest text first */
+    int32_t *specials; /* partition candidates by rank: longest text first */
     int n_specials;
     int32_t *special_ranks_by_byte; /* ranks grouped by first byte, in rank order */
     uint32_t special_byte_start[BN_BYTE_VALUES + 1]; /* group bounds in the above */
-    int32_t byte_token[BN_BYTE_VALUES]; /* SPM <0xXX> ids, -1 when absent */
+    int32_t byte_token[BN_BYTE_VALUES];              /* SPM <0xXX> ids, -1 when absent */
     /* byte-level BPE map (docs/TOKENIZERS.md, Byte-to-character map):
      * byte -> UTF-8 of its stand-in char, and back from the stand-in code
      * point */

@@ -16,9 +16,9 @@
 #include "vocab.h"
 
 #define MAX_TOKEN_LEN (1u << 20) /* longer token texts are rejected as corrupt */
-#define MAX_TOKENS 0x7FFFFFF0u     /* ids and ranks must fit an int32_t */
-#define MAX_SHOWN 64 /* buffer for a bad entry quoted (escaped) in an error */
-#define MERGE_BATCH 64 /* merges looked up together (see parse_merges) */
+#define MAX_TOKENS 0x7FFFFFF0u   /* ids and ranks must fit an int32_t */
+#define MAX_SHOWN 64             /* buffer for a bad entry quoted (escaped) in an error */
+#define MERGE_BATCH 64           /* merges looked up together (see parse_merges) */
 
 typedef struct {
     const gguf_file *f;
@@ -41,13 +41,19 @@ static const struct {
     const char *name;
     bn_pre_type type;
 } PRE_NAMES[] = {
-    {"llama3", BN_PRE_LLAMA3}, {"llama-bpe", BN_PRE_LLAMA3}, {"llama-v3", BN_PRE_LLAMA3},
+    {"llama3", BN_PRE_LLAMA3},
+    {"llama-bpe", BN_PRE_LLAMA3},
+    {"llama-v3", BN_PRE_LLAMA3},
     /* Falcon3 and Falcon-E (Falcon-H1's tokenizer): mainline llama.cpp's
      * mapping, written by the models' authors, is the LLaMA-3 split
      * (docs/TOKENIZERS.md, Falcon) */
-    {"falcon3", BN_PRE_LLAMA3}, {"falcon_e", BN_PRE_LLAMA3}, {"falcon-h1", BN_PRE_LLAMA3},
+    {"falcon3", BN_PRE_LLAMA3},
+    {"falcon_e", BN_PRE_LLAMA3},
+    {"falcon-h1", BN_PRE_LLAMA3},
     {"qwen2", BN_PRE_QWEN2},
-    {"gpt2", BN_PRE_GPT2},     {"gpt-2", BN_PRE_GPT2},       {"default", BN_PRE_DEFAULT},
+    {"gpt2", BN_PRE_GPT2},
+    {"gpt-2", BN_PRE_GPT2},
+    {"default", BN_PRE_DEFAULT},
 };
 
 int bn_pre_from_name(const char *name, size_t len, bn_pre_type *out)
@@ -67,8 +73,8 @@ static int read_texts(loader *ld, const gguf_kv *kv)
 {
     bn_tokenizer *t = ld->t;
     uint64_t n = kv->v.arr.count;
-    if (n == 0 || n > MAX_TOKENS) return fail(ld, "tokenizer.ggml.tokens has %llu entries",
-                                              (unsigned long long)n);
+    if (n == 0 || n > MAX_TOKENS)
+        return fail(ld, "tokenizer.ggml.tokens has %llu entries", (unsigned long long)n);
     gguf_str *s = malloc(n * sizeof *s);
     if (!s) return fail(ld, "out of memory");
     gguf_arr_strings(kv, s);
@@ -241,8 +247,8 @@ static int32_t find_special(const bn_tokenizer *t, const char *text)
 
 /* End-of-generation texts (docs/TOKENIZERS.md, Special tokens;
  * llama.cpp's EOG detection). */
-static const char *const EOG_TEXTS[] = {"<|eot_id|>",  "<|eom_id|>", "<|end_of_text|>",
-                                        "<|im_end|>",  "</s>",       "<|endoftext|>"};
+static const char *const EOG_TEXTS[] = {"<|eot_id|>", "<|eom_id|>", "<|end_of_text|>",
+                                        "<|im_end|>", "</s>",       "<|endoftext|>"};
 #define N_EOG_TEXTS (sizeof EOG_TEXTS / sizeof EOG_TEXTS[0])
 #define MAX_EOG (N_EOG_TEXTS + 2) /* the texts, EOS and EOT */
 
@@ -404,8 +410,10 @@ static int read_model(loader *ld)
     if (r == 0) return fail(ld, "no tokenizer in the file (tokenizer.ggml.model is missing)");
     if (r < 0) return fail(ld, "tokenizer.ggml.model has the wrong type");
     char shown[MAX_SHOWN];
-    if (gguf_str_eq(model, "gpt2")) t->kind = BN_VOCAB_BPE;
-    else if (gguf_str_eq(model, "llama")) t->kind = BN_VOCAB_SPM;
+    if (gguf_str_eq(model, "gpt2"))
+        t->kind = BN_VOCAB_BPE;
+    else if (gguf_str_eq(model, "llama"))
+        t->kind = BN_VOCAB_SPM;
     else
         return fail(ld, "unsupported tokenizer model '%s' (known: gpt2, llama)",
                     gguf_printable(model.ptr, model.len, shown, sizeof shown));

@@ -77,7 +77,7 @@ static size_t match_whitespace(const bn_cpt_text *t, size_t pos, size_t end, int
     if (e == pos) return pos;
     if (newline_rule && after_last_newline) return after_last_newline; /* \s*[\r\n]+ */
     if (e == end || e - pos == 1) return e; /* \s+(?!\S) at the end, else \s+ */
-    return e - 1; /* \s+(?!\S): the last space stays with what follows */
+    return e - 1;                           /* \s+(?!\S): the last space stays with what follows */
 }
 
 /* LLaMA-3's regex with runs of at most max_digits numbers (3; Qwen2: 1). */

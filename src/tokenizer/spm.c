@@ -19,7 +19,6 @@
 #include "merge.h"
 #include "vocab.h"
 
-
 static int piece_usable(const bn_tokenizer *t, int32_t id)
 {
     if (id < 0) return 0;

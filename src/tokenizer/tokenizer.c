@@ -148,8 +148,8 @@ static int special_allowed(const bn_tokenizer *t, int32_t id, int parse_special)
 }
 
 /* Every occurrence of every allowed special text, overlapping or not. */
-static int find_occurrences(const bn_tokenizer *t, const char *text, size_t len,
-                            int parse_special, hit_list *hits)
+static int find_occurrences(const bn_tokenizer *t, const char *text, size_t len, int parse_special,
+                            hit_list *hits)
 {
     for (size_t pos = 0; pos < len; pos++) {
         unsigned char b = (unsigned char)text[pos];
@@ -340,8 +340,10 @@ static void put_bpe_piece(const bn_tokenizer *t, int32_t id, int special, sink *
     const char *text = bn_tok_text(t, id);
     size_t len = bn_tok_len(t, id);
     uint8_t type = t->types[id];
-    if (type == BN_TT_NORMAL || type == BN_TT_UNDEFINED) put_byte_level(t, text, len, s);
-    else if (type == BN_TT_USER_DEFINED || special) put(s, text, len);
+    if (type == BN_TT_NORMAL || type == BN_TT_UNDEFINED)
+        put_byte_level(t, text, len, s);
+    else if (type == BN_TT_USER_DEFINED || special)
+        put(s, text, len);
 }
 
 static void put_spm_piece(const bn_tokenizer *t, int32_t id, int special, sink *s)
@@ -364,8 +366,10 @@ static void put_spm_piece(const bn_tokenizer *t, int32_t id, int special, sink *
 
 static void put_piece(const bn_tokenizer *t, int32_t id, int special, sink *s)
 {
-    if (t->kind == BN_VOCAB_BPE) put_bpe_piece(t, id, special, s);
-    else put_spm_piece(t, id, special, s);
+    if (t->kind == BN_VOCAB_BPE)
+        put_bpe_piece(t, id, special, s);
+    else
+        put_spm_piece(t, id, special, s);
 }
 
 int bn_token_to_piece(const bn_tokenizer *t, int32_t id, int special, char *buf, size_t cap)
@@ -395,7 +399,7 @@ size_t bn_utf8_complete_prefix(const char *buf, size_t len)
     for (size_t back = 1; back <= len && back <= BN_UTF8_MAX; back++) {
         unsigned char b = (unsigned char)buf[len - back];
         if ((b & 0xC0) == 0x80) continue; /* continuation byte */
-        size_t need = bn_utf8_seq_len(b);  /* 0: invalid, passed on as it is */
+        size_t need = bn_utf8_seq_len(b); /* 0: invalid, passed on as it is */
         return need > back ? len - back : len;
     }
     return len;

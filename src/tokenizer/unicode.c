@@ -13,9 +13,12 @@ unsigned bn_cpt_flags(uint32_t cp)
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const bn_unicode_range *r = &bn_unicode_ranges[mid];
-        if (cp < r->first) hi = mid;
-        else if (cp > r->last) lo = mid + 1;
-        else return r->flags;
+        if (cp < r->first)
+            hi = mid;
+        else if (cp > r->last)
+            lo = mid + 1;
+        else
+            return r->flags;
     }
     return 0;
 }

@@ -19,8 +19,8 @@ enum {
     BN_CPT_SPACE = 8,  /* \s: the White_Space property */
 };
 
-#define BN_UTF8_MAX 4                /* bytes of the longest UTF-8 sequence */
-#define BN_CPT_REPLACEMENT 0xFFFDu   /* U+FFFD, stands for an invalid byte */
+#define BN_UTF8_MAX 4              /* bytes of the longest UTF-8 sequence */
+#define BN_CPT_REPLACEMENT 0xFFFDu /* U+FFFD, stands for an invalid byte */
 #define BN_CPT_MAX 0x10FFFFu
 
 typedef struct {

@@ -152,9 +152,11 @@ int32_t bn_merge_rank(const bn_merge_table *m, int32_t left, int32_t right)
     size_t lo = 0, hi = m->row_start[left + 1] - m->row_start[left];
     while (lo < hi) { /* the first entry with this right id has the lowest rank */
         size_t mid = lo + (hi - lo) / 2;
-        if (row[mid].right < right) lo = mid + 1;
-        else hi = mid;
+        if (row[mid].right < right)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < m->row_start[left + 1] - m->row_start[left] && row[lo].right == right ? row[lo].rank
-                                                                                       : -1;
+                                                                                      : -1;
 }

@@ -29,8 +29,8 @@
 #define ARCH "bitnet-b1.58"
 #define MINI_EMBD 128 /* the smallest width I2_S rows allow */
 #define MINI_CTX 64
-#define TQ_EMBD 256   /* TQ2_0 rows are whole 256-value blocks */
-#define I2S_TAIL 32   /* f32 scale + filler after the codes (docs/FORMAT.md, I2_S) */
+#define TQ_EMBD 256         /* TQ2_0 rows are whole 256-value blocks */
+#define I2S_TAIL 32         /* f32 scale + filler after the codes (docs/FORMAT.md, I2_S) */
 #define I2S_ZERO_CODES 0x55 /* four weights of code 1 = 0 */
 #define Q4_0_BLOCK 32
 #define Q4_0_BLOCK_BYTES 18
@@ -155,8 +155,10 @@ static void one_layer(ge_file *e, const char *arch, int n_embd, int n_vocab, int
     }
     for (size_t i = 0; i < BN_N_PROJ; i++) {
         snprintf(key, sizeof key, "blk.0.%s.weight", bn_proj_names[i]);
-        if (tq2) add_tq2(e, key, n_embd, n_embd);
-        else add_i2s(e, key, n_embd, n_embd);
+        if (tq2)
+            add_tq2(e, key, n_embd, n_embd);
+        else
+            add_i2s(e, key, n_embd, n_embd);
         if (scales) {
             snprintf(key, sizeof key, "blk.0.%s.scale", bn_proj_names[i]);
             float half = 0.5f;
@@ -201,8 +203,20 @@ static void small_vocab(ge_file *e, const char *model, const char *const *tokens
 
 static void bpe_vocab(ge_file *e)
 {
-    static const char *const tokens[] = {"a", "<|begin_of_text|>", "<|eot_id|>", "b", "c", "ab",
-                                         "abc", "\xC4\xA0", ("\xC4\xA0" "a"), "1", "2", "12", "!"};
+    static const char *const tokens[] = {"a",
+                                         "<|begin_of_text|>",
+                                         "<|eot_id|>",
+                                         "b",
+                                         "c",
+                                         "ab",
+                                         "abc",
+                                         "\xC4\xA0",
+                                         ("\xC4\xA0"
+                                          "a"),
+                                         "1",
+                                         "2",
+                                         "12",
+                                         "!"};
     static const int32_t types[] = {1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     static const char *const merges[] = {"a b", "ab c", "\xC4\xA0 a", "1 2"};
     small_vocab(e, "gpt2", tokens, types, sizeof tokens / sizeof tokens[0]);
@@ -212,9 +226,21 @@ static void bpe_vocab(ge_file *e)
 
 static void spm_vocab(ge_file *e)
 {
-    static const char *const tokens[] = {"<unk>", "<s>", "</s>", "<0x00>", "<0x0A>", "<0xFF>",
-                                         "\xE2\x96\x81", "a", "b", ("\xE2\x96\x81" "a"), "ab",
-                                         ("\xE2\x96\x81" "ab"), "<|user|>"};
+    static const char *const tokens[] = {"<unk>",
+                                         "<s>",
+                                         "</s>",
+                                         "<0x00>",
+                                         "<0x0A>",
+                                         "<0xFF>",
+                                         "\xE2\x96\x81",
+                                         "a",
+                                         "b",
+                                         ("\xE2\x96\x81"
+                                          "a"),
+                                         "ab",
+                                         ("\xE2\x96\x81"
+                                          "ab"),
+                                         "<|user|>"};
     static const int32_t types[] = {2, 3, 3, 6, 6, 6, 1, 1, 1, 1, 1, 1, 4};
     small_vocab(e, "llama", tokens, types, sizeof tokens / sizeof tokens[0]);
     ge_drop_kv(e, "tokenizer.ggml.merges");
@@ -281,16 +307,30 @@ static void gguf_seeds(const char *dir)
 
 /* ------------------------------------------------------ tokenizer */
 
-#define TEXT(s) {(s), sizeof(s) - 1}
+#define TEXT(s)                                                                                    \
+    {                                                                                              \
+        (s), sizeof(s) - 1                                                                         \
+    }
 static const struct {
     const char *s;
     size_t len;
 } HOSTILE_TEXTS[] = {
-    TEXT(""), TEXT(" "), TEXT("\xFF\xFE\xFD"), TEXT("\xC0\x80"), TEXT("\xED\xA0\x80"),
-    TEXT("\xF4\x90\x80\x80"), TEXT("\xE2\x96"), TEXT("<|eot_id|><|eot_id|>"),
-    TEXT("<|begin_of_text|>x<|end_of_text|>"), TEXT("\r\n\r\n   \t\v"),
-    TEXT("'s'S'T'll 've 're"), TEXT("12345678901234567890"),
-    TEXT("\xE2\x96\x81\xE2\x96\x81" "a"), TEXT("a\0b"), TEXT("<0x41><unk></s>"),
+    TEXT(""),
+    TEXT(" "),
+    TEXT("\xFF\xFE\xFD"),
+    TEXT("\xC0\x80"),
+    TEXT("\xED\xA0\x80"),
+    TEXT("\xF4\x90\x80\x80"),
+    TEXT("\xE2\x96"),
+    TEXT("<|eot_id|><|eot_id|>"),
+    TEXT("<|begin_of_text|>x<|end_of_text|>"),
+    TEXT("\r\n\r\n   \t\v"),
+    TEXT("'s'S'T'll 've 're"),
+    TEXT("12345678901234567890"),
+    TEXT("\xE2\x96\x81\xE2\x96\x81"
+         "a"),
+    TEXT("a\0b"),
+    TEXT("<0x41><unk></s>"),
 };
 
 static void save_text(const char *dir, int i, unsigned selector, const char *text, size_t len)
@@ -382,10 +422,15 @@ static void grammar_seeds(const char *dir)
 int main(int argc, char **argv)
 {
     if (argc != 3) die("usage: make_seeds gguf|tokenizer|http|grammar DIR");
-    if (!strcmp(argv[1], "gguf")) gguf_seeds(argv[2]);
-    else if (!strcmp(argv[1], "tokenizer")) tokenizer_seeds(argv[2]);
-    else if (!strcmp(argv[1], "http")) http_seeds(argv[2]);
-    else if (!strcmp(argv[1], "grammar")) grammar_seeds(argv[2]);
-    else die("unknown corpus (gguf, tokenizer, http or grammar)");
+    if (!strcmp(argv[1], "gguf"))
+        gguf_seeds(argv[2]);
+    else if (!strcmp(argv[1], "tokenizer"))
+        tokenizer_seeds(argv[2]);
+    else if (!strcmp(argv[1], "http"))
+        http_seeds(argv[2]);
+    else if (!strcmp(argv[1], "grammar"))
+        grammar_seeds(argv[2]);
+    else
+        die("unknown corpus (gguf, tokenizer, http or grammar)");
     return 0;
 }

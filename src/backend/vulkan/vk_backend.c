@@ -31,9 +31,9 @@
 #define MAX_GROUPS 65535u /* workgroups along one dimension every device allows */
 #define TERNARY_ROWS 64   /* ternary.comp: rows and tokens a workgroup */
 #define TERNARY_TOKENS 8
-#define DENSE_ROWS 4      /* dense.comp: rows and tokens a workgroup */
+#define DENSE_ROWS 4 /* dense.comp: rows and tokens a workgroup */
 #define DENSE_TOKENS 8
-#define ACT_THREADS 256   /* act.comp: elements a workgroup */
+#define ACT_THREADS 256 /* act.comp: elements a workgroup */
 
 typedef struct {
     VkDeviceAddress codes, bscale; /* bscale 0: one scale for the tensor */
@@ -184,7 +184,7 @@ static int check_shapes(const bn_model *m, char *err)
         return bn_errf(err, "vulkan: this model's shape is not supported");
     if (m->has_qk_norm || m->has_norm_in || m->act_groups || m->output.grouped)
         return bn_errf(err, "vulkan: arch qwen3 (q/k norms, input norms, Q1_0/Q2_0) runs on the "
-                       "CPU only (leave out --device)");
+                            "CPU only (leave out --device)");
     return 0;
 }
 
@@ -207,12 +207,24 @@ static int ensure_scratch(vk_model *vm, const bn_hparams *hp, int cap, int n_ctx
     const size_t c = (size_t)cap, ne = (size_t)hp->n_embd, nf = (size_t)hp->n_ff;
     const size_t qd = (size_t)hp->n_head * hp->head_dim, kvd = (size_t)hp->n_head_kv * hp->head_dim;
     const size_t nb = (size_t)max_blocks(hp);
-    const size_t words[] = {c * ne, c * ne, c * ne, c * qd, c * kvd, c * kvd, c * qd, c * nf,
-                            c * nf, c * hp->n_head * (size_t)n_ctx, c * nb * QK256_BLOCK / 4,
-                            c * nb, c, c};
-    VkDeviceAddress *dst[] = {&vm->sc.x, &vm->sc.xn, &vm->sc.xo, &vm->sc.q, &vm->sc.k,
-                              &vm->sc.v, &vm->sc.att, &vm->sc.gate, &vm->sc.up, &vm->sc.scores,
-                              &vm->sc.qa_q, &vm->sc.qa_bsum, &vm->sc.qa_sum, &vm->sc.qa_scale};
+    const size_t words[] = {c * ne,
+                            c * ne,
+                            c * ne,
+                            c * qd,
+                            c * kvd,
+                            c * kvd,
+                            c * qd,
+                            c * nf,
+                            c * nf,
+                            c * hp->n_head * (size_t)n_ctx,
+                            c * nb * QK256_BLOCK / 4,
+                            c * nb,
+                            c,
+                            c};
+    VkDeviceAddress *dst[] = {&vm->sc.x,      &vm->sc.xn,      &vm->sc.xo,   &vm->sc.q,
+                              &vm->sc.k,      &vm->sc.v,       &vm->sc.att,  &vm->sc.gate,
+                              &vm->sc.up,     &vm->sc.scores,  &vm->sc.qa_q, &vm->sc.qa_bsum,
+                              &vm->sc.qa_sum, &vm->sc.qa_scale};
     size_t offs[sizeof words / sizeof *words], total = 0;
     for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
         offs[i] = total;
@@ -284,9 +296,18 @@ static void fill_io(vk_model *vm, const bn_model *m, const bn_pass *p)
 static void norm_quant(vk_model *vm, const bn_model *m, VkDeviceAddress x, VkDeviceAddress add,
                        VkDeviceAddress w, VkDeviceAddress out, int n, int n_tok)
 {
-    const push_norm pc = {x, add, w, out, vm->sc.qa_q, vm->sc.qa_bsum, vm->sc.qa_sum,
-                          vm->sc.qa_scale, 0, (uint32_t)n,
-                          (add ? NQ_ADD : 0) | (w ? NQ_NORM : 0) | NQ_QUANT, m->hp.rms_eps,
+    const push_norm pc = {x,
+                          add,
+                          w,
+                          out,
+                          vm->sc.qa_q,
+                          vm->sc.qa_bsum,
+                          vm->sc.qa_sum,
+                          vm->sc.qa_scale,
+                          0,
+                          (uint32_t)n,
+                          (add ? NQ_ADD : 0) | (w ? NQ_NORM : 0) | NQ_QUANT,
+                          m->hp.rms_eps,
                           (uint32_t)blocks_of(n)};
     bn_vk_dispatch(&vm->vk, BN_VK_NORM_QUANT, &pc, sizeof pc, (uint32_t)n_tok, 1, 1);
     bn_vk_barrier(&vm->vk);
@@ -296,9 +317,10 @@ static void norm_quant(vk_model *vm, const bn_model *m, VkDeviceAddress x, VkDev
  * products that share an input run side by side). */
 static void ternary(vk_model *vm, const vk_matrix *w, VkDeviceAddress y, int n_tok)
 {
-    const push_ternary pc = {w->codes, w->bscale, vm->sc.qa_q, vm->sc.qa_bsum, vm->sc.qa_sum,
-                             vm->sc.qa_scale, y, (uint32_t)w->nb, (uint32_t)w->rows,
-                             (uint32_t)n_tok, (uint32_t)w->rows, w->scale, w->bscale != 0};
+    const push_ternary pc = {
+        w->codes,          w->bscale, vm->sc.qa_q,     vm->sc.qa_bsum,    vm->sc.qa_sum,
+        vm->sc.qa_scale,   y,         (uint32_t)w->nb, (uint32_t)w->rows, (uint32_t)n_tok,
+        (uint32_t)w->rows, w->scale,  w->bscale != 0};
     bn_vk_dispatch(&vm->vk, BN_VK_TERNARY, &pc, sizeof pc,
                    (uint32_t)(w->rows + TERNARY_ROWS - 1) / TERNARY_ROWS,
                    (uint32_t)(n_tok + TERNARY_TOKENS - 1) / TERNARY_TOKENS, 1);
@@ -325,14 +347,28 @@ static void layer_record(vk_model *vm, const bn_model *m, int il, int n)
     ternary(vm, &l->wk, s->k, n);
     ternary(vm, &l->wv, s->v, n);
     bn_vk_barrier(vk);
-    const push_rope pr = {s->q, s->k, s->v, io_addr(vm, vm->io.cs), io_addr(vm, vm->io.sess),
-                          (uint32_t)hp->n_head, (uint32_t)hp->n_head_kv, (uint32_t)hp->head_dim,
-                          (uint32_t)il, m->rope == BN_ROPE_NEOX};
+    const push_rope pr = {s->q,
+                          s->k,
+                          s->v,
+                          io_addr(vm, vm->io.cs),
+                          io_addr(vm, vm->io.sess),
+                          (uint32_t)hp->n_head,
+                          (uint32_t)hp->n_head_kv,
+                          (uint32_t)hp->head_dim,
+                          (uint32_t)il,
+                          m->rope == BN_ROPE_NEOX};
     bn_vk_dispatch(vk, BN_VK_ROPE_KV, &pr, sizeof pr, (uint32_t)n, 1, 1);
     bn_vk_barrier(vk);
-    const push_attn pa = {s->q, s->scores, s->att, io_addr(vm, vm->io.sess), (uint32_t)hp->n_head,
-                          (uint32_t)hp->n_head_kv, (uint32_t)hp->head_dim, (uint32_t)il,
-                          (uint32_t)vm->n_ctx, 1.0f / sqrtf((float)hp->head_dim)};
+    const push_attn pa = {s->q,
+                          s->scores,
+                          s->att,
+                          io_addr(vm, vm->io.sess),
+                          (uint32_t)hp->n_head,
+                          (uint32_t)hp->n_head_kv,
+                          (uint32_t)hp->head_dim,
+                          (uint32_t)il,
+                          (uint32_t)vm->n_ctx,
+                          1.0f / sqrtf((float)hp->head_dim)};
     bn_vk_dispatch(vk, BN_VK_ATTENTION, &pa, sizeof pa, (uint32_t)hp->n_head, (uint32_t)n, 1);
     bn_vk_barrier(vk);
     norm_quant(vm, m, s->att, 0, l->attn_sub_norm, s->att, q_dim, n);
@@ -360,16 +396,32 @@ static void output_record(vk_model *vm, const bn_model *m, int n_logits)
 {
     const vk_scratch *s = &vm->sc;
     const int ne = m->hp.n_embd, n_vocab = m->hp.n_vocab;
-    const push_norm pn = {s->x, s->xn, vm->output_norm, s->xo, 0, 0, 0, 0,
-                          io_addr(vm, vm->io.rows), (uint32_t)ne, NQ_ADD | NQ_NORM | NQ_ROWS,
-                          m->hp.rms_eps, 0};
+    const push_norm pn = {s->x,
+                          s->xn,
+                          vm->output_norm,
+                          s->xo,
+                          0,
+                          0,
+                          0,
+                          0,
+                          io_addr(vm, vm->io.rows),
+                          (uint32_t)ne,
+                          NQ_ADD | NQ_NORM | NQ_ROWS,
+                          m->hp.rms_eps,
+                          0};
     bn_vk_dispatch(&vm->vk, BN_VK_NORM_QUANT, &pn, sizeof pn, (uint32_t)n_logits, 1, 1);
     bn_vk_barrier(&vm->vk);
     uint32_t gx, gz;
     split_groups((uint32_t)(n_vocab + DENSE_ROWS - 1) / DENSE_ROWS, &gx, &gz);
-    const push_dense pd = {vm->out.addr, s->xo, io_addr(vm, vm->io.logits), (uint32_t)n_vocab,
-                           (uint32_t)ne, (uint32_t)n_logits, (uint32_t)vm->out.f16,
-                           (uint32_t)n_vocab, gx};
+    const push_dense pd = {vm->out.addr,
+                           s->xo,
+                           io_addr(vm, vm->io.logits),
+                           (uint32_t)n_vocab,
+                           (uint32_t)ne,
+                           (uint32_t)n_logits,
+                           (uint32_t)vm->out.f16,
+                           (uint32_t)n_vocab,
+                           gx};
     bn_vk_dispatch(&vm->vk, BN_VK_DENSE, &pd, sizeof pd, gx,
                    (uint32_t)(n_logits + DENSE_TOKENS - 1) / DENSE_TOKENS, gz);
     bn_vk_barrier(&vm->vk);
@@ -378,8 +430,8 @@ static void output_record(vk_model *vm, const bn_model *m, int n_logits)
 static void pass_record(vk_model *vm, const bn_model *m, const bn_pass *p)
 {
     bn_vk_begin(&vm->vk);
-    const push_embed pe = {vm->embd.addr, vm->sc.x, io_addr(vm, vm->io.ids),
-                           (uint32_t)m->hp.n_embd, (uint32_t)vm->embd.f16};
+    const push_embed pe = {vm->embd.addr, vm->sc.x, io_addr(vm, vm->io.ids), (uint32_t)m->hp.n_embd,
+                           (uint32_t)vm->embd.f16};
     bn_vk_dispatch(&vm->vk, BN_VK_EMBED, &pe, sizeof pe, (uint32_t)p->n, 1, 1);
     bn_vk_barrier(&vm->vk);
     for (int il = 0; il < m->hp.n_layer; il++) layer_record(vm, m, il, p->n);
