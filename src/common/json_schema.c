@@ -268,9 +268,23 @@ static int schema_rule(converter *c, const json_member *schema, int depth, char 
     return rc;
 }
 
+/* Whether s[0..n) is UTF-8 throughout, as JSON texts must be (a grammar
+ * literal can only match valid text). */
+static int valid_utf8(const char *s, size_t n)
+{
+    uint32_t cp;
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = bn_utf8_decode((const unsigned char *)s + i, n - i, &cp))) return 0;
+    return 1;
+}
+
 char *json_schema_to_grammar(const char *schema, size_t len, char err[BN_ERR_LEN])
 {
     converter c = {.err = err};
+    if (!valid_utf8(schema, len)) {
+        snprintf(err, BN_ERR_LEN, "json schema: not valid UTF-8");
+        return NULL;
+    }
     json_member root = {.raw = schema, .raw_len = len};
     /* the schema is an object (or true): find which */
     json_object probe;
