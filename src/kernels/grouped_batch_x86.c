@@ -65,7 +65,7 @@ typedef struct {
     const uint16_t *scales;
 } row_run;
 
-static row_run row_run_at(const qk256_matrix *w, int binary, int r, int s)
+static inline row_run row_run_at(const qk256_matrix *w, int binary, int r, int s)
 {
     if (binary)
         return (row_run){
@@ -95,7 +95,7 @@ static row_run row_tail(const qk256_matrix *w, int binary, int r, int s, int gro
 }
 
 /* Run s of token a, or its last run through tail. */
-static act_run act_run_at(const bn_q8act *a, int s, int full, act_tail *tail)
+static inline act_run act_run_at(const bn_q8act *a, int s, int full, act_tail *tail)
 {
     const int8_t *qi = a->qi + (size_t)s * BN_Q8_RUN_BYTES;
     if (s < full)
@@ -189,23 +189,28 @@ AVX2_FN ALWAYS_INLINE void tile_avx2(const qk256_matrix *w, int binary, const bn
                                      int R)
 {
     __m256 f[TILE_ROWS][MAX_TILE_TOKENS][HALVES];
+#pragma GCC unroll 8
     for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) f[i][t][0] = f[i][t][1] = _mm256_setzero_ps();
     act_tail tails[MAX_TILE_TOKENS];
     const __m256i ones = _mm256_set1_epi16(1), minus = _mm256_set1_epi16(-1);
     for (int s = 0; s < runs; s++) {
         row_run rr[TILE_ROWS];
         run_copy copy[TILE_ROWS];
+#pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
             rr[i] = s < full ? row_run_at(w, binary, r0 + i, s)
                              : row_tail(w, binary, r0 + i, s, groups, &copy[i]);
             bn_x86_prefetch_ahead(rr[i].w);
         }
         act_run ar[MAX_TILE_TOKENS];
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) ar[t] = act_run_at(&a[t], s, full, &tails[t]);
         for (int h = 0; h < HALVES; h++) {
             __m256i sl[TILE_ROWS][SLICES];
             __m256 dw[TILE_ROWS];
+#pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
                 if (binary) {
                     b1_half_avx2(rr[i].w + (size_t)h * 32, sl[i]);
@@ -217,11 +222,13 @@ AVX2_FN ALWAYS_INLINE void tile_avx2(const qk256_matrix *w, int binary, const bn
                                  rr[i].scales + (size_t)h * QK256_QUARTERS, sl[i], &dw[i]);
                 }
             }
+#pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 const int8_t *x = ar[t].qi + (size_t)h * 32;
                 const __m256i neg_sums = _mm256_madd_epi16(
                     _mm256_loadu_si256((const __m256i *)(ar[t].sums + (size_t)h * 16)), minus);
                 const __m256 d = _mm256_loadu_ps(ar[t].d + (size_t)h * 8);
+#pragma GCC unroll 8
                 for (int i = 0; i < R; i++) {
                     __m256i acc = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -236,7 +243,9 @@ AVX2_FN ALWAYS_INLINE void tile_avx2(const qk256_matrix *w, int binary, const bn
             }
         }
     }
+#pragma GCC unroll 8
     for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++)
             y[(size_t)t * ldy + r0 + i] = bn_x86_fold8(_mm256_add_ps(f[i][t][0], f[i][t][1]));
 }
@@ -324,12 +333,15 @@ VNNI_FN ALWAYS_INLINE void tile_vnni(const qk256_matrix *w, int binary, const bn
                                      int R)
 {
     __m512 f[TILE_ROWS][MAX_TILE_TOKENS];
+#pragma GCC unroll 8
     for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) f[i][t] = _mm512_setzero_ps();
     act_tail tails[MAX_TILE_TOKENS];
     for (int s = 0; s < runs; s++) {
         __m512i sl[TILE_ROWS][SLICES], acc[TILE_ROWS][MAX_TILE_TOKENS];
         __m512 dw[TILE_ROWS];
+#pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
             run_copy copy;
             const row_run rr = s < full ? row_run_at(w, binary, r0 + i, s)
@@ -341,26 +353,34 @@ VNNI_FN ALWAYS_INLINE void tile_vnni(const qk256_matrix *w, int binary, const bn
             bn_x86_prefetch_ahead(rr.w);
         }
         act_run ar[MAX_TILE_TOKENS];
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             ar[t] = act_run_at(&a[t], s, full, &tails[t]);
             const __m512i neg_sums = _mm512_madd_epi16(_mm512_loadu_si512((const void *)ar[t].sums),
                                                        _mm512_set1_epi16(-1));
+#pragma GCC unroll 8
             for (int i = 0; i < R; i++) acc[i][t] = neg_sums;
         }
 #pragma GCC unroll 8
         for (int k = 0; k < SLICES; k++)
+#pragma GCC unroll 8
             for (int t = 0; t < T; t++) {
                 const __m512i x = _mm512_load_si512((const void *)(ar[t].qi + (size_t)k * 64));
+#pragma GCC unroll 8
                 for (int i = 0; i < R; i++) acc[i][t] = _mm512_dpbusd_epi32(acc[i][t], sl[i][k], x);
             }
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const __m512 d = _mm512_loadu_ps(ar[t].d);
+#pragma GCC unroll 8
             for (int i = 0; i < R; i++)
                 f[i][t] = _mm512_add_ps(
                     f[i][t], _mm512_mul_ps(_mm512_mul_ps(dw[i], d), _mm512_cvtepi32_ps(acc[i][t])));
         }
     }
+#pragma GCC unroll 8
     for (int i = 0; i < R; i++)
+#pragma GCC unroll 8
         for (int t = 0; t < T; t++) {
             const __m256 lo = _mm512_castps512_ps256(f[i][t]);
             const __m256 hi = _mm256_castpd_ps(
