@@ -499,8 +499,8 @@ static void grouped_task(void *arg, int ith, int nth)
         for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
             const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
             if (j->matmat)
-                (binary ? j->k->b1_matmat : j->k->q2_matmat)(j->w, j->a + t0, BATCH_TOKEN_BLOCK,
-                                                             y, rows, c, c1);
+                (binary ? j->k->b1_matmat : j->k->q2_matmat)(j->w, j->a + t0, BATCH_TOKEN_BLOCK, y,
+                                                             rows, c, c1);
             else
                 for (int t = 0; t < BATCH_TOKEN_BLOCK; t++)
                     (binary ? j->k->b1_matvec : j->k->q2_matvec)(j->w, j->a + t0 + t,
@@ -563,8 +563,8 @@ static void bench_grouped_shape(bn_pool *pools[2], const bn_kernels **tables, in
                 if (!mm) matvec_s = sec;
                 printf("| %s %dx%d %s | %d | %s | %s | %d | %.1f | %.1f | %.2f |\n",
                        binary ? "Q1_0" : "Q2_0", rows, cols, grouped_shapes[s].what, BATCH_TOKENS,
-                       tables[t]->name, mm ? "matmat" : "matvec", bn_pool_size(pools[p]),
-                       sec * 1e3, macs / sec * 1e-9, matvec_s / sec);
+                       tables[t]->name, mm ? "matmat" : "matvec", bn_pool_size(pools[p]), sec * 1e3,
+                       macs / sec * 1e-9, matvec_s / sec);
             }
         }
         if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */

@@ -25,11 +25,11 @@ typedef struct {
     const bn_dense *d;
     const float *x; /* [n][cols] */
     int n;
-    float *y;                     /* [n][rows] */
-    bn_q8_matvec_fn q8_matvec;    /* with qx, the n vectors quantized (else NULL) */
-    bn_grouped_matvec_fn grouped; /* or this for d->grouped (Q2_0, Q1_0), */
+    float *y;                            /* [n][rows] */
+    bn_q8_matvec_fn q8_matvec;           /* with qx, the n vectors quantized (else NULL) */
+    bn_grouped_matvec_fn grouped;        /* or this for d->grouped (Q2_0, Q1_0), */
     bn_grouped_matmat_fn grouped_matmat; /* and this for several inputs */
-    const bn_q8act *qx;           /* [n] */
+    const bn_q8act *qx;                  /* [n] */
     bn_chunks rows;
 } matmul_task;
 
@@ -116,8 +116,9 @@ void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, 
                      float *y)
 {
     const bn_kernels *k = ctx->m->kernels;
-    matmul_task t = {k,    d, x, n, y, q8_matvec_for(k, d->type), grouped_for(k, d),
-                     grouped_matmat_for(k, d), NULL, {0}};
+    matmul_task t = {
+        k,    d,  x, n, y, q8_matvec_for(k, d->type), grouped_for(k, d), grouped_matmat_for(k, d),
+        NULL, {0}};
     if (t.q8_matvec || t.grouped) {
         for (int i = 0; i < n; i++) k->q8_quantize(x + (size_t)i * d->cols, d->cols, &qx[i]);
         t.qx = qx;
