@@ -17,8 +17,10 @@
  *                 BitNet-embedding-0.6B: a norm_in per projection (F16
  *                 norms), last-token pooling, EOS appended, no output layer;
  *   bitnet-embed-0.6b-base
- *                 the same without the norm_in tensors: the file mainline
- *                 llama.cpp runs (in tq2_0) for a same-shape comparison.
+ *                 the same without the norm_in tensors and with F32 norms:
+ *                 the file mainline llama.cpp runs (in tq2_0; its CPU
+ *                 backend multiplies by no F16 norm) for a same-shape
+ *                 comparison.
  *
  *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0|q1_0|q2_0] [SEED]
  *
@@ -111,7 +113,7 @@ static const model_shape SHAPES[] = {
 
 static const model_shape *shape;
 
-/* An embedding model's file: pooling keys, F16 norms, no output layer. */
+/* An embedding model's file: pooling keys, no output layer. */
 static int pooled(void)
 {
     return shape->graph == GRAPH_QWEN3_EMBED || shape->graph == GRAPH_QWEN3_POOLED;
@@ -211,7 +213,7 @@ static void plan_qwen3_layer(int il, uint32_t tt)
     const model_shape *m = shape;
     const int kv_dim = m->n_head_kv * m->head_dim, q_dim = m->n_head * m->head_dim;
     const int embed = m->graph == GRAPH_QWEN3_EMBED;
-    const uint32_t norm = pooled() ? GGML_TYPE_F16 : GGML_TYPE_F32;
+    const uint32_t norm = embed ? GGML_TYPE_F16 : GGML_TYPE_F32;
     char n[64];
 #define P(suffix, ne0, ne1)                                                                        \
     (T(suffix, ne0, ne1, tt), embed ? T(suffix "_norm_in", ne0, 0, norm) : (void)0)
@@ -244,7 +246,8 @@ static void plan_tensors(uint32_t ternary_type)
         (shape->graph == GRAPH_BITNET ? plan_bitnet_layer
          : qwen3()                    ? plan_qwen3_layer
                                       : plan_llama_layer)(il, ternary_type);
-    add_tensor("output_norm.weight", shape->n_embd, 0, pooled() ? GGML_TYPE_F16 : GGML_TYPE_F32);
+    add_tensor("output_norm.weight", shape->n_embd, 0,
+               shape->graph == GRAPH_QWEN3_EMBED ? GGML_TYPE_F16 : GGML_TYPE_F32);
     if (shape->graph == GRAPH_LLAMA || shape->graph == GRAPH_QWEN3)
         add_tensor("output.weight", shape->n_embd, n_vocab(), dense);
     uint64_t off = 0;
