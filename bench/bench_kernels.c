@@ -27,6 +27,9 @@
  *   output   measure only the output layer
  *   batch    measure only the peak probes and the prompt-batch product
  *   peak     measure only the peak probes
+ *   grouped  measure only the Q2_0 / Q1_0 prompt-batch rows (Bonsai-8B
+ *            shapes: the one-token product per token against the
+ *            prompt-batch one)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "kernels/grouped.h"
 #include "kernels/kernels.h"
 #include "kernels/quants.h"
 #include "runtime/clock.h"
@@ -456,6 +460,133 @@ static void bench_batches(bn_pool *pools[2], const bn_kernels **tables, int n_ta
         bench_batch_shape(pools, tables, n_tables, (int)s, &peaks);
 }
 
+/* ------------------------------------- prompt batches of Q2_0 and Q1_0 */
+
+/* The Bonsai-8B shapes (qwen3, 4096 wide, ffn 12288) of the group-scaled
+ * files, measured as the engine runs a pass (engine/ternary_matmul.c):
+ * BATCH_TOKEN_BLOCK tokens at a time, BATCH_ROW_CHUNK rows per call;
+ * "matvec" is the one-token product token by token, "matmat" the
+ * prompt-batch one. */
+#define BATCH_TOKEN_BLOCK 64 /* as ternary_matmul.c's TOKEN_BLOCK */
+#define GROUPED_BLOCK_BYTES 18
+
+static const struct {
+    int rows, cols;
+    const char *what;
+} grouped_shapes[] = {
+    {4096, 4096, "attn q/o"},
+    {1024, 4096, "attn k/v"},
+    {12288, 4096, "ffn gate/up"},
+    {4096, 12288, "ffn down"},
+};
+
+typedef struct {
+    const bn_kernels *k;
+    const qk256_matrix *w;
+    const bn_q8act *a; /* BATCH_TOKENS */
+    float *y;          /* [BATCH_TOKENS][rows] */
+    int matmat;
+} grouped_job;
+
+static void grouped_task(void *arg, int ith, int nth)
+{
+    const grouped_job *j = arg;
+    const int binary = j->w->bits != NULL, rows = j->w->rows;
+    int r0, r1;
+    bn_split_range(rows, ith, nth, BATCH_ROW_CHUNK, &r0, &r1);
+    for (int t0 = 0; t0 < BATCH_TOKENS; t0 += BATCH_TOKEN_BLOCK) {
+        float *y = j->y + (size_t)t0 * rows;
+        for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
+            const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
+            if (j->matmat)
+                (binary ? j->k->b1_matmat : j->k->q2_matmat)(j->w, j->a + t0, BATCH_TOKEN_BLOCK, y,
+                                                             rows, c, c1);
+            else
+                for (int t = 0; t < BATCH_TOKEN_BLOCK; t++)
+                    (binary ? j->k->b1_matvec : j->k->q2_matvec)(j->w, j->a + t0 + t,
+                                                                 y + (size_t)t * rows, c, c1);
+        }
+    }
+}
+
+/* A random Q2_0 (codes 0..3) or Q1_0 tensor in w. */
+static void random_grouped(qk256_matrix *w, int rows, int cols, int binary)
+{
+    const size_t blocks = (size_t)rows * cols / (binary ? BN_Q1_0_BLOCK : BN_Q2_0_BLOCK);
+    uint8_t *t = malloc(blocks * GROUPED_BLOCK_BYTES);
+    if (!t || (binary ? bn_grouped_alloc_b1 : bn_grouped_alloc_q2)(w, rows, cols, NULL)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t b = 0; b < blocks; b++) {
+        uint8_t *blk = t + b * GROUPED_BLOCK_BYTES;
+        const uint16_t d = bn_f32_to_f16((float)(rng_next() % 1000 + 1) / 1e5f);
+        memcpy(blk, &d, sizeof d);
+        for (int i = 2; i < GROUPED_BLOCK_BYTES; i++) blk[i] = (uint8_t)rng_next();
+    }
+    if (binary)
+        bn_grouped_from_q1_0_rows(w, t, 0, rows);
+    else
+        bn_grouped_from_q2_0_rows(w, t, 0, rows);
+    free(t);
+}
+
+static void bench_grouped_shape(bn_pool *pools[2], const bn_kernels **tables, int n_tables, int s,
+                                int binary)
+{
+    const int rows = grouped_shapes[s].rows, cols = grouped_shapes[s].cols;
+    qk256_matrix w;
+    random_grouped(&w, rows, cols, binary);
+    bn_q8act *a = calloc(BATCH_TOKENS, sizeof *a);
+    float *x = malloc((size_t)cols * sizeof *x);
+    float *y = malloc((size_t)BATCH_TOKENS * rows * sizeof *y);
+    if (!a || !x || !y) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (int t = 0; t < BATCH_TOKENS; t++) {
+        for (int i = 0; i < cols; i++) x[i] = (float)(rng_next() % 2001) / 1000.0f - 1.0f;
+        if (bn_q8act_alloc(&a[t], cols)) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        bn_kernels_scalar.q8_quantize(x, cols, &a[t]);
+    }
+    const double macs = (double)rows * cols * BATCH_TOKENS;
+    for (int p = 0; p < 2; p++) {
+        for (int t = 0; t < n_tables; t++) {
+            if (tables[t] == &bn_kernels_scalar) continue; /* minutes a row on these shapes */
+            double matvec_s = 0;
+            for (int mm = 0; mm <= 1; mm++) {
+                grouped_job j = {tables[t], &w, a, y, mm};
+                const double sec = seconds_per_run(pools[p], grouped_task, &j);
+                if (!mm) matvec_s = sec;
+                printf("| %s %dx%d %s | %d | %s | %s | %d | %.1f | %.1f | %.2f |\n",
+                       binary ? "Q1_0" : "Q2_0", rows, cols, grouped_shapes[s].what, BATCH_TOKENS,
+                       tables[t]->name, mm ? "matmat" : "matvec", bn_pool_size(pools[p]), sec * 1e3,
+                       macs / sec * 1e-9, matvec_s / sec);
+            }
+        }
+        if (bn_pool_size(pools[1]) == 1) break; /* N = 1: one pass is enough */
+    }
+    for (int t = 0; t < BATCH_TOKENS; t++) bn_q8act_free(&a[t]);
+    free(a);
+    free(x);
+    free(y);
+    qk256_free(&w);
+}
+
+/* The Q2_0 and Q1_0 prompt-batch rows. */
+static void bench_grouped_batches(bn_pool *pools[2], const bn_kernels **tables, int n_tables)
+{
+    printf("\n| Q2_0 / Q1_0 batch (rows x cols) | tokens | kernel | product | threads | ms/batch "
+           "| GMAC/s | x matvec |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (int binary = 0; binary <= 1; binary++)
+        for (size_t s = 0; s < sizeof grouped_shapes / sizeof grouped_shapes[0]; s++)
+            bench_grouped_shape(pools, tables, n_tables, (int)s, binary);
+}
+
 /* A random matrix of the output-layer type: F16 values in +-0.01, or
  * random Q8_0 / Q6_K levels and sub-block scales with small block scales. */
 static void random_output(uint32_t type, uint8_t *w, size_t bytes, size_t block_bytes,
@@ -551,10 +682,11 @@ int main(int argc, char **argv)
     const int output_only = argc > 3 && !strcmp(argv[3], "output");
     const int batch_only = argc > 3 && !strcmp(argv[3], "batch");
     const int peak_only = argc > 3 && !strcmp(argv[3], "peak");
+    const int grouped_only = argc > 3 && !strcmp(argv[3], "grouped");
     if (threads < 1 || threads > MAX_THREADS || vocab < 1 ||
-        (argc > 3 && !output_only && !batch_only && !peak_only)) {
-        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output|batch|peak]\n", argv[0],
-                MAX_THREADS);
+        (argc > 3 && !output_only && !batch_only && !peak_only && !grouped_only)) {
+        fprintf(stderr, "usage: %s [THREADS 1..%d] [VOCAB >= 1] [output|batch|peak|grouped]\n",
+                argv[0], MAX_THREADS);
         return 2;
     }
     const bn_kernels *tables[BN_KERNELS_MAX], *ordered[BN_KERNELS_MAX];
@@ -573,8 +705,11 @@ int main(int argc, char **argv)
         bench_peaks(pools, &peaks);
     } else if (batch_only) {
         bench_batches(pools, ordered, n_tables);
+        bench_grouped_batches(pools, ordered, n_tables);
+    } else if (grouped_only) {
+        bench_grouped_batches(pools, ordered, n_tables);
     }
-    if (peak_only || batch_only) {
+    if (peak_only || batch_only || grouped_only) {
         bn_pool_free(pools[0]);
         bn_pool_free(pools[1]);
         return 0;
@@ -591,7 +726,10 @@ int main(int argc, char **argv)
     }
     const uint32_t output_types[] = {GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q6_K};
     for (int t = 0; t < 3; t++) bench_output(pools, ordered, n_tables, vocab, output_types[t]);
-    if (!output_only) bench_batches(pools, ordered, n_tables);
+    if (!output_only) {
+        bench_batches(pools, ordered, n_tables);
+        bench_grouped_batches(pools, ordered, n_tables);
+    }
     bn_pool_free(pools[0]);
     bn_pool_free(pools[1]);
     return 0;

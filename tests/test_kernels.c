@@ -101,7 +101,8 @@ TEST(kernels_select_by_name_or_family)
 }
 
 /* Every table built for this architecture sets the entries table.h does
- * not mark optional, and both Q16 entries or neither, whether or not this
+ * not mark optional, and both Q16 entries or neither (the four Q2_0 /
+ * Q1_0 entries likewise), whether or not this
  * CPU can run it: a table that no machine here runs (avx-vnni, the
  * AVX-512 ones) is checked too. */
 static int table_complete(const bn_kernels *k)
@@ -109,13 +110,15 @@ static int table_complete(const bn_kernels *k)
     return k->name && k->quantize && k->qk256_matvec && k->qk256_matmat && k->f16_matvec &&
            k->f16_matmat && k->attn_scores && k->attn_values && k->attn_scores_f16 &&
            k->attn_values_f16 && k->exp_sum && k->rmsnorm && k->silu_mul &&
-           !k->q16_matvec == !k->q16_matmat;
+           !k->q16_matvec == !k->q16_matmat && !k->q2_matvec == !k->b1_matvec &&
+           !k->q2_matvec == !k->q2_matmat && !k->q2_matvec == !k->b1_matmat;
 }
 
 /* Every entry set, the optional ones included. */
 static int every_entry_set(const bn_kernels *k)
 {
-    return table_complete(k) && k->q16_matvec && k->q8_quantize && k->q8_0_matvec && k->q6_k_matvec;
+    return table_complete(k) && k->q16_matvec && k->q8_quantize && k->q8_0_matvec &&
+           k->q6_k_matvec && k->q2_matvec && k->q2_matmat;
 }
 
 TEST(kernels_every_built_table_is_complete)
@@ -149,7 +152,7 @@ TEST(kernels_picked_tables_are_complete)
     for (int i = 0; i < n; i++) {
         CHECK_MSG(every_entry_set(t[i]), "picked table %s lacks an entry", t[i]->name);
         CHECK_MSG(t[i]->qk256_matmat_from > 2 - t[i]->matmat_pads_no_tile &&
-                      t[i]->q16_matmat_from == 2,
+                      t[i]->q16_matmat_from == 2 && t[i]->grouped_matmat_from == 2,
                   "%s: qk256_matmat from %d tokens, q16_matmat from %d", t[i]->name,
                   t[i]->qk256_matmat_from, t[i]->q16_matmat_from);
         char err[256] = "";

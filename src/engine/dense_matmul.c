@@ -25,10 +25,11 @@ typedef struct {
     const bn_dense *d;
     const float *x; /* [n][cols] */
     int n;
-    float *y;                     /* [n][rows] */
-    bn_q8_matvec_fn q8_matvec;    /* with qx, the n vectors quantized (else NULL) */
-    bn_grouped_matvec_fn grouped; /* or this for d->grouped (Q2_0, Q1_0) */
-    const bn_q8act *qx;           /* [n] */
+    float *y;                            /* [n][rows] */
+    bn_q8_matvec_fn q8_matvec;           /* with qx, the n vectors quantized (else NULL) */
+    bn_grouped_matvec_fn grouped;        /* or this for d->grouped (Q2_0, Q1_0), */
+    bn_grouped_matmat_fn grouped_matmat; /* and this for several inputs */
+    const bn_q8act *qx;                  /* [n] */
     bn_chunks rows;
 } matmul_task;
 
@@ -83,17 +84,26 @@ static void dense_matmul_task(void *arg, int ith, int nth)
                                  (size_t)t->d->rows, c0, c1);
                 continue;
             }
+            if (t->grouped_matmat && t->n >= t->k->grouped_matmat_from) {
+                t->grouped_matmat(t->d->grouped, t->qx, t->n, t->y, t->d->rows, c0, c1);
+                continue;
+            }
             for (int i = 0; i < t->n; i++) dense_rows(t, i, c0, c1);
         }
     }
 }
 
-/* The product of a grouped (Q2_0, Q1_0) output layer, else NULL. */
+/* The products of a grouped (Q2_0, Q1_0) output layer, else NULL. */
 static bn_grouped_matvec_fn grouped_for(const bn_kernels *k, const bn_dense *d)
 {
     if (!d->grouped) return NULL;
-    if (d->grouped->bits) return k->b1_matvec ? k->b1_matvec : bn_b1_matvec_ref;
-    return k->q2_matvec ? k->q2_matvec : bn_q2_matvec_ref;
+    return d->grouped->bits ? k->b1_matvec : k->q2_matvec;
+}
+
+static bn_grouped_matmat_fn grouped_matmat_for(const bn_kernels *k, const bn_dense *d)
+{
+    if (!d->grouped) return NULL;
+    return d->grouped->bits ? k->b1_matmat : k->q2_matmat;
 }
 
 int bn_dense_needs_q8act(const bn_model *m, const bn_dense *d)
@@ -106,7 +116,9 @@ void bn_dense_matmul(bn_context *ctx, const bn_dense *d, const float *x, int n, 
                      float *y)
 {
     const bn_kernels *k = ctx->m->kernels;
-    matmul_task t = {k, d, x, n, y, q8_matvec_for(k, d->type), grouped_for(k, d), NULL, {0}};
+    matmul_task t = {
+        k,    d,  x, n, y, q8_matvec_for(k, d->type), grouped_for(k, d), grouped_matmat_for(k, d),
+        NULL, {0}};
     if (t.q8_matvec || t.grouped) {
         for (int i = 0; i < n; i++) k->q8_quantize(x + (size_t)i * d->cols, d->cols, &qx[i]);
         t.qx = qx;

@@ -23,18 +23,26 @@ typedef struct {
     bn_chunks rows[MAX_FUSED];
 } products_job;
 
-/* Rows [r0, r1) of a Q2_0 / Q1_0 matrix for every token, ROW_CHUNK rows
- * at a time so that they stay in L1 across the tokens. Out of line, so the
- * QK256 loop of products_task compiles as tight as without it. */
+/* Rows [r0, r1) of a Q2_0 / Q1_0 matrix for every token, as product_rows
+ * does a QK256 one. Out of line, so the QK256 loop of products_task
+ * compiles as tight as without it. */
 __attribute__((noinline)) static void grouped_rows(const products_job *j, const qk256_matrix *w,
                                                    float *y, int r0, int r1)
 {
-    const bn_grouped_matvec_fn fn = w->bits
-                                        ? (j->k->b1_matvec ? j->k->b1_matvec : bn_b1_matvec_ref)
-                                        : (j->k->q2_matvec ? j->k->q2_matvec : bn_q2_matvec_ref);
-    for (int c = r0; c < r1; c += ROW_CHUNK) {
-        const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
-        for (int t = 0; t < j->n_tok; t++) fn(w, &j->g[t], y + (size_t)t * w->rows, c, c1);
+    const bn_kernels *k = j->k;
+    const bn_grouped_matvec_fn matvec = w->bits ? k->b1_matvec : k->q2_matvec;
+    const bn_grouped_matmat_fn matmat = w->bits ? k->b1_matmat : k->q2_matmat;
+    for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
+        const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
+        const bn_q8act *a = j->g + t0;
+        float *yt = y + (size_t)t0 * w->rows;
+        for (int c = r0; c < r1; c += ROW_CHUNK) {
+            const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+            if (nt >= k->grouped_matmat_from)
+                matmat(w, a, nt, yt, w->rows, c, c1);
+            else
+                for (int t = 0; t < nt; t++) matvec(w, &a[t], yt + (size_t)t * w->rows, c, c1);
+        }
     }
 }
 

@@ -500,6 +500,7 @@ AVX2_FN void bn_x86_q8_quantize_avx2(const float *x, int n, bn_q8act *a)
         a->sums[2 * (size_t)g + 1] = (int16_t)bn_x86_hsum_epi32(_mm256_add_epi32(l2, l3));
         store_levels32(l0, l1, l2, l3, a->q + (size_t)g * BN_Q8_GROUP);
     }
+    bn_q8act_interleave(a);
 }
 
 /* The Q8_0 rows also into L1, Q8_L1_AHEAD bytes ahead: with the L2
@@ -933,6 +934,8 @@ const bn_kernels bn_kernels_avx2 = {
     .q6_k_matvec = bn_x86_q6_k_matvec_avx2,
     .q2_matvec = bn_x86_q2_matvec_avx2,
     .b1_matvec = bn_x86_b1_matvec_avx2,
+    .q2_matmat = bn_x86_q2_matmat_avx2,
+    .b1_matmat = bn_x86_b1_matmat_avx2,
     .attn_scores = attn_scores_avx2,
     .attn_values = attn_values_avx2,
     .attn_scores_f16 = attn_scores_f16_avx2,

@@ -165,6 +165,12 @@ void bn_q2_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0
     }
 }
 
+void bn_q2_matmat_ref(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                      int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) bn_q2_matvec_ref(w, &a[t], y + (size_t)t * ldy, r0, r1);
+}
+
 void bn_b1_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1)
 {
     const int groups = a->n / BN_Q8_GROUP;
@@ -183,4 +189,10 @@ void bn_b1_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0
         }
         y[r] = bn_q8_fold_lanes(lane);
     }
+}
+
+void bn_b1_matmat_ref(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                      int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) bn_b1_matvec_ref(w, &a[t], y + (size_t)t * ldy, r0, r1);
 }

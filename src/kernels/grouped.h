@@ -63,9 +63,20 @@ float bn_grouped_scale(const qk256_matrix *m, int r, int c);
 /* The scalar definitions of the products (rows [r0, r1) of y). */
 void bn_q2_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 void bn_b1_matvec_ref(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+/* Their prompt-batch products (table.h): the matvec token by token. */
+void bn_q2_matmat_ref(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                      int r0, int r1);
+void bn_b1_matmat_ref(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                      int r0, int r1);
 
 /* The aarch64 products (grouped_neon.c), which both NEON tables take. */
 void bn_neon_q2_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 void bn_neon_b1_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+/* Their prompt-batch products: for now the matvec token by token (no
+ * tiled NEON kernel yet). */
+void bn_neon_q2_matmat(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                       int r0, int r1);
+void bn_neon_b1_matmat(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                       int r0, int r1);
 
 #endif

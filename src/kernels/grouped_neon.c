@@ -98,4 +98,16 @@ void bn_neon_b1_matvec(const qk256_matrix *w, const bn_q8act *a, float *y, int r
     }
 }
 
+void bn_neon_q2_matmat(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                       int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) bn_neon_q2_matvec(w, &a[t], y + (size_t)t * ldy, r0, r1);
+}
+
+void bn_neon_b1_matmat(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                       int r0, int r1)
+{
+    for (int t = 0; t < n_tok; t++) bn_neon_b1_matvec(w, &a[t], y + (size_t)t * ldy, r0, r1);
+}
+
 #endif

@@ -83,6 +83,13 @@ static bn_kernels complete(const bn_kernels *t)
     if (!c.q8_quantize) c.q8_quantize = s->q8_quantize;
     if (!c.q8_0_matvec) c.q8_0_matvec = s->q8_0_matvec;
     if (!c.q6_k_matvec) c.q6_k_matvec = s->q6_k_matvec;
+    if (!c.q2_matvec) {
+        c.q2_matvec = s->q2_matvec;
+        c.b1_matvec = s->b1_matvec;
+        c.q2_matmat = s->q2_matmat;
+        c.b1_matmat = s->b1_matmat;
+    }
+    c.grouped_matmat_from = UNPADDED_MATMAT_FROM;
     c.qk256_matmat_from = c.matmat_pads_no_tile ? UNPADDED_MATMAT_FROM : PADDED_MATMAT_FROM;
     c.q16_matmat_from = UNPADDED_MATMAT_FROM;
     return c;

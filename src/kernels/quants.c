@@ -33,6 +33,7 @@
 
 #include "gguf/gguf.h"
 #include "f16.h"
+#include "runtime/platform.h"
 #include "table.h"
 
 #define QK8_0 BN_Q8_0_BLOCK
@@ -378,6 +379,9 @@ float bn_quant_dot(uint32_t type, const uint8_t *row, const float *x, int n)
 
 /* ----------------------------------------------- lm-head products (kernels.h) */
 
+/* Runs of the interleaved levels of n values (table.h, bn_q8act.qi). */
+static size_t q8_runs(int n) { return ((size_t)n + BN_Q8_RUN_BYTES - 1) / BN_Q8_RUN_BYTES; }
+
 int bn_q8act_alloc(bn_q8act *a, int n)
 {
     const int groups = n / BN_Q8_GROUP;
@@ -386,7 +390,8 @@ int bn_q8act_alloc(bn_q8act *a, int n)
     a->q = malloc((size_t)n + 1);
     a->d = malloc(((size_t)groups + 1) * sizeof *a->d);
     a->sums = malloc(((size_t)n / BN_Q8_SUM_SPAN + 1) * sizeof *a->sums);
-    if (a->q && a->d && a->sums) return 0;
+    a->qi = bn_aligned_alloc(BN_Q8_QI_ALIGN, q8_runs(n) * BN_Q8_RUN_BYTES + BN_Q8_QI_ALIGN);
+    if (a->q && a->d && a->sums && a->qi) return 0;
     bn_q8act_free(a);
     return -1;
 }
@@ -397,9 +402,23 @@ void bn_q8act_free(bn_q8act *a)
     free(a->q);
     free(a->d);
     free(a->sums);
+    bn_aligned_free(a->qi);
     a->q = NULL;
     a->d = NULL;
     a->sums = NULL;
+    a->qi = NULL;
+}
+
+void bn_q8act_interleave(bn_q8act *a)
+{
+    const size_t runs = q8_runs(a->n), groups = (size_t)a->n / BN_Q8_GROUP;
+    memset(a->qi + (runs ? runs - 1 : 0) * BN_Q8_RUN_BYTES, 0, runs ? BN_Q8_RUN_BYTES : 0);
+    for (size_t g = 0; g < groups; g++) {
+        int8_t *run = a->qi + g / BN_Q8_RUN * BN_Q8_RUN_BYTES + g % BN_Q8_RUN * BN_Q8_SLICE;
+        for (int i = 0; i < BN_Q8_RUN_SLICES; i++)
+            memcpy(run + (size_t)i * BN_Q8_RUN * BN_Q8_SLICE,
+                   a->q + g * BN_Q8_GROUP + (size_t)i * BN_Q8_SLICE, BN_Q8_SLICE);
+    }
 }
 
 /* v rounded half to even after clamping to [-127, 127] in float, NaN to
@@ -425,6 +444,7 @@ void bn_q8act_quantize_ref(const float *x, int n, bn_q8act *a)
         for (int i = 0; i < BN_Q8_SUM_SPAN; i++) sum += a->q[s * BN_Q8_SUM_SPAN + i];
         a->sums[s] = (int16_t)sum;
     }
+    bn_q8act_interleave(a);
 }
 
 /* sum(w[i] * q[i]) for i < n, exact in int32. */

@@ -54,6 +54,10 @@ void bn_quantize_row(uint32_t type, const float *x, uint8_t *dst, int n);
 int bn_q8act_alloc(bn_q8act *a, int n);
 void bn_q8act_free(bn_q8act *a);
 void bn_q8act_quantize_ref(const float *x, int n, bn_q8act *a);
+/* a->qi from a->q (the end of every q8_quantize; a test that sets levels
+ * by hand calls it after). */
+void bn_q8act_interleave(bn_q8act *a);
+#define BN_Q8_QI_ALIGN 64 /* bytes: a whole cache line per 64-byte slice */
 /* lane[0] after lane[i] += lane[i + w] for w = 8, 4, 2, 1 (BN_Q8_LANES lanes). */
 float bn_q8_fold_lanes(float *lane);
 void bn_q8_0_matvec_ref(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0, int r1);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grouped.h"
 #include "products.h"
 #include "q16.h"
 #include "quants.h"
@@ -246,6 +247,10 @@ const bn_kernels bn_kernels_scalar = {
     .q8_quantize = bn_q8act_quantize_ref,
     .q8_0_matvec = bn_q8_0_matvec_ref,
     .q6_k_matvec = bn_q6_k_matvec_ref,
+    .q2_matvec = bn_q2_matvec_ref,
+    .b1_matvec = bn_b1_matvec_ref,
+    .q2_matmat = bn_q2_matmat_ref,
+    .b1_matmat = bn_b1_matmat_ref,
     .attn_scores = attn_scores_scalar,
     .attn_values = attn_values_scalar,
     .attn_scores_f16 = attn_scores_f16_scalar,

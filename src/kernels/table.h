@@ -50,12 +50,23 @@
 #define BN_Q8_LEVELS 127.0f
 #define BN_Q8_TINY 1e-30f /* 127 / BN_Q8_TINY is finite */
 #define BN_Q8_SUM_SPAN 16 /* values per entry of sums */
+/* The levels again, interleaved for the prompt-batch products of Q2_0 and
+ * Q1_0 matrices: runs of BN_Q8_RUN groups (the last run padded with zero
+ * levels), each run BN_Q8_RUN_SLICES slices of BN_Q8_RUN * 4 bytes, slice
+ * i holding bytes 4i..4i+3 of each of the run's groups in turn. A 4-byte
+ * lane of a vector read there belongs to one group, so a dot product into
+ * 32-bit lanes sums each group apart, with no horizontal sums. */
+#define BN_Q8_RUN 16       /* groups per run: the float lanes */
+#define BN_Q8_SLICE 4      /* bytes of a group per slice */
+#define BN_Q8_RUN_SLICES 8 /* BN_Q8_GROUP / BN_Q8_SLICE */
+#define BN_Q8_RUN_BYTES (BN_Q8_RUN * BN_Q8_GROUP)
 typedef struct bn_q8act {
     int n;         /* values: a multiple of BN_Q8_GROUP */
     int8_t *q;     /* n levels */
     float *d;      /* n / BN_Q8_GROUP group scales */
     int16_t *sums; /* n / BN_Q8_SUM_SPAN sums of 16 consecutive levels (for
                     * kernels that multiply offset weight levels) */
+    int8_t *qi;    /* the n levels interleaved (above), whole runs, 64-byte aligned */
 } bn_q8act;
 
 /* A group's scale from its max|x| (above): *d = amax / 127; returns the
@@ -82,6 +93,9 @@ struct bn_q8rows; /* q8rows.h: the output layer's int8-row copy */
 /* y[r] for rows r in [r0, r1) of a group-scaled matrix w (grouped.h). */
 typedef void (*bn_grouped_matvec_fn)(const qk256_matrix *w, const bn_q8act *a, float *y, int r0,
                                      int r1);
+/* The same times n_tok activations at once: y[t * ldy + r]. */
+typedef void (*bn_grouped_matmat_fn)(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y,
+                                     int ldy, int r0, int r1);
 
 typedef struct {
     const char *name;
@@ -124,10 +138,20 @@ typedef struct {
     /* The product of the output layer's int8-row copy (q8rows.h defines
      * it) for rows [r0, r1). NULL: bn_q8rows_matvec_ref. */
     void (*q8rows_matvec)(const struct bn_q8rows *w, const bn_q8act *a, float *y, int r0, int r1);
-    /* The products of the group-scaled matrices of Q2_0 and Q1_0 files
-     * (grouped.h) on Q8 activations, bitwise grouped.c's. NULL: those. */
+    /* Optional, the four together: the products of the group-scaled
+     * matrices of Q2_0 and Q1_0 files (grouped.h) on Q8 activations,
+     * bitwise grouped.c's, and their prompt-batch products: for rows r in
+     * [r0, r1), y[t * ldy + r] = what the matvec gives for a[t], bitwise,
+     * each weight run decoded once for a tile of tokens and multiplied
+     * with their interleaved levels (bn_q8act.qi); the scalar table's run
+     * the matvec per token. */
     bn_grouped_matvec_fn q2_matvec;
     bn_grouped_matvec_fn b1_matvec;
+    bn_grouped_matmat_fn q2_matmat;
+    bn_grouped_matmat_fn b1_matmat;
+    /* Filled by kernels.c: the fewest tokens a pass gives q2_matmat and
+     * b1_matmat; fewer take the matvec per token. */
+    int grouped_matmat_from;
     /* Attention of n_q query heads sharing one kv head over n rows of the
      * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
      * BN_ATTN_LANES says the order). Query j is q + j*d and its scores

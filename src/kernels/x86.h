@@ -185,6 +185,16 @@ void bn_x86_b1_matvec_avx2(const qk256_matrix *w, const bn_q8act *a, float *y, i
 /* Their AVX-512 VNNI versions (avx512-vnni table). */
 void bn_x86_q2_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
 void bn_x86_b1_matvec_vnni(const qk256_matrix *w, const bn_q8act *a, float *y, int r0, int r1);
+/* Their prompt-batch products (grouped_batch_x86.c): AVX2 ones, which
+ * every x86 table but avx512-vnni takes, and AVX-512 VNNI ones. */
+void bn_x86_q2_matmat_avx2(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                           int r0, int r1);
+void bn_x86_b1_matmat_avx2(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                           int r0, int r1);
+void bn_x86_q2_matmat_vnni(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                           int r0, int r1);
+void bn_x86_b1_matmat_vnni(const qk256_matrix *w, const bn_q8act *a, int n_tok, float *y, int ldy,
+                           int r0, int r1);
 void bn_x86_q6_k_matvec_avx2(const uint8_t *w, int cols, const bn_q8act *a, float *y, int r0,
                              int r1);
 
