@@ -1,0 +1,239 @@
+/*
+ * panel_x86.c - the AVX-512 prompt-batch products over row panels
+ * (panel_x86.h). The row tiles of avx512.c decode each row's 2-bit codes
+ * for a few tokens and sum each row's lanes at the end; here a call's rows
+ * are decoded once into a panel with the rows in the lanes: for each group
+ * of four consecutive weights (a k-group), one vector holds 16 rows' four
+ * code bytes (int32 lane i: row i). A token's four activation bytes of
+ * that k-group, broadcast to every lane, then give 16 rows' partial sums in
+ * one vpdpbusd (or vpmaddubsw), and each accumulator ends as 16 rows' sums
+ * of one token: the epilogue works lane-wise and stores 16 floats.
+ * Integer sums are exact in any order, so the results are bitwise those of
+ * scalar.c.
+ */
+#include "panel_x86.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "runtime/platform.h"
+#include "x86.h"
+
+#define AVX512_FN __attribute__((target("avx2,f16c,avx512f,avx512bw")))
+#define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
+
+#define LANES 16         /* rows of a panel vector: one int32 lane each */
+#define VEC_BYTES 64     /* a zmm register */
+#define KGROUP 4         /* weights per lane and k-group: vpdpbusd's group */
+#define KGROUPS_PER_BLOCK (QK256_BLOCK / KGROUP)
+#define PANEL_ROWS 64    /* rows decoded at a time: a multiple of LANES */
+#define VNNI_TOKENS 16    /* tokens per tile, one accumulator and one activation pointer each */
+#define BW_TOKENS 6      /* the same with an int16 and an int32 accumulator each */
+#define MAX_TILE 16      /* the most tokens of any tile */
+/* k-groups whose vpmaddubsw pairs (each at most 2 x 2 x 128 = 512 in
+ * magnitude) add up in int16 before widening: 32 x 512 = 16384, exact. */
+#define BW_SPAN 32
+
+/* Lanes [0, n) set, for n in [0, 16]. */
+static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
+
+/* One panel group against a tile of tokens, nt <= tile of them real (the
+ * tile function repeats the last); sums[t] for token t. */
+typedef struct {
+    const uint8_t *group; /* kgroups vectors */
+    int kgroups;
+    const bn_qact *a;
+    int nt, n_rows;
+    float w_scale;
+    float *y; /* row 0 of token 0; token t at t * ldy */
+    size_t ldy;
+} group_tile;
+
+/* Transposes 16 vectors as a 16 x 16 matrix of int32: afterwards lane i
+ * of v[j] is what lane j of v[i] was. Within 128-bit lanes first (4 x 4
+ * blocks), then the 4 x 4 matrix of those lanes. */
+ALWAYS_INLINE AVX512_FN void transpose16x16(__m512i v[LANES])
+{
+    __m512i t[LANES], u[LANES];
+    for (int k = 0; k < LANES; k += 2) {
+        t[k] = _mm512_unpacklo_epi32(v[k], v[k + 1]);
+        t[k + 1] = _mm512_unpackhi_epi32(v[k], v[k + 1]);
+    }
+    /* u[4k + m], 128-bit lane L: dword 4L + m of rows 4k .. 4k + 3 */
+    for (int k = 0; k < LANES; k += 4) {
+        u[k] = _mm512_unpacklo_epi64(t[k], t[k + 2]);
+        u[k + 1] = _mm512_unpackhi_epi64(t[k], t[k + 2]);
+        u[k + 2] = _mm512_unpacklo_epi64(t[k + 1], t[k + 3]);
+        u[k + 3] = _mm512_unpackhi_epi64(t[k + 1], t[k + 3]);
+    }
+    /* v[4L + m], 128-bit lane k = u[4k + m], lane L */
+    for (int m = 0; m < 4; m++) {
+        const __m512i x0 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0x44);
+        const __m512i x1 = _mm512_shuffle_i32x4(u[m], u[4 + m], 0xEE);
+        const __m512i y0 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0x44);
+        const __m512i y1 = _mm512_shuffle_i32x4(u[8 + m], u[12 + m], 0xEE);
+        v[m] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+        v[4 + m] = _mm512_shuffle_i32x4(x0, y0, 0xDD);
+        v[8 + m] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+        v[12 + m] = _mm512_shuffle_i32x4(x1, y1, 0xDD);
+    }
+}
+
+/* Decodes n <= 16 rows (row_bytes apart) into a panel group: vector kg of
+ * the group holds k-group kg of the 16 rows, rows past n as code 0 (their
+ * lanes are never stored). Byte 4j + m of a block holds weights 4j + m,
+ * 64 + 4j + m, 128 + ... (qk256.h), so after the transpose dword i of
+ * vector j is row i's k-groups j, 16 + j, 32 + j and 48 + j, two bits a
+ * weight apart. */
+AVX512_FN static void pack_group(const uint8_t *codes, size_t row_bytes, int n, int nb,
+                                 uint8_t *group)
+{
+    const __m512i three = _mm512_set1_epi8(3);
+    for (int b = 0; b < nb; b++) {
+        __m512i v[LANES];
+        for (int i = 0; i < LANES; i++)
+            v[i] = i < n ? _mm512_load_si512(
+                               (const void *)(codes + i * row_bytes + (size_t)b * QK256_BLOCK_BYTES))
+                         : _mm512_setzero_si512();
+        transpose16x16(v);
+        uint8_t *out = group + (size_t)b * KGROUPS_PER_BLOCK * VEC_BYTES;
+        for (int j = 0; j < LANES; j++)
+            for (int q = 0; q < 4; q++)
+                _mm512_store_si512((void *)(out + (size_t)(LANES * q + j) * VEC_BYTES),
+                                   _mm512_and_si512(_mm512_srli_epi32(v[j], 2 * q), three));
+    }
+}
+
+/* bn_ternary_epilogue for 16 rows of one token, lane by lane (the same
+ * IEEE operations in the same order, so bitwise the same): y[0, n). */
+ALWAYS_INLINE AVX512_FN void store_rows(__m512i sums, const bn_qact *at, float w_scale, float *y,
+                                        int n)
+{
+    const __m512 d = _mm512_sub_ps(_mm512_cvtepi32_ps(sums), _mm512_set1_ps((float)at->sum));
+    const __m512 v = _mm512_mul_ps(_mm512_div_ps(d, _mm512_set1_ps(at->scale)),
+                                   _mm512_set1_ps(w_scale));
+    _mm512_mask_storeu_ps(y, first_lanes(n), v);
+}
+
+/* The tile's sums (sums[t]: token t) through the epilogue, real tokens only. */
+AVX512_FN static void store_tile(const __m512i *sums, const group_tile *g)
+{
+    for (int t = 0; t < g->nt; t++)
+        store_rows(sums[t], &g->a[t], g->w_scale, g->y + (size_t)t * g->ldy, g->n_rows);
+}
+
+/* The int32 at p, broadcast to every lane (vpdpbusd's embedded broadcast). */
+ALWAYS_INLINE AVX512_FN __m512i broadcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+
+/* The tile's pointers to each token's int8 activations. */
+static void tile_pointers(const group_tile *g, int tile, const int8_t **q)
+{
+    for (int t = 0; t < tile; t++) q[t] = g->a[t < g->nt ? t : g->nt - 1].q;
+}
+
+/* vpdpbusd: 16 rows x VNNI_TOKENS tokens, one accumulator per token. */
+VNNI_FN static void tile_vnni(const group_tile *g, __m512i *sums)
+{
+    const int8_t *q[VNNI_TOKENS];
+    tile_pointers(g, VNNI_TOKENS, q);
+    __m512i acc[VNNI_TOKENS];
+#pragma GCC unroll 16
+    for (int t = 0; t < VNNI_TOKENS; t++) acc[t] = _mm512_setzero_si512();
+    for (int k = 0; k < g->kgroups; k++) {
+        const __m512i w = _mm512_load_si512((const void *)(g->group + (size_t)k * VEC_BYTES));
+#pragma GCC unroll 16
+        for (int t = 0; t < VNNI_TOKENS; t++)
+            acc[t] = _mm512_dpbusd_epi32(acc[t], w, broadcast4(q[t] + KGROUP * k));
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < VNNI_TOKENS; t++) _mm512_storeu_si512((void *)&sums[t], acc[t]);
+}
+
+/* vpmaddubsw: int16 sums over BW_SPAN k-groups, then vpmaddwd by ones
+ * into int32. */
+AVX512_FN static void tile_bw(const group_tile *g, __m512i *sums)
+{
+    const int8_t *q[BW_TOKENS];
+    tile_pointers(g, BW_TOKENS, q);
+    const __m512i ones = _mm512_set1_epi16(1);
+    __m512i acc[BW_TOKENS];
+#pragma GCC unroll 16
+    for (int t = 0; t < BW_TOKENS; t++) acc[t] = _mm512_setzero_si512();
+    for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {
+        __m512i acc16[BW_TOKENS];
+#pragma GCC unroll 16
+        for (int t = 0; t < BW_TOKENS; t++) acc16[t] = _mm512_setzero_si512();
+        for (int k = k0; k < k0 + BW_SPAN; k++) {
+            const __m512i w = _mm512_load_si512((const void *)(g->group + (size_t)k * VEC_BYTES));
+#pragma GCC unroll 16
+            for (int t = 0; t < BW_TOKENS; t++)
+                acc16[t] = _mm512_add_epi16(
+                    acc16[t], _mm512_maddubs_epi16(w, broadcast4(q[t] + KGROUP * k)));
+        }
+#pragma GCC unroll 16
+        for (int t = 0; t < BW_TOKENS; t++)
+            acc[t] = _mm512_add_epi32(acc[t], _mm512_madd_epi16(acc16[t], ones));
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < BW_TOKENS; t++) _mm512_storeu_si512((void *)&sums[t], acc[t]);
+}
+_Static_assert(KGROUPS_PER_BLOCK % BW_SPAN == 0, "a row's k-groups split into whole spans");
+
+/* Rows [r0, r1) PANEL_ROWS at a time: decode the panel, then for each
+ * tile of tokens every group of it, so that the tile's activations stay
+ * in cache across the groups. */
+AVX512_FN static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
+                                  int ldy, int r0, int r1, void (*tile_fn)(const group_tile *, __m512i *),
+                                  int tile)
+{
+    if (w->block_scales || !w->codes || n_tok < BN_PANEL_FROM_TOKENS) return -1;
+    const int nb = w->blocks_per_row;
+    const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
+    const size_t group_bytes = (size_t)nb * KGROUPS_PER_BLOCK * VEC_BYTES;
+    const int rows = r1 - r0 < PANEL_ROWS ? r1 - r0 : PANEL_ROWS;
+    uint8_t *panel = bn_aligned_alloc(VEC_BYTES, group_bytes * ((rows + LANES - 1) / LANES));
+    if (!panel) return -1;
+    __m512i sums[MAX_TILE];
+    for (int p0 = r0; p0 < r1; p0 += PANEL_ROWS) {
+        const int n = r1 - p0 < PANEL_ROWS ? r1 - p0 : PANEL_ROWS;
+        for (int i = 0; i < n; i += LANES)
+            pack_group(w->codes + (size_t)(p0 + i) * row_bytes, row_bytes,
+                       n - i < LANES ? n - i : LANES, nb, panel + (size_t)(i / LANES) * group_bytes);
+        for (int t0 = 0; t0 < n_tok; t0 += tile)
+            for (int i = 0; i < n; i += LANES) {
+                const group_tile g = {panel + (size_t)(i / LANES) * group_bytes,
+                                      nb * KGROUPS_PER_BLOCK,
+                                      a + t0,
+                                      n_tok - t0 < tile ? n_tok - t0 : tile,
+                                      n - i < LANES ? n - i : LANES,
+                                      w->scale,
+                                      y + (size_t)t0 * ldy + p0 + i,
+                                      (size_t)ldy};
+                tile_fn(&g, sums);
+                store_tile(sums, &g);
+            }
+    }
+    bn_aligned_free(panel);
+    return 0;
+}
+
+int bn_x86_panel_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                             int r0, int r1)
+{
+    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, tile_vnni, VNNI_TOKENS);
+}
+
+int bn_x86_panel_matmat_bw(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                           int r0, int r1)
+{
+    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, tile_bw, BW_TOKENS);
+}
+
+#endif
