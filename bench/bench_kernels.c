@@ -48,7 +48,7 @@
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 #define BATCH_TOKENS 256          /* the default prompt batch (-b) */
-#define BATCH_ROW_CHUNK 16        /* rows per call, as engine/ternary_matmul.c's ROW_CHUNK */
+#define BATCH_ROW_CHUNK 16 /* thread ranges align to it, as engine/ternary_matmul.c's ROW_CHUNK */
 
 static const struct {
     int rows, cols;
@@ -393,9 +393,11 @@ static void batch_task(void *arg, int ith, int nth)
 {
     const batch_job *j = arg;
     int r0, r1;
+    /* the raw tables: matmat_rows 0 means the default (table.h) */
+    const int chunk = j->k->matmat_rows ? j->k->matmat_rows : BN_MATMAT_ROWS;
     bn_split_range(j->w->rows, ith, nth, BATCH_ROW_CHUNK, &r0, &r1);
-    for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
-        const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
+    for (int c = r0; c < r1; c += chunk) {
+        const int c1 = c + chunk < r1 ? c + chunk : r1;
         j->k->qk256_matmat(j->w, j->a, BATCH_TOKENS, j->y, j->w->rows, c, c1);
     }
 }

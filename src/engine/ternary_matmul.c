@@ -39,7 +39,8 @@ __attribute__((noinline)) static void grouped_rows(const products_job *j, const 
 }
 
 /* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
- * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
+ * codes stay in L1 across the tokens (or as many as the table's
+ * prompt-batch product asks for); a prompt's tokens TOKEN_BLOCK at a
  * time, so that their activations stay in L2 across the rows. The table's
  * products (its Q16 ones for a matrix held as Q16): the prompt-batch one
  * from as many tokens as the table says, else the one-token one per token. */
@@ -54,8 +55,9 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
         const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
         const bn_qact *a = j->a + t0;
         float *y = j->y[i] + (size_t)t0 * w->rows;
-        for (int c = r0; c < r1; c += ROW_CHUNK) {
-            const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
+        const int chunk = nt >= matmat_from && !w->q16 ? k->matmat_rows : ROW_CHUNK;
+        for (int c = r0; c < r1; c += chunk) {
+            const int c1 = c + chunk < r1 ? c + chunk : r1;
             if (nt >= matmat_from)
                 matmat(w, a, nt, y, w->rows, c, c1);
             else

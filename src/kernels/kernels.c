@@ -85,6 +85,7 @@ static bn_kernels complete(const bn_kernels *t)
     if (!c.q6_k_matvec) c.q6_k_matvec = s->q6_k_matvec;
     c.qk256_matmat_from = c.matmat_pads_no_tile ? UNPADDED_MATMAT_FROM : PADDED_MATMAT_FROM;
     c.q16_matmat_from = UNPADDED_MATMAT_FROM;
+    if (!c.matmat_rows) c.matmat_rows = BN_MATMAT_ROWS;
     return c;
 }
 

@@ -27,10 +27,17 @@
 #define VEC_BYTES 64     /* a zmm register */
 #define KGROUP 4         /* weights per lane and k-group: vpdpbusd's group */
 #define KGROUPS_PER_BLOCK (QK256_BLOCK / KGROUP)
-#define PANEL_ROWS 64    /* rows decoded at a time: a multiple of LANES */
-#define VNNI_TOKENS 16    /* tokens per tile, one accumulator and one activation pointer each */
-#define BW_TOKENS 6      /* the same with an int16 and an int32 accumulator each */
-#define MAX_TILE 16      /* the most tokens of any tile */
+#define PANEL_ROWS BN_PANEL_ROWS
+/* Tiles: G panel groups (16 rows each) x T tokens, G * T accumulators and
+ * T activation pointers in registers; a leftover group goes alone. */
+#define VNNI_GROUPS 2
+#define VNNI_TOKENS 8
+#define VNNI_TOKENS_ALONE 16
+#define BW_GROUPS 2
+#define BW_TOKENS 4 /* an int16 and an int32 accumulator each */
+#define BW_TOKENS_ALONE 8
+#define MAX_TILE 16 /* the most tokens of any tile */
+#define MAX_GROUPS 2
 /* k-groups whose vpmaddubsw pairs (each at most 2 x 2 x 128 = 512 in
  * magnitude) add up in int16 before widening: 32 x 512 = 16384, exact. */
 #define BW_SPAN 32
@@ -38,13 +45,15 @@
 /* Lanes [0, n) set, for n in [0, 16]. */
 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
 
-/* One panel group against a tile of tokens, nt <= tile of them real (the
- * tile function repeats the last); sums[t] for token t. */
+/* Panel groups (group_bytes apart) against a tile of tokens, nt of them
+ * real (the tile function repeats the last); sums[i * tile + t] for group
+ * i, token t. */
 typedef struct {
-    const uint8_t *group; /* kgroups vectors */
+    const uint8_t *group;
+    size_t group_bytes;
     int kgroups;
     const bn_qact *a;
-    int nt, n_rows;
+    int nt, n_rows; /* n_rows: of the groups together */
     float w_scale;
     float *y; /* row 0 of token 0; token t at t * ldy */
     size_t ldy;
@@ -116,11 +125,15 @@ ALWAYS_INLINE AVX512_FN void store_rows(__m512i sums, const bn_qact *at, float w
     _mm512_mask_storeu_ps(y, first_lanes(n), v);
 }
 
-/* The tile's sums (sums[t]: token t) through the epilogue, real tokens only. */
-AVX512_FN static void store_tile(const __m512i *sums, const group_tile *g)
+/* The tile's sums through the epilogue, real rows and tokens only. */
+AVX512_FN static void store_tile(const __m512i *sums, int tile, const group_tile *g)
 {
-    for (int t = 0; t < g->nt; t++)
-        store_rows(sums[t], &g->a[t], g->w_scale, g->y + (size_t)t * g->ldy, g->n_rows);
+    for (int i = 0; i * LANES < g->n_rows; i++) {
+        const int n = g->n_rows - i * LANES < LANES ? g->n_rows - i * LANES : LANES;
+        for (int t = 0; t < g->nt; t++)
+            store_rows(sums[i * tile + t], &g->a[t], g->w_scale,
+                       g->y + (size_t)t * g->ldy + i * LANES, n);
+    }
 }
 
 /* The int32 at p, broadcast to every lane (vpdpbusd's embedded broadcast). */
@@ -138,60 +151,130 @@ static void tile_pointers(const group_tile *g, int tile, const int8_t **q)
     for (int t = 0; t < tile; t++) q[t] = g->a[t < g->nt ? t : g->nt - 1].q;
 }
 
-/* vpdpbusd: 16 rows x VNNI_TOKENS tokens, one accumulator per token. */
-VNNI_FN static void tile_vnni(const group_tile *g, __m512i *sums)
+/* vpdpbusd over G groups x T tokens (compile-time counts once inlined). */
+ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, __m512i *sums)
 {
-    const int8_t *q[VNNI_TOKENS];
-    tile_pointers(g, VNNI_TOKENS, q);
-    __m512i acc[VNNI_TOKENS];
-#pragma GCC unroll 16
-    for (int t = 0; t < VNNI_TOKENS; t++) acc[t] = _mm512_setzero_si512();
+    const int8_t *q[MAX_TILE];
+    tile_pointers(g, T, q);
+    __m512i acc[MAX_GROUPS * MAX_TILE];
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) acc[i] = _mm512_setzero_si512();
     for (int k = 0; k < g->kgroups; k++) {
-        const __m512i w = _mm512_load_si512((const void *)(g->group + (size_t)k * VEC_BYTES));
+        __m512i w[MAX_GROUPS];
+#pragma GCC unroll 2
+        for (int i = 0; i < G; i++)
+            w[i] = _mm512_load_si512(
+                (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
 #pragma GCC unroll 16
-        for (int t = 0; t < VNNI_TOKENS; t++)
-            acc[t] = _mm512_dpbusd_epi32(acc[t], w, broadcast4(q[t] + KGROUP * k));
+        for (int t = 0; t < T; t++) {
+            const __m512i x = broadcast4(q[t] + KGROUP * k);
+#pragma GCC unroll 2
+            for (int i = 0; i < G; i++) acc[i * T + t] = _mm512_dpbusd_epi32(acc[i * T + t], w[i], x);
+        }
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < VNNI_TOKENS; t++) _mm512_storeu_si512((void *)&sums[t], acc[t]);
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)&sums[i], acc[i]);
 }
 
-/* vpmaddubsw: int16 sums over BW_SPAN k-groups, then vpmaddwd by ones
- * into int32. */
-AVX512_FN static void tile_bw(const group_tile *g, __m512i *sums)
+/* vpmaddubsw over G groups x T tokens: int16 sums over BW_SPAN k-groups,
+ * then vpmaddwd by ones into int32. */
+ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, __m512i *sums)
 {
-    const int8_t *q[BW_TOKENS];
-    tile_pointers(g, BW_TOKENS, q);
+    const int8_t *q[MAX_TILE];
+    tile_pointers(g, T, q);
     const __m512i ones = _mm512_set1_epi16(1);
-    __m512i acc[BW_TOKENS];
-#pragma GCC unroll 16
-    for (int t = 0; t < BW_TOKENS; t++) acc[t] = _mm512_setzero_si512();
+    __m512i acc[MAX_GROUPS * MAX_TILE];
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) acc[i] = _mm512_setzero_si512();
     for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {
-        __m512i acc16[BW_TOKENS];
-#pragma GCC unroll 16
-        for (int t = 0; t < BW_TOKENS; t++) acc16[t] = _mm512_setzero_si512();
+        __m512i acc16[MAX_GROUPS * MAX_TILE];
+#pragma GCC unroll 32
+        for (int i = 0; i < G * T; i++) acc16[i] = _mm512_setzero_si512();
         for (int k = k0; k < k0 + BW_SPAN; k++) {
-            const __m512i w = _mm512_load_si512((const void *)(g->group + (size_t)k * VEC_BYTES));
+            __m512i w[MAX_GROUPS];
+#pragma GCC unroll 2
+            for (int i = 0; i < G; i++)
+                w[i] = _mm512_load_si512(
+                    (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
 #pragma GCC unroll 16
-            for (int t = 0; t < BW_TOKENS; t++)
-                acc16[t] = _mm512_add_epi16(
-                    acc16[t], _mm512_maddubs_epi16(w, broadcast4(q[t] + KGROUP * k)));
+            for (int t = 0; t < T; t++) {
+                const __m512i x = broadcast4(q[t] + KGROUP * k);
+#pragma GCC unroll 2
+                for (int i = 0; i < G; i++)
+                    acc16[i * T + t] =
+                        _mm512_add_epi16(acc16[i * T + t], _mm512_maddubs_epi16(w[i], x));
+            }
         }
-#pragma GCC unroll 16
-        for (int t = 0; t < BW_TOKENS; t++)
-            acc[t] = _mm512_add_epi32(acc[t], _mm512_madd_epi16(acc16[t], ones));
+#pragma GCC unroll 32
+        for (int i = 0; i < G * T; i++)
+            acc[i] = _mm512_add_epi32(acc[i], _mm512_madd_epi16(acc16[i], ones));
     }
-#pragma GCC unroll 16
-    for (int t = 0; t < BW_TOKENS; t++) _mm512_storeu_si512((void *)&sums[t], acc[t]);
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)&sums[i], acc[i]);
 }
+
+/* The tile functions the driver calls: groups x tokens, and one group
+ * alone for the last group of a panel with an odd count. */
+typedef void (*tile_fn)(const group_tile *g, __m512i *sums);
+typedef struct {
+    int groups, tokens, tokens_alone;
+    tile_fn tile, alone;
+} panel_tiles;
+
+VNNI_FN static void vnni_pair(const group_tile *g, __m512i *s)
+{
+    tile_vnni(g, VNNI_GROUPS, VNNI_TOKENS, s);
+}
+VNNI_FN static void vnni_alone(const group_tile *g, __m512i *s)
+{
+    tile_vnni(g, 1, VNNI_TOKENS_ALONE, s);
+}
+AVX512_FN static void bw_pair(const group_tile *g, __m512i *s)
+{
+    tile_bw(g, BW_GROUPS, BW_TOKENS, s);
+}
+AVX512_FN static void bw_alone(const group_tile *g, __m512i *s) { tile_bw(g, 1, BW_TOKENS_ALONE, s); }
+static const panel_tiles vnni_tiles = {VNNI_GROUPS, VNNI_TOKENS, VNNI_TOKENS_ALONE, vnni_pair,
+                                       vnni_alone};
+static const panel_tiles bw_tiles = {BW_GROUPS, BW_TOKENS, BW_TOKENS_ALONE, bw_pair, bw_alone};
 _Static_assert(KGROUPS_PER_BLOCK % BW_SPAN == 0, "a row's k-groups split into whole spans");
 
-/* Rows [r0, r1) PANEL_ROWS at a time: decode the panel, then for each
- * tile of tokens every group of it, so that the tile's activations stay
- * in cache across the groups. */
+/* The tiles over n rows of a decoded panel: for each tile of tokens
+ * every group of the panel, so that the tile's activations stay in cache
+ * across the groups. */
+AVX512_FN static void panel_pass(const uint8_t *panel, size_t group_bytes, int kgroups, int n,
+                                 const bn_qact *a, int n_tok, float w_scale, float *y, int ldy,
+                                 const panel_tiles *pt)
+{
+    __m512i sums[MAX_GROUPS * MAX_TILE];
+    const int pair_rows = pt->groups * LANES;
+    /* rows in whole tiles of groups (the last group of one may be short) */
+    const int whole = (n + LANES - 1) / LANES / pt->groups * pair_rows;
+    const int n_pairs = whole < n ? whole : n;
+    for (int alone = 0; alone < 2; alone++) {
+        const int tile = alone ? pt->tokens_alone : pt->tokens;
+        const int i0 = alone ? n_pairs : 0, i1 = alone ? n : n_pairs;
+        for (int t0 = 0; t0 < n_tok; t0 += tile)
+            for (int i = i0; i < i1; i += pair_rows) {
+                const group_tile g = {panel + (size_t)(i / LANES) * group_bytes,
+                                      group_bytes,
+                                      kgroups,
+                                      a + t0,
+                                      n_tok - t0 < tile ? n_tok - t0 : tile,
+                                      i1 - i < pair_rows ? i1 - i : pair_rows,
+                                      w_scale,
+                                      y + (size_t)t0 * ldy + i,
+                                      (size_t)ldy};
+                (alone ? pt->alone : pt->tile)(&g, sums);
+                store_tile(sums, tile, &g);
+            }
+    }
+}
+
+/* Rows [r0, r1) PANEL_ROWS at a time: decode the panel once, then run
+ * every token over it. */
 AVX512_FN static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
-                                  int ldy, int r0, int r1, void (*tile_fn)(const group_tile *, __m512i *),
-                                  int tile)
+                                  int ldy, int r0, int r1, const panel_tiles *pt)
 {
     if (w->block_scales || !w->codes || n_tok < BN_PANEL_FROM_TOKENS) return -1;
     const int nb = w->blocks_per_row;
@@ -200,25 +283,13 @@ AVX512_FN static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n
     const int rows = r1 - r0 < PANEL_ROWS ? r1 - r0 : PANEL_ROWS;
     uint8_t *panel = bn_aligned_alloc(VEC_BYTES, group_bytes * ((rows + LANES - 1) / LANES));
     if (!panel) return -1;
-    __m512i sums[MAX_TILE];
     for (int p0 = r0; p0 < r1; p0 += PANEL_ROWS) {
         const int n = r1 - p0 < PANEL_ROWS ? r1 - p0 : PANEL_ROWS;
         for (int i = 0; i < n; i += LANES)
             pack_group(w->codes + (size_t)(p0 + i) * row_bytes, row_bytes,
                        n - i < LANES ? n - i : LANES, nb, panel + (size_t)(i / LANES) * group_bytes);
-        for (int t0 = 0; t0 < n_tok; t0 += tile)
-            for (int i = 0; i < n; i += LANES) {
-                const group_tile g = {panel + (size_t)(i / LANES) * group_bytes,
-                                      nb * KGROUPS_PER_BLOCK,
-                                      a + t0,
-                                      n_tok - t0 < tile ? n_tok - t0 : tile,
-                                      n - i < LANES ? n - i : LANES,
-                                      w->scale,
-                                      y + (size_t)t0 * ldy + p0 + i,
-                                      (size_t)ldy};
-                tile_fn(&g, sums);
-                store_tile(sums, &g);
-            }
+        panel_pass(panel, group_bytes, nb * KGROUPS_PER_BLOCK, n, a, n_tok, w->scale, y + p0, ldy,
+                   pt);
     }
     bn_aligned_free(panel);
     return 0;
@@ -227,13 +298,13 @@ AVX512_FN static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n
 int bn_x86_panel_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                              int r0, int r1)
 {
-    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, tile_vnni, VNNI_TOKENS);
+    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, &vnni_tiles);
 }
 
 int bn_x86_panel_matmat_bw(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                            int r0, int r1)
 {
-    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, tile_bw, BW_TOKENS);
+    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, &bw_tiles);
 }
 
 #endif

@@ -14,6 +14,9 @@
 /* Fewest tokens for which unpacking the panel pays for itself: fewer go
  * through the row tiles (bench_kernels, docs/PERFORMANCE.md). */
 #define BN_PANEL_FROM_TOKENS 8
+/* Rows decoded at a time, and the rows per call the tables ask for
+ * (table.h, matmat_rows): a multiple of 32, the rows of a tile. */
+#define BN_PANEL_ROWS 64
 
 /* qk256_matmat (table.h) over panels for rows [r0, r1), with vpdpbusd
  * (vnni) or vpmaddubsw (bw). Return 0 when done, -1 when they do not take
