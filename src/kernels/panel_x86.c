@@ -46,8 +46,8 @@
 static inline __mmask16 first_lanes(int n) { return (__mmask16)((1u << n) - 1); }
 
 /* Panel groups (group_bytes apart) against a tile of tokens, nt of them
- * real (the tile function repeats the last); sums[i * tile + t] for group
- * i, token t. */
+ * real (the tile function repeats the last); the sums of group i, token t
+ * at sums + (i * tile + t) * lanes. */
 typedef struct {
     const uint8_t *group;
     size_t group_bytes;
@@ -126,13 +126,13 @@ ALWAYS_INLINE AVX512_FN void store_rows(__m512i sums, const bn_qact *at, float w
 }
 
 /* The tile's sums through the epilogue, real rows and tokens only. */
-AVX512_FN static void store_tile(const __m512i *sums, int tile, const group_tile *g)
+AVX512_FN static void store_tile(const int32_t *sums, int tile, const group_tile *g)
 {
     for (int i = 0; i * LANES < g->n_rows; i++) {
         const int n = g->n_rows - i * LANES < LANES ? g->n_rows - i * LANES : LANES;
         for (int t = 0; t < g->nt; t++)
-            store_rows(sums[i * tile + t], &g->a[t], g->w_scale,
-                       g->y + (size_t)t * g->ldy + i * LANES, n);
+            store_rows(_mm512_loadu_si512((const void *)(sums + (size_t)(i * tile + t) * LANES)),
+                       &g->a[t], g->w_scale, g->y + (size_t)t * g->ldy + i * LANES, n);
     }
 }
 
@@ -152,7 +152,7 @@ static void tile_pointers(const group_tile *g, int tile, const int8_t **q)
 }
 
 /* vpdpbusd over G groups x T tokens (compile-time counts once inlined). */
-ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, __m512i *sums)
+ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, int32_t *sums)
 {
     const int8_t *q[MAX_TILE];
     tile_pointers(g, T, q);
@@ -173,12 +173,12 @@ ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, __m512i 
         }
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)&sums[i], acc[i]);
+    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)(sums + i * LANES), acc[i]);
 }
 
 /* vpmaddubsw over G groups x T tokens: int16 sums over BW_SPAN k-groups,
  * then vpmaddwd by ones into int32. */
-ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, __m512i *sums)
+ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t *sums)
 {
     const int8_t *q[MAX_TILE];
     tile_pointers(g, T, q);
@@ -210,53 +210,176 @@ ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, __m512i 
             acc[i] = _mm512_add_epi32(acc[i], _mm512_madd_epi16(acc16[i], ones));
     }
 #pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)&sums[i], acc[i]);
+    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)(sums + i * LANES), acc[i]);
 }
 
 /* The tile functions the driver calls: groups x tokens, and one group
  * alone for the last group of a panel with an odd count. */
-typedef void (*tile_fn)(const group_tile *g, __m512i *sums);
+typedef void (*tile_fn)(const group_tile *g, int32_t *sums);
 typedef struct {
+    int lanes; /* rows of a group */
     int groups, tokens, tokens_alone;
     tile_fn tile, alone;
+    void (*pack)(const uint8_t *codes, size_t row_bytes, int n, int nb, uint8_t *group);
+    void (*store)(const int32_t *sums, int tile, const group_tile *g);
 } panel_tiles;
 
-VNNI_FN static void vnni_pair(const group_tile *g, __m512i *s)
+VNNI_FN static void vnni_pair(const group_tile *g, int32_t *s)
 {
     tile_vnni(g, VNNI_GROUPS, VNNI_TOKENS, s);
 }
-VNNI_FN static void vnni_alone(const group_tile *g, __m512i *s)
+VNNI_FN static void vnni_alone(const group_tile *g, int32_t *s)
 {
     tile_vnni(g, 1, VNNI_TOKENS_ALONE, s);
 }
-AVX512_FN static void bw_pair(const group_tile *g, __m512i *s)
+AVX512_FN static void bw_pair(const group_tile *g, int32_t *s)
 {
     tile_bw(g, BW_GROUPS, BW_TOKENS, s);
 }
-AVX512_FN static void bw_alone(const group_tile *g, __m512i *s) { tile_bw(g, 1, BW_TOKENS_ALONE, s); }
-static const panel_tiles vnni_tiles = {VNNI_GROUPS, VNNI_TOKENS, VNNI_TOKENS_ALONE, vnni_pair,
-                                       vnni_alone};
-static const panel_tiles bw_tiles = {BW_GROUPS, BW_TOKENS, BW_TOKENS_ALONE, bw_pair, bw_alone};
+AVX512_FN static void bw_alone(const group_tile *g, int32_t *s) { tile_bw(g, 1, BW_TOKENS_ALONE, s); }
+static const panel_tiles vnni_tiles = {LANES,     VNNI_GROUPS, VNNI_TOKENS, VNNI_TOKENS_ALONE,
+                                       vnni_pair, vnni_alone,  pack_group,  store_tile};
+static const panel_tiles bw_tiles = {LANES,   BW_GROUPS, BW_TOKENS,  BW_TOKENS_ALONE,
+                                     bw_pair, bw_alone,  pack_group, store_tile};
 _Static_assert(KGROUPS_PER_BLOCK % BW_SPAN == 0, "a row's k-groups split into whole spans");
+
+/* ------------------------------------------------ AVX2: 8 rows a vector */
+
+#define LANES8 8
+#define AVX2_GROUPS 2
+#define AVX2_TOKENS 3 /* 2 x 3 int16 and int32 accumulators: 12 of 16 registers */
+#define AVX2_TOKENS_ALONE 6
+
+/* Transposes 8 vectors as an 8 x 8 matrix of int32 (as transpose16x16). */
+ALWAYS_INLINE BN_X86_AVX2_FN void transpose8x8(__m256i v[LANES8])
+{
+    __m256i t[LANES8], u[LANES8];
+    for (int k = 0; k < LANES8; k += 2) {
+        t[k] = _mm256_unpacklo_epi32(v[k], v[k + 1]);
+        t[k + 1] = _mm256_unpackhi_epi32(v[k], v[k + 1]);
+    }
+    for (int k = 0; k < LANES8; k += 4) {
+        u[k] = _mm256_unpacklo_epi64(t[k], t[k + 2]);
+        u[k + 1] = _mm256_unpackhi_epi64(t[k], t[k + 2]);
+        u[k + 2] = _mm256_unpacklo_epi64(t[k + 1], t[k + 3]);
+        u[k + 3] = _mm256_unpackhi_epi64(t[k + 1], t[k + 3]);
+    }
+    for (int m = 0; m < 4; m++) {
+        v[m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x20);
+        v[4 + m] = _mm256_permute2x128_si256(u[m], u[4 + m], 0x31);
+    }
+}
+
+/* pack_group for 8 rows a vector: each 64-byte block as two halves of 8
+ * dwords, transposed apart. */
+BN_X86_AVX2_FN static void pack_group8(const uint8_t *codes, size_t row_bytes, int n, int nb,
+                                       uint8_t *group)
+{
+    const __m256i three = _mm256_set1_epi8(3);
+    const size_t vec = LANES8 * KGROUP;
+    for (int b = 0; b < nb; b++)
+        for (int h = 0; h < 2; h++) {
+            __m256i v[LANES8];
+            for (int i = 0; i < LANES8; i++)
+                v[i] = i < n ? _mm256_load_si256((const __m256i *)(codes + i * row_bytes +
+                                                                   (size_t)b * QK256_BLOCK_BYTES +
+                                                                   h * sizeof(__m256i)))
+                             : _mm256_setzero_si256();
+            transpose8x8(v);
+            uint8_t *out = group + (size_t)b * KGROUPS_PER_BLOCK * vec;
+            for (int j = 0; j < LANES8; j++)
+                for (int q = 0; q < 4; q++)
+                    _mm256_store_si256(
+                        (__m256i *)(out + (size_t)(LANES * q + LANES8 * h + j) * vec),
+                        _mm256_and_si256(_mm256_srli_epi32(v[j], 2 * q), three));
+        }
+}
+
+/* tile_bw in 8-lane vectors, broadcasts from memory. */
+ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, int32_t *sums)
+{
+    const int8_t *q[MAX_TILE];
+    tile_pointers(g, T, q);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[MAX_GROUPS * MAX_TILE];
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) acc[i] = _mm256_setzero_si256();
+    for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {
+        __m256i acc16[MAX_GROUPS * MAX_TILE];
+#pragma GCC unroll 32
+        for (int i = 0; i < G * T; i++) acc16[i] = _mm256_setzero_si256();
+        for (int k = k0; k < k0 + BW_SPAN; k++) {
+            __m256i w[MAX_GROUPS];
+#pragma GCC unroll 2
+            for (int i = 0; i < G; i++)
+                w[i] = _mm256_load_si256(
+                    (const __m256i *)(g->group + i * g->group_bytes + (size_t)k * LANES8 * KGROUP));
+#pragma GCC unroll 16
+            for (int t = 0; t < T; t++) {
+                int32_t x4;
+                memcpy(&x4, q[t] + KGROUP * k, sizeof x4);
+                const __m256i x = _mm256_set1_epi32(x4);
+#pragma GCC unroll 2
+                for (int i = 0; i < G; i++)
+                    acc16[i * T + t] =
+                        _mm256_add_epi16(acc16[i * T + t], _mm256_maddubs_epi16(w[i], x));
+            }
+        }
+#pragma GCC unroll 32
+        for (int i = 0; i < G * T; i++)
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(acc16[i], ones));
+    }
+#pragma GCC unroll 32
+    for (int i = 0; i < G * T; i++) _mm256_storeu_si256((__m256i *)(sums + i * LANES8), acc[i]);
+}
+
+/* store_tile for 8 rows a group (bn_ternary_epilogue lane by lane). */
+BN_X86_AVX2_FN static void store_tile8(const int32_t *sums, int tile, const group_tile *g)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 ws = _mm256_set1_ps(g->w_scale);
+    for (int i = 0; i * LANES8 < g->n_rows; i++) {
+        const int n = g->n_rows - i * LANES8;
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+        for (int t = 0; t < g->nt; t++) {
+            const __m256 s = _mm256_cvtepi32_ps(
+                _mm256_loadu_si256((const __m256i *)(sums + (size_t)(i * tile + t) * LANES8)));
+            const __m256 d = _mm256_sub_ps(s, _mm256_set1_ps((float)g->a[t].sum));
+            const __m256 v = _mm256_mul_ps(_mm256_div_ps(d, _mm256_set1_ps(g->a[t].scale)), ws);
+            _mm256_maskstore_ps(g->y + (size_t)t * g->ldy + i * LANES8, mask, v);
+        }
+    }
+}
+
+BN_X86_AVX2_FN static void avx2_pair(const group_tile *g, int32_t *s)
+{
+    tile_avx2(g, AVX2_GROUPS, AVX2_TOKENS, s);
+}
+BN_X86_AVX2_FN static void avx2_alone(const group_tile *g, int32_t *s)
+{
+    tile_avx2(g, 1, AVX2_TOKENS_ALONE, s);
+}
+static const panel_tiles avx2_tiles = {LANES8,    AVX2_GROUPS, AVX2_TOKENS, AVX2_TOKENS_ALONE,
+                                       avx2_pair, avx2_alone,  pack_group8, store_tile8};
 
 /* The tiles over n rows of a decoded panel: for each tile of tokens
  * every group of the panel, so that the tile's activations stay in cache
  * across the groups. */
-AVX512_FN static void panel_pass(const uint8_t *panel, size_t group_bytes, int kgroups, int n,
-                                 const bn_qact *a, int n_tok, float w_scale, float *y, int ldy,
-                                 const panel_tiles *pt)
+static void panel_pass(const uint8_t *panel, size_t group_bytes, int kgroups, int n,
+                       const bn_qact *a, int n_tok, float w_scale, float *y, int ldy,
+                       const panel_tiles *pt)
 {
-    __m512i sums[MAX_GROUPS * MAX_TILE];
-    const int pair_rows = pt->groups * LANES;
+    _Alignas(64) int32_t sums[MAX_GROUPS * MAX_TILE * LANES];
+    const int lanes = pt->lanes, pair_rows = pt->groups * lanes;
     /* rows in whole tiles of groups (the last group of one may be short) */
-    const int whole = (n + LANES - 1) / LANES / pt->groups * pair_rows;
+    const int whole = (n + lanes - 1) / lanes / pt->groups * pair_rows;
     const int n_pairs = whole < n ? whole : n;
     for (int alone = 0; alone < 2; alone++) {
         const int tile = alone ? pt->tokens_alone : pt->tokens;
         const int i0 = alone ? n_pairs : 0, i1 = alone ? n : n_pairs;
         for (int t0 = 0; t0 < n_tok; t0 += tile)
             for (int i = i0; i < i1; i += pair_rows) {
-                const group_tile g = {panel + (size_t)(i / LANES) * group_bytes,
+                const group_tile g = {panel + (size_t)(i / lanes) * group_bytes,
                                       group_bytes,
                                       kgroups,
                                       a + t0,
@@ -266,30 +389,29 @@ AVX512_FN static void panel_pass(const uint8_t *panel, size_t group_bytes, int k
                                       y + (size_t)t0 * ldy + i,
                                       (size_t)ldy};
                 (alone ? pt->alone : pt->tile)(&g, sums);
-                store_tile(sums, tile, &g);
+                pt->store(sums, tile, &g);
             }
     }
 }
 
 /* Rows [r0, r1) PANEL_ROWS at a time: decode the panel once, then run
  * every token over it. */
-AVX512_FN static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
-                                  int ldy, int r0, int r1, const panel_tiles *pt)
+static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                        int r0, int r1, const panel_tiles *pt)
 {
     if (w->block_scales || !w->codes || n_tok < BN_PANEL_FROM_TOKENS) return -1;
-    const int nb = w->blocks_per_row;
+    const int nb = w->blocks_per_row, kgroups = nb * KGROUPS_PER_BLOCK, lanes = pt->lanes;
     const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
-    const size_t group_bytes = (size_t)nb * KGROUPS_PER_BLOCK * VEC_BYTES;
+    const size_t group_bytes = (size_t)kgroups * KGROUP * lanes;
     const int rows = r1 - r0 < PANEL_ROWS ? r1 - r0 : PANEL_ROWS;
-    uint8_t *panel = bn_aligned_alloc(VEC_BYTES, group_bytes * ((rows + LANES - 1) / LANES));
+    uint8_t *panel = bn_aligned_alloc(VEC_BYTES, group_bytes * ((rows + lanes - 1) / lanes));
     if (!panel) return -1;
     for (int p0 = r0; p0 < r1; p0 += PANEL_ROWS) {
         const int n = r1 - p0 < PANEL_ROWS ? r1 - p0 : PANEL_ROWS;
-        for (int i = 0; i < n; i += LANES)
-            pack_group(w->codes + (size_t)(p0 + i) * row_bytes, row_bytes,
-                       n - i < LANES ? n - i : LANES, nb, panel + (size_t)(i / LANES) * group_bytes);
-        panel_pass(panel, group_bytes, nb * KGROUPS_PER_BLOCK, n, a, n_tok, w->scale, y + p0, ldy,
-                   pt);
+        for (int i = 0; i < n; i += lanes)
+            pt->pack(w->codes + (size_t)(p0 + i) * row_bytes, row_bytes,
+                     n - i < lanes ? n - i : lanes, nb, panel + (size_t)(i / lanes) * group_bytes);
+        panel_pass(panel, group_bytes, kgroups, n, a, n_tok, w->scale, y + p0, ldy, pt);
     }
     bn_aligned_free(panel);
     return 0;
@@ -305,6 +427,12 @@ int bn_x86_panel_matmat_bw(const qk256_matrix *w, const bn_qact *a, int n_tok, f
                            int r0, int r1)
 {
     return panel_matmat(w, a, n_tok, y, ldy, r0, r1, &bw_tiles);
+}
+
+int bn_x86_panel_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                             int r0, int r1)
+{
+    return panel_matmat(w, a, n_tok, y, ldy, r0, r1, &avx2_tiles);
 }
 
 #endif

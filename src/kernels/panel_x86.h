@@ -26,5 +26,8 @@ int bn_x86_panel_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok,
                              int r0, int r1);
 int bn_x86_panel_matmat_bw(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                            int r0, int r1);
+/* The same in AVX2 (8 rows a vector, vpmaddubsw), for the avx2 table. */
+int bn_x86_panel_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
+                             int r0, int r1);
 
 #endif
