@@ -20,7 +20,7 @@
 #define PANEL_MAX_ROWS 200 /* past three 64-row panels */
 #define PANEL_MAX_BLOCKS 6
 #define PANEL_MAX_TOKENS 40
-#define EXTREME_X 3.0f     /* an activation value; every one alike quantizes to +-127 */
+#define EXTREME_X 3.0f /* an activation value; every one alike quantizes to +-127 */
 
 static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
 {
@@ -58,8 +58,8 @@ static void print_compared(const bn_kernels *const *tables, int n)
 
 /* One random case: every table's qk256_matmat over rows [r0, r1) against
  * the scalar matvec per token, bitwise. */
-static void check_case(const bn_kernels *const *tables, int n_tables, int rows, int cols,
-                       int n_tok, int r0, int r1, int block_scales)
+static void check_case(const bn_kernels *const *tables, int n_tables, int rows, int cols, int n_tok,
+                       int r0, int r1, int block_scales)
 {
     qk256_matrix w;
     random_matrix(&w, rows, cols, block_scales);

@@ -23,9 +23,9 @@
 #define AVX512_FN __attribute__((target("avx2,f16c,avx512f,avx512bw")))
 #define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
 
-#define LANES 16         /* rows of a panel vector: one int32 lane each */
-#define VEC_BYTES 64     /* a zmm register */
-#define KGROUP 4         /* weights per lane and k-group: vpdpbusd's group */
+#define LANES 16     /* rows of a panel vector: one int32 lane each */
+#define VEC_BYTES 64 /* a zmm register */
+#define KGROUP 4     /* weights per lane and k-group: vpdpbusd's group */
 #define KGROUPS_PER_BLOCK (QK256_BLOCK / KGROUP)
 #define PANEL_ROWS BN_PANEL_ROWS
 /* Tiles: G panel groups (16 rows each) x T tokens, G * T accumulators and
@@ -102,8 +102,8 @@ AVX512_FN static void pack_group(const uint8_t *codes, size_t row_bytes, int n, 
     for (int b = 0; b < nb; b++) {
         __m512i v[LANES];
         for (int i = 0; i < LANES; i++)
-            v[i] = i < n ? _mm512_load_si512(
-                               (const void *)(codes + i * row_bytes + (size_t)b * QK256_BLOCK_BYTES))
+            v[i] = i < n ? _mm512_load_si512((const void *)(codes + i * row_bytes +
+                                                            (size_t)b * QK256_BLOCK_BYTES))
                          : _mm512_setzero_si512();
         transpose16x16(v);
         uint8_t *out = group + (size_t)b * KGROUPS_PER_BLOCK * VEC_BYTES;
@@ -144,7 +144,6 @@ ALWAYS_INLINE AVX512_FN __m512i broadcast4(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-
 /* The tile's pointers to each token's int8 activations. */
 static void tile_pointers(const group_tile *g, int tile, const int8_t **q)
 {
@@ -169,7 +168,8 @@ ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, int32_t 
         for (int t = 0; t < T; t++) {
             const __m512i x = broadcast4(q[t] + KGROUP * k);
 #pragma GCC unroll 2
-            for (int i = 0; i < G; i++) acc[i * T + t] = _mm512_dpbusd_epi32(acc[i * T + t], w[i], x);
+            for (int i = 0; i < G; i++)
+                acc[i * T + t] = _mm512_dpbusd_epi32(acc[i * T + t], w[i], x);
         }
     }
 #pragma GCC unroll 32
@@ -201,8 +201,8 @@ ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t 
                 const __m512i x = broadcast4(q[t] + KGROUP * k);
 #pragma GCC unroll 2
                 for (int i = 0; i < G; i++)
-                    acc16[i * T + t] =
-                        _mm512_add_epi16(acc16[i * T + t], _mm512_maddubs_epi16(w[i], x));
+                    acc16[i * T + t] = _mm512_add_epi16(acc16[i * T + t],
+                                                        _mm512_maddubs_epi16(w[i], x));
             }
         }
 #pragma GCC unroll 32
@@ -236,7 +236,10 @@ AVX512_FN static void bw_pair(const group_tile *g, int32_t *s)
 {
     tile_bw(g, BW_GROUPS, BW_TOKENS, s);
 }
-AVX512_FN static void bw_alone(const group_tile *g, int32_t *s) { tile_bw(g, 1, BW_TOKENS_ALONE, s); }
+AVX512_FN static void bw_alone(const group_tile *g, int32_t *s)
+{
+    tile_bw(g, 1, BW_TOKENS_ALONE, s);
+}
 static const panel_tiles vnni_tiles = {LANES,     VNNI_GROUPS, VNNI_TOKENS, VNNI_TOKENS_ALONE,
                                        vnni_pair, vnni_alone,  pack_group,  store_tile};
 static const panel_tiles bw_tiles = {LANES,   BW_GROUPS, BW_TOKENS,  BW_TOKENS_ALONE,
@@ -321,8 +324,8 @@ ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, i
                 const __m256i x = _mm256_set1_epi32(x4);
 #pragma GCC unroll 2
                 for (int i = 0; i < G; i++)
-                    acc16[i * T + t] =
-                        _mm256_add_epi16(acc16[i * T + t], _mm256_maddubs_epi16(w[i], x));
+                    acc16[i * T + t] = _mm256_add_epi16(acc16[i * T + t],
+                                                        _mm256_maddubs_epi16(w[i], x));
             }
         }
 #pragma GCC unroll 32
