@@ -4,8 +4,10 @@
  * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
  * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize, F16 and
  * attention kernels and take the AVX2 Q8_0 output-layer product;
- * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K and
- * prompt-batch products (kernels_x86.h says why). Bitwise identical to
+ * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K one.
+ * Both run prompt batches over row panels (panel_x86.c) from
+ * BN_PANEL_FROM_TOKENS tokens, and in row tiles below that (avx512-bw:
+ * the AVX2 ones, kernels_x86.h says why). Bitwise identical to
  * scalar.c and, for the lm-head products, to quants.c (kernels.h).
  *
  * Only these functions are compiled for AVX-512 (target attributes);
