@@ -176,6 +176,20 @@ ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, int32_t 
     for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)(sums + i * LANES), acc[i]);
 }
 
+/* acc + the vpmaddubsw pairs of codes w and activations x, in int16, as
+ * one asm statement: from intrinsics GCC adds into a fresh register and
+ * copies it back to the accumulator at every step (avx2.c's
+ * quarter_product has the same cure). */
+ALWAYS_INLINE AVX512_FN __m512i maddubs_add(__m512i acc, __m512i w, __m512i x)
+{
+    __m512i p;
+    __asm__("vpmaddubsw %[x], %[w], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]"
+            : [acc] "+v"(acc), [p] "=&v"(p)
+            : [w] "v"(w), [x] "v"(x));
+    return acc;
+}
+
 /* vpmaddubsw over G groups x T tokens: int16 sums over BW_SPAN k-groups,
  * then vpmaddwd by ones into int32. */
 ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t *sums)
@@ -201,8 +215,7 @@ ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t 
                 const __m512i x = broadcast4(q[t] + KGROUP * k);
 #pragma GCC unroll 2
                 for (int i = 0; i < G; i++)
-                    acc16[i * T + t] = _mm512_add_epi16(acc16[i * T + t],
-                                                        _mm512_maddubs_epi16(w[i], x));
+                    acc16[i * T + t] = maddubs_add(acc16[i * T + t], w[i], x);
             }
         }
 #pragma GCC unroll 32
@@ -298,7 +311,18 @@ BN_X86_AVX2_FN static void pack_group8(const uint8_t *codes, size_t row_bytes, i
         }
 }
 
-/* tile_bw in 8-lane vectors, broadcasts from memory. */
+/* maddubs_add in 8-lane vectors. */
+ALWAYS_INLINE BN_X86_AVX2_FN __m256i maddubs_add8(__m256i acc, __m256i w, __m256i x)
+{
+    __m256i p;
+    __asm__("vpmaddubsw %[x], %[w], %[p]\n\t"
+            "vpaddw %[p], %[acc], %[acc]"
+            : [acc] "+x"(acc), [p] "=&x"(p)
+            : [w] "x"(w), [x] "x"(x));
+    return acc;
+}
+
+/* tile_bw in 8-lane vectors. */
 ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, int32_t *sums)
 {
     const int8_t *q[MAX_TILE];
@@ -324,8 +348,7 @@ ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, i
                 const __m256i x = _mm256_set1_epi32(x4);
 #pragma GCC unroll 2
                 for (int i = 0; i < G; i++)
-                    acc16[i * T + t] = _mm256_add_epi16(acc16[i * T + t],
-                                                        _mm256_maddubs_epi16(w[i], x));
+                    acc16[i * T + t] = maddubs_add8(acc16[i * T + t], w[i], x);
             }
         }
 #pragma GCC unroll 32
