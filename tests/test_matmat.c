@@ -19,8 +19,9 @@
 #define PANEL_CASES 40
 #define PANEL_MAX_ROWS 200 /* past three 64-row panels */
 #define PANEL_MAX_BLOCKS 6
-#define PANEL_MAX_TOKENS 40
-#define EXTREME_X 3.0f /* an activation value; every one alike quantizes to +-127 */
+#define PANEL_MAX_TOKENS 80 /* past the 64 tokens from which every table takes panels */
+#define EXTREME_TOKENS 70   /* the row tiles and the panels of every table */
+#define EXTREME_X 3.0f      /* an activation value; every one alike quantizes to +-127 */
 
 static void random_matrix(qk256_matrix *w, int rows, int cols, int block_scales)
 {
@@ -126,7 +127,7 @@ TEST(matmat_panels_match_scalar_matvec_bitwise)
  * largest an int16 lane can be given, over LONG_ROW_BLOCKS blocks. */
 TEST(matmat_long_rows_of_extreme_products_match_scalar)
 {
-    const int rows = 9, cols = QK256_BLOCK * LONG_ROW_BLOCKS, n_tok = 11;
+    const int rows = 9, cols = QK256_BLOCK * LONG_ROW_BLOCKS, n_tok = EXTREME_TOKENS;
     const bn_kernels *tables[BN_KERNELS_MAX];
     const int n_tables = bn_kernels_available(tables, BN_KERNELS_MAX);
     qk256_matrix w;
@@ -135,7 +136,7 @@ TEST(matmat_long_rows_of_extreme_products_match_scalar)
         for (int c = 0; c < cols; c++) qk256_set(&w, r, c, 1);
     w.scale = 1.0f;
     float *x = malloc((size_t)cols * sizeof *x);
-    bn_qact a[MAX_TOKENS];
+    bn_qact *a = calloc(n_tok, sizeof *a);
     for (int t = 0; t < n_tok; t++) {
         for (int i = 0; i < cols; i++) x[i] = t % 2 ? -EXTREME_X : EXTREME_X;
         bn_qact_alloc(&a[t], cols);
@@ -154,6 +155,7 @@ TEST(matmat_long_rows_of_extreme_products_match_scalar)
                   "%s: long rows of extreme products differ from scalar", tables[k]->name);
     }
     for (int t = 0; t < n_tok; t++) bn_qact_free(&a[t]);
+    free(a);
     qk256_free(&w);
     free(x);
     free(want);

@@ -936,6 +936,7 @@ const bn_kernels bn_kernels_avx2 = {
     .f16_matmat = bn_x86_f16_matmat_avx2,
     .qk256_matmat = qk256_matmat_avx2,
     .matmat_rows = BN_PANEL_ROWS,
+    .matmat_tokens = BN_PANEL_TOKENS,
     .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,

@@ -5,8 +5,8 @@
  * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize, F16 and
  * attention kernels and take the AVX2 Q8_0 output-layer product;
  * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K one.
- * Both run prompt batches over row panels (panel_x86.c) from
- * BN_PANEL_FROM_TOKENS tokens, and in row tiles below that (avx512-bw:
+ * Both run long prompt batches over row panels (panel_x86.c), and
+ * shorter ones in row tiles (avx512-bw:
  * the AVX2 ones, kernels_x86.h says why). Bitwise identical to
  * scalar.c and, for the lm-head products, to quants.c (kernels.h).
  *
@@ -678,6 +678,7 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = qk256_matmat_vnni,
     .matmat_rows = BN_PANEL_ROWS,
+    .matmat_tokens = BN_PANEL_TOKENS,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q8rows_matvec = bn_x86_q8rows_matvec_vnni,
@@ -703,6 +704,7 @@ const bn_kernels bn_kernels_avx512_bw = {
     .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = qk256_matmat_bw,
     .matmat_rows = BN_PANEL_ROWS,
+    .matmat_tokens = BN_PANEL_TOKENS,
     .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,

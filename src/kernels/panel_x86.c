@@ -37,6 +37,13 @@
 #define BW_TOKENS 4 /* an int16 and an int32 accumulator each */
 #define BW_TOKENS_ALONE 8
 #define MAX_TILE 16 /* the most tokens of any tile */
+/* Fewest tokens a call runs over panels (else the tables' row tiles):
+ * decoding a panel costs about what a few tokens' products do, and the
+ * row tiles of avx512-vnni and avx2 beat the panels at 16 tokens, those
+ * of avx512-bw (AVX2 ones) do not (docs/PERFORMANCE.md). */
+#define VNNI_FROM_TOKENS 64
+#define BW_FROM_TOKENS 16
+#define AVX2_FROM_TOKENS 64
 #define MAX_GROUPS 2
 /* k-groups whose vpmaddubsw pairs (each at most 2 x 2 x 128 = 512 in
  * magnitude) add up in int16 before widening: 32 x 512 = 16384, exact. */
@@ -230,7 +237,8 @@ ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t 
  * alone for the last group of a panel with an odd count. */
 typedef void (*tile_fn)(const group_tile *g, int32_t *sums);
 typedef struct {
-    int lanes; /* rows of a group */
+    int from_tokens; /* fewer: decoding the panel costs more than it saves */
+    int lanes;       /* rows of a group */
     int groups, tokens, tokens_alone;
     tile_fn tile, alone;
     void (*pack)(const uint8_t *codes, size_t row_bytes, int n, int nb, uint8_t *group);
@@ -253,10 +261,12 @@ AVX512_FN static void bw_alone(const group_tile *g, int32_t *s)
 {
     tile_bw(g, 1, BW_TOKENS_ALONE, s);
 }
-static const panel_tiles vnni_tiles = {LANES,     VNNI_GROUPS, VNNI_TOKENS, VNNI_TOKENS_ALONE,
-                                       vnni_pair, vnni_alone,  pack_group,  store_tile};
-static const panel_tiles bw_tiles = {LANES,   BW_GROUPS, BW_TOKENS,  BW_TOKENS_ALONE,
-                                     bw_pair, bw_alone,  pack_group, store_tile};
+static const panel_tiles vnni_tiles = {VNNI_FROM_TOKENS,  LANES,     VNNI_GROUPS, VNNI_TOKENS,
+                                       VNNI_TOKENS_ALONE, vnni_pair, vnni_alone,  pack_group,
+                                       store_tile};
+static const panel_tiles bw_tiles = {BW_FROM_TOKENS, LANES,           BW_GROUPS,
+                                     BW_TOKENS,      BW_TOKENS_ALONE, bw_pair,
+                                     bw_alone,       pack_group,      store_tile};
 _Static_assert(KGROUPS_PER_BLOCK % BW_SPAN == 0, "a row's k-groups split into whole spans");
 
 /* ------------------------------------------------ AVX2: 8 rows a vector */
@@ -385,8 +395,9 @@ BN_X86_AVX2_FN static void avx2_alone(const group_tile *g, int32_t *s)
 {
     tile_avx2(g, 1, AVX2_TOKENS_ALONE, s);
 }
-static const panel_tiles avx2_tiles = {LANES8,    AVX2_GROUPS, AVX2_TOKENS, AVX2_TOKENS_ALONE,
-                                       avx2_pair, avx2_alone,  pack_group8, store_tile8};
+static const panel_tiles avx2_tiles = {AVX2_FROM_TOKENS,  LANES8,    AVX2_GROUPS, AVX2_TOKENS,
+                                       AVX2_TOKENS_ALONE, avx2_pair, avx2_alone,  pack_group8,
+                                       store_tile8};
 
 /* The tiles over n rows of a decoded panel: for each tile of tokens
  * every group of the panel, so that the tile's activations stay in cache
@@ -425,7 +436,7 @@ static void panel_pass(const uint8_t *panel, size_t group_bytes, int kgroups, in
 static int panel_matmat(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                         int r0, int r1, const panel_tiles *pt)
 {
-    if (w->block_scales || !w->codes || n_tok < BN_PANEL_FROM_TOKENS) return -1;
+    if (w->block_scales || !w->codes || n_tok < pt->from_tokens) return -1;
     const int nb = w->blocks_per_row, kgroups = nb * KGROUPS_PER_BLOCK, lanes = pt->lanes;
     const size_t row_bytes = (size_t)nb * QK256_BLOCK_BYTES;
     const size_t group_bytes = (size_t)kgroups * KGROUP * lanes;

@@ -11,16 +11,17 @@
 #include "act.h"
 #include "qk256.h"
 
-/* Fewest tokens for which unpacking the panel pays for itself: fewer go
- * through the row tiles (bench_kernels, docs/PERFORMANCE.md). */
-#define BN_PANEL_FROM_TOKENS 8
+/* Most tokens per call the tables ask for (table.h, matmat_tokens): each
+ * decoded panel serves them all. */
+#define BN_PANEL_TOKENS 256
 /* Rows decoded at a time, and the rows per call the tables ask for
  * (table.h, matmat_rows): a multiple of 32, the rows of a tile. */
 #define BN_PANEL_ROWS 64
 
 /* qk256_matmat (table.h) over panels for rows [r0, r1), with vpdpbusd
  * (vnni) or vpmaddubsw (bw). Return 0 when done, -1 when they do not take
- * this call (per-block scales, Q16 rows, too few tokens, no memory): the
+ * this call (per-block scales, Q16 rows, fewer tokens than decoding the
+ * panel pays for, no memory): the
  * caller then runs its row tiles, and nothing has been written. */
 int bn_x86_panel_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                              int r0, int r1);
