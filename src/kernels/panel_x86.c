@@ -44,7 +44,7 @@
 #define VNNI_FROM_TOKENS 64
 #define BW_FROM_TOKENS 16
 #define AVX2_FROM_TOKENS 64
-#define MAX_GROUPS 2
+#define MAX_GROUPS 4
 /* k-groups whose vpmaddubsw pairs (each at most 2 x 2 x 128 = 512 in
  * magnitude) add up in int16 before widening: 32 x 512 = 16384, exact. */
 #define BW_SPAN 32
@@ -167,14 +167,14 @@ ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, int32_t 
     for (int i = 0; i < G * T; i++) acc[i] = _mm512_setzero_si512();
     for (int k = 0; k < g->kgroups; k++) {
         __m512i w[MAX_GROUPS];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int i = 0; i < G; i++)
             w[i] = _mm512_load_si512(
                 (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
 #pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
             const __m512i x = broadcast4(q[t] + KGROUP * k);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int i = 0; i < G; i++)
                 acc[i * T + t] = _mm512_dpbusd_epi32(acc[i * T + t], w[i], x);
         }
@@ -213,14 +213,14 @@ ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t 
         for (int i = 0; i < G * T; i++) acc16[i] = _mm512_setzero_si512();
         for (int k = k0; k < k0 + BW_SPAN; k++) {
             __m512i w[MAX_GROUPS];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int i = 0; i < G; i++)
                 w[i] = _mm512_load_si512(
                     (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
 #pragma GCC unroll 16
             for (int t = 0; t < T; t++) {
                 const __m512i x = broadcast4(q[t] + KGROUP * k);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                 for (int i = 0; i < G; i++)
                     acc16[i * T + t] = maddubs_add(acc16[i * T + t], w[i], x);
             }
@@ -347,7 +347,7 @@ ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, i
         for (int i = 0; i < G * T; i++) acc16[i] = _mm256_setzero_si256();
         for (int k = k0; k < k0 + BW_SPAN; k++) {
             __m256i w[MAX_GROUPS];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int i = 0; i < G; i++)
                 w[i] = _mm256_load_si256(
                     (const __m256i *)(g->group + i * g->group_bytes + (size_t)k * LANES8 * KGROUP));
@@ -356,7 +356,7 @@ ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, i
                 int32_t x4;
                 memcpy(&x4, q[t] + KGROUP * k, sizeof x4);
                 const __m256i x = _mm256_set1_epi32(x4);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                 for (int i = 0; i < G; i++)
                     acc16[i * T + t] = maddubs_add8(acc16[i * T + t], w[i], x);
             }
@@ -414,14 +414,15 @@ static void panel_pass(const uint8_t *panel, size_t group_bytes, int kgroups, in
     for (int alone = 0; alone < 2; alone++) {
         const int tile = alone ? pt->tokens_alone : pt->tokens;
         const int i0 = alone ? n_pairs : 0, i1 = alone ? n : n_pairs;
+        const int step = alone ? lanes : pair_rows; /* rows a tile covers */
         for (int t0 = 0; t0 < n_tok; t0 += tile)
-            for (int i = i0; i < i1; i += pair_rows) {
+            for (int i = i0; i < i1; i += step) {
                 const group_tile g = {panel + (size_t)(i / lanes) * group_bytes,
                                       group_bytes,
                                       kgroups,
                                       a + t0,
                                       n_tok - t0 < tile ? n_tok - t0 : tile,
-                                      i1 - i < pair_rows ? i1 - i : pair_rows,
+                                      i1 - i < step ? i1 - i : step,
                                       w_scale,
                                       y + (size_t)t0 * ldy + i,
                                       (size_t)ldy};
