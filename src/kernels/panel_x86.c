@@ -44,7 +44,7 @@
 #define VNNI_FROM_TOKENS 64
 #define BW_FROM_TOKENS 16
 #define AVX2_FROM_TOKENS 64
-#define MAX_GROUPS 4
+#define MAX_GROUPS 2
 /* k-groups whose vpmaddubsw pairs (each at most 2 x 2 x 128 = 512 in
  * magnitude) add up in int16 before widening: 32 x 512 = 16384, exact. */
 #define BW_SPAN 32
