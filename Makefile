@@ -202,7 +202,7 @@ $(BUILD)/tests/posix_only.o: ALL_CFLAGS += -DBN_POSIX_ONLY_TESTS='"$(POSIX_ONLY_
 # (with its buffers and messages). So do the grammar engine and its logging
 # (common/json.c would clash with the tests' json_mini.c: only the fuzz
 # targets link the schema converter).
-TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o buf.o log.o grammar.o)
+TEST_CLI_OBJ = $(BUILD)/src/server/http.o $(addprefix $(BUILD)/src/common/,stream.o reasoning.o buf.o log.o grammar.o)
 FUZZ_SCHEMA_OBJ = $(addprefix $(BUILD)/src/common/,json_schema.o json.o buf.o)
 
 $(BUILD)/run-tests$(EXE): $(TEST_OBJ) $(LIB_OBJ) $(TEST_CLI_OBJ) $(FLAGS_STAMP)

@@ -15,7 +15,12 @@
  *   bitnet-embed-0.6b
  *                 arch qwen3 as bitnet.cpp's embedding converter writes
  *                 BitNet-embedding-0.6B: a norm_in per projection (F16
- *                 norms), last-token pooling, EOS appended, no output layer.
+ *                 norms), last-token pooling, EOS appended, no output layer;
+ *   bitnet-embed-0.6b-base
+ *                 the same without the norm_in tensors and with F32 norms:
+ *                 the file mainline llama.cpp runs (in tq2_0; its CPU
+ *                 backend multiplies by no F16 norm) for a same-shape
+ *                 comparison.
  *
  *   build/bench/gen_synthetic OUT.gguf [SHAPE] [i2_s|tq2_0|q1_0|q2_0] [SEED]
  *
@@ -57,7 +62,15 @@
 #define TENSORS_PER_LAYER 18
 
 typedef enum { VOCAB_LLAMA3, VOCAB_FALCON3, VOCAB_QWEN } vocab_kind;
-typedef enum { GRAPH_LLAMA, GRAPH_BITNET, GRAPH_QWEN3, GRAPH_QWEN3_EMBED } graph_kind;
+/* GRAPH_QWEN3_POOLED: the embedding model's keys and shape without its
+ * norm_in tensors, the file mainline llama.cpp can run for comparison. */
+typedef enum {
+    GRAPH_LLAMA,
+    GRAPH_BITNET,
+    GRAPH_QWEN3,
+    GRAPH_QWEN3_EMBED,
+    GRAPH_QWEN3_POOLED
+} graph_kind;
 
 /* A released model's shape and the keys its file carries. */
 typedef struct {
@@ -94,9 +107,17 @@ static const model_shape SHAPES[] = {
      1e-6f, GRAPH_QWEN3, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
     {"bitnet-embed-0.6b", "bitnet-embed-0.6b-synthetic", "qwen3", 28, 1024, 3072, 16, 8, 128, 32768,
      1000000.0f, 1e-6f, GRAPH_QWEN3_EMBED, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
+    {"bitnet-embed-0.6b-base", "bitnet-embed-0.6b-base-synthetic", "qwen3", 28, 1024, 3072, 16, 8,
+     128, 32768, 1000000.0f, 1e-6f, GRAPH_QWEN3_POOLED, VOCAB_QWEN, "qwen2", CHATML_TEMPLATE},
 };
 
 static const model_shape *shape;
+
+/* An embedding model's file: pooling keys, no output layer. */
+static int pooled(void)
+{
+    return shape->graph == GRAPH_QWEN3_EMBED || shape->graph == GRAPH_QWEN3_POOLED;
+}
 
 static int n_vocab(void)
 {
@@ -211,7 +232,7 @@ static void plan_qwen3_layer(int il, uint32_t tt)
 #undef T
 }
 
-static int qwen3(void) { return shape->graph == GRAPH_QWEN3 || shape->graph == GRAPH_QWEN3_EMBED; }
+static int qwen3(void) { return shape->graph == GRAPH_QWEN3 || pooled(); }
 
 static void plan_tensors(uint32_t ternary_type)
 {
@@ -304,8 +325,7 @@ static const char *key(const char *suffix)
 
 static int n_metadata(void)
 {
-    return 23 + (shape->pre != NULL) + (shape->graph == GRAPH_BITNET) + 2 * qwen3() +
-           2 * (shape->graph == GRAPH_QWEN3_EMBED);
+    return 23 + (shape->pre != NULL) + (shape->graph == GRAPH_BITNET) + 2 * qwen3() + 2 * pooled();
 }
 
 /* Metadata in the official file's order (bitnet.cpp's converter's for
@@ -331,7 +351,7 @@ static void write_metadata(uint32_t ftype)
         gb_kv_u32(&out, key("attention.key_length"), (uint32_t)m->head_dim);
         gb_kv_u32(&out, key("attention.value_length"), (uint32_t)m->head_dim);
     }
-    if (m->graph == GRAPH_QWEN3_EMBED) {
+    if (pooled()) {
         gb_kv_u32(&out, key("pooling_type"), POOLING_LAST);
         gb_kv_bool(&out, "tokenizer.ggml.add_eos_token", 1);
     }

@@ -33,6 +33,7 @@
 /* A product stays far from overflow when its norms' product is below
  * this (Cauchy-Schwarz bounds every partial sum by it). */
 #define PRODUCT_LIMIT (FLT_MAX / 16)
+#define PREFETCH_LINE 64 /* bytes a prefetch brings: a cache line */
 
 /* What bounds the products of one input x (n_embd values) and its
  * quantized form xq: ||x||, the sum over blocks of ||x_b||, ||x - xq||,
@@ -48,6 +49,8 @@ struct bn_lm_scratch {
     int n_threads;
     int top_cap;   /* most k the heaps hold */
     double *heaps; /* [n_threads][top_cap]: each thread's k best lower bounds */
+    double *upper; /* [n_vocab]: each row's upper bound, from stage 1 */
+    int *rows;     /* [n_vocab]: each thread's candidates, in its own rows' span */
     int *heap_len; /* [n_threads] */
     long *n_exact; /* [n_threads]: rows each computed exactly */
 };
@@ -58,6 +61,8 @@ void bn_lm_scratch_free(bn_lm_scratch *ls)
     for (int t = 0; ls->qa && t < ls->cap; t++) bn_q8act_free(&ls->qa[t]);
     free(ls->qa);
     free(ls->heaps);
+    free(ls->upper);
+    free(ls->rows);
     free(ls->heap_len);
     free(ls->n_exact);
     free(ls);
@@ -70,9 +75,11 @@ static bn_lm_scratch *lm_scratch_new(const bn_model *m, int cap, int n_threads, 
     *ls = (bn_lm_scratch){.cap = cap, .n_threads = n_threads, .top_cap = top};
     ls->qa = calloc((size_t)cap, sizeof *ls->qa);
     ls->heaps = malloc((size_t)n_threads * top * sizeof *ls->heaps);
+    ls->upper = malloc((size_t)m->hp.n_vocab * sizeof *ls->upper);
+    ls->rows = malloc((size_t)m->hp.n_vocab * sizeof *ls->rows);
     ls->heap_len = calloc((size_t)n_threads, sizeof *ls->heap_len);
     ls->n_exact = calloc((size_t)n_threads, sizeof *ls->n_exact);
-    int ok = ls->qa && ls->heaps && ls->heap_len && ls->n_exact;
+    int ok = ls->qa && ls->heaps && ls->upper && ls->rows && ls->heap_len && ls->n_exact;
     for (int t = 0; ok && t < cap; t++) ok = !bn_q8act_alloc(&ls->qa[t], m->hp.n_embd);
     if (ok) return ls;
     bn_lm_scratch_free(ls);
@@ -153,23 +160,21 @@ static double row_bound(const token_job *j, int r)
 {
     const bn_lm_row_bound *rb = &j->m->lm_copy.rows[r];
     const input_norms *in = &j->in;
-    const double copy_err = fmin(rb->err * in->norm, rb->err_max * in->block_norms);
+    const double whole = rb->err * in->norm, by_block = rb->err_max * in->block_norms;
+    const double copy_err = whole < by_block ? whole : by_block; /* both finite */
     const double bound = copy_err + rb->copy * in->quant_err +
                          j->gamma * (rb->copy * in->quant_norm + rb->exact * in->norm);
     return bound * (1 + BOUND_SLACK) + j->tiny;
 }
 
-/* The lower bound of row r's exact logit, rounded down. Subtracting in
- * double loses at most 2^-53 of the larger operand, which the slack of
- * row_bound and an absolute 2^-50 of the score outweigh. */
-static double lower_bound(const token_job *j, int r)
+/* The lower and upper bounds of row r's exact logit, rounded outwards.
+ * Adding in double loses at most 2^-53 of the larger operand, which the
+ * slack of row_bound and an absolute 2^-50 of the score outweigh. */
+static double bounds_of(const token_job *j, int r, double *upper)
 {
-    return (double)j->y[r] - row_bound(j, r) - fabs(j->y[r]) * 0x1p-50;
-}
-
-static double upper_bound(const token_job *j, int r)
-{
-    return (double)j->y[r] + row_bound(j, r) + fabs(j->y[r]) * 0x1p-50;
+    const double bound = row_bound(j, r) + fabs(j->y[r]) * 0x1p-50;
+    *upper = (double)j->y[r] + bound;
+    return (double)j->y[r] - bound;
 }
 
 /* A min-heap of the best lower bounds seen: h[0] is the least kept. */
@@ -209,15 +214,16 @@ static void heap_offer(double *h, int *n, int top, double v)
     }
 }
 
-/* Stage 1 over one thread's rows: its top best lower bounds. */
-static void lower_bounds_task(void *arg, int ith, int nth)
+/* Stage 1 over one thread's rows: its top best lower bounds, and every
+ * row's upper bound for stage 2. */
+static void bounds_task(void *arg, int ith, int nth)
 {
     token_job *j = arg;
     int r0, r1;
     bn_split_range(j->m->output.rows, ith, nth, 1, &r0, &r1);
     double *h = j->ls->heaps + (size_t)ith * j->top;
     int n = 0;
-    for (int r = r0; r < r1; r++) heap_offer(h, &n, j->top, lower_bound(j, r));
+    for (int r = r0; r < r1; r++) heap_offer(h, &n, j->top, bounds_of(j, r, &j->ls->upper[r]));
     j->ls->heap_len[ith] = n;
 }
 
@@ -233,21 +239,33 @@ static double merge_threshold(bn_lm_scratch *ls, int nth, int top)
     return h[0];
 }
 
+/* The next exact row's weights are asked for while the current one is
+ * computed: candidates lie scattered, so the hardware prefetcher, which
+ * follows streams, does not see them coming. */
+static void prefetch_row(const bn_dense *d, int r)
+{
+    const char *p = (const char *)d->data + (size_t)r * d->row_bytes;
+    for (size_t at = 0; at < d->row_bytes; at += PREFETCH_LINE) __builtin_prefetch(p + at);
+}
+
 /* Stage 2 over one thread's rows: exact where the row may reach the
  * threshold, -INFINITY where it cannot. */
 static void exact_rows_task(void *arg, int ith, int nth)
 {
     token_job *j = arg;
+    const bn_dense *out = &j->m->output;
     int r0, r1;
-    bn_split_range(j->m->output.rows, ith, nth, 1, &r0, &r1);
-    long n = 0;
+    bn_split_range(out->rows, ith, nth, 1, &r0, &r1);
+    int *cand = j->ls->rows + r0, n = 0;
     for (int r = r0; r < r1; r++) {
-        if (upper_bound(j, r) < j->threshold) {
+        if (j->ls->upper[r] < j->threshold)
             j->y[r] = -INFINITY;
-            continue;
-        }
-        bn_dense_rows(j->m->kernels, &j->m->output, j->x, j->y, r, r + 1);
-        n++;
+        else
+            cand[n++] = r;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i + 1 < n) prefetch_row(out, cand[i + 1]);
+        bn_dense_rows(j->m->kernels, out, j->x, j->y, cand[i], cand[i] + 1);
     }
     j->ls->n_exact[ith] = n;
 }
@@ -289,7 +307,7 @@ static long finish_token(bn_context *ctx, token_job *j)
     }
     j->gamma = float_gamma(cols + BN_F16_LANES);
     j->tiny = 2.0 * (cols + BN_F16_LANES) * FLT_TRUE_MIN;
-    bn_pool_run(ctx->pool, lower_bounds_task, j);
+    bn_pool_run(ctx->pool, bounds_task, j);
     j->threshold = merge_threshold(j->ls, nth, j->top);
     bn_pool_run(ctx->pool, exact_rows_task, j);
     return sum_exact(j->ls, nth);

@@ -161,12 +161,30 @@ ALWAYS_INLINE AVX512_FN __m512i reduce16_epi32(const __m512i v[16])
                             _mm512_shuffle_i32x4(z[0], z[1], 0xdd));
 }
 
-/* A whole row with one accumulator per quarter: a dependency chain of
- * one vpdpbusd per block each. */
+/* A whole row with one accumulator per quarter and per parity of the
+ * block: two blocks a step, so that the dependency chains of vpdpbusd
+ * (its latency is several cycles) are half as long as the row. Integer
+ * sums are exact, so the order does not change the result. */
 VNNI_FN static inline __m512i row_lanes_vnni(const uint8_t *codes, const int8_t *q, int n)
 {
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-    for (int b = 0; b < n; b++, codes += QK256_BLOCK_BYTES, q += QK256_BLOCK) {
+    __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int b = 0;
+    for (; b + 2 <= n; b += 2, codes += 2 * QK256_BLOCK_BYTES, q += 2 * QK256_BLOCK) {
+        bn_x86_prefetch_ahead(codes);
+        bn_x86_prefetch_ahead(codes + QK256_BLOCK_BYTES);
+        const __m512i c = _mm512_loadu_si512((const void *)codes);
+        const __m512i d = _mm512_loadu_si512((const void *)(codes + QK256_BLOCK_BYTES));
+        a0 = _mm512_dpbusd_epi32(a0, FIELD(c, 0), Q_AT(q, 0));
+        a1 = _mm512_dpbusd_epi32(a1, FIELD(c, 1), Q_AT(q, 1));
+        a2 = _mm512_dpbusd_epi32(a2, FIELD(c, 2), Q_AT(q, 2));
+        a3 = _mm512_dpbusd_epi32(a3, FIELD(c, 3), Q_AT(q, 3));
+        b0 = _mm512_dpbusd_epi32(b0, FIELD(d, 0), Q_AT(q + QK256_BLOCK, 0));
+        b1 = _mm512_dpbusd_epi32(b1, FIELD(d, 1), Q_AT(q + QK256_BLOCK, 1));
+        b2 = _mm512_dpbusd_epi32(b2, FIELD(d, 2), Q_AT(q + QK256_BLOCK, 2));
+        b3 = _mm512_dpbusd_epi32(b3, FIELD(d, 3), Q_AT(q + QK256_BLOCK, 3));
+    }
+    if (b < n) {
         bn_x86_prefetch_ahead(codes);
         const __m512i c = _mm512_loadu_si512((const void *)codes);
         a0 = _mm512_dpbusd_epi32(a0, FIELD(c, 0), Q_AT(q, 0));
@@ -174,6 +192,10 @@ VNNI_FN static inline __m512i row_lanes_vnni(const uint8_t *codes, const int8_t 
         a2 = _mm512_dpbusd_epi32(a2, FIELD(c, 2), Q_AT(q, 2));
         a3 = _mm512_dpbusd_epi32(a3, FIELD(c, 3), Q_AT(q, 3));
     }
+    a0 = _mm512_add_epi32(a0, b0);
+    a1 = _mm512_add_epi32(a1, b1);
+    a2 = _mm512_add_epi32(a2, b2);
+    a3 = _mm512_add_epi32(a3, b3);
     const __m512i s01 = _mm512_add_epi32(a0, _mm512_srai_epi32(a1, 2));
     const __m512i s23 = _mm512_add_epi32(_mm512_srai_epi32(a2, 4), _mm512_srai_epi32(a3, 6));
     return _mm512_add_epi32(s01, s23);

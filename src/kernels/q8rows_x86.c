@@ -65,11 +65,16 @@ AVX512_BW_FN static inline void signed_operands(const int8_t *w, const int8_t *q
     *signed_q = _mm512_mask_sub_epi8(qv, _mm512_movepi8_mask(wv), _mm512_setzero_si512(), qv);
 }
 
-/* Scales s_g in lanes 0-7 and s_g+1 in lanes 8-15. */
-AVX512_BW_FN static inline __m512 chunk_scales(const float *s)
+#define SCALES_PER_LOAD 16 /* group scales made at once: those of 8 chunks */
+
+/* s_g = dw_g * d_g for the 16 groups from g on (fewer at a row's end:
+ * the lanes past it are 0), made in registers as the row goes. */
+AVX512_BW_FN static inline __m512 group_scales16(const uint16_t *dw, const float *ad, int left)
 {
-    /* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage): row_scales filled s */
-    return _mm512_insertf32x8(_mm512_set1_ps(s[0]), _mm256_set1_ps(s[1]), 1);
+    const __mmask16 m = (__mmask16)(left >= SCALES_PER_LOAD ? 0xFFFF : (1u << left) - 1);
+    const __m512i h = _mm512_maskz_loadu_epi16((__mmask32)m, dw); /* 16 fp16 in the low half */
+    const __m512 w = _mm512_cvtph_ps(_mm512_castsi512_si256(h));
+    return _mm512_mul_ps(w, _mm512_maskz_loadu_ps(m, ad));
 }
 
 AVX512_BW_FN static inline float fold16(__m512 acc)
@@ -78,20 +83,29 @@ AVX512_BW_FN static inline float fold16(__m512 acc)
 }
 
 /* One kernel body for both AVX-512 tables: SUMS(abs_w, signed_q) gives
- * the chunk's 16 exact int32 sums of 4. */
+ * the chunk's 16 exact int32 sums of 4. Chunk k of a load of scales
+ * takes s_2k in lanes 0-7 and s_2k+1 in lanes 8-15 (one permute). */
 #define Q8ROWS_MATVEC_512(SUMS)                                                                    \
     const int groups = w->cols / BN_Q8ROWS_GROUP;                                                  \
-    float s[MAX_GROUPS];                                                                           \
+    const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);       \
+    const __m512i next = _mm512_set1_epi32(BN_Q8ROWS_CHUNK / BN_Q8ROWS_GROUP);                     \
     for (int r = r0; r < r1; r++) {                                                                \
         const int8_t *q = w->q + (size_t)r * w->cols;                                              \
-        row_scales(w->d + (size_t)r * groups, a->d, groups, s);                                    \
-        __m512 acc = _mm512_setzero_ps();                                                          \
+        const uint16_t *dw = w->d + (size_t)r * groups;                                            \
+        __m512 acc = _mm512_setzero_ps(), sv = acc;                                                \
+        __m512i pick = first;                                                                      \
         for (int c = 0; c < w->cols; c += BN_Q8ROWS_CHUNK) {                                       \
+            const int g = c / BN_Q8ROWS_GROUP;                                                     \
+            if (g % SCALES_PER_LOAD == 0) {                                                        \
+                sv = group_scales16(dw + g, a->d + g, groups - g);                                 \
+                pick = first;                                                                      \
+            }                                                                                      \
             bn_x86_prefetch_l2((const uint8_t *)q + c, BN_Q8ROWS_CHUNK);                           \
             __m512i aw, sq;                                                                        \
             signed_operands(q + c, a->q + c, &aw, &sq);                                            \
             const __m512 p = _mm512_cvtepi32_ps(SUMS(aw, sq));                                     \
-            acc = _mm512_add_ps(acc, _mm512_mul_ps(p, chunk_scales(s + c / BN_Q8ROWS_GROUP)));     \
+            acc = _mm512_add_ps(acc, _mm512_mul_ps(p, _mm512_permutexvar_ps(pick, sv)));           \
+            pick = _mm512_add_epi32(pick, next);                                                   \
         }                                                                                          \
         y[r] = fold16(acc);                                                                        \
     }

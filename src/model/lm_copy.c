@@ -16,6 +16,7 @@
 
 #include "kernels/f16.h"
 #include "model.h"
+#include "runtime/platform.h"
 
 /* Covers the double rounding of a sum of squares over a row (each term
  * adds at most 2^-53 relative; rows have far fewer than 2^23 values) and
@@ -104,8 +105,7 @@ static float largest_norm(const bn_lm_copy *lc)
 
 void bn_lm_copy_free(bn_lm_copy *lc)
 {
-    free(lc->levels);
-    free(lc->scales);
+    if (lc->map) bn_pages_unmap(lc->map, lc->map_bytes);
     free(lc->rows);
     *lc = (bn_lm_copy){0};
 }
@@ -115,12 +115,16 @@ int bn_lm_copy_build(bn_model *m)
     const bn_dense *src = &m->output;
     bn_lm_copy *lc = &m->lm_copy;
     if (!worth_a_copy(src)) return 0;
-    const size_t n = (size_t)src->rows * src->cols;
-    lc->levels = malloc(n);
-    lc->scales = malloc(n / BN_Q8ROWS_GROUP * sizeof *lc->scales);
+    const size_t n = (size_t)src->rows * src->cols; /* a multiple of BN_Q8ROWS_CHUNK */
+    lc->map_bytes = n + n / BN_Q8ROWS_GROUP * sizeof *lc->scales;
+    lc->map = bn_pages_map(lc->map_bytes, 1);
+    if (lc->map) {
+        lc->levels = lc->map;
+        lc->scales = (uint16_t *)(lc->levels + n);
+    }
     lc->rows = malloc((size_t)src->rows * sizeof *lc->rows);
     float *scratch = malloc((size_t)bn_pool_size(m->pool) * 2 * src->cols * sizeof *scratch);
-    if (!lc->levels || !lc->scales || !lc->rows || !scratch) {
+    if (!lc->map || !lc->rows || !scratch) {
         free(scratch);
         bn_lm_copy_free(lc);
         return -1;

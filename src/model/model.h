@@ -64,9 +64,12 @@ typedef struct {
 } bn_lm_row_bound;
 
 typedef struct {
-    bn_q8rows q;    /* q.rows == 0: no copy */
-    int8_t *levels; /* q's owned arrays */
-    uint16_t *scales;
+    bn_q8rows q;      /* q.rows == 0: no copy */
+    int8_t *levels;   /* q's arrays, in one mapping of huge pages: 4 KB pages */
+    uint16_t *scales; /* cost a TLB miss every 4 KB of the scan, and the
+                       * hardware prefetcher stops at each page's end */
+    void *map;
+    size_t map_bytes;
     bn_lm_row_bound *rows; /* [q.rows] */
     float max_norm;        /* the largest copy or exact norm */
 } bn_lm_copy;

@@ -15,6 +15,7 @@
 #include "chat_format.h"
 #include "json.h"
 #include "options.h"
+#include "reasoning.h"
 #include "seq.h"
 #include "setup.h"
 
@@ -123,6 +124,7 @@ typedef struct {
     char *tool_named;            /* TOOL_NAMED: the function */
     int hold_text;               /* stream nothing until the end (a reply may be a call) */
     int tool_called;             /* the reply was a call: finish_reason "tool_calls" */
+    reasoning_split think;       /* a chat reply's reasoning block, apart (--reasoning-format) */
 } srv_request;
 
 /* Parses a completion (chat = 0) or chat request body into req and job
@@ -153,8 +155,9 @@ void api_take_probs(const server *srv, srv_job *job, const gen_seq *q);
 /* The whole response of a non-streamed request (malloc'd JSON). */
 char *api_completion_body(const server *srv, srv_request *req, const srv_job *job, const char *id,
                           const char *text, size_t len, size_t *out_len);
-/* One event of a stream: a text delta, or (final) the finish reason and
- * usage (malloc'd "data: {...}\n\n"). */
+/* The events of a stream for the next piece of text: its delta (a chat
+ * reply's reasoning as reasoning_content), or (final) what was held back
+ * and then the finish reason and usage (malloc'd "data: {...}\n\n"). */
 char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, const char *id,
                        const char *text, size_t len, int final, size_t *out_len);
 /* {"error": {"message", "type"}} for a status (malloc'd). */

@@ -611,6 +611,7 @@ void api_request_free(srv_request *req, srv_job *job)
     free(job->lp);
     grammar_free(job->grammar);
     tools_free(req);
+    reasoning_free(&req->think);
     buf_free(&job->text);
 }
 
@@ -778,28 +779,6 @@ static void write_finish(FILE *f, const char *reason)
         fputs(", \"finish_reason\": null}]", f);
 }
 
-/* A reply that opens with a "<think>...</think>" block (Qwen3): the
- * block's text in *think (its newlines trimmed), the rest from *content on
- * (after the newlines that follow the block). 0 when there is none. */
-static int split_reasoning(const char *text, size_t len, const char **think, size_t *think_len,
-                           const char **content)
-{
-    static const char open[] = "<think>", close[] = "</think>";
-    size_t at = 0;
-    while (at < len && (text[at] == ' ' || text[at] == '\n')) at++;
-    if (len - at < sizeof open - 1 || memcmp(text + at, open, sizeof open - 1)) return 0;
-    at += sizeof open - 1;
-    const char *end = memmem(text + at, len - at, close, sizeof close - 1);
-    if (!end) return 0;
-    *think = text + at;
-    *think_len = (size_t)(end - *think);
-    while (*think_len && **think == '\n') (*think)++, (*think_len)--;
-    while (*think_len && (*think)[*think_len - 1] == '\n') (*think_len)--;
-    *content = end + sizeof close - 1;
-    while (*content < text + len && **content == '\n') (*content)++;
-    return 1;
-}
-
 /* The finish reason reported: "tool_calls" when the reply was a call. */
 static const char *finish_of(const srv_request *req, const srv_job *job)
 {
@@ -808,32 +787,48 @@ static const char *finish_of(const srv_request *req, const srv_job *job)
                : job->finish_reason;
 }
 
-/* A chat reply's message or delta after its role: the tool calls when
- * the text is one, else "content". */
-static void write_chat_content(FILE *f, srv_request *req, const char *id, const char *text,
-                               size_t len, const char *think, size_t think_len)
+/* A chat reply's message or delta after its role: its reasoning when
+ * there is some, then the tool calls when the text is one, else "content"
+ * (left out of a delta that carries only reasoning). */
+static void write_chat_content(FILE *f, srv_request *req, const char *id, const text_buf *text,
+                               const text_buf *think, int delta)
 {
-    fputs("{\"role\": \"assistant\", ", f);
-    if (think) {
-        fputs("\"reasoning_content\": ", f);
-        json_string(f, think, think_len);
-        fputs(", ", f);
+    fputs("{\"role\": \"assistant\"", f);
+    if (think->len) {
+        fputs(", \"reasoning_content\": ", f);
+        json_string(f, think->data, think->len);
+    }
+    if (delta && think->len && !text->len) {
+        fputc('}', f);
+        return;
     }
     char *calls;
     size_t calls_len;
     FILE *cf = mem_open(&calls, &calls_len);
-    const int called = tools_write_calls(cf, req, text, len, id);
+    const int called = tools_write_calls(cf, req, text->len ? text->data : "", text->len, id);
     fclose(cf);
     if (called) {
-        fputs("\"content\": null, ", f);
+        fputs(", \"content\": null, ", f);
         fwrite(calls, 1, calls_len, f);
         req->tool_called = 1;
     } else {
-        fputs("\"content\": ", f);
-        json_string(f, text, len);
+        fputs(", \"content\": ", f);
+        json_string(f, text->len ? text->data : "", text->len);
     }
     free(calls);
     fputc('}', f);
+}
+
+/* A chat reply's text (or the next piece of it, final: the last) as its
+ * reasoning and content: told apart under --reasoning-format auto/deepseek,
+ * all content otherwise. */
+static void split_chat_text(const server *srv, srv_request *req, const char *text, size_t len,
+                            int final, text_buf *think, text_buf *content)
+{
+    if (opts_hide_think(srv->o))
+        reasoning_feed(&req->think, text, len, final, think, content);
+    else
+        buf_append(content, text, len);
 }
 
 /* The whole response of a request that was not streamed. */
@@ -845,15 +840,12 @@ char *api_completion_body(const server *srv, srv_request *req, const srv_job *jo
     write_header(f, srv, req, id, 0);
     fputs(", \"choices\": [{\"index\": 0, ", f);
     if (req->chat) {
-        const char *think = NULL, *content;
-        size_t think_len = 0;
-        /* --reasoning-format auto/deepseek: the reasoning apart, as llama-server */
-        if (opts_hide_think(srv->o) && split_reasoning(text, len, &think, &think_len, &content)) {
-            len = (size_t)(text + len - content);
-            text = content;
-        }
+        text_buf think = {0}, content = {0};
+        split_chat_text(srv, req, text, len, 1, &think, &content);
         fputs("\"message\": ", f);
-        write_chat_content(f, req, id, text, len, think, think_len);
+        write_chat_content(f, req, id, &content, &think, 0);
+        buf_free(&think);
+        buf_free(&content);
     } else {
         fputs("\"text\": ", f);
         json_string(f, text, len);
@@ -867,12 +859,10 @@ char *api_completion_body(const server *srv, srv_request *req, const srv_job *jo
     return out;
 }
 
-/* One server-sent event: a text delta, or the final one. */
-char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, const char *id,
-                       const char *text, size_t len, int final, size_t *out_len)
+/* One server-sent event: a delta (reasoning and content), or the final one. */
+static void write_event(FILE *f, const server *srv, srv_request *req, const srv_job *job,
+                        const char *id, const text_buf *think, const text_buf *content, int final)
 {
-    char *out;
-    FILE *f = mem_open(&out, out_len);
     fputs("data: ", f);
     write_header(f, srv, req, id, 1);
     fputs(", \"choices\": [{\"index\": 0, ", f);
@@ -880,10 +870,10 @@ char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, 
         fputs("\"delta\": {}", f);
     } else if (req->chat) {
         fputs("\"delta\": ", f);
-        write_chat_content(f, req, id, text, len, NULL, 0);
+        write_chat_content(f, req, id, content, think, 1);
     } else {
         fputs("\"text\": ", f);
-        json_string(f, text, len);
+        json_string(f, content->len ? content->data : "", content->len);
     }
     if (final)
         fputs(", \"logprobs\": null", f);
@@ -895,6 +885,24 @@ char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, 
         write_timings(f, job);
     }
     fputs("}\n\n", f);
+}
+
+/* The events of the next piece of text: its delta, and the final event
+ * after what a chat reply's reasoning split still held back. */
+char *api_stream_event(const server *srv, srv_request *req, const srv_job *job, const char *id,
+                       const char *text, size_t len, int final, size_t *out_len)
+{
+    char *out;
+    FILE *f = mem_open(&out, out_len);
+    text_buf think = {0}, content = {0};
+    if (req->chat)
+        split_chat_text(srv, req, text, len, final, &think, &content);
+    else
+        buf_append(&content, text, len);
+    if (!final || think.len || content.len) write_event(f, srv, req, job, id, &think, &content, 0);
+    if (final) write_event(f, srv, req, job, id, &think, &content, 1);
+    buf_free(&think);
+    buf_free(&content);
     fclose(f);
     return out;
 }
