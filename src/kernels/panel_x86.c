@@ -143,12 +143,12 @@ AVX512_FN static void store_tile(const int32_t *sums, int tile, const group_tile
     }
 }
 
-/* The int32 at p, broadcast to every lane (vpdpbusd's embedded broadcast). */
-ALWAYS_INLINE AVX512_FN __m512i broadcast4(const int8_t *p)
+/* The int32 at p (four activation bytes). */
+static inline int32_t load4(const int8_t *p)
 {
     int32_t v;
     memcpy(&v, p, sizeof v);
-    return _mm512_set1_epi32(v);
+    return v;
 }
 
 /* The tile's pointers to each token's int8 activations. */
@@ -173,7 +173,7 @@ ALWAYS_INLINE VNNI_FN void tile_vnni(const group_tile *g, int G, int T, int32_t 
                 (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
 #pragma GCC unroll 16
         for (int t = 0; t < T; t++) {
-            const __m512i x = broadcast4(q[t] + KGROUP * k);
+            const __m512i x = _mm512_set1_epi32(load4(q[t] + KGROUP * k));
 #pragma GCC unroll 4
             for (int i = 0; i < G; i++)
                 acc[i * T + t] = _mm512_dpbusd_epi32(acc[i * T + t], w[i], x);
@@ -197,40 +197,38 @@ ALWAYS_INLINE AVX512_FN __m512i maddubs_add(__m512i acc, __m512i w, __m512i x)
     return acc;
 }
 
-/* vpmaddubsw over G groups x T tokens: int16 sums over BW_SPAN k-groups,
- * then vpmaddwd by ones into int32. */
+/* The body of a vpmaddubsw tile over G groups x T tokens, for vectors
+ * VEC of LANES_ rows (intrinsics MM##name, loads and stores MM##load_##SI):
+ * int16 sums over BW_SPAN k-groups, then vpmaddwd by ones into int32. */
+#define MADDUBS_TILE_BODY(VEC, MM, SI, LANES_, MADDUBS_ADD)                                        \
+    const int8_t *q[MAX_TILE];                                                                     \
+    tile_pointers(g, T, q);                                                                        \
+    const VEC ones = MM##set1_epi16(1);                                                            \
+    VEC acc[MAX_GROUPS * MAX_TILE];                                                                \
+    _Pragma("GCC unroll 32") for (int i = 0; i < G * T; i++) acc[i] = MM##setzero_##SI();          \
+    for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {                                             \
+        VEC acc16[MAX_GROUPS * MAX_TILE];                                                          \
+        _Pragma("GCC unroll 32") for (int i = 0; i < G * T; i++) acc16[i] = MM##setzero_##SI();    \
+        for (int k = k0; k < k0 + BW_SPAN; k++) {                                                  \
+            VEC w[MAX_GROUPS];                                                                     \
+            _Pragma("GCC unroll 4") for (int i = 0; i < G; i++) w[i] = MM##load_##SI(              \
+                (const void *)(g->group + i * g->group_bytes + (size_t)k * LANES_ * KGROUP));      \
+            _Pragma("GCC unroll 16") for (int t = 0; t < T; t++)                                   \
+            {                                                                                      \
+                const VEC x = MM##set1_epi32(load4(q[t] + KGROUP * k));                            \
+                _Pragma("GCC unroll 4") for (int i = 0; i < G; i++)                                \
+                    acc16[i * T + t] = MADDUBS_ADD(acc16[i * T + t], w[i], x);                     \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 32") for (int i = 0; i < G * T; i++)                                   \
+            acc[i] = MM##add_epi32(acc[i], MM##madd_epi16(acc16[i], ones));                        \
+    }                                                                                              \
+    _Pragma("GCC unroll 32") for (int i = 0; i < G * T; i++)                                       \
+        MM##storeu_##SI((void *)(sums + i * LANES_), acc[i]);
+
 ALWAYS_INLINE AVX512_FN void tile_bw(const group_tile *g, int G, int T, int32_t *sums)
 {
-    const int8_t *q[MAX_TILE];
-    tile_pointers(g, T, q);
-    const __m512i ones = _mm512_set1_epi16(1);
-    __m512i acc[MAX_GROUPS * MAX_TILE];
-#pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) acc[i] = _mm512_setzero_si512();
-    for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {
-        __m512i acc16[MAX_GROUPS * MAX_TILE];
-#pragma GCC unroll 32
-        for (int i = 0; i < G * T; i++) acc16[i] = _mm512_setzero_si512();
-        for (int k = k0; k < k0 + BW_SPAN; k++) {
-            __m512i w[MAX_GROUPS];
-#pragma GCC unroll 4
-            for (int i = 0; i < G; i++)
-                w[i] = _mm512_load_si512(
-                    (const void *)(g->group + i * g->group_bytes + (size_t)k * VEC_BYTES));
-#pragma GCC unroll 16
-            for (int t = 0; t < T; t++) {
-                const __m512i x = broadcast4(q[t] + KGROUP * k);
-#pragma GCC unroll 4
-                for (int i = 0; i < G; i++)
-                    acc16[i * T + t] = maddubs_add(acc16[i * T + t], w[i], x);
-            }
-        }
-#pragma GCC unroll 32
-        for (int i = 0; i < G * T; i++)
-            acc[i] = _mm512_add_epi32(acc[i], _mm512_madd_epi16(acc16[i], ones));
-    }
-#pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) _mm512_storeu_si512((void *)(sums + i * LANES), acc[i]);
+    MADDUBS_TILE_BODY(__m512i, _mm512_, si512, LANES, maddubs_add)
 }
 
 /* The tile functions the driver calls: groups x tokens, and one group
@@ -333,41 +331,8 @@ ALWAYS_INLINE BN_X86_AVX2_FN __m256i maddubs_add8(__m256i acc, __m256i w, __m256
 }
 
 /* tile_bw in 8-lane vectors. */
-ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, int32_t *sums)
-{
-    const int8_t *q[MAX_TILE];
-    tile_pointers(g, T, q);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256i acc[MAX_GROUPS * MAX_TILE];
-#pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) acc[i] = _mm256_setzero_si256();
-    for (int k0 = 0; k0 < g->kgroups; k0 += BW_SPAN) {
-        __m256i acc16[MAX_GROUPS * MAX_TILE];
-#pragma GCC unroll 32
-        for (int i = 0; i < G * T; i++) acc16[i] = _mm256_setzero_si256();
-        for (int k = k0; k < k0 + BW_SPAN; k++) {
-            __m256i w[MAX_GROUPS];
-#pragma GCC unroll 4
-            for (int i = 0; i < G; i++)
-                w[i] = _mm256_load_si256(
-                    (const __m256i *)(g->group + i * g->group_bytes + (size_t)k * LANES8 * KGROUP));
-#pragma GCC unroll 16
-            for (int t = 0; t < T; t++) {
-                int32_t x4;
-                memcpy(&x4, q[t] + KGROUP * k, sizeof x4);
-                const __m256i x = _mm256_set1_epi32(x4);
-#pragma GCC unroll 4
-                for (int i = 0; i < G; i++)
-                    acc16[i * T + t] = maddubs_add8(acc16[i * T + t], w[i], x);
-            }
-        }
-#pragma GCC unroll 32
-        for (int i = 0; i < G * T; i++)
-            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(acc16[i], ones));
-    }
-#pragma GCC unroll 32
-    for (int i = 0; i < G * T; i++) _mm256_storeu_si256((__m256i *)(sums + i * LANES8), acc[i]);
-}
+ALWAYS_INLINE BN_X86_AVX2_FN void tile_avx2(const group_tile *g, int G, int T, int32_t *sums){
+    MADDUBS_TILE_BODY(__m256i, _mm256_, si256, LANES8, maddubs_add8)}
 
 /* store_tile for 8 rows a group (bn_ternary_epilogue lane by lane). */
 BN_X86_AVX2_FN static void store_tile8(const int32_t *sums, int tile, const group_tile *g)
