@@ -52,7 +52,7 @@
 #define MAX_THREADS 256
 #define STREAM_BYTES (256u << 20) /* more than any last-level cache here */
 #define BATCH_TOKENS 256          /* the default prompt batch (-b) */
-#define BATCH_ROW_CHUNK 16 /* thread ranges align to it, as engine/ternary_matmul.c's ROW_CHUNK */
+#define BATCH_ROW_CHUNK 16        /* rows per call, as engine/ternary_matmul.c's ROW_CHUNK */
 
 static const struct {
     int rows, cols;
@@ -397,18 +397,10 @@ static void batch_task(void *arg, int ith, int nth)
 {
     const batch_job *j = arg;
     int r0, r1;
-    /* calls as engine/ternary_matmul.c makes them; in the raw tables 0
-     * means the default (table.h) */
-    const int chunk = j->k->matmat_rows ? j->k->matmat_rows : BN_MATMAT_ROWS;
-    const int tokens = j->k->matmat_tokens ? j->k->matmat_tokens : BN_MATMAT_TOKENS;
     bn_split_range(j->w->rows, ith, nth, BATCH_ROW_CHUNK, &r0, &r1);
-    for (int t0 = 0; t0 < BATCH_TOKENS; t0 += tokens) {
-        const int nt = BATCH_TOKENS - t0 < tokens ? BATCH_TOKENS - t0 : tokens;
-        for (int c = r0; c < r1; c += chunk) {
-            const int c1 = c + chunk < r1 ? c + chunk : r1;
-            j->k->qk256_matmat(j->w, j->a + t0, nt, j->y + (size_t)t0 * j->w->rows, j->w->rows, c,
-                               c1);
-        }
+    for (int c = r0; c < r1; c += BATCH_ROW_CHUNK) {
+        const int c1 = c + BATCH_ROW_CHUNK < r1 ? c + BATCH_ROW_CHUNK : r1;
+        j->k->qk256_matmat(j->w, j->a, BATCH_TOKENS, j->y, j->w->rows, c, c1);
     }
 }
 

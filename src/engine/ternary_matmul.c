@@ -48,8 +48,7 @@ __attribute__((noinline)) static void grouped_rows(const products_job *j, const 
 
 /* Rows [r0, r1) of matrix i, ROW_CHUNK at a time so that each chunk's
  * codes stay in L1 across the tokens; a prompt's tokens TOKEN_BLOCK at a
- * time, so that their activations stay in L2 across the rows (or as many
- * rows and tokens as the table's prompt-batch product asks for). The table's
+ * time, so that their activations stay in L2 across the rows. The table's
  * products (its Q16 ones for a matrix held as Q16): the prompt-batch one
  * from as many tokens as the table says, else the one-token one per token. */
 static void product_rows(const products_job *j, int i, int r0, int r1)
@@ -59,14 +58,12 @@ static void product_rows(const products_job *j, int i, int r0, int r1)
     const bn_qk256_matvec_fn matvec = w->q16 ? k->q16_matvec : k->qk256_matvec;
     const bn_qk256_matmat_fn matmat = w->q16 ? k->q16_matmat : k->qk256_matmat;
     const int matmat_from = w->q16 ? k->q16_matmat_from : k->qk256_matmat_from;
-    const int token_block = w->q16 ? TOKEN_BLOCK : k->matmat_tokens;
-    for (int t0 = 0; t0 < j->n_tok; t0 += token_block) {
-        const int nt = j->n_tok - t0 < token_block ? j->n_tok - t0 : token_block;
+    for (int t0 = 0; t0 < j->n_tok; t0 += TOKEN_BLOCK) {
+        const int nt = j->n_tok - t0 < TOKEN_BLOCK ? j->n_tok - t0 : TOKEN_BLOCK;
         const bn_qact *a = j->a + t0;
         float *y = j->y[i] + (size_t)t0 * w->rows;
-        const int chunk = nt >= matmat_from && !w->q16 ? k->matmat_rows : ROW_CHUNK;
-        for (int c = r0; c < r1; c += chunk) {
-            const int c1 = c + chunk < r1 ? c + chunk : r1;
+        for (int c = r0; c < r1; c += ROW_CHUNK) {
+            const int c1 = c + ROW_CHUNK < r1 ? c + ROW_CHUNK : r1;
             if (nt >= matmat_from)
                 matmat(w, a, nt, y, w->rows, c, c1);
             else

@@ -18,7 +18,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "panel_x86.h"
 #include "q16.h"
 #include "quants.h"
 #include "x86.h"
@@ -327,14 +326,6 @@ AVX2_FN void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, i
                                       int ldy, int r0, int r1)
 {
     matmat_in_tiles(w, a, n_tok, y, ldy, r0, r1, matmat_avx2);
-}
-
-/* Over row panels (panel_x86.c) where they take the call, else in tiles. */
-static void qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
-                              int r0, int r1)
-{
-    if (bn_x86_panel_matmat_avx2(w, a, n_tok, y, ldy, r0, r1))
-        bn_x86_qk256_matmat_avx2(w, a, n_tok, y, ldy, r0, r1);
 }
 
 /* ========================================================== Q16 matmat */
@@ -935,9 +926,7 @@ const bn_kernels bn_kernels_avx2 = {
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = bn_x86_f16_matvec_avx2,
     .f16_matmat = bn_x86_f16_matmat_avx2,
-    .qk256_matmat = qk256_matmat_avx2,
-    .matmat_rows = BN_PANEL_ROWS,
-    .matmat_tokens = BN_PANEL_TOKENS,
+    .qk256_matmat = bn_x86_qk256_matmat_avx2,
     .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,

@@ -4,10 +4,8 @@
  * straight into int32) and "avx512-bw" (vpmaddubsw + vpmaddwd, for
  * AVX-512 CPUs without VNNI). Both share the AVX-512 quantize, F16 and
  * attention kernels and take the AVX2 Q8_0 output-layer product;
- * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K one.
- * Both run long prompt batches over row panels (panel_x86.c), and
- * shorter ones in row tiles (avx512-bw:
- * the AVX2 ones, kernels_x86.h says why). Bitwise identical to
+ * avx512-vnni has its own Q6_K one, avx512-bw takes the AVX2 Q6_K and
+ * prompt-batch products (kernels_x86.h says why). Bitwise identical to
  * scalar.c and, for the lm-head products, to quants.c (kernels.h).
  *
  * Only these functions are compiled for AVX-512 (target attributes);
@@ -20,9 +18,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include "panel_x86.h"
-#include "quants.h"
 #include "x86.h"
+#include "quants.h"
 
 #define AVX512_FN __attribute__((target("avx2,f16c,avx512f,avx512bw")))
 #define VNNI_FN __attribute__((target("avx2,f16c,avx512f,avx512bw,avx512vnni")))
@@ -308,20 +305,10 @@ _Static_assert(MATMAT_TOKENS == 4 && MATMAT_ROWS == 4, "tile_epilogue_vnni's 4 x
 static const bn_matmat_shape matmat_vnni = {MATMAT_TOKENS, MATMAT_ROWS, row_tile_vnni,
                                             qk256_matvec_vnni, tile_epilogue_vnni};
 
-/* Over row panels (panel_x86.c) where they take the call, else in tiles. */
 VNNI_FN static void qk256_matmat_vnni(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y,
                                       int ldy, int r0, int r1)
 {
-    if (bn_x86_panel_matmat_vnni(w, a, n_tok, y, ldy, r0, r1))
-        bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_vnni);
-}
-
-/* Over row panels with vpmaddubsw, else the AVX2 tiles (x86.h says why). */
-static void qk256_matmat_bw(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
-                            int r0, int r1)
-{
-    if (bn_x86_panel_matmat_bw(w, a, n_tok, y, ldy, r0, r1))
-        bn_x86_qk256_matmat_avx2(w, a, n_tok, y, ldy, r0, r1);
+    bn_qk256_matmat_tiles(w, a, n_tok, y, ldy, r0, r1, &matmat_vnni);
 }
 
 /* =================================================== Q6_K output layer */
@@ -699,8 +686,6 @@ const bn_kernels bn_kernels_avx512_vnni = {
     .f16_matvec = f16_matvec_avx512,
     .f16_matmat = f16_matmat_avx512,
     .qk256_matmat = qk256_matmat_vnni,
-    .matmat_rows = BN_PANEL_ROWS,
-    .matmat_tokens = BN_PANEL_TOKENS,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,
     .q8rows_matvec = bn_x86_q8rows_matvec_vnni,
@@ -726,9 +711,7 @@ const bn_kernels bn_kernels_avx512_bw = {
     .q16_matmat = bn_x86_q16_matmat_avx2,
     .f16_matvec = f16_matvec_avx512,
     .f16_matmat = f16_matmat_avx512,
-    .qk256_matmat = qk256_matmat_bw,
-    .matmat_rows = BN_PANEL_ROWS,
-    .matmat_tokens = BN_PANEL_TOKENS,
+    .qk256_matmat = bn_x86_qk256_matmat_avx2,
     .matmat_pads_no_tile = 1,
     .q8_quantize = bn_x86_q8_quantize_avx2,
     .q8_0_matvec = bn_x86_q8_0_matvec_avx2,

@@ -92,8 +92,6 @@ static bn_kernels complete(const bn_kernels *t)
     c.grouped_matmat_from = UNPADDED_MATMAT_FROM;
     c.qk256_matmat_from = c.matmat_pads_no_tile ? UNPADDED_MATMAT_FROM : PADDED_MATMAT_FROM;
     c.q16_matmat_from = UNPADDED_MATMAT_FROM;
-    if (!c.matmat_rows) c.matmat_rows = BN_MATMAT_ROWS;
-    if (!c.matmat_tokens) c.matmat_tokens = BN_MATMAT_TOKENS;
     return c;
 }
 

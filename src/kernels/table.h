@@ -34,10 +34,6 @@
  * added to lane 0 one by one in order. SIMD kernels reproduce this order. */
 #define BN_F16_LANES 16
 #define BN_F16_INPUTS 4 /* inputs per pass over a row of f16_matmat */
-/* Rows and most tokens per qk256_matmat call unless a table asks for
- * others (matmat_rows, matmat_tokens). */
-#define BN_MATMAT_ROWS 16
-#define BN_MATMAT_TOKENS 64
 
 /* An activation vector quantized for the Q8_0 / Q6_K output layer, once
  * per token: groups of BN_Q8_GROUP values, each with its own float scale
@@ -132,11 +128,6 @@ typedef struct {
     /* Filled by kernels.c: the fewest tokens a pass gives qk256_matmat
      * (q16_matmat); fewer take qk256_matvec (q16_matvec) per token. */
     int qk256_matmat_from, q16_matmat_from;
-    /* Rows and most tokens per qk256_matmat call that a pass hands the
-     * table (0: filled by kernels.c with BN_MATMAT_ROWS, BN_MATMAT_TOKENS):
-     * the panel products (panel_x86.h) share each activation load between
-     * more rows and each decoded panel between more tokens. */
-    int matmat_rows, matmat_tokens;
     /* Optional: the products of a Q8_0 or Q6_K output layer (--lm-head,
      * see bn_q8act above): x[0..n) -> a, and the matrix products. The
      * scalar table's are the portable reference of quants.h, which defines

@@ -160,9 +160,8 @@ ALWAYS_INLINE void bn_x86_f16_matvec_rows(const uint16_t *w, int cols, const flo
  * quantizer, defined in avx2.c, for every x86 table but avx512-vnni's
  * Q6_K (avx512.c). AVX-512 Q8_0 versions were slower from caches and no
  * faster from RAM (docs/PERFORMANCE.md, Designs measured and dropped). */
-/* The AVX2 prompt-batch product in row tiles, which avx512-bw (no VNNI)
- * takes too for batches too short for its panels: it beats that table's
- * own matrix-vector product run token by token. */
+/* The AVX2 prompt-batch product, which avx512-bw (no VNNI) takes too: it
+ * beats that table's own matrix-vector product run token by token. */
 void bn_x86_qk256_matmat_avx2(const qk256_matrix *w, const bn_qact *a, int n_tok, float *y, int ldy,
                               int r0, int r1);
 /* The Q16 products (q16.h), one token and prompt batches, which the
