@@ -342,7 +342,8 @@ TEST(grouped_q8_quantize_interleave_every_table)
                                    (size_t)g % BN_Q8_RUN * BN_Q8_SLICE + b % BN_Q8_SLICE] ==
                            want.q[g * BN_Q8_GROUP + b];
         for (size_t i = (size_t)n / BN_Q8_RUN_BYTES * BN_Q8_RUN_BYTES; i < padded; i++) {
-            const size_t g = i / BN_Q8_RUN_BYTES * BN_Q8_RUN + i % (BN_Q8_RUN * BN_Q8_SLICE) / 4;
+            const size_t g = i / BN_Q8_RUN_BYTES * BN_Q8_RUN +
+                             i % ((size_t)BN_Q8_RUN * BN_Q8_SLICE) / BN_Q8_SLICE;
             if (g >= (size_t)n / BN_Q8_GROUP) defined &= want.qi[i] == 0;
         }
         CHECK_MSG(defined, "interleave differs from its definition (n %d)", n);

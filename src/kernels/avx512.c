@@ -167,7 +167,8 @@ VNNI_FN static inline __m512i row_lanes_vnni(const uint8_t *codes, const int8_t 
     __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
     __m512i b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int b = 0;
-    for (; b + 2 <= n; b += 2, codes += 2 * QK256_BLOCK_BYTES, q += 2 * QK256_BLOCK) {
+    for (; b + 2 <= n;
+         b += 2, codes += 2 * (size_t)QK256_BLOCK_BYTES, q += 2 * (size_t)QK256_BLOCK) {
         bn_x86_prefetch_ahead(codes);
         bn_x86_prefetch_ahead(codes + QK256_BLOCK_BYTES);
         const __m512i c = _mm512_loadu_si512((const void *)codes);

@@ -235,7 +235,9 @@ AVX2_FN ALWAYS_INLINE void tile_avx2(const qk256_matrix *w, int binary, const bn
                     for (int k = 0; k < SLICES; k++)
                         acc = _mm256_add_epi16(
                             acc, _mm256_maddubs_epi16(
-                                     sl[i][k], _mm256_load_si256((const __m256i *)(x + 64 * k))));
+                                     sl[i][k],
+                                     _mm256_load_si256((const __m256i *)(x + (size_t)k * BN_Q8_RUN *
+                                                                                 BN_Q8_SLICE))));
                     const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(acc, ones), neg_sums);
                     f[i][t][h] = _mm256_add_ps(f[i][t][h], _mm256_mul_ps(_mm256_mul_ps(dw[i], d),
                                                                          _mm256_cvtepi32_ps(isum)));

@@ -56,10 +56,11 @@
  * i holding bytes 4i..4i+3 of each of the run's groups in turn. A 4-byte
  * lane of a vector read there belongs to one group, so a dot product into
  * 32-bit lanes sums each group apart, with no horizontal sums. */
-#define BN_Q8_RUN 16       /* groups per run: the float lanes */
-#define BN_Q8_SLICE 4      /* bytes of a group per slice */
-#define BN_Q8_RUN_SLICES 8 /* BN_Q8_GROUP / BN_Q8_SLICE */
-#define BN_Q8_RUN_BYTES (BN_Q8_RUN * BN_Q8_GROUP)
+#define BN_Q8_RUN 16        /* groups per run: the float lanes */
+#define BN_Q8_SLICE 4       /* bytes of a group per slice */
+#define BN_Q8_RUN_SLICES 8  /* BN_Q8_GROUP / BN_Q8_SLICE */
+#define BN_Q8_RUN_BYTES 512 /* BN_Q8_RUN * BN_Q8_GROUP */
+_Static_assert(BN_Q8_RUN_BYTES == BN_Q8_RUN * BN_Q8_GROUP, "a run is BN_Q8_RUN groups");
 typedef struct bn_q8act {
     int n;         /* values: a multiple of BN_Q8_GROUP */
     int8_t *q;     /* n levels */
@@ -128,6 +129,9 @@ typedef struct {
     /* Filled by kernels.c: the fewest tokens a pass gives qk256_matmat
      * (q16_matmat); fewer take qk256_matvec (q16_matvec) per token. */
     int qk256_matmat_from, q16_matmat_from;
+    /* Filled by kernels.c: the fewest tokens a pass gives q2_matmat and
+     * b1_matmat (below); fewer take the matvec per token. */
+    int grouped_matmat_from;
     /* Optional: the products of a Q8_0 or Q6_K output layer (--lm-head,
      * see bn_q8act above): x[0..n) -> a, and the matrix products. The
      * scalar table's are the portable reference of quants.h, which defines
@@ -149,9 +153,6 @@ typedef struct {
     bn_grouped_matvec_fn b1_matvec;
     bn_grouped_matmat_fn q2_matmat;
     bn_grouped_matmat_fn b1_matmat;
-    /* Filled by kernels.c: the fewest tokens a pass gives q2_matmat and
-     * b1_matmat; fewer take the matvec per token. */
-    int grouped_matmat_from;
     /* Attention of n_q query heads sharing one kv head over n rows of the
      * F32 KV cache, `stride` floats apart (docs/FORWARD.md, Attention;
      * BN_ATTN_LANES says the order). Query j is q + j*d and its scores
