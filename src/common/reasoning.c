@@ -8,20 +8,12 @@
 #include <string.h>
 
 #include "reasoning.h"
+#include "stream.h"
 
 #define THINK_OPEN "<think>"
 #define THINK_CLOSE "</think>"
 
 enum { BEFORE, IN_BLOCK, AFTER_CLOSE, IN_CONTENT };
-
-/* Length of the longest suffix of t[0..n) that is a proper prefix of tag. */
-static size_t partial_tag_tail(const char *tag, const char *t, size_t n)
-{
-    const size_t tl = strlen(tag);
-    for (size_t k = tl - 1 < n ? tl - 1 : n; k > 0; k--)
-        if (!memcmp(t + n - k, tag, k)) return k;
-    return 0;
-}
 
 /* Appends block text to think, less its leading newlines. */
 static void think_append(reasoning_split *r, const char *p, size_t n, text_buf *think)
@@ -51,7 +43,9 @@ static size_t step_before(reasoning_split *r, const char *t, size_t n, int final
 static size_t step_block(reasoning_split *r, const char *t, size_t n, int final, text_buf *think)
 {
     const char *close = memmem(t, n, THINK_CLOSE, strlen(THINK_CLOSE));
-    size_t end = close ? (size_t)(close - t) : final ? n : n - partial_tag_tail(THINK_CLOSE, t, n);
+    size_t end = close   ? (size_t)(close - t)
+                 : final ? n
+                         : n - tag_prefix_tail(THINK_CLOSE, t, n, 0);
     const size_t used = close ? end + strlen(THINK_CLOSE) : end;
     if (close) r->state = AFTER_CLOSE;
     while (end && t[end - 1] == '\n') end--;

@@ -14,8 +14,7 @@
 #define THINK_OPEN "<think>"
 #define THINK_CLOSE "</think>"
 
-/* Length of the longest suffix of t[0..n) that is a proper prefix of tag. */
-static size_t tag_prefix_tail(const char *tag, const char *t, size_t n, size_t best)
+size_t tag_prefix_tail(const char *tag, const char *t, size_t n, size_t best)
 {
     const size_t tl = strlen(tag);
     for (size_t k = tl - 1 < n ? tl - 1 : n; k > best; k--)

@@ -27,6 +27,9 @@ typedef struct {
     int in_think, after_think; /* inside a block; just after one */
 } text_stream;
 
+/* Length of the longest suffix of t[0..n) that is a proper prefix of tag,
+ * when longer than best (else best): those bytes may still become tag. */
+size_t tag_prefix_tail(const char *tag, const char *t, size_t n, size_t best);
 /* Appends the text of token id; returns 1 when a stop string now appears. */
 int stream_token(text_stream *s, const bn_tokenizer *tok, int32_t id);
 /* Writes what was held back (the generation ended without a stop string). */
